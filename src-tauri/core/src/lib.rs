@@ -1,0 +1,2 @@
+//! easyTDV core: everything the app and the CLI do, with no Tauri dependency.
+pub mod aws;
