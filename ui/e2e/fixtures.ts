@@ -1,0 +1,55 @@
+import { test as base, expect, type Page } from '@playwright/test';
+import fs from 'node:fs';
+import path from 'node:path';
+import { installMockBackend, type Scenario } from './mock-backend';
+
+export { expect };
+
+export const SCREENSHOT_DIR = path.join(import.meta.dirname, '..', 'test-results', 'screenshots');
+
+export function scenario(partial: Partial<Scenario> = {}): Scenario {
+  return {
+    results: { ...(partial.results ?? {}) },
+    errors: { ...(partial.errors ?? {}) },
+    delays: { ...(partial.delays ?? {}) },
+    streams: { ...(partial.streams ?? {}) },
+    streamDelayMs: partial.streamDelayMs ?? 20,
+  };
+}
+
+export interface Harness {
+  /** Install the fake backend and open the app at `hash`. */
+  open(s: Scenario, hash?: string): Promise<void>;
+  /** Every IPC call so far, as { cmd, args }. */
+  calls(cmd?: string): Promise<{ cmd: string; args: Record<string, unknown> }[]>;
+  shot(name: string): Promise<void>;
+}
+
+export const test = base.extend<{ app: Harness }>({
+  app: async ({ page }, use) => {
+    fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await use(makeHarness(page));
+    expect(errors, 'uncaught errors in the page').toEqual([]);
+  },
+});
+
+function makeHarness(page: Page): Harness {
+  return {
+    async open(s, hash = '#/runs') {
+      await page.addInitScript(installMockBackend, s);
+      await page.goto(`/${hash}`);
+    },
+    async calls(cmd) {
+      const all = (await page.evaluate(() => (window as unknown as { __IPC_CALLS__: unknown }).__IPC_CALLS__)) as {
+        cmd: string;
+        args: Record<string, unknown>;
+      }[];
+      return cmd ? all.filter((c) => c.cmd === cmd) : all;
+    },
+    async shot(name) {
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+    },
+  };
+}

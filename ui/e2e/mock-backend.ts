@@ -1,0 +1,114 @@
+// A fake easyTDV backend that runs inside the page, in place of Tauri's IPC.
+// It mirrors @tauri-apps/api/mocks `mockIPC`: it defines window.__TAURI_INTERNALS__
+// (invoke, transformCallback, runCallback, ...) before the app's scripts run.
+// Everything a test varies is plain data in `Scenario` (it crosses into the page as JSON).
+
+export interface MockError {
+  code: string;
+  message: string;
+  hint: string | null;
+}
+
+export interface MockEvent {
+  step: string;
+  state: 'running' | 'done' | 'failed' | 'skipped';
+  elapsedMs: number;
+  message: string;
+  detail: string | null;
+}
+
+export interface Scenario {
+  /** Command name (snake_case, as Rust names it) → result data. */
+  results: Record<string, unknown>;
+  /** Command name → error it rejects with (an AppError). */
+  errors: Record<string, MockError>;
+  /** Command name → delay in ms before answering (to see "verifying…" states). */
+  delays: Record<string, number>;
+  /** Events sent on the Channel argument of start_run / delete_run / retry_run, in order. */
+  streams: Record<string, MockEvent[]>;
+  /** Delay between two streamed events. */
+  streamDelayMs: number;
+}
+
+export function installMockBackend(scenario: Scenario): void {
+  type Cb = (data: unknown) => void;
+  const w = window as unknown as Record<string, unknown>;
+  const callbacks = new Map<number, Cb>();
+  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
+  let nextId = 1;
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  function plain(args: Record<string, unknown> | undefined): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(args ?? {})) {
+      if (v && typeof v === 'object' && 'id' in v && typeof (v as { id: unknown }).id === 'number' && 'onmessage' in v)
+        out[k] = `channel:${(v as { id: number }).id}`;
+      else out[k] = v;
+    }
+    return out;
+  }
+
+  function channelOf(args: Record<string, unknown> | undefined): number | null {
+    for (const v of Object.values(args ?? {})) {
+      if (v && typeof v === 'object' && 'id' in v && 'onmessage' in v) return (v as { id: number }).id;
+    }
+    return null;
+  }
+
+  async function stream(channelId: number, cmd: string, runId: string) {
+    const events = scenario.streams[cmd] ?? [];
+    let index = 0;
+    for (const ev of events) {
+      await sleep(scenario.streamDelayMs);
+      callbacks.get(channelId)?.({ index, message: { runId, ...ev } });
+      index++;
+    }
+    callbacks.get(channelId)?.({ index, end: true });
+  }
+
+  async function invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
+    calls.push({ cmd, args: plain(args) });
+    const delay = scenario.delays[cmd];
+    if (delay) await sleep(delay);
+    const err = scenario.errors[cmd];
+    if (err) throw err;
+    const channelId = channelOf(args);
+    const result = scenario.results[cmd];
+    if (channelId !== null) {
+      const runId =
+        typeof result === 'string' ? result : typeof args?.runId === 'string' ? (args.runId as string) : 'run-1';
+      void stream(channelId, cmd, runId);
+    }
+    if (result === undefined) {
+      if (cmd.startsWith('plugin:')) return null;
+      // Unknown commands answer null so a missing scenario entry shows up as a visible gap, not a hang.
+      console.warn(`[mock] no result for ${cmd}`);
+      return null;
+    }
+    return JSON.parse(JSON.stringify(result));
+  }
+
+  w.__TAURI_INTERNALS__ = {
+    invoke,
+    transformCallback(cb: Cb, once = false) {
+      const id = nextId++;
+      callbacks.set(id, (data) => {
+        if (once) callbacks.delete(id);
+        cb(data);
+      });
+      return id;
+    },
+    unregisterCallback(id: number) {
+      callbacks.delete(id);
+    },
+    runCallback(id: number, data: unknown) {
+      callbacks.get(id)?.(data);
+    },
+    callbacks,
+    convertFileSrc: (p: string) => p,
+    metadata: { currentWindow: { label: 'main' }, currentWebview: { windowLabel: 'main', label: 'main' } },
+  };
+  w.__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener() {} };
+  w.__IPC_CALLS__ = calls;
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { formatBytes, formatDuration, formatMemory, formatRegion, plural, regionLabel } from './format';
+
+describe('format', () => {
+  it('formats regions with human names', () => {
+    expect(formatRegion({ code: 'eu-west-3', name: 'Europe (Paris)' })).toBe('Europe (Paris) — eu-west-3');
+    expect(formatRegion({ code: 'xx-test-1', name: '' })).toBe('xx-test-1');
+    expect(formatRegion(null)).toBe('');
+    expect(regionLabel('eu-west-3', [{ code: 'eu-west-3', name: 'Europe (Paris)' }])).toBe('Europe (Paris) — eu-west-3');
+    expect(regionLabel('us-east-1', [])).toBe('us-east-1');
+  });
+  it('formats sizes', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KB');
+    expect(formatBytes(20 * 1024 * 1024)).toBe('20 MB');
+    expect(formatMemory(4096)).toBe('4 GiB');
+    expect(formatMemory(512)).toBe('0.5 GiB');
+    expect(formatMemory(16384 * 4)).toBe('64 GiB');
+  });
+  it('formats durations', () => {
+    expect(formatDuration(950)).toBe('0.9 s');
+    expect(formatDuration(12_400)).toBe('12 s');
+    expect(formatDuration(65_000)).toBe('1 min 05 s');
+    expect(formatDuration(3_723_000)).toBe('1 h 02 min');
+  });
+  it('pluralises', () => {
+    expect(plural(1, 'package')).toBe('1 package');
+    expect(plural(3, 'package')).toBe('3 packages');
+  });
+});

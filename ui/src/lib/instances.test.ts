@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { defaultInstanceType, groupInstances } from './instances';
+
+const t = (name: string, category: string, vcpus: number, memoryMib: number, gpuCount = 0, gpuModel: string | null = null) => ({
+  name,
+  category,
+  vcpus,
+  memoryMib,
+  gpuCount,
+  gpuModel,
+});
+const list = [
+  t('g4dn.xlarge', 'gpu', 4, 16384, 1, 'NVIDIA T4'),
+  t('m5.large', 'general', 2, 8192),
+  t('t3.medium', 'general', 2, 4096),
+  t('c5.xlarge', 'compute', 4, 8192),
+  t('weird.1', 'quantum', 1, 1024),
+];
+
+describe('instances', () => {
+  it('groups in a fixed order, sorted by size', () => {
+    const g = groupInstances(list);
+    expect(g.map((x) => x.title)).toEqual(['General purpose', 'Compute optimised', 'GPU', 'Other']);
+    expect(g[0]?.items.map((i) => i.name)).toEqual(['t3.medium', 'm5.large']);
+  });
+  it('searches by name, GPU model and category', () => {
+    expect(groupInstances(list, 't4').flatMap((g) => g.items.map((i) => i.name))).toEqual(['g4dn.xlarge']);
+    expect(groupInstances(list, 'gpu').flatMap((g) => g.items.map((i) => i.name))).toEqual(['g4dn.xlarge']);
+    expect(groupInstances(list, 'm5').flatMap((g) => g.items.map((i) => i.name))).toEqual(['m5.large']);
+    expect(groupInstances(list, 'nothing')).toEqual([]);
+  });
+  it('defaults to t3.medium when offered', () => {
+    expect(defaultInstanceType(list)).toBe('t3.medium');
+    expect(defaultInstanceType(list.filter((i) => i.name !== 't3.medium'))).toBe('m5.large');
+    expect(defaultInstanceType([])).toBe('');
+  });
+});

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { applyEvent, emptyTimeline, failedStep, overallState } from './progress';
+
+const ev = (step: string, state: 'running' | 'done' | 'failed' | 'skipped', elapsedMs = 0, detail: string | null = null) => ({
+  step,
+  state,
+  elapsedMs,
+  message: `${step} ${state}`,
+  detail,
+});
+
+describe('progress timeline', () => {
+  it('folds events into rows', () => {
+    let rows = emptyTimeline();
+    expect(overallState(rows)).toBe('idle');
+    rows = applyEvent(rows, ev('prepare', 'running'));
+    expect(overallState(rows)).toBe('running');
+    rows = applyEvent(rows, ev('prepare', 'done', 1200));
+    expect(rows[0]).toMatchObject({ state: 'done', elapsedMs: 1200, message: 'prepare done' });
+    rows = applyEvent(rows, ev('stack', 'failed', 5000, 'ROLLBACK'));
+    expect(overallState(rows)).toBe('failed');
+    expect(failedStep(rows)).toMatchObject({ step: 'stack', detail: 'ROLLBACK' });
+  });
+  it('keeps the last detail and appends unknown steps', () => {
+    let rows = applyEvent(emptyTimeline(), ev('training', 'running', 0, 'epoch 1'));
+    rows = applyEvent(rows, ev('training', 'running', 10));
+    expect(rows.find((r) => r.step === 'training')?.detail).toBe('epoch 1');
+    rows = applyEvent(rows, ev('delete', 'running'));
+    expect(rows[rows.length - 1]?.step).toBe('delete');
+  });
+  it('succeeds when every step is done or skipped', () => {
+    let rows = emptyTimeline();
+    for (const r of rows) rows = applyEvent(rows, ev(r.step, r.step === 'outputs' ? 'skipped' : 'done'));
+    expect(overallState(rows)).toBe('succeeded');
+  });
+});

@@ -1,0 +1,55 @@
+// Hash router: #/runs, #/runs/<id>, #/new, #/accounts, #/setup.
+
+export type Route =
+  | { name: 'runs' }
+  | { name: 'run'; id: string }
+  | { name: 'new' }
+  | { name: 'accounts' }
+  | { name: 'setup' };
+
+export function parseHash(hash: string): Route {
+  const path = hash.replace(/^#/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+  const [head, ...rest] = path.split('/');
+  switch (head) {
+    case '':
+    case 'runs':
+      return rest.length > 0 && rest[0] ? { name: 'run', id: decodeURIComponent(rest.join('/')) } : { name: 'runs' };
+    case 'new':
+      return { name: 'new' };
+    case 'accounts':
+      return { name: 'accounts' };
+    case 'setup':
+      return { name: 'setup' };
+    default:
+      return { name: 'runs' };
+  }
+}
+
+export function href(route: Route): string {
+  switch (route.name) {
+    case 'run':
+      return `#/runs/${encodeURIComponent(route.id)}`;
+    default:
+      return `#/${route.name}`;
+  }
+}
+
+class Router {
+  current = $state<Route>(parseHash(typeof location === 'undefined' ? '' : location.hash));
+
+  constructor() {
+    if (typeof window !== 'undefined') {
+      window.addEventListener('hashchange', () => {
+        this.current = parseHash(location.hash);
+      });
+    }
+  }
+
+  go(route: Route): void {
+    const target = href(route);
+    if (location.hash === target) this.current = parseHash(target);
+    else location.hash = target;
+  }
+}
+
+export const router = new Router();

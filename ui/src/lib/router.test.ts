@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { href, parseHash } from './router.svelte';
+
+describe('router', () => {
+  it('parses hashes', () => {
+    expect(parseHash('')).toEqual({ name: 'runs' });
+    expect(parseHash('#/')).toEqual({ name: 'runs' });
+    expect(parseHash('#/new')).toEqual({ name: 'new' });
+    expect(parseHash('#/accounts/')).toEqual({ name: 'accounts' });
+    expect(parseHash('#/runs/abc%2F1')).toEqual({ name: 'run', id: 'abc/1' });
+    expect(parseHash('#/nowhere')).toEqual({ name: 'runs' });
+  });
+  it('round-trips', () => {
+    expect(parseHash(href({ name: 'run', id: 'r 1' }))).toEqual({ name: 'run', id: 'r 1' });
+  });
+});

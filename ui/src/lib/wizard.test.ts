@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { back, canGoTo, goTo, initialWizard, launchFields, next, stepErrors, update } from './wizard';
+
+const script = { path: '/home/me/train.py', name: 'train.py' };
+const reqs = { path: '/home/me/requirements.txt', name: 'requirements.txt' };
+
+function filled() {
+  let s = initialWizard({ accountId: 'acc-1', region: 'eu-west-3', instanceType: 't3.medium' });
+  s = update(s, { script, requirements: reqs });
+  return s;
+}
+
+describe('wizard state machine', () => {
+  it('starts on Code and will not advance without files', () => {
+    const s = initialWizard();
+    expect(s.step).toBe('code');
+    const n = next(s);
+    expect(n.step).toBe('code');
+    expect(n.attempted.code).toBe(true);
+    expect(stepErrors(n.data, 'code')).toHaveProperty('script');
+    expect(stepErrors(n.data, 'code')).toHaveProperty('requirements');
+  });
+
+  it('walks through every step with defaults', () => {
+    let s = filled();
+    s = next(s);
+    expect(s.step).toBe('machine');
+    s = next(s);
+    expect(s.step).toBe('storage');
+    s = next(s);
+    expect(s.step).toBe('storage');
+    expect(stepErrors(s.data, 'storage').newBucket).toMatch(/Enter a bucket name/);
+    s = update(s, { newBucket: 'easytdv-123-eu-west-3' });
+    s = next(s);
+    expect(s.step).toBe('review');
+    expect(s.furthest).toBe('review');
+    expect(launchFields(s.data)).toEqual({
+      accountId: 'acc-1',
+      region: 'eu-west-3',
+      scriptPath: script.path,
+      requirementsPath: reqs.path,
+      instanceType: 't3.medium',
+      diskGb: 30,
+      ami: null,
+      bucket: 'easytdv-123-eu-west-3',
+    });
+  });
+
+  it('validates machine fields', () => {
+    let s = next(filled());
+    s = update(s, { diskGb: 4, amiMode: 'custom', customAmi: 'nope' });
+    const e = stepErrors(s.data, 'machine');
+    expect(e.diskGb).toMatch(/at least 8/);
+    expect(e.customAmi).toMatch(/ami-/);
+    expect(next(s).step).toBe('machine');
+  });
+
+  it('uses an existing bucket when chosen', () => {
+    let s = next(next(filled()));
+    s = update(s, { bucketMode: 'existing' });
+    expect(stepErrors(s.data, 'storage').bucket).toMatch(/Choose one of your buckets/);
+    s = update(s, { existingBucket: 'my-data' });
+    s = next(s);
+    expect(launchFields(s.data)?.bucket).toBe('my-data');
+  });
+
+  it('goes back, and jumps only to reachable steps', () => {
+    let s = filled();
+    expect(canGoTo(s, 'storage')).toBe(false);
+    s = next(next(s));
+    expect(s.step).toBe('storage');
+    s = back(s);
+    expect(s.step).toBe('machine');
+    expect(canGoTo(s, 'storage')).toBe(true);
+    expect(goTo(s, 'review').step).toBe('machine');
+    s = goTo(s, 'code');
+    expect(s.step).toBe('code');
+  });
+
+  it('caps progress when an earlier step becomes invalid', () => {
+    let s = update(next(next(filled())), { newBucket: 'ok-bucket' });
+    s = next(s);
+    expect(s.furthest).toBe('review');
+    s = goTo(s, 'code');
+    s = update(s, { script: null });
+    expect(canGoTo(s, 'review')).toBe(false);
+    expect(launchFields(s.data)).toBeNull();
+  });
+});

@@ -1,0 +1,173 @@
+// New-run wizard: a small pure state machine (Code → Machine → Storage → Review).
+import { validateAmiId, validateBucketName, validateDiskGb } from './validation';
+
+export const WIZARD_STEPS = ['code', 'machine', 'storage', 'review'] as const;
+export type WizardStep = (typeof WIZARD_STEPS)[number];
+
+export const STEP_TITLES: Record<WizardStep, string> = {
+  code: 'Code',
+  machine: 'Machine',
+  storage: 'Storage',
+  review: 'Review & launch',
+};
+
+export interface FileRef {
+  path: string;
+  name: string;
+}
+
+export interface WizardData {
+  accountId: string | null;
+  region: string;
+  script: FileRef | null;
+  requirements: FileRef | null;
+  instanceType: string;
+  diskGb: number | string;
+  amiMode: 'auto' | 'custom';
+  customAmi: string;
+  bucketMode: 'existing' | 'new';
+  existingBucket: string;
+  newBucket: string;
+}
+
+export interface WizardState {
+  step: WizardStep;
+  /** Furthest step reached: steps up to it can be revisited from the step list. */
+  furthest: WizardStep;
+  data: WizardData;
+  /** Set once the user tried to leave a step: errors are shown only then (no shouting while typing). */
+  attempted: Partial<Record<WizardStep, boolean>>;
+}
+
+export const DEFAULT_DISK_GB = 30;
+export const DEFAULT_INSTANCE_TYPE = 't3.medium';
+
+export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
+  return {
+    step: 'code',
+    furthest: 'code',
+    attempted: {},
+    data: {
+      accountId: null,
+      region: '',
+      script: null,
+      requirements: null,
+      instanceType: '',
+      diskGb: DEFAULT_DISK_GB,
+      amiMode: 'auto',
+      customAmi: '',
+      bucketMode: 'new',
+      existingBucket: '',
+      newBucket: '',
+      ...partial,
+    },
+  };
+}
+
+export type FieldErrors = Partial<Record<string, string>>;
+
+export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
+  const e: FieldErrors = {};
+  switch (step) {
+    case 'code':
+      if (!data.script) e.script = 'Choose your training script (a .py file such as train.py).';
+      if (!data.requirements) e.requirements = 'Choose your requirements.txt (the Python packages your script needs).';
+      break;
+    case 'machine': {
+      if (!data.accountId) e.account = 'Choose the AWS account to use.';
+      if (!data.region) e.region = 'Choose a region (where the machine runs).';
+      if (!data.instanceType) e.instanceType = 'Choose a machine type.';
+      const disk = validateDiskGb(data.diskGb);
+      if (disk) e.diskGb = disk;
+      if (data.amiMode === 'custom') {
+        const ami = validateAmiId(data.customAmi);
+        if (ami) e.customAmi = ami;
+      }
+      break;
+    }
+    case 'storage':
+      if (data.bucketMode === 'existing') {
+        if (!data.existingBucket) e.bucket = 'Choose one of your buckets, or create a new one.';
+      } else {
+        const b = validateBucketName(data.newBucket);
+        if (b) e.newBucket = b;
+      }
+      break;
+    case 'review':
+      for (const s of WIZARD_STEPS.slice(0, 3)) Object.assign(e, stepErrors(data, s));
+      break;
+  }
+  return e;
+}
+
+export function isStepValid(data: WizardData, step: WizardStep): boolean {
+  return Object.keys(stepErrors(data, step)).length === 0;
+}
+
+export function stepIndex(step: WizardStep): number {
+  return WIZARD_STEPS.indexOf(step);
+}
+
+/** Try to move forward: when the current step has errors, stay and mark it attempted. */
+export function next(state: WizardState): WizardState {
+  const attempted = { ...state.attempted, [state.step]: true };
+  if (!isStepValid(state.data, state.step)) return { ...state, attempted };
+  const i = stepIndex(state.step);
+  const step = WIZARD_STEPS[Math.min(i + 1, WIZARD_STEPS.length - 1)] ?? state.step;
+  const furthest = stepIndex(step) > stepIndex(state.furthest) ? step : state.furthest;
+  return { ...state, step, furthest, attempted };
+}
+
+export function back(state: WizardState): WizardState {
+  const i = stepIndex(state.step);
+  return { ...state, step: WIZARD_STEPS[Math.max(0, i - 1)] ?? 'code' };
+}
+
+/** Jump to a step from the step list: allowed backwards, or forward up to the furthest step when all steps before it are valid. */
+export function canGoTo(state: WizardState, target: WizardStep): boolean {
+  const t = stepIndex(target);
+  if (t <= stepIndex(state.step)) return true;
+  if (t > stepIndex(state.furthest)) return false;
+  return WIZARD_STEPS.slice(0, t).every((s) => isStepValid(state.data, s));
+}
+
+export function goTo(state: WizardState, target: WizardStep): WizardState {
+  return canGoTo(state, target) ? { ...state, step: target } : state;
+}
+
+export function update(state: WizardState, patch: Partial<WizardData>): WizardState {
+  const data = { ...state.data, ...patch };
+  // Changing something earlier can invalidate later steps: cap `furthest` at the first invalid step.
+  let furthest = state.furthest;
+  for (const s of WIZARD_STEPS) {
+    if (stepIndex(s) >= stepIndex(furthest)) break;
+    if (!isStepValid(data, s)) {
+      furthest = stepIndex(s) < stepIndex(state.step) ? state.step : s;
+      break;
+    }
+  }
+  return { ...state, data, furthest };
+}
+
+export function chosenBucket(data: WizardData): string {
+  return (data.bucketMode === 'existing' ? data.existingBucket : data.newBucket).trim();
+}
+
+export function chosenAmi(data: WizardData): string | null {
+  return data.amiMode === 'custom' ? data.customAmi.trim() : null;
+}
+
+/** Fields of the start request, once every step is valid; null otherwise. */
+export function launchFields(data: WizardData) {
+  if (!isStepValid(data, 'review') || !data.script || !data.requirements || !data.accountId) return null;
+  return {
+    accountId: data.accountId,
+    region: data.region,
+    scriptPath: data.script.path,
+    requirementsPath: data.requirements.path,
+    instanceType: data.instanceType,
+    diskGb: Number(data.diskGb),
+    ami: chosenAmi(data),
+    bucket: chosenBucket(data),
+  };
+}
