@@ -1,0 +1,188 @@
+"""easyTDV launcher Lambda: starts the run's one training instance.
+
+Invoked synchronously (RequestResponse, event ``{}``) by the easyTDV core
+after the run's CloudFormation stack is complete. Everything it needs comes
+from the function's environment, set by templates/stack.yaml:
+
+    RUN_ID, AMI_ID, INSTANCE_TYPE, DISK_SIZE_GB, INSTANCE_PROFILE_ARN,
+    SECURITY_GROUP_ID, MAX_RUNTIME_HOURS, BUCKET, RUN_PREFIX
+
+Returns ``{"instance_id": "i-..."}``. Pure boto3; the client is created with
+boto3's defaults, so ``AWS_ENDPOINT_URL`` (the local sandbox) is honoured.
+"""
+
+import os
+import time
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+APP_TAG = "easytdv"
+BOOTSTRAP_FILE = Path(__file__).resolve().parent / "bootstrap.sh"
+MAX_RUNTIME_PLACEHOLDER = "__MAX_RUNTIME_MINUTES__"
+
+# A freshly created instance profile / role takes a few seconds (rarely up to
+# a minute) to become visible to EC2. Retry for at most this long in total.
+RETRY_BUDGET_SECONDS = 90.0
+FIRST_DELAY_SECONDS = 2.0
+MAX_DELAY_SECONDS = 15.0
+
+# Error codes that, on a just-created stack, mean "IAM has not propagated yet".
+_IAM_PROPAGATION_CODES = {"InvalidParameterValue", "InvalidParameterCombination"}
+_IAM_PROPAGATION_HINTS = ("iam", "instance profile", "instanceprofile")
+# The launcher's own role is also brand new: its policy may not be in force yet.
+_ALWAYS_RETRY_CODES = {"UnauthorizedOperation"}
+
+# Indirection so tests can run the retry loop without really sleeping.
+_sleep = time.sleep
+_monotonic = time.monotonic
+
+
+class LaunchError(RuntimeError):
+    """A launch failure with a message meant for a human."""
+
+
+def _env(name):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise LaunchError(f"easytdv launcher: environment variable {name} is not set")
+    return value
+
+
+def _config():
+    cfg = {name: _env(name) for name in (
+        "RUN_ID", "AMI_ID", "INSTANCE_TYPE", "DISK_SIZE_GB", "INSTANCE_PROFILE_ARN",
+        "SECURITY_GROUP_ID", "MAX_RUNTIME_HOURS",
+    )}
+    try:
+        cfg["DISK_SIZE_GB"] = int(float(cfg["DISK_SIZE_GB"]))
+    except ValueError:
+        raise LaunchError(f"easytdv launcher: DISK_SIZE_GB is not a number: {cfg['DISK_SIZE_GB']!r}") from None
+    try:
+        hours = float(cfg["MAX_RUNTIME_HOURS"])
+    except ValueError:
+        raise LaunchError(
+            f"easytdv launcher: MAX_RUNTIME_HOURS is not a number: {cfg['MAX_RUNTIME_HOURS']!r}"
+        ) from None
+    cfg["MAX_RUNTIME_MINUTES"] = max(1, int(round(hours * 60)))
+    return cfg
+
+
+def _error_text(err):
+    error = err.response.get("Error", {})
+    return error.get("Code", ""), error.get("Message", "")
+
+
+def is_iam_propagation_error(err):
+    """True when a ClientError looks like IAM eventual consistency."""
+    code, message = _error_text(err)
+    if code in _ALWAYS_RETRY_CODES:
+        return True
+    if code in _IAM_PROPAGATION_CODES:
+        lowered = message.lower()
+        return any(hint in lowered for hint in _IAM_PROPAGATION_HINTS)
+    return False
+
+
+def root_device_name(ec2, ami_id):
+    try:
+        images = ec2.describe_images(ImageIds=[ami_id]).get("Images", [])
+    except ClientError as err:
+        code, message = _error_text(err)
+        raise LaunchError(
+            f"easytdv launcher: could not read AMI {ami_id} in this region ({code}: {message})"
+        ) from err
+    if not images:
+        raise LaunchError(f"easytdv launcher: AMI {ami_id} was not found in this region")
+    return images[0].get("RootDeviceName") or "/dev/xvda"
+
+
+def user_data(max_runtime_minutes):
+    try:
+        script = BOOTSTRAP_FILE.read_text(encoding="utf-8")
+    except OSError as err:
+        raise LaunchError(f"easytdv launcher: bootstrap.sh is missing from the function package ({err})") from err
+    return script.replace(MAX_RUNTIME_PLACEHOLDER, str(max_runtime_minutes))
+
+
+def run_instances_request(cfg, device_name):
+    """The RunInstances parameters for this run (no network access)."""
+    run_id = cfg["RUN_ID"]
+    tags = [
+        {"Key": "Name", "Value": f"easytdv-{run_id}"},
+        {"Key": "easytdv:run-id", "Value": run_id},
+        {"Key": "easytdv:app", "Value": APP_TAG},
+    ]
+    return {
+        "ImageId": cfg["AMI_ID"],
+        "InstanceType": cfg["INSTANCE_TYPE"],
+        "MinCount": 1,
+        "MaxCount": 1,
+        # Same token for every attempt and every invocation of this run's
+        # function: a repeated invoke returns the same instance, never a second.
+        "ClientToken": f"easytdv-{run_id}",
+        "IamInstanceProfile": {"Arn": cfg["INSTANCE_PROFILE_ARN"]},
+        "SecurityGroupIds": [cfg["SECURITY_GROUP_ID"]],
+        "InstanceInitiatedShutdownBehavior": "terminate",
+        "MetadataOptions": {
+            "HttpTokens": "required",
+            "HttpEndpoint": "enabled",
+        },
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": device_name,
+                "Ebs": {
+                    "VolumeSize": cfg["DISK_SIZE_GB"],
+                    "VolumeType": "gp3",
+                    "Encrypted": True,
+                    "DeleteOnTermination": True,
+                },
+            }
+        ],
+        "TagSpecifications": [
+            {"ResourceType": "instance", "Tags": tags},
+            {"ResourceType": "volume", "Tags": tags},
+        ],
+        # boto3 base64-encodes UserData for RunInstances itself.
+        "UserData": user_data(cfg["MAX_RUNTIME_MINUTES"]),
+    }
+
+
+def run_with_retry(ec2, request):
+    deadline = _monotonic() + RETRY_BUDGET_SECONDS
+    delay = FIRST_DELAY_SECONDS
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return ec2.run_instances(**request)
+        except ClientError as err:
+            code, message = _error_text(err)
+            remaining = deadline - _monotonic()
+            if not is_iam_propagation_error(err):
+                raise LaunchError(f"easytdv launcher: RunInstances failed ({code}: {message})") from err
+            if remaining <= 0:
+                raise LaunchError(
+                    f"easytdv launcher: RunInstances still failing after {attempt} attempts over "
+                    f"{RETRY_BUDGET_SECONDS:.0f} s; IAM changes may not have propagated or the "
+                    f"launcher lacks a permission ({code}: {message})"
+                ) from err
+            wait = min(delay, remaining)
+            print(f"easytdv launcher: attempt {attempt} hit {code} (IAM propagation?); retrying in {wait:.1f} s")
+            _sleep(wait)
+            delay = min(delay * 2, MAX_DELAY_SECONDS)
+
+
+def handler(event, context):
+    cfg = _config()
+    ec2 = boto3.client("ec2")
+    device = root_device_name(ec2, cfg["AMI_ID"])
+    request = run_instances_request(cfg, device)
+    response = run_with_retry(ec2, request)
+    instances = response.get("Instances") or []
+    if len(instances) != 1 or not instances[0].get("InstanceId"):
+        raise LaunchError(f"easytdv launcher: RunInstances returned {len(instances)} instances, expected 1")
+    instance_id = instances[0]["InstanceId"]
+    print(f"easytdv launcher: run {cfg['RUN_ID']} launched {instance_id}")
+    return {"instance_id": instance_id}
