@@ -1,0 +1,45 @@
+//! The files a run uploads, embedded in the binary so an installed app needs
+//! nothing beside it; the Lambda zip is built deterministically.
+
+use std::io::Write;
+
+use zip::write::SimpleFileOptions;
+
+pub const STACK_TEMPLATE: &str = include_str!("../../../../templates/stack.yaml");
+pub const LAUNCH_LAMBDA: &str = include_str!("../../../../templates/lambda/launch.py");
+pub const BOOTSTRAP: &str = include_str!("../../../../templates/instance/bootstrap.sh");
+pub const INSTALL_SCRIPT: &str = include_str!("../../../../templates/instance/install.sh");
+pub const TRAIN_SCRIPT: &str = include_str!("../../../../templates/instance/train.sh");
+
+/// The Lambda's code: `launch.py` and `bootstrap.sh` at the zip root. Same
+/// bytes every time (fixed timestamps and permissions), so uploads are
+/// reproducible and comparable.
+pub fn lambda_zip() -> std::io::Result<Vec<u8>> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    for (name, text) in [("launch.py", LAUNCH_LAMBDA), ("bootstrap.sh", BOOTSTRAP)] {
+        zip.start_file(name, options).map_err(std::io::Error::other)?;
+        zip.write_all(text.as_bytes())?;
+    }
+    Ok(zip.finish().map_err(std::io::Error::other)?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_zip_is_deterministic_and_complete() {
+        let a = lambda_zip().unwrap();
+        assert_eq!(a, lambda_zip().unwrap());
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
+        let names: Vec<_> = archive.file_names().map(str::to_string).collect();
+        assert_eq!(names, vec!["launch.py", "bootstrap.sh"]);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut archive.by_name("launch.py").unwrap(), &mut text).unwrap();
+        assert_eq!(text, LAUNCH_LAMBDA);
+    }
+}

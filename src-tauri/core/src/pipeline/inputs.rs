@@ -1,0 +1,333 @@
+//! Checks the user's inputs before anything is created in AWS. Each error
+//! names the field and says how to fix it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::model::TrainRequest;
+use crate::aws::is_region_code;
+use crate::explain::Explain;
+
+pub const MAX_SCRIPT_BYTES: u64 = 10 * 1024 * 1024;
+pub const MAX_REQUIREMENTS_BYTES: u64 = 1024 * 1024;
+pub const MIN_DISK_GB: u32 = 8;
+pub const MAX_DISK_GB: u32 = 16_384;
+pub const MAX_RUNTIME_HOURS: u32 = 24 * 14;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    Script,
+    Requirements,
+}
+
+impl FileKind {
+    fn field(self) -> &'static str {
+        match self {
+            FileKind::Script => "training script",
+            FileKind::Requirements => "requirements file",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[non_exhaustive]
+pub enum InputError {
+    #[error("{} not found: {}", .kind.field(), .path.display())]
+    Missing { kind: FileKind, path: PathBuf },
+    #[error("{} is not a file: {}", .kind.field(), .path.display())]
+    NotAFile { kind: FileKind, path: PathBuf },
+    #[error("{} cannot be read: {}", .kind.field(), .path.display())]
+    Unreadable { kind: FileKind, path: PathBuf },
+    #[error("{} is empty: {}", .kind.field(), .path.display())]
+    Empty { kind: FileKind, path: PathBuf },
+    #[error("{} is too large ({size} bytes, at most {max})", .kind.field())]
+    TooLarge { kind: FileKind, size: u64, max: u64 },
+    #[error("{} is not UTF-8 text: {}", .kind.field(), .path.display())]
+    NotText { kind: FileKind, path: PathBuf },
+    #[error("training script should be a .py file: {}", .0.display())]
+    NotPython(PathBuf),
+    #[error("requirements file line {line} is not a package requirement: \"{text}\"")]
+    BadRequirement { line: usize, text: String },
+    #[error("bucket name \"{name}\" is not valid: {reason}")]
+    BadBucket { name: String, reason: &'static str },
+    #[error("region \"{0}\" is not an AWS region")]
+    BadRegion(String),
+    #[error("machine type \"{0}\" is not a valid EC2 instance type")]
+    BadInstanceType(String),
+    #[error("disk size {0} GiB is out of range ({MIN_DISK_GB}–{MAX_DISK_GB} GiB)")]
+    BadDiskSize(u32),
+    #[error("image id \"{0}\" is not an AMI id")]
+    BadAmi(String),
+    #[error("maximum run time {0} h is out of range (1–{MAX_RUNTIME_HOURS} h)")]
+    BadMaxRuntime(u32),
+}
+
+impl Explain for InputError {
+    fn code(&self) -> &'static str {
+        match self {
+            InputError::Missing { .. } => "file_missing",
+            InputError::NotAFile { .. } => "file_not_a_file",
+            InputError::Unreadable { .. } => "file_unreadable",
+            InputError::Empty { .. } => "file_empty",
+            InputError::TooLarge { .. } => "file_too_large",
+            InputError::NotText { .. } => "file_not_text",
+            InputError::NotPython(_) => "script_not_python",
+            InputError::BadRequirement { .. } => "bad_requirement",
+            InputError::BadBucket { .. } => "bad_bucket",
+            InputError::BadRegion(_) => "bad_region",
+            InputError::BadInstanceType(_) => "bad_instance_type",
+            InputError::BadDiskSize(_) => "bad_disk_size",
+            InputError::BadAmi(_) => "bad_ami",
+            InputError::BadMaxRuntime(_) => "bad_max_runtime",
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(
+            match self {
+                InputError::Missing { .. } | InputError::NotAFile { .. } => "Choose the file again with the file picker.",
+                InputError::Unreadable { .. } => "Check the file's permissions, or copy it somewhere you own.",
+                InputError::Empty { kind: FileKind::Script, .. } => "Pick the Python file that trains your model.",
+                InputError::Empty { kind: FileKind::Requirements, .. } => {
+                    "List one package per line (for example: scikit-learn==1.5.2), or a comment line if you need none."
+                }
+                InputError::TooLarge { .. } => {
+                    "Keep data out of the code files: load it from S3 or download it inside train.py."
+                }
+                InputError::NotText { .. } => "Save the file as UTF-8 text.",
+                InputError::NotPython(_) => "Pick the .py file that trains your model.",
+                InputError::BadRequirement { .. } => {
+                    "Use pip's format, one package per line, e.g. numpy==2.1.0 or pandas>=2."
+                }
+                InputError::BadBucket { .. } => {
+                    "Use 3–63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit."
+                }
+                InputError::BadRegion(_) => "Pick a region from the list, e.g. eu-west-3 for Europe (Paris).",
+                InputError::BadInstanceType(_) => "Pick a machine type from the list, e.g. t3.medium.",
+                InputError::BadDiskSize(_) => "Choose a disk size between 8 and 16384 GiB; 30 GiB suits most trainings.",
+                InputError::BadAmi(_) => "Leave the image on \"Automatic\", or enter an id like ami-0123456789abcdef0.",
+                InputError::BadMaxRuntime(_) => "Choose between 1 hour and 14 days.",
+            }
+            .to_string(),
+        )
+    }
+}
+
+/// A checked input file: its bytes and, for requirements, the package names.
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckedFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub size_bytes: u32,
+    pub packages: Vec<String>,
+}
+
+/// Reads and checks one input file; returns its contents too.
+pub fn read_input(kind: FileKind, path: &Path) -> Result<(CheckedFile, Vec<u8>), InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => InputError::Missing { kind, path: path.into() },
+        _ => InputError::Unreadable { kind, path: path.into() },
+    })?;
+    if !meta.is_file() {
+        return Err(InputError::NotAFile { kind, path: path.into() });
+    }
+    let max = match kind {
+        FileKind::Script => MAX_SCRIPT_BYTES,
+        FileKind::Requirements => MAX_REQUIREMENTS_BYTES,
+    };
+    if meta.len() > max {
+        return Err(InputError::TooLarge { kind, size: meta.len(), max });
+    }
+    if kind == FileKind::Script && path.extension().and_then(|e| e.to_str()) != Some("py") {
+        return Err(InputError::NotPython(path.into()));
+    }
+    let bytes = std::fs::read(path).map_err(|_| InputError::Unreadable { kind, path: path.into() })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| InputError::NotText { kind, path: path.into() })?;
+    if text.contains('\0') {
+        return Err(InputError::NotText { kind, path: path.into() });
+    }
+    if text.trim().is_empty() {
+        return Err(InputError::Empty { kind, path: path.into() });
+    }
+    let packages = match kind {
+        FileKind::Script => Vec::new(),
+        FileKind::Requirements => parse_requirements(text)?,
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let size_bytes = u32::try_from(meta.len()).unwrap_or(u32::MAX);
+    Ok((CheckedFile { path: path.into(), name, size_bytes, packages }, bytes))
+}
+
+/// The package names of a requirements file (pip's format; options such as
+/// `--index-url` and `-r other.txt` are kept for pip but list no package).
+pub fn parse_requirements(text: &str) -> Result<Vec<String>, InputError> {
+    let mut packages = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split(" #").next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('-') {
+            continue;
+        }
+        if line.contains("://") || line.starts_with("git+") {
+            packages.push(line.to_string());
+            continue;
+        }
+        let name: String =
+            line.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+        let rest = line[name.len()..].trim_start();
+        let rest_ok = rest.is_empty()
+            || rest.starts_with(['=', '<', '>', '!', '~', '[', ';', '@', ',', '('])
+            || rest.starts_with("==");
+        if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) || !rest_ok {
+            return Err(InputError::BadRequirement { line: i + 1, text: raw.trim().chars().take(80).collect() });
+        }
+        packages.push(line.to_string());
+    }
+    Ok(packages)
+}
+
+/// S3 bucket naming rules (general purpose buckets).
+pub fn check_bucket(name: &str) -> Result<(), InputError> {
+    let bad = |reason| Err(InputError::BadBucket { name: name.to_string(), reason });
+    if name.len() < 3 || name.len() > 63 {
+        return bad("it must be 3 to 63 characters long");
+    }
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') {
+        return bad("only lowercase letters, digits, dots and hyphens are allowed");
+    }
+    let first_last_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !first_last_ok(name.chars().next()) || !first_last_ok(name.chars().last()) {
+        return bad("it must start and end with a letter or a digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return bad("dots cannot be next to another dot or a hyphen");
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return bad("it must not look like an IP address");
+    }
+    if name.starts_with("xn--") || name.starts_with("sthree-") || name.ends_with("-s3alias") || name.ends_with("--ol-s3")
+    {
+        return bad("this prefix or suffix is reserved by AWS");
+    }
+    Ok(())
+}
+
+pub fn check_instance_type(t: &str) -> Result<(), InputError> {
+    let ok = match t.split_once('.') {
+        Some((family, size)) => {
+            !family.is_empty()
+                && !size.is_empty()
+                && family.starts_with(|c: char| c.is_ascii_lowercase())
+                && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(InputError::BadInstanceType(t.to_string()))
+    }
+}
+
+pub fn check_ami(ami: &str) -> Result<(), InputError> {
+    let hex = ami.strip_prefix("ami-").unwrap_or("");
+    if (hex.len() == 8 || hex.len() == 17) && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+        Ok(())
+    } else {
+        Err(InputError::BadAmi(ami.to_string()))
+    }
+}
+
+/// The inputs once checked: the request and the two files' bytes.
+#[derive(Debug, Clone)]
+pub struct CheckedInputs {
+    pub request: TrainRequest,
+    pub script: Vec<u8>,
+    pub requirements: Vec<u8>,
+}
+
+/// Checks every field of a request; reads both files.
+pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError> {
+    let (_, script) = read_input(FileKind::Script, &request.script_path)?;
+    let (_, requirements) = read_input(FileKind::Requirements, &request.requirements_path)?;
+    check_bucket(&request.bucket)?;
+    if !is_region_code(&request.region) {
+        return Err(InputError::BadRegion(request.region.clone()));
+    }
+    check_instance_type(&request.instance_type)?;
+    if !(MIN_DISK_GB..=MAX_DISK_GB).contains(&request.disk_gb) {
+        return Err(InputError::BadDiskSize(request.disk_gb));
+    }
+    if let Some(ami) = &request.ami {
+        check_ami(ami)?;
+    }
+    if !(1..=MAX_RUNTIME_HOURS).contains(&request.max_runtime_hours) {
+        return Err(InputError::BadMaxRuntime(request.max_runtime_hours));
+    }
+    Ok(CheckedInputs { request: request.clone(), script, requirements })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_rules() {
+        for ok in ["abc", "my-bucket.data", "easytdv-123456789012-eu-west-3", &"a".repeat(63)] {
+            assert_eq!(check_bucket(ok), Ok(()), "{ok}");
+        }
+        for bad in ["ab", "My-Bucket", "-abc", "abc-", "a..b", "a.-b", "192.168.1.1", "xn--abc", "abc-s3alias", "a_b"]
+        {
+            assert!(matches!(check_bucket(bad), Err(InputError::BadBucket { .. })), "{bad}");
+        }
+        assert!(check_bucket(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn requirements_lines() {
+        let pkgs = parse_requirements("# comment\nnumpy==2.1.0\n\npandas>=2 # data\n-r other.txt\ntorch[cuda]; python_version>'3'\nsix\n").unwrap();
+        assert_eq!(pkgs, vec!["numpy==2.1.0", "pandas>=2", "torch[cuda]; python_version>'3'", "six"]);
+        assert_eq!(
+            parse_requirements("numpy\nthis is not a package\n"),
+            Err(InputError::BadRequirement { line: 2, text: "this is not a package".into() })
+        );
+    }
+
+    #[test]
+    fn instance_types_and_amis() {
+        for ok in ["t3.medium", "g4dn.xlarge", "p4d.24xlarge", "m7i-flex.large", "u-6tb1.metal"] {
+            assert!(check_instance_type(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "t3", "T3.medium", ".large", "t3.", "t3 medium"] {
+            assert!(check_instance_type(bad).is_err(), "{bad}");
+        }
+        assert!(check_ami("ami-0123456789abcdef0").is_ok());
+        assert!(check_ami("ami-12345678").is_ok());
+        for bad in ["ami-xyz", "0123456789abcdef0", "ami-0123456789ABCDEF0", "ami-123"] {
+            assert!(check_ami(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        std::fs::write(p("train.py"), "print('hi')\n").unwrap();
+        std::fs::write(p("empty.py"), "  \n").unwrap();
+        std::fs::write(p("bin.py"), [0xff, 0xfe, 0x00]).unwrap();
+        std::fs::write(p("train.txt"), "print('hi')\n").unwrap();
+        std::fs::write(p("req.txt"), "six==1.16.0\n").unwrap();
+        let (f, bytes) = read_input(FileKind::Script, &p("train.py")).unwrap();
+        assert_eq!((f.name.as_str(), f.size_bytes, bytes.len()), ("train.py", 12, 12));
+        assert_eq!(read_input(FileKind::Requirements, &p("req.txt")).unwrap().0.packages, vec!["six==1.16.0"]);
+        let code = |k, n: &str| read_input(k, &p(n)).unwrap_err().code();
+        assert_eq!(code(FileKind::Script, "missing.py"), "file_missing");
+        assert_eq!(code(FileKind::Script, "empty.py"), "file_empty");
+        assert_eq!(code(FileKind::Script, "bin.py"), "file_not_text");
+        assert_eq!(code(FileKind::Script, "train.txt"), "script_not_python");
+        assert_eq!(read_input(FileKind::Script, dir.path()).unwrap_err().code(), "file_not_a_file");
+    }
+}

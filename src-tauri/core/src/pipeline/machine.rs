@@ -1,0 +1,188 @@
+//! What AWS tells about machines: offered instance types, the current image
+//! for a region (public SSM parameters), an image's root disk, the default VPC.
+
+use aws_sdk_ec2::types::{Filter, InstanceTypeInfo as Ec2TypeInfo, LocationType};
+use serde::Serialize;
+
+use super::error::{aws_error, error_code, PipelineError};
+use crate::aws::AwsContext;
+
+/// Amazon Linux 2023 for CPU machines.
+pub const AL2023_X86: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+pub const AL2023_ARM: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
+/// Deep Learning Base AMI (NVIDIA driver, CUDA) for GPU machines.
+pub const DLAMI_GPU: &str =
+    "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id";
+
+#[derive(Debug, Clone, Copy, Serialize, specta::Type, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TypeCategory {
+    General,
+    Compute,
+    Memory,
+    Gpu,
+    Other,
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceTypeInfo {
+    pub name: String,
+    pub vcpus: i32,
+    pub memory_mib: i64,
+    pub gpu_count: i32,
+    pub gpu_model: Option<String>,
+    pub arm: bool,
+    pub category: TypeCategory,
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AmiInfo {
+    pub id: String,
+    pub name: String,
+    /// Smallest root disk the image accepts.
+    pub min_disk_gb: i32,
+    pub root_device_name: String,
+}
+
+fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
+    let name = t.instance_type()?.as_str().to_string();
+    let gpus = t.gpu_info().map(|g| g.gpus()).unwrap_or_default();
+    let gpu_count = gpus.iter().filter_map(|g| g.count()).sum();
+    let gpu_model = gpus.first().map(|g| format!("{} {}", g.manufacturer().unwrap_or(""), g.name().unwrap_or("")).trim().to_string());
+    let arm = t
+        .processor_info()
+        .map(|p| p.supported_architectures().iter().any(|a| a.as_str() == "arm64"))
+        .unwrap_or(false);
+    let family = name.split('.').next().unwrap_or("");
+    let category = if gpu_count > 0 {
+        TypeCategory::Gpu
+    } else {
+        match family.chars().next() {
+            Some('t' | 'm' | 'a') => TypeCategory::General,
+            Some('c') => TypeCategory::Compute,
+            Some('r' | 'x' | 'z' | 'u') => TypeCategory::Memory,
+            _ => TypeCategory::Other,
+        }
+    };
+    Some(InstanceTypeInfo {
+        name,
+        vcpus: t.v_cpu_info().and_then(|v| v.default_v_cpus()).unwrap_or(0),
+        memory_mib: t.memory_info().and_then(|m| m.size_in_mib()).unwrap_or(0),
+        gpu_count,
+        gpu_model: if gpu_count > 0 { gpu_model } else { None },
+        arm,
+        category,
+    })
+}
+
+/// Describes one instance type; `UnknownInstanceType` if the region lacks it.
+pub async fn describe_type(ctx: &AwsContext, instance_type: &str) -> Result<InstanceTypeInfo, PipelineError> {
+    let unknown =
+        || PipelineError::UnknownInstanceType { instance_type: instance_type.into(), region: ctx.region().into() };
+    let out = ctx
+        .ec2()
+        .describe_instance_types()
+        .instance_types(instance_type.into())
+        .send()
+        .await
+        .map_err(|e| match error_code(&e) {
+            Some("InvalidInstanceType") => unknown(),
+            _ => aws_error("describe the machine type", e),
+        })?;
+    out.instance_types().iter().find_map(to_info).ok_or_else(unknown)
+}
+
+/// The instance types offered in the context's region, sorted by category then size.
+pub async fn list_instance_types(ctx: &AwsContext) -> Result<Vec<InstanceTypeInfo>, PipelineError> {
+    let ec2 = ctx.ec2();
+    let mut offered = Vec::new();
+    let mut pages = ec2.describe_instance_type_offerings().location_type(LocationType::Region).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("list the machine types", e))?;
+        offered.extend(page.instance_type_offerings().iter().filter_map(|o| o.instance_type().cloned()));
+    }
+    let mut infos = Vec::new();
+    for chunk in offered.chunks(100) {
+        let out = ec2
+            .describe_instance_types()
+            .set_instance_types(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_error("describe the machine types", e))?;
+        infos.extend(out.instance_types().iter().filter_map(to_info));
+    }
+    infos.sort_by(|a, b| {
+        (a.category as u8, a.vcpus, a.memory_mib, &a.name).cmp(&(b.category as u8, b.vcpus, b.memory_mib, &b.name))
+    });
+    Ok(infos)
+}
+
+/// The public SSM parameter naming the right current image for a machine.
+pub fn default_image_parameter(info: &InstanceTypeInfo) -> &'static str {
+    if info.gpu_count > 0 {
+        DLAMI_GPU
+    } else if info.arm {
+        AL2023_ARM
+    } else {
+        AL2023_X86
+    }
+}
+
+/// Resolves the image id: the user's, or the current one for the machine.
+pub async fn resolve_ami(ctx: &AwsContext, info: &InstanceTypeInfo, custom: Option<&str>) -> Result<AmiInfo, PipelineError> {
+    let id = match custom {
+        Some(id) => id.to_string(),
+        None => {
+            let name = default_image_parameter(info);
+            let out = ctx
+                .ssm()
+                .get_parameter()
+                .name(name)
+                .send()
+                .await
+                .map_err(|e| aws_error("look up the current machine image", e))?;
+            out.parameter()
+                .and_then(|p| p.value())
+                .map(str::to_string)
+                .ok_or_else(|| PipelineError::UnknownImage(name.to_string()))?
+        }
+    };
+    describe_image(ctx, &id).await
+}
+
+pub async fn describe_image(ctx: &AwsContext, id: &str) -> Result<AmiInfo, PipelineError> {
+    let out = ctx.ec2().describe_images().image_ids(id).send().await.map_err(|e| match error_code(&e) {
+        Some("InvalidAMIID.NotFound" | "InvalidAMIID.Malformed" | "InvalidAMIID.Unavailable") => {
+            PipelineError::UnknownImage(id.to_string())
+        }
+        _ => aws_error("describe the machine image", e),
+    })?;
+    let image = out.images().first().ok_or_else(|| PipelineError::UnknownImage(id.to_string()))?;
+    let root = image.root_device_name().unwrap_or("/dev/xvda").to_string();
+    let min_disk_gb = image
+        .block_device_mappings()
+        .iter()
+        .find(|m| m.device_name() == Some(root.as_str()))
+        .and_then(|m| m.ebs())
+        .and_then(|e| e.volume_size())
+        .unwrap_or(8);
+    Ok(AmiInfo { id: id.to_string(), name: image.name().unwrap_or(id).to_string(), min_disk_gb, root_device_name: root })
+}
+
+/// The region's default VPC, where the training machine runs.
+pub async fn default_vpc(ctx: &AwsContext) -> Result<String, PipelineError> {
+    let out = ctx
+        .ec2()
+        .describe_vpcs()
+        .filters(Filter::builder().name("is-default").values("true").build())
+        .send()
+        .await
+        .map_err(|e| aws_error("find the default network (VPC)", e))?;
+    out.vpcs()
+        .first()
+        .and_then(|v| v.vpc_id())
+        .map(str::to_string)
+        .ok_or_else(|| PipelineError::NoDefaultVpc(ctx.region().to_string()))
+}

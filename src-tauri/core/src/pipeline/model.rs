@@ -1,0 +1,171 @@
+//! The data the pipeline takes and gives: requests, progress events, the
+//! run's resource ids and each operation's result.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Everything a run needs; the original library's constructor parameters.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainRequest {
+    pub script_path: PathBuf,
+    pub requirements_path: PathBuf,
+    pub instance_type: String,
+    pub disk_gb: u32,
+    pub region: String,
+    pub bucket: String,
+    /// `None`: resolve the current image for the region and machine type.
+    pub ami: Option<String>,
+    /// Safety net: the machine shuts itself down (and is terminated) after this.
+    pub max_runtime_hours: u32,
+}
+
+/// The steps of a run, in order, plus the clean-up.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, specta::Type, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    Prepare,
+    Stack,
+    Instance,
+    Requirements,
+    Training,
+    Outputs,
+    Delete,
+}
+
+impl Step {
+    pub const RUN: [Step; 6] =
+        [Step::Prepare, Step::Stack, Step::Instance, Step::Requirements, Step::Training, Step::Outputs];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::Prepare => "Prepare files",
+            Step::Stack => "Create cloud resources",
+            Step::Instance => "Start the machine",
+            Step::Requirements => "Install requirements",
+            Step::Training => "Run training",
+            Step::Outputs => "Collect outputs",
+            Step::Delete => "Delete resources",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Prepare => "prepare",
+            Step::Stack => "stack",
+            Step::Instance => "instance",
+            Step::Requirements => "requirements",
+            Step::Training => "training",
+            Step::Outputs => "outputs",
+            Step::Delete => "delete",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, specta::Type, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+/// One progress report: what step, in what state, how long it has taken.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressEvent {
+    pub run_id: String,
+    pub step: Step,
+    pub state: StepState,
+    /// Milliseconds since the step started.
+    pub elapsed_ms: u32,
+    pub message: String,
+    /// Output tail (pip error, traceback, stack event) when there is one.
+    pub detail: Option<String>,
+}
+
+/// Every id of something the run created or will create. Handed to the
+/// run-state sink *before* the AWS call that creates it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunResources {
+    pub run_id: String,
+    pub region: String,
+    pub bucket: String,
+    /// `easytdv/runs/<run-id>`
+    pub prefix: String,
+    pub uploaded_keys: Vec<String>,
+    pub stack_name: Option<String>,
+    pub stack_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub install_command_id: Option<String>,
+    pub training_command_id: Option<String>,
+}
+
+impl RunResources {
+    pub fn outputs_prefix(&self) -> String {
+        format!("{}/outputs/", self.prefix)
+    }
+}
+
+/// Result of `prepare_env`, as the original API returned it.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PreparedEnv {
+    pub s3_lambda_key: String,
+    pub s3_train_script_key: String,
+    pub s3_requirements_key: String,
+    pub s3_template_key: String,
+    pub template_url: String,
+    /// The image and network the stack will use, resolved during preparation.
+    pub ami_id: String,
+    pub vpc_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StackInfo {
+    pub stack_id: String,
+    pub stack_status: String,
+}
+
+/// The final state of an SSM command.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandOutcome {
+    pub command_id: String,
+    /// SSM status: Success, Failed, TimedOut, Cancelled, …
+    pub status: String,
+    pub exit_code: i32,
+    pub stdout_tail: String,
+    pub stderr_tail: String,
+}
+
+impl CommandOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.status == "Success"
+    }
+}
+
+/// What `delete_resources` found and removed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteReport {
+    pub terminated_instances: Vec<String>,
+    pub deleted_stack: Option<String>,
+    pub deleted_objects: Vec<String>,
+    /// Kept on purpose: the training's results.
+    pub kept_outputs_prefix: Option<String>,
+}
+
+/// The outcome of a whole run.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    pub run_id: String,
+    pub instance_id: String,
+    pub training: CommandOutcome,
+    pub output_keys: Vec<String>,
+    pub outputs_uri: String,
+}
