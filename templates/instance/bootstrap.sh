@@ -22,6 +22,10 @@ if [ -n "${EASYTDV_HOME:-}" ]; then
 else
     real_instance=1
 fi
+# Test hook (tests/templates only, with fake shutdown/systemctl/curl on PATH).
+if [ "${EASYTDV_BOOTSTRAP_ASSUME_EC2:-}" = 1 ]; then
+    real_instance=1
+fi
 EASYTDV_HOME="${EASYTDV_HOME:-/opt/easytdv}"
 MAX_RUNTIME_MINUTES="__MAX_RUNTIME_MINUTES__"
 IMDS="http://169.254.169.254"
@@ -30,7 +34,7 @@ log() { echo "easytdv bootstrap: $*"; }
 
 mkdir -p "$EASYTDV_HOME" || log "could not create $EASYTDV_HOME"
 
-if [ "$real_instance" = 1 ] && [ "$(id -u)" = 0 ]; then
+if [ "$real_instance" = 1 ] && { [ "$(id -u)" = 0 ] || [ "${EASYTDV_BOOTSTRAP_ASSUME_EC2:-}" = 1 ]; }; then
     # --- Safety net: power off (= terminate) after the maximum run time. ----
     case "$MAX_RUNTIME_MINUTES" in
         '' | *[!0-9]*) log "no valid maximum run time ($MAX_RUNTIME_MINUTES); no safety shutdown scheduled" ;;

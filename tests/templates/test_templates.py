@@ -1,17 +1,22 @@
 """Static and behavioural tests of templates/ (stack, launcher Lambda, instance scripts).
 
-Needs: pytest, PyYAML, boto3 (botocore). cfn-lint is used when installed
-(tests/sandbox/.venv/bin/cfn-lint, or on PATH), skipped otherwise.
+Needs: pytest, PyYAML, boto3 (botocore). Optional: cfn-lint (used when
+installed: tests/sandbox/.venv/bin/cfn-lint, on PATH, or importable) and moto
+(whole stack + launcher in the emulator); those tests are skipped without them.
 Run: tests/sandbox/.venv/bin/python -m pytest tests/templates
 """
 
 import importlib.util
+import io
 import os
+import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -103,8 +108,6 @@ def test_parameters_and_outputs(template):
 
 
 def test_run_prefix_pattern_rejects_wildcards_and_policy_variables(template):
-    import re
-
     pattern = re.compile(template["Parameters"]["RunPrefix"]["AllowedPattern"])
     assert pattern.match(PREFIX)
     for bad in ("easytdv/runs/*", "easytdv/${aws:username}", "/easytdv/runs/x", "easytdv/runs/x/", "a?b"):
@@ -381,6 +384,34 @@ def test_failing_training_still_syncs_outputs_and_fails(installed):
     assert "easytdv: outputs uploaded (1 files)" in result.stdout
 
 
+def test_stopping_training_still_uploads_outputs(installed):
+    (installed.home / "run" / "train.py").write_text(
+        "import os, pathlib, time\n"
+        "pathlib.Path(os.environ['OUTPUT_DIR'], 'checkpoint.txt').write_text('epoch 3')\n"
+        "print('training-is-running', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen(
+        ["bash", str(TRAIN)], env=installed.env(), cwd=installed.home,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "training-is-running" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert "easytdv: stop requested" in err
+    assert "easytdv: outputs uploaded (1 files)" in "".join(lines) + out
+    assert (installed.outputs / "checkpoint.txt").read_text() == "epoch 3"
+
+
 def test_upload_failure_after_successful_training_is_an_error(installed):
     (installed.home / "run" / "train.py").write_text(TRAIN_OK)
     result = installed.run(TRAIN, FAKE_AWS_FAIL_SYNC="1")
@@ -438,6 +469,64 @@ def test_bootstrap_in_the_sandbox_is_fast_and_harmless(tmp_path):
     # With EASYTDV_HOME given (the sandbox), the machine is never touched.
     assert not spy.exists(), spy.read_text()
     assert elapsed < 10
+
+
+FAKE_EC2_TOOLS = {
+    # Every call is logged to $SPY; the state lives in $STATE_DIR.
+    "shutdown": 'echo "shutdown $*" >>"$SPY"\n',
+    "sleep": 'echo "sleep $*" >>"$SPY"\n',
+    "systemctl": (
+        'echo "systemctl $*" >>"$SPY"\n'
+        'if [ "$1" = cat ] && [ "$2" != amazon-ssm-agent.service ]; then exit 1; fi\n'
+    ),
+    "curl": (
+        'echo "curl $*" >>"$SPY"\n'
+        'case "$*" in\n'
+        '  *"-X PUT"*) [ -n "$IMDS_DOWN" ] && exit 7; echo token-123 ;;\n'
+        '  *security-credentials/*)\n'
+        '    n=$(( $(cat "$STATE_DIR/polls" 2>/dev/null || echo 0) + 1 )); echo $n >"$STATE_DIR/polls"\n'
+        '    [ "$n" -ge "$CREDS_AFTER" ] || exit 22\n'
+        '    echo "easytdv-role" ;;\n'
+        'esac\n'
+    ),
+}
+
+
+def _bootstrap_on_fake_ec2(tmp_path, **extra):
+    inst = Instance(tmp_path)
+    spy = tmp_path / "system-calls"
+    state = tmp_path / "state"
+    state.mkdir()
+    for tool, body in FAKE_EC2_TOOLS.items():
+        fake = inst.bin / tool
+        fake.write_text("#!/bin/bash\n" + body + "exit 0\n")
+        fake.chmod(0o755)
+    script = BOOTSTRAP.read_text().replace("__MAX_RUNTIME_MINUTES__", "90")
+    settings = {"CREDS_AFTER": "3", "IMDS_DOWN": "", **extra}
+    env = inst.env(EASYTDV_BOOTSTRAP_ASSUME_EC2="1", SPY=str(spy), STATE_DIR=str(state), **settings)
+    result = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (inst.home / "bootstrap.done").exists()
+    return result, spy.read_text().splitlines()
+
+
+def test_bootstrap_on_ec2_waits_for_credentials_then_restarts_the_agent(tmp_path):
+    result, calls = _bootstrap_on_fake_ec2(tmp_path)
+    assert calls[0].startswith("shutdown -h +90 ")
+    polls = [c for c in calls if "security-credentials/" in c]
+    assert len(polls) == 3
+    assert all("X-aws-ec2-metadata-token: token-123" in c for c in polls)
+    assert calls[-1] == "systemctl restart amazon-ssm-agent.service"
+    assert "credentials visible (easytdv-role)" in result.stdout
+
+
+def test_bootstrap_on_ec2_without_metadata_skips_the_agent_restart(tmp_path):
+    result, calls = _bootstrap_on_fake_ec2(tmp_path, IMDS_DOWN="1")
+    assert calls[0].startswith("shutdown -h +90 ")
+    assert not any(c.startswith("systemctl restart") for c in calls)
+    assert not any("security-credentials" in c for c in calls)
+    assert "not on EC2" in result.stdout
 
 
 # --------------------------------------------------------------------------
@@ -613,3 +702,81 @@ def test_missing_setting_is_reported(launch, monkeypatch):
     monkeypatch.delenv("INSTANCE_PROFILE_ARN")
     with pytest.raises(launch.LaunchError, match="INSTANCE_PROFILE_ARN is not set"):
         launch.handler({}, None)
+
+
+# --------------------------------------------------------------------------
+# Whole stack + launcher against moto (the emulator behind tests/sandbox)
+# --------------------------------------------------------------------------
+def test_stack_and_launcher_work_in_moto(monkeypatch, tmp_path):
+    moto = pytest.importorskip("moto")
+
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(LAUNCH_PY, "launch.py")
+        archive.write(BOOTSTRAP, "bootstrap.sh")
+
+    with moto.mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/launcher.zip", Body=zipped.getvalue())
+        s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/stack.yaml", Body=STACK.read_bytes())
+        ec2 = boto3.client("ec2")
+        vpc = next(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v["IsDefault"])
+        ami = next(i for i in ec2.describe_images(Owners=["amazon"])["Images"] if i.get("RootDeviceName"))
+        params = {
+            "RunId": RUN_ID, "Bucket": BUCKET, "RunPrefix": PREFIX,
+            "LambdaCodeKey": f"{PREFIX}/launcher.zip", "InstanceType": "t3.large",
+            "DiskSizeGb": "30", "AmiId": ami["ImageId"], "VpcId": vpc, "MaxRuntimeHours": "2",
+        }
+        cfn = boto3.client("cloudformation")
+        stack_name = f"easytdv-{RUN_ID}"
+        cfn.create_stack(
+            StackName=stack_name,
+            TemplateURL=f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}/stack.yaml",
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        assert outputs["LaunchFunctionName"] == f"easytdv-{RUN_ID}-launch"
+        assert outputs["InstanceProfileArn"].endswith(f":instance-profile/easytdv-{RUN_ID}")
+        assert outputs["InstanceRoleArn"].endswith(f":role/easytdv-{RUN_ID}-instance")
+        assert outputs["SecurityGroupId"].startswith("sg-")
+
+        function = boto3.client("lambda").get_function_configuration(
+            FunctionName=outputs["LaunchFunctionName"])
+        variables = function["Environment"]["Variables"]
+        assert all(isinstance(v, str) for v in variables.values()), variables
+
+        # Run the handler as the sandbox would: unpacked zip, function env.
+        package = tmp_path / "package"
+        zipfile.ZipFile(io.BytesIO(zipped.getvalue())).extractall(package)
+        for key, value in variables.items():
+            monkeypatch.setenv(key, value)
+        spec = importlib.util.spec_from_file_location("easytdv_launch_in_moto", package / "launch.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        instance_id = module.handler({}, None)["instance_id"]
+
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        assert instance["MetadataOptions"]["HttpTokens"] == "required"
+        assert instance["IamInstanceProfile"]["Arn"] == outputs["InstanceProfileArn"]
+        assert [g["GroupId"] for g in instance["SecurityGroups"]] == [outputs["SecurityGroupId"]]
+        assert {"Key": "easytdv:run-id", "Value": RUN_ID} in instance["Tags"]
+        behaviour = ec2.describe_instance_attribute(
+            InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior")
+        assert behaviour["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
+        volume_id = instance["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+        volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+        assert (volume["Size"], volume["VolumeType"], volume["Encrypted"]) == (30, "gp3", True)
+
+        cfn.delete_stack(StackName=stack_name)
+        assert not [r for r in boto3.client("iam").list_roles()["Roles"]
+                    if r["RoleName"].startswith(f"easytdv-{RUN_ID}")]
