@@ -1,0 +1,123 @@
+"""Command line: `run` (foreground or --background) and `stop`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / ".data"
+PREFIX = "EASYTDV_SANDBOX_ENDPOINT="
+
+
+def run_foreground(args) -> int:
+    from .server import Sandbox
+
+    sandbox = Sandbox(args.host, args.port, args.data_dir, args.cfn_delay, args.verbose)
+    try:
+        endpoint = sandbox.start()
+    except (OSError, SystemExit) as e:  # werkzeug exits when the port is busy
+        why = getattr(e, "strerror", None) or "address in use or not available"
+        print(f"easytdv-sandbox: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
+        return 1
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"{PREFIX}{endpoint}", flush=True)
+    print(f"easytdv-sandbox: serving, data dir {Path(args.data_dir).resolve()}, "
+          f"cfn delay {args.cfn_delay}s (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    while not done.wait(1):
+        pass
+    sandbox.stop()
+    return 0
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def run_background(args, argv: list[str]) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "sandbox.log"
+    child_argv = [a for a in argv if a != "--background"]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "easytdv_sandbox.cli", "run", *child_argv, "--data-dir", str(data_dir)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=Path(__file__).resolve().parent.parent)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        lines = log_path.read_text().splitlines()
+        endpoint = next((line[len(PREFIX):] for line in lines if line.startswith(PREFIX)), None)
+        if endpoint and _answers(endpoint):
+            Path(args.pidfile).write_text(f"{proc.pid}\n")
+            print(f"{PREFIX}{endpoint}", flush=True)
+            return 0
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    if proc.poll() is None:
+        proc.kill()
+    print(f"easytdv-sandbox: failed to start (log {log_path}):", file=sys.stderr)
+    print(log_path.read_text()[-2000:], file=sys.stderr)
+    return 1
+
+
+def stop(args) -> int:
+    pidfile = Path(args.pidfile)
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        print(f"easytdv-sandbox: no pid in {pidfile}; nothing to stop", file=sys.stderr)
+        return 0
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            time.sleep(0.1)
+            os.kill(pid, 0)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    pidfile.unlink(missing_ok=True)
+    print(f"easytdv-sandbox: stopped (pid {pid})", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="easytdv-sandbox")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="run the sandbox")
+    run.add_argument("--port", type=int, default=4566, help="0 picks a free port")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    run.add_argument("--cfn-delay", type=float,
+                     default=float(os.environ.get("EASYTDV_SANDBOX_CFN_DELAY") or 0))
+    run.add_argument("--background", action="store_true")
+    run.add_argument("--pidfile")
+    run.add_argument("--verbose", action="store_true", help="log every request")
+    stop_p = sub.add_parser("stop", help="stop a sandbox started with --background")
+    stop_p.add_argument("--pidfile", required=True)
+    args = parser.parse_args(argv)
+    if args.cmd == "stop":
+        return stop(args)
+    if args.background:
+        if not args.pidfile:
+            parser.error("--background needs --pidfile FILE")
+        return run_background(args, argv[1:])
+    return run_foreground(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

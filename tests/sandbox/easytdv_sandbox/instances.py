@@ -1,0 +1,186 @@
+"""Sandbox EC2 instances: a directory each, user data run once at launch (as
+cloud-init would), SSM managed-instance info, and cleanup on terminate."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from moto.ec2.models.instances import Instance, InstanceBackend
+
+from . import procs
+from .config import CONFIG, child_env
+
+
+@dataclass
+class Runtime:
+    instance_id: str
+    region: str
+    dir: Path
+    ready: bool = False  # user data finished: the SSM agent is "Online"
+    online_since: datetime | None = None
+    proc: object = None
+    stopped: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+RUNTIMES: dict[str, Runtime] = {}
+
+
+def instance_dir(instance_id: str) -> Path:
+    return CONFIG.data_dir / "instances" / instance_id
+
+
+def instance_env(rt: Runtime) -> dict[str, str]:
+    home = str(rt.dir)
+    return child_env(
+        rt.region,
+        HOME=home,
+        EASYTDV_HOME=home,
+        EASYTDV_SANDBOX_INSTANCE_ID=rt.instance_id,
+        PIP_CACHE_DIR=str(CONFIG.data_dir / "pip-cache"),
+    )
+
+
+def _user_data(instance: Instance) -> bytes:
+    raw = instance.user_data
+    if not raw:
+        return b""
+    encoded = raw.as_bytes() if hasattr(raw, "as_bytes") else str(raw).encode()
+    try:
+        data = base64.b64decode(encoded)
+    except ValueError:
+        data = encoded
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def _mark_ready(rt: Runtime) -> None:
+    rt.ready, rt.online_since = True, datetime.now(timezone.utc)
+
+
+def _run_user_data(rt: Runtime, script: Path) -> None:
+    log = rt.dir / "cloud-init-output.log"
+    with rt.lock:
+        if rt.stopped:
+            return
+        with open(log, "ab") as out:
+            rt.proc = procs.spawn([str(script)], cwd=rt.dir, env=instance_env(rt), stdout=out, stderr=out)
+    code = rt.proc.wait()
+    procs.reap(rt.proc)
+    with open(log, "a") as out:
+        out.write(f"\n[sandbox] user data exited with code {code}\n")
+    (rt.dir / "user-data.exit-code").write_text(f"{code}\n")
+    _mark_ready(rt)
+
+
+def launched(instance: Instance, region: str) -> None:
+    rt = Runtime(instance.id, region, instance_dir(instance.id))
+    rt.dir.mkdir(parents=True, exist_ok=True)
+    RUNTIMES[instance.id] = rt
+    data = _user_data(instance)
+    if not data.startswith(b"#!"):
+        if data:  # e.g. #cloud-config: not emulated
+            (rt.dir / "cloud-init-output.log").write_text("[sandbox] user data is not a script; skipped\n")
+        _mark_ready(rt)
+        return
+    script = rt.dir / "user-data"
+    script.write_bytes(data)
+    script.chmod(0o755)
+    threading.Thread(target=_run_user_data, args=(rt, script), daemon=True).start()
+
+
+def stopped(instance_id: str) -> None:
+    """Instance stopped or terminated: its processes die with it."""
+    from . import ssm_exec
+
+    rt = RUNTIMES.get(instance_id)
+    if rt:
+        with rt.lock:
+            rt.stopped = True
+            procs.kill_group(rt.proc)
+    ssm_exec.kill_instance(instance_id)
+
+
+def is_online(instance: Instance) -> bool:
+    rt = RUNTIMES.get(instance.id)
+    return instance.state == "running" and rt is not None and rt.ready and not rt.stopped
+
+
+def instance_information(instance: Instance) -> dict:
+    rt = RUNTIMES[instance.id]
+    return {
+        "InstanceId": instance.id,
+        "PingStatus": "Online" if is_online(instance) else "ConnectionLost",
+        "LastPingDateTime": datetime.now(timezone.utc),
+        "AgentVersion": "3.3.0.0",
+        "IsLatestVersion": True,
+        "PlatformType": "Linux",
+        "PlatformName": "Amazon Linux",
+        "PlatformVersion": "2023",
+        "ResourceType": "EC2Instance",
+        "IPAddress": instance.private_ip or "",
+        "ComputerName": instance.private_dns_name or "",
+        "RegistrationDate": rt.online_since,
+        "SourceId": instance.id,
+        "SourceType": "AWS::EC2::Instance",
+    }
+
+
+def managed_instances(ec2_backend) -> list[Instance]:
+    """Instances the SSM agent has registered: user data done, not terminated."""
+    return [
+        i for i in ec2_backend.all_instances()
+        if i.state not in ("terminated", "shutting-down")
+        and i.id in RUNTIMES and RUNTIMES[i.id].ready
+    ]
+
+
+def reset() -> None:
+    for rt in list(RUNTIMES.values()):
+        rt.stopped = True
+        procs.kill_group(rt.proc)
+    RUNTIMES.clear()
+
+
+_orig_run = InstanceBackend.run_instances
+_orig_terminate = Instance.terminate
+_orig_stop = Instance.stop
+_orig_start = Instance.start
+
+
+def _run_instances(self, *args, **kwargs):
+    reservation = _orig_run(self, *args, **kwargs)
+    for instance in reservation.instances:
+        launched(instance, self.region_name)
+    return reservation
+
+
+def _terminate(self):
+    previous = _orig_terminate(self)
+    stopped(self.id)
+    return previous
+
+
+def _stop(self):
+    previous = _orig_stop(self)
+    stopped(self.id)
+    return previous
+
+
+def _start(self):
+    previous = _orig_start(self)
+    rt = RUNTIMES.get(self.id)
+    if rt:
+        rt.stopped = False  # the agent comes back; user data does not run again
+    return previous
+
+
+def install() -> None:
+    InstanceBackend.run_instances = _run_instances
+    Instance.terminate = _terminate
+    Instance.stop = _stop
+    Instance.start = _start

@@ -1,0 +1,78 @@
+"""The sandbox server: moto's werkzeug app with the easyTDV extensions."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from moto.moto_api._internal.models import MotoAPIBackend
+from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
+                                           create_backend_app)
+from werkzeug.serving import make_server
+
+from . import cfn_delay, instances, lambda_exec, procs, public_params, ssm_api, ssm_exec
+from .config import CONFIG
+
+_installed = False
+_orig_reset = MotoAPIBackend.reset
+
+
+def reset_runtime() -> None:
+    """Kill everything the sandbox runs and forget its extension state."""
+    ssm_exec.reset()
+    instances.reset()
+    procs.kill_all()
+
+
+def _reset(self) -> None:  # POST /moto-api/reset
+    reset_runtime()
+    _orig_reset(self)
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    for module in (lambda_exec, instances, ssm_exec, ssm_api, public_params, cfn_delay):
+        module.install()
+    MotoAPIBackend.reset = _reset
+    _installed = True
+
+
+class Sandbox:
+    """One sandbox per process (the extensions' settings are process-wide)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0,
+                 data_dir: str | Path | None = None, cfn_delay: float = 0.0, verbose: bool = False):
+        self.host, self.port = host, port
+        if data_dir is not None:
+            CONFIG.data_dir = Path(data_dir).resolve()
+        CONFIG.cfn_delay = float(cfn_delay)
+        logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return CONFIG.endpoint
+
+    def start(self) -> str:
+        install()
+        CONFIG.data_dir.mkdir(parents=True, exist_ok=True)
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(self.host, self.port, app, threaded=True,
+                                   request_handler=MotoRequestHandler)
+        self.port = self._server.server_address[1]
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        CONFIG.endpoint = f"http://{shown}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return CONFIG.endpoint
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        reset_runtime()

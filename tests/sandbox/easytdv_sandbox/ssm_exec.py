@@ -1,0 +1,228 @@
+"""SSM Run Command really runs: AWS-RunShellScript commands run with bash,
+asynchronously, in the target instance's directory."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from moto.ec2.models import ec2_backends
+from moto.ssm.exceptions import SSMException
+from moto.ssm.models import Command, SimpleSystemManagerBackend
+
+from . import instances, procs
+
+PLUGIN = "aws:runShellScript"
+TERMINAL = {"Success", "Failed", "TimedOut", "Cancelled"}
+STDOUT_MAX, STDERR_MAX = 24_000, 8_000
+STOPPED_EXIT_CODE = 137  # what the SSM agent reports for a killed (timed out/cancelled) command
+
+
+class InvalidInstanceId(SSMException):
+    def __init__(self, message: str = "Instances not in a valid state for account"):
+        super().__init__("InvalidInstanceId", message)
+
+
+class InvalidParameters(SSMException):
+    def __init__(self, message: str):
+        super().__init__("InvalidParameters", message)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime | None) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z" if dt else ""
+
+
+def tail(path: Path, limit: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - limit * 4))
+            return f.read().decode("utf-8", "replace")[-limit:]
+    except FileNotFoundError:
+        return ""
+
+
+class Invocation:
+    def __init__(self, command: Command, rt: instances.Runtime):
+        params = command.parameters or {}
+        self.command, self.rt = command, rt
+        self.script = "\n".join(params.get("commands", []))
+        self.timeout = int((params.get("executionTimeout") or ["3600"])[0])
+        workdir = (params.get("workingDirectory") or [""])[0]
+        self.cwd = Path(workdir) if workdir and Path(workdir).is_dir() else rt.dir
+        self.dir = rt.dir / "ssm" / command.command_id
+        self.status = self.details = "Pending"
+        self.code, self.start, self.end = -1, None, None
+        self.proc: subprocess.Popen | None = None
+        self.stop_as: tuple[str, str] | None = None
+        self.lock = threading.Lock()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        script = self.dir / "_script.sh"
+        script.write_text(self.script + "\n")
+        with self.lock:
+            if self.status != "Pending":
+                return
+            with open(self.dir / "stdout", "wb") as out, open(self.dir / "stderr", "wb") as err:
+                self.proc = procs.spawn(["bash", str(script)], cwd=self.cwd,
+                                        env=instances.instance_env(self.rt), stdout=out, stderr=err)
+            self.status = self.details = "InProgress"
+            self.start = now()
+        try:
+            code = self.proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(("TimedOut", "ExecutionTimedOut"))
+            code = self.proc.wait()
+        procs.reap(self.proc)
+        with self.lock:
+            self.end = now()
+            if self.stop_as:
+                (self.status, self.details), self.code = self.stop_as, STOPPED_EXIT_CODE
+            else:
+                self.code = code
+                self.status = self.details = "Success" if code == 0 else "Failed"
+
+    def stop(self, outcome: tuple[str, str]) -> None:
+        """Cancel/time out/instance gone: kill the whole process group."""
+        with self.lock:
+            if self.status in TERMINAL or self.stop_as:
+                return
+            if self.proc is None:  # not started yet
+                self.status, self.details = outcome
+                self.end = now()
+                return
+            self.stop_as = outcome
+            if outcome[0] == "Cancelled":
+                self.status = self.details = "Cancelling"
+        procs.kill_group(self.proc)
+
+    def get(self) -> dict:
+        c = self.command
+        with self.lock:
+            status, details, code, start, end = self.status, self.details, self.code, self.start, self.end
+        elapsed = f"PT{((end or now()) - start).total_seconds():.3f}S" if start else ""
+        return {
+            "CommandId": c.command_id, "InstanceId": self.rt.instance_id, "Comment": c.comment,
+            "DocumentName": c.document_name, "DocumentVersion": "$DEFAULT", "PluginName": PLUGIN,
+            "ResponseCode": code, "ExecutionStartDateTime": iso(start), "ExecutionElapsedTime": elapsed,
+            "ExecutionEndDateTime": iso(end), "Status": status, "StatusDetails": details,
+            "StandardOutputContent": tail(self.dir / "stdout", STDOUT_MAX), "StandardOutputUrl": "",
+            "StandardErrorContent": tail(self.dir / "stderr", STDERR_MAX), "StandardErrorUrl": "",
+            "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
+        }
+
+    def list_entry(self, details: bool) -> dict:
+        g = self.get()
+        entry = {k: g[k] for k in ("CommandId", "InstanceId", "Comment", "DocumentName",
+                                   "DocumentVersion", "Status", "StatusDetails")}
+        entry.update(RequestedDateTime=self.command.requested_date_time, StandardOutputUrl="",
+                     StandardErrorUrl="", ServiceRole="", TraceOutput="")
+        entry["CommandPlugins"] = [{
+            "Name": PLUGIN, "Status": g["Status"], "StatusDetails": g["StatusDetails"],
+            "ResponseCode": g["ResponseCode"], "ResponseStartDateTime": self.start,
+            "ResponseFinishDateTime": self.end,
+            "Output": (g["StandardOutputContent"] + g["StandardErrorContent"])[-2500:],
+            "StandardOutputUrl": "", "StandardErrorUrl": "", "OutputS3Region": "",
+            "OutputS3BucketName": "", "OutputS3KeyPrefix": "",
+        }] if details else []
+        return entry
+
+
+INVOCATIONS: dict[tuple[str, str], Invocation] = {}
+
+
+def invocations_of(command_id: str) -> list[Invocation]:
+    return [inv for (cid, _), inv in list(INVOCATIONS.items()) if cid == command_id]
+
+
+def kill_instance(instance_id: str) -> None:
+    for (_, iid), inv in list(INVOCATIONS.items()):
+        if iid == instance_id:
+            inv.stop(("Failed", "Failed"))
+
+
+def reset() -> None:
+    for inv in list(INVOCATIONS.values()):
+        inv.stop(("Cancelled", "Cancelled"))
+    INVOCATIONS.clear()
+
+
+# --- moto patches --------------------------------------------------------
+
+_orig_send = SimpleSystemManagerBackend.send_command
+_orig_get_invocation = Command.get_invocation
+_orig_response_object = Command.response_object
+
+
+def _send_command(self, **kwargs):
+    if kwargs.get("document_name") != "AWS-RunShellScript":
+        return _orig_send(self, **kwargs)
+    if not (kwargs.get("parameters") or {}).get("commands"):
+        raise InvalidParameters("document AWS-RunShellScript does not support parameters: commands is required")
+    ec2 = ec2_backends[self.account_id][self.region_name]
+    for iid in kwargs.get("instance_ids") or []:
+        instance = ec2.get_instance_by_id(iid)
+        if instance is None or not instances.is_online(instance):
+            raise InvalidInstanceId(f"Instances [[{iid}]] not in a valid state for account {self.account_id}")
+    command = _orig_send(self, **kwargs)
+    for iid in command.instance_ids:
+        instance = ec2.get_instance_by_id(iid)
+        if instance is not None and instances.is_online(instance):
+            INVOCATIONS[(command.command_id, iid)] = Invocation(command, instances.RUNTIMES[iid])
+    return command
+
+
+def _get_invocation(self, instance_id, plugin_name):
+    inv = INVOCATIONS.get((self.command_id, instance_id))
+    if inv is None or (plugin_name and plugin_name != PLUGIN):
+        return _orig_get_invocation(self, instance_id, plugin_name)
+    return inv.get()
+
+
+def _response_object(self):
+    obj = _orig_response_object(self)
+    invs = invocations_of(self.command_id)
+    if invs:
+        statuses = [inv.status for inv in invs]
+        done = [s for s in statuses if s in TERMINAL]
+        if len(done) < len(statuses):
+            status = "Pending" if all(s == "Pending" for s in statuses) else "InProgress"
+        else:
+            status = next((s for s in ("Cancelled", "TimedOut", "Failed") if s in statuses), "Success")
+        obj.update(Status=status, StatusDetails=status, CompletedCount=len(done),
+                   ErrorCount=sum(s in ("Failed", "TimedOut") for s in statuses))
+    return obj
+
+
+def cancel_command(backend, command_id: str, instance_ids: list[str] | None) -> None:
+    backend.get_command_by_id(command_id)  # raises InvalidCommandId
+    for inv in invocations_of(command_id):
+        if not instance_ids or inv.rt.instance_id in instance_ids:
+            inv.stop(("Cancelled", "Cancelled"))
+
+
+def list_command_invocations(backend, command_id, instance_id, details: bool) -> list[dict]:
+    commands = backend.list_commands(command_id, None)
+    out = []
+    for command in commands:
+        for iid in command.instance_ids:
+            if instance_id and iid != instance_id:
+                continue
+            inv = INVOCATIONS.get((command.command_id, iid))
+            if inv:
+                out.append(inv.list_entry(details))
+    return out
+
+
+def install() -> None:
+    SimpleSystemManagerBackend.send_command = _send_command
+    Command.get_invocation = _get_invocation
+    Command.response_object = _response_object

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Idempotent: create tests/sandbox/.venv and install requirements.txt into it.
+# Skips pip when the stamp matches requirements.txt's hash.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+venv="$here/.venv"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+  exit 0
+fi
+if [[ ! -x "$venv/bin/python" ]]; then
+  "${PYTHON:-python3}" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+echo "$want" >"$stamp"
+echo "sandbox venv ready: $venv" >&2

@@ -1,0 +1,100 @@
+"""Lambda invocations really execute the Python handler."""
+
+import io
+import json
+import time
+import zipfile
+
+import pytest
+from conftest import REGION
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]})
+
+LAUNCHER = '''
+import os
+import boto3
+
+def handler(event, context):
+    print("noise on stdout that must not break the response")
+    ec2 = boto3.client("ec2")
+    res = ec2.run_instances(ImageId=event["ami"], InstanceType="t3.medium", MinCount=1,
+                            MaxCount=1, TagSpecifications=[{"ResourceType": "instance",
+                            "Tags": [{"Key": "easytdv:run-id", "Value": os.environ["RUN_ID"]}]}])
+    return {"instance_id": res["Instances"][0]["InstanceId"],
+            "function": os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+            "region": os.environ["AWS_REGION"],
+            "remaining_ms": context.get_remaining_time_in_millis()}
+'''
+
+FAILING = '''
+def helper(x):
+    raise ValueError(f"bad input: {x}")
+
+def handler(event, context):
+    return helper(event.get("x"))
+'''
+
+SLOW = '''
+import time
+def handler(event, context):
+    time.sleep(30)
+'''
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def role_arn(aws):
+    return aws.iam.create_role(RoleName="lambda-test-role",
+                               AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+
+
+def create_function(aws, role_arn, name, files, handler, timeout=10, env=None):
+    aws("lambda").create_function(
+        FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=handler,
+        Code={"ZipFile": zip_of(files)}, Timeout=timeout,
+        Environment={"Variables": env or {}})
+
+
+def test_handler_in_sub_folder_launches_an_instance(aws, role_arn, ami):
+    create_function(aws, role_arn, "launcher", {"pkg/launch/main.py": LAUNCHER},
+                    "pkg/launch/main.handler", env={"RUN_ID": "run-42"})
+    resp = aws("lambda").invoke(FunctionName="launcher", Payload=json.dumps({"ami": ami}),
+                                LogType="Tail")
+    assert "FunctionError" not in resp
+    result = json.loads(resp["Payload"].read())
+    assert result["function"] == "launcher" and result["region"] == REGION
+    assert 0 < result["remaining_ms"] <= 10_000
+    found = aws.ec2.describe_instances(InstanceIds=[result["instance_id"]])
+    inst = found["Reservations"][0]["Instances"][0]
+    assert inst["State"]["Name"] == "running"
+    assert {"Key": "easytdv:run-id", "Value": "run-42"} in inst["Tags"]
+    aws.ec2.terminate_instances(InstanceIds=[result["instance_id"]])
+
+
+def test_exception_is_an_unhandled_function_error(aws, role_arn):
+    create_function(aws, role_arn, "failing", {"fail.py": FAILING}, "fail.handler")
+    resp = aws("lambda").invoke(FunctionName="failing", Payload=json.dumps({"x": 7}))
+    assert resp["StatusCode"] == 200
+    assert resp["FunctionError"] == "Unhandled"
+    err = json.loads(resp["Payload"].read())
+    assert err["errorType"] == "ValueError"
+    assert err["errorMessage"] == "bad input: 7"
+    assert any("fail.py" in line and "helper" in line for line in err["stackTrace"])
+
+
+def test_timeout_is_honoured(aws, role_arn):
+    create_function(aws, role_arn, "slow", {"slow.py": SLOW}, "slow.handler", timeout=1)
+    started = time.time()
+    resp = aws("lambda").invoke(FunctionName="slow")
+    assert time.time() - started < 10
+    assert resp["FunctionError"] == "Unhandled"
+    assert "Task timed out after 1.00 seconds" in json.loads(resp["Payload"].read())["errorMessage"]

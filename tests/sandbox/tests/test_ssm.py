@@ -1,0 +1,77 @@
+"""SSM AWS-RunShellScript commands really run in the instance's directory."""
+
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import invocation, run_command, wait_done, wait_for
+
+
+def test_output_exit_code_and_environment(aws, instance, data_dir):
+    cid = run_command(aws, instance, "echo hello-out", "echo hello-err >&2", "pwd",
+                      'echo "home=$EASYTDV_HOME region=$AWS_DEFAULT_REGION"',
+                      "command -v aws python3", "exit 3")
+    inv = wait_done(aws, cid, instance)
+    home = str(data_dir / "instances" / instance)
+    assert inv["Status"] == "Failed" and inv["StatusDetails"] == "Failed"
+    assert inv["ResponseCode"] == 3
+    out = inv["StandardOutputContent"].splitlines()
+    assert out[:3] == ["hello-out", home, f"home={home} region=eu-west-3"]
+    assert out[3].endswith("/.venv/bin/aws") and out[4].endswith("/.venv/bin/python3")
+    assert inv["StandardErrorContent"] == "hello-err\n"
+    assert inv["ExecutionStartDateTime"] and inv["ExecutionEndDateTime"]
+    ok = wait_done(aws, run_command(aws, instance, "true"), instance)
+    assert (ok["Status"], ok["ResponseCode"]) == ("Success", 0)
+
+
+def test_output_is_the_tail(aws, instance):
+    cid = run_command(aws, instance, "seq 1 20000", "seq 1 5000 >&2")
+    inv = wait_done(aws, cid, instance)
+    assert len(inv["StandardOutputContent"]) == 24_000
+    assert inv["StandardOutputContent"].endswith("19999\n20000\n")
+    assert len(inv["StandardErrorContent"]) == 8_000
+
+
+def test_long_command_is_seen_in_progress(aws, instance):
+    cid = run_command(aws, instance, "echo started", "sleep 2", "echo finished")
+    running = wait_for(lambda: (i := invocation(aws, cid, instance))["Status"] == "InProgress" and i,
+                       what="InProgress")
+    assert running["ResponseCode"] == -1 and running["ExecutionEndDateTime"] == ""
+    assert aws.ssm.list_commands(CommandId=cid)["Commands"][0]["Status"] == "InProgress"
+    done = wait_done(aws, cid, instance)
+    assert done["Status"] == "Success"
+    assert done["StandardOutputContent"] == "started\nfinished\n"
+    listed = aws.ssm.list_command_invocations(CommandId=cid, Details=True)["CommandInvocations"]
+    assert listed[0]["Status"] == "Success"
+    assert listed[0]["CommandPlugins"][0]["ResponseCode"] == 0
+
+
+def test_execution_timeout(aws, instance):
+    started = time.time()
+    cid = run_command(aws, instance, "echo before", "sleep 30", executionTimeout=1)
+    inv = wait_done(aws, cid, instance)
+    assert time.time() - started < 10
+    assert (inv["Status"], inv["StatusDetails"]) == ("TimedOut", "ExecutionTimedOut")
+    assert inv["StandardOutputContent"] == "before\n"
+
+
+def test_cancel_command(aws, instance):
+    cid = run_command(aws, instance, "sleep 30")
+    wait_for(lambda: invocation(aws, cid, instance)["Status"] == "InProgress", what="InProgress")
+    aws.ssm.cancel_command(CommandId=cid)
+    inv = wait_done(aws, cid, instance, timeout=5)
+    assert inv["Status"] == "Cancelled"
+
+
+def test_unknown_or_terminated_instance_is_rejected(aws, launch):
+    with pytest.raises(ClientError) as err:
+        run_command(aws, "i-0123456789abcdef0", "true")
+    assert err.value.response["Error"]["Code"] == "InvalidInstanceId"
+    iid = launch()
+    cid = run_command(aws, iid, "sleep 30")
+    wait_for(lambda: invocation(aws, cid, iid)["Status"] == "InProgress", what="InProgress")
+    aws.ec2.terminate_instances(InstanceIds=[iid])
+    assert wait_done(aws, cid, iid, timeout=5)["Status"] == "Failed"
+    with pytest.raises(ClientError) as err:
+        run_command(aws, iid, "true")
+    assert err.value.response["Error"]["Code"] == "InvalidInstanceId"
