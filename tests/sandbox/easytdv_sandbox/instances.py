@@ -29,6 +29,7 @@ class Runtime:
 
 
 RUNTIMES: dict[str, Runtime] = {}
+SHIMS = Path(__file__).resolve().parent / "shims"
 
 
 def instance_dir(instance_id: str) -> Path:
@@ -37,13 +38,15 @@ def instance_dir(instance_id: str) -> Path:
 
 def instance_env(rt: Runtime) -> dict[str, str]:
     home = str(rt.dir)
-    return child_env(
+    env = child_env(
         rt.region,
         HOME=home,
         EASYTDV_HOME=home,
         EASYTDV_SANDBOX_INSTANCE_ID=rt.instance_id,
         PIP_CACHE_DIR=str(CONFIG.data_dir / "pip-cache"),
     )
+    env["PATH"] = f"{SHIMS}:{env['PATH']}"  # shutdown & co. act on the sandbox instance
+    return env
 
 
 def _user_data(instance: Instance) -> bytes:
@@ -68,9 +71,9 @@ def _run_user_data(rt: Runtime, script: Path) -> None:
         if rt.stopped:
             return
         with open(log, "ab") as out:
-            rt.proc = procs.spawn([str(script)], cwd=rt.dir, env=instance_env(rt), stdout=out, stderr=out)
+            rt.proc = procs.spawn([str(script)], rt.instance_id, instance_env(rt), cwd=rt.dir,
+                                  stdout=out, stderr=out)
     code = rt.proc.wait()
-    procs.reap(rt.proc)
     with open(log, "a") as out:
         out.write(f"\n[sandbox] user data exited with code {code}\n")
     (rt.dir / "user-data.exit-code").write_text(f"{code}\n")
@@ -103,6 +106,7 @@ def stopped(instance_id: str) -> None:
             rt.stopped = True
             procs.kill_group(rt.proc)
     ssm_exec.kill_instance(instance_id)
+    procs.kill_tagged(instance_id)  # whatever its scripts left running
 
 
 def is_online(instance: Instance) -> bool:

@@ -51,9 +51,10 @@ def run_function(fn: LambdaFunction, event) -> tuple[bytes, bool, str]:
         )
         # The function's own variables, but never the sandbox's endpoint/credentials.
         env = {**{k: str(v) for k, v in fn.environment_vars.items()}, **env}
+        tag = f"lambda-{request_id}"
         proc = procs.spawn(
             [python(), RUNTIME, str(code_dir), fn.handler or "", str(event_file), str(result_file)],
-            cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            tag, env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         try:
             logs_bytes, _ = proc.communicate(timeout=timeout)
@@ -63,8 +64,7 @@ def run_function(fn: LambdaFunction, event) -> tuple[bytes, bool, str]:
             logs_bytes, _ = proc.communicate()
             timed_out = True
         finally:
-            procs.kill_group(proc)  # anything the handler left in the background
-            procs.reap(proc)
+            procs.kill_tagged(tag)  # anything the handler left in the background
         logs = logs_bytes.decode("utf-8", "replace")
         if timed_out:
             msg = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"

@@ -22,7 +22,7 @@ def reset_runtime() -> None:
     """Kill everything the sandbox runs and forget its extension state."""
     ssm_exec.reset()
     instances.reset()
-    procs.kill_all()
+    procs.kill_tagged()
 
 
 def _reset(self) -> None:  # POST /moto-api/reset

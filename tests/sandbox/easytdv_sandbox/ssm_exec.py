@@ -72,8 +72,9 @@ class Invocation:
             if self.status != "Pending":
                 return
             with open(self.dir / "stdout", "wb") as out, open(self.dir / "stderr", "wb") as err:
-                self.proc = procs.spawn(["bash", str(script)], cwd=self.cwd,
-                                        env=instances.instance_env(self.rt), stdout=out, stderr=err)
+                self.proc = procs.spawn(["bash", str(script)], self.rt.instance_id,
+                                        instances.instance_env(self.rt), cwd=self.cwd,
+                                        stdout=out, stderr=err)
             self.status = self.details = "InProgress"
             self.start = now()
         try:
@@ -81,7 +82,6 @@ class Invocation:
         except subprocess.TimeoutExpired:
             self.stop(("TimedOut", "ExecutionTimedOut"))
             code = self.proc.wait()
-        procs.reap(self.proc)
         with self.lock:
             self.end = now()
             if self.stop_as:
@@ -160,6 +160,12 @@ def reset() -> None:
 _orig_send = SimpleSystemManagerBackend.send_command
 _orig_get_invocation = Command.get_invocation
 _orig_response_object = Command.response_object
+_orig_targets = Command._get_instance_ids_from_targets
+
+
+def _instance_ids_from_targets(self) -> list[str]:
+    # moto resolves *no* targets to every instance of the region
+    return _orig_targets(self) if self.targets else []
 
 
 def _send_command(self, **kwargs):
@@ -197,7 +203,7 @@ def _response_object(self):
             status = "Pending" if all(s == "Pending" for s in statuses) else "InProgress"
         else:
             status = next((s for s in ("Cancelled", "TimedOut", "Failed") if s in statuses), "Success")
-        obj.update(Status=status, StatusDetails=status, CompletedCount=len(done),
+        obj.update(Status=status, StatusDetails=status, CompletedCount=len(done), TargetCount=len(invs),
                    ErrorCount=sum(s in ("Failed", "TimedOut") for s in statuses))
     return obj
 
@@ -226,3 +232,4 @@ def install() -> None:
     SimpleSystemManagerBackend.send_command = _send_command
     Command.get_invocation = _get_invocation
     Command.response_object = _response_object
+    Command._get_instance_ids_from_targets = _instance_ids_from_targets

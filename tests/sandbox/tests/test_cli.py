@@ -51,10 +51,17 @@ def test_background_reset_and_stop(tmp_path):
                                "--data-dir", str(tmp_path / "other")],
                               capture_output=True, text=True, timeout=90)
         assert busy.returncode != 0 and "cannot listen" in busy.stderr
+
+        iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                                UserData=user_data)["Instances"][0]["InstanceId"]
+        pid_file = tmp_path / "data" / "instances" / iid / "pid"
+        wait_for(pid_file.exists, what="user data pid")
+        sleeper = int(pid_file.read_text())
     finally:
         stopped = subprocess.run([str(SANDBOX / "stop"), "--pidfile", str(pidfile)], timeout=30)
     assert stopped.returncode == 0
     wait_for(lambda: not alive(pid), timeout=10, what="sandbox to exit")
+    assert not alive(sleeper), "stop kills instance processes"
     assert not pidfile.exists()
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", int(port))) != 0

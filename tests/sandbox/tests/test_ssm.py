@@ -75,3 +75,31 @@ def test_unknown_or_terminated_instance_is_rejected(aws, launch):
     with pytest.raises(ClientError) as err:
         run_command(aws, iid, "true")
     assert err.value.response["Error"]["Code"] == "InvalidInstanceId"
+
+
+def test_command_runs_only_on_its_targets(aws, instance, launch):
+    other = launch()
+    cid = run_command(aws, other, "echo only-here")
+    assert wait_done(aws, cid, other)["Status"] == "Success"
+    listed = aws.ssm.list_command_invocations(CommandId=cid)["CommandInvocations"]
+    assert [i["InstanceId"] for i in listed] == [other]
+    assert aws.ssm.list_commands(CommandId=cid)["Commands"][0]["TargetCount"] == 1
+    with pytest.raises(ClientError):
+        aws.ssm.get_command_invocation(CommandId=cid, InstanceId=instance)
+
+
+def test_shutdown_terminates_the_sandbox_instance_and_its_processes(aws, ami, data_dir):
+    from conftest import online
+    from test_cli import alive
+
+    iid = aws.ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                                InstanceInitiatedShutdownBehavior="terminate")["Instances"][0]["InstanceId"]
+    wait_for(lambda: online(aws, iid), what="Online")
+    cid = run_command(aws, iid, "nohup sleep 300 >/dev/null 2>&1 &", "echo $! > bg.pid")
+    assert wait_done(aws, cid, iid)["Status"] == "Success"
+    bg = int((data_dir / "instances" / iid / "bg.pid").read_text())
+    assert alive(bg), "a background process outlives its command, as on EC2"
+    run_command(aws, iid, "shutdown -h now")
+    state = lambda: aws.ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    wait_for(lambda: state() == "terminated", what="terminated")
+    wait_for(lambda: not alive(bg), timeout=5, what="background process killed")
