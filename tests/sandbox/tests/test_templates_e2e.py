@@ -1,0 +1,61 @@
+"""The whole run of DESIGN.md ("The run, step by step") with the repo's real
+templates/: stack from a TemplateURL, launcher Lambda, bootstrap user data,
+install.sh and train.sh over SSM, outputs in S3, teardown."""
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import AL2023, online, wait_done, wait_for
+
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+RUN = "20261126-142700-a1b2c3"
+PREFIX = f"easytdv/runs/{RUN}"
+BUCKET = "easytdv-e2e"
+TRAIN = b"import os\nprint('training')\nopen(os.environ['OUTPUT_DIR'] + '/model.txt', 'w').write('w')\n"
+
+
+@pytest.mark.skipif(not (TEMPLATES / "stack.yaml").exists(), reason="templates/ not present")
+def test_run_with_real_templates(aws):
+    s3, cfn = aws.s3, aws.cloudformation
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.write(TEMPLATES / "lambda" / "launch.py", "launch.py")
+        zf.write(TEMPLATES / "instance" / "bootstrap.sh", "bootstrap.sh")
+    for key, body in (("launcher.zip", buf.getvalue()), ("stack.yaml", (TEMPLATES / "stack.yaml").read_bytes()),
+                      ("train.py", TRAIN), ("requirements.txt", b"")):
+        s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{key}", Body=body)
+    params = dict(RunId=RUN, Bucket=BUCKET, RunPrefix=PREFIX, LambdaCodeKey=f"{PREFIX}/launcher.zip",
+                  InstanceType="t3.medium", DiskSizeGb="30", MaxRuntimeHours="2",
+                  AmiId=aws.ssm.get_parameter(Name=AL2023)["Parameter"]["Value"],
+                  VpcId=aws.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"])
+    stack = f"easytdv-{RUN}"
+    cfn.create_stack(StackName=stack, Capabilities=["CAPABILITY_NAMED_IAM"],
+                     TemplateURL=f"https://{BUCKET}.s3.eu-west-3.amazonaws.com/{PREFIX}/stack.yaml",
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
+    described = lambda: cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    wait_for(lambda: described()["StackStatus"] == "CREATE_COMPLETE", what="stack")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described()["Outputs"]}
+
+    resp = aws("lambda").invoke(FunctionName=outputs["LaunchFunctionName"], Payload=b"{}")
+    assert "FunctionError" not in resp
+    iid = json.loads(resp["Payload"].read())["instance_id"]
+    wait_for(lambda: online(aws, iid), what="Online")
+
+    prelude = [f"export EASYTDV_BUCKET={BUCKET}", f"export EASYTDV_PREFIX={PREFIX}"]
+    for script in ("install.sh", "train.sh"):
+        cid = aws.ssm.send_command(
+            InstanceIds=[iid], DocumentName="AWS-RunShellScript",
+            Parameters={"commands": prelude + [(TEMPLATES / "instance" / script).read_text()]})["Command"]["CommandId"]
+        inv = wait_done(aws, cid, iid, timeout=120)
+        assert inv["Status"] == "Success", inv["StandardErrorContent"]
+    assert "training" in inv["StandardOutputContent"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/outputs/")["Contents"]]
+    assert keys == [f"{PREFIX}/outputs/model.txt"]
+
+    aws.ec2.terminate_instances(InstanceIds=[iid])
+    cfn.delete_stack(StackName=stack)
+    wait_for(lambda: all(s["StackName"] != stack for s in cfn.describe_stacks()["Stacks"]), what="deleted")
