@@ -14,6 +14,7 @@ export function scenario(partial: Partial<Scenario> = {}): Scenario {
     delays: { ...(partial.delays ?? {}) },
     streams: { ...(partial.streams ?? {}) },
     streamDelayMs: partial.streamDelayMs ?? 20,
+    then: { ...(partial.then ?? {}) },
   };
 }
 
@@ -49,6 +50,8 @@ function makeHarness(page: Page): Harness {
       return cmd ? all.filter((c) => c.cmd === cmd) : all;
     },
     async shot(name) {
+      // Full-page shots with a sticky header look wrong unless taken from the top.
+      await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
     },
   };

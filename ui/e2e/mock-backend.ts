@@ -28,6 +28,8 @@ export interface Scenario {
   streams: Record<string, MockEvent[]>;
   /** Delay between two streamed events. */
   streamDelayMs: number;
+  /** After command X succeeds, replace the results of other commands (e.g. list_accounts after add_keys_account). */
+  then: Record<string, Record<string, unknown>>;
 }
 
 export function installMockBackend(scenario: Scenario): void {
@@ -67,7 +69,14 @@ export function installMockBackend(scenario: Scenario): void {
     callbacks.get(channelId)?.({ index, end: true });
   }
 
+  const listeners: { event: string; handler: number }[] = [];
+
   async function invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
+    if (cmd === 'plugin:event|listen') {
+      listeners.push({ event: String(args?.event), handler: Number(args?.handler) });
+      return Number(args?.handler);
+    }
+    if (cmd.startsWith('plugin:event|')) return null;
     calls.push({ cmd, args: plain(args) });
     const delay = scenario.delays[cmd];
     if (delay) await sleep(delay);
@@ -75,6 +84,7 @@ export function installMockBackend(scenario: Scenario): void {
     if (err) throw err;
     const channelId = channelOf(args);
     const result = scenario.results[cmd];
+    Object.assign(scenario.results, scenario.then[cmd] ?? {});
     if (channelId !== null) {
       const runId =
         typeof result === 'string' ? result : typeof args?.runId === 'string' ? (args.runId as string) : 'run-1';
@@ -111,4 +121,9 @@ export function installMockBackend(scenario: Scenario): void {
   };
   w.__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener() {} };
   w.__IPC_CALLS__ = calls;
+  w.__MOCK_SCENARIO__ = scenario;
+  /** Emit a Tauri event (e.g. tauri://drag-drop) to the page's listeners. */
+  w.__MOCK_EMIT__ = (event: string, payload: unknown) => {
+    for (const l of listeners.filter((x) => x.event === event)) callbacks.get(l.handler)?.({ event, id: l.handler, payload });
+  };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, emptyTimeline, failedStep, overallState } from './progress';
+import { FAILURE_ADVICE, RUN_STEPS, STEP_LABELS, applyEvent, emptyTimeline, failedStep, mayCostMoney, overallState } from './progress';
 
 const ev = (step: string, state: 'running' | 'done' | 'failed' | 'skipped', elapsedMs = 0, detail: string | null = null) => ({
   step,
@@ -32,5 +32,16 @@ describe('progress timeline', () => {
     let rows = emptyTimeline();
     for (const r of rows) rows = applyEvent(rows, ev(r.step, r.step === 'outputs' ? 'skipped' : 'done'));
     expect(overallState(rows)).toBe('succeeded');
+  });
+});
+
+describe('plain-language texts', () => {
+  it('has a title and failure advice for every step', () => {
+    for (const s of RUN_STEPS) {
+      expect(STEP_LABELS[s]?.title).toBeTruthy();
+      expect(FAILURE_ADVICE[s]).toBeTruthy();
+    }
+    expect(mayCostMoney('stack')).toBe(false);
+    expect(mayCostMoney('training')).toBe(true);
   });
 });

@@ -62,3 +62,21 @@ export function overallState(rows: readonly StepRow[]): Overall {
 export function failedStep(rows: readonly StepRow[]): StepRow | null {
   return rows.find((r) => r.state === 'failed' && r.step !== 'delete') ?? null;
 }
+
+/** What to do when a step fails, in plain words. */
+export const FAILURE_ADVICE: Record<string, string> = {
+  prepare: 'Check the bucket on the Storage step (name, region, access), then retry from this step.',
+  stack:
+    'This is usually a permission your AWS keys lack (see the message above and the Accounts page). Once fixed, retry from this step.',
+  instance:
+    'AWS may be short of this machine type right now. Retry in a few minutes, or delete the resources and start a new run with another machine type or region.',
+  requirements:
+    'Fix requirements.txt on your computer (a misspelt package, or a version that does not exist for this Python), then retry from this step.',
+  training: 'Fix train.py on your computer, then retry from this step: packages are already installed.',
+  outputs: 'Retry from this step: only the copy of the outputs is done again.',
+};
+
+/** Steps after which the machine may exist and cost money until deleted. */
+export function mayCostMoney(step: string): boolean {
+  return ['instance', 'requirements', 'training', 'outputs'].includes(step);
+}

@@ -8,7 +8,7 @@ export const STEP_TITLES: Record<WizardStep, string> = {
   code: 'Code',
   machine: 'Machine',
   storage: 'Storage',
-  review: 'Review & launch',
+  review: 'Review',
 };
 
 export interface FileRef {

@@ -1,0 +1,167 @@
+// Fake backend data shaped like the generated bindings' types.
+import type { MockEvent } from './mock-backend';
+
+export const REGIONS = [
+  { code: 'us-east-1', name: 'US East (N. Virginia)' },
+  { code: 'eu-west-3', name: 'Europe (Paris)' },
+  { code: 'eu-central-1', name: 'Europe (Frankfurt)' },
+  { code: 'ap-northeast-1', name: 'Asia Pacific (Tokyo)' },
+];
+
+export const KEYS_ACCOUNT = {
+  id: 'acc-1',
+  name: 'Work',
+  kind: 'keys',
+  region: 'eu-west-3',
+  maskedKeyId: 'AKIA…MPLE',
+  profile: null,
+  endpoint: null,
+  isDefault: true,
+};
+
+export const SANDBOX_ACCOUNT = {
+  id: 'acc-sbx',
+  name: 'Local sandbox',
+  kind: 'sandbox',
+  region: 'us-east-1',
+  maskedKeyId: null,
+  profile: null,
+  endpoint: 'http://127.0.0.1:4566',
+  isDefault: false,
+};
+
+export const PROFILE_ACCOUNT = {
+  id: 'acc-2',
+  name: 'Lab',
+  kind: 'profile',
+  region: 'us-east-1',
+  maskedKeyId: null,
+  profile: 'lab',
+  endpoint: null,
+  isDefault: false,
+};
+
+export const IDENTITY = { accountId: '123456789012', arn: 'arn:aws:iam::123456789012:user/marie' };
+
+export const INSTANCE_TYPES = [
+  { name: 't3.micro', vcpus: 2, memoryMib: 1024, gpuCount: 0, gpuModel: null, arm: false, category: 'general' },
+  { name: 't3.medium', vcpus: 2, memoryMib: 4096, gpuCount: 0, gpuModel: null, arm: false, category: 'general' },
+  { name: 'm5.xlarge', vcpus: 4, memoryMib: 16384, gpuCount: 0, gpuModel: null, arm: false, category: 'general' },
+  { name: 'c5.2xlarge', vcpus: 8, memoryMib: 16384, gpuCount: 0, gpuModel: null, arm: false, category: 'compute' },
+  { name: 'r5.large', vcpus: 2, memoryMib: 16384, gpuCount: 0, gpuModel: null, arm: false, category: 'memory' },
+  { name: 'g4dn.xlarge', vcpus: 4, memoryMib: 16384, gpuCount: 1, gpuModel: 'NVIDIA T4', arm: false, category: 'gpu' },
+  { name: 'g5.2xlarge', vcpus: 8, memoryMib: 32768, gpuCount: 1, gpuModel: 'NVIDIA A10G', arm: false, category: 'gpu' },
+];
+
+export const AMI = { id: 'ami-0a1b2c3d4e5f67890', name: 'al2023-ami-2023.6.20241121.0-kernel-6.1-x86_64', minDiskGb: 8, rootDeviceName: '/dev/xvda' };
+
+export const SCRIPT = { path: '/home/marie/project/train.py', name: 'train.py', sizeBytes: 4321, packages: [] };
+export const REQUIREMENTS = {
+  path: '/home/marie/project/requirements.txt',
+  name: 'requirements.txt',
+  sizeBytes: 120,
+  packages: ['numpy==1.26.4', 'pandas>=2.2', 'scikit-learn', 'joblib'],
+};
+
+export const RUN_ID = '20261126-143000-a1b2c3';
+export const OUTPUTS_URI = `s3://easytdv-123456789012-eu-west-3/easytdv/runs/${RUN_ID}/outputs/`;
+
+export const RUN_STEPS = ['prepare', 'stack', 'instance', 'requirements', 'training', 'outputs'] as const;
+
+const MESSAGES: Record<string, [string, string]> = {
+  prepare: ['Uploading train.py and requirements.txt…', 'Files uploaded to easytdv-123456789012-eu-west-3'],
+  stack: ['Creating the stack easytdv-' + RUN_ID + '…', 'Stack created'],
+  instance: ['Starting t3.medium…', 'Machine i-0abc123 is running and connected'],
+  requirements: ['pip install -r requirements.txt…', '4 packages installed'],
+  training: ['Running train.py…', 'train.py finished (exit code 0)'],
+  outputs: ['Copying outputs…', '3 files saved'],
+  delete: ['Deleting the stack and the machine…', 'All resources deleted'],
+};
+
+export const FAILURES: Record<string, { message: string; detail: string }> = {
+  prepare: {
+    message: 'The bucket name is already taken by another AWS account.',
+    detail: 'BucketAlreadyExists: The requested bucket name is not available.',
+  },
+  stack: {
+    message: 'AWS refused to create the role easytdv-…-instance: your keys may not create IAM roles.',
+    detail: 'InstanceRole CREATE_FAILED: User: arn:aws:iam::123456789012:user/marie is not authorized to perform: iam:CreateRole',
+  },
+  instance: {
+    message: 'AWS has no t3.medium capacity in this zone right now.',
+    detail: 'InsufficientInstanceCapacity: We currently do not have sufficient t3.medium capacity in the Availability Zone you requested.',
+  },
+  requirements: {
+    message: 'pip could not install a package from requirements.txt.',
+    detail:
+      'Collecting numpy==1.26.4\n  Downloading numpy-1.26.4.tar.gz (15.8 MB)\nERROR: Could not find a version that satisfies the requirement tensorflw\nERROR: No matching distribution found for tensorflw',
+  },
+  training: {
+    message: 'train.py stopped with an error (exit code 1).',
+    detail:
+      'Epoch 1/10 loss=0.693\nTraceback (most recent call last):\n  File "/opt/easytdv/run/train.py", line 42, in <module>\n    model.fit(X, y)\nValueError: Input contains NaN, infinity or a value too large for dtype(\'float64\').',
+  },
+  outputs: {
+    message: 'The outputs could not be copied to the bucket.',
+    detail: 'upload failed: output/model.pkl to s3://easytdv-…/outputs/model.pkl An error occurred (AccessDenied)',
+  },
+};
+
+/** Events of a run that succeeds, or fails at `failAt`. */
+export function runEvents(failAt: string | null = null): MockEvent[] {
+  const out: MockEvent[] = [];
+  for (const step of RUN_STEPS) {
+    const [running, done] = MESSAGES[step] ?? ['', ''];
+    out.push({ step, state: 'running', elapsedMs: 0, message: running, detail: null });
+    // elapsedMs counts from the step's start.
+    const t = 1500 + out.length * 7300;
+    if (step === failAt) {
+      const f = FAILURES[step];
+      out.push({ step, state: 'failed', elapsedMs: t, message: f?.message ?? 'failed', detail: f?.detail ?? null });
+      return out;
+    }
+    out.push({ step, state: 'done', elapsedMs: t, message: done, detail: null });
+  }
+  return out;
+}
+
+export function deleteEvents(): MockEvent[] {
+  const [running, done] = MESSAGES.delete ?? ['', ''];
+  return [
+    { step: 'delete', state: 'running', elapsedMs: 0, message: running, detail: null },
+    { step: 'delete', state: 'done', elapsedMs: 48_000, message: done, detail: null },
+  ];
+}
+
+export function runSummary(outcome: string, extra: Record<string, unknown> = {}) {
+  return {
+    runId: RUN_ID,
+    createdAt: '2026-11-26T14:30:00Z',
+    accountName: 'Work',
+    region: 'eu-west-3',
+    instanceType: 't3.medium',
+    stackStatus: 'CREATE_COMPLETE',
+    instanceState: outcome === 'running' ? 'running' : 'terminated',
+    outcome,
+    outputsUri: outcome === 'succeeded' ? OUTPUTS_URI : null,
+    ...extra,
+  };
+}
+
+/** Everything a signed-in user with one account needs. */
+export function signedIn(extra: Record<string, unknown> = {}) {
+  return {
+    list_accounts: [KEYS_ACCOUNT],
+    list_regions: REGIONS,
+    list_runs: [],
+    detect_profiles: [],
+    list_instance_types: INSTANCE_TYPES,
+    resolve_ami: AMI,
+    list_buckets: ['marie-datasets', 'easytdv-123456789012-eu-west-3-old'],
+    suggest_bucket_name: 'easytdv-123456789012-eu-west-3',
+    pick_script: SCRIPT,
+    pick_requirements: REQUIREMENTS,
+    start_run: RUN_ID,
+    ...extra,
+  };
+}
