@@ -4,7 +4,14 @@
 //! sandbox: the only difference is the endpoint override and the credentials
 //! chosen here.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_types::config_bag::ConfigBag;
 
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -25,6 +32,8 @@ pub enum CredentialSource {
     Profile { name: String },
     /// The local AWS sandbox: an endpoint on this machine, dummy credentials.
     Sandbox { endpoint: String },
+    /// The SDK's default chain (environment variables, default profile, SSO…).
+    DefaultChain,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,21 +45,54 @@ pub enum AwsError {
     BadEndpoint(String),
 }
 
+/// Counts AWS API operations (not retries) made through a context; the
+/// benchmark prints it per step.
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter(Arc<AtomicU64>);
+
+impl CallCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "easytdv-call-counter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// SDK configuration for one region and one credential source.
 #[derive(Clone, Debug)]
 pub struct AwsContext {
     config: SdkConfig,
     region: String,
     endpoint: Option<String>,
+    calls: CallCounter,
 }
 
 /// True for strings shaped like a region code (`eu-west-3`, `us-gov-west-1`).
 pub fn is_region_code(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
         && parts[0].chars().all(|c| c.is_ascii_lowercase())
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 impl AwsContext {
@@ -70,7 +112,11 @@ impl AwsContext {
             .retry_config(RetryConfig::standard().with_max_attempts(3));
         let mut endpoint = None;
         match source {
-            CredentialSource::Static { access_key_id, secret_access_key, session_token } => {
+            CredentialSource::Static {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            } => {
                 loader = loader.credentials_provider(Credentials::new(
                     access_key_id.clone(),
                     secret_access_key.expose().to_string(),
@@ -82,13 +128,20 @@ impl AwsContext {
             CredentialSource::Profile { name } => {
                 loader = loader.profile_name(name);
             }
+            CredentialSource::DefaultChain => {}
             CredentialSource::Sandbox { endpoint: url } => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     return Err(AwsError::BadEndpoint(url.clone()));
                 }
                 let url = url.trim_end_matches('/').to_string();
                 loader = loader
-                    .credentials_provider(Credentials::new("sandbox", "sandbox", None, None, "easytdv-sandbox"))
+                    .credentials_provider(Credentials::new(
+                        "sandbox",
+                        "sandbox",
+                        None,
+                        None,
+                        "easytdv-sandbox",
+                    ))
                     .endpoint_url(&url)
                     // The sandbox answers at once; no point retrying a dead port.
                     .retry_config(RetryConfig::standard().with_max_attempts(1))
@@ -101,7 +154,12 @@ impl AwsContext {
                 endpoint = Some(url);
             }
         }
-        Ok(Self { config: loader.load().await, region: region.to_string(), endpoint })
+        Ok(Self {
+            config: loader.load().await,
+            region: region.to_string(),
+            endpoint,
+            calls: CallCounter::default(),
+        })
     }
 
     pub fn region(&self) -> &str {
@@ -113,36 +171,66 @@ impl AwsContext {
         self.endpoint.as_deref()
     }
 
+    /// How many AWS API operations this context (and its clones) made.
+    pub fn calls(&self) -> u64 {
+        self.calls.get()
+    }
+
     pub fn s3(&self) -> aws_sdk_s3::Client {
         let conf = aws_sdk_s3::config::Builder::from(&self.config)
             // An endpoint override (the sandbox) has no per-bucket DNS names.
             .force_path_style(self.endpoint.is_some())
+            .interceptor(self.calls.clone())
             .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        aws_sdk_sts::Client::new(&self.config)
+        aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&self.config)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
     }
 
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
-        aws_sdk_cloudformation::Client::new(&self.config)
+        aws_sdk_cloudformation::Client::from_conf(
+            aws_sdk_cloudformation::config::Builder::from(&self.config)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
     }
 
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
-        aws_sdk_lambda::Client::new(&self.config)
+        aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(&self.config)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
     }
 
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.config)
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&self.config)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
     }
 
     pub fn ssm(&self) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.config)
+        aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&self.config)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
     }
 
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        aws_sdk_iam::Client::new(&self.config)
+        aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&self.config)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
     }
 }
 
@@ -152,10 +240,25 @@ mod tests {
 
     #[test]
     fn region_codes() {
-        for ok in ["eu-west-3", "us-east-1", "ap-southeast-2", "us-gov-west-1", "il-central-1"] {
+        for ok in [
+            "eu-west-3",
+            "us-east-1",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "il-central-1",
+        ] {
             assert!(is_region_code(ok), "{ok}");
         }
-        for bad in ["", "eu", "EU-WEST-3", "eu-west", "eu-west-x", "eu_west_3", "eu--3", "paris"] {
+        for bad in [
+            "",
+            "eu",
+            "EU-WEST-3",
+            "eu-west",
+            "eu-west-x",
+            "eu_west_3",
+            "eu--3",
+            "paris",
+        ] {
             assert!(!is_region_code(bad), "{bad}");
         }
     }

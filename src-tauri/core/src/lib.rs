@@ -1,7 +1,10 @@
 //! easyTDV core: everything the app and the CLI do, with no Tauri dependency.
 pub mod accounts;
 pub mod aws;
+pub mod cli;
 pub mod explain;
+pub mod history;
+pub mod paths;
 pub mod pipeline;
 pub mod regions;
 pub mod secret;

@@ -1,1 +1,4 @@
-fn main() {}
+//! `easytdv`: the headless command line over the same core as the app.
+fn main() -> std::process::ExitCode {
+    easytdv_core::cli::main()
+}

@@ -21,7 +21,8 @@ pub fn lambda_zip() -> std::io::Result<Vec<u8>> {
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o644);
     for (name, text) in [("launch.py", LAUNCH_LAMBDA), ("bootstrap.sh", BOOTSTRAP)] {
-        zip.start_file(name, options).map_err(std::io::Error::other)?;
+        zip.start_file(name, options)
+            .map_err(std::io::Error::other)?;
         zip.write_all(text.as_bytes())?;
     }
     Ok(zip.finish().map_err(std::io::Error::other)?.into_inner())
@@ -39,7 +40,8 @@ mod tests {
         let names: Vec<_> = archive.file_names().map(str::to_string).collect();
         assert_eq!(names, vec!["launch.py", "bootstrap.sh"]);
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut archive.by_name("launch.py").unwrap(), &mut text).unwrap();
+        std::io::Read::read_to_string(&mut archive.by_name("launch.py").unwrap(), &mut text)
+            .unwrap();
         assert_eq!(text, LAUNCH_LAMBDA);
     }
 }

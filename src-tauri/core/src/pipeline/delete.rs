@@ -13,12 +13,21 @@ pub async fn delete_resources(
     res: &RunResources,
     progress: &dyn ProgressSink,
 ) -> Result<DeleteReport, PipelineError> {
-    let timer = StepTimer::start(progress, &res.run_id, Step::Delete, "Looking for the run's resources");
+    let timer = StepTimer::start(
+        progress,
+        &res.run_id,
+        Step::Delete,
+        "Looking for the run's resources",
+    );
     let result = delete_all(ctx, res, &timer).await;
     timer.finish(result, |r| summary(r))
 }
 
-async fn delete_all(ctx: &AwsContext, res: &RunResources, timer: &StepTimer<'_>) -> Result<DeleteReport, PipelineError> {
+async fn delete_all(
+    ctx: &AwsContext,
+    res: &RunResources,
+    timer: &StepTimer<'_>,
+) -> Result<DeleteReport, PipelineError> {
     let mut report = DeleteReport::default();
 
     // 1. The machine first: it is what costs money, and the stack's security
@@ -35,10 +44,18 @@ async fn delete_all(ctx: &AwsContext, res: &RunResources, timer: &StepTimer<'_>)
     report.terminated_instances = instance::terminate(ctx, &ids).await?;
 
     // 2. The stack (by id when known, else by its name).
-    let stack_ref = res.stack_id.clone().or_else(|| res.stack_name.clone()).unwrap_or_else(|| stack::stack_name(&res.run_id));
+    let stack_ref = res
+        .stack_id
+        .clone()
+        .or_else(|| res.stack_name.clone())
+        .unwrap_or_else(|| stack::stack_name(&res.run_id));
     timer.update("Deleting the cloud resources (stack)");
     if stack::delete(ctx, &stack_ref).await? {
-        report.deleted_stack = Some(res.stack_name.clone().unwrap_or_else(|| stack::stack_name(&res.run_id)));
+        report.deleted_stack = Some(
+            res.stack_name
+                .clone()
+                .unwrap_or_else(|| stack::stack_name(&res.run_id)),
+        );
     }
 
     // 3. The inputs; the outputs stay.
@@ -49,8 +66,12 @@ async fn delete_all(ctx: &AwsContext, res: &RunResources, timer: &StepTimer<'_>)
         }
         storage::delete_keys(ctx, &res.bucket, &inputs).await?;
         report.deleted_objects = inputs;
-        if !storage::list_keys(ctx, &res.bucket, &res.outputs_prefix()).await?.is_empty() {
-            report.kept_outputs_prefix = Some(format!("s3://{}/{}", res.bucket, res.outputs_prefix()));
+        if !storage::list_keys(ctx, &res.bucket, &res.outputs_prefix())
+            .await?
+            .is_empty()
+        {
+            report.kept_outputs_prefix =
+                Some(format!("s3://{}/{}", res.bucket, res.outputs_prefix()));
         }
     }
 
@@ -58,26 +79,35 @@ async fn delete_all(ctx: &AwsContext, res: &RunResources, timer: &StepTimer<'_>)
     for id in &ids {
         if let Some(state) = instance::state(ctx, id).await? {
             if state != aws_sdk_ec2::types::InstanceStateName::Terminated {
-                return Err(PipelineError::InstanceLost { instance_id: id.clone(), state: format!("still {}", state.as_str()) });
+                return Err(PipelineError::InstanceLost {
+                    instance_id: id.clone(),
+                    state: format!("still {}", state.as_str()),
+                });
             }
         }
     }
     if let Some(s) = stack::status(ctx, &stack_ref).await? {
-        return Err(PipelineError::StackFailed { reason: format!("the stack is still there ({})", s.as_str()) });
+        return Err(PipelineError::StackFailed {
+            reason: format!("the stack is still there ({})", s.as_str()),
+        });
     }
     if !res.bucket.is_empty() && !input_keys(ctx, res).await?.is_empty() {
-        return Err(PipelineError::State("some input files are still in the bucket".into()));
+        return Err(PipelineError::State(
+            "some input files are still in the bucket".into(),
+        ));
     }
     Ok(report)
 }
 
 async fn input_keys(ctx: &AwsContext, res: &RunResources) -> Result<Vec<String>, PipelineError> {
     let outputs = res.outputs_prefix();
-    Ok(storage::list_keys(ctx, &res.bucket, &format!("{}/", res.prefix))
-        .await?
-        .into_iter()
-        .filter(|k| !k.starts_with(&outputs))
-        .collect())
+    Ok(
+        storage::list_keys(ctx, &res.bucket, &format!("{}/", res.prefix))
+            .await?
+            .into_iter()
+            .filter(|k| !k.starts_with(&outputs))
+            .collect(),
+    )
 }
 
 fn summary(r: &DeleteReport) -> String {
@@ -91,7 +121,11 @@ fn summary(r: &DeleteReport) -> String {
     if !r.deleted_objects.is_empty() {
         parts.push(format!("removed {} input files", r.deleted_objects.len()));
     }
-    let mut text = if parts.is_empty() { "Nothing was left to delete".to_string() } else { capitalize(&parts.join(", ")) };
+    let mut text = if parts.is_empty() {
+        "Nothing was left to delete".to_string()
+    } else {
+        capitalize(&parts.join(", "))
+    };
     if let Some(kept) = &r.kept_outputs_prefix {
         text.push_str(&format!("; outputs kept in {kept}"));
     }
@@ -100,5 +134,7 @@ fn summary(r: &DeleteReport) -> String {
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }

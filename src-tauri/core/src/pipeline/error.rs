@@ -1,8 +1,8 @@
 //! Everything that can stop a run, each told in plain words with what to do.
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::inputs::InputError;
 use crate::explain::Explain;
@@ -20,10 +20,18 @@ pub enum PipelineError {
     Denied { op: &'static str, message: String },
 
     #[error("AWS refused to {op}: {message} ({code})")]
-    Aws { op: &'static str, code: String, message: String },
+    Aws {
+        op: &'static str,
+        code: String,
+        message: String,
+    },
 
     #[error("the bucket \"{bucket}\" is in {actual}, not in {expected}")]
-    BucketOtherRegion { bucket: String, expected: String, actual: String },
+    BucketOtherRegion {
+        bucket: String,
+        expected: String,
+        actual: String,
+    },
 
     #[error("the bucket name \"{0}\" is already taken by another AWS account")]
     BucketTaken(String),
@@ -32,7 +40,10 @@ pub enum PipelineError {
     NoDefaultVpc(String),
 
     #[error("the machine type {instance_type} is not offered in {region}")]
-    UnknownInstanceType { instance_type: String, region: String },
+    UnknownInstanceType {
+        instance_type: String,
+        region: String,
+    },
 
     #[error("the disk must be at least {needed} GiB for this machine image (asked: {asked} GiB)")]
     DiskTooSmallForImage { needed: i32, asked: u32 },
@@ -50,10 +61,18 @@ pub enum PipelineError {
     InstanceLost { instance_id: String, state: String },
 
     #[error("installing the requirements failed (status {status}, exit code {exit_code})")]
-    InstallFailed { status: String, exit_code: i32, tail: String },
+    InstallFailed {
+        status: String,
+        exit_code: i32,
+        tail: String,
+    },
 
     #[error("the training script failed (status {status}, exit code {exit_code})")]
-    TrainingFailed { status: String, exit_code: i32, tail: String },
+    TrainingFailed {
+        status: String,
+        exit_code: i32,
+        tail: String,
+    },
 
     #[error("gave up waiting after {seconds} s for {what}")]
     Timeout { what: String, seconds: u64 },
@@ -69,7 +88,8 @@ impl PipelineError {
     /// The output tail that explains a failure, if there is one.
     pub fn detail(&self) -> Option<&str> {
         match self {
-            PipelineError::InstallFailed { tail, .. } | PipelineError::TrainingFailed { tail, .. } => Some(tail),
+            PipelineError::InstallFailed { tail, .. }
+            | PipelineError::TrainingFailed { tail, .. } => Some(tail),
             PipelineError::StackFailed { reason } => Some(reason),
             _ => None,
         }
@@ -78,7 +98,10 @@ impl PipelineError {
     /// True when the failure was in the user's code rather than in the cloud
     /// set-up (the CLI's exit code tells the two apart).
     pub fn is_training_failure(&self) -> bool {
-        matches!(self, PipelineError::TrainingFailed { .. } | PipelineError::InstallFailed { .. })
+        matches!(
+            self,
+            PipelineError::TrainingFailed { .. } | PipelineError::InstallFailed { .. }
+        )
     }
 }
 
@@ -160,7 +183,10 @@ where
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => PipelineError::Network { op },
         _ => {
             let code = err.code().unwrap_or("Unknown").to_string();
-            let message = err.message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+            let message = err
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
             if is_denied(&code) {
                 PipelineError::Denied { op, message }
             } else {
@@ -171,7 +197,10 @@ where
 }
 
 pub(crate) fn is_denied(code: &str) -> bool {
-    matches!(code, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError")
+    matches!(
+        code,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError"
+    )
 }
 
 /// The error code of an SDK error, if the service sent one.

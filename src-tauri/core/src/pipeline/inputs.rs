@@ -128,37 +128,73 @@ pub struct CheckedFile {
 /// Reads and checks one input file; returns its contents too.
 pub fn read_input(kind: FileKind, path: &Path) -> Result<(CheckedFile, Vec<u8>), InputError> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => InputError::Missing { kind, path: path.into() },
-        _ => InputError::Unreadable { kind, path: path.into() },
+        std::io::ErrorKind::NotFound => InputError::Missing {
+            kind,
+            path: path.into(),
+        },
+        _ => InputError::Unreadable {
+            kind,
+            path: path.into(),
+        },
     })?;
     if !meta.is_file() {
-        return Err(InputError::NotAFile { kind, path: path.into() });
+        return Err(InputError::NotAFile {
+            kind,
+            path: path.into(),
+        });
     }
     let max = match kind {
         FileKind::Script => MAX_SCRIPT_BYTES,
         FileKind::Requirements => MAX_REQUIREMENTS_BYTES,
     };
     if meta.len() > max {
-        return Err(InputError::TooLarge { kind, size: meta.len(), max });
+        return Err(InputError::TooLarge {
+            kind,
+            size: meta.len(),
+            max,
+        });
     }
     if kind == FileKind::Script && path.extension().and_then(|e| e.to_str()) != Some("py") {
         return Err(InputError::NotPython(path.into()));
     }
-    let bytes = std::fs::read(path).map_err(|_| InputError::Unreadable { kind, path: path.into() })?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| InputError::NotText { kind, path: path.into() })?;
+    let bytes = std::fs::read(path).map_err(|_| InputError::Unreadable {
+        kind,
+        path: path.into(),
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| InputError::NotText {
+        kind,
+        path: path.into(),
+    })?;
     if text.contains('\0') {
-        return Err(InputError::NotText { kind, path: path.into() });
+        return Err(InputError::NotText {
+            kind,
+            path: path.into(),
+        });
     }
     if text.trim().is_empty() {
-        return Err(InputError::Empty { kind, path: path.into() });
+        return Err(InputError::Empty {
+            kind,
+            path: path.into(),
+        });
     }
     let packages = match kind {
         FileKind::Script => Vec::new(),
         FileKind::Requirements => parse_requirements(text)?,
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let size_bytes = u32::try_from(meta.len()).unwrap_or(u32::MAX);
-    Ok((CheckedFile { path: path.into(), name, size_bytes, packages }, bytes))
+    Ok((
+        CheckedFile {
+            path: path.into(),
+            name,
+            size_bytes,
+            packages,
+        },
+        bytes,
+    ))
 }
 
 /// The package names of a requirements file (pip's format; options such as
@@ -174,14 +210,19 @@ pub fn parse_requirements(text: &str) -> Result<Vec<String>, InputError> {
             packages.push(line.to_string());
             continue;
         }
-        let name: String =
-            line.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+        let name: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .collect();
         let rest = line[name.len()..].trim_start();
         let rest_ok = rest.is_empty()
             || rest.starts_with(['=', '<', '>', '!', '~', '[', ';', '@', ',', '('])
             || rest.starts_with("==");
         if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) || !rest_ok {
-            return Err(InputError::BadRequirement { line: i + 1, text: raw.trim().chars().take(80).collect() });
+            return Err(InputError::BadRequirement {
+                line: i + 1,
+                text: raw.trim().chars().take(80).collect(),
+            });
         }
         packages.push(line.to_string());
     }
@@ -190,14 +231,23 @@ pub fn parse_requirements(text: &str) -> Result<Vec<String>, InputError> {
 
 /// S3 bucket naming rules (general purpose buckets).
 pub fn check_bucket(name: &str) -> Result<(), InputError> {
-    let bad = |reason| Err(InputError::BadBucket { name: name.to_string(), reason });
+    let bad = |reason| {
+        Err(InputError::BadBucket {
+            name: name.to_string(),
+            reason,
+        })
+    };
     if name.len() < 3 || name.len() > 63 {
         return bad("it must be 3 to 63 characters long");
     }
-    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+    {
         return bad("only lowercase letters, digits, dots and hyphens are allowed");
     }
-    let first_last_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let first_last_ok =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !first_last_ok(name.chars().next()) || !first_last_ok(name.chars().last()) {
         return bad("it must start and end with a letter or a digit");
     }
@@ -207,7 +257,10 @@ pub fn check_bucket(name: &str) -> Result<(), InputError> {
     if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
         return bad("it must not look like an IP address");
     }
-    if name.starts_with("xn--") || name.starts_with("sthree-") || name.ends_with("-s3alias") || name.ends_with("--ol-s3")
+    if name.starts_with("xn--")
+        || name.starts_with("sthree-")
+        || name.ends_with("-s3alias")
+        || name.ends_with("--ol-s3")
     {
         return bad("this prefix or suffix is reserved by AWS");
     }
@@ -220,8 +273,12 @@ pub fn check_instance_type(t: &str) -> Result<(), InputError> {
             !family.is_empty()
                 && !size.is_empty()
                 && family.starts_with(|c: char| c.is_ascii_lowercase())
-                && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && family
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && size
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         }
         None => false,
     };
@@ -234,7 +291,11 @@ pub fn check_instance_type(t: &str) -> Result<(), InputError> {
 
 pub fn check_ami(ami: &str) -> Result<(), InputError> {
     let hex = ami.strip_prefix("ami-").unwrap_or("");
-    if (hex.len() == 8 || hex.len() == 17) && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+    if (hex.len() == 8 || hex.len() == 17)
+        && hex
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
         Ok(())
     } else {
         Err(InputError::BadAmi(ami.to_string()))
@@ -267,7 +328,11 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
     if !(1..=MAX_RUNTIME_HOURS).contains(&request.max_runtime_hours) {
         return Err(InputError::BadMaxRuntime(request.max_runtime_hours));
     }
-    Ok(CheckedInputs { request: request.clone(), script, requirements })
+    Ok(CheckedInputs {
+        request: request.clone(),
+        script,
+        requirements,
+    })
 }
 
 #[cfg(test)]
@@ -276,12 +341,30 @@ mod tests {
 
     #[test]
     fn bucket_rules() {
-        for ok in ["abc", "my-bucket.data", "easytdv-123456789012-eu-west-3", &"a".repeat(63)] {
+        for ok in [
+            "abc",
+            "my-bucket.data",
+            "easytdv-123456789012-eu-west-3",
+            &"a".repeat(63),
+        ] {
             assert_eq!(check_bucket(ok), Ok(()), "{ok}");
         }
-        for bad in ["ab", "My-Bucket", "-abc", "abc-", "a..b", "a.-b", "192.168.1.1", "xn--abc", "abc-s3alias", "a_b"]
-        {
-            assert!(matches!(check_bucket(bad), Err(InputError::BadBucket { .. })), "{bad}");
+        for bad in [
+            "ab",
+            "My-Bucket",
+            "-abc",
+            "abc-",
+            "a..b",
+            "a.-b",
+            "192.168.1.1",
+            "xn--abc",
+            "abc-s3alias",
+            "a_b",
+        ] {
+            assert!(
+                matches!(check_bucket(bad), Err(InputError::BadBucket { .. })),
+                "{bad}"
+            );
         }
         assert!(check_bucket(&"a".repeat(64)).is_err());
     }
@@ -289,16 +372,33 @@ mod tests {
     #[test]
     fn requirements_lines() {
         let pkgs = parse_requirements("# comment\nnumpy==2.1.0\n\npandas>=2 # data\n-r other.txt\ntorch[cuda]; python_version>'3'\nsix\n").unwrap();
-        assert_eq!(pkgs, vec!["numpy==2.1.0", "pandas>=2", "torch[cuda]; python_version>'3'", "six"]);
+        assert_eq!(
+            pkgs,
+            vec![
+                "numpy==2.1.0",
+                "pandas>=2",
+                "torch[cuda]; python_version>'3'",
+                "six"
+            ]
+        );
         assert_eq!(
             parse_requirements("numpy\nthis is not a package\n"),
-            Err(InputError::BadRequirement { line: 2, text: "this is not a package".into() })
+            Err(InputError::BadRequirement {
+                line: 2,
+                text: "this is not a package".into()
+            })
         );
     }
 
     #[test]
     fn instance_types_and_amis() {
-        for ok in ["t3.medium", "g4dn.xlarge", "p4d.24xlarge", "m7i-flex.large", "u-6tb1.metal"] {
+        for ok in [
+            "t3.medium",
+            "g4dn.xlarge",
+            "p4d.24xlarge",
+            "m7i-flex.large",
+            "u-6tb1.metal",
+        ] {
             assert!(check_instance_type(ok).is_ok(), "{ok}");
         }
         for bad in ["", "t3", "T3.medium", ".large", "t3.", "t3 medium"] {
@@ -306,7 +406,12 @@ mod tests {
         }
         assert!(check_ami("ami-0123456789abcdef0").is_ok());
         assert!(check_ami("ami-12345678").is_ok());
-        for bad in ["ami-xyz", "0123456789abcdef0", "ami-0123456789ABCDEF0", "ami-123"] {
+        for bad in [
+            "ami-xyz",
+            "0123456789abcdef0",
+            "ami-0123456789ABCDEF0",
+            "ami-123",
+        ] {
             assert!(check_ami(bad).is_err(), "{bad}");
         }
     }
@@ -321,13 +426,25 @@ mod tests {
         std::fs::write(p("train.txt"), "print('hi')\n").unwrap();
         std::fs::write(p("req.txt"), "six==1.16.0\n").unwrap();
         let (f, bytes) = read_input(FileKind::Script, &p("train.py")).unwrap();
-        assert_eq!((f.name.as_str(), f.size_bytes, bytes.len()), ("train.py", 12, 12));
-        assert_eq!(read_input(FileKind::Requirements, &p("req.txt")).unwrap().0.packages, vec!["six==1.16.0"]);
+        assert_eq!(
+            (f.name.as_str(), f.size_bytes, bytes.len()),
+            ("train.py", 12, 12)
+        );
+        assert_eq!(
+            read_input(FileKind::Requirements, &p("req.txt"))
+                .unwrap()
+                .0
+                .packages,
+            vec!["six==1.16.0"]
+        );
         let code = |k, n: &str| read_input(k, &p(n)).unwrap_err().code();
         assert_eq!(code(FileKind::Script, "missing.py"), "file_missing");
         assert_eq!(code(FileKind::Script, "empty.py"), "file_empty");
         assert_eq!(code(FileKind::Script, "bin.py"), "file_not_text");
         assert_eq!(code(FileKind::Script, "train.txt"), "script_not_python");
-        assert_eq!(read_input(FileKind::Script, dir.path()).unwrap_err().code(), "file_not_a_file");
+        assert_eq!(
+            read_input(FileKind::Script, dir.path()).unwrap_err().code(),
+            "file_not_a_file"
+        );
     }
 }

@@ -28,8 +28,10 @@ pub async fn invoke_launcher(ctx: &AwsContext, function: &str) -> Result<String,
         .send()
         .await
         .map_err(|e| aws_error("start the launch function", e))?;
-    let payload: serde_json::Value =
-        out.payload().map(|p| serde_json::from_slice(p.as_ref()).unwrap_or_default()).unwrap_or_default();
+    let payload: serde_json::Value = out
+        .payload()
+        .map(|p| serde_json::from_slice(p.as_ref()).unwrap_or_default())
+        .unwrap_or_default();
     if out.function_error().is_some() {
         let message = payload
             .get("errorMessage")
@@ -42,12 +44,23 @@ pub async fn invoke_launcher(ctx: &AwsContext, function: &str) -> Result<String,
         .get("instance_id")
         .and_then(|v| v.as_str())
         .map(str::to_string)
-        .ok_or_else(|| PipelineError::LaunchFailed { message: format!("unexpected answer: {payload}") })
+        .ok_or_else(|| PipelineError::LaunchFailed {
+            message: format!("unexpected answer: {payload}"),
+        })
 }
 
 /// The instance's state name, `None` if EC2 does not know it.
-pub async fn state(ctx: &AwsContext, instance_id: &str) -> Result<Option<InstanceStateName>, PipelineError> {
-    match ctx.ec2().describe_instances().instance_ids(instance_id).send().await {
+pub async fn state(
+    ctx: &AwsContext,
+    instance_id: &str,
+) -> Result<Option<InstanceStateName>, PipelineError> {
+    match ctx
+        .ec2()
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out
             .reservations()
             .iter()
@@ -64,9 +77,10 @@ pub async fn wait_running(ctx: &AwsContext, instance_id: &str) -> Result<(), Pip
         match state(ctx, instance_id).await? {
             Some(InstanceStateName::Running) => Ok(Some(())),
             Some(InstanceStateName::Pending) | None => Ok(None),
-            Some(other) => {
-                Err(PipelineError::InstanceLost { instance_id: instance_id.into(), state: other.as_str().into() })
-            }
+            Some(other) => Err(PipelineError::InstanceLost {
+                instance_id: instance_id.into(),
+                state: other.as_str().into(),
+            }),
         }
     })
     .await
@@ -79,40 +93,56 @@ pub async fn wait_agent_online(ctx: &AwsContext, instance_id: &str) -> Result<()
         .values(instance_id)
         .build()
         .map_err(|e| PipelineError::State(e.to_string()))?;
-    poll_until("the machine's management agent (SSM) to come online", AGENT_LIMIT, || {
-        let filter = filter.clone();
-        async move {
-            let out = ctx
-                .ssm()
-                .describe_instance_information()
-                .filters(filter)
-                .send()
-                .await
-                .map_err(|e| aws_error("check the machine's management agent", e))?;
-            let online = out
-                .instance_information_list()
-                .iter()
-                .any(|i| i.instance_id() == Some(instance_id) && i.ping_status() == Some(&PingStatus::Online));
-            if !online {
-                if let Some(s @ (InstanceStateName::Terminated | InstanceStateName::ShuttingDown)) =
-                    state(ctx, instance_id).await?
-                {
-                    return Err(PipelineError::InstanceLost { instance_id: instance_id.into(), state: s.as_str().into() });
+    poll_until(
+        "the machine's management agent (SSM) to come online",
+        AGENT_LIMIT,
+        || {
+            let filter = filter.clone();
+            async move {
+                let out = ctx
+                    .ssm()
+                    .describe_instance_information()
+                    .filters(filter)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("check the machine's management agent", e))?;
+                let online = out.instance_information_list().iter().any(|i| {
+                    i.instance_id() == Some(instance_id)
+                        && i.ping_status() == Some(&PingStatus::Online)
+                });
+                if !online {
+                    if let Some(
+                        s @ (InstanceStateName::Terminated | InstanceStateName::ShuttingDown),
+                    ) = state(ctx, instance_id).await?
+                    {
+                        return Err(PipelineError::InstanceLost {
+                            instance_id: instance_id.into(),
+                            state: s.as_str().into(),
+                        });
+                    }
                 }
+                Ok(online.then_some(()))
             }
-            Ok(online.then_some(()))
-        }
-    })
+        },
+    )
     .await
 }
 
 /// Instances tagged with the run id that are not terminated yet: finds a
 /// machine even if its id was never recorded (a crash right after launch).
-pub async fn find_run_instances(ctx: &AwsContext, run_id: &str) -> Result<Vec<String>, PipelineError> {
+pub async fn find_run_instances(
+    ctx: &AwsContext,
+    run_id: &str,
+) -> Result<Vec<String>, PipelineError> {
     let out = ctx
         .ec2()
         .describe_instances()
-        .filters(Filter::builder().name(format!("tag:{RUN_TAG}")).values(run_id).build())
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{RUN_TAG}"))
+                .values(run_id)
+                .build(),
+        )
         .filters(
             Filter::builder()
                 .name("instance-state-name")
@@ -126,7 +156,12 @@ pub async fn find_run_instances(ctx: &AwsContext, run_id: &str) -> Result<Vec<St
         .send()
         .await
         .map_err(|e| aws_error("look for the run's machines", e))?;
-    Ok(out.reservations().iter().flat_map(|r| r.instances()).filter_map(|i| i.instance_id().map(str::to_string)).collect())
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect())
 }
 
 /// Terminates the instances and waits until each is `terminated`.
@@ -149,7 +184,11 @@ pub async fn terminate(ctx: &AwsContext, ids: &[String]) -> Result<Vec<String>, 
         .map_err(|e| aws_error("terminate the training machine", e))?;
     for id in &live {
         poll_until("the machine to be terminated", TERMINATE_LIMIT, || async {
-            Ok(matches!(state(ctx, id).await?, None | Some(InstanceStateName::Terminated)).then_some(()))
+            Ok(matches!(
+                state(ctx, id).await?,
+                None | Some(InstanceStateName::Terminated)
+            )
+            .then_some(()))
         })
         .await?;
     }

@@ -8,7 +8,8 @@ use super::error::{aws_error, error_code, PipelineError};
 use crate::aws::AwsContext;
 
 /// Amazon Linux 2023 for CPU machines.
-pub const AL2023_X86: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+pub const AL2023_X86: &str =
+    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 pub const AL2023_ARM: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
 /// Deep Learning Base AMI (NVIDIA driver, CUDA) for GPU machines.
 pub const DLAMI_GPU: &str =
@@ -50,10 +51,22 @@ fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
     let name = t.instance_type()?.as_str().to_string();
     let gpus = t.gpu_info().map(|g| g.gpus()).unwrap_or_default();
     let gpu_count = gpus.iter().filter_map(|g| g.count()).sum();
-    let gpu_model = gpus.first().map(|g| format!("{} {}", g.manufacturer().unwrap_or(""), g.name().unwrap_or("")).trim().to_string());
+    let gpu_model = gpus.first().map(|g| {
+        format!(
+            "{} {}",
+            g.manufacturer().unwrap_or(""),
+            g.name().unwrap_or("")
+        )
+        .trim()
+        .to_string()
+    });
     let arm = t
         .processor_info()
-        .map(|p| p.supported_architectures().iter().any(|a| a.as_str() == "arm64"))
+        .map(|p| {
+            p.supported_architectures()
+                .iter()
+                .any(|a| a.as_str() == "arm64")
+        })
         .unwrap_or(false);
     let family = name.split('.').next().unwrap_or("");
     let category = if gpu_count > 0 {
@@ -78,9 +91,14 @@ fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
 }
 
 /// Describes one instance type; `UnknownInstanceType` if the region lacks it.
-pub async fn describe_type(ctx: &AwsContext, instance_type: &str) -> Result<InstanceTypeInfo, PipelineError> {
-    let unknown =
-        || PipelineError::UnknownInstanceType { instance_type: instance_type.into(), region: ctx.region().into() };
+pub async fn describe_type(
+    ctx: &AwsContext,
+    instance_type: &str,
+) -> Result<InstanceTypeInfo, PipelineError> {
+    let unknown = || PipelineError::UnknownInstanceType {
+        instance_type: instance_type.into(),
+        region: ctx.region().into(),
+    };
     let out = ctx
         .ec2()
         .describe_instance_types()
@@ -91,17 +109,28 @@ pub async fn describe_type(ctx: &AwsContext, instance_type: &str) -> Result<Inst
             Some("InvalidInstanceType") => unknown(),
             _ => aws_error("describe the machine type", e),
         })?;
-    out.instance_types().iter().find_map(to_info).ok_or_else(unknown)
+    out.instance_types()
+        .iter()
+        .find_map(to_info)
+        .ok_or_else(unknown)
 }
 
 /// The instance types offered in the context's region, sorted by category then size.
 pub async fn list_instance_types(ctx: &AwsContext) -> Result<Vec<InstanceTypeInfo>, PipelineError> {
     let ec2 = ctx.ec2();
     let mut offered = Vec::new();
-    let mut pages = ec2.describe_instance_type_offerings().location_type(LocationType::Region).into_paginator().send();
+    let mut pages = ec2
+        .describe_instance_type_offerings()
+        .location_type(LocationType::Region)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws_error("list the machine types", e))?;
-        offered.extend(page.instance_type_offerings().iter().filter_map(|o| o.instance_type().cloned()));
+        offered.extend(
+            page.instance_type_offerings()
+                .iter()
+                .filter_map(|o| o.instance_type().cloned()),
+        );
     }
     let mut infos = Vec::new();
     for chunk in offered.chunks(100) {
@@ -114,7 +143,12 @@ pub async fn list_instance_types(ctx: &AwsContext) -> Result<Vec<InstanceTypeInf
         infos.extend(out.instance_types().iter().filter_map(to_info));
     }
     infos.sort_by(|a, b| {
-        (a.category as u8, a.vcpus, a.memory_mib, &a.name).cmp(&(b.category as u8, b.vcpus, b.memory_mib, &b.name))
+        (a.category as u8, a.vcpus, a.memory_mib, &a.name).cmp(&(
+            b.category as u8,
+            b.vcpus,
+            b.memory_mib,
+            &b.name,
+        ))
     });
     Ok(infos)
 }
@@ -131,7 +165,11 @@ pub fn default_image_parameter(info: &InstanceTypeInfo) -> &'static str {
 }
 
 /// Resolves the image id: the user's, or the current one for the machine.
-pub async fn resolve_ami(ctx: &AwsContext, info: &InstanceTypeInfo, custom: Option<&str>) -> Result<AmiInfo, PipelineError> {
+pub async fn resolve_ami(
+    ctx: &AwsContext,
+    info: &InstanceTypeInfo,
+    custom: Option<&str>,
+) -> Result<AmiInfo, PipelineError> {
     let id = match custom {
         Some(id) => id.to_string(),
         None => {
@@ -153,13 +191,22 @@ pub async fn resolve_ami(ctx: &AwsContext, info: &InstanceTypeInfo, custom: Opti
 }
 
 pub async fn describe_image(ctx: &AwsContext, id: &str) -> Result<AmiInfo, PipelineError> {
-    let out = ctx.ec2().describe_images().image_ids(id).send().await.map_err(|e| match error_code(&e) {
-        Some("InvalidAMIID.NotFound" | "InvalidAMIID.Malformed" | "InvalidAMIID.Unavailable") => {
-            PipelineError::UnknownImage(id.to_string())
-        }
-        _ => aws_error("describe the machine image", e),
-    })?;
-    let image = out.images().first().ok_or_else(|| PipelineError::UnknownImage(id.to_string()))?;
+    let out = ctx
+        .ec2()
+        .describe_images()
+        .image_ids(id)
+        .send()
+        .await
+        .map_err(|e| match error_code(&e) {
+            Some(
+                "InvalidAMIID.NotFound" | "InvalidAMIID.Malformed" | "InvalidAMIID.Unavailable",
+            ) => PipelineError::UnknownImage(id.to_string()),
+            _ => aws_error("describe the machine image", e),
+        })?;
+    let image = out
+        .images()
+        .first()
+        .ok_or_else(|| PipelineError::UnknownImage(id.to_string()))?;
     let root = image.root_device_name().unwrap_or("/dev/xvda").to_string();
     let min_disk_gb = image
         .block_device_mappings()
@@ -168,7 +215,12 @@ pub async fn describe_image(ctx: &AwsContext, id: &str) -> Result<AmiInfo, Pipel
         .and_then(|m| m.ebs())
         .and_then(|e| e.volume_size())
         .unwrap_or(8);
-    Ok(AmiInfo { id: id.to_string(), name: image.name().unwrap_or(id).to_string(), min_disk_gb, root_device_name: root })
+    Ok(AmiInfo {
+        id: id.to_string(),
+        name: image.name().unwrap_or(id).to_string(),
+        min_disk_gb,
+        root_device_name: root,
+    })
 }
 
 /// The region's default VPC, where the training machine runs.

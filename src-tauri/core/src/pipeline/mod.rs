@@ -31,7 +31,9 @@ use std::time::Duration;
 pub use assets::lambda_zip;
 pub use delete::delete_resources;
 pub use error::PipelineError;
-pub use inputs::{check_bucket, check_request, parse_requirements, read_input, CheckedFile, FileKind, InputError};
+pub use inputs::{
+    check_bucket, check_request, parse_requirements, read_input, CheckedFile, FileKind, InputError,
+};
 pub use model::*;
 pub use progress::{EventLog, MemoryState, ProgressSink, RunStateSink};
 pub use remote::outcome as command_outcome;
@@ -59,13 +61,23 @@ pub fn new_run_id() -> String {
 }
 
 /// The status of a stack by name, `None` when it does not exist.
-pub async fn stack_status(ctx: &AwsContext, stack_name: &str) -> Result<Option<String>, PipelineError> {
-    Ok(stack::status(ctx, stack_name).await?.map(|s| s.as_str().to_string()))
+pub async fn stack_status(
+    ctx: &AwsContext,
+    stack_name: &str,
+) -> Result<Option<String>, PipelineError> {
+    Ok(stack::status(ctx, stack_name)
+        .await?
+        .map(|s| s.as_str().to_string()))
 }
 
 /// The state of an instance (`running`, `terminated`, …), `None` if unknown.
-pub async fn instance_state(ctx: &AwsContext, instance_id: &str) -> Result<Option<String>, PipelineError> {
-    Ok(instance::state(ctx, instance_id).await?.map(|s| s.as_str().to_string()))
+pub async fn instance_state(
+    ctx: &AwsContext,
+    instance_id: &str,
+) -> Result<Option<String>, PipelineError> {
+    Ok(instance::state(ctx, instance_id)
+        .await?
+        .map(|s| s.as_str().to_string()))
 }
 
 /// One training run: the checked inputs, where progress and state go, and
@@ -111,7 +123,12 @@ impl Train {
     ) -> Result<Self, PipelineError> {
         let checked = check_request(&request)?;
         if ctx.region() != request.region {
-            return Err(InputError::BadRegion(format!("{} (the account is set up for {})", request.region, ctx.region())).into());
+            return Err(InputError::BadRegion(format!(
+                "{} (the account is set up for {})",
+                request.region,
+                ctx.region()
+            ))
+            .into());
         }
         let train = Self {
             ctx,
@@ -142,8 +159,9 @@ impl Train {
         self.state.record(&self.resources)
     }
 
-    fn timer(&self, step: Step, message: &str) -> StepTimer<'_> {
-        StepTimer::start(self.progress.as_ref(), &self.resources.run_id, step, message)
+    /// A clone of the progress sink, so a step's timer does not borrow `self`.
+    fn sink(&self) -> Arc<dyn ProgressSink> {
+        self.progress.clone()
     }
 
     fn key(&self, name: &str) -> String {
@@ -153,9 +171,16 @@ impl Train {
     /// Resolves the machine and image, ensures the bucket, uploads the
     /// script, requirements, template and Lambda code.
     pub async fn prepare_env(&mut self) -> Result<PreparedEnv, PipelineError> {
-        let timer = self.timer(Step::Prepare, "Checking the machine type and image");
+        let sink = self.sink();
+        let timer = StepTimer::start(
+            sink.as_ref(),
+            &self.resources.run_id.clone(),
+            Step::Prepare,
+            "Checking the machine type and image",
+        );
         let result = self.prepare_inner(&timer).await;
-        timer.finish(result, |p| format!("Uploaded 4 files to s3://{}/{}/", self.resources.bucket, self.resources.prefix))
+        let place = format!("s3://{}/{}/", self.resources.bucket, self.resources.prefix);
+        timer.finish(result, |_| format!("Uploaded 4 files to {place}"))
     }
 
     async fn prepare_inner(&mut self, timer: &StepTimer<'_>) -> Result<PreparedEnv, PipelineError> {
@@ -163,18 +188,27 @@ impl Train {
         let info = machine::describe_type(ctx, &self.request.instance_type).await?;
         let ami = machine::resolve_ami(ctx, &info, self.request.ami.as_deref()).await?;
         if i64::from(self.request.disk_gb) < i64::from(ami.min_disk_gb) {
-            return Err(PipelineError::DiskTooSmallForImage { needed: ami.min_disk_gb, asked: self.request.disk_gb });
+            return Err(PipelineError::DiskTooSmallForImage {
+                needed: ami.min_disk_gb,
+                asked: self.request.disk_gb,
+            });
         }
         let vpc_id = machine::default_vpc(ctx).await?;
         timer.update(format!("Using image {} ({})", ami.name, ami.id));
         if storage::ensure_bucket(ctx, &self.resources.bucket).await? {
-            timer.update(format!("Created the private, encrypted bucket {}", self.resources.bucket));
+            timer.update(format!(
+                "Created the private, encrypted bucket {}",
+                self.resources.bucket
+            ));
         }
         let files = [
             ("train.py", self.script.clone()),
             ("requirements.txt", self.requirements.clone()),
             ("stack.yaml", assets::STACK_TEMPLATE.as_bytes().to_vec()),
-            ("launch.zip", assets::lambda_zip().map_err(|e| PipelineError::State(e.to_string()))?),
+            (
+                "launch.zip",
+                assets::lambda_zip().map_err(|e| PipelineError::State(e.to_string()))?,
+            ),
         ];
         for (name, body) in files {
             let key = self.key(name);
@@ -190,14 +224,21 @@ impl Train {
             s3_train_script_key: self.key("train.py"),
             s3_requirements_key: self.key("requirements.txt"),
             s3_template_key: self.key("stack.yaml"),
-            template_url: storage::template_url(&self.resources.bucket, self.ctx.region(), &self.key("stack.yaml")),
+            template_url: storage::template_url(
+                &self.resources.bucket,
+                self.ctx.region(),
+                &self.key("stack.yaml"),
+            ),
             ami_id: ami.id,
             vpc_id,
         })
     }
 
     /// Starts creating the run's stack; returns its id at once.
-    pub async fn start_create_stack(&mut self, prepared: &PreparedEnv) -> Result<String, PipelineError> {
+    pub async fn start_create_stack(
+        &mut self,
+        prepared: &PreparedEnv,
+    ) -> Result<String, PipelineError> {
         let name = stack::stack_name(&self.resources.run_id);
         self.resources.stack_name = Some(name.clone());
         self.save()?;
@@ -213,7 +254,14 @@ impl Train {
             stack::parameter("VpcId", &prepared.vpc_id),
             stack::parameter("MaxRuntimeHours", r.max_runtime_hours.to_string()),
         ];
-        let id = stack::start_create(&self.ctx, &name, &self.resources.run_id, &prepared.template_url, params).await?;
+        let id = stack::start_create(
+            &self.ctx,
+            &name,
+            &self.resources.run_id,
+            &prepared.template_url,
+            params,
+        )
+        .await?;
         self.resources.stack_id = Some(id.clone());
         self.save()?;
         Ok(id)
@@ -221,13 +269,25 @@ impl Train {
 
     /// Creates the stack and waits for it. On failure the reason is the
     /// failing resource's, and the stack is deleted.
-    pub async fn create_stack(&mut self, prepared: &PreparedEnv) -> Result<StackInfo, PipelineError> {
-        let timer = self.timer(Step::Stack, "Creating the IAM roles, security group and launch function");
+    pub async fn create_stack(
+        &mut self,
+        prepared: &PreparedEnv,
+    ) -> Result<StackInfo, PipelineError> {
+        let sink = self.sink();
+        let timer = StepTimer::start(
+            sink.as_ref(),
+            &self.resources.run_id.clone(),
+            Step::Stack,
+            "Creating the IAM roles, security group and launch function",
+        );
         let result = async {
             let id = self.start_create_stack(prepared).await?;
             let on_status = |s: &str| timer.update(format!("Stack {s}"));
             let status = stack::wait_created(&self.ctx, &id, &on_status).await?;
-            Ok(StackInfo { stack_id: id, stack_status: status })
+            Ok(StackInfo {
+                stack_id: id,
+                stack_status: status,
+            })
         }
         .await;
         if result.is_err() {
@@ -241,14 +301,19 @@ impl Train {
 
     /// Invokes the launch function; returns the instance id at once.
     pub async fn start_launch_instance(&mut self) -> Result<String, PipelineError> {
-        let stack_ref = self.resources.stack_id.clone().ok_or_else(|| PipelineError::StackFailed {
-            reason: "the run has no stack yet: create it first".into(),
-        })?;
+        let stack_ref =
+            self.resources
+                .stack_id
+                .clone()
+                .ok_or_else(|| PipelineError::StackFailed {
+                    reason: "the run has no stack yet: create it first".into(),
+                })?;
         let outputs = stack::outputs(&self.ctx, &stack_ref).await?;
-        let function = outputs
-            .get("LaunchFunctionName")
-            .cloned()
-            .ok_or_else(|| PipelineError::StackFailed { reason: "the stack has no LaunchFunctionName output".into() })?;
+        let function = outputs.get("LaunchFunctionName").cloned().ok_or_else(|| {
+            PipelineError::StackFailed {
+                reason: "the stack has no LaunchFunctionName output".into(),
+            }
+        })?;
         let id = instance::invoke_launcher(&self.ctx, &function).await?;
         self.resources.instance_id = Some(id.clone());
         self.save()?;
@@ -257,12 +322,20 @@ impl Train {
 
     /// Launches the machine and waits until it runs and its SSM agent is online.
     pub async fn launch_instance(&mut self) -> Result<String, PipelineError> {
-        let timer = self.timer(Step::Instance, "Launching the training machine");
+        let sink = self.sink();
+        let timer = StepTimer::start(
+            sink.as_ref(),
+            &self.resources.run_id.clone(),
+            Step::Instance,
+            "Launching the training machine",
+        );
         let result = async {
             let id = self.start_launch_instance().await?;
             timer.update(format!("Machine {id} is starting"));
             instance::wait_running(&self.ctx, &id).await?;
-            timer.update(format!("Machine {id} is running; waiting for its management agent"));
+            timer.update(format!(
+                "Machine {id} is running; waiting for its management agent"
+            ));
             instance::wait_agent_online(&self.ctx, &id).await?;
             Ok(id)
         }
@@ -271,13 +344,26 @@ impl Train {
     }
 
     fn prelude(&self) -> String {
-        remote::prelude(&self.resources.bucket, &self.resources.prefix, self.ctx.region())
+        remote::prelude(
+            &self.resources.bucket,
+            &self.resources.prefix,
+            self.ctx.region(),
+        )
     }
 
     /// Starts `pip install -r requirements.txt` in a fresh venv; returns the command id.
-    pub async fn start_install_requirements(&mut self, instance_id: &str) -> Result<String, PipelineError> {
+    pub async fn start_install_requirements(
+        &mut self,
+        instance_id: &str,
+    ) -> Result<String, PipelineError> {
         // Upload again: a retry picks up a fixed requirements.txt.
-        storage::put(&self.ctx, &self.resources.bucket, &self.key("requirements.txt"), self.requirements.clone()).await?;
+        storage::put(
+            &self.ctx,
+            &self.resources.bucket,
+            &self.key("requirements.txt"),
+            self.requirements.clone(),
+        )
+        .await?;
         let id = remote::send(
             &self.ctx,
             instance_id,
@@ -293,12 +379,28 @@ impl Train {
     }
 
     /// Installs the requirements and waits; on failure returns pip's error tail.
-    pub async fn install_requirements(&mut self, instance_id: &str) -> Result<CommandOutcome, PipelineError> {
-        let timer = self.timer(Step::Requirements, "Creating a Python environment and installing requirements");
+    pub async fn install_requirements(
+        &mut self,
+        instance_id: &str,
+    ) -> Result<CommandOutcome, PipelineError> {
+        let sink = self.sink();
+        let timer = StepTimer::start(
+            sink.as_ref(),
+            &self.resources.run_id.clone(),
+            Step::Requirements,
+            "Creating a Python environment and installing requirements",
+        );
         let result = async {
             let cmd = self.start_install_requirements(instance_id).await?;
             let tick = |d: Duration| timer.update(format!("pip is working ({} s)", d.as_secs()));
-            let outcome = remote::wait(&self.ctx, instance_id, &cmd, INSTALL_TIMEOUT + Duration::from_secs(120), &tick).await?;
+            let outcome = remote::wait(
+                &self.ctx,
+                instance_id,
+                &cmd,
+                INSTALL_TIMEOUT + Duration::from_secs(120),
+                &tick,
+            )
+            .await?;
             if !outcome.succeeded() {
                 return Err(PipelineError::InstallFailed {
                     status: outcome.status.clone(),
@@ -319,7 +421,13 @@ impl Train {
     /// Starts `train.py`; returns the command id.
     pub async fn start_run_training(&mut self, instance_id: &str) -> Result<String, PipelineError> {
         // Upload again: a retry picks up a fixed train.py.
-        storage::put(&self.ctx, &self.resources.bucket, &self.key("train.py"), self.script.clone()).await?;
+        storage::put(
+            &self.ctx,
+            &self.resources.bucket,
+            &self.key("train.py"),
+            self.script.clone(),
+        )
+        .await?;
         let id = remote::send(
             &self.ctx,
             instance_id,
@@ -336,11 +444,21 @@ impl Train {
 
     /// Runs the training and waits; on failure returns the traceback tail.
     /// Then lists the outputs (step "outputs").
-    pub async fn run_training(&mut self, instance_id: &str) -> Result<(CommandOutcome, Vec<String>), PipelineError> {
-        let timer = self.timer(Step::Training, "Running train.py");
+    pub async fn run_training(
+        &mut self,
+        instance_id: &str,
+    ) -> Result<(CommandOutcome, Vec<String>), PipelineError> {
+        let sink = self.sink();
+        let timer = StepTimer::start(
+            sink.as_ref(),
+            &self.resources.run_id.clone(),
+            Step::Training,
+            "Running train.py",
+        );
         let result = async {
             let cmd = self.start_run_training(instance_id).await?;
-            let tick = |d: Duration| timer.update(format!("train.py is running ({})", human_duration(d)));
+            let tick =
+                |d: Duration| timer.update(format!("train.py is running ({})", human_duration(d)));
             let limit = self.training_timeout() + Duration::from_secs(300);
             let outcome = remote::wait(&self.ctx, instance_id, &cmd, limit, &tick).await?;
             if !outcome.succeeded() {
@@ -353,15 +471,34 @@ impl Train {
             Ok(outcome)
         }
         .await;
-        let outcome = timer.finish(result, |o| format!("train.py finished: {}", last_line(&o.stdout_tail)))?;
-        let timer = self.timer(Step::Outputs, "Listing the outputs");
-        let keys = storage::list_keys(&self.ctx, &self.resources.bucket, &self.resources.outputs_prefix()).await;
-        let keys = timer.finish(keys, |k| format!("{} output files in {}", k.len(), self.outputs_uri()))?;
+        let outcome = timer.finish(result, |o| {
+            format!("train.py finished: {}", last_line(&o.stdout_tail))
+        })?;
+        let sink = self.sink();
+        let timer = StepTimer::start(
+            sink.as_ref(),
+            &self.resources.run_id.clone(),
+            Step::Outputs,
+            "Listing the outputs",
+        );
+        let keys = storage::list_keys(
+            &self.ctx,
+            &self.resources.bucket,
+            &self.resources.outputs_prefix(),
+        )
+        .await;
+        let keys = timer.finish(keys, |k| {
+            format!("{} output files in {}", k.len(), self.outputs_uri())
+        })?;
         Ok((outcome, keys))
     }
 
     pub fn outputs_uri(&self) -> String {
-        format!("s3://{}/{}", self.resources.bucket, self.resources.outputs_prefix())
+        format!(
+            "s3://{}/{}",
+            self.resources.bucket,
+            self.resources.outputs_prefix()
+        )
     }
 
     /// The whole run, from `from` on (`Step::Prepare` for a new run).
@@ -388,7 +525,13 @@ impl Train {
             self.install_requirements(&instance_id).await?;
         }
         let (training, output_keys) = self.run_training(&instance_id).await?;
-        Ok(RunReport { run_id: self.resources.run_id.clone(), instance_id, training, output_keys, outputs_uri: self.outputs_uri() })
+        Ok(RunReport {
+            run_id: self.resources.run_id.clone(),
+            instance_id,
+            training,
+            output_keys,
+            outputs_uri: self.outputs_uri(),
+        })
     }
 
     /// Deletes everything this run created (outputs are kept).
@@ -398,7 +541,13 @@ impl Train {
 }
 
 fn last_line(text: &str) -> String {
-    text.trim_end().lines().last().unwrap_or("done").chars().take(160).collect()
+    text.trim_end()
+        .lines()
+        .last()
+        .unwrap_or("done")
+        .chars()
+        .take(160)
+        .collect()
 }
 
 pub fn human_duration(d: Duration) -> String {
@@ -419,8 +568,13 @@ mod tests {
         let id = new_run_id();
         let parts: Vec<&str> = id.split('-').collect();
         assert_eq!(parts.len(), 3, "{id}");
-        assert!(parts[0].len() == 8 && parts[1].len() == 6 && parts[2].len() == 6, "{id}");
-        assert!(parts[2].chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            parts[0].len() == 8 && parts[1].len() == 6 && parts[2].len() == 6,
+            "{id}"
+        );
+        assert!(parts[2]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(new_run_id(), new_run_id());
     }
 

@@ -34,8 +34,14 @@ pub enum Step {
 }
 
 impl Step {
-    pub const RUN: [Step; 6] =
-        [Step::Prepare, Step::Stack, Step::Instance, Step::Requirements, Step::Training, Step::Outputs];
+    pub const RUN: [Step; 6] = [
+        Step::Prepare,
+        Step::Stack,
+        Step::Instance,
+        Step::Requirements,
+        Step::Training,
+        Step::Outputs,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {

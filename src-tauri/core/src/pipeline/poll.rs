@@ -15,7 +15,11 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { first: Duration::from_millis(250), max: Duration::from_secs(5), factor: 1.6 }
+        Self {
+            first: Duration::from_millis(250),
+            max: Duration::from_secs(5),
+            factor: 1.6,
+        }
     }
 }
 
@@ -33,7 +37,11 @@ impl Backoff {
 
 /// Calls `check` until it returns `Some`, sleeping with back-off between
 /// calls; `Err(Timeout)` once `limit` has passed.
-pub async fn poll_until<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> Result<T, PipelineError>
+pub async fn poll_until<T, F, Fut>(
+    what: &str,
+    limit: Duration,
+    mut check: F,
+) -> Result<T, PipelineError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, PipelineError>>,
@@ -48,7 +56,10 @@ where
         }
         tokio::time::sleep(delay).await;
     }
-    Err(PipelineError::Timeout { what: what.to_string(), seconds: limit.as_secs() })
+    Err(PipelineError::Timeout {
+        what: what.to_string(),
+        seconds: limit.as_secs(),
+    })
 }
 
 #[cfg(test)]
@@ -57,7 +68,11 @@ mod tests {
 
     #[test]
     fn delays_grow_then_cap() {
-        let d: Vec<u128> = Backoff::default().delays().take(12).map(|d| d.as_millis()).collect();
+        let d: Vec<u128> = Backoff::default()
+            .delays()
+            .take(12)
+            .map(|d| d.as_millis())
+            .collect();
         assert_eq!(d[0], 250);
         assert!(d.windows(2).all(|w| w[1] >= w[0]));
         assert_eq!(*d.last().unwrap(), 5000);
@@ -71,7 +86,10 @@ mod tests {
             async { Ok(None) }
         })
         .await;
-        assert!(matches!(res, Err(PipelineError::Timeout { seconds: 10, .. })));
+        assert!(matches!(
+            res,
+            Err(PipelineError::Timeout { seconds: 10, .. })
+        ));
         assert!(calls > 3);
     }
 

@@ -35,7 +35,10 @@ impl MemoryState {
 
 impl RunStateSink for MemoryState {
     fn record(&self, resources: &RunResources) -> Result<(), PipelineError> {
-        let mut guard = self.0.lock().map_err(|_| PipelineError::State("lock poisoned".into()))?;
+        let mut guard = self
+            .0
+            .lock()
+            .map_err(|_| PipelineError::State("lock poisoned".into()))?;
         *guard = Some(resources.clone());
         Ok(())
     }
@@ -68,8 +71,18 @@ pub(crate) struct StepTimer<'a> {
 }
 
 impl<'a> StepTimer<'a> {
-    pub fn start(sink: &'a dyn ProgressSink, run_id: &str, step: Step, message: impl Into<String>) -> Self {
-        let timer = Self { sink, run_id: run_id.to_string(), step, start: Instant::now() };
+    pub fn start(
+        sink: &'a dyn ProgressSink,
+        run_id: &str,
+        step: Step,
+        message: impl Into<String>,
+    ) -> Self {
+        let timer = Self {
+            sink,
+            run_id: run_id.to_string(),
+            step,
+            start: Instant::now(),
+        };
         timer.emit(StepState::Running, message.into(), None);
         timer
     }
@@ -83,11 +96,19 @@ impl<'a> StepTimer<'a> {
     }
 
     pub fn fail(self, err: &PipelineError) {
-        self.emit(StepState::Failed, err.to_string(), err.detail().map(str::to_string));
+        self.emit(
+            StepState::Failed,
+            err.to_string(),
+            err.detail().map(str::to_string),
+        );
     }
 
     /// Ends the step with `result`'s outcome and passes the result through.
-    pub fn finish<T>(self, result: Result<T, PipelineError>, message: impl FnOnce(&T) -> String) -> Result<T, PipelineError> {
+    pub fn finish<T>(
+        self,
+        result: Result<T, PipelineError>,
+        message: impl FnOnce(&T) -> String,
+    ) -> Result<T, PipelineError> {
         match &result {
             Ok(v) => {
                 let m = message(v);
@@ -100,6 +121,13 @@ impl<'a> StepTimer<'a> {
 
     fn emit(&self, state: StepState, message: String, detail: Option<String>) {
         let elapsed_ms = u32::try_from(self.start.elapsed().as_millis()).unwrap_or(u32::MAX);
-        self.sink.emit(ProgressEvent { run_id: self.run_id.clone(), step: self.step, state, elapsed_ms, message, detail });
+        self.sink.emit(ProgressEvent {
+            run_id: self.run_id.clone(),
+            step: self.step,
+            state,
+            elapsed_ms,
+            message,
+            detail,
+        });
     }
 }

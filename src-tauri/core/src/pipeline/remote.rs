@@ -49,17 +49,34 @@ pub async fn send(
 }
 
 /// One look at a command: `None` while it is still pending or running.
-pub async fn outcome(ctx: &AwsContext, instance_id: &str, command_id: &str) -> Result<Option<CommandOutcome>, PipelineError> {
-    let out = match ctx.ssm().get_command_invocation().command_id(command_id).instance_id(instance_id).send().await {
+pub async fn outcome(
+    ctx: &AwsContext,
+    instance_id: &str,
+    command_id: &str,
+) -> Result<Option<CommandOutcome>, PipelineError> {
+    let out = match ctx
+        .ssm()
+        .get_command_invocation()
+        .command_id(command_id)
+        .instance_id(instance_id)
+        .send()
+        .await
+    {
         Ok(out) => out,
         // Right after SendCommand the invocation may not be visible yet.
         Err(e) if error_code(&e) == Some("InvocationDoesNotExist") => return Ok(None),
         Err(e) => return Err(aws_error("read the command's result", e)),
     };
-    let status = out.status().cloned().unwrap_or(CommandInvocationStatus::Pending);
+    let status = out
+        .status()
+        .cloned()
+        .unwrap_or(CommandInvocationStatus::Pending);
     let running = matches!(
         status,
-        CommandInvocationStatus::Pending | CommandInvocationStatus::InProgress | CommandInvocationStatus::Delayed | CommandInvocationStatus::Cancelling
+        CommandInvocationStatus::Pending
+            | CommandInvocationStatus::InProgress
+            | CommandInvocationStatus::Delayed
+            | CommandInvocationStatus::Cancelling
     );
     if running {
         return Ok(None);
@@ -68,7 +85,10 @@ pub async fn outcome(ctx: &AwsContext, instance_id: &str, command_id: &str) -> R
         command_id: command_id.to_string(),
         status: status.as_str().to_string(),
         exit_code: out.response_code(),
-        stdout_tail: out.standard_output_content().unwrap_or_default().to_string(),
+        stdout_tail: out
+            .standard_output_content()
+            .unwrap_or_default()
+            .to_string(),
         stderr_tail: out.standard_error_content().unwrap_or_default().to_string(),
     }))
 }
@@ -97,12 +117,19 @@ pub async fn wait(
         }
         tokio::time::sleep(delay).await;
     }
-    Err(PipelineError::Timeout { what: "the command on the machine".into(), seconds: limit.as_secs() })
+    Err(PipelineError::Timeout {
+        what: "the command on the machine".into(),
+        seconds: limit.as_secs(),
+    })
 }
 
 /// The last `max_lines` lines of the command's output, errors last.
 pub fn tail(outcome: &CommandOutcome, max_lines: usize) -> String {
-    let text = if outcome.stderr_tail.trim().is_empty() { &outcome.stdout_tail } else { &outcome.stderr_tail };
+    let text = if outcome.stderr_tail.trim().is_empty() {
+        &outcome.stdout_tail
+    } else {
+        &outcome.stderr_tail
+    };
     let lines: Vec<&str> = text.trim_end().lines().collect();
     lines[lines.len().saturating_sub(max_lines)..].join("\n")
 }
@@ -130,7 +157,10 @@ mod tests {
             stderr_tail: "a\nb\nc\n".into(),
         };
         assert_eq!(tail(&o, 2), "b\nc");
-        let o2 = CommandOutcome { stderr_tail: " ".into(), ..o };
+        let o2 = CommandOutcome {
+            stderr_tail: " ".into(),
+            ..o
+        };
         assert_eq!(tail(&o2, 5), "out");
     }
 }

@@ -19,7 +19,10 @@ pub fn stack_name(run_id: &str) -> String {
 }
 
 pub fn parameter(key: &str, value: impl Into<String>) -> Parameter {
-    Parameter::builder().parameter_key(key).parameter_value(value).build()
+    Parameter::builder()
+        .parameter_key(key)
+        .parameter_value(value)
+        .build()
 }
 
 /// Starts `CreateStack`; returns the stack id.
@@ -46,17 +49,35 @@ pub async fn start_create(
 }
 
 /// The stack's status, or `None` if it does not exist (or is fully deleted).
-pub async fn status(ctx: &AwsContext, name_or_id: &str) -> Result<Option<StackStatus>, PipelineError> {
-    match ctx.cloudformation().describe_stacks().stack_name(name_or_id).send().await {
+pub async fn status(
+    ctx: &AwsContext,
+    name_or_id: &str,
+) -> Result<Option<StackStatus>, PipelineError> {
+    match ctx
+        .cloudformation()
+        .describe_stacks()
+        .stack_name(name_or_id)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.stacks().first().and_then(|s| s.stack_status().cloned())),
-        Err(e) if e.as_service_error().and_then(|s| aws_smithy_types::error::metadata::ProvideErrorMetadata::message(s)).is_some_and(|m| m.contains("does not exist")) => Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .and_then(|s| aws_smithy_types::error::metadata::ProvideErrorMetadata::message(s))
+                .is_some_and(|m| m.contains("does not exist")) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(aws_error("read the stack's status", e)),
     }
     .map(|s| s.filter(|s| *s != StackStatus::DeleteComplete))
 }
 
 /// The stack's outputs, by key.
-pub async fn outputs(ctx: &AwsContext, name_or_id: &str) -> Result<HashMap<String, String>, PipelineError> {
+pub async fn outputs(
+    ctx: &AwsContext,
+    name_or_id: &str,
+) -> Result<HashMap<String, String>, PipelineError> {
     let out = ctx
         .cloudformation()
         .describe_stacks()
@@ -84,26 +105,38 @@ pub async fn wait_created(
     on_status: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<String, PipelineError> {
     let last = std::sync::Mutex::new(String::new());
-    let final_status = poll_until("the cloud resources to be created", CREATE_LIMIT, || async {
-        let s = status(ctx, stack_id).await?;
-        let text = s.as_ref().map(|s| s.as_str().to_string()).unwrap_or_else(|| "DELETE_COMPLETE".into());
-        if let Ok(mut l) = last.lock() {
-            if *l != text {
-                on_status(&text);
-                *l = text.clone();
+    let final_status = poll_until(
+        "the cloud resources to be created",
+        CREATE_LIMIT,
+        || async {
+            let s = status(ctx, stack_id).await?;
+            let text = s
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "DELETE_COMPLETE".into());
+            if let Ok(mut l) = last.lock() {
+                if *l != text {
+                    on_status(&text);
+                    *l = text.clone();
+                }
             }
-        }
-        Ok(match s {
-            Some(StackStatus::CreateInProgress) | Some(StackStatus::RollbackInProgress) => None,
-            other => Some(other),
-        })
-    })
+            Ok(match s {
+                Some(StackStatus::CreateInProgress) | Some(StackStatus::RollbackInProgress) => None,
+                other => Some(other),
+            })
+        },
+    )
     .await?;
     match final_status {
         Some(StackStatus::CreateComplete) => Ok("CREATE_COMPLETE".to_string()),
         other => {
             let reason = failure_reason(ctx, stack_id).await.unwrap_or_else(|| {
-                format!("the stack ended in {}", other.map(|s| s.as_str().to_string()).unwrap_or("DELETE_COMPLETE".into()))
+                format!(
+                    "the stack ended in {}",
+                    other
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or("DELETE_COMPLETE".into())
+                )
             });
             delete(ctx, stack_id).await?;
             Err(PipelineError::StackFailed { reason })
@@ -113,14 +146,21 @@ pub async fn wait_created(
 
 /// The first resource failure of a stack, in plain words.
 pub async fn failure_reason(ctx: &AwsContext, stack_id: &str) -> Option<String> {
-    let out = ctx.cloudformation().describe_stack_events().stack_name(stack_id).send().await.ok()?;
+    let out = ctx
+        .cloudformation()
+        .describe_stack_events()
+        .stack_name(stack_id)
+        .send()
+        .await
+        .ok()?;
     // Events come newest first: the oldest failure is the cause.
     out.stack_events()
         .iter()
         .rev()
         .find(|e| {
             matches!(e.resource_status(), Some(ResourceStatus::CreateFailed))
-                && e.resource_status_reason().is_some_and(|r| !r.contains("Resource creation cancelled"))
+                && e.resource_status_reason()
+                    .is_some_and(|r| !r.contains("Resource creation cancelled"))
         })
         .map(|e| {
             format!(
@@ -143,13 +183,17 @@ pub async fn delete(ctx: &AwsContext, name_or_id: &str) -> Result<bool, Pipeline
         .send()
         .await
         .map_err(|e| aws_error("delete the CloudFormation stack", e))?;
-    let end = poll_until("the cloud resources to be deleted", DELETE_LIMIT, || async {
-        Ok(match status(ctx, name_or_id).await? {
-            None => Some(None),
-            Some(StackStatus::DeleteInProgress) => None,
-            Some(other) => Some(Some(other)),
-        })
-    })
+    let end = poll_until(
+        "the cloud resources to be deleted",
+        DELETE_LIMIT,
+        || async {
+            Ok(match status(ctx, name_or_id).await? {
+                None => Some(None),
+                Some(StackStatus::DeleteInProgress) => None,
+                Some(other) => Some(Some(other)),
+            })
+        },
+    )
     .await?;
     match end {
         None => Ok(true),
@@ -168,7 +212,9 @@ pub async fn delete(ctx: &AwsContext, name_or_id: &str) -> Result<bool, Pipeline
                         .and_then(|e| e.resource_status_reason().map(str::to_string))
                 })
                 .unwrap_or_default();
-            Err(PipelineError::StackFailed { reason: format!("deleting the stack ended in {}: {reason}", s.as_str()) })
+            Err(PipelineError::StackFailed {
+                reason: format!("deleting the stack ended in {}: {reason}", s.as_str()),
+            })
         }
     }
 }

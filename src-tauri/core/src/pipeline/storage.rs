@@ -3,8 +3,9 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
 };
 
 use super::error::{aws_error, error_code, PipelineError};
@@ -119,7 +120,12 @@ async fn create_bucket(ctx: &AwsContext, bucket: &str) -> Result<(), PipelineErr
     Ok(())
 }
 
-pub async fn put(ctx: &AwsContext, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), PipelineError> {
+pub async fn put(
+    ctx: &AwsContext,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+) -> Result<(), PipelineError> {
     ctx.s3()
         .put_object()
         .bucket(bucket)
@@ -132,12 +138,26 @@ pub async fn put(ctx: &AwsContext, bucket: &str, key: &str, body: Vec<u8>) -> Re
 }
 
 /// Every key under `prefix`.
-pub async fn list_keys(ctx: &AwsContext, bucket: &str, prefix: &str) -> Result<Vec<String>, PipelineError> {
+pub async fn list_keys(
+    ctx: &AwsContext,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<String>, PipelineError> {
     let mut keys = Vec::new();
-    let mut pages = ctx.s3().list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut pages = ctx
+        .s3()
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         match page {
-            Ok(page) => keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string))),
+            Ok(page) => keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            ),
             Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(Vec::new()),
             Err(e) => return Err(aws_error("list the run's files", e)),
         }
@@ -146,7 +166,11 @@ pub async fn list_keys(ctx: &AwsContext, bucket: &str, prefix: &str) -> Result<V
 }
 
 /// Deletes `keys` (a missing key is not an error).
-pub async fn delete_keys(ctx: &AwsContext, bucket: &str, keys: &[String]) -> Result<(), PipelineError> {
+pub async fn delete_keys(
+    ctx: &AwsContext,
+    bucket: &str,
+    keys: &[String],
+) -> Result<(), PipelineError> {
     for key in keys {
         ctx.s3()
             .delete_object()
@@ -170,7 +194,13 @@ mod tests {
             "https://b1.s3.eu-west-3.amazonaws.com/easytdv/runs/x/stack.yaml"
         );
         assert_eq!(location_region(None), "us-east-1");
-        assert_eq!(location_region(Some(&BucketLocationConstraint::Eu)), "eu-west-1");
-        assert_eq!(location_region(Some(&BucketLocationConstraint::EuWest3)), "eu-west-3");
+        assert_eq!(
+            location_region(Some(&BucketLocationConstraint::Eu)),
+            "eu-west-1"
+        );
+        assert_eq!(
+            location_region(Some(&BucketLocationConstraint::EuWest3)),
+            "eu-west-3"
+        );
     }
 }

@@ -1,0 +1,122 @@
+//! `easytdv bench`: the whole pipeline N times; per step min/median/max wall
+//! time and AWS API calls.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::{report_error, TrainArgs, EXIT_PROVISIONING};
+use crate::aws::AwsContext;
+use crate::pipeline::{self, MemoryState, ProgressEvent, ProgressSink, Step, StepState, Train};
+
+/// Records, per step, its duration and the API calls made during it.
+struct StepClock {
+    ctx_calls: Box<dyn Fn() -> u64 + Send + Sync>,
+    open: Mutex<BTreeMap<&'static str, (Instant, u64)>>,
+    done: Mutex<Vec<(&'static str, f64, u64)>>,
+}
+
+impl ProgressSink for StepClock {
+    fn emit(&self, e: ProgressEvent) {
+        let calls = (self.ctx_calls)();
+        let (Ok(mut open), Ok(mut done)) = (self.open.lock(), self.done.lock()) else {
+            return;
+        };
+        match e.state {
+            StepState::Running => {
+                open.entry(e.step.as_str())
+                    .or_insert((Instant::now(), calls));
+            }
+            StepState::Done | StepState::Failed | StepState::Skipped => {
+                if let Some((t, c)) = open.remove(e.step.as_str()) {
+                    done.push((e.step.as_str(), t.elapsed().as_secs_f64(), calls - c));
+                }
+            }
+        }
+    }
+}
+
+pub async fn run(n: usize, args: TrainArgs) -> ExitCode {
+    let mut samples: BTreeMap<&'static str, Vec<(f64, u64)>> = BTreeMap::new();
+    let mut totals = Vec::new();
+    for i in 0..n {
+        let ctx = match AwsContext::new(&args.access.source(), &args.region).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_PROVISIONING);
+            }
+        };
+        let counter = ctx.clone();
+        let clock = Arc::new(StepClock {
+            ctx_calls: Box::new(move || counter.calls()),
+            open: Mutex::new(BTreeMap::new()),
+            done: Mutex::new(Vec::new()),
+        });
+        let started = Instant::now();
+        let mut train = match Train::new(
+            ctx.clone(),
+            args.request(),
+            clock.clone(),
+            Arc::new(MemoryState::default()),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                report_error(&e);
+                return ExitCode::from(EXIT_PROVISIONING);
+            }
+        };
+        let result = train.run_from(Step::Prepare).await;
+        let deleted = pipeline::delete_resources(&ctx, train.resources(), clock.as_ref()).await;
+        if let Err(e) = result.map(|_| ()).and(deleted.map(|_| ())) {
+            report_error(&e);
+            return ExitCode::from(EXIT_PROVISIONING);
+        }
+        totals.push((started.elapsed().as_secs_f64(), ctx.calls()));
+        for (step, secs, calls) in clock.done.lock().map(|d| d.clone()).unwrap_or_default() {
+            samples.entry(step).or_default().push((secs, calls));
+        }
+        eprintln!(
+            "run {}/{n} done in {:.1} s",
+            i + 1,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    println!(
+        "{:<14} {:>8} {:>8} {:>8} {:>10}",
+        "step", "min s", "median s", "max s", "API calls"
+    );
+    let order = [
+        "prepare",
+        "stack",
+        "instance",
+        "requirements",
+        "training",
+        "outputs",
+        "delete",
+    ];
+    for step in order {
+        if let Some(v) = samples.get(step) {
+            print_row(step, v);
+        }
+    }
+    print_row("total", &totals);
+    ExitCode::SUCCESS
+}
+
+fn print_row(name: &str, v: &[(f64, u64)]) {
+    let mut secs: Vec<f64> = v.iter().map(|x| x.0).collect();
+    secs.sort_by(|a, b| a.total_cmp(b));
+    let mut calls: Vec<u64> = v.iter().map(|x| x.1).collect();
+    calls.sort_unstable();
+    let med = secs[secs.len() / 2];
+    println!(
+        "{:<14} {:>8.2} {:>8.2} {:>8.2} {:>10}",
+        name,
+        secs[0],
+        med,
+        secs[secs.len() - 1],
+        calls[calls.len() / 2]
+    );
+}
