@@ -36,7 +36,7 @@ pub use profiles::{detect_profiles, detect_profiles_in};
 pub use store::FILE_NAME as ACCOUNTS_FILE;
 pub use verify::verify_source;
 
-use crate::aws::CredentialSource;
+use crate::aws::{AwsContext, CredentialSource};
 use crate::secret::Sensitive;
 use store::{AccountRecord, AccountStore, AccountsFile};
 
@@ -189,20 +189,23 @@ impl Accounts {
                 )
             }
         };
-        verify_source(&source, &region).await
+        self.identify(&source, &region)
+            .await
+            .map(|(_, identity)| identity)
     }
 
     /// Checks a saved account's credentials.
     pub async fn verify_account(&self, id: &str) -> Result<Identity, AccountError> {
         let (source, region) = self.credential_source(id)?;
-        verify_source(&source, &region).await
+        self.identify(&source, &region)
+            .await
+            .map(|(_, identity)| identity)
     }
 
     /// Which permissions a run needs that this account lacks. Creates nothing.
     pub async fn check_permissions(&self, id: &str) -> Result<PermissionReport, AccountError> {
         let (source, region) = self.credential_source(id)?;
-        let ctx = verify::context(&source, &region).await?;
-        let identity = verify::verify_context(&ctx, &source).await?;
+        let (ctx, identity) = self.identify(&source, &region).await?;
         preflight::check_permissions(&ctx, &source, &identity).await
     }
 
@@ -210,8 +213,7 @@ impl Accounts {
     pub async fn setup(&self, id: &str) -> Result<AccountSetup, AccountError> {
         let account = self.get(id)?;
         let (source, region) = self.credential_source(id)?;
-        let ctx = verify::context(&source, &region).await?;
-        let identity = verify::verify_context(&ctx, &source).await?;
+        let (ctx, identity) = self.identify(&source, &region).await?;
         let report = preflight::check_permissions(&ctx, &source, &identity).await?;
         Ok(AccountSetup {
             account,
@@ -294,6 +296,33 @@ impl Accounts {
             },
         };
         Ok((source, record.region.clone()))
+    }
+
+    /// GetCallerIdentity, with a vanished profile named as such (the SDK
+    /// only says that no credentials were found).
+    async fn identify(
+        &self,
+        source: &CredentialSource,
+        region: &str,
+    ) -> Result<(AwsContext, Identity), AccountError> {
+        let ctx = verify::context(source, region).await?;
+        match verify::verify_context(&ctx, source).await {
+            Ok(identity) => Ok((ctx, identity)),
+            Err(AccountError::NoCredentials {
+                profile: Some(name),
+                detail,
+            }) => {
+                if self.profiles().iter().any(|p| p.name == name) {
+                    Err(AccountError::NoCredentials {
+                        profile: Some(name),
+                        detail,
+                    })
+                } else {
+                    Err(AccountError::ProfileNotFound(name))
+                }
+            }
+            Err(other) => Err(other),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {

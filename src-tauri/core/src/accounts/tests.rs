@@ -348,3 +348,51 @@ fn views_serialize_camel_case_without_secrets() {
     assert_eq!(json["kind"], "keys");
     assert!(!json.to_string().contains(SECRET));
 }
+
+#[test]
+fn usable_as_shared_app_state() {
+    fn shared<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    let (_dir, _secrets, accounts) = accounts();
+    shared(&accounts);
+    // Async commands need Send futures.
+    send(accounts.setup("x"));
+    send(accounts.check_permissions("x"));
+    send(accounts.verify_account("x"));
+    send(accounts.verify(&AccountDraft::Keys(keys("x"))));
+}
+
+#[tokio::test]
+async fn verify_rejects_bad_input_before_calling_aws() {
+    let (_dir, _secrets, accounts) = accounts();
+    let draft = AccountDraft::Keys(KeysInput {
+        access_key_id: "nope".into(),
+        ..keys("x")
+    });
+    assert_eq!(
+        accounts.verify(&draft).await.unwrap_err().code(),
+        "access_key_id_invalid"
+    );
+    let draft = AccountDraft::Sandbox(SandboxInput {
+        name: "s".into(),
+        endpoint: "localhost:5000".into(),
+        region: "us-east-1".into(),
+    });
+    assert_eq!(
+        accounts.verify(&draft).await.unwrap_err().code(),
+        "sandbox_endpoint_invalid"
+    );
+    let draft = AccountDraft::Profile(ProfileInput {
+        name: "p".into(),
+        profile: "surely-not-a-profile-name".into(),
+        region: Some("us-east-1".into()),
+    });
+    assert_eq!(
+        accounts.verify(&draft).await.unwrap_err().code(),
+        "profile_not_found"
+    );
+    assert_eq!(
+        accounts.verify_account("missing").await.unwrap_err().code(),
+        "account_not_found"
+    );
+}
