@@ -3,6 +3,7 @@
 //!
 //! Needs `EASYTDV_SANDBOX_ENDPOINT` (printed by `tests/sandbox/run`).
 
+use std::path::PathBuf;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -26,10 +27,20 @@ fn endpoint() -> String {
 
 static ENV: Once = Once::new();
 
+/// The AWS config files of this test process (set once, before any AWS call:
+/// changing the environment while other threads read it is not safe).
+fn aws_files() -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("easytdv-accounts-sandbox-{}", std::process::id()));
+    (dir.join("config"), dir.join("credentials"))
+}
+
 /// No instance-metadata probing, and no AWS settings of the developer.
 fn quiet_env() {
     ENV.call_once(|| {
+        let (config, credentials) = aws_files();
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("AWS_CONFIG_FILE", &config);
+        std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", &credentials);
         for var in [
             "AWS_PROFILE",
             "AWS_ACCESS_KEY_ID",
@@ -143,7 +154,8 @@ async fn preflight_falls_back_when_simulation_is_unavailable() {
     let key = key.access_key().expect("key");
 
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config");
+    let (config, credentials) = aws_files();
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     std::fs::write(
         &config,
         format!(
@@ -153,11 +165,7 @@ async fn preflight_falls_back_when_simulation_is_unavailable() {
         ),
     )
     .unwrap();
-    let credentials = dir.path().join("credentials");
     std::fs::write(&credentials, "").unwrap();
-    // aws-config reads these; the accounts service is told the same files.
-    std::env::set_var("AWS_CONFIG_FILE", &config);
-    std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", &credentials);
 
     let accounts = accounts(&dir).with_profile_files(&config, &credentials);
     let view = accounts
@@ -207,4 +215,7 @@ async fn preflight_falls_back_when_simulation_is_unavailable() {
         .security_groups()
         .iter()
         .any(|g| g.group_name() == Some("easytdv-preflight")));
+    if let Some(parent) = config.parent() {
+        let _ = std::fs::remove_dir_all(parent);
+    }
 }
