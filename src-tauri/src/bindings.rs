@@ -1,25 +1,52 @@
 //! The list of commands exposed to the webview, and the TypeScript bindings
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
-use crate::commands;
+use crate::commands::{accounts, app, runs, wizard};
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![commands::app::app_info,])
+    tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
+        app::app_info,
+        accounts::list_accounts,
+        accounts::detect_profiles,
+        accounts::add_keys_account,
+        accounts::import_csv_account,
+        accounts::add_profile_account,
+        accounts::default_sandbox_endpoint,
+        accounts::add_sandbox_account,
+        accounts::check_account,
+        accounts::rename_account,
+        accounts::set_account_region,
+        accounts::set_default_account,
+        accounts::delete_account,
+        wizard::pick_script,
+        wizard::pick_requirements,
+        wizard::check_file,
+        wizard::list_regions,
+        wizard::list_instance_types,
+        wizard::resolve_ami,
+        wizard::list_buckets,
+        wizard::suggest_bucket_name,
+        wizard::check_bucket_name,
+        runs::start_run,
+        runs::retry_run,
+        runs::delete_run,
+        runs::list_runs,
+        runs::run_live_status,
+    ])
 }
 
-/// Renders the TypeScript bindings as they would be written to disk.
-pub fn render_bindings() -> Result<String, specta_typescript::ExportError> {
+/// Renders the TypeScript bindings as they are committed.
+pub fn render_bindings() -> Result<String, Box<dyn std::error::Error>> {
     let path = std::env::temp_dir().join(format!("easytdv-bindings-{}.ts", std::process::id()));
     specta_builder().export(bindings_config(), &path)?;
-    let text = std::fs::read_to_string(&path).map_err(specta_typescript::ExportError::Io)?;
+    let text = std::fs::read_to_string(&path)?;
     let _ = std::fs::remove_file(&path);
     Ok(text)
 }
 
 fn bindings_config() -> specta_typescript::Typescript {
     specta_typescript::Typescript::default()
-        .header("// Generated from the Rust commands by tauri-specta. Do not edit: run\n// `UPDATE_BINDINGS=1 cargo test -p easytdv-app bindings` to refresh.\n")
-        .bigint(specta_typescript::BigIntExportBehavior::Number)
+        .header("// Generated from the Rust commands by tauri-specta. Do not edit: run\n// `./dev bindings` to refresh.\n")
 }
 
 #[cfg(test)]
@@ -37,7 +64,7 @@ mod tests {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == fresh,
-            "ui/src/bindings.ts is stale: run `UPDATE_BINDINGS=1 cargo test -p easytdv-app bindings` and commit it"
+            "ui/src/bindings.ts is stale: run `./dev bindings` and commit it"
         );
     }
 }

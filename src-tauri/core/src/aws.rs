@@ -45,6 +45,25 @@ pub enum AwsError {
     BadEndpoint(String),
 }
 
+impl crate::explain::Explain for AwsError {
+    fn code(&self) -> &'static str {
+        match self {
+            AwsError::BadRegion(_) => "bad_region",
+            AwsError::BadEndpoint(_) => "bad_endpoint",
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            AwsError::BadRegion(_) => {
+                "Pick a region from the list, e.g. eu-west-3 for Europe (Paris).".into()
+            }
+            AwsError::BadEndpoint(_) => {
+                "The local sandbox address looks like http://127.0.0.1:4566.".into()
+            }
+        })
+    }
+}
+
 /// Counts AWS API operations (not retries) made through a context; the
 /// benchmark prints it per step.
 #[derive(Clone, Debug, Default)]

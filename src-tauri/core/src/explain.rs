@@ -21,6 +21,10 @@ pub struct ErrorReport {
 
 impl ErrorReport {
     pub fn from_error<E: Explain + ?Sized>(err: &E) -> Self {
-        Self { code: err.code().to_string(), message: err.to_string(), hint: err.hint() }
+        Self {
+            code: err.code().to_string(),
+            message: err.to_string(),
+            hint: err.hint(),
+        }
     }
 }

@@ -9,7 +9,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::explain::Explain;
-use crate::pipeline::{PipelineError, RunResources, RunStateSink, Step, TrainRequest};
+use crate::pipeline::{
+    DeleteReport, PipelineError, RunReport, RunResources, RunStateSink, Step, TrainRequest,
+};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -216,6 +218,62 @@ impl History {
             let rows = stmt.query_map([], row)?;
             rows.map(|r| r.map_err(HistoryError::from).and_then(|x| x))
                 .collect()
+        })
+    }
+
+    /// Records how a run (or a retry) ended.
+    pub fn record_run_result(
+        &self,
+        run_id: &str,
+        result: &Result<RunReport, PipelineError>,
+        last_step: Option<Step>,
+    ) -> Result<(), HistoryError> {
+        match result {
+            Ok(r) => self.set_outcome(
+                run_id,
+                Outcome::Succeeded,
+                Some(Step::Outputs),
+                None,
+                Some(&r.outputs_uri),
+            ),
+            Err(e) => self.set_outcome(
+                run_id,
+                Outcome::Failed,
+                last_step,
+                Some(&e.to_string()),
+                None,
+            ),
+        }
+    }
+
+    /// Records how a clean-up ended.
+    pub fn record_delete_result(
+        &self,
+        run_id: &str,
+        result: &Result<DeleteReport, PipelineError>,
+    ) -> Result<(), HistoryError> {
+        match result {
+            Ok(_) => self.set_outcome(run_id, Outcome::Deleted, None, None, None),
+            Err(e) => self.set_outcome(
+                run_id,
+                Outcome::DeleteFailed,
+                None,
+                Some(&e.to_string()),
+                None,
+            ),
+        }
+    }
+
+    /// Marks runs left `running` or `deleting` by a previous session (the app
+    /// was closed mid-run) so the history says what to do about them.
+    pub fn mark_interrupted(&self) -> Result<usize, HistoryError> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE runs SET outcome = CASE outcome WHEN 'deleting' THEN 'delete_failed' ELSE 'failed' END,
+                 message = 'easyTDV was closed during this step; its machine may still be running. Retry or delete the run.'
+                 WHERE outcome IN ('running', 'deleting')",
+                [],
+            )?)
         })
     }
 

@@ -11,5 +11,8 @@ pub struct AppInfo {
 #[tauri::command]
 #[specta::specta]
 pub fn app_info() -> AppInfo {
-    AppInfo { name: "easyTDV".into(), version: env!("CARGO_PKG_VERSION").into() }
+    AppInfo {
+        name: "easyTDV".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }
 }

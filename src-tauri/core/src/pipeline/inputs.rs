@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::TrainRequest;
 use crate::aws::is_region_code;
@@ -15,7 +15,7 @@ pub const MIN_DISK_GB: u32 = 8;
 pub const MAX_DISK_GB: u32 = 16_384;
 pub const MAX_RUNTIME_HOURS: u32 = 24 * 14;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
     Script,

@@ -30,7 +30,7 @@ pub enum TypeCategory {
 pub struct InstanceTypeInfo {
     pub name: String,
     pub vcpus: i32,
-    pub memory_mib: i64,
+    pub memory_mib: u32,
     pub gpu_count: i32,
     pub gpu_model: Option<String>,
     pub arm: bool,
@@ -82,7 +82,11 @@ fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
     Some(InstanceTypeInfo {
         name,
         vcpus: t.v_cpu_info().and_then(|v| v.default_v_cpus()).unwrap_or(0),
-        memory_mib: t.memory_info().and_then(|m| m.size_in_mib()).unwrap_or(0),
+        memory_mib: t
+            .memory_info()
+            .and_then(|m| m.size_in_mib())
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(0),
         gpu_count,
         gpu_model: if gpu_count > 0 { gpu_model } else { None },
         arm,

@@ -35,8 +35,9 @@ pub use inputs::{
     check_bucket, check_request, parse_requirements, read_input, CheckedFile, FileKind, InputError,
 };
 pub use model::*;
-pub use progress::{EventLog, MemoryState, ProgressSink, RunStateSink};
+pub use progress::{EventLog, MemoryState, ProgressSink, RunStateSink, Tracked};
 pub use remote::outcome as command_outcome;
+pub use storage::{list_buckets_in_region, suggest_bucket_name};
 
 use crate::aws::AwsContext;
 use progress::StepTimer;

@@ -131,3 +131,32 @@ impl<'a> StepTimer<'a> {
         });
     }
 }
+
+/// Forwards events and remembers the step of the last one (where a failure
+/// happened), for the history.
+pub struct Tracked {
+    inner: Arc<dyn ProgressSink>,
+    last: Mutex<Option<Step>>,
+}
+
+impl Tracked {
+    pub fn new(inner: Arc<dyn ProgressSink>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            last: Mutex::new(None),
+        })
+    }
+
+    pub fn last_step(&self) -> Option<Step> {
+        self.last.lock().ok().and_then(|l| *l)
+    }
+}
+
+impl ProgressSink for Tracked {
+    fn emit(&self, event: ProgressEvent) {
+        if let Ok(mut l) = self.last.lock() {
+            *l = Some(event.step);
+        }
+        self.inner.emit(event);
+    }
+}

@@ -204,3 +204,42 @@ mod tests {
         );
     }
 }
+
+/// The buckets of the account that live in the context's region.
+pub async fn list_buckets_in_region(ctx: &AwsContext) -> Result<Vec<String>, PipelineError> {
+    let s3 = ctx.s3();
+    let out = s3
+        .list_buckets()
+        .send()
+        .await
+        .map_err(|e| aws_error("list your S3 buckets", e))?;
+    let mut names = Vec::new();
+    for b in out.buckets() {
+        let Some(name) = b.name() else { continue };
+        let region = match b.bucket_region() {
+            Some(r) => r.to_string(),
+            None => match s3.get_bucket_location().bucket(name).send().await {
+                Ok(loc) => location_region(loc.location_constraint()),
+                // A bucket we may not read is not one we can use.
+                Err(_) => continue,
+            },
+        };
+        if region == ctx.region() {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// A valid, likely-unique bucket name for this account and region.
+pub async fn suggest_bucket_name(ctx: &AwsContext) -> Result<String, PipelineError> {
+    let who = ctx
+        .sts()
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| aws_error("read your account id", e))?;
+    let account = who.account().unwrap_or("000000000000");
+    Ok(format!("easytdv-{account}-{}", ctx.region()))
+}

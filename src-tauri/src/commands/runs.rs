@@ -1,0 +1,200 @@
+//! Runs: start, retry, delete, list, live status. Long work streams its
+//! progress through a `Channel`; the history records every outcome.
+
+use std::sync::Arc;
+
+use easytdv_core::history::{Outcome, RunRecord};
+use easytdv_core::pipeline::{
+    self, DeleteReport, ProgressEvent, ProgressSink, Step, Tracked, Train, TrainRequest,
+};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, State};
+
+use crate::error::{report, AppError};
+use crate::state::AppState;
+
+fn channel_sink(channel: Channel<ProgressEvent>) -> Arc<Tracked> {
+    Tracked::new(Arc::new(move |e: ProgressEvent| {
+        // The window may be gone; the run goes on and the history keeps it.
+        let _ = channel.send(e);
+    }))
+}
+
+fn busy(run_id: &str) -> AppError {
+    AppError {
+        code: "run_busy".into(),
+        message: format!("run {run_id} is already being worked on"),
+        hint: Some("Wait for the current step to finish.".into()),
+    }
+}
+
+/// Runs the pipeline from `from` in the background and records the result.
+fn spawn_run(app: AppHandle, mut train: Train, from: Step, sink: Arc<Tracked>) {
+    tauri::async_runtime::spawn(async move {
+        let run_id = train.run_id().to_string();
+        let result = train.run_from(from).await;
+        let state = app.state::<AppState>();
+        let _ = state
+            .history
+            .record_run_result(&run_id, &result, sink.last_step());
+        state.end(&run_id);
+    });
+}
+
+/// Checks the request, opens a run and starts it; returns the run id at once.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_run(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    account_id: String,
+    request: TrainRequest,
+    on_event: Channel<ProgressEvent>,
+) -> Result<String, AppError> {
+    let ctx = state.context(&account_id, Some(&request.region)).await?;
+    let sink = channel_sink(on_event);
+    let train = Train::new(ctx, request, sink.clone(), state.history.clone()).map_err(report)?;
+    let run_id = train.run_id().to_string();
+    state
+        .history
+        .attach_request(&run_id, &account_id, train.request())
+        .map_err(report)?;
+    state.begin(&run_id);
+    spawn_run(app, train, Step::Prepare, sink);
+    Ok(run_id)
+}
+
+/// Starts a failed run again from `from` (files are read again, so a fixed
+/// script or requirements file is used).
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_run(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    run_id: String,
+    from: Step,
+    on_event: Channel<ProgressEvent>,
+) -> Result<(), AppError> {
+    let record = state.history.get(&run_id).map_err(report)?;
+    let (Some(account_id), Some(request)) = (record.account_id.clone(), record.request.clone())
+    else {
+        return Err(AppError {
+            code: "run_incomplete".into(),
+            message: "this run was started outside the app and cannot be retried here".into(),
+            hint: Some("Delete it, then start a new run.".into()),
+        });
+    };
+    let ctx = state
+        .context(&account_id, Some(&record.resources.region))
+        .await?;
+    if !state.begin(&run_id) {
+        return Err(busy(&run_id));
+    }
+    let sink = channel_sink(on_event);
+    let started = Train::resume(
+        ctx,
+        request,
+        record.resources,
+        sink.clone(),
+        state.history.clone(),
+    )
+    .map_err(report)
+    .and_then(|t| {
+        state
+            .history
+            .set_outcome(&run_id, Outcome::Running, Some(from), None, None)
+            .map_err(report)?;
+        Ok(t)
+    });
+    match started {
+        Ok(train) => {
+            spawn_run(app, train, from, sink);
+            Ok(())
+        }
+        Err(e) => {
+            state.end(&run_id);
+            Err(e)
+        }
+    }
+}
+
+/// Deletes the run's machine, stack and input files, waits and verifies.
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_run(
+    state: State<'_, AppState>,
+    run_id: String,
+    on_event: Channel<ProgressEvent>,
+) -> Result<DeleteReport, AppError> {
+    let record = state.history.get(&run_id).map_err(report)?;
+    let account_id = record.account_id.clone().unwrap_or_default();
+    let ctx = state
+        .context(&account_id, Some(&record.resources.region))
+        .await?;
+    if !state.begin(&run_id) {
+        return Err(busy(&run_id));
+    }
+    let _ = state
+        .history
+        .set_outcome(&run_id, Outcome::Deleting, None, None, None);
+    let sink: Arc<dyn ProgressSink> = channel_sink(on_event);
+    let result = pipeline::delete_resources(&ctx, &record.resources, sink.as_ref()).await;
+    let _ = state.history.record_delete_result(&run_id, &result);
+    state.end(&run_id);
+    result.map_err(report)
+}
+
+/// The history, newest first.
+#[tauri::command]
+#[specta::specta]
+pub fn list_runs(state: State<'_, AppState>) -> Result<Vec<RunRecord>, AppError> {
+    state.history.list().map_err(report)
+}
+
+#[derive(Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveStatus {
+    /// `None`: no stack (never created, or deleted).
+    pub stack_status: Option<String>,
+    /// `None`: no machine known.
+    pub instance_state: Option<String>,
+    /// True while this app is working on the run.
+    pub active: bool,
+}
+
+/// Asks AWS for the run's stack and machine status now.
+#[tauri::command]
+#[specta::specta]
+pub async fn run_live_status(
+    state: State<'_, AppState>,
+    run_id: String,
+) -> Result<LiveStatus, AppError> {
+    let record = state.history.get(&run_id).map_err(report)?;
+    let account_id = record.account_id.clone().unwrap_or_default();
+    let ctx = state
+        .context(&account_id, Some(&record.resources.region))
+        .await?;
+    let res = &record.resources;
+    let stack_name = res
+        .stack_name
+        .clone()
+        .unwrap_or_else(|| format!("easytdv-{}", res.run_id));
+    let stack_status = pipeline::stack_status(&ctx, &stack_name)
+        .await
+        .map_err(report)?;
+    let instance_state = match &res.instance_id {
+        Some(id) => pipeline::instance_state(&ctx, id).await.map_err(report)?,
+        None => None,
+    };
+    let active = state
+        .active
+        .lock()
+        .map(|a| a.contains(&run_id))
+        .unwrap_or(false);
+    Ok(LiveStatus {
+        stack_status,
+        instance_state,
+        active,
+    })
+}
