@@ -3,6 +3,10 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // The Tauri app embeds ui/dist (tauri.conf.json: frontendDist "ui/dist").
 // No inline scripts: the CSP is `default-src 'self'` for scripts.
+// The app's CSP (tauri.conf.json). `vite preview` serves dist with it so the e2e tests catch violations.
+const CSP =
+  "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src ipc: http://ipc.localhost";
+
 export default defineConfig({
   plugins: [svelte()],
   clearScreen: false,
@@ -16,7 +20,7 @@ export default defineConfig({
     sourcemap: false,
   },
   server: { port: 5173, strictPort: true },
-  preview: { port: 4173, strictPort: true },
+  preview: { port: 4173, strictPort: true, headers: { 'Content-Security-Policy': CSP } },
   test: {
     include: ['src/**/*.test.ts'],
     environment: 'node',

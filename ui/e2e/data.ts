@@ -2,10 +2,11 @@
 import type { MockEvent } from './mock-backend';
 
 export const REGIONS = [
-  { code: 'us-east-1', name: 'US East (N. Virginia)' },
-  { code: 'eu-west-3', name: 'Europe (Paris)' },
-  { code: 'eu-central-1', name: 'Europe (Frankfurt)' },
-  { code: 'ap-northeast-1', name: 'Asia Pacific (Tokyo)' },
+  { code: 'us-east-1', name: 'US East (N. Virginia)', optIn: false },
+  { code: 'eu-west-3', name: 'Europe (Paris)', optIn: false },
+  { code: 'eu-central-1', name: 'Europe (Frankfurt)', optIn: false },
+  { code: 'ap-northeast-1', name: 'Asia Pacific (Tokyo)', optIn: false },
+  { code: 'af-south-1', name: 'Africa (Cape Town)', optIn: true },
 ];
 
 export const KEYS_ACCOUNT = {
@@ -17,6 +18,7 @@ export const KEYS_ACCOUNT = {
   profile: null,
   endpoint: null,
   isDefault: true,
+  createdAt: '2026-11-01T10:00:00Z',
 };
 
 export const SANDBOX_ACCOUNT = {
@@ -28,6 +30,7 @@ export const SANDBOX_ACCOUNT = {
   profile: null,
   endpoint: 'http://127.0.0.1:4566',
   isDefault: false,
+  createdAt: '2026-11-01T10:00:00Z',
 };
 
 export const PROFILE_ACCOUNT = {
@@ -39,6 +42,7 @@ export const PROFILE_ACCOUNT = {
   profile: 'lab',
   endpoint: null,
   isDefault: false,
+  createdAt: '2026-11-01T10:00:00Z',
 };
 
 export const IDENTITY = { accountId: '123456789012', arn: 'arn:aws:iam::123456789012:user/marie' };
@@ -133,20 +137,51 @@ export function deleteEvents(): MockEvent[] {
   ];
 }
 
-export function runSummary(outcome: string, extra: Record<string, unknown> = {}) {
+/** A history record (RunRecord) of the run RUN_ID. */
+export function runRecord(outcome: string, extra: Record<string, unknown> = {}) {
   return {
     runId: RUN_ID,
     createdAt: '2026-11-26T14:30:00Z',
-    accountName: 'Work',
-    region: 'eu-west-3',
-    instanceType: 't3.medium',
-    stackStatus: 'CREATE_COMPLETE',
-    instanceState: outcome === 'running' ? 'running' : 'terminated',
+    accountId: 'acc-1',
+    request: {
+      scriptPath: SCRIPT.path,
+      requirementsPath: REQUIREMENTS.path,
+      instanceType: 't3.medium',
+      diskGb: 30,
+      region: 'eu-west-3',
+      bucket: 'easytdv-123456789012-eu-west-3',
+      ami: null,
+      maxRuntimeHours: 24,
+    },
+    resources: {
+      runId: RUN_ID,
+      region: 'eu-west-3',
+      bucket: 'easytdv-123456789012-eu-west-3',
+      prefix: `easytdv/runs/${RUN_ID}`,
+      uploadedKeys: [],
+      stackName: `easytdv-${RUN_ID}`,
+      stackId: null,
+      instanceId: 'i-0abc123',
+      installCommandId: null,
+      trainingCommandId: null,
+    },
     outcome,
+    lastStep: outcome === 'succeeded' ? 'outputs' : null,
+    message: null,
     outputsUri: outcome === 'succeeded' ? OUTPUTS_URI : null,
     ...extra,
   };
 }
+
+export const LIVE_RUNNING = { stackStatus: 'CREATE_COMPLETE', instanceState: 'running', active: false };
+export const LIVE_GONE = { stackStatus: null, instanceState: 'terminated', active: false };
+
+export const DELETE_REPORT = {
+  terminatedInstances: ['i-0abc123'],
+  deletedStack: `easytdv-${RUN_ID}`,
+  deletedObjects: ['train.py', 'requirements.txt', 'template.yaml', 'launch.zip'].map((f) => `easytdv/runs/${RUN_ID}/${f}`),
+  keptOutputsPrefix: `easytdv/runs/${RUN_ID}/outputs/`,
+};
 
 /** Everything a signed-in user with one account needs. */
 export function signedIn(extra: Record<string, unknown> = {}) {
@@ -162,6 +197,8 @@ export function signedIn(extra: Record<string, unknown> = {}) {
     pick_script: SCRIPT,
     pick_requirements: REQUIREMENTS,
     start_run: RUN_ID,
+    run_live_status: LIVE_RUNNING,
+    default_sandbox_endpoint: 'http://127.0.0.1:4566',
     ...extra,
   };
 }

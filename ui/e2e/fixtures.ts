@@ -31,8 +31,11 @@ export const test = base.extend<{ app: Harness }>({
     fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+    });
     await use(makeHarness(page));
-    expect(errors, 'uncaught errors in the page').toEqual([]);
+    expect(errors, 'uncaught errors or CSP violations in the page').toEqual([]);
   },
 });
 

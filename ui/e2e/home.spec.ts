@@ -1,19 +1,20 @@
+import { signedIn } from './data';
 import { expect, scenario, test } from './fixtures';
 
 test('home shows the product, navigation and an empty Runs list that says what to do', async ({ page, app }) => {
-  await app.open(scenario({ results: { list_runs: [], list_accounts: [] } }));
+  await app.open(scenario({ results: signedIn() }));
   await expect(page.getByRole('link', { name: 'easyTDV home' })).toBeVisible();
   const nav = page.getByRole('navigation', { name: 'Main' });
   await expect(nav.getByRole('link', { name: 'Runs' })).toHaveAttribute('aria-current', 'page');
   await expect(nav.getByRole('link', { name: 'New run' })).toBeVisible();
   await expect(nav.getByRole('link', { name: 'Accounts' })).toBeVisible();
   await expect(page.getByRole('heading', { name: 'No runs yet' })).toBeVisible();
-  await expect(page.getByText(/Start your first training with New run/)).toBeVisible();
+  await expect(page.getByText(/No runs yet — start your first training with New run/)).toBeVisible();
   await app.shot('01-home-empty');
 });
 
 test('navigation is keyboard operable', async ({ page, app }) => {
-  await app.open(scenario({ results: { list_runs: [], list_accounts: [] } }));
+  await app.open(scenario({ results: signedIn() }));
   await page.keyboard.press('Tab'); // skip link
   await page.keyboard.press('Tab'); // brand
   await page.keyboard.press('Tab'); // Runs
@@ -21,4 +22,11 @@ test('navigation is keyboard operable', async ({ page, app }) => {
   await expect(page.getByRole('link', { name: 'New run' }).first()).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(page).toHaveURL(/#\/new$/);
+});
+
+test('dist is served with the app CSP and runs under it', async ({ page, app }) => {
+  const response = await page.request.get('/');
+  expect(response.headers()['content-security-policy']).toContain("default-src 'self'");
+  await app.open(scenario({ results: signedIn() }));
+  await expect(page.getByRole('heading', { name: 'Runs', exact: true })).toBeVisible();
 });

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { FAILURE_ADVICE, RUN_STEPS, STEP_LABELS, applyEvent, emptyTimeline, failedStep, mayCostMoney, overallState } from './progress';
+import {
+  FAILURE_ADVICE,
+  RUN_STEPS,
+  STEP_LABELS,
+  applyEvent,
+  emptyTimeline,
+  failedStep,
+  liveElapsed,
+  mayCostMoney,
+  overallState,
+  timelineFromRecord,
+} from './progress';
 
 const ev = (step: string, state: 'running' | 'done' | 'failed' | 'skipped', elapsedMs = 0, detail: string | null = null) => ({
   step,
@@ -43,5 +54,30 @@ describe('plain-language texts', () => {
     }
     expect(mayCostMoney('stack')).toBe(false);
     expect(mayCostMoney('training')).toBe(true);
+  });
+});
+
+describe('liveElapsed', () => {
+  it('keeps a running step counting between events, and freezes finished ones', () => {
+    let rows = applyEvent(emptyTimeline(), ev('prepare', 'running', 2000), 10_000);
+    expect(liveElapsed(rows[0]!, 13_500)).toBe(5500);
+    rows = applyEvent(rows, ev('prepare', 'done', 4000), 12_000);
+    expect(liveElapsed(rows[0]!, 99_000)).toBe(4000);
+    expect(liveElapsed(rows[1]!, 99_000)).toBeNull();
+  });
+});
+
+describe('timelineFromRecord', () => {
+  it('rebuilds a failed run up to its last step', () => {
+    const rows = timelineFromRecord('failed', 'requirements', 'pip failed');
+    expect(rows.map((r) => r.state)).toEqual(['done', 'done', 'done', 'failed', 'pending', 'pending']);
+    expect(failedStep(rows)).toMatchObject({ step: 'requirements', message: 'pip failed' });
+  });
+  it('handles running, succeeded and delete outcomes', () => {
+    expect(overallState(timelineFromRecord('running', 'stack', null))).toBe('running');
+    expect(overallState(timelineFromRecord('succeeded', 'outputs', null))).toBe('succeeded');
+    expect(timelineFromRecord('deleted', 'delete', null)).toMatchObject([{ step: 'delete', state: 'done' }]);
+    expect(timelineFromRecord('delete_failed', 'delete', 'x')).toMatchObject([{ step: 'delete', state: 'failed', message: 'x' }]);
+    expect(timelineFromRecord('failed', null, 'no bucket')[0]).toMatchObject({ step: 'prepare', state: 'failed' });
   });
 });

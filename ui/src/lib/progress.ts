@@ -19,7 +19,7 @@ export interface EventLike {
   state: 'running' | 'done' | 'failed' | 'skipped';
   elapsedMs: number;
   message: string;
-  detail: string | null;
+  detail?: string | null;
 }
 
 export interface StepRow {
@@ -28,24 +28,27 @@ export interface StepRow {
   elapsedMs: number | null;
   message: string;
   detail: string | null;
+  /** Local clock (ms) when the last event for this step arrived: lets a running step's time tick between events. */
+  at: number | null;
 }
 
 export function emptyTimeline(steps: readonly string[] = RUN_STEPS): StepRow[] {
-  return steps.map((step) => ({ step, state: 'pending', elapsedMs: null, message: '', detail: null }));
+  return steps.map((step) => ({ step, state: 'pending', elapsedMs: null, message: '', detail: null, at: null }));
 }
 
 /** Apply one event. Unknown steps (e.g. "delete") are appended in arrival order. */
-export function applyEvent(rows: readonly StepRow[], ev: EventLike): StepRow[] {
+export function applyEvent(rows: readonly StepRow[], ev: EventLike, now: number | null = null): StepRow[] {
   const out = rows.map((r) => ({ ...r }));
   let row = out.find((r) => r.step === ev.step);
   if (!row) {
-    row = { step: ev.step, state: 'pending', elapsedMs: null, message: '', detail: null };
+    row = { step: ev.step, state: 'pending', elapsedMs: null, message: '', detail: null, at: null };
     out.push(row);
   }
   row.state = ev.state;
   row.elapsedMs = ev.elapsedMs;
+  row.at = now;
   if (ev.message) row.message = ev.message;
-  if (ev.detail !== null && ev.detail !== '') row.detail = ev.detail;
+  if (ev.detail) row.detail = ev.detail;
   return out;
 }
 
@@ -79,4 +82,36 @@ export const FAILURE_ADVICE: Record<string, string> = {
 /** Steps after which the machine may exist and cost money until deleted. */
 export function mayCostMoney(step: string): boolean {
   return ['instance', 'requirements', 'training', 'outputs'].includes(step);
+}
+
+/** Elapsed time to show: a running step keeps counting from its last event. */
+export function liveElapsed(row: StepRow, now: number): number | null {
+  if (row.elapsedMs === null) return null;
+  if (row.state !== 'running' || row.at === null) return row.elapsedMs;
+  return row.elapsedMs + Math.max(0, now - row.at);
+}
+
+/**
+ * A timeline rebuilt from the history (a run not watched by this window): the outcome,
+ * the last step that reported, and its message. Delete outcomes show the delete row only.
+ */
+export function timelineFromRecord(outcome: string, lastStep: string | null, message: string | null): StepRow[] {
+  const row = (step: string, state: StepState, msg = ''): StepRow => ({
+    step,
+    state,
+    elapsedMs: null,
+    message: msg,
+    detail: null,
+    at: null,
+  });
+  if (outcome === 'deleting') return [row('delete', 'running', message ?? '')];
+  if (outcome === 'deleted') return [row('delete', 'done', message ?? '')];
+  if (outcome === 'delete_failed') return [row('delete', 'failed', message ?? 'Deleting did not finish.')];
+  if (outcome === 'succeeded') return RUN_STEPS.map((s) => row(s, 'done', s === 'outputs' && message ? message : ''));
+  const at = Math.max(0, RUN_STEPS.indexOf((lastStep ?? 'prepare') as (typeof RUN_STEPS)[number]));
+  return RUN_STEPS.map((s, i) => {
+    if (i < at) return row(s, 'done');
+    if (i > at) return row(s, 'pending');
+    return row(s, outcome === 'failed' ? 'failed' : 'running', message ?? '');
+  });
 }

@@ -14,15 +14,15 @@ export function outcomeLabel(outcome: string): { label: string; tone: Tone } {
       return { label: 'Deleted', tone: 'neutral' };
     case 'deleting':
       return { label: 'Deleting…', tone: 'warning' };
-    case 'interrupted':
-      return { label: 'Interrupted', tone: 'warning' };
+    case 'delete_failed':
+      return { label: 'Delete failed', tone: 'danger' };
     default:
       return { label: outcome.charAt(0).toUpperCase() + outcome.slice(1).replace(/_/g, ' '), tone: 'neutral' };
   }
 }
 
 /** What is still in the cloud (and may cost money), from the stack status and the instance state. */
-export function leftovers(stackStatus: string | null, instanceState: string | null): string {
+export function leftovers(stackStatus: string | null | undefined, instanceState: string | null | undefined): string {
   const parts: string[] = [];
   if (instanceState && !['terminated', 'shutting-down'].includes(instanceState)) parts.push(`machine (${instanceState})`);
   if (stackStatus && stackStatus !== 'DELETE_COMPLETE') {
@@ -31,6 +31,23 @@ export function leftovers(stackStatus: string | null, instanceState: string | nu
   return parts.length ? parts.join(', ') : 'nothing';
 }
 
-export function hasLeftovers(stackStatus: string | null, instanceState: string | null): boolean {
+export function hasLeftovers(stackStatus: string | null | undefined, instanceState: string | null | undefined): boolean {
   return leftovers(stackStatus, instanceState) !== 'nothing';
+}
+
+export interface DeleteReportLike {
+  terminatedInstances: string[];
+  deletedStack: string | null;
+  deletedObjects: string[];
+  keptOutputsPrefix: string | null;
+}
+
+/** One sentence per thing removed or kept by a delete. */
+export function describeDelete(r: DeleteReportLike): { removed: string[]; kept: string | null } {
+  const removed: string[] = [];
+  for (const id of r.terminatedInstances) removed.push(`the machine ${id}`);
+  if (r.deletedStack) removed.push(`the stack ${r.deletedStack} (roles, instance profile, launcher function, security group)`);
+  if (r.deletedObjects.length > 0)
+    removed.push(`${r.deletedObjects.length} uploaded file${r.deletedObjects.length === 1 ? '' : 's'}`);
+  return { removed, kept: r.keptOutputsPrefix };
 }

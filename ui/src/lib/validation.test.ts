@@ -5,6 +5,7 @@ import {
   validateAmiId,
   validateBucketName,
   validateDiskGb,
+  validateMaxRuntimeHours,
   validateSecretAccessKey,
 } from './validation';
 
@@ -81,5 +82,19 @@ describe('keys', () => {
   it('returns null for a lone key id', () => {
     expect(parsePastedKeyPair(id)).toBeNull();
     expect(parsePastedKeyPair('hello, world')).toBeNull();
+  });
+});
+
+describe('validateMaxRuntimeHours', () => {
+  it('accepts 1 to 336 whole hours', () => {
+    expect(validateMaxRuntimeHours(1)).toBeNull();
+    expect(validateMaxRuntimeHours('24')).toBeNull();
+    expect(validateMaxRuntimeHours(336)).toBeNull();
+  });
+  it('rejects the rest', () => {
+    expect(validateMaxRuntimeHours(0)).toMatch(/At least 1 hour/);
+    expect(validateMaxRuntimeHours(337)).toMatch(/At most 336/);
+    expect(validateMaxRuntimeHours(1.5)).toMatch(/whole number/);
+    expect(validateMaxRuntimeHours('')).toMatch(/Enter a number/);
   });
 });

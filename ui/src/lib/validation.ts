@@ -96,3 +96,16 @@ export function validateSecretAccessKey(raw: string): string | null {
   if (s.length < 16 || /\s/.test(s)) return 'This does not look like a secret access key: it is a 40-character string without spaces.';
   return null;
 }
+
+export const MAX_RUNTIME_MIN_H = 1;
+export const MAX_RUNTIME_MAX_H = 336;
+
+/** Safety net: the machine turns itself off after this many hours (1 hour to 14 days). */
+export function validateMaxRuntimeHours(value: number | string | null | undefined): string | null {
+  if (value === null || value === undefined || String(value).trim() === '') return 'Enter a number of hours, e.g. 24.';
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isFinite(n) || !Number.isInteger(n)) return 'Enter a whole number of hours, e.g. 24.';
+  if (n < MAX_RUNTIME_MIN_H) return 'At least 1 hour.';
+  if (n > MAX_RUNTIME_MAX_H) return 'At most 336 hours (14 days).';
+  return null;
+}

@@ -36,20 +36,24 @@ describe('wizard state machine', () => {
     expect(s.furthest).toBe('review');
     expect(launchFields(s.data)).toEqual({
       accountId: 'acc-1',
-      region: 'eu-west-3',
-      scriptPath: script.path,
-      requirementsPath: reqs.path,
-      instanceType: 't3.medium',
-      diskGb: 30,
-      ami: null,
-      bucket: 'easytdv-123-eu-west-3',
+      request: {
+        region: 'eu-west-3',
+        scriptPath: script.path,
+        requirementsPath: reqs.path,
+        instanceType: 't3.medium',
+        diskGb: 30,
+        ami: null,
+        bucket: 'easytdv-123-eu-west-3',
+        maxRuntimeHours: 24,
+      },
     });
   });
 
   it('validates machine fields', () => {
     let s = next(filled());
-    s = update(s, { diskGb: 4, amiMode: 'custom', customAmi: 'nope' });
+    s = update(s, { diskGb: 4, amiMode: 'custom', customAmi: 'nope', maxRuntimeHours: 0 });
     const e = stepErrors(s.data, 'machine');
+    expect(e.maxRuntimeHours).toMatch(/At least 1 hour/);
     expect(e.diskGb).toMatch(/at least 8/);
     expect(e.customAmi).toMatch(/ami-/);
     expect(next(s).step).toBe('machine');
@@ -61,7 +65,7 @@ describe('wizard state machine', () => {
     expect(stepErrors(s.data, 'storage').bucket).toMatch(/Choose one of your buckets/);
     s = update(s, { existingBucket: 'my-data' });
     s = next(s);
-    expect(launchFields(s.data)?.bucket).toBe('my-data');
+    expect(launchFields(s.data)?.request.bucket).toBe('my-data');
   });
 
   it('goes back, and jumps only to reachable steps', () => {

@@ -1,5 +1,5 @@
 // New-run wizard: a small pure state machine (Code → Machine → Storage → Review).
-import { validateAmiId, validateBucketName, validateDiskGb } from './validation';
+import { validateAmiId, validateBucketName, validateDiskGb, validateMaxRuntimeHours } from './validation';
 
 export const WIZARD_STEPS = ['code', 'machine', 'storage', 'review'] as const;
 export type WizardStep = (typeof WIZARD_STEPS)[number];
@@ -23,6 +23,7 @@ export interface WizardData {
   requirements: FileRef | null;
   instanceType: string;
   diskGb: number | string;
+  maxRuntimeHours: number | string;
   amiMode: 'auto' | 'custom';
   customAmi: string;
   bucketMode: 'existing' | 'new';
@@ -40,6 +41,7 @@ export interface WizardState {
 }
 
 export const DEFAULT_DISK_GB = 30;
+export const DEFAULT_MAX_RUNTIME_HOURS = 24;
 export const DEFAULT_INSTANCE_TYPE = 't3.medium';
 
 export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
@@ -54,6 +56,7 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
       requirements: null,
       instanceType: '',
       diskGb: DEFAULT_DISK_GB,
+      maxRuntimeHours: DEFAULT_MAX_RUNTIME_HOURS,
       amiMode: 'auto',
       customAmi: '',
       bucketMode: 'new',
@@ -79,6 +82,8 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
       if (!data.instanceType) e.instanceType = 'Choose a machine type.';
       const disk = validateDiskGb(data.diskGb);
       if (disk) e.diskGb = disk;
+      const hours = validateMaxRuntimeHours(data.maxRuntimeHours);
+      if (hours) e.maxRuntimeHours = hours;
       if (data.amiMode === 'custom') {
         const ami = validateAmiId(data.customAmi);
         if (ami) e.customAmi = ami;
@@ -157,17 +162,20 @@ export function chosenAmi(data: WizardData): string | null {
   return data.amiMode === 'custom' ? data.customAmi.trim() : null;
 }
 
-/** Fields of the start request, once every step is valid; null otherwise. */
+/** The account and the start request, once every step is valid; null otherwise. */
 export function launchFields(data: WizardData) {
   if (!isStepValid(data, 'review') || !data.script || !data.requirements || !data.accountId) return null;
   return {
     accountId: data.accountId,
-    region: data.region,
-    scriptPath: data.script.path,
-    requirementsPath: data.requirements.path,
-    instanceType: data.instanceType,
-    diskGb: Number(data.diskGb),
-    ami: chosenAmi(data),
-    bucket: chosenBucket(data),
+    request: {
+      scriptPath: data.script.path,
+      requirementsPath: data.requirements.path,
+      instanceType: data.instanceType,
+      diskGb: Number(data.diskGb),
+      region: data.region,
+      bucket: chosenBucket(data),
+      ami: chosenAmi(data),
+      maxRuntimeHours: Number(data.maxRuntimeHours),
+    },
   };
 }

@@ -1,0 +1,218 @@
+import type { Page } from '@playwright/test';
+import { AMI, PROFILE_ACCOUNT, REQUIREMENTS, RUN_ID, SCRIPT, signedIn, KEYS_ACCOUNT, runEvents } from './data';
+import { expect, scenario, test } from './fixtures';
+
+async function pickFiles(page: Page) {
+  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+}
+
+test('complete the wizard with the defaults and launch', async ({ page, app }) => {
+  await app.open(scenario({ results: signedIn(), streams: { start_run: runEvents() } }), '#/new');
+  await expect(page.getByRole('heading', { name: 'Your code' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Code' })).toHaveAttribute('aria-current', 'step');
+  await app.shot('20-wizard-code-empty');
+
+  await pickFiles(page);
+  await expect(page.getByTestId('file-script')).toContainText('train.py');
+  await expect(page.getByTestId('file-script')).toContainText('4.2 KB');
+  const reqs = page.getByTestId('file-requirements');
+  await expect(reqs).toContainText('4 packages will be installed with pip');
+  await expect(reqs.getByRole('list', { name: 'Packages' })).toContainText('scikit-learn');
+  await expect(reqs).toContainText('==1.26.4');
+  await app.shot('21-wizard-code-picked');
+
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
+  await expect(page.getByLabel('Region')).toHaveValue('eu-west-3');
+  await expect(page.getByRole('radio', { name: /t3\.medium/ })).toBeChecked();
+  await expect(page.getByTestId('selected-type')).toContainText('t3.medium — 2 vCPU · 4 GiB memory');
+  await expect(page.getByRole('group', { name: /General purpose/ })).toBeVisible();
+  await expect(page.getByRole('group', { name: /GPU/ })).toContainText('NVIDIA T4');
+  await expect(page.getByLabel('Disk size (GiB)')).toHaveValue('30');
+  await expect(page.getByTestId('ami-auto')).toContainText(AMI.name);
+  await app.shot('22-wizard-machine');
+
+  // Search narrows the list.
+  await page.getByLabel('Search machine types').fill('gpu');
+  await expect(page.getByRole('radio', { name: /g4dn\.xlarge/ })).toBeVisible();
+  await expect(page.getByRole('radio', { name: /m5\.xlarge/ })).toHaveCount(0);
+  await app.shot('23-wizard-machine-search-gpu');
+  await page.getByLabel('Search machine types').fill('');
+
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByRole('heading', { name: 'Storage' })).toBeVisible();
+  await expect(page.getByLabel('Bucket name')).toHaveValue('easytdv-123456789012-eu-west-3');
+  await app.shot('24-wizard-storage');
+
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByRole('heading', { name: 'Review and launch' })).toBeVisible();
+  const created = page.getByRole('region', { name: /What will be created/ });
+  for (const thing of ['CloudFormation stack', '2 IAM roles', 'instance profile', 'Lambda function', 'security group', 'EC2 instance']) {
+    await expect(created).toContainText(thing);
+  }
+  await expect(created).toContainText('One click deletes them all');
+  await expect(page.getByRole('region', { name: 'Your training' })).toContainText('Europe (Paris) — eu-west-3');
+  await app.shot('25-wizard-review');
+
+  await page.getByRole('button', { name: 'Launch training' }).click();
+  await expect(page).toHaveURL(new RegExp(`#/runs/${RUN_ID}$`));
+  expect((await app.calls('start_run'))[0]?.args).toEqual({
+    accountId: KEYS_ACCOUNT.id,
+    request: {
+      scriptPath: SCRIPT.path,
+      requirementsPath: REQUIREMENTS.path,
+      instanceType: 't3.medium',
+      diskGb: 30,
+      region: 'eu-west-3',
+      bucket: 'easytdv-123456789012-eu-west-3',
+      ami: null,
+      maxRuntimeHours: 24,
+    },
+    onEvent: expect.stringMatching(/^channel:/),
+  });
+  expect((await app.calls('suggest_bucket_name'))[0]?.args).toEqual({ accountId: KEYS_ACCOUNT.id, region: 'eu-west-3' });
+  expect((await app.calls('resolve_ami'))[0]?.args).toEqual({ accountId: KEYS_ACCOUNT.id, region: 'eu-west-3', instanceType: 't3.medium', custom: null });
+  await expect(page.getByTestId('success')).toBeVisible();
+});
+
+test('Code step: Next without files says what is missing', async ({ page, app }) => {
+  await app.open(scenario({ results: signedIn() }), '#/new');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByText('Choose your training script (a .py file such as train.py).')).toBeVisible();
+  await expect(page.getByText('Choose your requirements.txt')).toBeVisible();
+  await expect(page.getByText('Please fix what is marked in red to continue.')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Your code' })).toBeVisible();
+  await app.shot('26-wizard-code-errors');
+});
+
+test('Code step: a file the backend rejects shows why; drag-and-drop checks the dropped files', async ({ page, app }) => {
+  await app.open(
+    scenario({
+      results: { ...signedIn(), check_file: SCRIPT },
+      errors: {
+        pick_requirements: {
+          code: 'requirements_invalid',
+          message: 'requirements.txt line 3 is not a package: "import numpy".',
+          hint: 'Keep one package per line, e.g. numpy==1.26.4.',
+        },
+      },
+    }),
+    '#/new',
+  );
+  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await expect(page.getByRole('alert')).toContainText('line 3 is not a package');
+  await expect(page.getByRole('alert')).toContainText('Keep one package per line');
+  await app.shot('27-wizard-code-file-error');
+
+  await page.evaluate(() =>
+    (window as unknown as { __MOCK_EMIT__: (e: string, p: unknown) => void }).__MOCK_EMIT__('tauri://drag-drop', {
+      paths: ['/home/marie/project/train.py'],
+      position: { x: 10, y: 10 },
+    }),
+  );
+  await expect(page.getByTestId('file-script')).toContainText('train.py');
+  expect((await app.calls('check_file'))[0]?.args).toEqual({ path: '/home/marie/project/train.py', kind: 'script' });
+});
+
+test('Machine step: disk size and custom image errors', async ({ page, app }) => {
+  await app.open(scenario({ results: signedIn() }), '#/new');
+  await pickFiles(page);
+  await page.getByRole('button', { name: 'Next' }).click();
+  const disk = page.getByLabel('Disk size (GiB)');
+  const next = page.getByRole('button', { name: 'Next' });
+  for (const [value, message] of [
+    ['4', 'The disk must be at least 8 GiB.'],
+    ['20000', 'The disk can be at most 16384 GiB (16 TiB).'],
+    ['', 'Enter a disk size in GiB.'],
+  ] as const) {
+    await disk.fill(value);
+    await next.click();
+    await expect(page.getByText(message)).toBeVisible();
+    await expect(disk).toHaveAttribute('aria-invalid', 'true');
+  }
+  await disk.fill('50');
+  await page.getByText('Advanced').click();
+  await page.getByLabel('Image ID').fill('ami-nothex');
+  await next.click();
+  await expect(page.getByText(/An image id looks like ami-/)).toBeVisible();
+  await app.shot('28-wizard-machine-errors');
+  await page.getByLabel('Image ID').fill('ami-0123456789abcdef0');
+  await next.click();
+  await expect(page.getByRole('heading', { name: 'Storage' })).toBeVisible();
+});
+
+test('Machine step: choosing another account and region reloads the machine list', async ({ page, app }) => {
+  await app.open(scenario({ results: signedIn({ list_accounts: [KEYS_ACCOUNT, PROFILE_ACCOUNT] }) }), '#/new');
+  await pickFiles(page);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByLabel('Account').selectOption(PROFILE_ACCOUNT.id);
+  await expect(page.getByLabel('Region')).toHaveValue('us-east-1');
+  await page.getByLabel('Region').selectOption('ap-northeast-1');
+  await expect(page.getByRole('radio', { name: /t3\.medium/ })).toBeChecked();
+  const calls = await app.calls('list_instance_types');
+  expect(calls.at(-1)?.args).toEqual({ accountId: PROFILE_ACCOUNT.id, region: 'ap-northeast-1' });
+});
+
+test('Storage step: each bucket name error, and an existing bucket', async ({ page, app }) => {
+  await app.open(scenario({ results: signedIn() }), '#/new');
+  await pickFiles(page);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
+  const name = page.getByLabel('Bucket name');
+  const next = page.getByRole('button', { name: 'Next' });
+  const cases: [string, string | RegExp][] = [
+    ['', 'Enter a bucket name.'],
+    ['ab', 'A bucket name needs at least 3 characters.'],
+    ['a'.repeat(64), /at most 63 characters/],
+    ['My-Bucket', 'Use lowercase letters only (no capitals).'],
+    ['my_bucket', /Use only lowercase letters, digits, dots/],
+    ['-bucket', 'Start the name with a lowercase letter or a digit.'],
+    ['bucket-', 'End the name with a lowercase letter or a digit.'],
+    ['my..bucket', 'Two dots in a row (..) are not allowed.'],
+    ['192.168.1.1', /cannot look like an IP address/],
+    ['xn--bucket', 'A bucket name cannot start with "xn--".'],
+    ['data-s3alias', 'A bucket name cannot end with "-s3alias".'],
+  ];
+  for (const [value, message] of cases) {
+    await name.fill(value);
+    await next.click();
+    await expect(page.locator('#s-new-error')).toHaveText(message);
+    await expect(page.getByRole('heading', { name: 'Storage' })).toBeVisible();
+  }
+  await app.shot('29-wizard-storage-error');
+
+  await page.getByRole('radio', { name: 'Use one of my buckets' }).check();
+  await next.click();
+  await expect(page.getByText('Choose one of your buckets, or create a new one.')).toBeVisible();
+  await page.getByLabel('Bucket', { exact: true }).selectOption('marie-datasets');
+  await next.click();
+  await expect(page.getByRole('region', { name: 'Your training' })).toContainText('marie-datasets (existing)');
+  await expect(page.getByRole('region', { name: /What will be created/ })).not.toContainText('S3 bucket');
+});
+
+test('Review: a launch error is shown with what to do, and nothing navigates away', async ({ page, app }) => {
+  await app.open(
+    scenario({
+      results: signedIn(),
+      errors: {
+        start_run: {
+          code: 'bucket_other_region',
+          message: 'The bucket marie-datasets is in us-east-1, not in eu-west-3.',
+          hint: 'Choose a bucket in the same region, or create a new one.',
+        },
+      },
+    }),
+    '#/new',
+  );
+  await pickFiles(page);
+  for (let i = 0; i < 3; i++) await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Launch training' }).click();
+  await expect(page.getByRole('alert')).toContainText('The training could not start');
+  await expect(page.getByRole('alert')).toContainText('Choose a bucket in the same region');
+  await expect(page).toHaveURL(/#\/new$/);
+  await app.shot('30-wizard-launch-error');
+  // The step list lets the user go back to fix it.
+  await page.getByRole('navigation', { name: 'New run steps' }).getByRole('button', { name: 'Storage' }).click();
+  await expect(page.getByRole('heading', { name: 'Storage' })).toBeVisible();
+});

@@ -1,0 +1,33 @@
+// The one place that touches the generated bindings (src/bindings.ts, from Rust by tauri-specta).
+// It names the wire types the UI uses (values coming from Rust are the `_Serialize` forms,
+// values sent to Rust the `_Deserialize` forms) and turns a command's result into
+// "return the data or throw the ErrorReport".
+import type * as B from '../bindings';
+
+export { commands } from '../bindings';
+
+export type AppError = B.ErrorReport_Serialize;
+export type AccountView = B.AccountView_Serialize;
+export type AccountSetup = B.AccountSetup_Serialize;
+export type ProfileInfo = B.ProfileInfo_Serialize;
+export type RegionInfo = B.RegionInfo;
+export type PickedFile = B.CheckedFile;
+export type FileKind = B.FileKind;
+export type InstanceTypeInfo = B.InstanceTypeInfo_Serialize;
+export type AmiInfo = B.AmiInfo;
+export type RunRecord = B.RunRecord_Serialize;
+export type LiveStatus = B.LiveStatus_Serialize;
+export type DeleteReport = B.DeleteReport_Serialize;
+export type TrainRequest = B.TrainRequest_Deserialize;
+export type ProgressEvent = B.ProgressEvent_Deserialize;
+export type Step = B.Step;
+export type Outcome = B.Outcome;
+export type AppInfo = B.AppInfo;
+
+type CommandResult<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };
+
+export async function ok<T>(p: Promise<CommandResult<T>>): Promise<T> {
+  const r = await p;
+  if (r.status === 'ok') return r.data;
+  throw r.error;
+}
