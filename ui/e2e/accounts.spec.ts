@@ -42,7 +42,7 @@ test('accounts: list, rename, make default, remove with confirmation, add', asyn
   await page.getByRole('button', { name: 'Make default (Lab)' }).click();
   expect((await app.calls('set_default_account'))[0]?.args).toEqual({ id: PROFILE_ACCOUNT.id });
 
-  await page.getByRole('button', { name: 'Check Work' }).click();
+  await page.getByRole('button', { name: 'Check access of Work' }).click();
   await expect(page.getByTestId('check-result')).toContainText('1 permission is missing');
   await expect(page.getByTestId('check-result')).toContainText('iam:PassRole');
 

@@ -199,6 +199,7 @@ export function signedIn(extra: Record<string, unknown> = {}) {
     start_run: RUN_ID,
     run_live_status: LIVE_RUNNING,
     default_sandbox_endpoint: 'http://127.0.0.1:4566',
+    app_info: { name: 'easyTDV', version: '0.1.0' },
     ...extra,
   };
 }
