@@ -23,8 +23,14 @@ PYTHON="$EASYTDV_HOME/venv/bin/python"
 DEST="s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/outputs/"
 export OUTPUT_DIR="$EASYTDV_HOME/outputs"
 
-if [ ! -x "$PYTHON" ] || [ ! -f "$RUN_DIR/train.py" ]; then
-    echo "easytdv: the run is not installed ($PYTHON or $RUN_DIR/train.py is missing); install the requirements first" >&2
+if [ ! -x "$PYTHON" ]; then
+    echo "easytdv: the run is not installed ($PYTHON is missing); install the requirements first" >&2
+    exit 2
+fi
+# Fetch the script again: a retry after a fix runs the fixed script.
+mkdir -p "$RUN_DIR"
+if ! aws s3 cp --only-show-errors "s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/train.py" "$RUN_DIR/train.py"; then
+    echo "easytdv: could not download train.py from s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/" >&2
     exit 2
 fi
 
@@ -33,7 +39,12 @@ mkdir -p "$OUTPUT_DIR"
 cd "$RUN_DIR" || exit 2
 
 echo "easytdv: training started (OUTPUT_DIR=$OUTPUT_DIR)"
-"$PYTHON" -u "$RUN_DIR/train.py" &
+# SSM keeps only the first 24,000/8,000 characters of a command's output:
+# keep full logs too, uploaded beside the outputs, so the end of a long
+# traceback is never lost.
+LOG_DIR="$EASYTDV_HOME/logs"
+mkdir -p "$LOG_DIR"
+"$PYTHON" -u "$RUN_DIR/train.py" > >(tee "$LOG_DIR/train-stdout.log") 2> >(tee "$LOG_DIR/train-stderr.log" >&2) &
 child=$!
 # On a stop request, stop the training, then still upload what it wrote.
 trap 'echo "easytdv: stop requested, stopping training" >&2; kill -TERM "$child" 2>/dev/null' TERM INT
@@ -55,6 +66,8 @@ else
     echo "easytdv: could not upload the outputs in $OUTPUT_DIR to $DEST" >&2
     upload_ok=0
 fi
+
+aws s3 cp --only-show-errors --recursive "$LOG_DIR" "${DEST}_logs/" >/dev/null 2>&1 || true
 
 if [ "$train_rc" -ne 0 ]; then
     echo "easytdv: training failed with exit code $train_rc" >&2

@@ -364,7 +364,7 @@ def test_install_downloads_inputs_and_creates_venv(installed):
 
 
 def test_train_writes_outputs_to_the_bucket(installed):
-    (installed.home / "run" / "train.py").write_text(TRAIN_OK)
+    (installed.inputs / "train.py").write_text(TRAIN_OK)
     result = installed.run(TRAIN)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (installed.outputs / "model.txt").read_text() == "weights"
@@ -374,7 +374,7 @@ def test_train_writes_outputs_to_the_bucket(installed):
 
 
 def test_failing_training_still_syncs_outputs_and_fails(installed):
-    (installed.home / "run" / "train.py").write_text(TRAIN_FAILS)
+    (installed.inputs / "train.py").write_text(TRAIN_FAILS)
     result = installed.run(TRAIN)
     assert result.returncode != 0
     assert "Traceback (most recent call last)" in result.stderr
@@ -385,7 +385,7 @@ def test_failing_training_still_syncs_outputs_and_fails(installed):
 
 
 def test_stopping_training_still_uploads_outputs(installed):
-    (installed.home / "run" / "train.py").write_text(
+    (installed.inputs / "train.py").write_text(
         "import os, pathlib, time\n"
         "pathlib.Path(os.environ['OUTPUT_DIR'], 'checkpoint.txt').write_text('epoch 3')\n"
         "print('training-is-running', flush=True)\n"
@@ -413,7 +413,7 @@ def test_stopping_training_still_uploads_outputs(installed):
 
 
 def test_upload_failure_after_successful_training_is_an_error(installed):
-    (installed.home / "run" / "train.py").write_text(TRAIN_OK)
+    (installed.inputs / "train.py").write_text(TRAIN_OK)
     result = installed.run(TRAIN, FAKE_AWS_FAIL_SYNC="1")
     assert result.returncode == 90
     assert "outputs were not uploaded" in result.stderr

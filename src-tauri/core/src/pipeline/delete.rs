@@ -20,7 +20,7 @@ pub async fn delete_resources(
         "Looking for the run's resources",
     );
     let result = delete_all(ctx, res, &timer).await;
-    timer.finish(result, |r| summary(r))
+    timer.finish(result, summary)
 }
 
 async fn delete_all(

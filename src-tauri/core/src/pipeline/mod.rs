@@ -282,7 +282,17 @@ impl Train {
             "Creating the IAM roles, security group and launch function",
         );
         let result = async {
-            let id = self.start_create_stack(prepared).await?;
+            let id = match self.start_create_stack(prepared).await {
+                Ok(id) => id,
+                // CreateStack itself refused (e.g. a name already taken): make
+                // sure nothing of the stack stays, and say why in plain words.
+                Err(PipelineError::Aws { message, .. }) => {
+                    let name = stack::stack_name(&self.resources.run_id);
+                    stack::delete(&self.ctx, &name).await?;
+                    return Err(PipelineError::StackFailed { reason: message });
+                }
+                Err(e) => return Err(e),
+            };
             let on_status = |s: &str| timer.update(format!("Stack {s}"));
             let status = stack::wait_created(&self.ctx, &id, &on_status).await?;
             Ok(StackInfo {
@@ -463,10 +473,17 @@ impl Train {
             let limit = self.training_timeout() + Duration::from_secs(300);
             let outcome = remote::wait(&self.ctx, instance_id, &cmd, limit, &tick).await?;
             if !outcome.succeeded() {
+                // SSM keeps the start of the output; the full log in S3 has the end.
+                let log = format!("{}_logs/train-stderr.log", self.resources.outputs_prefix());
+                let tail =
+                    match storage::tail_text(&self.ctx, &self.resources.bucket, &log, 8000).await {
+                        Some(text) if !text.trim().is_empty() => last_lines(&text, 40),
+                        _ => remote::tail(&outcome, 40),
+                    };
                 return Err(PipelineError::TrainingFailed {
                     status: outcome.status.clone(),
                     exit_code: outcome.exit_code,
-                    tail: remote::tail(&outcome, 40),
+                    tail,
                 });
             }
             Ok(outcome)
@@ -539,6 +556,11 @@ impl Train {
     pub async fn delete_resources(&self) -> Result<DeleteReport, PipelineError> {
         delete_resources(&self.ctx, &self.resources, self.progress.as_ref()).await
     }
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 fn last_line(text: &str) -> String {

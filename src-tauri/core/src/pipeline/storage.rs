@@ -183,28 +183,6 @@ pub async fn delete_keys(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_and_locations() {
-        assert_eq!(
-            template_url("b1", "eu-west-3", "easytdv/runs/x/stack.yaml"),
-            "https://b1.s3.eu-west-3.amazonaws.com/easytdv/runs/x/stack.yaml"
-        );
-        assert_eq!(location_region(None), "us-east-1");
-        assert_eq!(
-            location_region(Some(&BucketLocationConstraint::Eu)),
-            "eu-west-1"
-        );
-        assert_eq!(
-            location_region(Some(&BucketLocationConstraint::EuWest3)),
-            "eu-west-3"
-        );
-    }
-}
-
 /// The buckets of the account that live in the context's region.
 pub async fn list_buckets_in_region(ctx: &AwsContext) -> Result<Vec<String>, PipelineError> {
     let s3 = ctx.s3();
@@ -242,4 +220,46 @@ pub async fn suggest_bucket_name(ctx: &AwsContext) -> Result<String, PipelineErr
         .map_err(|e| aws_error("read your account id", e))?;
     let account = who.account().unwrap_or("000000000000");
     Ok(format!("easytdv-{account}-{}", ctx.region()))
+}
+
+/// The last `max_bytes` of an object as text, `None` if it does not exist.
+pub async fn tail_text(
+    ctx: &AwsContext,
+    bucket: &str,
+    key: &str,
+    max_bytes: usize,
+) -> Option<String> {
+    let out = ctx
+        .s3()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .range(format!("bytes=-{max_bytes}"))
+        .send()
+        .await
+        .ok()?;
+    let bytes = out.body.collect().await.ok()?.into_bytes();
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_locations() {
+        assert_eq!(
+            template_url("b1", "eu-west-3", "easytdv/runs/x/stack.yaml"),
+            "https://b1.s3.eu-west-3.amazonaws.com/easytdv/runs/x/stack.yaml"
+        );
+        assert_eq!(location_region(None), "us-east-1");
+        assert_eq!(
+            location_region(Some(&BucketLocationConstraint::Eu)),
+            "eu-west-1"
+        );
+        assert_eq!(
+            location_region(Some(&BucketLocationConstraint::EuWest3)),
+            "eu-west-3"
+        );
+    }
 }

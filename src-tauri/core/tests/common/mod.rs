@@ -1,0 +1,155 @@
+//! Shared set-up for tests that drive the core against the local sandbox.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use easytdv_core::aws::{AwsContext, CredentialSource};
+use easytdv_core::pipeline::{EventLog, MemoryState, Train, TrainRequest};
+
+pub const REGION: &str = "eu-west-3";
+
+/// The sandbox endpoint; tests fail clearly when it is not running.
+pub fn endpoint() -> String {
+    std::env::var("EASYTDV_SANDBOX_ENDPOINT").expect(
+        "EASYTDV_SANDBOX_ENDPOINT is not set: start the sandbox with \
+         `tests/sandbox/run --background --pidfile /tmp/sb.pid --port 0` and export the line it prints",
+    )
+}
+
+pub async fn ctx() -> AwsContext {
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    AwsContext::new(
+        &CredentialSource::Sandbox {
+            endpoint: endpoint(),
+        },
+        REGION,
+    )
+    .await
+    .expect("context")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
+}
+
+/// A bucket name of our own per test, so tests running in parallel never meet.
+pub fn bucket(tag: &str) -> String {
+    format!(
+        "easytdv-test-{tag}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+pub fn request(case: &str, bucket: &str) -> TrainRequest {
+    TrainRequest {
+        script_path: fixture(&format!("{case}/train.py")),
+        requirements_path: fixture(&format!("{case}/requirements.txt")),
+        instance_type: "t3.medium".into(),
+        disk_gb: 30,
+        region: REGION.into(),
+        bucket: bucket.into(),
+        ami: None,
+        max_runtime_hours: 2,
+    }
+}
+
+pub struct Harness {
+    pub ctx: AwsContext,
+    pub events: EventLog,
+    pub state: MemoryState,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self {
+            ctx: ctx().await,
+            events: EventLog::default(),
+            state: MemoryState::default(),
+        }
+    }
+
+    pub fn train(&self, request: TrainRequest) -> Train {
+        Train::new(
+            self.ctx.clone(),
+            request,
+            Arc::new(self.events.clone()),
+            Arc::new(self.state.clone()),
+        )
+        .expect("valid request")
+    }
+}
+
+/// Everything the sandbox still has for a run: live instances, the stack, input keys.
+pub async fn leftovers(
+    ctx: &AwsContext,
+    run_id: &str,
+    bucket: &str,
+) -> (Vec<String>, Option<String>, Vec<String>) {
+    let ec2 = ctx.ec2();
+    let out = ec2
+        .describe_instances()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:easytdv:run-id")
+                .values(run_id)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe instances");
+    let live: Vec<String> = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter(|i| {
+            i.state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str() != "terminated")
+                .unwrap_or(true)
+        })
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    let stack = easytdv_core::pipeline::stack_status(ctx, &format!("easytdv-{run_id}"))
+        .await
+        .expect("stack status");
+    let keys = list(ctx, bucket, &format!("easytdv/runs/{run_id}/")).await;
+    let inputs = keys
+        .into_iter()
+        .filter(|k| !k.contains("/outputs/"))
+        .collect();
+    (live, stack, inputs)
+}
+
+pub async fn list(ctx: &AwsContext, bucket: &str, prefix: &str) -> Vec<String> {
+    match ctx
+        .s3()
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+pub async fn get_text(ctx: &AwsContext, bucket: &str, key: &str) -> String {
+    let out = ctx
+        .s3()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("get object");
+    let bytes = out.body.collect().await.expect("body").into_bytes();
+    String::from_utf8(bytes.to_vec()).expect("utf-8")
+}
