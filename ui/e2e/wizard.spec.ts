@@ -132,14 +132,27 @@ test('Machine step: disk size and custom image errors', async ({ page, app }) =>
     await expect(disk).toHaveAttribute('aria-invalid', 'true');
   }
   await disk.fill('50');
+  // Typing does not reload what AWS offers.
+  expect(await app.calls('list_instance_types')).toHaveLength(1);
+  expect(await app.calls('resolve_ami')).toHaveLength(1);
   await page.getByText('Advanced').click();
   await page.getByLabel('Image ID').fill('ami-nothex');
   await next.click();
   await expect(page.getByText(/An image id looks like ami-/)).toBeVisible();
   await app.shot('28-wizard-machine-errors');
+  const hours = page.getByLabel('Turn the machine off after at most (hours)');
+  await hours.fill('0');
+  await next.click();
+  await expect(page.getByText('At least 1 hour.')).toBeVisible();
+  await hours.fill('400');
+  await next.click();
+  await expect(page.getByText('At most 336 hours (14 days).')).toBeVisible();
+  await hours.fill('48');
   await page.getByLabel('Image ID').fill('ami-0123456789abcdef0');
+  await expect(page.getByTestId('ami-custom')).toContainText(AMI.name);
   await next.click();
   await expect(page.getByRole('heading', { name: 'Storage' })).toBeVisible();
+  expect((await app.calls('resolve_ami')).at(-1)?.args).toMatchObject({ custom: 'ami-0123456789abcdef0' });
 });
 
 test('Machine step: choosing another account and region reloads the machine list', async ({ page, app }) => {
