@@ -11,7 +11,7 @@ from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequ
                                            create_backend_app)
 from werkzeug.serving import make_server
 
-from . import cfn_delay, instances, lambda_exec, procs, public_params, ssm_api, ssm_exec
+from . import cfn_delay, cfn_failures, instances, lambda_exec, procs, public_params, ssm_api, ssm_exec
 from .config import CONFIG
 
 _installed = False
@@ -34,7 +34,8 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    for module in (lambda_exec, instances, ssm_exec, ssm_api, public_params, cfn_delay):
+    for module in (lambda_exec, instances, ssm_exec, ssm_api, public_params, cfn_delay,
+                   cfn_failures):
         module.install()
     MotoAPIBackend.reset = _reset
     _installed = True
