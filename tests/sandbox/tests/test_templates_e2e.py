@@ -54,7 +54,12 @@ def test_run_with_real_templates(aws):
         assert inv["Status"] == "Success", inv["StandardErrorContent"]
     assert "training" in inv["StandardOutputContent"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/outputs/")["Contents"]]
-    assert keys == [f"{PREFIX}/outputs/model.txt"]
+    # The model, plus the full training logs train.sh keeps beside the outputs.
+    assert sorted(keys) == [
+        f"{PREFIX}/outputs/_logs/train-stderr.log",
+        f"{PREFIX}/outputs/_logs/train-stdout.log",
+        f"{PREFIX}/outputs/model.txt",
+    ]
 
     aws.ec2.terminate_instances(InstanceIds=[iid])
     cfn.delete_stack(StackName=stack)
