@@ -156,7 +156,7 @@ async fn a_failing_stack_reports_the_resource_reason_and_is_deleted() {
     let message = err.to_string();
     assert_eq!(err.code(), "stack_failed", "{message}");
     assert!(
-        message.contains("InstanceRole") || message.to_lowercase().contains("already exists"),
+        message.contains("InstanceRole (AWS::IAM::Role)") && message.contains("already exists"),
         "{message}"
     );
     let failed = h
