@@ -1,0 +1,184 @@
+//! The headless CLI end to end: exit codes, timeline, status and delete.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+fn easytdv(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_easytdv"))
+        .args(args)
+        .env("EASYTDV_DATA_DIR", data_dir)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run easytdv");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn train_args<'a>(
+    case: &'a str,
+    bucket: &'a str,
+    endpoint: &'a str,
+    extra: &[&'a str],
+) -> Vec<String> {
+    let script = fixture(&format!("{case}/train.py")).display().to_string();
+    let reqs = fixture(&format!("{case}/requirements.txt"))
+        .display()
+        .to_string();
+    let mut v: Vec<String> = [
+        "train",
+        "--script",
+        &script,
+        "--requirements",
+        &reqs,
+        "--region",
+        REGION,
+        "--bucket",
+        bucket,
+        "--sandbox",
+        endpoint,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn run_id_of(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("run "))
+        .expect("run id line")
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn train_succeeds_prints_a_timeline_and_cleans_up() {
+    let data = tempfile::tempdir().unwrap();
+    let (ep, b) = (endpoint(), bucket("cliok"));
+    let args = train_args("ok", &b, &ep, &[]);
+    let (code, out, err) = easytdv(
+        data.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    for label in [
+        "Prepare files",
+        "Create cloud resources",
+        "Start the machine",
+        "Install requirements",
+        "Run training",
+        "Collect outputs",
+        "Delete resources",
+    ] {
+        assert!(
+            out.contains(&format!("✓ {label}")),
+            "{label} missing in:\n{out}"
+        );
+    }
+    let run_id = run_id_of(&out);
+    assert!(
+        out.trim_end()
+            .ends_with(&format!("succeeded: run {run_id}")),
+        "{out}"
+    );
+    let ctx = ctx().await;
+    let (live, stack, inputs) = leftovers(&ctx, &run_id, &b).await;
+    assert!(live.is_empty() && stack.is_none() && inputs.is_empty());
+    // The history knows the run; status answers from AWS.
+    let (code, out, _) = easytdv(data.path(), &["status", &run_id, "--sandbox", &ep]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Deleted") && out.contains("stack") && out.contains("none"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_script_exits_3_and_keep_leaves_resources_for_delete() {
+    let data = tempfile::tempdir().unwrap();
+    let (ep, b) = (endpoint(), bucket("clifail"));
+    let args = train_args("fails", &b, &ep, &["--keep"]);
+    let (code, out, err) = easytdv(
+        data.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(
+        err.contains("ValueError: the learning rate is negative"),
+        "{err}"
+    );
+    assert!(err.contains("what to do:"), "{err}");
+    let run_id = run_id_of(&out);
+    let ctx = ctx().await;
+    let (live, stack, _) = leftovers(&ctx, &run_id, &b).await;
+    assert_eq!(live.len(), 1, "kept the machine");
+    assert!(stack.is_some(), "kept the stack");
+    let (code, out, err) = easytdv(data.path(), &["delete", &run_id, "--sandbox", &ep]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (live, stack, inputs) = leftovers(&ctx, &run_id, &b).await;
+    assert!(live.is_empty() && stack.is_none() && inputs.is_empty());
+}
+
+#[test]
+fn bad_input_exits_2_with_the_field_and_the_fix() {
+    let data = tempfile::tempdir().unwrap();
+    let args = train_args("ok", "Bad_Bucket", "http://127.0.0.1:9", &[]);
+    let (code, _, err) = easytdv(
+        data.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bucket name \"Bad_Bucket\" is not valid") && err.contains("what to do:"),
+        "{err}"
+    );
+    let (code, _, err) = easytdv(
+        data.path(),
+        &[
+            "status",
+            "20200101-000000-abcdef",
+            "--sandbox",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no run 20200101-000000-abcdef"), "{err}");
+}
+
+#[tokio::test]
+async fn aws_context_reaches_sts_and_s3_of_the_sandbox() {
+    let ctx = ctx().await;
+    let who = ctx.sts().get_caller_identity().send().await.expect("sts");
+    assert_eq!(who.account(), Some("123456789012"));
+    let b = bucket("ctx");
+    ctx.s3()
+        .create_bucket()
+        .bucket(&b)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create bucket (path-style)");
+    let names: Vec<String> = ctx
+        .s3()
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|x| x.name().map(str::to_string))
+        .collect();
+    assert!(names.contains(&b));
+    assert!(ctx.calls() >= 3, "the call counter counts operations");
+}
