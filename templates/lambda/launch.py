@@ -1,6 +1,6 @@
 """easyTDV launcher Lambda: starts the run's one training instance.
 
-Invoked synchronously (RequestResponse, event ``{}``) by the easyTDV core
+Invoked synchronously (RequestResponse, event ``{"launch": N}``) by the easyTDV core
 after the run's CloudFormation stack is complete. Everything it needs comes
 from the function's environment, set by templates/stack.yaml:
 
@@ -106,8 +106,11 @@ def user_data(max_runtime_minutes):
     return script.replace(MAX_RUNTIME_PLACEHOLDER, str(max_runtime_minutes))
 
 
-def run_instances_request(cfg, device_name):
-    """The RunInstances parameters for this run (no network access)."""
+def run_instances_request(cfg, device_name, launch=1):
+    """The RunInstances parameters for this run (no network access).
+
+    ``launch`` counts the run's deliberate launches (a retry after the first
+    machine was terminated is launch 2)."""
     run_id = cfg["RUN_ID"]
     tags = [
         {"Key": "Name", "Value": f"easytdv-{run_id}"},
@@ -119,9 +122,9 @@ def run_instances_request(cfg, device_name):
         "InstanceType": cfg["INSTANCE_TYPE"],
         "MinCount": 1,
         "MaxCount": 1,
-        # Same token for every attempt and every invocation of this run's
-        # function: a repeated invoke returns the same instance, never a second.
-        "ClientToken": f"easytdv-{run_id}",
+        # Same token for every attempt and every repeated invocation of one
+        # launch: a repeated invoke returns the same instance, never a second.
+        "ClientToken": f"easytdv-{run_id}-{launch}",
         "IamInstanceProfile": {"Arn": cfg["INSTANCE_PROFILE_ARN"]},
         "SecurityGroupIds": [cfg["SECURITY_GROUP_ID"]],
         "InstanceInitiatedShutdownBehavior": "terminate",
@@ -174,11 +177,20 @@ def run_with_retry(ec2, request):
             delay = min(delay * 2, MAX_DELAY_SECONDS)
 
 
+def launch_number(event):
+    """The launch number from the event (`{"launch": 2}`), 1 by default."""
+    value = (event or {}).get("launch", 1) if isinstance(event, dict) else 1
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+        raise LaunchError(f"easytdv launcher: bad launch number {value!r} in the event")
+    return value
+
+
 def handler(event, context):
     cfg = _config()
+    launch = launch_number(event)
     ec2 = boto3.client("ec2")
     device = root_device_name(ec2, cfg["AMI_ID"])
-    request = run_instances_request(cfg, device)
+    request = run_instances_request(cfg, device, launch)
     response = run_with_retry(ec2, request)
     instances = response.get("Instances") or []
     if len(instances) != 1 or not instances[0].get("InstanceId"):

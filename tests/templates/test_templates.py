@@ -627,8 +627,18 @@ def test_run_instances_request(launch, monkeypatch):
     assert req["UserData"].startswith("#!/bin/bash\n")
     assert "__MAX_RUNTIME_MINUTES__" not in req["UserData"]
     assert 'MAX_RUNTIME_MINUTES="1440"' in req["UserData"]
-    assert req["ClientToken"] == f"easytdv-{RUN_ID}"
+    assert req["ClientToken"] == f"easytdv-{RUN_ID}-1"
     assert launch.slept == []
+
+
+def test_a_relaunch_gets_its_own_idempotency_token(launch, monkeypatch):
+    ec2 = FakeEc2([_ok()], root_device="/dev/xvda")
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
+    launch.handler({"launch": 2}, None)
+    assert ec2.run_calls[0]["ClientToken"] == f"easytdv-{RUN_ID}-2"
+    for bad in ({"launch": 0}, {"launch": "2"}, {"launch": True}):
+        with pytest.raises(launch.LaunchError):
+            launch.handler(bad, None)
 
 
 def test_retries_on_iam_propagation_then_succeeds(launch, monkeypatch):

@@ -376,6 +376,8 @@ export type RunResources_Deserialize = {
 	stackName?: string | null,
 	stackId?: string | null,
 	instanceId?: string | null,
+	/**  How many machines the run has launched (a retry relaunches). */
+	launches?: number,
 	installCommandId?: string | null,
 	trainingCommandId?: string | null,
 };
@@ -394,6 +396,8 @@ export type RunResources_Serialize = {
 	stackName: string | null,
 	stackId: string | null,
 	instanceId: string | null,
+	/**  How many machines the run has launched (a retry relaunches). */
+	launches: number,
 	installCommandId: string | null,
 	trainingCommandId: string | null,
 };

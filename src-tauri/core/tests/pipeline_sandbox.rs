@@ -325,3 +325,35 @@ async fn delete_after_a_half_created_run_cleans_up() {
         .expect("delete nothing");
     assert_eq!(report, Default::default());
 }
+
+#[tokio::test]
+async fn retry_from_the_machine_step_replaces_the_machine() {
+    let h = Harness::new().await;
+    let bucket = bucket("relaunch");
+    let mut train = h.train(request("ok", &bucket));
+    let prepared = train.prepare_env().await.expect("prepare");
+    train.create_stack(&prepared).await.expect("stack");
+    let first = train.start_launch_instance().await.expect("first launch");
+    let report = train
+        .run_from(Step::Instance)
+        .await
+        .expect("retry from the machine step");
+    assert_ne!(report.instance_id, first, "a new machine");
+    assert_eq!(
+        pipeline::instance_state(&h.ctx, &first)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("terminated")
+    );
+    assert_eq!(train.resources().launches, 2);
+    let (live, _, _) = leftovers(&h.ctx, train.run_id(), &bucket).await;
+    assert_eq!(
+        live,
+        vec![report.instance_id.clone()],
+        "never two machines at once"
+    );
+    train.delete_resources().await.expect("delete");
+    let (live, stack, inputs) = leftovers(&h.ctx, train.run_id(), &bucket).await;
+    assert!(live.is_empty() && stack.is_none() && inputs.is_empty());
+}

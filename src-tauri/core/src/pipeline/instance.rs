@@ -17,14 +17,23 @@ const RUNNING_LIMIT: Duration = Duration::from_secs(10 * 60);
 const AGENT_LIMIT: Duration = Duration::from_secs(15 * 60);
 const TERMINATE_LIMIT: Duration = Duration::from_secs(10 * 60);
 
-/// Invokes the launch function and returns the new instance id.
-pub async fn invoke_launcher(ctx: &AwsContext, function: &str) -> Result<String, PipelineError> {
+/// Invokes the launch function for the run's `launch`-th machine and
+/// returns its instance id (the same one if this launch was already made).
+pub async fn invoke_launcher(
+    ctx: &AwsContext,
+    function: &str,
+    launch: u32,
+) -> Result<String, PipelineError> {
     let out = ctx
         .lambda()
         .invoke()
         .function_name(function)
         .invocation_type(InvocationType::RequestResponse)
-        .payload(Blob::new(b"{}".to_vec()))
+        .payload(Blob::new(
+            serde_json::json!({ "launch": launch })
+                .to_string()
+                .into_bytes(),
+        ))
         .send()
         .await
         .map_err(|e| aws_error("start the launch function", e))?;

@@ -325,7 +325,14 @@ impl Train {
                 reason: "the stack has no LaunchFunctionName output".into(),
             }
         })?;
-        let id = instance::invoke_launcher(&self.ctx, &function).await?;
+        // A relaunch (retry) replaces the previous machine: never two at once.
+        if let Some(old) = self.resources.instance_id.clone() {
+            instance::terminate(&self.ctx, &[old]).await?;
+            self.resources.instance_id = None;
+        }
+        self.resources.launches += 1;
+        self.save()?;
+        let id = instance::invoke_launcher(&self.ctx, &function, self.resources.launches).await?;
         self.resources.instance_id = Some(id.clone());
         self.save()?;
         Ok(id)

@@ -105,6 +105,9 @@ pub struct RunResources {
     pub stack_name: Option<String>,
     pub stack_id: Option<String>,
     pub instance_id: Option<String>,
+    /// How many machines the run has launched (a retry relaunches).
+    #[serde(default)]
+    pub launches: u32,
     pub install_command_id: Option<String>,
     pub training_command_id: Option<String>,
 }
