@@ -32,6 +32,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         runs::delete_run,
         runs::list_runs,
         runs::run_live_status,
+        runs::download_outputs,
     ])
 }
 

@@ -66,6 +66,11 @@ export const commands = {
 	listRuns: () => typedError<RunRecord_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_runs")),
 	/**  Asks AWS for the run's stack and machine status now. */
 	runLiveStatus: (runId: string) => typedError<LiveStatus_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("run_live_status", { runId })),
+	/**
+	 *  Asks for a folder and copies the run's outputs into it; `null` when
+	 *  cancelled. (Test seam: `EASYTDV_PICKED_FOLDER`.)
+	 */
+	downloadOutputs: (runId: string) => typedError<DownloadReport | null, ErrorReport_Serialize>(__TAURI_INVOKE("download_outputs", { runId })),
 };
 
 /* Types */
@@ -176,6 +181,11 @@ export type DeleteReport_Serialize = {
 	deletedObjects: string[],
 	/**  Kept on purpose: the training's results. */
 	keptOutputsPrefix: string | null,
+};
+
+export type DownloadReport = {
+	folder: string,
+	files: number,
 };
 
 /**  Wire form of an error, for IPC and the CLI's `--json` output. */

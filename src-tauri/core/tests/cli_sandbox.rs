@@ -120,6 +120,18 @@ async fn a_failing_script_exits_3_and_keep_leaves_resources_for_delete() {
     let (live, stack, _) = leftovers(&ctx, &run_id, &b).await;
     assert_eq!(live.len(), 1, "kept the machine");
     assert!(stack.is_some(), "kept the stack");
+    // The partial outputs come home.
+    let dest = data.path().join("results");
+    let dest_s = dest.display().to_string();
+    let (code, out, err) = easytdv(
+        data.path(),
+        &["outputs", &run_id, "--to", &dest_s, "--sandbox", &ep],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        std::fs::read_to_string(dest.join("partial.txt")).unwrap(),
+        "epoch 1\n"
+    );
     let (code, out, err) = easytdv(data.path(), &["delete", &run_id, "--sandbox", &ep]);
     assert_eq!(code, 0, "{out}\n{err}");
     let (live, stack, inputs) = leftovers(&ctx, &run_id, &b).await;

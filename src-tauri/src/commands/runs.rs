@@ -198,3 +198,44 @@ pub async fn run_live_status(
         active,
     })
 }
+
+#[derive(Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadReport {
+    pub folder: String,
+    pub files: u32,
+}
+
+/// Asks for a folder and copies the run's outputs into it; `null` when
+/// cancelled. (Test seam: `EASYTDV_PICKED_FOLDER`.)
+#[tauri::command]
+#[specta::specta]
+pub async fn download_outputs(
+    state: State<'_, AppState>,
+    run_id: String,
+) -> Result<Option<DownloadReport>, AppError> {
+    let record = state.history.get(&run_id).map_err(report)?;
+    let account_id = record.account_id.clone().unwrap_or_default();
+    let ctx = state
+        .context(&account_id, Some(&record.resources.region))
+        .await?;
+    let folder = match std::env::var_os("EASYTDV_PICKED_FOLDER") {
+        Some(p) => Some(std::path::PathBuf::from(p)),
+        None => rfd::AsyncFileDialog::new()
+            .set_title("Choose where to save the training outputs")
+            .pick_folder()
+            .await
+            .map(|f| f.path().to_path_buf()),
+    };
+    let Some(folder) = folder else {
+        return Ok(None);
+    };
+    let target = folder.join(format!("easytdv-{run_id}"));
+    let files = pipeline::download_outputs(&ctx, &record.resources, &target)
+        .await
+        .map_err(report)?;
+    Ok(Some(DownloadReport {
+        folder: target.display().to_string(),
+        files: u32::try_from(files.len()).unwrap_or(u32::MAX),
+    }))
+}

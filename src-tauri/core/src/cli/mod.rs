@@ -116,6 +116,14 @@ enum Command {
         #[command(flatten)]
         access: Access,
     },
+    /// Download a run's outputs into a folder (default: ./easytdv-RUN_ID).
+    Outputs {
+        run_id: String,
+        #[arg(long)]
+        to: Option<PathBuf>,
+        #[command(flatten)]
+        access: Access,
+    },
     /// Run the whole pipeline N times and print per-step timings and API calls.
     Bench {
         #[arg(long, default_value_t = 3)]
@@ -142,6 +150,7 @@ pub fn main() -> ExitCode {
             Command::Train(args) => train(args).await,
             Command::Status { run_id, access } => status(&run_id, &access).await,
             Command::Delete { run_id, access } => delete(&run_id, &access).await,
+            Command::Outputs { run_id, to, access } => outputs(&run_id, to, &access).await,
             Command::Bench { runs, train } => bench::run(runs, train).await,
         }
     })
@@ -359,6 +368,38 @@ async fn delete(run_id: &str, access: &Access) -> ExitCode {
                 Some(&e.to_string()),
                 None,
             );
+            report_error(&e);
+            exit_for(&e)
+        }
+    }
+}
+
+async fn outputs(run_id: &str, to: Option<PathBuf>, access: &Access) -> ExitCode {
+    let history = match open_history() {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let record = match history.get(run_id) {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(EXIT_INPUT);
+        }
+    };
+    let ctx = match context(&access.source(), &record.resources.region).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let dir = to.unwrap_or_else(|| PathBuf::from(format!("easytdv-{run_id}")));
+    match pipeline::download_outputs(&ctx, &record.resources, &dir).await {
+        Ok(files) => {
+            for f in &files {
+                println!("{}", f.display());
+            }
+            println!("{} files in {}", files.len(), dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
             report_error(&e);
             exit_for(&e)
         }

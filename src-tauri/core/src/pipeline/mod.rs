@@ -19,6 +19,7 @@ mod inputs;
 mod instance;
 pub mod machine;
 mod model;
+mod outputs;
 mod poll;
 mod progress;
 mod remote;
@@ -35,6 +36,7 @@ pub use inputs::{
     check_bucket, check_request, parse_requirements, read_input, CheckedFile, FileKind, InputError,
 };
 pub use model::*;
+pub use outputs::download_outputs;
 pub use progress::{EventLog, MemoryState, ProgressSink, RunStateSink, Tracked};
 pub use remote::outcome as command_outcome;
 pub use storage::{list_buckets_in_region, suggest_bucket_name};
