@@ -1,0 +1,391 @@
+"""The whole easyTDV app in a real window, driven through tauri-driver +
+WebKitWebDriver, doing real runs on the local AWS sandbox.
+
+Run with tests/e2e/run.sh, which provides the environment:
+EASYTDV_E2E_APP (the binary), EASYTDV_E2E_DRIVER_PORT, EASYTDV_SANDBOX_ENDPOINT,
+EASYTDV_E2E_PICK_DIR (where EASYTDV_PICKED_SCRIPT/REQUIREMENTS point),
+EASYTDV_E2E_SCREENSHOTS.
+
+The tests share one app session and run in order: setup, a good run, a
+failing run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from selenium import webdriver
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+ENDPOINT = os.environ.get("EASYTDV_SANDBOX_ENDPOINT", "")
+SHOTS = Path(os.environ.get("EASYTDV_E2E_SCREENSHOTS", Path(__file__).parent / "screenshots"))
+PICK_DIR = Path(os.environ.get("EASYTDV_E2E_PICK_DIR", "/nonexistent"))
+REGION = "us-east-1"  # the region the sandbox account is created in
+RUN_TIMEOUT = 300  # seconds for a whole run on the sandbox (pip install included)
+
+pytestmark = [
+    pytest.mark.skipif(not os.environ.get("EASYTDV_E2E_APP"), reason="run through tests/e2e/run.sh"),
+    pytest.mark.filterwarnings("ignore:setting remote_server_addr:DeprecationWarning"),
+]
+
+# Shared between the ordered tests.
+state: dict[str, str] = {}
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def driver():
+    opts = ArgOptions()
+    opts.set_capability("tauri:options", {"application": os.environ["EASYTDV_E2E_APP"]})
+    url = f"http://127.0.0.1:{os.environ['EASYTDV_E2E_DRIVER_PORT']}"
+    d = None
+    deadline = time.monotonic() + 30
+    while d is None:  # tauri-driver may still be binding its port
+        try:
+            d = webdriver.Remote(command_executor=url, options=opts)
+        except Exception:  # noqa: BLE001 - connection refused while it starts
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    d.implicitly_wait(0)
+    yield d
+    try:
+        d.quit()
+    except WebDriverException:
+        pass
+
+
+@pytest.fixture(scope="session")
+def aws():
+    cfg = dict(
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+        config=Config(retries={"max_attempts": 2}),
+    )
+    return {s: boto3.client(s, **cfg) for s in ("s3", "ec2", "cloudformation")}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def shot(d, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    p = SHOTS / f"{name}.png"
+    d.save_screenshot(str(p))
+    return p
+
+
+def wait_for(d, what, timeout: float = 20, message: str = ""):
+    """Wait until `what(d)` returns something truthy (ignoring stale/missing elements)."""
+
+    def cond(drv):
+        try:
+            return what(drv)
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+
+    return WebDriverWait(d, timeout, poll_frequency=0.25).until(cond, message)
+
+
+def visible(d, by, sel) -> WebElement | None:
+    for e in d.find_elements(by, sel):
+        if e.is_displayed():
+            return e
+    return None
+
+
+def xpath_text(tag: str, text: str) -> str:
+    return f"//{tag}[normalize-space()={xq(text)}]"
+
+
+def xq(s: str) -> str:
+    if "'" not in s:
+        return f"'{s}'"
+    parts = s.split("'")
+    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in parts) + ")"
+
+
+def click_button(d, text: str, timeout: float = 20, within: str = "") -> WebElement:
+    sel = f"{within}//button[normalize-space()={xq(text)}]"
+    el = wait_for(
+        d,
+        lambda drv: (e := visible(drv, By.XPATH, sel)) and e.is_enabled() and e,
+        timeout,
+        f"no enabled button {text!r}",
+    )
+    el.click()
+    return el
+
+
+def heading(d, text: str, timeout: float = 20) -> WebElement:
+    return wait_for(
+        d,
+        lambda drv: visible(drv, By.XPATH, f"//*[self::h1 or self::h2][contains(normalize-space(), {xq(text)})]"),
+        timeout,
+        f"no heading {text!r}; page says: {page_text(d)[:800]}",
+    )
+
+
+def page_text(d) -> str:
+    try:
+        return d.find_element(By.TAG_NAME, "body").text
+    except WebDriverException:
+        return "<unreadable>"
+
+
+def nav(d, label: str):
+    d.find_element(By.XPATH, f"//nav[@aria-label='Main']//a[normalize-space()={xq(label)}]").click()
+
+
+def put_fixture(name: str):
+    """What the (seamed) file dialogs will return next: the fixture's files."""
+    PICK_DIR.mkdir(parents=True, exist_ok=True)
+    for f in ("train.py", "requirements.txt"):
+        shutil.copyfile(FIXTURES / name / f, PICK_DIR / f)
+
+
+def timeline_states(d) -> dict[str, str]:
+    return {
+        li.get_attribute("data-step"): li.get_attribute("data-state")
+        for li in d.find_elements(By.CSS_SELECTOR, "ol.timeline li[data-step]")
+    }
+
+
+def wait_run_end(d, timeout: float = RUN_TIMEOUT) -> str:
+    """Wait until the run view shows success or failure; returns 'success' or 'failure'."""
+
+    def ended(drv):
+        for tid in ("success", "failure"):
+            if visible(drv, By.CSS_SELECTOR, f"[data-testid='{tid}']"):
+                return tid
+        return False
+
+    return wait_for(d, ended, timeout, f"the run did not end in {timeout}s: {page_text(d)[:1500]}")
+
+
+def launch_with_defaults(d, fixture: str, shots_prefix: str) -> str:
+    """Go through the New run wizard with `fixture` and the defaults; return the run id."""
+    put_fixture(fixture)
+    nav(d, "New run")
+    heading(d, "Your code")
+    click_button(d, "Choose script…")
+    wait_for(d, lambda drv: "train.py" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-script']").text)
+    click_button(d, "Choose requirements.txt…")
+    wait_for(d, lambda drv: "requirements.txt" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-requirements']").text)
+    shot(d, f"{shots_prefix}-1-code")
+    click_button(d, "Next")
+
+    heading(d, "Machine")
+    # The machine type list comes from the sandbox's EC2 answers; wait for the default to be chosen.
+    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='selected-type']"), 30, "no default machine type")
+    wait_for(
+        d,
+        lambda drv: (e := visible(drv, By.CSS_SELECTOR, "[data-testid='ami-auto']")) and "Finding" not in e.text,
+        30,
+        "no automatic image",
+    )
+    wait_for(d, lambda drv: not visible(drv, By.CSS_SELECTOR, ".wizard .spinner"), 30, "still looking something up")
+    shot(d, f"{shots_prefix}-2-machine")
+    click_button(d, "Next")
+
+    heading(d, "Storage")
+    bucket = wait_for(d, lambda drv: drv.find_element(By.ID, "s-new").get_attribute("value"), 30, "no bucket name suggested")
+    state["bucket"] = bucket
+    shot(d, f"{shots_prefix}-3-storage")
+    click_button(d, "Next")
+
+    heading(d, "Review and launch")
+    shot(d, f"{shots_prefix}-4-review")
+    click_button(d, "Launch training")
+    url = wait_for(d, lambda drv: re.search(r"#/runs/([^/?]+)$", drv.current_url), 60, "the run view did not open")
+    run_id = url.group(1)
+    heading(d, "Run")
+    return run_id
+
+
+def confirm_delete(d):
+    """The Delete resources button in the run view, then the confirmation dialog."""
+    click_button(d, "Delete resources", within="//section[@data-testid='success' or @data-testid='failure']")
+    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "dialog[open]"), 10, "no confirmation dialog")
+    shot(d, f"{state['prefix']}-confirm-delete")
+    click_button(d, "Delete resources", within="//dialog[@open]")
+    wait_for(
+        d,
+        lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='deleted']"),
+        180,
+        f"the resources were not deleted: {page_text(d)[:1500]}",
+    )
+
+
+def assert_cleaned_up(aws, run_id: str, bucket: str):
+    ec2, cfn, s3 = aws["ec2"], aws["cloudformation"], aws["s3"]
+    res = ec2.describe_instances(Filters=[{"Name": "tag:easytdv:run-id", "Values": [run_id]}])
+    alive = [
+        (i["InstanceId"], i["State"]["Name"])
+        for r in res["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] not in ("terminated", "shutting-down")
+    ]
+    assert alive == [], f"instances of the run still alive: {alive}"
+    try:
+        stacks = cfn.describe_stacks(StackName=f"easytdv-{run_id}")["Stacks"]
+        assert all(s["StackStatus"] == "DELETE_COMPLETE" for s in stacks), stacks
+    except ClientError as e:
+        assert "does not exist" in str(e), e
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"easytdv/runs/{run_id}/").get("Contents", [])
+    ]
+    inputs = [k for k in keys if not k.startswith(f"easytdv/runs/{run_id}/outputs/")]
+    assert inputs == [], f"input objects left: {inputs}"
+    return keys
+
+
+def runs_row_result(d, run_id: str) -> str:
+    nav(d, "Runs")
+    heading(d, "Runs")
+    row = wait_for(
+        d,
+        lambda drv: visible(drv, By.XPATH, f"//tr[@data-testid='run-row'][.//a[contains(@href, {xq(run_id)})]]"),
+        20,
+        f"run {run_id} not in the Runs list",
+    )
+    return row.find_element(By.CSS_SELECTOR, ".badge").text.strip()
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_first_start_guided_setup_with_the_sandbox(driver):
+    d = driver
+    heading(d, "Welcome to easyTDV", timeout=60)
+    assert "First-time setup" in page_text(d)
+    shot(d, "01-welcome")
+
+    d.find_element(By.CSS_SELECTOR, "[data-testid='choice-sandbox']").click()
+    radio = d.find_element(By.CSS_SELECTOR, "[data-testid='choice-sandbox'] input[type='radio']")
+    assert radio.is_selected()
+    click_button(d, "Continue")
+
+    heading(d, "Use the local sandbox")
+    # The address offered is the one the app was started with.
+    wait_for(d, lambda drv: drv.find_element(By.ID, "setup-endpoint").get_attribute("value") == ENDPOINT, 10,
+             "the sandbox address field does not show $EASYTDV_SANDBOX_ENDPOINT")
+    shot(d, "02-sandbox-address")
+    click_button(d, "Connect to the sandbox")
+
+    heading(d, "You are all set", timeout=60)
+    account_id = d.find_element(By.CSS_SELECTOR, "[data-testid='identity-account']").text.strip()
+    assert re.fullmatch(r"\d{12}", account_id), account_id
+    assert "Local sandbox" in page_text(d)
+    shot(d, "03-setup-done")
+
+    click_button(d, "See my accounts")
+    wait_for(d, lambda drv: visible(drv, By.XPATH, "//nav[@aria-label='Main']"), 10)
+    wait_for(d, lambda drv: "Local sandbox" in page_text(drv), 10)
+    shot(d, "04-accounts")
+
+    nav(d, "Runs")
+    heading(d, "Runs")
+    heading(d, "No runs yet")
+    shot(d, "05-runs-empty")
+
+
+def test_a_good_run_then_delete_resources(driver, aws):
+    d = driver
+    state["prefix"] = "10-ok"
+    run_id = launch_with_defaults(d, "ok", "10-ok")
+    state["ok_run"] = run_id
+    time.sleep(1.5)
+    shot(d, "10-ok-5-running")
+
+    assert wait_run_end(d) == "success", page_text(d)
+    states = timeline_states(d)
+    main = {k: v for k, v in states.items() if k != "delete"}
+    assert main and all(v == "done" for v in main.values()), states
+    for step in ("prepare", "stack", "instance", "requirements", "training"):
+        assert main.get(step) == "done", states
+    status = d.find_element(By.CSS_SELECTOR, "[data-testid='run-status']").text
+    uri = d.find_element(By.CSS_SELECTOR, "[data-testid='outputs-uri']").text.strip()
+    shot(d, "10-ok-6-success")
+
+    m = re.fullmatch(r"s3://([^/]+)/(.+)", uri)
+    assert m, uri
+    bucket, prefix = m.group(1), m.group(2)
+    assert bucket == state["bucket"], "the outputs are in the bucket chosen on the Storage step"
+    assert prefix.rstrip("/") == f"easytdv/runs/{run_id}/outputs", uri
+    s3 = aws["s3"]
+    body = s3.get_object(Bucket=bucket, Key=f"easytdv/runs/{run_id}/outputs/model.json")["Body"].read()
+    assert b'"weights"' in body and b'"six": "1.16.0"' in body, body
+
+    # The home screen with a finished run in the history (for the README).
+    nav(d, "Runs")
+    heading(d, "Runs")
+    wait_for(d, lambda drv: "checking" not in page_text(drv), 20)
+    shot(d, "11-runs-finished")
+    d.find_element(By.XPATH, f"//tr[@data-testid='run-row']//a[contains(@href, {xq(run_id)})]").click()
+    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='success']"), 20)
+
+    confirm_delete(d)
+    shot(d, "12-ok-deleted")
+    assert "deleted" in page_text(d).lower()
+    keys = assert_cleaned_up(aws, run_id, bucket)
+    assert f"easytdv/runs/{run_id}/outputs/model.json" in keys, "the outputs must be kept"
+
+    assert runs_row_result(d, run_id) == "Deleted"
+    shot(d, "13-runs-ok-deleted")
+    assert status, "the run view shows a status badge"
+
+
+def test_a_failing_run_shows_the_traceback_and_cleans_up(driver, aws):
+    d = driver
+    if "ok_run" not in state:
+        pytest.skip("needs the account from the first tests")
+    state["prefix"] = "20-fails"
+    run_id = launch_with_defaults(d, "fails", "20-fails")
+
+    assert wait_run_end(d) == "failure", page_text(d)
+    states = timeline_states(d)
+    assert states.get("training") == "failed", states
+    for step in ("prepare", "stack", "instance", "requirements"):
+        assert states.get(step) == "done", states
+    failure = d.find_element(By.CSS_SELECTOR, "[data-testid='failure']")
+    text = failure.text
+    assert "ValueError: the learning rate is negative" in text, text
+    assert "Run your training script" in text, text
+    badge = d.find_element(By.CSS_SELECTOR, "[data-testid='run-status']").text
+    shot(d, "20-fails-5-failed")
+
+    bucket = state["bucket"]  # the suggestion accepted on the Storage step
+    s3 = aws["s3"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"easytdv/runs/{run_id}/").get("Contents", [])
+    assert listed, "the run's inputs were uploaded to the chosen bucket"
+
+    confirm_delete(d)
+    shot(d, "21-fails-deleted")
+    assert_cleaned_up(aws, run_id, bucket)
+    assert runs_row_result(d, run_id) == "Deleted"
+    shot(d, "22-runs-all-deleted")
+    assert badge
