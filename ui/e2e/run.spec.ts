@@ -30,6 +30,7 @@ test('run view: live progress, success with the outputs location, then one-click
   for (const step of RUN_STEPS) await expect(page.locator(`[data-step="${step}"]`)).toHaveAttribute('data-state', 'done');
   await expect(page.getByTestId('run-status')).toHaveText('Finished');
   await expect(page.getByTestId('outputs-uri')).toHaveText(OUTPUTS_URI);
+  await expect(page.getByTestId('still-running')).toContainText('costs money until you delete the resources');
   await expect(page.locator('[data-step="training"]')).toContainText('train.py finished (exit code 0)');
   await expect(page.locator('[data-step="stack"]')).toContainText('23 s');
   await app.shot('41-run-succeeded');
