@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test';
-import { AMI, PROFILE_ACCOUNT, REQUIREMENTS, RUN_ID, SCRIPT, signedIn, KEYS_ACCOUNT, runEvents } from './data';
+import { AMI, INSTANCE_TYPES, PROFILE_ACCOUNT, REQUIREMENTS, RUN_ID, SCRIPT, signedIn, KEYS_ACCOUNT, runEvents } from './data';
 import { expect, scenario, test } from './fixtures';
 
 async function pickFiles(page: Page) {
@@ -229,4 +229,23 @@ test('Review: a launch error is shown with what to do, and nothing navigates awa
   // The step list lets the user go back to fix it.
   await page.getByRole('navigation', { name: 'New run steps' }).getByRole('button', { name: 'Storage' }).click();
   await expect(page.getByRole('heading', { name: 'Storage' })).toBeVisible();
+});
+
+test('Machine step: in a long list the default machine is scrolled into view', async ({ page, app }) => {
+  const many = Array.from({ length: 80 }, (_, i) => ({
+    name: `a${i}.large`,
+    vcpus: 1,
+    memoryMib: 512 + i,
+    gpuCount: 0,
+    gpuModel: null,
+    arm: false,
+    category: 'general',
+  }));
+  await app.open(scenario({ results: signedIn({ list_instance_types: [...many, ...INSTANCE_TYPES] }) }), '#/new');
+  await pickFiles(page);
+  await page.getByRole('button', { name: 'Next' }).click();
+  const chosen = page.getByRole('radio', { name: /t3\.medium/ });
+  await expect(chosen).toBeChecked();
+  await expect(chosen).toBeInViewport();
+  await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeInViewport();
 });
