@@ -1,7 +1,7 @@
 //! What the commands share: the data folder, the history, the accounts and
 //! the runs in progress.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -15,8 +15,9 @@ use crate::error::report;
 pub struct AppState {
     pub history: Arc<History>,
     pub accounts: Accounts,
-    /// Runs whose pipeline or clean-up is running in this process.
-    pub active: Mutex<HashSet<String>>,
+    /// Runs being worked on in this process, with the task to stop when the
+    /// user deletes a run that is still going (`None`: a clean-up).
+    active: Mutex<HashMap<String, Option<tauri::async_runtime::JoinHandle<()>>>>,
 }
 
 impl AppState {
@@ -30,7 +31,7 @@ impl AppState {
         Ok(Self {
             history: Arc::new(history),
             accounts: Accounts::open(&data_dir),
-            active: Mutex::new(HashSet::new()),
+            active: Mutex::new(HashMap::new()),
         })
     }
 
@@ -54,10 +55,47 @@ impl AppState {
 
     /// Marks a run active; false if it already was (a double click).
     pub fn begin(&self, run_id: &str) -> bool {
+        let Ok(mut a) = self.active.lock() else {
+            return false;
+        };
+        if a.contains_key(run_id) {
+            return false;
+        }
+        a.insert(run_id.to_string(), None);
+        true
+    }
+
+    /// Remembers the task running the pipeline, so it can be stopped.
+    pub fn attach(&self, run_id: &str, task: tauri::async_runtime::JoinHandle<()>) {
+        // Only while the run is still marked active: a task that already
+        // ended must not leave the run looking busy.
+        if let Ok(mut a) = self.active.lock() {
+            if let Some(slot) = a.get_mut(run_id) {
+                *slot = Some(task);
+            }
+        }
+    }
+
+    pub fn is_active(&self, run_id: &str) -> bool {
         self.active
             .lock()
-            .map(|mut a| a.insert(run_id.to_string()))
+            .map(|a| a.contains_key(run_id))
             .unwrap_or(false)
+    }
+
+    /// Stops the run's pipeline task if one is running; true if it did.
+    pub fn stop(&self, run_id: &str) -> bool {
+        let Ok(mut a) = self.active.lock() else {
+            return false;
+        };
+        match a.get(run_id) {
+            Some(Some(task)) => {
+                task.abort();
+                a.remove(run_id);
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn end(&self, run_id: &str) {

@@ -60,7 +60,10 @@ export const commands = {
 	 *  script or requirements file is used).
 	 */
 	retryRun: (runId: string, from: Step, onEvent: Channel<ProgressEvent_Deserialize>) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("retry_run", { runId, from, onEvent })),
-	/**  Deletes the run's machine, stack and input files, waits and verifies. */
+	/**
+	 *  Deletes the run's machine, stack and input files, waits and verifies.
+	 *  A run still in progress is stopped first (its outputs so far are kept).
+	 */
 	deleteRun: (runId: string, onEvent: Channel<ProgressEvent_Deserialize>) => typedError<DeleteReport_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("delete_run", { runId, onEvent })),
 	/**  The history, newest first. */
 	listRuns: () => typedError<RunRecord_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_runs")),
@@ -161,6 +164,11 @@ export type CheckedFile = {
 	sizeBytes: number,
 	packages: string[],
 };
+
+/**  Whether the run's cloud resources were deleted (the outputs always stay). */
+export type Cleanup = 
+/**  Nothing deleted yet: the machine or stack may still exist. */
+"none" | "deleting" | "deleted" | "failed";
 
 /**  What `delete_resources` found and removed. */
 export type DeleteReport = DeleteReport_Serialize | DeleteReport_Deserialize;
@@ -269,8 +277,8 @@ export type MissingPermission = {
 	fix: string,
 };
 
-/**  Where a run stands, as shown in the history. */
-export type Outcome = "running" | "succeeded" | "failed" | "deleting" | "deleted" | "delete_failed";
+/**  How the training itself went. */
+export type Outcome = "running" | "succeeded" | "failed";
 
 /**  How the permissions were checked. */
 export type PermissionCheck = 
@@ -349,8 +357,14 @@ export type RunRecord_Deserialize = {
 	resources: RunResources_Deserialize,
 	outcome: Outcome,
 	lastStep?: Step | null,
+	/**  Why the run failed (plain words), if it did. */
 	message?: string | null,
+	/**  The output tail that explains the failure (pip error, traceback, stack event). */
+	detail?: string | null,
 	outputsUri?: string | null,
+	cleanup: Cleanup,
+	/**  Why the clean-up failed, if it did. */
+	cleanupMessage?: string | null,
 };
 
 /**  One run as the history keeps it. */
@@ -362,8 +376,14 @@ export type RunRecord_Serialize = {
 	resources: RunResources_Serialize,
 	outcome: Outcome,
 	lastStep: Step | null,
+	/**  Why the run failed (plain words), if it did. */
 	message: string | null,
+	/**  The output tail that explains the failure (pip error, traceback, stack event). */
+	detail: string | null,
 	outputsUri: string | null,
+	cleanup: Cleanup,
+	/**  Why the clean-up failed, if it did. */
+	cleanupMessage: string | null,
 };
 
 /**

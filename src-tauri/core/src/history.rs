@@ -40,38 +40,57 @@ impl Explain for HistoryError {
     }
 }
 
-/// Where a run stands, as shown in the history.
+/// How the training itself went.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, specta::Type, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Running,
     Succeeded,
     Failed,
-    Deleting,
-    Deleted,
-    DeleteFailed,
 }
 
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Running => "running",
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-            Outcome::Deleting => "deleting",
-            Outcome::Deleted => "deleted",
-            Outcome::DeleteFailed => "delete_failed",
-        }
+/// Whether the run's cloud resources were deleted (the outputs always stay).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, specta::Type, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Cleanup {
+    /// Nothing deleted yet: the machine or stack may still exist.
+    None,
+    Deleting,
+    Deleted,
+    Failed,
+}
+
+fn outcome_str(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Running => "running",
+        Outcome::Succeeded => "succeeded",
+        Outcome::Failed => "failed",
     }
-    fn parse(s: &str) -> Outcome {
-        match s {
-            "succeeded" => Outcome::Succeeded,
-            "failed" => Outcome::Failed,
-            "deleting" => Outcome::Deleting,
-            "deleted" => Outcome::Deleted,
-            "delete_failed" => Outcome::DeleteFailed,
-            _ => Outcome::Running,
-        }
+}
+
+fn parse_outcome(s: &str) -> Outcome {
+    match s {
+        "succeeded" => Outcome::Succeeded,
+        "failed" => Outcome::Failed,
+        _ => Outcome::Running,
+    }
+}
+
+fn cleanup_str(c: Cleanup) -> &'static str {
+    match c {
+        Cleanup::None => "none",
+        Cleanup::Deleting => "deleting",
+        Cleanup::Deleted => "deleted",
+        Cleanup::Failed => "failed",
+    }
+}
+
+fn parse_cleanup(s: &str) -> Cleanup {
+    match s {
+        "deleting" => Cleanup::Deleting,
+        "deleted" => Cleanup::Deleted,
+        "failed" => Cleanup::Failed,
+        _ => Cleanup::None,
     }
 }
 
@@ -86,11 +105,18 @@ pub struct RunRecord {
     pub resources: RunResources,
     pub outcome: Outcome,
     pub last_step: Option<Step>,
+    /// Why the run failed (plain words), if it did.
     pub message: Option<String>,
+    /// The output tail that explains the failure (pip error, traceback, stack event).
+    pub detail: Option<String>,
     pub outputs_uri: Option<String>,
+    pub cleanup: Cleanup,
+    /// Why the clean-up failed, if it did.
+    pub cleanup_message: Option<String>,
 }
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE runs (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE runs (
         run_id TEXT PRIMARY KEY,
         created_at TEXT NOT NULL,
         account_id TEXT,
@@ -101,7 +127,16 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE runs (
         message TEXT,
         outputs_uri TEXT
     );
-    CREATE INDEX runs_created ON runs(created_at);"];
+    CREATE INDEX runs_created ON runs(created_at);",
+    // v2: the clean-up is tracked apart from the run's outcome, so a deleted
+    // run still shows whether its training succeeded.
+    "ALTER TABLE runs ADD COLUMN cleanup TEXT NOT NULL DEFAULT 'none';
+    ALTER TABLE runs ADD COLUMN cleanup_message TEXT;
+    ALTER TABLE runs ADD COLUMN detail TEXT;
+    UPDATE runs SET cleanup = CASE outcome WHEN 'deleted' THEN 'deleted' ELSE 'failed' END,
+        outcome = 'failed'
+        WHERE outcome IN ('deleted', 'deleting', 'delete_failed');",
+];
 
 pub struct History {
     conn: Mutex<Connection>,
@@ -190,11 +225,29 @@ impl History {
                  outputs_uri = COALESCE(?5, outputs_uri) WHERE run_id = ?1",
                 params![
                     run_id,
-                    outcome.as_str(),
+                    outcome_str(outcome),
                     last_step.map(Step::as_str),
                     message,
                     outputs_uri
                 ],
+            )?;
+            if n == 0 {
+                return Err(HistoryError::NotFound(run_id.into()));
+            }
+            Ok(())
+        })
+    }
+
+    pub fn set_cleanup(
+        &self,
+        run_id: &str,
+        cleanup: Cleanup,
+        message: Option<&str>,
+    ) -> Result<(), HistoryError> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE runs SET cleanup = ?2, cleanup_message = ?3 WHERE run_id = ?1",
+                params![run_id, cleanup_str(cleanup), message],
             )?;
             if n == 0 {
                 return Err(HistoryError::NotFound(run_id.into()));
@@ -228,22 +281,30 @@ impl History {
         result: &Result<RunReport, PipelineError>,
         last_step: Option<Step>,
     ) -> Result<(), HistoryError> {
-        match result {
-            Ok(r) => self.set_outcome(
-                run_id,
+        let (outcome, step, message, uri, detail) = match result {
+            Ok(r) => (
                 Outcome::Succeeded,
                 Some(Step::Outputs),
                 None,
-                Some(&r.outputs_uri),
-            ),
-            Err(e) => self.set_outcome(
-                run_id,
-                Outcome::Failed,
-                last_step,
-                Some(&e.to_string()),
+                Some(r.outputs_uri.as_str()),
                 None,
             ),
-        }
+            Err(e) => (
+                Outcome::Failed,
+                last_step,
+                Some(e.to_string()),
+                None,
+                e.detail(),
+            ),
+        };
+        self.set_outcome(run_id, outcome, step, message.as_deref(), uri)?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET detail = ?2 WHERE run_id = ?1",
+                params![run_id, detail],
+            )?;
+            Ok(())
+        })
     }
 
     /// Records how a clean-up ended.
@@ -253,14 +314,8 @@ impl History {
         result: &Result<DeleteReport, PipelineError>,
     ) -> Result<(), HistoryError> {
         match result {
-            Ok(_) => self.set_outcome(run_id, Outcome::Deleted, None, None, None),
-            Err(e) => self.set_outcome(
-                run_id,
-                Outcome::DeleteFailed,
-                None,
-                Some(&e.to_string()),
-                None,
-            ),
+            Ok(_) => self.set_cleanup(run_id, Cleanup::Deleted, None),
+            Err(e) => self.set_cleanup(run_id, Cleanup::Failed, Some(&e.to_string())),
         }
     }
 
@@ -268,12 +323,19 @@ impl History {
     /// was closed mid-run) so the history says what to do about them.
     pub fn mark_interrupted(&self) -> Result<usize, HistoryError> {
         self.with(|c| {
-            Ok(c.execute(
-                "UPDATE runs SET outcome = CASE outcome WHEN 'deleting' THEN 'delete_failed' ELSE 'failed' END,
-                 message = 'easyTDV was closed during this step; its machine may still be running. Retry or delete the run.'
-                 WHERE outcome IN ('running', 'deleting')",
+            let runs = c.execute(
+                "UPDATE runs SET outcome = 'failed',
+                 message = 'easyTDV was closed during this run; its machine may still be running. Retry or delete the run.'
+                 WHERE outcome = 'running'",
                 [],
-            )?)
+            )?;
+            let cleanups = c.execute(
+                "UPDATE runs SET cleanup = 'failed',
+                 cleanup_message = 'easyTDV was closed while deleting this run. Delete it again.'
+                 WHERE cleanup = 'deleting'",
+                [],
+            )?;
+            Ok(runs + cleanups)
         })
     }
 
@@ -282,13 +344,13 @@ impl History {
         Ok(self
             .list()?
             .into_iter()
-            .filter(|r| r.outcome != Outcome::Deleted)
+            .filter(|r| r.cleanup != Cleanup::Deleted)
             .collect())
     }
 }
 
-const SELECT: &str =
-    "SELECT run_id, created_at, account_id, request_json, resources_json, outcome, last_step, message, outputs_uri FROM runs";
+const SELECT: &str = "SELECT run_id, created_at, account_id, request_json, resources_json, outcome, last_step, message,
+     outputs_uri, cleanup, cleanup_message, detail FROM runs";
 
 type RowResult = Result<RunRecord, HistoryError>;
 
@@ -297,6 +359,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowResult> {
     let resources: String = r.get(4)?;
     let outcome: String = r.get(5)?;
     let last_step: Option<String> = r.get(6)?;
+    let cleanup: String = r.get(9)?;
     let build = || -> RowResult {
         Ok(RunRecord {
             run_id: r.get(0)?,
@@ -304,12 +367,15 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowResult> {
             account_id: r.get(2)?,
             request: request.as_deref().map(serde_json::from_str).transpose()?,
             resources: serde_json::from_str(&resources)?,
-            outcome: Outcome::parse(&outcome),
+            outcome: parse_outcome(&outcome),
             last_step: last_step
                 .map(|s| serde_json::from_value(serde_json::Value::String(s)))
                 .transpose()?,
             message: r.get(7)?,
             outputs_uri: r.get(8)?,
+            cleanup: parse_cleanup(&cleanup),
+            cleanup_message: r.get(10)?,
+            detail: r.get(11)?,
         })
     };
     Ok(build())
@@ -363,6 +429,18 @@ mod tests {
             (got.outcome, got.last_step, got.message.as_deref()),
             (Outcome::Failed, Some(Step::Training), Some("boom"))
         );
+        assert_eq!(got.cleanup, Cleanup::None);
+        // Deleting keeps what the run achieved; an interrupted clean-up says so.
+        h.set_cleanup(&r.run_id, Cleanup::Deleting, None).unwrap();
+        assert_eq!(h.mark_interrupted().unwrap(), 1);
+        let got = h.get(&r.run_id).unwrap();
+        assert_eq!(
+            (got.outcome, got.cleanup),
+            (Outcome::Failed, Cleanup::Failed)
+        );
+        assert!(got.cleanup_message.unwrap().contains("Delete it again"));
+        h.set_cleanup(&r.run_id, Cleanup::Deleted, None).unwrap();
+        assert!(h.with_live_resources().unwrap().is_empty());
         assert!(matches!(h.get("nope"), Err(HistoryError::NotFound(_))));
         drop(h);
         // Reopening keeps the data and does not re-run migrations.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use easytdv_core::history::{Outcome, RunRecord};
+use easytdv_core::history::{Cleanup, Outcome, RunRecord};
 use easytdv_core::pipeline::{
     self, DeleteReport, ProgressEvent, ProgressSink, Step, Tracked, Train, TrainRequest,
 };
@@ -30,16 +30,28 @@ fn busy(run_id: &str) -> AppError {
 }
 
 /// Runs the pipeline from `from` in the background and records the result.
+/// After a success nothing is left to retry, so the machine and stack are
+/// deleted at once (the outputs stay): no machine is ever forgotten and
+/// billing. After a failure they stay for "Retry from this step", with the
+/// machine's own time limit as a safety net.
 fn spawn_run(app: AppHandle, mut train: Train, from: Step, sink: Arc<Tracked>) {
-    tauri::async_runtime::spawn(async move {
+    let run_id = train.run_id().to_string();
+    let handle = app.clone();
+    let task = tauri::async_runtime::spawn(async move {
         let run_id = train.run_id().to_string();
         let result = train.run_from(from).await;
         let state = app.state::<AppState>();
         let _ = state
             .history
             .record_run_result(&run_id, &result, sink.last_step());
+        if result.is_ok() {
+            let _ = state.history.set_cleanup(&run_id, Cleanup::Deleting, None);
+            let deleted = train.delete_resources().await;
+            let _ = state.history.record_delete_result(&run_id, &deleted);
+        }
         state.end(&run_id);
     });
+    handle.state::<AppState>().attach(&run_id, task);
 }
 
 /// Checks the request, opens a run and starts it; returns the run id at once.
@@ -120,6 +132,7 @@ pub async fn retry_run(
 }
 
 /// Deletes the run's machine, stack and input files, waits and verifies.
+/// A run still in progress is stopped first (its outputs so far are kept).
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_run(
@@ -132,12 +145,20 @@ pub async fn delete_run(
     let ctx = state
         .context(&account_id, Some(&record.resources.region))
         .await?;
+    // Deleting a run that is still going stops it first.
+    if state.stop(&run_id) {
+        let _ = state.history.set_outcome(
+            &run_id,
+            Outcome::Failed,
+            None,
+            Some("Stopped by you before it finished."),
+            None,
+        );
+    }
     if !state.begin(&run_id) {
         return Err(busy(&run_id));
     }
-    let _ = state
-        .history
-        .set_outcome(&run_id, Outcome::Deleting, None, None, None);
+    let _ = state.history.set_cleanup(&run_id, Cleanup::Deleting, None);
     let sink: Arc<dyn ProgressSink> = channel_sink(on_event);
     let result = pipeline::delete_resources(&ctx, &record.resources, sink.as_ref()).await;
     let _ = state.history.record_delete_result(&run_id, &result);
@@ -187,11 +208,7 @@ pub async fn run_live_status(
         Some(id) => pipeline::instance_state(&ctx, id).await.map_err(report)?,
         None => None,
     };
-    let active = state
-        .active
-        .lock()
-        .map(|a| a.contains(&run_id))
-        .unwrap_or(false);
+    let active = state.is_active(&run_id);
     Ok(LiveStatus {
         stack_status,
         instance_state,

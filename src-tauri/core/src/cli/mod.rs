@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::aws::{AwsContext, CredentialSource};
 use crate::explain::Explain;
-use crate::history::{History, Outcome};
+use crate::history::{Cleanup, History, Outcome};
 use crate::paths;
 use crate::pipeline::{self, PipelineError, Step, Train, TrainRequest};
 
@@ -250,18 +250,12 @@ async fn train(args: TrainArgs) -> ExitCode {
     } else {
         match run.delete_resources().await {
             Ok(_) => {
-                let _ = history.set_outcome(&run_id, Outcome::Deleted, None, None, None);
+                let _ = history.set_cleanup(&run_id, Cleanup::Deleted, None);
             }
             Err(e) => {
                 report_error(&e);
                 eprintln!("run `easytdv delete {run_id}` to try again");
-                let _ = history.set_outcome(
-                    &run_id,
-                    Outcome::DeleteFailed,
-                    None,
-                    Some(&e.to_string()),
-                    None,
-                );
+                let _ = history.set_cleanup(&run_id, Cleanup::Failed, Some(&e.to_string()));
             }
         }
     }
@@ -295,6 +289,7 @@ async fn status(run_id: &str, access: &Access) -> ExitCode {
     let res = &record.resources;
     println!("run       {}", res.run_id);
     println!("outcome   {:?}", record.outcome);
+    println!("clean-up  {:?}", record.cleanup);
     if let Some(m) = &record.message {
         println!("message   {m}");
     }
@@ -353,21 +348,15 @@ async fn delete(run_id: &str, access: &Access) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let _ = history.set_outcome(run_id, Outcome::Deleting, None, None, None);
+    let _ = history.set_cleanup(run_id, Cleanup::Deleting, None);
     let timeline = timeline::Timeline::new();
     match pipeline::delete_resources(&ctx, &record.resources, &timeline).await {
         Ok(_) => {
-            let _ = history.set_outcome(run_id, Outcome::Deleted, None, None, None);
+            let _ = history.set_cleanup(run_id, Cleanup::Deleted, None);
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let _ = history.set_outcome(
-                run_id,
-                Outcome::DeleteFailed,
-                None,
-                Some(&e.to_string()),
-                None,
-            );
+            let _ = history.set_cleanup(run_id, Cleanup::Failed, Some(&e.to_string()));
             report_error(&e);
             exit_for(&e)
         }

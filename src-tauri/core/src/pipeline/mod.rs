@@ -295,7 +295,7 @@ impl Train {
                 }
                 Err(e) => return Err(e),
             };
-            let on_status = |s: &str| timer.update(format!("Stack {s}"));
+            let on_status = |s: &str| timer.update(stack_words(s));
             let status = stack::wait_created(&self.ctx, &id, &on_status).await?;
             Ok(StackInfo {
                 stack_id: id,
@@ -309,7 +309,7 @@ impl Train {
             self.resources.stack_name = None;
             self.save()?;
         }
-        timer.finish(result, |s| format!("Stack {}", s.stack_status))
+        timer.finish(result, |_| "Cloud resources are ready".to_string())
     }
 
     /// Invokes the launch function; returns the instance id at once.
@@ -572,14 +572,30 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The last line the user's script printed (not our own `easytdv:` lines).
 fn last_line(text: &str) -> String {
-    text.trim_end()
-        .lines()
-        .last()
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("easytdv:"))
         .unwrap_or("done")
         .chars()
         .take(160)
         .collect()
+}
+
+/// A stack status in plain words.
+fn stack_words(status: &str) -> String {
+    match status {
+        "CREATE_IN_PROGRESS" => {
+            "AWS is creating the roles, security group and launch function".into()
+        }
+        "CREATE_COMPLETE" => "Cloud resources are ready".into(),
+        "ROLLBACK_IN_PROGRESS" | "ROLLBACK_COMPLETE" | "CREATE_FAILED" => {
+            "Something failed; AWS is undoing what it created".into()
+        }
+        other => format!("Stack status: {other}"),
+    }
 }
 
 pub fn human_duration(d: Duration) -> String {
@@ -608,6 +624,16 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(new_run_id(), new_run_id());
+    }
+
+    #[test]
+    fn plain_words() {
+        let out =
+            "epoch 1\nloss=0.1\neasytdv: outputs uploaded (1 files)\neasytdv: training finished\n";
+        assert_eq!(last_line(out), "loss=0.1");
+        assert_eq!(last_line("easytdv: training finished\n"), "done");
+        assert_eq!(stack_words("CREATE_COMPLETE"), "Cloud resources are ready");
+        assert!(stack_words("UPDATE_IN_PROGRESS").contains("UPDATE_IN_PROGRESS"));
     }
 
     #[test]
