@@ -88,9 +88,9 @@ mod tests {
         .await;
         assert!(matches!(
             res,
-            Err(PipelineError::Timeout { seconds: 10, .. })
+            Err(PipelineError::Timeout { seconds: 1, .. })
         ));
-        assert!(calls > 3);
+        assert!(calls >= 2);
     }
 
     #[tokio::test]
