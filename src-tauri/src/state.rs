@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use easytdv_core::accounts::Accounts;
 use easytdv_core::aws::AwsContext;
 use easytdv_core::explain::ErrorReport;
-use easytdv_core::history::History;
+use easytdv_core::history::{History, RunRecord};
 
 use crate::error::report;
 
@@ -47,6 +47,16 @@ impl AppState {
             .map_err(report)?;
         let region = region.filter(|r| !r.is_empty()).unwrap_or(&default_region);
         AwsContext::new(&source, region).await.map_err(report)
+    }
+
+    /// A recorded run and an AWS context for its account and region.
+    pub async fn run_context(&self, run_id: &str) -> Result<(RunRecord, AwsContext), ErrorReport> {
+        let record = self.history.get(run_id).map_err(report)?;
+        let account_id = record.account_id.clone().unwrap_or_default();
+        let ctx = self
+            .context(&account_id, Some(&record.resources.region))
+            .await?;
+        Ok((record, ctx))
     }
 
     pub fn is_busy(&self) -> bool {

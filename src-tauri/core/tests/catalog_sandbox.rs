@@ -78,17 +78,7 @@ async fn the_automatic_image_follows_the_machine_type() {
 async fn buckets_are_listed_per_region_and_a_valid_name_is_suggested() {
     let ctx = ctx().await;
     let here = bucket("here");
-    ctx.s3()
-        .create_bucket()
-        .bucket(&here)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_bucket(&ctx, &here).await;
     let listed = pipeline::list_buckets_in_region(&ctx)
         .await
         .expect("buckets");

@@ -170,17 +170,7 @@ async fn aws_context_reaches_sts_and_s3_of_the_sandbox() {
     let who = ctx.sts().get_caller_identity().send().await.expect("sts");
     assert_eq!(who.account(), Some("123456789012"));
     let b = bucket("ctx");
-    ctx.s3()
-        .create_bucket()
-        .bucket(&b)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create bucket (path-style)");
+    create_bucket(&ctx, &b).await;
     let names: Vec<String> = ctx
         .s3()
         .list_buckets()

@@ -103,17 +103,7 @@ async fn a_bucket_in_another_region_is_refused() {
     )
     .await
     .unwrap();
-    us.s3()
-        .create_bucket()
-        .bucket(&b)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_bucket(&us, &b).await;
     let mut train = h.train(request("ok", &b));
     let err = train.prepare_env().await.expect_err("other region");
     match &err {

@@ -140,11 +140,7 @@ pub async fn delete_run(
     run_id: String,
     on_event: Channel<ProgressEvent>,
 ) -> Result<DeleteReport, AppError> {
-    let record = state.history.get(&run_id).map_err(report)?;
-    let account_id = record.account_id.clone().unwrap_or_default();
-    let ctx = state
-        .context(&account_id, Some(&record.resources.region))
-        .await?;
+    let (record, ctx) = state.run_context(&run_id).await?;
     // Deleting a run that is still going stops it first.
     if state.stop(&run_id) {
         let _ = state.history.set_outcome(
@@ -191,27 +187,14 @@ pub async fn run_live_status(
     state: State<'_, AppState>,
     run_id: String,
 ) -> Result<LiveStatus, AppError> {
-    let record = state.history.get(&run_id).map_err(report)?;
-    let account_id = record.account_id.clone().unwrap_or_default();
-    let ctx = state
-        .context(&account_id, Some(&record.resources.region))
-        .await?;
-    let res = &record.resources;
-    let stack_name = res
-        .stack_name
-        .clone()
-        .unwrap_or_else(|| format!("easytdv-{}", res.run_id));
-    let stack_status = pipeline::stack_status(&ctx, &stack_name)
+    let (record, ctx) = state.run_context(&run_id).await?;
+    let cloud = pipeline::cloud_status(&ctx, &record.resources)
         .await
         .map_err(report)?;
-    let instance_state = match &res.instance_id {
-        Some(id) => pipeline::instance_state(&ctx, id).await.map_err(report)?,
-        None => None,
-    };
     let active = state.is_active(&run_id);
     Ok(LiveStatus {
-        stack_status,
-        instance_state,
+        stack_status: cloud.stack_status,
+        instance_state: cloud.instance_state,
         active,
     })
 }
@@ -231,11 +214,7 @@ pub async fn download_outputs(
     state: State<'_, AppState>,
     run_id: String,
 ) -> Result<Option<DownloadReport>, AppError> {
-    let record = state.history.get(&run_id).map_err(report)?;
-    let account_id = record.account_id.clone().unwrap_or_default();
-    let ctx = state
-        .context(&account_id, Some(&record.resources.region))
-        .await?;
+    let (record, ctx) = state.run_context(&run_id).await?;
     let folder = match std::env::var_os("EASYTDV_PICKED_FOLDER") {
         Some(p) => Some(std::path::PathBuf::from(p)),
         None => rfd::AsyncFileDialog::new()

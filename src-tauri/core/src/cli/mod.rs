@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::aws::{AwsContext, CredentialSource};
 use crate::explain::Explain;
-use crate::history::{Cleanup, History, Outcome};
+use crate::history::{Cleanup, History, Outcome, RunRecord};
 use crate::paths;
 use crate::pipeline::{self, PipelineError, Step, Train, TrainRequest};
 
@@ -270,20 +270,23 @@ async fn train(args: TrainArgs) -> ExitCode {
     code
 }
 
+/// The history, a recorded run and an AWS context in the run's region.
+async fn load_run(
+    run_id: &str,
+    access: &Access,
+) -> Result<(History, RunRecord, AwsContext), ExitCode> {
+    let history = open_history()?;
+    let record = history.get(run_id).map_err(|e| {
+        report_error(&e);
+        ExitCode::from(EXIT_INPUT)
+    })?;
+    let ctx = context(&access.source(), &record.resources.region).await?;
+    Ok((history, record, ctx))
+}
+
 async fn status(run_id: &str, access: &Access) -> ExitCode {
-    let history = match open_history() {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    let record = match history.get(run_id) {
-        Ok(r) => r,
-        Err(e) => {
-            report_error(&e);
-            return ExitCode::from(EXIT_INPUT);
-        }
-    };
-    let ctx = match context(&access.source(), &record.resources.region).await {
-        Ok(c) => c,
+    let (_, record, ctx) = match load_run(run_id, access).await {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let res = &record.resources;
@@ -297,16 +300,11 @@ async fn status(run_id: &str, access: &Access) -> ExitCode {
         .stack_name
         .clone()
         .unwrap_or_else(|| format!("easytdv-{}", res.run_id));
-    let lookups = async {
-        let stack = pipeline::stack_status(&ctx, &stack_name).await?;
-        let instance = match &res.instance_id {
-            Some(id) => pipeline::instance_state(&ctx, id).await?,
-            None => None,
-        };
-        Ok::<_, PipelineError>((stack, instance))
-    };
-    match lookups.await {
-        Ok((stack, instance)) => {
+    match pipeline::cloud_status(&ctx, res).await {
+        Ok(pipeline::CloudStatus {
+            stack_status: stack,
+            instance_state: instance,
+        }) => {
             println!(
                 "stack     {stack_name}: {}",
                 stack.as_deref().unwrap_or("none")
@@ -333,19 +331,8 @@ async fn status(run_id: &str, access: &Access) -> ExitCode {
 }
 
 async fn delete(run_id: &str, access: &Access) -> ExitCode {
-    let history = match open_history() {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    let record = match history.get(run_id) {
-        Ok(r) => r,
-        Err(e) => {
-            report_error(&e);
-            return ExitCode::from(EXIT_INPUT);
-        }
-    };
-    let ctx = match context(&access.source(), &record.resources.region).await {
-        Ok(c) => c,
+    let (history, record, ctx) = match load_run(run_id, access).await {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let _ = history.set_cleanup(run_id, Cleanup::Deleting, None);
@@ -364,19 +351,8 @@ async fn delete(run_id: &str, access: &Access) -> ExitCode {
 }
 
 async fn outputs(run_id: &str, to: Option<PathBuf>, access: &Access) -> ExitCode {
-    let history = match open_history() {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    let record = match history.get(run_id) {
-        Ok(r) => r,
-        Err(e) => {
-            report_error(&e);
-            return ExitCode::from(EXIT_INPUT);
-        }
-    };
-    let ctx = match context(&access.source(), &record.resources.region).await {
-        Ok(c) => c,
+    let (_, record, ctx) = match load_run(run_id, access).await {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let dir = to.unwrap_or_else(|| PathBuf::from(format!("easytdv-{run_id}")));

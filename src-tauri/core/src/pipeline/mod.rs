@@ -83,6 +83,34 @@ pub async fn instance_state(
         .map(|s| s.as_str().to_string()))
 }
 
+/// What AWS says now about a run's stack and machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudStatus {
+    /// `None`: no stack (never created, or deleted).
+    pub stack_status: Option<String>,
+    /// `None`: no machine recorded, or EC2 no longer knows it.
+    pub instance_state: Option<String>,
+}
+
+pub async fn cloud_status(
+    ctx: &AwsContext,
+    res: &RunResources,
+) -> Result<CloudStatus, PipelineError> {
+    let name = res
+        .stack_name
+        .clone()
+        .unwrap_or_else(|| stack::stack_name(&res.run_id));
+    let stack_status = stack_status(ctx, &name).await?;
+    let instance_state = match &res.instance_id {
+        Some(id) => instance_state(ctx, id).await?,
+        None => None,
+    };
+    Ok(CloudStatus {
+        stack_status,
+        instance_state,
+    })
+}
+
 /// One training run: the checked inputs, where progress and state go, and
 /// the resources created so far.
 pub struct Train {

@@ -153,3 +153,20 @@ pub async fn get_text(ctx: &AwsContext, bucket: &str, key: &str) -> String {
     let bytes = out.body.collect().await.expect("body").into_bytes();
     String::from_utf8(bytes.to_vec()).expect("utf-8")
 }
+
+/// Creates a bucket in the context's own region (path-style, as the sandbox needs).
+pub async fn create_bucket(ctx: &AwsContext, name: &str) {
+    ctx.s3()
+        .create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    ctx.region(),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create bucket");
+}
