@@ -16,6 +16,7 @@ pub fn confirm_close_during_runs(window: &WebviewWindow) {
         let win = win.clone();
         tauri::async_runtime::spawn(async move {
             let answer = rfd::AsyncMessageDialog::new()
+                .set_parent(&win)
                 .set_level(rfd::MessageLevel::Warning)
                 .set_title("A training is in progress")
                 .set_description(

@@ -8,7 +8,7 @@ use easytdv_core::accounts::{
     ProfileInfo, ProfileInput, SandboxInput,
 };
 use easytdv_core::secret::Sensitive;
-use tauri::State;
+use tauri::{State, WebviewWindow};
 
 use crate::error::{report, AppError};
 use crate::state::AppState;
@@ -89,6 +89,7 @@ pub async fn add_keys_account(
 #[tauri::command]
 #[specta::specta]
 pub async fn import_csv_account(
+    window: WebviewWindow,
     state: State<'_, AppState>,
     name: String,
     region: String,
@@ -96,6 +97,7 @@ pub async fn import_csv_account(
     let path = match std::env::var_os("EASYTDV_PICKED_CSV").map(PathBuf::from) {
         Some(p) => Some(p),
         None => rfd::AsyncFileDialog::new()
+            .set_parent(&window)
             .set_title("Choose the access key file (.csv) from the AWS console")
             .add_filter("CSV file", &["csv"])
             .pick_file()

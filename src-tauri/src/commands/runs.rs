@@ -211,6 +211,7 @@ pub struct DownloadReport {
 #[tauri::command]
 #[specta::specta]
 pub async fn download_outputs(
+    window: tauri::WebviewWindow,
     state: State<'_, AppState>,
     run_id: String,
 ) -> Result<Option<DownloadReport>, AppError> {
@@ -218,6 +219,7 @@ pub async fn download_outputs(
     let folder = match std::env::var_os("EASYTDV_PICKED_FOLDER") {
         Some(p) => Some(std::path::PathBuf::from(p)),
         None => rfd::AsyncFileDialog::new()
+            .set_parent(&window)
             .set_title("Choose where to save the training outputs")
             .pick_folder()
             .await

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use easytdv_core::pipeline::{self, machine, CheckedFile, FileKind};
 use easytdv_core::regions::{self, RegionInfo};
-use tauri::State;
+use tauri::{State, WebviewWindow};
 
 use crate::error::{report, AppError};
 use crate::state::AppState;
@@ -21,15 +21,17 @@ fn seam(kind: FileKind) -> Option<PathBuf> {
     std::env::var_os(var).map(PathBuf::from)
 }
 
-async fn pick(kind: FileKind) -> Result<Option<CheckedFile>, AppError> {
+async fn pick(window: &WebviewWindow, kind: FileKind) -> Result<Option<CheckedFile>, AppError> {
     let path = match seam(kind) {
         Some(p) => Some(p),
         None => {
             let dialog = match kind {
                 FileKind::Script => rfd::AsyncFileDialog::new()
+                    .set_parent(window)
                     .set_title("Choose your training script")
                     .add_filter("Python script", &["py"]),
                 FileKind::Requirements => rfd::AsyncFileDialog::new()
+                    .set_parent(window)
                     .set_title("Choose your requirements file")
                     .add_filter("Requirements", &["txt"]),
             };
@@ -47,15 +49,15 @@ async fn pick(kind: FileKind) -> Result<Option<CheckedFile>, AppError> {
 /// Opens the native dialog for train.py; `null` when cancelled.
 #[tauri::command]
 #[specta::specta]
-pub async fn pick_script() -> Result<Option<CheckedFile>, AppError> {
-    pick(FileKind::Script).await
+pub async fn pick_script(window: WebviewWindow) -> Result<Option<CheckedFile>, AppError> {
+    pick(&window, FileKind::Script).await
 }
 
 /// Opens the native dialog for requirements.txt; `null` when cancelled.
 #[tauri::command]
 #[specta::specta]
-pub async fn pick_requirements() -> Result<Option<CheckedFile>, AppError> {
-    pick(FileKind::Requirements).await
+pub async fn pick_requirements(window: WebviewWindow) -> Result<Option<CheckedFile>, AppError> {
+    pick(&window, FileKind::Requirements).await
 }
 
 /// Checks a file dropped on the window.
