@@ -22,6 +22,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         wizard::pick_requirements,
         wizard::check_file,
         wizard::list_regions,
+        wizard::list_account_regions,
         wizard::list_instance_types,
         wizard::resolve_ami,
         wizard::list_buckets,

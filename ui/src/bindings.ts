@@ -43,6 +43,8 @@ export const commands = {
 	/**  Checks a file dropped on the window. */
 	checkFile: (path: string, kind: FileKind) => typedError<CheckedFile, ErrorReport_Serialize>(__TAURI_INVOKE("check_file", { path, kind })),
 	listRegions: () => __TAURI_INVOKE<RegionInfo[]>("list_regions"),
+	/**  The regions enabled for this account (asks AWS), with their names. */
+	listAccountRegions: (accountId: string) => typedError<RegionInfo[], ErrorReport_Serialize>(__TAURI_INVOKE("list_account_regions", { accountId })),
 	/**  Machine types offered in the region, with vCPUs, memory and GPUs. */
 	listInstanceTypes: (accountId: string, region: string) => typedError<InstanceTypeInfo_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_instance_types", { accountId, region })),
 	/**  The image "Automatic" would use for this machine type, or the custom one. */

@@ -99,3 +99,19 @@ async fn buckets_are_listed_per_region_and_a_valid_name_is_suggested() {
     assert_eq!(suggested, "easytdv-123456789012-eu-west-3");
     assert!(pipeline::check_bucket(&suggested).is_ok());
 }
+
+#[tokio::test]
+async fn enabled_regions_come_from_ec2_with_console_names() {
+    let ctx = ctx().await;
+    let regions = machine::enabled_regions(&ctx).await.expect("regions");
+    let paris = regions
+        .iter()
+        .find(|r| r.code == "eu-west-3")
+        .expect("eu-west-3 enabled");
+    assert_eq!(paris.name, "Europe (Paris)");
+    assert!(regions.len() >= 10, "{}", regions.len());
+    assert!(
+        regions.windows(2).all(|w| w[0].name <= w[1].name),
+        "sorted by name"
+    );
+}

@@ -75,6 +75,17 @@ pub fn list_regions() -> Vec<RegionInfo> {
     regions::regions()
 }
 
+/// The regions enabled for this account (asks AWS), with their names.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_account_regions(
+    state: State<'_, AppState>,
+    account_id: String,
+) -> Result<Vec<RegionInfo>, AppError> {
+    let ctx = state.context(&account_id, None).await?;
+    machine::enabled_regions(&ctx).await.map_err(report)
+}
+
 /// Machine types offered in the region, with vCPUs, memory and GPUs.
 #[tauri::command]
 #[specta::specta]

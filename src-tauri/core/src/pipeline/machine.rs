@@ -242,3 +242,37 @@ pub async fn default_vpc(ctx: &AwsContext) -> Result<String, PipelineError> {
         .map(str::to_string)
         .ok_or_else(|| PipelineError::NoDefaultVpc(ctx.region().to_string()))
 }
+
+/// The regions enabled for the account (EC2 `DescribeRegions`), with their
+/// console names; a region too new for our name table shows its code.
+pub async fn enabled_regions(
+    ctx: &AwsContext,
+) -> Result<Vec<crate::regions::RegionInfo>, PipelineError> {
+    let out = ctx
+        .ec2()
+        .describe_regions()
+        .send()
+        .await
+        .map_err(|e| aws_error("list the regions of your account", e))?;
+    let mut regions: Vec<_> = out
+        .regions()
+        .iter()
+        .filter_map(|r| r.region_name())
+        .map(|code| {
+            crate::regions::region(code).unwrap_or_else(|| crate::regions::RegionInfo {
+                code: code.to_string(),
+                name: code.to_string(),
+                opt_in: r_opt_in(out.regions(), code),
+            })
+        })
+        .collect();
+    regions.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(regions)
+}
+
+fn r_opt_in(all: &[aws_sdk_ec2::types::Region], code: &str) -> bool {
+    all.iter()
+        .find(|r| r.region_name() == Some(code))
+        .and_then(|r| r.opt_in_status())
+        .is_some_and(|s| s != "opt-in-not-required")
+}
