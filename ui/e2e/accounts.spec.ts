@@ -26,7 +26,7 @@ test('accounts: list, rename, make default, remove with confirmation, add', asyn
   await expect(rows.first()).toContainText('Default');
   await expect(rows.first()).toContainText('Access key AKIA…MPLE · Europe (Paris) — eu-west-3');
   await expect(rows.nth(1)).toContainText('AWS CLI profile “lab”');
-  await expect(rows.nth(2)).toContainText('Local sandbox · http://127.0.0.1:4566');
+  await expect(rows.nth(2)).toContainText('Pretend AWS on this computer, nothing billed · http://127.0.0.1:4566');
   await app.shot('70-accounts');
 
   await page.getByRole('button', { name: 'Rename Lab' }).click();

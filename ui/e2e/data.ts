@@ -72,14 +72,15 @@ export const OUTPUTS_URI = `s3://easytdv-123456789012-eu-west-3/easytdv/runs/${R
 
 export const RUN_STEPS = ['prepare', 'stack', 'instance', 'requirements', 'training', 'outputs'] as const;
 
+// Plain words, as the backend now says them.
 const MESSAGES: Record<string, [string, string]> = {
-  prepare: ['Uploading train.py and requirements.txt…', 'Files uploaded to easytdv-123456789012-eu-west-3'],
-  stack: ['Creating the stack easytdv-' + RUN_ID + '…', 'Stack created'],
-  instance: ['Starting t3.medium…', 'Machine i-0abc123 is running and connected'],
-  requirements: ['pip install -r requirements.txt…', '4 packages installed'],
-  training: ['Running train.py…', 'train.py finished (exit code 0)'],
-  outputs: ['Copying outputs…', '3 files saved'],
-  delete: ['Deleting the stack and the machine…', 'All resources deleted'],
+  prepare: ['Uploading your files', 'Your files are in easytdv-123456789012-eu-west-3'],
+  stack: ['Creating the cloud resources', 'Cloud resources are ready'],
+  instance: ['Starting the machine (t3.medium)', 'The machine is running and connected'],
+  requirements: ['Installing your packages', '4 packages installed'],
+  training: ['Running train.py', 'train.py finished: accuracy 0.93'],
+  outputs: ['Saving the outputs', '3 files saved to your bucket'],
+  delete: ['Looking for the run\'s resources', 'The machine, the stack and 4 input files were deleted'],
 };
 
 export const FAILURES: Record<string, { message: string; detail: string }> = {
@@ -111,8 +112,11 @@ export const FAILURES: Record<string, { message: string; detail: string }> = {
   },
 };
 
-/** Events of a run that succeeds, or fails at `failAt`. */
-export function runEvents(failAt: string | null = null): MockEvent[] {
+/**
+ * Events of a run that succeeds, or fails at `failAt`. After a success the backend deletes the
+ * machine and the stack by itself, on the same channel (`cleanup: false` leaves that out).
+ */
+export function runEvents(failAt: string | null = null, cleanup = true): MockEvent[] {
   const out: MockEvent[] = [];
   for (const step of RUN_STEPS) {
     const [running, done] = MESSAGES[step] ?? ['', ''];
@@ -126,13 +130,14 @@ export function runEvents(failAt: string | null = null): MockEvent[] {
     }
     out.push({ step, state: 'done', elapsedMs: t, message: done, detail: null });
   }
-  return out;
+  return cleanup ? [...out, ...deleteEvents()] : out;
 }
 
 export function deleteEvents(): MockEvent[] {
   const [running, done] = MESSAGES.delete ?? ['', ''];
   return [
     { step: 'delete', state: 'running', elapsedMs: 0, message: running, detail: null },
+    { step: 'delete', state: 'running', elapsedMs: 2_000, message: 'Terminating the machine i-0abc123', detail: null },
     { step: 'delete', state: 'done', elapsedMs: 48_000, message: done, detail: null },
   ];
 }
@@ -162,19 +167,29 @@ export function runRecord(outcome: string, extra: Record<string, unknown> = {}) 
       stackName: `easytdv-${RUN_ID}`,
       stackId: null,
       instanceId: 'i-0abc123',
+      launches: 1,
       installCommandId: null,
       trainingCommandId: null,
     },
     outcome,
     lastStep: outcome === 'succeeded' ? 'outputs' : null,
     message: null,
+    detail: null,
     outputsUri: outcome === 'succeeded' ? OUTPUTS_URI : null,
+    cleanup: outcome === 'succeeded' ? 'deleted' : 'none',
+    cleanupMessage: null,
     ...extra,
   };
 }
 
 export const LIVE_RUNNING = { stackStatus: 'CREATE_COMPLETE', instanceState: 'running', active: false };
 export const LIVE_GONE = { stackStatus: null, instanceState: 'terminated', active: false };
+/** A run just started: nothing exists yet, then the stack, then the machine. */
+export const LIVE_STARTING = { stackStatus: null, instanceState: null, active: true };
+export const LIVE_STACK = { stackStatus: 'CREATE_IN_PROGRESS', instanceState: null, active: true };
+export const LIVE_ACTIVE = { stackStatus: 'CREATE_COMPLETE', instanceState: 'running', active: true };
+
+export const DOWNLOAD_REPORT = { folder: `/home/marie/Downloads/easytdv-${RUN_ID}`, files: 3 };
 
 export const DELETE_REPORT = {
   terminatedInstances: ['i-0abc123'],

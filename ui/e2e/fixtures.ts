@@ -14,7 +14,9 @@ export function scenario(partial: Partial<Scenario> = {}): Scenario {
     delays: { ...(partial.delays ?? {}) },
     streams: { ...(partial.streams ?? {}) },
     streamDelayMs: partial.streamDelayMs ?? 20,
+    sequences: { ...(partial.sequences ?? {}) },
     then: { ...(partial.then ?? {}) },
+    thenStreamed: { ...(partial.thenStreamed ?? {}) },
   };
 }
 

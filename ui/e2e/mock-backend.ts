@@ -28,6 +28,10 @@ export interface Scenario {
   streams: Record<string, MockEvent[]>;
   /** Delay between two streamed events. */
   streamDelayMs: number;
+  /** Command name → results returned one per call, in order; the last one then stays (e.g. run_live_status over time). */
+  sequences: Record<string, unknown[]>;
+  /** After the event stream of command X has ended, replace results (and drop their sequences). */
+  thenStreamed: Record<string, Record<string, unknown>>;
   /** After command X succeeds, replace the results of other commands (e.g. list_accounts after add_keys_account). */
   then: Record<string, Record<string, unknown>>;
 }
@@ -58,14 +62,25 @@ export function installMockBackend(scenario: Scenario): void {
     return null;
   }
 
+  /** Streams in progress: channel id → run id. delete_run stops a run's other streams, as the backend does. */
+  const streaming = new Map<number, string>();
+  const stoppedChannels = new Set<number>();
+
   async function stream(channelId: number, cmd: string, runId: string) {
     const events = scenario.streams[cmd] ?? [];
+    streaming.set(channelId, runId);
     let index = 0;
     for (const ev of events) {
       await sleep(scenario.streamDelayMs);
+      if (stoppedChannels.has(channelId)) break;
       callbacks.get(channelId)?.({ index, message: { runId, ...ev } });
       index++;
     }
+    streaming.delete(channelId);
+    if (stoppedChannels.has(channelId)) return;
+    const after = scenario.thenStreamed[cmd] ?? {};
+    for (const k of Object.keys(after)) delete scenario.sequences[k];
+    Object.assign(scenario.results, after);
     callbacks.get(channelId)?.({ index, end: true });
   }
 
@@ -83,7 +98,11 @@ export function installMockBackend(scenario: Scenario): void {
     const err = scenario.errors[cmd];
     if (err) throw err;
     const channelId = channelOf(args);
-    const result = scenario.results[cmd];
+    if (cmd === 'delete_run') {
+      for (const [id, run] of streaming) if (run === args?.runId) stoppedChannels.add(id);
+    }
+    const seq = scenario.sequences[cmd];
+    const result = seq && seq.length > 0 ? (seq.length > 1 ? seq.shift() : seq[0]) : scenario.results[cmd];
     Object.assign(scenario.results, scenario.then[cmd] ?? {});
     if (channelId !== null) {
       const runId =

@@ -1,5 +1,23 @@
 import type { Page } from '@playwright/test';
-import { DELETE_REPORT, FAILURES, LIVE_GONE, OUTPUTS_URI, RUN_ID, RUN_STEPS, deleteEvents, runEvents, runRecord, signedIn } from './data';
+import {
+  DELETE_REPORT,
+  DOWNLOAD_REPORT,
+  FAILURES,
+  LIVE_ACTIVE,
+  LIVE_GONE,
+  LIVE_RUNNING,
+  LIVE_STACK,
+  LIVE_STARTING,
+  OUTPUTS_URI,
+  RUN_ID,
+  RUN_STEPS,
+  SANDBOX_ACCOUNT,
+  KEYS_ACCOUNT,
+  deleteEvents,
+  runEvents,
+  runRecord,
+  signedIn,
+} from './data';
 import { expect, scenario, test } from './fixtures';
 
 async function launch(page: Page) {
@@ -10,52 +28,182 @@ async function launch(page: Page) {
   await expect(page).toHaveURL(new RegExp(`#/runs/${RUN_ID}$`));
 }
 
-test('run view: live progress, success with the outputs location, then one-click delete', async ({ page, app }) => {
+const RUNNING_RECORD = runRecord('running', { lastStep: 'prepare', cleanup: 'none' });
+
+test('run view: live progress with a refreshed cloud status, success, then the automatic clean-up', async ({ page, app }) => {
   await app.open(
     scenario({
-      results: signedIn({ list_runs: [runRecord('succeeded')], delete_run: DELETE_REPORT }),
-      then: { delete_run: { run_live_status: LIVE_GONE, list_runs: [runRecord('deleted')] } },
-      streams: { start_run: runEvents(), delete_run: deleteEvents() },
-      streamDelayMs: 150,
+      results: signedIn({ list_runs: [RUNNING_RECORD] }),
+      // What AWS says over time: nothing yet, the stack being created, then the machine.
+      sequences: { run_live_status: [LIVE_STARTING, LIVE_STACK, LIVE_ACTIVE] },
+      thenStreamed: { start_run: { run_live_status: LIVE_GONE, list_runs: [runRecord('succeeded')] } },
+      streams: { start_run: runEvents() },
+      streamDelayMs: 300,
     }),
     '#/new',
   );
   await launch(page);
-  // Mid-run: a step is in progress.
+  // Mid-run: a step is in progress, and the page never claims nothing exists.
   await expect(page.locator('[data-state="running"]')).toHaveCount(1);
   await expect(page.getByTestId('run-status')).toHaveText('Running');
+  await expect(page.getByTestId('leftovers')).not.toHaveText(/^Nothing:/);
+  await expect(page.getByRole('button', { name: 'Stop and delete' })).toBeVisible();
+  await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'pending');
+  await expect(page.locator('[data-step="delete"]')).toContainText('Clean up');
+  // The status is asked again as the steps move on (throttled), so the stack shows up.
+  await expect(page.getByTestId('leftovers')).toContainText('cloud resources', { timeout: 6000 });
   await app.shot('40-run-in-progress');
+  expect((await app.calls('run_live_status')).length).toBeGreaterThanOrEqual(2);
 
-  await expect(page.getByTestId('success')).toBeVisible({ timeout: 6000 });
+  await expect(page.getByTestId('success')).toBeVisible({ timeout: 8000 });
   for (const step of RUN_STEPS) await expect(page.locator(`[data-step="${step}"]`)).toHaveAttribute('data-state', 'done');
-  await expect(page.getByTestId('run-status')).toHaveText('Finished');
+  await expect(page.locator('[data-step="training"]')).toContainText('train.py finished: accuracy 0.93');
+  await expect(page.locator('[data-step="stack"]')).toContainText('Cloud resources are ready');
+  // Then the app deletes the machine and the stack by itself: the last row.
+  await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'done', { timeout: 6000 });
+  await expect(page.getByTestId('run-status')).toHaveText('Finished · cleaned up');
+  await expect(page.getByTestId('cleaned-up')).toContainText('nothing of this run is left billing');
   await expect(page.getByTestId('outputs-uri')).toHaveText(OUTPUTS_URI);
-  await expect(page.getByTestId('still-running')).toContainText('costs money until you delete the resources');
-  await expect(page.locator('[data-step="training"]')).toContainText('train.py finished (exit code 0)');
-  await expect(page.locator('[data-step="stack"]')).toContainText('23 s');
-  await app.shot('41-run-succeeded');
+  await expect(page.getByTestId('outputs-help')).toContainText(`aws s3 sync ${OUTPUTS_URI} .`);
+  await expect(page.getByTestId('leftovers')).toContainText('Nothing: the machine and the stack were deleted');
+  await expect(page.getByRole('button', { name: 'Stop and delete' })).toHaveCount(0);
+  await expect(page.getByTestId('success').getByRole('button', { name: 'Delete resources' })).toHaveCount(0);
+  await app.shot('41-run-succeeded-cleaned-up');
+});
 
-  await page.getByTestId('success').getByRole('button', { name: 'Delete resources' }).click();
-  const dialog = page.getByRole('dialog', { name: /Delete this run/ });
-  await expect(dialog).toBeVisible();
-  await app.shot('42-run-delete-confirm');
-  await dialog.getByRole('button', { name: 'Delete resources' }).click();
-  await expect(page.getByTestId('deleted')).toBeVisible();
+test('run view: Stop and delete an active run keeps what it did and deletes the rest', async ({ page, app }) => {
+  const stopped = runRecord('failed', {
+    lastStep: 'requirements',
+    message: 'Stopped by you before it finished.',
+    cleanup: 'deleted',
+  });
+  await app.open(
+    scenario({
+      results: signedIn({ list_runs: [RUNNING_RECORD], run_live_status: LIVE_ACTIVE, delete_run: DELETE_REPORT }),
+      streams: { start_run: runEvents(), delete_run: deleteEvents() },
+      thenStreamed: { delete_run: { list_runs: [stopped], run_live_status: LIVE_GONE } },
+      streamDelayMs: 250,
+    }),
+    '#/new',
+  );
+  await launch(page);
+  await expect(page.locator('[data-step="instance"]')).toHaveAttribute('data-state', 'running', { timeout: 6000 });
+  await page.getByRole('button', { name: 'Stop and delete' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Stop this run and delete its resources?' });
+  await expect(dialog).toContainText('deletes the machine and the stack');
+  await expect(dialog).toContainText('written to the bucket so far are kept');
+  await app.shot('42-run-stop-confirm');
+  await dialog.getByRole('button', { name: 'Stop and delete' }).click();
+
+  // The step that was running when the user stopped (the run goes on while the dialog is open).
+  const stoppedAt = page.locator('[data-state="failed"]');
+  await expect(stoppedAt).toHaveCount(1);
+  const step = (await stoppedAt.getAttribute('data-step')) ?? '';
+  expect(['instance', 'requirements', 'training']).toContain(step);
   await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'done');
-  await expect(page.getByTestId('run-status')).toHaveText('Deleted');
-  expect((await app.calls('delete_run'))[0]?.args).toEqual({ runId: RUN_ID, onEvent: expect.stringMatching(/^channel:/) });
+  await expect(page.getByTestId('run-status')).toHaveText('Failed · cleaned up');
+  const failure = page.getByTestId('failure');
+  await expect(failure).toContainText('You stopped this run at “');
+  await expect(failure).toContainText('Stopped by you before it finished.');
+  await expect(failure.getByRole('button', { name: 'Retry from this step' })).toHaveCount(0);
   await expect(page.getByTestId('deleted')).toContainText('the machine i-0abc123');
-  await expect(page.getByTestId('deleted')).toContainText('4 uploaded files');
-  await expect(page.getByTestId('deleted')).toContainText(`easytdv/runs/${RUN_ID}/outputs/`);
-  await app.shot('43-run-deleted');
+  // The run's own events stop: later steps never start.
+  await page.waitForTimeout(600);
+  await expect(page.locator('[data-step="outputs"]')).toHaveAttribute('data-state', 'pending');
+  await expect(page.locator('[data-state="running"]')).toHaveCount(0);
+  expect((await app.calls('delete_run'))[0]?.args).toEqual({ runId: RUN_ID, onEvent: expect.stringMatching(/^channel:/) });
+  await app.shot('43-run-stopped-deleted');
+});
+
+test('run view: Download outputs saves them in a folder; cancelling the folder dialog says nothing', async ({ page, app }) => {
+  await app.open(
+    scenario({
+      results: signedIn({ list_runs: [runRecord('succeeded')], run_live_status: LIVE_GONE, download_outputs: DOWNLOAD_REPORT }),
+      then: { download_outputs: { download_outputs: null } },
+    }),
+    `#/runs/${RUN_ID}`,
+  );
+  await expect(page.getByTestId('run-status')).toHaveText('Finished · cleaned up');
+  await expect(page.getByTestId('outputs-help')).toContainText('AWS console (S3)');
+  await page.getByRole('button', { name: 'Download outputs…' }).click();
+  await expect(page.getByTestId('download-result')).toHaveText(`Saved 3 files to ${DOWNLOAD_REPORT.folder}`);
+  expect((await app.calls('download_outputs'))[0]?.args).toEqual({ runId: RUN_ID });
+  await app.shot('44-run-outputs-downloaded');
+
+  // Second time the user cancels the dialog: the previous message stays, no error.
+  await page.getByRole('button', { name: 'Download outputs…' }).click();
+  await expect.poll(async () => (await app.calls('download_outputs')).length).toBe(2);
+  await expect(page.getByRole('button', { name: 'Download outputs…' })).toBeEnabled();
+  await expect(page.getByRole('alert')).toHaveCount(0);
+});
+
+test('run view: cancelling the very first download shows no message', async ({ page, app }) => {
+  await app.open(
+    scenario({ results: signedIn({ list_runs: [runRecord('succeeded')], run_live_status: LIVE_GONE, download_outputs: null }) }),
+    `#/runs/${RUN_ID}`,
+  );
+  await page.getByRole('button', { name: 'Download outputs…' }).click();
+  await expect.poll(async () => (await app.calls('download_outputs')).length).toBe(1);
+  await expect(page.getByTestId('download-result')).toHaveCount(0);
+  await expect(page.getByRole('alert')).toHaveCount(0);
+});
+
+test('run view: a sandbox run says how to copy the outputs from the sandbox, with no AWS console', async ({ page, app }) => {
+  await app.open(
+    scenario({
+      results: signedIn({
+        list_accounts: [KEYS_ACCOUNT, SANDBOX_ACCOUNT],
+        list_runs: [runRecord('succeeded', { accountId: SANDBOX_ACCOUNT.id })],
+        run_live_status: LIVE_GONE,
+      }),
+    }),
+    `#/runs/${RUN_ID}`,
+  );
+  const help = page.getByTestId('outputs-help');
+  await expect(help).toContainText(`aws s3 sync ${OUTPUTS_URI} . --endpoint-url ${SANDBOX_ACCOUNT.endpoint}`);
+  await expect(help).toContainText('local sandbox');
+  await expect(page.getByText(/AWS console/)).toHaveCount(0);
+  await app.shot('45-run-sandbox-outputs');
+});
+
+test('run view: a failed run whose resources were deleted still shows why it failed, from the history', async ({ page, app }) => {
+  await app.open(
+    scenario({
+      results: signedIn({
+        list_runs: [
+          runRecord('failed', {
+            lastStep: 'training',
+            message: FAILURES.training?.message,
+            detail: FAILURES.training?.detail,
+            cleanup: 'deleted',
+          }),
+        ],
+        run_live_status: LIVE_GONE,
+      }),
+    }),
+    `#/runs/${RUN_ID}`,
+  );
+  await expect(page.getByTestId('run-status')).toHaveText('Failed · cleaned up');
+  const failure = page.getByTestId('failure');
+  await expect(failure).toContainText(FAILURES.training?.message ?? '');
+  await expect(failure.getByRole('region', { name: 'Output of the failed step' })).toContainText('ValueError: Input contains NaN');
+  await expect(failure).toContainText('nothing of it is left billing');
+  await expect(failure.getByRole('button', { name: 'Retry from this step' })).toHaveCount(0);
+  await expect(page.getByTestId('cost-warning')).toHaveCount(0);
+  await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'done');
+  await expect(page.getByTestId('leftovers')).toContainText('Nothing: the machine and the stack were deleted');
+  await app.shot('46-run-failed-cleaned-up');
 });
 
 for (const failAt of RUN_STEPS) {
-  test(`run view: failure at "${failAt}" shows the reason, the output tail, Delete and Retry`, async ({ page, app }) => {
+  test(`run view: failure at "${failAt}" shows the reason, the output tail, the cost warning, Delete and Retry`, async ({ page, app }) => {
     await app.open(
       scenario({
-        results: signedIn({ list_runs: [runRecord('failed', { lastStep: failAt })], retry_run: null }),
-        streams: { start_run: runEvents(failAt), retry_run: runEvents().filter((e) => RUN_STEPS.indexOf(e.step as never) >= RUN_STEPS.indexOf(failAt)) },
+        results: signedIn({ list_runs: [runRecord('failed', { lastStep: failAt })], retry_run: null, run_live_status: LIVE_RUNNING }),
+        streams: {
+          start_run: runEvents(failAt),
+          retry_run: runEvents().filter((e) => e.step === 'delete' || RUN_STEPS.indexOf(e.step as never) >= RUN_STEPS.indexOf(failAt)),
+        },
         streamDelayMs: 5,
       }),
       '#/new',
@@ -63,67 +211,84 @@ for (const failAt of RUN_STEPS) {
     await launch(page);
     const failure = page.getByTestId('failure');
     await expect(failure).toBeVisible();
-    await expect(page.getByTestId('run-status')).toHaveText('Failed');
+    await expect(page.getByTestId('run-status')).toHaveText('Failed · machine still running');
     await expect(page.locator(`[data-step="${failAt}"]`)).toHaveAttribute('data-state', 'failed');
     await expect(failure).toContainText(FAILURES[failAt]?.message ?? '');
     const output = failure.getByRole('region', { name: 'Output of the failed step' });
     await expect(output).toContainText((FAILURES[failAt]?.detail ?? '').split('\n')[0] ?? '');
     await expect(output).toHaveCSS('font-family', /mono/i);
     await expect(failure.getByRole('button', { name: 'Delete resources' })).toBeVisible();
-    // Later steps never started.
+    await expect(page.getByTestId('cost-warning')).toContainText('costs money until you delete the resources');
+    await expect(page.getByTestId('cost-warning')).toContainText('shuts itself down after 24 hours');
+    // Later steps never started; the clean-up waits for the user.
     const after = RUN_STEPS.slice(RUN_STEPS.indexOf(failAt) + 1);
     for (const s of after) await expect(page.locator(`[data-step="${s}"]`)).toHaveAttribute('data-state', 'pending');
+    await expect(page.locator('[data-step="delete"]')).toContainText('kept so you can retry');
     await app.shot(`5${RUN_STEPS.indexOf(failAt)}-run-failed-${failAt}`);
 
     await failure.getByRole('button', { name: 'Retry from this step' }).click();
     await expect(page.getByTestId('success')).toBeVisible();
+    await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'done');
     expect((await app.calls('retry_run'))[0]?.args).toEqual({ runId: RUN_ID, from: failAt, onEvent: expect.stringMatching(/^channel:/) });
   });
 }
 
-test('runs list: history with cloud status, open a past failed run, retry it, delete another', async ({ page, app }) => {
-  const older = runRecord('deleted', {
+test('runs list: result and cloud status agree; open a past failed run, retry it, delete another', async ({ page, app }) => {
+  const older = runRecord('succeeded', {
     runId: '20261120-090000-ffffff',
     createdAt: '2026-11-20T09:00:00Z',
-    request: { ...runRecord('deleted').request, instanceType: 'g4dn.xlarge' },
+    request: { ...runRecord('succeeded').request, instanceType: 'g4dn.xlarge' },
   });
   const failed = runRecord('failed', {
     lastStep: 'training',
     message: 'train.py stopped with an error (exit code 1).',
+    detail: FAILURES.training?.detail,
+  });
+  const active = runRecord('running', {
+    runId: '20261127-080000-000001',
+    createdAt: '2026-11-27T08:00:00Z',
+    lastStep: 'stack',
   });
   await app.open(
     scenario({
-      results: signedIn({ list_runs: [older, failed], delete_run: DELETE_REPORT, retry_run: null }),
-      streams: { delete_run: deleteEvents(), retry_run: runEvents().filter((e) => ['training', 'outputs'].includes(e.step)) },
+      results: signedIn({ list_runs: [older, failed, active], delete_run: DELETE_REPORT, retry_run: null }),
+      streams: { delete_run: deleteEvents(), retry_run: runEvents().filter((e) => ['training', 'outputs', 'delete'].includes(e.step)) },
     }),
   );
   const rows = page.getByTestId('run-row');
-  await expect(rows).toHaveCount(2);
-  await expect(rows.first()).toContainText('t3.medium');
-  await expect(rows.first()).toContainText('Europe (Paris) — eu-west-3');
-  await expect(rows.first()).toContainText('Work');
-  await expect(rows.first()).toContainText('Failed');
-  await expect(rows.first()).toContainText('machine (running), cloud resources (stack)');
-  await expect(rows.nth(1)).toContainText('g4dn.xlarge');
-  await expect(rows.nth(1)).toContainText('Deleted');
-  await expect(rows.nth(1)).toContainText('nothing');
-  await expect(rows.nth(1).getByRole('button', { name: /Delete/ })).toHaveCount(0);
-  expect((await app.calls('run_live_status')).map((c) => c.args.runId)).toEqual([RUN_ID]);
+  await expect(rows).toHaveCount(3);
+  // Newest first: the active run, then the failed one, then the older success.
+  await expect(rows.nth(0).getByTestId('run-row-status')).toHaveText('Running');
+  await expect(rows.nth(0).getByRole('button', { name: /Stop and delete/ })).toBeVisible();
+  const f = rows.nth(1);
+  await expect(f).toContainText('t3.medium');
+  await expect(f).toContainText('Europe (Paris) — eu-west-3');
+  await expect(f).toContainText('Work');
+  await expect(f.getByTestId('run-row-status')).toHaveText('Failed · machine still running');
+  await expect(f.getByTestId('run-row-cloud')).toHaveText('The machine (running) and its cloud resources (stack)');
+  await expect(rows.nth(2)).toContainText('g4dn.xlarge');
+  await expect(rows.nth(2).getByTestId('run-row-status')).toHaveText('Finished · cleaned up');
+  await expect(rows.nth(2).getByTestId('run-row-cloud')).toHaveText('nothing (cleaned up)');
+  await expect(rows.nth(2).getByRole('button', { name: /Delete/ })).toHaveCount(0);
+  // Cleaned-up runs are not asked about.
+  expect((await app.calls('run_live_status')).map((c) => c.args.runId).sort()).toEqual([active.runId, RUN_ID].sort());
   await app.shot('60-runs-history');
 
-  // A past run opened later: its timeline comes from the history, with the reason and Retry.
-  await rows.first().getByRole('link', { name: /Open/ }).click();
+  // A past run opened later: its timeline comes from the history, with the reason, the output and Retry.
+  await f.getByRole('link', { name: /Open/ }).click();
   await expect(page.getByTestId('failure')).toContainText('train.py stopped with an error (exit code 1).');
+  await expect(page.getByTestId('failure').getByRole('region', { name: 'Output of the failed step' })).toContainText('Traceback');
   await expect(page.locator('[data-step="requirements"]')).toHaveAttribute('data-state', 'done');
   await expect(page.locator('[data-step="training"]')).toHaveAttribute('data-state', 'failed');
-  await expect(page.getByTestId('leftovers')).toHaveText('Machine (running), cloud resources (stack).');
+  await expect(page.getByTestId('leftovers')).toHaveText('The machine (running) and its cloud resources (stack).');
+  await expect(page.getByTestId('run-status')).toHaveText('Failed · machine still running');
   await app.shot('61-run-history-failed');
   await page.getByRole('button', { name: 'Retry from this step' }).click();
   await expect(page.getByTestId('success')).toBeVisible();
   expect((await app.calls('retry_run'))[0]?.args).toMatchObject({ runId: RUN_ID, from: 'training' });
   await page.getByRole('link', { name: '← All runs' }).click();
 
-  await rows.first().getByRole('button', { name: /Delete/ }).click();
+  await rows.nth(1).getByRole('button', { name: /Delete/ }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Delete resources' }).click();
   await expect(page).toHaveURL(new RegExp(`#/runs/${RUN_ID}$`));
   await expect(page.getByTestId('deleted')).toBeVisible();

@@ -130,7 +130,7 @@ test('first run with the local sandbox', async ({ page, app }) => {
       results: {
         add_sandbox_account: {
           account: SANDBOX_ACCOUNT,
-          identity: { accountId: '123456789012', arn: 'arn:aws:iam::123456789012:user/sandbox' },
+          identity: { accountId: '123456789012', arn: 'arn:aws:sts::123456789012:user/moto' },
           missingPermissions: [],
           uncheckedPermissions: [],
           permissionCheck: 'sandbox',
@@ -146,7 +146,10 @@ test('first run with the local sandbox', async ({ page, app }) => {
   await app.shot('16-setup-sandbox');
   await page.getByRole('button', { name: 'Connect to the sandbox' }).click();
   await expect(page.getByRole('heading', { name: 'You are all set' })).toBeVisible();
-  await expect(page.getByText('(local sandbox)')).toBeVisible();
+  await expect(page.getByText('Local sandbox is connected.')).toBeVisible();
+  await expect(page.getByTestId('identity-account')).toContainText('Local sandbox (pretend AWS account 123456789012)');
+  // No jargon: the sandbox's ARN is not shown.
+  await expect(page.getByText(/arn:aws/)).toHaveCount(0);
   await app.shot('17-setup-result-sandbox');
   expect((await app.calls('add_sandbox_account'))[0]?.args).toEqual({
     name: 'Local sandbox',
@@ -155,6 +158,7 @@ test('first run with the local sandbox', async ({ page, app }) => {
   });
   await page.getByRole('button', { name: 'See my accounts' }).click();
   await expect(page.getByTestId('account-row')).toContainText('Local sandbox');
+  await expect(page.getByTestId('account-row')).toContainText('Pretend AWS on this computer');
 });
 
 test('sandbox unreachable: the error says how to start it', async ({ page, app }) => {

@@ -4,6 +4,9 @@ import {
   RUN_STEPS,
   STEP_LABELS,
   applyEvent,
+  cleanupFromRow,
+  isStopped,
+  STOPPED_MESSAGE,
   emptyTimeline,
   failedStep,
   liveElapsed,
@@ -68,16 +71,40 @@ describe('liveElapsed', () => {
 });
 
 describe('timelineFromRecord', () => {
-  it('rebuilds a failed run up to its last step', () => {
-    const rows = timelineFromRecord('failed', 'requirements', 'pip failed');
-    expect(rows.map((r) => r.state)).toEqual(['done', 'done', 'done', 'failed', 'pending', 'pending']);
-    expect(failedStep(rows)).toMatchObject({ step: 'requirements', message: 'pip failed' });
+  const rec = (outcome: string, lastStep: string | null, message: string | null, extra: Record<string, unknown> = {}) => ({
+    outcome,
+    lastStep,
+    message,
+    detail: null,
+    cleanup: 'none',
+    cleanupMessage: null,
+    ...extra,
   });
-  it('handles running, succeeded and delete outcomes', () => {
-    expect(overallState(timelineFromRecord('running', 'stack', null))).toBe('running');
-    expect(overallState(timelineFromRecord('succeeded', 'outputs', null))).toBe('succeeded');
-    expect(timelineFromRecord('deleted', 'delete', null)).toMatchObject([{ step: 'delete', state: 'done' }]);
-    expect(timelineFromRecord('delete_failed', 'delete', 'x')).toMatchObject([{ step: 'delete', state: 'failed', message: 'x' }]);
-    expect(timelineFromRecord('failed', null, 'no bucket')[0]).toMatchObject({ step: 'prepare', state: 'failed' });
+  it('rebuilds a failed run up to its last step, with its output tail', () => {
+    const rows = timelineFromRecord(rec('failed', 'requirements', 'pip failed', { detail: 'ERROR: No matching distribution' }));
+    expect(rows.map((r) => r.state)).toEqual(['done', 'done', 'done', 'failed', 'pending', 'pending']);
+    expect(failedStep(rows)).toMatchObject({ step: 'requirements', message: 'pip failed', detail: 'ERROR: No matching distribution' });
+  });
+  it('keeps the failure visible after the clean-up', () => {
+    const rows = timelineFromRecord(rec('failed', 'training', 'Traceback', { detail: 'ValueError', cleanup: 'deleted' }));
+    expect(failedStep(rows)).toMatchObject({ step: 'training', detail: 'ValueError' });
+    expect(rows[rows.length - 1]).toMatchObject({ step: 'delete', state: 'done' });
+    expect(overallState(rows)).toBe('failed');
+  });
+  it('handles running, succeeded and the clean-up states', () => {
+    expect(overallState(timelineFromRecord(rec('running', 'stack', null)))).toBe('running');
+    const ok = timelineFromRecord(rec('succeeded', 'outputs', null, { cleanup: 'deleted' }));
+    expect(overallState(ok)).toBe('succeeded');
+    expect(ok[ok.length - 1]).toMatchObject({ step: 'delete', state: 'done' });
+    expect(cleanupFromRow(ok[ok.length - 1])).toBe('deleted');
+    const failedCleanup = timelineFromRecord(rec('succeeded', 'outputs', null, { cleanup: 'failed', cleanupMessage: 'x' }));
+    expect(failedCleanup[failedCleanup.length - 1]).toMatchObject({ step: 'delete', state: 'failed', message: 'x' });
+    expect(timelineFromRecord(rec('succeeded', 'outputs', null)).some((r) => r.step === 'delete')).toBe(false);
+    expect(timelineFromRecord(rec('failed', null, 'no bucket'))[0]).toMatchObject({ step: 'prepare', state: 'failed' });
+  });
+  it('tells a run the user stopped from one that broke', () => {
+    expect(isStopped(STOPPED_MESSAGE)).toBe(true);
+    expect(isStopped('train.py stopped with an error')).toBe(false);
+    expect(cleanupFromRow(null)).toBeNull();
   });
 });

@@ -11,7 +11,10 @@ export const STEP_LABELS: Record<string, { title: string; help: string }> = {
   requirements: { title: 'Install your packages', help: 'pip installs what requirements.txt lists.' },
   training: { title: 'Run your training script', help: 'train.py runs on the machine.' },
   outputs: { title: 'Save the outputs', help: 'Files written to OUTPUT_DIR are copied to your bucket.' },
-  delete: { title: 'Delete the resources', help: 'The machine, the stack and the uploaded inputs are removed.' },
+  delete: {
+    title: 'Clean up',
+    help: 'After a successful run the machine, the stack and your uploaded inputs are deleted. Your outputs stay.',
+  },
 };
 
 export interface EventLike {
@@ -91,27 +94,62 @@ export function liveElapsed(row: StepRow, now: number): number | null {
   return row.elapsedMs + Math.max(0, now - row.at);
 }
 
+export interface RecordLike {
+  outcome: string;
+  lastStep: string | null;
+  message: string | null;
+  detail?: string | null;
+  cleanup: string;
+  cleanupMessage?: string | null;
+}
+
+/** The run's clean-up, from the timeline's "delete" row (null: no clean-up event yet). */
+export function cleanupFromRow(row: StepRow | null | undefined): 'deleting' | 'deleted' | 'failed' | null {
+  if (!row) return null;
+  if (row.state === 'running') return 'deleting';
+  if (row.state === 'done' || row.state === 'skipped') return 'deleted';
+  if (row.state === 'failed') return 'failed';
+  return null;
+}
+
+/** True for a failed run that the user stopped (Stop and delete), not one that broke. */
+export function isStopped(message: string | null | undefined): boolean {
+  return !!message && /^Stopped by you/i.test(message);
+}
+
+export const STOPPED_MESSAGE = 'Stopped by you before it finished.';
+
 /**
- * A timeline rebuilt from the history (a run not watched by this window): the outcome,
- * the last step that reported, and its message. Delete outcomes show the delete row only.
+ * A timeline rebuilt from the history (a run not watched by this window): the outcome, the last
+ * step that reported, its message and output tail, then the clean-up row.
  */
-export function timelineFromRecord(outcome: string, lastStep: string | null, message: string | null): StepRow[] {
-  const row = (step: string, state: StepState, msg = ''): StepRow => ({
+export function timelineFromRecord(rec: RecordLike): StepRow[] {
+  const row = (step: string, state: StepState, msg = '', detail: string | null = null): StepRow => ({
     step,
     state,
     elapsedMs: null,
     message: msg,
-    detail: null,
+    detail,
     at: null,
   });
-  if (outcome === 'deleting') return [row('delete', 'running', message ?? '')];
-  if (outcome === 'deleted') return [row('delete', 'done', message ?? '')];
-  if (outcome === 'delete_failed') return [row('delete', 'failed', message ?? 'Deleting did not finish.')];
-  if (outcome === 'succeeded') return RUN_STEPS.map((s) => row(s, 'done', s === 'outputs' && message ? message : ''));
-  const at = Math.max(0, RUN_STEPS.indexOf((lastStep ?? 'prepare') as (typeof RUN_STEPS)[number]));
-  return RUN_STEPS.map((s, i) => {
-    if (i < at) return row(s, 'done');
-    if (i > at) return row(s, 'pending');
-    return row(s, outcome === 'failed' ? 'failed' : 'running', message ?? '');
-  });
+  let main: StepRow[];
+  if (rec.outcome === 'succeeded') {
+    main = RUN_STEPS.map((s) => row(s, 'done', s === 'outputs' && rec.message ? rec.message : ''));
+  } else {
+    const at = Math.max(0, RUN_STEPS.indexOf((rec.lastStep ?? 'prepare') as (typeof RUN_STEPS)[number]));
+    main = RUN_STEPS.map((s, i) => {
+      if (i < at) return row(s, 'done');
+      if (i > at) return row(s, 'pending');
+      return rec.outcome === 'failed'
+        ? row(s, 'failed', rec.message ?? 'This step failed.', rec.detail ?? null)
+        : row(s, 'running', rec.message ?? '');
+    });
+  }
+  const cleanup: Record<string, StepRow> = {
+    deleting: row('delete', 'running', 'Deleting the machine and the stack…'),
+    deleted: row('delete', 'done', 'The machine, the stack and the uploaded inputs were deleted. Your outputs stay.'),
+    failed: row('delete', 'failed', rec.cleanupMessage ?? 'The clean-up did not finish.'),
+  };
+  const last = cleanup[rec.cleanup];
+  return last ? [...main, last] : main;
 }

@@ -10,7 +10,7 @@ import {
   type Step,
   type TrainRequest,
 } from './api';
-import { applyEvent, emptyTimeline, type StepRow } from './progress';
+import { applyEvent, emptyTimeline, STOPPED_MESSAGE, type StepRow } from './progress';
 
 class Session {
   accounts = $state<AccountView[] | null>(null);
@@ -47,7 +47,11 @@ class Session {
     });
   }
 
+  /** Runs stopped by "Stop and delete": late events of their steps are ignored. */
+  private stopped = new Set<string>();
+
   fold(ev: ProgressEvent): void {
+    if (this.stopped.has(ev.runId) && ev.step !== 'delete') return;
     const rows = this.live[ev.runId] ?? emptyTimeline();
     this.live[ev.runId] = applyEvent(rows, ev, Date.now());
   }
@@ -59,8 +63,18 @@ class Session {
     return runId;
   }
 
-  async deleteRun(runId: string): Promise<DeleteReport> {
-    if (!this.live[runId]) this.live[runId] = emptyTimeline([]);
+  /**
+   * Deletes the run's resources. A run still in progress is stopped first: its running step is
+   * shown as stopped at once (the backend ends that run's events without a last one).
+   * `base`: the timeline to keep above the clean-up row when this window was not watching the run.
+   */
+  async deleteRun(runId: string, base: StepRow[] | null = null): Promise<DeleteReport> {
+    const rows = (this.live[runId] ?? base ?? []).filter((r) => r.step !== 'delete');
+    // In progress: nothing failed and not everything done. The step running (or the next one, between two steps) is where it stops.
+    const inProgress = rows.length > 0 && !rows.some((r) => r.state === 'failed') && !rows.every((r) => r.state === 'done' || r.state === 'skipped');
+    const at = inProgress ? (rows.find((r) => r.state === 'running') ?? rows.find((r) => r.state === 'pending')) : undefined;
+    if (at) this.stopped.add(runId);
+    this.live[runId] = rows.map((r) => (r === at ? { ...r, state: 'failed', message: STOPPED_MESSAGE, detail: null, at: null } : r));
     const report = await ok(commands.deleteRun(runId, this.channel()));
     this.deleted[runId] = report;
     return report;
@@ -68,6 +82,7 @@ class Session {
 
   /** Starts a failed run again from `fromStep`; the steps from there on go back to "waiting". */
   async retryRun(runId: string, fromStep: Step, base: StepRow[] | null = null): Promise<void> {
+    this.stopped.delete(runId);
     const rows = this.live[runId] ?? base ?? emptyTimeline();
     const from = rows.findIndex((r) => r.step === fromStep);
     this.live[runId] = rows

@@ -1,19 +1,43 @@
 import { describe, expect, it } from 'vitest';
-import { describeDelete, hasLeftovers, leftovers, outcomeLabel } from './status';
+import { cloudSummary, describeDelete, hasLeftovers, leftovers, outcomeLabel, runStatus } from './status';
+
+const live = (stackStatus: string | null, instanceState: string | null, active = false) => ({ stackStatus, instanceState, active });
 
 describe('status', () => {
   it('labels outcomes', () => {
     expect(outcomeLabel('succeeded')).toEqual({ label: 'Finished', tone: 'success' });
     expect(outcomeLabel('failed').tone).toBe('danger');
-    expect(outcomeLabel('delete_failed')).toEqual({ label: 'Delete failed', tone: 'danger' });
     expect(outcomeLabel('some_new_state').label).toBe('Some new state');
   });
+  it('labels a run by its outcome and its clean-up', () => {
+    expect(runStatus('succeeded', 'deleted')).toEqual({ label: 'Finished · cleaned up', tone: 'success' });
+    expect(runStatus('failed', 'deleted')).toEqual({ label: 'Failed · cleaned up', tone: 'danger' });
+    expect(runStatus('succeeded', 'deleting').label).toBe('Finished · cleaning up…');
+    expect(runStatus('succeeded', 'failed')).toEqual({ label: 'Finished · clean-up failed', tone: 'warning' });
+    expect(runStatus('failed', 'none', live('CREATE_COMPLETE', 'running')).label).toBe('Failed · machine still running');
+    expect(runStatus('failed', 'none', live('CREATE_COMPLETE', 'terminated')).label).toBe('Failed · not cleaned up');
+    expect(runStatus('failed', 'none', live(null, 'terminated')).label).toBe('Failed');
+    expect(runStatus('running', 'none', live('CREATE_COMPLETE', 'running')).label).toBe('Running');
+    expect(runStatus('running', 'deleting').label).toBe('Stopping · deleting…');
+  });
   it('says what is left in the cloud', () => {
-    expect(leftovers('CREATE_COMPLETE', 'running')).toBe('machine (running), cloud resources (stack)');
-    expect(leftovers('DELETE_IN_PROGRESS', 'shutting-down')).toBe('cloud resources (being deleted)');
+    expect(leftovers('CREATE_COMPLETE', 'running')).toBe('the machine (running) and its cloud resources (stack)');
+    expect(leftovers('DELETE_IN_PROGRESS', 'shutting-down')).toBe('its cloud resources (being deleted)');
     expect(leftovers('DELETE_COMPLETE', 'terminated')).toBe('nothing');
     expect(leftovers(null, null)).toBe('nothing');
     expect(hasLeftovers('CREATE_COMPLETE', null)).toBe(true);
+  });
+  it('never says "nothing" while a run is active, and agrees with the clean-up', () => {
+    expect(cloudSummary('running', 'none', live(null, null, true))?.text).toMatch(/^Nothing yet/);
+    expect(cloudSummary('running', 'none', live('CREATE_IN_PROGRESS', null, true))).toEqual({
+      text: 'Its cloud resources (stack).',
+      warn: false,
+    });
+    expect(cloudSummary('failed', 'none', live('CREATE_COMPLETE', 'running'))?.warn).toBe(true);
+    expect(cloudSummary('succeeded', 'deleted', null)?.text).toMatch(/^Nothing: the machine and the stack were deleted/);
+    expect(cloudSummary('succeeded', 'deleting', live('DELETE_IN_PROGRESS', 'shutting-down'))?.text).toMatch(/^Being deleted/);
+    expect(cloudSummary('failed', 'none', live(null, null))?.text).toBe('Nothing: no machine and no stack of this run exist.');
+    expect(cloudSummary('failed', 'none', null)).toBeNull();
   });
   it('describes a delete report', () => {
     expect(

@@ -1,7 +1,16 @@
 // Plain-language status of a run and of what it left in the cloud.
 
 export type Tone = 'success' | 'danger' | 'warning' | 'info' | 'neutral';
+export type OutcomeName = 'running' | 'succeeded' | 'failed';
+export type CleanupName = 'none' | 'deleting' | 'deleted' | 'failed';
 
+export interface LiveLike {
+  stackStatus: string | null;
+  instanceState: string | null;
+  active: boolean;
+}
+
+/** How the training itself went, alone (the Result column, the badge's first half). */
 export function outcomeLabel(outcome: string): { label: string; tone: Tone } {
   switch (outcome) {
     case 'running':
@@ -10,29 +19,85 @@ export function outcomeLabel(outcome: string): { label: string; tone: Tone } {
       return { label: 'Finished', tone: 'success' };
     case 'failed':
       return { label: 'Failed', tone: 'danger' };
-    case 'deleted':
-      return { label: 'Deleted', tone: 'neutral' };
-    case 'deleting':
-      return { label: 'Deleting…', tone: 'warning' };
-    case 'delete_failed':
-      return { label: 'Delete failed', tone: 'danger' };
     default:
       return { label: outcome.charAt(0).toUpperCase() + outcome.slice(1).replace(/_/g, ' '), tone: 'neutral' };
   }
 }
 
+/** True when the machine exists and is (or may soon be) billed. */
+export function machineAlive(instanceState: string | null | undefined): boolean {
+  return !!instanceState && !['terminated', 'shutting-down'].includes(instanceState);
+}
+
+/**
+ * One label for a run: how the training went and what happened to its cloud resources,
+ * e.g. "Finished · cleaned up", "Failed · machine still running". `live` (what AWS says now) refines
+ * a run whose resources were not deleted.
+ */
+export function runStatus(outcome: string, cleanup: string, live: LiveLike | null = null): { label: string; tone: Tone } {
+  const base = outcomeLabel(outcome);
+  if (outcome === 'running') {
+    if (cleanup === 'deleting') return { label: 'Stopping · deleting…', tone: 'warning' };
+    return base;
+  }
+  const failed = outcome === 'failed';
+  switch (cleanup) {
+    case 'deleting':
+      return { label: `${base.label} · cleaning up…`, tone: failed ? 'danger' : 'info' };
+    case 'deleted':
+      return { label: `${base.label} · cleaned up`, tone: base.tone };
+    case 'failed':
+      return { label: `${base.label} · clean-up failed`, tone: failed ? 'danger' : 'warning' };
+  }
+  // Not deleted (yet): what AWS says decides.
+  if (live) {
+    if (machineAlive(live.instanceState)) return { label: `${base.label} · machine still running`, tone: failed ? 'danger' : 'warning' };
+    if (hasLeftovers(live.stackStatus, live.instanceState)) return { label: `${base.label} · not cleaned up`, tone: failed ? 'danger' : 'warning' };
+    return base;
+  }
+  if (failed) return { label: 'Failed · not cleaned up', tone: 'danger' };
+  return base;
+}
+
 /** What is still in the cloud (and may cost money), from the stack status and the instance state. */
 export function leftovers(stackStatus: string | null | undefined, instanceState: string | null | undefined): string {
   const parts: string[] = [];
-  if (instanceState && !['terminated', 'shutting-down'].includes(instanceState)) parts.push(`machine (${instanceState})`);
+  if (machineAlive(instanceState)) parts.push(`the machine (${instanceState})`);
   if (stackStatus && stackStatus !== 'DELETE_COMPLETE') {
-    parts.push(stackStatus === 'DELETE_IN_PROGRESS' ? 'cloud resources (being deleted)' : 'cloud resources (stack)');
+    parts.push(stackStatus === 'DELETE_IN_PROGRESS' ? 'its cloud resources (being deleted)' : 'its cloud resources (stack)');
   }
-  return parts.length ? parts.join(', ') : 'nothing';
+  return parts.length ? parts.join(' and ') : 'nothing';
 }
 
 export function hasLeftovers(stackStatus: string | null | undefined, instanceState: string | null | undefined): boolean {
   return leftovers(stackStatus, instanceState) !== 'nothing';
+}
+
+/**
+ * "Still in your account", in one sentence, consistent with the outcome and the clean-up.
+ * While a run is active it never says "nothing" (things are being created or deleted).
+ */
+export function cloudSummary(
+  outcome: string,
+  cleanup: string,
+  live: LiveLike | null,
+): { text: string; warn: boolean } | null {
+  if (cleanup === 'deleted' && (!live || !hasLeftovers(live.stackStatus, live.instanceState)))
+    return { text: 'Nothing: the machine and the stack were deleted. Your outputs stay in your bucket.', warn: false };
+  if (!live) return null;
+  const left = leftovers(live.stackStatus, live.instanceState);
+  const cap = left.charAt(0).toUpperCase() + left.slice(1);
+  if (cleanup === 'deleting') {
+    return left === 'nothing'
+      ? { text: 'Being deleted: checking that the machine and the stack are gone…', warn: false }
+      : { text: `Being deleted: ${left}.`, warn: false };
+  }
+  const active = live.active || outcome === 'running';
+  if (left === 'nothing') {
+    if (active) return { text: 'Nothing yet: the stack and the machine are being created.', warn: false };
+    return { text: 'Nothing: no machine and no stack of this run exist.', warn: false };
+  }
+  return { text: `${cap}.`, warn: machineAlive(live.instanceState) || !active };
 }
 
 export interface DeleteReportLike {
