@@ -107,7 +107,9 @@ export function installMockBackend(scenario: Scenario): void {
     if (channelId !== null) {
       const runId =
         typeof result === 'string' ? result : typeof args?.runId === 'string' ? (args.runId as string) : 'run-1';
-      void stream(channelId, cmd, runId);
+      // delete_run answers once its clean-up has finished, as the backend does.
+      if (cmd === 'delete_run') await stream(channelId, cmd, runId);
+      else void stream(channelId, cmd, runId);
     }
     if (result === undefined) {
       if (cmd.startsWith('plugin:')) return null;

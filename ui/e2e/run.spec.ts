@@ -265,7 +265,7 @@ test('runs list: result and cloud status agree; open a past failed run, retry it
   await expect(f).toContainText('Europe (Paris) — eu-west-3');
   await expect(f).toContainText('Work');
   await expect(f.getByTestId('run-row-status')).toHaveText('Failed · machine still running');
-  await expect(f.getByTestId('run-row-cloud')).toHaveText('The machine (running) and its cloud resources (stack)');
+  await expect(f.getByTestId('run-row-cloud')).toHaveText('machine (running) + cloud resources');
   await expect(rows.nth(2)).toContainText('g4dn.xlarge');
   await expect(rows.nth(2).getByTestId('run-row-status')).toHaveText('Finished · cleaned up');
   await expect(rows.nth(2).getByTestId('run-row-cloud')).toHaveText('nothing (cleaned up)');
@@ -280,7 +280,7 @@ test('runs list: result and cloud status agree; open a past failed run, retry it
   await expect(page.getByTestId('failure').getByRole('region', { name: 'Output of the failed step' })).toContainText('Traceback');
   await expect(page.locator('[data-step="requirements"]')).toHaveAttribute('data-state', 'done');
   await expect(page.locator('[data-step="training"]')).toHaveAttribute('data-state', 'failed');
-  await expect(page.getByTestId('leftovers')).toHaveText('The machine (running) and its cloud resources (stack).');
+  await expect(page.getByTestId('leftovers')).toHaveText("The machine (running) and the run's cloud resources (stack).");
   await expect(page.getByTestId('run-status')).toHaveText('Failed · machine still running');
   await app.shot('61-run-history-failed');
   await page.getByRole('button', { name: 'Retry from this step' }).click();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloudSummary, describeDelete, hasLeftovers, leftovers, outcomeLabel, runStatus } from './status';
+import { cloudShort, cloudSummary, describeDelete, hasLeftovers, leftovers, outcomeLabel, runStatus } from './status';
 
 const live = (stackStatus: string | null, instanceState: string | null, active = false) => ({ stackStatus, instanceState, active });
 
@@ -21,8 +21,8 @@ describe('status', () => {
     expect(runStatus('running', 'deleting').label).toBe('Stopping · deleting…');
   });
   it('says what is left in the cloud', () => {
-    expect(leftovers('CREATE_COMPLETE', 'running')).toBe('the machine (running) and its cloud resources (stack)');
-    expect(leftovers('DELETE_IN_PROGRESS', 'shutting-down')).toBe('its cloud resources (being deleted)');
+    expect(leftovers('CREATE_COMPLETE', 'running')).toBe("the machine (running) and the run's cloud resources (stack)");
+    expect(leftovers('DELETE_IN_PROGRESS', 'shutting-down')).toBe("the run's cloud resources (being deleted)");
     expect(leftovers('DELETE_COMPLETE', 'terminated')).toBe('nothing');
     expect(leftovers(null, null)).toBe('nothing');
     expect(hasLeftovers('CREATE_COMPLETE', null)).toBe(true);
@@ -30,7 +30,7 @@ describe('status', () => {
   it('never says "nothing" while a run is active, and agrees with the clean-up', () => {
     expect(cloudSummary('running', 'none', live(null, null, true))?.text).toMatch(/^Nothing yet/);
     expect(cloudSummary('running', 'none', live('CREATE_IN_PROGRESS', null, true))).toEqual({
-      text: 'Its cloud resources (stack).',
+      text: "The run's cloud resources (stack).",
       warn: false,
     });
     expect(cloudSummary('failed', 'none', live('CREATE_COMPLETE', 'running'))?.warn).toBe(true);
@@ -38,6 +38,16 @@ describe('status', () => {
     expect(cloudSummary('succeeded', 'deleting', live('DELETE_IN_PROGRESS', 'shutting-down'))?.text).toMatch(/^Being deleted/);
     expect(cloudSummary('failed', 'none', live(null, null))?.text).toBe('Nothing: no machine and no stack of this run exist.');
     expect(cloudSummary('failed', 'none', null)).toBeNull();
+    // A status answer older than the verified clean-up does not contradict it.
+    expect(cloudSummary('failed', 'deleted', live('CREATE_COMPLETE', 'running'))?.text).toMatch(/^Nothing/);
+    expect(cloudSummary('running', 'none', live('CREATE_COMPLETE', 'running', true))?.warn).toBe(false);
+  });
+  it('says it in a few words for the runs table', () => {
+    expect(cloudShort('failed', 'none', live('CREATE_COMPLETE', 'running'))).toEqual({ text: 'machine (running) + cloud resources', warn: true });
+    expect(cloudShort('succeeded', 'deleted', null)).toEqual({ text: 'nothing (cleaned up)', warn: false });
+    expect(cloudShort('running', 'none', live(null, null, true))?.text).toBe('being created…');
+    expect(cloudShort('failed', 'none', live(null, 'terminated'))?.text).toBe('nothing');
+    expect(cloudShort('failed', 'none', null)).toBeNull();
   });
   it('describes a delete report', () => {
     expect(

@@ -64,7 +64,7 @@ export function leftovers(stackStatus: string | null | undefined, instanceState:
   const parts: string[] = [];
   if (machineAlive(instanceState)) parts.push(`the machine (${instanceState})`);
   if (stackStatus && stackStatus !== 'DELETE_COMPLETE') {
-    parts.push(stackStatus === 'DELETE_IN_PROGRESS' ? 'its cloud resources (being deleted)' : 'its cloud resources (stack)');
+    parts.push(stackStatus === 'DELETE_IN_PROGRESS' ? "the run's cloud resources (being deleted)" : "the run's cloud resources (stack)");
   }
   return parts.length ? parts.join(' and ') : 'nothing';
 }
@@ -82,7 +82,8 @@ export function cloudSummary(
   cleanup: string,
   live: LiveLike | null,
 ): { text: string; warn: boolean } | null {
-  if (cleanup === 'deleted' && (!live || !hasLeftovers(live.stackStatus, live.instanceState)))
+  // The clean-up checked that everything is gone: an older status answer does not contradict it.
+  if (cleanup === 'deleted')
     return { text: 'Nothing: the machine and the stack were deleted. Your outputs stay in your bucket.', warn: false };
   if (!live) return null;
   const left = leftovers(live.stackStatus, live.instanceState);
@@ -97,7 +98,20 @@ export function cloudSummary(
     if (active) return { text: 'Nothing yet: the stack and the machine are being created.', warn: false };
     return { text: 'Nothing: no machine and no stack of this run exist.', warn: false };
   }
-  return { text: `${cap}.`, warn: machineAlive(live.instanceState) || !active };
+  return { text: `${cap}.`, warn: !active };
+}
+
+/** The same, in a few words for the runs table. */
+export function cloudShort(outcome: string, cleanup: string, live: LiveLike | null): { text: string; warn: boolean } | null {
+  const full = cloudSummary(outcome, cleanup, live);
+  if (!full || !live || cleanup === 'deleted') return full && { text: cleanup === 'deleted' ? 'nothing (cleaned up)' : full.text, warn: full.warn };
+  const parts: string[] = [];
+  if (machineAlive(live.instanceState)) parts.push(`machine (${live.instanceState})`);
+  if (live.stackStatus && live.stackStatus !== 'DELETE_COMPLETE')
+    parts.push(live.stackStatus === 'DELETE_IN_PROGRESS' ? 'cloud resources (being deleted)' : 'cloud resources');
+  if (parts.length === 0) return { text: full.text.startsWith('Nothing yet') ? 'being created…' : cleanup === 'deleting' ? 'being deleted…' : 'nothing', warn: false };
+  const text = parts.join(' + ');
+  return { text: cleanup === 'deleting' ? `being deleted: ${text}` : text, warn: full.warn };
 }
 
 export interface DeleteReportLike {
