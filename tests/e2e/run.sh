@@ -94,6 +94,7 @@ rm -rf "$EASYTDV_E2E_SCREENSHOTS"; mkdir -p "$EASYTDV_E2E_SCREENSHOTS"
 # Read by the app (spawned by WebKitWebDriver, which inherits this environment).
 export EASYTDV_DATA_DIR="$tmp/data"
 export EASYTDV_PICKED_SCRIPT="$tmp/pick/train.py" EASYTDV_PICKED_REQUIREMENTS="$tmp/pick/requirements.txt"
+export EASYTDV_PICKED_FOLDER="$tmp/downloads"
 export EASYTDV_E2E_PICK_DIR="$tmp/pick"
 export HOME="$tmp/home" XDG_RUNTIME_DIR="$tmp/home/run"
 mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"

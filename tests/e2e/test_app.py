@@ -298,7 +298,7 @@ def test_first_start_guided_setup_with_the_sandbox(driver):
 
     heading(d, "You are all set", timeout=60)
     account_id = d.find_element(By.CSS_SELECTOR, "[data-testid='identity-account']").text.strip()
-    assert re.fullmatch(r"\d{12}", account_id), account_id
+    assert re.search(r"\b\d{12}\b", account_id), account_id
     assert "Local sandbox" in page_text(d)
     shot(d, "03-setup-done")
 
@@ -340,23 +340,28 @@ def test_a_good_run_then_delete_resources(driver, aws):
     body = s3.get_object(Bucket=bucket, Key=f"easytdv/runs/{run_id}/outputs/model.json")["Body"].read()
     assert b'"weights"' in body and b'"six": "1.16.0"' in body, body
 
-    # The home screen with a finished run in the history (for the README).
-    nav(d, "Runs")
-    heading(d, "Runs")
-    wait_for(d, lambda drv: "checking" not in page_text(drv), 20)
-    shot(d, "11-runs-finished")
-    d.find_element(By.XPATH, f"//tr[@data-testid='run-row']//a[contains(@href, {xq(run_id)})]").click()
-    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='success']"), 20)
+    # The results come home: the folder picker's seam is $EASYTDV_PICKED_FOLDER.
+    click_button(d, "Download outputs…")
+    saved = wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='download-result']"), 30,
+                     "no download result")
+    assert "Saved" in saved.text, saved.text
+    model = os.path.join(os.environ["EASYTDV_PICKED_FOLDER"], f"easytdv-{run_id}", "model.json")
+    with open(model, "rb") as f:
+        assert f.read() == body
 
-    confirm_delete(d)
-    shot(d, "12-ok-deleted")
-    assert "deleted" in page_text(d).lower()
+    # After a success the app deletes the machine and stack by itself.
+    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='cleaned-up']"), 180,
+             f"the run was not cleaned up: {page_text(d)[:1500]}")
+    assert timeline_states(d).get("delete") == "done", timeline_states(d)
+    shot(d, "12-ok-cleaned-up")
     keys = assert_cleaned_up(aws, run_id, bucket)
     assert f"easytdv/runs/{run_id}/outputs/model.json" in keys, "the outputs must be kept"
-
-    assert runs_row_result(d, run_id) == "Deleted"
-    shot(d, "13-runs-ok-deleted")
     assert status, "the run view shows a status badge"
+
+    # The home screen with a finished run in the history (for the README).
+    assert runs_row_result(d, run_id) == "Finished · cleaned up"
+    wait_for(d, lambda drv: "checking" not in page_text(drv), 20)
+    shot(d, "13-runs-finished")
 
 
 def test_a_failing_run_shows_the_traceback_and_cleans_up(driver, aws):
@@ -386,6 +391,8 @@ def test_a_failing_run_shows_the_traceback_and_cleans_up(driver, aws):
     confirm_delete(d)
     shot(d, "21-fails-deleted")
     assert_cleaned_up(aws, run_id, bucket)
-    assert runs_row_result(d, run_id) == "Deleted"
-    shot(d, "22-runs-all-deleted")
+    # The failure stays visible after the clean-up.
+    assert "ValueError: the learning rate is negative" in d.find_element(By.CSS_SELECTOR, "[data-testid='failure']").text
+    assert runs_row_result(d, run_id) == "Failed · cleaned up"
+    shot(d, "22-runs-all-cleaned-up")
     assert badge
