@@ -184,3 +184,42 @@ async fn aws_context_reaches_sts_and_s3_of_the_sandbox() {
     assert!(names.contains(&b));
     assert!(ctx.calls() >= 3, "the call counter counts operations");
 }
+
+#[tokio::test]
+async fn a_saved_app_account_can_be_used_by_name() {
+    let data = tempfile::tempdir().unwrap();
+    let accounts = easytdv_core::accounts::Accounts::open(data.path());
+    accounts
+        .add_sandbox(easytdv_core::accounts::SandboxInput {
+            name: "Local".into(),
+            endpoint: endpoint(),
+            region: REGION.into(),
+        })
+        .expect("save a sandbox account");
+    let b = bucket("cliacct");
+    let script = fixture("ok/train.py").display().to_string();
+    let reqs = fixture("ok/requirements.txt").display().to_string();
+    let args = [
+        "train",
+        "--script",
+        &script,
+        "--requirements",
+        &reqs,
+        "--region",
+        REGION,
+        "--bucket",
+        &b,
+        "--account",
+        "Local",
+    ];
+    let (code, out, err) = easytdv(data.path(), &args);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let mut wrong = args;
+    wrong[10] = "Nope";
+    let (code, _, err) = easytdv(data.path(), &wrong);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no saved account named \"Nope\"") && err.contains("Local"),
+        "{err}"
+    );
+}

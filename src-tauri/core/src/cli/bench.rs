@@ -41,7 +41,11 @@ pub async fn run(n: usize, args: TrainArgs) -> ExitCode {
     let mut samples: BTreeMap<&'static str, Vec<(f64, u64)>> = BTreeMap::new();
     let mut totals = Vec::new();
     for i in 0..n {
-        let ctx = match AwsContext::new(&args.access.source(), &args.region).await {
+        let source = match args.access.source() {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        let ctx = match AwsContext::new(&source, &args.region).await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");

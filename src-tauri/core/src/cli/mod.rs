@@ -35,6 +35,9 @@ struct Cli {
 
 #[derive(Args, Clone)]
 struct Access {
+    /// Use an account saved in the app (its keys stay in the OS keychain).
+    #[arg(long, conflicts_with_all = ["profile", "sandbox"])]
+    account: Option<String>,
     /// Use this AWS CLI profile (SSO profiles included).
     #[arg(long, conflicts_with = "sandbox")]
     profile: Option<String>,
@@ -44,15 +47,46 @@ struct Access {
 }
 
 impl Access {
-    fn source(&self) -> CredentialSource {
-        match (&self.profile, &self.sandbox) {
+    /// How to reach AWS; without any flag, the SDK's default chain.
+    fn source(&self) -> Result<CredentialSource, ExitCode> {
+        if let Some(name) = &self.account {
+            return saved_account(name);
+        }
+        Ok(match (&self.profile, &self.sandbox) {
             (Some(name), _) => CredentialSource::Profile { name: name.clone() },
             (None, Some(url)) => CredentialSource::Sandbox {
                 endpoint: url.clone(),
             },
             (None, None) => CredentialSource::DefaultChain,
-        }
+        })
     }
+}
+
+/// An account saved by the app, by name or id.
+fn saved_account(name: &str) -> Result<CredentialSource, ExitCode> {
+    let accounts = crate::accounts::Accounts::open(paths::data_dir());
+    let fail = |e: &dyn Explain| {
+        report_error(e);
+        ExitCode::from(EXIT_INPUT)
+    };
+    let list = accounts.list().map_err(|e| fail(&e))?;
+    let Some(found) = list.iter().find(|a| a.name == name || a.id == name) else {
+        let names: Vec<&str> = list.iter().map(|a| a.name.as_str()).collect();
+        eprintln!("error: no saved account named \"{name}\"");
+        eprintln!(
+            "  what to do: use one of: {}",
+            if names.is_empty() {
+                "(none: add one in the app)".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+        return Err(ExitCode::from(EXIT_INPUT));
+    };
+    accounts
+        .credential_source(&found.id)
+        .map(|(source, _)| source)
+        .map_err(|e| fail(&e))
 }
 
 #[derive(Args, Clone)]
@@ -198,7 +232,11 @@ async fn train(args: TrainArgs) -> ExitCode {
         Ok(h) => Arc::new(h),
         Err(code) => return code,
     };
-    let ctx = match context(&args.access.source(), &args.region).await {
+    let source = match args.access.source() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let ctx = match context(&source, &args.region).await {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -280,7 +318,7 @@ async fn load_run(
         report_error(&e);
         ExitCode::from(EXIT_INPUT)
     })?;
-    let ctx = context(&access.source(), &record.resources.region).await?;
+    let ctx = context(&access.source()?, &record.resources.region).await?;
     Ok((history, record, ctx))
 }
 
