@@ -46,6 +46,14 @@ LOG_DIR="$EASYTDV_HOME/logs"
 mkdir -p "$LOG_DIR"
 "$PYTHON" -u "$RUN_DIR/train.py" > >(tee "$LOG_DIR/train-stdout.log") 2> >(tee "$LOG_DIR/train-stderr.log" >&2) &
 child=$!
+# Live progress: the logs go to S3 every few seconds while training runs, so
+# the app can show the script's latest output.
+(
+    while sleep "${EASYTDV_LOG_INTERVAL:-5}"; do
+        aws s3 cp --only-show-errors --recursive "$LOG_DIR" "${DEST}_logs/" || true
+    done
+) </dev/null >/dev/null 2>&1 &
+uploader=$!
 # On a stop request, stop the training, then still upload what it wrote.
 trap 'echo "easytdv: stop requested, stopping training" >&2; kill -TERM "$child" 2>/dev/null' TERM INT
 wait "$child"
@@ -55,6 +63,8 @@ while kill -0 "$child" 2>/dev/null; do
     train_rc=$?
 done
 trap - TERM INT
+kill "$uploader" 2>/dev/null
+wait "$uploader" 2>/dev/null
 echo "easytdv: training exited with code $train_rc"
 
 file_count=$(find "$OUTPUT_DIR" -type f | wc -l | tr -d ' ')

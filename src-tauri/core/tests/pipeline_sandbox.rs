@@ -357,3 +357,24 @@ async fn retry_from_the_machine_step_replaces_the_machine() {
     let (live, stack, inputs) = leftovers(&h.ctx, train.run_id(), &bucket).await;
     assert!(live.is_empty() && stack.is_none() && inputs.is_empty());
 }
+
+#[tokio::test]
+async fn the_scripts_latest_output_is_shown_while_it_trains() {
+    let h = Harness::new().await;
+    let bucket = bucket("live");
+    let mut train = h.train(request("slow", &bucket));
+    train.run_from(Step::Prepare).await.expect("run");
+    let live: Vec<String> = h
+        .events
+        .events()
+        .into_iter()
+        .filter(|e| e.step == Step::Training && e.state == StepState::Running)
+        .map(|e| e.message)
+        .collect();
+    assert!(
+        live.iter()
+            .any(|m| m.starts_with("train.py is running (") && m.contains(": epoch ")),
+        "no live output among {live:?}"
+    );
+    train.delete_resources().await.expect("delete");
+}

@@ -505,10 +505,31 @@ impl Train {
         );
         let result = async {
             let cmd = self.start_run_training(instance_id).await?;
-            let tick =
-                |d: Duration| timer.update(format!("train.py is running ({})", human_duration(d)));
+            let started = std::time::Instant::now();
             let limit = self.training_timeout() + Duration::from_secs(300);
-            let outcome = remote::wait(&self.ctx, instance_id, &cmd, limit, &tick).await?;
+            let wait = remote::wait(&self.ctx, instance_id, &cmd, limit, &|_| {});
+            tokio::pin!(wait);
+            // While it runs, show the latest line the script printed (the
+            // instance uploads its log every few seconds).
+            let log = format!("{}_logs/train-stdout.log", self.resources.outputs_prefix());
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            every.tick().await;
+            let outcome = loop {
+                tokio::select! {
+                    done = &mut wait => break done?,
+                    _ = every.tick() => {
+                        let latest = storage::tail_text(&self.ctx, &self.resources.bucket, &log, 2000)
+                            .await
+                            .map(|t| last_line(&t))
+                            .filter(|l| l != "done");
+                        let ran = human_duration(started.elapsed());
+                        timer.update(match latest {
+                            Some(line) => format!("train.py is running ({ran}): {line}"),
+                            None => format!("train.py is running ({ran})"),
+                        });
+                    }
+                }
+            };
             if !outcome.succeeded() {
                 // SSM keeps the start of the output; the full log in S3 has the end.
                 let log = format!("{}_logs/train-stderr.log", self.resources.outputs_prefix());
