@@ -32,6 +32,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         runs::retry_run,
         runs::delete_run,
         runs::list_runs,
+        runs::watch_run,
         runs::run_live_status,
         runs::download_outputs,
     ])

@@ -3,6 +3,7 @@
 mod bindings;
 mod commands;
 mod error;
+mod feeds;
 mod state;
 mod window;
 

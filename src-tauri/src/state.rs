@@ -11,10 +11,12 @@ use easytdv_core::explain::ErrorReport;
 use easytdv_core::history::{History, RunRecord};
 
 use crate::error::report;
+use crate::feeds::Feeds;
 
 pub struct AppState {
     pub history: Arc<History>,
     pub accounts: Accounts,
+    pub feeds: Feeds,
     /// Runs being worked on in this process, with the task to stop when the
     /// user deletes a run that is still going (`None`: a clean-up).
     active: Mutex<HashMap<String, Option<tauri::async_runtime::JoinHandle<()>>>>,
@@ -31,6 +33,7 @@ impl AppState {
         Ok(Self {
             history: Arc::new(history),
             accounts: Accounts::open(&data_dir),
+            feeds: Feeds::default(),
             active: Mutex::new(HashMap::new()),
         })
     }

@@ -69,6 +69,11 @@ export const commands = {
 	deleteRun: (runId: string, onEvent: Channel<ProgressEvent_Deserialize>) => typedError<DeleteReport_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("delete_run", { runId, onEvent })),
 	/**  The history, newest first. */
 	listRuns: () => typedError<RunRecord_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_runs")),
+	/**
+	 *  Sends the run's progress so far in this session, then every new event
+	 *  (for a run view opened again, or from the history, while the run goes on).
+	 */
+	watchRun: (runId: string, onEvent: Channel<ProgressEvent_Deserialize>) => __TAURI_INVOKE<void>("watch_run", { runId, onEvent }),
 	/**  Asks AWS for the run's stack and machine status now. */
 	runLiveStatus: (runId: string) => typedError<LiveStatus_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("run_live_status", { runId })),
 	/**

@@ -14,11 +14,10 @@ use tauri::{AppHandle, Manager, State};
 use crate::error::{report, AppError};
 use crate::state::AppState;
 
-fn channel_sink(channel: Channel<ProgressEvent>) -> Arc<Tracked> {
-    Tracked::new(Arc::new(move |e: ProgressEvent| {
-        // The window may be gone; the run goes on and the history keeps it.
-        let _ = channel.send(e);
-    }))
+/// Progress goes to the run's feed (kept for this session, fanned out to
+/// every watcher), starting with the caller's channel.
+fn channel_sink(state: &AppState, channel: Channel<ProgressEvent>) -> Arc<Tracked> {
+    Tracked::new(state.feeds.sink(channel))
 }
 
 fn busy(run_id: &str) -> AppError {
@@ -65,7 +64,7 @@ pub async fn start_run(
     on_event: Channel<ProgressEvent>,
 ) -> Result<String, AppError> {
     let ctx = state.context(&account_id, Some(&request.region)).await?;
-    let sink = channel_sink(on_event);
+    let sink = channel_sink(&state, on_event);
     let train = Train::new(ctx, request, sink.clone(), state.history.clone()).map_err(report)?;
     let run_id = train.run_id().to_string();
     state
@@ -103,7 +102,7 @@ pub async fn retry_run(
     if !state.begin(&run_id) {
         return Err(busy(&run_id));
     }
-    let sink = channel_sink(on_event);
+    let sink = channel_sink(&state, on_event);
     let started = Train::resume(
         ctx,
         request,
@@ -155,11 +154,19 @@ pub async fn delete_run(
         return Err(busy(&run_id));
     }
     let _ = state.history.set_cleanup(&run_id, Cleanup::Deleting, None);
-    let sink: Arc<dyn ProgressSink> = channel_sink(on_event);
+    let sink: Arc<dyn ProgressSink> = channel_sink(&state, on_event);
     let result = pipeline::delete_resources(&ctx, &record.resources, sink.as_ref()).await;
     let _ = state.history.record_delete_result(&run_id, &result);
     state.end(&run_id);
     result.map_err(report)
+}
+
+/// Sends the run's progress so far in this session, then every new event
+/// (for a run view opened again, or from the history, while the run goes on).
+#[tauri::command]
+#[specta::specta]
+pub fn watch_run(state: State<'_, AppState>, run_id: String, on_event: Channel<ProgressEvent>) {
+    state.feeds.watch(&run_id, on_event);
 }
 
 /// The history, newest first.
