@@ -319,14 +319,16 @@ impl History {
         }
     }
 
-    /// Marks runs left `running` or `deleting` by a previous session (the app
-    /// was closed mid-run) so the history says what to do about them.
+    /// Marks the app's runs left `running` or `deleting` by a previous session
+    /// (the app was closed mid-run) so the history says what to do about them.
+    /// Runs of the CLI (account `cli`) may be going on in another process:
+    /// they are left alone.
     pub fn mark_interrupted(&self) -> Result<usize, HistoryError> {
         self.with(|c| {
             let runs = c.execute(
                 "UPDATE runs SET outcome = 'failed',
                  message = 'easyTDV was closed during this run; its machine may still be running. Retry or delete the run.'
-                 WHERE outcome = 'running'",
+                 WHERE outcome = 'running' AND account_id IS NOT 'cli'",
                 [],
             )?;
             let cleanups = c.execute(
@@ -405,6 +407,37 @@ mod tests {
             prefix: format!("easytdv/runs/{id}"),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_cli_run_in_progress_is_not_marked_interrupted() {
+        let h = History::in_memory().unwrap();
+        let req = TrainRequest {
+            script_path: "train.py".into(),
+            requirements_path: "requirements.txt".into(),
+            instance_type: "t3.medium".into(),
+            disk_gb: 30,
+            region: "eu-west-3".into(),
+            bucket: "b".into(),
+            ami: None,
+            max_runtime_hours: 24,
+        };
+        for (id, account) in [
+            ("20260101-000000-cccccc", "cli"),
+            ("20260101-000000-dddddd", "acc-1"),
+        ] {
+            h.save_resources(&res(id)).unwrap();
+            h.attach_request(id, account, &req).unwrap();
+        }
+        assert_eq!(h.mark_interrupted().unwrap(), 1);
+        assert_eq!(
+            h.get("20260101-000000-cccccc").unwrap().outcome,
+            Outcome::Running
+        );
+        assert_eq!(
+            h.get("20260101-000000-dddddd").unwrap().outcome,
+            Outcome::Failed
+        );
     }
 
     #[test]
