@@ -9,6 +9,7 @@ use easytdv_core::accounts::Accounts;
 use easytdv_core::aws::AwsContext;
 use easytdv_core::explain::ErrorReport;
 use easytdv_core::history::{History, RunRecord};
+use easytdv_core::pipeline::machine::InstanceTypeInfo;
 
 use crate::error::report;
 use crate::feeds::Feeds;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub history: Arc<History>,
     pub accounts: Accounts,
     pub feeds: Feeds,
+    /// Machine types per (account, region): a few dozen AWS calls, asked once a session.
+    pub instance_types: Mutex<HashMap<(String, String), Vec<InstanceTypeInfo>>>,
     /// Runs being worked on in this process, with the task to stop when the
     /// user deletes a run that is still going (`None`: a clean-up).
     active: Mutex<HashMap<String, Option<tauri::async_runtime::JoinHandle<()>>>>,
@@ -34,6 +37,7 @@ impl AppState {
             history: Arc::new(history),
             accounts: Accounts::open(&data_dir),
             feeds: Feeds::default(),
+            instance_types: Mutex::new(HashMap::new()),
             active: Mutex::new(HashMap::new()),
         })
     }

@@ -94,8 +94,21 @@ pub async fn list_instance_types(
     account_id: String,
     region: String,
 ) -> Result<Vec<machine::InstanceTypeInfo>, AppError> {
-    let ctx = state.context(&account_id, Some(&region)).await?;
-    machine::list_instance_types(&ctx).await.map_err(report)
+    let key = (account_id, region);
+    if let Some(types) = state
+        .instance_types
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&key).cloned())
+    {
+        return Ok(types);
+    }
+    let ctx = state.context(&key.0, Some(&key.1)).await?;
+    let types = machine::list_instance_types(&ctx).await.map_err(report)?;
+    if let Ok(mut cache) = state.instance_types.lock() {
+        cache.insert(key, types.clone());
+    }
+    Ok(types)
 }
 
 /// The image "Automatic" would use for this machine type, or the custom one.
