@@ -9,6 +9,13 @@ export const REGIONS = [
   { code: 'af-south-1', name: 'Africa (Cape Town)', optIn: true },
 ];
 
+/** The regions enabled for an account, as AWS lists them (no opt-in region enabled). */
+export const ACCOUNT_REGIONS = [
+  { code: 'eu-west-3', name: 'Europe (Paris)', optIn: false },
+  { code: 'eu-north-1', name: 'Europe (Stockholm)', optIn: false },
+  { code: 'us-east-1', name: 'US East (N. Virginia)', optIn: false },
+];
+
 export const KEYS_ACCOUNT = {
   id: 'acc-1',
   name: 'Work',
@@ -203,6 +210,7 @@ export function signedIn(extra: Record<string, unknown> = {}) {
   return {
     list_accounts: [KEYS_ACCOUNT],
     list_regions: REGIONS,
+    list_account_regions: ACCOUNT_REGIONS,
     list_runs: [],
     detect_profiles: [],
     list_instance_types: INSTANCE_TYPES,

@@ -17,6 +17,8 @@ export function scenario(partial: Partial<Scenario> = {}): Scenario {
     sequences: { ...(partial.sequences ?? {}) },
     then: { ...(partial.then ?? {}) },
     thenStreamed: { ...(partial.thenStreamed ?? {}) },
+    feeds: { ...(partial.feeds ?? {}) },
+    watchGoesOnAfterMs: partial.watchGoesOnAfterMs ?? 0,
   };
 }
 

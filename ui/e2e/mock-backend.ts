@@ -30,6 +30,13 @@ export interface Scenario {
   streamDelayMs: number;
   /** Command name → results returned one per call, in order; the last one then stays (e.g. run_live_status over time). */
   sequences: Record<string, unknown[]>;
+  /**
+   * Progress the backend already kept for a run this app session (run id → events), e.g. from
+   * before the page was opened. watch_run replays it, then sends every new event of the run.
+   */
+  feeds: Record<string, MockEvent[]>;
+  /** Pause before streams.watch_run begins (the replayed past shows on its own first). */
+  watchGoesOnAfterMs?: number;
   /** After the event stream of command X has ended, replace results (and drop their sequences). */
   thenStreamed: Record<string, Record<string, unknown>>;
   /** After command X succeeds, replace the results of other commands (e.g. list_accounts after add_keys_account). */
@@ -62,26 +69,43 @@ export function installMockBackend(scenario: Scenario): void {
     return null;
   }
 
-  /** Streams in progress: channel id → run id. delete_run stops a run's other streams, as the backend does. */
-  const streaming = new Map<number, string>();
-  const stoppedChannels = new Set<number>();
+  // Run feeds, as the backend keeps them: every event of a run is stored for the session and sent
+  // to every channel attached to the run (the one of the command that started the work joins on its
+  // first event; watch_run replays the past, then joins).
+  const watchers = new Map<string, number[]>();
+  const nextIndex = new Map<number, number>();
+  function send(channelId: number, runId: string, ev: MockEvent) {
+    const index = nextIndex.get(channelId) ?? 0;
+    nextIndex.set(channelId, index + 1);
+    callbacks.get(channelId)?.({ index, message: { runId, ...ev } });
+  }
+  function publish(runId: string, ev: MockEvent, first: number | null) {
+    const list = watchers.get(runId) ?? [];
+    if (first !== null && !list.includes(first)) list.push(first);
+    watchers.set(runId, list);
+    (scenario.feeds[runId] ??= []).push(ev);
+    for (const id of list) send(id, runId, ev);
+  }
 
-  async function stream(channelId: number, cmd: string, runId: string) {
+  /** Streams in progress: stream id → run id. delete_run stops a run's other streams, as the backend does. */
+  const streaming = new Map<number, string>();
+  const stoppedStreams = new Set<number>();
+  let nextStream = 1;
+
+  async function stream(channelId: number | null, cmd: string, runId: string) {
     const events = scenario.streams[cmd] ?? [];
-    streaming.set(channelId, runId);
-    let index = 0;
+    const streamId = nextStream++;
+    streaming.set(streamId, runId);
     for (const ev of events) {
       await sleep(scenario.streamDelayMs);
-      if (stoppedChannels.has(channelId)) break;
-      callbacks.get(channelId)?.({ index, message: { runId, ...ev } });
-      index++;
+      if (stoppedStreams.has(streamId)) break;
+      publish(runId, ev, channelId);
     }
-    streaming.delete(channelId);
-    if (stoppedChannels.has(channelId)) return;
+    streaming.delete(streamId);
+    if (stoppedStreams.has(streamId)) return;
     const after = scenario.thenStreamed[cmd] ?? {};
     for (const k of Object.keys(after)) delete scenario.sequences[k];
     Object.assign(scenario.results, after);
-    callbacks.get(channelId)?.({ index, end: true });
   }
 
   const listeners: { event: string; handler: number }[] = [];
@@ -99,7 +123,15 @@ export function installMockBackend(scenario: Scenario): void {
     if (err) throw err;
     const channelId = channelOf(args);
     if (cmd === 'delete_run') {
-      for (const [id, run] of streaming) if (run === args?.runId) stoppedChannels.add(id);
+      for (const [id, run] of streaming) if (run === args?.runId) stoppedStreams.add(id);
+    }
+    if (cmd === 'watch_run' && channelId !== null) {
+      const runId = String(args?.runId);
+      for (const ev of scenario.feeds[runId] ?? []) send(channelId, runId, ev);
+      watchers.set(runId, [...(watchers.get(runId) ?? []), channelId]);
+      // The run goes on: streams.watch_run are its next events, sent to every watcher.
+      void sleep(scenario.watchGoesOnAfterMs ?? 0).then(() => stream(null, cmd, runId));
+      return null;
     }
     const seq = scenario.sequences[cmd];
     const result = seq && seq.length > 0 ? (seq.length > 1 ? seq.shift() : seq[0]) : scenario.results[cmd];

@@ -304,3 +304,105 @@ test('runs list: a load error says what happened and offers to try again', async
   await expect(page.getByRole('alert')).toContainText('The run history could not be opened.');
   await expect(page.getByRole('button', { name: 'Try again' })).toBeVisible();
 });
+
+async function goHash(page: Page, hash: string) {
+  await page.evaluate((h) => (window.location.hash = h), hash);
+}
+
+/** The run's events up to "requirements" running: what the backend kept before the view was opened. */
+const PAST = runEvents().slice(0, 7);
+const REST = runEvents().slice(7);
+
+test('run view: a run opened again replays its whole timeline (watch_run), then goes on', async ({ page, app }) => {
+  await app.open(
+    scenario({
+      results: signedIn({ list_runs: [runRecord('running', { lastStep: 'requirements', cleanup: 'none' })], run_live_status: LIVE_ACTIVE }),
+      feeds: { [RUN_ID]: PAST },
+      streams: { watch_run: REST },
+      thenStreamed: { watch_run: { list_runs: [runRecord('succeeded')], run_live_status: LIVE_GONE } },
+      watchGoesOnAfterMs: 3000,
+      streamDelayMs: 200,
+    }),
+    `#/runs/${RUN_ID}`,
+  );
+  // Every step so far, with its own message and time (not the rebuilt history view).
+  await expect(page.locator('[data-step="prepare"]')).toContainText('Your files are in easytdv-123456789012-eu-west-3');
+  await expect(page.locator('[data-step="prepare"]')).toContainText('8.8 s');
+  await expect(page.locator('[data-step="stack"]')).toContainText('Cloud resources are ready');
+  await expect(page.locator('[data-step="stack"]')).toContainText('23 s');
+  await expect(page.locator('[data-step="instance"]')).toContainText('The machine is running and connected');
+  await expect(page.locator('[data-step="requirements"]')).toHaveAttribute('data-state', 'running');
+  await expect(page.locator('[data-step="requirements"]')).toContainText('Installing your packages');
+  await expect(page.getByTestId('run-status')).toHaveText('Running');
+  await expect(page.getByText('this one is shown from the history')).toHaveCount(0);
+  await app.shot('44-run-reopened-replayed');
+
+  // Leave for the runs list and come back: the same timeline, without asking twice.
+  await goHash(page, '#/runs');
+  await expect(page.getByRole('heading', { name: 'Runs', exact: true })).toBeVisible();
+  await goHash(page, `#/runs/${RUN_ID}`);
+  await expect(page.locator('[data-step="stack"]')).toContainText('Cloud resources are ready');
+  await expect(page.locator('[data-step="prepare"]')).toContainText('8.8 s');
+  expect((await app.calls('watch_run')).map((c) => c.args)).toEqual([{ runId: RUN_ID, onEvent: expect.stringMatching(/^channel:/) }]);
+
+  // The run goes on to the end and its clean-up.
+  await expect(page.getByTestId('success')).toBeVisible({ timeout: 8000 });
+  await expect(page.locator('[data-step="training"]')).toContainText('train.py finished: accuracy 0.93');
+  await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'done', { timeout: 6000 });
+  await expect(page.getByTestId('run-status')).toHaveText('Finished · cleaned up');
+  await expect(page.locator('[data-step="delete"]')).toContainText('The machine, the stack and 4 input files were deleted');
+});
+
+test('run view: leaving a run started here and coming back keeps every step, with no second watcher', async ({ page, app }) => {
+  await app.open(
+    scenario({
+      results: signedIn({ list_runs: [RUNNING_RECORD], run_live_status: LIVE_ACTIVE }),
+      streams: { start_run: runEvents() },
+      thenStreamed: { start_run: { list_runs: [runRecord('succeeded')], run_live_status: LIVE_GONE } },
+      streamDelayMs: 250,
+    }),
+    '#/new',
+  );
+  await launch(page);
+  await expect(page.locator('[data-step="instance"]')).toHaveAttribute('data-state', 'running', { timeout: 6000 });
+  await goHash(page, '#/runs');
+  await expect(page.getByRole('heading', { name: 'Runs', exact: true })).toBeVisible();
+  await goHash(page, `#/runs/${RUN_ID}`);
+  await expect(page.locator('[data-step="prepare"]')).toContainText('Your files are in easytdv-123456789012-eu-west-3');
+  await expect(page.locator('[data-step="stack"]')).toContainText('23 s');
+  await expect(page.getByTestId('success')).toBeVisible({ timeout: 8000 });
+  await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'done', { timeout: 6000 });
+  await expect(page.locator('[data-step="delete"]')).toContainText('The machine, the stack and 4 input files were deleted');
+  // The start channel already follows the run: the view does not attach another.
+  expect(await app.calls('watch_run')).toEqual([]);
+});
+
+test('run view: a stopped and cleaned-up run replayed from this session stays stopped, not running', async ({ page, app }) => {
+  const stopped = runRecord('failed', { lastStep: 'requirements', message: 'Stopped by you before it finished.', cleanup: 'deleted' });
+  await app.open(
+    scenario({
+      results: signedIn({ list_runs: [stopped], run_live_status: LIVE_GONE }),
+      // The backend sends no last event for the step that was stopped, then the clean-up.
+      feeds: { [RUN_ID]: [...PAST, ...deleteEvents()] },
+    }),
+    `#/runs/${RUN_ID}`,
+  );
+  await expect(page.locator('[data-step="delete"]')).toContainText('The machine, the stack and 4 input files were deleted');
+  await expect(page.locator('[data-step="requirements"]')).toHaveAttribute('data-state', 'failed');
+  await expect(page.locator('[data-step="stack"]')).toContainText('Cloud resources are ready');
+  await expect(page.locator('[data-state="running"]')).toHaveCount(0);
+  await expect(page.getByTestId('run-status')).toHaveText('Failed · cleaned up');
+  await expect(page.getByTestId('failure')).toContainText('You stopped this run at “Install your packages”');
+  await expect(page.getByRole('button', { name: 'Stop and delete' })).toHaveCount(0);
+  await app.shot('45-run-stopped-replayed');
+});
+
+test('run view: a run of an earlier app session (no events kept) is rebuilt from the history', async ({ page, app }) => {
+  await app.open(
+    scenario({ results: signedIn({ list_runs: [runRecord('failed', { lastStep: 'training', message: FAILURES.training?.message })], run_live_status: LIVE_RUNNING }) }),
+    `#/runs/${RUN_ID}`,
+  );
+  await expect(page.locator('[data-step="training"]')).toHaveAttribute('data-state', 'failed');
+  await expect(page.getByText('this one is shown from the history')).toBeVisible();
+  expect((await app.calls('watch_run')).length).toBe(1);
+});

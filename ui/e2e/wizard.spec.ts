@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test';
-import { AMI, INSTANCE_TYPES, PROFILE_ACCOUNT, REQUIREMENTS, RUN_ID, SCRIPT, signedIn, KEYS_ACCOUNT, runEvents } from './data';
+import { ACCOUNT_REGIONS, AMI, INSTANCE_TYPES, PROFILE_ACCOUNT, REGIONS, REQUIREMENTS, RUN_ID, SCRIPT, signedIn, KEYS_ACCOUNT, runEvents } from './data';
 import { expect, scenario, test } from './fixtures';
 
 async function pickFiles(page: Page) {
@@ -163,10 +163,11 @@ test('Machine step: choosing another account and region reloads the machine list
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByLabel('Account').selectOption(PROFILE_ACCOUNT.id);
   await expect(page.getByLabel('Region')).toHaveValue('us-east-1');
-  await page.getByLabel('Region').selectOption('ap-northeast-1');
+  await page.getByLabel('Region').selectOption('eu-north-1');
   await expect(page.getByRole('radio', { name: /t3\.medium/ })).toBeChecked();
   const calls = await app.calls('list_instance_types');
-  expect(calls.at(-1)?.args).toEqual({ accountId: PROFILE_ACCOUNT.id, region: 'ap-northeast-1' });
+  expect(calls.at(-1)?.args).toEqual({ accountId: PROFILE_ACCOUNT.id, region: 'eu-north-1' });
+  expect((await app.calls('list_account_regions')).map((c) => c.args.accountId)).toEqual([KEYS_ACCOUNT.id, PROFILE_ACCOUNT.id]);
 });
 
 test('Storage step: each bucket name error, and an existing bucket', async ({ page, app }) => {
@@ -249,4 +250,37 @@ test('Machine step: in a long list the default machine is scrolled into view', a
   await expect(chosen).toBeChecked();
   await expect(chosen).toBeInViewport();
   await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeInViewport();
+});
+
+test('Machine step: the regions offered are the ones enabled for the account, from AWS', async ({ page, app }) => {
+  await app.open(scenario({ results: signedIn() }), '#/new');
+  await pickFiles(page);
+  await page.getByRole('button', { name: 'Next' }).click();
+  const region = page.getByLabel('Region');
+  await expect(region).toHaveValue(KEYS_ACCOUNT.region);
+  await expect(region.locator('option')).toHaveText(ACCOUNT_REGIONS.map((r) => `${r.name} — ${r.code}`));
+  await expect(page.getByTestId('regions-note')).toHaveCount(0);
+  expect((await app.calls('list_account_regions'))[0]?.args).toEqual({ accountId: KEYS_ACCOUNT.id });
+  await expect(page.getByRole('radio', { name: /t3\.medium/ })).toBeChecked();
+  await app.shot('wizard-machine-account-regions');
+});
+
+test('Machine step: when AWS cannot list the account regions, all regions are offered with a note', async ({ page, app }) => {
+  await app.open(
+    scenario({
+      results: signedIn(),
+      errors: { list_account_regions: { code: 'aws_denied', message: 'Not allowed: ec2:DescribeRegions', hint: null } },
+    }),
+    '#/new',
+  );
+  await pickFiles(page);
+  await page.getByRole('button', { name: 'Next' }).click();
+  const region = page.getByLabel('Region');
+  await expect(region).toHaveValue(KEYS_ACCOUNT.region);
+  await expect(page.getByTestId('regions-note')).toContainText('Could not ask AWS which regions this account can use');
+  await expect(region.locator('option')).toHaveCount(REGIONS.length);
+  await region.selectOption('ap-northeast-1');
+  await expect(region).toHaveValue('ap-northeast-1');
+  await expect(page.getByRole('radio', { name: /t3\.medium/ })).toBeChecked();
+  await app.shot('wizard-machine-regions-fallback');
 });

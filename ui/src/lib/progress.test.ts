@@ -108,3 +108,34 @@ describe('timelineFromRecord', () => {
     expect(cleanupFromRow(null)).toBeNull();
   });
 });
+
+describe('replaying a run history (watchRun)', () => {
+  const fold = (events: ReturnType<typeof ev>[]) => events.reduce((rows, e) => applyEvent(rows, e), emptyTimeline());
+
+  it('a step starting again after a later one reported is a retry: later steps wait again', () => {
+    const rows = fold([
+      ev('prepare', 'done'),
+      ev('stack', 'done'),
+      ev('instance', 'done'),
+      ev('requirements', 'done'),
+      ev('training', 'failed', 9000, 'Traceback'),
+      ev('requirements', 'running'),
+    ]);
+    expect(rows.find((r) => r.step === 'requirements')?.state).toBe('running');
+    expect(rows.find((r) => r.step === 'training')?.state).toBe('pending');
+    expect(overallState(rows)).toBe('running');
+  });
+
+  it('a clean-up that starts while a step runs marks that step as stopped by the user', () => {
+    const rows = fold([ev('prepare', 'done'), ev('stack', 'running'), ev('delete', 'running'), ev('delete', 'done')]);
+    expect(rows.find((r) => r.step === 'stack')).toMatchObject({ state: 'failed', message: STOPPED_MESSAGE });
+    expect(overallState(rows)).toBe('failed');
+    expect(cleanupFromRow(rows.find((r) => r.step === 'delete'))).toBe('deleted');
+  });
+
+  it('the automatic clean-up after a success changes nothing above it', () => {
+    const rows = fold([...RUN_STEPS.map((s) => ev(s, 'done')), ev('delete', 'running'), ev('delete', 'done')]);
+    expect(overallState(rows)).toBe('succeeded');
+    expect(rows.filter((r) => r.state === 'failed')).toEqual([]);
+  });
+});

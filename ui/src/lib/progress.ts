@@ -39,9 +39,35 @@ export function emptyTimeline(steps: readonly string[] = RUN_STEPS): StepRow[] {
   return steps.map((step) => ({ step, state: 'pending', elapsedMs: null, message: '', detail: null, at: null }));
 }
 
-/** Apply one event. Unknown steps (e.g. "delete") are appended in arrival order. */
+/**
+ * Apply one event. Unknown steps (e.g. "delete") are appended in arrival order. The last event of
+ * a step wins. Two cases matter when a run's whole history is replayed (a view opened again):
+ * - a step starting again while a later one already reported is a retry: the later steps (and a
+ *   clean-up row) go back to "waiting", as they did when the retry was asked for;
+ * - a clean-up starting while the run was in progress is "Stop and delete": the step under way is
+ *   shown as stopped (the backend sends no last event for it).
+ */
 export function applyEvent(rows: readonly StepRow[], ev: EventLike, now: number | null = null): StepRow[] {
-  const out = rows.map((r) => ({ ...r }));
+  let out = rows.map((r) => ({ ...r }));
+  const mainIndex = RUN_STEPS.indexOf(ev.step as (typeof RUN_STEPS)[number]);
+  if (mainIndex >= 0 && ev.state === 'running') {
+    const later = out.filter((r) => RUN_STEPS.indexOf(r.step as (typeof RUN_STEPS)[number]) > mainIndex);
+    if (later.some((r) => r.state !== 'pending')) {
+      out = out
+        .filter((r) => r.step !== 'delete')
+        .map((r) =>
+          later.some((l) => l.step === r.step) ? { ...r, state: 'pending', elapsedMs: null, message: '', detail: null, at: null } : r,
+        );
+    }
+  }
+  if (ev.step === 'delete' && !out.some((r) => r.step === 'delete')) {
+    const main = out.filter((r) => r.step !== 'delete');
+    const started = main.some((r) => r.state !== 'pending');
+    const inProgress = started && !main.some((r) => r.state === 'failed') && !main.every((r) => r.state === 'done' || r.state === 'skipped');
+    const at = inProgress ? (main.find((r) => r.state === 'running') ?? main.find((r) => r.state === 'pending')) : undefined;
+    // Its time is unknown (the last event may be old): none is shown.
+    if (at) Object.assign(at, { state: 'failed', message: STOPPED_MESSAGE, elapsedMs: null, detail: null, at: null });
+  }
   let row = out.find((r) => r.step === ev.step);
   if (!row) {
     row = { step: ev.step, state: 'pending', elapsedMs: null, message: '', detail: null, at: null };

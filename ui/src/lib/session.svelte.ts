@@ -36,15 +36,59 @@ class Session {
     return this.accounts?.find((a) => a.id === id)?.name ?? 'Removed account';
   }
 
-  private channel(onFirst?: (runId: string) => void): Channel<ProgressEvent> {
+  /**
+   * runId → the one channel whose events are folded. The backend sends a run's events to every
+   * channel attached to it (start, retry, delete and watch all attach one), so the first channel
+   * that reports for a run keeps it for the session and the others' copies are ignored.
+   */
+  private owner = new Map<string, symbol>();
+  /** Runs this session asked the backend to watch (so it is asked once per run). */
+  private watching = new Set<string>();
+
+  private channel(onFirst?: (runId: string) => void): { channel: Channel<ProgressEvent>; token: symbol } {
     let first = true;
-    return new Channel<ProgressEvent>((ev) => {
-      this.fold(ev);
+    const token = Symbol('channel');
+    const channel = new Channel<ProgressEvent>((ev) => {
+      this.receive(token, ev);
       if (first) {
         first = false;
         onFirst?.(ev.runId);
       }
     });
+    return { channel, token };
+  }
+
+  private receive(token: symbol, ev: ProgressEvent): void {
+    const owner = this.owner.get(ev.runId);
+    if (owner && owner !== token) return;
+    if (!owner) this.owner.set(ev.runId, token);
+    this.fold(ev);
+  }
+
+  /** A channel that is known to carry this run's events (an answer arrived before its first event). */
+  private claim(runId: string, token: symbol): void {
+    if (!this.owner.has(runId)) this.owner.set(runId, token);
+  }
+
+  /** True when this session already receives the run's events. */
+  isFollowing(runId: string): boolean {
+    return this.owner.has(runId) || this.watching.has(runId);
+  }
+
+  /**
+   * Asks the backend for the run's progress so far in this app session, then every new event
+   * (a run view opened again, or from the history). Does nothing when a channel already gets them.
+   * No event arrives for a run of an earlier app session: the view keeps its rebuilt timeline.
+   */
+  async watchRun(runId: string): Promise<void> {
+    if (this.isFollowing(runId)) return;
+    this.watching.add(runId);
+    const { channel } = this.channel();
+    try {
+      await commands.watchRun(runId, channel);
+    } catch {
+      this.watching.delete(runId); // e.g. an older backend: the history timeline stays
+    }
   }
 
   /** Runs stopped by "Stop and delete": late events of their steps are ignored. */
@@ -53,12 +97,17 @@ class Session {
   fold(ev: ProgressEvent): void {
     if (this.stopped.has(ev.runId) && ev.step !== 'delete') return;
     const rows = this.live[ev.runId] ?? emptyTimeline();
-    this.live[ev.runId] = applyEvent(rows, ev, Date.now());
+    const next = applyEvent(rows, ev, Date.now());
+    // A clean-up that began while the run was in progress (replayed from another view): it was stopped.
+    if (ev.step === 'delete' && next.some((r) => r.state === 'failed' && r.message === STOPPED_MESSAGE)) this.stopped.add(ev.runId);
+    this.live[ev.runId] = next;
   }
 
   /** `onStarted` is called with the run id as soon as it is known (first event or the answer). */
   async startRun(accountId: string, request: TrainRequest, onStarted?: (runId: string) => void): Promise<string> {
-    const runId = await ok(commands.startRun(accountId, request, this.channel(onStarted)));
+    const { channel, token } = this.channel(onStarted);
+    const runId = await ok(commands.startRun(accountId, request, channel));
+    this.claim(runId, token);
     if (!this.live[runId]) this.live[runId] = emptyTimeline();
     return runId;
   }
@@ -75,7 +124,9 @@ class Session {
     const at = inProgress ? (rows.find((r) => r.state === 'running') ?? rows.find((r) => r.state === 'pending')) : undefined;
     if (at) this.stopped.add(runId);
     this.live[runId] = rows.map((r) => (r === at ? { ...r, state: 'failed', message: STOPPED_MESSAGE, detail: null, at: null } : r));
-    const report = await ok(commands.deleteRun(runId, this.channel()));
+    const { channel, token } = this.channel();
+    const report = await ok(commands.deleteRun(runId, channel));
+    this.claim(runId, token);
     this.deleted[runId] = report;
     return report;
   }
@@ -88,7 +139,9 @@ class Session {
     this.live[runId] = rows
       .filter((r) => r.step !== 'delete')
       .map((r, i) => (i >= from ? { ...r, state: 'pending', elapsedMs: null, message: '', detail: null, at: null } : r));
-    await ok(commands.retryRun(runId, fromStep, this.channel()));
+    const { channel, token } = this.channel();
+    await ok(commands.retryRun(runId, fromStep, channel));
+    this.claim(runId, token);
   }
 }
 
