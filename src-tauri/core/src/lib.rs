@@ -6,5 +6,6 @@ pub mod explain;
 pub mod history;
 pub mod paths;
 pub mod pipeline;
+pub mod recorded;
 pub mod regions;
 pub mod secret;

@@ -7,6 +7,7 @@ use easytdv_core::history::{Cleanup, Outcome, RunRecord};
 use easytdv_core::pipeline::{
     self, DeleteReport, ProgressEvent, ProgressSink, Step, Tracked, Train, TrainRequest,
 };
+use easytdv_core::recorded::run_and_record;
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, State};
@@ -35,22 +36,14 @@ fn busy(run_id: &str) -> AppError {
 /// machine's own time limit as a safety net.
 fn spawn_run(app: AppHandle, mut train: Train, from: Step, sink: Arc<Tracked>) {
     let run_id = train.run_id().to_string();
-    let handle = app.clone();
+    let state_handle = app.clone();
     let task = tauri::async_runtime::spawn(async move {
-        let run_id = train.run_id().to_string();
-        let result = train.run_from(from).await;
         let state = app.state::<AppState>();
-        let _ = state
-            .history
-            .record_run_result(&run_id, &result, sink.last_step());
-        if result.is_ok() {
-            let _ = state.history.set_cleanup(&run_id, Cleanup::Deleting, None);
-            let deleted = train.delete_resources().await;
-            let _ = state.history.record_delete_result(&run_id, &deleted);
-        }
-        state.end(&run_id);
+        // The outcome and the clean-up are in the history; the UI got the events.
+        let _ = run_and_record(&mut train, from, &state.history, &sink, |r| r.is_ok()).await;
+        state.end(train.run_id());
     });
-    handle.state::<AppState>().attach(&run_id, task);
+    state_handle.state::<AppState>().attach(&run_id, task);
 }
 
 /// Checks the request, opens a run and starts it; returns the run id at once.

@@ -14,9 +14,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::aws::{AwsContext, CredentialSource};
 use crate::explain::Explain;
-use crate::history::{Cleanup, History, Outcome, RunRecord};
+use crate::history::{Cleanup, History, RunRecord};
 use crate::paths;
-use crate::pipeline::{self, PipelineError, Step, Train, TrainRequest};
+use crate::pipeline::{self, PipelineError, Step, Tracked, Train, TrainRequest};
+use crate::recorded::run_and_record;
 
 pub const EXIT_INPUT: u8 = 2;
 pub const EXIT_TRAINING: u8 = 3;
@@ -240,7 +241,7 @@ async fn train(args: TrainArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let timeline = Arc::new(timeline::Timeline::new());
+    let timeline = Tracked::new(Arc::new(timeline::Timeline::new()));
     let mut run = match Train::new(ctx, args.request(), timeline.clone(), history.clone()) {
         Ok(r) => r,
         Err(e) => {
@@ -251,16 +252,11 @@ async fn train(args: TrainArgs) -> ExitCode {
     let run_id = run.run_id().to_string();
     let _ = history.attach_request(&run_id, "cli", run.request());
     println!("run {run_id}");
-    let result = run.run_from(Step::Prepare).await;
+    let keep = args.keep;
+    let end = run_and_record(&mut run, Step::Prepare, &history, &timeline, |_| !keep).await;
+    let result = end.result;
     let code = match &result {
         Ok(report) => {
-            let _ = history.set_outcome(
-                &run_id,
-                Outcome::Succeeded,
-                Some(Step::Outputs),
-                None,
-                Some(&report.outputs_uri),
-            );
             println!(
                 "outputs: {} ({} files)",
                 report.outputs_uri,
@@ -269,13 +265,6 @@ async fn train(args: TrainArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let _ = history.set_outcome(
-                &run_id,
-                Outcome::Failed,
-                timeline.last_step(),
-                Some(&e.to_string()),
-                None,
-            );
             report_error(e);
             if let Some(detail) = e.detail() {
                 eprintln!("--- output tail ---\n{detail}");
@@ -283,18 +272,12 @@ async fn train(args: TrainArgs) -> ExitCode {
             exit_for(e)
         }
     };
-    if args.keep {
-        println!("kept the machine and stack: delete them with `easytdv delete {run_id}`");
-    } else {
-        match run.delete_resources().await {
-            Ok(_) => {
-                let _ = history.set_cleanup(&run_id, Cleanup::Deleted, None);
-            }
-            Err(e) => {
-                report_error(&e);
-                eprintln!("run `easytdv delete {run_id}` to try again");
-                let _ = history.set_cleanup(&run_id, Cleanup::Failed, Some(&e.to_string()));
-            }
+    match end.cleanup {
+        None => println!("kept the machine and stack: delete them with `easytdv delete {run_id}`"),
+        Some(Ok(_)) => {}
+        Some(Err(e)) => {
+            report_error(&e);
+            eprintln!("run `easytdv delete {run_id}` to try again");
         }
     }
     println!(

@@ -17,14 +17,6 @@ impl Timeline {
             last: Mutex::new(None),
         }
     }
-
-    /// The step of the last event (where a failure happened).
-    pub fn last_step(&self) -> Option<Step> {
-        self.last
-            .lock()
-            .ok()
-            .and_then(|l| l.as_ref().map(|(s, _, _)| *s))
-    }
 }
 
 impl ProgressSink for Timeline {
