@@ -19,10 +19,11 @@ fn easytdv(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `easytdv train` arguments; `access` is e.g. `["--sandbox", url]`.
 fn train_args<'a>(
     case: &'a str,
     bucket: &'a str,
-    endpoint: &'a str,
+    access: [&'a str; 2],
     extra: &[&'a str],
 ) -> Vec<String> {
     let script = fixture(&format!("{case}/train.py")).display().to_string();
@@ -39,8 +40,8 @@ fn train_args<'a>(
         REGION,
         "--bucket",
         bucket,
-        "--sandbox",
-        endpoint,
+        access[0],
+        access[1],
     ]
     .iter()
     .map(|s| s.to_string())
@@ -62,7 +63,7 @@ fn run_id_of(stdout: &str) -> String {
 async fn train_succeeds_prints_a_timeline_and_cleans_up() {
     let data = tempfile::tempdir().unwrap();
     let (ep, b) = (endpoint(), bucket("cliok"));
-    let args = train_args("ok", &b, &ep, &[]);
+    let args = train_args("ok", &b, ["--sandbox", &ep], &[]);
     let (code, out, err) = easytdv(
         data.path(),
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -104,7 +105,7 @@ async fn train_succeeds_prints_a_timeline_and_cleans_up() {
 async fn a_failing_script_exits_3_and_keep_leaves_resources_for_delete() {
     let data = tempfile::tempdir().unwrap();
     let (ep, b) = (endpoint(), bucket("clifail"));
-    let args = train_args("fails", &b, &ep, &["--keep"]);
+    let args = train_args("fails", &b, ["--sandbox", &ep], &["--keep"]);
     let (code, out, err) = easytdv(
         data.path(),
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -141,7 +142,7 @@ async fn a_failing_script_exits_3_and_keep_leaves_resources_for_delete() {
 #[test]
 fn bad_input_exits_2_with_the_field_and_the_fix() {
     let data = tempfile::tempdir().unwrap();
-    let args = train_args("ok", "Bad_Bucket", "http://127.0.0.1:9", &[]);
+    let args = train_args("ok", "Bad_Bucket", ["--sandbox", "http://127.0.0.1:9"], &[]);
     let (code, _, err) = easytdv(
         data.path(),
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -197,25 +198,13 @@ async fn a_saved_app_account_can_be_used_by_name() {
         })
         .expect("save a sandbox account");
     let b = bucket("cliacct");
-    let script = fixture("ok/train.py").display().to_string();
-    let reqs = fixture("ok/requirements.txt").display().to_string();
-    let args = [
-        "train",
-        "--script",
-        &script,
-        "--requirements",
-        &reqs,
-        "--region",
-        REGION,
-        "--bucket",
-        &b,
-        "--account",
-        "Local",
-    ];
+    let args = train_args("ok", &b, ["--account", "Local"], &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, out, err) = easytdv(data.path(), &args);
     assert_eq!(code, 0, "{out}\n{err}");
-    let mut wrong = args;
-    wrong[10] = "Nope";
+    let mut wrong = args.clone();
+    let at = wrong.iter().position(|a| *a == "Local").unwrap();
+    wrong[at] = "Nope";
     let (code, _, err) = easytdv(data.path(), &wrong);
     assert_eq!(code, 2, "{err}");
     assert!(
