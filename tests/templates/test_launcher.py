@@ -1,0 +1,238 @@
+"""Launcher Lambda (templates/lambda/launch.py) unit tests and the whole stack in moto."""
+
+import importlib.util
+import io
+import os
+import zipfile
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from tpl_helpers import (
+    BOOTSTRAP, BUCKET, IAM_NOT_YET, LAMBDA_ENV, LAUNCH_PY, PREFIX, RUN_ID, STACK,
+)
+
+
+# --------------------------------------------------------------------------
+# Launcher Lambda
+# --------------------------------------------------------------------------
+def _client_error(code, message, operation="RunInstances"):
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+class FakeEc2:
+    def __init__(self, run_results, root_device="/dev/xvda"):
+        self.run_results = list(run_results)
+        self.root_device = root_device
+        self.run_calls = []
+        self.describe_calls = []
+
+    def describe_images(self, **kwargs):
+        self.describe_calls.append(kwargs)
+        return {"Images": [{"ImageId": kwargs["ImageIds"][0], "RootDeviceName": self.root_device}]}
+
+    def run_instances(self, **kwargs):
+        self.run_calls.append(kwargs)
+        result = self.run_results.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+def _ok(instance_id="i-0abc1234def567890"):
+    return {"Instances": [{"InstanceId": instance_id}]}
+
+
+def test_run_instances_request(launch, monkeypatch):
+    ec2 = FakeEc2([_ok()], root_device="/dev/sda1")
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
+    assert launch.handler({}, None) == {"instance_id": "i-0abc1234def567890"}
+    assert ec2.describe_calls == [{"ImageIds": ["ami-0123456789abcdef0"]}]
+    (req,) = ec2.run_calls
+    assert req["ImageId"] == "ami-0123456789abcdef0"
+    assert req["InstanceType"] == "t3.large"
+    assert (req["MinCount"], req["MaxCount"]) == (1, 1)
+    assert req["MetadataOptions"]["HttpTokens"] == "required"
+    assert req["MetadataOptions"]["HttpEndpoint"] == "enabled"
+    assert req["InstanceInitiatedShutdownBehavior"] == "terminate"
+    assert req["IamInstanceProfile"] == {"Arn": LAMBDA_ENV["INSTANCE_PROFILE_ARN"]}
+    assert req["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
+    assert req["BlockDeviceMappings"] == [{
+        "DeviceName": "/dev/sda1",
+        "Ebs": {"VolumeSize": 64, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True},
+    }]
+    expected_tags = [
+        {"Key": "Name", "Value": f"easytdv-{RUN_ID}"},
+        {"Key": "easytdv:run-id", "Value": RUN_ID},
+        {"Key": "easytdv:app", "Value": "easytdv"},
+    ]
+    specs = {s["ResourceType"]: s["Tags"] for s in req["TagSpecifications"]}
+    assert specs == {"instance": expected_tags, "volume": expected_tags}
+    assert req["UserData"].startswith("#!/bin/bash\n")
+    assert "__MAX_RUNTIME_MINUTES__" not in req["UserData"]
+    assert 'MAX_RUNTIME_MINUTES="1440"' in req["UserData"]
+    assert req["ClientToken"] == f"easytdv-{RUN_ID}-1"
+    assert launch.slept == []
+
+
+def test_a_relaunch_gets_its_own_idempotency_token(launch, monkeypatch):
+    ec2 = FakeEc2([_ok()], root_device="/dev/xvda")
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
+    launch.handler({"launch": 2}, None)
+    assert ec2.run_calls[0]["ClientToken"] == f"easytdv-{RUN_ID}-2"
+    for bad in ({"launch": 0}, {"launch": "2"}, {"launch": True}):
+        with pytest.raises(launch.LaunchError):
+            launch.handler(bad, None)
+
+
+def test_retries_on_iam_propagation_then_succeeds(launch, monkeypatch):
+    """Against botocore's real EC2 model (Stubber validates every request)."""
+    client = boto3.client(
+        "ec2", region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    stub = Stubber(client)
+    stub.add_response(
+        "describe_images",
+        {"Images": [{"ImageId": "ami-0123456789abcdef0", "RootDeviceName": "/dev/xvda"}]},
+        {"ImageIds": ["ami-0123456789abcdef0"]},
+    )
+    stub.add_client_error("run_instances", *IAM_NOT_YET)
+    stub.add_client_error("run_instances", "InvalidParameterValue",
+                          "Invalid IAM Instance Profile name easytdv-x")
+    stub.add_response("run_instances", {"Instances": [{"InstanceId": "i-0fedcba9876543210"}]})
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: client)
+    with stub:
+        assert launch.handler({}, None) == {"instance_id": "i-0fedcba9876543210"}
+        stub.assert_no_pending_responses()
+    assert len(launch.slept) == 2
+    assert launch.slept[1] > launch.slept[0] > 0
+
+
+def test_other_errors_fail_at_once_with_a_clear_message(launch, monkeypatch):
+    ec2 = FakeEc2([_client_error(
+        "InsufficientInstanceCapacity",
+        "We currently do not have sufficient g5.xlarge capacity in the Availability Zone you requested")])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    with pytest.raises(launch.LaunchError) as info:
+        launch.handler({}, None)
+    assert "InsufficientInstanceCapacity" in str(info.value)
+    assert "sufficient g5.xlarge capacity" in str(info.value)
+    assert len(ec2.run_calls) == 1
+    assert launch.slept == []
+
+
+def test_gives_up_after_the_retry_budget(launch, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(launch, "_monotonic", lambda: clock[0])
+
+    def fake_sleep(seconds):
+        launch.slept.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(launch, "_sleep", fake_sleep)
+    ec2 = FakeEc2([_client_error(*IAM_NOT_YET) for _ in range(100)])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    with pytest.raises(launch.LaunchError) as info:
+        launch.handler({}, None)
+    assert "IAM" in str(info.value)
+    assert sum(launch.slept) <= launch.RETRY_BUDGET_SECONDS
+    assert 3 <= len(ec2.run_calls) < 20
+
+
+def test_missing_ami_is_reported(launch, monkeypatch):
+    class NoImage(FakeEc2):
+        def describe_images(self, **kwargs):
+            return {"Images": []}
+
+    ec2 = NoImage([])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    with pytest.raises(launch.LaunchError, match="ami-0123456789abcdef0 was not found"):
+        launch.handler({}, None)
+    assert ec2.run_calls == []
+
+
+def test_missing_setting_is_reported(launch, monkeypatch):
+    monkeypatch.delenv("INSTANCE_PROFILE_ARN")
+    with pytest.raises(launch.LaunchError, match="INSTANCE_PROFILE_ARN is not set"):
+        launch.handler({}, None)
+
+
+# --------------------------------------------------------------------------
+# Whole stack + launcher against moto (the emulator behind tests/sandbox)
+# --------------------------------------------------------------------------
+def test_stack_and_launcher_work_in_moto(monkeypatch, tmp_path):
+    moto = pytest.importorskip("moto")
+
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(LAUNCH_PY, "launch.py")
+        archive.write(BOOTSTRAP, "bootstrap.sh")
+
+    with moto.mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/launcher.zip", Body=zipped.getvalue())
+        s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/stack.yaml", Body=STACK.read_bytes())
+        ec2 = boto3.client("ec2")
+        vpc = next(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v["IsDefault"])
+        ami = next(i for i in ec2.describe_images(Owners=["amazon"])["Images"] if i.get("RootDeviceName"))
+        params = {
+            "RunId": RUN_ID, "Bucket": BUCKET, "RunPrefix": PREFIX,
+            "LambdaCodeKey": f"{PREFIX}/launcher.zip", "InstanceType": "t3.large",
+            "DiskSizeGb": "30", "AmiId": ami["ImageId"], "VpcId": vpc, "MaxRuntimeHours": "2",
+        }
+        cfn = boto3.client("cloudformation")
+        stack_name = f"easytdv-{RUN_ID}"
+        cfn.create_stack(
+            StackName=stack_name,
+            TemplateURL=f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}/stack.yaml",
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        assert outputs["LaunchFunctionName"] == f"easytdv-{RUN_ID}-launch"
+        assert outputs["InstanceProfileArn"].endswith(f":instance-profile/easytdv-{RUN_ID}")
+        assert outputs["InstanceRoleArn"].endswith(f":role/easytdv-{RUN_ID}-instance")
+        assert outputs["SecurityGroupId"].startswith("sg-")
+
+        function = boto3.client("lambda").get_function_configuration(
+            FunctionName=outputs["LaunchFunctionName"])
+        variables = function["Environment"]["Variables"]
+        assert all(isinstance(v, str) for v in variables.values()), variables
+
+        # Run the handler as the sandbox would: unpacked zip, function env.
+        package = tmp_path / "package"
+        zipfile.ZipFile(io.BytesIO(zipped.getvalue())).extractall(package)
+        for key, value in variables.items():
+            monkeypatch.setenv(key, value)
+        spec = importlib.util.spec_from_file_location("easytdv_launch_in_moto", package / "launch.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        instance_id = module.handler({}, None)["instance_id"]
+
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        assert instance["MetadataOptions"]["HttpTokens"] == "required"
+        assert instance["IamInstanceProfile"]["Arn"] == outputs["InstanceProfileArn"]
+        assert [g["GroupId"] for g in instance["SecurityGroups"]] == [outputs["SecurityGroupId"]]
+        assert {"Key": "easytdv:run-id", "Value": RUN_ID} in instance["Tags"]
+        behaviour = ec2.describe_instance_attribute(
+            InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior")
+        assert behaviour["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
+        volume_id = instance["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+        volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+        assert (volume["Size"], volume["VolumeType"], volume["Encrypted"]) == (30, "gp3", True)
+
+        cfn.delete_stack(StackName=stack_name)
+        assert not [r for r in boto3.client("iam").list_roles()["Roles"]
+                    if r["RoleName"].startswith(f"easytdv-{RUN_ID}")]
