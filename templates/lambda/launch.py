@@ -51,10 +51,18 @@ def _env(name):
 
 
 def _config():
-    cfg = {name: _env(name) for name in (
-        "RUN_ID", "AMI_ID", "INSTANCE_TYPE", "DISK_SIZE_GB", "INSTANCE_PROFILE_ARN",
-        "SECURITY_GROUP_ID", "MAX_RUNTIME_HOURS",
-    )}
+    cfg = {
+        name: _env(name)
+        for name in (
+            "RUN_ID",
+            "AMI_ID",
+            "INSTANCE_TYPE",
+            "DISK_SIZE_GB",
+            "INSTANCE_PROFILE_ARN",
+            "SECURITY_GROUP_ID",
+            "MAX_RUNTIME_HOURS",
+        )
+    }
     try:
         cfg["DISK_SIZE_GB"] = int(float(cfg["DISK_SIZE_GB"]))
     except ValueError:
@@ -90,9 +98,7 @@ def root_device_name(ec2, ami_id):
         images = ec2.describe_images(ImageIds=[ami_id]).get("Images", [])
     except ClientError as err:
         code, message = _error_text(err)
-        raise LaunchError(
-            f"easytdv launcher: could not read AMI {ami_id} in this region ({code}: {message})"
-        ) from err
+        raise LaunchError(f"easytdv launcher: could not read AMI {ami_id} in this region ({code}: {message})") from err
     if not images:
         raise LaunchError(f"easytdv launcher: AMI {ami_id} was not found in this region")
     return images[0].get("RootDeviceName") or "/dev/xvda"

@@ -6,16 +6,21 @@ import sys
 
 import pytest
 import yaml
-
 from tpl_helpers import (
-    BOOTSTRAP, INSTALL, LAMBDA_ENV, LAUNCH_PY, STACK, TRAIN_OK, Instance, _CfnLoader,
+    BOOTSTRAP,
+    INSTALL,
+    LAMBDA_ENV,
+    LAUNCH_PY,
+    STACK,
+    TRAIN_OK,
+    Instance,
+    _CfnLoader,
 )
 
 
 @pytest.fixture(scope="module")
 def template():
     return yaml.load(STACK.read_text(encoding="utf-8"), Loader=_CfnLoader)
-
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +32,6 @@ def installed(tmp_path_factory):
     assert result.returncode == 0, result.stdout + result.stderr
     inst.install_result = result
     return inst
-
 
 
 @pytest.fixture

@@ -16,8 +16,12 @@ def test_bootstrap_in_the_sandbox_is_fast_and_harmless(tmp_path):
     script = BOOTSTRAP.read_text().replace("__MAX_RUNTIME_MINUTES__", "1440")
     started = time.monotonic()
     result = subprocess.run(
-        ["bash", "-c", script], env=inst.env(), cwd=tmp_path,
-        capture_output=True, text=True, timeout=30,
+        ["bash", "-c", script],
+        env=inst.env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
@@ -32,18 +36,17 @@ FAKE_EC2_TOOLS = {
     "shutdown": 'echo "shutdown $*" >>"$SPY"\n',
     "sleep": 'echo "sleep $*" >>"$SPY"\n',
     "systemctl": (
-        'echo "systemctl $*" >>"$SPY"\n'
-        'if [ "$1" = cat ] && [ "$2" != amazon-ssm-agent.service ]; then exit 1; fi\n'
+        'echo "systemctl $*" >>"$SPY"\nif [ "$1" = cat ] && [ "$2" != amazon-ssm-agent.service ]; then exit 1; fi\n'
     ),
     "curl": (
         'echo "curl $*" >>"$SPY"\n'
         'case "$*" in\n'
         '  *"-X PUT"*) [ -n "$IMDS_DOWN" ] && exit 7; echo token-123 ;;\n'
-        '  *security-credentials/*)\n'
+        "  *security-credentials/*)\n"
         '    n=$(( $(cat "$STATE_DIR/polls" 2>/dev/null || echo 0) + 1 )); echo $n >"$STATE_DIR/polls"\n'
         '    [ "$n" -ge "$CREDS_AFTER" ] || exit 22\n'
         '    echo "easytdv-role" ;;\n'
-        'esac\n'
+        "esac\n"
     ),
 }
 
@@ -60,8 +63,7 @@ def _bootstrap_on_fake_ec2(tmp_path, **extra):
     script = BOOTSTRAP.read_text().replace("__MAX_RUNTIME_MINUTES__", "90")
     settings = {"CREDS_AFTER": "3", "IMDS_DOWN": "", **extra}
     env = inst.env(EASYTDV_BOOTSTRAP_ASSUME_EC2="1", SPY=str(spy), STATE_DIR=str(state), **settings)
-    result = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (inst.home / "bootstrap.done").exists()
     return result, spy.read_text().splitlines()

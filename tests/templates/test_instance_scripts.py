@@ -5,9 +5,13 @@ import signal
 import subprocess
 
 import pytest
-
 from tpl_helpers import (
-    INSTALL, SCRIPTS, TRAIN, TRAIN_FAILS, TRAIN_OK, Instance,
+    INSTALL,
+    SCRIPTS,
+    TRAIN,
+    TRAIN_FAILS,
+    TRAIN_OK,
+    Instance,
 )
 
 
@@ -19,7 +23,6 @@ def test_scripts_pass_bash_syntax_check(script):
     result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert script.read_text(encoding="utf-8").startswith("#!/bin/bash\n")
-
 
 
 def test_install_downloads_inputs_and_creates_venv(installed):
@@ -60,8 +63,12 @@ def test_stopping_training_still_uploads_outputs(installed):
         "time.sleep(120)\n"
     )
     proc = subprocess.Popen(
-        ["bash", str(TRAIN)], env=installed.env(), cwd=installed.home,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ["bash", str(TRAIN)],
+        env=installed.env(),
+        cwd=installed.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         lines = []

@@ -9,9 +9,15 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-
 from tpl_helpers import (
-    BOOTSTRAP, BUCKET, IAM_NOT_YET, LAMBDA_ENV, LAUNCH_PY, PREFIX, RUN_ID, STACK,
+    BOOTSTRAP,
+    BUCKET,
+    IAM_NOT_YET,
+    LAMBDA_ENV,
+    LAUNCH_PY,
+    PREFIX,
+    RUN_ID,
+    STACK,
 )
 
 
@@ -59,10 +65,12 @@ def test_run_instances_request(launch, monkeypatch):
     assert req["InstanceInitiatedShutdownBehavior"] == "terminate"
     assert req["IamInstanceProfile"] == {"Arn": LAMBDA_ENV["INSTANCE_PROFILE_ARN"]}
     assert req["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
-    assert req["BlockDeviceMappings"] == [{
-        "DeviceName": "/dev/sda1",
-        "Ebs": {"VolumeSize": 64, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True},
-    }]
+    assert req["BlockDeviceMappings"] == [
+        {
+            "DeviceName": "/dev/sda1",
+            "Ebs": {"VolumeSize": 64, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True},
+        }
+    ]
     expected_tags = [
         {"Key": "Name", "Value": f"easytdv-{RUN_ID}"},
         {"Key": "easytdv:run-id", "Value": RUN_ID},
@@ -90,8 +98,10 @@ def test_a_relaunch_gets_its_own_idempotency_token(launch, monkeypatch):
 def test_retries_on_iam_propagation_then_succeeds(launch, monkeypatch):
     """Against botocore's real EC2 model (Stubber validates every request)."""
     client = boto3.client(
-        "ec2", region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "ec2",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     stub = Stubber(client)
     stub.add_response(
@@ -100,8 +110,7 @@ def test_retries_on_iam_propagation_then_succeeds(launch, monkeypatch):
         {"ImageIds": ["ami-0123456789abcdef0"]},
     )
     stub.add_client_error("run_instances", *IAM_NOT_YET)
-    stub.add_client_error("run_instances", "InvalidParameterValue",
-                          "Invalid IAM Instance Profile name easytdv-x")
+    stub.add_client_error("run_instances", "InvalidParameterValue", "Invalid IAM Instance Profile name easytdv-x")
     stub.add_response("run_instances", {"Instances": [{"InstanceId": "i-0fedcba9876543210"}]})
     monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: client)
     with stub:
@@ -112,9 +121,14 @@ def test_retries_on_iam_propagation_then_succeeds(launch, monkeypatch):
 
 
 def test_other_errors_fail_at_once_with_a_clear_message(launch, monkeypatch):
-    ec2 = FakeEc2([_client_error(
-        "InsufficientInstanceCapacity",
-        "We currently do not have sufficient g5.xlarge capacity in the Availability Zone you requested")])
+    ec2 = FakeEc2(
+        [
+            _client_error(
+                "InsufficientInstanceCapacity",
+                "We currently do not have sufficient g5.xlarge capacity in the Availability Zone you requested",
+            )
+        ]
+    )
     monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
     with pytest.raises(launch.LaunchError) as info:
         launch.handler({}, None)
@@ -186,9 +200,15 @@ def test_stack_and_launcher_work_in_moto(monkeypatch, tmp_path):
         vpc = next(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v["IsDefault"])
         ami = next(i for i in ec2.describe_images(Owners=["amazon"])["Images"] if i.get("RootDeviceName"))
         params = {
-            "RunId": RUN_ID, "Bucket": BUCKET, "RunPrefix": PREFIX,
-            "LambdaCodeKey": f"{PREFIX}/launcher.zip", "InstanceType": "t3.large",
-            "DiskSizeGb": "30", "AmiId": ami["ImageId"], "VpcId": vpc, "MaxRuntimeHours": "2",
+            "RunId": RUN_ID,
+            "Bucket": BUCKET,
+            "RunPrefix": PREFIX,
+            "LambdaCodeKey": f"{PREFIX}/launcher.zip",
+            "InstanceType": "t3.large",
+            "DiskSizeGb": "30",
+            "AmiId": ami["ImageId"],
+            "VpcId": vpc,
+            "MaxRuntimeHours": "2",
         }
         cfn = boto3.client("cloudformation")
         stack_name = f"easytdv-{RUN_ID}"
@@ -206,8 +226,7 @@ def test_stack_and_launcher_work_in_moto(monkeypatch, tmp_path):
         assert outputs["InstanceRoleArn"].endswith(f":role/easytdv-{RUN_ID}-instance")
         assert outputs["SecurityGroupId"].startswith("sg-")
 
-        function = boto3.client("lambda").get_function_configuration(
-            FunctionName=outputs["LaunchFunctionName"])
+        function = boto3.client("lambda").get_function_configuration(FunctionName=outputs["LaunchFunctionName"])
         variables = function["Environment"]["Variables"]
         assert all(isinstance(v, str) for v in variables.values()), variables
 
@@ -227,12 +246,14 @@ def test_stack_and_launcher_work_in_moto(monkeypatch, tmp_path):
         assert [g["GroupId"] for g in instance["SecurityGroups"]] == [outputs["SecurityGroupId"]]
         assert {"Key": "easytdv:run-id", "Value": RUN_ID} in instance["Tags"]
         behaviour = ec2.describe_instance_attribute(
-            InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior")
+            InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior"
+        )
         assert behaviour["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
         volume_id = instance["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
         volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
         assert (volume["Size"], volume["VolumeType"], volume["Encrypted"]) == (30, "gp3", True)
 
         cfn.delete_stack(StackName=stack_name)
-        assert not [r for r in boto3.client("iam").list_roles()["Roles"]
-                    if r["RoleName"].startswith(f"easytdv-{RUN_ID}")]
+        assert not [
+            r for r in boto3.client("iam").list_roles()["Roles"] if r["RoleName"].startswith(f"easytdv-{RUN_ID}")
+        ]

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from tpl_helpers import PREFIX, REPO, STACK, _actions, _as_list, _roles, _statements
 
 
@@ -17,8 +16,15 @@ from tpl_helpers import PREFIX, REPO, STACK, _actions, _as_list, _roles, _statem
 def test_parameters_and_outputs(template):
     params = template["Parameters"]
     assert set(params) == {
-        "RunId", "Bucket", "RunPrefix", "LambdaCodeKey", "InstanceType",
-        "DiskSizeGb", "AmiId", "VpcId", "MaxRuntimeHours",
+        "RunId",
+        "Bucket",
+        "RunPrefix",
+        "LambdaCodeKey",
+        "InstanceType",
+        "DiskSizeGb",
+        "AmiId",
+        "VpcId",
+        "MaxRuntimeHours",
     }
     assert params["VpcId"]["Type"] == "AWS::EC2::VPC::Id"
     assert params["DiskSizeGb"]["Type"] == "Number"
@@ -26,7 +32,10 @@ def test_parameters_and_outputs(template):
     assert params["MaxRuntimeHours"]["Default"] == 24
     assert params["RunId"]["AllowedPattern"] == "^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$"
     assert set(template["Outputs"]) == {
-        "LaunchFunctionName", "InstanceProfileArn", "InstanceRoleArn", "SecurityGroupId",
+        "LaunchFunctionName",
+        "InstanceProfileArn",
+        "InstanceRoleArn",
+        "SecurityGroupId",
     }
 
 
@@ -51,8 +60,8 @@ def test_no_wildcard_actions_anywhere(template):
                 for action in _actions(statement):
                     assert "*" not in action and "?" not in action, f"{name}: {action}"
     for name, res in template["Resources"].items():
-        assert res["Type"] != "AWS::IAM::Policy", "policies live inline in their role"
-        assert res["Type"] != "AWS::IAM::ManagedPolicy"
+        assert res["Type"] != "AWS::IAM::Policy", f"{name}: policies live inline in their role"
+        assert res["Type"] != "AWS::IAM::ManagedPolicy", name
 
 
 def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
@@ -70,20 +79,16 @@ def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
             assert action.startswith("s3:"), action
             grants[action] = statement
     assert set(grants) == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
-    assert grants["s3:GetObject"]["Resource"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:s3:::${Bucket}/${RunPrefix}/*"}
+    assert grants["s3:GetObject"]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${Bucket}/${RunPrefix}/*"}
     assert grants["s3:PutObject"]["Resource"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:s3:::${Bucket}/${RunPrefix}/outputs/*"}
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::${Bucket}/${RunPrefix}/outputs/*"
+    }
     assert grants["s3:ListBucket"]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${Bucket}"}
-    assert grants["s3:ListBucket"]["Condition"] == {
-        "StringLike": {"s3:prefix": {"Fn::Sub": "${RunPrefix}/*"}}}
+    assert grants["s3:ListBucket"]["Condition"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${RunPrefix}/*"}}}
 
 
 def test_launcher_can_only_pass_the_instance_role(template):
-    passrole = [
-        s for s in _statements(template["Resources"]["LaunchFunctionRole"])
-        if "iam:PassRole" in _actions(s)
-    ]
+    passrole = [s for s in _statements(template["Resources"]["LaunchFunctionRole"]) if "iam:PassRole" in _actions(s)]
     assert len(passrole) == 1
     statement = passrole[0]
     assert _actions(statement) == ["iam:PassRole"]
@@ -106,8 +111,12 @@ def test_launcher_permissions_are_exactly_what_launch_py_needs(template):
         if "ec2:RunInstances" in _actions(statement):
             assert "*" != statement["Resource"]
     assert actions == {
-        "ec2:RunInstances", "ec2:CreateTags", "ec2:DescribeImages", "iam:PassRole",
-        "logs:CreateLogStream", "logs:PutLogEvents",
+        "ec2:RunInstances",
+        "ec2:CreateTags",
+        "ec2:DescribeImages",
+        "iam:PassRole",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
     }
 
 
@@ -127,8 +136,15 @@ def test_lambda_function_settings(template):
     assert fn["Timeout"] == 120
     assert fn["Code"] == {"S3Bucket": {"Ref": "Bucket"}, "S3Key": {"Ref": "LambdaCodeKey"}}
     assert set(fn["Environment"]["Variables"]) == {
-        "RUN_ID", "AMI_ID", "INSTANCE_TYPE", "DISK_SIZE_GB", "INSTANCE_PROFILE_ARN",
-        "SECURITY_GROUP_ID", "MAX_RUNTIME_HOURS", "BUCKET", "RUN_PREFIX",
+        "RUN_ID",
+        "AMI_ID",
+        "INSTANCE_TYPE",
+        "DISK_SIZE_GB",
+        "INSTANCE_PROFILE_ARN",
+        "SECURITY_GROUP_ID",
+        "MAX_RUNTIME_HOURS",
+        "BUCKET",
+        "RUN_PREFIX",
     }
     log_group = template["Resources"]["LaunchFunctionLogGroup"]["Properties"]
     assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/easytdv-${RunId}-launch"}
@@ -151,8 +167,6 @@ def test_cfn_lint_is_clean():
     command = _cfn_lint_command()
     if command is None:
         pytest.skip("cfn-lint is not installed")
-    result = subprocess.run(
-        command + ["--", str(STACK)], capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run(command + ["--", str(STACK)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""

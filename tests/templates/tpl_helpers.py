@@ -27,6 +27,7 @@ RUN_ID = "20261126-142700-a1b2c3"
 BUCKET = "easytdv-test-bucket"
 PREFIX = f"easytdv/runs/{RUN_ID}"
 
+
 # --------------------------------------------------------------------------
 # Template loading: plain PyYAML with the CloudFormation short-form tags.
 # --------------------------------------------------------------------------
@@ -50,7 +51,6 @@ def _cfn_tag(loader, tag_suffix, node):
 _CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
-
 def _as_list(value):
     return value if isinstance(value, list) else [value]
 
@@ -65,11 +65,7 @@ def _actions(statement):
 
 
 def _roles(template):
-    return {
-        name: res
-        for name, res in template["Resources"].items()
-        if res["Type"] == "AWS::IAM::Role"
-    }
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == "AWS::IAM::Role"}
 
 
 FAKE_AWS = r"""#!/bin/bash
@@ -87,7 +83,8 @@ case "$dst" in s3://*) dst="$(local_path "$dst")" ;; esac
 case "${args[1]:-}" in
     cp)
         if [ ! -f "$src" ]; then
-            echo "fatal error: An error occurred (404) when calling the HeadObject operation: Key \"$src\" does not exist" >&2
+            echo "fatal error: An error occurred (404) when calling the HeadObject operation:" \
+                "Key \"$src\" does not exist" >&2
             exit 1
         fi
         mkdir -p "$(dirname "$dst")" && cp "$src" "$dst"
@@ -124,27 +121,34 @@ class Instance:
 
     def env(self, **extra):
         env = {
-            k: v for k, v in os.environ.items()
+            k: v
+            for k, v in os.environ.items()
             if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV", "AWS_", "EASYTDV_"))
         }
-        env.update({
-            "PATH": f"{self.bin}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
-            "FAKE_S3_ROOT": str(self.s3),
-            "EASYTDV_HOME": str(self.home),
-            # The SSM prelude:
-            "EASYTDV_BUCKET": BUCKET,
-            "EASYTDV_PREFIX": PREFIX,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "PIP_CONFIG_FILE": os.devnull,
-        })
+        env.update(
+            {
+                "PATH": f"{self.bin}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
+                "FAKE_S3_ROOT": str(self.s3),
+                "EASYTDV_HOME": str(self.home),
+                # The SSM prelude:
+                "EASYTDV_BUCKET": BUCKET,
+                "EASYTDV_PREFIX": PREFIX,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "PIP_CONFIG_FILE": os.devnull,
+            }
+        )
         env.update(extra)
         return env
 
     def run(self, script: Path, timeout=300, **extra):
         # Like SSM: the prelude and the script run as one bash script.
         return subprocess.run(
-            ["bash", str(script)], env=self.env(**extra), cwd=self.home,
-            capture_output=True, text=True, timeout=timeout,
+            ["bash", str(script)],
+            env=self.env(**extra),
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def upload_inputs(self, train_py: str, requirements: str):

@@ -38,8 +38,7 @@ def _mark_creation_complete(self: Stack) -> None:
 def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
     if CONFIG.cfn_delay <= 0:
         return _orig_delete_stack(self, name_or_stack_id)
-    stack = next((s for s in self.stacks.values()
-                  if name_or_stack_id in (s.name, s.stack_id)), None)
+    stack = next((s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id)), None)
     if stack is None or stack.status == "DELETE_IN_PROGRESS":
         return None
     stack.status = "DELETE_IN_PROGRESS"

@@ -62,8 +62,9 @@ def _response_create_stack(self: CloudFormationResponse):
 
 
 def _is_template_error(e: Exception) -> bool:
-    return (isinstance(e, UnformattedGetAttTemplateException)
-            or (isinstance(e, CloudFormationError) and e.code == "ValidationError"))
+    return isinstance(e, UnformattedGetAttTemplateException) or (
+        isinstance(e, CloudFormationError) and e.code == "ValidationError"
+    )
 
 
 def _create_stack(self: CloudFormationBackend, name: str, *args, **kwargs) -> Stack:
@@ -73,8 +74,7 @@ def _create_stack(self: CloudFormationBackend, name: str, *args, **kwargs) -> St
     try:
         return _orig_create_stack(self, name, *args, **kwargs)
     except Exception as e:
-        stack = next((s for sid, s in list(self.stacks.items())
-                      if sid not in known and s.name == name), None)
+        stack = next((s for sid, s in list(self.stacks.items()) if sid not in known and s.name == name), None)
         if stack is None:
             raise  # rejected before the stack existed: moto's validation, keep it
         _freeze(self, stack)
@@ -89,19 +89,28 @@ def _create_stack(self: CloudFormationBackend, name: str, *args, **kwargs) -> St
 def _freeze(backend: CloudFormationBackend, stack: Stack) -> None:
     """Only the resources already created stay in the stack; no outputs/exports."""
     rm = stack.resource_map
-    rm._resource_json_map = {lid: js for lid, js in rm._resource_json_map.items()
-                             if rm._parsed_resources.get(lid) is not None}
+    rm._resource_json_map = {
+        lid: js for lid, js in rm._resource_json_map.items() if rm._parsed_resources.get(lid) is not None
+    }
     stack.output_map = OutputMap(rm, {"Outputs": {}}, stack.stack_id)
     for export_name, export in list(backend.exports.items()):
         if export.exporting_stack_id == stack.stack_id:
             backend.exports.pop(export_name, None)
 
 
-def _resource_event(stack: Stack, logical_id: str, physical_id: str, resource_type: str,
-                    status: str, reason: str | None = None) -> None:
-    event = Event(stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
-                  physical_resource_id=physical_id, resource_type=resource_type,
-                  resource_status=status, resource_status_reason=reason, resource_properties=None)
+def _resource_event(
+    stack: Stack, logical_id: str, physical_id: str, resource_type: str, status: str, reason: str | None = None
+) -> None:
+    event = Event(
+        stack_id=stack.stack_id,
+        stack_name=stack.name,
+        logical_resource_id=logical_id,
+        physical_resource_id=physical_id,
+        resource_type=resource_type,
+        resource_status=status,
+        resource_status_reason=reason,
+        resource_properties=None,
+    )
     stack.events.append(event)
 
 
@@ -146,8 +155,9 @@ def _fail(backend: CloudFormationBackend, stack: Stack, error: Exception, on_fai
         if not current("CREATE_IN_PROGRESS"):
             return
         if logical_id:
-            _resource_event(stack, logical_id, "", resource_type, "CREATE_FAILED",
-                            f'Resource handler returned message: "{message}"')
+            _resource_event(
+                stack, logical_id, "", resource_type, "CREATE_FAILED", f'Resource handler returned message: "{message}"'
+            )
             summary = f"The following resource(s) failed to create: [{logical_id}]."
         else:
             summary = f"Stack creation failed: {message}"
@@ -156,8 +166,7 @@ def _fail(backend: CloudFormationBackend, stack: Stack, error: Exception, on_fai
             stack._add_stack_event("CREATE_FAILED", resource_status_reason=summary)
             return
         stack.status = "ROLLBACK_IN_PROGRESS"
-        stack._add_stack_event("ROLLBACK_IN_PROGRESS",
-                               resource_status_reason=f"{summary} Rollback requested by user.")
+        stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=f"{summary} Rollback requested by user.")
         _later(CONFIG.cfn_delay, rolled_back)
 
     def rolled_back() -> None:

@@ -30,8 +30,12 @@ def run_foreground(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     print(f"{PREFIX}{endpoint}", flush=True)
-    print(f"easytdv-sandbox: serving, data dir {Path(args.data_dir).resolve()}, "
-          f"cfn delay {args.cfn_delay}s (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    print(
+        f"easytdv-sandbox: serving, data dir {Path(args.data_dir).resolve()}, "
+        f"cfn delay {args.cfn_delay}s (Ctrl-C to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
     while not done.wait(1):
         pass
     sandbox.stop()
@@ -54,12 +58,16 @@ def run_background(args, argv: list[str]) -> int:
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "easytdv_sandbox.cli", "run", *child_argv, "--data-dir", str(data_dir)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            cwd=Path(__file__).resolve().parent.parent)
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
     deadline = time.time() + 60
     while time.time() < deadline:
         lines = log_path.read_text().splitlines()
-        endpoint = next((line[len(PREFIX):] for line in lines if line.startswith(PREFIX)), None)
+        endpoint = next((line[len(PREFIX) :] for line in lines if line.startswith(PREFIX)), None)
         if endpoint and _answers(endpoint):
             Path(args.pidfile).write_text(f"{proc.pid}\n")
             print(f"{PREFIX}{endpoint}", flush=True)
@@ -102,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=4566, help="0 picks a free port")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    run.add_argument("--cfn-delay", type=float,
-                     default=float(os.environ.get("EASYTDV_SANDBOX_CFN_DELAY") or 0))
+    run.add_argument("--cfn-delay", type=float, default=float(os.environ.get("EASYTDV_SANDBOX_CFN_DELAY") or 0))
     run.add_argument("--background", action="store_true")
     run.add_argument("--pidfile")
     run.add_argument("--verbose", action="store_true", help="log every request")

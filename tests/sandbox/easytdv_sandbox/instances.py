@@ -7,7 +7,7 @@ import base64
 import gzip
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from moto.ec2.models.instances import Instance, InstanceBackend
@@ -62,7 +62,7 @@ def _user_data(instance: Instance) -> bytes:
 
 
 def _mark_ready(rt: Runtime) -> None:
-    rt.ready, rt.online_since = True, datetime.now(timezone.utc)
+    rt.ready, rt.online_since = True, datetime.now(UTC)
 
 
 def _run_user_data(rt: Runtime, script: Path) -> None:
@@ -71,8 +71,7 @@ def _run_user_data(rt: Runtime, script: Path) -> None:
         if rt.stopped:
             return
         with open(log, "ab") as out:
-            rt.proc = procs.spawn([str(script)], rt.instance_id, instance_env(rt), cwd=rt.dir,
-                                  stdout=out, stderr=out)
+            rt.proc = procs.spawn([str(script)], rt.instance_id, instance_env(rt), cwd=rt.dir, stdout=out, stderr=out)
     code = rt.proc.wait()
     with open(log, "a") as out:
         out.write(f"\n[sandbox] user data exited with code {code}\n")
@@ -119,7 +118,7 @@ def instance_information(instance: Instance) -> dict:
     return {
         "InstanceId": instance.id,
         "PingStatus": "Online" if is_online(instance) else "ConnectionLost",
-        "LastPingDateTime": datetime.now(timezone.utc),
+        "LastPingDateTime": datetime.now(UTC),
         "AgentVersion": "3.3.0.0",
         "IsLatestVersion": True,
         "PlatformType": "Linux",
@@ -137,9 +136,9 @@ def instance_information(instance: Instance) -> dict:
 def managed_instances(ec2_backend) -> list[Instance]:
     """Instances the SSM agent has registered: user data done, not terminated."""
     return [
-        i for i in ec2_backend.all_instances()
-        if i.state not in ("terminated", "shutting-down")
-        and i.id in RUNTIMES and RUNTIMES[i.id].ready
+        i
+        for i in ec2_backend.all_instances()
+        if i.state not in ("terminated", "shutting-down") and i.id in RUNTIMES and RUNTIMES[i.id].ready
     ]
 
 

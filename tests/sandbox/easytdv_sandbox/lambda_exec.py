@@ -20,7 +20,7 @@ from pathlib import Path
 from moto.awslambda.models import LambdaFunction
 
 from . import procs
-from .config import CONFIG, child_env, python
+from .config import child_env, python
 
 RUNTIME = str(Path(__file__).with_name("lambda_runtime.py"))
 LOG_TAIL = 4096
@@ -54,7 +54,11 @@ def run_function(fn: LambdaFunction, event) -> tuple[bytes, bool, str]:
         tag = f"lambda-{request_id}"
         proc = procs.spawn(
             [python(), RUNTIME, str(code_dir), fn.handler or "", str(event_file), str(result_file)],
-            tag, env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            tag,
+            env,
+            cwd=tmp,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         try:
             logs_bytes, _ = proc.communicate(timeout=timeout)

@@ -18,12 +18,21 @@ DLAMI = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-
 AMAZON_OWNER = "137112412989"
 # parameter -> (image name, architecture, description)
 IMAGES = {
-    AL + "x86_64": ("al2023-ami-2023.9.20261101.0-kernel-6.1-x86_64", "x86_64",
-                    "Amazon Linux 2023 AMI (sandbox) x86_64 HVM kernel-6.1"),
-    AL + "arm64": ("al2023-ami-2023.9.20261101.0-kernel-6.1-arm64", "arm64",
-                   "Amazon Linux 2023 AMI (sandbox) arm64 HVM kernel-6.1"),
-    DLAMI: ("Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023) 20261101", "x86_64",
-            "Supported EC2 instances: G4dn, G5, G6, Gr6, G6e, P4d, P4de, P5. (sandbox)"),
+    AL + "x86_64": (
+        "al2023-ami-2023.9.20261101.0-kernel-6.1-x86_64",
+        "x86_64",
+        "Amazon Linux 2023 AMI (sandbox) x86_64 HVM kernel-6.1",
+    ),
+    AL + "arm64": (
+        "al2023-ami-2023.9.20261101.0-kernel-6.1-arm64",
+        "arm64",
+        "Amazon Linux 2023 AMI (sandbox) arm64 HVM kernel-6.1",
+    ),
+    DLAMI: (
+        "Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023) 20261101",
+        "x86_64",
+        "Supported EC2 instances: G4dn, G5, G6, Gr6, G6e, P4d, P4de, P5. (sandbox)",
+    ),
 }
 
 
@@ -43,10 +52,20 @@ def _check_loading_status(self, key) -> None:
     _orig_check(self, AL)  # let moto load its real Amazon Linux parameters first
     for name in IMAGES:
         if not dict.__contains__(self, name):
-            defaultdict.__getitem__(self, name).append(Parameter(
-                account_id=self.account_id, name=name, value=synthetic_id(self.region_name, name),
-                parameter_type="String", description=None, allowed_pattern=None, keyid=None,
-                last_modified_date=utcnow(), version=1, data_type="aws:ec2:image"))
+            defaultdict.__getitem__(self, name).append(
+                Parameter(
+                    account_id=self.account_id,
+                    name=name,
+                    value=synthetic_id(self.region_name, name),
+                    parameter_type="String",
+                    description=None,
+                    allowed_pattern=None,
+                    keyid=None,
+                    last_modified_date=utcnow(),
+                    version=1,
+                    data_type="aws:ec2:image",
+                )
+            )
 
 
 def _load_amis(self) -> None:
@@ -54,10 +73,20 @@ def _load_amis(self) -> None:
     for param, (name, arch, description) in IMAGES.items():
         ami_id = synthetic_id(self.region_name, param)
         self.amis[ami_id] = Ami(
-            self, ami_id=ami_id, name=name, description=description, owner_id=AMAZON_OWNER,
-            owner_alias="amazon", public=True, virtualization_type="hvm", architecture=arch,
-            hypervisor="xen", root_device_type="ebs", root_device_name="/dev/xvda",
-            boot_mode="uefi-preferred")
+            self,
+            ami_id=ami_id,
+            name=name,
+            description=description,
+            owner_id=AMAZON_OWNER,
+            owner_alias="amazon",
+            public=True,
+            virtualization_type="hvm",
+            architecture=arch,
+            hypervisor="xen",
+            root_device_type="ebs",
+            root_device_name="/dev/xvda",
+            boot_mode="uefi-preferred",
+        )
 
 
 def install() -> None:

@@ -7,8 +7,7 @@ import threading
 from pathlib import Path
 
 from moto.moto_api._internal.models import MotoAPIBackend
-from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
-                                           create_backend_app)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
 from . import cfn_delay, cfn_failures, instances, lambda_exec, procs, public_params, ssm_api, ssm_exec
@@ -34,8 +33,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    for module in (lambda_exec, instances, ssm_exec, ssm_api, public_params, cfn_delay,
-                   cfn_failures):
+    for module in (lambda_exec, instances, ssm_exec, ssm_api, public_params, cfn_delay, cfn_failures):
         module.install()
     MotoAPIBackend.reset = _reset
     _installed = True
@@ -44,8 +42,14 @@ def install() -> None:
 class Sandbox:
     """One sandbox per process (the extensions' settings are process-wide)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0,
-                 data_dir: str | Path | None = None, cfn_delay: float = 0.0, verbose: bool = False):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        data_dir: str | Path | None = None,
+        cfn_delay: float = 0.0,
+        verbose: bool = False,
+    ):
         self.host, self.port = host, port
         if data_dir is not None:
             CONFIG.data_dir = Path(data_dir).resolve()
@@ -62,8 +66,7 @@ class Sandbox:
         install()
         CONFIG.data_dir.mkdir(parents=True, exist_ok=True)
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(self.host, self.port, app, threaded=True,
-                                   request_handler=MotoRequestHandler)
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self.port = self._server.server_address[1]
         shown = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
         CONFIG.endpoint = f"http://{shown}:{self.port}"

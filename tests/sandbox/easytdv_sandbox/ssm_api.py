@@ -20,21 +20,22 @@ def describe_instance_information(self) -> ActionResult:
     ec2 = ec2_backends[self.current_account][self.region]
     infos = [instances.instance_information(i) for i in instances.managed_instances(ec2)]
     ids, pings = wanted.get("InstanceIds"), wanted.get("PingStatus")
-    infos = [i for i in infos if (not ids or i["InstanceId"] in ids)
-             and (not pings or i["PingStatus"] in pings)]
+    infos = [i for i in infos if (not ids or i["InstanceId"] in ids) and (not pings or i["PingStatus"] in pings)]
     return ActionResult({"InstanceInformationList": infos})
 
 
 def cancel_command(self) -> EmptyResult:
-    ssm_exec.cancel_command(self.ssm_backend, self._get_param("CommandId"),
-                            self._get_param("InstanceIds"))
+    ssm_exec.cancel_command(self.ssm_backend, self._get_param("CommandId"), self._get_param("InstanceIds"))
     return EmptyResult()
 
 
 def list_command_invocations(self) -> ActionResult:
     found = ssm_exec.list_command_invocations(
-        self.ssm_backend, self._get_param("CommandId"), self._get_param("InstanceId"),
-        bool(self._get_param("Details", False)))
+        self.ssm_backend,
+        self._get_param("CommandId"),
+        self._get_param("InstanceId"),
+        bool(self._get_param("Details", False)),
+    )
     return ActionResult({"CommandInvocations": found})
 
 

@@ -31,7 +31,10 @@ def wait_for(predicate, timeout=20.0, interval=0.1, what="condition"):
 def start_sandbox(data_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [str(SANDBOX / "run"), "--port", "0", "--data-dir", str(data_dir), *extra],
-        stdout=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     line = proc.stdout.readline().strip()
     assert line.startswith("EASYTDV_SANDBOX_ENDPOINT=http://127.0.0.1:"), line
     return proc, line.split("=", 1)[1]
@@ -63,8 +66,13 @@ class Clients:
         self.endpoint = endpoint
 
     def __call__(self, service: str, region: str = REGION):
-        return boto3.client(service, region_name=region, endpoint_url=self.endpoint,
-                            aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
 
     def __getattr__(self, service: str):
         return self(service)
@@ -81,8 +89,9 @@ def ami(aws) -> str:
 
 
 def online(aws, instance_id: str) -> bool:
-    infos = aws.ssm.describe_instance_information(
-        Filters=[{"Key": "InstanceIds", "Values": [instance_id]}])["InstanceInformationList"]
+    infos = aws.ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [instance_id]}])[
+        "InstanceInformationList"
+    ]
     return bool(infos) and infos[0]["PingStatus"] == "Online"
 
 
@@ -94,8 +103,9 @@ def launch(aws, ami):
     def _launch(user_data: str | None = None, wait_online: bool = True) -> str:
         # boto3 base64-encodes UserData itself (the Rust SDK does not: encode it there).
         kwargs = {"UserData": user_data} if user_data else {}
-        iid = aws.ec2.run_instances(ImageId=ami, InstanceType="t3.medium", MinCount=1,
-                                    MaxCount=1, **kwargs)["Instances"][0]["InstanceId"]
+        iid = aws.ec2.run_instances(ImageId=ami, InstanceType="t3.medium", MinCount=1, MaxCount=1, **kwargs)[
+            "Instances"
+        ][0]["InstanceId"]
         launched.append(iid)
         if wait_online:
             wait_for(lambda: online(aws, iid), what=f"{iid} Online")
@@ -114,8 +124,9 @@ def instance(launch) -> str:
 
 def run_command(aws, instance_id: str, *commands: str, **params):
     parameters = {"commands": list(commands), **{k: [str(v)] for k, v in params.items()}}
-    return aws.ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
-                                Parameters=parameters)["Command"]["CommandId"]
+    return aws.ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Parameters=parameters)[
+        "Command"
+    ]["CommandId"]
 
 
 def invocation(aws, command_id: str, instance_id: str) -> dict:
@@ -124,6 +135,11 @@ def invocation(aws, command_id: str, instance_id: str) -> dict:
 
 def wait_done(aws, command_id: str, instance_id: str, timeout: float = 20) -> dict:
     return wait_for(
-        lambda: (inv := invocation(aws, command_id, instance_id))["Status"]
-        in ("Success", "Failed", "TimedOut", "Cancelled") and inv,
-        timeout=timeout, what=f"command {command_id} to finish")
+        lambda: (
+            (inv := invocation(aws, command_id, instance_id))["Status"]
+            in ("Success", "Failed", "TimedOut", "Cancelled")
+            and inv
+        ),
+        timeout=timeout,
+        what=f"command {command_id} to finish",
+    )

@@ -5,28 +5,51 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import wait_for
 from test_lambda import zip_of
+
+from conftest import wait_for
 
 BUCKET = "cfn-templates-bucket"
 TEMPLATE = {
     "Parameters": {"Bucket": {"Type": "String"}, "CodeKey": {"Type": "String"}},
     "Resources": {
-        "Role": {"Type": "AWS::IAM::Role", "Properties": {
-            "RoleName": "easytdv-cfn-role",
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Action": "sts:AssumeRole",
-                "Principal": {"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]}}]},
-            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]}},
-        "Profile": {"Type": "AWS::IAM::InstanceProfile", "Properties": {
-            "InstanceProfileName": "easytdv-cfn-profile", "Roles": [{"Ref": "Role"}]}},
-        "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
-            "GroupName": "easytdv-cfn-sg", "GroupDescription": "no inbound"}},
-        "Function": {"Type": "AWS::Lambda::Function", "Properties": {
-            "FunctionName": "easytdv-cfn-fn", "Runtime": "python3.12", "Handler": "app.handler",
-            "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Timeout": 30,
-            "Environment": {"Variables": {"GROUP": {"Ref": "Group"}}},
-            "Code": {"S3Bucket": {"Ref": "Bucket"}, "S3Key": {"Ref": "CodeKey"}}}},
+        "Role": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": "easytdv-cfn-role",
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]},
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
+            },
+        },
+        "Profile": {
+            "Type": "AWS::IAM::InstanceProfile",
+            "Properties": {"InstanceProfileName": "easytdv-cfn-profile", "Roles": [{"Ref": "Role"}]},
+        },
+        "Group": {
+            "Type": "AWS::EC2::SecurityGroup",
+            "Properties": {"GroupName": "easytdv-cfn-sg", "GroupDescription": "no inbound"},
+        },
+        "Function": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "FunctionName": "easytdv-cfn-fn",
+                "Runtime": "python3.12",
+                "Handler": "app.handler",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Timeout": 30,
+                "Environment": {"Variables": {"GROUP": {"Ref": "Group"}}},
+                "Code": {"S3Bucket": {"Ref": "Bucket"}, "S3Key": {"Ref": "CodeKey"}},
+            },
+        },
     },
     "Outputs": {"FunctionName": {"Value": {"Ref": "Function"}}},
 }
@@ -47,11 +70,16 @@ def template_url(aws):
 
 def test_stack_lifecycle(aws, template_url):
     cfn = aws.cloudformation
-    cfn.create_stack(StackName="easytdv-r1", TemplateURL=template_url,
-                     Capabilities=["CAPABILITY_NAMED_IAM"],
-                     Parameters=[{"ParameterKey": "Bucket", "ParameterValue": BUCKET},
-                                 {"ParameterKey": "CodeKey", "ParameterValue": "easytdv/runs/r1/lambda.zip"}],
-                     Tags=[{"Key": "easytdv:run-id", "Value": "r1"}])
+    cfn.create_stack(
+        StackName="easytdv-r1",
+        TemplateURL=template_url,
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[
+            {"ParameterKey": "Bucket", "ParameterValue": BUCKET},
+            {"ParameterKey": "CodeKey", "ParameterValue": "easytdv/runs/r1/lambda.zip"},
+        ],
+        Tags=[{"Key": "easytdv:run-id", "Value": "r1"}],
+    )
     assert status(aws, "easytdv-r1") == "CREATE_IN_PROGRESS"
     wait_for(lambda: status(aws, "easytdv-r1") == "CREATE_COMPLETE", what="CREATE_COMPLETE")
     outputs = cfn.describe_stacks(StackName="easytdv-r1")["Stacks"][0]["Outputs"]
@@ -62,8 +90,9 @@ def test_stack_lifecycle(aws, template_url):
 
     cfn.delete_stack(StackName="easytdv-r1")
     assert status(aws, "easytdv-r1") == "DELETE_IN_PROGRESS"
-    wait_for(lambda: not any(s["StackName"] == "easytdv-r1"
-                             for s in cfn.describe_stacks()["Stacks"]), what="stack deleted")
+    wait_for(
+        lambda: not any(s["StackName"] == "easytdv-r1" for s in cfn.describe_stacks()["Stacks"]), what="stack deleted"
+    )
     with pytest.raises(ClientError):
         aws.iam.get_role(RoleName="easytdv-cfn-role")
     with pytest.raises(ClientError):

@@ -6,25 +6,35 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import wait_for
 
-TRUST = {"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]}
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}],
+}
 
 
 def template(group_name: str, **more) -> str:
     # moto creates resources in template order (no DependsOn): the group comes first.
-    resources = {"Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
-        "GroupName": group_name, "GroupDescription": "created before the failure"}}}
+    resources = {
+        "Group": {
+            "Type": "AWS::EC2::SecurityGroup",
+            "Properties": {"GroupName": group_name, "GroupDescription": "created before the failure"},
+        }
+    }
     resources.update(more)
-    return json.dumps({"Parameters": {"Name": {"Type": "String", "Default": "x"}},
-                       "Resources": resources,
-                       "Outputs": {"GroupId": {"Value": {"Ref": "Group"}}}})
+    return json.dumps(
+        {
+            "Parameters": {"Name": {"Type": "String", "Default": "x"}},
+            "Resources": resources,
+            "Outputs": {"GroupId": {"Value": {"Ref": "Group"}}},
+        }
+    )
 
 
 def role(name: str) -> dict:
-    return {"Type": "AWS::IAM::Role", "Properties": {
-        "RoleName": name, "AssumeRolePolicyDocument": TRUST}}
+    return {"Type": "AWS::IAM::Role", "Properties": {"RoleName": name, "AssumeRolePolicyDocument": TRUST}}
 
 
 def status(aws, name):
@@ -32,8 +42,7 @@ def status(aws, name):
 
 
 def group_ids(aws, name):
-    groups = aws.ec2.describe_security_groups(
-        Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
+    groups = aws.ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
     return [g["GroupId"] for g in groups]
 
 
@@ -57,13 +66,13 @@ def taken_role(aws):
 def test_resource_failure_rolls_back(aws, taken_role):
     cfn = aws.cloudformation
     body = template("easytdv-fail-sg", Role=role(taken_role))
-    stack_id = cfn.create_stack(StackName="easytdv-fail", TemplateBody=body,
-                                Capabilities=["CAPABILITY_NAMED_IAM"])["StackId"]
+    stack_id = cfn.create_stack(StackName="easytdv-fail", TemplateBody=body, Capabilities=["CAPABILITY_NAMED_IAM"])[
+        "StackId"
+    ]
     assert stack_id.startswith("arn:aws:cloudformation:")
     assert status(aws, "easytdv-fail") == "CREATE_IN_PROGRESS"  # --cfn-delay
     assert group_ids(aws, "easytdv-fail-sg")  # created before the role failed
-    wait_for(lambda: status(aws, "easytdv-fail") == "ROLLBACK_IN_PROGRESS",
-             what="ROLLBACK_IN_PROGRESS")
+    wait_for(lambda: status(aws, "easytdv-fail") == "ROLLBACK_IN_PROGRESS", what="ROLLBACK_IN_PROGRESS")
     wait_for(lambda: status(aws, "easytdv-fail") == "ROLLBACK_COMPLETE", what="ROLLBACK_COMPLETE")
 
     stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
@@ -74,8 +83,7 @@ def test_resource_failure_rolls_back(aws, taken_role):
     assert failed[0]["LogicalResourceId"] == "Role"
     assert failed[0]["ResourceType"] == "AWS::IAM::Role"
     assert "Role with name taken-role already exists" in failed[0]["ResourceStatusReason"]
-    stack_events = [e["ResourceStatus"] for e in reversed(events)
-                    if e["ResourceType"] == "AWS::CloudFormation::Stack"]
+    stack_events = [e["ResourceStatus"] for e in reversed(events) if e["ResourceType"] == "AWS::CloudFormation::Stack"]
     assert stack_events == ["CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"]
     assert not group_ids(aws, "easytdv-fail-sg")  # rolled back
     assert aws.iam.get_role(RoleName=taken_role)["Role"]["RoleName"] == taken_role  # not ours
@@ -101,8 +109,9 @@ def test_disable_rollback_keeps_resources(aws, taken_role):
 
 def test_template_errors_stay_synchronous(aws):
     cfn = aws.cloudformation
-    missing = json.dumps({"Parameters": {"Needed": {"Type": "String"}},
-                          "Resources": json.loads(template("easytdv-bad-sg"))["Resources"]})
+    missing = json.dumps(
+        {"Parameters": {"Needed": {"Type": "String"}}, "Resources": json.loads(template("easytdv-bad-sg"))["Resources"]}
+    )
     with pytest.raises(ClientError) as e:
         cfn.create_stack(StackName="easytdv-bad", TemplateBody=missing)
     assert e.value.response["Error"]["Code"] == "ValidationError"
@@ -110,8 +119,10 @@ def test_template_errors_stay_synchronous(aws):
 
     # A template error moto only finds while creating (here after the group):
     # still a synchronous ValidationError, and nothing is left behind.
-    bad_ref = {"Type": "AWS::EC2::SecurityGroup", "Properties": {
-        "GroupName": "easytdv-bad-sg2", "GroupDescription": {"Fn::GetAtt": ["Nope", "Arn"]}}}
+    bad_ref = {
+        "Type": "AWS::EC2::SecurityGroup",
+        "Properties": {"GroupName": "easytdv-bad-sg2", "GroupDescription": {"Fn::GetAtt": ["Nope", "Arn"]}},
+    }
     with pytest.raises(ClientError) as e:
         cfn.create_stack(StackName="easytdv-bad", TemplateBody=template("easytdv-bad-sg", Bad=bad_ref))
     assert e.value.response["Error"]["Code"] == "ValidationError"

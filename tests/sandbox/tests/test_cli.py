@@ -6,6 +6,7 @@ import subprocess
 import urllib.request
 
 import boto3
+
 from conftest import SANDBOX, wait_for
 
 
@@ -21,21 +22,33 @@ def alive(pid: int) -> bool:
 
 def test_background_reset_and_stop(tmp_path):
     pidfile = tmp_path / "sandbox.pid"
-    out = subprocess.run([str(SANDBOX / "run"), "--background", "--pidfile", str(pidfile),
-                          "--port", "0", "--data-dir", str(tmp_path / "data")],
-                         capture_output=True, text=True, timeout=90)
+    out = subprocess.run(
+        [
+            str(SANDBOX / "run"),
+            "--background",
+            "--pidfile",
+            str(pidfile),
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert out.returncode == 0, out.stderr
     line = out.stdout.splitlines()[0]
     assert line.startswith("EASYTDV_SANDBOX_ENDPOINT=http://127.0.0.1:")
     endpoint = line.split("=", 1)[1]
     pid = int(pidfile.read_text())
     try:
-        ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=endpoint,
-                           aws_access_key_id="x", aws_secret_access_key="x")
+        ec2 = boto3.client(
+            "ec2", region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x"
+        )
         ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         user_data = '#!/bin/bash\necho $$ > "$EASYTDV_HOME/pid"\nexec sleep 60\n'
-        iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
-                                UserData=user_data)["Instances"][0]["InstanceId"]
+        iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, UserData=user_data)["Instances"][0]["InstanceId"]
         pid_file = tmp_path / "data" / "instances" / iid / "pid"
         wait_for(pid_file.exists, what="user data pid")
         sleeper = int(pid_file.read_text())
@@ -46,14 +59,24 @@ def test_background_reset_and_stop(tmp_path):
 
         # a second sandbox on the same port fails clearly
         port = endpoint.rsplit(":", 1)[1]
-        busy = subprocess.run([str(SANDBOX / "run"), "--background", "--pidfile",
-                               str(tmp_path / "other.pid"), "--port", port,
-                               "--data-dir", str(tmp_path / "other")],
-                              capture_output=True, text=True, timeout=90)
+        busy = subprocess.run(
+            [
+                str(SANDBOX / "run"),
+                "--background",
+                "--pidfile",
+                str(tmp_path / "other.pid"),
+                "--port",
+                port,
+                "--data-dir",
+                str(tmp_path / "other"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         assert busy.returncode != 0 and "cannot listen" in busy.stderr
 
-        iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
-                                UserData=user_data)["Instances"][0]["InstanceId"]
+        iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, UserData=user_data)["Instances"][0]["InstanceId"]
         pid_file = tmp_path / "data" / "instances" / iid / "pid"
         wait_for(pid_file.exists, what="user data pid")
         sleeper = int(pid_file.read_text())

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+
 from conftest import online, wait_for
 
 USER_DATA = """#!/bin/bash
@@ -17,8 +18,7 @@ echo bootstrap done
 
 
 def test_user_data_runs_once_then_instance_is_online(aws, launch, data_dir):
-    aws.s3.create_bucket(Bucket="userdata-bucket",
-                         CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    aws.s3.create_bucket(Bucket="userdata-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
     aws.s3.put_object(Bucket="userdata-bucket", Key="input.txt", Body=b"from s3\n")
     started = time.time()
     iid = launch(USER_DATA, wait_online=False)
@@ -47,9 +47,11 @@ def test_terminated_instances_are_not_managed(aws, launch):
 
 @pytest.mark.parametrize("region", ["eu-west-3", "us-east-1", "ap-southeast-2"])
 def test_public_ami_parameters_resolve_to_images(aws, region):
-    names = ["/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
-             "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
-             "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id"]
+    names = [
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id",
+    ]
     res = aws("ssm", region).get_parameters(Names=names)
     assert res["InvalidParameters"] == []
     ids = [p["Value"] for p in res["Parameters"]]
@@ -67,8 +69,9 @@ def test_region_long_name(aws):
 
 def test_instance_types(aws):
     wanted = ["t3.medium", "m5.large", "g4dn.xlarge"]
-    offers = aws.ec2.describe_instance_type_offerings(
-        Filters=[{"Name": "instance-type", "Values": wanted}])["InstanceTypeOfferings"]
+    offers = aws.ec2.describe_instance_type_offerings(Filters=[{"Name": "instance-type", "Values": wanted}])[
+        "InstanceTypeOfferings"
+    ]
     assert sorted(o["InstanceType"] for o in offers) == sorted(wanted)
     types = {t["InstanceType"]: t for t in aws.ec2.describe_instance_types(InstanceTypes=wanted)["InstanceTypes"]}
     assert types["g4dn.xlarge"]["GpuInfo"]["Gpus"][0]["Manufacturer"] == "NVIDIA"

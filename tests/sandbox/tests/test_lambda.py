@@ -6,13 +6,19 @@ import time
 import zipfile
 
 import pytest
+
 from conftest import REGION
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-    "Action": "sts:AssumeRole"}]})
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 
-LAUNCHER = '''
+LAUNCHER = """
 import os
 import boto3
 
@@ -26,21 +32,21 @@ def handler(event, context):
             "function": os.environ["AWS_LAMBDA_FUNCTION_NAME"],
             "region": os.environ["AWS_REGION"],
             "remaining_ms": context.get_remaining_time_in_millis()}
-'''
+"""
 
-FAILING = '''
+FAILING = """
 def helper(x):
     raise ValueError(f"bad input: {x}")
 
 def handler(event, context):
     return helper(event.get("x"))
-'''
+"""
 
-SLOW = '''
+SLOW = """
 import time
 def handler(event, context):
     time.sleep(30)
-'''
+"""
 
 
 def zip_of(files: dict[str, str]) -> bytes:
@@ -53,22 +59,26 @@ def zip_of(files: dict[str, str]) -> bytes:
 
 @pytest.fixture(scope="module")
 def role_arn(aws):
-    return aws.iam.create_role(RoleName="lambda-test-role",
-                               AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    return aws.iam.create_role(RoleName="lambda-test-role", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
 
 
 def create_function(aws, role_arn, name, files, handler, timeout=10, env=None):
     aws("lambda").create_function(
-        FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=handler,
-        Code={"ZipFile": zip_of(files)}, Timeout=timeout,
-        Environment={"Variables": env or {}})
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler=handler,
+        Code={"ZipFile": zip_of(files)},
+        Timeout=timeout,
+        Environment={"Variables": env or {}},
+    )
 
 
 def test_handler_in_sub_folder_launches_an_instance(aws, role_arn, ami):
-    create_function(aws, role_arn, "launcher", {"pkg/launch/main.py": LAUNCHER},
-                    "pkg/launch/main.handler", env={"RUN_ID": "run-42"})
-    resp = aws("lambda").invoke(FunctionName="launcher", Payload=json.dumps({"ami": ami}),
-                                LogType="Tail")
+    create_function(
+        aws, role_arn, "launcher", {"pkg/launch/main.py": LAUNCHER}, "pkg/launch/main.handler", env={"RUN_ID": "run-42"}
+    )
+    resp = aws("lambda").invoke(FunctionName="launcher", Payload=json.dumps({"ami": ami}), LogType="Tail")
     assert "FunctionError" not in resp
     result = json.loads(resp["Payload"].read())
     assert result["function"] == "launcher" and result["region"] == REGION

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from conftest import AL2023, online, wait_done, wait_for
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
@@ -25,17 +26,31 @@ def test_run_with_real_templates(aws):
     with zipfile.ZipFile(buf, "w") as zf:
         zf.write(TEMPLATES / "lambda" / "launch.py", "launch.py")
         zf.write(TEMPLATES / "instance" / "bootstrap.sh", "bootstrap.sh")
-    for key, body in (("launcher.zip", buf.getvalue()), ("stack.yaml", (TEMPLATES / "stack.yaml").read_bytes()),
-                      ("train.py", TRAIN), ("requirements.txt", b"")):
+    for key, body in (
+        ("launcher.zip", buf.getvalue()),
+        ("stack.yaml", (TEMPLATES / "stack.yaml").read_bytes()),
+        ("train.py", TRAIN),
+        ("requirements.txt", b""),
+    ):
         s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{key}", Body=body)
-    params = dict(RunId=RUN, Bucket=BUCKET, RunPrefix=PREFIX, LambdaCodeKey=f"{PREFIX}/launcher.zip",
-                  InstanceType="t3.medium", DiskSizeGb="30", MaxRuntimeHours="2",
-                  AmiId=aws.ssm.get_parameter(Name=AL2023)["Parameter"]["Value"],
-                  VpcId=aws.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"])
+    params = dict(
+        RunId=RUN,
+        Bucket=BUCKET,
+        RunPrefix=PREFIX,
+        LambdaCodeKey=f"{PREFIX}/launcher.zip",
+        InstanceType="t3.medium",
+        DiskSizeGb="30",
+        MaxRuntimeHours="2",
+        AmiId=aws.ssm.get_parameter(Name=AL2023)["Parameter"]["Value"],
+        VpcId=aws.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"],
+    )
     stack = f"easytdv-{RUN}"
-    cfn.create_stack(StackName=stack, Capabilities=["CAPABILITY_NAMED_IAM"],
-                     TemplateURL=f"https://{BUCKET}.s3.eu-west-3.amazonaws.com/{PREFIX}/stack.yaml",
-                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
+    cfn.create_stack(
+        StackName=stack,
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        TemplateURL=f"https://{BUCKET}.s3.eu-west-3.amazonaws.com/{PREFIX}/stack.yaml",
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+    )
     described = lambda: cfn.describe_stacks(StackName=stack)["Stacks"][0]
     wait_for(lambda: described()["StackStatus"] == "CREATE_COMPLETE", what="stack")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described()["Outputs"]}
@@ -48,8 +63,10 @@ def test_run_with_real_templates(aws):
     prelude = [f"export EASYTDV_BUCKET={BUCKET}", f"export EASYTDV_PREFIX={PREFIX}"]
     for script in ("install.sh", "train.sh"):
         cid = aws.ssm.send_command(
-            InstanceIds=[iid], DocumentName="AWS-RunShellScript",
-            Parameters={"commands": prelude + [(TEMPLATES / "instance" / script).read_text()]})["Command"]["CommandId"]
+            InstanceIds=[iid],
+            DocumentName="AWS-RunShellScript",
+            Parameters={"commands": prelude + [(TEMPLATES / "instance" / script).read_text()]},
+        )["Command"]["CommandId"]
         inv = wait_done(aws, cid, iid, timeout=120)
         assert inv["Status"] == "Success", inv["StandardErrorContent"]
     assert "training" in inv["StandardOutputContent"]
