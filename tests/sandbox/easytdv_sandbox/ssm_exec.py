@@ -3,9 +3,10 @@ asynchronously, in the target instance's directory."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from moto.ec2.models import ec2_backends
@@ -18,6 +19,13 @@ PLUGIN = "aws:runShellScript"
 TERMINAL = {"Success", "Failed", "TimedOut", "Cancelled"}
 STDOUT_MAX, STDERR_MAX = 24_000, 8_000
 STOPPED_EXIT_CODE = 137  # what the SSM agent reports for a killed (timed out/cancelled) command
+# AWS-RunShellScript's executionTimeout: a String parameter whose allowedPattern
+# admits the integers 1..172800 (48 h) written without sign, leading zero or
+# fraction. SendCommand rejects any other value with InvalidParameters.
+EXECUTION_TIMEOUT_PATTERN = re.compile(
+    r"([1-9][0-9]{0,4})|(1[0-6][0-9]{4})|(17[0-1][0-9]{3})|(172[0-7][0-9]{2})|(172800)"
+)
+MAX_EXECUTION_TIMEOUT = 172_800
 
 
 class InvalidInstanceId(SSMException):
@@ -31,7 +39,7 @@ class InvalidParameters(SSMException):
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(dt: datetime | None) -> str:
@@ -72,9 +80,14 @@ class Invocation:
             if self.status != "Pending":
                 return
             with open(self.dir / "stdout", "wb") as out, open(self.dir / "stderr", "wb") as err:
-                self.proc = procs.spawn(["bash", str(script)], self.rt.instance_id,
-                                        instances.instance_env(self.rt), cwd=self.cwd,
-                                        stdout=out, stderr=err)
+                self.proc = procs.spawn(
+                    ["bash", str(script)],
+                    self.rt.instance_id,
+                    instances.instance_env(self.rt),
+                    cwd=self.cwd,
+                    stdout=out,
+                    stderr=err,
+                )
             self.status = self.details = "InProgress"
             self.start = now()
         try:
@@ -110,29 +123,66 @@ class Invocation:
             status, details, code, start, end = self.status, self.details, self.code, self.start, self.end
         elapsed = f"PT{((end or now()) - start).total_seconds():.3f}S" if start else ""
         return {
-            "CommandId": c.command_id, "InstanceId": self.rt.instance_id, "Comment": c.comment,
-            "DocumentName": c.document_name, "DocumentVersion": "$DEFAULT", "PluginName": PLUGIN,
-            "ResponseCode": code, "ExecutionStartDateTime": iso(start), "ExecutionElapsedTime": elapsed,
-            "ExecutionEndDateTime": iso(end), "Status": status, "StatusDetails": details,
-            "StandardOutputContent": tail(self.dir / "stdout", STDOUT_MAX), "StandardOutputUrl": "",
-            "StandardErrorContent": tail(self.dir / "stderr", STDERR_MAX), "StandardErrorUrl": "",
+            "CommandId": c.command_id,
+            "InstanceId": self.rt.instance_id,
+            "Comment": c.comment,
+            "DocumentName": c.document_name,
+            "DocumentVersion": "$DEFAULT",
+            "PluginName": PLUGIN,
+            "ResponseCode": code,
+            "ExecutionStartDateTime": iso(start),
+            "ExecutionElapsedTime": elapsed,
+            "ExecutionEndDateTime": iso(end),
+            "Status": status,
+            "StatusDetails": details,
+            "StandardOutputContent": tail(self.dir / "stdout", STDOUT_MAX),
+            "StandardOutputUrl": "",
+            "StandardErrorContent": tail(self.dir / "stderr", STDERR_MAX),
+            "StandardErrorUrl": "",
             "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
         }
 
     def list_entry(self, details: bool) -> dict:
         g = self.get()
-        entry = {k: g[k] for k in ("CommandId", "InstanceId", "Comment", "DocumentName",
-                                   "DocumentVersion", "Status", "StatusDetails")}
-        entry.update(RequestedDateTime=self.command.requested_date_time, StandardOutputUrl="",
-                     StandardErrorUrl="", ServiceRole="", TraceOutput="")
-        entry["CommandPlugins"] = [{
-            "Name": PLUGIN, "Status": g["Status"], "StatusDetails": g["StatusDetails"],
-            "ResponseCode": g["ResponseCode"], "ResponseStartDateTime": self.start,
-            "ResponseFinishDateTime": self.end,
-            "Output": (g["StandardOutputContent"] + g["StandardErrorContent"])[-2500:],
-            "StandardOutputUrl": "", "StandardErrorUrl": "", "OutputS3Region": "",
-            "OutputS3BucketName": "", "OutputS3KeyPrefix": "",
-        }] if details else []
+        entry = {
+            k: g[k]
+            for k in (
+                "CommandId",
+                "InstanceId",
+                "Comment",
+                "DocumentName",
+                "DocumentVersion",
+                "Status",
+                "StatusDetails",
+            )
+        }
+        entry.update(
+            RequestedDateTime=self.command.requested_date_time,
+            StandardOutputUrl="",
+            StandardErrorUrl="",
+            ServiceRole="",
+            TraceOutput="",
+        )
+        entry["CommandPlugins"] = (
+            [
+                {
+                    "Name": PLUGIN,
+                    "Status": g["Status"],
+                    "StatusDetails": g["StatusDetails"],
+                    "ResponseCode": g["ResponseCode"],
+                    "ResponseStartDateTime": self.start,
+                    "ResponseFinishDateTime": self.end,
+                    "Output": (g["StandardOutputContent"] + g["StandardErrorContent"])[-2500:],
+                    "StandardOutputUrl": "",
+                    "StandardErrorUrl": "",
+                    "OutputS3Region": "",
+                    "OutputS3BucketName": "",
+                    "OutputS3KeyPrefix": "",
+                }
+            ]
+            if details
+            else []
+        )
         return entry
 
 
@@ -168,11 +218,25 @@ def _instance_ids_from_targets(self) -> list[str]:
     return _orig_targets(self) if self.targets else []
 
 
+def check_execution_timeout(value: list | None) -> None:
+    """Raise InvalidParameters unless executionTimeout is absent or one string in 1..172800."""
+    if value is None:
+        return
+    values = value if isinstance(value, list) else [value]
+    text = values[0] if len(values) == 1 and isinstance(values[0], str) else None
+    if text is None or not EXECUTION_TIMEOUT_PATTERN.fullmatch(text):
+        raise InvalidParameters(
+            f'Parameter "executionTimeout" value {values!r} of document AWS-RunShellScript does not match '
+            f"its allowed pattern: a whole number of seconds from 1 to {MAX_EXECUTION_TIMEOUT}"
+        )
+
+
 def _send_command(self, **kwargs):
     if kwargs.get("document_name") != "AWS-RunShellScript":
         return _orig_send(self, **kwargs)
     if not (kwargs.get("parameters") or {}).get("commands"):
         raise InvalidParameters("document AWS-RunShellScript does not support parameters: commands is required")
+    check_execution_timeout(kwargs["parameters"].get("executionTimeout"))
     ec2 = ec2_backends[self.account_id][self.region_name]
     for iid in kwargs.get("instance_ids") or []:
         instance = ec2.get_instance_by_id(iid)
@@ -203,8 +267,13 @@ def _response_object(self):
             status = "Pending" if all(s == "Pending" for s in statuses) else "InProgress"
         else:
             status = next((s for s in ("Cancelled", "TimedOut", "Failed") if s in statuses), "Success")
-        obj.update(Status=status, StatusDetails=status, CompletedCount=len(done), TargetCount=len(invs),
-                   ErrorCount=sum(s in ("Failed", "TimedOut") for s in statuses))
+        obj.update(
+            Status=status,
+            StatusDetails=status,
+            CompletedCount=len(done),
+            TargetCount=len(invs),
+            ErrorCount=sum(s in ("Failed", "TimedOut") for s in statuses),
+        )
     return obj
 
 

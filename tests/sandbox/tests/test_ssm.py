@@ -4,13 +4,21 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import invocation, run_command, wait_done, wait_for
 
 
 def test_output_exit_code_and_environment(aws, instance, data_dir):
-    cid = run_command(aws, instance, "echo hello-out", "echo hello-err >&2", "pwd",
-                      'echo "home=$EASYTDV_HOME region=$AWS_DEFAULT_REGION"',
-                      "command -v aws python3", "exit 3")
+    cid = run_command(
+        aws,
+        instance,
+        "echo hello-out",
+        "echo hello-err >&2",
+        "pwd",
+        'echo "home=$EASYTDV_HOME region=$AWS_DEFAULT_REGION"',
+        "command -v aws python3",
+        "exit 3",
+    )
     inv = wait_done(aws, cid, instance)
     home = str(data_dir / "instances" / instance)
     assert inv["Status"] == "Failed" and inv["StatusDetails"] == "Failed"
@@ -34,8 +42,7 @@ def test_output_is_the_tail(aws, instance):
 
 def test_long_command_is_seen_in_progress(aws, instance):
     cid = run_command(aws, instance, "echo started", "sleep 2", "echo finished")
-    running = wait_for(lambda: (i := invocation(aws, cid, instance))["Status"] == "InProgress" and i,
-                       what="InProgress")
+    running = wait_for(lambda: (i := invocation(aws, cid, instance))["Status"] == "InProgress" and i, what="InProgress")
     assert running["ResponseCode"] == -1 and running["ExecutionEndDateTime"] == ""
     assert aws.ssm.list_commands(CommandId=cid)["Commands"][0]["Status"] == "InProgress"
     done = wait_done(aws, cid, instance)
@@ -89,11 +96,13 @@ def test_command_runs_only_on_its_targets(aws, instance, launch):
 
 
 def test_shutdown_terminates_the_sandbox_instance_and_its_processes(aws, ami, data_dir):
-    from conftest import online
     from test_cli import alive
 
-    iid = aws.ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
-                                InstanceInitiatedShutdownBehavior="terminate")["Instances"][0]["InstanceId"]
+    from conftest import online
+
+    iid = aws.ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceInitiatedShutdownBehavior="terminate")[
+        "Instances"
+    ][0]["InstanceId"]
     wait_for(lambda: online(aws, iid), what="Online")
     cid = run_command(aws, iid, "nohup sleep 300 >/dev/null 2>&1 &", "echo $! > bg.pid")
     assert wait_done(aws, cid, iid)["Status"] == "Success"
@@ -103,3 +112,26 @@ def test_shutdown_terminates_the_sandbox_instance_and_its_processes(aws, ami, da
     state = lambda: aws.ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
     wait_for(lambda: state() == "terminated", what="terminated")
     wait_for(lambda: not alive(bg), timeout=5, what="background process killed")
+
+
+@pytest.mark.parametrize("value", ["0", "172801", "1209600", "3600.5", "-5", "007", "1h", ""])
+def test_execution_timeout_outside_1_to_172800_is_rejected(aws, instance, value):
+    # AWS-RunShellScript's executionTimeout pattern admits 1..172800 (48 h) only.
+    with pytest.raises(ClientError) as err:
+        run_command(aws, instance, "echo never", executionTimeout=value)
+    assert err.value.response["Error"]["Code"] == "InvalidParameters"
+    assert "executionTimeout" in err.value.response["Error"]["Message"]
+    assert "172800" in err.value.response["Error"]["Message"]
+
+
+def test_execution_timeout_bounds_are_accepted(aws, instance):
+    for value in ("1", "172800"):
+        cid = run_command(aws, instance, "echo ok", executionTimeout=value)
+        assert wait_done(aws, cid, instance)["Status"] == "Success"
+    with pytest.raises(ClientError) as err:  # two values for a String parameter
+        aws.ssm.send_command(
+            InstanceIds=[instance],
+            DocumentName="AWS-RunShellScript",
+            Parameters={"commands": ["true"], "executionTimeout": ["60", "60"]},
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidParameters"
