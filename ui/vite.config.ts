@@ -4,8 +4,7 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 // The Tauri app embeds ui/dist (tauri.conf.json: frontendDist "ui/dist").
 // No inline scripts: the CSP is `default-src 'self'` for scripts.
 // The app's CSP (tauri.conf.json). `vite preview` serves dist with it so the e2e tests catch violations.
-const CSP =
-  "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src ipc: http://ipc.localhost";
+const CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src ipc: http://ipc.localhost";
 
 export default defineConfig({
   plugins: [svelte()],

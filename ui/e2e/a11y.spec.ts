@@ -18,7 +18,10 @@ for (const scheme of ['light', 'dark'] as const) {
         scenario({
           results: signedIn({
             list_accounts: [KEYS_ACCOUNT, PROFILE_ACCOUNT],
-            list_runs: [runRecord('failed', { lastStep: 'stack' }), runRecord('succeeded', { runId: 'r2', createdAt: '2026-11-25T10:00:00Z' })],
+            list_runs: [
+              runRecord('failed', { lastStep: 'stack' }),
+              runRecord('succeeded', { runId: 'r2', createdAt: '2026-11-25T10:00:00Z' }),
+            ],
             retry_run: null,
           }),
           streams: { start_run: runEvents('requirements') },

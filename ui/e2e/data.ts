@@ -64,7 +64,12 @@ export const INSTANCE_TYPES = [
   { name: 'g5.2xlarge', vcpus: 8, memoryMib: 32768, gpuCount: 1, gpuModel: 'NVIDIA A10G', arm: false, category: 'gpu' },
 ];
 
-export const AMI = { id: 'ami-0a1b2c3d4e5f67890', name: 'al2023-ami-2023.6.20241121.0-kernel-6.1-x86_64', minDiskGb: 8, rootDeviceName: '/dev/xvda' };
+export const AMI = {
+  id: 'ami-0a1b2c3d4e5f67890',
+  name: 'al2023-ami-2023.6.20241121.0-kernel-6.1-x86_64',
+  minDiskGb: 8,
+  rootDeviceName: '/dev/xvda',
+};
 
 export const SCRIPT = { path: '/home/marie/project/train.py', name: 'train.py', sizeBytes: 4321, packages: [] };
 export const REQUIREMENTS = {
@@ -87,7 +92,7 @@ const MESSAGES: Record<string, [string, string]> = {
   requirements: ['Installing your packages', '4 packages installed'],
   training: ['Running train.py', 'train.py finished: accuracy 0.93'],
   outputs: ['Saving the outputs', '3 files saved to your bucket'],
-  delete: ['Looking for the run\'s resources', 'The machine, the stack and 4 input files were deleted'],
+  delete: ["Looking for the run's resources", 'The machine, the stack and 4 input files were deleted'],
 };
 
 export const FAILURES: Record<string, { message: string; detail: string }> = {

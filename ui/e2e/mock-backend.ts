@@ -137,8 +137,7 @@ export function installMockBackend(scenario: Scenario): void {
     const result = seq && seq.length > 0 ? (seq.length > 1 ? seq.shift() : seq[0]) : scenario.results[cmd];
     Object.assign(scenario.results, scenario.then[cmd] ?? {});
     if (channelId !== null) {
-      const runId =
-        typeof result === 'string' ? result : typeof args?.runId === 'string' ? (args.runId as string) : 'run-1';
+      const runId = typeof result === 'string' ? result : typeof args?.runId === 'string' ? (args.runId as string) : 'run-1';
       // delete_run answers once its clean-up has finished, as the backend does.
       if (cmd === 'delete_run') await stream(channelId, cmd, runId);
       else void stream(channelId, cmd, runId);

@@ -288,7 +288,10 @@ test('runs list: result and cloud status agree; open a past failed run, retry it
   expect((await app.calls('retry_run'))[0]?.args).toMatchObject({ runId: RUN_ID, from: 'training' });
   await page.getByRole('link', { name: '← All runs' }).click();
 
-  await rows.nth(1).getByRole('button', { name: /Delete/ }).click();
+  await rows
+    .nth(1)
+    .getByRole('button', { name: /Delete/ })
+    .click();
   await page.getByRole('dialog').getByRole('button', { name: 'Delete resources' }).click();
   await expect(page).toHaveURL(new RegExp(`#/runs/${RUN_ID}$`));
   await expect(page.getByTestId('deleted')).toBeVisible();
@@ -298,7 +301,13 @@ test('runs list: a load error says what happened and offers to try again', async
   await app.open(
     scenario({
       results: signedIn(),
-      errors: { list_runs: { code: 'history_unreadable', message: 'The run history could not be opened.', hint: 'Close other easyTDV windows and try again.' } },
+      errors: {
+        list_runs: {
+          code: 'history_unreadable',
+          message: 'The run history could not be opened.',
+          hint: 'Close other easyTDV windows and try again.',
+        },
+      },
     }),
   );
   await expect(page.getByRole('alert')).toContainText('The run history could not be opened.');
@@ -399,7 +408,12 @@ test('run view: a stopped and cleaned-up run replayed from this session stays st
 
 test('run view: a run of an earlier app session (no events kept) is rebuilt from the history', async ({ page, app }) => {
   await app.open(
-    scenario({ results: signedIn({ list_runs: [runRecord('failed', { lastStep: 'training', message: FAILURES.training?.message })], run_live_status: LIVE_RUNNING }) }),
+    scenario({
+      results: signedIn({
+        list_runs: [runRecord('failed', { lastStep: 'training', message: FAILURES.training?.message })],
+        run_live_status: LIVE_RUNNING,
+      }),
+    }),
     `#/runs/${RUN_ID}`,
   );
   await expect(page.locator('[data-step="training"]')).toHaveAttribute('data-state', 'failed');

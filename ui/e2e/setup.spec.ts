@@ -32,7 +32,9 @@ test('first run with access keys: paste a key,secret pair, verify, see identity 
               fix: 'Attach the IAMFullAccess policy to the user marie, or ask your administrator.',
             },
           ],
-          uncheckedPermissions: [{ action: 'ssm:SendCommand', purpose: 'run your script on the machine', fix: 'Attach AmazonSSMFullAccess.' }],
+          uncheckedPermissions: [
+            { action: 'ssm:SendCommand', purpose: 'run your script on the machine', fix: 'Attach AmazonSSMFullAccess.' },
+          ],
           permissionCheck: 'dryRun',
         },
       },
@@ -193,7 +195,13 @@ test('profile and CSV import: cancelled file dialog stays, profile is used as is
           { name: 'corp-sso', region: 'eu-central-1', isSso: true },
         ],
         import_csv_account: null,
-        add_profile_account: { account: { ...KEYS_ACCOUNT, kind: 'profile', profile: 'corp-sso', name: 'AWS profile corp-sso' }, identity: IDENTITY, missingPermissions: [], uncheckedPermissions: [], permissionCheck: 'rootUser' },
+        add_profile_account: {
+          account: { ...KEYS_ACCOUNT, kind: 'profile', profile: 'corp-sso', name: 'AWS profile corp-sso' },
+          identity: IDENTITY,
+          missingPermissions: [],
+          uncheckedPermissions: [],
+          permissionCheck: 'rootUser',
+        },
       },
     }),
   );

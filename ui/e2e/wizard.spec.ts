@@ -1,5 +1,17 @@
 import type { Page } from '@playwright/test';
-import { ACCOUNT_REGIONS, AMI, INSTANCE_TYPES, PROFILE_ACCOUNT, REGIONS, REQUIREMENTS, RUN_ID, SCRIPT, signedIn, KEYS_ACCOUNT, runEvents } from './data';
+import {
+  ACCOUNT_REGIONS,
+  AMI,
+  INSTANCE_TYPES,
+  PROFILE_ACCOUNT,
+  REGIONS,
+  REQUIREMENTS,
+  RUN_ID,
+  SCRIPT,
+  signedIn,
+  KEYS_ACCOUNT,
+  runEvents,
+} from './data';
 import { expect, scenario, test } from './fixtures';
 
 async function pickFiles(page: Page) {
@@ -74,7 +86,12 @@ test('complete the wizard with the defaults and launch', async ({ page, app }) =
     onEvent: expect.stringMatching(/^channel:/),
   });
   expect((await app.calls('suggest_bucket_name'))[0]?.args).toEqual({ accountId: KEYS_ACCOUNT.id, region: 'eu-west-3' });
-  expect((await app.calls('resolve_ami'))[0]?.args).toEqual({ accountId: KEYS_ACCOUNT.id, region: 'eu-west-3', instanceType: 't3.medium', custom: null });
+  expect((await app.calls('resolve_ami'))[0]?.args).toEqual({
+    accountId: KEYS_ACCOUNT.id,
+    region: 'eu-west-3',
+    instanceType: 't3.medium',
+    custom: null,
+  });
   await expect(page.getByTestId('success')).toBeVisible();
 });
 

@@ -36,9 +36,7 @@ export function matchesSearch(item: InstanceLike, query: string): boolean {
   const q = query.trim().toLowerCase();
   if (!q) return true;
   const label = CATEGORY_LABELS[item.category]?.title ?? item.category;
-  const hay = [item.name, item.gpuModel ?? '', label, `${item.vcpus} vcpu`, item.gpuCount > 0 ? 'gpu' : '']
-    .join(' ')
-    .toLowerCase();
+  const hay = [item.name, item.gpuModel ?? '', label, `${item.vcpus} vcpu`, item.gpuCount > 0 ? 'gpu' : ''].join(' ').toLowerCase();
   return q.split(/\s+/).every((word) => hay.includes(word));
 }
 

@@ -6,7 +6,10 @@ export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
 export const STEP_LABELS: Record<string, { title: string; help: string }> = {
   prepare: { title: 'Upload your files', help: 'Your script and requirements go to your S3 bucket.' },
-  stack: { title: 'Create the cloud resources', help: 'A CloudFormation stack creates roles, a security group and a small launcher function.' },
+  stack: {
+    title: 'Create the cloud resources',
+    help: 'A CloudFormation stack creates roles, a security group and a small launcher function.',
+  },
   instance: { title: 'Start the machine', help: 'The EC2 machine boots and connects back (usually 1–3 minutes).' },
   requirements: { title: 'Install your packages', help: 'pip installs what requirements.txt lists.' },
   training: { title: 'Run your training script', help: 'train.py runs on the machine.' },
@@ -63,7 +66,8 @@ export function applyEvent(rows: readonly StepRow[], ev: EventLike, now: number 
   if (ev.step === 'delete' && !out.some((r) => r.step === 'delete')) {
     const main = out.filter((r) => r.step !== 'delete');
     const started = main.some((r) => r.state !== 'pending');
-    const inProgress = started && !main.some((r) => r.state === 'failed') && !main.every((r) => r.state === 'done' || r.state === 'skipped');
+    const inProgress =
+      started && !main.some((r) => r.state === 'failed') && !main.every((r) => r.state === 'done' || r.state === 'skipped');
     const at = inProgress ? (main.find((r) => r.state === 'running') ?? main.find((r) => r.state === 'pending')) : undefined;
     // Its time is unknown (the last event may be old): none is shown.
     if (at) Object.assign(at, { state: 'failed', message: STOPPED_MESSAGE, elapsedMs: null, detail: null, at: null });
@@ -98,8 +102,7 @@ export function failedStep(rows: readonly StepRow[]): StepRow | null {
 /** What to do when a step fails, in plain words. */
 export const FAILURE_ADVICE: Record<string, string> = {
   prepare: 'Check the bucket on the Storage step (name, region, access), then retry from this step.',
-  stack:
-    'This is usually a permission your AWS keys lack (see the message above and the Accounts page). Once fixed, retry from this step.',
+  stack: 'This is usually a permission your AWS keys lack (see the message above and the Accounts page). Once fixed, retry from this step.',
   instance:
     'AWS may be short of this machine type right now. Retry in a few minutes, or delete the resources and start a new run with another machine type or region.',
   requirements:

@@ -1,11 +1,6 @@
 // Hash router: #/runs, #/runs/<id>, #/new, #/accounts, #/setup.
 
-export type Route =
-  | { name: 'runs' }
-  | { name: 'run'; id: string }
-  | { name: 'new' }
-  | { name: 'accounts' }
-  | { name: 'setup' };
+export type Route = { name: 'runs' } | { name: 'run'; id: string } | { name: 'new' } | { name: 'accounts' } | { name: 'setup' };
 
 export function parseHash(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/^\/+/, '').replace(/\/+$/, '');

@@ -120,7 +120,8 @@ class Session {
   async deleteRun(runId: string, base: StepRow[] | null = null): Promise<DeleteReport> {
     const rows = (this.live[runId] ?? base ?? []).filter((r) => r.step !== 'delete');
     // In progress: nothing failed and not everything done. The step running (or the next one, between two steps) is where it stops.
-    const inProgress = rows.length > 0 && !rows.some((r) => r.state === 'failed') && !rows.every((r) => r.state === 'done' || r.state === 'skipped');
+    const inProgress =
+      rows.length > 0 && !rows.some((r) => r.state === 'failed') && !rows.every((r) => r.state === 'done' || r.state === 'skipped');
     const at = inProgress ? (rows.find((r) => r.state === 'running') ?? rows.find((r) => r.state === 'pending')) : undefined;
     if (at) this.stopped.add(runId);
     this.live[runId] = rows.map((r) => (r === at ? { ...r, state: 'failed', message: STOPPED_MESSAGE, detail: null, at: null } : r));

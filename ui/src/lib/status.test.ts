@@ -43,7 +43,10 @@ describe('status', () => {
     expect(cloudSummary('running', 'none', live('CREATE_COMPLETE', 'running', true))?.warn).toBe(false);
   });
   it('says it in a few words for the runs table', () => {
-    expect(cloudShort('failed', 'none', live('CREATE_COMPLETE', 'running'))).toEqual({ text: 'machine (running) + cloud resources', warn: true });
+    expect(cloudShort('failed', 'none', live('CREATE_COMPLETE', 'running'))).toEqual({
+      text: 'machine (running) + cloud resources',
+      warn: true,
+    });
     expect(cloudShort('succeeded', 'deleted', null)).toEqual({ text: 'nothing (cleaned up)', warn: false });
     expect(cloudShort('running', 'none', live(null, null, true))?.text).toBe('being created…');
     expect(cloudShort('failed', 'none', live(null, 'terminated'))?.text).toBe('nothing');
@@ -61,6 +64,8 @@ describe('status', () => {
       removed: ['the machine i-1', 'the stack easytdv-r1 (roles, instance profile, launcher function, security group)', '2 uploaded files'],
       kept: 'easytdv/runs/r1/outputs/',
     });
-    expect(describeDelete({ terminatedInstances: [], deletedStack: null, deletedObjects: [], keptOutputsPrefix: null }).removed).toEqual([]);
+    expect(describeDelete({ terminatedInstances: [], deletedStack: null, deletedObjects: [], keptOutputsPrefix: null }).removed).toEqual(
+      [],
+    );
   });
 });

@@ -52,7 +52,8 @@ export function runStatus(outcome: string, cleanup: string, live: LiveLike | nul
   // Not deleted (yet): what AWS says decides.
   if (live) {
     if (machineAlive(live.instanceState)) return { label: `${base.label} · machine still running`, tone: failed ? 'danger' : 'warning' };
-    if (hasLeftovers(live.stackStatus, live.instanceState)) return { label: `${base.label} · not cleaned up`, tone: failed ? 'danger' : 'warning' };
+    if (hasLeftovers(live.stackStatus, live.instanceState))
+      return { label: `${base.label} · not cleaned up`, tone: failed ? 'danger' : 'warning' };
     return base;
   }
   if (failed) return { label: 'Failed · not cleaned up', tone: 'danger' };
@@ -77,11 +78,7 @@ export function hasLeftovers(stackStatus: string | null | undefined, instanceSta
  * "Still in your account", in one sentence, consistent with the outcome and the clean-up.
  * While a run is active it never says "nothing" (things are being created or deleted).
  */
-export function cloudSummary(
-  outcome: string,
-  cleanup: string,
-  live: LiveLike | null,
-): { text: string; warn: boolean } | null {
+export function cloudSummary(outcome: string, cleanup: string, live: LiveLike | null): { text: string; warn: boolean } | null {
   // The clean-up checked that everything is gone: an older status answer does not contradict it.
   if (cleanup === 'deleted')
     return { text: 'Nothing: the machine and the stack were deleted. Your outputs stay in your bucket.', warn: false };
@@ -104,12 +101,17 @@ export function cloudSummary(
 /** The same, in a few words for the runs table. */
 export function cloudShort(outcome: string, cleanup: string, live: LiveLike | null): { text: string; warn: boolean } | null {
   const full = cloudSummary(outcome, cleanup, live);
-  if (!full || !live || cleanup === 'deleted') return full && { text: cleanup === 'deleted' ? 'nothing (cleaned up)' : full.text, warn: full.warn };
+  if (!full || !live || cleanup === 'deleted')
+    return full && { text: cleanup === 'deleted' ? 'nothing (cleaned up)' : full.text, warn: full.warn };
   const parts: string[] = [];
   if (machineAlive(live.instanceState)) parts.push(`machine (${live.instanceState})`);
   if (live.stackStatus && live.stackStatus !== 'DELETE_COMPLETE')
     parts.push(live.stackStatus === 'DELETE_IN_PROGRESS' ? 'cloud resources (being deleted)' : 'cloud resources');
-  if (parts.length === 0) return { text: full.text.startsWith('Nothing yet') ? 'being created…' : cleanup === 'deleting' ? 'being deleted…' : 'nothing', warn: false };
+  if (parts.length === 0)
+    return {
+      text: full.text.startsWith('Nothing yet') ? 'being created…' : cleanup === 'deleting' ? 'being deleted…' : 'nothing',
+      warn: false,
+    };
   const text = parts.join(' + ');
   return { text: cleanup === 'deleting' ? `being deleted: ${text}` : text, warn: full.warn };
 }
@@ -126,7 +128,6 @@ export function describeDelete(r: DeleteReportLike): { removed: string[]; kept: 
   const removed: string[] = [];
   for (const id of r.terminatedInstances) removed.push(`the machine ${id}`);
   if (r.deletedStack) removed.push(`the stack ${r.deletedStack} (roles, instance profile, launcher function, security group)`);
-  if (r.deletedObjects.length > 0)
-    removed.push(`${r.deletedObjects.length} uploaded file${r.deletedObjects.length === 1 ? '' : 's'}`);
+  if (r.deletedObjects.length > 0) removed.push(`${r.deletedObjects.length} uploaded file${r.deletedObjects.length === 1 ? '' : 's'}`);
   return { removed, kept: r.keptOutputsPrefix };
 }

@@ -10,9 +10,8 @@ import {
 } from './validation';
 
 describe('validateBucketName', () => {
-  it.each(['abc', 'my-bucket', 'easytdv-123456789012-eu-west-3', 'a.b.c', '1bucket', 'a'.repeat(63)])(
-    'accepts %s',
-    (name) => expect(validateBucketName(name)).toBeNull(),
+  it.each(['abc', 'my-bucket', 'easytdv-123456789012-eu-west-3', 'a.b.c', '1bucket', 'a'.repeat(63)])('accepts %s', (name) =>
+    expect(validateBucketName(name)).toBeNull(),
   );
   it.each([
     ['', /Enter a bucket name/],

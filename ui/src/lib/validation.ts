@@ -13,8 +13,7 @@ export function validateBucketName(raw: string): string | null {
   if (name.length < 3) return 'A bucket name needs at least 3 characters.';
   if (name.length > 63) return `A bucket name can have at most 63 characters (this one has ${name.length}).`;
   if (/[A-Z]/.test(name)) return 'Use lowercase letters only (no capitals).';
-  if (!/^[a-z0-9.-]+$/.test(name))
-    return 'Use only lowercase letters, digits, dots (.) and hyphens (-). No spaces or underscores.';
+  if (!/^[a-z0-9.-]+$/.test(name)) return 'Use only lowercase letters, digits, dots (.) and hyphens (-). No spaces or underscores.';
   if (!/^[a-z0-9]/.test(name)) return 'Start the name with a lowercase letter or a digit.';
   if (!/[a-z0-9]$/.test(name)) return 'End the name with a lowercase letter or a digit.';
   if (name.includes('..')) return 'Two dots in a row (..) are not allowed.';
