@@ -47,14 +47,15 @@ def python() -> str:
     return str(venv_bin() / "python")
 
 
-def child_env(region: str, **extra: str) -> dict[str, str]:
-    """A clean environment pointing AWS SDKs/CLI at the sandbox."""
+def child_env(region: str, access_key: str = DUMMY_KEY, **extra: str) -> dict[str, str]:
+    """A clean environment pointing AWS SDKs/CLI at the sandbox, with credentials
+    naming the principal (see principals.py)."""
     env = {k: v for k, v in os.environ.items() if k in PASSTHROUGH or k.startswith("PIP_")}
     env.setdefault("LANG", "C.UTF-8")
     env.update(
         PATH=f"{venv_bin()}:/usr/local/bin:/usr/bin:/bin",
         AWS_ENDPOINT_URL=CONFIG.endpoint,
-        AWS_ACCESS_KEY_ID=DUMMY_KEY,
+        AWS_ACCESS_KEY_ID=access_key,
         AWS_SECRET_ACCESS_KEY=DUMMY_KEY,
         AWS_REGION=region,
         AWS_DEFAULT_REGION=region,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from moto.ec2.models.instances import Instance, InstanceBackend
 
-from . import procs
+from . import principals, procs
 from .config import CONFIG, child_env
 
 
@@ -40,6 +40,7 @@ def instance_env(rt: Runtime) -> dict[str, str]:
     home = str(rt.dir)
     env = child_env(
         rt.region,
+        principals.instance_key(rt.instance_id),
         HOME=home,
         EASYTDV_HOME=home,
         EASYTDV_SANDBOX_INSTANCE_ID=rt.instance_id,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from moto.awslambda.models import LambdaFunction
 
-from . import procs
+from . import principals, procs
 from .config import child_env, python
 
 RUNTIME = str(Path(__file__).with_name("lambda_runtime.py"))
@@ -38,6 +38,7 @@ def run_function(fn: LambdaFunction, event) -> tuple[bytes, bool, str]:
         event_file.write_text(json.dumps(event))
         env = child_env(
             fn.region,
+            principals.lambda_key(fn.function_name),
             HOME=tmp,
             LAMBDA_TASK_ROOT=str(code_dir),
             _HANDLER=fn.handler or "",

@@ -10,7 +10,18 @@ from moto.moto_api._internal.models import MotoAPIBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import cfn_delay, cfn_failures, instances, lambda_exec, procs, public_params, ssm_api, ssm_exec
+from . import (
+    cfn_delay,
+    cfn_failures,
+    gateway,
+    instances,
+    lambda_exec,
+    principals,
+    procs,
+    public_params,
+    ssm_api,
+    ssm_exec,
+)
 from .config import CONFIG
 
 _installed = False
@@ -33,7 +44,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    for module in (lambda_exec, instances, ssm_exec, ssm_api, public_params, cfn_delay, cfn_failures):
+    for module in (principals, lambda_exec, instances, ssm_exec, ssm_api, public_params, cfn_delay, cfn_failures):
         module.install()
     MotoAPIBackend.reset = _reset
     _installed = True
@@ -65,7 +76,8 @@ class Sandbox:
     def start(self) -> str:
         install()
         CONFIG.data_dir.mkdir(parents=True, exist_ok=True)
-        app = DomainDispatcherApplication(create_backend_app)
+        gateway.start_recording()
+        app = gateway.Gateway(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self.port = self._server.server_address[1]
         shown = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host

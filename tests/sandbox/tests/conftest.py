@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import boto3
 import pytest
 
 SANDBOX = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(SANDBOX))  # easytdv_sandbox, for tests of its pure helpers
 REGION = "eu-west-3"
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 CFN_DELAY = 1.5
@@ -142,4 +144,17 @@ def wait_done(aws, command_id: str, instance_id: str, timeout: float = 20) -> di
         ),
         timeout=timeout,
         what=f"command {command_id} to finish",
+    )
+
+
+def calls(data_dir: Path) -> list[dict]:
+    """The server's call recording (<data-dir>/calls.jsonl)."""
+    import json
+
+    return [json.loads(line) for line in (data_dir / "calls.jsonl").read_text().splitlines()]
+
+
+def client(endpoint: str, service: str, key: str = "sandbox", region: str = REGION):
+    return boto3.client(
+        service, region_name=region, endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key="any"
     )
