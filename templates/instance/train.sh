@@ -1,61 +1,182 @@
 #!/bin/bash
 # easyTDV: run the training script on the instance and upload its outputs.
-# Run by SSM (AWS-RunShellScript) after a prelude that exports
-#   EASYTDV_BUCKET, EASYTDV_PREFIX, AWS_DEFAULT_REGION   (EASYTDV_HOME optional)
-# Runs $EASYTDV_HOME/venv/bin/python -u train.py in $EASYTDV_HOME/run with
-# OUTPUT_DIR=$EASYTDV_HOME/outputs, then ALWAYS syncs OUTPUT_DIR to
-# s3://$EASYTDV_BUCKET/$EASYTDV_PREFIX/outputs/ (partial checkpoints are kept
-# when training fails).
-# Exit code: the training's exit code; 2 missing setting or environment;
-# 90 training succeeded but the upload failed.
+#
+# Run by SSM (AWS-RunShellScript) after the core's one-line prelude of exports
+# (the same as install.sh's): EASYTDV_BUCKET, EASYTDV_PREFIX (required),
+# AWS_DEFAULT_REGION, EASYTDV_HOME (optional, default /opt/easytdv),
+# EASYTDV_IDLE_AFTER_FAILURE_MIN (default 60), EASYTDV_LOG_INTERVAL (default 5),
+# EASYTDV_LOG_CHUNK_BYTES (default 1048576); EASYTDV_IMAGE_ID and
+# EASYTDV_CACHE_PREFIX are not used here.
+#
+# 1 download   train.py again (a retry runs the fixed script), one call
+# 2 train      $EASYTDV_HOME/venv/bin/python -u train.py in $EASYTDV_HOME/run,
+#              OUTPUT_DIR=$EASYTDV_HOME/outputs (emptied first); SIGTERM stops it
+# 3 upload     ALWAYS, one `aws s3 sync` of OUTPUT_DIR plus the plain logs
+#              (_logs/train-stdout.log, _logs/train-stderr.log) to
+#              s3://$EASYTDV_BUCKET/$EASYTDV_PREFIX/outputs/
+# Everything it prints is also in $EASYTDV_HOME/logs/train.log as
+# "<epoch ms> <o|e> <text>" lines, shipped in chunks to outputs/_logs/train/
+# while it runs.
+#
+# Lines the core may parse (stdout): "easytdv: phase <name> <seconds>"
+# (download, train, upload), "easytdv: training exited with code <n>",
+# "easytdv: outputs uploaded (<n> files)",
+# "easytdv: machine will shut down at <ISO time> unless you retry" (failure),
+# "easytdv: machine will shut down at <ISO time> (training finished, outputs uploaded)",
+# "easytdv: training finished" (the last line of a success).
+# Exit code: the training's exit code; 2 missing setting, not installed, or
+# train.py could not be downloaded; 90 training succeeded but the upload failed.
+#
 # AWS-RunShellScript may start the script with sh; re-run it with bash.
 if [ -z "${BASH_VERSION:-}" ] && [ -f "$0" ]; then exec bash "$0"; fi
 set -uo pipefail
 
 UPLOAD_FAILED_EXIT=90
 
-: "${EASYTDV_BUCKET:?easytdv: EASYTDV_BUCKET is not set}"
-: "${EASYTDV_PREFIX:?easytdv: EASYTDV_PREFIX is not set}"
+# >>> easytdv common >>> (the same in install.sh and train.sh: tests/templates checks it)
+if [ -n "${EASYTDV_HOME:-}" ]; then home_given=1; else home_given=0; fi
 EASYTDV_HOME="${EASYTDV_HOME:-/opt/easytdv}"
+# SSM runs commands as root, often without HOME; pip, uv and the AWS CLI want one.
 export HOME="${HOME:-$EASYTDV_HOME}"
+# Temporary files on the disk: /tmp is RAM-backed (tmpfs) on Amazon Linux 2023.
+export TMPDIR="$EASYTDV_HOME/tmp"
+LOG_DIR="$EASYTDV_HOME/logs"
+HELPER="$EASYTDV_HOME/lib/easytdv_helper.py"
+mkdir -p "$EASYTDV_HOME" "$TMPDIR" "$LOG_DIR" "$EASYTDV_HOME/lib"
+
+say() { echo "easytdv: $*"; }
+warn() { echo "easytdv: $*" >&2; }
+fail() { # fail <exit code> <message>
+    echo "easytdv: $2" >&2
+    exit "$1"
+}
+now_us() { # wall clock in microseconds
+    if [ -n "${EPOCHREALTIME:-}" ]; then echo "${EPOCHREALTIME//[!0-9]/}"; else date +%s%6N; fi
+}
+phase_line() { # phase_line <name> <microseconds>
+    printf 'easytdv: phase %s %d.%03d\n' "$1" $(($2 / 1000000)) $((($2 / 1000) % 1000))
+}
+utc_iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac }
+
+# --- The machine's own shutdown (the instance terminates when it powers off) --
+# Allowed on a real instance (EASYTDV_HOME not given, root), in the local
+# sandbox (its `shutdown` acts on the sandbox instance), or when
+# EASYTDV_SELF_SHUTDOWN=1 (tests, with a fake `shutdown`); never when a
+# developer runs a script with EASYTDV_HOME on their own machine.
+self_shutdown_allowed() {
+    case "${EASYTDV_SELF_SHUTDOWN:-}" in 1) ;; 0) return 1 ;; *)
+        if [ -z "${EASYTDV_SANDBOX_INSTANCE_ID:-}" ] && { [ "$home_given" = 1 ] || [ "$(id -u)" != 0 ]; }; then
+            return 1
+        fi ;;
+    esac
+    command -v shutdown >/dev/null 2>&1
+}
+SHUTDOWN_MARK="$EASYTDV_HOME/shutdown.scheduled"
+deadline() { # the max-runtime deadline bootstrap.sh recorded (epoch seconds)
+    local d
+    d="$(cat "$EASYTDV_HOME/deadline" 2>/dev/null)"
+    is_uint "$d" && echo "$d"
+}
+shutdown_at() { # shutdown_at <epoch seconds> <reason>: prints the time it was set for
+    local now mins
+    now="$(date +%s)"
+    mins=$((($1 - now + 59) / 60))
+    [ "$mins" -ge 1 ] || mins=1
+    shutdown -h "+$mins" "easyTDV: $2" >/dev/null 2>&1 || return 1
+    echo $((now + mins * 60))
+}
+failure_shutdown() { # after a failure: min(deadline, now + idle minutes)
+    self_shutdown_allowed || return 0
+    local idle at d when
+    idle="${EASYTDV_IDLE_AFTER_FAILURE_MIN:-60}"
+    is_uint "$idle" || idle=60
+    at=$(($(date +%s) + idle * 60))
+    d="$(deadline)" && [ "$d" -lt "$at" ] && at="$d"
+    if when="$(shutdown_at "$at" "the run failed and nobody retried it")"; then
+        echo "$when failure" >"$SHUTDOWN_MARK"
+        say "machine will shut down at $(utc_iso "$when") unless you retry"
+    else
+        warn "could not schedule the machine's shutdown after the failure"
+    fi
+}
+restore_safety_shutdown() { # a retry: back to the max-runtime shutdown
+    [ -f "$SHUTDOWN_MARK" ] || return 0
+    self_shutdown_allowed || return 0
+    local d when
+    rm -f "$SHUTDOWN_MARK"
+    if d="$(deadline)" && [ "$d" -gt "$(date +%s)" ] && when="$(shutdown_at "$d" "maximum run time reached")"; then
+        say "retry: the machine's shutdown is back at the maximum run time, $(utc_iso "$when")"
+    else
+        shutdown -c >/dev/null 2>&1 || true
+        say "retry: the machine's scheduled shutdown was cancelled"
+    fi
+}
+
+# --- The combined log, shipped to S3 in chunks while the script runs ---------
+run_logged() { # run_logged <name> [--raw]: re-run this script under the log helper, once
+    [ "${EASYTDV_LOG_WRAPPED:-}" = 1 ] && return 0
+    local interval="${EASYTDV_LOG_INTERVAL:-5}" chunk="${EASYTDV_LOG_CHUNK_BYTES:-1048576}" args
+    if ! { [ -f "$0" ] && grep -q EASYTDV_LOG_WRAPPED "$0" 2>/dev/null; }; then
+        say "no live log: the script is not run from a file"
+        return 0
+    fi
+    # install.sh (re)writes the helper; train.sh uses the copy it left.
+    if declare -F write_helper >/dev/null; then write_helper; fi
+    if ! { command -v python3 >/dev/null 2>&1 && [ -f "$HELPER" ] && python3 "$HELPER" check; }; then
+        say "no live log: python3 (3.8 or newer) or $HELPER is missing on this machine"
+        return 0
+    fi
+    [[ "$interval" =~ ^[0-9]+(\.[0-9]+)?$ ]] || interval=5
+    is_uint "$chunk" && [ "$chunk" -ge 1 ] || chunk=1048576
+    args=(--log "$LOG_DIR/$1.log")
+    if [ "${2:-}" = --raw ]; then
+        args+=(--raw-out "$LOG_DIR/$1-stdout.log" --raw-err "$LOG_DIR/$1-stderr.log")
+    fi
+    if [ -n "${EASYTDV_BUCKET:-}" ] && [ -n "${EASYTDV_PREFIX:-}" ]; then
+        args+=(--dest "s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/outputs/_logs/$1/"
+            --interval "$interval" --chunk-bytes "$chunk")
+    fi
+    export EASYTDV_LOG_WRAPPED=1
+    exec python3 "$HELPER" run "${args[@]}" -- bash "$0"
+}
+# <<< easytdv common <<<
+
+run_logged train --raw
+trap 'rc=$?; [ "$rc" -eq 0 ] || failure_shutdown; exit "$rc"' EXIT
+restore_safety_shutdown
+
+[ -n "${EASYTDV_BUCKET:-}" ] || fail 2 "EASYTDV_BUCKET is not set"
+[ -n "${EASYTDV_PREFIX:-}" ] || fail 2 "EASYTDV_PREFIX is not set"
+SOURCE="s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}"
+DEST="$SOURCE/outputs/"
 RUN_DIR="$EASYTDV_HOME/run"
 PYTHON="$EASYTDV_HOME/venv/bin/python"
-DEST="s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/outputs/"
+STAGE="$EASYTDV_HOME/upload"
 export OUTPUT_DIR="$EASYTDV_HOME/outputs"
 
 if [ ! -x "$PYTHON" ]; then
-    echo "easytdv: the run is not installed ($PYTHON is missing); install the requirements first" >&2
-    exit 2
-fi
-# Fetch the script again: a retry after a fix runs the fixed script.
-mkdir -p "$RUN_DIR"
-if ! aws s3 cp --only-show-errors "s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/train.py" "$RUN_DIR/train.py"; then
-    echo "easytdv: could not download train.py from s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/" >&2
-    exit 2
+    fail 2 "the run is not installed ($PYTHON is missing); install the requirements first"
 fi
 
+# --- 1 download ---------------------------------------------------------------
+t0="$(now_us)"
+mkdir -p "$RUN_DIR"
+if ! aws s3 cp --only-show-errors "$SOURCE/train.py" "$RUN_DIR/train.py"; then
+    fail 2 "could not download train.py from $SOURCE/"
+fi
+phase_line download $(($(now_us) - t0))
+
+# --- 2 train ------------------------------------------------------------------
 rm -rf "$OUTPUT_DIR"
 mkdir -p "$OUTPUT_DIR"
 cd "$RUN_DIR" || exit 2
-
-echo "easytdv: training started (OUTPUT_DIR=$OUTPUT_DIR)"
-# SSM keeps only the first 24,000/8,000 characters of a command's output:
-# keep full logs too, uploaded beside the outputs, so the end of a long
-# traceback is never lost.
-LOG_DIR="$EASYTDV_HOME/logs"
-mkdir -p "$LOG_DIR"
-"$PYTHON" -u "$RUN_DIR/train.py" > >(tee "$LOG_DIR/train-stdout.log") 2> >(tee "$LOG_DIR/train-stderr.log" >&2) &
+say "training started (OUTPUT_DIR=$OUTPUT_DIR)"
+t0="$(now_us)"
+"$PYTHON" -u "$RUN_DIR/train.py" &
 child=$!
-# Live progress: the logs go to S3 every few seconds while training runs, so
-# the app can show the script's latest output.
-(
-    while sleep "${EASYTDV_LOG_INTERVAL:-5}"; do
-        aws s3 cp --only-show-errors --recursive "$LOG_DIR" "${DEST}_logs/" || true
-    done
-) </dev/null >/dev/null 2>&1 &
-uploader=$!
 # On a stop request, stop the training, then still upload what it wrote.
-trap 'echo "easytdv: stop requested, stopping training" >&2; kill -TERM "$child" 2>/dev/null' TERM INT
+trap 'warn "stop requested, stopping training"; kill -TERM "$child" 2>/dev/null' TERM INT
 wait "$child"
 train_rc=$?
 while kill -0 "$child" 2>/dev/null; do
@@ -63,29 +184,45 @@ while kill -0 "$child" 2>/dev/null; do
     train_rc=$?
 done
 trap - TERM INT
-kill "$uploader" 2>/dev/null
-wait "$uploader" 2>/dev/null
-echo "easytdv: training exited with code $train_rc"
+say "training exited with code $train_rc"
+phase_line train $(($(now_us) - t0))
 
+# --- 3 upload: outputs and the plain logs, one sync ---------------------------
+t0="$(now_us)"
 file_count=$(find "$OUTPUT_DIR" -type f | wc -l | tr -d ' ')
-echo "easytdv: uploading outputs to $DEST"
-if aws s3 sync --only-show-errors "$OUTPUT_DIR" "$DEST"; then
-    echo "easytdv: outputs uploaded ($file_count files)"
+rm -rf "$STAGE"
+mkdir -p "$STAGE/_logs"
+# Hard links: no copy of big checkpoints (same disk); a plain copy otherwise.
+cp -al "$OUTPUT_DIR/." "$STAGE/" 2>/dev/null || cp -a "$OUTPUT_DIR/." "$STAGE/"
+for name in train-stdout.log train-stderr.log; do
+    [ -f "$LOG_DIR/$name" ] && cp "$LOG_DIR/$name" "$STAGE/_logs/$name"
+done
+say "uploading outputs to $DEST"
+if aws s3 sync --only-show-errors "$STAGE" "$DEST"; then
+    say "outputs uploaded ($file_count files)"
     upload_ok=1
 else
-    echo "easytdv: could not upload the outputs in $OUTPUT_DIR to $DEST" >&2
+    warn "could not upload the outputs in $OUTPUT_DIR to $DEST"
     upload_ok=0
 fi
-
-aws s3 cp --only-show-errors --recursive "$LOG_DIR" "${DEST}_logs/" >/dev/null 2>&1 || true
+rm -rf "$STAGE"
+phase_line upload $(($(now_us) - t0))
 
 if [ "$train_rc" -ne 0 ]; then
-    echo "easytdv: training failed with exit code $train_rc" >&2
-    exit "$train_rc"
+    fail "$train_rc" "training failed with exit code $train_rc"
 fi
 if [ "$upload_ok" -ne 1 ]; then
-    echo "easytdv: training succeeded but its outputs were not uploaded" >&2
-    exit "$UPLOAD_FAILED_EXIT"
+    fail "$UPLOAD_FAILED_EXIT" "training succeeded but its outputs were not uploaded"
 fi
-echo "easytdv: training finished"
+# Done: the machine ends itself, even if the app is closed.
+if self_shutdown_allowed; then
+    rm -f "$SHUTDOWN_MARK"
+    if when="$(shutdown_at $(($(date +%s) + 60)) "training finished, outputs uploaded")"; then
+        echo "$when success" >"$SHUTDOWN_MARK"
+        say "machine will shut down at $(utc_iso "$when") (training finished, outputs uploaded)"
+    else
+        warn "could not schedule the machine's shutdown"
+    fi
+fi
+say "training finished"
 exit 0

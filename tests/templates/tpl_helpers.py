@@ -7,6 +7,7 @@ Run: tests/sandbox/.venv/bin/python -m pytest tests/templates
 """
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -68,53 +69,40 @@ def _roles(template):
     return {name: res for name, res in template["Resources"].items() if res["Type"] == "AWS::IAM::Role"}
 
 
-FAKE_AWS = r"""#!/bin/bash
-# Fake AWS CLI for tests: "aws s3 cp" and "aws s3 sync" against $FAKE_S3_ROOT/<bucket>/<key>.
-echo "aws $*" >>"$FAKE_S3_ROOT/.calls"
-args=()
-for a in "$@"; do
-    case "$a" in --*) ;; *) args+=("$a") ;; esac
-done
-local_path() { local u="${1#s3://}"; echo "$FAKE_S3_ROOT/$u"; }
-[ "${args[0]:-}" = s3 ] || { echo "fake aws: unsupported: $*" >&2; exit 2; }
-src="${args[2]:-}"; dst="${args[3]:-}"
-case "$src" in s3://*) src="$(local_path "$src")" ;; esac
-case "$dst" in s3://*) dst="$(local_path "$dst")" ;; esac
-case "${args[1]:-}" in
-    cp)
-        if [ ! -f "$src" ]; then
-            echo "fatal error: An error occurred (404) when calling the HeadObject operation:" \
-                "Key \"$src\" does not exist" >&2
-            exit 1
-        fi
-        mkdir -p "$(dirname "$dst")" && cp "$src" "$dst"
-        ;;
-    sync)
-        if [ -n "${FAKE_AWS_FAIL_SYNC:-}" ]; then
-            echo "upload failed: An error occurred (AccessDenied) when calling the PutObject operation" >&2
-            exit 1
-        fi
-        mkdir -p "$dst" && cp -R "$src/." "$dst/"
-        ;;
-    *) echo "fake aws: unsupported: $*" >&2; exit 2 ;;
-esac
-"""
+FAKES = Path(__file__).resolve().parent / "fakes"
+HELPER_PY = TEMPLATES / "instance" / "easytdv_helper.py"
+UV_PIN = re.search(r'^UV_PIN="([^"]+)"', INSTALL.read_text(), re.M).group(1)
+# The pinned uv, as the sandbox venv has it (tests/sandbox/requirements.txt).
+REAL_UV = Path(sys.executable).parent / "uv"
+DEAD_URL = "http://127.0.0.1:9"  # nothing listens: no test ever reaches the network
+
+# `shutdown` on the fake instance: records its arguments, one call a line.
+FAKE_SHUTDOWN = '#!/bin/bash\necho "$*" >>"$FAKE_SHUTDOWN_LOG"\n'
+
+
+def _executable(path: Path, text: str):
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
 class Instance:
-    """A fake instance: a base dir, a fake bucket, a PATH with a fake aws."""
+    """A fake instance: a base dir, a fake bucket, a small PATH with a fake aws,
+    a recording `shutdown`, `python3` = the tests' interpreter, optionally uv."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, uv: bool = False):
+        self.root = root
         self.home = root / "home"
         self.s3 = root / "s3"
         self.bin = root / "bin"
         for d in (self.home, self.s3, self.bin):
             d.mkdir(parents=True)
-        aws = self.bin / "aws"
-        aws.write_text(FAKE_AWS)
-        aws.chmod(aws.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        _executable(self.bin / "aws", f'#!/bin/bash\nexec "{sys.executable}" "{FAKES / "aws.py"}" "$@"\n')
+        _executable(self.bin / "shutdown", FAKE_SHUTDOWN)
         # The instance's python3 is the interpreter running the tests.
         (self.bin / "python3").symlink_to(sys.executable)
+        if uv:
+            (self.bin / "uv").symlink_to(REAL_UV)
+        self.shutdown_log = root / "shutdown-calls"
         self.inputs = self.s3 / BUCKET / PREFIX
         self.outputs = self.inputs / "outputs"
         self.inputs.mkdir(parents=True)
@@ -123,17 +111,32 @@ class Instance:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV", "AWS_", "EASYTDV_"))
+            if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV", "AWS_", "EASYTDV_", "UV_"))
         }
         env.update(
             {
-                "PATH": f"{self.bin}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
+                # Only the system's directories: no pyenv, no cargo, no sandbox venv.
+                "PATH": f"{self.bin}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
                 "FAKE_S3_ROOT": str(self.s3),
+                "FAKE_SHUTDOWN_LOG": str(self.shutdown_log),
                 "EASYTDV_HOME": str(self.home),
                 # The SSM prelude:
                 "EASYTDV_BUCKET": BUCKET,
                 "EASYTDV_PREFIX": PREFIX,
                 "AWS_DEFAULT_REGION": "us-east-1",
+                "EASYTDV_IMAGE_ID": "ami-0123456789abcdef0",
+                # Test settings: a fast log, the fake shutdown, no Deep Learning
+                # AMI probe, and every index pointed at a dead address.
+                "EASYTDV_LOG_INTERVAL": "0.2",
+                "EASYTDV_SELF_SHUTDOWN": "1",
+                "EASYTDV_DLAMI_PYTHON": "",
+                "EASYTDV_PYPI_URL": DEAD_URL,
+                "UV_INDEX_URL": f"{DEAD_URL}/simple",
+                "UV_HTTP_RETRIES": "0",
+                "UV_HTTP_TIMEOUT": "5",
+                "PIP_INDEX_URL": f"{DEAD_URL}/simple",
+                "PIP_RETRIES": "0",
+                "PIP_TIMEOUT": "5",
                 "PIP_CONFIG_FILE": os.devnull,
             }
         )
@@ -141,7 +144,7 @@ class Instance:
         return env
 
     def run(self, script: Path, timeout=300, **extra):
-        # Like SSM: the prelude and the script run as one bash script.
+        # Like SSM: the prelude and the script run as one bash script file.
         return subprocess.run(
             ["bash", str(script)],
             env=self.env(**extra),
@@ -154,6 +157,26 @@ class Instance:
     def upload_inputs(self, train_py: str, requirements: str):
         (self.inputs / "train.py").write_text(train_py)
         (self.inputs / "requirements.txt").write_text(requirements)
+
+    def calls(self):
+        path = self.s3 / ".calls"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def puts(self):
+        path = self.s3 / ".puts"
+        return (
+            [(k, int(n)) for k, n in (line.rsplit(" ", 1) for line in path.read_text().splitlines())]
+            if path.exists()
+            else []
+        )
+
+    def shutdowns(self):
+        return self.shutdown_log.read_text().splitlines() if self.shutdown_log.exists() else []
+
+    def reset_records(self):
+        for name in (".calls", ".puts", ".gets"):
+            (self.s3 / name).unlink(missing_ok=True)
+        self.shutdown_log.unlink(missing_ok=True)
 
 
 TRAIN_OK = """\
