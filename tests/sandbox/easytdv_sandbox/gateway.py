@@ -6,7 +6,7 @@ Every request moto handles is recorded as one JSON line once answered:
     {"time": "...Z", "service": "s3", "operation": "PutObject", "action": "s3:PutObject",
      "principal": "app", "access_key": "sandbox", "account": "123456789012",
      "region": "eu-west-3", "status": 200,
-     "bucket": "b", "key": "k",                       # S3 only
+     "bucket": "b", "key": "k",                       # S3 only ("prefix" too for ListObjects)
      "names": {"StackName": "easytdv-..."},           # the request's resource names, when it has some
      "stack_parameters": {"RunId": "..."},            # CreateStack only
      "role": "easytdv-<run>-instance"}                # instance and Lambda principals: their role's name
@@ -259,6 +259,8 @@ class Gateway:
         if service == "s3":
             call = s3_ops.parse(method, path, environ.get("QUERY_STRING", ""), headers)
             entry.update(operation=call.operation, action=call.action, bucket=call.bucket, key=call.key)
+            if call.action == "s3:ListBucket" and call.operation.startswith("ListObjects"):
+                entry["prefix"] = (query.get("prefix") or [""])[0]
             if call.copy_source:
                 entry["copy_source"] = call.copy_source
             refusal = _s3_refusal(call, headers, account)

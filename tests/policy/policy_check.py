@@ -1,0 +1,306 @@
+"""Checks of easyTDV's IAM policies against data no one here wrote.
+
+(a) `check_calls`: every call the sandbox recorded (`calls.jsonl`, see
+    tests/sandbox/README.md) is allowed to the principal that made it:
+    - principal `app` by templates/iam/easytdv-user-policy.json,
+    - `lambda:<fn>` by the LaunchFunctionRole policies of templates/stack.yaml,
+    - `instance:<id>` by the InstanceRole policies of templates/stack.yaml,
+    with `${RunId}`, `${Bucket}`, `${RunPrefix}`... substituted from the
+    run's recorded CreateStack. Actions always; resources where the recording
+    names them (S3 buckets and keys, stacks, functions, roles, documents,
+    instances, public parameters); the `s3:prefix` condition of ListBucket.
+    Other conditions are taken as satisfied.
+(b) `check_provider_permissions`: the permissions CloudFormation's resource
+    handlers need to create and delete each resource type of stack.yaml (the
+    provider schemas shipped by cfn-lint) are granted by the user policy's
+    CreateCloudResources* / CleanUp* statements.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
+
+from easytdv_sandbox.iam_match import action_matches, as_list, resource_matches  # noqa: E402
+from easytdv_sandbox.s3_ops import OBJECT_ACTIONS  # noqa: E402
+
+USER_POLICY = ROOT / "templates" / "iam" / "easytdv-user-policy.json"
+STACK = ROOT / "templates" / "stack.yaml"
+STEPS = ("PrepareFiles", "CreateCloudResources", "StartMachine", "RunTraining", "CleanUp", "Prices", "Quotas",
+         "CheckPermissions")  # fmt: skip
+ROLE_NAME = re.compile(r"^easytdv-(?P<run>[0-9]{8}-[0-9]{6}-[0-9a-f]{6})-(?P<kind>instance|launcher)$")
+RUN_FUNCTION = re.compile(r"^easytdv-(?P<run>[0-9]{8}-[0-9]{6}-[0-9a-f]{6})-launch$")
+
+
+def step_of(sid: str) -> str | None:
+    """The run step a statement belongs to: the step name its Sid starts with."""
+    return next((s for s in sorted(STEPS, key=len, reverse=True) if sid.startswith(s)), None)
+
+
+def load_user_policy(path: Path = USER_POLICY) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+# --- stack.yaml -------------------------------------------------------------
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _cfn_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def load_stack(path: Path = STACK) -> dict:
+    return yaml.load(Path(path).read_text(), Loader=_CfnLoader)
+
+
+def _resolve(value, variables: dict[str, str]):
+    """Fn::Sub / Ref with known variables; anything unknown becomes `*`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        return re.sub(r"\$\{([^}]+)\}", lambda m: variables.get(m.group(1), "*"), text)
+    if isinstance(value, dict) and "Ref" in value:
+        return variables.get(value["Ref"], "*")
+    return "*"  # Fn::GetAtt and the like: not known from the recording
+
+
+def _resolve_condition(condition, variables):
+    if not isinstance(condition, dict):
+        return condition
+    return {
+        op: {key: [_resolve(v, variables) for v in as_list(vals)] for key, vals in (body or {}).items()}
+        for op, body in condition.items()
+    }
+
+
+def role_statements(stack: dict, logical_id: str, variables: dict[str, str]) -> list[dict]:
+    """The inline policy statements of a stack role, with variables substituted."""
+    role = stack["Resources"][logical_id]["Properties"]
+    out = []
+    for policy in role.get("Policies", []):
+        for st in as_list(policy["PolicyDocument"]["Statement"]):
+            out.append(
+                {
+                    "Sid": st.get("Sid", ""),
+                    "Effect": st["Effect"],
+                    "Action": as_list(st.get("Action")),
+                    "Resource": [_resolve(r, variables) for r in as_list(st.get("Resource"))],
+                    "Condition": _resolve_condition(st.get("Condition"), variables),
+                }
+            )
+    return out
+
+
+def stack_variables(params: dict[str, str], region: str, account: str) -> dict[str, str]:
+    return {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account, **params}
+
+
+# --- matching ---------------------------------------------------------------
+
+
+def _s3_prefix_ok(statement: dict, call: dict) -> bool:
+    """The s3:prefix condition of a ListBucket grant (StringLike / StringLikeIfExists)."""
+    for op, body in (statement.get("Condition") or {}).items():
+        for key, patterns in (body or {}).items():
+            if key.lower() != "s3:prefix" or not op.startswith("StringLike"):
+                continue
+            prefix = call.get("prefix")
+            if prefix is None or prefix == "":
+                if not op.endswith("IfExists"):
+                    return False
+                continue
+            if not any(resource_matches(p, prefix) for p in as_list(patterns)):
+                return False
+    return True
+
+
+def call_resources(call: dict) -> list[str] | None:
+    """The ARNs IAM would check for a recorded call (None: not known)."""
+    region, account = call.get("region", "*"), call.get("account", "*")
+    action, names = call.get("action", ""), call.get("names") or {}
+    service = action.split(":", 1)[0]
+    if service == "s3":
+        if action == "s3:ListAllMyBuckets" or not call.get("bucket"):
+            return ["*"]
+        if call.get("key") is not None and action in OBJECT_ACTIONS:
+            return [f"arn:aws:s3:::{call['bucket']}/{call['key']}"]
+        return [f"arn:aws:s3:::{call['bucket']}"]
+    if service == "cloudformation" and names.get("StackName"):
+        name = names["StackName"]
+        return [name if name.startswith("arn:") else f"arn:aws:cloudformation:{region}:{account}:stack/{name}/id"]
+    if service == "lambda" and names.get("FunctionName"):
+        name = names["FunctionName"]
+        return [name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"]
+    if service == "iam" and names.get("RoleName") and action not in ("iam:SimulatePrincipalPolicy",):
+        return [f"arn:aws:iam::{account}:role/{names['RoleName']}"]
+    if action == "ssm:GetParameter" and names.get("Name"):
+        name = names["Name"]
+        owner = "" if name.startswith("/aws/service/") else account
+        return [f"arn:aws:ssm:{region}:{owner}:parameter{name}"]
+    if action == "ssm:SendCommand":
+        out = [f"arn:aws:ssm:{region}::document/{names['DocumentName']}"] if names.get("DocumentName") else []
+        ids = [i for i in names.get("InstanceIds", "").split(",") if i]
+        return out + [f"arn:aws:ec2:{region}:{account}:instance/{i}" for i in ids] or None
+    if action == "ec2:TerminateInstances" and names.get("InstanceIds"):
+        return [f"arn:aws:ec2:{region}:{account}:instance/{i}" for i in names["InstanceIds"].split(",") if i]
+    return None
+
+
+def allowed(statements: list[dict], call: dict) -> tuple[bool, str]:
+    """(allowed, why not) for one recorded call; every resource must be allowed."""
+    action = call["action"]
+    resources = call_resources(call)
+    candidates = [
+        st
+        for st in statements
+        if st.get("Effect") == "Allow" and any(action_matches(p, action) for p in as_list(st.get("Action")))
+    ]
+    if not candidates:
+        return False, f"no statement allows the action {action}"
+    if action == "s3:ListBucket":
+        candidates = [st for st in candidates if _s3_prefix_ok(st, call)]
+        if not candidates:
+            return False, f"{action} with prefix {call.get('prefix')!r}: the s3:prefix condition does not allow it"
+    for resource in resources or []:
+        if not any(resource_matches(p, resource) for st in candidates for p in as_list(st.get("Resource"))):
+            sids = ", ".join(st.get("Sid", "?") for st in candidates)
+            return False, f"{action} on {resource}: the statements allowing the action ({sids}) do not cover it"
+    return True, ""
+
+
+# --- (a) recorded calls -------------------------------------------------------
+
+
+def load_calls(paths) -> list[dict]:
+    calls = []
+    for path in paths:
+        for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+            if line.strip():
+                try:
+                    calls.append(json.loads(line))
+                except ValueError as e:
+                    raise ValueError(f"{path}:{n}: not JSON: {e}") from e
+    return calls
+
+
+def _run_of(call: dict) -> str | None:
+    match = ROLE_NAME.match(call.get("role") or "")
+    if match:
+        return match.group("run")
+    fn = RUN_FUNCTION.match(call["principal"].split(":", 1)[1]) if call["principal"].startswith("lambda:") else None
+    return fn.group("run") if fn else None
+
+
+def check_calls(calls: list[dict], user_policy: dict | None = None, stack: dict | None = None) -> list[str]:
+    """Problems (empty = every recorded call of app, launcher and instances is allowed)."""
+    user_policy = user_policy if user_policy is not None else load_user_policy()
+    stack = stack if stack is not None else load_stack()
+    user_statements = as_list(user_policy["Statement"])
+    stacks = {}
+    for c in calls:
+        if c.get("action") == "cloudformation:CreateStack" and (c.get("names") or {}).get("StackName"):
+            stacks[c["names"]["StackName"]] = c.get("stack_parameters") or {}
+    problems, seen = [], set()
+    for c in calls:
+        principal = c.get("principal", "")
+        if not principal.startswith(("app", "lambda:", "instance:")) or "action" not in c:
+            continue
+        if principal == "app":
+            statements = user_statements
+            owner = "templates/iam/easytdv-user-policy.json"
+        else:
+            run = _run_of(c)
+            if run is None:
+                problem = f"{principal}: not an easyTDV run's {principal.split(':')[0]} (role {c.get('role')!r})"
+                if problem not in seen:
+                    seen.add(problem)
+                    problems.append(problem)
+                continue
+            params = stacks.get(f"easytdv-{run}")
+            if params is None:
+                problem = f"{principal}: no CreateStack of easytdv-{run} recorded, cannot resolve its role policy"
+                if problem not in seen:
+                    seen.add(problem)
+                    problems.append(problem)
+                continue
+            variables = stack_variables(params, c.get("region", "*"), c.get("account", "*"))
+            logical = "LaunchFunctionRole" if principal.startswith("lambda:") else "InstanceRole"
+            statements = role_statements(stack, logical, variables)
+            owner = f"templates/stack.yaml {logical}"
+        ok, why = allowed(statements, c)
+        if not ok:
+            key = (principal.split(":")[0], c["action"], why)
+            if key not in seen:
+                seen.add(key)
+                where = f" bucket={c.get('bucket')} key={c.get('key')}" if c.get("service") == "s3" else ""
+                problems.append(f"{owner} does not allow {principal}'s {c.get('operation')}{where}: {why}")
+    return problems
+
+
+# --- (b) CloudFormation resource handlers -----------------------------------
+
+
+def provider_schema(resource_type: str, region: str = "us-east-1") -> dict:
+    import cfnlint
+
+    base = Path(cfnlint.__file__).resolve().parent / "data" / "schemas"
+    index = json.loads((base / "providers" / f"{region}.json").read_text())
+    return json.loads((base / "resources" / f"{index[resource_type]}.json").read_text())
+
+
+def handler_permissions(resource_type: str, handler: str) -> list[str]:
+    return list(provider_schema(resource_type).get("handlers", {}).get(handler, {}).get("permissions", []))
+
+
+def stack_resource_types(stack: dict | None = None) -> list[str]:
+    stack = stack if stack is not None else load_stack()
+    return sorted({r["Type"] for r in stack["Resources"].values()})
+
+
+def check_provider_permissions(
+    user_policy: dict | None = None, excluded: dict | None = None, stack: dict | None = None
+) -> list[str]:
+    """Problems: a handler permission no CreateCloudResources*/CleanUp* statement grants."""
+    user_policy = user_policy if user_policy is not None else load_user_policy()
+    excluded = excluded or {}
+    statements = as_list(user_policy["Statement"])
+    by_step = {
+        "create": [s for s in statements if step_of(s.get("Sid", "")) == "CreateCloudResources"],
+        "delete": [s for s in statements if step_of(s.get("Sid", "")) == "CleanUp"],
+    }
+    problems = []
+    for rtype in stack_resource_types(stack):
+        for handler, granting in by_step.items():
+            for permission in handler_permissions(rtype, handler):
+                if (rtype, permission) in excluded:
+                    continue
+                if not any(
+                    st.get("Effect") == "Allow" and any(action_matches(p, permission) for p in as_list(st["Action"]))
+                    for st in granting
+                ):
+                    step = "CreateCloudResources" if handler == "create" else "CleanUp"
+                    problems.append(f"{rtype} {handler} needs {permission}: no {step} statement grants it")
+    return problems

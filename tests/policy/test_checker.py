@@ -1,0 +1,118 @@
+"""The checkers themselves: they must fail on a policy that misses something."""
+
+import copy
+
+import policy_check
+
+RUN = "20261126-142700-a1b2c3"
+BUCKET = "easytdv-123456789012-eu-west-3"
+PREFIX = f"easytdv/runs/{RUN}"
+BASE = {"region": "eu-west-3", "account": "123456789012", "status": 200}
+
+
+def call(principal, action, **extra):
+    service = action.split(":")[0]
+    entry = {**BASE, "principal": principal, "action": action, "service": service, "operation": action.split(":")[1]}
+    if principal.startswith("instance:"):
+        entry["role"] = f"easytdv-{RUN}-instance"
+    if principal.startswith("lambda:"):
+        entry["role"] = f"easytdv-{RUN}-launcher"
+    entry.update(extra)
+    return entry
+
+
+def run_recording():
+    lam = f"lambda:easytdv-{RUN}-launch"
+    inst = "instance:i-0123456789abcdef0"
+    return [
+        call("app", "s3:ListBucket", operation="HeadBucket", bucket=BUCKET, key=None),
+        call("app", "s3:PutObject", bucket=BUCKET, key=f"{PREFIX}/train.py"),
+        call(
+            "app",
+            "cloudformation:CreateStack",
+            names={"StackName": f"easytdv-{RUN}"},
+            stack_parameters={"RunId": RUN, "Bucket": BUCKET, "RunPrefix": PREFIX},
+        ),
+        call("app", "lambda:InvokeFunction", names={"FunctionName": f"easytdv-{RUN}-launch"}),
+        call(lam, "ec2:DescribeImages"),
+        call(lam, "ec2:RunInstances"),
+        call(inst, "s3:GetObject", bucket=BUCKET, key=f"{PREFIX}/requirements.txt"),
+        call(inst, "s3:ListBucket", operation="ListObjectsV2", bucket=BUCKET, key=None, prefix=f"{PREFIX}/outputs/"),
+        call(inst, "s3:PutObject", bucket=BUCKET, key=f"{PREFIX}/outputs/model.pt"),
+        call("app", "ssm:SendCommand", names={"DocumentName": "AWS-RunShellScript", "InstanceIds": "i-0123"}),
+        call("app", "ec2:TerminateInstances", names={"InstanceIds": "i-0123"}),
+        call("app", "cloudformation:DeleteStack", names={"StackName": f"easytdv-{RUN}"}),
+        call("key:test-admin", "iam:CreateUser"),  # not a principal the checks cover
+    ]
+
+
+def without(policy, action):
+    reduced = copy.deepcopy(policy)
+    for st in reduced["Statement"]:
+        st["Action"] = [a for a in policy_check.as_list(st["Action"]) if a != action]
+    reduced["Statement"] = [st for st in reduced["Statement"] if st["Action"]]
+    return reduced
+
+
+def test_a_whole_run_passes():
+    assert policy_check.check_calls(run_recording()) == []
+
+
+def test_a_user_policy_missing_an_action_fails():
+    policy = policy_check.load_user_policy()
+    problems = policy_check.check_calls(run_recording(), user_policy=without(policy, "ssm:SendCommand"))
+    assert len(problems) == 1 and "ssm:SendCommand" in problems[0] and "easytdv-user-policy.json" in problems[0]
+    problems = policy_check.check_calls(run_recording(), user_policy=without(policy, "cloudformation:DeleteStack"))
+    assert problems and "cloudformation:DeleteStack" in problems[0]
+
+
+def test_resources_outside_the_policy_fail():
+    calls = run_recording() + [
+        call("app", "s3:PutObject", bucket=BUCKET, key="not-easytdv/train.py"),
+        call("app", "lambda:InvokeFunction", names={"FunctionName": "someone-elses-function"}),
+        call("app", "cloudformation:DeleteStack", names={"StackName": "production-db"}),
+        call("app", "s3:CreateBucket", bucket="my-data", key=None),
+    ]
+    problems = "\n".join(policy_check.check_calls(calls))
+    for what in ("not-easytdv/train.py", "function:someone-elses-function", "stack/production-db", "my-data"):
+        assert what in problems, (what, problems)
+
+
+def test_instance_and_launcher_are_held_to_their_stack_roles():
+    inst = "instance:i-0123456789abcdef0"
+    lam = f"lambda:easytdv-{RUN}-launch"
+    calls = run_recording() + [
+        call(inst, "s3:PutObject", bucket=BUCKET, key=f"{PREFIX}/train.py"),  # inputs are read-only
+        call(inst, "s3:GetObject", bucket=BUCKET, key="easytdv/runs/other-run/train.py"),
+        call(inst, "s3:ListBucket", operation="ListObjectsV2", bucket=BUCKET, key=None, prefix="easytdv/"),
+        call(inst, "ec2:DescribeInstances"),
+        call(lam, "ec2:TerminateInstances"),
+    ]
+    problems = policy_check.check_calls(calls)
+    text = "\n".join(problems)
+    assert f"{PREFIX}/train.py" in text and "other-run" in text
+    assert "prefix 'easytdv/'" in text
+    assert "InstanceRole does not allow instance:i-0123456789abcdef0's DescribeInstances" in text
+    assert "LaunchFunctionRole does not allow" in text and "ec2:TerminateInstances" in text
+    assert len(problems) == 5, text
+
+
+def test_a_principal_of_no_recorded_run_is_a_problem():
+    calls = [c for c in run_recording() if c["action"] != "cloudformation:CreateStack"]
+    assert any("no CreateStack" in p for p in policy_check.check_calls(calls))
+    stray = [call("lambda:whoami", "s3:PutObject", bucket="b", key="k", role="some-role")]
+    assert policy_check.check_calls(stray) == ["lambda:whoami: not an easyTDV run's lambda (role 'some-role')"]
+
+
+def test_provider_check_fails_on_a_policy_missing_a_handler_permission():
+    from test_provider_permissions import EXCLUDED
+
+    policy = policy_check.load_user_policy()
+    assert policy_check.check_provider_permissions(policy, EXCLUDED) == []
+    problems = policy_check.check_provider_permissions(without(policy, "iam:TagRole"), EXCLUDED)
+    assert "AWS::IAM::Role create needs iam:TagRole: no CreateCloudResources statement grants it" in problems
+    assert "AWS::IAM::Role delete needs iam:TagRole: no CleanUp statement grants it" in problems
+    problems = policy_check.check_provider_permissions(without(policy, "logs:PutRetentionPolicy"), EXCLUDED)
+    assert problems == [
+        "AWS::Logs::LogGroup create needs logs:PutRetentionPolicy: no CreateCloudResources statement grants it"
+    ]
