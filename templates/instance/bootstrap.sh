@@ -3,7 +3,8 @@
 # __MAX_RUNTIME_MINUTES__ before launching.
 #
 # 1. Create the easyTDV base directory.
-# 2. Schedule the safety shutdown (the instance terminates on shutdown).
+# 2. Schedule the safety shutdown (the instance terminates on shutdown) and
+#    record its time (epoch seconds) in $EASYTDV_HOME/deadline.
 # 3. Avoid the SSM agent's long back-off: once the instance role's
 #    credentials are visible through IMDSv2, restart the agent.
 # 4. Write $EASYTDV_HOME/bootstrap.done.
@@ -42,6 +43,10 @@ if [ "$real_instance" = 1 ] && { [ "$(id -u)" = 0 ] || [ "${EASYTDV_BOOTSTRAP_AS
             if command -v shutdown >/dev/null 2>&1; then
                 if shutdown -h "+$MAX_RUNTIME_MINUTES" "easyTDV: maximum run time reached" >/dev/null 2>&1; then
                     log "safety shutdown scheduled in $MAX_RUNTIME_MINUTES minutes"
+                    # install.sh/train.sh read it: a failure's shutdown is never
+                    # later than this, and a retry restores it.
+                    echo $(($(date +%s) + MAX_RUNTIME_MINUTES * 60)) >"$EASYTDV_HOME/deadline" \
+                        || log "could not write $EASYTDV_HOME/deadline"
                 else
                     log "could not schedule the safety shutdown"
                 fi

@@ -11,9 +11,11 @@ from tpl_helpers import (
     INSTALL,
     LAMBDA_ENV,
     LAUNCH_PY,
+    REAL_UV,
     STACK,
     TRAIN_OK,
     Instance,
+    PackageIndex,
     _CfnLoader,
 )
 
@@ -53,3 +55,31 @@ def launch(monkeypatch, tmp_path):
     module.slept = []
     monkeypatch.setattr(module, "_sleep", module.slept.append)
     return module
+
+
+@pytest.fixture(scope="session")
+def index(tmp_path_factory):
+    """A local package index: easytdv-demo-a 1.0 (needs easytdv-demo-b), -b 1.2,
+    a fake torch 2.1.0, and uv on PyPI's JSON API."""
+    idx = PackageIndex(tmp_path_factory.mktemp("index"))
+    idx.add("easytdv-demo-b", "1.2")
+    idx.add("easytdv-demo-a", "1.0", requires=["easytdv-demo-b>=1"])
+    idx.add("torch", "2.1.0")
+    if REAL_UV.exists():
+        idx.add_uv(REAL_UV)
+    yield idx
+    idx.close()
+
+
+@pytest.fixture
+def online(index):
+    """The index is up for this test (a test may take it down)."""
+    index.down = False
+    yield index
+    index.down = False
+
+
+@pytest.fixture
+def needs_uv():
+    if not REAL_UV.exists():
+        pytest.skip(f"uv is not installed at {REAL_UV} (run tests/sandbox/setup.sh)")

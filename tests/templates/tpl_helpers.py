@@ -6,11 +6,18 @@ installed: tests/sandbox/.venv/bin/cfn-lint, on PATH, or importable) and moto
 Run: tests/sandbox/.venv/bin/python -m pytest tests/templates
 """
 
+import base64
+import hashlib
+import http.server
+import json
 import os
+import platform
 import re
 import stat
 import subprocess
 import sys
+import threading
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -214,3 +221,99 @@ IAM_NOT_YET = (
     f"Value (arn:aws:iam::123456789012:instance-profile/easytdv-{RUN_ID}) for parameter "
     "iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN",
 )
+
+
+# --------------------------------------------------------------------------
+# A local package index (PEP 503 pages + PyPI's JSON API for uv), on 127.0.0.1
+# --------------------------------------------------------------------------
+def make_wheel(directory: Path, name: str, version: str, requires=(), files=None) -> Path:
+    """A minimal pure-Python wheel; `files` adds {path: text} to it."""
+    module = re.sub(r"[-.]+", "_", name).lower()
+    dist = f"{module}-{version}"
+    content = {f"{module}/__init__.py": f'__version__ = "{version}"\n'}
+    content.update(files or {})
+    content[f"{dist}.dist-info/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
+        f"Requires-Dist: {r}\n" for r in requires
+    )
+    content[f"{dist}.dist-info/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: easytdv-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    record = []
+    for path, text in content.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    content[f"{dist}.dist-info/RECORD"] = "\n".join(record + [f"{dist}.dist-info/RECORD,,"]) + "\n"
+    wheel = directory / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in content.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+class PackageIndex:
+    """Serves `root` over HTTP; `down = True` answers 503 to everything, like
+    an unreachable PyPI. `requests` counts what was asked."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.down = False
+        self.requests = []
+        index = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def do_GET(self):
+                index.requests.append(self.path)
+                if index.down:
+                    self.send_error(503, "index down (test)")
+                    return
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def add(self, name, version, requires=(), files=None):
+        page = self.root / "simple" / name
+        page.mkdir(parents=True, exist_ok=True)
+        make_wheel(page, name, version, requires, files)
+        links = "".join(f'<a href="{w.name}">{w.name}</a>\n' for w in sorted(page.glob("*.whl")))
+        (page / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
+
+    def add_uv(self, real_uv: Path, version: str = UV_PIN):
+        """PyPI's JSON API for uv, with a wheel whose `uv` runs the real one."""
+        arch = platform.machine()
+        files = self.root / "files"
+        files.mkdir(exist_ok=True)
+        wheel = files / f"uv-{version}-py3-none-manylinux_2_17_{arch}.manylinux2014_{arch}.whl"
+        with zipfile.ZipFile(wheel, "w") as archive:
+            info = zipfile.ZipInfo(f"uv-{version}.data/scripts/uv")
+            info.external_attr = 0o755 << 16
+            archive.writestr(info, f'#!/bin/sh\nexec "{real_uv}" "$@"\n')
+        other = files / f"uv-{version}-py3-none-musllinux_1_1_{arch}.whl"
+        other.write_bytes(b"not this one")
+        api = self.root / "pypi" / "uv" / version
+        api.mkdir(parents=True, exist_ok=True)
+        urls = [
+            {
+                "filename": w.name,
+                "url": f"{self.url}/files/{w.name}",
+                "packagetype": "bdist_wheel",
+                "digests": {"sha256": hashlib.sha256(w.read_bytes()).hexdigest()},
+            }
+            for w in (other, wheel)
+        ]
+        (api / "json").write_text(json.dumps({"info": {"name": "uv", "version": version}, "urls": urls}))
+
+    def close(self):
+        self.server.shutdown()
+
+
+def index_env(index):
+    """The installers' settings for the local index."""
+    return {"UV_INDEX_URL": f"{index.url}/simple", "PIP_INDEX_URL": f"{index.url}/simple"}

@@ -1,0 +1,377 @@
+"""install.sh: the Python it picks, uv and the pip fallback, empty requirements,
+the environment cache in S3 (hit, miss, corrupt), one-call download, phases,
+and the Deep Learning AMI's preinstalled torch. Fake instances, a local index."""
+
+import ast
+import json
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from tpl_helpers import BUCKET, INSTALL, PREFIX, TRAIN, TRAIN_OK, UV_PIN, Instance, index_env
+
+REQS = "# the demo package\neasytdv-demo-a   # pulls easytdv-demo-b\n\n"
+CACHE = Path(BUCKET) / "easytdv" / "cache"
+INSTALL_PHASES = ["download", "python", "env", "install", "cache"]
+
+
+def ok(result):
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def the(pattern, text):
+    found = re.findall(pattern, text, re.M)
+    assert len(found) == 1, (pattern, text)
+    return found[0]
+
+
+def installed_packages(inst, python=None):
+    python = python or inst.home / "venv" / "bin" / "python"
+    out = subprocess.run(
+        [str(python), "-c", "import easytdv_demo_a, easytdv_demo_b; print(easytdv_demo_a.__version__)"],
+        capture_output=True,
+        text=True,
+    )
+    return out.returncode == 0 and out.stdout.strip() == "1.0"
+
+
+def phases(stdout):
+    return [name for name, _ in re.findall(r"^easytdv: phase (\w+) (\d+\.\d{3})$", stdout, re.M)]
+
+
+def cache_objects(inst):
+    root = inst.s3 / CACHE
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def fresh(tmp_path, name, **kw):
+    return Instance(tmp_path / name, **kw)
+
+
+# --------------------------------------------------------------------------
+# uv, one download call, phases, cache miss then hit
+# --------------------------------------------------------------------------
+def test_uv_install_then_a_new_machine_reuses_the_cache_offline(tmp_path, online, needs_uv):
+    first = fresh(tmp_path, "first", uv=True)
+    first.upload_inputs(TRAIN_OK, REQS)
+    result = ok(first.run(INSTALL, **index_env(online)))
+    out = result.stdout
+    assert f"easytdv: installer uv {UV_PIN}" in out
+    key = the(r"^easytdv: cache miss ([0-9a-f]{64})$", out)
+    size = int(the(rf"^easytdv: cache saved {key} (\d+)$", out))
+    assert phases(out) == INSTALL_PHASES
+    assert installed_packages(first)
+    assert out.rstrip().endswith("easytdv: requirements installed")
+    # One call fetched both inputs.
+    downloads = [c for c in first.calls() if f" s3://{BUCKET}/{PREFIX}/ " in c]
+    assert len(downloads) == 1, first.calls()
+    assert "--exclude * --include train.py --include requirements.txt" in downloads[0]
+    assert sorted((first.s3 / ".gets").read_text().split()) == [f"{PREFIX}/requirements.txt", f"{PREFIX}/train.py"]
+    # The cache object and its description.
+    assert cache_objects(first) == [f"{key}.json", f"{key}.tar.zst"]
+    archive = first.s3 / CACHE / f"{key}.tar.zst"
+    assert archive.stat().st_size == size
+    meta = json.loads((first.s3 / CACHE / f"{key}.json").read_text())
+    assert meta["requirements"] == "easytdv-demo-a\n"
+    assert meta["arch"] and meta["image"] == "ami-0123456789abcdef0" and meta["installer"] == "uv"
+    assert meta["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert meta["size"] == size and meta["archive"] == f"{key}.tar.zst"
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", meta["created"])
+
+    # A new machine, the index unreachable: the cache alone installs.
+    online.down = True
+    second = tmp_path / "second-machine"
+    first.upload_inputs(TRAIN_OK, "easytdv-demo-a\n# same requirements, other comments\n")
+    asked = len(online.requests)
+    result = ok(first.run(INSTALL, EASYTDV_HOME=str(second), **index_env(online)))
+    assert the(r"^easytdv: cache hit ([0-9a-f]{64}) \S+$", result.stdout) == key
+    assert f"easytdv: cache hit {key} {meta['created']}" in result.stdout
+    assert "cache saved" not in result.stdout and "cache miss" not in result.stdout
+    assert installed_packages(first, second / "venv" / "bin" / "python")
+    assert online.requests[asked:] == []  # offline: not even a try
+    assert phases(result.stdout) == INSTALL_PHASES
+
+
+@pytest.mark.parametrize("broken", ["archive", "description"])
+def test_a_corrupt_cache_object_is_replaced(tmp_path, online, needs_uv, broken):
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_OK, REQS)
+    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", ok(inst.run(INSTALL, **index_env(online))).stdout)
+    target = inst.s3 / CACHE / (f"{key}.tar.zst" if broken == "archive" else f"{key}.json")
+    target.write_bytes(b"\x00garbage, not what was saved")
+    fresh_home = tmp_path / "home2"
+    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(fresh_home), **index_env(online)))
+    assert f"easytdv: cache corrupt {key}, installing afresh" in result.stdout
+    assert f"easytdv: cache saved {key} " in result.stdout
+    assert installed_packages(inst, fresh_home / "venv" / "bin" / "python")
+    # Replaced: a readable archive and description again.
+    meta = json.loads((inst.s3 / CACHE / f"{key}.json").read_text())
+    assert meta["key"] == key
+    listing = subprocess.run(
+        ["bash", "-c", f"zstd -dc '{inst.s3 / CACHE / meta['archive']}' | tar -t | head -3"],
+        capture_output=True,
+        text=True,
+    )
+    assert listing.returncode == 0 and listing.stdout.startswith("uv/"), listing.stdout + listing.stderr
+
+
+def test_an_offline_install_that_fails_falls_back_to_a_fresh_install(tmp_path, online, needs_uv):
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_OK, REQS)
+    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", ok(inst.run(INSTALL, **index_env(online))).stdout)
+    # A well-formed archive whose cache is empty: the offline install fails.
+    empty = tmp_path / "empty"
+    (empty / "uv").mkdir(parents=True)
+    with tarfile.open(tmp_path / "c.tar", "w") as tar:
+        tar.add(empty / "uv", arcname="uv")
+    subprocess.run(
+        ["zstd", "-q", "-f", str(tmp_path / "c.tar"), "-o", str(inst.s3 / CACHE / f"{key}.tar.zst")], check=True
+    )
+    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "home2"), **index_env(online)))
+    out = result.stdout
+    assert f"easytdv: cache hit {key} " in out
+    assert "cache object unusable: the offline install from it failed" in out
+    assert f"easytdv: cache corrupt {key}, installing afresh" in out
+    assert f"easytdv: cache saved {key} " in out
+
+
+def test_without_zstd_the_cache_is_a_tar_gz(tmp_path, online, needs_uv):
+    inst = fresh(tmp_path, "m", uv=True)
+    # A PATH without zstd: the system dirs through a filtered copy.
+    nozstd = tmp_path / "sysbin"
+    nozstd.mkdir()
+    for d in ("/usr/bin", "/bin"):
+        for tool in Path(d).iterdir():
+            if tool.name != "zstd" and not (nozstd / tool.name).exists():
+                (nozstd / tool.name).symlink_to(tool)
+    inst.upload_inputs(TRAIN_OK, REQS)
+    result = ok(inst.run(INSTALL, PATH=f"{inst.bin}:{nozstd}", **index_env(online)))
+    assert "easytdv: zstd is not installed: the cache is stored as .tar.gz" in result.stdout
+    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", result.stdout)
+    assert cache_objects(inst) == [f"{key}.json", f"{key}.tar.gz"]
+    online.down = True
+    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "h2"), PATH=f"{inst.bin}:{nozstd}", **index_env(online)))
+    assert f"easytdv: cache hit {key} " in result.stdout
+
+
+def test_empty_requirements_create_the_environment_and_install_nothing(tmp_path, needs_uv):
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_OK, "# nothing here\n\n   \n# really nothing\n")
+    out = ok(inst.run(INSTALL)).stdout
+    assert "easytdv: no requirements" in out
+    assert "cache" not in out.replace("easytdv: phase cache 0.000", "")
+    assert phases(out) == INSTALL_PHASES
+    assert (inst.home / "venv" / "bin" / "python").exists()
+    assert cache_objects(inst) == []
+    # Nothing but the inputs' download and the log's upload.
+    assert [c for c in inst.calls() if "_logs/" not in c and "/cache/" not in c][0].startswith("aws s3 cp --recursive")
+    assert not [c for c in inst.calls() if "/cache/" in c]
+
+
+def test_the_cache_key_depends_on_python_arch_and_image_not_on_comments(tmp_path):
+    helper = Path(__file__).resolve().parents[2] / "templates" / "instance" / "easytdv_helper.py"
+
+    def key(reqs, python="3.12.1", arch="x86_64", image="ami-1"):
+        (tmp_path / "r.txt").write_text(reqs)
+        subprocess.run([sys.executable, str(helper), "reqs", tmp_path / "r.txt", tmp_path / "n"], check=True)
+        out = subprocess.run(
+            [sys.executable, str(helper), "key", tmp_path / "n", python, arch, image], capture_output=True, text=True
+        )
+        return out.stdout.strip()
+
+    base = key("numpy==2.1\nrequests>=2  # http\n")
+    assert base == key("# deps\nnumpy==2.1\n\n  requests>=2\n")
+    assert base == key("numpy==2.1\nrequests\\\n>=2\n")  # a continuation line
+    assert base != key("requests>=2\nnumpy==2.1\n")  # order kept: uv gives earlier lines priority
+    assert base != key("numpy==2.1\nrequests>=2\n", python="3.12.2")
+    assert base != key("numpy==2.1\nrequests>=2\n", arch="aarch64")
+    assert base != key("numpy==2.1\nrequests>=2\n", image="ami-2")
+    assert re.fullmatch(r"[0-9a-f]{64}", base)
+
+
+# --------------------------------------------------------------------------
+# Getting uv, and pip when uv cannot be had or cannot install
+# --------------------------------------------------------------------------
+def test_uv_is_fetched_from_pypi_when_not_on_the_machine(tmp_path, online, needs_uv):
+    inst = fresh(tmp_path, "m")
+    inst.upload_inputs(TRAIN_OK, REQS)
+    result = ok(inst.run(INSTALL, EASYTDV_PYPI_URL=online.url, **index_env(online)))
+    assert f"easytdv: fetching uv {UV_PIN} from {online.url}" in result.stdout
+    assert f"easytdv: installer uv {UV_PIN}" in result.stdout
+    assert (inst.home / "tools" / f"uv-{UV_PIN}" / "uv").exists()
+    assert f"/pypi/uv/{UV_PIN}/json" in online.requests
+    assert not any("musllinux" in r for r in online.requests)
+    assert installed_packages(inst)
+
+
+def test_pip_when_uv_cannot_be_fetched_with_its_wheelhouse_cache(tmp_path, online):
+    inst = fresh(tmp_path, "m")
+    inst.upload_inputs(TRAIN_OK, REQS)
+    result = ok(inst.run(INSTALL, **index_env(online)))
+    out = result.stdout
+    assert re.search(rf"^easytdv: installer pip \(uv {UV_PIN} could not be fetched: .+\)$", out, re.M), out
+    assert "installer uv" not in out
+    assert installed_packages(inst)
+    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", out)
+    assert "/simple/pip/" in online.requests  # pip was upgraded (asked for) in the venv
+    # The pip cache is a wheelhouse, usable offline by pip on the next machine.
+    online.down = True
+    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "h2"), **index_env(online)))
+    assert f"easytdv: cache hit {key} " in result.stdout
+    assert installed_packages(inst, tmp_path / "h2" / "venv" / "bin" / "python")
+
+
+def test_pip_when_uv_cannot_install(tmp_path, online):
+    inst = fresh(tmp_path, "m")
+    # A uv of the pinned version whose installs fail.
+    (inst.bin / "uv").write_text(
+        "#!/bin/bash\n"
+        f'if [ "$1" = --version ]; then echo "uv {UV_PIN}"; exit 0; fi\n'
+        'if [ "$1" = pip ]; then echo "error: simulated uv failure" >&2; exit 2; fi\n'
+        f'exec "{sys.executable}" -m venv --without-pip "${{@: -1}}"\n'
+    )
+    (inst.bin / "uv").chmod(0o755)
+    inst.upload_inputs(TRAIN_OK, REQS)
+    result = ok(inst.run(INSTALL, **index_env(online)))
+    out = result.stdout
+    assert out.index(f"easytdv: installer uv {UV_PIN}") < out.index(
+        "easytdv: installer pip (uv could not install the requirements)"
+    )
+    assert "simulated uv failure" in result.stderr
+    assert installed_packages(inst)
+
+
+def test_a_bad_requirement_fails_with_the_installers_error(tmp_path, online, needs_uv):
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_OK, "easytdv-no-such-package==9.9\n")
+    result = inst.run(INSTALL, **index_env(online))
+    assert result.returncode == 5
+    assert "easytdv: installer pip (uv could not install the requirements)" in result.stdout
+    assert "easytdv: pip could not install the requirements" in result.stderr
+    assert "easytdv-no-such-package" in result.stderr
+    assert "cache saved" not in result.stdout
+
+
+# --------------------------------------------------------------------------
+# Which Python
+# --------------------------------------------------------------------------
+def fake_python(path: Path, version=None):
+    """A python that logs its use; with `version`, it says it is that version."""
+    lie = (
+        f'case "$*" in *version_info*) echo "{version}"; exit 0 ;; esac\n'  # the scripts' version probe
+        if version
+        else ""
+    )
+    path.write_text(f'#!/bin/bash\necho "$0 $*" >>"{path}.calls"\n{lie}exec "{sys.executable}" "$@"\n')
+    path.chmod(0o755)
+
+
+def test_python312_is_preferred(tmp_path, needs_uv):
+    inst = fresh(tmp_path, "m", uv=True)
+    fake_python(inst.bin / "python3.12")
+    inst.upload_inputs(TRAIN_OK, "")
+    out = ok(inst.run(INSTALL)).stdout
+    assert f"easytdv: interpreter {inst.bin / 'python3.12'} (python3.12)" in out
+    assert re.search(r"^easytdv: python 3\.\d+\.\d+$", out, re.M)
+
+
+def test_python312_is_installed_with_dnf_when_missing(tmp_path, needs_uv):
+    inst = fresh(tmp_path, "m", uv=True)
+    (inst.bin / "dnf").write_text(
+        f'#!/bin/bash\necho "$*" >>"{tmp_path}/dnf.calls"\n'
+        f'ln -s "{sys.executable}" "{inst.bin}/python3.12"\necho "Complete!"\n'
+    )
+    (inst.bin / "dnf").chmod(0o755)
+    inst.upload_inputs(TRAIN_OK, "")
+    out = ok(inst.run(INSTALL)).stdout
+    assert (tmp_path / "dnf.calls").read_text().splitlines() == [
+        "install -y python3.12 python3.12-pip python3.12-pip-wheel"
+    ]
+    assert "easytdv: installing Python 3.12 with dnf" in out
+    assert f"easytdv: interpreter {inst.bin / 'python3.12'} (python3.12, installed with dnf)" in out
+    assert "Complete!" in (inst.home / "logs" / "install.log").read_text()
+
+
+def test_no_recent_python_fails_clearly(tmp_path):
+    inst = fresh(tmp_path, "m")
+    (inst.bin / "python3").unlink()
+    fake_python(inst.bin / "python3", version="3.9.16")
+    (inst.bin / "dnf").write_text("#!/bin/bash\necho 'No match for argument: python3.12' >&2\nexit 1\n")
+    (inst.bin / "dnf").chmod(0o755)
+    inst.upload_inputs(TRAIN_OK, "")
+    result = inst.run(INSTALL)
+    assert result.returncode == 6
+    assert "easytdv: dnf could not install python3.12" in result.stderr
+    assert "easytdv: no Python 3.10 or newer on this machine (python3 is 3.9.16" in result.stderr
+    # The failure still schedules the machine's shutdown.
+    assert inst.shutdowns() and inst.shutdowns()[-1].startswith("-h +60 ")
+
+
+# --------------------------------------------------------------------------
+# Deep Learning AMI: its PyTorch environment, torch not reinstalled
+# --------------------------------------------------------------------------
+@pytest.fixture
+def dlami(tmp_path):
+    """A stand-in for /opt/pytorch: a venv with a preinstalled torch 2.6.0+cu126."""
+    env = tmp_path / "opt-pytorch"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    site = next((env / "lib").glob("python3*/site-packages"))
+    (site / "torch").mkdir()
+    (site / "torch" / "__init__.py").write_text('__version__ = "2.6.0+cu126"\n')
+    info = site / "torch-2.6.0+cu126.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 2.6.0+cu126\n")
+    (info / "INSTALLER").write_text("pip\n")
+    (info / "RECORD").write_text("torch/__init__.py,,\n")
+    return env
+
+
+def test_deep_learning_ami_keeps_its_torch(tmp_path, online, needs_uv, dlami):
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(
+        "import torch, easytdv_demo_a\nprint('torch', torch.__version__, 'demo', easytdv_demo_a.__version__)\n",
+        "torch>=2.0\neasytdv-demo-a\n",
+    )
+    env = {"EASYTDV_DLAMI_PYTHON": str(dlami / "bin" / "python"), **index_env(online)}
+    out = ok(inst.run(INSTALL, **env)).stdout
+    assert f"easytdv: interpreter {dlami / 'bin' / 'python'} (the Deep Learning AMI's PyTorch environment)" in out
+    assert "easytdv: using the preinstalled torch 2.6.0+cu126" in out
+    assert not [r for r in online.requests if "torch-2.1.0" in r]  # torch was not downloaded
+    assert (inst.home / "venv").resolve() == dlami.resolve()
+    out = ok(inst.run(TRAIN, **env)).stdout
+    assert "torch 2.6.0+cu126 demo 1.0" in out
+
+
+def test_deep_learning_ami_with_an_incompatible_torch_line(tmp_path, online, needs_uv, dlami):
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_OK, "torch==2.1.0\n")
+    out = ok(inst.run(INSTALL, EASYTDV_DLAMI_PYTHON=str(dlami / "bin" / "python"), **index_env(online))).stdout
+    assert "easytdv: torch 2.1.0 replaced the preinstalled torch 2.6.0+cu126" in out
+
+
+# --------------------------------------------------------------------------
+# The helper is embedded verbatim; the scripts share their common part
+# --------------------------------------------------------------------------
+def test_install_sh_embeds_the_helper_verbatim_and_the_common_part_is_shared():
+    root = Path(__file__).resolve().parents[2] / "templates" / "instance"
+    install, train = (root / "install.sh").read_text(), (root / "train.sh").read_text()
+    embedded = re.search(r"<<'EASYTDV_HELPER'[^\n]*\n(.*?)\nEASYTDV_HELPER\n", install, re.S).group(1)
+    assert embedded + "\n" == (root / "easytdv_helper.py").read_text()
+    common = re.compile(r"# >>> easytdv common >>>.*?# <<< easytdv common <<<\n", re.S)
+    assert common.search(install).group(0) == common.search(train).group(0)
+    for text in (install, train):
+        assert len(text.encode()) < 40_000  # sent as an SSM command parameter
+
+
+def test_the_uv_pin_is_the_sandboxs():
+    pins = (Path(__file__).resolve().parents[2] / "tests" / "sandbox" / "requirements.txt").read_text()
+    assert f"uv=={UV_PIN}\n" in pins
+
+
+def test_the_helper_parses_as_python_3_8():
+    helper = Path(__file__).resolve().parents[2] / "templates" / "instance" / "easytdv_helper.py"
+    ast.parse(helper.read_text(), feature_version=(3, 8))
