@@ -1,14 +1,30 @@
 """easyTDV launcher Lambda: starts the run's one training instance.
 
-Invoked synchronously (RequestResponse, event ``{"launch": N}``) by the easyTDV core
-after the run's CloudFormation stack is complete. Everything it needs comes
-from the function's environment, set by templates/stack.yaml:
+Invoked synchronously (RequestResponse) by the easyTDV core after the run's
+CloudFormation stack is complete, with the event
+
+    {"launch": N,                                   # the run's N-th deliberate launch (default 1)
+     "subnets": [{"subnet_id": "subnet-...", "zone": "eu-west-3a"}, ...]}   # optional
+
+Everything else comes from the function's environment, set by
+templates/stack.yaml:
 
     RUN_ID, AMI_ID, INSTANCE_TYPE, DISK_SIZE_GB, INSTANCE_PROFILE_ARN,
     SECURITY_GROUP_ID, MAX_RUNTIME_HOURS, BUCKET, RUN_PREFIX
 
-Returns ``{"instance_id": "i-..."}``. Pure boto3; the client is created with
-boto3's defaults, so ``AWS_ENDPOINT_URL`` (the local sandbox) is honoured.
+A live instance (pending/running) already tagged ``easytdv:run-id=<run>`` and
+``easytdv:launch=<N>`` is returned instead of launching a second one. Otherwise
+RunInstances is tried in each subnet in order (EC2's choice when no subnets are
+given); a capacity error (InsufficientInstanceCapacity, Unsupported, and for
+spot SpotMaxPriceTooLow, MaxSpotInstanceCountExceeded) moves on to the next.
+
+Returns ``{"instance_id": "i-...", "zone": "eu-west-3b", "subnet_id": "subnet-...",
+"tried": [{"zone": "eu-west-3a", "subnet_id": "subnet-...", "code": "InsufficientInstanceCapacity"}],
+"reused": false}``. Failures raise LaunchError whose message is
+``easytdv launcher: RunInstances failed (<Code>: <message>)`` (a Lambda
+FunctionError; the core reads <Code>), followed by the zones tried when there
+were several. Pure boto3; the client is created with boto3's defaults, so
+``AWS_ENDPOINT_URL`` (the local sandbox) is honoured.
 """
 
 import os
@@ -33,6 +49,15 @@ _IAM_PROPAGATION_CODES = {"InvalidParameterValue", "InvalidParameterCombination"
 _IAM_PROPAGATION_HINTS = ("iam", "instance profile", "instanceprofile")
 # The launcher's own role is also brand new: its policy may not be in force yet.
 _ALWAYS_RETRY_CODES = {"UnauthorizedOperation"}
+# Capacity errors of one zone: the next subnet (zone) may have the machine.
+NEXT_ZONE_CODES = {
+    "InsufficientInstanceCapacity",
+    "Unsupported",
+    "SpotMaxPriceTooLow",
+    "MaxSpotInstanceCountExceeded",
+}
+LAUNCH_TAG = "easytdv:launch"
+RUN_TAG = "easytdv:run-id"
 
 # Indirection so tests can run the retry loop without really sleeping.
 _sleep = time.sleep
@@ -41,6 +66,14 @@ _monotonic = time.monotonic
 
 class LaunchError(RuntimeError):
     """A launch failure with a message meant for a human."""
+
+
+class ZoneError(LaunchError):
+    """RunInstances refused for lack of capacity in one zone (worth another zone)."""
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
 
 
 def _env(name):
@@ -112,25 +145,28 @@ def user_data(max_runtime_minutes):
     return script.replace(MAX_RUNTIME_PLACEHOLDER, str(max_runtime_minutes))
 
 
-def run_instances_request(cfg, device_name, launch=1):
+def run_instances_request(cfg, device_name, launch=1, subnet=None, index=None):
     """The RunInstances parameters for this run (no network access).
 
     ``launch`` counts the run's deliberate launches (a retry after the first
-    machine was terminated is launch 2)."""
+    machine was terminated is launch 2); ``subnet`` (``{"subnet_id": ...}``) and
+    its ``index`` in the event's list pin the zone."""
     run_id = cfg["RUN_ID"]
     tags = [
         {"Key": "Name", "Value": f"easytdv-{run_id}"},
-        {"Key": "easytdv:run-id", "Value": run_id},
+        {"Key": RUN_TAG, "Value": run_id},
         {"Key": "easytdv:app", "Value": APP_TAG},
+        {"Key": LAUNCH_TAG, "Value": str(launch)},
     ]
-    return {
+    # Same token for every attempt and every repeated invocation of one launch
+    # in one subnet: a repeated invoke returns the same instance, never a second.
+    token = f"easytdv-{run_id}-{launch}" if index is None else f"easytdv-{run_id}-{launch}-{index}"
+    request = {
         "ImageId": cfg["AMI_ID"],
         "InstanceType": cfg["INSTANCE_TYPE"],
         "MinCount": 1,
         "MaxCount": 1,
-        # Same token for every attempt and every repeated invocation of one
-        # launch: a repeated invoke returns the same instance, never a second.
-        "ClientToken": f"easytdv-{run_id}-{launch}",
+        "ClientToken": token,
         "IamInstanceProfile": {"Arn": cfg["INSTANCE_PROFILE_ARN"]},
         "SecurityGroupIds": [cfg["SECURITY_GROUP_ID"]],
         "InstanceInitiatedShutdownBehavior": "terminate",
@@ -156,6 +192,9 @@ def run_instances_request(cfg, device_name, launch=1):
         # boto3 base64-encodes UserData for RunInstances itself.
         "UserData": user_data(cfg["MAX_RUNTIME_MINUTES"]),
     }
+    if subnet is not None:
+        request["SubnetId"] = subnet["subnet_id"]
+    return request
 
 
 def run_with_retry(ec2, request):
@@ -169,6 +208,8 @@ def run_with_retry(ec2, request):
         except ClientError as err:
             code, message = _error_text(err)
             remaining = deadline - _monotonic()
+            if code in NEXT_ZONE_CODES:
+                raise ZoneError(f"easytdv launcher: RunInstances failed ({code}: {message})", code) from err
             if not is_iam_propagation_error(err):
                 raise LaunchError(f"easytdv launcher: RunInstances failed ({code}: {message})") from err
             if remaining <= 0:
@@ -191,16 +232,84 @@ def launch_number(event):
     return value
 
 
+def subnet_choices(event):
+    """The event's subnets, in order, each ``{"subnet_id", "zone"}`` (None: EC2 chooses)."""
+    subnets = (event or {}).get("subnets") if isinstance(event, dict) else None
+    if subnets is None:
+        return None
+    if not isinstance(subnets, list) or not subnets or len(subnets) > 32:
+        raise LaunchError(f"easytdv launcher: bad subnets in the event: {subnets!r}")
+    out = []
+    for item in subnets:
+        subnet_id = item.get("subnet_id") if isinstance(item, dict) else None
+        zone = item.get("zone") if isinstance(item, dict) else None
+        if not isinstance(subnet_id, str) or not subnet_id.startswith("subnet-"):
+            raise LaunchError(f"easytdv launcher: bad subnet {item!r} in the event")
+        out.append({"subnet_id": subnet_id, "zone": zone if isinstance(zone, str) else None})
+    return out
+
+
+def live_instance(ec2, run_id, launch):
+    """A pending/running instance of this run and launch, or None."""
+    try:
+        pages = ec2.get_paginator("describe_instances").paginate(
+            Filters=[
+                {"Name": f"tag:{RUN_TAG}", "Values": [run_id]},
+                {"Name": f"tag:{LAUNCH_TAG}", "Values": [str(launch)]},
+                {"Name": "instance-state-name", "Values": ["pending", "running"]},
+            ]
+        )
+        for page in pages:
+            for reservation in page.get("Reservations", []):
+                for instance in reservation.get("Instances", []):
+                    return instance
+    except ClientError as err:
+        code, message = _error_text(err)
+        # Without ec2:DescribeInstances the ClientToken still makes a repeat safe.
+        print(f"easytdv launcher: could not look for a live instance ({code}: {message}); launching")
+    return None
+
+
+def _answer(instance, subnet, tried, reused):
+    placement = instance.get("Placement") or {}
+    return {
+        "instance_id": instance["InstanceId"],
+        "zone": placement.get("AvailabilityZone") or (subnet or {}).get("zone"),
+        "subnet_id": instance.get("SubnetId") or (subnet or {}).get("subnet_id"),
+        "tried": tried,
+        "reused": reused,
+    }
+
+
 def handler(event, context):
     cfg = _config()
     launch = launch_number(event)
+    subnets = subnet_choices(event)
     ec2 = boto3.client("ec2")
+    existing = live_instance(ec2, cfg["RUN_ID"], launch)
+    if existing is not None:
+        print(f"easytdv launcher: run {cfg['RUN_ID']} launch {launch} is already {existing['InstanceId']}")
+        return _answer(existing, None, [], True)
     device = root_device_name(ec2, cfg["AMI_ID"])
-    request = run_instances_request(cfg, device, launch)
-    response = run_with_retry(ec2, request)
-    instances = response.get("Instances") or []
-    if len(instances) != 1 or not instances[0].get("InstanceId"):
-        raise LaunchError(f"easytdv launcher: RunInstances returned {len(instances)} instances, expected 1")
-    instance_id = instances[0]["InstanceId"]
-    print(f"easytdv launcher: run {cfg['RUN_ID']} launched {instance_id}")
-    return {"instance_id": instance_id}
+    choices = subnets if subnets is not None else [None]
+    tried = []
+    for index, subnet in enumerate(choices):
+        request = run_instances_request(cfg, device, launch, subnet, None if subnets is None else index)
+        try:
+            response = run_with_retry(ec2, request)
+        except ZoneError as err:
+            tried.append({"zone": (subnet or {}).get("zone"), "subnet_id": (subnet or {}).get("subnet_id"),
+                          "code": err.code})  # fmt: skip
+            if index + 1 < len(choices):
+                print(f"easytdv launcher: {err}; trying the next zone")
+                continue
+            if len(tried) > 1:
+                zones = "; ".join(f"{t['zone'] or t['subnet_id']}: {t['code']}" for t in tried)
+                raise LaunchError(f"{err} [zones tried: {zones}]") from err
+            raise
+        instances = response.get("Instances") or []
+        if len(instances) != 1 or not instances[0].get("InstanceId"):
+            raise LaunchError(f"easytdv launcher: RunInstances returned {len(instances)} instances, expected 1")
+        answer = _answer(instances[0], subnet, tried, False)
+        print(f"easytdv launcher: run {cfg['RUN_ID']} launched {answer['instance_id']} in {answer['zone']}")
+        return answer

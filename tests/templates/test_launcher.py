@@ -29,11 +29,27 @@ def _client_error(code, message, operation="RunInstances"):
 
 
 class FakeEc2:
-    def __init__(self, run_results, root_device="/dev/xvda"):
+    def __init__(self, run_results, root_device="/dev/xvda", live=(), describe_error=None):
         self.run_results = list(run_results)
         self.root_device = root_device
         self.run_calls = []
         self.describe_calls = []
+        self.live = list(live)
+        self.describe_error = describe_error
+        self.instance_filters = []
+
+    def get_paginator(self, name):
+        assert name == "describe_instances"
+        fake = self
+
+        class Paginator:
+            def paginate(self, **kwargs):
+                fake.instance_filters.append(kwargs["Filters"])
+                if fake.describe_error:
+                    raise fake.describe_error
+                return [{"Reservations": [{"Instances": fake.live}] if fake.live else []}]
+
+        return Paginator()
 
     def describe_images(self, **kwargs):
         self.describe_calls.append(kwargs)
@@ -47,14 +63,27 @@ class FakeEc2:
         return result
 
 
-def _ok(instance_id="i-0abc1234def567890"):
-    return {"Instances": [{"InstanceId": instance_id}]}
+def _ok(instance_id="i-0abc1234def567890", zone="eu-west-3a", subnet="subnet-0aaa"):
+    return {"Instances": [{"InstanceId": instance_id, "Placement": {"AvailabilityZone": zone}, "SubnetId": subnet}]}
+
+
+SUBNETS = [
+    {"subnet_id": "subnet-0aaa", "zone": "eu-west-3a"},
+    {"subnet_id": "subnet-0bbb", "zone": "eu-west-3b"},
+    {"subnet_id": "subnet-0ccc", "zone": "eu-west-3c"},
+]
 
 
 def test_run_instances_request(launch, monkeypatch):
     ec2 = FakeEc2([_ok()], root_device="/dev/sda1")
     monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
-    assert launch.handler({}, None) == {"instance_id": "i-0abc1234def567890"}
+    assert launch.handler({}, None) == {
+        "instance_id": "i-0abc1234def567890",
+        "zone": "eu-west-3a",
+        "subnet_id": "subnet-0aaa",
+        "tried": [],
+        "reused": False,
+    }
     assert ec2.describe_calls == [{"ImageIds": ["ami-0123456789abcdef0"]}]
     (req,) = ec2.run_calls
     assert req["ImageId"] == "ami-0123456789abcdef0"
@@ -75,6 +104,7 @@ def test_run_instances_request(launch, monkeypatch):
         {"Key": "Name", "Value": f"easytdv-{RUN_ID}"},
         {"Key": "easytdv:run-id", "Value": RUN_ID},
         {"Key": "easytdv:app", "Value": "easytdv"},
+        {"Key": "easytdv:launch", "Value": "1"},
     ]
     specs = {s["ResourceType"]: s["Tags"] for s in req["TagSpecifications"]}
     assert specs == {"instance": expected_tags, "volume": expected_tags}
@@ -82,6 +112,7 @@ def test_run_instances_request(launch, monkeypatch):
     assert "__MAX_RUNTIME_MINUTES__" not in req["UserData"]
     assert 'MAX_RUNTIME_MINUTES="1440"' in req["UserData"]
     assert req["ClientToken"] == f"easytdv-{RUN_ID}-1"
+    assert "SubnetId" not in req  # no subnets in the event: EC2 chooses
     assert launch.slept == []
 
 
@@ -95,6 +126,116 @@ def test_a_relaunch_gets_its_own_idempotency_token(launch, monkeypatch):
             launch.handler(bad, None)
 
 
+def test_capacity_errors_move_on_to_the_next_zone(launch, monkeypatch):
+    ec2 = FakeEc2(
+        [
+            _client_error("InsufficientInstanceCapacity", "We currently do not have sufficient g5.xlarge capacity"),
+            _client_error("Unsupported", "Your requested instance type (g5.xlarge) is not supported in eu-west-3b"),
+            _ok("i-0ccc", zone="eu-west-3c", subnet="subnet-0ccc"),
+        ]
+    )
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    answer = launch.handler({"launch": 2, "subnets": SUBNETS}, None)
+    assert answer == {
+        "instance_id": "i-0ccc",
+        "zone": "eu-west-3c",
+        "subnet_id": "subnet-0ccc",
+        "tried": [
+            {"zone": "eu-west-3a", "subnet_id": "subnet-0aaa", "code": "InsufficientInstanceCapacity"},
+            {"zone": "eu-west-3b", "subnet_id": "subnet-0bbb", "code": "Unsupported"},
+        ],
+        "reused": False,
+    }
+    assert [c["SubnetId"] for c in ec2.run_calls] == ["subnet-0aaa", "subnet-0bbb", "subnet-0ccc"]
+    # one idempotency token per (launch, subnet): a repeat in one zone never launches twice
+    assert [c["ClientToken"] for c in ec2.run_calls] == [f"easytdv-{RUN_ID}-2-{i}" for i in range(3)]
+    assert launch.slept == []
+
+
+def test_spot_capacity_codes_also_move_on(launch, monkeypatch):
+    ec2 = FakeEc2(
+        [_client_error("SpotMaxPriceTooLow", "price"), _client_error("MaxSpotInstanceCountExceeded", "n"), _ok()]
+    )
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    answer = launch.handler({"subnets": SUBNETS}, None)
+    assert [t["code"] for t in answer["tried"]] == ["SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded"]
+
+
+def test_every_zone_out_of_capacity_keeps_the_error_format(launch, monkeypatch):
+    ec2 = FakeEc2(
+        [
+            _client_error("InsufficientInstanceCapacity", "no g5 in a"),
+            _client_error("InsufficientInstanceCapacity", "no g5 in b"),
+            _client_error("Unsupported", "not in c"),
+        ]
+    )
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    with pytest.raises(launch.LaunchError) as info:
+        launch.handler({"subnets": SUBNETS}, None)
+    message = str(info.value)
+    assert message.startswith("easytdv launcher: RunInstances failed (Unsupported: not in c)")
+    assert (
+        "eu-west-3a: InsufficientInstanceCapacity; eu-west-3b: InsufficientInstanceCapacity; eu-west-3c: Unsupported"
+        in message
+    )
+    # one subnet only: exactly the plain format
+    ec2 = FakeEc2([_client_error("InsufficientInstanceCapacity", "no g5 in a")])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    with pytest.raises(launch.LaunchError) as info:
+        launch.handler({"subnets": SUBNETS[:1]}, None)
+    assert str(info.value) == "easytdv launcher: RunInstances failed (InsufficientInstanceCapacity: no g5 in a)"
+
+
+def test_a_quota_error_does_not_try_other_zones(launch, monkeypatch):
+    ec2 = FakeEc2(
+        [_client_error("VcpuLimitExceeded", "You have requested more vCPU capacity than your current vCPU limit of 0")]
+    )
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    with pytest.raises(launch.LaunchError) as info:
+        launch.handler({"subnets": SUBNETS}, None)
+    assert str(info.value).startswith("easytdv launcher: RunInstances failed (VcpuLimitExceeded: ")
+    assert len(ec2.run_calls) == 1
+
+
+def test_a_live_instance_of_this_launch_is_returned_not_duplicated(launch, monkeypatch):
+    live = {"InstanceId": "i-0live", "Placement": {"AvailabilityZone": "eu-west-3b"}, "SubnetId": "subnet-0bbb"}
+    ec2 = FakeEc2([], live=[live])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    answer = launch.handler({"launch": 3, "subnets": SUBNETS}, None)
+    assert answer == {
+        "instance_id": "i-0live",
+        "zone": "eu-west-3b",
+        "subnet_id": "subnet-0bbb",
+        "tried": [],
+        "reused": True,
+    }
+    assert ec2.run_calls == []
+    assert ec2.instance_filters == [
+        [
+            {"Name": "tag:easytdv:run-id", "Values": [RUN_ID]},
+            {"Name": "tag:easytdv:launch", "Values": ["3"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ]
+    ]
+
+
+def test_without_describe_permission_it_still_launches(launch, monkeypatch):
+    denied = _client_error("UnauthorizedOperation", "not authorized", "DescribeInstances")
+    ec2 = FakeEc2([_ok()], describe_error=denied)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    assert launch.handler({}, None)["instance_id"] == "i-0abc1234def567890"
+    assert len(ec2.run_calls) == 1
+
+
+def test_bad_subnets_are_refused(launch, monkeypatch):
+    ec2 = FakeEc2([])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    for bad in ([], "subnet-0aaa", [{"zone": "eu-west-3a"}], [{"subnet_id": "sg-0"}], [SUBNETS[0]] * 33):
+        with pytest.raises(launch.LaunchError, match="bad subnet"):
+            launch.handler({"subnets": bad}, None)
+    assert ec2.run_calls == []
+
+
 def test_retries_on_iam_propagation_then_succeeds(launch, monkeypatch):
     """Against botocore's real EC2 model (Stubber validates every request)."""
     client = boto3.client(
@@ -105,6 +246,17 @@ def test_retries_on_iam_propagation_then_succeeds(launch, monkeypatch):
     )
     stub = Stubber(client)
     stub.add_response(
+        "describe_instances",
+        {"Reservations": []},
+        {
+            "Filters": [
+                {"Name": "tag:easytdv:run-id", "Values": [RUN_ID]},
+                {"Name": "tag:easytdv:launch", "Values": ["1"]},
+                {"Name": "instance-state-name", "Values": ["pending", "running"]},
+            ]
+        },
+    )
+    stub.add_response(
         "describe_images",
         {"Images": [{"ImageId": "ami-0123456789abcdef0", "RootDeviceName": "/dev/xvda"}]},
         {"ImageIds": ["ami-0123456789abcdef0"]},
@@ -114,7 +266,7 @@ def test_retries_on_iam_propagation_then_succeeds(launch, monkeypatch):
     stub.add_response("run_instances", {"Instances": [{"InstanceId": "i-0fedcba9876543210"}]})
     monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: client)
     with stub:
-        assert launch.handler({}, None) == {"instance_id": "i-0fedcba9876543210"}
+        assert launch.handler({}, None)["instance_id"] == "i-0fedcba9876543210"
         stub.assert_no_pending_responses()
     assert len(launch.slept) == 2
     assert launch.slept[1] > launch.slept[0] > 0

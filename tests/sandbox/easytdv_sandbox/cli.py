@@ -19,7 +19,7 @@ PREFIX = "EASYTDV_SANDBOX_ENDPOINT="
 def run_foreground(args) -> int:
     from .server import Sandbox
 
-    sandbox = Sandbox(args.host, args.port, args.data_dir, args.cfn_delay, args.verbose)
+    sandbox = Sandbox(args.host, args.port, args.data_dir, args.cfn_delay, args.verbose, args.lambda_delay)
     try:
         endpoint = sandbox.start()
     except (OSError, SystemExit) as e:  # werkzeug exits when the port is busy
@@ -111,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--data-dir", default=str(DEFAULT_DATA))
     run.add_argument("--cfn-delay", type=float, default=float(os.environ.get("EASYTDV_SANDBOX_CFN_DELAY") or 0))
+    run.add_argument(
+        "--lambda-delay",
+        type=float,
+        default=float(os.environ.get("EASYTDV_SANDBOX_LAMBDA_DELAY") or 0),
+        help="seconds every Lambda invocation waits before its handler runs",
+    )
     run.add_argument("--background", action="store_true")
     run.add_argument("--pidfile")
     run.add_argument("--verbose", action="store_true", help="log every request")

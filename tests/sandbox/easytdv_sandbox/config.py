@@ -33,6 +33,7 @@ class Config:
     endpoint: str = "http://127.0.0.1:4566"
     data_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / ".data")
     cfn_delay: float = 0.0
+    lambda_delay: float = 0.0  # seconds every Lambda invocation waits before its handler runs
 
 
 CONFIG = Config()

@@ -19,11 +19,33 @@ from pathlib import Path
 
 from moto.awslambda.models import LambdaFunction
 
-from . import principals, procs
-from .config import child_env, python
+from . import gateway, principals, procs
+from .config import CONFIG, child_env, python
 
 RUNTIME = str(Path(__file__).with_name("lambda_runtime.py"))
 LOG_TAIL = 4096
+# Per-function delays set by `POST /easytdv-api/lambda-delay` ("*" = every function).
+DELAYS: dict[str, float] = {}
+
+
+def delay_of(function_name: str) -> float:
+    """Seconds the invocation waits before its handler runs (inside the function's timeout)."""
+    return DELAYS.get(function_name, DELAYS.get("*", CONFIG.lambda_delay))
+
+
+@gateway.hook("lambda-delay")
+def _delay_hook(method: str, data: dict) -> tuple[int, dict]:
+    """{"function": name or "*", "seconds": S}: later invocations wait S s first (0: no delay)."""
+    if method == "POST":
+        name, seconds = str(data.get("function") or "*"), float(data["seconds"])
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        DELAYS[name] = seconds
+    return 200, {"delays": DELAYS, "default": CONFIG.lambda_delay}
+
+
+def reset() -> None:
+    DELAYS.clear()
 
 
 def run_function(fn: LambdaFunction, event) -> tuple[bytes, bool, str]:
@@ -49,6 +71,7 @@ def run_function(fn: LambdaFunction, event) -> tuple[bytes, bool, str]:
             AWS_LAMBDA_FUNCTION_TIMEOUT=str(timeout),
             EASYTDV_FUNCTION_ARN=fn.function_arn,
             EASYTDV_REQUEST_ID=request_id,
+            EASYTDV_SANDBOX_LAMBDA_DELAY=str(delay_of(fn.function_name)),
         )
         # The function's own variables, but never the sandbox's endpoint/credentials.
         env = {**{k: str(v) for k, v in fn.environment_vars.items()}, **env}

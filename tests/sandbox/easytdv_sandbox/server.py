@@ -32,6 +32,7 @@ def reset_runtime() -> None:
     """Kill everything the sandbox runs and forget its extension state."""
     ssm_exec.reset()
     instances.reset()
+    lambda_exec.reset()
     procs.kill_tagged()
 
 
@@ -60,11 +61,13 @@ class Sandbox:
         data_dir: str | Path | None = None,
         cfn_delay: float = 0.0,
         verbose: bool = False,
+        lambda_delay: float = 0.0,
     ):
         self.host, self.port = host, port
         if data_dir is not None:
             CONFIG.data_dir = Path(data_dir).resolve()
         CONFIG.cfn_delay = float(cfn_delay)
+        CONFIG.lambda_delay = float(lambda_delay)
         logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
         self._server = None
         self._thread: threading.Thread | None = None

@@ -108,3 +108,61 @@ def test_timeout_is_honoured(aws, role_arn):
     assert time.time() - started < 10
     assert resp["FunctionError"] == "Unhandled"
     assert "Task timed out after 1.00 seconds" in json.loads(resp["Payload"].read())["errorMessage"]
+
+
+QUICK = """
+import time
+def handler(event, context):
+    return {"started": time.time()}
+"""
+
+
+def hook(endpoint, name, body=None):
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{endpoint}/easytdv-api/{name}", data=data, method="POST" if data else "GET")
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read())
+
+
+def test_lambda_delay_hook_makes_one_function_slow(aws, role_arn, endpoint):
+    create_function(aws, role_arn, "delayed", {"q.py": QUICK}, "q.handler", timeout=10)
+    create_function(aws, role_arn, "prompt", {"q.py": QUICK}, "q.handler", timeout=10)
+    assert hook(endpoint, "lambda-delay", {"function": "delayed", "seconds": 2})["delays"] == {"delayed": 2.0}
+    try:
+        sent = time.time()
+        resp = aws("lambda").invoke(FunctionName="delayed")
+        assert json.loads(resp["Payload"].read())["started"] - sent >= 2, "the handler starts after the delay"
+        sent = time.time()
+        aws("lambda").invoke(FunctionName="prompt")
+        assert time.time() - sent < 2
+        # the delay counts against the function's timeout, as a slow handler would
+        hook(endpoint, "lambda-delay", {"function": "delayed", "seconds": 15})
+        resp = aws("lambda").invoke(FunctionName="delayed")
+        assert resp["FunctionError"] == "Unhandled"
+        assert "Task timed out after 10.00 seconds" in json.loads(resp["Payload"].read())["errorMessage"]
+    finally:
+        hook(endpoint, "lambda-delay", {"function": "delayed", "seconds": 0})
+
+
+def test_lambda_delay_flag(tmp_path):
+    from conftest import client, start_sandbox, stop_sandbox
+
+    proc, url = start_sandbox(tmp_path, "--lambda-delay", "1.5")
+    try:
+        iam = client(url, "iam")
+        arn = iam.create_role(RoleName="r", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+        fn = client(url, "lambda")
+        fn.create_function(
+            FunctionName="q",
+            Runtime="python3.12",
+            Role=arn,
+            Handler="q.handler",
+            Code={"ZipFile": zip_of({"q.py": QUICK})},
+        )
+        sent = time.time()
+        assert json.loads(fn.invoke(FunctionName="q")["Payload"].read())["started"] - sent >= 1.5
+        assert hook(url, "lambda-delay")["default"] == 1.5
+    finally:
+        stop_sandbox(proc)
