@@ -27,6 +27,7 @@ def test_bootstrap_in_the_sandbox_is_fast_and_harmless(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert (inst.home / "bootstrap.done").exists()
     # With EASYTDV_HOME given (the sandbox), the machine is never touched.
+    assert not (inst.home / "deadline").exists()
     assert not spy.exists(), spy.read_text()
     assert elapsed < 10
 
@@ -66,6 +67,9 @@ def _bootstrap_on_fake_ec2(tmp_path, **extra):
     result = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (inst.home / "bootstrap.done").exists()
+    # The safety deadline, for install.sh/train.sh (failure shutdown, retry).
+    deadline = int((inst.home / "deadline").read_text())
+    assert abs(deadline - (time.time() + 90 * 60)) < 30
     return result, spy.read_text().splitlines()
 
 

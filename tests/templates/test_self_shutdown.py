@@ -1,0 +1,123 @@
+"""No idle machine: after a failure the instance schedules its own shutdown
+(min(max-runtime deadline, now + EASYTDV_IDLE_AFTER_FAILURE_MIN)); a retry
+restores the max-runtime shutdown; after a successful upload it ends in a minute.
+`shutdown` is a fake that records its arguments."""
+
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from tpl_helpers import INSTALL, TRAIN, TRAIN_FAILS, TRAIN_OK, Instance
+
+WILL = re.compile(r"^easytdv: machine will shut down at (\S+) unless you retry$", re.M)
+
+
+@pytest.fixture
+def ready(tmp_path):
+    inst = Instance(tmp_path, uv=(Path(sys.executable).parent / "uv").exists())
+    inst.upload_inputs(TRAIN_OK, "")
+    result = inst.run(INSTALL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert inst.shutdowns() == []  # a success of install.sh leaves the machine alone
+    inst.reset_records()
+    return inst
+
+
+def minutes(call):
+    return int(re.match(r"^-h \+(\d+) ", call).group(1))
+
+
+def at(stdout):
+    return datetime.strptime(WILL.search(stdout).group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def test_a_failed_training_shuts_the_machine_down_after_an_hour(ready):
+    ready.upload_inputs(TRAIN_FAILS, "")
+    result = ready.run(TRAIN)
+    assert result.returncode == 1
+    (call,) = ready.shutdowns()
+    assert call.startswith("-h +60 easyTDV: ")
+    when = at(result.stdout).timestamp()
+    assert abs(when - (time.time() + 3600)) < 120
+    assert (ready.outputs / "partial.ckpt").exists()  # outputs first, then the shutdown
+
+
+def test_the_failure_shutdown_is_never_after_the_deadline(ready):
+    (ready.home / "deadline").write_text(f"{int(time.time()) + 10 * 60}\n")
+    ready.upload_inputs(TRAIN_FAILS, "")
+    assert ready.run(TRAIN).returncode == 1
+    assert minutes(ready.shutdowns()[-1]) == 10
+    ready.upload_inputs(TRAIN_FAILS, "")
+    ready.reset_records()
+    ready.run(TRAIN, EASYTDV_IDLE_AFTER_FAILURE_MIN="3")
+    # The retry first restored the deadline's shutdown, then the failure set 3 minutes.
+    assert [minutes(c) for c in ready.shutdowns()] == [10, 3]
+
+
+def test_a_retry_restores_the_max_runtime_shutdown(ready):
+    (ready.home / "deadline").write_text(f"{int(time.time()) + 300 * 60}\n")
+    ready.upload_inputs(TRAIN_FAILS, "")
+    ready.run(TRAIN)
+    assert minutes(ready.shutdowns()[-1]) == 60
+    ready.reset_records()
+    ready.upload_inputs(TRAIN_OK, "")
+    result = ready.run(TRAIN)
+    assert result.returncode == 0
+    first, last = ready.shutdowns()
+    assert first.startswith("-h +300 easyTDV: maximum run time reached")
+    assert "retry: the machine's shutdown is back at the maximum run time" in result.stdout
+    assert last == "-h +1 easyTDV: training finished, outputs uploaded"
+
+
+def test_a_retry_without_a_deadline_cancels_the_failure_shutdown(ready):
+    ready.upload_inputs(TRAIN_FAILS, "")
+    ready.run(TRAIN)
+    ready.reset_records()
+    result = ready.run(INSTALL)
+    assert result.returncode == 0
+    assert ready.shutdowns() == ["-c"]
+    assert "retry: the machine's scheduled shutdown was cancelled" in result.stdout
+
+
+def test_success_ends_the_machine_a_minute_after_the_upload(ready):
+    result = ready.run(TRAIN)
+    assert result.returncode == 0
+    assert ready.shutdowns() == ["-h +1 easyTDV: training finished, outputs uploaded"]
+    out = result.stdout
+    assert out.index("easytdv: outputs uploaded") < out.index("easytdv: machine will shut down at")
+    assert re.search(r"^easytdv: machine will shut down at \S+Z \(training finished, outputs uploaded\)$", out, re.M)
+
+
+def test_a_failed_upload_is_a_failure(ready):
+    result = ready.run(TRAIN, FAKE_AWS_FAIL_SYNC="1")
+    assert result.returncode == 90
+    assert minutes(ready.shutdowns()[-1]) == 60
+
+
+def test_a_failed_install_shuts_the_machine_down_too(tmp_path):
+    inst = Instance(tmp_path)
+    (inst.inputs / "train.py").write_text(TRAIN_OK)
+    result = inst.run(INSTALL)
+    assert result.returncode == 3
+    assert minutes(inst.shutdowns()[-1]) == 60
+    assert WILL.search(result.stdout)
+
+
+def test_never_on_a_developers_machine(tmp_path):
+    """EASYTDV_HOME given, not root's real instance, not the sandbox: hands off."""
+    inst = Instance(tmp_path)
+    inst.upload_inputs(TRAIN_FAILS, "")
+    result = inst.run(TRAIN, EASYTDV_SELF_SHUTDOWN="")
+    assert result.returncode == 2  # not installed
+    assert inst.shutdowns() == []
+    assert not WILL.search(result.stdout)
+
+
+def test_in_the_sandbox_the_shim_is_used(tmp_path):
+    inst = Instance(tmp_path)
+    result = inst.run(TRAIN, EASYTDV_SELF_SHUTDOWN="", EASYTDV_SANDBOX_INSTANCE_ID="i-0123456789abcdef0")
+    assert result.returncode == 2
+    assert minutes(inst.shutdowns()[-1]) == 60
