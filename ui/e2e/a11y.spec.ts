@@ -14,6 +14,8 @@ for (const scheme of ['light', 'dark'] as const) {
     test.use({ colorScheme: scheme });
 
     test(`every screen passes axe (WCAG 2.1 AA) in ${scheme}`, async ({ page, app }) => {
+      // Nine axe runs: slow on a busy 2-core machine (a Rust build beside it), so more than the default 20 s.
+      test.setTimeout(60_000);
       await app.open(
         scenario({
           results: signedIn({

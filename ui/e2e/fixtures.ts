@@ -14,6 +14,7 @@ export function scenario(partial: Partial<Scenario> = {}): Scenario {
     delays: { ...(partial.delays ?? {}) },
     streams: { ...(partial.streams ?? {}) },
     streamDelayMs: partial.streamDelayMs ?? 20,
+    streamHolds: { ...(partial.streamHolds ?? {}) },
     sequences: { ...(partial.sequences ?? {}) },
     then: { ...(partial.then ?? {}) },
     thenStreamed: { ...(partial.thenStreamed ?? {}) },

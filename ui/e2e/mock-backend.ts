@@ -28,6 +28,8 @@ export interface Scenario {
   streams: Record<string, MockEvent[]>;
   /** Delay between two streamed events. */
   streamDelayMs: number;
+  /** Command name → after how many of its streamed events the stream pauses, and for how long (a run held in a step). */
+  streamHolds: Record<string, { after: number; ms: number }>;
   /** Command name → results returned one per call, in order; the last one then stays (e.g. run_live_status over time). */
   sequences: Record<string, unknown[]>;
   /**
@@ -96,8 +98,9 @@ export function installMockBackend(scenario: Scenario): void {
     const events = scenario.streams[cmd] ?? [];
     const streamId = nextStream++;
     streaming.set(streamId, runId);
-    for (const ev of events) {
-      await sleep(scenario.streamDelayMs);
+    const hold = scenario.streamHolds[cmd];
+    for (const [i, ev] of events.entries()) {
+      await sleep(scenario.streamDelayMs + (hold && i === hold.after ? hold.ms : 0));
       if (stoppedStreams.has(streamId)) break;
       publish(runId, ev, channelId);
     }

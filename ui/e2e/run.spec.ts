@@ -81,13 +81,15 @@ test('run view: Stop and delete an active run keeps what it did and deletes the 
     scenario({
       results: signedIn({ list_runs: [RUNNING_RECORD], run_live_status: LIVE_ACTIVE, delete_run: DELETE_REPORT }),
       streams: { start_run: runEvents(), delete_run: deleteEvents() },
+      // The run stays in "requirements" long enough to be stopped there, then would go on.
+      streamHolds: { start_run: { after: 7, ms: 8000 } },
       thenStreamed: { delete_run: { list_runs: [stopped], run_live_status: LIVE_GONE } },
       streamDelayMs: 250,
     }),
     '#/new',
   );
   await launch(page);
-  await expect(page.locator('[data-step="instance"]')).toHaveAttribute('data-state', 'running', { timeout: 6000 });
+  await expect(page.locator('[data-step="requirements"]')).toHaveAttribute('data-state', 'running', { timeout: 6000 });
   await page.getByRole('button', { name: 'Stop and delete' }).click();
   const dialog = page.getByRole('dialog', { name: 'Stop this run and delete its resources?' });
   await expect(dialog).toContainText('deletes the machine and the stack');
@@ -95,11 +97,10 @@ test('run view: Stop and delete an active run keeps what it did and deletes the 
   await app.shot('42-run-stop-confirm');
   await dialog.getByRole('button', { name: 'Stop and delete' }).click();
 
-  // The step that was running when the user stopped (the run goes on while the dialog is open).
+  // The step that was running when the user stopped.
   const stoppedAt = page.locator('[data-state="failed"]');
   await expect(stoppedAt).toHaveCount(1);
-  const step = (await stoppedAt.getAttribute('data-step')) ?? '';
-  expect(['instance', 'requirements', 'training']).toContain(step);
+  await expect(stoppedAt).toHaveAttribute('data-step', 'requirements');
   await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'done');
   await expect(page.getByTestId('run-status')).toHaveText('Failed · cleaned up');
   const failure = page.getByTestId('failure');
