@@ -17,9 +17,17 @@ PREFIX = "EASYTDV_SANDBOX_ENDPOINT="
 
 
 def run_foreground(args) -> int:
+    from .quotas import parse_quota_settings
     from .server import Sandbox
 
-    sandbox = Sandbox(args.host, args.port, args.data_dir, args.cfn_delay, args.verbose, args.lambda_delay)
+    try:
+        quota_values = parse_quota_settings(",".join([os.environ.get("EASYTDV_SANDBOX_QUOTAS", ""), *args.quota]))
+    except ValueError as e:
+        print(f"easytdv-sandbox: bad --quota / EASYTDV_SANDBOX_QUOTAS: {e}", file=sys.stderr)
+        return 2
+    sandbox = Sandbox(
+        args.host, args.port, args.data_dir, args.cfn_delay, args.verbose, args.lambda_delay, quota_values
+    )
     try:
         endpoint = sandbox.start()
     except (OSError, SystemExit) as e:  # werkzeug exits when the port is busy
@@ -116,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=float(os.environ.get("EASYTDV_SANDBOX_LAMBDA_DELAY") or 0),
         help="seconds every Lambda invocation waits before its handler runs",
+    )
+    run.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        metavar="CODE=VCPUS",
+        help="EC2 on-demand vCPU quota in every region, e.g. L-DB2E81BA=8 (repeatable)",
     )
     run.add_argument("--background", action="store_true")
     run.add_argument("--pidfile")

@@ -157,7 +157,12 @@ _orig_start = Instance.start
 
 
 def _run_instances(self, *args, **kwargs):
-    reservation = _orig_run(self, *args, **kwargs)
+    from . import quotas
+
+    known = set(self.reservations)
+    reservation = quotas.run_instances(_orig_run, self, *args, **kwargs)
+    if reservation.id in known:  # the same ClientToken again: nothing new launched
+        return reservation
     for instance in reservation.instances:
         launched(instance, self.region_name)
     return reservation

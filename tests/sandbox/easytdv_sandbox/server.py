@@ -19,6 +19,7 @@ from . import (
     principals,
     procs,
     public_params,
+    quotas,
     ssm_api,
     ssm_exec,
 )
@@ -33,6 +34,7 @@ def reset_runtime() -> None:
     ssm_exec.reset()
     instances.reset()
     lambda_exec.reset()
+    quotas.reset()
     procs.kill_tagged()
 
 
@@ -45,7 +47,17 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    for module in (principals, lambda_exec, instances, ssm_exec, ssm_api, public_params, cfn_delay, cfn_failures):
+    for module in (
+        principals,
+        lambda_exec,
+        instances,
+        quotas,
+        ssm_exec,
+        ssm_api,
+        public_params,
+        cfn_delay,
+        cfn_failures,
+    ):
         module.install()
     MotoAPIBackend.reset = _reset
     _installed = True
@@ -62,12 +74,14 @@ class Sandbox:
         cfn_delay: float = 0.0,
         verbose: bool = False,
         lambda_delay: float = 0.0,
+        quotas: dict | None = None,
     ):
         self.host, self.port = host, port
         if data_dir is not None:
             CONFIG.data_dir = Path(data_dir).resolve()
         CONFIG.cfn_delay = float(cfn_delay)
         CONFIG.lambda_delay = float(lambda_delay)
+        CONFIG.quotas = dict(quotas or {})
         logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
         self._server = None
         self._thread: threading.Thread | None = None
