@@ -550,6 +550,8 @@ EASYTDV_HELPER
 }
 
 run_logged install
+# If the log helper ever dies, carry on (and upload) instead of dying on a write.
+trap '' PIPE
 trap 'rc=$?; [ "$rc" -eq 0 ] || failure_shutdown; exit "$rc"' EXIT
 write_helper || fail 4 "could not write $HELPER"
 restore_safety_shutdown

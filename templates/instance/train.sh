@@ -143,6 +143,8 @@ run_logged() { # run_logged <name> [--raw]: re-run this script under the log hel
 # <<< easytdv common <<<
 
 run_logged train --raw
+# If the log helper ever dies, carry on (and upload) instead of dying on a write.
+trap '' PIPE
 trap 'rc=$?; [ "$rc" -eq 0 ] || failure_shutdown; exit "$rc"' EXIT
 restore_safety_shutdown
 

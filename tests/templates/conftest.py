@@ -28,7 +28,7 @@ def template():
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """One instance with install.sh already run (venv creation takes seconds)."""
-    inst = Instance(tmp_path_factory.mktemp("instance"))
+    inst = Instance(tmp_path_factory.mktemp("instance"), uv=REAL_UV.exists())
     inst.upload_inputs(TRAIN_OK, "# no requirements, so no network\n")
     result = inst.run(INSTALL)
     assert result.returncode == 0, result.stdout + result.stderr
