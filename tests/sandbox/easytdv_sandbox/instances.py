@@ -151,6 +151,25 @@ def reset() -> None:
 
 
 _orig_run = InstanceBackend.run_instances
+_orig_instance_status = Instance.instance_status
+_orig_system_status = Instance.system_status
+INITIALIZING = {"Details": [{"Name": "reachability", "Status": "initializing"}], "Status": "initializing"}
+
+
+def _booting(instance: Instance) -> bool:
+    """Running, but its user data (cloud-init) has not finished yet."""
+    rt = RUNTIMES.get(instance.id)
+    return instance.state == "running" and rt is not None and not rt.ready and not rt.stopped
+
+
+def _instance_status(self) -> dict:
+    return dict(INITIALIZING) if _booting(self) else _orig_instance_status.fget(self)
+
+
+def _system_status(self) -> dict:
+    return dict(INITIALIZING) if _booting(self) else _orig_system_status.fget(self)
+
+
 _orig_terminate = Instance.terminate
 _orig_stop = Instance.stop
 _orig_start = Instance.start
@@ -190,6 +209,8 @@ def _start(self):
 
 def install() -> None:
     InstanceBackend.run_instances = _run_instances
+    Instance.instance_status = property(_instance_status)
+    Instance.system_status = property(_system_status)
     Instance.terminate = _terminate
     Instance.stop = _stop
     Instance.start = _start

@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 from . import (
     cfn_delay,
     cfn_failures,
+    cfn_params,
     gateway,
     instances,
     lambda_exec,
@@ -57,6 +58,7 @@ def install() -> None:
         public_params,
         cfn_delay,
         cfn_failures,
+        cfn_params,  # after cfn_failures: wraps its create_stack
     ):
         module.install()
     MotoAPIBackend.reset = _reset
