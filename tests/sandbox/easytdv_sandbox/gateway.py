@@ -60,6 +60,10 @@ def start_recording() -> None:
     calls_file().write_text("")
 
 
+def forget_roles() -> None:
+    _ROLES.clear()
+
+
 def record(entry: dict) -> None:
     line = json.dumps(entry, sort_keys=True, default=str) + "\n"
     with _lock, open(calls_file(), "a", encoding="utf-8") as f:
@@ -153,8 +157,25 @@ def _stack_parameters(params: dict[str, str]) -> dict[str, str]:
     return out
 
 
+_ROLES: dict[str, str] = {}  # principal name -> role name, kept once known (the role may be deleted later)
+
+
 def _role_of(principal: principals.Principal) -> str | None:
     """The IAM role name behind a Lambda or instance principal (None if unknown)."""
+    if principal.name in _ROLES:
+        return _ROLES[principal.name]
+    role = _lookup_role(principal)
+    if role:
+        _ROLES[principal.name] = role
+    return role
+
+
+def remember_role(principal_name: str) -> None:
+    """Resolve and keep a principal's role now (an instance at launch: its profile exists then)."""
+    _role_of(principals.of_key(principal_name))
+
+
+def _lookup_role(principal: principals.Principal) -> str | None:
     try:
         from moto.awslambda.models import lambda_backends
         from moto.ec2.models import ec2_backends

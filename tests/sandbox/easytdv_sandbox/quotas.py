@@ -25,7 +25,7 @@ from moto.servicequotas.exceptions import NoSuchResource
 from moto.servicequotas.models import ServiceQuotasBackend
 from moto.servicequotas.responses import ServiceQuotasResponse
 
-from . import gateway
+from . import gateway, principals
 from .config import CONFIG
 
 # code -> (name, default vCPUs, families). Defaults: a new account's G/VT, P and
@@ -255,7 +255,10 @@ _orig_associate = IamInstanceProfileAssociationBackend.associate_iam_instance_pr
 def _associate_iam_instance_profile(self, instance_id, *args, **kwargs):
     if instance_id in getattr(_repeat, "ids", ()) and instance_id in self.iam_instance_profile_associations:
         return self.iam_instance_profile_associations[instance_id]
-    return _orig_associate(self, instance_id, *args, **kwargs)
+    association = _orig_associate(self, instance_id, *args, **kwargs)
+    # The call recording names the instance's role even after the role is deleted.
+    gateway.remember_role(principals.instance_key(instance_id))
+    return association
 
 
 # --- Service Quotas ---------------------------------------------------------------

@@ -36,6 +36,7 @@ def reset_runtime() -> None:
     instances.reset()
     lambda_exec.reset()
     quotas.reset()
+    gateway.forget_roles()
     procs.kill_tagged()
 
 

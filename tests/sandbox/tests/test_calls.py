@@ -148,3 +148,24 @@ def test_recording_is_whole_lines_under_concurrency(endpoint, data_dir):
         t.join()
     recorded = calls(data_dir)  # every line parses
     assert len([c for c in recorded[before:] if c.get("bucket") == bucket and c["action"] == "s3:PutObject"]) == 40
+
+
+def test_an_instance_keeps_its_role_in_the_recording_after_the_role_is_gone(aws, data_dir, ami):
+    iam = aws.iam
+    iam.create_role(RoleName="rec-instance-role", AssumeRolePolicyDocument=TRUST)
+    profile = iam.create_instance_profile(InstanceProfileName="rec-profile")["InstanceProfile"]
+    iam.add_role_to_instance_profile(InstanceProfileName="rec-profile", RoleName="rec-instance-role")
+    iid = aws.ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, IamInstanceProfile={"Arn": profile["Arn"]})[
+        "Instances"
+    ][0]["InstanceId"]
+    wait_for(lambda: online(aws, iid), what="Online")
+    iam.remove_role_from_instance_profile(InstanceProfileName="rec-profile", RoleName="rec-instance-role")
+    iam.delete_instance_profile(InstanceProfileName="rec-profile")
+    iam.delete_role(RoleName="rec-instance-role")
+    cid = aws.ssm.send_command(
+        InstanceIds=[iid], DocumentName="AWS-RunShellScript", Parameters={"commands": ["aws sts get-caller-identity"]}
+    )["Command"]["CommandId"]
+    assert wait_done(aws, cid, iid)["Status"] == "Success"
+    (who,) = mine(data_dir, principal=f"instance:{iid}", action="sts:GetCallerIdentity")
+    assert who["role"] == "rec-instance-role"
+    aws.ec2.terminate_instances(InstanceIds=[iid])
