@@ -7,7 +7,7 @@ run     run a command; tee its stdout/stderr; write the timestamped combined
         log ("<epoch ms> <o|e> <text>" per line) and ship it to S3 in chunks
 reqs    normalise a requirements file (what the cache key hashes)
 key     the environment cache key
-meta    write / read a cache sidecar (JSON)
+meta    write / size / read a cache description (JSON)
 uv      fetch the pinned uv wheel from PyPI's JSON API and unpack uv
 report  name==version of what a pip --report installed
 """
@@ -292,6 +292,13 @@ def cmd_meta(argv):
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         with open(out, "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=1, sort_keys=True)
+        return 0
+    if argv[0] == "sized":  # sized SRC SIZE OUT: the same description, with the archive's size
+        with open(argv[1], encoding="utf-8") as f:
+            meta = json.load(f)
+        meta["size"] = int(argv[2])
+        with open(argv[3], "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=1, sort_keys=True)
         return 0
     # read: print "<archive> <created>"; exit 1 when unreadable

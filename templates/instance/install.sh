@@ -163,7 +163,7 @@ run     run a command; tee its stdout/stderr; write the timestamped combined
         log ("<epoch ms> <o|e> <text>" per line) and ship it to S3 in chunks
 reqs    normalise a requirements file (what the cache key hashes)
 key     the environment cache key
-meta    write / read a cache sidecar (JSON)
+meta    write / size / read a cache description (JSON)
 uv      fetch the pinned uv wheel from PyPI's JSON API and unpack uv
 report  name==version of what a pip --report installed
 """
@@ -450,6 +450,13 @@ def cmd_meta(argv):
         with open(out, "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=1, sort_keys=True)
         return 0
+    if argv[0] == "sized":  # sized SRC SIZE OUT: the same description, with the archive's size
+        with open(argv[1], encoding="utf-8") as f:
+            meta = json.load(f)
+        meta["size"] = int(argv[2])
+        with open(argv[3], "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=1, sort_keys=True)
+        return 0
     # read: print "<archive> <created>"; exit 1 when unreadable
     try:
         with open(argv[1], encoding="utf-8") as f:
@@ -570,6 +577,8 @@ WHEELHOUSE="$CACHE_DIR/wheelhouse"
 REQ="$RUN_DIR/requirements.txt"
 NORM="$CACHE_DIR/requirements.normalised"
 export UV_CACHE_DIR="$CACHE_DIR/uv"
+# The machine's CA store, like pip and the AWS CLI (a proxy's CA works too).
+export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$CACHE_DIR/pip}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off
 mkdir -p "$RUN_DIR" "$CACHE_DIR"
@@ -725,22 +734,22 @@ cache_corrupt() {
     say "cache corrupt $KEY, installing afresh"
 }
 cache_restore() { # 0 when a cache was restored into $UV_CACHE_DIR or $WHEELHOUSE
-    local meta="$TMPDIR/cache-$KEY.json" archive created restore="$CACHE_DIR/restore"
-    rm -f "$meta"
-    if ! aws s3 cp --only-show-errors "$CACHE_URL/$KEY.json" "$meta" >/dev/null 2>&1; then
+    # One GET on a hit: the archive carries its own description.
+    local archive="" name names="$KEY.tar.zst $KEY.tar.gz" created restore="$CACHE_DIR/restore"
+    command -v zstd >/dev/null 2>&1 || names="$KEY.tar.gz"
+    for name in $names; do
+        rm -f "$TMPDIR/$name"
+        if aws s3 cp --only-show-errors "$CACHE_URL/$name" "$TMPDIR/$name" >/dev/null 2>&1; then
+            archive="$name"
+            break
+        fi
+    done
+    if [ -z "$archive" ]; then
         say "cache miss $KEY"
         return 1
     fi
-    if ! read -r archive created < <("$PY" "$HELPER" meta read "$meta" "$KEY" 2>/dev/null) || [ -z "$created" ]; then
-        cache_corrupt "$KEY.json is not a cache description"
-        return 1
-    fi
-    rm -rf "$restore" "$TMPDIR/$archive"
+    rm -rf "$restore"
     mkdir -p "$restore"
-    if ! aws s3 cp --only-show-errors "$CACHE_URL/$archive" "$TMPDIR/$archive"; then
-        cache_corrupt "$archive could not be downloaded"
-        return 1
-    fi
     case "$archive" in
         *.zst)
             if ! command -v zstd >/dev/null 2>&1; then
@@ -756,6 +765,11 @@ cache_restore() { # 0 when a cache was restored into $UV_CACHE_DIR or $WHEELHOUS
     rm -f "$TMPDIR/$archive"
     if [ "$unpacked" -ne 0 ]; then
         cache_corrupt "$archive could not be unpacked"
+        return 1
+    fi
+    if ! read -r name created < <("$PY" "$HELPER" meta read "$restore/easytdv-cache.json" "$KEY" 2>/dev/null) \
+        || [ -z "$created" ]; then
+        cache_corrupt "$archive has no valid easytdv-cache.json"
         return 1
     fi
     rm -rf "$UV_CACHE_DIR" "$WHEELHOUSE"
@@ -789,13 +803,20 @@ cache_save() {
         fi
         what=wheelhouse
     fi
-    if command -v zstd >/dev/null 2>&1; then
-        archive="$KEY.tar.zst"
-        tar -C "$CACHE_DIR" -cf - "$what" | zstd -q -T0 -3 -o "$TMPDIR/$archive.part" || archive=""
+    archive="$KEY.tar.zst"
+    command -v zstd >/dev/null 2>&1 || archive="$KEY.tar.gz"
+    # The description goes inside the archive (read on a hit) and beside it
+    # (for listing the cached environments, with the archive's size; inside,
+    # the size is 0: unknown yet).
+    "$PY" "$HELPER" meta write "$CACHE_DIR/easytdv-cache.json" "$KEY" "$NORM" "$PY_VERSION" "$(uname -m)" \
+        "$IMAGE_ID" "$INSTALLER" "$archive" 0 || archive=""
+    if [ -z "$archive" ]; then
+        :
+    elif [ "$archive" = "$KEY.tar.zst" ]; then
+        tar -C "$CACHE_DIR" -cf - easytdv-cache.json "$what" | zstd -q -T0 -3 -o "$TMPDIR/$archive.part" || archive=""
     else
         say "zstd is not installed: the cache is stored as .tar.gz"
-        archive="$KEY.tar.gz"
-        tar -C "$CACHE_DIR" -czf "$TMPDIR/$archive.part" "$what" || archive=""
+        tar -C "$CACHE_DIR" -czf "$TMPDIR/$archive.part" easytdv-cache.json "$what" || archive=""
     fi
     if [ -z "$archive" ]; then
         rm -f "$TMPDIR/$KEY".tar.*
@@ -806,8 +827,7 @@ cache_save() {
     size="$(stat -c %s "$TMPDIR/$archive")"
     # The archive first, its description last: a description means a complete archive.
     if aws s3 cp --only-show-errors "$TMPDIR/$archive" "$CACHE_URL/$archive" \
-        && "$PY" "$HELPER" meta write "$meta" "$KEY" "$NORM" "$PY_VERSION" "$(uname -m)" "$IMAGE_ID" \
-            "$INSTALLER" "$archive" "$size" \
+        && "$PY" "$HELPER" meta sized "$CACHE_DIR/easytdv-cache.json" "$size" "$meta" \
         && aws s3 cp --only-show-errors "$meta" "$CACHE_URL/$KEY.json"; then
         say "cache saved $KEY $size"
     else

@@ -93,43 +93,53 @@ def test_uv_install_then_a_new_machine_reuses_the_cache_offline(tmp_path, online
     assert "cache saved" not in result.stdout and "cache miss" not in result.stdout
     assert installed_packages(first, second / "venv" / "bin" / "python")
     assert online.requests[asked:] == []  # offline: not even a try
+    gets = (first.s3 / ".gets").read_text().split()
+    assert [g for g in gets if "/cache/" in g] == [f"easytdv/cache/{key}.tar.zst"]  # one GET on a hit
     assert phases(result.stdout) == INSTALL_PHASES
 
 
-@pytest.mark.parametrize("broken", ["archive", "description"])
+def pack(tmp_path, target, members):
+    """A .tar.zst of {name: directory or file} at `target`."""
+    with tarfile.open(tmp_path / "c.tar", "w") as tar:
+        for name, path in members.items():
+            tar.add(path, arcname=name)
+    subprocess.run(["zstd", "-q", "-f", str(tmp_path / "c.tar"), "-o", str(target)], check=True)
+
+
+@pytest.mark.parametrize("broken", ["garbage", "no-description"])
 def test_a_corrupt_cache_object_is_replaced(tmp_path, online, needs_uv, broken):
     inst = fresh(tmp_path, "m", uv=True)
     inst.upload_inputs(TRAIN_OK, REQS)
     key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", ok(inst.run(INSTALL, **index_env(online))).stdout)
-    target = inst.s3 / CACHE / (f"{key}.tar.zst" if broken == "archive" else f"{key}.json")
-    target.write_bytes(b"\x00garbage, not what was saved")
+    target = inst.s3 / CACHE / f"{key}.tar.zst"
+    if broken == "garbage":
+        target.write_bytes(b"\x00garbage, not what was saved")
+    else:
+        pack(tmp_path, target, {"uv": inst.home / "cache" / "uv"})
     fresh_home = tmp_path / "home2"
     result = ok(inst.run(INSTALL, EASYTDV_HOME=str(fresh_home), **index_env(online)))
     assert f"easytdv: cache corrupt {key}, installing afresh" in result.stdout
     assert f"easytdv: cache saved {key} " in result.stdout
     assert installed_packages(inst, fresh_home / "venv" / "bin" / "python")
-    # Replaced: a readable archive and description again.
+    # Replaced: a readable archive with its description again.
     meta = json.loads((inst.s3 / CACHE / f"{key}.json").read_text())
-    assert meta["key"] == key
+    assert meta["key"] == key and meta["size"] == target.stat().st_size
     listing = subprocess.run(
-        ["bash", "-c", f"zstd -dc '{inst.s3 / CACHE / meta['archive']}' | tar -t | head -3"],
-        capture_output=True,
-        text=True,
+        ["bash", "-c", f"zstd -dc '{target}' | tar -t | sort | head -2"], capture_output=True, text=True
     )
-    assert listing.returncode == 0 and listing.stdout.startswith("uv/"), listing.stdout + listing.stderr
+    assert listing.stdout.splitlines() == ["easytdv-cache.json", "uv/"], listing.stdout + listing.stderr
 
 
 def test_an_offline_install_that_fails_falls_back_to_a_fresh_install(tmp_path, online, needs_uv):
     inst = fresh(tmp_path, "m", uv=True)
     inst.upload_inputs(TRAIN_OK, REQS)
     key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", ok(inst.run(INSTALL, **index_env(online))).stdout)
-    # A well-formed archive whose cache is empty: the offline install fails.
-    empty = tmp_path / "empty"
-    (empty / "uv").mkdir(parents=True)
-    with tarfile.open(tmp_path / "c.tar", "w") as tar:
-        tar.add(empty / "uv", arcname="uv")
-    subprocess.run(
-        ["zstd", "-q", "-f", str(tmp_path / "c.tar"), "-o", str(inst.s3 / CACHE / f"{key}.tar.zst")], check=True
+    # A well-formed archive whose uv cache is empty: the offline install fails.
+    (tmp_path / "empty-uv").mkdir()
+    pack(
+        tmp_path,
+        inst.s3 / CACHE / f"{key}.tar.zst",
+        {"easytdv-cache.json": inst.s3 / CACHE / f"{key}.json", "uv": tmp_path / "empty-uv"},
     )
     result = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "home2"), **index_env(online)))
     out = result.stdout
@@ -156,6 +166,7 @@ def test_without_zstd_the_cache_is_a_tar_gz(tmp_path, online, needs_uv):
     online.down = True
     result = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "h2"), PATH=f"{inst.bin}:{nozstd}", **index_env(online)))
     assert f"easytdv: cache hit {key} " in result.stdout
+    assert not [g for g in (inst.s3 / ".gets").read_text().split() if g.endswith(".tar.zst")]
 
 
 def test_empty_requirements_create_the_environment_and_install_nothing(tmp_path, needs_uv):
