@@ -1,7 +1,22 @@
-// Fake backend data shaped like the generated bindings' types.
-import type { MockEvent } from './mock-backend';
+// Fake backend data, typed with the generated bindings' types (./wire): a Rust type that changes breaks it at compile time.
+import type { MockResults } from './mock-backend';
+import type {
+  AccountView,
+  AmiInfo,
+  CheckedFile,
+  DeleteReport,
+  DownloadReport,
+  Identity,
+  InstanceTypeInfo,
+  LiveStatus,
+  MockEvent,
+  Outcome,
+  RegionInfo,
+  RunRecord,
+  Step,
+} from './wire';
 
-export const REGIONS = [
+export const REGIONS: RegionInfo[] = [
   { code: 'us-east-1', name: 'US East (N. Virginia)', optIn: false },
   { code: 'eu-west-3', name: 'Europe (Paris)', optIn: false },
   { code: 'eu-central-1', name: 'Europe (Frankfurt)', optIn: false },
@@ -10,13 +25,13 @@ export const REGIONS = [
 ];
 
 /** The regions enabled for an account, as AWS lists them (no opt-in region enabled). */
-export const ACCOUNT_REGIONS = [
+export const ACCOUNT_REGIONS: RegionInfo[] = [
   { code: 'eu-west-3', name: 'Europe (Paris)', optIn: false },
   { code: 'eu-north-1', name: 'Europe (Stockholm)', optIn: false },
   { code: 'us-east-1', name: 'US East (N. Virginia)', optIn: false },
 ];
 
-export const KEYS_ACCOUNT = {
+export const KEYS_ACCOUNT: AccountView = {
   id: 'acc-1',
   name: 'Work',
   kind: 'keys',
@@ -28,7 +43,7 @@ export const KEYS_ACCOUNT = {
   createdAt: '2026-11-01T10:00:00Z',
 };
 
-export const SANDBOX_ACCOUNT = {
+export const SANDBOX_ACCOUNT: AccountView = {
   id: 'acc-sbx',
   name: 'Local sandbox',
   kind: 'sandbox',
@@ -40,7 +55,7 @@ export const SANDBOX_ACCOUNT = {
   createdAt: '2026-11-01T10:00:00Z',
 };
 
-export const PROFILE_ACCOUNT = {
+export const PROFILE_ACCOUNT: AccountView = {
   id: 'acc-2',
   name: 'Lab',
   kind: 'profile',
@@ -52,9 +67,9 @@ export const PROFILE_ACCOUNT = {
   createdAt: '2026-11-01T10:00:00Z',
 };
 
-export const IDENTITY = { accountId: '123456789012', arn: 'arn:aws:iam::123456789012:user/marie' };
+export const IDENTITY: Identity = { accountId: '123456789012', arn: 'arn:aws:iam::123456789012:user/marie' };
 
-export const INSTANCE_TYPES = [
+export const INSTANCE_TYPES: InstanceTypeInfo[] = [
   { name: 't3.micro', vcpus: 2, memoryMib: 1024, gpuCount: 0, gpuModel: null, arm: false, category: 'general' },
   { name: 't3.medium', vcpus: 2, memoryMib: 4096, gpuCount: 0, gpuModel: null, arm: false, category: 'general' },
   { name: 'm5.xlarge', vcpus: 4, memoryMib: 16384, gpuCount: 0, gpuModel: null, arm: false, category: 'general' },
@@ -64,15 +79,15 @@ export const INSTANCE_TYPES = [
   { name: 'g5.2xlarge', vcpus: 8, memoryMib: 32768, gpuCount: 1, gpuModel: 'NVIDIA A10G', arm: false, category: 'gpu' },
 ];
 
-export const AMI = {
+export const AMI: AmiInfo = {
   id: 'ami-0a1b2c3d4e5f67890',
   name: 'al2023-ami-2023.6.20241121.0-kernel-6.1-x86_64',
   minDiskGb: 8,
   rootDeviceName: '/dev/xvda',
 };
 
-export const SCRIPT = { path: '/home/marie/project/train.py', name: 'train.py', sizeBytes: 4321, packages: [] };
-export const REQUIREMENTS = {
+export const SCRIPT: CheckedFile = { path: '/home/marie/project/train.py', name: 'train.py', sizeBytes: 4321, packages: [] };
+export const REQUIREMENTS: CheckedFile = {
   path: '/home/marie/project/requirements.txt',
   name: 'requirements.txt',
   sizeBytes: 120,
@@ -82,10 +97,10 @@ export const REQUIREMENTS = {
 export const RUN_ID = '20261126-143000-a1b2c3';
 export const OUTPUTS_URI = `s3://easytdv-123456789012-eu-west-3/easytdv/runs/${RUN_ID}/outputs/`;
 
-export const RUN_STEPS = ['prepare', 'stack', 'instance', 'requirements', 'training', 'outputs'] as const;
+export const RUN_STEPS = ['prepare', 'stack', 'instance', 'requirements', 'training', 'outputs'] as const satisfies readonly Step[];
 
 // Plain words, as the backend now says them.
-const MESSAGES: Record<string, [string, string]> = {
+const MESSAGES: Record<Step, [string, string]> = {
   prepare: ['Uploading your files', 'Your files are in easytdv-123456789012-eu-west-3'],
   stack: ['Creating the cloud resources', 'Cloud resources are ready'],
   instance: ['Starting the machine (t3.medium)', 'The machine is running and connected'],
@@ -95,7 +110,7 @@ const MESSAGES: Record<string, [string, string]> = {
   delete: ["Looking for the run's resources", 'The machine, the stack and 4 input files were deleted'],
 };
 
-export const FAILURES: Record<string, { message: string; detail: string }> = {
+export const FAILURES: Partial<Record<Step, { message: string; detail: string }>> = {
   prepare: {
     message: 'The bucket name is already taken by another AWS account.',
     detail: 'BucketAlreadyExists: The requested bucket name is not available.',
@@ -128,10 +143,10 @@ export const FAILURES: Record<string, { message: string; detail: string }> = {
  * Events of a run that succeeds, or fails at `failAt`. After a success the backend deletes the
  * machine and the stack by itself, on the same channel (`cleanup: false` leaves that out).
  */
-export function runEvents(failAt: string | null = null, cleanup = true): MockEvent[] {
+export function runEvents(failAt: Step | null = null, cleanup = true): MockEvent[] {
   const out: MockEvent[] = [];
   for (const step of RUN_STEPS) {
-    const [running, done] = MESSAGES[step] ?? ['', ''];
+    const [running, done] = MESSAGES[step];
     out.push({ step, state: 'running', elapsedMs: 0, message: running, detail: null });
     // elapsedMs counts from the step's start.
     const t = 1500 + out.length * 7300;
@@ -146,7 +161,7 @@ export function runEvents(failAt: string | null = null, cleanup = true): MockEve
 }
 
 export function deleteEvents(): MockEvent[] {
-  const [running, done] = MESSAGES.delete ?? ['', ''];
+  const [running, done] = MESSAGES.delete;
   return [
     { step: 'delete', state: 'running', elapsedMs: 0, message: running, detail: null },
     { step: 'delete', state: 'running', elapsedMs: 2_000, message: 'Terminating the machine i-0abc123', detail: null },
@@ -154,22 +169,32 @@ export function deleteEvents(): MockEvent[] {
   ];
 }
 
+export const STOPPED_MESSAGE = 'Stopped by you before it finished.';
+
+/** What the backend sends for the step under way when the user stops a run (then the clean-up's events). */
+export function stoppedEvent(step: Step, elapsedMs = 4_000): MockEvent {
+  return { step, state: 'stopped', elapsedMs, message: STOPPED_MESSAGE, detail: null };
+}
+
+/** What the wizard asked for (a run's request). */
+export const REQUEST: NonNullable<RunRecord['request']> = {
+  scriptPath: SCRIPT.path,
+  requirementsPath: REQUIREMENTS.path,
+  instanceType: 't3.medium',
+  diskGb: 30,
+  region: 'eu-west-3',
+  bucket: 'easytdv-123456789012-eu-west-3',
+  ami: null,
+  maxRuntimeHours: 24,
+};
+
 /** A history record (RunRecord) of the run RUN_ID. */
-export function runRecord(outcome: string, extra: Record<string, unknown> = {}) {
+export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): RunRecord {
   return {
     runId: RUN_ID,
     createdAt: '2026-11-26T14:30:00Z',
     accountId: 'acc-1',
-    request: {
-      scriptPath: SCRIPT.path,
-      requirementsPath: REQUIREMENTS.path,
-      instanceType: 't3.medium',
-      diskGb: 30,
-      region: 'eu-west-3',
-      bucket: 'easytdv-123456789012-eu-west-3',
-      ami: null,
-      maxRuntimeHours: 24,
-    },
+    request: REQUEST,
     resources: {
       runId: RUN_ID,
       region: 'eu-west-3',
@@ -194,16 +219,16 @@ export function runRecord(outcome: string, extra: Record<string, unknown> = {}) 
   };
 }
 
-export const LIVE_RUNNING = { stackStatus: 'CREATE_COMPLETE', instanceState: 'running', active: false };
-export const LIVE_GONE = { stackStatus: null, instanceState: 'terminated', active: false };
+export const LIVE_RUNNING: LiveStatus = { stackStatus: 'CREATE_COMPLETE', instanceState: 'running', active: false };
+export const LIVE_GONE: LiveStatus = { stackStatus: null, instanceState: 'terminated', active: false };
 /** A run just started: nothing exists yet, then the stack, then the machine. */
-export const LIVE_STARTING = { stackStatus: null, instanceState: null, active: true };
-export const LIVE_STACK = { stackStatus: 'CREATE_IN_PROGRESS', instanceState: null, active: true };
-export const LIVE_ACTIVE = { stackStatus: 'CREATE_COMPLETE', instanceState: 'running', active: true };
+export const LIVE_STARTING: LiveStatus = { stackStatus: null, instanceState: null, active: true };
+export const LIVE_STACK: LiveStatus = { stackStatus: 'CREATE_IN_PROGRESS', instanceState: null, active: true };
+export const LIVE_ACTIVE: LiveStatus = { stackStatus: 'CREATE_COMPLETE', instanceState: 'running', active: true };
 
-export const DOWNLOAD_REPORT = { folder: `/home/marie/Downloads/easytdv-${RUN_ID}`, files: 3 };
+export const DOWNLOAD_REPORT: DownloadReport = { folder: `/home/marie/Downloads/easytdv-${RUN_ID}`, files: 3 };
 
-export const DELETE_REPORT = {
+export const DELETE_REPORT: DeleteReport = {
   terminatedInstances: ['i-0abc123'],
   deletedStack: `easytdv-${RUN_ID}`,
   deletedObjects: ['train.py', 'requirements.txt', 'template.yaml', 'launch.zip'].map((f) => `easytdv/runs/${RUN_ID}/${f}`),
@@ -211,7 +236,7 @@ export const DELETE_REPORT = {
 };
 
 /** Everything a signed-in user with one account needs. */
-export function signedIn(extra: Record<string, unknown> = {}) {
+export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults> {
   return {
     list_accounts: [KEYS_ACCOUNT],
     list_regions: REGIONS,

@@ -3,35 +3,31 @@
 // (invoke, transformCallback, runCallback, ...) before the app's scripts run.
 // Everything a test varies is plain data in `Scenario` (it crosses into the page as JSON).
 
-export interface MockError {
-  code: string;
-  message: string;
-  hint: string | null;
-}
+import type { CommandName, MockError, MockEvent, MockResults } from './wire';
 
-export interface MockEvent {
-  step: string;
-  state: 'running' | 'done' | 'failed' | 'skipped';
-  elapsedMs: number;
-  message: string;
-  detail: string | null;
-}
+export type { MockError, MockEvent, MockResults } from './wire';
+
+type PerCommand<T> = { [K in CommandName]?: T };
 
 export interface Scenario {
-  /** Command name (snake_case, as Rust names it) → result data. */
-  results: Record<string, unknown>;
-  /** Command name → error it rejects with (an AppError). */
-  errors: Record<string, MockError>;
+  /** Command name (snake_case, as Rust names it) → result data, of the type the bindings give it. */
+  results: Partial<MockResults>;
+  /** Command name → error it rejects with (an ErrorReport). */
+  errors: PerCommand<MockError>;
   /** Command name → delay in ms before answering (to see "verifying…" states). */
-  delays: Record<string, number>;
-  /** Events sent on the Channel argument of start_run / delete_run / retry_run, in order. */
-  streams: Record<string, MockEvent[]>;
+  delays: PerCommand<number>;
+  /**
+   * Events sent on the Channel argument of start_run / delete_run / retry_run, in order. delete_run
+   * on a run in progress first stops it, as the backend does: a "stopped" event for the step under
+   * way, and outcome "stopped" in list_runs.
+   */
+  streams: PerCommand<MockEvent[]>;
   /** Delay between two streamed events. */
   streamDelayMs: number;
   /** Command name → after how many of its streamed events the stream pauses, and for how long (a run held in a step). */
-  streamHolds: Record<string, { after: number; ms: number }>;
+  streamHolds: PerCommand<{ after: number; ms: number }>;
   /** Command name → results returned one per call, in order; the last one then stays (e.g. run_live_status over time). */
-  sequences: Record<string, unknown[]>;
+  sequences: { [K in CommandName]?: MockResults[K][] };
   /**
    * Progress the backend already kept for a run this app session (run id → events), e.g. from
    * before the page was opened. watch_run replays it, then sends every new event of the run.
@@ -40,14 +36,24 @@ export interface Scenario {
   /** Pause before streams.watch_run begins (the replayed past shows on its own first). */
   watchGoesOnAfterMs?: number;
   /** After the event stream of command X has ended, replace results (and drop their sequences). */
-  thenStreamed: Record<string, Record<string, unknown>>;
+  thenStreamed: PerCommand<Partial<MockResults>>;
   /** After command X succeeds, replace the results of other commands (e.g. list_accounts after add_keys_account). */
-  then: Record<string, Record<string, unknown>>;
+  then: PerCommand<Partial<MockResults>>;
 }
 
 export function installMockBackend(scenario: Scenario): void {
   type Cb = (data: unknown) => void;
+  type ByName<T> = Record<string, T | undefined>;
   const w = window as unknown as Record<string, unknown>;
+  // The scenario's tables, looked up by the name invoke() is given.
+  const results = scenario.results as ByName<unknown>;
+  const errors = scenario.errors as ByName<MockError>;
+  const delays = scenario.delays as ByName<number>;
+  const streams = scenario.streams as ByName<MockEvent[]>;
+  const holds = scenario.streamHolds as ByName<{ after: number; ms: number }>;
+  const sequences = scenario.sequences as ByName<unknown[]>;
+  const thenAfter = scenario.then as ByName<Record<string, unknown>>;
+  const thenStreamed = scenario.thenStreamed as ByName<Record<string, unknown>>;
   const callbacks = new Map<number, Cb>();
   const calls: { cmd: string; args: Record<string, unknown> }[] = [];
   let nextId = 1;
@@ -86,6 +92,9 @@ export function installMockBackend(scenario: Scenario): void {
     if (first !== null && !list.includes(first)) list.push(first);
     watchers.set(runId, list);
     (scenario.feeds[runId] ??= []).push(ev);
+    const at = sentAt.get(runId) ?? new Map<string, number>();
+    sentAt.set(runId, at);
+    if (ev.state === 'running' && !at.has(ev.step)) at.set(ev.step, Date.now());
     for (const id of list) send(id, runId, ev);
   }
 
@@ -95,10 +104,10 @@ export function installMockBackend(scenario: Scenario): void {
   let nextStream = 1;
 
   async function stream(channelId: number | null, cmd: string, runId: string) {
-    const events = scenario.streams[cmd] ?? [];
+    const events = streams[cmd] ?? [];
     const streamId = nextStream++;
     streaming.set(streamId, runId);
-    const hold = scenario.streamHolds[cmd];
+    const hold = holds[cmd];
     for (const [i, ev] of events.entries()) {
       await sleep(scenario.streamDelayMs + (hold && i === hold.after ? hold.ms : 0));
       if (stoppedStreams.has(streamId)) break;
@@ -106,10 +115,46 @@ export function installMockBackend(scenario: Scenario): void {
     }
     streaming.delete(streamId);
     if (stoppedStreams.has(streamId)) return;
-    const after = scenario.thenStreamed[cmd] ?? {};
-    for (const k of Object.keys(after)) delete scenario.sequences[k];
-    Object.assign(scenario.results, after);
+    // The history records how the clean-up ended.
+    const last = events[events.length - 1];
+    const rec = findRecord(runId);
+    if (cmd === 'delete_run' && rec && last) rec.cleanup = last.state === 'done' ? 'deleted' : 'failed';
+    const after = thenStreamed[cmd] ?? {};
+    for (const k of Object.keys(after)) delete sequences[k];
+    Object.assign(results, after);
   }
+
+  type RecordLike = { runId: string; outcome: string; cleanup: string; lastStep: string | null; message: string | null };
+  const findRecord = (runId: string) => ((results.list_runs ?? []) as RecordLike[]).find((r) => r.runId === runId);
+  const STEPS: string[] = ['prepare', 'stack', 'instance', 'requirements', 'training', 'outputs'];
+  /** When each run's last event was sent (run id → step → ms), for the elapsed time of a stopped step. */
+  const sentAt = new Map<string, Map<string, number>>();
+
+  /**
+   * "Stop and delete" on a run in progress, as the backend does it: its own events end, the step
+   * under way gets a "stopped" event (on every channel of the run), and the history says "stopped".
+   */
+  function stop(runId: string, channelId: number | null) {
+    let streamed = false;
+    for (const [id, run] of streaming)
+      if (run === runId) {
+        stoppedStreams.add(id);
+        streamed = true;
+      }
+    const rec = findRecord(runId);
+    const inHistory = !!rec && rec.outcome === 'running' && rec.cleanup === 'none';
+    if (!streamed && !inHistory) return;
+    // The step under way: the last one that reported, or the next one when it had just finished.
+    const past = (scenario.feeds[runId] ?? []).filter((e) => e.step !== 'delete');
+    const last = past[past.length - 1];
+    let step: string = last?.step ?? rec?.lastStep ?? 'prepare';
+    if (last && last.state !== 'running') step = STEPS[STEPS.indexOf(last.step) + 1] ?? last.step;
+    const since = sentAt.get(runId)?.get(step);
+    const elapsed = (last?.step === step ? last.elapsedMs : 0) + (since === undefined ? 0 : Date.now() - since);
+    publish(runId, { step: step as MockEvent['step'], state: 'stopped', elapsedMs: elapsed, message: STOPPED, detail: null }, channelId);
+    if (rec) Object.assign(rec, { outcome: 'stopped', lastStep: step, message: STOPPED, cleanup: 'deleting' });
+  }
+  const STOPPED = 'Stopped by you before it finished.';
 
   const listeners: { event: string; handler: number }[] = [];
 
@@ -120,14 +165,12 @@ export function installMockBackend(scenario: Scenario): void {
     }
     if (cmd.startsWith('plugin:event|')) return null;
     calls.push({ cmd, args: plain(args) });
-    const delay = scenario.delays[cmd];
+    const delay = delays[cmd];
     if (delay) await sleep(delay);
-    const err = scenario.errors[cmd];
+    const err = errors[cmd];
     if (err) throw err;
     const channelId = channelOf(args);
-    if (cmd === 'delete_run') {
-      for (const [id, run] of streaming) if (run === args?.runId) stoppedStreams.add(id);
-    }
+    if (cmd === 'delete_run') stop(String(args?.runId), channelId);
     if (cmd === 'watch_run' && channelId !== null) {
       const runId = String(args?.runId);
       for (const ev of scenario.feeds[runId] ?? []) send(channelId, runId, ev);
@@ -136,9 +179,9 @@ export function installMockBackend(scenario: Scenario): void {
       void sleep(scenario.watchGoesOnAfterMs ?? 0).then(() => stream(null, cmd, runId));
       return null;
     }
-    const seq = scenario.sequences[cmd];
-    const result = seq && seq.length > 0 ? (seq.length > 1 ? seq.shift() : seq[0]) : scenario.results[cmd];
-    Object.assign(scenario.results, scenario.then[cmd] ?? {});
+    const seq = sequences[cmd];
+    const result = seq && seq.length > 0 ? (seq.length > 1 ? seq.shift() : seq[0]) : results[cmd];
+    Object.assign(results, thenAfter[cmd] ?? {});
     if (channelId !== null) {
       const runId = typeof result === 'string' ? result : typeof args?.runId === 'string' ? (args.runId as string) : 'run-1';
       // delete_run answers once its clean-up has finished, as the backend does.

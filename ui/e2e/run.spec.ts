@@ -9,14 +9,17 @@ import {
   LIVE_STACK,
   LIVE_STARTING,
   OUTPUTS_URI,
+  REQUEST,
   RUN_ID,
   RUN_STEPS,
   SANDBOX_ACCOUNT,
   KEYS_ACCOUNT,
+  STOPPED_MESSAGE,
   deleteEvents,
   runEvents,
   runRecord,
   signedIn,
+  stoppedEvent,
 } from './data';
 import { expect, scenario, test } from './fixtures';
 
@@ -72,18 +75,14 @@ test('run view: live progress with a refreshed cloud status, success, then the a
 });
 
 test('run view: Stop and delete an active run keeps what it did and deletes the rest', async ({ page, app }) => {
-  const stopped = runRecord('failed', {
-    lastStep: 'requirements',
-    message: 'Stopped by you before it finished.',
-    cleanup: 'deleted',
-  });
   await app.open(
     scenario({
       results: signedIn({ list_runs: [RUNNING_RECORD], run_live_status: LIVE_ACTIVE, delete_run: DELETE_REPORT }),
       streams: { start_run: runEvents(), delete_run: deleteEvents() },
       // The run stays in "requirements" long enough to be stopped there, then would go on.
       streamHolds: { start_run: { after: 7, ms: 8000 } },
-      thenStreamed: { delete_run: { list_runs: [stopped], run_live_status: LIVE_GONE } },
+      // The mock backend records the stop (outcome "stopped") and the clean-up in list_runs, as the backend does.
+      thenStreamed: { delete_run: { run_live_status: LIVE_GONE } },
       streamDelayMs: 250,
     }),
     '#/new',
@@ -97,14 +96,16 @@ test('run view: Stop and delete an active run keeps what it did and deletes the 
   await app.shot('42-run-stop-confirm');
   await dialog.getByRole('button', { name: 'Stop and delete' }).click();
 
-  // The step that was running when the user stopped.
-  const stoppedAt = page.locator('[data-state="failed"]');
+  // The step that was running when the user stopped: stopped, not failed.
+  const stoppedAt = page.locator('[data-state="stopped"]');
   await expect(stoppedAt).toHaveCount(1);
   await expect(stoppedAt).toHaveAttribute('data-step', 'requirements');
+  await expect(stoppedAt).toContainText('Stopped by you before it finished.');
+  await expect(page.locator('[data-state="failed"]')).toHaveCount(0);
   await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'done');
-  await expect(page.getByTestId('run-status')).toHaveText('Failed · cleaned up');
+  await expect(page.getByTestId('run-status')).toHaveText('Stopped · cleaned up');
   const failure = page.getByTestId('failure');
-  await expect(failure).toContainText('You stopped this run at “');
+  await expect(failure).toContainText('You stopped this run at “Install your packages”');
   await expect(failure).toContainText('Stopped by you before it finished.');
   await expect(failure.getByRole('button', { name: 'Retry from this step' })).toHaveCount(0);
   await expect(page.getByTestId('deleted')).toContainText('the machine i-0abc123');
@@ -113,6 +114,12 @@ test('run view: Stop and delete an active run keeps what it did and deletes the 
   await expect(page.locator('[data-step="outputs"]')).toHaveAttribute('data-state', 'pending');
   await expect(page.locator('[data-state="running"]')).toHaveCount(0);
   expect((await app.calls('delete_run'))[0]?.args).toEqual({ runId: RUN_ID, onEvent: expect.stringMatching(/^channel:/) });
+  // Opened again from the list: the same, from the history.
+  await page.getByRole('link', { name: '← All runs' }).click();
+  await expect(page.getByTestId('run-row-status')).toHaveText('Stopped · cleaned up');
+  await page.getByRole('link', { name: /Open/ }).click();
+  await expect(page.getByTestId('run-status')).toHaveText('Stopped · cleaned up');
+  await expect(page.locator('[data-step="requirements"]')).toHaveAttribute('data-state', 'stopped');
   await app.shot('43-run-stopped-deleted');
 });
 
@@ -238,7 +245,7 @@ test('runs list: result and cloud status agree; open a past failed run, retry it
   const older = runRecord('succeeded', {
     runId: '20261120-090000-ffffff',
     createdAt: '2026-11-20T09:00:00Z',
-    request: { ...runRecord('succeeded').request, instanceType: 'g4dn.xlarge' },
+    request: { ...REQUEST, instanceType: 'g4dn.xlarge' },
   });
   const failed = runRecord('failed', {
     lastStep: 'training',
@@ -315,6 +322,54 @@ test('runs list: a load error says what happened and offers to try again', async
   await expect(page.getByRole('button', { name: 'Try again' })).toBeVisible();
 });
 
+test('runs list: stopped runs say so; Stop and delete from the list stops the run where it was', async ({ page, app }) => {
+  const stoppedClean = runRecord('stopped', {
+    runId: '20261121-090000-000002',
+    createdAt: '2026-11-21T09:00:00Z',
+    lastStep: 'training',
+    message: STOPPED_MESSAGE,
+    cleanup: 'deleted',
+  });
+  const stoppedLeft = runRecord('stopped', {
+    runId: '20261122-090000-000003',
+    createdAt: '2026-11-22T09:00:00Z',
+    lastStep: 'requirements',
+    message: STOPPED_MESSAGE,
+    cleanup: 'failed',
+    cleanupMessage: 'The machine did not terminate in time.',
+  });
+  const active = runRecord('running', { lastStep: 'stack' });
+  await app.open(
+    scenario({
+      results: signedIn({ list_runs: [stoppedClean, stoppedLeft, active], delete_run: DELETE_REPORT, run_live_status: LIVE_RUNNING }),
+      streams: { delete_run: deleteEvents() },
+      thenStreamed: { delete_run: { run_live_status: LIVE_GONE } },
+    }),
+  );
+  const rows = page.getByTestId('run-row');
+  await expect(rows).toHaveCount(3);
+  await expect(rows.nth(1).getByTestId('run-row-status')).toHaveText('Stopped · clean-up failed');
+  await expect(rows.nth(1).getByRole('button', { name: /^Delete/ })).toBeVisible();
+  await expect(rows.nth(2).getByTestId('run-row-status')).toHaveText('Stopped · cleaned up');
+  await expect(rows.nth(2).getByRole('button', { name: /Delete/ })).toHaveCount(0);
+  await app.shot('62-runs-stopped');
+
+  await rows
+    .nth(0)
+    .getByRole('button', { name: /Stop and delete/ })
+    .click();
+  const dialog = page.getByRole('dialog', { name: 'Stop this run and delete its resources?' });
+  await expect(dialog).toContainText('The run started');
+  await dialog.getByRole('button', { name: 'Stop and delete' }).click();
+  await expect(page).toHaveURL(new RegExp(`#/runs/${RUN_ID}$`));
+  await expect(page.locator('[data-step="stack"]')).toHaveAttribute('data-state', 'stopped');
+  await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'done');
+  await expect(page.getByTestId('run-status')).toHaveText('Stopped · cleaned up');
+  await expect(page.getByTestId('failure')).toContainText('You stopped this run at “Create the cloud resources”');
+  await page.getByRole('link', { name: '← All runs' }).click();
+  await expect(rows.nth(0).getByTestId('run-row-status')).toHaveText('Stopped · cleaned up');
+});
+
 async function goHash(page: Page, hash: string) {
   await page.evaluate((h) => (window.location.hash = h), hash);
 }
@@ -368,6 +423,8 @@ test('run view: leaving a run started here and coming back keeps every step, wit
     scenario({
       results: signedIn({ list_runs: [RUNNING_RECORD], run_live_status: LIVE_ACTIVE }),
       streams: { start_run: runEvents() },
+      // "instance" runs for 1.5 s, long enough to be seen on a busy machine.
+      streamHolds: { start_run: { after: 5, ms: 1500 } },
       thenStreamed: { start_run: { list_runs: [runRecord('succeeded')], run_live_status: LIVE_GONE } },
       streamDelayMs: 250,
     }),
@@ -388,22 +445,23 @@ test('run view: leaving a run started here and coming back keeps every step, wit
 });
 
 test('run view: a stopped and cleaned-up run replayed from this session stays stopped, not running', async ({ page, app }) => {
-  const stopped = runRecord('failed', { lastStep: 'requirements', message: 'Stopped by you before it finished.', cleanup: 'deleted' });
+  const stopped = runRecord('stopped', { lastStep: 'requirements', message: STOPPED_MESSAGE, cleanup: 'deleted' });
   await app.open(
     scenario({
       results: signedIn({ list_runs: [stopped], run_live_status: LIVE_GONE }),
-      // The backend sends no last event for the step that was stopped, then the clean-up.
-      feeds: { [RUN_ID]: [...PAST, ...deleteEvents()] },
+      // The backend sends "stopped" for the step under way, then the clean-up.
+      feeds: { [RUN_ID]: [...PAST, stoppedEvent('requirements'), ...deleteEvents()] },
     }),
     `#/runs/${RUN_ID}`,
   );
   await expect(page.locator('[data-step="delete"]')).toContainText('The machine, the stack and 4 input files were deleted');
-  await expect(page.locator('[data-step="requirements"]')).toHaveAttribute('data-state', 'failed');
+  await expect(page.locator('[data-step="requirements"]')).toHaveAttribute('data-state', 'stopped');
   await expect(page.locator('[data-step="stack"]')).toContainText('Cloud resources are ready');
   await expect(page.locator('[data-state="running"]')).toHaveCount(0);
-  await expect(page.getByTestId('run-status')).toHaveText('Failed · cleaned up');
+  await expect(page.getByTestId('run-status')).toHaveText('Stopped · cleaned up');
   await expect(page.getByTestId('failure')).toContainText('You stopped this run at “Install your packages”');
   await expect(page.getByRole('button', { name: 'Stop and delete' })).toHaveCount(0);
+  await expect(page.getByTestId('failure').getByRole('button', { name: 'Retry from this step' })).toHaveCount(0);
   await app.shot('45-run-stopped-replayed');
 });
 

@@ -258,7 +258,7 @@ test('Machine step: in a long list the default machine is scrolled into view', a
     gpuCount: 0,
     gpuModel: null,
     arm: false,
-    category: 'general',
+    category: 'general' as const,
   }));
   await app.open(scenario({ results: signedIn({ list_instance_types: [...many, ...INSTANCE_TYPES] }) }), '#/new');
   await pickFiles(page);

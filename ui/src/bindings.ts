@@ -285,7 +285,7 @@ export type MissingPermission = {
 };
 
 /**  How the training itself went. */
-export type Outcome = "running" | "succeeded" | "failed";
+export type Outcome = "running" | "succeeded" | "failed" | "stopped";
 
 /**  How the permissions were checked. */
 export type PermissionCheck = 
@@ -442,7 +442,7 @@ export type RunResources_Serialize = {
 /**  The steps of a run, in order, plus the clean-up. */
 export type Step = "prepare" | "stack" | "instance" | "requirements" | "training" | "outputs" | "delete";
 
-export type StepState = "running" | "done" | "failed" | "skipped";
+export type StepState = "running" | "done" | "failed" | "skipped" | "stopped";
 
 /**  Everything a run needs; the original library's constructor parameters. */
 export type TrainRequest = TrainRequest_Serialize | TrainRequest_Deserialize;

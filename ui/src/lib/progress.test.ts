@@ -5,17 +5,19 @@ import {
   STEP_LABELS,
   applyEvent,
   cleanupFromRow,
-  isStopped,
   STOPPED_MESSAGE,
   emptyTimeline,
+  endedStep,
   failedStep,
+  type EventState,
   liveElapsed,
   mayCostMoney,
   overallState,
   timelineFromRecord,
 } from './progress';
+import type { Outcome } from './api';
 
-const ev = (step: string, state: 'running' | 'done' | 'failed' | 'skipped', elapsedMs = 0, detail: string | null = null) => ({
+const ev = (step: string, state: EventState, elapsedMs = 0, detail: string | null = null) => ({
   step,
   state,
   elapsedMs,
@@ -71,7 +73,7 @@ describe('liveElapsed', () => {
 });
 
 describe('timelineFromRecord', () => {
-  const rec = (outcome: string, lastStep: string | null, message: string | null, extra: Record<string, unknown> = {}) => ({
+  const rec = (outcome: Outcome, lastStep: string | null, message: string | null, extra: Record<string, unknown> = {}) => ({
     outcome,
     lastStep,
     message,
@@ -102,9 +104,13 @@ describe('timelineFromRecord', () => {
     expect(timelineFromRecord(rec('succeeded', 'outputs', null)).some((r) => r.step === 'delete')).toBe(false);
     expect(timelineFromRecord(rec('failed', null, 'no bucket'))[0]).toMatchObject({ step: 'prepare', state: 'failed' });
   });
-  it('tells a run the user stopped from one that broke', () => {
-    expect(isStopped(STOPPED_MESSAGE)).toBe(true);
-    expect(isStopped('train.py stopped with an error')).toBe(false);
+  it('rebuilds a run the user stopped: the step under way is stopped, not failed', () => {
+    const rows = timelineFromRecord(rec('stopped', 'instance', STOPPED_MESSAGE, { cleanup: 'deleted' }));
+    expect(rows.map((r) => r.state)).toEqual(['done', 'done', 'stopped', 'pending', 'pending', 'pending', 'done']);
+    expect(overallState(rows)).toBe('stopped');
+    expect(failedStep(rows)).toBeNull();
+    expect(endedStep(rows)).toMatchObject({ step: 'instance', state: 'stopped', message: STOPPED_MESSAGE });
+    expect(timelineFromRecord(rec('stopped', 'stack', null))[1]).toMatchObject({ state: 'stopped', message: STOPPED_MESSAGE });
     expect(cleanupFromRow(null)).toBeNull();
   });
 });
@@ -126,11 +132,30 @@ describe('replaying a run history (watchRun)', () => {
     expect(overallState(rows)).toBe('running');
   });
 
-  it('a clean-up that starts while a step runs marks that step as stopped by the user', () => {
-    const rows = fold([ev('prepare', 'done'), ev('stack', 'running'), ev('delete', 'running'), ev('delete', 'done')]);
-    expect(rows.find((r) => r.step === 'stack')).toMatchObject({ state: 'failed', message: STOPPED_MESSAGE });
-    expect(overallState(rows)).toBe('failed');
+  it('the step the backend reports stopped is where the run stopped; the clean-up follows', () => {
+    const rows = fold([
+      ev('prepare', 'done'),
+      ev('stack', 'running'),
+      ev('stack', 'stopped'),
+      ev('delete', 'running'),
+      ev('delete', 'done'),
+    ]);
+    expect(rows.find((r) => r.step === 'stack')).toMatchObject({ state: 'stopped' });
+    expect(overallState(rows)).toBe('stopped');
     expect(cleanupFromRow(rows.find((r) => r.step === 'delete'))).toBe('deleted');
+  });
+
+  it('a clean-up starting alone marks nothing stopped (only the backend says where a run stopped)', () => {
+    const rows = fold([ev('prepare', 'done'), ev('stack', 'running'), ev('delete', 'running')]);
+    expect(rows.find((r) => r.step === 'stack')?.state).toBe('running');
+    expect(rows.some((r) => r.state === 'stopped' || r.state === 'failed')).toBe(false);
+  });
+
+  it('a row shown as stopped before the backend said where goes back to waiting when it does', () => {
+    let rows = fold([ev('prepare', 'done'), ev('stack', 'done')]);
+    rows = rows.map((r) => (r.step === 'instance' ? { ...r, state: 'stopped' as const, message: STOPPED_MESSAGE } : r)); // Stop pressed between steps
+    rows = applyEvent(rows, ev('stack', 'stopped'));
+    expect(rows.map((r) => r.state)).toEqual(['done', 'stopped', 'pending', 'pending', 'pending', 'pending']);
   });
 
   it('the automatic clean-up after a success changes nothing above it', () => {

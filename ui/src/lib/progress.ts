@@ -1,8 +1,12 @@
 // Run timeline: folds the progress events of a run into one row per step.
+import type { Outcome, ProgressEvent } from './api';
 
 export const RUN_STEPS = ['prepare', 'stack', 'instance', 'requirements', 'training', 'outputs'] as const;
 export type StepName = (typeof RUN_STEPS)[number] | 'delete';
-export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+/** A step's state as the backend reports it (the generated bindings' StepState). */
+export type EventState = ProgressEvent['state'];
+/** A row's state: the backend's, or "pending" for a step not started. */
+export type StepState = 'pending' | EventState;
 
 export const STEP_LABELS: Record<string, { title: string; help: string }> = {
   prepare: { title: 'Upload your files', help: 'Your script and requirements go to your S3 bucket.' },
@@ -22,7 +26,7 @@ export const STEP_LABELS: Record<string, { title: string; help: string }> = {
 
 export interface EventLike {
   step: string;
-  state: 'running' | 'done' | 'failed' | 'skipped';
+  state: EventState;
   elapsedMs: number;
   message: string;
   detail?: string | null;
@@ -47,8 +51,8 @@ export function emptyTimeline(steps: readonly string[] = RUN_STEPS): StepRow[] {
  * a step wins. Two cases matter when a run's whole history is replayed (a view opened again):
  * - a step starting again while a later one already reported is a retry: the later steps (and a
  *   clean-up row) go back to "waiting", as they did when the retry was asked for;
- * - a clean-up starting while the run was in progress is "Stop and delete": the step under way is
- *   shown as stopped (the backend sends no last event for it).
+ * - a step reported "stopped" is where the user stopped the run: a row shown as stopped before the
+ *   backend said where (when Stop was pressed) goes back to what it was, "waiting".
  */
 export function applyEvent(rows: readonly StepRow[], ev: EventLike, now: number | null = null): StepRow[] {
   let out = rows.map((r) => ({ ...r }));
@@ -63,14 +67,10 @@ export function applyEvent(rows: readonly StepRow[], ev: EventLike, now: number 
         );
     }
   }
-  if (ev.step === 'delete' && !out.some((r) => r.step === 'delete')) {
-    const main = out.filter((r) => r.step !== 'delete');
-    const started = main.some((r) => r.state !== 'pending');
-    const inProgress =
-      started && !main.some((r) => r.state === 'failed') && !main.every((r) => r.state === 'done' || r.state === 'skipped');
-    const at = inProgress ? (main.find((r) => r.state === 'running') ?? main.find((r) => r.state === 'pending')) : undefined;
-    // Its time is unknown (the last event may be old): none is shown.
-    if (at) Object.assign(at, { state: 'failed', message: STOPPED_MESSAGE, elapsedMs: null, detail: null, at: null });
+  if (ev.state === 'stopped') {
+    out = out.map((r) =>
+      r.state === 'stopped' && r.step !== ev.step ? { ...r, state: 'pending', elapsedMs: null, message: '', detail: null, at: null } : r,
+    );
   }
   let row = out.find((r) => r.step === ev.step);
   if (!row) {
@@ -85,11 +85,12 @@ export function applyEvent(rows: readonly StepRow[], ev: EventLike, now: number 
   return out;
 }
 
-export type Overall = 'idle' | 'running' | 'failed' | 'succeeded';
+export type Overall = 'idle' | 'running' | 'failed' | 'stopped' | 'succeeded';
 
 export function overallState(rows: readonly StepRow[]): Overall {
   const main = rows.filter((r) => r.step !== 'delete');
   if (main.some((r) => r.state === 'failed')) return 'failed';
+  if (main.some((r) => r.state === 'stopped')) return 'stopped';
   if (main.length > 0 && main.every((r) => r.state === 'done' || r.state === 'skipped')) return 'succeeded';
   if (rows.some((r) => r.state !== 'pending')) return 'running';
   return 'idle';
@@ -97,6 +98,11 @@ export function overallState(rows: readonly StepRow[]): Overall {
 
 export function failedStep(rows: readonly StepRow[]): StepRow | null {
   return rows.find((r) => r.state === 'failed' && r.step !== 'delete') ?? null;
+}
+
+/** The step where the run ended before finishing: the one that failed, or where the user stopped it. */
+export function endedStep(rows: readonly StepRow[]): StepRow | null {
+  return failedStep(rows) ?? rows.find((r) => r.state === 'stopped' && r.step !== 'delete') ?? null;
 }
 
 /** What to do when a step fails, in plain words. */
@@ -124,7 +130,7 @@ export function liveElapsed(row: StepRow, now: number): number | null {
 }
 
 export interface RecordLike {
-  outcome: string;
+  outcome: Outcome;
   lastStep: string | null;
   message: string | null;
   detail?: string | null;
@@ -141,11 +147,7 @@ export function cleanupFromRow(row: StepRow | null | undefined): 'deleting' | 'd
   return null;
 }
 
-/** True for a failed run that the user stopped (Stop and delete), not one that broke. */
-export function isStopped(message: string | null | undefined): boolean {
-  return !!message && /^Stopped by you/i.test(message);
-}
-
+/** What the backend says of the step under way when the user stops a run. */
 export const STOPPED_MESSAGE = 'Stopped by you before it finished.';
 
 /**
@@ -169,9 +171,9 @@ export function timelineFromRecord(rec: RecordLike): StepRow[] {
     main = RUN_STEPS.map((s, i) => {
       if (i < at) return row(s, 'done');
       if (i > at) return row(s, 'pending');
-      return rec.outcome === 'failed'
-        ? row(s, 'failed', rec.message ?? 'This step failed.', rec.detail ?? null)
-        : row(s, 'running', rec.message ?? '');
+      if (rec.outcome === 'failed') return row(s, 'failed', rec.message ?? 'This step failed.', rec.detail ?? null);
+      if (rec.outcome === 'stopped') return row(s, 'stopped', rec.message ?? STOPPED_MESSAGE);
+      return row(s, 'running', rec.message ?? '');
     });
   }
   const cleanup: Record<string, StepRow> = {

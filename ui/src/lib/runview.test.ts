@@ -157,29 +157,83 @@ describe('runViewFacts: a failed run', () => {
 });
 
 describe('runViewFacts: a run the user stopped', () => {
+  const stoppedAt = (step: string) => [...upTo(step, 'running'), ev(step, 'stopped', STOPPED_MESSAGE)];
+
   it('Stop and delete, watched: the step under way is stopped, the clean-up follows, no Retry', () => {
-    const watched = fold([...upTo('requirements', 'running'), ...cleanedUp()]);
+    const watched = fold([...stoppedAt('requirements'), ...cleanedUp()]);
     const f = facts({ watched, record: record('running'), live: LIVE_GONE, actedHere: true });
-    expect(states(f.timeline)).toContain('requirements:failed');
+    expect(states(f.timeline)).toEqual([
+      'prepare:done',
+      'stack:done',
+      'instance:done',
+      'requirements:stopped',
+      'training:pending',
+      'outputs:pending',
+      'delete:done',
+    ]);
     expect(f).toMatchObject({
-      outcome: 'failed',
+      outcome: 'stopped',
       cleanup: 'deleted',
-      status: { label: 'Failed · cleaned up' },
+      status: { label: 'Stopped · cleaned up', tone: 'neutral' },
       canStop: false,
       active: false,
+      machineMayRun: false,
+      success: null,
+      offerDelete: false,
       failure: {
         title: 'You stopped this run at “Install your packages”',
         stopped: true,
         advice: null,
         canRetry: false,
-        row: { message: STOPPED_MESSAGE },
+        canDelete: true,
+        row: { step: 'requirements', message: STOPPED_MESSAGE },
       },
     });
   });
 
-  it('from the history', () => {
-    const f = facts({ record: record('failed', { lastStep: 'instance', message: STOPPED_MESSAGE, cleanup: 'deleted' }) });
-    expect(f.failure).toMatchObject({ stopped: true, canRetry: false, title: 'You stopped this run at “Start the machine”' });
+  it('stopped, the clean-up under way: Stopped · cleaning up…, nothing can be started', () => {
+    const f = facts({ watched: fold([...stoppedAt('training'), ev('delete', 'running')]), record: record('running'), actedHere: true });
+    expect(f).toMatchObject({ outcome: 'stopped', cleanup: 'deleting', status: { label: 'Stopped · cleaning up…' }, active: true });
+  });
+
+  it('stopped, before the first clean-up event: the clean-up row says it comes next', () => {
+    const f = facts({ watched: fold(stoppedAt('stack')), record: record('running'), actedHere: true });
+    expect(f.timeline.at(-1)).toMatchObject({ step: 'delete', state: 'pending', message: CLEANUP_NEXT });
+    expect(f.canStop).toBe(false);
+  });
+
+  it('from the history, cleaned up', () => {
+    const f = facts({ record: record('stopped', { lastStep: 'instance', message: STOPPED_MESSAGE, cleanup: 'deleted' }) });
+    expect(f).toMatchObject({
+      outcome: 'stopped',
+      status: { label: 'Stopped · cleaned up' },
+      failure: { stopped: true, canRetry: false, title: 'You stopped this run at “Start the machine”' },
+    });
+    expect(states(f.timeline)).toContain('instance:stopped');
+  });
+
+  it('from the history, the clean-up failed: its message, Delete again, the machine may still cost money', () => {
+    const f = facts({
+      record: record('stopped', { lastStep: 'training', cleanup: 'failed', cleanupMessage: 'The machine did not terminate.' }),
+      live: LIVE_LEFT,
+    });
+    expect(f).toMatchObject({
+      status: { label: 'Stopped · clean-up failed', tone: 'warning' },
+      cleanupProblem: 'The machine did not terminate.',
+      machineMayRun: true,
+      failure: { stopped: true, canRetry: false, canDelete: false },
+    });
+  });
+
+  it('from the history, never cleaned up (the app closed in between): Delete is offered', () => {
+    const f = facts({ record: record('stopped', { lastStep: 'training' }), live: LIVE_LEFT });
+    expect(f).toMatchObject({ status: { label: 'Stopped · machine still running' }, failure: { canDelete: true, canRetry: false } });
+    expect(facts({ record: record('stopped', { lastStep: 'training' }) }).status.label).toBe('Stopped · not cleaned up');
+  });
+
+  it('a replay of a stopped run (a view opened again) is stopped, not running', () => {
+    const f = facts({ watched: fold([...stoppedAt('requirements'), ...cleanedUp()]), record: record('stopped', { cleanup: 'deleted' }) });
+    expect(f).toMatchObject({ outcome: 'stopped', canStop: false, status: { label: 'Stopped · cleaned up' } });
   });
 });
 

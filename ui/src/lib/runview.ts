@@ -4,9 +4,8 @@
 import type { Cleanup, LiveStatus, Outcome } from './api';
 import {
   cleanupFromRow,
-  failedStep,
+  endedStep,
   FAILURE_ADVICE,
-  isStopped,
   mayCostMoney,
   overallState,
   STEP_LABELS,
@@ -19,7 +18,7 @@ import { cloudSummary, hasLeftovers, machineAlive, runStatus, type Tone } from '
 
 export interface RunViewInput {
   /** The run as the history keeps it (null while it loads, or when it is not there). */
-  record: (RecordLike & { outcome: Outcome; cleanup: Cleanup }) | null;
+  record: (RecordLike & { cleanup: Cleanup }) | null;
   /** The run's timeline from this app session's progress events (started, retried, deleted or replayed here); null if none. */
   watched: StepRow[] | null;
   /** What AWS says now about the run's stack and machine (null until asked, or if it could not be asked). */
@@ -28,8 +27,9 @@ export interface RunViewInput {
   actedHere: boolean;
 }
 
-/** What the failure card says and offers. */
+/** What the card of a run that failed, or that the user stopped, says and offers. */
 export interface FailureFacts {
+  /** The step that failed, or where the user stopped the run. */
   row: StepRow;
   title: string;
   /** The user stopped the run (Stop and delete): no advice and no retry. */
@@ -84,13 +84,12 @@ export function runViewFacts({ record, watched, live, actedHere }: RunViewInput)
   const mainRows = rows?.filter((r) => r.step !== 'delete') ?? [];
   const deleteRow = rows?.find((r) => r.step === 'delete') ?? null;
   const overall = mainRows.length > 0 ? overallState(mainRows) : null;
-  const failedRow = rows ? failedStep(rows) : null;
-  const stopped = isStopped(failedRow?.message);
+  const failedRow = rows ? endedStep(rows) : null;
+  const stopped = failedRow?.state === 'stopped';
 
   let outcome: Outcome;
   if (!watched) outcome = record?.outcome ?? 'running';
-  else if (overall === 'failed') outcome = 'failed';
-  else if (overall === 'succeeded') outcome = 'succeeded';
+  else if (overall === 'failed' || overall === 'stopped' || overall === 'succeeded') outcome = overall;
   // Events still arriving (a replay) must not show a finished run as running again, unless this view retried it.
   else if (!actedHere && record && record.outcome !== 'running') outcome = record.outcome;
   else outcome = 'running';
@@ -106,7 +105,7 @@ export function runViewFacts({ record, watched, live, actedHere }: RunViewInput)
   if (!cleanupRow) {
     let message = STEP_LABELS.delete?.help ?? '';
     if (outcome === 'failed') message = NOT_CLEANED_AFTER_FAILURE;
-    else if (outcome === 'succeeded') message = CLEANUP_NEXT;
+    else if (outcome === 'succeeded' || outcome === 'stopped') message = CLEANUP_NEXT;
     cleanupRow = { step: 'delete', state: 'pending', elapsedMs: null, message, detail: null, at: null };
   }
 

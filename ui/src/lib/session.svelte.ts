@@ -91,16 +91,14 @@ class Session {
     }
   }
 
-  /** Runs stopped by "Stop and delete": late events of their steps are ignored. */
+  /** Runs stopped by "Stop and delete": late events of their steps are ignored (not the "stopped" one, nor the clean-up's). */
   private stopped = new Set<string>();
 
   fold(ev: ProgressEvent): void {
-    if (this.stopped.has(ev.runId) && ev.step !== 'delete') return;
+    if (this.stopped.has(ev.runId) && ev.step !== 'delete' && ev.state !== 'stopped') return;
+    if (ev.state === 'stopped') this.stopped.add(ev.runId);
     const rows = this.live[ev.runId] ?? emptyTimeline();
-    const next = applyEvent(rows, ev, Date.now());
-    // A clean-up that began while the run was in progress (replayed from another view): it was stopped.
-    if (ev.step === 'delete' && next.some((r) => r.state === 'failed' && r.message === STOPPED_MESSAGE)) this.stopped.add(ev.runId);
-    this.live[ev.runId] = next;
+    this.live[ev.runId] = applyEvent(rows, ev, Date.now());
   }
 
   /** `onStarted` is called with the run id as soon as it is known (first event or the answer). */
@@ -114,17 +112,19 @@ class Session {
 
   /**
    * Deletes the run's resources. A run still in progress is stopped first: its running step is
-   * shown as stopped at once (the backend ends that run's events without a last one).
+   * shown as stopped at once, until the backend's "stopped" event says where it stopped.
    * `base`: the timeline to keep above the clean-up row when this window was not watching the run.
    */
   async deleteRun(runId: string, base: StepRow[] | null = null): Promise<DeleteReport> {
     const rows = (this.live[runId] ?? base ?? []).filter((r) => r.step !== 'delete');
-    // In progress: nothing failed and not everything done. The step running (or the next one, between two steps) is where it stops.
+    // In progress: nothing failed or stopped and not everything done. The step running (or the next one, between two steps) is where it stops.
     const inProgress =
-      rows.length > 0 && !rows.some((r) => r.state === 'failed') && !rows.every((r) => r.state === 'done' || r.state === 'skipped');
+      rows.length > 0 &&
+      !rows.some((r) => r.state === 'failed' || r.state === 'stopped') &&
+      !rows.every((r) => r.state === 'done' || r.state === 'skipped');
     const at = inProgress ? (rows.find((r) => r.state === 'running') ?? rows.find((r) => r.state === 'pending')) : undefined;
     if (at) this.stopped.add(runId);
-    this.live[runId] = rows.map((r) => (r === at ? { ...r, state: 'failed', message: STOPPED_MESSAGE, detail: null, at: null } : r));
+    this.live[runId] = rows.map((r) => (r === at ? { ...r, state: 'stopped', message: STOPPED_MESSAGE, detail: null, at: null } : r));
     const { channel, token } = this.channel();
     const report = await ok(commands.deleteRun(runId, channel));
     this.claim(runId, token);

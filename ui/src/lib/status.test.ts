@@ -7,6 +7,7 @@ describe('status', () => {
   it('labels outcomes', () => {
     expect(outcomeLabel('succeeded')).toEqual({ label: 'Finished', tone: 'success' });
     expect(outcomeLabel('failed').tone).toBe('danger');
+    expect(outcomeLabel('stopped')).toEqual({ label: 'Stopped', tone: 'neutral' });
     expect(outcomeLabel('some_new_state').label).toBe('Some new state');
   });
   it('labels a run by its outcome and its clean-up', () => {
@@ -19,6 +20,11 @@ describe('status', () => {
     expect(runStatus('failed', 'none', live(null, 'terminated')).label).toBe('Failed');
     expect(runStatus('running', 'none', live('CREATE_COMPLETE', 'running')).label).toBe('Running');
     expect(runStatus('running', 'deleting').label).toBe('Stopping · deleting…');
+    expect(runStatus('stopped', 'deleted')).toEqual({ label: 'Stopped · cleaned up', tone: 'neutral' });
+    expect(runStatus('stopped', 'deleting')).toEqual({ label: 'Stopped · cleaning up…', tone: 'info' });
+    expect(runStatus('stopped', 'failed')).toEqual({ label: 'Stopped · clean-up failed', tone: 'warning' });
+    expect(runStatus('stopped', 'none', live('CREATE_COMPLETE', 'running')).label).toBe('Stopped · machine still running');
+    expect(runStatus('stopped', 'none')).toEqual({ label: 'Stopped · not cleaned up', tone: 'warning' });
   });
   it('says what is left in the cloud', () => {
     expect(leftovers('CREATE_COMPLETE', 'running')).toBe("the machine (running) and the run's cloud resources (stack)");

@@ -1,7 +1,7 @@
 // Plain-language status of a run and of what it left in the cloud.
 
 export type Tone = 'success' | 'danger' | 'warning' | 'info' | 'neutral';
-export type OutcomeName = 'running' | 'succeeded' | 'failed';
+export type OutcomeName = 'running' | 'succeeded' | 'failed' | 'stopped';
 export type CleanupName = 'none' | 'deleting' | 'deleted' | 'failed';
 
 export interface LiveLike {
@@ -19,6 +19,8 @@ export function outcomeLabel(outcome: string): { label: string; tone: Tone } {
       return { label: 'Finished', tone: 'success' };
     case 'failed':
       return { label: 'Failed', tone: 'danger' };
+    case 'stopped':
+      return { label: 'Stopped', tone: 'neutral' };
     default:
       return { label: outcome.charAt(0).toUpperCase() + outcome.slice(1).replace(/_/g, ' '), tone: 'neutral' };
   }
@@ -31,7 +33,7 @@ export function machineAlive(instanceState: string | null | undefined): boolean 
 
 /**
  * One label for a run: how the training went and what happened to its cloud resources,
- * e.g. "Finished · cleaned up", "Failed · machine still running". `live` (what AWS says now) refines
+ * e.g. "Finished · cleaned up", "Failed · machine still running", "Stopped · cleaned up". `live` (what AWS says now) refines
  * a run whose resources were not deleted.
  */
 export function runStatus(outcome: string, cleanup: string, live: LiveLike | null = null): { label: string; tone: Tone } {
@@ -57,6 +59,7 @@ export function runStatus(outcome: string, cleanup: string, live: LiveLike | nul
     return base;
   }
   if (failed) return { label: 'Failed · not cleaned up', tone: 'danger' };
+  if (outcome === 'stopped') return { label: 'Stopped · not cleaned up', tone: 'warning' };
   return base;
 }
 

@@ -1,0 +1,41 @@
+// The shapes the fake backend sends, taken from the generated bindings (src/bindings.ts, from Rust):
+// a Rust type or command that changes breaks the e2e data at compile time (`npm run check`).
+import type { commands, ErrorReport_Serialize, ProgressEvent_Serialize } from '../src/bindings';
+
+export type {
+  AccountSetup_Serialize as AccountSetup,
+  AccountView_Serialize as AccountView,
+  AmiInfo,
+  CheckedFile,
+  DeleteReport_Serialize as DeleteReport,
+  DownloadReport,
+  Identity,
+  InstanceTypeInfo_Serialize as InstanceTypeInfo,
+  LiveStatus_Serialize as LiveStatus,
+  MissingPermission,
+  Outcome,
+  ProfileInfo_Serialize as ProfileInfo,
+  RegionInfo,
+  RunRecord_Serialize as RunRecord,
+  Step,
+  StepState,
+} from '../src/bindings';
+
+/** What a command rejects with. */
+export type MockError = ErrorReport_Serialize;
+
+/** One progress event as the backend sends it on a Channel (the mock adds the run id). */
+export type MockEvent = Omit<ProgressEvent_Serialize, 'runId'>;
+
+/** `listAccounts` → `list_accounts`: the name Rust gives the command. */
+type Snake<S extends string> = S extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${Snake<T>}` : S;
+
+/** What a command answers: the data of its Result, or its plain value. */
+type Answer<F> = F extends (...args: never[]) => Promise<infer R> ? Data<R> : never;
+type Data<R> = [R] extends [{ status: string }] ? (Extract<R, { status: 'ok' }> extends { data: infer D } ? D : never) : R;
+
+type Commands = typeof commands;
+
+/** Command name as Rust names it → what it answers, for every command of the bindings. */
+export type MockResults = { [K in keyof Commands as Snake<K & string>]: Answer<Commands[K]> };
+export type CommandName = keyof MockResults;
