@@ -13,7 +13,8 @@
 (b) `check_provider_permissions`: the permissions CloudFormation's resource
     handlers need to create and delete each resource type of stack.yaml (the
     provider schemas shipped by cfn-lint) are granted by the user policy's
-    CreateCloudResources* / CleanUp* statements.
+    CreateCloudResources* / CleanUp* statements; for types tagged at creation,
+    also the schema's tagging permissions that add tags (stack tags propagate).
 """
 
 from __future__ import annotations
@@ -275,6 +276,15 @@ def handler_permissions(resource_type: str, handler: str) -> list[str]:
     return list(provider_schema(resource_type).get("handlers", {}).get(handler, {}).get("permissions", []))
 
 
+def tag_on_create_permissions(resource_type: str) -> list[str]:
+    """The tagging permissions that add tags, for a type tagged at creation: the app
+    tags its stack, and CloudFormation passes stack tags on to such resources."""
+    tagging = provider_schema(resource_type).get("tagging", {})
+    if not (tagging.get("taggable") and tagging.get("tagOnCreate")):
+        return []
+    return [p for p in tagging.get("permissions", []) if re.search(r":(Tag|CreateTags$)", p)]
+
+
 def stack_resource_types(stack: dict | None = None) -> list[str]:
     stack = stack if stack is not None else load_stack()
     return sorted({r["Type"] for r in stack["Resources"].values()})
@@ -294,7 +304,10 @@ def check_provider_permissions(
     problems = []
     for rtype in stack_resource_types(stack):
         for handler, granting in by_step.items():
-            for permission in handler_permissions(rtype, handler):
+            needed = handler_permissions(rtype, handler)
+            if handler == "create":
+                needed += [p for p in tag_on_create_permissions(rtype) if p not in needed]
+            for permission in needed:
                 if (rtype, permission) in excluded:
                     continue
                 if not any(

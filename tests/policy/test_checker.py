@@ -116,3 +116,9 @@ def test_provider_check_fails_on_a_policy_missing_a_handler_permission():
     assert problems == [
         "AWS::Logs::LogGroup create needs logs:PutRetentionPolicy: no CreateCloudResources statement grants it"
     ]
+    problems = policy_check.check_provider_permissions(without(policy, "lambda:TagResource"), EXCLUDED)
+    assert problems == [
+        "AWS::Lambda::Function create needs lambda:TagResource: no CreateCloudResources statement grants it"
+    ]
+    assert policy_check.tag_on_create_permissions("AWS::Lambda::Function") == ["lambda:TagResource"]
+    assert policy_check.tag_on_create_permissions("AWS::EC2::SecurityGroup") == ["ec2:CreateTags"]
