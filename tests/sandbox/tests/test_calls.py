@@ -169,3 +169,19 @@ def test_an_instance_keeps_its_role_in_the_recording_after_the_role_is_gone(aws,
     (who,) = mine(data_dir, principal=f"instance:{iid}", action="sts:GetCallerIdentity")
     assert who["role"] == "rec-instance-role"
     aws.ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_hooks_are_listed_and_not_recorded(endpoint, data_dir):
+    import urllib.error
+    import urllib.request
+
+    before = len(calls(data_dir))
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/easytdv-api/nope", data=b"{}", method="POST"))
+    assert err.value.code == 404
+    assert set(json.loads(err.value.read())["hooks"]) >= {"capacity", "lambda-delay", "quotas"}
+    bad = urllib.request.Request(f"{endpoint}/easytdv-api/quotas", data=b'{"quotas": {"L-XXXX": 1}}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(bad)
+    assert err.value.code == 400 and "unknown EC2 quota code" in json.loads(err.value.read())["error"]
+    assert len(calls(data_dir)) == before
