@@ -134,7 +134,7 @@ class Instance:
                 "EASYTDV_IMAGE_ID": "ami-0123456789abcdef0",
                 # Test settings: a fast log, the fake shutdown, no Deep Learning
                 # AMI probe, and every index pointed at a dead address.
-                "EASYTDV_LOG_INTERVAL": "0.2",
+                "EASYTDV_LOG_INTERVAL": "1",
                 "EASYTDV_SELF_SHUTDOWN": "1",
                 "EASYTDV_DLAMI_PYTHON": "",
                 "EASYTDV_PYPI_URL": DEAD_URL,
