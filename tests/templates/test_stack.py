@@ -72,19 +72,28 @@ def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
     assert role["ManagedPolicyArns"] == [
         {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}
     ]
-    grants = {}
+    objects, prefixes = set(), []
     for statement in _statements(template["Resources"]["InstanceRole"]):
         for action in _actions(statement):
             assert not action.startswith(("ec2:", "iam:", "lambda:", "sts:", "cloudformation:")), action
-            assert action.startswith("s3:"), action
-            grants[action] = statement
-    assert set(grants) == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
-    assert grants["s3:GetObject"]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${Bucket}/${RunPrefix}/*"}
-    assert grants["s3:PutObject"]["Resource"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:s3:::${Bucket}/${RunPrefix}/outputs/*"
-    }
-    assert grants["s3:ListBucket"]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${Bucket}"}
-    assert grants["s3:ListBucket"]["Condition"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${RunPrefix}/*"}}}
+            assert action in ("s3:GetObject", "s3:PutObject", "s3:ListBucket"), action
+            if action == "s3:ListBucket":
+                assert _as_list(statement["Resource"]) == [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${Bucket}"}]
+                prefixes += [_text(p) for p in _as_list(statement["Condition"]["StringLike"]["s3:prefix"])]
+                assert list(statement["Condition"]) == ["StringLike"]
+            else:
+                objects |= {(action, _text(r)) for r in _as_list(statement["Resource"])}
+    bucket = "arn:${AWS::Partition}:s3:::${Bucket}/"
+    run = {("s3:GetObject", bucket + "${RunPrefix}/*"), ("s3:PutObject", bucket + "${RunPrefix}/outputs/*")}
+    # The environment cache (install.sh): only easytdv/cache/*, when granted.
+    cache = {("s3:GetObject", bucket + "easytdv/cache/*"), ("s3:PutObject", bucket + "easytdv/cache/*")}
+    assert run <= objects and objects in (run, run | cache), objects
+    assert "${RunPrefix}/*" in prefixes and set(prefixes) <= {"${RunPrefix}/*", "easytdv/cache/*"}, prefixes
+
+
+def _text(value):
+    """A resource or condition value as text (plain or !Sub)."""
+    return value["Fn::Sub"] if isinstance(value, dict) else value
 
 
 def test_launcher_can_only_pass_the_instance_role(template):
