@@ -43,7 +43,9 @@ pub fn render_bindings() -> Result<String, Box<dyn std::error::Error>> {
     let path = std::env::temp_dir().join(format!("easytdv-bindings-{}.ts", std::process::id()));
     specta_builder().export(bindings_config(), &path)?;
     let text = std::fs::read_to_string(&path)?;
-    let _ = std::fs::remove_file(&path);
+    if let Err(e) = std::fs::remove_file(&path) {
+        tracing::warn!(path = %path.display(), error = %e, "could not remove a temporary bindings file");
+    }
     Ok(text)
 }
 

@@ -1,9 +1,4 @@
-//! The one error type commands return: `{ code, message, hint }`.
+//! The one error type commands return: `{ code, message, hint }`. Every core
+//! error converts into it with `?` (`impl<E: Explain> From<E> for ErrorReport`).
 
 pub use easytdv_core::explain::ErrorReport as AppError;
-use easytdv_core::explain::Explain;
-
-/// Converts any core error at the command boundary.
-pub fn report<E: Explain>(err: E) -> AppError {
-    AppError::from_error(&err)
-}

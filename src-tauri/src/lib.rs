@@ -4,19 +4,28 @@ mod bindings;
 mod commands;
 mod error;
 mod feeds;
+mod logging;
 mod state;
 mod window;
 
 pub use bindings::{render_bindings, specta_builder};
 
+use easytdv_core::services::Services;
 use tauri::Manager;
 
 /// Starts the desktop app.
 pub fn run() {
-    let builder = specta_builder();
-    let state = match state::AppState::open(easytdv_core::paths::data_dir()) {
+    let data_dir = easytdv_core::paths::data_dir();
+    let _log = logging::init(&data_dir);
+    let services = match Services::open(&data_dir) {
         Ok(s) => s,
         Err(e) => {
+            let e = easytdv_core::explain::ErrorReport::from(e);
+            tracing::error!(
+                code = e.code,
+                message = e.message,
+                "easyTDV could not start"
+            );
             eprintln!(
                 "easyTDV could not start: {}. {}",
                 e.message,
@@ -25,9 +34,13 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    let _ = state.history.mark_interrupted();
+    if let Err(e) = services.history().mark_interrupted() {
+        tracing::error!(error = %e, "could not mark the runs a closed app interrupted");
+    }
+    tracing::info!(data_dir = %data_dir.display(), "easyTDV starting");
+    let builder = specta_builder();
     let result = tauri::Builder::default()
-        .manage(state)
+        .manage(state::AppState::new(services))
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
@@ -38,6 +51,7 @@ pub fn run() {
         })
         .run(tauri::generate_context!());
     if let Err(err) = result {
+        tracing::error!(error = %err, "the window could not run");
         eprintln!("easyTDV could not start: {err}");
         std::process::exit(1);
     }

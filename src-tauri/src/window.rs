@@ -9,7 +9,7 @@ pub fn confirm_close_during_runs(window: &WebviewWindow) {
     let win = window.clone();
     window.on_window_event(move |event| {
         let WindowEvent::CloseRequested { api, .. } = event else { return };
-        if !win.state::<AppState>().is_busy() {
+        if !win.state::<AppState>().runs.active().any() {
             return;
         }
         api.prevent_close();
@@ -29,7 +29,9 @@ pub fn confirm_close_during_runs(window: &WebviewWindow) {
                 .show()
                 .await;
             if answer == rfd::MessageDialogResult::Yes {
-                let _ = win.destroy();
+                if let Err(e) = win.destroy() {
+                    tracing::error!(error = %e, "could not close the window");
+                }
             }
         });
     });

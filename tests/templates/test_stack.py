@@ -69,11 +69,16 @@ def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
     assert role["RoleName"] == {"Fn::Sub": "easytdv-${RunId}-instance"}
     trust = role["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "ec2.amazonaws.com"}]
-    assert role["ManagedPolicyArns"] == [
-        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}
-    ]
+    # Not AmazonSSMManagedInstanceCore: it grants ssm:GetParameter(s) on every
+    # parameter of the account to whatever runs on the machine.
+    assert "ManagedPolicyArns" not in role
     objects, prefixes = set(), []
     for statement in _statements(template["Resources"]["InstanceRole"]):
+        if statement.get("Sid") == "SsmAgentRunCommand":
+            actions = set(_actions(statement))
+            assert actions == SSM_AGENT_ACTIONS, actions
+            assert not any(a.startswith("ssm:GetParameter") for a in actions)
+            continue
         for action in _actions(statement):
             assert not action.startswith(("ec2:", "iam:", "lambda:", "sts:", "cloudformation:")), action
             assert action in ("s3:GetObject", "s3:PutObject", "s3:ListBucket"), action
@@ -89,6 +94,23 @@ def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
     cache = {("s3:GetObject", bucket + "easytdv/cache/*"), ("s3:PutObject", bucket + "easytdv/cache/*")}
     assert run <= objects and objects in (run, run | cache), objects
     assert "${RunPrefix}/*" in prefixes and set(prefixes) <= {"${RunPrefix}/*", "easytdv/cache/*"}, prefixes
+
+
+# What the SSM agent needs to register and take Run Command messages.
+SSM_AGENT_ACTIONS = {
+    "ssm:UpdateInstanceInformation",
+    "ssm:ListInstanceAssociations",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+}
 
 
 def _text(value):
@@ -114,7 +136,7 @@ def test_launcher_permissions_are_exactly_what_launch_py_needs(template):
         actions.update(_actions(statement))
         if statement.get("Resource") == "*":
             # Only read-only Describe calls (no resource-level support) get "*".
-            assert _actions(statement) == ["ec2:DescribeImages"]
+            assert _actions(statement) in (["ec2:DescribeImages"], ["ec2:DescribeInstances"])
         if "ec2:CreateTags" in _actions(statement):
             assert statement["Condition"] == {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
         if "ec2:RunInstances" in _actions(statement):
@@ -123,6 +145,7 @@ def test_launcher_permissions_are_exactly_what_launch_py_needs(template):
         "ec2:RunInstances",
         "ec2:CreateTags",
         "ec2:DescribeImages",
+        "ec2:DescribeInstances",
         "iam:PassRole",
         "logs:CreateLogStream",
         "logs:PutLogEvents",

@@ -8,7 +8,7 @@ import { invoke as __TAURI_INVOKE, Channel } from "@tauri-apps/api/core";
 /** Commands */
 export const commands = {
 	/**  Product name and version, for the header and the About box. */
-	appInfo: () => __TAURI_INVOKE<AppInfo>("app_info"),
+	appInfo: () => __TAURI_INVOKE<AppInfo_Serialize>("app_info"),
 	listAccounts: () => typedError<AccountView_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_accounts")),
 	/**  AWS CLI profiles found on this computer (names and regions only). */
 	detectProfiles: () => __TAURI_INVOKE<ProfileInfo_Serialize[]>("detect_profiles"),
@@ -159,9 +159,30 @@ export type AmiInfo = {
 	rootDeviceName: string,
 };
 
-export type AppInfo = {
+export type AppInfo = AppInfo_Serialize | AppInfo_Deserialize;
+
+export type AppInfo_Deserialize = {
 	name: string,
 	version: string,
+	/**
+	 *  Something the user must know since this start (a history that could
+	 *  not be used and was kept aside), in plain words.
+	 */
+	notice?: string | null,
+	/**  Where the app writes its log. */
+	logDir: string,
+};
+
+export type AppInfo_Serialize = {
+	name: string,
+	version: string,
+	/**
+	 *  Something the user must know since this start (a history that could
+	 *  not be used and was kept aside), in plain words.
+	 */
+	notice: string | null,
+	/**  Where the app writes its log. */
+	logDir: string,
 };
 
 /**  A checked input file: its bytes and, for requirements, the package names. */
@@ -285,7 +306,9 @@ export type MissingPermission = {
 };
 
 /**  How the training itself went. */
-export type Outcome = "running" | "succeeded" | "failed" | "stopped";
+export type Outcome = "running" | "succeeded" | "failed" | 
+/**  The user stopped it before it finished. */
+"stopped";
 
 /**  How the permissions were checked. */
 export type PermissionCheck = 
@@ -442,7 +465,9 @@ export type RunResources_Serialize = {
 /**  The steps of a run, in order, plus the clean-up. */
 export type Step = "prepare" | "stack" | "instance" | "requirements" | "training" | "outputs" | "delete";
 
-export type StepState = "running" | "done" | "failed" | "skipped" | "stopped";
+export type StepState = "running" | "done" | "failed" | "skipped" | 
+/**  The user stopped the run during this step. */
+"stopped";
 
 /**  Everything a run needs; the original library's constructor parameters. */
 export type TrainRequest = TrainRequest_Serialize | TrainRequest_Deserialize;

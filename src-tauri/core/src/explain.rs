@@ -28,3 +28,10 @@ impl ErrorReport {
         }
     }
 }
+
+/// Commands and the CLI use `?` on any core error: it becomes the wire form.
+impl<E: Explain> From<E> for ErrorReport {
+    fn from(err: E) -> Self {
+        Self::from_error(&err)
+    }
+}

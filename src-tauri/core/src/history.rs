@@ -5,8 +5,10 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, ToSql, TransactionBehavior};
 use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
 
 use crate::explain::Explain;
 use crate::pipeline::{
@@ -20,6 +22,8 @@ pub enum HistoryError {
     Db(#[from] rusqlite::Error),
     #[error("the run history holds a record it cannot read: {0}")]
     Corrupt(#[from] serde_json::Error),
+    #[error("the run history cannot be used: {0}")]
+    Unusable(String),
     #[error("no run {0} in the history")]
     NotFound(String),
 }
@@ -29,6 +33,7 @@ impl Explain for HistoryError {
         match self {
             HistoryError::Db(_) => "history_db",
             HistoryError::Corrupt(_) => "history_corrupt",
+            HistoryError::Unusable(_) => "history_unusable",
             HistoryError::NotFound(_) => "run_not_found",
         }
     }
@@ -47,6 +52,8 @@ pub enum Outcome {
     Running,
     Succeeded,
     Failed,
+    /// The user stopped it before it finished.
+    Stopped,
 }
 
 /// Whether the run's cloud resources were deleted (the outputs always stay).
@@ -60,39 +67,33 @@ pub enum Cleanup {
     Failed,
 }
 
-fn outcome_str(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Running => "running",
-        Outcome::Succeeded => "succeeded",
-        Outcome::Failed => "failed",
-    }
+/// Stored as the serde name (`"succeeded"`, `"deleting"`, `"training"`).
+macro_rules! sql_text_enum {
+    ($t:ty, $fallback:expr) => {
+        impl ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                let text = serde_json::to_value(self)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                Ok(ToSqlOutput::from(text))
+            }
+        }
+        impl FromSql for $t {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let text = value.as_str()?;
+                // An unknown value (a newer app wrote it) reads as the fallback.
+                Ok(
+                    serde_json::from_value(serde_json::Value::String(text.into()))
+                        .unwrap_or($fallback),
+                )
+            }
+        }
+    };
 }
-
-fn parse_outcome(s: &str) -> Outcome {
-    match s {
-        "succeeded" => Outcome::Succeeded,
-        "failed" => Outcome::Failed,
-        _ => Outcome::Running,
-    }
-}
-
-fn cleanup_str(c: Cleanup) -> &'static str {
-    match c {
-        Cleanup::None => "none",
-        Cleanup::Deleting => "deleting",
-        Cleanup::Deleted => "deleted",
-        Cleanup::Failed => "failed",
-    }
-}
-
-fn parse_cleanup(s: &str) -> Cleanup {
-    match s {
-        "deleting" => Cleanup::Deleting,
-        "deleted" => Cleanup::Deleted,
-        "failed" => Cleanup::Failed,
-        _ => Cleanup::None,
-    }
-}
+sql_text_enum!(Outcome, Outcome::Failed);
+sql_text_enum!(Cleanup, Cleanup::None);
+sql_text_enum!(Step, Step::Prepare);
 
 /// One run as the history keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
@@ -140,25 +141,83 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct History {
     conn: Mutex<Connection>,
+    /// Set when an unreadable history was moved aside at opening.
+    moved_aside: Option<MovedAside>,
+}
+
+/// A history file that could not be used and was kept beside the new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedAside {
+    pub path: std::path::PathBuf,
+    pub reason: String,
 }
 
 impl History {
+    /// Opens (or creates) the history. A damaged file, or one written by a
+    /// newer easyTDV, is moved aside (see [`History::moved_aside`]) and a
+    /// new history is started: the app always starts. Two processes opening
+    /// a new history at once both succeed.
     pub fn open(path: &Path) -> Result<Self, HistoryError> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Self::migrate(conn)
+        match Self::open_file(path) {
+            Ok(conn) => Self::migrate(conn, None),
+            Err(Unusable(reason)) => {
+                let aside = move_aside(path, &reason)?;
+                warn!(path = %aside.path.display(), reason, "moved an unusable run history aside");
+                Self::migrate(
+                    Self::open_file(path).map_err(|u| u.into_error())?,
+                    Some(aside),
+                )
+            }
+        }
     }
 
     pub fn in_memory() -> Result<Self, HistoryError> {
-        Self::migrate(Connection::open_in_memory()?)
+        Self::migrate(Connection::open_in_memory()?, None)
     }
 
-    fn migrate(mut conn: Connection) -> Result<Self, HistoryError> {
-        let version: usize =
-            conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
-        let tx = conn.transaction()?;
+    /// The unusable file found at opening, if any (the UI says so once).
+    pub fn moved_aside(&self) -> Option<&MovedAside> {
+        self.moved_aside.as_ref()
+    }
+
+    fn open_file(path: &Path) -> Result<Connection, Unusable> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )
+        .map_err(Unusable::from)?;
+        // Set first: the other pragmas may wait for another process's lock.
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(Unusable::from)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(Unusable::from)?;
+        // Writes are rare and each one matters (it may name a billing machine).
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(Unusable::from)?;
+        let version = user_version(&conn).map_err(Unusable::from)?;
+        if version > MIGRATIONS.len() {
+            return Err(Unusable(format!(
+                "it was written by a newer easyTDV (schema {version}, this one knows {})",
+                MIGRATIONS.len()
+            )));
+        }
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(Unusable::from)?;
+        if check != "ok" {
+            return Err(Unusable(format!("the database is damaged ({check})")));
+        }
+        Ok(conn)
+    }
+
+    /// Runs the missing migrations in one immediate transaction: a second
+    /// process waits for the first, then finds nothing left to do.
+    fn migrate(
+        mut conn: Connection,
+        moved_aside: Option<MovedAside>,
+    ) -> Result<Self, HistoryError> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = user_version(&tx)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
@@ -166,6 +225,7 @@ impl History {
         tx.commit()?;
         Ok(Self {
             conn: Mutex::new(conn),
+            moved_aside,
         })
     }
 
@@ -175,6 +235,20 @@ impl History {
     ) -> Result<T, HistoryError> {
         let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&guard)
+    }
+
+    /// Runs an UPDATE of one run; `NotFound` when no row has that run id
+    /// (the run id must be the first parameter).
+    fn update_one(
+        &self,
+        run_id: &str,
+        sql: &str,
+        params: &[&dyn ToSql],
+    ) -> Result<(), HistoryError> {
+        self.with(|c| match c.execute(sql, params)? {
+            0 => Err(HistoryError::NotFound(run_id.into())),
+            _ => Ok(()),
+        })
     }
 
     /// Inserts or updates the run's resource ids.
@@ -199,16 +273,11 @@ impl History {
         request: &TrainRequest,
     ) -> Result<(), HistoryError> {
         let json = serde_json::to_string(request)?;
-        self.with(|c| {
-            let n = c.execute(
-                "UPDATE runs SET account_id = ?2, request_json = ?3 WHERE run_id = ?1",
-                params![run_id, account_id, json],
-            )?;
-            if n == 0 {
-                return Err(HistoryError::NotFound(run_id.into()));
-            }
-            Ok(())
-        })
+        self.update_one(
+            run_id,
+            "UPDATE runs SET account_id = ?2, request_json = ?3 WHERE run_id = ?1",
+            params![run_id, account_id, json],
+        )
     }
 
     pub fn set_outcome(
@@ -219,23 +288,12 @@ impl History {
         message: Option<&str>,
         outputs_uri: Option<&str>,
     ) -> Result<(), HistoryError> {
-        self.with(|c| {
-            let n = c.execute(
-                "UPDATE runs SET outcome = ?2, last_step = COALESCE(?3, last_step), message = ?4,
-                 outputs_uri = COALESCE(?5, outputs_uri) WHERE run_id = ?1",
-                params![
-                    run_id,
-                    outcome_str(outcome),
-                    last_step.map(Step::as_str),
-                    message,
-                    outputs_uri
-                ],
-            )?;
-            if n == 0 {
-                return Err(HistoryError::NotFound(run_id.into()));
-            }
-            Ok(())
-        })
+        self.update_one(
+            run_id,
+            "UPDATE runs SET outcome = ?2, last_step = COALESCE(?3, last_step), message = ?4,
+             outputs_uri = COALESCE(?5, outputs_uri) WHERE run_id = ?1",
+            params![run_id, outcome, last_step, message, outputs_uri],
+        )
     }
 
     pub fn set_cleanup(
@@ -244,33 +302,35 @@ impl History {
         cleanup: Cleanup,
         message: Option<&str>,
     ) -> Result<(), HistoryError> {
-        self.with(|c| {
-            let n = c.execute(
-                "UPDATE runs SET cleanup = ?2, cleanup_message = ?3 WHERE run_id = ?1",
-                params![run_id, cleanup_str(cleanup), message],
-            )?;
-            if n == 0 {
-                return Err(HistoryError::NotFound(run_id.into()));
-            }
-            Ok(())
-        })
+        self.update_one(
+            run_id,
+            "UPDATE runs SET cleanup = ?2, cleanup_message = ?3 WHERE run_id = ?1",
+            params![run_id, cleanup, message],
+        )
     }
 
     pub fn get(&self, run_id: &str) -> Result<RunRecord, HistoryError> {
         self.with(|c| {
             c.query_row(&format!("{SELECT} WHERE run_id = ?1"), params![run_id], row)
                 .optional()?
-                .ok_or_else(|| HistoryError::NotFound(run_id.into()))?
+                .ok_or_else(|| HistoryError::NotFound(run_id.into()))
         })
     }
 
-    /// All runs, newest first.
+    /// All runs, newest first. A damaged row is shown as damaged, never
+    /// hides the others.
     pub fn list(&self) -> Result<Vec<RunRecord>, HistoryError> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!("{SELECT} ORDER BY created_at DESC, run_id DESC"))?;
             let rows = stmt.query_map([], row)?;
-            rows.map(|r| r.map_err(HistoryError::from).and_then(|x| x))
-                .collect()
+            let mut out = Vec::new();
+            for r in rows {
+                match r {
+                    Ok(record) => out.push(record),
+                    Err(e) => warn!(error = %e, "skipped a run history row that cannot be read"),
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -298,13 +358,11 @@ impl History {
             ),
         };
         self.set_outcome(run_id, outcome, step, message.as_deref(), uri)?;
-        self.with(|c| {
-            c.execute(
-                "UPDATE runs SET detail = ?2 WHERE run_id = ?1",
-                params![run_id, detail],
-            )?;
-            Ok(())
-        })
+        self.update_one(
+            run_id,
+            "UPDATE runs SET detail = ?2 WHERE run_id = ?1",
+            params![run_id, detail],
+        )
     }
 
     /// Records how a clean-up ended.
@@ -337,6 +395,9 @@ impl History {
                  WHERE cleanup = 'deleting'",
                 [],
             )?;
+            if runs + cleanups > 0 {
+                info!(runs, cleanups, "marked runs interrupted by a closed app");
+            }
             Ok(runs + cleanups)
         })
     }
@@ -351,36 +412,97 @@ impl History {
     }
 }
 
+/// Why a history file cannot be used as it is.
+struct Unusable(String);
+
+impl From<rusqlite::Error> for Unusable {
+    fn from(e: rusqlite::Error) -> Self {
+        Unusable(e.to_string())
+    }
+}
+
+impl Unusable {
+    fn into_error(self) -> HistoryError {
+        HistoryError::Unusable(self.0)
+    }
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+}
+
+/// Renames the file (and its WAL and shared-memory files) beside itself.
+fn move_aside(path: &Path, reason: &str) -> Result<MovedAside, HistoryError> {
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "history.db".into());
+    let aside = path.with_file_name(format!("{name}.unreadable-{stamp}"));
+    for suffix in ["", "-wal", "-shm"] {
+        let from = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if from.exists() {
+            let to = std::path::PathBuf::from(format!("{}{suffix}", aside.display()));
+            std::fs::rename(&from, &to).map_err(|e| {
+                HistoryError::Unusable(format!("{reason}; moving it aside failed: {e}"))
+            })?;
+        }
+    }
+    Ok(MovedAside {
+        path: aside,
+        reason: reason.to_string(),
+    })
+}
+
 const SELECT: &str = "SELECT run_id, created_at, account_id, request_json, resources_json, outcome, last_step, message,
      outputs_uri, cleanup, cleanup_message, detail FROM runs";
 
-type RowResult = Result<RunRecord, HistoryError>;
-
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowResult> {
+/// One row; a damaged JSON column shows the run as damaged rather than
+/// failing the whole list.
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    let run_id: String = r.get(0)?;
     let request: Option<String> = r.get(3)?;
     let resources: String = r.get(4)?;
-    let outcome: String = r.get(5)?;
-    let last_step: Option<String> = r.get(6)?;
-    let cleanup: String = r.get(9)?;
-    let build = || -> RowResult {
-        Ok(RunRecord {
-            run_id: r.get(0)?,
-            created_at: r.get(1)?,
-            account_id: r.get(2)?,
-            request: request.as_deref().map(serde_json::from_str).transpose()?,
-            resources: serde_json::from_str(&resources)?,
-            outcome: parse_outcome(&outcome),
-            last_step: last_step
-                .map(|s| serde_json::from_value(serde_json::Value::String(s)))
-                .transpose()?,
-            message: r.get(7)?,
-            outputs_uri: r.get(8)?,
-            cleanup: parse_cleanup(&cleanup),
-            cleanup_message: r.get(10)?,
-            detail: r.get(11)?,
-        })
-    };
-    Ok(build())
+    let mut damage = Vec::new();
+    let request = request.and_then(|text| {
+        serde_json::from_str(&text)
+            .map_err(|e| damage.push(format!("its inputs cannot be read ({e})")))
+            .ok()
+    });
+    let resources = serde_json::from_str(&resources).unwrap_or_else(|e| {
+        damage.push(format!("its resource ids cannot be read ({e})"));
+        RunResources {
+            run_id: run_id.clone(),
+            ..Default::default()
+        }
+    });
+    let mut message: Option<String> = r.get(7)?;
+    if !damage.is_empty() {
+        warn!(
+            run_id,
+            damage = damage.join("; "),
+            "damaged run history row"
+        );
+        message = Some(format!(
+            "This run's record is damaged: {}.",
+            damage.join("; ")
+        ));
+    }
+    Ok(RunRecord {
+        run_id,
+        created_at: r.get(1)?,
+        account_id: r.get(2)?,
+        request,
+        resources,
+        outcome: r.get(5)?,
+        last_step: r.get(6)?,
+        message,
+        outputs_uri: r.get(8)?,
+        cleanup: r.get(9)?,
+        cleanup_message: r.get(10)?,
+        detail: r.get(11)?,
+    })
 }
 
 fn now() -> String {
@@ -479,5 +601,92 @@ mod tests {
         // Reopening keeps the data and does not re-run migrations.
         let h = History::open(&dir.path().join("history.db")).unwrap();
         assert_eq!(h.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn two_processes_opening_a_new_history_at_once_both_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || History::open(&path).map(|h| h.list().map(|l| l.len())))
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().unwrap().unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn a_damaged_or_newer_history_is_moved_aside_and_a_new_one_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        std::fs::write(&path, b"this is not a database, just text ".repeat(200)).unwrap();
+        let h = History::open(&path).unwrap();
+        let aside = h.moved_aside().expect("moved aside").clone();
+        assert!(aside.path.exists(), "{aside:?}");
+        assert_eq!(h.list().unwrap().len(), 0);
+        h.save_resources(&res("20260101-000000-aaaaaa")).unwrap();
+        drop(h);
+        // Written by a newer easyTDV: kept aside too, never crashes.
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let h = History::open(&path).unwrap();
+        assert!(h.moved_aside().unwrap().reason.contains("newer easyTDV"));
+        assert_eq!(h.list().unwrap().len(), 0);
+        drop(h);
+        let h = History::open(&path).unwrap();
+        assert!(h.moved_aside().is_none());
+    }
+
+    #[test]
+    fn one_bad_row_never_hides_the_others() {
+        let h = History::in_memory().unwrap();
+        for id in ["20260101-000000-aaaaaa", "20260101-000000-bbbbbb"] {
+            h.save_resources(&res(id)).unwrap();
+        }
+        h.with(|c| {
+            c.execute(
+                "UPDATE runs SET resources_json = '{broken', outcome = 'from-the-future' WHERE run_id = '20260101-000000-aaaaaa'",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let list = h.list().unwrap();
+        assert_eq!(list.len(), 2);
+        let bad = list
+            .iter()
+            .find(|r| r.run_id == "20260101-000000-aaaaaa")
+            .unwrap();
+        assert!(bad.message.as_deref().unwrap().contains("damaged"));
+        assert_eq!(bad.outcome, Outcome::Failed);
+        let good = h.get("20260101-000000-bbbbbb").unwrap();
+        assert_eq!(good.resources.bucket, "b");
+    }
+
+    #[test]
+    fn stopped_is_a_real_outcome() {
+        let h = History::in_memory().unwrap();
+        h.save_resources(&res("20260101-000000-aaaaaa")).unwrap();
+        h.set_outcome(
+            "20260101-000000-aaaaaa",
+            Outcome::Stopped,
+            Some(Step::Training),
+            Some("Stopped by you before it finished."),
+            None,
+        )
+        .unwrap();
+        let got = h.get("20260101-000000-aaaaaa").unwrap();
+        assert_eq!(
+            (got.outcome, got.last_step),
+            (Outcome::Stopped, Some(Step::Training))
+        );
+        assert!(matches!(
+            h.set_cleanup("nope", Cleanup::Deleted, None),
+            Err(HistoryError::NotFound(_))
+        ));
     }
 }

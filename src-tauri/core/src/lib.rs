@@ -1,11 +1,12 @@
 //! easyTDV core: everything the app and the CLI do, with no Tauri dependency.
 pub mod accounts;
 pub mod aws;
-pub mod cli;
+pub mod catalog;
 pub mod explain;
 pub mod history;
 pub mod paths;
 pub mod pipeline;
-pub mod recorded;
 pub mod regions;
+pub mod runs;
 pub mod secret;
+pub mod services;

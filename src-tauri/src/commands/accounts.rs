@@ -10,7 +10,7 @@ use easytdv_core::accounts::{
 use easytdv_core::secret::Sensitive;
 use tauri::{State, WebviewWindow};
 
-use crate::error::{report, AppError};
+use crate::error::AppError;
 use crate::state::AppState;
 
 /// Verifies a draft, saves it, then runs the identity + permission check.
@@ -19,9 +19,17 @@ async fn verify_then_save(
     draft: AccountDraft,
     save: impl FnOnce() -> Result<AccountView, AccountError>,
 ) -> Result<AccountSetup, AppError> {
-    state.accounts.verify(&draft).await.map_err(report)?;
-    let account = save().map_err(report)?;
-    state.accounts.setup(&account.id).await.map_err(report)
+    state
+        .accounts
+        .verify(&draft)
+        .await
+        .map_err(AppError::from)?;
+    let account = save().map_err(AppError::from)?;
+    state
+        .accounts
+        .setup(&account.id)
+        .await
+        .map_err(AppError::from)
 }
 
 fn keys_input(
@@ -52,7 +60,7 @@ async fn add_keys(state: &AppState, input: KeysInput) -> Result<AccountSetup, Ap
 #[tauri::command]
 #[specta::specta]
 pub fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountView>, AppError> {
-    state.accounts.list().map_err(report)
+    state.accounts.list().map_err(AppError::from)
 }
 
 /// AWS CLI profiles found on this computer (names and regions only).
@@ -105,7 +113,7 @@ pub async fn import_csv_account(
             .map(|f| f.path().to_path_buf()),
     };
     let Some(path) = path else { return Ok(None) };
-    let (key_id, secret) = read_credentials_csv(&path).map_err(report)?;
+    let (key_id, secret) = read_credentials_csv(&path).map_err(AppError::from)?;
     add_keys(&state, keys_input(name, key_id, secret, None, region))
         .await
         .map(Some)
@@ -164,7 +172,7 @@ pub async fn check_account(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<AccountSetup, AppError> {
-    state.accounts.setup(&id).await.map_err(report)
+    state.accounts.setup(&id).await.map_err(AppError::from)
 }
 
 #[tauri::command]
@@ -174,7 +182,7 @@ pub fn rename_account(
     id: String,
     name: String,
 ) -> Result<AccountView, AppError> {
-    state.accounts.rename(&id, &name).map_err(report)
+    state.accounts.rename(&id, &name).map_err(AppError::from)
 }
 
 #[tauri::command]
@@ -184,7 +192,10 @@ pub fn set_account_region(
     id: String,
     region: String,
 ) -> Result<AccountView, AppError> {
-    state.accounts.set_region(&id, &region).map_err(report)
+    state
+        .accounts
+        .set_region(&id, &region)
+        .map_err(AppError::from)
 }
 
 #[tauri::command]
@@ -193,12 +204,12 @@ pub fn set_default_account(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<AccountView, AppError> {
-    state.accounts.set_default(&id).map_err(report)
+    state.accounts.set_default(&id).map_err(AppError::from)
 }
 
 /// Deletes the account and its keychain entry.
 #[tauri::command]
 #[specta::specta]
 pub fn delete_account(state: State<'_, AppState>, id: String) -> Result<(), AppError> {
-    state.accounts.delete(&id).map_err(report)
+    state.accounts.delete(&id).map_err(AppError::from)
 }

@@ -7,7 +7,7 @@ use easytdv_core::pipeline::{self, machine, CheckedFile, FileKind};
 use easytdv_core::regions::{self, RegionInfo};
 use tauri::{State, WebviewWindow};
 
-use crate::error::{report, AppError};
+use crate::error::AppError;
 use crate::state::AppState;
 
 /// Test seam: `EASYTDV_PICKED_SCRIPT` / `EASYTDV_PICKED_REQUIREMENTS` stand
@@ -42,7 +42,7 @@ async fn pick(window: &WebviewWindow, kind: FileKind) -> Result<Option<CheckedFi
         None => Ok(None),
         Some(p) => pipeline::read_input(kind, &p)
             .map(|(f, _)| Some(f))
-            .map_err(report),
+            .map_err(AppError::from),
     }
 }
 
@@ -66,7 +66,7 @@ pub async fn pick_requirements(window: WebviewWindow) -> Result<Option<CheckedFi
 pub fn check_file(path: PathBuf, kind: FileKind) -> Result<CheckedFile, AppError> {
     pipeline::read_input(kind, &path)
         .map(|(f, _)| f)
-        .map_err(report)
+        .map_err(AppError::from)
 }
 
 #[tauri::command]
@@ -83,7 +83,7 @@ pub async fn list_account_regions(
     account_id: String,
 ) -> Result<Vec<RegionInfo>, AppError> {
     let ctx = state.context(&account_id, None).await?;
-    machine::enabled_regions(&ctx).await.map_err(report)
+    machine::enabled_regions(&ctx).await.map_err(AppError::from)
 }
 
 /// Machine types offered in the region, with vCPUs, memory and GPUs.
@@ -94,21 +94,8 @@ pub async fn list_instance_types(
     account_id: String,
     region: String,
 ) -> Result<Vec<machine::InstanceTypeInfo>, AppError> {
-    let key = (account_id, region);
-    if let Some(types) = state
-        .instance_types
-        .lock()
-        .ok()
-        .and_then(|c| c.get(&key).cloned())
-    {
-        return Ok(types);
-    }
-    let ctx = state.context(&key.0, Some(&key.1)).await?;
-    let types = machine::list_instance_types(&ctx).await.map_err(report)?;
-    if let Ok(mut cache) = state.instance_types.lock() {
-        cache.insert(key, types.clone());
-    }
-    Ok(types)
+    let ctx = state.context(&account_id, Some(&region)).await?;
+    Ok(state.catalog.instance_types(&account_id, &ctx).await?)
 }
 
 /// The image "Automatic" would use for this machine type, or the custom one.
@@ -124,10 +111,10 @@ pub async fn resolve_ami(
     let ctx = state.context(&account_id, Some(&region)).await?;
     let info = machine::describe_type(&ctx, &instance_type)
         .await
-        .map_err(report)?;
+        .map_err(AppError::from)?;
     machine::resolve_ami(&ctx, &info, custom.as_deref().filter(|c| !c.is_empty()))
         .await
-        .map_err(report)
+        .map_err(AppError::from)
 }
 
 /// The account's buckets in the region.
@@ -139,7 +126,9 @@ pub async fn list_buckets(
     region: String,
 ) -> Result<Vec<String>, AppError> {
     let ctx = state.context(&account_id, Some(&region)).await?;
-    pipeline::list_buckets_in_region(&ctx).await.map_err(report)
+    pipeline::list_buckets_in_region(&ctx)
+        .await
+        .map_err(AppError::from)
 }
 
 /// A valid bucket name for a new bucket: `easytdv-<account>-<region>`.
@@ -151,12 +140,14 @@ pub async fn suggest_bucket_name(
     region: String,
 ) -> Result<String, AppError> {
     let ctx = state.context(&account_id, Some(&region)).await?;
-    pipeline::suggest_bucket_name(&ctx).await.map_err(report)
+    pipeline::suggest_bucket_name(&ctx)
+        .await
+        .map_err(AppError::from)
 }
 
 /// Checks a bucket name against S3's rules (no AWS call).
 #[tauri::command]
 #[specta::specta]
 pub fn check_bucket_name(name: String) -> Result<(), AppError> {
-    pipeline::check_bucket(&name).map_err(report)
+    pipeline::check_bucket(&name).map_err(AppError::from)
 }

@@ -6,12 +6,13 @@
 
 use std::error::Error as StdError;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::error::AccountError;
 use super::model::AccountKind;
+use crate::aws::failure::{self, FailureKind};
 use crate::aws::CredentialSource;
 use crate::regions;
 
@@ -33,98 +34,60 @@ pub struct FailureFacts<'a> {
     pub endpoint: Option<&'a str>,
 }
 
-const NETWORK_SIGNS: &[&str] = &[
-    "error trying to connect",
-    "connection refused",
-    "connection reset",
-    "dns error",
-    "failed to lookup address",
-    "name or service not known",
-    "network is unreachable",
-    "no route to host",
-    "timed out",
-    "timeout",
-    "tls handshake",
-];
-
-const CREDENTIAL_SIGNS: &[&str] = &["credential", "profile", "sso", "token"];
-
 /// The error to show for a failed AWS call.
 pub fn classify_failure(f: &FailureFacts<'_>) -> AccountError {
-    let lower = f.message.to_lowercase();
-    if f.dispatch_failure || f.timeout {
-        return classify_unanswered(f, &lower);
-    }
-    if lower.contains("signature expired") {
-        return AccountError::ClockSkew;
-    }
-    let profile = f.profile.map(str::to_string);
-    match f.code.unwrap_or_default() {
-        "InvalidClientTokenId" | "UnrecognizedClientException" if regions::is_opt_in(f.region) => {
-            AccountError::RegionNotEnabled {
-                region: f.region.to_string(),
-            }
-        }
-        "InvalidClientTokenId"
-        | "UnrecognizedClientException"
-        | "InvalidAccessKeyId"
-        | "AuthFailure" => AccountError::UnknownAccessKey,
-        "SignatureDoesNotMatch" | "IncompleteSignature" => AccountError::WrongSecret,
-        "ExpiredToken" | "ExpiredTokenException" | "TokenRefreshRequired" => {
-            AccountError::SessionExpired { profile }
-        }
-        "RequestTimeTooSkewed" | "RequestExpired" => AccountError::ClockSkew,
-        "OptInRequired" => AccountError::RegionNotEnabled {
-            region: f.region.to_string(),
-        },
-        "AccessDenied"
-        | "AccessDeniedException"
-        | "UnauthorizedOperation"
-        | "UnauthorizedAccess" => AccountError::AccessDenied {
-            message: f.message.to_string(),
-        },
-        "" => AccountError::Aws {
-            code: None,
-            message: fallback_message(f.message),
-        },
-        code => AccountError::Aws {
-            code: Some(code.to_string()),
-            message: fallback_message(f.message),
-        },
-    }
+    let kind = if f.dispatch_failure || f.timeout {
+        failure::kind_of_unanswered(f.message, f.timeout)
+    } else {
+        failure::kind_of_code(f.code.unwrap_or_default(), f.message)
+    };
+    account_error(kind, f)
 }
 
-/// No answer from AWS: network, sandbox down, or no credentials to sign with.
-fn classify_unanswered(f: &FailureFacts<'_>, lower: &str) -> AccountError {
-    if f.kind == AccountKind::Sandbox {
+/// One classified failure, told for this account.
+fn account_error(kind: FailureKind, f: &FailureFacts<'_>) -> AccountError {
+    let profile = f.profile.map(str::to_string);
+    let profile_name = || f.profile.unwrap_or("default").to_string();
+    let unanswered = matches!(
+        kind,
+        FailureKind::Unreachable | FailureKind::NoCredentials | FailureKind::SsoExpired
+    );
+    if unanswered && f.kind == AccountKind::Sandbox {
         return AccountError::SandboxUnreachable {
             endpoint: f.endpoint.unwrap_or("the local sandbox").to_string(),
         };
     }
-    let network = f.timeout || NETWORK_SIGNS.iter().any(|s| lower.contains(s));
-    let credentials = CREDENTIAL_SIGNS.iter().any(|s| lower.contains(s));
-    let profile_name = || f.profile.unwrap_or("default").to_string();
-    if lower.contains("sso") && lower.contains("expired") {
-        return AccountError::SsoExpired {
-            profile: profile_name(),
-        };
-    }
-    if network || !credentials {
-        return AccountError::NoNetwork {
+    match kind {
+        FailureKind::Unreachable => AccountError::NoNetwork {
             detail: short_detail(f.message, f.timeout),
-        };
-    }
-    if lower.contains("sso") {
-        return AccountError::SsoExpired {
+        },
+        FailureKind::SsoExpired => AccountError::SsoExpired {
             profile: profile_name(),
-        };
-    }
-    if lower.contains("was not defined") {
-        return AccountError::ProfileNotFound(profile_name());
-    }
-    AccountError::NoCredentials {
-        profile: f.profile.map(str::to_string),
-        detail: f.message.to_string(),
+        },
+        FailureKind::NoCredentials if f.message.to_lowercase().contains("was not defined") => {
+            AccountError::ProfileNotFound(profile_name())
+        }
+        FailureKind::NoCredentials => AccountError::NoCredentials {
+            profile,
+            detail: f.message.to_string(),
+        },
+        FailureKind::ClockSkew => AccountError::ClockSkew,
+        FailureKind::UnknownKey if regions::is_opt_in(f.region) => AccountError::RegionNotEnabled {
+            region: f.region.to_string(),
+        },
+        FailureKind::UnknownKey => AccountError::UnknownAccessKey,
+        FailureKind::WrongSecret => AccountError::WrongSecret,
+        FailureKind::ExpiredCredentials => AccountError::SessionExpired { profile },
+        FailureKind::OptInRequired => AccountError::RegionNotEnabled {
+            region: f.region.to_string(),
+        },
+        FailureKind::Denied => AccountError::AccessDenied {
+            message: f.message.to_string(),
+        },
+        _ => AccountError::Aws {
+            code: f.code.filter(|c| !c.is_empty()).map(str::to_string),
+            message: fallback_message(f.message),
+        },
     }
 }
 
@@ -147,37 +110,31 @@ fn fallback_message(message: &str) -> String {
 }
 
 /// The facts of an SDK error, classified for this credential source.
-pub fn classify_sdk<E, R>(
-    err: &SdkError<E, R>,
+pub fn classify_sdk<E>(
+    err: &SdkError<E, HttpResponse>,
     source: &CredentialSource,
     region: &str,
 ) -> AccountError
 where
     E: ProvideErrorMetadata + StdError + 'static,
-    R: std::fmt::Debug,
 {
-    let dispatch_failure = matches!(err, SdkError::DispatchFailure(_));
-    let timeout = match err {
-        SdkError::TimeoutError(_) => true,
-        SdkError::DispatchFailure(d) => d.is_timeout(),
-        _ => false,
-    };
-    let code = err.code();
-    let message = match (err, err.message()) {
-        (SdkError::ServiceError(_), Some(m)) => m.to_string(),
-        _ => DisplayErrorContext(err).to_string(),
-    };
+    let found = failure::classify(err);
+    let timeout = matches!(err, SdkError::TimeoutError(_))
+        || matches!(err, SdkError::DispatchFailure(d) if d.is_timeout());
     let (kind, profile, endpoint) = describe_source(source);
-    classify_failure(&FailureFacts {
-        code,
-        message: &message,
-        dispatch_failure,
-        timeout,
-        kind,
-        region,
-        profile,
-        endpoint,
-    })
+    account_error(
+        found.kind,
+        &FailureFacts {
+            code: found.code.as_deref(),
+            message: &found.message,
+            dispatch_failure: found.code.is_none(),
+            timeout,
+            kind,
+            region,
+            profile,
+            endpoint,
+        },
+    )
 }
 
 /// The account kind, profile and endpoint of a credential source.

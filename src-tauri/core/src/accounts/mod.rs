@@ -137,7 +137,9 @@ impl Accounts {
         let id = record.id.clone();
         self.push_and_save(&mut file, record).inspect_err(|_| {
             // Leave no orphan secret behind.
-            let _ = self.secrets.delete(&id);
+            if let Err(e) = self.secrets.delete(&id) {
+                tracing::error!(account_id = id, error = ?e, "could not remove the keychain entry of an account that was not saved");
+            }
         })
     }
 

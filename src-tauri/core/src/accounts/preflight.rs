@@ -3,6 +3,7 @@
 //! that is not allowed, dry-run calls where AWS offers them; the rest is
 //! reported as "could not check" rather than guessed.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -10,6 +11,7 @@ use super::classify::{classify_sdk, describe_source};
 use super::error::AccountError;
 use super::model::{AccountKind, Identity, PermissionCheck, PermissionReport};
 use super::permissions::{self, Needed, NEEDED};
+use crate::aws::failure::{self, FailureKind};
 use crate::aws::{AwsContext, CredentialSource};
 
 /// The public SSM parameter of the current Amazon Linux image.
@@ -155,14 +157,13 @@ async fn simulate(
 
 /// `Err` for failures that end the preflight (no network, expired
 /// credentials); `Ok` for "AWS said no to this call".
-fn unanswered<E, R>(
-    err: &SdkError<E, R>,
+fn unanswered<E>(
+    err: &SdkError<E, HttpResponse>,
     source: &CredentialSource,
     region: &str,
 ) -> Result<(), AccountError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match classify_sdk(err, source, region) {
         AccountError::AccessDenied { .. } | AccountError::Aws { .. } => Ok(()),
@@ -170,24 +171,23 @@ where
     }
 }
 
-fn probe<T, E, R>(
-    result: Result<T, SdkError<E, R>>,
+fn probe<T, E>(
+    result: Result<T, SdkError<E, HttpResponse>>,
     source: &CredentialSource,
     region: &str,
 ) -> Result<Probe, AccountError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let err = match result {
         Ok(_) => return Ok(Probe::Allowed),
         Err(err) => err,
     };
-    match err.code() {
-        Some("DryRunOperation") => Ok(Probe::Allowed),
-        Some("UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException") => {
-            Ok(Probe::Denied)
-        }
+    if err.code() == Some("DryRunOperation") {
+        return Ok(Probe::Allowed);
+    }
+    match failure::classify(&err).kind {
+        FailureKind::Denied => Ok(Probe::Denied),
         _ => unanswered(&err, source, region).map(|()| Probe::Unknown),
     }
 }

@@ -163,7 +163,9 @@ impl AccountStore {
         ));
         let result = write_synced(&tmp, &json).and_then(|()| fs::rename(&tmp, &path));
         if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+            if let Err(e) = fs::remove_file(&tmp) {
+                tracing::warn!(path = %tmp.display(), error = %e, "could not remove a temporary account list");
+            }
         }
         result.map_err(io("write"))
     }

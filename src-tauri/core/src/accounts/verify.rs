@@ -14,7 +14,7 @@ pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(40);
 pub async fn context(source: &CredentialSource, region: &str) -> Result<AwsContext, AccountError> {
     AwsContext::new(source, region).await.map_err(|e| {
         let message = e.to_string();
-        if let AwsError::BadRegion(r) = e {
+        if let AwsError::BadRegion(r) | AwsError::UnknownRegion(r) = e {
             AccountError::RegionInvalid(r)
         } else if let AwsError::BadEndpoint(u) = e {
             AccountError::EndpointInvalid(u)

@@ -4,7 +4,7 @@
 
 use super::error::PipelineError;
 use super::model::{DeleteReport, RunResources, Step};
-use super::progress::{ProgressSink, StepTimer};
+use super::progress::{ProgressSink, SinkRef, StepTimer};
 use super::{instance, stack, storage};
 use crate::aws::AwsContext;
 
@@ -14,7 +14,7 @@ pub async fn delete_resources(
     progress: &dyn ProgressSink,
 ) -> Result<DeleteReport, PipelineError> {
     let timer = StepTimer::start(
-        progress,
+        SinkRef::Borrowed(progress),
         &res.run_id,
         Step::Delete,
         "Looking for the run's resources",

@@ -1,10 +1,11 @@
 //! Everything that can stop a run, each told in plain words with what to do.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::inputs::InputError;
+use crate::aws::failure::{self, FailureKind};
 use crate::explain::Explain;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +19,15 @@ pub enum PipelineError {
 
     #[error("your AWS user is not allowed to {op}: {message}")]
     Denied { op: &'static str, message: String },
+
+    #[error("your temporary AWS keys expired while trying to {op}")]
+    ExpiredCredentials { op: &'static str },
+
+    #[error("AWS did not accept the account's credentials while trying to {op}: {message}")]
+    BadCredentials { op: &'static str, message: String },
+
+    #[error("AWS is busy and asked to slow down while trying to {op}: {message}")]
+    Busy { op: &'static str, message: String },
 
     #[error("AWS refused to {op}: {message} ({code})")]
     Aws {
@@ -95,6 +105,29 @@ impl PipelineError {
         }
     }
 
+    /// A passing trouble (network, throttling): waiting and asking again may
+    /// succeed, and the run on the machine goes on meanwhile.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Network { .. } | PipelineError::Busy { .. }
+        )
+    }
+
+    /// True when the request itself is wrong for this account or region
+    /// (fix the input and launch again); the CLI exits 2 for these.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Input(_)
+                | PipelineError::DiskTooSmallForImage { .. }
+                | PipelineError::UnknownImage(_)
+                | PipelineError::UnknownInstanceType { .. }
+                | PipelineError::BucketOtherRegion { .. }
+                | PipelineError::BucketTaken(_)
+        )
+    }
+
     /// True when the failure was in the user's code rather than in the cloud
     /// set-up (the CLI's exit code tells the two apart).
     pub fn is_training_failure(&self) -> bool {
@@ -111,6 +144,9 @@ impl Explain for PipelineError {
             PipelineError::Input(e) => e.code(),
             PipelineError::Network { .. } => "network",
             PipelineError::Denied { .. } => "access_denied",
+            PipelineError::ExpiredCredentials { .. } => "credentials_expired",
+            PipelineError::BadCredentials { .. } => "credentials_rejected",
+            PipelineError::Busy { .. } => "aws_busy",
             PipelineError::Aws { .. } => "aws_error",
             PipelineError::BucketOtherRegion { .. } => "bucket_other_region",
             PipelineError::BucketTaken(_) => "bucket_taken",
@@ -139,6 +175,13 @@ impl Explain for PipelineError {
                 PipelineError::Denied { .. } => {
                     "Ask your AWS administrator for the permission named above, or use an account with more rights (Accounts page shows what is missing)."
                 }
+                PipelineError::ExpiredCredentials { .. } => {
+                    "Your temporary keys expired: paste new ones on the Accounts page (your runs are kept), or sign in again with `aws sso login`. Then retry this step."
+                }
+                PipelineError::BadCredentials { .. } => {
+                    "Check the account on the Accounts page (keys, profile, or this computer's clock), then retry this step."
+                }
+                PipelineError::Busy { .. } => "Wait a minute, then retry this step; your machine keeps running meanwhile.",
                 PipelineError::Aws { .. } => "Retry this step; if it fails again, delete the run's resources and start over.",
                 PipelineError::BucketOtherRegion { .. } => {
                     "Choose a bucket in the run's region, or let easyTDV create a new one."
@@ -172,41 +215,37 @@ impl Explain for PipelineError {
     }
 }
 
-/// Turns an SDK error into a `PipelineError`, telling apart the network, a
-/// denied permission and any other refusal.
-pub(crate) fn aws_error<E, R>(op: &'static str, err: SdkError<E, R>) -> PipelineError
+/// Turns an SDK error into a `PipelineError` (the kinds come from the one
+/// classifier in `aws::failure`).
+pub(crate) fn aws_error<E>(op: &'static str, err: SdkError<E, HttpResponse>) -> PipelineError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
-    match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => PipelineError::Network { op },
-        _ => {
-            let code = err.code().unwrap_or("Unknown").to_string();
-            let message = err
-                .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
-            if is_denied(&code) {
-                PipelineError::Denied { op, message }
-            } else {
-                PipelineError::Aws { op, code, message }
+    let found = failure::classify(&err);
+    let message = found.message;
+    match found.kind {
+        FailureKind::Unreachable => PipelineError::Network { op },
+        FailureKind::Denied => PipelineError::Denied { op, message },
+        FailureKind::ExpiredCredentials | FailureKind::SsoExpired => {
+            PipelineError::ExpiredCredentials { op }
+        }
+        FailureKind::NoCredentials
+        | FailureKind::UnknownKey
+        | FailureKind::WrongSecret
+        | FailureKind::ClockSkew
+        | FailureKind::OptInRequired => PipelineError::BadCredentials { op, message },
+        FailureKind::Throttled | FailureKind::ServerError => PipelineError::Busy { op, message },
+        FailureKind::QuotaExceeded | FailureKind::NoCapacity | FailureKind::Other => {
+            PipelineError::Aws {
+                op,
+                code: found.code.unwrap_or_else(|| "Unknown".into()),
+                message,
             }
         }
     }
 }
 
-pub(crate) fn is_denied(code: &str) -> bool {
-    matches!(
-        code,
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError"
-    )
-}
-
 /// The error code of an SDK error, if the service sent one.
 pub(crate) fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
-    match err {
-        SdkError::ServiceError(e) => e.err().code(),
-        _ => None,
-    }
+    failure::code_of(err)
 }

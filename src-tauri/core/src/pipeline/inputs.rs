@@ -315,7 +315,7 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
     let (_, script) = read_input(FileKind::Script, &request.script_path)?;
     let (_, requirements) = read_input(FileKind::Requirements, &request.requirements_path)?;
     check_bucket(&request.bucket)?;
-    if !is_region_code(&request.region) {
+    if !is_region_code(&request.region) || crate::regions::region(&request.region).is_none() {
         return Err(InputError::BadRegion(request.region.clone()));
     }
     check_instance_type(&request.instance_type)?;

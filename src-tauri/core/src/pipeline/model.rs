@@ -75,6 +75,8 @@ pub enum StepState {
     Done,
     Failed,
     Skipped,
+    /// The user stopped the run during this step.
+    Stopped,
 }
 
 /// One progress report: what step, in what state, how long it has taken.

@@ -62,21 +62,32 @@ impl ProgressSink for EventLog {
     }
 }
 
+/// Where a step timer sends its events: a sink it shares (a `Train`'s
+/// steps, which need `&mut self` meanwhile) or one it borrows.
+pub(crate) enum SinkRef<'a> {
+    Shared(Arc<dyn ProgressSink>),
+    Borrowed(&'a dyn ProgressSink),
+}
+
+impl SinkRef<'_> {
+    fn get(&self) -> &dyn ProgressSink {
+        match self {
+            SinkRef::Shared(s) => s.as_ref(),
+            SinkRef::Borrowed(s) => *s,
+        }
+    }
+}
+
 /// Times one step and emits its events.
 pub(crate) struct StepTimer<'a> {
-    sink: &'a dyn ProgressSink,
+    sink: SinkRef<'a>,
     run_id: String,
     step: Step,
     start: Instant,
 }
 
 impl<'a> StepTimer<'a> {
-    pub fn start(
-        sink: &'a dyn ProgressSink,
-        run_id: &str,
-        step: Step,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn start(sink: SinkRef<'a>, run_id: &str, step: Step, message: impl Into<String>) -> Self {
         let timer = Self {
             sink,
             run_id: run_id.to_string(),
@@ -121,7 +132,7 @@ impl<'a> StepTimer<'a> {
 
     fn emit(&self, state: StepState, message: String, detail: Option<String>) {
         let elapsed_ms = u32::try_from(self.start.elapsed().as_millis()).unwrap_or(u32::MAX);
-        self.sink.emit(ProgressEvent {
+        self.sink.get().emit(ProgressEvent {
             run_id: self.run_id.clone(),
             step: self.step,
             state,

@@ -18,6 +18,8 @@ use aws_credential_types::Credentials;
 
 use crate::secret::Sensitive;
 
+pub mod failure;
+
 /// How to authenticate. Secrets are `Sensitive` and never printed.
 #[derive(Clone, Debug)]
 pub enum CredentialSource {
@@ -41,6 +43,8 @@ pub enum CredentialSource {
 pub enum AwsError {
     #[error("\"{0}\" is not an AWS region code (expected something like eu-west-3)")]
     BadRegion(String),
+    #[error("there is no AWS region \"{0}\"")]
+    UnknownRegion(String),
     #[error("the sandbox endpoint \"{0}\" is not an http:// URL")]
     BadEndpoint(String),
 }
@@ -49,14 +53,20 @@ impl crate::explain::Explain for AwsError {
     fn code(&self) -> &'static str {
         match self {
             AwsError::BadRegion(_) => "bad_region",
+            AwsError::UnknownRegion(_) => "unknown_region",
             AwsError::BadEndpoint(_) => "bad_endpoint",
         }
     }
     fn hint(&self) -> Option<String> {
         Some(match self {
-            AwsError::BadRegion(_) => {
-                "Pick a region from the list, e.g. eu-west-3 for Europe (Paris).".into()
-            }
+            AwsError::BadRegion(_) | AwsError::UnknownRegion(_) => format!(
+                "Pick a region from the list, e.g. eu-west-3 for Europe (Paris). Known regions: {}.",
+                crate::regions::regions()
+                    .iter()
+                    .map(|r| r.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             AwsError::BadEndpoint(_) => {
                 "The local sandbox address looks like http://127.0.0.1:4566.".into()
             }
@@ -90,6 +100,22 @@ impl Intercept for CallCounter {
     }
 }
 
+/// Test seam: every context (whatever its credentials) sends its calls to
+/// this address, e.g. a closed port so tests never reach AWS. Not for use
+/// outside tests.
+pub const TEST_ENDPOINT_VAR: &str = "EASYTDV_TEST_ENDPOINT_OVERRIDE";
+
+/// Per-service settings from the environment (`AWS_ENDPOINT_URL_S3`, a
+/// profile's `[services]` section) do not apply to an explicit account.
+#[derive(Debug)]
+struct NoServiceConfig;
+
+impl aws_types::service_config::LoadServiceConfig for NoServiceConfig {
+    fn load_config(&self, _key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        None
+    }
+}
+
 /// SDK configuration for one region and one credential source.
 #[derive(Clone, Debug)]
 pub struct AwsContext {
@@ -119,6 +145,9 @@ impl AwsContext {
         if !is_region_code(region) {
             return Err(AwsError::BadRegion(region.to_string()));
         }
+        if crate::regions::region(region).is_none() {
+            return Err(AwsError::UnknownRegion(region.to_string()));
+        }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
             // Fail fast when the network is gone instead of hanging.
@@ -145,7 +174,13 @@ impl AwsContext {
                 ));
             }
             CredentialSource::Profile { name } => {
-                loader = loader.profile_name(name);
+                // The profile's own credentials: AWS_ACCESS_KEY_ID & co. in
+                // the environment must not win over an explicit choice.
+                loader = loader.profile_name(name).credentials_provider(
+                    aws_config::profile::ProfileFileCredentialsProvider::builder()
+                        .profile_name(name)
+                        .build(),
+                );
             }
             CredentialSource::DefaultChain => {}
             CredentialSource::Sandbox { endpoint: url } => {
@@ -173,8 +208,26 @@ impl AwsContext {
                 endpoint = Some(url);
             }
         }
+        if endpoint.is_none() {
+            if let Ok(url) = std::env::var(TEST_ENDPOINT_VAR) {
+                loader = loader.endpoint_url(&url);
+                endpoint = Some(url);
+            }
+        }
+        let mut config = loader.load().await;
+        if matches!(source, CredentialSource::Static { .. }) {
+            // Keys from the keychain never go to an endpoint named by
+            // AWS_ENDPOINT_URL* variables (a profile keeps its own
+            // `endpoint_url`, which is part of choosing it).
+            let mut builder = config.into_builder();
+            if endpoint.is_none() {
+                builder.set_endpoint_url(None);
+            }
+            builder.set_service_config(Some(NoServiceConfig));
+            config = builder.build();
+        }
         Ok(Self {
-            config: loader.load().await,
+            config,
             region: region.to_string(),
             endpoint,
             calls: CallCounter::default(),

@@ -1,5 +1,4 @@
 //! Shared set-up for tests that drive the core against the local sandbox.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,5 +1,7 @@
 //! The headless CLI end to end: exit codes, timeline, status and delete.
 
+#[path = "../../core/tests/it/common.rs"]
+#[allow(dead_code)]
 mod common;
 
 use common::*;

@@ -6,9 +6,14 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::{report_error, TrainArgs, EXIT_PROVISIONING};
-use crate::aws::AwsContext;
-use crate::pipeline::{self, MemoryState, ProgressEvent, ProgressSink, Step, StepState, Train};
+use easytdv_core::aws::AwsContext;
+use easytdv_core::pipeline::{
+    self, MemoryState, ProgressEvent, ProgressSink, Step, StepState, Train,
+};
+
+use crate::args::TrainArgs;
+use crate::commands::open_services;
+use crate::report::{self, EXIT_PROVISIONING};
 
 /// Records, per step, its duration and the API calls made during it.
 struct StepClock {
@@ -28,7 +33,7 @@ impl ProgressSink for StepClock {
                 open.entry(e.step.as_str())
                     .or_insert((Instant::now(), calls));
             }
-            StepState::Done | StepState::Failed | StepState::Skipped => {
+            StepState::Done | StepState::Failed | StepState::Skipped | StepState::Stopped => {
                 if let Some((t, c)) = open.remove(e.step.as_str()) {
                     done.push((e.step.as_str(), t.elapsed().as_secs_f64(), calls - c));
                 }
@@ -37,19 +42,17 @@ impl ProgressSink for StepClock {
     }
 }
 
-pub async fn run(n: usize, args: TrainArgs) -> ExitCode {
+pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
+    let services = open_services()?;
     let mut samples: BTreeMap<&'static str, Vec<(f64, u64)>> = BTreeMap::new();
     let mut totals = Vec::new();
     for i in 0..n {
-        let source = match args.access.source() {
-            Ok(s) => s,
-            Err(code) => return code,
-        };
+        let source = crate::access::source(&args.access, &services)?;
         let ctx = match AwsContext::new(&source, &args.region).await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(EXIT_PROVISIONING);
+                return Err(ExitCode::from(EXIT_PROVISIONING));
             }
         };
         let counter = ctx.clone();
@@ -67,15 +70,15 @@ pub async fn run(n: usize, args: TrainArgs) -> ExitCode {
         ) {
             Ok(t) => t,
             Err(e) => {
-                report_error(&e);
-                return ExitCode::from(EXIT_PROVISIONING);
+                report::error(&e);
+                return Err(ExitCode::from(EXIT_PROVISIONING));
             }
         };
         let result = train.run_from(Step::Prepare).await;
         let deleted = pipeline::delete_resources(&ctx, train.resources(), clock.as_ref()).await;
         if let Err(e) = result.map(|_| ()).and(deleted.map(|_| ())) {
-            report_error(&e);
-            return ExitCode::from(EXIT_PROVISIONING);
+            report::error(&e);
+            return Err(ExitCode::from(EXIT_PROVISIONING));
         }
         totals.push((started.elapsed().as_secs_f64(), ctx.calls()));
         for (step, secs, calls) in clock.done.lock().map(|d| d.clone()).unwrap_or_default() {
@@ -106,7 +109,7 @@ pub async fn run(n: usize, args: TrainArgs) -> ExitCode {
         }
     }
     print_row("total", &totals);
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 fn print_row(name: &str, v: &[(f64, u64)]) {

@@ -1,9 +1,7 @@
 //! The whole pipeline against the local AWS sandbox: real S3 objects, a real
 //! stack, a real Lambda launching an instance, real SSM commands.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use easytdv_core::pipeline::{self, PipelineError, Step, StepState};
 
 #[tokio::test]

@@ -1,9 +1,7 @@
 //! What the wizard offers comes from AWS's answers (here, the sandbox's):
 //! machine types, the current image per machine, buckets per region.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use easytdv_core::pipeline::{self, machine};
 
 #[tokio::test]

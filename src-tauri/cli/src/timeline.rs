@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::pipeline::{ProgressEvent, ProgressSink, Step, StepState};
+use easytdv_core::pipeline::{ProgressEvent, ProgressSink, Step, StepState};
 
 pub struct Timeline {
     start: Instant,
@@ -34,6 +34,7 @@ impl ProgressSink for Timeline {
             StepState::Done => "✓",
             StepState::Failed => "✗",
             StepState::Skipped => "-",
+            StepState::Stopped => "■",
         };
         let total = self.start.elapsed().as_secs_f64();
         let step = e.elapsed_ms as f64 / 1000.0;

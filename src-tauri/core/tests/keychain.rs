@@ -2,7 +2,7 @@
 //! test service name of its own, never the app's `easytdv`.
 //!
 //! Run inside a D-Bus session with an unlocked keyring:
-//! `HOME=$(mktemp -d) dbus-run-session -- bash -c 'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; cargo test -p easytdv-core --test accounts_keychain'`
+//! `HOME=$(mktemp -d) dbus-run-session -- bash -c 'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; cargo test -p easytdv-core --test keychain'`
 
 use std::path::Path;
 use std::sync::Once;
@@ -25,7 +25,7 @@ static ENV: Once = Once::new();
 fn hermetic_env() {
     ENV.call_once(|| {
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::set_var("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+        std::env::set_var(easytdv_core::aws::TEST_ENDPOINT_VAR, "http://127.0.0.1:9");
         for var in [
             "AWS_PROFILE",
             "AWS_ACCESS_KEY_ID",
@@ -199,6 +199,18 @@ async fn no_secret_leaks_from_any_operation() {
     let accounts = Accounts::with_secret_store(&data, KeyringStore::new(&service))
         .with_profile_files(&config, &credentials);
     let mut seen = Seen::default();
+    // Everything the core logs while it works, at the most talkative level,
+    // goes to a file in the data folder: it is searched for secrets below.
+    std::fs::create_dir_all(data.join("logs")).unwrap();
+    let log_file = std::fs::File::create(data.join("logs/easytdv.log")).unwrap();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            easytdv_core::paths::log_directives(Some("trace")),
+        ))
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(log_file))
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
 
     // Input handling, including mistakes that put the secret in odd places.
     let (k, s) = split_pasted_pair(&format!("{KEY},{SECRET}")).expect("pair");
@@ -306,6 +318,11 @@ async fn no_secret_leaks_from_any_operation() {
     let mut files = Vec::new();
     all_files(&data, &mut files);
     assert!(!files.is_empty(), "accounts.json was written");
+    let log = std::fs::read_to_string(data.join("logs/easytdv.log")).unwrap();
+    assert!(
+        !log.is_empty(),
+        "the core logged nothing: the log check would be empty"
+    );
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         let text = String::from_utf8_lossy(&bytes);

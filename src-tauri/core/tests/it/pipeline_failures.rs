@@ -1,8 +1,6 @@
 //! Bad input and failing cloud steps: a clear, named error, and nothing left behind.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use easytdv_core::explain::Explain;
 use easytdv_core::pipeline::{PipelineError, Step, Train};
 use std::sync::Arc;

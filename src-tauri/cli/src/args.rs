@@ -1,0 +1,108 @@
+//! The command line's shape (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use easytdv_core::pipeline::TrainRequest;
+
+#[derive(Parser)]
+#[command(
+    name = "easytdv",
+    version,
+    about = "Train a model on an AWS EC2 machine, headless"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct Access {
+    /// Use an account saved in the app (its keys stay in the OS keychain).
+    #[arg(long, conflicts_with_all = ["profile", "sandbox"])]
+    pub account: Option<String>,
+    /// Use this AWS CLI profile (SSO profiles included).
+    #[arg(long, conflicts_with = "sandbox")]
+    pub profile: Option<String>,
+    /// Use the local AWS sandbox at this URL (e.g. http://127.0.0.1:4566).
+    #[arg(long)]
+    pub sandbox: Option<String>,
+}
+
+#[derive(Args, Clone)]
+pub struct TrainArgs {
+    /// The training script (train.py).
+    #[arg(long)]
+    pub script: PathBuf,
+    /// The requirements file (requirements.txt).
+    #[arg(long)]
+    pub requirements: PathBuf,
+    #[arg(long, default_value = "t3.medium")]
+    pub instance_type: String,
+    /// Root disk size in GiB.
+    #[arg(long, default_value_t = 30)]
+    pub disk_gb: u32,
+    #[arg(long)]
+    pub region: String,
+    #[arg(long)]
+    pub bucket: String,
+    /// Machine image id; default: the current one for the region and machine.
+    #[arg(long)]
+    pub ami: Option<String>,
+    /// Safety net: the machine terminates itself after this many hours.
+    #[arg(long, default_value_t = 24)]
+    pub max_hours: u32,
+    /// Keep the machine and stack after the run (default: delete them, keep outputs).
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub access: Access,
+}
+
+impl TrainArgs {
+    pub fn request(&self) -> TrainRequest {
+        TrainRequest {
+            script_path: self.script.clone(),
+            requirements_path: self.requirements.clone(),
+            instance_type: self.instance_type.clone(),
+            disk_gb: self.disk_gb,
+            region: self.region.clone(),
+            bucket: self.bucket.clone(),
+            ami: self.ami.clone(),
+            max_runtime_hours: self.max_hours,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a whole training: prepare, stack, machine, requirements, training, outputs.
+    Train(TrainArgs),
+    /// Show a run's stack and machine status.
+    Status {
+        run_id: String,
+        #[command(flatten)]
+        access: Access,
+    },
+    /// Delete a run's machine, stack and input files (outputs are kept).
+    Delete {
+        run_id: String,
+        #[command(flatten)]
+        access: Access,
+    },
+    /// Download a run's outputs into a folder (default: ./easytdv-RUN_ID).
+    Outputs {
+        run_id: String,
+        #[arg(long)]
+        to: Option<PathBuf>,
+        #[command(flatten)]
+        access: Access,
+    },
+    /// Run the whole pipeline N times and print per-step timings and API calls.
+    Bench {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[command(flatten)]
+        train: TrainArgs,
+    },
+}

@@ -1,0 +1,170 @@
+//! `train`, `status`, `delete`, `outputs`: each a thin layer over the core.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use easytdv_core::aws::AwsContext;
+use easytdv_core::history::RunRecord;
+use easytdv_core::pipeline::{self, Tracked};
+use easytdv_core::runs::{CleanupPolicy, CLI_ACCOUNT};
+use easytdv_core::services::Services;
+
+use crate::access;
+use crate::args::{Access, TrainArgs};
+use crate::report::{self, exit_for, exit_for_run, EXIT_INPUT, EXIT_PROVISIONING};
+use crate::timeline::Timeline;
+
+type CliResult = Result<(), ExitCode>;
+
+pub fn open_services() -> Result<Services, ExitCode> {
+    let services = Services::open(&easytdv_core::paths::data_dir())
+        .map_err(|e| report::fail(&e, EXIT_PROVISIONING))?;
+    if let Some(aside) = services.history().moved_aside() {
+        eprintln!(
+            "warning: the run history could not be used ({}); it was kept as {} and a new one was started",
+            aside.reason,
+            aside.path.display()
+        );
+    }
+    Ok(services)
+}
+
+pub async fn train(args: TrainArgs) -> CliResult {
+    let services = open_services()?;
+    let source = access::source(&args.access, &services)?;
+    let ctx = access::context(&source, &args.region).await?;
+    let timeline = Tracked::new(Arc::new(Timeline::new()));
+    let ready = services
+        .runs
+        .open(ctx, CLI_ACCOUNT, args.request(), timeline.clone())
+        .map_err(|e| {
+            report::error(&e);
+            exit_for_run(&e)
+        })?;
+    let run_id = ready.run_id().to_string();
+    println!("run {run_id}");
+    let policy = if args.keep {
+        CleanupPolicy::Never
+    } else {
+        CleanupPolicy::Always
+    };
+    let end = services.runs.execute(ready, &timeline, policy).await;
+    let code = match &end.result {
+        Ok(report) => {
+            println!(
+                "outputs: {} ({} files)",
+                report.outputs_uri,
+                report.output_keys.len()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            report::error(e);
+            if let Some(detail) = e.detail() {
+                eprintln!("--- output tail ---\n{detail}");
+            }
+            Err(exit_for(e))
+        }
+    };
+    match end.cleanup {
+        None => println!("kept the machine and stack: delete them with `easytdv delete {run_id}`"),
+        Some(Ok(_)) => {}
+        Some(Err(e)) => {
+            report::error(&e);
+            eprintln!("run `easytdv delete {run_id}` to try again");
+        }
+    }
+    println!(
+        "{} run {run_id}",
+        if end.result.is_ok() {
+            "succeeded:"
+        } else {
+            "failed:"
+        }
+    );
+    code
+}
+
+/// The services, a recorded run and an AWS context in the run's region.
+async fn load_run(
+    run_id: &str,
+    access: &Access,
+) -> Result<(Services, RunRecord, AwsContext), ExitCode> {
+    let services = open_services()?;
+    let record = services
+        .history()
+        .get(run_id)
+        .map_err(|e| report::fail(&e, EXIT_INPUT))?;
+    let source = access::source(access, &services)?;
+    let ctx = access::context(&source, &record.resources.region).await?;
+    Ok((services, record, ctx))
+}
+
+pub async fn status(run_id: &str, access: &Access) -> CliResult {
+    let (_, record, ctx) = load_run(run_id, access).await?;
+    let res = &record.resources;
+    println!("run       {}", res.run_id);
+    println!("outcome   {:?}", record.outcome);
+    println!("clean-up  {:?}", record.cleanup);
+    if let Some(m) = &record.message {
+        println!("message   {m}");
+    }
+    let stack_name = res
+        .stack_name
+        .clone()
+        .unwrap_or_else(|| format!("easytdv-{}", res.run_id));
+    let cloud = pipeline::cloud_status(&ctx, res).await.map_err(|e| {
+        report::error(&e);
+        exit_for(&e)
+    })?;
+    println!(
+        "stack     {stack_name}: {}",
+        cloud.stack_status.as_deref().unwrap_or("none")
+    );
+    println!(
+        "machine   {}: {}",
+        res.instance_id.as_deref().unwrap_or("-"),
+        cloud
+            .instance_state
+            .as_deref()
+            .unwrap_or(if res.instance_id.is_some() {
+                "gone"
+            } else {
+                "none"
+            })
+    );
+    if let Some(uri) = &record.outputs_uri {
+        println!("outputs   {uri}");
+    }
+    Ok(())
+}
+
+pub async fn delete(run_id: &str, access: &Access) -> CliResult {
+    let (services, _, ctx) = load_run(run_id, access).await?;
+    services
+        .runs
+        .delete(&ctx, run_id, &Timeline::new())
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            report::error(&e);
+            exit_for_run(&e)
+        })
+}
+
+pub async fn outputs(run_id: &str, to: Option<PathBuf>, access: &Access) -> CliResult {
+    let (_, record, ctx) = load_run(run_id, access).await?;
+    let dir = to.unwrap_or_else(|| PathBuf::from(format!("easytdv-{run_id}")));
+    let files = pipeline::download_outputs(&ctx, &record.resources, &dir)
+        .await
+        .map_err(|e| {
+            report::error(&e);
+            exit_for(&e)
+        })?;
+    for f in &files {
+        println!("{}", f.display());
+    }
+    println!("{} files in {}", files.len(), dir.display());
+    Ok(())
+}

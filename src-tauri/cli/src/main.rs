@@ -1,0 +1,49 @@
+//! `easytdv`: the headless command line over the same core as the app.
+//!
+//! Exit codes: 0 success, 2 bad input or usage, 3 the training (or its
+//! requirements) failed, 4 the cloud set-up failed.
+
+mod access;
+mod args;
+mod bench;
+mod commands;
+mod logging;
+mod report;
+mod timeline;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+use report::EXIT_PROVISIONING;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(EXIT_PROVISIONING);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Train(args) => commands::train(args).await,
+            Command::Status { run_id, access } => commands::status(&run_id, &access).await,
+            Command::Delete { run_id, access } => commands::delete(&run_id, &access).await,
+            Command::Outputs { run_id, to, access } => {
+                commands::outputs(&run_id, to, &access).await
+            }
+            Command::Bench { runs, train } => bench::run(runs, train).await,
+        }
+    });
+    match code {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}

@@ -1,0 +1,54 @@
+//! What AWS says now about a run's stack and machine.
+
+use super::error::PipelineError;
+use super::model::RunResources;
+use super::{instance, stack};
+use crate::aws::AwsContext;
+
+/// The status of a stack by name, `None` when it does not exist.
+pub async fn stack_status(
+    ctx: &AwsContext,
+    stack_name: &str,
+) -> Result<Option<String>, PipelineError> {
+    Ok(stack::status(ctx, stack_name)
+        .await?
+        .map(|s| s.as_str().to_string()))
+}
+
+/// The state of an instance (`running`, `terminated`, …), `None` if unknown.
+pub async fn instance_state(
+    ctx: &AwsContext,
+    instance_id: &str,
+) -> Result<Option<String>, PipelineError> {
+    Ok(instance::state(ctx, instance_id)
+        .await?
+        .map(|s| s.as_str().to_string()))
+}
+
+/// What AWS says now about a run's stack and machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudStatus {
+    /// `None`: no stack (never created, or deleted).
+    pub stack_status: Option<String>,
+    /// `None`: no machine recorded, or EC2 no longer knows it.
+    pub instance_state: Option<String>,
+}
+
+pub async fn cloud_status(
+    ctx: &AwsContext,
+    res: &RunResources,
+) -> Result<CloudStatus, PipelineError> {
+    let name = res
+        .stack_name
+        .clone()
+        .unwrap_or_else(|| stack::stack_name(&res.run_id));
+    let stack_status = stack_status(ctx, &name).await?;
+    let instance_state = match &res.instance_id {
+        Some(id) => instance_state(ctx, id).await?,
+        None => None,
+    };
+    Ok(CloudStatus {
+        stack_status,
+        instance_state,
+    })
+}

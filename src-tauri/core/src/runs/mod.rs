@@ -1,0 +1,275 @@
+//! A recorded run: start, retry, stop and delete, with every history write
+//! in one place. The app and the CLI both call these; neither writes a run's
+//! outcome or clean-up itself.
+
+mod active;
+mod error;
+
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+pub use active::{ActiveRuns, RunGuard};
+pub use error::RunError;
+
+use crate::aws::AwsContext;
+use crate::history::{Cleanup, History, Outcome, RunRecord};
+use crate::pipeline::{
+    self, DeleteReport, PipelineError, ProgressEvent, ProgressSink, RunReport, RunResources, Step,
+    StepState, Tracked, Train, TrainRequest,
+};
+
+/// What the history says when the user stops a run.
+pub const STOPPED_MESSAGE: &str = "Stopped by you before it finished.";
+
+/// When a run's cloud resources are deleted by itself at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanupPolicy {
+    /// After a success (a failure keeps them for "Retry from this step").
+    AfterSuccess,
+    /// After every run.
+    Always,
+    /// Never (the user deletes them).
+    Never,
+}
+
+impl CleanupPolicy {
+    fn applies(self, result: &Result<RunReport, PipelineError>) -> bool {
+        match self {
+            CleanupPolicy::AfterSuccess => result.is_ok(),
+            CleanupPolicy::Always => true,
+            CleanupPolicy::Never => false,
+        }
+    }
+}
+
+/// How a run ended.
+pub struct RunEnd {
+    pub result: Result<RunReport, PipelineError>,
+    /// `None` when the policy kept the resources.
+    pub cleanup: Option<Result<DeleteReport, PipelineError>>,
+}
+
+/// A run ready to go: its pipeline, the step to start from, and the proof
+/// that nobody else works on it.
+pub struct Ready {
+    pub train: Train,
+    pub from: Step,
+    pub guard: RunGuard,
+}
+
+impl Ready {
+    pub fn run_id(&self) -> &str {
+        self.train.run_id()
+    }
+}
+
+/// A recorded run that can be retried: who started it and with what.
+pub struct Retryable {
+    pub account_id: String,
+    pub request: TrainRequest,
+    pub resources: RunResources,
+}
+
+/// The runs of one history, and those this process is working on.
+pub struct Runs {
+    history: Arc<History>,
+    active: ActiveRuns,
+}
+
+impl Runs {
+    pub fn new(history: Arc<History>) -> Self {
+        Self {
+            history,
+            active: ActiveRuns::default(),
+        }
+    }
+
+    pub fn history(&self) -> &Arc<History> {
+        &self.history
+    }
+
+    pub fn active(&self) -> &ActiveRuns {
+        &self.active
+    }
+
+    /// Checks the request (nothing is created if an input is wrong) and
+    /// opens a new run in the history, recording who starts it.
+    pub fn open(
+        &self,
+        ctx: AwsContext,
+        account_id: &str,
+        request: TrainRequest,
+        progress: Arc<Tracked>,
+    ) -> Result<Ready, RunError> {
+        let train = Train::new(ctx, request, progress, self.history.clone())?;
+        let guard = self.active.begin(train.run_id())?;
+        self.history
+            .attach_request(train.run_id(), account_id, train.request())?;
+        info!(run_id = train.run_id(), account_id, "run opened");
+        Ok(Ready {
+            train,
+            from: Step::Prepare,
+            guard,
+        })
+    }
+
+    /// Who started a run and with what; `Incomplete` when the history does
+    /// not know (a CLI run with a profile or the sandbox flag).
+    pub fn retryable(&self, run_id: &str) -> Result<Retryable, RunError> {
+        let record = self.history.get(run_id)?;
+        match (record.account_id, record.request) {
+            (Some(account_id), Some(request)) if account_id != CLI_ACCOUNT => Ok(Retryable {
+                account_id,
+                request,
+                resources: record.resources,
+            }),
+            _ => Err(RunError::Incomplete(run_id.to_string())),
+        }
+    }
+
+    /// Reopens a run to go again from `from`; the files are read and checked
+    /// again, so a fixed script or requirements file is used.
+    pub fn resume(
+        &self,
+        ctx: AwsContext,
+        retry: Retryable,
+        from: Step,
+        progress: Arc<Tracked>,
+    ) -> Result<Ready, RunError> {
+        let guard = self.active.begin(&retry.resources.run_id)?;
+        let train = Train::resume(
+            ctx,
+            retry.request,
+            retry.resources,
+            progress,
+            self.history.clone(),
+        )?;
+        self.history
+            .set_outcome(train.run_id(), Outcome::Running, Some(from), None, None)?;
+        info!(run_id = train.run_id(), from = from.as_str(), "run resumed");
+        Ok(Ready { train, from, guard })
+    }
+
+    /// Runs the pipeline to its end and records the result; then cleans up
+    /// when `policy` says so, and records that too. A history write that
+    /// fails does not stop the run (its resource ids were written before each
+    /// creating call); it is logged.
+    pub async fn execute(
+        &self,
+        mut ready: Ready,
+        progress: &Tracked,
+        policy: CleanupPolicy,
+    ) -> RunEnd {
+        let run_id = ready.run_id().to_string();
+        let result = ready.train.run_from(ready.from).await;
+        match &result {
+            Ok(_) => info!(run_id, "run succeeded"),
+            Err(e) => warn!(run_id, error = %e, "run failed"),
+        }
+        log_write(
+            &run_id,
+            self.history
+                .record_run_result(&run_id, &result, progress.last_step()),
+        );
+        let cleanup = if policy.applies(&result) {
+            Some(self.clean_up(&run_id, ready.train.delete_resources()).await)
+        } else {
+            None
+        };
+        drop(ready.guard);
+        RunEnd { result, cleanup }
+    }
+
+    /// Starts [`Runs::execute`] in the background; the run can be stopped
+    /// with [`Runs::delete`] while it goes on.
+    pub fn spawn(self: &Arc<Self>, ready: Ready, progress: Arc<Tracked>, policy: CleanupPolicy) {
+        let run_id = ready.run_id().to_string();
+        let runs = self.clone();
+        let sink = progress.clone();
+        let task = tokio::spawn(async move {
+            runs.execute(ready, &sink, policy).await;
+        });
+        self.active.attach(&run_id, task.abort_handle(), progress);
+    }
+
+    /// Deletes the run's machine, stack and input files, waits and verifies.
+    /// A run in progress in this process is stopped first (its outputs so
+    /// far are kept) and recorded as stopped.
+    pub async fn delete(
+        &self,
+        ctx: &AwsContext,
+        run_id: &str,
+        progress: &dyn ProgressSink,
+    ) -> Result<DeleteReport, RunError> {
+        let record = self.history.get(run_id)?;
+        if let Some(step) = self.active.stop(run_id) {
+            self.record_stopped(&record, step, progress);
+        }
+        let guard = self.active.begin(run_id)?;
+        let result = self
+            .clean_up(
+                run_id,
+                pipeline::delete_resources(ctx, &record.resources, progress),
+            )
+            .await;
+        drop(guard);
+        Ok(result?)
+    }
+
+    fn record_stopped(&self, record: &RunRecord, step: Option<Step>, progress: &dyn ProgressSink) {
+        let step = step.or(record.last_step).unwrap_or(Step::Prepare);
+        info!(
+            run_id = record.run_id,
+            step = step.as_str(),
+            "run stopped by the user"
+        );
+        progress.emit(ProgressEvent {
+            run_id: record.run_id.clone(),
+            step,
+            state: StepState::Stopped,
+            elapsed_ms: 0,
+            message: STOPPED_MESSAGE.to_string(),
+            detail: None,
+        });
+        log_write(
+            &record.run_id,
+            self.history.set_outcome(
+                &record.run_id,
+                Outcome::Stopped,
+                Some(step),
+                Some(STOPPED_MESSAGE),
+                None,
+            ),
+        );
+    }
+
+    async fn clean_up(
+        &self,
+        run_id: &str,
+        delete: impl std::future::Future<Output = Result<DeleteReport, PipelineError>>,
+    ) -> Result<DeleteReport, PipelineError> {
+        log_write(
+            run_id,
+            self.history.set_cleanup(run_id, Cleanup::Deleting, None),
+        );
+        let result = delete.await;
+        match &result {
+            Ok(_) => info!(run_id, "clean-up verified"),
+            Err(e) => warn!(run_id, error = %e, "clean-up failed"),
+        }
+        log_write(run_id, self.history.record_delete_result(run_id, &result));
+        result
+    }
+}
+
+/// The account recorded for CLI runs that used a profile, the sandbox flag
+/// or the default chain (not an account saved in the app).
+pub const CLI_ACCOUNT: &str = "cli";
+
+/// A failed history write is never silent.
+fn log_write(run_id: &str, result: Result<(), crate::history::HistoryError>) {
+    if let Err(e) = result {
+        tracing::error!(run_id, error = %e, "could not write the run history");
+    }
+}

@@ -1,0 +1,11 @@
+//! The core's integration tests, in one binary (each linking the whole AWS
+//! SDK is slow on small machines). Most need the local sandbox
+//! (`EASYTDV_SANDBOX_ENDPOINT`); `accounts_keychain` needs a Secret Service
+//! in a D-Bus session (`./dev test` provides both).
+#![allow(dead_code)]
+
+mod accounts_sandbox;
+mod catalog;
+mod common;
+mod pipeline;
+mod pipeline_failures;
