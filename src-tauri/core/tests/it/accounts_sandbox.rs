@@ -11,7 +11,6 @@ use easytdv_core::accounts::{
     AccountDraft, AccountError, Accounts, MemorySecretStore, PermissionCheck, ProfileInput,
     SandboxInput,
 };
-use easytdv_core::aws::{AwsContext, CredentialSource};
 use easytdv_core::explain::Explain;
 
 fn endpoint() -> String {
@@ -128,24 +127,30 @@ async fn preflight_falls_back_when_simulation_is_unavailable() {
     let endpoint = endpoint();
     // An IAM user of the sandbox, so the caller ARN is a user ARN that the
     // preflight tries to simulate.
-    let admin = AwsContext::new(
-        &CredentialSource::Sandbox {
-            endpoint: endpoint.clone(),
-        },
-        "us-east-1",
-    )
-    .await
-    .unwrap();
+    // The test's own administrator key (not the app's): the sandbox records
+    // who made each call, and the app's calls are checked against the
+    // policy a user of easyTDV gets, which creates no IAM users.
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test-admin",
+            "test-admin",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    let admin_iam = aws_sdk_iam::Client::new(&conf);
     let user = format!("easytdv-accounts-test-{}", uuid::Uuid::new_v4().simple());
-    admin
-        .iam()
+    admin_iam
         .create_user()
         .user_name(&user)
         .send()
         .await
         .expect("create sandbox user");
-    let key = admin
-        .iam()
+    let key = admin_iam
         .create_access_key()
         .user_name(&user)
         .send()
@@ -210,7 +215,11 @@ async fn preflight_falls_back_when_simulation_is_unavailable() {
     );
 
     // Nothing was created by the preflight.
-    let groups = admin.ec2().describe_security_groups().send().await.unwrap();
+    let groups = aws_sdk_ec2::Client::new(&conf)
+        .describe_security_groups()
+        .send()
+        .await
+        .unwrap();
     assert!(!groups
         .security_groups()
         .iter()
