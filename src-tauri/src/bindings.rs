@@ -1,7 +1,7 @@
 //! The list of commands exposed to the webview, and the TypeScript bindings
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
-use crate::commands::{accounts, app, runs, wizard};
+use crate::commands::{accounts, app, results, runs, wizard};
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
@@ -11,6 +11,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         accounts::add_keys_account,
         accounts::import_csv_account,
         accounts::add_profile_account,
+        accounts::replace_account_keys,
+        accounts::user_policy,
         accounts::default_sandbox_endpoint,
         accounts::add_sandbox_account,
         accounts::check_account,
@@ -34,7 +36,12 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         runs::list_runs,
         runs::watch_run,
         runs::run_live_status,
-        runs::download_outputs,
+        results::download_outputs,
+        results::open_folder,
+        results::read_log,
+        results::search_log,
+        results::save_log,
+        results::run_metrics,
     ])
 }
 

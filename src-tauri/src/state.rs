@@ -4,7 +4,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use easytdv_core::pipeline::{ProgressEvent, Tracked};
+use easytdv_core::pipeline::{RunEvent, Tracked};
 use easytdv_core::services::Services;
 use tauri::ipc::Channel;
 
@@ -25,8 +25,9 @@ impl AppState {
 
     /// A progress sink for work on a run: events go to the run's feed (kept
     /// for this session, fanned out to every watcher), starting with `channel`.
-    pub fn progress(&self, channel: Channel<ProgressEvent>) -> Arc<Tracked> {
-        Tracked::new(self.feeds.sink(channel))
+    /// The run's log lines are kept in the data folder on the way.
+    pub fn progress(&self, channel: Channel<RunEvent>) -> Arc<Tracked> {
+        self.services.progress(self.feeds.sink(channel))
     }
 }
 

@@ -197,12 +197,30 @@ def run_instances_request(cfg, device_name, launch=1, subnet=None, index=None):
     return request
 
 
-def run_with_retry(ec2, request):
+STOP_FILE = "stop"
+
+
+def stop_requested(s3, bucket, prefix):
+    """True once the run was stopped: the core writes <prefix>/stop before it
+    deletes anything, so a launcher still running then launches nothing."""
+    if s3 is None:
+        return False
+    try:
+        s3.head_object(Bucket=bucket, Key=f"{prefix}/{STOP_FILE}")
+        return True
+    except ClientError:
+        # 404 (no stop), or 403 (without s3:ListBucket a missing key is 403).
+        return False
+
+
+def run_with_retry(ec2, request, stopped=lambda: False):
     deadline = _monotonic() + RETRY_BUDGET_SECONDS
     delay = FIRST_DELAY_SECONDS
     attempt = 0
     while True:
         attempt += 1
+        if stopped():
+            raise LaunchError("easytdv launcher: the run was stopped; no machine was launched")
         try:
             return ec2.run_instances(**request)
         except ClientError as err:
@@ -286,6 +304,12 @@ def handler(event, context):
     launch = launch_number(event)
     subnets = subnet_choices(event)
     ec2 = boto3.client("ec2")
+    bucket, prefix = os.environ.get("BUCKET", ""), os.environ.get("RUN_PREFIX", "")
+    s3 = boto3.client("s3") if bucket and prefix else None
+
+    def stopped():
+        return stop_requested(s3, bucket, prefix)
+
     existing = live_instance(ec2, cfg["RUN_ID"], launch)
     if existing is not None:
         print(f"easytdv launcher: run {cfg['RUN_ID']} launch {launch} is already {existing['InstanceId']}")
@@ -296,7 +320,7 @@ def handler(event, context):
     for index, subnet in enumerate(choices):
         request = run_instances_request(cfg, device, launch, subnet, None if subnets is None else index)
         try:
-            response = run_with_retry(ec2, request)
+            response = run_with_retry(ec2, request, stopped)
         except ZoneError as err:
             tried.append({"zone": (subnet or {}).get("zone"), "subnet_id": (subnet or {}).get("subnet_id"),
                           "code": err.code})  # fmt: skip

@@ -134,7 +134,7 @@ def test_capacity_errors_move_on_to_the_next_zone(launch, monkeypatch):
             _ok("i-0ccc", zone="eu-west-3c", subnet="subnet-0ccc"),
         ]
     )
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     answer = launch.handler({"launch": 2, "subnets": SUBNETS}, None)
     assert answer == {
         "instance_id": "i-0ccc",
@@ -156,7 +156,7 @@ def test_spot_capacity_codes_also_move_on(launch, monkeypatch):
     ec2 = FakeEc2(
         [_client_error("SpotMaxPriceTooLow", "price"), _client_error("MaxSpotInstanceCountExceeded", "n"), _ok()]
     )
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     answer = launch.handler({"subnets": SUBNETS}, None)
     assert [t["code"] for t in answer["tried"]] == ["SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded"]
 
@@ -169,7 +169,7 @@ def test_every_zone_out_of_capacity_keeps_the_error_format(launch, monkeypatch):
             _client_error("Unsupported", "not in c"),
         ]
     )
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     with pytest.raises(launch.LaunchError) as info:
         launch.handler({"subnets": SUBNETS}, None)
     message = str(info.value)
@@ -180,7 +180,7 @@ def test_every_zone_out_of_capacity_keeps_the_error_format(launch, monkeypatch):
     )
     # one subnet only: exactly the plain format
     ec2 = FakeEc2([_client_error("InsufficientInstanceCapacity", "no g5 in a")])
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     with pytest.raises(launch.LaunchError) as info:
         launch.handler({"subnets": SUBNETS[:1]}, None)
     assert str(info.value) == "easytdv launcher: RunInstances failed (InsufficientInstanceCapacity: no g5 in a)"
@@ -190,7 +190,7 @@ def test_a_quota_error_does_not_try_other_zones(launch, monkeypatch):
     ec2 = FakeEc2(
         [_client_error("VcpuLimitExceeded", "You have requested more vCPU capacity than your current vCPU limit of 0")]
     )
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     with pytest.raises(launch.LaunchError) as info:
         launch.handler({"subnets": SUBNETS}, None)
     assert str(info.value).startswith("easytdv launcher: RunInstances failed (VcpuLimitExceeded: ")
@@ -200,7 +200,7 @@ def test_a_quota_error_does_not_try_other_zones(launch, monkeypatch):
 def test_a_live_instance_of_this_launch_is_returned_not_duplicated(launch, monkeypatch):
     live = {"InstanceId": "i-0live", "Placement": {"AvailabilityZone": "eu-west-3b"}, "SubnetId": "subnet-0bbb"}
     ec2 = FakeEc2([], live=[live])
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     answer = launch.handler({"launch": 3, "subnets": SUBNETS}, None)
     assert answer == {
         "instance_id": "i-0live",
@@ -222,14 +222,14 @@ def test_a_live_instance_of_this_launch_is_returned_not_duplicated(launch, monke
 def test_without_describe_permission_it_still_launches(launch, monkeypatch):
     denied = _client_error("UnauthorizedOperation", "not authorized", "DescribeInstances")
     ec2 = FakeEc2([_ok()], describe_error=denied)
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     assert launch.handler({}, None)["instance_id"] == "i-0abc1234def567890"
     assert len(ec2.run_calls) == 1
 
 
 def test_bad_subnets_are_refused(launch, monkeypatch):
     ec2 = FakeEc2([])
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     for bad in ([], "subnet-0aaa", [{"zone": "eu-west-3a"}], [{"subnet_id": "sg-0"}], [SUBNETS[0]] * 33):
         with pytest.raises(launch.LaunchError, match="bad subnet"):
             launch.handler({"subnets": bad}, None)
@@ -264,7 +264,7 @@ def test_retries_on_iam_propagation_then_succeeds(launch, monkeypatch):
     stub.add_client_error("run_instances", *IAM_NOT_YET)
     stub.add_client_error("run_instances", "InvalidParameterValue", "Invalid IAM Instance Profile name easytdv-x")
     stub.add_response("run_instances", {"Instances": [{"InstanceId": "i-0fedcba9876543210"}]})
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: client)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: client if service == "ec2" else None)
     with stub:
         assert launch.handler({}, None)["instance_id"] == "i-0fedcba9876543210"
         stub.assert_no_pending_responses()
@@ -281,7 +281,7 @@ def test_other_errors_fail_at_once_with_a_clear_message(launch, monkeypatch):
             )
         ]
     )
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     with pytest.raises(launch.LaunchError) as info:
         launch.handler({}, None)
     assert "InsufficientInstanceCapacity" in str(info.value)
@@ -300,7 +300,7 @@ def test_gives_up_after_the_retry_budget(launch, monkeypatch):
 
     monkeypatch.setattr(launch, "_sleep", fake_sleep)
     ec2 = FakeEc2([_client_error(*IAM_NOT_YET) for _ in range(100)])
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     with pytest.raises(launch.LaunchError) as info:
         launch.handler({}, None)
     assert "IAM" in str(info.value)
@@ -314,7 +314,7 @@ def test_missing_ami_is_reported(launch, monkeypatch):
             return {"Images": []}
 
     ec2 = NoImage([])
-    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     with pytest.raises(launch.LaunchError, match="ami-0123456789abcdef0 was not found"):
         launch.handler({}, None)
     assert ec2.run_calls == []
@@ -409,3 +409,29 @@ def test_stack_and_launcher_work_in_moto(monkeypatch, tmp_path):
         assert not [
             r for r in boto3.client("iam").list_roles()["Roles"] if r["RoleName"].startswith(f"easytdv-{RUN_ID}")
         ]
+
+
+class FakeS3:
+    def __init__(self, stopped):
+        self.stopped, self.heads = stopped, []
+
+    def head_object(self, **kwargs):
+        self.heads.append(kwargs)
+        if not self.stopped:
+            raise _client_error("404", "Not Found", "HeadObject")
+        return {}
+
+
+def test_a_stopped_run_launches_nothing(launch, monkeypatch):
+    # The core writes <prefix>/stop before it deletes a run it stopped; a
+    # launcher still running (e.g. retrying IAM propagation) must not start
+    # a machine nobody will delete.
+    ec2 = FakeEc2([_ok()])
+    s3 = FakeS3(stopped=True)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: {"ec2": ec2, "s3": s3}[service])
+    with pytest.raises(launch.LaunchError, match="the run was stopped"):
+        launch.handler({"launch": 1, "subnets": SUBNETS}, None)
+    assert ec2.run_calls == []
+    assert s3.heads == [{"Bucket": LAMBDA_ENV["BUCKET"], "Key": f"{LAMBDA_ENV['RUN_PREFIX']}/stop"}]
+    s3.stopped = False
+    assert launch.handler({"launch": 1, "subnets": SUBNETS}, None)["instance_id"] == "i-0abc1234def567890"

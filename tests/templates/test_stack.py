@@ -147,6 +147,7 @@ def test_launcher_permissions_are_exactly_what_launch_py_needs(template):
         "ec2:DescribeImages",
         "ec2:DescribeInstances",
         "iam:PassRole",
+        "s3:GetObject",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }

@@ -24,6 +24,16 @@ export const commands = {
 	importCsvAccount: (name: string, region: string) => typedError<AccountSetup_Serialize | null, ErrorReport_Serialize>(__TAURI_INVOKE("import_csv_account", { name, region })),
 	addProfileAccount: (name: string, profile: string, region: string | null) => typedError<AccountSetup_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("add_profile_account", { name, profile, region })),
 	/**
+	 *  New access keys for a keys account (its runs stay): verified, stored in
+	 *  the OS keychain, then the account is checked again.
+	 */
+	replaceAccountKeys: (id: string, accessKeyId: string, secretAccessKey: string, sessionToken: string | null) => typedError<AccountSetup_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("replace_account_keys", { id, accessKeyId, secretAccessKey, sessionToken })),
+	/**
+	 *  The IAM policy a person needs to use easyTDV, for the one who manages
+	 *  the AWS account (the permission check reads the same policy).
+	 */
+	userPolicy: () => __TAURI_INVOKE<string>("user_policy"),
+	/**
 	 *  The local sandbox's address: `$EASYTDV_SANDBOX_ENDPOINT` or the port
 	 *  `./dev run` starts it on.
 	 */
@@ -56,34 +66,58 @@ export const commands = {
 	/**  Checks a bucket name against S3's rules (no AWS call). */
 	checkBucketName: (name: string) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("check_bucket_name", { name })),
 	/**  Checks the request, opens a run and starts it; returns the run id at once. */
-	startRun: (accountId: string, request: TrainRequest_Deserialize, onEvent: Channel<ProgressEvent_Deserialize>) => typedError<string, ErrorReport_Serialize>(__TAURI_INVOKE("start_run", { accountId, request, onEvent })),
+	startRun: (accountId: string, request: TrainRequest_Deserialize, onEvent: Channel<RunEvent_Deserialize>) => typedError<string, ErrorReport_Serialize>(__TAURI_INVOKE("start_run", { accountId, request, onEvent })),
 	/**
 	 *  Starts a failed run again from `from` (files are read again, so a fixed
 	 *  script or requirements file is used).
 	 */
-	retryRun: (runId: string, from: Step, onEvent: Channel<ProgressEvent_Deserialize>) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("retry_run", { runId, from, onEvent })),
+	retryRun: (runId: string, from: Step, onEvent: Channel<RunEvent_Deserialize>) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("retry_run", { runId, from, onEvent })),
 	/**
 	 *  Deletes the run's machine, stack and input files, waits and verifies.
 	 *  A run still in progress is stopped first (its outputs so far are kept).
 	 */
-	deleteRun: (runId: string, onEvent: Channel<ProgressEvent_Deserialize>) => typedError<DeleteReport_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("delete_run", { runId, onEvent })),
+	deleteRun: (runId: string, onEvent: Channel<RunEvent_Deserialize>) => typedError<DeleteReport_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("delete_run", { runId, onEvent })),
 	/**  The history, newest first. */
 	listRuns: () => typedError<RunRecord_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_runs")),
 	/**
 	 *  Sends the run's progress so far in this session, then every new event
 	 *  (for a run view opened again, or from the history, while the run goes on).
 	 */
-	watchRun: (runId: string, onEvent: Channel<ProgressEvent_Deserialize>) => __TAURI_INVOKE<void>("watch_run", { runId, onEvent }),
+	watchRun: (runId: string, onEvent: Channel<RunEvent_Deserialize>) => __TAURI_INVOKE<void>("watch_run", { runId, onEvent }),
 	/**  Asks AWS for the run's stack and machine status now. */
 	runLiveStatus: (runId: string) => typedError<LiveStatus_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("run_live_status", { runId })),
 	/**
-	 *  Asks for a folder and copies the run's outputs into it; `null` when
-	 *  cancelled. (Test seam: `EASYTDV_PICKED_FOLDER`.)
+	 *  Asks for a folder and copies the run's outputs into it, reporting
+	 *  progress; `null` when cancelled. Files already there are skipped.
 	 */
-	downloadOutputs: (runId: string) => typedError<DownloadReport | null, ErrorReport_Serialize>(__TAURI_INVOKE("download_outputs", { runId })),
+	downloadOutputs: (runId: string, onProgress: Channel<DownloadProgress_Deserialize>) => typedError<DownloadReport | null, ErrorReport_Serialize>(__TAURI_INVOKE("download_outputs", { runId, onProgress })),
+	/**  Opens a folder in the file manager (after a download). */
+	openFolder: (path: string) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("open_folder", { path })),
+	/**
+	 *  Lines `from..from+count` of a run's log (fetched from S3 once when this
+	 *  computer has no copy, e.g. a run of another computer).
+	 */
+	readLog: (runId: string, log: LogName, from: number, count: number) => typedError<LogWindow, ErrorReport_Serialize>(__TAURI_INVOKE("read_log", { runId, log, from, count })),
+	/**  The next (or previous) line holding `query`, ignoring case. */
+	searchLog: (runId: string, log: LogName, query: string, from: number, forward: boolean) => typedError<number | null, ErrorReport_Serialize>(__TAURI_INVOKE("search_log", { runId, log, query, from, forward })),
+	/**  Saves the log as plain text where the user says; `null` when cancelled. */
+	saveLog: (runId: string, log: LogName) => typedError<string | null, ErrorReport_Serialize>(__TAURI_INVOKE("save_log", { runId, log })),
+	/**  The curves of the metrics the run's script printed. */
+	runMetrics: (runId: string) => typedError<MetricSeries[], ErrorReport_Serialize>(__TAURI_INVOKE("run_metrics", { runId })),
 };
 
 /* Types */
+/**  What accelerates a machine, as far as its image is concerned. */
+export type Accelerator = "none" | 
+/**  NVIDIA GPUs: the Deep Learning AMIs carry their drivers. */
+"nvidia" | 
+/**  AMD GPUs (g4ad): no automatic image has their drivers. */
+"amd" | 
+/**  AWS Inferentia / Trainium: they need the Neuron images. */
+"neuron" | 
+/**  Anything else (FPGAs, media accelerators…). */
+"other";
+
 /**  How an account reaches AWS. */
 export type AccountKind = 
 /**  Access keys kept in the OS keychain. */
@@ -219,9 +253,32 @@ export type DeleteReport_Serialize = {
 	keptOutputsPrefix: string | null,
 };
 
+export type DownloadProgress = DownloadProgress_Serialize | DownloadProgress_Deserialize;
+
+export type DownloadProgress_Deserialize = {
+	filesDone: number,
+	filesTotal: number,
+	bytesDone: number | null,
+	bytesTotal: number | null,
+	/**  Seconds left at the current speed, once it can be told. */
+	secondsLeft?: number | null,
+};
+
+export type DownloadProgress_Serialize = {
+	filesDone: number,
+	filesTotal: number,
+	bytesDone: number | null,
+	bytesTotal: number | null,
+	/**  Seconds left at the current speed, once it can be told. */
+	secondsLeft: number | null,
+};
+
 export type DownloadReport = {
 	folder: string,
 	files: number,
+	/**  Already complete from an earlier download. */
+	skipped: number,
+	bytes: number | null,
 };
 
 /**  Wire form of an error, for IPC and the CLI's `--json` output. */
@@ -260,6 +317,9 @@ export type InstanceTypeInfo_Deserialize = {
 	gpuModel?: string | null,
 	arm: boolean,
 	category: TypeCategory,
+	accelerator: Accelerator,
+	/**  Said next to the type when the automatic image does not suit it. */
+	warning?: string | null,
 };
 
 export type InstanceTypeInfo_Serialize = {
@@ -270,6 +330,9 @@ export type InstanceTypeInfo_Serialize = {
 	gpuModel: string | null,
 	arm: boolean,
 	category: TypeCategory,
+	accelerator: Accelerator,
+	/**  Said next to the type when the automatic image does not suit it. */
+	warning: string | null,
 };
 
 export type LiveStatus = LiveStatus_Serialize | LiveStatus_Deserialize;
@@ -290,6 +353,60 @@ export type LiveStatus_Serialize = {
 	instanceState: string | null,
 	/**  True while this app is working on the run. */
 	active: boolean,
+};
+
+export type LogLine = {
+	/**  Unix time in milliseconds when the machine saw the line. */
+	atMs: number | null,
+	stream: Stream,
+	text: string,
+};
+
+/**  Which log of a run. */
+export type LogName = 
+/**  The installer's output ("Install your packages"). */
+"install" | 
+/**  What train.py printed. */
+"train";
+
+export type LogWindow = {
+	/**  Lines in the whole log. */
+	total: number,
+	from: number,
+	lines: LogLine[],
+};
+
+/**  One value of one metric. */
+export type MetricPoint = MetricPoint_Serialize | MetricPoint_Deserialize;
+
+/**  One value of one metric. */
+export type MetricPoint_Deserialize = {
+	name: string,
+	value: number | null,
+	/**  The step, epoch or iteration the script named; `None`: use the time. */
+	step?: number | null,
+	atMs: number | null,
+};
+
+/**  One value of one metric. */
+export type MetricPoint_Serialize = {
+	name: string,
+	value: number | null,
+	/**  The step, epoch or iteration the script named; `None`: use the time. */
+	step: number | null,
+	atMs: number | null,
+};
+
+/**  One metric's curve, ordered by x. */
+export type MetricSeries = {
+	name: string,
+	/**
+	 *  True when x is a step/epoch the script named; false: seconds since
+	 *  the script's first line.
+	 */
+	byStep: boolean,
+	x: (number | null)[],
+	y: (number | null)[],
 };
 
 /**
@@ -320,6 +437,16 @@ export type PermissionCheck =
 "rootUser" | 
 /**  The local sandbox does not enforce permissions. */
 "sandbox";
+
+/**
+ *  How long one phase of an instance script took (download, env, install,
+ *  train, upload…), as the machine measured it.
+ */
+export type Phase = {
+	log: LogName,
+	name: string,
+	seconds: number | null,
+};
 
 /**  A profile found in the AWS CLI config files (names and settings only). */
 export type ProfileInfo = ProfileInfo_Serialize | ProfileInfo_Deserialize;
@@ -375,6 +502,41 @@ export type RegionInfo = {
 	optIn: boolean,
 };
 
+/**  Everything a run view is told while a run goes on, as one stream. */
+export type RunEvent = RunEvent_Serialize | RunEvent_Deserialize;
+
+/**  Everything a run view is told while a run goes on, as one stream. */
+export type RunEvent_Deserialize = 
+/**  A step started, moved on, or ended. */
+{
+	kind: "step",
+} & ProgressEvent_Deserialize | 
+/**  A log of the run starts again from its beginning (a new attempt). */
+({ kind: "logReset"; runId: string; log: LogName }) & { lines?: never; points?: never; total?: never } | 
+/**
+ *  New lines of a log (at most [`LIVE_LINES`]: the log panel reads any
+ *  other window with `read_log`); `total` lines in all.
+ */
+({ kind: "logLines"; runId: string; log: LogName; total: number; lines: LogLine[] }) & { points?: never } | 
+/**  New values of the script's metrics. */
+({ kind: "metrics"; runId: string; points: MetricPoint_Deserialize[] }) & { lines?: never; log?: never; total?: never };
+
+/**  Everything a run view is told while a run goes on, as one stream. */
+export type RunEvent_Serialize = 
+/**  A step started, moved on, or ended. */
+{
+	kind: "step",
+} & ProgressEvent_Serialize | 
+/**  A log of the run starts again from its beginning (a new attempt). */
+({ kind: "logReset"; runId: string; log: LogName }) & { lines?: never; points?: never; total?: never } | 
+/**
+ *  New lines of a log (at most [`LIVE_LINES`]: the log panel reads any
+ *  other window with `read_log`); `total` lines in all.
+ */
+({ kind: "logLines"; runId: string; log: LogName; total: number; lines: LogLine[] }) & { points?: never } | 
+/**  New values of the script's metrics. */
+({ kind: "metrics"; runId: string; points: MetricPoint_Serialize[] }) & { lines?: never; log?: never; total?: never };
+
 /**  One run as the history keeps it. */
 export type RunRecord = RunRecord_Serialize | RunRecord_Deserialize;
 
@@ -395,6 +557,8 @@ export type RunRecord_Deserialize = {
 	cleanup: Cleanup,
 	/**  Why the clean-up failed, if it did. */
 	cleanupMessage?: string | null,
+	/**  What the machine reported (phases, Python, environment, metrics). */
+	summary?: RunSummary_Deserialize | null,
 };
 
 /**  One run as the history keeps it. */
@@ -414,6 +578,8 @@ export type RunRecord_Serialize = {
 	cleanup: Cleanup,
 	/**  Why the clean-up failed, if it did. */
 	cleanupMessage: string | null,
+	/**  What the machine reported (phases, Python, environment, metrics). */
+	summary: RunSummary_Serialize | null,
 };
 
 /**
@@ -430,6 +596,11 @@ export type RunResources_Deserialize = {
 	runId: string,
 	region: string,
 	bucket: string,
+	/**
+	 *  The AWS account that owns the bucket (ours, read from STS): every S3
+	 *  call on the bucket passes it as `ExpectedBucketOwner`.
+	 */
+	accountId?: string | null,
 	/**  `easytdv/runs/<run-id>` */
 	prefix: string,
 	uploadedKeys: string[],
@@ -438,6 +609,12 @@ export type RunResources_Deserialize = {
 	instanceId?: string | null,
 	/**  How many machines the run has launched (a retry relaunches). */
 	launches?: number,
+	/**  The machine image (the environment cache's key includes it). */
+	imageId?: string | null,
+	/**  Unix seconds of the last launch: the safety stop counts from it. */
+	launchedAt?: number | null,
+	/**  The Availability Zone the machine runs in. */
+	zone?: string | null,
 	installCommandId?: string | null,
 	trainingCommandId?: string | null,
 };
@@ -450,6 +627,11 @@ export type RunResources_Serialize = {
 	runId: string,
 	region: string,
 	bucket: string,
+	/**
+	 *  The AWS account that owns the bucket (ours, read from STS): every S3
+	 *  call on the bucket passes it as `ExpectedBucketOwner`.
+	 */
+	accountId: string | null,
 	/**  `easytdv/runs/<run-id>` */
 	prefix: string,
 	uploadedKeys: string[],
@@ -458,8 +640,49 @@ export type RunResources_Serialize = {
 	instanceId: string | null,
 	/**  How many machines the run has launched (a retry relaunches). */
 	launches: number,
+	/**  The machine image (the environment cache's key includes it). */
+	imageId: string | null,
+	/**  Unix seconds of the last launch: the safety stop counts from it. */
+	launchedAt: number | null,
+	/**  The Availability Zone the machine runs in. */
+	zone: string | null,
 	installCommandId: string | null,
 	trainingCommandId: string | null,
+};
+
+/**  What the machine reported about a run, kept in the history. */
+export type RunSummary = RunSummary_Serialize | RunSummary_Deserialize;
+
+/**  What the machine reported about a run, kept in the history. */
+export type RunSummary_Deserialize = {
+	phases?: Phase[],
+	python?: string | null,
+	installer?: string | null,
+	/**  "reused the environment of …", "first install of these requirements". */
+	environment?: string | null,
+	preinstalled?: string | null,
+	/**  The machine's own "will shut down at … unless you retry". */
+	shutdownNotice?: string | null,
+	/**  The last line train.py printed. */
+	latestLine?: string | null,
+	/**  The last value of each metric the script printed. */
+	finalMetrics?: { [key in string]: number | null },
+};
+
+/**  What the machine reported about a run, kept in the history. */
+export type RunSummary_Serialize = {
+	phases: Phase[],
+	python: string | null,
+	installer: string | null,
+	/**  "reused the environment of …", "first install of these requirements". */
+	environment: string | null,
+	preinstalled: string | null,
+	/**  The machine's own "will shut down at … unless you retry". */
+	shutdownNotice: string | null,
+	/**  The last line train.py printed. */
+	latestLine: string | null,
+	/**  The last value of each metric the script printed. */
+	finalMetrics: { [key in string]: number | null },
 };
 
 /**  The steps of a run, in order, plus the clean-up. */
@@ -468,6 +691,8 @@ export type Step = "prepare" | "stack" | "instance" | "requirements" | "training
 export type StepState = "running" | "done" | "failed" | "skipped" | 
 /**  The user stopped the run during this step. */
 "stopped";
+
+export type Stream = "out" | "err";
 
 /**  Everything a run needs; the original library's constructor parameters. */
 export type TrainRequest = TrainRequest_Serialize | TrainRequest_Deserialize;

@@ -98,6 +98,18 @@ pub enum Command {
         #[command(flatten)]
         access: Access,
     },
+    /// Print a run's log (the training's; --install: the installer's).
+    Logs {
+        run_id: String,
+        /// Keep printing new lines until the step ends.
+        #[arg(long)]
+        follow: bool,
+        /// The installer's log instead of the training's.
+        #[arg(long)]
+        install: bool,
+        #[command(flatten)]
+        access: Access,
+    },
     /// Run the whole pipeline N times and print per-step timings and API calls.
     Bench {
         #[arg(long, default_value_t = 3)]

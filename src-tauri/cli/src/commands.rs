@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use easytdv_core::aws::AwsContext;
 use easytdv_core::history::RunRecord;
-use easytdv_core::pipeline::{self, Tracked};
+use easytdv_core::logs::{LogFollower, LogName, Stream};
+use easytdv_core::pipeline::{self, storage::RunBucket, DownloadProgress};
 use easytdv_core::runs::{CleanupPolicy, CLI_ACCOUNT};
 use easytdv_core::services::Services;
 
@@ -34,7 +35,7 @@ pub async fn train(args: TrainArgs) -> CliResult {
     let services = open_services()?;
     let source = access::source(&args.access, &services)?;
     let ctx = access::context(&source, &args.region).await?;
-    let timeline = Tracked::new(Arc::new(Timeline::new()));
+    let timeline = services.progress(Arc::new(Timeline::new()));
     let ready = services
         .runs
         .open(ctx, CLI_ACCOUNT, args.request(), timeline.clone())
@@ -156,15 +157,104 @@ pub async fn delete(run_id: &str, access: &Access) -> CliResult {
 pub async fn outputs(run_id: &str, to: Option<PathBuf>, access: &Access) -> CliResult {
     let (_, record, ctx) = load_run(run_id, access).await?;
     let dir = to.unwrap_or_else(|| PathBuf::from(format!("easytdv-{run_id}")));
-    let files = pipeline::download_outputs(&ctx, &record.resources, &dir)
+    let show = |p: DownloadProgress| {
+        let left = p
+            .seconds_left
+            .map(|s| {
+                format!(
+                    ", about {} left",
+                    pipeline::human_duration(std::time::Duration::from_secs_f64(s))
+                )
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "{}/{} files, {:.1}/{:.1} MiB{left}",
+            p.files_done,
+            p.files_total,
+            p.bytes_done / 1_048_576.0,
+            p.bytes_total / 1_048_576.0
+        );
+    };
+    let report = pipeline::download_outputs(&ctx, &record.resources, &dir, &show)
         .await
         .map_err(|e| {
             report::error(&e);
             exit_for(&e)
         })?;
-    for f in &files {
-        println!("{}", f.display());
-    }
-    println!("{} files in {}", files.len(), dir.display());
+    println!(
+        "{} files in {} ({} already there)",
+        report.files, report.folder, report.skipped
+    );
     Ok(())
+}
+
+/// Prints a run's log; `--follow` keeps printing new lines until the run's
+/// training ends (read from S3, only new bytes each time).
+pub async fn logs(run_id: &str, install: bool, follow: bool, access: &Access) -> CliResult {
+    let (services, record, ctx) = load_run(run_id, access).await?;
+    let name = if install {
+        LogName::Install
+    } else {
+        LogName::Train
+    };
+    let print = |line: &easytdv_core::logs::LogLine| match line.stream {
+        Stream::Out => println!("{}", line.text),
+        Stream::Err => eprintln!("{}", line.text),
+    };
+    let fail = |e: easytdv_core::pipeline::PipelineError| {
+        report::error(&e);
+        exit_for(&e)
+    };
+    if !follow {
+        let file = easytdv_core::logs::local_log(&ctx, &record.resources, &services.data_dir, name)
+            .await
+            .map_err(fail)?;
+        let total = file
+            .len()
+            .map_err(|e| report::fail(&e, EXIT_PROVISIONING))?;
+        let mut at = 0;
+        while at < total {
+            for line in file
+                .read(at, 10_000)
+                .map_err(|e| report::fail(&e, EXIT_PROVISIONING))?
+            {
+                print(&line);
+            }
+            at += 10_000;
+        }
+        return Ok(());
+    }
+    let bucket = RunBucket::for_run(&ctx, &record.resources)
+        .await
+        .map_err(fail)?;
+    let mut follower = LogFollower::new(&record.resources.outputs_prefix(), name);
+    let command = if install {
+        record.resources.install_command_id.clone()
+    } else {
+        record.resources.training_command_id.clone()
+    };
+    loop {
+        for line in follower.poll(&bucket).await.map_err(fail)? {
+            print(&line);
+        }
+        let running = match (&command, &record.resources.instance_id) {
+            (Some(cmd), Some(instance)) => {
+                matches!(
+                    pipeline::command_outcome(&ctx, instance, cmd).await,
+                    Ok(None)
+                )
+            }
+            _ => false,
+        };
+        if !running {
+            for line in follower.poll(&bucket).await.map_err(fail)? {
+                print(&line);
+            }
+            if let Some(last) = follower.flush() {
+                print(&last);
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
 }

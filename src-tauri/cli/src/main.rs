@@ -39,6 +39,12 @@ fn main() -> ExitCode {
             Command::Outputs { run_id, to, access } => {
                 commands::outputs(&run_id, to, &access).await
             }
+            Command::Logs {
+                run_id,
+                follow,
+                install,
+                access,
+            } => commands::logs(&run_id, install, follow, &access).await,
             Command::Bench { runs, train } => bench::run(runs, train).await,
         }
     });

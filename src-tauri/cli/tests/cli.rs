@@ -167,6 +167,74 @@ fn bad_input_exits_2_with_the_field_and_the_fix() {
     assert!(err.contains("no run 20200101-000000-abcdef"), "{err}");
 }
 
+/// What a headless user gets wrong is bad input (exit 2) with a clear
+/// message, before any AWS call that could leave something behind.
+#[tokio::test]
+async fn wrong_profile_region_or_machine_type_exit_2_before_anything_is_made() {
+    let data = tempfile::tempdir().unwrap();
+    let aws = tempfile::tempdir().unwrap();
+    let config = aws.path().join("config");
+    std::fs::write(
+        &config,
+        "[profile work]\nregion = eu-west-3\n[profile home]\nregion = us-east-1\n",
+    )
+    .unwrap();
+    let args = train_args("ok", "easytdv-cli-profile", ["--profile", "nope"], &[]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_easytdv"))
+        .args(&args)
+        .env("EASYTDV_DATA_DIR", data.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            aws.path().join("credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no AWS profile named \"nope\"")
+            && (err.contains("home, work") || err.contains("work, home")),
+        "{err}"
+    );
+
+    let mut args = train_args("ok", "easytdv-cli-region", ["--sandbox", &endpoint()], &[]);
+    let at = args.iter().position(|a| a == "--region").unwrap();
+    args[at + 1] = "eu-west-99".into();
+    let (code, _, err) = easytdv(
+        data.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("there is no AWS region \"eu-west-99\"") && err.contains("eu-west-3"),
+        "{err}"
+    );
+
+    let b = bucket("cli-type");
+    let args = train_args(
+        "ok",
+        &b,
+        ["--sandbox", &endpoint()],
+        &["--instance-type", "zz9.huge"],
+    );
+    let (code, _, err) = easytdv(
+        data.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("zz9.huge is not offered in eu-west-3"),
+        "{err}"
+    );
+    let ctx = ctx().await;
+    assert!(
+        ctx.s3().head_bucket().bucket(&b).send().await.is_err(),
+        "nothing was created"
+    );
+}
+
 #[tokio::test]
 async fn aws_context_reaches_sts_and_s3_of_the_sandbox() {
     let ctx = ctx().await;

@@ -12,7 +12,8 @@ use tracing::{info, warn};
 
 use crate::explain::Explain;
 use crate::pipeline::{
-    DeleteReport, PipelineError, RunReport, RunResources, RunStateSink, Step, TrainRequest,
+    DeleteReport, PipelineError, RunReport, RunResources, RunStateSink, RunSummary, Step,
+    TrainRequest,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +115,8 @@ pub struct RunRecord {
     pub cleanup: Cleanup,
     /// Why the clean-up failed, if it did.
     pub cleanup_message: Option<String>,
+    /// What the machine reported (phases, Python, environment, metrics).
+    pub summary: Option<RunSummary>,
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -137,6 +140,9 @@ const MIGRATIONS: &[&str] = &[
     UPDATE runs SET cleanup = CASE outcome WHEN 'deleted' THEN 'deleted' ELSE 'failed' END,
         outcome = 'failed'
         WHERE outcome IN ('deleted', 'deleting', 'delete_failed');",
+    // v3: what the machine reported (phases, Python, environment, final
+    // metric values).
+    "ALTER TABLE runs ADD COLUMN summary_json TEXT;",
 ];
 
 pub struct History {
@@ -365,6 +371,16 @@ impl History {
         )
     }
 
+    /// Records what the machine reported about the run.
+    pub fn set_summary(&self, run_id: &str, summary: &RunSummary) -> Result<(), HistoryError> {
+        let json = serde_json::to_string(summary)?;
+        self.update_one(
+            run_id,
+            "UPDATE runs SET summary_json = ?2 WHERE run_id = ?1",
+            params![run_id, json],
+        )
+    }
+
     /// Records how a clean-up ended.
     pub fn record_delete_result(
         &self,
@@ -456,7 +472,7 @@ fn move_aside(path: &Path, reason: &str) -> Result<MovedAside, HistoryError> {
 }
 
 const SELECT: &str = "SELECT run_id, created_at, account_id, request_json, resources_json, outcome, last_step, message,
-     outputs_uri, cleanup, cleanup_message, detail FROM runs";
+     outputs_uri, cleanup, cleanup_message, detail, summary_json FROM runs";
 
 /// One row; a damaged JSON column shows the run as damaged rather than
 /// failing the whole list.
@@ -502,6 +518,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         cleanup: r.get(9)?,
         cleanup_message: r.get(10)?,
         detail: r.get(11)?,
+        summary: r
+            .get::<_, Option<String>>(12)?
+            .and_then(|t| serde_json::from_str(&t).ok()),
     })
 }
 

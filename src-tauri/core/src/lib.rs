@@ -4,6 +4,7 @@ pub mod aws;
 pub mod catalog;
 pub mod explain;
 pub mod history;
+pub mod logs;
 pub mod paths;
 pub mod pipeline;
 pub mod regions;

@@ -40,3 +40,41 @@ pub fn log_directives(asked: Option<&str>) -> String {
     }
     out
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("the folder {path} could not be opened: {source}")]
+pub struct OpenError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+impl crate::explain::Explain for OpenError {
+    fn code(&self) -> &'static str {
+        "open_folder"
+    }
+    fn hint(&self) -> Option<String> {
+        Some(format!(
+            "Open {} in your file manager yourself.",
+            self.path.display()
+        ))
+    }
+}
+
+/// Shows a folder in the desktop's file manager.
+pub fn open_in_file_manager(path: &std::path::Path) -> Result<(), OpenError> {
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(target_os = "windows") {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(program)
+        .arg(path)
+        .spawn()
+        .map(|_child| ())
+        .map_err(|source| OpenError {
+            path: path.to_path_buf(),
+            source,
+        })
+}

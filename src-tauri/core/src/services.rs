@@ -10,7 +10,9 @@ use crate::aws::AwsContext;
 use crate::catalog::Catalog;
 use crate::explain::Explain;
 use crate::history::{History, HistoryError, RunRecord};
+use crate::logs::Keeper;
 use crate::paths;
+use crate::pipeline::{ProgressSink, Tracked};
 use crate::runs::{RunError, Runs};
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,12 @@ impl Services {
             accounts: Accounts::open(data_dir),
             catalog: Catalog::default(),
         })
+    }
+
+    /// A progress sink for work on a run: the run's log lines are kept in
+    /// the data folder, then everything goes to `inner`.
+    pub fn progress(&self, inner: Arc<dyn ProgressSink>) -> Arc<Tracked> {
+        Tracked::new(Arc::new(Keeper::new(self.data_dir.clone(), inner)))
     }
 
     pub fn history(&self) -> &Arc<History> {

@@ -284,6 +284,27 @@ async fn no_secret_leaks_from_any_operation() {
     seen.result("set default", &accounts.set_default(&temp.id));
     seen.result("set region", &accounts.set_region(&keys.id, "us-east-2"));
     seen.result("default", &accounts.default_account());
+    // New keys for the same account: same id (its runs stay), new secret.
+    let rekeyed = accounts
+        .replace_keys(
+            &temp.id,
+            KeysInput {
+                access_key_id: "ASIAEASYTDVTEST99999".into(),
+                session_token: Some(Sensitive::new(TOKEN)),
+                ..keys_input("ignored")
+            },
+        )
+        .expect("replace keys");
+    assert_eq!(
+        (rekeyed.id.as_str(), rekeyed.name.as_str()),
+        (temp.id.as_str(), "Temporary keys")
+    );
+    assert_eq!(rekeyed.masked_key_id.as_deref(), Some("ASIA…9999"));
+    seen.value("replace keys", &rekeyed);
+    seen.result(
+        "replace keys of a profile",
+        &accounts.replace_keys(&profile.id, keys_input("x")),
+    );
 
     let (source, _) = accounts.credential_source(&temp.id).expect("source");
     seen.0.push(format!("{source:?} {source:#?}"));

@@ -119,6 +119,41 @@ pub async fn import_csv_account(
         .map(Some)
 }
 
+/// New access keys for a keys account (its runs stay): verified, stored in
+/// the OS keychain, then the account is checked again.
+#[tauri::command]
+#[specta::specta]
+pub async fn replace_account_keys(
+    state: State<'_, AppState>,
+    id: String,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+) -> Result<AccountSetup, AppError> {
+    let account = state.accounts.get(&id)?;
+    let input = keys_input(
+        account.name,
+        access_key_id,
+        Sensitive::new(secret_access_key),
+        session_token,
+        account.region,
+    );
+    state
+        .accounts
+        .verify(&AccountDraft::Keys(input.clone()))
+        .await?;
+    state.accounts.replace_keys(&id, input)?;
+    Ok(state.accounts.setup(&id).await?)
+}
+
+/// The IAM policy a person needs to use easyTDV, for the one who manages
+/// the AWS account (the permission check reads the same policy).
+#[tauri::command]
+#[specta::specta]
+pub fn user_policy() -> String {
+    easytdv_core::accounts::USER_POLICY.to_string()
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn add_profile_account(

@@ -1,5 +1,6 @@
-//! One file per area; each command parses, calls the core, maps the error.
 pub mod accounts;
 pub mod app;
+mod dialogs;
+pub mod results;
 pub mod runs;
 pub mod wizard;

@@ -2,7 +2,7 @@
 //! progress through a `Channel`; the core's `Runs` records every outcome.
 
 use easytdv_core::history::RunRecord;
-use easytdv_core::pipeline::{self, DeleteReport, ProgressEvent, Step, TrainRequest};
+use easytdv_core::pipeline::{self, DeleteReport, RunEvent, Step, TrainRequest};
 use easytdv_core::runs::CleanupPolicy;
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -23,7 +23,7 @@ pub async fn start_run(
     state: State<'_, AppState>,
     account_id: String,
     request: TrainRequest,
-    on_event: Channel<ProgressEvent>,
+    on_event: Channel<RunEvent>,
 ) -> Result<String, AppError> {
     let ctx = state.context(&account_id, Some(&request.region)).await?;
     let progress = state.progress(on_event);
@@ -43,7 +43,7 @@ pub async fn retry_run(
     state: State<'_, AppState>,
     run_id: String,
     from: Step,
-    on_event: Channel<ProgressEvent>,
+    on_event: Channel<RunEvent>,
 ) -> Result<(), AppError> {
     let retry = state.runs.retryable(&run_id)?;
     let ctx = state
@@ -62,7 +62,7 @@ pub async fn retry_run(
 pub async fn delete_run(
     state: State<'_, AppState>,
     run_id: String,
-    on_event: Channel<ProgressEvent>,
+    on_event: Channel<RunEvent>,
 ) -> Result<DeleteReport, AppError> {
     let (_, ctx) = state.run_context(&run_id).await?;
     let progress = state.progress(on_event);
@@ -73,7 +73,7 @@ pub async fn delete_run(
 /// (for a run view opened again, or from the history, while the run goes on).
 #[tauri::command]
 #[specta::specta]
-pub fn watch_run(state: State<'_, AppState>, run_id: String, on_event: Channel<ProgressEvent>) {
+pub fn watch_run(state: State<'_, AppState>, run_id: String, on_event: Channel<RunEvent>) {
     state.feeds.watch(&run_id, on_event);
 }
 
@@ -110,41 +110,4 @@ pub async fn run_live_status(
         instance_state: cloud.instance_state,
         active,
     })
-}
-
-#[derive(Debug, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct DownloadReport {
-    pub folder: String,
-    pub files: u32,
-}
-
-/// Asks for a folder and copies the run's outputs into it; `null` when
-/// cancelled. (Test seam: `EASYTDV_PICKED_FOLDER`.)
-#[tauri::command]
-#[specta::specta]
-pub async fn download_outputs(
-    window: tauri::WebviewWindow,
-    state: State<'_, AppState>,
-    run_id: String,
-) -> Result<Option<DownloadReport>, AppError> {
-    let (record, ctx) = state.run_context(&run_id).await?;
-    let folder = match std::env::var_os("EASYTDV_PICKED_FOLDER") {
-        Some(p) => Some(std::path::PathBuf::from(p)),
-        None => rfd::AsyncFileDialog::new()
-            .set_parent(&window)
-            .set_title("Choose where to save the training outputs")
-            .pick_folder()
-            .await
-            .map(|f| f.path().to_path_buf()),
-    };
-    let Some(folder) = folder else {
-        return Ok(None);
-    };
-    let target = folder.join(format!("easytdv-{run_id}"));
-    let files = pipeline::download_outputs(&ctx, &record.resources, &target).await?;
-    Ok(Some(DownloadReport {
-        folder: target.display().to_string(),
-        files: u32::try_from(files.len()).unwrap_or(u32::MAX),
-    }))
 }

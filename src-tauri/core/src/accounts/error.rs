@@ -96,6 +96,8 @@ pub enum AccountError {
     // --- local storage ----------------------------------------------------
     #[error("no account with id \"{0}\"")]
     NotFound(String),
+    #[error("the account \"{name}\" does not use access keys")]
+    NotKeysAccount { name: String },
     #[error("the OS keychain is not available: {0}")]
     KeychainUnavailable(String),
     #[error("the OS keychain refused access: {0}")]
@@ -120,7 +122,7 @@ pub enum AccountError {
     UnknownAccessKey,
     #[error("the secret access key does not match the access key ID")]
     WrongSecret,
-    #[error("the temporary credentials have expired")]
+    #[error("your temporary keys expired")]
     SessionExpired { profile: Option<String> },
     #[error("the AWS SSO sign-in of profile \"{profile}\" has expired")]
     SsoExpired { profile: String },
@@ -166,6 +168,7 @@ impl Explain for AccountError {
             FileUnreadable { .. } => "file_unreadable",
             Csv(e) => e.code(),
             NotFound(_) => "account_not_found",
+            NotKeysAccount { .. } => "account_not_keys",
             KeychainUnavailable(_) => "keychain_unavailable",
             KeychainLocked(_) => "keychain_locked",
             KeychainEntryMissing { .. } => "keychain_entry_missing",
@@ -212,6 +215,7 @@ impl Explain for AccountError {
             FileUnreadable { .. } => "Check that the file still exists and that you may read it, then pick it again.".to_string(),
             Csv(e) => return e.hint(),
             NotFound(_) => "The account was probably deleted; reload the list.".to_string(),
+            NotKeysAccount { .. } => "A profile account takes its keys from the AWS CLI: refresh them there (e.g. `aws sso login`).".to_string(),
             KeychainUnavailable(_) => "easyTDV keeps access keys in the OS keychain (Secret Service on Linux: GNOME Keyring or KWallet). Make sure it is installed and running, or use an AWS CLI profile instead.".to_string(),
             KeychainLocked(_) => "Unlock your keychain (log in again or open your keyring app) and try again.".to_string(),
             KeychainEntryMissing { .. } => "Delete this account and add it again with your access keys.".to_string(),
@@ -229,7 +233,7 @@ impl Explain for AccountError {
             SessionExpired { profile: Some(p) } => format!(
                 "Refresh the profile's credentials (for an SSO profile: `aws sso login --profile {p}`), then try again."
             ),
-            SessionExpired { profile: None } => "Temporary keys (ASIA…) last a few hours. Get new ones, or use a long-term access key (AKIA…) or an AWS CLI profile.".to_string(),
+            SessionExpired { profile: None } => "Paste new ones (Accounts → Replace keys: the account and its runs stay), or sign in again with `aws sso login` for a profile account. If the keys are not temporary, check that this computer's clock is right.".to_string(),
             SsoExpired { profile } => format!("Sign in again with `aws sso login --profile {profile}`, then try again."),
             ClockSkew => "Set your computer's date and time to update automatically (network time), then try again.".to_string(),
             NoNetwork { .. } => "Check your internet connection (and any proxy or VPN), then try again.".to_string(),

@@ -30,7 +30,7 @@ pub use model::{
     AccountDraft, AccountKind, AccountSetup, AccountView, Identity, KeysInput, MissingPermission,
     PermissionCheck, PermissionReport, ProfileInfo, ProfileInput, SandboxInput,
 };
-pub use permissions::NEEDED as NEEDED_PERMISSIONS;
+pub use permissions::{NEEDED as NEEDED_PERMISSIONS, USER_POLICY};
 pub use preflight::{principal_of, Principal};
 pub use profiles::{detect_profiles, detect_profiles_in};
 pub use store::FILE_NAME as ACCOUNTS_FILE;
@@ -141,6 +141,25 @@ impl Accounts {
                 tracing::error!(account_id = id, error = ?e, "could not remove the keychain entry of an account that was not saved");
             }
         })
+    }
+
+    /// New keys for a keys account (temporary keys expire): the account,
+    /// its id and so its runs stay; only the keychain entry changes. Not
+    /// verified: call [`Accounts::verify`] first.
+    pub fn replace_keys(&self, id: &str, input: KeysInput) -> Result<AccountView, AccountError> {
+        let keys = keys_of(&input)?;
+        let _guard = self.lock();
+        let mut file = self.store.load()?;
+        let record = file.find(id)?.clone();
+        if record.kind != AccountKind::Keys {
+            return Err(AccountError::NotKeysAccount { name: record.name });
+        }
+        self.secrets
+            .put(id, &keys.to_entry())
+            .map_err(|e| keychain_error(e, &record.name))?;
+        file.find_mut(id)?.masked_key_id = Some(mask_key_id(&keys.access_key_id));
+        self.store.save(&file)?;
+        Ok(file.view(file.find(id)?))
     }
 
     /// Adds an account using an AWS CLI profile (SSO included); nothing of

@@ -1,166 +1,108 @@
-//! The IAM actions a training run needs, each with what it is for, in plain
-//! words.
+//! The IAM actions a person needs to use easyTDV: read from the one policy
+//! the app ships (`templates/iam/easytdv-user-policy.json`, shown on the
+//! setup screen with a Copy button, and checked against AWS's own data by
+//! tests/policy). Each statement's Sid starts with the step that needs it.
+
+use std::sync::LazyLock;
 
 use super::model::MissingPermission;
 
-/// One action a run performs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The policy, as the setup screen shows it.
+pub const USER_POLICY: &str = include_str!("../../../../templates/iam/easytdv-user-policy.json");
+
+/// One action, and the step of a run that needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Needed {
-    pub action: &'static str,
+    pub action: String,
+    pub step: &'static str,
     pub purpose: &'static str,
 }
 
-const fn need(action: &'static str, purpose: &'static str) -> Needed {
-    Needed { action, purpose }
-}
-
-/// Every action of a run: prepare, create, launch, train, clean up.
-pub const NEEDED: &[Needed] = &[
-    need(
-        "s3:CreateBucket",
-        "create the bucket that holds your script and results",
+/// The steps a Sid can start with, and what they are for in plain words.
+const STEPS: &[(&str, &str, &str)] = &[
+    (
+        "PrepareFiles",
+        "Upload your files",
+        "upload your script and requirements and look up machines and images",
     ),
-    need("s3:PutBucketPublicAccessBlock", "keep that bucket private"),
-    need("s3:PutEncryptionConfiguration", "encrypt that bucket"),
-    need("s3:ListBucket", "find the files of a run"),
-    need("s3:PutObject", "upload your script and requirements"),
-    need("s3:GetObject", "download the training results"),
-    need("s3:DeleteObject", "remove a run's files when you clean up"),
-    need(
-        "cloudformation:CreateStack",
-        "create the run's resources in one go",
+    (
+        "CreateCloudResources",
+        "Create the cloud resources",
+        "create the run's roles, firewall and launcher function",
     ),
-    need(
-        "cloudformation:DescribeStacks",
-        "follow the creation of the run's resources",
+    (
+        "StartMachine",
+        "Start the machine",
+        "start the training machine and follow it",
     ),
-    need(
-        "cloudformation:DescribeStackEvents",
-        "explain why creating the resources failed",
+    (
+        "RunTraining",
+        "Run your training",
+        "install your packages, run train.py and read its results",
     ),
-    need(
-        "cloudformation:DeleteStack",
-        "delete the run's resources when you clean up",
+    (
+        "CleanUp",
+        "Clean up",
+        "delete the machine and the cloud resources when the run is over",
     ),
-    need(
-        "iam:CreateRole",
-        "create the training machine's limited role",
+    ("Prices", "Prices", "show what machines cost"),
+    (
+        "Quotas",
+        "Quotas",
+        "check how many machines your account may run",
     ),
-    need(
-        "iam:PutRolePolicy",
-        "give that role only the permissions a run needs",
-    ),
-    need(
-        "iam:AttachRolePolicy",
-        "let the machine receive commands (Systems Manager)",
-    ),
-    need(
-        "iam:CreateInstanceProfile",
-        "attach the role to the training machine",
-    ),
-    need(
-        "iam:AddRoleToInstanceProfile",
-        "attach the role to the training machine",
-    ),
-    need(
-        "iam:PassRole",
-        "hand the role to the training machine and the launcher",
-    ),
-    need(
-        "iam:RemoveRoleFromInstanceProfile",
-        "remove the machine's role when you clean up",
-    ),
-    need(
-        "iam:DeleteInstanceProfile",
-        "remove the machine's role when you clean up",
-    ),
-    need(
-        "iam:DetachRolePolicy",
-        "remove the machine's role when you clean up",
-    ),
-    need(
-        "iam:DeleteRolePolicy",
-        "remove the machine's role when you clean up",
-    ),
-    need(
-        "iam:DeleteRole",
-        "remove the machine's role when you clean up",
-    ),
-    need(
-        "lambda:CreateFunction",
-        "create the small launcher function",
-    ),
-    need(
-        "lambda:InvokeFunction",
-        "start the training machine through the launcher",
-    ),
-    need(
-        "lambda:DeleteFunction",
-        "delete the launcher when you clean up",
-    ),
-    need(
-        "ec2:DescribeImages",
-        "find a current machine image for your region",
-    ),
-    need("ec2:DescribeVpcs", "find your default network"),
-    need(
-        "ec2:CreateSecurityGroup",
-        "create the machine's firewall (no inbound access)",
-    ),
-    need("ec2:RunInstances", "create the training machine"),
-    need(
-        "ec2:CreateTags",
-        "label the machine with its run, so it can be found and deleted",
-    ),
-    need(
-        "ec2:DescribeInstances",
-        "follow the training machine's state",
-    ),
-    need(
-        "ec2:TerminateInstances",
-        "stop and delete the training machine",
-    ),
-    need(
-        "ec2:DeleteSecurityGroup",
-        "delete the machine's firewall when you clean up",
-    ),
-    need("ssm:GetParameter", "look up the current machine image"),
-    need(
-        "ssm:DescribeInstanceInformation",
-        "know when the machine is ready for commands",
-    ),
-    need(
-        "ssm:SendCommand",
-        "install your requirements and run your training script",
-    ),
-    need(
-        "ssm:GetCommandInvocation",
-        "follow the commands and show their output",
+    (
+        "CheckPermissions",
+        "Permission check",
+        "check these permissions before a run",
     ),
 ];
 
-/// The AWS managed policy that grants a service's actions.
-fn managed_policy(action: &str) -> &'static str {
-    match action.split(':').next().unwrap_or_default() {
-        "s3" => "AmazonS3FullAccess",
-        "cloudformation" => "AWSCloudFormationFullAccess",
-        "iam" => "IAMFullAccess",
-        "lambda" => "AWSLambda_FullAccess",
-        "ec2" => "AmazonEC2FullAccess",
-        "ssm" => "AmazonSSMFullAccess",
-        _ => "AdministratorAccess",
+/// Every action of the policy, once, with the first step that needs it.
+pub static NEEDED: LazyLock<Vec<Needed>> = LazyLock::new(|| parse(USER_POLICY));
+
+fn parse(policy: &str) -> Vec<Needed> {
+    let doc: serde_json::Value = match serde_json::from_str(policy) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "the shipped user policy is not JSON");
+            return Vec::new();
+        }
+    };
+    let mut out: Vec<Needed> = Vec::new();
+    for statement in doc["Statement"].as_array().into_iter().flatten() {
+        let sid = statement["Sid"].as_str().unwrap_or("");
+        let (step, purpose) = STEPS
+            .iter()
+            .find(|(prefix, _, _)| sid.starts_with(prefix))
+            .map(|(_, step, purpose)| (*step, *purpose))
+            .unwrap_or(("easyTDV", "run a training"));
+        let actions: Vec<&str> = match &statement["Action"] {
+            serde_json::Value::String(a) => vec![a.as_str()],
+            serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        for action in actions {
+            if !out.iter().any(|n| n.action == action) {
+                out.push(Needed {
+                    action: action.to_string(),
+                    step,
+                    purpose,
+                });
+            }
+        }
     }
+    out
 }
 
 /// An action AWS says is denied.
 pub fn denied(needed: &Needed) -> MissingPermission {
     MissingPermission {
-        action: needed.action.to_string(),
-        purpose: needed.purpose.to_string(),
+        action: needed.action.clone(),
+        purpose: format!("{} (step “{}”)", needed.purpose, needed.step),
         fix: format!(
-            "Ask your administrator to allow {} (for example by attaching the AWS managed policy {}), or use an account with AdministratorAccess.",
-            needed.action,
-            managed_policy(needed.action)
+            "Ask the person who manages your AWS account to attach easyTDV's policy (Setup → “Permissions easyTDV needs” → Copy) to your user, or at least to allow {}.",
+            needed.action
         ),
     }
 }
@@ -168,12 +110,11 @@ pub fn denied(needed: &Needed) -> MissingPermission {
 /// An action whose permission could not be checked.
 pub fn unchecked(needed: &Needed) -> MissingPermission {
     MissingPermission {
-        action: needed.action.to_string(),
-        purpose: needed.purpose.to_string(),
+        action: needed.action.clone(),
+        purpose: format!("{} (step “{}”)", needed.purpose, needed.step),
         fix: format!(
-            "easyTDV could not check this one (your user may not simulate its own permissions). If a run fails here, ask your administrator to allow {} (for example with {}), or use an account with AdministratorAccess.",
-            needed.action,
-            managed_policy(needed.action)
+            "easyTDV could not check this one (your user may not simulate its own permissions). If a run fails at “{}”, ask the person who manages your AWS account to attach easyTDV's policy (Setup → Copy).",
+            needed.step
         ),
     }
 }
@@ -190,21 +131,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn actions_are_unique_and_explained() {
-        for n in NEEDED {
-            assert_eq!(
-                NEEDED.iter().filter(|o| o.action == n.action).count(),
-                1,
-                "{}",
-                n.action
-            );
-            assert!(n.action.contains(':') && !n.purpose.is_empty());
+    fn the_list_is_the_shipped_policy() {
+        assert!(NEEDED.len() > 40, "{}", NEEDED.len());
+        for action in [
+            "s3:PutObject",
+            "cloudformation:CreateStack",
+            "iam:PassRole",
+            "lambda:InvokeFunction",
+            "ec2:TerminateInstances",
+            "ssm:SendCommand",
+            "servicequotas:GetServiceQuota",
+            "pricing:GetProducts",
+        ] {
+            assert!(find(action).is_some(), "{action}");
         }
-        let m = denied(find("ec2:RunInstances").unwrap());
-        assert_eq!(m.purpose, "create the training machine");
-        assert!(m.fix.contains("AmazonEC2FullAccess") && m.fix.contains("AdministratorAccess"));
+        for n in NEEDED.iter() {
+            assert_eq!(NEEDED.iter().filter(|o| o.action == n.action).count(), 1);
+            assert_ne!(n.step, "easyTDV", "{} has a Sid of no known step", n.action);
+        }
+        let m = denied(
+            find("ec2:RunInstances")
+                .or(find("lambda:InvokeFunction"))
+                .unwrap(),
+        );
+        assert!(m.purpose.contains("step"));
+        assert!(m.fix.contains("Copy"));
         assert!(unchecked(find("iam:passrole").unwrap())
             .fix
             .contains("could not check"));
+    }
+
+    #[test]
+    fn a_statement_of_no_known_step_is_visible() {
+        let n = parse(
+            r#"{"Statement":[{"Sid":"Other","Action":["a:B","a:B"]},{"Sid":"PrepareFilesX","Action":"s3:X"}]}"#,
+        );
+        assert_eq!(n.len(), 2);
+        assert_eq!((n[0].step, n[1].step), ("easyTDV", "Upload your files"));
     }
 }

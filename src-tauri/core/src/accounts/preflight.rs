@@ -81,7 +81,7 @@ pub async fn check_permissions(
         if let Some(denied) = simulate(ctx, source, &arn).await? {
             let missing = NEEDED
                 .iter()
-                .filter(|n| denied.contains(&n.action))
+                .filter(|n| denied.contains(&n.action.as_str()))
                 .map(permissions::denied);
             return Ok(report(
                 PermissionCheck::Simulated,
@@ -145,7 +145,7 @@ async fn simulate(
                 .as_str()
                 .eq_ignore_ascii_case("allowed");
             if let (false, Some(n)) = (allowed, permissions::find(result.eval_action_name())) {
-                denied.push(n.action);
+                denied.push(n.action.as_str());
             }
         }
         match out.marker() {

@@ -100,6 +100,9 @@ impl Intercept for CallCounter {
     }
 }
 
+/// How long a launcher Invoke may take: above the function's 120 s timeout.
+pub const LAUNCH_INVOKE_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// Test seam: every context (whatever its credentials) sends its calls to
 /// this address, e.g. a closed port so tests never reach AWS. Not for use
 /// outside tests.
@@ -300,6 +303,59 @@ impl AwsContext {
     pub fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::config::Builder::from(&self.config)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
+    }
+
+    pub fn service_quotas(&self) -> aws_sdk_servicequotas::Client {
+        aws_sdk_servicequotas::Client::from_conf(
+            aws_sdk_servicequotas::config::Builder::from(&self.config)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
+    }
+
+    /// The Price List API answers for every region from us-east-1.
+    pub fn pricing(&self) -> aws_sdk_pricing::Client {
+        aws_sdk_pricing::Client::from_conf(
+            aws_sdk_pricing::config::Builder::from(&self.config)
+                .region(Region::new("us-east-1"))
+                .interceptor(self.calls.clone())
+                .build(),
+        )
+    }
+
+    pub fn sagemaker(&self) -> aws_sdk_sagemaker::Client {
+        aws_sdk_sagemaker::Client::from_conf(
+            aws_sdk_sagemaker::config::Builder::from(&self.config)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&self.config)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
+    }
+
+    /// The launcher's synchronous Invoke may take up to the function's own
+    /// timeout (120 s, IAM-propagation retries included): the SDK waits
+    /// longer than that, and never repeats a timed-out invoke by itself (a
+    /// deliberate repeat is safe: the launch's client token and tag).
+    pub fn lambda_for_launch(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(&self.config)
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(Duration::from_secs(5))
+                        .operation_attempt_timeout(LAUNCH_INVOKE_TIMEOUT)
+                        .build(),
+                )
+                .retry_config(RetryConfig::standard().with_max_attempts(1))
                 .interceptor(self.calls.clone())
                 .build(),
         )

@@ -5,7 +5,8 @@
 use super::error::PipelineError;
 use super::model::{DeleteReport, RunResources, Step};
 use super::progress::{ProgressSink, SinkRef, StepTimer};
-use super::{instance, stack, storage};
+use super::storage::RunBucket;
+use super::{instance, stack};
 use crate::aws::AwsContext;
 
 pub async fn delete_resources(
@@ -23,12 +24,48 @@ pub async fn delete_resources(
     timer.finish(result, summary)
 }
 
+/// Long enough for a RunInstances already sent to show its machine.
+const LAUNCH_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The key the launcher checks before each launch attempt.
+pub fn stop_key(res: &RunResources) -> String {
+    format!("{}/stop", res.prefix)
+}
+
+/// A launch was asked for and no machine is known yet, recently enough
+/// that the launcher may still be running (its Invoke lasts at most
+/// `LAUNCH_INVOKE_TIMEOUT`).
+fn launch_in_flight(res: &RunResources) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    res.instance_id.is_none()
+        && res
+            .launched_at
+            .is_some_and(|t| now - t < crate::aws::LAUNCH_INVOKE_TIMEOUT.as_secs_f64())
+}
+
 async fn delete_all(
     ctx: &AwsContext,
     res: &RunResources,
     timer: &StepTimer<'_>,
 ) -> Result<DeleteReport, PipelineError> {
     let mut report = DeleteReport::default();
+
+    let bucket = if res.bucket.is_empty() || res.prefix.is_empty() {
+        None
+    } else {
+        Some(RunBucket::for_run(ctx, res).await?)
+    };
+    // 0. A launcher still running (a run stopped while its machine was being
+    //    launched) sees this and launches nothing; one that was already
+    //    launching has its machine found below.
+    if let (Some(bucket), true) = (&bucket, launch_in_flight(res)) {
+        timer.update("Making sure the launcher starts no machine");
+        bucket.put(&stop_key(res), b"stopped".to_vec()).await?;
+        tokio::time::sleep(LAUNCH_SETTLE).await;
+    }
 
     // 1. The machine first: it is what costs money, and the stack's security
     //    group cannot go while a machine uses it.
@@ -41,7 +78,8 @@ async fn delete_all(
     if !ids.is_empty() {
         timer.update(format!("Terminating the machine {}", ids.join(", ")));
     }
-    report.terminated_instances = instance::terminate(ctx, &ids).await?;
+    let notice = |m: &str| timer.update(m.to_string());
+    report.terminated_instances = instance::terminate(ctx, &ids, &notice).await?;
 
     // 2. The stack (by id when known, else by its name).
     let stack_ref = res
@@ -50,7 +88,7 @@ async fn delete_all(
         .or_else(|| res.stack_name.clone())
         .unwrap_or_else(|| stack::stack_name(&res.run_id));
     timer.update("Deleting the cloud resources (stack)");
-    if stack::delete(ctx, &stack_ref).await? {
+    if stack::delete(ctx, &stack_ref, &notice).await? {
         report.deleted_stack = Some(
             res.stack_name
                 .clone()
@@ -59,17 +97,14 @@ async fn delete_all(
     }
 
     // 3. The inputs; the outputs stay.
-    if !res.bucket.is_empty() && !res.prefix.is_empty() {
-        let inputs = input_keys(ctx, res).await?;
+    if let Some(bucket) = &bucket {
+        let inputs = input_keys(bucket, res).await?;
         if !inputs.is_empty() {
             timer.update("Removing the run's input files");
         }
-        storage::delete_keys(ctx, &res.bucket, &inputs).await?;
+        bucket.delete_keys(&inputs).await?;
         report.deleted_objects = inputs;
-        if !storage::list_keys(ctx, &res.bucket, &res.outputs_prefix())
-            .await?
-            .is_empty()
-        {
+        if !bucket.list_keys(&res.outputs_prefix()).await?.is_empty() {
             report.kept_outputs_prefix =
                 Some(format!("s3://{}/{}", res.bucket, res.outputs_prefix()));
         }
@@ -91,23 +126,29 @@ async fn delete_all(
             reason: format!("the stack is still there ({})", s.as_str()),
         });
     }
-    if !res.bucket.is_empty() && !input_keys(ctx, res).await?.is_empty() {
-        return Err(PipelineError::State(
-            "some input files are still in the bucket".into(),
-        ));
+    if let Some(bucket) = &bucket {
+        if !input_keys(bucket, res).await?.is_empty() {
+            return Err(PipelineError::State(
+                "some input files are still in the bucket".into(),
+            ));
+        }
     }
     Ok(report)
 }
 
-async fn input_keys(ctx: &AwsContext, res: &RunResources) -> Result<Vec<String>, PipelineError> {
+/// The run's own files except its outputs (the environment cache lives
+/// elsewhere, under `easytdv/cache/`, and is never touched here).
+async fn input_keys(
+    bucket: &RunBucket<'_>,
+    res: &RunResources,
+) -> Result<Vec<String>, PipelineError> {
     let outputs = res.outputs_prefix();
-    Ok(
-        storage::list_keys(ctx, &res.bucket, &format!("{}/", res.prefix))
-            .await?
-            .into_iter()
-            .filter(|k| !k.starts_with(&outputs))
-            .collect(),
-    )
+    Ok(bucket
+        .list_keys(&format!("{}/", res.prefix))
+        .await?
+        .into_iter()
+        .filter(|k| !k.starts_with(&outputs))
+        .collect())
 }
 
 fn summary(r: &DeleteReport) -> String {

@@ -46,6 +46,9 @@ pub enum PipelineError {
     #[error("the bucket name \"{0}\" is already taken by another AWS account")]
     BucketTaken(String),
 
+    #[error("the bucket \"{0}\" does not belong to your AWS account (or you may not use it): easyTDV uploads nothing into it")]
+    BucketNotOurs(String),
+
     #[error("the region {0} has no default network (VPC)")]
     NoDefaultVpc(String),
 
@@ -60,6 +63,25 @@ pub enum PipelineError {
 
     #[error("the machine image {0} was not found in this region")]
     UnknownImage(String),
+
+    #[error("easyTDV has no automatic image for {instance_type}: {why}")]
+    NoAutomaticImage { instance_type: String, why: String },
+
+    #[error("your account can run {quota} vCPUs of {family} machines at once; {instance_type} needs {needed}")]
+    QuotaTooLow {
+        family: String,
+        instance_type: String,
+        quota: u32,
+        needed: u32,
+        link: String,
+    },
+
+    #[error("AWS has no {instance_type} machine free right now in {region} (tried: {tried})")]
+    NoCapacity {
+        instance_type: String,
+        region: String,
+        tried: String,
+    },
 
     #[error("creating the cloud resources failed: {reason}")]
     StackFailed { reason: String },
@@ -122,9 +144,11 @@ impl PipelineError {
             PipelineError::Input(_)
                 | PipelineError::DiskTooSmallForImage { .. }
                 | PipelineError::UnknownImage(_)
+                | PipelineError::NoAutomaticImage { .. }
                 | PipelineError::UnknownInstanceType { .. }
                 | PipelineError::BucketOtherRegion { .. }
                 | PipelineError::BucketTaken(_)
+                | PipelineError::BucketNotOurs(_)
         )
     }
 
@@ -150,10 +174,14 @@ impl Explain for PipelineError {
             PipelineError::Aws { .. } => "aws_error",
             PipelineError::BucketOtherRegion { .. } => "bucket_other_region",
             PipelineError::BucketTaken(_) => "bucket_taken",
+            PipelineError::BucketNotOurs(_) => "bucket_not_ours",
             PipelineError::NoDefaultVpc(_) => "no_default_vpc",
             PipelineError::UnknownInstanceType { .. } => "unknown_instance_type",
             PipelineError::DiskTooSmallForImage { .. } => "disk_too_small",
             PipelineError::UnknownImage(_) => "unknown_image",
+            PipelineError::NoAutomaticImage { .. } => "no_automatic_image",
+            PipelineError::QuotaTooLow { .. } => "quota_too_low",
+            PipelineError::NoCapacity { .. } => "no_capacity",
             PipelineError::StackFailed { .. } => "stack_failed",
             PipelineError::LaunchFailed { .. } => "launch_failed",
             PipelineError::InstanceLost { .. } => "instance_lost",
@@ -166,9 +194,17 @@ impl Explain for PipelineError {
     }
 
     fn hint(&self) -> Option<String> {
+        if let PipelineError::QuotaTooLow { link, .. } = self {
+            return Some(format!(
+                "Ask AWS for more here: {link} (a request is free and usually answered within a day), or pick a smaller machine meanwhile."
+            ));
+        }
         Some(
             match self {
                 PipelineError::Input(e) => return e.hint(),
+                PipelineError::QuotaTooLow { .. } => "Ask AWS for a higher vCPU quota in the Service Quotas console.",
+                PipelineError::NoAutomaticImage { .. } => "Pick an NVIDIA GPU machine (g4dn, g5, g6…) or a CPU machine, or enter an image id that has the drivers.",
+                PipelineError::NoCapacity { .. } => "Try again in a few minutes, or pick another machine type or region. Nothing is left running.",
                 PipelineError::Network { .. } => {
                     "Check your internet connection (or that the local sandbox is running), then retry this step."
                 }
@@ -187,6 +223,7 @@ impl Explain for PipelineError {
                     "Choose a bucket in the run's region, or let easyTDV create a new one."
                 }
                 PipelineError::BucketTaken(_) => "Bucket names are global across all AWS accounts: pick another name.",
+                PipelineError::BucketNotOurs(_) => "Pick one of your own buckets, or let easyTDV create a new one (its name gets a random part no one can guess).",
                 PipelineError::NoDefaultVpc(_) => {
                     "Create a default VPC in the AWS console (VPC → Actions → Create default VPC) or pick another region."
                 }

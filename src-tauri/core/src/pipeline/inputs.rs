@@ -13,7 +13,9 @@ pub const MAX_SCRIPT_BYTES: u64 = 10 * 1024 * 1024;
 pub const MAX_REQUIREMENTS_BYTES: u64 = 1024 * 1024;
 pub const MIN_DISK_GB: u32 = 8;
 pub const MAX_DISK_GB: u32 = 16_384;
-pub const MAX_RUNTIME_HOURS: u32 = 24 * 14;
+/// SSM runs a command for at most 48 hours (`executionTimeout` ≤ 172800 s):
+/// the machine's safety stop is at most that.
+pub const MAX_RUNTIME_HOURS: u32 = 48;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "lowercase")]
@@ -108,7 +110,7 @@ impl Explain for InputError {
                 InputError::BadInstanceType(_) => "Pick a machine type from the list, e.g. t3.medium.",
                 InputError::BadDiskSize(_) => "Choose a disk size between 8 and 16384 GiB; 30 GiB suits most trainings.",
                 InputError::BadAmi(_) => "Leave the image on \"Automatic\", or enter an id like ami-0123456789abcdef0.",
-                InputError::BadMaxRuntime(_) => "Choose between 1 hour and 14 days.",
+                InputError::BadMaxRuntime(_) => "Choose between 1 and 48 hours (AWS runs a command for at most 48 hours).",
             }
             .to_string(),
         )
@@ -171,7 +173,8 @@ pub fn read_input(kind: FileKind, path: &Path) -> Result<(CheckedFile, Vec<u8>),
             path: path.into(),
         });
     }
-    if text.trim().is_empty() {
+    // An empty requirements file means "no extra packages".
+    if kind == FileKind::Script && text.trim().is_empty() {
         return Err(InputError::Empty {
             kind,
             path: path.into(),

@@ -11,9 +11,26 @@ use crate::aws::AwsContext;
 pub const AL2023_X86: &str =
     "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 pub const AL2023_ARM: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
-/// Deep Learning Base AMI (NVIDIA driver, CUDA) for GPU machines.
+/// Deep Learning Base AMIs (NVIDIA driver, CUDA) for NVIDIA GPU machines.
 pub const DLAMI_GPU: &str =
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id";
+pub const DLAMI_GPU_ARM: &str =
+    "/aws/service/deeplearning/ami/arm64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id";
+
+/// What accelerates a machine, as far as its image is concerned.
+#[derive(Debug, Clone, Copy, Serialize, specta::Type, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Accelerator {
+    None,
+    /// NVIDIA GPUs: the Deep Learning AMIs carry their drivers.
+    Nvidia,
+    /// AMD GPUs (g4ad): no automatic image has their drivers.
+    Amd,
+    /// AWS Inferentia / Trainium: they need the Neuron images.
+    Neuron,
+    /// Anything else (FPGAs, media accelerators…).
+    Other,
+}
 
 #[derive(Debug, Clone, Copy, Serialize, specta::Type, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +52,9 @@ pub struct InstanceTypeInfo {
     pub gpu_model: Option<String>,
     pub arm: bool,
     pub category: TypeCategory,
+    pub accelerator: Accelerator,
+    /// Said next to the type when the automatic image does not suit it.
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type, PartialEq)]
@@ -69,6 +89,12 @@ fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
         })
         .unwrap_or(false);
     let family = name.split('.').next().unwrap_or("");
+    let vendor = gpus
+        .first()
+        .and_then(|g| g.manufacturer())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let accelerator = accelerator_of(family, gpu_count, &vendor);
     let category = if gpu_count > 0 {
         TypeCategory::Gpu
     } else {
@@ -91,7 +117,36 @@ fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
         gpu_model: if gpu_count > 0 { gpu_model } else { None },
         arm,
         category,
+        accelerator,
+        warning: accelerator_warning(accelerator),
     })
+}
+
+/// The accelerator of a family, from EC2's GPU facts and the family name.
+pub fn accelerator_of(family: &str, gpu_count: i32, gpu_vendor: &str) -> Accelerator {
+    if family.starts_with("inf") || family.starts_with("trn") {
+        return Accelerator::Neuron;
+    }
+    if gpu_count > 0 {
+        return match gpu_vendor {
+            v if v.contains("nvidia") => Accelerator::Nvidia,
+            v if v.contains("amd") => Accelerator::Amd,
+            _ => Accelerator::Other,
+        };
+    }
+    if family.starts_with('f') || family.starts_with("vt") || family.starts_with("dl") {
+        return Accelerator::Other;
+    }
+    Accelerator::None
+}
+
+fn accelerator_warning(a: Accelerator) -> Option<String> {
+    match a {
+        Accelerator::None | Accelerator::Nvidia => None,
+        Accelerator::Amd => Some("AMD GPU: the automatic image has no AMD drivers, so training would run on the CPU only. Pick an NVIDIA machine (g4dn, g5, g6…) or enter an image with AMD drivers.".into()),
+        Accelerator::Neuron => Some("AWS Inferentia/Trainium: these need AWS's Neuron images and code written for Neuron. Pick an NVIDIA GPU machine unless you know you need this.".into()),
+        Accelerator::Other => Some("Special-purpose accelerator: the automatic image has no drivers for it.".into()),
+    }
 }
 
 /// Describes one instance type; `UnknownInstanceType` if the region lacks it.
@@ -157,14 +212,21 @@ pub async fn list_instance_types(ctx: &AwsContext) -> Result<Vec<InstanceTypeInf
     Ok(infos)
 }
 
-/// The public SSM parameter naming the right current image for a machine.
-pub fn default_image_parameter(info: &InstanceTypeInfo) -> &'static str {
-    if info.gpu_count > 0 {
-        DLAMI_GPU
-    } else if info.arm {
-        AL2023_ARM
-    } else {
-        AL2023_X86
+/// The public SSM parameter naming the right current image for a machine:
+/// by architecture and accelerator vendor. Machines no automatic image
+/// supports are refused (the user may still enter an image).
+pub fn default_image_parameter(info: &InstanceTypeInfo) -> Result<&'static str, PipelineError> {
+    match (info.accelerator, info.arm) {
+        (Accelerator::Nvidia, false) => Ok(DLAMI_GPU),
+        (Accelerator::Nvidia, true) => Ok(DLAMI_GPU_ARM),
+        (Accelerator::None, false) => Ok(AL2023_X86),
+        (Accelerator::None, true) => Ok(AL2023_ARM),
+        (Accelerator::Amd | Accelerator::Neuron | Accelerator::Other, _) => {
+            Err(PipelineError::NoAutomaticImage {
+                instance_type: info.name.clone(),
+                why: info.warning.clone().unwrap_or_default(),
+            })
+        }
     }
 }
 
@@ -177,14 +239,14 @@ pub async fn resolve_ami(
     let id = match custom {
         Some(id) => id.to_string(),
         None => {
-            let name = default_image_parameter(info);
-            let out = ctx
-                .ssm()
-                .get_parameter()
-                .name(name)
-                .send()
-                .await
-                .map_err(|e| aws_error("look up the current machine image", e))?;
+            let name = default_image_parameter(info)?;
+            let out =
+                ctx.ssm().get_parameter().name(name).send().await.map_err(
+                    |e| match error_code(&e) {
+                        Some("ParameterNotFound") => PipelineError::UnknownImage(name.to_string()),
+                        _ => aws_error("look up the current machine image", e),
+                    },
+                )?;
             out.parameter()
                 .and_then(|p| p.value())
                 .map(str::to_string)
@@ -241,6 +303,75 @@ pub async fn default_vpc(ctx: &AwsContext) -> Result<String, PipelineError> {
         .and_then(|v| v.vpc_id())
         .map(str::to_string)
         .ok_or_else(|| PipelineError::NoDefaultVpc(ctx.region().to_string()))
+}
+
+/// A default subnet in a zone that offers the machine type: where the
+/// launcher may start it, tried in order.
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchSubnet {
+    pub subnet_id: String,
+    pub zone: String,
+}
+
+/// The zones of the region that offer `instance_type`, each with the
+/// default VPC's subnet there. `UnknownInstanceType` when no zone offers it.
+pub async fn launch_subnets(
+    ctx: &AwsContext,
+    instance_type: &str,
+    vpc_id: &str,
+) -> Result<Vec<LaunchSubnet>, PipelineError> {
+    let ec2 = ctx.ec2();
+    let out = ec2
+        .describe_instance_type_offerings()
+        .location_type(LocationType::AvailabilityZone)
+        .filters(
+            Filter::builder()
+                .name("instance-type")
+                .values(instance_type)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws_error("find the zones that offer the machine type", e))?;
+    let mut zones: Vec<String> = out
+        .instance_type_offerings()
+        .iter()
+        .filter_map(|o| o.location().map(str::to_string))
+        .collect();
+    zones.sort();
+    zones.dedup();
+    if zones.is_empty() {
+        return Err(PipelineError::UnknownInstanceType {
+            instance_type: instance_type.into(),
+            region: ctx.region().into(),
+        });
+    }
+    let out = ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .filters(
+            Filter::builder()
+                .name("default-for-az")
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws_error("find the default network's subnets", e))?;
+    Ok(zones
+        .into_iter()
+        .filter_map(|zone| {
+            out.subnets()
+                .iter()
+                .find(|s| s.availability_zone() == Some(zone.as_str()))
+                .and_then(|s| s.subnet_id())
+                .map(|id| LaunchSubnet {
+                    subnet_id: id.to_string(),
+                    zone,
+                })
+        })
+        .collect())
 }
 
 /// The regions enabled for the account (EC2 `DescribeRegions`), with their

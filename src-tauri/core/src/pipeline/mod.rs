@@ -22,10 +22,11 @@ mod model;
 mod outputs;
 mod poll;
 mod progress;
+mod quotas;
 mod remote;
 mod stack;
 mod status;
-mod storage;
+pub mod storage;
 mod train;
 mod words;
 
@@ -36,8 +37,10 @@ pub use inputs::{
     check_bucket, check_request, parse_requirements, read_input, CheckedFile, FileKind, InputError,
 };
 pub use model::*;
-pub use outputs::download_outputs;
-pub use progress::{EventLog, MemoryState, ProgressSink, RunStateSink, Tracked};
+pub use outputs::{download_outputs, DownloadProgress, DownloadReport};
+pub use progress::{
+    EventLog, EventSink, MemoryState, ProgressSink, RunEvent, RunStateSink, Tracked, LIVE_LINES,
+};
 pub use remote::outcome as command_outcome;
 pub use status::{cloud_status, instance_state, stack_status, CloudStatus};
 pub use storage::{list_buckets_in_region, suggest_bucket_name};

@@ -101,6 +101,10 @@ pub struct RunResources {
     pub run_id: String,
     pub region: String,
     pub bucket: String,
+    /// The AWS account that owns the bucket (ours, read from STS): every S3
+    /// call on the bucket passes it as `ExpectedBucketOwner`.
+    #[serde(default)]
+    pub account_id: Option<String>,
     /// `easytdv/runs/<run-id>`
     pub prefix: String,
     pub uploaded_keys: Vec<String>,
@@ -110,6 +114,15 @@ pub struct RunResources {
     /// How many machines the run has launched (a retry relaunches).
     #[serde(default)]
     pub launches: u32,
+    /// The machine image (the environment cache's key includes it).
+    #[serde(default)]
+    pub image_id: Option<String>,
+    /// Unix seconds of the last launch: the safety stop counts from it.
+    #[serde(default)]
+    pub launched_at: Option<f64>,
+    /// The Availability Zone the machine runs in.
+    #[serde(default)]
+    pub zone: Option<String>,
     pub install_command_id: Option<String>,
     pub training_command_id: Option<String>,
 }
@@ -120,15 +133,14 @@ impl RunResources {
     }
 }
 
-/// Result of `prepare_env`, as the original API returned it.
+/// Result of `prepare_env`, as the original API returned it (the template
+/// itself goes to CloudFormation in the request, never through S3).
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PreparedEnv {
     pub s3_lambda_key: String,
     pub s3_train_script_key: String,
     pub s3_requirements_key: String,
-    pub s3_template_key: String,
-    pub template_url: String,
     /// The image and network the stack will use, resolved during preparation.
     pub ami_id: String,
     pub vpc_id: String,
@@ -179,4 +191,37 @@ pub struct RunReport {
     pub training: CommandOutcome,
     pub output_keys: Vec<String>,
     pub outputs_uri: String,
+}
+
+/// How long one phase of an instance script took (download, env, install,
+/// train, upload…), as the machine measured it.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Phase {
+    pub log: crate::logs::LogName,
+    pub name: String,
+    pub seconds: f64,
+}
+
+/// What the machine reported about a run, kept in the history.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    #[serde(default)]
+    pub phases: Vec<Phase>,
+    pub python: Option<String>,
+    pub installer: Option<String>,
+    /// "reused the environment of …", "first install of these requirements".
+    pub environment: Option<String>,
+    pub preinstalled: Option<String>,
+    /// The machine's own "will shut down at … unless you retry".
+    pub shutdown_notice: Option<String>,
+    /// The last line train.py printed.
+    pub latest_line: Option<String>,
+    /// The last value of each metric the script printed.
+    #[serde(default)]
+    pub final_metrics: std::collections::BTreeMap<String, f64>,
+    /// The last lines train.py wrote to stderr (a traceback's end).
+    #[serde(skip)]
+    pub error_tail: Vec<String>,
 }

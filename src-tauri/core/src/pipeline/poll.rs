@@ -1,45 +1,49 @@
-//! Adaptive polling: ask often at first (things are often quick), then back
-//! off to a few seconds, and give up with a clear error after a deadline.
+//! Waiting for AWS: poll with bounded slack, ride out a lost connection,
+//! and give up with a clear error after a deadline.
+//!
+//! The gap between two looks grows with the time already waited: 10 % of
+//! it, at least 250 ms and at most 5 s. A step that ends right after a look
+//! is noticed at the next one, so we notice at most ~10 % after its end
+//! (or 250 ms for quick steps). One waiter makes at most 4 calls a second in
+//! its first 2.5 s, then fewer, and 12 a minute once it waits more than 50
+//! s: far below the APIs' request rates (EC2 Describe* and SSM
+//! GetCommandInvocation allow tens of calls a second per account).
+//!
+//! A network error or throttling while waiting is not a failure: the work
+//! goes on in AWS (the training keeps running on its machine). We keep
+//! asking, with `notice` telling the user, for up to [`GRACE`].
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::error::PipelineError;
 
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-    pub factor: f64,
+pub const MIN_GAP: Duration = Duration::from_millis(250);
+pub const MAX_GAP: Duration = Duration::from_secs(5);
+/// The share of the time already waited that the next look may be late.
+pub const SLACK: f64 = 0.10;
+/// How long a lost connection (or throttling) is ridden out while waiting.
+pub const GRACE: Duration = Duration::from_secs(30 * 60);
+
+/// Where a wait says that it rides out trouble (a step's progress line).
+pub type Notice<'a> = dyn Fn(&str) + Send + Sync + 'a;
+
+/// For waits nobody watches.
+#[cfg(test)]
+pub fn quiet(_: &str) {}
+
+/// The gap before the next look, after `waited`.
+pub fn gap(waited: Duration) -> Duration {
+    waited.mul_f64(SLACK).clamp(MIN_GAP, MAX_GAP)
 }
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            first: Duration::from_millis(250),
-            max: Duration::from_secs(5),
-            factor: 1.6,
-        }
-    }
-}
-
-impl Backoff {
-    /// The successive delays: 250 ms, 400 ms, 640 ms, … capped at `max`.
-    pub fn delays(self) -> impl Iterator<Item = Duration> {
-        let mut next = self.first;
-        std::iter::from_fn(move || {
-            let current = next;
-            next = next.mul_f64(self.factor).min(self.max);
-            Some(current)
-        })
-    }
-}
-
-/// Calls `check` until it returns `Some`, sleeping with back-off between
-/// calls; `Err(Timeout)` once `limit` has passed.
+/// Calls `check` until it returns `Some`, sleeping [`gap`] between calls;
+/// `Err(Timeout)` once `limit` has passed. Transient errors are retried for
+/// up to [`GRACE`], each told through `notice`.
 pub async fn poll_until<T, F, Fut>(
     what: &str,
     limit: Duration,
+    notice: &Notice<'_>,
     mut check: F,
 ) -> Result<T, PipelineError>
 where
@@ -47,41 +51,77 @@ where
     Fut: Future<Output = Result<Option<T>, PipelineError>>,
 {
     let start = Instant::now();
-    for delay in Backoff::default().delays() {
-        if let Some(value) = check().await? {
-            return Ok(value);
+    let mut trouble: Option<Instant> = None;
+    loop {
+        match check().await {
+            Ok(Some(value)) => {
+                if trouble.is_some() {
+                    notice("Connection back: carrying on");
+                }
+                return Ok(value);
+            }
+            Ok(None) => {
+                if trouble.take().is_some() {
+                    notice("Connection back: carrying on");
+                }
+            }
+            Err(e) if e.is_transient() => {
+                let since = *trouble.get_or_insert_with(Instant::now);
+                if since.elapsed() > GRACE {
+                    return Err(e);
+                }
+                tracing::warn!(what, error = %e, "riding out a transient error while waiting");
+                notice(&format!(
+                    "Connection lost ({e}) — retrying for up to {} min; the work goes on in AWS meanwhile",
+                    GRACE.as_secs() / 60
+                ));
+            }
+            Err(e) => return Err(e),
         }
-        if start.elapsed() + delay > limit {
-            break;
+        let waited = start.elapsed();
+        let delay = gap(waited);
+        if waited + delay > limit {
+            return Err(PipelineError::Timeout {
+                what: what.to_string(),
+                seconds: limit.as_secs(),
+            });
         }
         tokio::time::sleep(delay).await;
     }
-    Err(PipelineError::Timeout {
-        what: what.to_string(),
-        seconds: limit.as_secs(),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
     #[test]
-    fn delays_grow_then_cap() {
-        let d: Vec<u128> = Backoff::default()
-            .delays()
-            .take(12)
-            .map(|d| d.as_millis())
-            .collect();
-        assert_eq!(d[0], 250);
-        assert!(d.windows(2).all(|w| w[1] >= w[0]));
-        assert_eq!(*d.last().unwrap(), 5000);
+    fn slack_is_bounded() {
+        // A step ending just after a look at time t is seen at t + gap(t):
+        // at most 10 % late (250 ms floor for quick steps), never > 5 s.
+        let mut t = Duration::ZERO;
+        let mut looks = 0;
+        while t < Duration::from_secs(3600) {
+            let g = gap(t);
+            assert!(g >= MIN_GAP && g <= MAX_GAP, "{g:?}");
+            if t >= Duration::from_millis(2500) {
+                assert!(
+                    g.as_secs_f64() <= t.as_secs_f64() * SLACK + 1e-9,
+                    "at {t:?}: {g:?}"
+                );
+            }
+            t += g;
+            looks += 1;
+        }
+        // An hour of waiting costs about 12 looks a minute.
+        assert!(looks < 800, "{looks} looks in an hour");
+        assert_eq!(gap(Duration::from_secs(7)), Duration::from_millis(700));
     }
 
     #[tokio::test]
     async fn gives_up_with_timeout() {
         let mut calls = 0;
-        let res: Result<(), _> = poll_until("nothing", Duration::from_secs(1), || {
+        let res: Result<(), _> = poll_until("nothing", Duration::from_secs(1), &quiet, || {
             calls += 1;
             async { Ok(None) }
         })
@@ -94,15 +134,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn returns_the_value() {
+    async fn rides_out_a_lost_connection_and_says_so() {
+        let notes = Mutex::new(Vec::new());
+        let note = |m: &str| notes.lock().unwrap().push(m.to_string());
         let mut n = 0;
-        let v = poll_until("n", Duration::from_secs(10), || {
+        let v = poll_until("n", Duration::from_secs(30), &note, || {
             n += 1;
-            let done = n == 3;
-            async move { Ok(done.then_some(42)) }
+            let answer = match n {
+                1 | 2 => Err(PipelineError::Network { op: "look" }),
+                3 => Ok(None),
+                _ => Ok(Some(42)),
+            };
+            async move { answer }
         })
         .await
         .unwrap();
         assert_eq!(v, 42);
+        let notes = notes.into_inner().unwrap();
+        assert!(notes[0].starts_with("Connection lost"), "{notes:?}");
+        assert_eq!(notes.last().unwrap(), "Connection back: carrying on");
+    }
+
+    #[tokio::test]
+    async fn other_errors_end_the_wait() {
+        let res: Result<(), _> = poll_until("n", Duration::from_secs(30), &quiet, || async {
+            Err(PipelineError::State("boom".into()))
+        })
+        .await;
+        assert!(matches!(res, Err(PipelineError::State(_))));
     }
 }

@@ -6,10 +6,18 @@ use std::time::Instant;
 
 use super::error::PipelineError;
 use super::model::{ProgressEvent, RunResources, Step, StepState};
+use crate::logs::{LogLine, LogName, MetricPoint};
 
 /// Receives progress events. Must be cheap: it is called from the pipeline.
 pub trait ProgressSink: Send + Sync {
     fn emit(&self, event: ProgressEvent);
+    /// A step starts reading one of the run's logs from its beginning.
+    fn log_reset(&self, _run_id: &str, _name: LogName) {}
+    /// New lines of one of the run's logs; `total`: the log's length once
+    /// they are added, when known (0 otherwise).
+    fn log(&self, _run_id: &str, _name: LogName, _lines: &[LogLine], _total: usize) {}
+    /// New values of the script's metrics.
+    fn metrics(&self, _run_id: &str, _points: &[MetricPoint]) {}
 }
 
 /// Receives the run's resource ids before each AWS call that creates one.
@@ -44,20 +52,40 @@ impl RunStateSink for MemoryState {
     }
 }
 
-/// Collects every event (tests and benchmarks).
+/// Collects every event, log line and metric value (tests and benchmarks).
 #[derive(Default, Clone)]
-pub struct EventLog(pub Arc<Mutex<Vec<ProgressEvent>>>);
+pub struct EventLog {
+    events: Arc<Mutex<Vec<ProgressEvent>>>,
+    lines: Arc<Mutex<Vec<(LogName, LogLine)>>>,
+    metrics: Arc<Mutex<Vec<MetricPoint>>>,
+}
 
 impl EventLog {
     pub fn events(&self) -> Vec<ProgressEvent> {
-        self.0.lock().map(|g| g.clone()).unwrap_or_default()
+        self.events.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+    pub fn lines(&self) -> Vec<(LogName, LogLine)> {
+        self.lines.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+    pub fn metrics(&self) -> Vec<MetricPoint> {
+        self.metrics.lock().map(|g| g.clone()).unwrap_or_default()
     }
 }
 
 impl ProgressSink for EventLog {
     fn emit(&self, event: ProgressEvent) {
-        if let Ok(mut g) = self.0.lock() {
+        if let Ok(mut g) = self.events.lock() {
             g.push(event);
+        }
+    }
+    fn log(&self, _run_id: &str, name: LogName, lines: &[LogLine], _total: usize) {
+        if let Ok(mut g) = self.lines.lock() {
+            g.extend(lines.iter().map(|l| (name, l.clone())));
+        }
+    }
+    fn metrics(&self, _run_id: &str, points: &[MetricPoint]) {
+        if let Ok(mut g) = self.metrics.lock() {
+            g.extend_from_slice(points);
         }
     }
 }
@@ -169,5 +197,84 @@ impl ProgressSink for Tracked {
             *l = Some(event.step);
         }
         self.inner.emit(event);
+    }
+    fn log_reset(&self, run_id: &str, name: LogName) {
+        self.inner.log_reset(run_id, name);
+    }
+    fn log(&self, run_id: &str, name: LogName, lines: &[LogLine], total: usize) {
+        self.inner.log(run_id, name, lines, total);
+    }
+    fn metrics(&self, run_id: &str, points: &[MetricPoint]) {
+        self.inner.metrics(run_id, points);
+    }
+}
+
+/// Everything a run view is told while a run goes on, as one stream.
+#[derive(Debug, Clone, serde::Serialize, specta::Type, PartialEq)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum RunEvent {
+    /// A step started, moved on, or ended.
+    Step(ProgressEvent),
+    /// A log of the run starts again from its beginning (a new attempt).
+    #[serde(rename_all = "camelCase")]
+    LogReset { run_id: String, log: LogName },
+    /// New lines of a log (at most [`LIVE_LINES`]: the log panel reads any
+    /// other window with `read_log`); `total` lines in all.
+    #[serde(rename_all = "camelCase")]
+    LogLines {
+        run_id: String,
+        log: LogName,
+        total: u32,
+        lines: Vec<LogLine>,
+    },
+    /// New values of the script's metrics.
+    #[serde(rename_all = "camelCase")]
+    Metrics {
+        run_id: String,
+        points: Vec<MetricPoint>,
+    },
+}
+
+/// The most lines one live event carries.
+pub const LIVE_LINES: usize = 500;
+
+impl RunEvent {
+    pub fn run_id(&self) -> &str {
+        match self {
+            RunEvent::Step(e) => &e.run_id,
+            RunEvent::LogReset { run_id, .. }
+            | RunEvent::LogLines { run_id, .. }
+            | RunEvent::Metrics { run_id, .. } => run_id,
+        }
+    }
+}
+
+/// A sink that turns everything into [`RunEvent`]s for `send`.
+pub struct EventSink<F: Fn(RunEvent) + Send + Sync>(pub F);
+
+impl<F: Fn(RunEvent) + Send + Sync> ProgressSink for EventSink<F> {
+    fn emit(&self, event: ProgressEvent) {
+        (self.0)(RunEvent::Step(event));
+    }
+    fn log_reset(&self, run_id: &str, name: LogName) {
+        (self.0)(RunEvent::LogReset {
+            run_id: run_id.to_string(),
+            log: name,
+        });
+    }
+    fn log(&self, run_id: &str, name: LogName, lines: &[LogLine], total: usize) {
+        let from = lines.len().saturating_sub(LIVE_LINES);
+        (self.0)(RunEvent::LogLines {
+            run_id: run_id.to_string(),
+            log: name,
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+            lines: lines[from..].to_vec(),
+        });
+    }
+    fn metrics(&self, run_id: &str, points: &[MetricPoint]) {
+        (self.0)(RunEvent::Metrics {
+            run_id: run_id.to_string(),
+            points: points.to_vec(),
+        });
     }
 }

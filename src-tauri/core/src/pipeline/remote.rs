@@ -1,26 +1,25 @@
 //! Runs the instance scripts over SSM (`AWS-RunShellScript`) and waits for
 //! their outcome.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_ssm::types::CommandInvocationStatus;
 
 use super::error::{aws_error, error_code, PipelineError};
 use super::model::CommandOutcome;
-use super::poll::Backoff;
+use super::poll::{poll_until, Notice};
 use crate::aws::AwsContext;
 
 /// The environment the instance scripts read, as shell `export` lines.
 /// Values are single-quoted so nothing in them is interpreted.
-pub fn prelude(bucket: &str, prefix: &str, region: &str) -> String {
+pub fn prelude(vars: &[(&str, &str)]) -> String {
     let q = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
-    format!(
-        "export EASYTDV_BUCKET={} EASYTDV_PREFIX={} AWS_DEFAULT_REGION={}",
-        q(bucket),
-        q(prefix),
-        q(region)
-    )
+    let parts: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", q(v))).collect();
+    format!("export {}", parts.join(" "))
 }
+
+/// The longest `executionTimeout` AWS-RunShellScript accepts (48 h).
+pub const MAX_EXECUTION_TIMEOUT: Duration = Duration::from_secs(172_800);
 
 /// Sends `script` (after the prelude) to the instance; returns the command id.
 pub async fn send(
@@ -38,7 +37,13 @@ pub async fn send(
         .document_name("AWS-RunShellScript")
         .comment(comment)
         .parameters("commands", vec![prelude.to_string(), script.to_string()])
-        .parameters("executionTimeout", vec![timeout.as_secs().to_string()])
+        .parameters(
+            "executionTimeout",
+            vec![timeout
+                .clamp(Duration::from_secs(1), MAX_EXECUTION_TIMEOUT)
+                .as_secs()
+                .to_string()],
+        )
         .send()
         .await
         .map_err(|e| aws_error("send a command to the machine", e))?;
@@ -93,34 +98,19 @@ pub async fn outcome(
     }))
 }
 
-/// Waits for the command's end, calling `tick` with the elapsed time now
-/// and then so the caller can report that it is still running.
+/// Waits for the command's end (a lost connection is ridden out, see
+/// `poll`).
 pub async fn wait(
     ctx: &AwsContext,
     instance_id: &str,
     command_id: &str,
     limit: Duration,
-    tick: &(dyn Fn(Duration) + Send + Sync),
+    notice: &Notice<'_>,
 ) -> Result<CommandOutcome, PipelineError> {
-    let start = Instant::now();
-    let mut last_tick = Instant::now();
-    for delay in Backoff::default().delays() {
-        if let Some(done) = outcome(ctx, instance_id, command_id).await? {
-            return Ok(done);
-        }
-        if start.elapsed() > limit {
-            break;
-        }
-        if last_tick.elapsed() >= Duration::from_secs(5) {
-            tick(start.elapsed());
-            last_tick = Instant::now();
-        }
-        tokio::time::sleep(delay).await;
-    }
-    Err(PipelineError::Timeout {
-        what: "the command on the machine".into(),
-        seconds: limit.as_secs(),
+    poll_until("the command on the machine", limit, notice, || {
+        outcome(ctx, instance_id, command_id)
     })
+    .await
 }
 
 /// The last `max_lines` lines of the command's output, errors last.
@@ -141,10 +131,13 @@ mod tests {
     #[test]
     fn prelude_quotes_values() {
         assert_eq!(
-            prelude("b", "easytdv/runs/x", "eu-west-3"),
-            "export EASYTDV_BUCKET='b' EASYTDV_PREFIX='easytdv/runs/x' AWS_DEFAULT_REGION='eu-west-3'"
+            prelude(&[
+                ("EASYTDV_BUCKET", "b"),
+                ("EASYTDV_PREFIX", "easytdv/runs/x")
+            ]),
+            "export EASYTDV_BUCKET='b' EASYTDV_PREFIX='easytdv/runs/x'"
         );
-        assert!(prelude("a'b", "p", "r").contains(r"'a'\''b'"));
+        assert!(prelude(&[("A", "a'b")]).contains(r"'a'\''b'"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_cloudformation::types::{Capability, Parameter, ResourceStatus, StackStatus, Tag};
 
 use super::error::{aws_error, PipelineError};
-use super::poll::poll_until;
+use super::poll::{poll_until, Notice};
 use crate::aws::AwsContext;
 
 pub const APP_TAG: &str = "easytdv:app";
@@ -30,14 +30,16 @@ pub async fn start_create(
     ctx: &AwsContext,
     name: &str,
     run_id: &str,
-    template_url: &str,
+    template_body: &str,
     parameters: Vec<Parameter>,
 ) -> Result<String, PipelineError> {
     let out = ctx
         .cloudformation()
         .create_stack()
         .stack_name(name)
-        .template_url(template_url)
+        // The template travels in the request (it is far below the 51,200
+        // bytes TemplateBody takes): nothing anyone could swap in a bucket.
+        .template_body(template_body)
         .set_parameters(Some(parameters))
         .capabilities(Capability::CapabilityNamedIam)
         .tags(Tag::builder().key(RUN_TAG).value(run_id).build())
@@ -102,12 +104,13 @@ pub async fn outputs(
 pub async fn wait_created(
     ctx: &AwsContext,
     stack_id: &str,
-    on_status: &(dyn Fn(&str) + Send + Sync),
+    on_status: &Notice<'_>,
 ) -> Result<String, PipelineError> {
     let last = std::sync::Mutex::new(String::new());
     let final_status = poll_until(
         "the cloud resources to be created",
         CREATE_LIMIT,
+        on_status,
         || async {
             let s = status(ctx, stack_id).await?;
             let text = s
@@ -138,7 +141,7 @@ pub async fn wait_created(
                         .unwrap_or("DELETE_COMPLETE".into())
                 )
             });
-            delete(ctx, stack_id).await?;
+            delete(ctx, stack_id, on_status).await?;
             Err(PipelineError::StackFailed { reason })
         }
     }
@@ -173,7 +176,11 @@ pub async fn failure_reason(ctx: &AwsContext, stack_id: &str) -> Option<String> 
 }
 
 /// Deletes the stack and waits until it is gone. Safe if already gone.
-pub async fn delete(ctx: &AwsContext, name_or_id: &str) -> Result<bool, PipelineError> {
+pub async fn delete(
+    ctx: &AwsContext,
+    name_or_id: &str,
+    notice: &Notice<'_>,
+) -> Result<bool, PipelineError> {
     if status(ctx, name_or_id).await?.is_none() {
         return Ok(false);
     }
@@ -186,6 +193,7 @@ pub async fn delete(ctx: &AwsContext, name_or_id: &str) -> Result<bool, Pipeline
     let end = poll_until(
         "the cloud resources to be deleted",
         DELETE_LIMIT,
+        notice,
         || async {
             Ok(match status(ctx, name_or_id).await? {
                 None => Some(None),

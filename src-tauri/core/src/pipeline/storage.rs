@@ -1,5 +1,10 @@
-//! The S3 side: make sure the bucket is usable, upload the run's files,
-//! list outputs, remove inputs.
+//! The S3 side: make sure the run's bucket is ours and usable, upload the
+//! run's files, list outputs, read logs, remove inputs.
+//!
+//! Bucket names are global: a predictable name can be created first by
+//! someone else, who could then read or swap what we upload. So every call
+//! on the run's bucket goes through [`RunBucket`], which passes
+//! `ExpectedBucketOwner` (S3 answers 403 when another account owns it).
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
@@ -11,12 +16,6 @@ use aws_sdk_s3::types::{
 use super::error::{aws_error, error_code, PipelineError};
 use crate::aws::AwsContext;
 
-/// `https://<bucket>.s3.<region>.amazonaws.com/<key>`, the URL form
-/// CloudFormation reads templates from.
-pub fn template_url(bucket: &str, region: &str, key: &str) -> String {
-    format!("https://{bucket}.s3.{region}.amazonaws.com/{key}")
-}
-
 /// The region S3 reports for a bucket (`None`/empty means us-east-1).
 fn location_region(constraint: Option<&BucketLocationConstraint>) -> String {
     match constraint.map(|c| c.as_str()) {
@@ -26,39 +25,109 @@ fn location_region(constraint: Option<&BucketLocationConstraint>) -> String {
     }
 }
 
-/// Uses an existing bucket of the same region, or creates a private,
-/// encrypted one. Returns true when it created the bucket.
-pub async fn ensure_bucket(ctx: &AwsContext, bucket: &str) -> Result<bool, PipelineError> {
-    let s3 = ctx.s3();
-    match s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => {
-            let loc = s3
-                .get_bucket_location()
-                .bucket(bucket)
-                .send()
-                .await
-                .map_err(|e| aws_error("read the bucket's region", e))?;
-            let actual = location_region(loc.location_constraint());
-            if actual != ctx.region() {
-                return Err(PipelineError::BucketOtherRegion {
-                    bucket: bucket.into(),
-                    expected: ctx.region().into(),
-                    actual,
-                });
-            }
-            Ok(false)
+/// The account id of the context's caller (STS).
+pub async fn account_id(ctx: &AwsContext) -> Result<String, PipelineError> {
+    let who = ctx
+        .sts()
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| aws_error("read your account id", e))?;
+    who.account()
+        .map(str::to_string)
+        .ok_or_else(|| PipelineError::State("STS gave no account id".into()))
+}
+
+/// One object's size and entity tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// The run's bucket, owned by `owner`; every call says so to S3.
+#[derive(Clone)]
+pub struct RunBucket<'a> {
+    ctx: &'a AwsContext,
+    name: &'a str,
+    owner: String,
+}
+
+impl<'a> RunBucket<'a> {
+    pub fn new(ctx: &'a AwsContext, name: &'a str, owner: impl Into<String>) -> Self {
+        Self {
+            ctx,
+            name,
+            owner: owner.into(),
         }
-        Err(e) => {
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            match status {
+    }
+
+    /// The bucket of a recorded run (its owner was recorded at preparation;
+    /// older runs ask STS).
+    pub async fn for_run(
+        ctx: &'a AwsContext,
+        res: &'a super::model::RunResources,
+    ) -> Result<RunBucket<'a>, PipelineError> {
+        let owner = match &res.account_id {
+            Some(a) => a.clone(),
+            None => account_id(ctx).await?,
+        };
+        Ok(RunBucket::new(ctx, &res.bucket, owner))
+    }
+
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Uses an existing bucket of ours in the same region, or creates a
+    /// private, encrypted one; refuses a bucket of another account before
+    /// anything is uploaded. Returns true when it created the bucket.
+    pub async fn ensure(&self) -> Result<bool, PipelineError> {
+        let s3 = self.ctx.s3();
+        let bucket = self.name;
+        let head = s3
+            .head_bucket()
+            .bucket(bucket)
+            .expected_bucket_owner(&self.owner)
+            .send()
+            .await;
+        match head {
+            Ok(_) => {
+                let loc = s3
+                    .get_bucket_location()
+                    .bucket(bucket)
+                    .expected_bucket_owner(&self.owner)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("read the bucket's region", e))?;
+                let actual = location_region(loc.location_constraint());
+                if actual != self.ctx.region() {
+                    return Err(PipelineError::BucketOtherRegion {
+                        bucket: bucket.into(),
+                        expected: self.ctx.region().into(),
+                        actual,
+                    });
+                }
+                Ok(false)
+            }
+            Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
                 Some(404) => {
-                    create_bucket(ctx, bucket).await?;
+                    self.create().await?;
                     Ok(true)
                 }
-                Some(403) => Err(PipelineError::BucketTaken(bucket.into())),
+                Some(403) => {
+                    // Ours but not readable, or someone else's (which we
+                    // may or may not read): either way, never used.
+                    Err(PipelineError::BucketNotOurs(bucket.into()))
+                }
                 Some(301) => Err(PipelineError::BucketOtherRegion {
                     bucket: bucket.into(),
-                    expected: ctx.region().into(),
+                    expected: self.ctx.region().into(),
                     actual: e
                         .raw_response()
                         .and_then(|r| r.headers().get("x-amz-bucket-region"))
@@ -66,121 +135,184 @@ pub async fn ensure_bucket(ctx: &AwsContext, bucket: &str) -> Result<bool, Pipel
                         .to_string(),
                 }),
                 _ => Err(aws_error("check the bucket", e)),
-            }
+            },
         }
     }
-}
 
-async fn create_bucket(ctx: &AwsContext, bucket: &str) -> Result<(), PipelineError> {
-    let s3 = ctx.s3();
-    let mut req = s3.create_bucket().bucket(bucket);
-    if ctx.region() != "us-east-1" {
-        req = req.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(ctx.region()))
-                .build(),
-        );
-    }
-    req.send().await.map_err(|e| match error_code(&e) {
-        Some("BucketAlreadyExists") => PipelineError::BucketTaken(bucket.into()),
-        _ => aws_error("create the bucket", e),
-    })?;
-    s3.put_public_access_block()
-        .bucket(bucket)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| aws_error("block public access on the bucket", e))?;
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(
-            ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::Aes256)
-                .build()
-                .map_err(|e| PipelineError::State(e.to_string()))?,
-        )
-        .build();
-    s3.put_bucket_encryption()
-        .bucket(bucket)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(rule)
-                .build()
-                .map_err(|e| PipelineError::State(e.to_string()))?,
-        )
-        .send()
-        .await
-        .map_err(|e| aws_error("turn on the bucket's encryption", e))?;
-    Ok(())
-}
-
-pub async fn put(
-    ctx: &AwsContext,
-    bucket: &str,
-    key: &str,
-    body: Vec<u8>,
-) -> Result<(), PipelineError> {
-    ctx.s3()
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .map_err(|e| aws_error("upload a file to S3", e))?;
-    Ok(())
-}
-
-/// Every key under `prefix`.
-pub async fn list_keys(
-    ctx: &AwsContext,
-    bucket: &str,
-    prefix: &str,
-) -> Result<Vec<String>, PipelineError> {
-    let mut keys = Vec::new();
-    let mut pages = ctx
-        .s3()
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        match page {
-            Ok(page) => keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            ),
-            Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(Vec::new()),
-            Err(e) => return Err(aws_error("list the run's files", e)),
+    async fn create(&self) -> Result<(), PipelineError> {
+        let s3 = self.ctx.s3();
+        let bucket = self.name;
+        let mut req = s3.create_bucket().bucket(bucket);
+        if self.ctx.region() != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(self.ctx.region()))
+                    .build(),
+            );
         }
-    }
-    Ok(keys)
-}
-
-/// Deletes `keys` (a missing key is not an error).
-pub async fn delete_keys(
-    ctx: &AwsContext,
-    bucket: &str,
-    keys: &[String],
-) -> Result<(), PipelineError> {
-    for key in keys {
-        ctx.s3()
-            .delete_object()
+        req.send().await.map_err(|e| match error_code(&e) {
+            Some("BucketAlreadyExists") => PipelineError::BucketTaken(bucket.into()),
+            _ => aws_error("create the bucket", e),
+        })?;
+        s3.put_public_access_block()
             .bucket(bucket)
-            .key(key)
+            .expected_bucket_owner(&self.owner)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
             .send()
             .await
-            .map_err(|e| aws_error("delete the run's input files", e))?;
+            .map_err(|e| aws_error("block public access on the bucket", e))?;
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::Aes256)
+                    .build()
+                    .map_err(|e| PipelineError::State(e.to_string()))?,
+            )
+            .build();
+        s3.put_bucket_encryption()
+            .bucket(bucket)
+            .expected_bucket_owner(&self.owner)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .map_err(|e| PipelineError::State(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error("turn on the bucket's encryption", e))?;
+        Ok(())
     }
-    Ok(())
+
+    pub async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PipelineError> {
+        self.ctx
+            .s3()
+            .put_object()
+            .bucket(self.name)
+            .key(key)
+            .expected_bucket_owner(&self.owner)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| aws_error("upload a file to S3", e))?;
+        Ok(())
+    }
+
+    /// Every object under `prefix`, with its size and entity tag.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, PipelineError> {
+        let mut found = Vec::new();
+        let mut pages = self
+            .ctx
+            .s3()
+            .list_objects_v2()
+            .bucket(self.name)
+            .prefix(prefix)
+            .expected_bucket_owner(&self.owner)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => found.extend(page.contents().iter().filter_map(|o| {
+                    Some(ObjectInfo {
+                        key: o.key()?.to_string(),
+                        size: u64::try_from(o.size().unwrap_or(0)).unwrap_or(0),
+                        etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                    })
+                })),
+                Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(Vec::new()),
+                Err(e) => return Err(aws_error("list the run's files", e)),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every key under `prefix`.
+    pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, PipelineError> {
+        Ok(self
+            .list(prefix)
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .collect())
+    }
+
+    /// Deletes `keys` (a missing key is not an error).
+    pub async fn delete_keys(&self, keys: &[String]) -> Result<(), PipelineError> {
+        for key in keys {
+            self.ctx
+                .s3()
+                .delete_object()
+                .bucket(self.name)
+                .key(key)
+                .expected_bucket_owner(&self.owner)
+                .send()
+                .await
+                .map_err(|e| aws_error("delete a file in the bucket", e))?;
+        }
+        Ok(())
+    }
+
+    /// The object's bytes from `from` on (`None`: the object does not exist,
+    /// or has nothing past `from`).
+    pub async fn read_from(&self, key: &str, from: u64) -> Result<Option<Vec<u8>>, PipelineError> {
+        let out = self
+            .ctx
+            .s3()
+            .get_object()
+            .bucket(self.name)
+            .key(key)
+            .expected_bucket_owner(&self.owner)
+            .range(format!("bytes={from}-"))
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if matches!(error_code(&e), Some("NoSuchKey" | "InvalidRange")) => {
+                return Ok(None)
+            }
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(416) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(aws_error("read a file in the bucket", e)),
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|_| PipelineError::Network {
+                op: "read a file in the bucket",
+            })?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    /// The whole object.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PipelineError> {
+        self.read_from(key, 0).await
+    }
+
+    /// The last `max_bytes` of an object as text, `None` if it does not exist.
+    pub async fn tail_text(&self, key: &str, max_bytes: usize) -> Option<String> {
+        let out = self
+            .ctx
+            .s3()
+            .get_object()
+            .bucket(self.name)
+            .key(key)
+            .expected_bucket_owner(&self.owner)
+            .range(format!("bytes=-{max_bytes}"))
+            .send()
+            .await
+            .ok()?;
+        let bytes = out.body.collect().await.ok()?.into_bytes();
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
 }
 
 /// The buckets of the account that live in the context's region.
@@ -198,8 +330,11 @@ pub async fn list_buckets_in_region(ctx: &AwsContext) -> Result<Vec<String>, Pip
             Some(r) => r.to_string(),
             None => match s3.get_bucket_location().bucket(name).send().await {
                 Ok(loc) => location_region(loc.location_constraint()),
-                // A bucket we may not read is not one we can use.
-                Err(_) => continue,
+                Err(e) => {
+                    // A bucket we may not read is not one we can use.
+                    tracing::debug!(bucket = name, error = %e, "skipped a bucket whose region cannot be read");
+                    continue;
+                }
             },
         };
         if region == ctx.region() {
@@ -210,36 +345,26 @@ pub async fn list_buckets_in_region(ctx: &AwsContext) -> Result<Vec<String>, Pip
     Ok(names)
 }
 
-/// A valid, likely-unique bucket name for this account and region.
-pub async fn suggest_bucket_name(ctx: &AwsContext) -> Result<String, PipelineError> {
-    let who = ctx
-        .sts()
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| aws_error("read your account id", e))?;
-    let account = who.account().unwrap_or("000000000000");
-    Ok(format!("easytdv-{account}-{}", ctx.region()))
+/// The prefix of the names easyTDV suggests for this account and region.
+pub fn bucket_prefix(account: &str, region: &str) -> String {
+    format!("easytdv-{account}-{region}-")
 }
 
-/// The last `max_bytes` of an object as text, `None` if it does not exist.
-pub async fn tail_text(
-    ctx: &AwsContext,
-    bucket: &str,
-    key: &str,
-    max_bytes: usize,
-) -> Option<String> {
-    let out = ctx
-        .s3()
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .range(format!("bytes=-{max_bytes}"))
-        .send()
-        .await
-        .ok()?;
-    let bytes = out.body.collect().await.ok()?.into_bytes();
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+/// A bucket name for this account and region: the easyTDV bucket it
+/// already has there, else a new name with a random suffix (a predictable
+/// name could be taken first by someone else).
+pub async fn suggest_bucket_name(ctx: &AwsContext) -> Result<String, PipelineError> {
+    let account = account_id(ctx).await?;
+    let prefix = bucket_prefix(&account, ctx.region());
+    if let Some(existing) = list_buckets_in_region(ctx)
+        .await?
+        .into_iter()
+        .find(|b| b.starts_with(&prefix))
+    {
+        return Ok(existing);
+    }
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    Ok(format!("{prefix}{}", &suffix[..8]))
 }
 
 #[cfg(test)]
@@ -247,11 +372,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_and_locations() {
-        assert_eq!(
-            template_url("b1", "eu-west-3", "easytdv/runs/x/stack.yaml"),
-            "https://b1.s3.eu-west-3.amazonaws.com/easytdv/runs/x/stack.yaml"
-        );
+    fn locations_and_names() {
         assert_eq!(location_region(None), "us-east-1");
         assert_eq!(
             location_region(Some(&BucketLocationConstraint::Eu)),
@@ -261,5 +382,11 @@ mod tests {
             location_region(Some(&BucketLocationConstraint::EuWest3)),
             "eu-west-3"
         );
+        let name = format!(
+            "{}{}",
+            bucket_prefix("123456789012", "ap-southeast-2"),
+            "a1b2c3d4"
+        );
+        assert!(super::super::inputs::check_bucket(&name).is_ok(), "{name}");
     }
 }

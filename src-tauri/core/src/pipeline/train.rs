@@ -1,18 +1,29 @@
 //! `Train`: one training run, step by step (the original `easyTDV.Train`).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::delete::delete_resources;
 use super::error::PipelineError;
 use super::inputs::{check_request, InputError};
+use super::machine::LaunchSubnet;
 use super::model::*;
 use super::progress::{ProgressSink, RunStateSink, SinkRef, StepTimer};
-use super::words::{human_duration, last_line, last_lines, stack_words};
-use super::{assets, instance, machine, new_run_id, remote, stack, storage};
+use super::storage::{self, RunBucket};
+use super::words::{human_duration, last_line, stack_words};
+use super::{assets, instance, machine, new_run_id, quotas, remote, stack};
 use crate::aws::AwsContext;
+use crate::logs::{Curves, LogFollower, LogLine, LogName, MetricParser, Stream};
 
-const INSTALL_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// Longest an install may take (it must also end before the safety stop).
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(3 * 60 * 60);
+/// How often a running step's log is read (only new bytes are fetched).
+const LOG_EVERY: Duration = Duration::from_secs(2);
+/// After a failure the machine shuts itself down after this long (minutes)
+/// unless the user retries; it costs money meanwhile.
+pub const IDLE_AFTER_FAILURE_MIN: u32 = 60;
+/// Where environment caches live in the run's bucket.
+pub const CACHE_PREFIX: &str = "easytdv/cache";
 
 /// One training run: the checked inputs, where progress and state go, and
 /// the resources created so far.
@@ -24,6 +35,10 @@ pub struct Train {
     resources: RunResources,
     progress: Arc<dyn ProgressSink>,
     state: Arc<dyn RunStateSink>,
+    /// Where the machine may start (zones offering the type), tried in order.
+    subnets: Vec<LaunchSubnet>,
+    summary: RunSummary,
+    curves: Curves,
 }
 
 impl Train {
@@ -72,6 +87,9 @@ impl Train {
             resources,
             progress,
             state,
+            subnets: Vec::new(),
+            summary: RunSummary::default(),
+            curves: Curves::default(),
         };
         train.save()?;
         Ok(train)
@@ -87,6 +105,14 @@ impl Train {
 
     pub fn request(&self) -> &TrainRequest {
         &self.request
+    }
+
+    /// What the machine reported so far: phases, Python, environment, metrics.
+    pub fn summary(&self) -> RunSummary {
+        RunSummary {
+            final_metrics: self.curves.finals(),
+            ..self.summary.clone()
+        }
     }
 
     fn save(&self) -> Result<(), PipelineError> {
@@ -108,13 +134,22 @@ impl Train {
         format!("{}/{}", self.resources.prefix, name)
     }
 
-    /// Resolves the machine and image, ensures the bucket, uploads the
-    /// script, requirements, template and Lambda code.
+    fn bucket(&self) -> Result<RunBucket<'_>, PipelineError> {
+        let owner =
+            self.resources.account_id.clone().ok_or_else(|| {
+                PipelineError::State("the bucket's owner is not known yet".into())
+            })?;
+        Ok(RunBucket::new(&self.ctx, &self.resources.bucket, owner))
+    }
+
+    /// Resolves the machine and image, checks the account may run it,
+    /// ensures the bucket is ours, uploads the script, requirements and
+    /// Lambda code.
     pub async fn prepare_env(&mut self) -> Result<PreparedEnv, PipelineError> {
         let timer = self.timer(Step::Prepare, "Checking the machine type and image");
         let result = self.prepare_inner(&timer).await;
         let place = format!("s3://{}/{}/", self.resources.bucket, self.resources.prefix);
-        timer.finish(result, |_| format!("Uploaded 4 files to {place}"))
+        timer.finish(result, |_| format!("Uploaded 3 files to {place}"))
     }
 
     async fn prepare_inner(
@@ -130,9 +165,16 @@ impl Train {
                 asked: self.request.disk_gb,
             });
         }
+        quotas::check_vcpus(ctx, &info).await?;
         let vpc_id = machine::default_vpc(ctx).await?;
+        self.subnets = machine::launch_subnets(ctx, &info.name, &vpc_id).await?;
         timer.update(format!("Using image {} ({})", ami.name, ami.id));
-        if storage::ensure_bucket(ctx, &self.resources.bucket).await? {
+        if self.resources.account_id.is_none() {
+            self.resources.account_id = Some(storage::account_id(ctx).await?);
+        }
+        self.resources.image_id = Some(ami.id.clone());
+        self.save()?;
+        if self.bucket()?.ensure().await? {
             timer.update(format!(
                 "Created the private, encrypted bucket {}",
                 self.resources.bucket
@@ -141,7 +183,6 @@ impl Train {
         let files = [
             ("train.py", self.script.clone()),
             ("requirements.txt", self.requirements.clone()),
-            ("stack.yaml", assets::STACK_TEMPLATE.as_bytes().to_vec()),
             (
                 "launch.zip",
                 assets::lambda_zip().map_err(|e| PipelineError::State(e.to_string()))?,
@@ -154,18 +195,12 @@ impl Train {
                 self.save()?;
             }
             timer.update(format!("Uploading {name}"));
-            storage::put(&self.ctx, &self.resources.bucket, &key, body).await?;
+            self.bucket()?.put(&key, body).await?;
         }
         Ok(PreparedEnv {
             s3_lambda_key: self.key("launch.zip"),
             s3_train_script_key: self.key("train.py"),
             s3_requirements_key: self.key("requirements.txt"),
-            s3_template_key: self.key("stack.yaml"),
-            template_url: storage::template_url(
-                &self.resources.bucket,
-                self.ctx.region(),
-                &self.key("stack.yaml"),
-            ),
             ami_id: ami.id,
             vpc_id,
         })
@@ -195,7 +230,7 @@ impl Train {
             &self.ctx,
             &name,
             &self.resources.run_id,
-            &prepared.template_url,
+            assets::STACK_TEMPLATE,
             params,
         )
         .await?;
@@ -214,19 +249,26 @@ impl Train {
             Step::Stack,
             "Creating the IAM roles, security group and launch function",
         );
+        let notice = |s: &str| timer.update(s.to_string());
         let result = async {
             let id = match self.start_create_stack(prepared).await {
                 Ok(id) => id,
-                // CreateStack itself refused (e.g. a name already taken): make
-                // sure nothing of the stack stays, and say why in plain words.
+                // CreateStack itself refused (e.g. a parameter out of its
+                // range): make sure nothing of the stack stays, and say why.
                 Err(PipelineError::Aws { message, .. }) => {
                     let name = stack::stack_name(&self.resources.run_id);
-                    stack::delete(&self.ctx, &name).await?;
+                    stack::delete(&self.ctx, &name, &notice).await?;
                     return Err(PipelineError::StackFailed { reason: message });
                 }
                 Err(e) => return Err(e),
             };
-            let on_status = |s: &str| timer.update(stack_words(s));
+            let on_status = |s: &str| {
+                if s.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                    timer.update(stack_words(s))
+                } else {
+                    timer.update(s.to_string())
+                }
+            };
             let status = stack::wait_created(&self.ctx, &id, &on_status).await?;
             Ok(StackInfo {
                 stack_id: id,
@@ -234,7 +276,7 @@ impl Train {
             })
         }
         .await;
-        if result.is_err() {
+        if matches!(result, Err(ref e) if !e.is_transient()) {
             // The failed stack was deleted: forget it.
             self.resources.stack_id = None;
             self.resources.stack_name = None;
@@ -245,6 +287,13 @@ impl Train {
 
     /// Invokes the launch function; returns the instance id at once.
     pub async fn start_launch_instance(&mut self) -> Result<String, PipelineError> {
+        Ok(self.launch_machine(&log_notice()).await?.instance_id)
+    }
+
+    async fn launch_machine(
+        &mut self,
+        notice: &super::poll::Notice<'_>,
+    ) -> Result<instance::Launched, PipelineError> {
         let stack_ref =
             self.resources
                 .stack_id
@@ -258,30 +307,78 @@ impl Train {
                 reason: "the stack has no LaunchFunctionName output".into(),
             }
         })?;
-        // A relaunch (retry) replaces the previous machine: never two at once.
-        if let Some(old) = self.resources.instance_id.clone() {
-            instance::terminate(&self.ctx, &[old]).await?;
-            self.resources.instance_id = None;
+        // A relaunch replaces every machine of the run (a launcher that was
+        // still running when the run was stopped may have started one the
+        // history does not name): never two at once.
+        let mut old = instance::find_run_instances(&self.ctx, &self.resources.run_id).await?;
+        if let Some(id) = self.resources.instance_id.take() {
+            if !old.contains(&id) {
+                old.push(id);
+            }
+        }
+        if !old.is_empty() {
+            instance::terminate(&self.ctx, &old, notice).await?;
+        }
+        // The new machine's logs start afresh; a stop asked for earlier is over.
+        let logs = format!("{}_logs/", self.resources.outputs_prefix());
+        let mut stale = self.bucket()?.list_keys(&logs).await?;
+        stale.push(super::delete::stop_key(&self.resources));
+        self.bucket()?.delete_keys(&stale).await?;
+        if self.subnets.is_empty() {
+            let vpc = machine::default_vpc(&self.ctx).await?;
+            self.subnets =
+                machine::launch_subnets(&self.ctx, &self.request.instance_type, &vpc).await?;
         }
         self.resources.launches += 1;
+        self.resources.launched_at = Some(now_secs() as f64);
         self.save()?;
-        let id = instance::invoke_launcher(&self.ctx, &function, self.resources.launches).await?;
-        self.resources.instance_id = Some(id.clone());
+        let launched = instance::invoke_launcher(
+            &self.ctx,
+            &function,
+            self.resources.launches,
+            &self.subnets,
+            &self.request.instance_type,
+        )
+        .await?;
+        self.resources.instance_id = Some(launched.instance_id.clone());
+        self.resources.zone = launched.zone.clone();
         self.save()?;
-        Ok(id)
+        Ok(launched)
     }
 
-    /// Launches the machine and waits until it runs and its SSM agent is online.
+    /// Launches the machine and waits until it runs and its SSM agent is
+    /// online. A machine whose agent never comes online is terminated at once.
     pub async fn launch_instance(&mut self) -> Result<String, PipelineError> {
         let timer = self.timer(Step::Instance, "Launching the training machine");
+        let notice = |s: &str| timer.update(s.to_string());
         let result = async {
-            let id = self.start_launch_instance().await?;
-            timer.update(format!("Machine {id} is starting"));
-            instance::wait_running(&self.ctx, &id).await?;
+            let launched = self.launch_machine(&notice).await?;
+            let id = launched.instance_id.clone();
+            let mut starting = format!("Machine {id} is starting");
+            if let Some(zone) = &launched.zone {
+                starting.push_str(&format!(" in {zone}"));
+            }
+            if !launched.tried.is_empty() {
+                let tried: Vec<String> = launched
+                    .tried
+                    .iter()
+                    .map(|(z, c)| format!("{z} ({})", capacity_words(c)))
+                    .collect();
+                starting.push_str(&format!("; tried first: {}", tried.join(", ")));
+            }
+            timer.update(starting);
+            instance::wait_running(&self.ctx, &id, &notice).await?;
             timer.update(format!(
                 "Machine {id} is running; waiting for its management agent"
             ));
-            instance::wait_agent_online(&self.ctx, &id).await?;
+            if let Err(e) = instance::wait_agent_online(&self.ctx, &id, &notice).await {
+                if !e.is_transient() {
+                    // Nothing can run on it: it must not bill until the safety stop.
+                    timer.update(format!("Terminating {id}: it never became reachable"));
+                    instance::terminate(&self.ctx, std::slice::from_ref(&id), &notice).await?;
+                }
+                return Err(e);
+            }
             Ok(id)
         }
         .await;
@@ -289,33 +386,52 @@ impl Train {
     }
 
     fn prelude(&self) -> String {
-        remote::prelude(
-            &self.resources.bucket,
-            &self.resources.prefix,
-            self.ctx.region(),
-        )
+        let image = self.resources.image_id.clone().unwrap_or_default();
+        let idle = IDLE_AFTER_FAILURE_MIN.to_string();
+        remote::prelude(&[
+            ("EASYTDV_BUCKET", &self.resources.bucket),
+            ("EASYTDV_PREFIX", &self.resources.prefix),
+            ("AWS_DEFAULT_REGION", self.ctx.region()),
+            ("EASYTDV_IMAGE_ID", &image),
+            ("EASYTDV_CACHE_PREFIX", CACHE_PREFIX),
+            ("EASYTDV_IDLE_AFTER_FAILURE_MIN", &idle),
+        ])
     }
 
-    /// Starts `pip install -r requirements.txt` in a fresh venv; returns the command id.
+    /// Time left before the machine's safety stop: every command must end
+    /// before it (SSM takes at most 48 h anyway).
+    fn time_left(&self) -> Duration {
+        let hours = u64::from(self.request.max_runtime_hours);
+        let started = self
+            .resources
+            .launched_at
+            .map(|t| t as u64)
+            .unwrap_or_else(now_secs);
+        let deadline = started + hours * 3600;
+        Duration::from_secs(
+            deadline
+                .saturating_sub(now_secs())
+                .saturating_sub(120)
+                .max(60),
+        )
+        .min(remote::MAX_EXECUTION_TIMEOUT)
+    }
+
+    /// Starts installing the requirements in a fresh environment; returns the command id.
     pub async fn start_install_requirements(
         &mut self,
         instance_id: &str,
     ) -> Result<String, PipelineError> {
         // Upload again: a retry picks up a fixed requirements.txt.
-        storage::put(
-            &self.ctx,
-            &self.resources.bucket,
-            &self.key("requirements.txt"),
-            self.requirements.clone(),
-        )
-        .await?;
+        let key = self.key("requirements.txt");
+        self.bucket()?.put(&key, self.requirements.clone()).await?;
         let id = remote::send(
             &self.ctx,
             instance_id,
             &self.prelude(),
             assets::INSTALL_SCRIPT,
             &format!("easyTDV {}: install requirements", self.resources.run_id),
-            INSTALL_TIMEOUT,
+            INSTALL_TIMEOUT.min(self.time_left()),
         )
         .await?;
         self.resources.install_command_id = Some(id.clone());
@@ -323,26 +439,21 @@ impl Train {
         Ok(id)
     }
 
-    /// Installs the requirements and waits; on failure returns pip's error tail.
+    /// Installs the requirements and waits, showing the installer's output
+    /// live; on failure returns its error tail.
     pub async fn install_requirements(
         &mut self,
         instance_id: &str,
     ) -> Result<CommandOutcome, PipelineError> {
         let timer = self.timer(
             Step::Requirements,
-            "Creating a Python environment and installing requirements",
+            "Creating a Python environment and installing your packages",
         );
         let result = async {
             let cmd = self.start_install_requirements(instance_id).await?;
-            let tick = |d: Duration| timer.update(format!("pip is working ({} s)", d.as_secs()));
-            let outcome = remote::wait(
-                &self.ctx,
-                instance_id,
-                &cmd,
-                INSTALL_TIMEOUT + Duration::from_secs(120),
-                &tick,
-            )
-            .await?;
+            let outcome = self
+                .follow(&timer, instance_id, &cmd, INSTALL_TIMEOUT, LogName::Install)
+                .await?;
             if !outcome.succeeded() {
                 return Err(PipelineError::InstallFailed {
                     status: outcome.status.clone(),
@@ -353,30 +464,32 @@ impl Train {
             Ok(outcome)
         }
         .await;
-        timer.finish(result, |_| "Requirements installed".to_string())
-    }
-
-    fn training_timeout(&self) -> Duration {
-        Duration::from_secs(u64::from(self.request.max_runtime_hours) * 3600)
+        let env = self.summary.environment.clone();
+        let python = self.summary.python.clone();
+        timer.finish(result, |_| {
+            let mut done = "Packages installed".to_string();
+            if let Some(p) = python {
+                done.push_str(&format!(" (Python {p})"));
+            }
+            if let Some(e) = env {
+                done.push_str(&format!("; {e}"));
+            }
+            done
+        })
     }
 
     /// Starts `train.py`; returns the command id.
     pub async fn start_run_training(&mut self, instance_id: &str) -> Result<String, PipelineError> {
         // Upload again: a retry picks up a fixed train.py.
-        storage::put(
-            &self.ctx,
-            &self.resources.bucket,
-            &self.key("train.py"),
-            self.script.clone(),
-        )
-        .await?;
+        let key = self.key("train.py");
+        self.bucket()?.put(&key, self.script.clone()).await?;
         let id = remote::send(
             &self.ctx,
             instance_id,
             &self.prelude(),
             assets::TRAIN_SCRIPT,
             &format!("easyTDV {}: run train.py", self.resources.run_id),
-            self.training_timeout(),
+            self.time_left(),
         )
         .await?;
         self.resources.training_command_id = Some(id.clone());
@@ -384,8 +497,8 @@ impl Train {
         Ok(id)
     }
 
-    /// Runs the training and waits; on failure returns the traceback tail.
-    /// Then lists the outputs (step "outputs").
+    /// Runs the training and waits, streaming its log and metrics; on
+    /// failure returns the traceback tail. Then lists the outputs.
     pub async fn run_training(
         &mut self,
         instance_id: &str,
@@ -393,62 +506,143 @@ impl Train {
         let timer = self.timer(Step::Training, "Running train.py");
         let result = async {
             let cmd = self.start_run_training(instance_id).await?;
-            let started = std::time::Instant::now();
-            let limit = self.training_timeout() + Duration::from_secs(300);
-            let wait = remote::wait(&self.ctx, instance_id, &cmd, limit, &|_| {});
-            tokio::pin!(wait);
-            // While it runs, show the latest line the script printed (the
-            // instance uploads its log every few seconds).
-            let log = format!("{}_logs/train-stdout.log", self.resources.outputs_prefix());
-            let mut every = tokio::time::interval(Duration::from_secs(5));
-            every.tick().await;
-            let outcome = loop {
-                tokio::select! {
-                    done = &mut wait => break done?,
-                    _ = every.tick() => {
-                        let latest = storage::tail_text(&self.ctx, &self.resources.bucket, &log, 2000)
-                            .await
-                            .map(|t| last_line(&t))
-                            .filter(|l| l != "done");
-                        let ran = human_duration(started.elapsed());
-                        timer.update(match latest {
-                            Some(line) => format!("train.py is running ({ran}): {line}"),
-                            None => format!("train.py is running ({ran})"),
-                        });
-                    }
-                }
-            };
+            let limit = self.time_left() + Duration::from_secs(300);
+            let outcome = self
+                .follow(&timer, instance_id, &cmd, limit, LogName::Train)
+                .await?;
             if !outcome.succeeded() {
-                // SSM keeps the start of the output; the full log in S3 has the end.
-                let log = format!("{}_logs/train-stderr.log", self.resources.outputs_prefix());
-                let tail =
-                    match storage::tail_text(&self.ctx, &self.resources.bucket, &log, 8000).await {
-                        Some(text) if !text.trim().is_empty() => last_lines(&text, 40),
-                        _ => remote::tail(&outcome, 40),
-                    };
                 return Err(PipelineError::TrainingFailed {
                     status: outcome.status.clone(),
                     exit_code: outcome.exit_code,
-                    tail,
+                    tail: self.failure_tail(&outcome),
                 });
             }
             Ok(outcome)
         }
         .await;
+        let latest = self.summary.latest_line.clone();
         let outcome = timer.finish(result, |o| {
-            format!("train.py finished: {}", last_line(&o.stdout_tail))
+            format!(
+                "train.py finished: {}",
+                latest.unwrap_or_else(|| last_line(&o.stdout_tail))
+            )
         })?;
         let timer = self.timer(Step::Outputs, "Listing the outputs");
-        let keys = storage::list_keys(
-            &self.ctx,
-            &self.resources.bucket,
-            &self.resources.outputs_prefix(),
-        )
-        .await;
-        let keys = timer.finish(keys, |k| {
-            format!("{} output files in {}", k.len(), self.outputs_uri())
-        })?;
+        let keys = match self.bucket() {
+            Ok(b) => b.list_keys(&self.resources.outputs_prefix()).await,
+            Err(e) => Err(e),
+        };
+        let uri = self.outputs_uri();
+        let keys = timer.finish(keys, |k| format!("{} output files in {uri}", k.len()))?;
         Ok((outcome, keys))
+    }
+
+    /// The end of the stderr the script wrote (SSM keeps only the start of
+    /// long outputs; the log has it all), with the traceback's last frame.
+    fn failure_tail(&self, outcome: &CommandOutcome) -> String {
+        if self.summary.error_tail.is_empty() {
+            remote::tail(outcome, 40)
+        } else {
+            self.summary.error_tail.join("\n")
+        }
+    }
+
+    /// Waits for a command while reading its log every few seconds: new
+    /// lines go to the progress sink (and metrics from the training's).
+    async fn follow(
+        &mut self,
+        timer: &StepTimer<'static>,
+        instance_id: &str,
+        command_id: &str,
+        limit: Duration,
+        name: LogName,
+    ) -> Result<CommandOutcome, PipelineError> {
+        let started = Instant::now();
+        let run_id = self.resources.run_id.clone();
+        let mut follower = LogFollower::new(&self.resources.outputs_prefix(), name);
+        self.progress.log_reset(&run_id, name);
+        let mut parser = MetricParser::default();
+        let mut watch = Watch::default();
+        let notice = |s: &str| timer.update(s.to_string());
+        let ctx = self.ctx.clone();
+        let wait = remote::wait(&ctx, instance_id, command_id, limit, &notice);
+        tokio::pin!(wait);
+        let mut every = tokio::time::interval(LOG_EVERY);
+        every.tick().await;
+        let outcome = loop {
+            tokio::select! {
+                done = &mut wait => break done?,
+                _ = every.tick() => {
+                    self.read_log(&mut follower, &mut parser, &mut watch, name).await;
+                    timer.update(watch.progress_line(name, started.elapsed()));
+                }
+            }
+        };
+        self.read_log(&mut follower, &mut parser, &mut watch, name)
+            .await;
+        if let Some(last) = follower.flush() {
+            self.take_lines(&[last], &mut parser, &mut watch, name);
+        }
+        Ok(outcome)
+    }
+
+    async fn read_log(
+        &mut self,
+        follower: &mut LogFollower,
+        parser: &mut MetricParser,
+        watch: &mut Watch,
+        name: LogName,
+    ) {
+        let lines = match self.bucket() {
+            Ok(bucket) => follower.poll(&bucket).await,
+            Err(e) => Err(e),
+        };
+        match lines {
+            Ok(lines) => self.take_lines(&lines, parser, watch, name),
+            // The log is a view of the run, not the run: keep waiting.
+            Err(e) => {
+                tracing::warn!(run_id = self.resources.run_id, error = %e, "could not read the log")
+            }
+        }
+    }
+
+    fn take_lines(
+        &mut self,
+        lines: &[LogLine],
+        parser: &mut MetricParser,
+        watch: &mut Watch,
+        name: LogName,
+    ) {
+        if lines.is_empty() {
+            return;
+        }
+        let run_id = self.resources.run_id.clone();
+        self.progress.log(&run_id, name, lines, 0);
+        let mut points = Vec::new();
+        for line in lines {
+            if let Some(ours) = line.text.strip_prefix("easytdv: ") {
+                self.summary.note(name, ours);
+                continue;
+            }
+            watch.latest = Some(line.text.chars().take(160).collect());
+            if name == LogName::Train {
+                if line.stream == Stream::Err {
+                    self.summary.push_error(&line.text);
+                }
+                for p in parser.parse(line) {
+                    self.curves.add(&p);
+                    points.push(p);
+                }
+            }
+        }
+        if name == LogName::Train {
+            if let Some(l) = &watch.latest {
+                self.summary.latest_line = Some(l.clone());
+            }
+        }
+        if !points.is_empty() {
+            self.progress.metrics(&run_id, &points);
+        }
     }
 
     pub fn outputs_uri(&self) -> String {
@@ -457,6 +651,19 @@ impl Train {
             self.resources.bucket,
             self.resources.outputs_prefix()
         )
+    }
+
+    /// A command sent earlier that is still running (the app was closed, or
+    /// the connection was lost for longer than the grace): wait for it
+    /// instead of starting the step again.
+    async fn still_running(&self, command: &Option<String>) -> Option<String> {
+        let (Some(cmd), Some(instance)) = (command, &self.resources.instance_id) else {
+            return None;
+        };
+        match remote::outcome(&self.ctx, instance, cmd).await {
+            Ok(None) => Some(cmd.clone()),
+            _ => None,
+        }
     }
 
     /// The whole run, from `from` on (`Step::Prepare` for a new run).
@@ -480,9 +687,33 @@ impl Train {
             _ => self.launch_instance().await?,
         };
         if start <= order(Step::Requirements) {
-            self.install_requirements(&instance_id).await?;
+            match self
+                .still_running(&self.resources.install_command_id.clone())
+                .await
+            {
+                Some(cmd) => {
+                    self.reattach(&instance_id, &cmd, Step::Requirements)
+                        .await?;
+                }
+                None => {
+                    self.install_requirements(&instance_id).await?;
+                }
+            }
         }
-        let (training, output_keys) = self.run_training(&instance_id).await?;
+        let (training, output_keys) = match self
+            .still_running(&self.resources.training_command_id.clone())
+            .await
+        {
+            Some(cmd) if start >= order(Step::Training) => {
+                let outcome = self.reattach(&instance_id, &cmd, Step::Training).await?;
+                let keys = self
+                    .bucket()?
+                    .list_keys(&self.resources.outputs_prefix())
+                    .await?;
+                (outcome, keys)
+            }
+            _ => self.run_training(&instance_id).await?,
+        };
         Ok(RunReport {
             run_id: self.resources.run_id.clone(),
             instance_id,
@@ -492,8 +723,183 @@ impl Train {
         })
     }
 
+    /// Waits again for a command that kept running on the machine.
+    async fn reattach(
+        &mut self,
+        instance_id: &str,
+        command_id: &str,
+        step: Step,
+    ) -> Result<CommandOutcome, PipelineError> {
+        let timer = self.timer(
+            step,
+            "Picking up where the run was: the machine kept working",
+        );
+        let name = if step == Step::Training {
+            LogName::Train
+        } else {
+            LogName::Install
+        };
+        let result = self
+            .follow(&timer, instance_id, command_id, self.time_left(), name)
+            .await
+            .and_then(|o| {
+                if o.succeeded() {
+                    Ok(o)
+                } else if step == Step::Training {
+                    Err(PipelineError::TrainingFailed {
+                        status: o.status.clone(),
+                        exit_code: o.exit_code,
+                        tail: self.failure_tail(&o),
+                    })
+                } else {
+                    Err(PipelineError::InstallFailed {
+                        status: o.status.clone(),
+                        exit_code: o.exit_code,
+                        tail: remote::tail(&o, 30),
+                    })
+                }
+            });
+        timer.finish(result, |_| "Done".to_string())
+    }
+
     /// Deletes everything this run created (outputs are kept).
     pub async fn delete_resources(&self) -> Result<DeleteReport, PipelineError> {
         delete_resources(&self.ctx, &self.resources, self.progress.as_ref()).await
+    }
+}
+
+/// What a running step shows besides its name.
+#[derive(Default)]
+struct Watch {
+    latest: Option<String>,
+}
+
+impl Watch {
+    fn progress_line(&self, name: LogName, ran: Duration) -> String {
+        let ran = human_duration(ran);
+        let what = match name {
+            LogName::Install => "Installing your packages",
+            LogName::Train => "train.py is running",
+        };
+        match &self.latest {
+            Some(line) => format!("{what} ({ran}): {line}"),
+            None => format!("{what} ({ran})"),
+        }
+    }
+}
+
+impl RunSummary {
+    /// One of the instance scripts' own `easytdv: …` lines.
+    fn note(&mut self, name: LogName, text: &str) {
+        let mut words = text.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("phase"), Some(phase)) => {
+                if let Some(secs) = words.next().and_then(|s| s.parse::<f64>().ok()) {
+                    self.phases.push(Phase {
+                        log: name,
+                        name: phase.to_string(),
+                        seconds: secs,
+                    });
+                }
+            }
+            (Some("python"), Some(version)) => self.python = Some(version.to_string()),
+            (Some("installer"), Some(_)) => {
+                self.installer = Some(text.trim_start_matches("installer ").to_string());
+            }
+            (Some("no"), Some("requirements")) => {
+                self.environment = Some("no extra packages to install".into())
+            }
+            (Some("cache"), Some("hit")) => {
+                let date = words.nth(1).unwrap_or("an earlier run");
+                self.environment = Some(format!("reused the environment of {}", short_date(date)));
+            }
+            (Some("cache"), Some("miss")) => {
+                self.environment = Some("first install of these requirements".into())
+            }
+            (Some("cache"), Some("corrupt")) => {
+                self.environment =
+                    Some("the saved environment was damaged: installed afresh".into())
+            }
+            (Some("using"), Some("the")) if text.contains("preinstalled torch") => {
+                self.preinstalled = Some(text.to_string());
+            }
+            (Some("machine"), Some("will")) => self.shutdown_notice = Some(text.to_string()),
+            _ => {}
+        }
+    }
+
+    /// Keeps the last stderr lines of the script (the traceback's end).
+    fn push_error(&mut self, line: &str) {
+        self.error_tail.push(line.to_string());
+        if self.error_tail.len() > 40 {
+            self.error_tail.remove(0);
+        }
+    }
+}
+
+/// `2026-12-01T10:20:30Z` → `2026-12-01 10:20 UTC`.
+fn short_date(iso: &str) -> String {
+    match (iso.get(..10), iso.get(11..16)) {
+        (Some(d), Some(t)) => format!("{d} {t} UTC"),
+        _ => iso.to_string(),
+    }
+}
+
+fn capacity_words(code: &str) -> &'static str {
+    match code {
+        "Unsupported" => "does not offer it",
+        "InsufficientInstanceCapacity" => "none free",
+        _ => "refused",
+    }
+}
+
+fn log_notice() -> impl Fn(&str) + Send + Sync {
+    |m: &str| tracing::info!(message = m, "launch")
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_machines_own_lines_fill_the_summary() {
+        let mut s = RunSummary::default();
+        s.note(LogName::Install, "phase download 0.412");
+        s.note(LogName::Install, "python 3.12.8");
+        s.note(LogName::Install, "installer uv 0.13.9");
+        s.note(LogName::Install, "cache hit 3f2a 2026-12-01T10:20:30Z");
+        s.note(LogName::Train, "phase train 12.5");
+        s.note(
+            LogName::Train,
+            "machine will shut down at 2026-12-02T11:00:00Z unless you retry",
+        );
+        assert_eq!(s.python.as_deref(), Some("3.12.8"));
+        assert_eq!(s.installer.as_deref(), Some("uv 0.13.9"));
+        assert_eq!(
+            s.environment.as_deref(),
+            Some("reused the environment of 2026-12-01 10:20 UTC")
+        );
+        assert_eq!(s.phases.len(), 2);
+        assert_eq!(
+            (s.phases[1].name.as_str(), s.phases[1].seconds),
+            ("train", 12.5)
+        );
+        assert!(s
+            .shutdown_notice
+            .as_deref()
+            .unwrap()
+            .contains("unless you retry"));
+        s.note(LogName::Install, "cache miss 3f2a");
+        assert_eq!(
+            s.environment.as_deref(),
+            Some("first install of these requirements")
+        );
     }
 }

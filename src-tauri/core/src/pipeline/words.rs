@@ -2,11 +2,6 @@
 
 use std::time::Duration;
 
-pub(crate) fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 /// The last line the user's script printed (not our own `easytdv:` lines).
 pub(crate) fn last_line(text: &str) -> String {
     text.lines()

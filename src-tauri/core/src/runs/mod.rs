@@ -37,7 +37,9 @@ impl CleanupPolicy {
     fn applies(self, result: &Result<RunReport, PipelineError>) -> bool {
         match self {
             CleanupPolicy::AfterSuccess => result.is_ok(),
-            CleanupPolicy::Always => true,
+            // A lost connection is not a failed run: the training may go on
+            // on its machine, so nothing is deleted behind its back.
+            CleanupPolicy::Always => !matches!(result, Err(e) if e.is_transient()),
             CleanupPolicy::Never => false,
         }
     }
@@ -171,6 +173,10 @@ impl Runs {
             &run_id,
             self.history
                 .record_run_result(&run_id, &result, progress.last_step()),
+        );
+        log_write(
+            &run_id,
+            self.history.set_summary(&run_id, &ready.train.summary()),
         );
         let cleanup = if policy.applies(&result) {
             Some(self.clean_up(&run_id, ready.train.delete_resources()).await)

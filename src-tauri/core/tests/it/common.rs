@@ -169,3 +169,45 @@ pub async fn create_bucket(ctx: &AwsContext, name: &str) {
         .await
         .expect("create bucket");
 }
+
+/// `POST /easytdv-api/<path>` on the sandbox (its test hooks), JSON body.
+pub fn hook(path: &str, body: serde_json::Value) {
+    use std::io::{Read, Write};
+    let url = endpoint();
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the sandbox");
+    let body = body.to_string();
+    write!(
+        stream,
+        "POST /easytdv-api/{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send hook");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("hook answer");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "{answer}"
+    );
+}
+
+/// An S3 client of "another AWS account" (the sandbox's account 111111111111).
+pub async fn other_account_s3() -> aws_sdk_s3::Client {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "other-account",
+            "x",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    )
+}

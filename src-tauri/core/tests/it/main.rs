@@ -7,5 +7,7 @@
 mod accounts_sandbox;
 mod catalog;
 mod common;
+mod lost_connection;
 mod pipeline;
 mod pipeline_failures;
+mod real_aws;

@@ -56,7 +56,11 @@ async fn full_run_produces_outputs_and_delete_leaves_nothing() {
         vec![report.instance_id.clone()]
     );
     assert_eq!(deleted.deleted_stack, Some(format!("easytdv-{run_id}")));
-    assert_eq!(deleted.deleted_objects.len(), 4);
+    assert_eq!(
+        deleted.deleted_objects.len(),
+        3,
+        "train.py, requirements.txt, launch.zip"
+    );
     let (live, stack, inputs) = leftovers(&h.ctx, &run_id, &bucket).await;
     assert!(
         live.is_empty() && stack.is_none() && inputs.is_empty(),
@@ -90,9 +94,18 @@ async fn async_forms_return_ids_and_state_can_be_polled() {
         prepared.s3_train_script_key,
         format!("{}/train.py", train.resources().prefix)
     );
-    assert!(prepared
-        .template_url
-        .starts_with(&format!("https://{bucket}.s3.eu-west-3.amazonaws.com/")));
+    // The template travels in the CreateStack request: nothing in the
+    // bucket that anyone could swap.
+    let uploaded = list(&h.ctx, &bucket, &format!("{}/", train.resources().prefix)).await;
+    assert!(
+        !uploaded.iter().any(|k| k.ends_with("stack.yaml")) && uploaded.len() == 3,
+        "{uploaded:?}"
+    );
+    assert_eq!(
+        train.resources().account_id.as_deref(),
+        Some("123456789012"),
+        "the bucket's owner is recorded"
+    );
 
     let stack_id = train
         .start_create_stack(&prepared)
@@ -374,5 +387,26 @@ async fn the_scripts_latest_output_is_shown_while_it_trains() {
             .any(|m| m.starts_with("train.py is running (") && m.contains(": epoch ")),
         "no live output among {live:?}"
     );
+    // The whole log came live, in order, and its numbers became metrics.
+    let lines = h.events.lines();
+    let epochs: Vec<&str> = lines
+        .iter()
+        .filter(|(log, l)| {
+            *log == easytdv_core::logs::LogName::Train && l.text.starts_with("epoch ")
+        })
+        .map(|(_, l)| l.text.as_str())
+        .collect();
+    assert_eq!(epochs.len(), 6, "{epochs:?}");
+    assert_eq!(epochs[2], "epoch 3/6 loss=0.333");
+    let losses: Vec<(Option<f64>, f64)> = h
+        .events
+        .metrics()
+        .iter()
+        .filter(|p| p.name == "loss")
+        .map(|p| (p.step, p.value))
+        .collect();
+    assert_eq!(losses.len(), 6, "{losses:?}");
+    assert_eq!(losses[5], (Some(6.0), 0.167));
+    assert!((train.summary().final_metrics["loss"] - 0.167).abs() < 1e-9);
     train.delete_resources().await.expect("delete");
 }
