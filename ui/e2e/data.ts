@@ -9,7 +9,7 @@ import type {
   Identity,
   InstanceTypeInfo,
   LiveStatus,
-  MockEvent,
+  MockStepEvent,
   Outcome,
   RegionInfo,
   RunRecord,
@@ -70,13 +70,83 @@ export const PROFILE_ACCOUNT: AccountView = {
 export const IDENTITY: Identity = { accountId: '123456789012', arn: 'arn:aws:iam::123456789012:user/marie' };
 
 export const INSTANCE_TYPES: InstanceTypeInfo[] = [
-  { name: 't3.micro', vcpus: 2, memoryMib: 1024, gpuCount: 0, gpuModel: null, arm: false, category: 'general' },
-  { name: 't3.medium', vcpus: 2, memoryMib: 4096, gpuCount: 0, gpuModel: null, arm: false, category: 'general' },
-  { name: 'm5.xlarge', vcpus: 4, memoryMib: 16384, gpuCount: 0, gpuModel: null, arm: false, category: 'general' },
-  { name: 'c5.2xlarge', vcpus: 8, memoryMib: 16384, gpuCount: 0, gpuModel: null, arm: false, category: 'compute' },
-  { name: 'r5.large', vcpus: 2, memoryMib: 16384, gpuCount: 0, gpuModel: null, arm: false, category: 'memory' },
-  { name: 'g4dn.xlarge', vcpus: 4, memoryMib: 16384, gpuCount: 1, gpuModel: 'NVIDIA T4', arm: false, category: 'gpu' },
-  { name: 'g5.2xlarge', vcpus: 8, memoryMib: 32768, gpuCount: 1, gpuModel: 'NVIDIA A10G', arm: false, category: 'gpu' },
+  {
+    name: 't3.micro',
+    vcpus: 2,
+    memoryMib: 1024,
+    gpuCount: 0,
+    gpuModel: null,
+    arm: false,
+    category: 'general',
+    accelerator: 'none',
+    warning: null,
+  },
+  {
+    name: 't3.medium',
+    vcpus: 2,
+    memoryMib: 4096,
+    gpuCount: 0,
+    gpuModel: null,
+    arm: false,
+    category: 'general',
+    accelerator: 'none',
+    warning: null,
+  },
+  {
+    name: 'm5.xlarge',
+    vcpus: 4,
+    memoryMib: 16384,
+    gpuCount: 0,
+    gpuModel: null,
+    arm: false,
+    category: 'general',
+    accelerator: 'none',
+    warning: null,
+  },
+  {
+    name: 'c5.2xlarge',
+    vcpus: 8,
+    memoryMib: 16384,
+    gpuCount: 0,
+    gpuModel: null,
+    arm: false,
+    category: 'compute',
+    accelerator: 'none',
+    warning: null,
+  },
+  {
+    name: 'r5.large',
+    vcpus: 2,
+    memoryMib: 16384,
+    gpuCount: 0,
+    gpuModel: null,
+    arm: false,
+    category: 'memory',
+    accelerator: 'none',
+    warning: null,
+  },
+  {
+    name: 'g4dn.xlarge',
+    vcpus: 4,
+    memoryMib: 16384,
+    gpuCount: 1,
+    gpuModel: 'NVIDIA T4',
+    arm: false,
+    category: 'gpu',
+    accelerator: 'nvidia',
+    warning: null,
+  },
+  {
+    name: 'g5.2xlarge',
+    vcpus: 8,
+    memoryMib: 32768,
+    gpuCount: 1,
+    gpuModel: 'NVIDIA A10G',
+    arm: false,
+    category: 'gpu',
+    accelerator: 'nvidia',
+    warning: null,
+  },
 ];
 
 export const AMI: AmiInfo = {
@@ -143,37 +213,37 @@ export const FAILURES: Partial<Record<Step, { message: string; detail: string }>
  * Events of a run that succeeds, or fails at `failAt`. After a success the backend deletes the
  * machine and the stack by itself, on the same channel (`cleanup: false` leaves that out).
  */
-export function runEvents(failAt: Step | null = null, cleanup = true): MockEvent[] {
-  const out: MockEvent[] = [];
+export function runEvents(failAt: Step | null = null, cleanup = true): MockStepEvent[] {
+  const out: MockStepEvent[] = [];
   for (const step of RUN_STEPS) {
     const [running, done] = MESSAGES[step];
-    out.push({ step, state: 'running', elapsedMs: 0, message: running, detail: null });
+    out.push({ kind: 'step', step, state: 'running', elapsedMs: 0, message: running, detail: null });
     // elapsedMs counts from the step's start.
     const t = 1500 + out.length * 7300;
     if (step === failAt) {
       const f = FAILURES[step];
-      out.push({ step, state: 'failed', elapsedMs: t, message: f?.message ?? 'failed', detail: f?.detail ?? null });
+      out.push({ kind: 'step', step, state: 'failed', elapsedMs: t, message: f?.message ?? 'failed', detail: f?.detail ?? null });
       return out;
     }
-    out.push({ step, state: 'done', elapsedMs: t, message: done, detail: null });
+    out.push({ kind: 'step', step, state: 'done', elapsedMs: t, message: done, detail: null });
   }
   return cleanup ? [...out, ...deleteEvents()] : out;
 }
 
-export function deleteEvents(): MockEvent[] {
+export function deleteEvents(): MockStepEvent[] {
   const [running, done] = MESSAGES.delete;
   return [
-    { step: 'delete', state: 'running', elapsedMs: 0, message: running, detail: null },
-    { step: 'delete', state: 'running', elapsedMs: 2_000, message: 'Terminating the machine i-0abc123', detail: null },
-    { step: 'delete', state: 'done', elapsedMs: 48_000, message: done, detail: null },
+    { kind: 'step', step: 'delete', state: 'running', elapsedMs: 0, message: running, detail: null },
+    { kind: 'step', step: 'delete', state: 'running', elapsedMs: 2_000, message: 'Terminating the machine i-0abc123', detail: null },
+    { kind: 'step', step: 'delete', state: 'done', elapsedMs: 48_000, message: done, detail: null },
   ];
 }
 
 export const STOPPED_MESSAGE = 'Stopped by you before it finished.';
 
 /** What the backend sends for the step under way when the user stops a run (then the clean-up's events). */
-export function stoppedEvent(step: Step, elapsedMs = 4_000): MockEvent {
-  return { step, state: 'stopped', elapsedMs, message: STOPPED_MESSAGE, detail: null };
+export function stoppedEvent(step: Step, elapsedMs = 4_000): MockStepEvent {
+  return { kind: 'step', step, state: 'stopped', elapsedMs, message: STOPPED_MESSAGE, detail: null };
 }
 
 /** What the wizard asked for (a run's request). */
@@ -199,6 +269,10 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
       runId: RUN_ID,
       region: 'eu-west-3',
       bucket: 'easytdv-123456789012-eu-west-3',
+      accountId: '123456789012',
+      imageId: 'ami-0a1b2c3d4e5f67890',
+      launchedAt: null,
+      zone: 'eu-west-3a',
       prefix: `easytdv/runs/${RUN_ID}`,
       uploadedKeys: [],
       stackName: `easytdv-${RUN_ID}`,
@@ -215,6 +289,7 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
     outputsUri: outcome === 'succeeded' ? OUTPUTS_URI : null,
     cleanup: outcome === 'succeeded' ? 'deleted' : 'none',
     cleanupMessage: null,
+    summary: null,
     ...extra,
   };
 }
@@ -226,7 +301,7 @@ export const LIVE_STARTING: LiveStatus = { stackStatus: null, instanceState: nul
 export const LIVE_STACK: LiveStatus = { stackStatus: 'CREATE_IN_PROGRESS', instanceState: null, active: true };
 export const LIVE_ACTIVE: LiveStatus = { stackStatus: 'CREATE_COMPLETE', instanceState: 'running', active: true };
 
-export const DOWNLOAD_REPORT: DownloadReport = { folder: `/home/marie/Downloads/easytdv-${RUN_ID}`, files: 3 };
+export const DOWNLOAD_REPORT: DownloadReport = { folder: `/home/marie/Downloads/easytdv-${RUN_ID}`, files: 3, skipped: 0, bytes: 5120 };
 
 export const DELETE_REPORT: DeleteReport = {
   terminatedInstances: ['i-0abc123'],
@@ -252,7 +327,7 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     start_run: RUN_ID,
     run_live_status: LIVE_RUNNING,
     default_sandbox_endpoint: 'http://127.0.0.1:4566',
-    app_info: { name: 'easyTDV', version: '0.1.0' },
+    app_info: { name: 'easyTDV', version: '0.1.0', notice: null, logDir: '/home/marie/.local/share/easytdv/logs' },
     ...extra,
   };
 }

@@ -20,6 +20,9 @@ export function scenario(partial: Partial<Scenario> = {}): Scenario {
     thenStreamed: { ...(partial.thenStreamed ?? {}) },
     feeds: { ...(partial.feeds ?? {}) },
     watchGoesOnAfterMs: partial.watchGoesOnAfterMs ?? 0,
+    logs: { ...(partial.logs ?? {}) },
+    logGrowth: [...(partial.logGrowth ?? [])],
+    downloadProgress: [...(partial.downloadProgress ?? [])],
   };
 }
 

@@ -3,11 +3,35 @@
 // (invoke, transformCallback, runCallback, ...) before the app's scripts run.
 // Everything a test varies is plain data in `Scenario` (it crosses into the page as JSON).
 
-import type { CommandName, MockError, MockEvent, MockResults } from './wire';
+import type { CommandName, DownloadProgress, LogLine, LogName, MockError, MockEvent, MockResults } from './wire';
 
 export type { MockError, MockEvent, MockResults } from './wire';
 
 type PerCommand<T> = { [K in CommandName]?: T };
+
+/**
+ * A run's log as the backend keeps it: `generated` lines made on demand (line i says
+ * "step i+1/N …", every `errEvery`-th on stderr), then explicit `lines`. Live logLines events
+ * append to it (the mock sets their `total`), logReset empties it; read_log and search_log read it.
+ */
+export interface MockLog {
+  generated?: number;
+  errEvery?: number;
+  /** atMs of generated line 0; each next line 250 ms later. */
+  startMs?: number;
+  lines?: LogLine[];
+}
+
+/** The backend's log growing while a run view watches: `batch` generated lines every `everyMs`, `ticks` times. */
+export interface MockLogGrowth {
+  runId: string;
+  log: LogName;
+  everyMs: number;
+  batch: number;
+  ticks: number;
+  /** Wait before the first batch (after the first watch_run). */
+  afterMs?: number;
+}
 
 export interface Scenario {
   /** Command name (snake_case, as Rust names it) → result data, of the type the bindings give it. */
@@ -39,6 +63,12 @@ export interface Scenario {
   thenStreamed: PerCommand<Partial<MockResults>>;
   /** After command X succeeds, replace the results of other commands (e.g. list_accounts after add_keys_account). */
   then: PerCommand<Partial<MockResults>>;
+  /** Logs by `<runId>/<log>` (read_log, search_log); a log not listed is empty. */
+  logs: Record<string, MockLog>;
+  /** Logs that grow once a run view watches the run (a big log streaming live). */
+  logGrowth: MockLogGrowth[];
+  /** Progress sent on download_outputs' channel before it answers (streamDelayMs apart). */
+  downloadProgress: DownloadProgress[];
 }
 
 export function installMockBackend(scenario: Scenario): void {
@@ -85,17 +115,91 @@ export function installMockBackend(scenario: Scenario): void {
   function send(channelId: number, runId: string, ev: MockEvent) {
     const index = nextIndex.get(channelId) ?? 0;
     nextIndex.set(channelId, index + 1);
-    callbacks.get(channelId)?.({ index, message: { runId, ...ev } });
+    callbacks.get(channelId)?.({ index, message: runId ? { runId, ...ev } : ev });
   }
   function publish(runId: string, ev: MockEvent, first: number | null) {
     const list = watchers.get(runId) ?? [];
     if (first !== null && !list.includes(first)) list.push(first);
     watchers.set(runId, list);
-    (scenario.feeds[runId] ??= []).push(ev);
-    const at = sentAt.get(runId) ?? new Map<string, number>();
-    sentAt.set(runId, at);
-    if (ev.state === 'running' && !at.has(ev.step)) at.set(ev.step, Date.now());
+    if (ev.kind === 'step') {
+      (scenario.feeds[runId] ??= []).push(ev);
+      const at = sentAt.get(runId) ?? new Map<string, number>();
+      sentAt.set(runId, at);
+      if (ev.state === 'running' && !at.has(ev.step)) at.set(ev.step, Date.now());
+    } else if (ev.kind === 'logReset') {
+      scenario.logs[`${runId}/${ev.log}`] = { lines: [] };
+    } else if (ev.kind === 'logLines') {
+      // The backend's log grows by these lines; the event says how many there are in all.
+      const log = (scenario.logs[`${runId}/${ev.log}`] ??= { lines: [] });
+      (log.lines ??= []).push(...ev.lines);
+      ev = { ...ev, total: logTotal(log) };
+    }
     for (const id of list) send(id, runId, ev);
+  }
+
+  // Logs. (Everything lives inside this function: addInitScript sends its source alone into the page.)
+  /** The text of generated line `i` of a log of `n` lines: "step 500001/1000000 loss=0.0196 lr=0.001". */
+  const generatedText = (i: number, n: number) => `step ${i + 1}/${n} loss=${(2 / (1 + i / 5000)).toFixed(4)} lr=0.001`;
+  const logTotal = (l: MockLog | undefined) => (l?.generated ?? 0) + (l?.lines?.length ?? 0);
+  function logLine(l: MockLog, i: number): LogLine | undefined {
+    const n = l.generated ?? 0;
+    if (i < n) {
+      const err = !!l.errEvery && (i + 1) % l.errEvery === 0;
+      return {
+        atMs: (l.startMs ?? Date.UTC(2026, 10, 26, 14, 31, 0)) + i * 250,
+        stream: err ? 'err' : 'out',
+        text: err ? `warning: step ${i + 1} is slow` : generatedText(i, n),
+      };
+    }
+    return l.lines?.[i - n];
+  }
+  function readLog(key: string, from: number, count: number) {
+    const l = scenario.logs[key] ?? {};
+    const total = logTotal(l);
+    const lines: LogLine[] = [];
+    for (let i = from; i < Math.min(total, from + Math.min(count, 5000)); i++) {
+      const line = logLine(l, i);
+      if (line) lines.push(line);
+    }
+    return { total, from, lines };
+  }
+  function searchLog(key: string, query: string, from: number, forward: boolean): number | null {
+    const l = scenario.logs[key] ?? {};
+    const total = logTotal(l);
+    const q = query.toLowerCase();
+    if (!q) return null;
+    if (forward) {
+      for (let i = Math.max(0, from); i < total; i++) if (logLine(l, i)?.text.toLowerCase().includes(q)) return i;
+    } else {
+      for (let i = Math.min(from, total - 1); i >= 0; i--) if (logLine(l, i)?.text.toLowerCase().includes(q)) return i;
+    }
+    return null;
+  }
+  let growing = false;
+  async function grow() {
+    if (growing) return;
+    growing = true;
+    for (const g of scenario.logGrowth) {
+      void (async () => {
+        await sleep(g.afterMs ?? 0);
+        const key = `${g.runId}/${g.log}`;
+        for (let t = 0; t < g.ticks; t++) {
+          await sleep(g.everyMs);
+          const l = (scenario.logs[key] ??= {});
+          const start = l.generated ?? 0;
+          l.generated = start + g.batch;
+          // At most 500 newest lines per event, as the backend sends them.
+          const first = Math.max(start, start + g.batch - 500);
+          const lines: LogLine[] = [];
+          for (let i = first; i < start + g.batch; i++) {
+            const line = logLine(l, i);
+            if (line) lines.push(line);
+          }
+          const ev: MockEvent = { kind: 'logLines', log: g.log, total: logTotal(l), lines };
+          for (const id of watchers.get(g.runId) ?? []) send(id, g.runId, ev);
+        }
+      })();
+    }
   }
 
   /** Streams in progress: stream id → run id. delete_run stops a run's other streams, as the backend does. */
@@ -116,7 +220,7 @@ export function installMockBackend(scenario: Scenario): void {
     streaming.delete(streamId);
     if (stoppedStreams.has(streamId)) return;
     // The history records how the clean-up ended.
-    const last = events[events.length - 1];
+    const last = events.filter((e) => e.kind === 'step').pop();
     const rec = findRecord(runId);
     if (cmd === 'delete_run' && rec && last) rec.cleanup = last.state === 'done' ? 'deleted' : 'failed';
     const after = thenStreamed[cmd] ?? {};
@@ -145,13 +249,24 @@ export function installMockBackend(scenario: Scenario): void {
     const inHistory = !!rec && rec.outcome === 'running' && rec.cleanup === 'none';
     if (!streamed && !inHistory) return;
     // The step under way: the last one that reported, or the next one when it had just finished.
-    const past = (scenario.feeds[runId] ?? []).filter((e) => e.step !== 'delete');
+    const past = (scenario.feeds[runId] ?? []).flatMap((e) => (e.kind === 'step' && e.step !== 'delete' ? [e] : []));
     const last = past[past.length - 1];
     let step: string = last?.step ?? rec?.lastStep ?? 'prepare';
     if (last && last.state !== 'running') step = STEPS[STEPS.indexOf(last.step) + 1] ?? last.step;
     const since = sentAt.get(runId)?.get(step);
     const elapsed = (last?.step === step ? last.elapsedMs : 0) + (since === undefined ? 0 : Date.now() - since);
-    publish(runId, { step: step as MockEvent['step'], state: 'stopped', elapsedMs: elapsed, message: STOPPED, detail: null }, channelId);
+    publish(
+      runId,
+      {
+        kind: 'step',
+        step: step as NonNullable<typeof last>['step'],
+        state: 'stopped',
+        elapsedMs: elapsed,
+        message: STOPPED,
+        detail: null,
+      },
+      channelId,
+    );
     if (rec) Object.assign(rec, { outcome: 'stopped', lastStep: step, message: STOPPED, cleanup: 'deleting' });
   }
   const STOPPED = 'Stopped by you before it finished.';
@@ -171,9 +286,21 @@ export function installMockBackend(scenario: Scenario): void {
     if (err) throw err;
     const channelId = channelOf(args);
     if (cmd === 'delete_run') stop(String(args?.runId), channelId);
+    if (cmd === 'read_log') return readLog(`${String(args?.runId)}/${String(args?.log)}`, Number(args?.from), Number(args?.count));
+    if (cmd === 'search_log')
+      return searchLog(`${String(args?.runId)}/${String(args?.log)}`, String(args?.query), Number(args?.from), !!args?.forward);
+    if (cmd === 'download_outputs' && channelId !== null && results.download_outputs) {
+      for (const p of scenario.downloadProgress) {
+        await sleep(scenario.streamDelayMs);
+        send(channelId, '', p as unknown as MockEvent);
+      }
+      await sleep(scenario.streamDelayMs);
+    }
     if (cmd === 'watch_run' && channelId !== null) {
       const runId = String(args?.runId);
-      for (const ev of scenario.feeds[runId] ?? []) send(channelId, runId, ev);
+      // Only the past step events are replayed: log lines and metrics are live-only (read_log and run_metrics read the past).
+      for (const ev of scenario.feeds[runId] ?? []) if (ev.kind === 'step') send(channelId, runId, ev);
+      void grow();
       watchers.set(runId, [...(watchers.get(runId) ?? []), channelId]);
       // The run goes on: streams.watch_run are its next events, sent to every watcher.
       void sleep(scenario.watchGoesOnAfterMs ?? 0).then(() => stream(null, cmd, runId));

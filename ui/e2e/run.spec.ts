@@ -123,20 +123,41 @@ test('run view: Stop and delete an active run keeps what it did and deletes the 
   await app.shot('43-run-stopped-deleted');
 });
 
-test('run view: Download outputs saves them in a folder; cancelling the folder dialog says nothing', async ({ page, app }) => {
+test('run view: Download outputs shows its progress, says what was saved, and opens the folder', async ({ page, app }) => {
+  const MB = 1024 * 1024;
   await app.open(
     scenario({
-      results: signedIn({ list_runs: [runRecord('succeeded')], run_live_status: LIVE_GONE, download_outputs: DOWNLOAD_REPORT }),
+      results: signedIn({
+        list_runs: [runRecord('succeeded')],
+        run_live_status: LIVE_GONE,
+        download_outputs: { ...DOWNLOAD_REPORT, files: 300, skipped: 120, bytes: 48 * MB },
+        open_folder: null,
+      }),
       then: { download_outputs: { download_outputs: null } },
+      downloadProgress: [
+        { filesDone: 0, filesTotal: 300, bytesDone: 0, bytesTotal: 48 * MB, secondsLeft: null },
+        { filesDone: 120, filesTotal: 300, bytesDone: 12 * MB, bytesTotal: 48 * MB, secondsLeft: 150 },
+        { filesDone: 210, filesTotal: 300, bytesDone: 36 * MB, bytesTotal: 48 * MB, secondsLeft: 40 },
+      ],
+      streamDelayMs: 400,
     }),
     `#/runs/${RUN_ID}`,
   );
   await expect(page.getByTestId('run-status')).toHaveText('Finished · cleaned up');
   await expect(page.getByTestId('outputs-help')).toContainText('AWS console (S3)');
   await page.getByRole('button', { name: 'Download outputs…' }).click();
-  await expect(page.getByTestId('download-result')).toHaveText(`Saved 3 files to ${DOWNLOAD_REPORT.folder}`);
-  expect((await app.calls('download_outputs'))[0]?.args).toEqual({ runId: RUN_ID });
-  await app.shot('44-run-outputs-downloaded');
+  const progress = page.getByTestId('download-progress');
+  await expect(progress).toContainText('120 of 300 files · 12 MB of 48 MB · about 3 min left');
+  await expect(page.getByRole('progressbar', { name: 'Download progress' })).toHaveAttribute('value', '0.25');
+  await app.shot('46-run-outputs-downloading');
+  await expect(progress).toContainText('210 of 300 files · 36 MB of 48 MB · about 40 s left');
+  const result = page.getByTestId('download-result');
+  await expect(result).toContainText(`Saved 300 files (120 already there), 48 MB to ${DOWNLOAD_REPORT.folder}`);
+  await expect(progress).toHaveCount(0);
+  expect((await app.calls('download_outputs'))[0]?.args).toEqual({ runId: RUN_ID, onProgress: expect.stringMatching(/^channel:/) });
+  await result.getByRole('button', { name: 'Open folder' }).click();
+  await expect.poll(async () => (await app.calls('open_folder')).map((c) => c.args)).toEqual([{ path: DOWNLOAD_REPORT.folder }]);
+  await app.shot('46-run-outputs-downloaded');
 
   // Second time the user cancels the dialog: the previous message stays, no error.
   await page.getByRole('button', { name: 'Download outputs…' }).click();

@@ -1,6 +1,6 @@
 // The shapes the fake backend sends, taken from the generated bindings (src/bindings.ts, from Rust):
 // a Rust type or command that changes breaks the e2e data at compile time (`npm run check`).
-import type { commands, ErrorReport_Serialize, ProgressEvent_Serialize } from '../src/bindings';
+import type { commands, ErrorReport_Serialize, RunEvent_Serialize } from '../src/bindings';
 
 export type {
   AccountSetup_Serialize as AccountSetup,
@@ -8,8 +8,14 @@ export type {
   AmiInfo,
   CheckedFile,
   DeleteReport_Serialize as DeleteReport,
+  DownloadProgress_Serialize as DownloadProgress,
   DownloadReport,
   Identity,
+  LogLine,
+  LogName,
+  MetricPoint_Serialize as MetricPoint,
+  MetricSeries,
+  RunSummary_Serialize as RunSummary,
   InstanceTypeInfo_Serialize as InstanceTypeInfo,
   LiveStatus_Serialize as LiveStatus,
   MissingPermission,
@@ -24,8 +30,12 @@ export type {
 /** What a command rejects with. */
 export type MockError = ErrorReport_Serialize;
 
-/** One progress event as the backend sends it on a Channel (the mock adds the run id). */
-export type MockEvent = Omit<ProgressEvent_Serialize, 'runId'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** One event as the backend sends it on a run's Channel (RunEvent; the mock adds the run id). */
+export type MockEvent = DistributiveOmit<RunEvent_Serialize, 'runId'>;
+/** A step's progress event (RunEvent kind "step"). */
+export type MockStepEvent = Extract<MockEvent, { kind: 'step' }>;
 
 /** `listAccounts` → `list_accounts`: the name Rust gives the command. */
 type Snake<S extends string> = S extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${Snake<T>}` : S;

@@ -259,6 +259,8 @@ test('Machine step: in a long list the default machine is scrolled into view', a
     gpuModel: null,
     arm: false,
     category: 'general' as const,
+    accelerator: 'none' as const,
+    warning: null,
   }));
   await app.open(scenario({ results: signedIn({ list_instance_types: [...many, ...INSTANCE_TYPES] }) }), '#/new');
   await pickFiles(page);

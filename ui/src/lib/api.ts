@@ -22,6 +22,16 @@ export type DownloadReport = B.DownloadReport;
 export type Cleanup = B.Cleanup;
 export type TrainRequest = B.TrainRequest_Deserialize;
 export type ProgressEvent = B.ProgressEvent_Deserialize;
+/** Everything a run's Channel carries: step progress, log lines, a log starting again, metric values. */
+export type RunEvent = B.RunEvent_Deserialize;
+export type LogName = B.LogName;
+export type LogLine = B.LogLine;
+export type LogWindow = B.LogWindow;
+export type MetricPoint = B.MetricPoint_Deserialize;
+export type MetricSeries = B.MetricSeries;
+export type DownloadProgress = B.DownloadProgress_Deserialize;
+export type RunSummary = B.RunSummary_Serialize;
+export type Phase = B.Phase;
 export type Step = B.Step;
 export type Outcome = B.Outcome;
 export type AppInfo = B.AppInfo;

@@ -7,10 +7,14 @@ import {
   type DeleteReport,
   type ProgressEvent,
   type RegionInfo,
+  type RunEvent,
   type Step,
   type TrainRequest,
 } from './api';
 import { applyEvent, emptyTimeline, STOPPED_MESSAGE, type StepRow } from './progress';
+
+/** The events of a run that are not step progress: its log and its metrics. */
+export type RunOutputEvent = Exclude<RunEvent, { kind: 'step' }>;
 
 class Session {
   accounts = $state<AccountView[] | null>(null);
@@ -45,10 +49,10 @@ class Session {
   /** Runs this session asked the backend to watch (so it is asked once per run). */
   private watching = new Set<string>();
 
-  private channel(onFirst?: (runId: string) => void): { channel: Channel<ProgressEvent>; token: symbol } {
+  private channel(onFirst?: (runId: string) => void): { channel: Channel<RunEvent>; token: symbol } {
     let first = true;
     const token = Symbol('channel');
-    const channel = new Channel<ProgressEvent>((ev) => {
+    const channel = new Channel<RunEvent>((ev) => {
       this.receive(token, ev);
       if (first) {
         first = false;
@@ -58,11 +62,35 @@ class Session {
     return { channel, token };
   }
 
-  private receive(token: symbol, ev: ProgressEvent): void {
+  private receive(token: symbol, ev: RunEvent): void {
     const owner = this.owner.get(ev.runId);
     if (owner && owner !== token) return;
     if (!owner) this.owner.set(ev.runId, token);
-    this.fold(ev);
+    if (ev.kind === 'step') this.fold(ev);
+    else this.dispatch(ev);
+  }
+
+  /** runId → the views that show the run's log and metrics (the run view's log panel and charts). */
+  private listeners = new Map<string, Set<(ev: RunOutputEvent) => void>>();
+
+  /**
+   * Log lines, a log starting again, and metric values of a run, as they arrive. Nothing is lost when
+   * no view listens: a view that opens reads the log (readLog) and the metrics (runMetrics) so far.
+   * Returns the function that stops listening.
+   */
+  listen(runId: string, fn: (ev: RunOutputEvent) => void): () => void {
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- who listens is not state the page shows
+    const set = this.listeners.get(runId) ?? new Set();
+    set.add(fn);
+    this.listeners.set(runId, set);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.listeners.delete(runId);
+    };
+  }
+
+  private dispatch(ev: RunOutputEvent): void {
+    for (const fn of this.listeners.get(ev.runId) ?? []) fn(ev);
   }
 
   /** A channel that is known to carry this run's events (an answer arrived before its first event). */
