@@ -11,7 +11,7 @@ type PerCommand<T> = { [K in CommandName]?: T };
 
 /**
  * A run's log as the backend keeps it: `generated` lines made on demand (line i says
- * "step i+1/N …", every `errEvery`-th on stderr), then explicit `lines`. Live logLines events
+ * "step i+1 loss=…", every `errEvery`-th on stderr), then explicit `lines`. Live logLines events
  * append to it (the mock sets their `total`), logReset empties it; read_log and search_log read it.
  */
 export interface MockLog {
@@ -138,8 +138,8 @@ export function installMockBackend(scenario: Scenario): void {
   }
 
   // Logs. (Everything lives inside this function: addInitScript sends its source alone into the page.)
-  /** The text of generated line `i` of a log of `n` lines: "step 500001/1000000 loss=0.0196 lr=0.001". */
-  const generatedText = (i: number, n: number) => `step ${i + 1}/${n} loss=${(2 / (1 + i / 5000)).toFixed(4)} lr=0.001`;
+  /** The text of generated line `i`: "step 500001 loss=0.0199 lr=0.001". */
+  const generatedText = (i: number) => `step ${i + 1} loss=${(2 / (1 + i / 5000)).toFixed(4)} lr=0.001`;
   const logTotal = (l: MockLog | undefined) => (l?.generated ?? 0) + (l?.lines?.length ?? 0);
   function logLine(l: MockLog, i: number): LogLine | undefined {
     const n = l.generated ?? 0;
@@ -148,7 +148,7 @@ export function installMockBackend(scenario: Scenario): void {
       return {
         atMs: (l.startMs ?? Date.UTC(2026, 10, 26, 14, 31, 0)) + i * 250,
         stream: err ? 'err' : 'out',
-        text: err ? `warning: step ${i + 1} is slow` : generatedText(i, n),
+        text: err ? `warning: step ${i + 1} is slow` : generatedText(i),
       };
     }
     return l.lines?.[i - n];
