@@ -1,6 +1,12 @@
-// Hash router: #/runs, #/runs/<id>, #/new, #/accounts, #/setup.
+// Hash router: #/runs, #/runs/<id>, #/compare/<id>,<id>…, #/new, #/accounts, #/setup.
 
-export type Route = { name: 'runs' } | { name: 'run'; id: string } | { name: 'new' } | { name: 'accounts' } | { name: 'setup' };
+export type Route =
+  | { name: 'runs' }
+  | { name: 'run'; id: string }
+  | { name: 'compare'; ids: string[] }
+  | { name: 'new' }
+  | { name: 'accounts' }
+  | { name: 'setup' };
 
 export function parseHash(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/^\/+/, '').replace(/\/+$/, '');
@@ -9,6 +15,8 @@ export function parseHash(hash: string): Route {
     case '':
     case 'runs':
       return rest.length > 0 && rest[0] ? { name: 'run', id: decodeURIComponent(rest.join('/')) } : { name: 'runs' };
+    case 'compare':
+      return { name: 'compare', ids: (rest[0] ?? '').split(',').filter(Boolean).map(decodeURIComponent) };
     case 'new':
       return { name: 'new' };
     case 'accounts':
@@ -24,6 +32,8 @@ export function href(route: Route): string {
   switch (route.name) {
     case 'run':
       return `#/runs/${encodeURIComponent(route.id)}`;
+    case 'compare':
+      return `#/compare/${route.ids.map(encodeURIComponent).join(',')}`;
     default:
       return `#/${route.name}`;
   }

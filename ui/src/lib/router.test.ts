@@ -12,5 +12,7 @@ describe('router', () => {
   });
   it('round-trips', () => {
     expect(parseHash(href({ name: 'run', id: 'r 1' }))).toEqual({ name: 'run', id: 'r 1' });
+    expect(href({ name: 'compare', ids: ['a', 'b,c'] })).toBe('#/compare/a,b%2Cc');
+    expect(parseHash(href({ name: 'compare', ids: ['a', 'b,c'] }))).toEqual({ name: 'compare', ids: ['a', 'b,c'] });
   });
 });
