@@ -163,9 +163,12 @@ test('Machine step: disk size and custom image errors', async ({ page, app }) =>
   await hours.fill('0');
   await next.click();
   await expect(page.getByText('At least 1 hour.')).toBeVisible();
-  await hours.fill('400');
+  await hours.fill('49');
   await next.click();
-  await expect(page.getByText('At most 336 hours (14 days).')).toBeVisible();
+  await expect(
+    page.getByText('At most 48 hours: AWS runs one command for at most 48 hours, so a training cannot last longer.'),
+  ).toBeVisible();
+  await expect(hours).toHaveAttribute('max', '48');
   await hours.fill('48');
   await page.getByLabel('Image ID').fill('ami-0123456789abcdef0');
   await expect(page.getByTestId('ami-custom')).toContainText(AMI.name);

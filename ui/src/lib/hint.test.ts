@@ -11,3 +11,15 @@ describe('splitCode', () => {
     expect(splitCode('plain')).toEqual([{ text: 'plain', code: false }]);
   });
 });
+
+describe('links in hints', () => {
+  it('finds web addresses, without the full stop that ends the sentence', () => {
+    const hint =
+      'Ask AWS for more here: https://eu-west-3.console.aws.amazon.com/servicequotas/home/services/ec2/quotas/L-DB2E81BA. It takes a day.';
+    expect(splitCode(hint)).toEqual([
+      { text: 'Ask AWS for more here: ', code: false },
+      { text: 'https://eu-west-3.console.aws.amazon.com/servicequotas/home/services/ec2/quotas/L-DB2E81BA', code: false, url: true },
+      { text: '. It takes a day.', code: false },
+    ]);
+  });
+});

@@ -23,6 +23,8 @@ class Session {
   live = $state<Record<string, StepRow[]>>({});
   /** runId → what the last delete removed. */
   deleted = $state<Record<string, DeleteReport>>({});
+  /** Something the user must know since this start (appInfo's notice), until they close it. */
+  notice = $state<string | null>(null);
 
   async loadAccounts(): Promise<AccountView[]> {
     const list = await ok(commands.listAccounts());

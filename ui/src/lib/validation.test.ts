@@ -85,14 +85,14 @@ describe('keys', () => {
 });
 
 describe('validateMaxRuntimeHours', () => {
-  it('accepts 1 to 336 whole hours', () => {
+  it('accepts 1 to 48 whole hours', () => {
     expect(validateMaxRuntimeHours(1)).toBeNull();
     expect(validateMaxRuntimeHours('24')).toBeNull();
-    expect(validateMaxRuntimeHours(336)).toBeNull();
+    expect(validateMaxRuntimeHours(48)).toBeNull();
   });
   it('rejects the rest', () => {
     expect(validateMaxRuntimeHours(0)).toMatch(/At least 1 hour/);
-    expect(validateMaxRuntimeHours(337)).toMatch(/At most 336/);
+    expect(validateMaxRuntimeHours(49)).toMatch(/At most 48 hours: AWS runs one command for at most 48 hours/);
     expect(validateMaxRuntimeHours(1.5)).toMatch(/whole number/);
     expect(validateMaxRuntimeHours('')).toMatch(/Enter a number/);
   });

@@ -97,14 +97,15 @@ export function validateSecretAccessKey(raw: string): string | null {
 }
 
 export const MAX_RUNTIME_MIN_H = 1;
-export const MAX_RUNTIME_MAX_H = 336;
+/** AWS runs one command (the training) for at most 48 hours. */
+export const MAX_RUNTIME_MAX_H = 48;
 
-/** Safety net: the machine turns itself off after this many hours (1 hour to 14 days). */
+/** Safety net: the machine turns itself off after this many hours (1 to 48: AWS's limit for one command). */
 export function validateMaxRuntimeHours(value: number | string | null | undefined): string | null {
   if (value === null || value === undefined || String(value).trim() === '') return 'Enter a number of hours, e.g. 24.';
   const n = typeof value === 'number' ? value : Number(String(value).trim());
   if (!Number.isFinite(n) || !Number.isInteger(n)) return 'Enter a whole number of hours, e.g. 24.';
   if (n < MAX_RUNTIME_MIN_H) return 'At least 1 hour.';
-  if (n > MAX_RUNTIME_MAX_H) return 'At most 336 hours (14 days).';
+  if (n > MAX_RUNTIME_MAX_H) return 'At most 48 hours: AWS runs one command for at most 48 hours, so a training cannot last longer.';
   return null;
 }
