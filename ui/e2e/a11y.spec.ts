@@ -106,3 +106,31 @@ test('the whole wizard works with the keyboard alone', async ({ page, app }) => 
   await activate('Launch training');
   await expect(page.getByTestId('success')).toBeVisible();
 });
+
+test('the run view with its log and charts, and the compare view, pass axe', async ({ page, app }) => {
+  test.setTimeout(40_000);
+  const curve = { name: 'loss', byStep: true, x: [1, 2, 3], y: [0.9, 0.5, 0.3] };
+  await app.open(
+    scenario({
+      results: signedIn({
+        list_runs: [runRecord('succeeded'), runRecord('succeeded', { runId: 'r2', createdAt: '2026-11-25T10:00:00Z' })],
+        run_metrics: [curve],
+      }),
+      logs: {
+        [`20261126-143000-a1b2c3/train`]: {
+          lines: [
+            { atMs: 1, stream: 'out', text: 'epoch 1 loss 0.9' },
+            { atMs: 2, stream: 'err', text: 'warning: slow' },
+          ],
+        },
+      },
+    }),
+    '#/runs/20261126-143000-a1b2c3',
+  );
+  await expect(page.getByTestId('chart-loss')).toBeVisible();
+  await expect(page.getByTestId('log-viewport').locator('.line')).toHaveCount(2);
+  await axe(page, 'run with log and charts');
+  await page.goto('/#/compare/20261126-143000-a1b2c3,r2');
+  await expect(page.getByTestId('compare-run')).toHaveCount(2);
+  await axe(page, 'compare');
+});
