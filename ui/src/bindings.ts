@@ -502,6 +502,16 @@ export type RegionInfo = {
 	optIn: boolean,
 };
 
+export type RunCost = {
+	/**  Dollars so far (or in all, once the machine is gone). */
+	usd: number | null,
+	/**  Machine and disk together, per hour. */
+	usdPerHour: number | null,
+	hours: number | null,
+	/**  The machine may still be running (the cost still grows). */
+	growing: boolean,
+};
+
 /**  Everything a run view is told while a run goes on, as one stream. */
 export type RunEvent = RunEvent_Serialize | RunEvent_Deserialize;
 
@@ -559,6 +569,8 @@ export type RunRecord_Deserialize = {
 	cleanupMessage?: string | null,
 	/**  What the machine reported (phases, Python, environment, metrics). */
 	summary?: RunSummary_Deserialize | null,
+	/**  What it cost (so far, while the machine may still run). */
+	cost?: RunCost | null,
 };
 
 /**  One run as the history keeps it. */
@@ -580,6 +592,8 @@ export type RunRecord_Serialize = {
 	cleanupMessage: string | null,
 	/**  What the machine reported (phases, Python, environment, metrics). */
 	summary: RunSummary_Serialize | null,
+	/**  What it cost (so far, while the machine may still run). */
+	cost: RunCost | null,
 };
 
 /**
@@ -615,6 +629,17 @@ export type RunResources_Deserialize = {
 	launchedAt?: number | null,
 	/**  The Availability Zone the machine runs in. */
 	zone?: string | null,
+	/**  Machine and disk, $ per hour, as priced at launch (`None`: unknown). */
+	usdPerHour?: number | null,
+	/**
+	 *  The safety stop actually set on the machine, in hours (the maximum
+	 *  run time, or less when a budget cap asks for it).
+	 */
+	safetyStopHours?: number | null,
+	/**  Unix seconds when the machine was found gone (clean-up verified). */
+	endedAt?: number | null,
+	/**  How many machines bill at that rate (SageMaker runs may use several). */
+	machines?: number,
 	installCommandId?: string | null,
 	trainingCommandId?: string | null,
 };
@@ -646,6 +671,17 @@ export type RunResources_Serialize = {
 	launchedAt: number | null,
 	/**  The Availability Zone the machine runs in. */
 	zone: string | null,
+	/**  Machine and disk, $ per hour, as priced at launch (`None`: unknown). */
+	usdPerHour: number | null,
+	/**
+	 *  The safety stop actually set on the machine, in hours (the maximum
+	 *  run time, or less when a budget cap asks for it).
+	 */
+	safetyStopHours: number | null,
+	/**  Unix seconds when the machine was found gone (clean-up verified). */
+	endedAt: number | null,
+	/**  How many machines bill at that rate (SageMaker runs may use several). */
+	machines: number,
 	installCommandId: string | null,
 	trainingCommandId: string | null,
 };
@@ -709,6 +745,12 @@ export type TrainRequest_Deserialize = {
 	ami?: string | null,
 	/**  Safety net: the machine shuts itself down (and is terminated) after this. */
 	maxRuntimeHours: number,
+	/**
+	 *  Optional budget cap in dollars: the safety stop comes earlier when
+	 *  the machine's price would pass it (hours = cap ÷ $/hour), enforced on
+	 *  the machine itself.
+	 */
+	budgetUsd?: number | null,
 };
 
 /**  Everything a run needs; the original library's constructor parameters. */
@@ -723,6 +765,12 @@ export type TrainRequest_Serialize = {
 	ami: string | null,
 	/**  Safety net: the machine shuts itself down (and is terminated) after this. */
 	maxRuntimeHours: number,
+	/**
+	 *  Optional budget cap in dollars: the safety stop comes earlier when
+	 *  the machine's price would pass it (hours = cap ÷ $/hour), enforced on
+	 *  the machine itself.
+	 */
+	budgetUsd: number | null,
 };
 
 export type TypeCategory = "general" | "compute" | "memory" | "gpu" | "other";

@@ -52,6 +52,9 @@ pub struct TrainArgs {
     /// Safety net: the machine terminates itself after this many hours.
     #[arg(long, default_value_t = 24)]
     pub max_hours: u32,
+    /// Budget cap in US dollars: the safety stop comes earlier when this is reached first.
+    #[arg(long)]
+    pub budget: Option<f64>,
     /// Keep the machine and stack after the run (default: delete them, keep outputs).
     #[arg(long)]
     pub keep: bool,
@@ -70,6 +73,7 @@ impl TrainArgs {
             bucket: self.bucket.clone(),
             ami: self.ami.clone(),
             max_runtime_hours: self.max_hours,
+            budget_usd: self.budget,
         }
     }
 }

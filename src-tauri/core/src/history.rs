@@ -117,6 +117,8 @@ pub struct RunRecord {
     pub cleanup_message: Option<String>,
     /// What the machine reported (phases, Python, environment, metrics).
     pub summary: Option<RunSummary>,
+    /// What it cost (so far, while the machine may still run).
+    pub cost: Option<crate::prices::RunCost>,
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -505,7 +507,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
             damage.join("; ")
         ));
     }
+    let cost = crate::prices::run_cost(
+        &resources,
+        time::OffsetDateTime::now_utc().unix_timestamp() as f64,
+    );
     Ok(RunRecord {
+        cost,
         run_id,
         created_at: r.get(1)?,
         account_id: r.get(2)?,
@@ -562,6 +569,7 @@ mod tests {
             bucket: "b".into(),
             ami: None,
             max_runtime_hours: 24,
+            budget_usd: None,
         };
         for (id, account) in [
             ("20260101-000000-cccccc", "cli"),

@@ -13,6 +13,7 @@ use crate::history::{History, HistoryError, RunRecord};
 use crate::logs::Keeper;
 use crate::paths;
 use crate::pipeline::{ProgressSink, Tracked};
+use crate::prices::Prices;
 use crate::runs::{RunError, Runs};
 
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +72,11 @@ impl Services {
             source,
         })?;
         let history = History::open(&paths::history_db(data_dir))?;
+        let prices = Prices::open(&data_dir.join("prices.db"))
+            .map_err(|e| ServicesError::History(HistoryError::Db(e)))?;
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
-            runs: Arc::new(Runs::new(Arc::new(history))),
+            runs: Arc::new(Runs::new(Arc::new(history)).with_prices(Arc::new(prices))),
             accounts: Accounts::open(data_dir),
             catalog: Catalog::default(),
         })

@@ -237,6 +237,24 @@ impl AwsContext {
         })
     }
 
+    /// The same credentials and endpoint in another region.
+    pub async fn new_like(other: &AwsContext, region: &str) -> Result<Self, AwsError> {
+        if !is_region_code(region) {
+            return Err(AwsError::BadRegion(region.to_string()));
+        }
+        let config = other
+            .config
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build();
+        Ok(Self {
+            config,
+            region: region.to_string(),
+            endpoint: other.endpoint.clone(),
+            calls: other.calls.clone(),
+        })
+    }
+
     pub fn region(&self) -> &str {
         &self.region
     }

@@ -245,7 +245,11 @@ mod tests {
     fn line(i: usize) -> LogLine {
         LogLine {
             at_ms: 1_000.0 + i as f64,
-            stream: if i % 7 == 0 { Stream::Err } else { Stream::Out },
+            stream: if i.is_multiple_of(7) {
+                Stream::Err
+            } else {
+                Stream::Out
+            },
             text: format!("epoch {i} loss {}", 1.0 / (i + 1) as f64),
         }
     }

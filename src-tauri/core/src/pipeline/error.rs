@@ -61,6 +61,9 @@ pub enum PipelineError {
     #[error("the disk must be at least {needed} GiB for this machine image (asked: {asked} GiB)")]
     DiskTooSmallForImage { needed: i32, asked: u32 },
 
+    #[error("a budget of ${budget:.2} buys less than 3 minutes of this machine (about ${usd_per_hour:.2} per hour)")]
+    BudgetTooSmall { budget: f64, usd_per_hour: f64 },
+
     #[error("the machine image {0} was not found in this region")]
     UnknownImage(String),
 
@@ -145,6 +148,7 @@ impl PipelineError {
                 | PipelineError::DiskTooSmallForImage { .. }
                 | PipelineError::UnknownImage(_)
                 | PipelineError::NoAutomaticImage { .. }
+                | PipelineError::BudgetTooSmall { .. }
                 | PipelineError::UnknownInstanceType { .. }
                 | PipelineError::BucketOtherRegion { .. }
                 | PipelineError::BucketTaken(_)
@@ -179,6 +183,7 @@ impl Explain for PipelineError {
             PipelineError::UnknownInstanceType { .. } => "unknown_instance_type",
             PipelineError::DiskTooSmallForImage { .. } => "disk_too_small",
             PipelineError::UnknownImage(_) => "unknown_image",
+            PipelineError::BudgetTooSmall { .. } => "budget_too_small",
             PipelineError::NoAutomaticImage { .. } => "no_automatic_image",
             PipelineError::QuotaTooLow { .. } => "quota_too_low",
             PipelineError::NoCapacity { .. } => "no_capacity",
@@ -203,6 +208,7 @@ impl Explain for PipelineError {
             match self {
                 PipelineError::Input(e) => return e.hint(),
                 PipelineError::QuotaTooLow { .. } => "Ask AWS for a higher vCPU quota in the Service Quotas console.",
+                PipelineError::BudgetTooSmall { .. } => "Raise the budget cap, or pick a cheaper machine.",
                 PipelineError::NoAutomaticImage { .. } => "Pick an NVIDIA GPU machine (g4dn, g5, g6…) or a CPU machine, or enter an image id that has the drivers.",
                 PipelineError::NoCapacity { .. } => "Try again in a few minutes, or pick another machine type or region. Nothing is left running.",
                 PipelineError::Network { .. } => {

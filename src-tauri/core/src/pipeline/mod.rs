@@ -32,6 +32,7 @@ mod words;
 
 pub use assets::lambda_zip;
 pub use delete::delete_resources;
+pub(crate) use error::aws_error;
 pub use error::PipelineError;
 pub use inputs::{
     check_bucket, check_request, parse_requirements, read_input, CheckedFile, FileKind, InputError,
@@ -45,6 +46,17 @@ pub use remote::outcome as command_outcome;
 pub use status::{cloud_status, instance_state, stack_status, CloudStatus};
 pub use storage::{list_buckets_in_region, suggest_bucket_name};
 pub use train::Train;
+
+/// Terminates machines and waits until they are gone.
+pub async fn terminate_machines(
+    ctx: &crate::aws::AwsContext,
+    ids: &[String],
+) -> Result<Vec<String>, PipelineError> {
+    instance::terminate(ctx, ids, &|m: &str| {
+        tracing::info!(message = m, "terminate")
+    })
+    .await
+}
 pub use words::human_duration;
 
 /// A new run id: `YYYYMMDD-HHMMSS-xxxxxx` (UTC time, random hex): sortable,

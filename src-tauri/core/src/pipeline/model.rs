@@ -18,6 +18,11 @@ pub struct TrainRequest {
     pub ami: Option<String>,
     /// Safety net: the machine shuts itself down (and is terminated) after this.
     pub max_runtime_hours: u32,
+    /// Optional budget cap in dollars: the safety stop comes earlier when
+    /// the machine's price would pass it (hours = cap ÷ $/hour), enforced on
+    /// the machine itself.
+    #[serde(default)]
+    pub budget_usd: Option<f64>,
 }
 
 /// The steps of a run, in order, plus the clean-up.
@@ -123,6 +128,19 @@ pub struct RunResources {
     /// The Availability Zone the machine runs in.
     #[serde(default)]
     pub zone: Option<String>,
+    /// Machine and disk, $ per hour, as priced at launch (`None`: unknown).
+    #[serde(default)]
+    pub usd_per_hour: Option<f64>,
+    /// The safety stop actually set on the machine, in hours (the maximum
+    /// run time, or less when a budget cap asks for it).
+    #[serde(default)]
+    pub safety_stop_hours: Option<f64>,
+    /// Unix seconds when the machine was found gone (clean-up verified).
+    #[serde(default)]
+    pub ended_at: Option<f64>,
+    /// How many machines bill at that rate (SageMaker runs may use several).
+    #[serde(default)]
+    pub machines: u32,
     pub install_command_id: Option<String>,
     pub training_command_id: Option<String>,
 }

@@ -14,6 +14,7 @@ use super::words::{human_duration, last_line, stack_words};
 use super::{assets, instance, machine, new_run_id, quotas, remote, stack};
 use crate::aws::AwsContext;
 use crate::logs::{Curves, LogFollower, LogLine, LogName, MetricParser, Stream};
+use crate::prices::{hourly_total, Prices, Service};
 
 /// Longest an install may take (it must also end before the safety stop).
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(3 * 60 * 60);
@@ -22,6 +23,8 @@ const LOG_EVERY: Duration = Duration::from_secs(2);
 /// After a failure the machine shuts itself down after this long (minutes)
 /// unless the user retries; it costs money meanwhile.
 pub const IDLE_AFTER_FAILURE_MIN: u32 = 60;
+/// The shortest safety stop a budget cap may set (3 minutes).
+pub const MIN_SAFETY_HOURS: f64 = 0.05;
 /// Where environment caches live in the run's bucket.
 pub const CACHE_PREFIX: &str = "easytdv/cache";
 
@@ -39,6 +42,7 @@ pub struct Train {
     subnets: Vec<LaunchSubnet>,
     summary: RunSummary,
     curves: Curves,
+    prices: Option<Arc<Prices>>,
 }
 
 impl Train {
@@ -90,9 +94,17 @@ impl Train {
             subnets: Vec::new(),
             summary: RunSummary::default(),
             curves: Curves::default(),
+            prices: None,
         };
         train.save()?;
         Ok(train)
+    }
+
+    /// Prices the machine at preparation (cost shown and recorded; a budget
+    /// cap becomes the machine's safety stop).
+    pub fn with_prices(mut self, prices: Arc<Prices>) -> Self {
+        self.prices = Some(prices);
+        self
     }
 
     pub fn run_id(&self) -> &str {
@@ -156,7 +168,7 @@ impl Train {
         &mut self,
         timer: &StepTimer<'static>,
     ) -> Result<PreparedEnv, PipelineError> {
-        let ctx = &self.ctx;
+        let ctx = &self.ctx.clone();
         let info = machine::describe_type(ctx, &self.request.instance_type).await?;
         let ami = machine::resolve_ami(ctx, &info, self.request.ami.as_deref()).await?;
         if i64::from(self.request.disk_gb) < i64::from(ami.min_disk_gb) {
@@ -168,6 +180,7 @@ impl Train {
         quotas::check_vcpus(ctx, &info).await?;
         let vpc_id = machine::default_vpc(ctx).await?;
         self.subnets = machine::launch_subnets(ctx, &info.name, &vpc_id).await?;
+        self.price_and_cap(timer).await?;
         timer.update(format!("Using image {} ({})", ami.name, ami.id));
         if self.resources.account_id.is_none() {
             self.resources.account_id = Some(storage::account_id(ctx).await?);
@@ -224,7 +237,7 @@ impl Train {
             stack::parameter("DiskSizeGb", r.disk_gb.to_string()),
             stack::parameter("AmiId", &prepared.ami_id),
             stack::parameter("VpcId", &prepared.vpc_id),
-            stack::parameter("MaxRuntimeHours", r.max_runtime_hours.to_string()),
+            stack::parameter("MaxRuntimeHours", format!("{:.2}", self.safety_hours())),
         ];
         let id = stack::start_create(
             &self.ctx,
@@ -398,16 +411,73 @@ impl Train {
         ])
     }
 
+    /// The machine's safety stop in hours: the maximum run time, or less
+    /// when the budget cap asks for it.
+    fn safety_hours(&self) -> f64 {
+        self.resources
+            .safety_stop_hours
+            .unwrap_or(f64::from(self.request.max_runtime_hours))
+    }
+
+    /// Prices the machine; with a budget cap, the safety stop comes when
+    /// the cap is spent. An unknown price never blocks the launch.
+    async fn price_and_cap(&mut self, timer: &StepTimer<'static>) -> Result<(), PipelineError> {
+        let max = f64::from(self.request.max_runtime_hours);
+        let rate = match &self.prices {
+            Some(prices) => match prices
+                .hourly(&self.ctx, Service::Ec2, &self.request.instance_type)
+                .await
+            {
+                Some(machine) => Some(hourly_total(
+                    machine,
+                    self.request.disk_gb,
+                    prices.gp3_gb_month(&self.ctx).await,
+                )),
+                None => None,
+            },
+            None => None,
+        };
+        self.resources.usd_per_hour = rate;
+        self.resources.machines = 1;
+        let hours = match (self.request.budget_usd, rate) {
+            (Some(cap), Some(rate)) if rate > 0.0 => {
+                let hours = (cap / rate).min(max);
+                if hours < MIN_SAFETY_HOURS {
+                    return Err(PipelineError::BudgetTooSmall {
+                        budget: cap,
+                        usd_per_hour: rate,
+                    });
+                }
+                hours
+            }
+            (Some(_), None) => {
+                timer.update("The price of this machine is unknown: the budget cap cannot be applied; the maximum run time is the safety stop");
+                max
+            }
+            _ => max,
+        };
+        self.resources.safety_stop_hours = Some(hours);
+        timer.update(match rate {
+            Some(rate) => format!(
+                "About ${rate:.2} per hour; it stops itself after {} at most (${:.2} at most)",
+                human_duration(Duration::from_secs_f64(hours * 3600.0)),
+                rate * hours
+            ),
+            None => "Price unknown (the price list could not be read)".to_string(),
+        });
+        self.save()
+    }
+
     /// Time left before the machine's safety stop: every command must end
     /// before it (SSM takes at most 48 h anyway).
     fn time_left(&self) -> Duration {
-        let hours = u64::from(self.request.max_runtime_hours);
+        let secs = (self.safety_hours() * 3600.0) as u64;
         let started = self
             .resources
             .launched_at
             .map(|t| t as u64)
             .unwrap_or_else(now_secs);
-        let deadline = started + hours * 3600;
+        let deadline = started + secs;
         Duration::from_secs(
             deadline
                 .saturating_sub(now_secs())

@@ -18,6 +18,7 @@ use crate::pipeline::{
     self, DeleteReport, PipelineError, ProgressEvent, ProgressSink, RunReport, RunResources, Step,
     StepState, Tracked, Train, TrainRequest,
 };
+use crate::prices::Prices;
 
 /// What the history says when the user stops a run.
 pub const STOPPED_MESSAGE: &str = "Stopped by you before it finished.";
@@ -73,10 +74,17 @@ pub struct Retryable {
     pub resources: RunResources,
 }
 
+/// Told when a run ends (OS notifications in the app).
+pub trait Notifier: Send + Sync {
+    fn notify(&self, title: &str, body: &str);
+}
+
 /// The runs of one history, and those this process is working on.
 pub struct Runs {
     history: Arc<History>,
     active: ActiveRuns,
+    prices: Option<Arc<Prices>>,
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl Runs {
@@ -84,6 +92,36 @@ impl Runs {
         Self {
             history,
             active: ActiveRuns::default(),
+            prices: None,
+            notifier: None,
+        }
+    }
+
+    /// Runs are priced when they start (cost shown, budget caps enforced).
+    pub fn with_prices(mut self, prices: Arc<Prices>) -> Self {
+        self.prices = Some(prices);
+        self
+    }
+
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    pub fn prices(&self) -> Option<&Arc<Prices>> {
+        self.prices.as_ref()
+    }
+
+    fn priced(&self, train: Train) -> Train {
+        match &self.prices {
+            Some(p) => train.with_prices(p.clone()),
+            None => train,
+        }
+    }
+
+    fn notify(&self, title: &str, body: &str) {
+        if let Some(n) = &self.notifier {
+            n.notify(title, body);
         }
     }
 
@@ -104,7 +142,7 @@ impl Runs {
         request: TrainRequest,
         progress: Arc<Tracked>,
     ) -> Result<Ready, RunError> {
-        let train = Train::new(ctx, request, progress, self.history.clone())?;
+        let train = self.priced(Train::new(ctx, request, progress, self.history.clone())?);
         let guard = self.active.begin(train.run_id())?;
         self.history
             .attach_request(train.run_id(), account_id, train.request())?;
@@ -140,13 +178,13 @@ impl Runs {
         progress: Arc<Tracked>,
     ) -> Result<Ready, RunError> {
         let guard = self.active.begin(&retry.resources.run_id)?;
-        let train = Train::resume(
+        let train = self.priced(Train::resume(
             ctx,
             retry.request,
             retry.resources,
             progress,
             self.history.clone(),
-        )?;
+        )?);
         self.history
             .set_outcome(train.run_id(), Outcome::Running, Some(from), None, None)?;
         info!(run_id = train.run_id(), from = from.as_str(), "run resumed");
@@ -165,9 +203,25 @@ impl Runs {
     ) -> RunEnd {
         let run_id = ready.run_id().to_string();
         let result = ready.train.run_from(ready.from).await;
+        let script = ready
+            .train
+            .request()
+            .script_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "train.py".into());
         match &result {
-            Ok(_) => info!(run_id, "run succeeded"),
-            Err(e) => warn!(run_id, error = %e, "run failed"),
+            Ok(_) => {
+                info!(run_id, "run succeeded");
+                self.notify(
+                    "Training finished",
+                    &format!("{script} finished; its outputs are in your bucket."),
+                );
+            }
+            Err(e) => {
+                warn!(run_id, error = %e, "run failed");
+                self.notify("Training failed", &format!("{script}: {e}"));
+            }
         }
         log_write(
             &run_id,
@@ -261,11 +315,28 @@ impl Runs {
         );
         let result = delete.await;
         match &result {
-            Ok(_) => info!(run_id, "clean-up verified"),
+            Ok(_) => {
+                info!(run_id, "clean-up verified");
+                self.mark_ended(run_id);
+            }
             Err(e) => warn!(run_id, error = %e, "clean-up failed"),
         }
         log_write(run_id, self.history.record_delete_result(run_id, &result));
         result
+    }
+}
+
+impl Runs {
+    /// The machine is gone: the run's cost stops growing.
+    pub fn mark_ended(&self, run_id: &str) {
+        let Ok(mut record) = self.history.get(run_id) else {
+            return;
+        };
+        if record.resources.ended_at.is_none() && record.resources.launched_at.is_some() {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+            record.resources.ended_at = Some(now);
+            log_write(run_id, self.history.save_resources(&record.resources));
+        }
     }
 }
 

@@ -52,6 +52,7 @@ pub fn request(case: &str, bucket: &str) -> TrainRequest {
         bucket: bucket.into(),
         ami: None,
         max_runtime_hours: 2,
+        budget_usd: None,
     }
 }
 

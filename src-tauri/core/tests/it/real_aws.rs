@@ -92,7 +92,7 @@ async fn a_machine_over_the_accounts_vcpu_quota_is_refused_before_anything_is_cr
         .unwrap()
         .contains("Ask AWS for more here: https://"));
     assert!(
-        !h.ctx.s3().head_bucket().bucket(&name).send().await.is_ok(),
+        h.ctx.s3().head_bucket().bucket(&name).send().await.is_err(),
         "no bucket was created"
     );
 }

@@ -1,0 +1,72 @@
+//! What a run costs: its machine's $/hour and its disk's, times the time
+//! the machine lived (from launch to clean-up, or until now, never past
+//! its safety stop).
+
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::RunResources;
+
+/// AWS bills storage per GB-month of 730 hours.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunCost {
+    /// Dollars so far (or in all, once the machine is gone).
+    pub usd: f64,
+    /// Machine and disk together, per hour.
+    pub usd_per_hour: f64,
+    pub hours: f64,
+    /// The machine may still be running (the cost still grows).
+    pub growing: bool,
+}
+
+/// $/hour of a machine with its disk.
+pub fn hourly_total(machine_usd_per_hour: f64, disk_gb: u32, gp3_gb_month: Option<f64>) -> f64 {
+    machine_usd_per_hour + f64::from(disk_gb) * gp3_gb_month.unwrap_or(0.0) / HOURS_PER_MONTH
+}
+
+/// The cost of a run as its resources record it; `None` before a machine
+/// was launched or when its price is unknown.
+pub fn run_cost(res: &RunResources, now_secs: f64) -> Option<RunCost> {
+    let rate = res.usd_per_hour?;
+    let start = res.launched_at?;
+    let stop = res
+        .safety_stop_hours
+        .map(|h| start + h * 3600.0)
+        .unwrap_or(f64::INFINITY);
+    let end = res.ended_at.unwrap_or(now_secs).min(stop);
+    let hours = ((end - start) / 3600.0).max(0.0);
+    Some(RunCost {
+        usd: rate * hours * f64::from(res.machines.max(1)),
+        usd_per_hour: rate * f64::from(res.machines.max(1)),
+        hours,
+        growing: res.ended_at.is_none() && now_secs < stop,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elapsed_times_price_never_past_the_safety_stop() {
+        let mut res = RunResources {
+            usd_per_hour: Some(hourly_total(1.0, 73, Some(0.1))),
+            launched_at: Some(1000.0),
+            safety_stop_hours: Some(2.0),
+            ..Default::default()
+        };
+        assert!((res.usd_per_hour.unwrap() - 1.01).abs() < 1e-9);
+        let c = run_cost(&res, 1000.0 + 1800.0).unwrap();
+        assert!((c.usd - 0.505).abs() < 1e-9 && c.growing, "{c:?}");
+        // Days later, a machine never cleaned up stopped itself at 2 h.
+        let c = run_cost(&res, 1000.0 + 10.0 * 86400.0).unwrap();
+        assert!((c.hours - 2.0).abs() < 1e-9 && !c.growing);
+        res.ended_at = Some(1000.0 + 3600.0);
+        let c = run_cost(&res, 9e9).unwrap();
+        assert!((c.usd - 1.01).abs() < 1e-9 && !c.growing);
+        res.usd_per_hour = None;
+        assert_eq!(run_cost(&res, 0.0), None);
+    }
+}
