@@ -10,6 +10,8 @@ Every request moto handles is recorded as one JSON line once answered:
      "names": {"StackName": "easytdv-..."},           # the request's resource names, when it has some
      "stack_parameters": {"RunId": "..."},            # CreateStack only
      "role": "easytdv-<run>-instance"}                # instance and Lambda principals: their role's name
+
+The Price List API (`pricing`), which moto lacks, is answered here (pricing.py).
 """
 
 from __future__ import annotations
@@ -316,6 +318,15 @@ class Gateway:
                 entry["names"] = names
             if operation == "CreateStack":
                 entry["stack_parameters"] = _stack_parameters(params)
+            if service == "pricing":
+                from . import pricing
+
+                result, code, error = pricing.wsgi_answer(start_response, operation, body, region)
+                entry["status"] = code
+                if error:
+                    entry["error"] = error
+                self._finish(entry, principal)
+                return result
         status = {}
 
         def capture(status_line, response_headers, exc_info=None):

@@ -2,7 +2,8 @@
 region, to images that DescribeImages finds.
 
 moto ships the Amazon Linux ones (and their AMIs) for most regions; the Deep
-Learning AMI parameter, and any region moto lacks, get a synthetic image."""
+Learning AMI parameters (x86_64, arm64), and any region moto lacks, get a
+synthetic image."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from moto.ssm.models import Parameter, ParameterDict
 
 AL = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-"
 DLAMI = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id"
+DLAMI_ARM = "/aws/service/deeplearning/ami/arm64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id"
 AMAZON_OWNER = "137112412989"
 # parameter -> (image name, architecture, description)
 IMAGES = {
@@ -32,6 +34,11 @@ IMAGES = {
         "Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023) 20261101",
         "x86_64",
         "Supported EC2 instances: G4dn, G5, G6, Gr6, G6e, P4d, P4de, P5. (sandbox)",
+    ),
+    DLAMI_ARM: (
+        "Deep Learning ARM64 Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023) 20261101",
+        "arm64",
+        "Supported EC2 instances: G5g. (sandbox)",
     ),
 }
 

@@ -17,10 +17,12 @@ from . import (
     gateway,
     instances,
     lambda_exec,
+    pricing,
     principals,
     procs,
     public_params,
     quotas,
+    spot_prices,
     ssm_api,
     ssm_exec,
 )
@@ -36,6 +38,7 @@ def reset_runtime() -> None:
     instances.reset()
     lambda_exec.reset()
     quotas.reset()
+    pricing.reset()
     gateway.forget_roles()
     procs.kill_tagged()
 
@@ -60,6 +63,7 @@ def install() -> None:
         cfn_delay,
         cfn_failures,
         cfn_params,  # after cfn_failures: wraps its create_stack
+        spot_prices,
     ):
         module.install()
     MotoAPIBackend.reset = _reset

@@ -86,7 +86,7 @@ def test_the_real_template_refuses_bad_run_parameters_and_creates_nothing(aws, a
     cases = {
         "RunId": ("run-1", "Parameter RunId failed to satisfy constraint: must look like 20261126-142700-a1b2c3."),
         "DiskSizeGb": ("4", "Parameter 'DiskSizeGb' must be a number not less than 8"),
-        "MaxRuntimeHours": ("721", "Parameter 'MaxRuntimeHours' must be a number not greater than 720"),
+        "MaxRuntimeHours": ("49", "Parameter 'MaxRuntimeHours' must be a number not greater than 48"),
         "VpcId": (
             "vpc-0123456789abcdef0",
             "Parameter validation failed: parameter value vpc-0123456789abcdef0 for parameter name VpcId "

@@ -51,6 +51,7 @@ def test_public_ami_parameters_resolve_to_images(aws, region):
         "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
         "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
         "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id",
+        "/aws/service/deeplearning/ami/arm64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id",
     ]
     res = aws("ssm", region).get_parameters(Names=names)
     assert res["InvalidParameters"] == []
@@ -58,6 +59,9 @@ def test_public_ami_parameters_resolve_to_images(aws, region):
     images = aws("ec2", region).describe_images(ImageIds=ids)["Images"]
     assert sorted(i["ImageId"] for i in images) == sorted(ids)
     assert all(i["Name"] and i["RootDeviceName"] == "/dev/xvda" for i in images)
+    arch = {i["ImageId"]: i["Architecture"] for i in images}
+    by_name = {p["Name"]: arch[p["Value"]] for p in res["Parameters"]}
+    assert [by_name[n] for n in names] == ["x86_64", "arm64", "x86_64", "arm64"]
     single = aws("ssm", region).get_parameter(Name=names[2])["Parameter"]["Value"]
     assert single in ids
 
