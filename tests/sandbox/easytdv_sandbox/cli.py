@@ -26,7 +26,14 @@ def run_foreground(args) -> int:
         print(f"easytdv-sandbox: bad --quota / EASYTDV_SANDBOX_QUOTAS: {e}", file=sys.stderr)
         return 2
     sandbox = Sandbox(
-        args.host, args.port, args.data_dir, args.cfn_delay, args.verbose, args.lambda_delay, quota_values
+        args.host,
+        args.port,
+        args.data_dir,
+        args.cfn_delay,
+        args.verbose,
+        args.lambda_delay,
+        quota_values,
+        args.sagemaker_delay,
     )
     try:
         endpoint = sandbox.start()
@@ -126,11 +133,18 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds every Lambda invocation waits before its handler runs",
     )
     run.add_argument(
+        "--sagemaker-delay",
+        type=float,
+        default=float(os.environ.get("EASYTDV_SANDBOX_SAGEMAKER_DELAY") or 0),
+        help="seconds each SageMaker training-job phase (Starting, Downloading, Uploading, ...) lasts at least",
+    )
+    run.add_argument(
         "--quota",
         action="append",
         default=[],
-        metavar="CODE=VCPUS",
-        help="EC2 on-demand vCPU quota in every region, e.g. L-DB2E81BA=8 (repeatable)",
+        metavar="CODE=VALUE",
+        help="a quota in every region: EC2 vCPUs (L-DB2E81BA=8) or SageMaker instances by code or by name "
+        "('ml.g5.xlarge for training job usage=1') (repeatable)",
     )
     run.add_argument("--background", action="store_true")
     run.add_argument("--pidfile")

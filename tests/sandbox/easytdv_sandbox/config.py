@@ -34,7 +34,8 @@ class Config:
     data_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / ".data")
     cfn_delay: float = 0.0
     lambda_delay: float = 0.0  # seconds every Lambda invocation waits before its handler runs
-    quotas: dict = field(default_factory=dict)  # EC2 quota code -> vCPUs, every region (--quota)
+    quotas: dict = field(default_factory=dict)  # quota code (or SageMaker quota name) -> value, every region (--quota)
+    sagemaker_delay: float = 0.0  # seconds each training-job phase (Starting, Downloading, ...) lasts at least
 
 
 CONFIG = Config()

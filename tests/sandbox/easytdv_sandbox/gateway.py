@@ -9,7 +9,8 @@ Every request moto handles is recorded as one JSON line once answered:
      "bucket": "b", "key": "k",                       # S3 only ("prefix" too for ListObjects)
      "names": {"StackName": "easytdv-..."},           # the request's resource names, when it has some
      "stack_parameters": {"RunId": "..."},            # CreateStack only
-     "role": "easytdv-<run>-instance"}                # instance and Lambda principals: their role's name
+     "role": "easytdv-<run>-instance",                # instance, Lambda, training-job principals: their role's name
+     "via": "sagemaker"}                              # calls SageMaker makes for a job (downloads, logs, uploads)
 
 The Price List API (`pricing`), which moto lacks, is answered here (pricing.py).
 """
@@ -163,7 +164,7 @@ _ROLES: dict[str, str] = {}  # principal name -> role name, kept once known (the
 
 
 def _role_of(principal: principals.Principal) -> str | None:
-    """The IAM role name behind a Lambda or instance principal (None if unknown)."""
+    """The IAM role name behind a Lambda, instance or training-job principal (None if unknown)."""
     if principal.name in _ROLES:
         return _ROLES[principal.name]
     role = _lookup_role(principal)
@@ -201,6 +202,10 @@ def _lookup_role(principal: principals.Principal) -> str | None:
             else:
                 return None
             return found.roles[0].name if found.roles else None
+        if principal.name.startswith("sagemaker:"):
+            from . import sagemaker_exec
+
+            return sagemaker_exec.role_name_of(principal.name.split(":", 1)[1])
         if principal.name.startswith("lambda:"):
             name = principal.name.split(":", 1)[1]
             for backend in list(lambda_backends[account].values()):
@@ -273,6 +278,7 @@ class Gateway:
         account = principal.account or principals.DEFAULT_ACCOUNT
         entry: dict = {
             "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            **({"via": "sagemaker"} if "easytdv-sandbox-sagemaker-platform" in headers.get("User-Agent", "") else {}),
             "service": service,
             "principal": principal.name,
             "access_key": access_key,
@@ -341,7 +347,7 @@ class Gateway:
         return result
 
     def _finish(self, entry: dict, principal: principals.Principal) -> None:
-        if principal.name.startswith(("instance:", "lambda:")):
+        if principal.name.startswith(("instance:", "lambda:", "sagemaker:")):
             role = _role_of(principal)
             if role:
                 entry["role"] = role

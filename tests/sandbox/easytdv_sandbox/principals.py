@@ -11,10 +11,11 @@ sandbox reads the key from the SigV4 `Credential=` (any characters) and maps:
 | `lambda-<function-name>` | `lambda:<function-name>`| 123456789012  |
 | `instance-<instance-id>` | `instance:<instance-id>`| 123456789012  |
 | `other-account`          | `other-account`         | 111111111111  |
+| `sagemaker-<job-name>`   | `sagemaker:<job-name>`  | 123456789012  | (a training job's execution role)
 | anything else            | `key:<key>` (moto's own rules pick the account) |
 
-Lambda invocations and instance scripts get their key from the sandbox
-(lambda_exec, instances); any secret key is accepted.
+Lambda invocations, instance scripts and training jobs get their key from the
+sandbox (lambda_exec, instances, sagemaker_exec); any secret key is accepted.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from moto.core.responses import BaseResponse
 DEFAULT_ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "111111111111"
 APP_KEY, OTHER_KEY = "sandbox", "other-account"
-LAMBDA_PREFIX, INSTANCE_PREFIX = "lambda-", "instance-"
+LAMBDA_PREFIX, INSTANCE_PREFIX, SAGEMAKER_PREFIX = "lambda-", "instance-", "sagemaker-"
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/([0-9]{8})/([^/]*)/([^/]*)/aws4_request")
 
@@ -47,6 +48,10 @@ def instance_key(instance_id: str) -> str:
     return f"{INSTANCE_PREFIX}{instance_id}"
 
 
+def sagemaker_key(job_name: str) -> str:
+    return f"{SAGEMAKER_PREFIX}{job_name}"
+
+
 def of_key(access_key: str) -> Principal:
     if access_key == APP_KEY:
         return Principal("app", DEFAULT_ACCOUNT, access_key)
@@ -56,6 +61,8 @@ def of_key(access_key: str) -> Principal:
         return Principal(f"lambda:{access_key[len(LAMBDA_PREFIX) :]}", DEFAULT_ACCOUNT, access_key)
     if access_key.startswith(INSTANCE_PREFIX) and len(access_key) > len(INSTANCE_PREFIX):
         return Principal(f"instance:{access_key[len(INSTANCE_PREFIX) :]}", DEFAULT_ACCOUNT, access_key)
+    if access_key.startswith(SAGEMAKER_PREFIX) and len(access_key) > len(SAGEMAKER_PREFIX):
+        return Principal(f"sagemaker:{access_key[len(SAGEMAKER_PREFIX) :]}", DEFAULT_ACCOUNT, access_key)
     return Principal(f"key:{access_key}", None, access_key)
 
 

@@ -25,7 +25,7 @@ from moto.servicequotas.exceptions import NoSuchResource
 from moto.servicequotas.models import ServiceQuotasBackend
 from moto.servicequotas.responses import ServiceQuotasResponse
 
-from . import gateway, principals
+from . import gateway, principals, sagemaker_quotas
 from .config import CONFIG
 
 # code -> (name, default vCPUs, families). Defaults: a new account's G/VT, P and
@@ -76,11 +76,14 @@ def vcpus(instance_type: str) -> int:
 
 
 def value(region: str, code: str) -> float:
+    """An EC2 or SageMaker quota's value in the region (hook/flag settings, else the default)."""
     with _lock:
         for scope in (region, "*"):
             if code in OVERRIDES.get(scope, {}):
                 return OVERRIDES[scope][code]
-    return ON_DEMAND[code][1]
+    if code in ON_DEMAND:
+        return ON_DEMAND[code][1]
+    return sagemaker_quotas.catalogue()[code][3]
 
 
 def quota(region: str, account: str, code: str) -> dict:
@@ -110,20 +113,27 @@ def quota(region: str, account: str, code: str) -> dict:
 
 
 def set_quotas(region: str, values: dict[str, float]) -> None:
-    for code, v in values.items():
-        if code not in ON_DEMAND:
-            raise ValueError(f"unknown EC2 quota code {code!r} (known: {', '.join(ON_DEMAND)})")
+    """EC2 codes, or SageMaker training quotas by code or by name ("ml.g5.xlarge for training job usage")."""
+    resolved = {}
+    for key, v in values.items():
+        code = key if key in ON_DEMAND else sagemaker_quotas.resolve(key)
+        if code is None:
+            raise ValueError(
+                f"unknown quota {key!r} (EC2 codes: {', '.join(ON_DEMAND)}; SageMaker: a code or a name like "
+                "'ml.m5.xlarge for training job usage' / 'ml.g5.xlarge for spot training job usage')"
+            )
         if float(v) < 0:
             raise ValueError("a quota is >= 0")
+        resolved[code] = float(v)
     with _lock:
-        OVERRIDES.setdefault(region or "*", {}).update({c: float(v) for c, v in values.items()})
+        OVERRIDES.setdefault(region or "*", {}).update(resolved)
 
 
 def parse_quota_settings(text: str) -> dict[str, float]:
-    """`L-DB2E81BA=8,L-417A185B=0` (the --quota flag and EASYTDV_SANDBOX_QUOTAS)."""
+    """`L-DB2E81BA=8,ml.g5.xlarge for training job usage=1` (the --quota flag and EASYTDV_SANDBOX_QUOTAS)."""
     out = {}
     for item in filter(None, (p.strip() for p in (text or "").split(","))):
-        code, _, v = item.partition("=")
+        code, _, v = item.rpartition("=")
         out[code.strip()] = float(v)
     return out
 
@@ -135,7 +145,14 @@ def _quotas_hook(method: str, data: dict) -> tuple[int, dict]:
     if method == "POST":
         set_quotas(region, {str(k): float(v) for k, v in dict(data["quotas"]).items()})
     shown = region if region != "*" else "us-east-1"
-    return 200, {"region": region, "quotas": {code: value(shown, code) for code in ON_DEMAND}}
+    with _lock:
+        set_here = set(OVERRIDES.get(region, {})) | set(OVERRIDES.get("*", {}))
+    sagemaker = {sagemaker_quotas.catalogue()[c][0]: value(shown, c) for c in sorted(set_here) if c not in ON_DEMAND}
+    return 200, {
+        "region": region,
+        "quotas": {code: value(shown, code) for code in ON_DEMAND},
+        "sagemaker": sagemaker,  # only the SageMaker quotas set by hook or flag
+    }
 
 
 @gateway.hook("capacity")
@@ -271,6 +288,12 @@ def _get_service_quota(self, service_code: str, quota_code: str) -> dict:
         if quota_code not in ON_DEMAND:
             raise NoSuchResource
         return quota(self.region_name, self.account_id, quota_code)
+    if service_code == "sagemaker":
+        if quota_code not in sagemaker_quotas.catalogue():
+            raise NoSuchResource
+        return sagemaker_quotas.quota(
+            self.region_name, self.account_id, quota_code, value(self.region_name, quota_code)
+        )
     return _orig_get_quota(self, service_code, quota_code)
 
 
@@ -278,9 +301,22 @@ def _list_service_quotas(self) -> str:
     import json
 
     params = json.loads(self.body or "{}")
-    if params.get("ServiceCode") != "ec2":
+    service = params.get("ServiceCode")
+    if service == "ec2":
+        quotas = [quota(self.region, self.current_account, code) for code in ON_DEMAND]
+    elif service == "sagemaker":
+        codes = sorted(sagemaker_quotas.catalogue(), key=lambda c: sagemaker_quotas.catalogue()[c][0])
+        start = int(params.get("NextToken") or 0)
+        size = int(params.get("MaxResults") or 100)
+        page = codes[start : start + size]
+        quotas = [sagemaker_quotas.quota(self.region, self.current_account, c, value(self.region, c)) for c in page]
+        wanted = params.get("QuotaAppliedAtLevel")
+        answer = {"Quotas": quotas if wanted in (None, "ACCOUNT") else []}
+        if start + size < len(codes):
+            answer["NextToken"] = str(start + size)
+        return json.dumps(answer)
+    else:
         raise NoSuchResource
-    quotas = [quota(self.region, self.current_account, code) for code in ON_DEMAND]
     wanted = params.get("QuotaAppliedAtLevel")
     if wanted not in (None, "ACCOUNT"):
         quotas = []

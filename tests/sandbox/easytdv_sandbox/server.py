@@ -22,6 +22,8 @@ from . import (
     procs,
     public_params,
     quotas,
+    sagemaker_api,
+    sagemaker_exec,
     spot_prices,
     ssm_api,
     ssm_exec,
@@ -39,6 +41,7 @@ def reset_runtime() -> None:
     lambda_exec.reset()
     quotas.reset()
     pricing.reset()
+    sagemaker_exec.reset()
     gateway.forget_roles()
     procs.kill_tagged()
 
@@ -64,6 +67,7 @@ def install() -> None:
         cfn_failures,
         cfn_params,  # after cfn_failures: wraps its create_stack
         spot_prices,
+        sagemaker_api,
     ):
         module.install()
     MotoAPIBackend.reset = _reset
@@ -82,6 +86,7 @@ class Sandbox:
         verbose: bool = False,
         lambda_delay: float = 0.0,
         quotas: dict | None = None,
+        sagemaker_delay: float = 0.0,
     ):
         self.host, self.port = host, port
         if data_dir is not None:
@@ -89,6 +94,7 @@ class Sandbox:
         CONFIG.cfn_delay = float(cfn_delay)
         CONFIG.lambda_delay = float(lambda_delay)
         CONFIG.quotas = dict(quotas or {})
+        CONFIG.sagemaker_delay = float(sagemaker_delay)
         logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
         self._server = None
         self._thread: threading.Thread | None = None

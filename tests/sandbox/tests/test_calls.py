@@ -179,9 +179,15 @@ def test_hooks_are_listed_and_not_recorded(endpoint, data_dir):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/easytdv-api/nope", data=b"{}", method="POST"))
     assert err.value.code == 404
-    assert set(json.loads(err.value.read())["hooks"]) >= {"capacity", "lambda-delay", "quotas"}
+    assert set(json.loads(err.value.read())["hooks"]) >= {
+        "capacity",
+        "lambda-delay",
+        "quotas",
+        "pricing",
+        "sagemaker-delay",
+    }
     bad = urllib.request.Request(f"{endpoint}/easytdv-api/quotas", data=b'{"quotas": {"L-XXXX": 1}}', method="POST")
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(bad)
-    assert err.value.code == 400 and "unknown EC2 quota code" in json.loads(err.value.read())["error"]
+    assert err.value.code == 400 and "unknown quota" in json.loads(err.value.read())["error"]
     assert len(calls(data_dir)) == before

@@ -135,3 +135,24 @@ def test_execution_timeout_bounds_are_accepted(aws, instance):
             Parameters={"commands": ["true"], "executionTimeout": ["60", "60"]},
         )
     assert err.value.response["Error"]["Code"] == "InvalidParameters"
+
+
+def test_scheduled_shutdown_is_replaced_cancelled_and_fires(aws, ami):
+    from conftest import online
+
+    iid = aws.ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceInitiatedShutdownBehavior="stop")[
+        "Instances"
+    ][0]["InstanceId"]
+    wait_for(lambda: online(aws, iid), what="Online")
+    state = lambda: aws.ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    fast = "export EASYTDV_SANDBOX_SHUTDOWN_MINUTE=1"  # a minute lasts 1 s here
+    first = wait_done(aws, run_command(aws, iid, fast, "shutdown -h +2", "shutdown -h +3", "shutdown -c"), iid)
+    assert first["Status"] == "Success"
+    assert "will shut down in 2 minutes" in first["StandardErrorContent"]
+    assert "the shutdown scheduled before is replaced" in first["StandardErrorContent"]
+    assert "scheduled shutdown cancelled" in first["StandardErrorContent"]
+    time.sleep(4)
+    assert state() == "running", "a cancelled shutdown does not fire"
+    assert wait_done(aws, run_command(aws, iid, fast, "shutdown -h +1"), iid)["Status"] == "Success"
+    wait_for(lambda: state() == "stopped", timeout=15, what="stopped by the scheduled shutdown")
+    aws.ec2.terminate_instances(InstanceIds=[iid])

@@ -1,0 +1,219 @@
+"""SageMaker training jobs really run: a tiny train.py in script mode, its logs in
+CloudWatch Logs, its outputs in S3; failure, stop and the training quotas."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import REGION, calls, wait_for
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+IMAGE = "763104351884.dkr.ecr.eu-west-3.amazonaws.com/pytorch-training:2.5.1-cpu-py311-ubuntu22.04-sagemaker"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+TRAIN = """\
+import json, os, sys, time
+print("hello from train.py", sys.argv[1:], flush=True)
+data = os.environ["SM_CHANNEL_TRAIN"]
+print("inputs:", sorted(os.listdir(data)), flush=True)
+print("epochs", json.loads(os.environ["SM_HPS"])["epochs"], flush=True)
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "weights.txt"), "w") as f:
+    f.write("trained on " + open(os.path.join(data, "rows.csv")).read())
+with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "metrics.json"), "w") as f:
+    f.write('{"loss": 0.5}')
+print("done", flush=True)
+"""
+
+FAIL = """\
+print("about to fail", flush=True)
+raise ValueError("bad learning rate")
+"""
+
+SLOW = """\
+import time
+print("training forever", flush=True)
+while True:
+    time.sleep(0.2)
+"""
+
+
+@pytest.fixture(scope="module")
+def setup(aws):
+    """(bucket, role ARN) for the module's jobs."""
+    bucket = f"sm-{uuid.uuid4().hex[:10]}"
+    aws.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    aws.s3.put_object(Bucket=bucket, Key="data/rows.csv", Body=b"1,2,3\n")
+    role = aws.iam.create_role(RoleName=f"{bucket}-role", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    return bucket, role
+
+
+def upload_source(aws, bucket: str, name: str, script: str) -> str:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        data = script.encode()
+        info = tarfile.TarInfo("train.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    key = f"code/{name}/sourcedir.tar.gz"
+    aws.s3.put_object(Bucket=bucket, Key=key, Body=buf.getvalue())
+    return f"s3://{bucket}/{key}"
+
+
+def create_job(aws, setup, script: str, instance_type: str = "ml.m5.large", **extra) -> str:
+    bucket, role = setup
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    aws.sagemaker.create_training_job(
+        TrainingJobName=name,
+        RoleArn=role,
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={
+            "sagemaker_program": json.dumps("train.py"),
+            "sagemaker_submit_directory": json.dumps(upload_source(aws, bucket, name, script)),
+            "epochs": json.dumps(3),
+        },
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/"}},
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/out"},
+        ResourceConfig={"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+        **extra,
+    )
+    return name
+
+
+def wait_ended(aws, name: str, timeout: float = 60) -> dict:
+    return wait_for(
+        lambda: (
+            (d := aws.sagemaker.describe_training_job(TrainingJobName=name))["TrainingJobStatus"]
+            not in ("InProgress", "Stopping")
+            and d
+        ),
+        timeout=timeout,
+        interval=0.25,
+        what=f"training job {name} to end",
+    )
+
+
+def log_text(aws, name: str) -> str:
+    streams = aws.logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")["logStreams"]
+    assert [s["logStreamName"].split("/")[1].rsplit("-", 1)[0] for s in streams] == ["algo-1"]
+    events = aws.logs.get_log_events(
+        logGroupName=LOG_GROUP, logStreamName=streams[0]["logStreamName"], startFromHead=True
+    )["events"]
+    return "\n".join(e["message"] for e in events)
+
+
+def test_job_runs_to_completed_with_logs_and_outputs(aws, setup, data_dir):
+    bucket, _ = setup
+    name = create_job(aws, setup, TRAIN)
+    running = aws.sagemaker.describe_training_job(TrainingJobName=name)
+    assert running["TrainingJobStatus"] in ("InProgress", "Completed")
+    d = wait_ended(aws, name)
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    assert d["SecondaryStatus"] == "Completed"
+    statuses = [t["Status"] for t in d["SecondaryStatusTransitions"]]
+    assert statuses[0] == "Starting" and statuses[-1] == "Completed"
+    assert "Training" in statuses and "Uploading" in statuses
+    assert d["TrainingTimeInSeconds"] >= 1 and d["BillableTimeInSeconds"] >= 1
+    assert d["ModelArtifacts"]["S3ModelArtifacts"] == f"s3://{bucket}/out/{name}/output/model.tar.gz"
+
+    text = wait_for(lambda: (t := log_text(aws, name)) and "Reporting training SUCCESS" in t and t, what="logs")
+    assert "hello from train.py ['--epochs', '3']" in text
+    assert "inputs: ['rows.csv']" in text
+    assert "epochs 3" in text
+
+    model = aws.s3.get_object(Bucket=bucket, Key=f"out/{name}/output/model.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(model)) as tar:
+        assert tar.extractfile("weights.txt").read() == b"trained on 1,2,3\n"
+    output = aws.s3.get_object(Bucket=bucket, Key=f"out/{name}/output/output.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(output)) as tar:
+        assert json.loads(tar.extractfile("metrics.json").read()) == {"loss": 0.5}
+
+    listed = aws.sagemaker.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
+    assert [(j["TrainingJobName"], j["TrainingJobStatus"]) for j in listed] == [(name, "Completed")]
+
+    # what the platform did for the job is recorded as the job's principal, marked via sagemaker
+    platform = [c for c in calls(data_dir) if c["principal"] == f"sagemaker:{name}"]
+    assert platform and all(c.get("role") == f"{bucket}-role" for c in platform)
+    assert {"s3:GetObject", "logs:PutLogEvents", "s3:PutObject"} <= {c["action"] for c in platform}
+
+
+def test_failing_script_fails_the_job(aws, setup):
+    name = create_job(aws, setup, FAIL)
+    d = wait_ended(aws, name)
+    assert d["TrainingJobStatus"] == "Failed"
+    assert d["SecondaryStatus"] == "Failed"
+    assert d["FailureReason"].startswith("AlgorithmError: ExecuteUserScriptError")
+    assert "ValueError: bad learning rate" in d["FailureReason"]
+    text = wait_for(lambda: (t := log_text(aws, name)) and "bad learning rate" in t and t, what="logs")
+    assert "about to fail" in text and "Traceback" in text
+
+
+def test_stop_training_job(aws, setup):
+    name = create_job(aws, setup, SLOW)
+    wait_for(
+        lambda: "training forever" in log_text(aws, name) if _has_stream(aws, name) else False,
+        timeout=60,
+        what="the script to start",
+    )
+    aws.sagemaker.stop_training_job(TrainingJobName=name)
+    d = wait_ended(aws, name)
+    assert d["TrainingJobStatus"] == "Stopped"
+    assert d["SecondaryStatus"] == "Stopped"
+    with pytest.raises(ClientError) as e:
+        aws.sagemaker.stop_training_job(TrainingJobName=name)
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        aws.sagemaker.describe_training_job(TrainingJobName="no-such-job")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+
+
+def _has_stream(aws, name: str) -> bool:
+    return bool(aws.logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")["logStreams"])
+
+
+def test_quota_refusal(aws, setup):
+    """A fresh account has 0 "ml.g5.xlarge for training job usage": CreateTrainingJob refuses, nothing runs."""
+    with pytest.raises(ClientError) as e:
+        create_job(aws, setup, TRAIN, instance_type="ml.g5.xlarge")
+    assert e.value.response["Error"]["Code"] == "ResourceLimitExceeded"
+    assert "ml.g5.xlarge for training job usage" in e.value.response["Error"]["Message"]
+    quotas = aws("service-quotas").list_service_quotas(ServiceCode="sagemaker", MaxResults=100)
+    names = {q["QuotaName"]: q["Value"] for q in quotas["Quotas"]}
+    while quotas.get("NextToken"):
+        quotas = aws("service-quotas").list_service_quotas(
+            ServiceCode="sagemaker", MaxResults=100, NextToken=quotas["NextToken"]
+        )
+        names.update({q["QuotaName"]: q["Value"] for q in quotas["Quotas"]})
+    assert names["ml.g5.xlarge for training job usage"] == 0
+    assert names["ml.m5.large for training job usage"] >= 1
+
+
+def test_bad_requests_are_refused(aws, setup):
+    bucket, role = setup
+
+    def jobs() -> int:
+        return len(aws.sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"])
+
+    before = jobs()
+    with pytest.raises(ClientError) as e:
+        create_job(aws, (bucket, role.replace("-role", "-nope")), TRAIN)
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert "Could not assume role" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        create_job(aws, setup, TRAIN, instance_type="ml.nope.large")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert jobs() == before
