@@ -1,7 +1,7 @@
 //! The list of commands exposed to the webview, and the TypeScript bindings
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
-use crate::commands::{accounts, app, results, runs, wizard};
+use crate::commands::{accounts, app, costs, results, runs, wizard};
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
@@ -42,6 +42,12 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         results::search_log,
         results::save_log,
         results::run_metrics,
+        costs::price_quote,
+        costs::spot_prices,
+        costs::refresh_runs,
+        costs::month_costs,
+        costs::find_leftovers,
+        costs::delete_leftover,
     ])
 }
 

@@ -5,6 +5,7 @@ mod commands;
 mod error;
 mod feeds;
 mod logging;
+mod notify;
 mod state;
 mod window;
 
@@ -44,6 +45,9 @@ pub fn run() {
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            app.state::<state::AppState>()
+                .runs
+                .set_notifier(std::sync::Arc::new(notify::Desktop));
             if let Some(main) = app.get_webview_window("main") {
                 window::confirm_close_during_runs(&main);
             }

@@ -104,6 +104,18 @@ export const commands = {
 	saveLog: (runId: string, log: LogName) => typedError<string | null, ErrorReport_Serialize>(__TAURI_INVOKE("save_log", { runId, log })),
 	/**  The curves of the metrics the run's script printed. */
 	runMetrics: (runId: string) => typedError<MetricSeries[], ErrorReport_Serialize>(__TAURI_INVOKE("run_metrics", { runId })),
+	/**  "About $X per hour; at most $Y until the safety stop" for the review. */
+	priceQuote: (accountId: string, region: string, instanceType: string, diskGb: number, maxRuntimeHours: number, budgetUsd: number | null) => typedError<Quote_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("price_quote", { accountId, region, instanceType, diskGb, maxRuntimeHours, budgetUsd })),
+	/**  Current spot prices of a machine type, per zone, cheapest first. */
+	spotPrices: (accountId: string, region: string, instanceType: string) => typedError<SpotPrice[], ErrorReport_Serialize>(__TAURI_INVOKE("spot_prices", { accountId, region, instanceType })),
+	/**  Every run's stack and machine status, in two AWS calls per account and region. */
+	refreshRuns: () => typedError<Refresh_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("refresh_runs")),
+	/**  What the runs started this month cost, per account. */
+	monthCosts: () => typedError<MonthCost[], ErrorReport_Serialize>(__TAURI_INVOKE("month_costs")),
+	/**  easyTDV resources in the account that no run of this history owns. */
+	findLeftovers: (accountId: string) => typedError<Leftover_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("find_leftovers", { accountId })),
+	/**  Deletes one leftover (a run's machine, stack and files go together). */
+	deleteLeftover: (accountId: string, leftover: Leftover_Deserialize, onEvent: Channel<RunEvent_Deserialize>) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("delete_leftover", { accountId, leftover, onEvent })),
 };
 
 /* Types */
@@ -320,6 +332,12 @@ export type InstanceTypeInfo_Deserialize = {
 	accelerator: Accelerator,
 	/**  Said next to the type when the automatic image does not suit it. */
 	warning?: string | null,
+	/**  An older generation (m1, m3, c3, …): shown behind "Show older types". */
+	previousGeneration: boolean,
+	/**  On-demand $/hour in the region (Linux); `None`: price unknown. */
+	usdPerHour?: number | null,
+	/**  Set on the few types recommended first: what each is good for. */
+	recommended?: string | null,
 };
 
 export type InstanceTypeInfo_Serialize = {
@@ -333,6 +351,56 @@ export type InstanceTypeInfo_Serialize = {
 	accelerator: Accelerator,
 	/**  Said next to the type when the automatic image does not suit it. */
 	warning: string | null,
+	/**  An older generation (m1, m3, c3, …): shown behind "Show older types". */
+	previousGeneration: boolean,
+	/**  On-demand $/hour in the region (Linux); `None`: price unknown. */
+	usdPerHour: number | null,
+	/**  Set on the few types recommended first: what each is good for. */
+	recommended: string | null,
+};
+
+/**  Something of easyTDV's in the account that no run of this history owns. */
+export type Leftover = Leftover_Serialize | Leftover_Deserialize;
+
+/**  What kind of thing was left behind. */
+export type LeftoverKind = 
+/**  A training machine (costs its hourly price). */
+"machine" | 
+/**  A run's stack (roles, launcher; costs nothing by itself). */
+"stack" | 
+/**  A disk no machine uses (costs its storage). */
+"volume" | 
+/**  A run's uploaded inputs in a bucket (a few cents a month). */
+"files";
+
+/**  Something of easyTDV's in the account that no run of this history owns. */
+export type Leftover_Deserialize = {
+	kind: LeftoverKind,
+	region: string,
+	/**  Instance id, stack name, volume id, or `s3://bucket/prefix/`. */
+	id: string,
+	runId?: string | null,
+	/**  What it costs per hour, when known. */
+	usdPerHour?: number | null,
+	/**  In plain words: "t3.medium, running", "30 GiB disk", … */
+	detail: string,
+	/**  Bucket of `Files`. */
+	bucket?: string | null,
+};
+
+/**  Something of easyTDV's in the account that no run of this history owns. */
+export type Leftover_Serialize = {
+	kind: LeftoverKind,
+	region: string,
+	/**  Instance id, stack name, volume id, or `s3://bucket/prefix/`. */
+	id: string,
+	runId: string | null,
+	/**  What it costs per hour, when known. */
+	usdPerHour: number | null,
+	/**  In plain words: "t3.medium, running", "30 GiB disk", … */
+	detail: string,
+	/**  Bucket of `Files`. */
+	bucket: string | null,
 };
 
 export type LiveStatus = LiveStatus_Serialize | LiveStatus_Deserialize;
@@ -422,6 +490,17 @@ export type MissingPermission = {
 	fix: string,
 };
 
+/**  What one account's runs started this month cost. */
+export type MonthCost = {
+	accountId: string,
+	/**  `YYYY-MM` (UTC), the month the runs were started in. */
+	month: string,
+	usd: number | null,
+	runs: number,
+	/**  Some machine may still be running: the total still grows. */
+	growing: boolean,
+};
+
 /**  How the training itself went. */
 export type Outcome = "running" | "succeeded" | "failed" | 
 /**  The user stopped it before it finished. */
@@ -490,6 +569,59 @@ export type ProgressEvent_Serialize = {
 	message: string,
 	/**  Output tail (pip error, traceback, stack event) when there is one. */
 	detail: string | null,
+};
+
+/**
+ *  What a launch would cost: "about $X per hour; at most $Y if it runs
+ *  until the safety stop (Z h)".
+ */
+export type Quote = Quote_Serialize | Quote_Deserialize;
+
+/**
+ *  What a launch would cost: "about $X per hour; at most $Y if it runs
+ *  until the safety stop (Z h)".
+ */
+export type Quote_Deserialize = {
+	/**  Machine and disk, `None`: price unknown. */
+	usdPerHour?: number | null,
+	safetyStopHours: number | null,
+	atMostUsd?: number | null,
+	/**  A budget cap was given but the price is unknown: it cannot apply. */
+	budgetIgnored: boolean,
+};
+
+/**
+ *  What a launch would cost: "about $X per hour; at most $Y if it runs
+ *  until the safety stop (Z h)".
+ */
+export type Quote_Serialize = {
+	/**  Machine and disk, `None`: price unknown. */
+	usdPerHour: number | null,
+	safetyStopHours: number | null,
+	atMostUsd: number | null,
+	/**  A budget cap was given but the price is unknown: it cannot apply. */
+	budgetIgnored: boolean,
+};
+
+/**  The result of one refresh of the whole history. */
+export type Refresh = Refresh_Serialize | Refresh_Deserialize;
+
+/**  The result of one refresh of the whole history. */
+export type Refresh_Deserialize = {
+	statuses: RunStatus_Deserialize[],
+	/**  AWS calls made, whatever the number of runs: two per account and region. */
+	calls: number,
+	/**  Accounts and regions that could not be asked, in plain words. */
+	failures: string[],
+};
+
+/**  The result of one refresh of the whole history. */
+export type Refresh_Serialize = {
+	statuses: RunStatus_Serialize[],
+	/**  AWS calls made, whatever the number of runs: two per account and region. */
+	calls: number,
+	/**  Accounts and regions that could not be asked, in plain words. */
+	failures: string[],
 };
 
 /**  One region, as shown in a region picker. */
@@ -686,6 +818,27 @@ export type RunResources_Serialize = {
 	trainingCommandId: string | null,
 };
 
+/**  One run's status in the cloud. */
+export type RunStatus = RunStatus_Serialize | RunStatus_Deserialize;
+
+/**  One run's status in the cloud. */
+export type RunStatus_Deserialize = {
+	runId: string,
+	/**  `None`: no stack (never created, or deleted). */
+	stackStatus?: string | null,
+	/**  `None`: no machine known. */
+	instanceState?: string | null,
+};
+
+/**  One run's status in the cloud. */
+export type RunStatus_Serialize = {
+	runId: string,
+	/**  `None`: no stack (never created, or deleted). */
+	stackStatus: string | null,
+	/**  `None`: no machine known. */
+	instanceState: string | null,
+};
+
 /**  What the machine reported about a run, kept in the history. */
 export type RunSummary = RunSummary_Serialize | RunSummary_Deserialize;
 
@@ -719,6 +872,12 @@ export type RunSummary_Serialize = {
 	latestLine: string | null,
 	/**  The last value of each metric the script printed. */
 	finalMetrics: { [key in string]: number | null },
+};
+
+/**  One spot price in one zone. */
+export type SpotPrice = {
+	zone: string,
+	usdPerHour: number | null,
 };
 
 /**  The steps of a run, in order, plus the clean-up. */

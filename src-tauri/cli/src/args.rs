@@ -82,9 +82,35 @@ impl TrainArgs {
 pub enum Command {
     /// Run a whole training: prepare, stack, machine, requirements, training, outputs.
     Train(TrainArgs),
+    /// The run history, newest first: script, machine, result, cost, final metrics.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What this month's runs cost, per account and per run.
+    Cost {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find easyTDV machines, stacks, disks and input files this history does not know.
+    Leftovers {
+        /// Delete each of them (a run's outputs are kept).
+        #[arg(long)]
+        delete: bool,
+        #[arg(long)]
+        json: bool,
+        /// The region to start from (every region enabled for the account is checked).
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        #[command(flatten)]
+        access: Access,
+    },
     /// Show a run's stack and machine status.
     Status {
         run_id: String,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         access: Access,
     },

@@ -102,9 +102,22 @@ async fn load_run(
     Ok((services, record, ctx))
 }
 
-pub async fn status(run_id: &str, access: &Access) -> CliResult {
+pub async fn status(run_id: &str, json: bool, access: &Access) -> CliResult {
     let (_, record, ctx) = load_run(run_id, access).await?;
     let res = &record.resources;
+    let cloud = pipeline::cloud_status(&ctx, res).await.map_err(|e| {
+        report::error(&e);
+        exit_for(&e)
+    })?;
+    if json {
+        let value = serde_json::json!({
+            "run": record,
+            "stackStatus": cloud.stack_status,
+            "instanceState": cloud.instance_state,
+        });
+        println!("{value:#}");
+        return Ok(());
+    }
     println!("run       {}", res.run_id);
     println!("outcome   {:?}", record.outcome);
     println!("clean-up  {:?}", record.cleanup);
@@ -115,10 +128,6 @@ pub async fn status(run_id: &str, access: &Access) -> CliResult {
         .stack_name
         .clone()
         .unwrap_or_else(|| format!("easytdv-{}", res.run_id));
-    let cloud = pipeline::cloud_status(&ctx, res).await.map_err(|e| {
-        report::error(&e);
-        exit_for(&e)
-    })?;
     println!(
         "stack     {stack_name}: {}",
         cloud.stack_status.as_deref().unwrap_or("none")
@@ -137,6 +146,15 @@ pub async fn status(run_id: &str, access: &Access) -> CliResult {
     );
     if let Some(uri) = &record.outputs_uri {
         println!("outputs   {uri}");
+    }
+    if let Some(c) = &record.cost {
+        println!(
+            "cost      ${:.2} ({:.2} h at ${:.3}/h{})",
+            c.usd,
+            c.hours,
+            c.usd_per_hour,
+            if c.growing { ", still growing" } else { "" }
+        );
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! requirements) failed, 4 the cloud set-up failed.
 
 mod access;
+mod account;
 mod args;
 mod bench;
 mod commands;
@@ -34,7 +35,19 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Train(args) => commands::train(args).await,
-            Command::Status { run_id, access } => commands::status(&run_id, &access).await,
+            Command::List { json } => account::list(json),
+            Command::Cost { json } => account::cost(json),
+            Command::Leftovers {
+                delete,
+                json,
+                region,
+                access,
+            } => account::leftovers(&region, delete, json, &access).await,
+            Command::Status {
+                run_id,
+                json,
+                access,
+            } => commands::status(&run_id, json, &access).await,
             Command::Delete { run_id, access } => commands::delete(&run_id, &access).await,
             Command::Outputs { run_id, to, access } => {
                 commands::outputs(&run_id, to, &access).await

@@ -1,5 +1,7 @@
 //! What AWS offers an account in a region (machine types), asked once per
-//! account and region in a process: a few dozen AWS calls each time.
+//! account and region in a process: a few dozen AWS calls each time; with
+//! their on-demand prices (read at most daily) and the few types we
+//! recommend first.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,6 +9,40 @@ use std::sync::Mutex;
 use crate::aws::AwsContext;
 use crate::pipeline::machine::{self, InstanceTypeInfo};
 use crate::pipeline::PipelineError;
+use crate::prices::{Prices, Service};
+
+/// The types shown first, one per need: the first of each list the region
+/// offers is recommended, with what it is good for.
+const RECOMMENDED: &[(&[&str], &str)] = &[
+    (
+        &[
+            "t3.medium",
+            "t3a.medium",
+            "m7i.large",
+            "m6i.large",
+            "m5.large",
+        ],
+        "Good for a first try and small scikit-learn or pandas jobs",
+    ),
+    (
+        &[
+            "c7i.4xlarge",
+            "c6i.4xlarge",
+            "c5.4xlarge",
+            "m7i.4xlarge",
+            "m5.4xlarge",
+        ],
+        "Good for heavier CPU work: gradient boosting, big data frames, many cores",
+    ),
+    (
+        &["g5.xlarge", "g6.xlarge", "g4dn.xlarge"],
+        "Good for deep learning with PyTorch or TensorFlow: one NVIDIA GPU",
+    ),
+    (
+        &["g5.12xlarge", "g6.12xlarge", "g4dn.12xlarge"],
+        "Good for bigger models: four NVIDIA GPUs on one machine",
+    ),
+];
 
 #[derive(Default)]
 pub struct Catalog {
@@ -14,22 +50,93 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The machine types offered to `account_id` in the context's region.
+    /// The machine types offered to `account_id` in the context's region,
+    /// with their prices when `prices` can tell them.
     pub async fn instance_types(
         &self,
         account_id: &str,
         ctx: &AwsContext,
+        prices: Option<&Prices>,
     ) -> Result<Vec<InstanceTypeInfo>, PipelineError> {
         let key = (account_id.to_string(), ctx.region().to_string());
-        if let Some(found) = self.lock().get(&key) {
-            return Ok(found.clone());
+        let cached = self.lock().get(&key).cloned();
+        let mut types = match cached {
+            Some(found) => found,
+            None => {
+                let mut types = machine::list_instance_types(ctx).await?;
+                recommend(&mut types);
+                self.lock().insert(key, types.clone());
+                types
+            }
+        };
+        if let Some(prices) = prices {
+            let table = prices.table(ctx, Service::Ec2).await;
+            for t in &mut types {
+                t.usd_per_hour = table
+                    .get(&t.name)
+                    .filter(|p| p.unit.eq_ignore_ascii_case("hrs"))
+                    .map(|p| p.usd);
+            }
         }
-        let types = machine::list_instance_types(ctx).await?;
-        self.lock().insert(key, types.clone());
         Ok(types)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Vec<InstanceTypeInfo>>> {
         self.types.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Marks the first offered type of each need in [`RECOMMENDED`].
+fn recommend(types: &mut [InstanceTypeInfo]) {
+    for (candidates, why) in RECOMMENDED {
+        let found = candidates
+            .iter()
+            .find_map(|c| types.iter().position(|t| t.name == *c));
+        if let Some(i) = found {
+            types[i].recommended = Some((*why).to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::machine::{Accelerator, TypeCategory};
+
+    fn t(name: &str) -> InstanceTypeInfo {
+        InstanceTypeInfo {
+            name: name.into(),
+            vcpus: 2,
+            memory_mib: 4096,
+            gpu_count: 0,
+            gpu_model: None,
+            arm: false,
+            category: TypeCategory::General,
+            accelerator: Accelerator::None,
+            warning: None,
+            previous_generation: false,
+            usd_per_hour: None,
+            recommended: None,
+        }
+    }
+
+    #[test]
+    fn first_offered_candidate_of_each_need_is_recommended() {
+        let mut types = vec![
+            t("m5.large"),
+            t("t3a.medium"),
+            t("g4dn.xlarge"),
+            t("m1.small"),
+        ];
+        recommend(&mut types);
+        let picked: Vec<&str> = types
+            .iter()
+            .filter(|t| t.recommended.is_some())
+            .map(|t| t.name.as_str())
+            .collect();
+        // t3a.medium comes before m5.large in the list of the small need;
+        // no big CPU type and no multi-GPU type are offered here.
+        assert_eq!(picked, ["t3a.medium", "g4dn.xlarge"]);
+        assert!(types[2].recommended.as_deref().unwrap().contains("GPU"));
     }
 }

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod explain;
 pub mod history;
 pub mod logs;
+pub mod overview;
 pub mod paths;
 pub mod pipeline;
 pub mod prices;

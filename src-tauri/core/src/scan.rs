@@ -6,10 +6,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use aws_sdk_cloudformation::types::StackStatus;
 use aws_sdk_ec2::types::Filter;
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{AwsContext, CredentialSource};
+use crate::aws::AwsContext;
 use crate::history::{Cleanup, RunRecord};
 use crate::pipeline::{self, aws_error, CloudStatus, PipelineError, ProgressSink, RunResources};
 use crate::prices::{Prices, Service, HOURS_PER_MONTH};
@@ -30,18 +31,26 @@ pub struct RegionView {
     pub states: HashMap<String, String>,
 }
 
-/// One `DescribeStacks` and one `DescribeInstances` (by the app tag), each
+/// One `ListStacks` and one `DescribeInstances` (by the app tag), each
 /// paged by AWS; the same calls whatever the number of runs.
 pub async fn region_view(ctx: &AwsContext) -> Result<RegionView, PipelineError> {
     let mut view = RegionView::default();
+    // ListStacks, not DescribeStacks: listing every stack with DescribeStacks
+    // needs it allowed on all stacks, ListStacks is a listing permission.
+    let live: Vec<StackStatus> = StackStatus::values()
+        .iter()
+        .map(|v| StackStatus::from(*v))
+        .filter(|s| *s != StackStatus::DeleteComplete)
+        .collect();
     let mut pages = ctx
         .cloudformation()
-        .describe_stacks()
+        .list_stacks()
+        .set_stack_status_filter(Some(live))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws_error("list the stacks", e))?;
-        for s in page.stacks() {
+        for s in page.stack_summaries() {
             let (Some(name), Some(status)) = (s.stack_name(), s.stack_status()) else {
                 continue;
             };
@@ -166,7 +175,6 @@ fn owned(history: &[RunRecord]) -> HashSet<&str> {
 /// the account's easyTDV buckets.
 pub async fn leftovers(
     base: &AwsContext,
-    source: &CredentialSource,
     history: &[RunRecord],
     prices: Option<&Prices>,
 ) -> Result<Vec<Leftover>, PipelineError> {
@@ -180,7 +188,7 @@ pub async fn leftovers(
     }
     let mut found = Vec::new();
     for region in regions {
-        let ctx = match AwsContext::new(source, &region).await {
+        let ctx = match AwsContext::new_like(base, &region).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(region, error = %e, "skipped a region in the leftovers check");
@@ -345,11 +353,10 @@ async fn file_leftovers(
 /// files go together (the run's clean-up); a disk is deleted.
 pub async fn delete_leftover(
     base: &AwsContext,
-    source: &CredentialSource,
     leftover: &Leftover,
     progress: &dyn ProgressSink,
 ) -> Result<(), PipelineError> {
-    let ctx = AwsContext::new(source, &leftover.region)
+    let ctx = AwsContext::new_like(base, &leftover.region)
         .await
         .map_err(|e| PipelineError::State(e.to_string()))?;
     match (leftover.kind, &leftover.run_id) {

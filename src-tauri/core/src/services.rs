@@ -62,6 +62,8 @@ pub struct Services {
     pub runs: Arc<Runs>,
     pub accounts: Accounts,
     pub catalog: Catalog,
+    /// Prices, kept in prices.db (read from AWS at most daily).
+    pub prices: Arc<Prices>,
 }
 
 impl Services {
@@ -72,13 +74,16 @@ impl Services {
             source,
         })?;
         let history = History::open(&paths::history_db(data_dir))?;
-        let prices = Prices::open(&data_dir.join("prices.db"))
-            .map_err(|e| ServicesError::History(HistoryError::Db(e)))?;
+        let prices = Arc::new(
+            Prices::open(&data_dir.join("prices.db"))
+                .map_err(|e| ServicesError::History(HistoryError::Db(e)))?,
+        );
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
-            runs: Arc::new(Runs::new(Arc::new(history)).with_prices(Arc::new(prices))),
+            runs: Arc::new(Runs::new(Arc::new(history)).with_prices(prices.clone())),
             accounts: Accounts::open(data_dir),
             catalog: Catalog::default(),
+            prices,
         })
     }
 

@@ -1,5 +1,6 @@
 pub mod accounts;
 pub mod app;
+pub mod costs;
 mod dialogs;
 pub mod results;
 pub mod runs;

@@ -95,7 +95,11 @@ pub async fn list_instance_types(
     region: String,
 ) -> Result<Vec<machine::InstanceTypeInfo>, AppError> {
     let ctx = state.context(&account_id, Some(&region)).await?;
-    Ok(state.catalog.instance_types(&account_id, &ctx).await?)
+    let prices = Some(state.prices.as_ref());
+    Ok(state
+        .catalog
+        .instance_types(&account_id, &ctx, prices)
+        .await?)
 }
 
 /// The image "Automatic" would use for this machine type, or the custom one.

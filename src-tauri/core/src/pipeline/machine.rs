@@ -55,6 +55,12 @@ pub struct InstanceTypeInfo {
     pub accelerator: Accelerator,
     /// Said next to the type when the automatic image does not suit it.
     pub warning: Option<String>,
+    /// An older generation (m1, m3, c3, …): shown behind "Show older types".
+    pub previous_generation: bool,
+    /// On-demand $/hour in the region (Linux); `None`: price unknown.
+    pub usd_per_hour: Option<f64>,
+    /// Set on the few types recommended first: what each is good for.
+    pub recommended: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type, PartialEq)]
@@ -119,6 +125,9 @@ fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
         category,
         accelerator,
         warning: accelerator_warning(accelerator),
+        previous_generation: t.current_generation() == Some(false),
+        usd_per_hour: None,
+        recommended: None,
     })
 }
 

@@ -14,7 +14,7 @@ use super::words::{human_duration, last_line, stack_words};
 use super::{assets, instance, machine, new_run_id, quotas, remote, stack};
 use crate::aws::AwsContext;
 use crate::logs::{Curves, LogFollower, LogLine, LogName, MetricParser, Stream};
-use crate::prices::{hourly_total, Prices, Service};
+use crate::prices::{safety_stop, Prices};
 
 /// Longest an install may take (it must also end before the safety stop).
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(3 * 60 * 60);
@@ -23,8 +23,6 @@ const LOG_EVERY: Duration = Duration::from_secs(2);
 /// After a failure the machine shuts itself down after this long (minutes)
 /// unless the user retries; it costs money meanwhile.
 pub const IDLE_AFTER_FAILURE_MIN: u32 = 60;
-/// The shortest safety stop a budget cap may set (3 minutes).
-pub const MIN_SAFETY_HOURS: f64 = 0.05;
 /// Where environment caches live in the run's bucket.
 pub const CACHE_PREFIX: &str = "easytdv/cache";
 
@@ -422,40 +420,25 @@ impl Train {
     /// Prices the machine; with a budget cap, the safety stop comes when
     /// the cap is spent. An unknown price never blocks the launch.
     async fn price_and_cap(&mut self, timer: &StepTimer<'static>) -> Result<(), PipelineError> {
-        let max = f64::from(self.request.max_runtime_hours);
         let rate = match &self.prices {
-            Some(prices) => match prices
-                .hourly(&self.ctx, Service::Ec2, &self.request.instance_type)
-                .await
-            {
-                Some(machine) => Some(hourly_total(
-                    machine,
-                    self.request.disk_gb,
-                    prices.gp3_gb_month(&self.ctx).await,
-                )),
-                None => None,
-            },
+            Some(prices) => {
+                prices
+                    .machine_rate(&self.ctx, &self.request.instance_type, self.request.disk_gb)
+                    .await
+            }
             None => None,
         };
         self.resources.usd_per_hour = rate;
         self.resources.machines = 1;
-        let hours = match (self.request.budget_usd, rate) {
-            (Some(cap), Some(rate)) if rate > 0.0 => {
-                let hours = (cap / rate).min(max);
-                if hours < MIN_SAFETY_HOURS {
-                    return Err(PipelineError::BudgetTooSmall {
-                        budget: cap,
-                        usd_per_hour: rate,
-                    });
-                }
-                hours
-            }
-            (Some(_), None) => {
-                timer.update("The price of this machine is unknown: the budget cap cannot be applied; the maximum run time is the safety stop");
-                max
-            }
-            _ => max,
-        };
+        let cap = safety_stop(
+            f64::from(self.request.max_runtime_hours),
+            self.request.budget_usd,
+            rate,
+        )?;
+        if cap.budget_ignored {
+            timer.update("The price of this machine is unknown: the budget cap cannot be applied; the maximum run time is the safety stop");
+        }
+        let hours = cap.hours;
         self.resources.safety_stop_hours = Some(hours);
         timer.update(match rate {
             Some(rate) => format!(

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::RunResources;
+use crate::pipeline::{PipelineError, RunResources};
 
 /// AWS bills storage per GB-month of 730 hours.
 pub const HOURS_PER_MONTH: f64 = 730.0;
@@ -19,6 +19,46 @@ pub struct RunCost {
     pub hours: f64,
     /// The machine may still be running (the cost still grows).
     pub growing: bool,
+}
+
+/// The shortest safety stop a budget cap may set (3 minutes).
+pub const MIN_SAFETY_HOURS: f64 = 0.05;
+
+/// When the machine stops itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SafetyStop {
+    pub hours: f64,
+    /// A budget was given but the price is unknown: the maximum run time holds.
+    pub budget_ignored: bool,
+}
+
+/// The safety stop: the maximum run time, or earlier when a budget cap
+/// (dollars ÷ $/hour) is spent first. A cap that buys less than
+/// [`MIN_SAFETY_HOURS`] is refused.
+pub fn safety_stop(
+    max_hours: f64,
+    budget_usd: Option<f64>,
+    usd_per_hour: Option<f64>,
+) -> Result<SafetyStop, PipelineError> {
+    match (budget_usd, usd_per_hour) {
+        (Some(cap), Some(rate)) if rate > 0.0 => {
+            let hours = (cap / rate).min(max_hours);
+            if hours < MIN_SAFETY_HOURS {
+                return Err(PipelineError::BudgetTooSmall {
+                    budget: cap,
+                    usd_per_hour: rate,
+                });
+            }
+            Ok(SafetyStop {
+                hours,
+                budget_ignored: false,
+            })
+        }
+        (budget, _) => Ok(SafetyStop {
+            hours: max_hours,
+            budget_ignored: budget.is_some() && usd_per_hour.is_none(),
+        }),
+    }
 }
 
 /// $/hour of a machine with its disk.
@@ -48,6 +88,27 @@ pub fn run_cost(res: &RunResources, now_secs: f64) -> Option<RunCost> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn budget_cap_sets_the_safety_stop() {
+        // $2 at $0.50/h buys 4 h, under the 24 h maximum.
+        let s = safety_stop(24.0, Some(2.0), Some(0.5)).unwrap();
+        assert_eq!((s.hours, s.budget_ignored), (4.0, false));
+        // A generous cap never goes past the maximum run time.
+        assert_eq!(
+            safety_stop(24.0, Some(100.0), Some(0.5)).unwrap().hours,
+            24.0
+        );
+        // Unknown price: the cap cannot apply, and the user is told.
+        let s = safety_stop(24.0, Some(2.0), None).unwrap();
+        assert_eq!((s.hours, s.budget_ignored), (24.0, true));
+        assert!(!safety_stop(24.0, None, None).unwrap().budget_ignored);
+        // One cent on a $1/h machine buys 36 s: refused.
+        assert!(matches!(
+            safety_stop(24.0, Some(0.01), Some(1.0)),
+            Err(PipelineError::BudgetTooSmall { .. })
+        ));
+    }
 
     #[test]
     fn elapsed_times_price_never_past_the_safety_stop() {

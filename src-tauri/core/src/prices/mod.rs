@@ -8,7 +8,9 @@
 mod cost;
 mod parse;
 
-pub use cost::{hourly_total, run_cost, RunCost, HOURS_PER_MONTH};
+pub use cost::{
+    hourly_total, run_cost, safety_stop, RunCost, SafetyStop, HOURS_PER_MONTH, MIN_SAFETY_HOURS,
+};
 pub use parse::{on_demand, Priced};
 
 use std::collections::HashMap;
@@ -51,6 +53,19 @@ impl Service {
 pub struct SpotPrice {
     pub zone: String,
     pub usd_per_hour: f64,
+}
+
+/// What a launch would cost: "about $X per hour; at most $Y if it runs
+/// until the safety stop (Z h)".
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Quote {
+    /// Machine and disk, `None`: price unknown.
+    pub usd_per_hour: Option<f64>,
+    pub safety_stop_hours: f64,
+    pub at_most_usd: Option<f64>,
+    /// A budget cap was given but the price is unknown: it cannot apply.
+    pub budget_ignored: bool,
 }
 
 /// Price tables per (service, region), cached in a SQLite file.
@@ -176,6 +191,36 @@ impl Prices {
             .get(name)
             .filter(|p| p.unit.eq_ignore_ascii_case("hrs"))
             .map(|p| p.usd)
+    }
+
+    /// $/hour of a machine with its gp3 disk, `None`: unknown.
+    pub async fn machine_rate(
+        &self,
+        ctx: &AwsContext,
+        instance_type: &str,
+        disk_gb: u32,
+    ) -> Option<f64> {
+        let machine = self.hourly(ctx, Service::Ec2, instance_type).await?;
+        Some(hourly_total(machine, disk_gb, self.gp3_gb_month(ctx).await))
+    }
+
+    /// What a launch would cost, for the wizard's review.
+    pub async fn quote(
+        &self,
+        ctx: &AwsContext,
+        instance_type: &str,
+        disk_gb: u32,
+        max_hours: f64,
+        budget_usd: Option<f64>,
+    ) -> Result<Quote, PipelineError> {
+        let usd_per_hour = self.machine_rate(ctx, instance_type, disk_gb).await;
+        let stop = safety_stop(max_hours, budget_usd, usd_per_hour)?;
+        Ok(Quote {
+            usd_per_hour,
+            safety_stop_hours: stop.hours,
+            at_most_usd: usd_per_hour.map(|r| r * stop.hours),
+            budget_ignored: stop.budget_ignored,
+        })
     }
 
     /// gp3 storage $/GB-month in the region, `None`: unknown.

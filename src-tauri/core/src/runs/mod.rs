@@ -84,7 +84,7 @@ pub struct Runs {
     history: Arc<History>,
     active: ActiveRuns,
     prices: Option<Arc<Prices>>,
-    notifier: Option<Arc<dyn Notifier>>,
+    notifier: std::sync::OnceLock<Arc<dyn Notifier>>,
 }
 
 impl Runs {
@@ -93,7 +93,7 @@ impl Runs {
             history,
             active: ActiveRuns::default(),
             prices: None,
-            notifier: None,
+            notifier: std::sync::OnceLock::new(),
         }
     }
 
@@ -103,9 +103,12 @@ impl Runs {
         self
     }
 
-    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
-        self.notifier = Some(notifier);
-        self
+    /// Who is told when a run ends; set once (the app sets it when its
+    /// window is up).
+    pub fn set_notifier(&self, notifier: Arc<dyn Notifier>) {
+        if self.notifier.set(notifier).is_err() {
+            tracing::warn!("a second notifier was ignored");
+        }
     }
 
     pub fn prices(&self) -> Option<&Arc<Prices>> {
@@ -120,7 +123,7 @@ impl Runs {
     }
 
     fn notify(&self, title: &str, body: &str) {
-        if let Some(n) = &self.notifier {
+        if let Some(n) = self.notifier.get() {
             n.notify(title, body);
         }
     }

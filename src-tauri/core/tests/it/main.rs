@@ -7,6 +7,7 @@
 mod accounts_sandbox;
 mod catalog;
 mod common;
+mod costs;
 mod lost_connection;
 mod pipeline;
 mod pipeline_failures;

@@ -1,0 +1,185 @@
+//! `list`, `cost`, `leftovers`: the history and the account as a whole.
+
+use std::process::ExitCode;
+
+use easytdv_core::history::RunRecord;
+use easytdv_core::overview::{self, MonthCost};
+use easytdv_core::scan::{self, Leftover};
+
+use crate::access;
+use crate::args::Access;
+use crate::commands::open_services;
+use crate::report::{self, EXIT_PROVISIONING};
+use crate::timeline::Timeline;
+
+type CliResult = Result<(), ExitCode>;
+
+fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: cannot write JSON: {e}");
+            Err(ExitCode::from(EXIT_PROVISIONING))
+        }
+    }
+}
+
+fn script_of(r: &RunRecord) -> String {
+    r.request
+        .as_ref()
+        .and_then(|q| q.script_path.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn dollars(usd: Option<f64>) -> String {
+    usd.map(|u| format!("${u:.2}"))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The history, newest first (no AWS call).
+pub fn list(json: bool) -> CliResult {
+    let services = open_services()?;
+    let runs = services
+        .history()
+        .list()
+        .map_err(|e| report::fail(&e, EXIT_PROVISIONING))?;
+    if json {
+        return print_json(&runs);
+    }
+    println!(
+        "{:<24} {:<20} {:<14} {:<12} {:<10} {:>8}  metrics",
+        "run", "started", "script", "machine", "result", "cost"
+    );
+    for r in &runs {
+        let metrics = r
+            .summary
+            .as_ref()
+            .map(|s| {
+                s.final_metrics
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        println!(
+            "{:<24} {:<20} {:<14} {:<12} {:<10} {:>8}  {metrics}",
+            r.run_id,
+            r.created_at.get(..19).unwrap_or(&r.created_at),
+            script_of(r),
+            r.request
+                .as_ref()
+                .map(|q| q.instance_type.as_str())
+                .unwrap_or("-"),
+            format!("{:?}", r.outcome).to_lowercase(),
+            dollars(r.cost.as_ref().map(|c| c.usd)),
+        );
+    }
+    Ok(())
+}
+
+/// This month's cost per account, and each run's.
+pub fn cost(json: bool) -> CliResult {
+    let services = open_services()?;
+    let runs = services
+        .history()
+        .list()
+        .map_err(|e| report::fail(&e, EXIT_PROVISIONING))?;
+    let month = overview::this_month();
+    let totals: Vec<MonthCost> = overview::month_costs(&runs, &month);
+    if json {
+        return print_json(&totals);
+    }
+    if totals.is_empty() {
+        println!("no runs started in {month}");
+    }
+    for t in &totals {
+        println!(
+            "{month}  account {}: ${:.2} over {} run(s){}",
+            t.account_id,
+            t.usd,
+            t.runs,
+            if t.growing {
+                " (a machine may still be running: it grows)"
+            } else {
+                ""
+            }
+        );
+    }
+    for r in runs.iter().filter(|r| r.created_at.starts_with(&month)) {
+        if let Some(c) = &r.cost {
+            println!(
+                "  {}  {:<14} {:.2} h at ${:.3}/h = ${:.2}",
+                r.run_id,
+                script_of(r),
+                c.hours,
+                c.usd_per_hour,
+                c.usd
+            );
+        }
+    }
+    Ok(())
+}
+
+/// easyTDV resources in the account that this history does not own;
+/// `--delete` deletes each and checks it is gone.
+pub async fn leftovers(region: &str, delete: bool, json: bool, access_flags: &Access) -> CliResult {
+    let services = open_services()?;
+    let source = access::source(access_flags, &services)?;
+    let ctx = access::context(&source, region).await?;
+    let history = services
+        .history()
+        .list()
+        .map_err(|e| report::fail(&e, EXIT_PROVISIONING))?;
+    let found: Vec<Leftover> = scan::leftovers(&ctx, &history, Some(&services.prices))
+        .await
+        .map_err(|e| {
+            report::error(&e);
+            report::exit_for(&e)
+        })?;
+    if json && !delete {
+        return print_json(&found);
+    }
+    if found.is_empty() {
+        println!(
+            "nothing left: no easyTDV machine, stack, disk or input files outside this history"
+        );
+        return Ok(());
+    }
+    for l in &found {
+        println!(
+            "{:<8} {:<10} {:<40} {}{}",
+            format!("{:?}", l.kind).to_lowercase(),
+            l.region,
+            l.id,
+            l.detail,
+            l.usd_per_hour
+                .map(|u| format!(" (${:.2}/month)", u * easytdv_core::prices::HOURS_PER_MONTH))
+                .unwrap_or_default()
+        );
+    }
+    if !delete {
+        println!("delete them with `easytdv leftovers --delete` (outputs are kept)");
+        return Ok(());
+    }
+    let mut failed = false;
+    let timeline = Timeline::new();
+    for l in &found {
+        match scan::delete_leftover(&ctx, l, &timeline).await {
+            Ok(()) => println!("deleted {}", l.id),
+            Err(e) => {
+                failed = true;
+                report::error(&e);
+            }
+        }
+    }
+    if failed {
+        Err(ExitCode::from(EXIT_PROVISIONING))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,223 @@
+//! The whole history against the cloud, for the app and the CLI: the
+//! status of every run in a constant number of AWS calls per account and
+//! region, what was left behind outside this history, and what this
+//! month cost per account.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::history::{Cleanup, RunRecord};
+use crate::pipeline::{PipelineError, ProgressSink};
+use crate::scan::{self, Leftover};
+use crate::services::{Services, ServicesError};
+
+/// One run's status in the cloud.
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStatus {
+    pub run_id: String,
+    /// `None`: no stack (never created, or deleted).
+    pub stack_status: Option<String>,
+    /// `None`: no machine known.
+    pub instance_state: Option<String>,
+}
+
+/// The result of one refresh of the whole history.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Refresh {
+    pub statuses: Vec<RunStatus>,
+    /// AWS calls made, whatever the number of runs: two per account and region.
+    pub calls: u32,
+    /// Accounts and regions that could not be asked, in plain words.
+    pub failures: Vec<String>,
+}
+
+/// What one account's runs started this month cost.
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthCost {
+    pub account_id: String,
+    /// `YYYY-MM` (UTC), the month the runs were started in.
+    pub month: String,
+    pub usd: f64,
+    pub runs: u32,
+    /// Some machine may still be running: the total still grows.
+    pub growing: bool,
+}
+
+/// The current month, `YYYY-MM` (UTC).
+pub fn this_month() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!("{:04}-{:02}", now.year(), u8::from(now.month()))
+}
+
+/// Totals per account of the runs started in `month` (`YYYY-MM`).
+pub fn month_costs(history: &[RunRecord], month: &str) -> Vec<MonthCost> {
+    let mut by_account: BTreeMap<String, MonthCost> = BTreeMap::new();
+    for r in history.iter().filter(|r| r.created_at.starts_with(month)) {
+        let account = r.account_id.clone().unwrap_or_default();
+        let total = by_account
+            .entry(account.clone())
+            .or_insert_with(|| MonthCost {
+                account_id: account,
+                month: month.to_string(),
+                usd: 0.0,
+                runs: 0,
+                growing: false,
+            });
+        total.runs += 1;
+        if let Some(c) = &r.cost {
+            total.usd += c.usd;
+            total.growing |= c.growing;
+        }
+    }
+    by_account.into_values().collect()
+}
+
+impl Services {
+    /// Asks AWS for the status of every run of the history that may still
+    /// own something: per account and region one stack list and one
+    /// machine list, however many runs there are.
+    pub async fn refresh_statuses(&self) -> Result<Refresh, ServicesError> {
+        let history = self.history().list()?;
+        let mut groups: BTreeMap<(String, String), Vec<&RunRecord>> = BTreeMap::new();
+        for r in history.iter().filter(|r| r.cleanup != Cleanup::Deleted) {
+            let account = r.account_id.clone().unwrap_or_default();
+            groups
+                .entry((account, r.resources.region.clone()))
+                .or_default()
+                .push(r);
+        }
+        let mut out = Refresh {
+            statuses: Vec::new(),
+            calls: 0,
+            failures: Vec::new(),
+        };
+        for ((account, region), runs) in groups {
+            let view = match self.context(&account, Some(&region)).await {
+                Ok(ctx) => {
+                    let view = scan::region_view(&ctx).await;
+                    out.calls += u32::try_from(ctx.calls()).unwrap_or(u32::MAX);
+                    view.map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            match view {
+                Ok(view) => out.statuses.extend(runs.iter().map(|r| {
+                    let s = view.status_of(&r.resources);
+                    RunStatus {
+                        run_id: r.run_id.clone(),
+                        stack_status: s.stack_status,
+                        instance_state: s.instance_state,
+                    }
+                })),
+                Err(e) => {
+                    tracing::warn!(account, region, error = %e, "run statuses not refreshed");
+                    out.failures.push(format!(
+                        "{} run(s) in {region} could not be checked: {e}",
+                        runs.len()
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// easyTDV resources of the account that no run of this history owns,
+    /// in every region enabled for it.
+    pub async fn leftovers(&self, account_id: &str) -> Result<Vec<Leftover>, LeftoverError> {
+        let ctx = self.context(account_id, None).await?;
+        let history = self.history().list()?;
+        Ok(scan::leftovers(&ctx, &history, Some(&self.prices)).await?)
+    }
+
+    /// Deletes one leftover of the account and checks it is gone.
+    pub async fn delete_leftover(
+        &self,
+        account_id: &str,
+        leftover: &Leftover,
+        progress: &dyn ProgressSink,
+    ) -> Result<(), LeftoverError> {
+        let ctx = self.context(account_id, None).await?;
+        Ok(scan::delete_leftover(&ctx, leftover, progress).await?)
+    }
+
+    /// This month's totals per account.
+    pub fn month_costs(&self) -> Result<Vec<MonthCost>, ServicesError> {
+        Ok(month_costs(&self.history().list()?, &this_month()))
+    }
+}
+
+/// Why the leftovers could not be listed or deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum LeftoverError {
+    #[error(transparent)]
+    Services(#[from] ServicesError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+impl From<crate::history::HistoryError> for LeftoverError {
+    fn from(e: crate::history::HistoryError) -> Self {
+        LeftoverError::Services(e.into())
+    }
+}
+
+impl crate::explain::Explain for LeftoverError {
+    fn code(&self) -> &'static str {
+        match self {
+            LeftoverError::Services(e) => e.code(),
+            LeftoverError::Pipeline(e) => e.code(),
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            LeftoverError::Services(e) => e.hint(),
+            LeftoverError::Pipeline(e) => e.hint(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prices::RunCost;
+
+    fn run(id: &str, account: &str, created: &str, usd: Option<f64>, growing: bool) -> RunRecord {
+        let mut r: RunRecord = serde_json::from_value(serde_json::json!({
+            "runId": id, "createdAt": created, "accountId": account, "request": null,
+            "resources": {"runId": id, "region": "eu-west-3", "bucket": "b", "prefix": "p"},
+            "outcome": "succeeded", "lastStep": null, "message": null, "detail": null,
+            "outputsUri": null, "cleanup": "deleted", "cleanupMessage": null,
+            "summary": null, "cost": null
+        }))
+        .expect("a record");
+        r.cost = usd.map(|usd| RunCost {
+            usd,
+            usd_per_hour: 0.1,
+            hours: usd * 10.0,
+            growing,
+        });
+        r
+    }
+
+    #[test]
+    fn month_totals_per_account_count_only_that_month() {
+        let history = vec![
+            run("a", "acc-1", "2026-12-01T10:00:00Z", Some(0.5), false),
+            run("b", "acc-1", "2026-12-02T10:00:00Z", Some(0.25), true),
+            run("c", "acc-1", "2026-11-30T23:59:59Z", Some(9.0), false),
+            run("d", "acc-2", "2026-12-02T11:00:00Z", None, false),
+        ];
+        let got = month_costs(&history, "2026-12");
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].account_id, "acc-1");
+        assert!((got[0].usd - 0.75).abs() < 1e-9);
+        assert_eq!(got[0].runs, 2);
+        assert!(got[0].growing);
+        assert_eq!(got[1].account_id, "acc-2");
+        assert_eq!((got[1].usd, got[1].runs, got[1].growing), (0.0, 1, false));
+    }
+}

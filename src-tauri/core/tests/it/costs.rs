@@ -1,0 +1,283 @@
+//! Prices from the Price List API (the sandbox serves AWS's record format),
+//! the history's status refresh in a constant number of calls, and
+//! leftovers: easyTDV resources no run of this history owns.
+
+use crate::common::*;
+use easytdv_core::accounts::SandboxInput;
+use easytdv_core::aws::AwsContext;
+use easytdv_core::catalog::Catalog;
+use easytdv_core::pipeline::{machine, EventLog, RunResources};
+use easytdv_core::prices::{self, Prices, Service};
+use easytdv_core::scan::LeftoverKind;
+use easytdv_core::services::Services;
+
+#[tokio::test]
+async fn machine_prices_are_read_once_then_kept() {
+    let ctx = ctx().await;
+    let prices = Prices::in_memory().unwrap();
+    let catalog = Catalog::default();
+    let types = catalog
+        .instance_types("acc", &ctx, Some(&prices))
+        .await
+        .expect("types");
+    let t3 = types.iter().find(|t| t.name == "t3.medium").unwrap();
+    let usd = t3.usd_per_hour.expect("t3.medium has a price");
+    assert!(usd > 0.01 && usd < 0.2, "t3.medium ${usd}/h");
+    let gpu = types.iter().find(|t| t.name == "g4dn.xlarge").unwrap();
+    assert!(gpu.usd_per_hour.unwrap() > usd, "a GPU machine costs more");
+    assert!(types.iter().any(|t| t.recommended.is_some()));
+    let gp3 = prices.gp3_gb_month(&ctx).await.expect("gp3 price");
+    assert!(gp3 > 0.05 && gp3 < 0.2, "gp3 ${gp3}/GB-month");
+
+    // Asked again: from prices.db, no Price List call.
+    let before = ctx.calls();
+    let again = catalog
+        .instance_types("acc", &ctx, Some(&prices))
+        .await
+        .unwrap();
+    assert_eq!(ctx.calls(), before, "prices and types were kept");
+    assert_eq!(
+        again
+            .iter()
+            .find(|t| t.name == "t3.medium")
+            .unwrap()
+            .usd_per_hour,
+        Some(usd)
+    );
+
+    // A budget cap sets the safety stop: hours = cap ÷ (machine + disk).
+    let quote = prices
+        .quote(&ctx, "t3.medium", 30, 24.0, Some(usd))
+        .await
+        .unwrap();
+    let rate = quote.usd_per_hour.unwrap();
+    assert!(rate > usd, "the disk is priced too");
+    assert!((quote.safety_stop_hours - usd / rate).abs() < 1e-9);
+    assert!((quote.at_most_usd.unwrap() - usd).abs() < 1e-9);
+    assert!(prices
+        .quote(&ctx, "t3.medium", 30, 24.0, Some(0.0001))
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn an_unknown_price_never_blocks() {
+    let ctx = ctx().await;
+    let prices = Prices::in_memory().unwrap();
+    assert_eq!(prices.hourly(&ctx, Service::Ec2, "zz9.nothing").await, None);
+    let quote = prices
+        .quote(&ctx, "zz9.nothing", 30, 5.0, Some(1.0))
+        .await
+        .expect("no error");
+    assert_eq!(quote.usd_per_hour, None);
+    assert_eq!(quote.safety_stop_hours, 5.0);
+    assert!(quote.budget_ignored);
+}
+
+#[tokio::test]
+async fn spot_prices_come_per_zone_cheapest_first() {
+    let ctx = ctx().await;
+    let spot = prices::spot_prices(&ctx, "g4dn.xlarge")
+        .await
+        .expect("spot");
+    assert!(!spot.is_empty());
+    assert!(spot
+        .iter()
+        .all(|s| s.zone.starts_with(REGION) && s.usd_per_hour > 0.0));
+    assert!(spot
+        .windows(2)
+        .all(|w| w[0].usd_per_hour <= w[1].usd_per_hour));
+}
+
+/// Services in a fresh data folder with the sandbox as its account.
+fn services() -> (tempfile::TempDir, Services, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let services = Services::open(dir.path()).unwrap();
+    let account = services
+        .accounts
+        .add_sandbox(SandboxInput {
+            name: "Sandbox".into(),
+            endpoint: endpoint(),
+            region: REGION.into(),
+        })
+        .unwrap();
+    (dir, services, account.id)
+}
+
+fn record_runs(services: &Services, account: &str, n: usize, tag: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let run_id = format!("20260101-000000-{tag}{i:04}");
+            let res = RunResources {
+                run_id: run_id.clone(),
+                region: REGION.into(),
+                bucket: "b".into(),
+                prefix: format!("easytdv/runs/{run_id}"),
+                ..Default::default()
+            };
+            services.history().save_resources(&res).unwrap();
+            services
+                .history()
+                .attach_request(&run_id, account, &request("simple", "b"))
+                .unwrap();
+            run_id
+        })
+        .collect()
+}
+
+/// EC2 with the test's own administrator key: the sandbox records who made
+/// each call, and only the app's calls are checked against its policy.
+async fn admin_ec2() -> aws_sdk_ec2::Client {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test-admin",
+            "test-admin",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    aws_sdk_ec2::Client::new(&conf)
+}
+
+/// A machine tagged like a run's (what the launcher starts).
+async fn tagged_machine(ctx: &AwsContext, run_id: &str) -> String {
+    let info = machine::describe_type(ctx, "t3.micro").await.unwrap();
+    let image = machine::resolve_ami(ctx, &info, None).await.unwrap();
+    let tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("easytdv:app")
+                .value("easytdv")
+                .build(),
+        )
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("easytdv:run-id")
+                .value(run_id)
+                .build(),
+        )
+        .build();
+    let out = admin_ec2()
+        .await
+        .run_instances()
+        .image_id(image.id)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(tags)
+        .send()
+        .await
+        .expect("run instances");
+    out.instances()[0].instance_id().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn refresh_makes_the_same_calls_for_one_run_and_fifty() {
+    let ctx = ctx().await;
+    let (_dir, services, account) = services();
+    let first = record_runs(&services, &account, 1, "r");
+    let machine = tagged_machine(&ctx, &first[0]).await;
+    let one = services.refresh_statuses().await.unwrap();
+    assert!(one.failures.is_empty(), "{:?}", one.failures);
+    assert_eq!(one.statuses.len(), 1);
+    assert_eq!(one.statuses[0].instance_state.as_deref(), Some("running"));
+
+    record_runs(&services, &account, 49, "s");
+    let fifty = services.refresh_statuses().await.unwrap();
+    assert_eq!(fifty.statuses.len(), 50);
+    assert_eq!(
+        fifty.calls, one.calls,
+        "calls for 1 run: {}, for 50: {}",
+        one.calls, fifty.calls
+    );
+    assert!(fifty.calls <= 4, "{} calls", fifty.calls);
+    easytdv_core::pipeline::terminate_machines(&ctx, &[machine])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn leftovers_outside_the_history_are_found_and_deleted() {
+    let ctx = ctx().await;
+    let (_dir, services, account) = services();
+    // Another computer's run: a machine and input files, none in this history.
+    let run_id = format!(
+        "20260101-000000-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
+    let machine = tagged_machine(&ctx, &run_id).await;
+    let bucket = bucket("left");
+    create_bucket(&ctx, &bucket).await;
+    ctx.s3()
+        .put_object()
+        .bucket(&bucket)
+        .key(format!("easytdv/runs/{run_id}/train.py"))
+        .body(b"print(1)".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    ctx.s3()
+        .put_object()
+        .bucket(&bucket)
+        .key(format!("easytdv/runs/{run_id}/outputs/model.txt"))
+        .body(b"kept".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    let found = services.leftovers(&account).await.expect("leftovers");
+    let ours: Vec<_> = found
+        .iter()
+        .filter(|l| l.run_id.as_deref() == Some(&run_id))
+        .collect();
+    let m = ours
+        .iter()
+        .find(|l| l.kind == LeftoverKind::Machine)
+        .expect("the machine is a leftover");
+    assert_eq!(m.id, machine);
+    assert!(
+        m.usd_per_hour.unwrap() > 0.0,
+        "the machine's price is shown"
+    );
+    let f = ours
+        .iter()
+        .find(|l| l.kind == LeftoverKind::Files)
+        .expect("the inputs are a leftover");
+    assert_eq!(f.bucket.as_deref(), Some(bucket.as_str()));
+
+    // A run this history knows is not a leftover.
+    let known = record_runs(&services, &account, 1, "k");
+    let mine = tagged_machine(&ctx, &known[0]).await;
+    let again = services.leftovers(&account).await.unwrap();
+    assert!(
+        again.iter().all(|l| l.id != mine),
+        "a known run's machine is not a leftover"
+    );
+
+    let events = EventLog::default();
+    for l in [*m, *f] {
+        services
+            .delete_leftover(&account, l, &events)
+            .await
+            .expect("deleted");
+    }
+    let after = services.leftovers(&account).await.unwrap();
+    assert!(
+        after.iter().all(|l| l.run_id.as_deref() != Some(&run_id)),
+        "nothing of the run is left: {after:?}"
+    );
+    let keys = list(&ctx, &bucket, &format!("easytdv/runs/{run_id}/")).await;
+    assert_eq!(
+        keys,
+        [format!("easytdv/runs/{run_id}/outputs/model.txt")],
+        "outputs kept"
+    );
+    easytdv_core::pipeline::terminate_machines(&ctx, &[mine])
+        .await
+        .unwrap();
+}

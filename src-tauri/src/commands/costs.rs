@@ -1,0 +1,85 @@
+//! What things cost and what is left in the account: prices for the
+//! wizard, the history's statuses in one refresh, month totals, leftovers.
+
+use easytdv_core::overview::{MonthCost, Refresh};
+use easytdv_core::pipeline::RunEvent;
+use easytdv_core::prices::{self, Quote, SpotPrice};
+use easytdv_core::scan::Leftover;
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// "About $X per hour; at most $Y until the safety stop" for the review.
+#[tauri::command]
+#[specta::specta]
+pub async fn price_quote(
+    state: State<'_, AppState>,
+    account_id: String,
+    region: String,
+    instance_type: String,
+    disk_gb: u32,
+    max_runtime_hours: u32,
+    budget_usd: Option<f64>,
+) -> Result<Quote, AppError> {
+    let ctx = state.context(&account_id, Some(&region)).await?;
+    let hours = f64::from(max_runtime_hours);
+    let quote = state
+        .prices
+        .quote(&ctx, &instance_type, disk_gb, hours, budget_usd);
+    Ok(quote.await?)
+}
+
+/// Current spot prices of a machine type, per zone, cheapest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn spot_prices(
+    state: State<'_, AppState>,
+    account_id: String,
+    region: String,
+    instance_type: String,
+) -> Result<Vec<SpotPrice>, AppError> {
+    let ctx = state.context(&account_id, Some(&region)).await?;
+    Ok(prices::spot_prices(&ctx, &instance_type).await?)
+}
+
+/// Every run's stack and machine status, in two AWS calls per account and region.
+#[tauri::command]
+#[specta::specta]
+pub async fn refresh_runs(state: State<'_, AppState>) -> Result<Refresh, AppError> {
+    Ok(state.refresh_statuses().await?)
+}
+
+/// What the runs started this month cost, per account.
+#[tauri::command]
+#[specta::specta]
+pub fn month_costs(state: State<'_, AppState>) -> Result<Vec<MonthCost>, AppError> {
+    Ok(state.services.month_costs()?)
+}
+
+/// easyTDV resources in the account that no run of this history owns.
+#[tauri::command]
+#[specta::specta]
+pub async fn find_leftovers(
+    state: State<'_, AppState>,
+    account_id: String,
+) -> Result<Vec<Leftover>, AppError> {
+    Ok(state.leftovers(&account_id).await?)
+}
+
+/// Deletes one leftover (a run's machine, stack and files go together).
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_leftover(
+    state: State<'_, AppState>,
+    account_id: String,
+    leftover: Leftover,
+    on_event: Channel<RunEvent>,
+) -> Result<(), AppError> {
+    let progress = state.progress(on_event);
+    Ok(state
+        .services
+        .delete_leftover(&account_id, &leftover, progress.as_ref())
+        .await?)
+}
