@@ -48,6 +48,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         costs::month_costs,
         costs::find_leftovers,
         costs::delete_leftover,
+        costs::list_environments,
+        costs::delete_environment,
     ])
 }
 

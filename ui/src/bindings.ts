@@ -116,6 +116,10 @@ export const commands = {
 	findLeftovers: (accountId: string) => typedError<Leftover_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("find_leftovers", { accountId })),
 	/**  Deletes one leftover (a run's machine, stack and files go together). */
 	deleteLeftover: (accountId: string, leftover: Leftover_Deserialize, onEvent: Channel<RunEvent_Deserialize>) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("delete_leftover", { accountId, leftover, onEvent })),
+	/**  The cached environments (installed requirements kept for the next run). */
+	listEnvironments: (accountId: string) => typedError<CachedEnvironment[], ErrorReport_Serialize>(__TAURI_INVOKE("list_environments", { accountId })),
+	/**  Deletes one cached environment; the next run installs afresh. */
+	deleteEnvironment: (accountId: string, environment: CachedEnvironment) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("delete_environment", { accountId, environment })),
 };
 
 /* Types */
@@ -229,6 +233,26 @@ export type AppInfo_Serialize = {
 	notice: string | null,
 	/**  Where the app writes its log. */
 	logDir: string,
+};
+
+/**  One cached environment in a bucket. */
+export type CachedEnvironment = {
+	bucket: string,
+	region: string,
+	/**  sha256 of the normalised requirements, Python, architecture and image. */
+	key: string,
+	/**  The normalised requirements it was made for. */
+	requirements: string,
+	python: string,
+	arch: string,
+	image: string,
+	installer: string,
+	/**  When it was saved (UTC, RFC 3339). */
+	created: string,
+	/**  Bytes in the bucket (archive and description). */
+	sizeBytes: number | null,
+	/**  S3 Standard storage per month. */
+	usdPerMonth: number | null,
 };
 
 /**  A checked input file: its bytes and, for requirements, the package names. */

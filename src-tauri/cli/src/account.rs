@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use easytdv_core::environments;
 use easytdv_core::history::RunRecord;
 use easytdv_core::overview::{self, MonthCost};
 use easytdv_core::scan::{self, Leftover};
@@ -182,4 +183,53 @@ pub async fn leftovers(region: &str, delete: bool, json: bool, access_flags: &Ac
     } else {
         Ok(())
     }
+}
+
+/// The cached environments of a bucket; `--delete KEY` deletes one.
+pub async fn environments(
+    bucket: &str,
+    region: &str,
+    delete: Option<&str>,
+    json: bool,
+    access_flags: &Access,
+) -> CliResult {
+    let services = open_services()?;
+    let source = access::source(access_flags, &services)?;
+    let ctx = access::context(&source, region).await?;
+    let fail = |e: easytdv_core::pipeline::PipelineError| {
+        report::error(&e);
+        report::exit_for(&e)
+    };
+    if let Some(key) = delete {
+        environments::delete(&ctx, bucket, key)
+            .await
+            .map_err(fail)?;
+        println!("deleted the cached environment {key}");
+        return Ok(());
+    }
+    let found = environments::list(&ctx, bucket).await.map_err(fail)?;
+    if json {
+        return print_json(&found);
+    }
+    if found.is_empty() {
+        println!("no cached environment in {bucket}");
+    }
+    for e in &found {
+        let reqs: Vec<&str> = e.requirements.lines().collect();
+        println!(
+            "{}  {}  Python {} {}  {:.1} MiB (${:.3}/month)  {}",
+            &e.key[..e.key.len().min(12)],
+            e.created,
+            e.python,
+            e.arch,
+            e.size_bytes / 1_048_576.0,
+            e.usd_per_month,
+            if reqs.is_empty() {
+                "(no packages)".to_string()
+            } else {
+                reqs.join(", ")
+            }
+        );
+    }
+    Ok(())
 }

@@ -106,6 +106,20 @@ pub enum Command {
         #[command(flatten)]
         access: Access,
     },
+    /// List the cached environments of a bucket (installed requirements kept for the next run).
+    Environments {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        region: String,
+        /// Delete this cached environment (its key).
+        #[arg(long)]
+        delete: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        access: Access,
+    },
     /// Show a run's stack and machine status.
     Status {
         run_id: String,

@@ -43,6 +43,13 @@ fn main() -> ExitCode {
                 region,
                 access,
             } => account::leftovers(&region, delete, json, &access).await,
+            Command::Environments {
+                bucket,
+                region,
+                delete,
+                json,
+                access,
+            } => account::environments(&bucket, &region, delete.as_deref(), json, &access).await,
             Command::Status {
                 run_id,
                 json,

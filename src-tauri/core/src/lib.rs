@@ -2,6 +2,7 @@
 pub mod accounts;
 pub mod aws;
 pub mod catalog;
+pub mod environments;
 pub mod explain;
 pub mod history;
 pub mod logs;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::environments::{self, CachedEnvironment};
 use crate::history::{Cleanup, RunRecord};
 use crate::pipeline::{PipelineError, ProgressSink};
 use crate::scan::{self, Leftover};
@@ -142,6 +143,45 @@ impl Services {
     ) -> Result<(), LeftoverError> {
         let ctx = self.context(account_id, None).await?;
         Ok(scan::delete_leftover(&ctx, leftover, progress).await?)
+    }
+
+    /// The cached environments in the buckets this account's runs used.
+    pub async fn environments(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<CachedEnvironment>, LeftoverError> {
+        let mut buckets: Vec<(String, String)> = self
+            .history()
+            .list()?
+            .into_iter()
+            .filter(|r| {
+                r.account_id.as_deref() == Some(account_id) && !r.resources.bucket.is_empty()
+            })
+            .map(|r| (r.resources.bucket, r.resources.region))
+            .collect();
+        buckets.sort();
+        buckets.dedup();
+        let mut found = Vec::new();
+        for (bucket, region) in buckets {
+            let ctx = self.context(account_id, Some(&region)).await?;
+            match environments::list(&ctx, &bucket).await {
+                Ok(list) => found.extend(list),
+                // A bucket deleted since: nothing cached there any more.
+                Err(e) => tracing::warn!(bucket, error = %e, "cached environments not listed"),
+            }
+        }
+        found.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(found)
+    }
+
+    /// Deletes one cached environment.
+    pub async fn delete_environment(
+        &self,
+        account_id: &str,
+        env: &CachedEnvironment,
+    ) -> Result<(), LeftoverError> {
+        let ctx = self.context(account_id, Some(&env.region)).await?;
+        Ok(environments::delete(&ctx, &env.bucket, &env.key).await?)
     }
 
     /// This month's totals per account.

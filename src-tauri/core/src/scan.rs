@@ -13,12 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::aws::AwsContext;
 use crate::history::{Cleanup, RunRecord};
 use crate::pipeline::{self, aws_error, CloudStatus, PipelineError, ProgressSink, RunResources};
-use crate::prices::{Prices, Service, HOURS_PER_MONTH};
+use crate::prices::{Prices, Service, HOURS_PER_MONTH, S3_GB_MONTH};
 
 const APP_TAG: &str = "easytdv:app";
 const RUN_TAG: &str = "easytdv:run-id";
-/// S3 Standard, $ per GB-month (us-east-1; close enough for "a few cents").
-const S3_GB_MONTH: f64 = 0.023;
 
 /// Every easyTDV stack and machine of the context's region.
 #[derive(Debug, Default, Clone)]

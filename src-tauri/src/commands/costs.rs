@@ -1,6 +1,7 @@
 //! What things cost and what is left in the account: prices for the
 //! wizard, the history's statuses in one refresh, month totals, leftovers.
 
+use easytdv_core::environments::CachedEnvironment;
 use easytdv_core::overview::{MonthCost, Refresh};
 use easytdv_core::pipeline::RunEvent;
 use easytdv_core::prices::{self, Quote, SpotPrice};
@@ -82,4 +83,25 @@ pub async fn delete_leftover(
         .services
         .delete_leftover(&account_id, &leftover, progress.as_ref())
         .await?)
+}
+
+/// The cached environments (installed requirements kept for the next run).
+#[tauri::command]
+#[specta::specta]
+pub async fn list_environments(
+    state: State<'_, AppState>,
+    account_id: String,
+) -> Result<Vec<CachedEnvironment>, AppError> {
+    Ok(state.environments(&account_id).await?)
+}
+
+/// Deletes one cached environment; the next run installs afresh.
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_environment(
+    state: State<'_, AppState>,
+    account_id: String,
+    environment: CachedEnvironment,
+) -> Result<(), AppError> {
+    Ok(state.delete_environment(&account_id, &environment).await?)
 }

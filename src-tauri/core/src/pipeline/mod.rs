@@ -45,7 +45,7 @@ pub use progress::{
 pub use remote::outcome as command_outcome;
 pub use status::{cloud_status, instance_state, stack_status, CloudStatus};
 pub use storage::{list_buckets_in_region, suggest_bucket_name};
-pub use train::Train;
+pub use train::{Train, CACHE_PREFIX};
 
 /// Terminates machines and waits until they are gone.
 pub async fn terminate_machines(

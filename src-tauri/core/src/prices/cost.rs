@@ -8,6 +8,9 @@ use crate::pipeline::{PipelineError, RunResources};
 
 /// AWS bills storage per GB-month of 730 hours.
 pub const HOURS_PER_MONTH: f64 = 730.0;
+/// S3 Standard, $ per GB-month (us-east-1's first tier; other regions are
+/// within a few tenths of a cent): for "a few cents a month" figures.
+pub const S3_GB_MONTH: f64 = 0.023;
 
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -10,6 +10,7 @@ mod parse;
 
 pub use cost::{
     hourly_total, run_cost, safety_stop, RunCost, SafetyStop, HOURS_PER_MONTH, MIN_SAFETY_HOURS,
+    S3_GB_MONTH,
 };
 pub use parse::{on_demand, Priced};
 

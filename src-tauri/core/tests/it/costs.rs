@@ -281,3 +281,60 @@ async fn leftovers_outside_the_history_are_found_and_deleted() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn cached_environments_are_listed_with_their_cost_and_deleted() {
+    let ctx = ctx().await;
+    let bucket = bucket("envs");
+    create_bucket(&ctx, &bucket).await;
+    let key = "ab".repeat(32);
+    let other = "cd".repeat(32);
+    for (k, created) in [
+        (&key, "2026-12-01T10:00:00Z"),
+        (&other, "2026-12-02T10:00:00Z"),
+    ] {
+        let desc = serde_json::json!({
+            "key": k, "requirements": "requests==2.32.3\nsix\n", "python": "3.12.7",
+            "arch": "x86_64", "image": "ami-1", "installer": "uv 0.5.11",
+            "archive": format!("{k}.tar.zst"), "size": 2_000_000, "created": created,
+        });
+        for (name, body) in [
+            (
+                format!("easytdv/cache/{k}.json"),
+                desc.to_string().into_bytes(),
+            ),
+            (format!("easytdv/cache/{k}.tar.zst"), vec![7u8; 2_000_000]),
+        ] {
+            ctx.s3()
+                .put_object()
+                .bucket(&bucket)
+                .key(name)
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let found = easytdv_core::environments::list(&ctx, &bucket)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].key, other, "newest first");
+    assert_eq!(found[1].python, "3.12.7");
+    assert!(found[1].requirements.contains("requests==2.32.3"));
+    assert!(found[1].size_bytes > 2_000_000.0);
+    let per_month = found[1].usd_per_month;
+    assert!(per_month > 0.0 && per_month < 0.001, "${per_month}/month");
+
+    easytdv_core::environments::delete(&ctx, &bucket, &key)
+        .await
+        .unwrap();
+    let left = easytdv_core::environments::list(&ctx, &bucket)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].key, other);
+    assert!(easytdv_core::environments::delete(&ctx, &bucket, "../x")
+        .await
+        .is_err());
+}
