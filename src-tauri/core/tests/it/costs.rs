@@ -338,3 +338,28 @@ async fn cached_environments_are_listed_with_their_cost_and_deleted() {
         .await
         .is_err());
 }
+
+/// Benchmark (prints, asserts only the call count): the history's refresh
+/// for 10, 100 and 1,000 runs. Figures: `cargo test -p easytdv-core --test it
+/// refresh_scales -- --nocapture` with the sandbox running.
+#[tokio::test]
+async fn refresh_scales_to_a_thousand_runs() {
+    let (_dir, services, account) = services();
+    let mut recorded = 0;
+    let mut calls = Vec::new();
+    for n in [10, 100, 1000] {
+        record_runs(&services, &account, n - recorded, &format!("b{n}"));
+        recorded = n;
+        let start = std::time::Instant::now();
+        let refresh = services.refresh_statuses().await.unwrap();
+        let took = start.elapsed();
+        assert_eq!(refresh.statuses.len(), n);
+        println!(
+            "refresh of {n:>5} runs: {:>3} AWS calls, {:>7.1} ms",
+            refresh.calls,
+            took.as_secs_f64() * 1000.0
+        );
+        calls.push(refresh.calls);
+    }
+    assert!(calls.windows(2).all(|w| w[0] == w[1]), "calls: {calls:?}");
+}
