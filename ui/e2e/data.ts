@@ -8,7 +8,11 @@ import type {
   DownloadReport,
   Identity,
   InstanceTypeInfo,
+  Leftover,
   LiveStatus,
+  MonthCost,
+  Quote,
+  SpotPrice,
   MockStepEvent,
   Outcome,
   RegionInfo,
@@ -80,6 +84,9 @@ export const INSTANCE_TYPES: InstanceTypeInfo[] = [
     category: 'general',
     accelerator: 'none',
     warning: null,
+    previousGeneration: false,
+    usdPerHour: 0.0118,
+    recommended: null,
   },
   {
     name: 't3.medium',
@@ -91,6 +98,9 @@ export const INSTANCE_TYPES: InstanceTypeInfo[] = [
     category: 'general',
     accelerator: 'none',
     warning: null,
+    previousGeneration: false,
+    usdPerHour: 0.0472,
+    recommended: 'Good for a first try and small scikit-learn or pandas jobs',
   },
   {
     name: 'm5.xlarge',
@@ -102,6 +112,9 @@ export const INSTANCE_TYPES: InstanceTypeInfo[] = [
     category: 'general',
     accelerator: 'none',
     warning: null,
+    previousGeneration: false,
+    usdPerHour: 0.224,
+    recommended: null,
   },
   {
     name: 'c5.2xlarge',
@@ -113,6 +126,9 @@ export const INSTANCE_TYPES: InstanceTypeInfo[] = [
     category: 'compute',
     accelerator: 'none',
     warning: null,
+    previousGeneration: false,
+    usdPerHour: 0.404,
+    recommended: null,
   },
   {
     name: 'r5.large',
@@ -124,6 +140,9 @@ export const INSTANCE_TYPES: InstanceTypeInfo[] = [
     category: 'memory',
     accelerator: 'none',
     warning: null,
+    previousGeneration: false,
+    usdPerHour: 0.152,
+    recommended: null,
   },
   {
     name: 'g4dn.xlarge',
@@ -135,6 +154,9 @@ export const INSTANCE_TYPES: InstanceTypeInfo[] = [
     category: 'gpu',
     accelerator: 'nvidia',
     warning: null,
+    previousGeneration: false,
+    usdPerHour: 0.737,
+    recommended: 'Good for deep learning with PyTorch or TensorFlow: one NVIDIA GPU',
   },
   {
     name: 'g5.2xlarge',
@@ -146,6 +168,41 @@ export const INSTANCE_TYPES: InstanceTypeInfo[] = [
     category: 'gpu',
     accelerator: 'nvidia',
     warning: null,
+    previousGeneration: false,
+    usdPerHour: 1.362,
+    recommended: null,
+  },
+];
+
+/** Older generations, behind "Show older types". */
+export const OLDER_TYPES: InstanceTypeInfo[] = [
+  {
+    name: 'm4.large',
+    vcpus: 2,
+    memoryMib: 8192,
+    gpuCount: 0,
+    gpuModel: null,
+    arm: false,
+    category: 'general',
+    accelerator: 'none',
+    warning: null,
+    previousGeneration: true,
+    usdPerHour: 0.116,
+    recommended: null,
+  },
+  {
+    name: 'c4.xlarge',
+    vcpus: 4,
+    memoryMib: 7680,
+    gpuCount: 0,
+    gpuModel: null,
+    arm: false,
+    category: 'compute',
+    accelerator: 'none',
+    warning: null,
+    previousGeneration: true,
+    usdPerHour: null,
+    recommended: null,
   },
 ];
 
@@ -256,6 +313,7 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   bucket: 'easytdv-123456789012-eu-west-3',
   ami: null,
   maxRuntimeHours: 24,
+  budgetUsd: null,
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */
@@ -279,6 +337,10 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
       stackId: null,
       instanceId: 'i-0abc123',
       launches: 1,
+      usdPerHour: null,
+      safetyStopHours: null,
+      endedAt: null,
+      machines: 1,
       installCommandId: null,
       trainingCommandId: null,
     },
@@ -290,6 +352,7 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
     cleanup: outcome === 'succeeded' ? 'deleted' : 'none',
     cleanupMessage: null,
     summary: null,
+    cost: null,
     ...extra,
   };
 }
@@ -310,6 +373,47 @@ export const DELETE_REPORT: DeleteReport = {
   keptOutputsPrefix: `easytdv/runs/${RUN_ID}/outputs/`,
 };
 
+/** t3.medium in eu-west-3 with a 30 GiB gp3 disk ($0.0912/GB-month): machine + disk per hour. */
+export const T3_MEDIUM_USD_PER_HOUR = 0.0472 + (30 * 0.0912) / 730;
+
+/** price_quote for t3.medium, 30 GiB, 24 h, no cap. */
+export const QUOTE: Quote = {
+  usdPerHour: T3_MEDIUM_USD_PER_HOUR,
+  safetyStopHours: 24,
+  atMostUsd: T3_MEDIUM_USD_PER_HOUR * 24,
+  budgetIgnored: false,
+};
+
+export const SPOT_PRICES: SpotPrice[] = [
+  { zone: 'eu-west-3b', usdPerHour: 0.0161 },
+  { zone: 'eu-west-3a', usdPerHour: 0.0142 },
+  { zone: 'eu-west-3c', usdPerHour: 0.0175 },
+];
+
+export const MONTH_COSTS: MonthCost[] = [{ accountId: 'acc-1', month: '2026-11', usd: 3.17, runs: 4, growing: false }];
+
+/** Two things of easyTDV's in the account that this history does not know (another computer's run). */
+export const LEFTOVERS: Leftover[] = [
+  {
+    kind: 'machine',
+    region: 'eu-west-3',
+    id: 'i-0f00dfeed1234abcd',
+    runId: '20261020-091500-ffee01',
+    usdPerHour: 0.737,
+    detail: 'g4dn.xlarge, running',
+    bucket: null,
+  },
+  {
+    kind: 'files',
+    region: 'eu-west-3',
+    id: 's3://easytdv-123456789012-eu-west-3/easytdv/runs/20261002-170000-0abc02/',
+    runId: '20261002-170000-0abc02',
+    usdPerHour: null,
+    detail: '4 input files (12 KB)',
+    bucket: 'easytdv-123456789012-eu-west-3',
+  },
+];
+
 /** Everything a signed-in user with one account needs. */
 export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults> {
   return {
@@ -326,6 +430,11 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     pick_requirements: REQUIREMENTS,
     start_run: RUN_ID,
     run_live_status: LIVE_RUNNING,
+    price_quote: QUOTE,
+    spot_prices: SPOT_PRICES,
+    month_costs: MONTH_COSTS,
+    find_leftovers: [],
+    delete_leftover: null,
     default_sandbox_endpoint: 'http://127.0.0.1:4566',
     app_info: { name: 'easyTDV', version: '0.1.0', notice: null, logDir: '/home/marie/.local/share/easytdv/logs' },
     ...extra,

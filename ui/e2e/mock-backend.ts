@@ -273,6 +273,30 @@ export function installMockBackend(scenario: Scenario): void {
 
   const listeners: { event: string; handler: number }[] = [];
 
+  /**
+   * refresh_runs when a scenario gives none: every run of list_runs with what run_live_status says
+   * (its sequence's next answer), in one call, as the backend's one refresh per account and region.
+   */
+  function refreshFromLive() {
+    const seq = sequences.run_live_status;
+    const live = (seq && seq.length > 0 ? (seq.length > 1 ? seq.shift() : seq[0]) : results.run_live_status) as
+      { stackStatus: string | null; instanceState: string | null } | undefined;
+    const runs = (results.list_runs ?? []) as RecordLike[];
+    return {
+      statuses: runs.map((r) => ({ runId: r.runId, stackStatus: live?.stackStatus ?? null, instanceState: live?.instanceState ?? null })),
+      calls: 2,
+      failures: [],
+    };
+  }
+
+  /** delete_leftover: the leftover is gone from the next find_leftovers (with the rest of its run: machine, stack and files go together). */
+  function forgetLeftover(leftover: unknown) {
+    const l = leftover as { id?: string; runId?: string | null } | undefined;
+    const list = results.find_leftovers as { id: string; runId: string | null }[] | undefined;
+    if (!l || !list || errors.delete_leftover) return;
+    results.find_leftovers = list.filter((x) => x.id !== l.id && !(l.runId && x.runId === l.runId));
+  }
+
   async function invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
     if (cmd === 'plugin:event|listen') {
       listeners.push({ event: String(args?.event), handler: Number(args?.handler) });
@@ -306,6 +330,8 @@ export function installMockBackend(scenario: Scenario): void {
       void sleep(scenario.watchGoesOnAfterMs ?? 0).then(() => stream(null, cmd, runId));
       return null;
     }
+    if (cmd === 'refresh_runs' && results.refresh_runs === undefined && !sequences.refresh_runs) return refreshFromLive();
+    if (cmd === 'delete_leftover') forgetLeftover(args?.leftover);
     const seq = sequences[cmd];
     const result = seq && seq.length > 0 ? (seq.length > 1 ? seq.shift() : seq[0]) : results[cmd];
     Object.assign(results, thenAfter[cmd] ?? {});

@@ -42,7 +42,7 @@ test('complete the wizard with the defaults and launch', async ({ page, app }) =
   await expect(page.getByRole('radio', { name: /t3\.medium/ })).toBeChecked();
   await expect(page.getByTestId('selected-type')).toContainText('t3.medium — 2 vCPU · 4 GiB memory');
   await expect(page.getByRole('group', { name: /General purpose/ })).toBeVisible();
-  await expect(page.getByRole('group', { name: /GPU/ })).toContainText('NVIDIA T4');
+  await expect(page.getByRole('group', { name: /^Recommended/ })).toContainText('NVIDIA T4');
   await expect(page.getByLabel('Disk size (GiB)')).toHaveValue('30');
   await expect(page.getByTestId('ami-auto')).toContainText(AMI.name);
   await app.shot('22-wizard-machine');
@@ -264,6 +264,9 @@ test('Machine step: in a long list the default machine is scrolled into view', a
     category: 'general' as const,
     accelerator: 'none' as const,
     warning: null,
+    previousGeneration: false,
+    usdPerHour: 0.01 + i / 1000,
+    recommended: null,
   }));
   await app.open(scenario({ results: signedIn({ list_instance_types: [...many, ...INSTANCE_TYPES] }) }), '#/new');
   await pickFiles(page);

@@ -35,6 +35,14 @@ export type Phase = B.Phase;
 export type Step = B.Step;
 export type Outcome = B.Outcome;
 export type AppInfo = B.AppInfo;
+export type Quote = B.Quote_Serialize;
+export type SpotPrice = B.SpotPrice;
+export type Refresh = B.Refresh_Serialize;
+export type RunStatus = B.RunStatus_Serialize;
+export type MonthCost = B.MonthCost;
+export type RunCost = B.RunCost;
+export type Leftover = B.Leftover_Serialize;
+export type LeftoverKind = B.LeftoverKind;
 
 type CommandResult<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };
 

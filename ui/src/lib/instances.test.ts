@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultInstanceType, groupInstances } from './instances';
+import { defaultInstanceType, groupInstances, olderCount, recommendedTypes } from './instances';
 
 const t = (name: string, category: string, vcpus: number, memoryMib: number, gpuCount = 0, gpuModel: string | null = null) => ({
   name,
@@ -33,5 +33,19 @@ describe('instances', () => {
     expect(defaultInstanceType(list)).toBe('t3.medium');
     expect(defaultInstanceType(list.filter((i) => i.name !== 't3.medium'))).toBe('m5.large');
     expect(defaultInstanceType([])).toBe('');
+  });
+
+  it('puts the recommended types first and hides older generations on request', () => {
+    const items = [
+      { ...t('m3.large', 'general', 2, 7680), previousGeneration: true },
+      { ...t('t3.medium', 'general', 2, 4096), recommended: 'Good for a first try' },
+      { ...t('g4dn.xlarge', 'gpu', 4, 16384, 1, 'NVIDIA T4'), recommended: 'Good for deep learning' },
+      t('m5.large', 'general', 2, 8192),
+    ];
+    expect(recommendedTypes(items).map((i) => i.name)).toEqual(['t3.medium', 'g4dn.xlarge']);
+    expect(olderCount(items)).toBe(1);
+    const names = (older: boolean) => groupInstances(items, '', older).flatMap((g) => g.items.map((i) => i.name));
+    expect(names(false)).not.toContain('m3.large');
+    expect(names(true)).toContain('m3.large');
   });
 });

@@ -7,6 +7,10 @@ export interface InstanceLike {
   gpuCount: number;
   gpuModel: string | null;
   category: string;
+  /** An older generation (m1, m3, c3, …): hidden until "Show older types". */
+  previousGeneration?: boolean;
+  /** What a recommended type is good for (set on a few types only). */
+  recommended?: string | null;
 }
 
 export const CATEGORY_ORDER = ['general', 'compute', 'memory', 'gpu', 'other'] as const;
@@ -40,8 +44,19 @@ export function matchesSearch(item: InstanceLike, query: string): boolean {
   return q.split(/\s+/).every((word) => hay.includes(word));
 }
 
-export function groupInstances<T extends InstanceLike>(items: readonly T[], query = ''): InstanceGroup<T>[] {
+/** The few recommended types, in the order the backend gives them (one per need). */
+export function recommendedTypes<T extends InstanceLike>(items: readonly T[]): T[] {
+  return items.filter((i) => !!i.recommended);
+}
+
+/** How many older-generation types are hidden. */
+export function olderCount(items: readonly InstanceLike[]): number {
+  return items.filter((i) => i.previousGeneration).length;
+}
+
+export function groupInstances<T extends InstanceLike>(items: readonly T[], query = '', showOlder = true): InstanceGroup<T>[] {
   const groups: InstanceGroup<T>[] = [];
+  if (!showOlder) items = items.filter((i) => !i.previousGeneration);
   const known = new Set<string>(CATEGORY_ORDER);
   for (const category of CATEGORY_ORDER) {
     const matching = items

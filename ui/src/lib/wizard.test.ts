@@ -45,8 +45,15 @@ describe('wizard state machine', () => {
         ami: null,
         bucket: 'easytdv-123-eu-west-3',
         maxRuntimeHours: 24,
+        budgetUsd: null,
       },
     });
+    // A budget cap goes into the request; a bad one is an error on Review.
+    s = update(s, { budgetUsd: '5' });
+    expect(launchFields(s.data)?.request.budgetUsd).toBe(5);
+    s = update(s, { budgetUsd: '-1' });
+    expect(stepErrors(s.data, 'review').budgetUsd).toMatch(/dollars/);
+    expect(launchFields(s.data)).toBeNull();
   });
 
   it('validates machine fields', () => {

@@ -1,4 +1,5 @@
 // New-run wizard: a small pure state machine (Code → Machine → Storage → Review).
+import { parseBudget } from './cost';
 import { validateAmiId, validateBucketName, validateDiskGb, validateMaxRuntimeHours } from './validation';
 
 export const WIZARD_STEPS = ['code', 'machine', 'storage', 'review'] as const;
@@ -29,6 +30,8 @@ export interface WizardData {
   bucketMode: 'existing' | 'new';
   existingBucket: string;
   newBucket: string;
+  /** Optional budget cap in dollars, as typed ('' = none). */
+  budgetUsd: string;
 }
 
 export interface WizardState {
@@ -62,6 +65,7 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
       bucketMode: 'new',
       existingBucket: '',
       newBucket: '',
+      budgetUsd: '',
       ...partial,
     },
   };
@@ -100,6 +104,10 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
       break;
     case 'review':
       for (const s of WIZARD_STEPS.slice(0, 3)) Object.assign(e, stepErrors(data, s));
+      {
+        const budget = parseBudget(data.budgetUsd).error;
+        if (budget) e.budgetUsd = budget;
+      }
       break;
   }
   return e;
@@ -176,6 +184,7 @@ export function launchFields(data: WizardData) {
       bucket: chosenBucket(data),
       ami: chosenAmi(data),
       maxRuntimeHours: Number(data.maxRuntimeHours),
+      budgetUsd: parseBudget(data.budgetUsd).value,
     },
   };
 }

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { formatUsd, meter, parseBudget, perHour, perMonth, quoteSentence } from './cost';
+
+describe('cost', () => {
+  it('formats dollars for small and large amounts', () => {
+    expect(formatUsd(0.0472)).toBe('$0.0472');
+    expect(formatUsd(0.737)).toBe('$0.74');
+    expect(formatUsd(12.345)).toBe('$12.35');
+    expect(formatUsd(1234.4)).toBe('$1,234');
+    expect(formatUsd(0)).toBe('$0.00');
+    expect(formatUsd(null)).toBeNull();
+    expect(perHour(null)).toBe('price unknown');
+    expect(perHour(0.0472)).toBe('$0.0472/h');
+    expect(perMonth(0.1)).toBe('$73.00/month');
+    expect(perMonth(null)).toBeNull();
+  });
+
+  it('says the quote, with or without a price', () => {
+    expect(quoteSentence({ usdPerHour: 0.05, safetyStopHours: 24, atMostUsd: 1.2, budgetIgnored: false })).toBe(
+      'About $0.05 per hour; at most $1.20 if it runs until the safety stop (24 h).',
+    );
+    expect(quoteSentence({ usdPerHour: 0.05, safetyStopHours: 2.5, atMostUsd: 0.125, budgetIgnored: false })).toContain('(2.5 h)');
+    expect(quoteSentence({ usdPerHour: null, safetyStopHours: 24, atMostUsd: null, budgetIgnored: true })).toMatch(/^Price unknown/);
+  });
+
+  it('reads a budget cap', () => {
+    expect(parseBudget('')).toEqual({ value: null, error: null });
+    expect(parseBudget(' $2,50 ')).toEqual({ value: 2.5, error: null });
+    expect(parseBudget('0').error).toMatch(/amount/);
+    expect(parseBudget('abc').error).toMatch(/amount/);
+  });
+
+  it('meters elapsed × price until the end or the safety stop', () => {
+    const base = { launchedAt: 1000, endedAt: null, usdPerHour: 0.36, safetyStopHours: 2, machines: 1 };
+    expect(meter(base, 1000 + 600)).toMatchObject({ seconds: 600, running: true, stopAt: 1000 + 7200, atMostUsd: 0.72 });
+    expect(meter(base, 1600).usd).toBeCloseTo(0.06);
+    // Past the safety stop: no more than the stop.
+    expect(meter(base, 1000 + 10_000)).toMatchObject({ seconds: 7200, running: false });
+    // Ended: frozen.
+    expect(meter({ ...base, endedAt: 1300 }, 5000)).toMatchObject({ seconds: 300, running: false });
+    // Several machines bill together.
+    expect(meter({ ...base, machines: 2 }, 1600).usd).toBeCloseTo(0.12);
+    // Unknown price, not launched yet.
+    expect(meter({ ...base, usdPerHour: null }, 1600)).toMatchObject({ usd: null, atMostUsd: null, seconds: 600 });
+    expect(meter({ ...base, launchedAt: null }, 1600)).toMatchObject({ seconds: 0, running: false, stopAt: null });
+  });
+});
