@@ -82,6 +82,7 @@ test('complete the wizard with the defaults and launch', async ({ page, app }) =
       bucket: 'easytdv-123456789012-eu-west-3',
       ami: null,
       maxRuntimeHours: 24,
+      budgetUsd: null,
     },
     onEvent: expect.stringMatching(/^channel:/),
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatUsd, meter, parseBudget, perHour, perMonth, quoteSentence } from './cost';
+import { formatClock, formatUsd, meter, parseBudget, perHour, perMonth, quoteSentence } from './cost';
 
 describe('cost', () => {
   it('formats dollars for small and large amounts', () => {
@@ -43,5 +43,10 @@ describe('cost', () => {
     // Unknown price, not launched yet.
     expect(meter({ ...base, usdPerHour: null }, 1600)).toMatchObject({ usd: null, atMostUsd: null, seconds: 600 });
     expect(meter({ ...base, launchedAt: null }, 1600)).toMatchObject({ seconds: 0, running: false, stopAt: null });
+  });
+
+  it('shows a meter clock', () => {
+    expect(formatClock(65)).toBe('1:05');
+    expect(formatClock(3605.7)).toBe('1:00:05');
   });
 });

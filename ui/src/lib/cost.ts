@@ -94,3 +94,12 @@ export function meter(m: MeterInput, nowSec: number): Meter {
   const running = m.endedAt === null && (stopAt === null || nowSec < stopAt);
   return { seconds, usd: rate === null ? null : (rate * seconds) / 3600, running, stopAt, atMostUsd };
 }
+
+/** A running meter's time: 65 → "1:05", 3605 → "1:00:05". */
+export function formatClock(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
