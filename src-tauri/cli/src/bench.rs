@@ -46,6 +46,8 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
     let services = open_services()?;
     let mut samples: BTreeMap<&'static str, Vec<(f64, u64)>> = BTreeMap::new();
     let mut totals = Vec::new();
+    let mut phases: BTreeMap<String, Vec<(f64, u64)>> = BTreeMap::new();
+    let (mut machine_time, mut overhead) = (Vec::new(), Vec::new());
     for i in 0..n {
         let source = crate::access::source(&args.access, &services)?;
         let ctx = match AwsContext::new(&source, &args.region).await {
@@ -80,7 +82,16 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
             report::error(&e);
             return Err(ExitCode::from(EXIT_PROVISIONING));
         }
-        totals.push((started.elapsed().as_secs_f64(), ctx.calls()));
+        let wall = started.elapsed().as_secs_f64();
+        totals.push((wall, ctx.calls()));
+        // What the machine itself reported doing (its scripts time each phase).
+        let mut machine = 0.0;
+        for p in train.summary().phases {
+            machine += p.seconds;
+            phases.entry(p.name).or_default().push((p.seconds, 0));
+        }
+        machine_time.push((machine, 0));
+        overhead.push((wall - machine, 0));
         for (step, secs, calls) in clock.done.lock().map(|d| d.clone()).unwrap_or_default() {
             samples.entry(step).or_default().push((secs, calls));
         }
@@ -109,6 +120,14 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
         }
     }
     print_row("total", &totals);
+    println!();
+    println!("on the machine (phases its scripts timed):");
+    for (name, v) in &phases {
+        print_row(&format!("  {name}"), v);
+    }
+    print_row("machine time", &machine_time);
+    print_row("our overhead", &overhead);
+    println!("(overhead = total wall time minus the machine's own phases: launching, waiting, polling, uploads)");
     Ok(())
 }
 

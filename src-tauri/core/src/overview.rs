@@ -228,7 +228,11 @@ mod tests {
     fn run(id: &str, account: &str, created: &str, usd: Option<f64>, growing: bool) -> RunRecord {
         let mut r: RunRecord = serde_json::from_value(serde_json::json!({
             "runId": id, "createdAt": created, "accountId": account, "request": null,
-            "resources": {"runId": id, "region": "eu-west-3", "bucket": "b", "prefix": "p"},
+            "resources": serde_json::to_value(crate::pipeline::RunResources {
+                run_id: id.into(),
+                region: "eu-west-3".into(),
+                ..Default::default()
+            }).unwrap(),
             "outcome": "succeeded", "lastStep": null, "message": null, "detail": null,
             "outputsUri": null, "cleanup": "deleted", "cleanupMessage": null,
             "summary": null, "cost": null

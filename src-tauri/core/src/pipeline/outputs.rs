@@ -122,17 +122,7 @@ async fn fetch(
     obj: &ObjectInfo,
     target: &Path,
 ) -> Result<(), PipelineError> {
-    let body = bucket.get(&obj.key).await?.unwrap_or_default();
-    let write = || -> std::io::Result<()> {
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        // Written beside, then renamed: a cut download never looks complete.
-        let part = target.with_extension("easytdv-part");
-        std::fs::write(&part, &body)?;
-        std::fs::rename(&part, target)
-    };
-    write().map_err(|e| PipelineError::State(format!("cannot write {}: {e}", target.display())))
+    bucket.download_to(&obj.key, target).await.map(|_| ())
 }
 
 /// The local file is the object already: same size, and the same MD5 when

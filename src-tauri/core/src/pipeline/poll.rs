@@ -37,6 +37,26 @@ pub fn gap(waited: Duration) -> Duration {
     waited.mul_f64(SLACK).clamp(MIN_GAP, MAX_GAP)
 }
 
+/// Calls `op` again after transient errors (a lost connection) for up to
+/// [`GRACE`]; only for calls that may be repeated safely (an upload of the
+/// same bytes, a read).
+pub async fn retry_transient<T, F, Fut>(what: &str, mut op: F) -> Result<T, PipelineError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, PipelineError>>,
+{
+    let started = Instant::now();
+    loop {
+        match op().await {
+            Err(e) if e.is_transient() && started.elapsed() < GRACE => {
+                tracing::warn!(what, error = %e, "trying again after a transient error");
+                tokio::time::sleep(gap(started.elapsed())).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Calls `check` until it returns `Some`, sleeping [`gap`] between calls;
 /// `Err(Timeout)` once `limit` has passed. Transient errors are retried for
 /// up to [`GRACE`], each told through `notice`.

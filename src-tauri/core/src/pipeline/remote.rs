@@ -1,13 +1,13 @@
 //! Runs the instance scripts over SSM (`AWS-RunShellScript`) and waits for
 //! their outcome.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::types::CommandInvocationStatus;
 
 use super::error::{aws_error, error_code, PipelineError};
 use super::model::CommandOutcome;
-use super::poll::{poll_until, Notice};
+use super::poll::{gap, poll_until, Notice, GRACE};
 use crate::aws::AwsContext;
 
 /// The environment the instance scripts read, as shell `export` lines.
@@ -22,7 +22,61 @@ pub fn prelude(vars: &[(&str, &str)]) -> String {
 pub const MAX_EXECUTION_TIMEOUT: Duration = Duration::from_secs(172_800);
 
 /// Sends `script` (after the prelude) to the instance; returns the command id.
+/// A lost connection is ridden out for up to [`GRACE`]: before sending again,
+/// the machine's commands are searched for this one (its comment carries a
+/// token of its own), since the first try may have reached AWS.
 pub async fn send(
+    ctx: &AwsContext,
+    instance_id: &str,
+    prelude: &str,
+    script: &str,
+    comment: &str,
+    timeout: Duration,
+) -> Result<String, PipelineError> {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let comment = format!("{comment} #{}", &token[..8]);
+    let started = Instant::now();
+    loop {
+        match send_once(ctx, instance_id, prelude, script, &comment, timeout).await {
+            Ok(id) => return Ok(id),
+            Err(e) if e.is_transient() && started.elapsed() < GRACE => {
+                tracing::warn!(instance_id, error = %e, "sending a command again after a transient error");
+                match sent_before(ctx, instance_id, &comment).await {
+                    Ok(Some(id)) => return Ok(id),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not look for the command sent before")
+                    }
+                }
+                tokio::time::sleep(gap(started.elapsed())).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The id of a command with this exact comment on the instance, if AWS has one.
+async fn sent_before(
+    ctx: &AwsContext,
+    instance_id: &str,
+    comment: &str,
+) -> Result<Option<String>, PipelineError> {
+    let out = ctx
+        .ssm()
+        .list_commands()
+        .instance_id(instance_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("look for a command sent to the machine", e))?;
+    Ok(out
+        .commands()
+        .iter()
+        .find(|c| c.comment() == Some(comment))
+        .and_then(|c| c.command_id())
+        .map(str::to_string))
+}
+
+async fn send_once(
     ctx: &AwsContext,
     instance_id: &str,
     prelude: &str,

@@ -191,18 +191,25 @@ impl<'a> RunBucket<'a> {
         Ok(())
     }
 
+    /// Uploads `body` (again after a lost connection: the same bytes).
     pub async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PipelineError> {
-        self.ctx
-            .s3()
-            .put_object()
-            .bucket(self.name)
-            .key(key)
-            .expected_bucket_owner(&self.owner)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| aws_error("upload a file to S3", e))?;
-        Ok(())
+        super::poll::retry_transient("upload a file to S3", || {
+            let body = body.clone();
+            async move {
+                self.ctx
+                    .s3()
+                    .put_object()
+                    .bucket(self.name)
+                    .key(key)
+                    .expected_bucket_owner(&self.owner)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("upload a file to S3", e))?;
+                Ok(())
+            }
+        })
+        .await
     }
 
     /// Every object under `prefix`, with its size and entity tag.
@@ -290,6 +297,47 @@ impl<'a> RunBucket<'a> {
                 op: "read a file in the bucket",
             })?;
         Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    /// Streams an object into a file (memory stays small whatever its
+    /// size); written beside and renamed, so a cut download never looks
+    /// complete. Returns the bytes written.
+    pub async fn download_to(
+        &self,
+        key: &str,
+        target: &std::path::Path,
+    ) -> Result<u64, PipelineError> {
+        use tokio::io::AsyncWriteExt;
+        let out = self
+            .ctx
+            .s3()
+            .get_object()
+            .bucket(self.name)
+            .key(key)
+            .expected_bucket_owner(&self.owner)
+            .send()
+            .await
+            .map_err(|e| aws_error("download a file of the outputs", e))?;
+        let local = |e: std::io::Error| {
+            PipelineError::State(format!("cannot write {}: {e}", target.display()))
+        };
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(local)?;
+        }
+        let part = target.with_extension("easytdv-part");
+        let mut file = tokio::fs::File::create(&part).await.map_err(local)?;
+        let mut body = out.body;
+        let mut written = 0u64;
+        while let Some(chunk) = body.try_next().await.map_err(|_| PipelineError::Network {
+            op: "download a file of the outputs",
+        })? {
+            file.write_all(&chunk).await.map_err(local)?;
+            written += chunk.len() as u64;
+        }
+        file.flush().await.map_err(local)?;
+        drop(file);
+        tokio::fs::rename(&part, target).await.map_err(local)?;
+        Ok(written)
     }
 
     /// The whole object.

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::common::*;
 use easytdv_core::aws::{AwsContext, CredentialSource};
-use easytdv_core::pipeline::{Step, StepState};
+use easytdv_core::logs::LogName;
+use easytdv_core::pipeline::Step;
 use tokio::net::{TcpListener, TcpStream};
 
 /// A loopback TCP proxy to the sandbox that a test can cut and restore.
@@ -81,11 +82,13 @@ async fn a_run_rides_out_a_lost_connection_during_training() {
         let result = train.run_from(Step::Prepare).await;
         (train, result)
     });
+    // Cut once the script is seen running (its first log line is home), so
+    // the outage hits the waits for the training, not the command's start.
     for _ in 0..600 {
         if events
-            .events()
+            .lines()
             .iter()
-            .any(|e| e.step == Step::Training && e.state == StepState::Running)
+            .any(|(name, _)| *name == LogName::Train)
         {
             break;
         }

@@ -9,6 +9,7 @@ mod catalog;
 mod common;
 mod costs;
 mod lost_connection;
+mod outputs;
 mod pipeline;
 mod pipeline_failures;
 mod real_aws;
