@@ -1,3 +1,5 @@
+// First: makes navigator.language usable by Intl before any other module runs.
+import './lib/locale';
 import { mount } from 'svelte';
 import './styles/tokens.css';
 import './styles/base.css';
