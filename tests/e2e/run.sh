@@ -96,6 +96,7 @@ export EASYTDV_DATA_DIR="$tmp/data"
 export EASYTDV_PICKED_SCRIPT="$tmp/pick/train.py" EASYTDV_PICKED_REQUIREMENTS="$tmp/pick/requirements.txt"
 export EASYTDV_PICKED_FOLDER="$tmp/downloads"
 export EASYTDV_E2E_PICK_DIR="$tmp/pick"
+export EASYTDV_NOTIFY_LOG="$tmp/notifications.jsonl"
 export HOME="$tmp/home" XDG_RUNTIME_DIR="$tmp/home/run"
 mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
 unset DBUS_SESSION_BUS_ADDRESS

@@ -12,6 +12,7 @@ failing run.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -157,6 +158,15 @@ def page_text(d) -> str:
 
 def nav(d, label: str):
     d.find_element(By.XPATH, f"//nav[@aria-label='Main']//a[normalize-space()={xq(label)}]").click()
+
+
+def notifications() -> list[dict]:
+    """What the app sent to the desktop's notification service (EASYTDV_NOTIFY_LOG seam)."""
+    try:
+        with open(os.environ["EASYTDV_NOTIFY_LOG"], encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
 
 
 def put_fixture(name: str):
@@ -329,7 +339,13 @@ def test_a_good_run_then_delete_resources(driver, aws):
         assert main.get(step) == "done", states
     status = d.find_element(By.CSS_SELECTOR, "[data-testid='run-status']").text
     uri = d.find_element(By.CSS_SELECTOR, "[data-testid='outputs-uri']").text.strip()
+    # The script printed "loss=0.042": a chart of it in the run view.
+    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='chart-loss']"), 20,
+             f"no loss chart: {page_text(d)[:1500]}")
     shot(d, "10-ok-6-success")
+    # The OS notification (its seam: a JSON line per notification).
+    notes = wait_for(d, lambda drv: notifications(), 20, "no notification was sent")
+    assert any(n["title"] == "Training finished" and "train.py" in n["body"] for n in notes), notes
 
     m = re.fullmatch(r"s3://([^/]+)/(.+)", uri)
     assert m, uri
@@ -382,6 +398,9 @@ def test_a_failing_run_shows_the_traceback_and_cleans_up(driver, aws):
     assert "Run your training script" in text, text
     badge = d.find_element(By.CSS_SELECTOR, "[data-testid='run-status']").text
     shot(d, "20-fails-5-failed")
+    failed = wait_for(d, lambda drv: [n for n in notifications() if n["title"] == "Training failed"], 20,
+                      f"no failure notification: {notifications()}")
+    assert "train.py" in failed[0]["body"], failed
 
     bucket = state["bucket"]  # the suggestion accepted on the Storage step
     s3 = aws["s3"]
