@@ -282,7 +282,8 @@ def runs_row_result(d, run_id: str) -> str:
         20,
         f"run {run_id} not in the Runs list",
     )
-    return row.find_element(By.CSS_SELECTOR, ".badge").text.strip()
+    badge = row.find_element(By.CSS_SELECTOR, "[data-testid='run-row-status']")
+    return (badge.text or badge.get_attribute("textContent") or "").strip()
 
 
 # ---------------------------------------------------------------- tests
