@@ -3,6 +3,7 @@ import type { MockResults } from './mock-backend';
 import type {
   AccountView,
   AmiInfo,
+  CachedEnvironment,
   CheckedFile,
   DeleteReport,
   DownloadReport,
@@ -414,6 +415,52 @@ export const LEFTOVERS: Leftover[] = [
   },
 ];
 
+/**
+ * Installed requirements kept in the run bucket (easytdv/cache/<key>.tar.zst and .json), newest first, as
+ * list_environments answers: S3 Standard at $0.023/GB-month on the archive and its description.
+ */
+export const ENVIRONMENTS: CachedEnvironment[] = [
+  {
+    bucket: 'easytdv-123456789012-eu-west-3',
+    region: 'eu-west-3',
+    key: '3f9a1c0b7d2e4f6a8b1c3d5e7f90a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f5',
+    requirements: 'numpy==1.26.4\npandas==2.2.2\nscikit-learn==1.5.0\ntorch==2.3.1\ntqdm==4.66.4\nmatplotlib==3.9.0',
+    python: '3.11.9',
+    arch: 'x86_64',
+    image: 'ami-0a1b2c3d4e5f67890',
+    installer: 'uv 0.4.18',
+    created: '2026-11-22T09:04:12Z',
+    sizeBytes: 912_345_678,
+    usdPerMonth: (912_345_678 / 1e9) * 0.023,
+  },
+  {
+    bucket: 'easytdv-123456789012-eu-west-3',
+    region: 'eu-west-3',
+    key: 'a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1',
+    requirements: 'transformers==4.44.2\naccelerate==0.33.0\ndatasets==2.21.0',
+    python: '3.10.12',
+    arch: 'arm64',
+    image: 'ami-0fedcba9876543210',
+    installer: 'pip 24.2',
+    created: '2026-10-02T17:01:40Z',
+    sizeBytes: 1_834_000_000,
+    usdPerMonth: (1_834_000_000 / 1e9) * 0.023,
+  },
+  {
+    bucket: 'easytdv-123456789012-eu-west-3',
+    region: 'eu-west-3',
+    key: '0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d',
+    requirements: 'requests==2.32.3',
+    python: '3.11.9',
+    arch: 'x86_64',
+    image: 'ami-0a1b2c3d4e5f67890',
+    installer: 'uv 0.4.18',
+    created: '2025-12-30T08:00:00Z',
+    sizeBytes: 412_000,
+    usdPerMonth: (412_000 / 1e9) * 0.023,
+  },
+];
+
 /** Everything a signed-in user with one account needs. */
 export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults> {
   return {
@@ -435,6 +482,8 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     month_costs: MONTH_COSTS,
     find_leftovers: [],
     delete_leftover: null,
+    list_environments: [],
+    delete_environment: null,
     default_sandbox_endpoint: 'http://127.0.0.1:4566',
     app_info: { name: 'easyTDV', version: '0.1.0', notice: null, logDir: '/home/marie/.local/share/easytdv/logs' },
     ...extra,

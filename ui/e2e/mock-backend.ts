@@ -297,6 +297,14 @@ export function installMockBackend(scenario: Scenario): void {
     results.find_leftovers = list.filter((x) => x.id !== l.id && !(l.runId && x.runId === l.runId));
   }
 
+  /** delete_environment: the environment is gone from the next list_environments. */
+  function forgetEnvironment(environment: unknown) {
+    const e = environment as { key?: string } | undefined;
+    const list = results.list_environments as { key: string }[] | undefined;
+    if (!e || !list || errors.delete_environment) return;
+    results.list_environments = list.filter((x) => x.key !== e.key);
+  }
+
   async function invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
     if (cmd === 'plugin:event|listen') {
       listeners.push({ event: String(args?.event), handler: Number(args?.handler) });
@@ -332,6 +340,7 @@ export function installMockBackend(scenario: Scenario): void {
     }
     if (cmd === 'refresh_runs' && results.refresh_runs === undefined && !sequences.refresh_runs) return refreshFromLive();
     if (cmd === 'delete_leftover') forgetLeftover(args?.leftover);
+    if (cmd === 'delete_environment') forgetEnvironment(args?.environment);
     const seq = sequences[cmd];
     const result = seq && seq.length > 0 ? (seq.length > 1 ? seq.shift() : seq[0]) : results[cmd];
     Object.assign(results, thenAfter[cmd] ?? {});

@@ -6,6 +6,7 @@ export type {
   AccountSetup_Serialize as AccountSetup,
   AccountView_Serialize as AccountView,
   AmiInfo,
+  CachedEnvironment,
   CheckedFile,
   DeleteReport_Serialize as DeleteReport,
   DownloadProgress_Serialize as DownloadProgress,

@@ -43,6 +43,7 @@ export type MonthCost = B.MonthCost;
 export type RunCost = B.RunCost;
 export type Leftover = B.Leftover_Serialize;
 export type LeftoverKind = B.LeftoverKind;
+export type CachedEnvironment = B.CachedEnvironment;
 
 type CommandResult<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };
 

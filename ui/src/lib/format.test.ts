@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, formatMemory, formatRegion, plural, regionLabel } from './format';
+import { clockTime, formatBytes, formatDuration, formatMemory, formatRegion, formatShortDateTime, plural, regionLabel } from './format';
 
 describe('format', () => {
   it('formats regions with human names', () => {
@@ -26,5 +26,22 @@ describe('format', () => {
   it('pluralises', () => {
     expect(plural(1, 'package')).toBe('1 package');
     expect(plural(3, 'package')).toBe('3 packages');
+  });
+
+  it('shortens dates for the runs table, with the year only when it is not this one', () => {
+    const now = new Date(2026, 10, 30, 12, 0);
+    const thisYear = formatShortDateTime(new Date(2026, 10, 22, 9, 5), now);
+    expect(thisYear).not.toContain('2026');
+    expect(thisYear).toMatch(/22/);
+    expect(thisYear).toMatch(/05/);
+    const lastYear = formatShortDateTime(new Date(2025, 0, 3, 9, 5), now);
+    expect(lastYear).toContain('2025');
+    expect(lastYear).not.toMatch(/05/);
+    expect(formatShortDateTime('not a date', now)).toBe('not a date');
+  });
+
+  it('tells the time on a 24-hour clock', () => {
+    expect(clockTime(new Date(2026, 0, 1, 9, 5))).toBe('09:05');
+    expect(clockTime(new Date(2026, 0, 1, 23, 59))).toBe('23:59');
   });
 });

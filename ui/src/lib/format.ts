@@ -60,3 +60,16 @@ export function formatDateTime(value: string | number | Date): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/** A short date for narrow places: "Nov 22, 9:00 AM" this year, "Nov 22, 2025" in another year (local time). */
+export function formatShortDateTime(value: string | number | Date, now: Date = new Date()): string {
+  const d = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(d.getTime())) return String(value);
+  if (d.getFullYear() !== now.getFullYear()) return d.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+  return d.toLocaleString(undefined, { day: 'numeric', month: 'short', hour: 'numeric', minute: '2-digit' });
+}
+
+/** "09:05" (24-hour clock, local time). */
+export function clockTime(d: Date): string {
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
