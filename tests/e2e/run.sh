@@ -56,6 +56,7 @@ cleanup() {
     say "logs kept in $root/tests/e2e/logs/"
     rm -rf "$here/logs"; cp -r "$tmp/logs" "$here/logs"
     cp "$tmp/sandbox/sandbox.log" "$here/logs/" 2>/dev/null
+    cp -r "$tmp/data/logs" "$here/logs/app" 2>/dev/null  # the app's own tracing log
   fi
   rm -rf "$tmp"
   exit $rc

@@ -27,6 +27,7 @@ from selenium import webdriver
 from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
+    TimeoutException,
     WebDriverException,
 )
 from selenium.webdriver.common.by import By
@@ -227,9 +228,18 @@ def launch_with_defaults(d, fixture: str, shots_prefix: str) -> str:
     click_button(d, "Next")
 
     heading(d, "Review and launch")
+    # The price (from the sandbox's Price List API) is on the review; wait for
+    # it, as the page grows when it arrives and a click could land beside.
+    wait_for(d, lambda drv: re.search(r"About \$[0-9.]+ per hour; at most \$[0-9.]+", page_text(drv)), 30,
+             f"no price on the review: {page_text(d)[-1500:]}")
+    time.sleep(0.5)
     shot(d, f"{shots_prefix}-4-review")
     click_button(d, "Launch training")
-    url = wait_for(d, lambda drv: re.search(r"#/runs/([^/?]+)$", drv.current_url), 60, "the run view did not open")
+    try:
+        url = wait_for(d, lambda drv: re.search(r"#/runs/([^/?]+)$", drv.current_url), 60)
+    except TimeoutException:
+        shot(d, f"{shots_prefix}-4-review-no-run")
+        raise AssertionError(f"the run view did not open: {page_text(d)[-1500:]}") from None
     run_id = url.group(1)
     heading(d, "Run")
     return run_id
