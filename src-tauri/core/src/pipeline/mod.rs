@@ -27,6 +27,7 @@ mod remote;
 mod stack;
 mod status;
 pub mod storage;
+mod summary;
 mod train;
 mod words;
 

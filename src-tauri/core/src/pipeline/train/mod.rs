@@ -1,7 +1,7 @@
 //! `Train`: one training run, step by step (the original `easyTDV.Train`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::delete::delete_resources;
 use super::error::PipelineError;
@@ -13,8 +13,10 @@ use super::storage::{self, RunBucket};
 use super::words::{human_duration, last_line, stack_words};
 use super::{assets, instance, machine, new_run_id, quotas, remote, stack};
 use crate::aws::AwsContext;
-use crate::logs::{Curves, LogFollower, LogLine, LogName, MetricParser, Stream};
+use crate::logs::{Curves, LogName};
 use crate::prices::{safety_stop, Prices};
+
+mod follow;
 
 /// Longest an install may take (it must also end before the safety stop).
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(3 * 60 * 60);
@@ -600,104 +602,6 @@ impl Train {
         }
     }
 
-    /// Waits for a command while reading its log every few seconds: new
-    /// lines go to the progress sink (and metrics from the training's).
-    async fn follow(
-        &mut self,
-        timer: &StepTimer<'static>,
-        instance_id: &str,
-        command_id: &str,
-        limit: Duration,
-        name: LogName,
-    ) -> Result<CommandOutcome, PipelineError> {
-        let started = Instant::now();
-        let run_id = self.resources.run_id.clone();
-        let mut follower = LogFollower::new(&self.resources.outputs_prefix(), name);
-        self.progress.log_reset(&run_id, name);
-        let mut parser = MetricParser::default();
-        let mut watch = Watch::default();
-        let notice = |s: &str| timer.update(s.to_string());
-        let ctx = self.ctx.clone();
-        let wait = remote::wait(&ctx, instance_id, command_id, limit, &notice);
-        tokio::pin!(wait);
-        let mut every = tokio::time::interval(LOG_EVERY);
-        every.tick().await;
-        let outcome = loop {
-            tokio::select! {
-                done = &mut wait => break done?,
-                _ = every.tick() => {
-                    self.read_log(&mut follower, &mut parser, &mut watch, name).await;
-                    timer.update(watch.progress_line(name, started.elapsed()));
-                }
-            }
-        };
-        self.read_log(&mut follower, &mut parser, &mut watch, name)
-            .await;
-        if let Some(last) = follower.flush() {
-            self.take_lines(&[last], &mut parser, &mut watch, name);
-        }
-        Ok(outcome)
-    }
-
-    async fn read_log(
-        &mut self,
-        follower: &mut LogFollower,
-        parser: &mut MetricParser,
-        watch: &mut Watch,
-        name: LogName,
-    ) {
-        let lines = match self.bucket() {
-            Ok(bucket) => follower.poll(&bucket).await,
-            Err(e) => Err(e),
-        };
-        match lines {
-            Ok(lines) => self.take_lines(&lines, parser, watch, name),
-            // The log is a view of the run, not the run: keep waiting.
-            Err(e) => {
-                tracing::warn!(run_id = self.resources.run_id, error = %e, "could not read the log")
-            }
-        }
-    }
-
-    fn take_lines(
-        &mut self,
-        lines: &[LogLine],
-        parser: &mut MetricParser,
-        watch: &mut Watch,
-        name: LogName,
-    ) {
-        if lines.is_empty() {
-            return;
-        }
-        let run_id = self.resources.run_id.clone();
-        self.progress.log(&run_id, name, lines, 0);
-        let mut points = Vec::new();
-        for line in lines {
-            if let Some(ours) = line.text.strip_prefix("easytdv: ") {
-                self.summary.note(name, ours);
-                continue;
-            }
-            watch.latest = Some(line.text.chars().take(160).collect());
-            if name == LogName::Train {
-                if line.stream == Stream::Err {
-                    self.summary.push_error(&line.text);
-                }
-                for p in parser.parse(line) {
-                    self.curves.add(&p);
-                    points.push(p);
-                }
-            }
-        }
-        if name == LogName::Train {
-            if let Some(l) = &watch.latest {
-                self.summary.latest_line = Some(l.clone());
-            }
-        }
-        if !points.is_empty() {
-            self.progress.metrics(&run_id, &points);
-        }
-    }
-
     pub fn outputs_uri(&self) -> String {
         format!(
             "s3://{}/{}",
@@ -822,82 +726,6 @@ impl Train {
 }
 
 /// What a running step shows besides its name.
-#[derive(Default)]
-struct Watch {
-    latest: Option<String>,
-}
-
-impl Watch {
-    fn progress_line(&self, name: LogName, ran: Duration) -> String {
-        let ran = human_duration(ran);
-        let what = match name {
-            LogName::Install => "Installing your packages",
-            LogName::Train => "train.py is running",
-        };
-        match &self.latest {
-            Some(line) => format!("{what} ({ran}): {line}"),
-            None => format!("{what} ({ran})"),
-        }
-    }
-}
-
-impl RunSummary {
-    /// One of the instance scripts' own `easytdv: …` lines.
-    fn note(&mut self, name: LogName, text: &str) {
-        let mut words = text.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("phase"), Some(phase)) => {
-                if let Some(secs) = words.next().and_then(|s| s.parse::<f64>().ok()) {
-                    self.phases.push(Phase {
-                        log: name,
-                        name: phase.to_string(),
-                        seconds: secs,
-                    });
-                }
-            }
-            (Some("python"), Some(version)) => self.python = Some(version.to_string()),
-            (Some("installer"), Some(_)) => {
-                self.installer = Some(text.trim_start_matches("installer ").to_string());
-            }
-            (Some("no"), Some("requirements")) => {
-                self.environment = Some("no extra packages to install".into())
-            }
-            (Some("cache"), Some("hit")) => {
-                let date = words.nth(1).unwrap_or("an earlier run");
-                self.environment = Some(format!("reused the environment of {}", short_date(date)));
-            }
-            (Some("cache"), Some("miss")) => {
-                self.environment = Some("first install of these requirements".into())
-            }
-            (Some("cache"), Some("corrupt")) => {
-                self.environment =
-                    Some("the saved environment was damaged: installed afresh".into())
-            }
-            (Some("using"), Some("the")) if text.contains("preinstalled torch") => {
-                self.preinstalled = Some(text.to_string());
-            }
-            (Some("machine"), Some("will")) => self.shutdown_notice = Some(text.to_string()),
-            _ => {}
-        }
-    }
-
-    /// Keeps the last stderr lines of the script (the traceback's end).
-    fn push_error(&mut self, line: &str) {
-        self.error_tail.push(line.to_string());
-        if self.error_tail.len() > 40 {
-            self.error_tail.remove(0);
-        }
-    }
-}
-
-/// `2026-12-01T10:20:30Z` → `2026-12-01 10:20 UTC`.
-fn short_date(iso: &str) -> String {
-    match (iso.get(..10), iso.get(11..16)) {
-        (Some(d), Some(t)) => format!("{d} {t} UTC"),
-        _ => iso.to_string(),
-    }
-}
-
 fn capacity_words(code: &str) -> &'static str {
     match code {
         "Unsupported" => "does not offer it",
@@ -915,44 +743,4 @@ fn now_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_machines_own_lines_fill_the_summary() {
-        let mut s = RunSummary::default();
-        s.note(LogName::Install, "phase download 0.412");
-        s.note(LogName::Install, "python 3.12.8");
-        s.note(LogName::Install, "installer uv 0.13.9");
-        s.note(LogName::Install, "cache hit 3f2a 2026-12-01T10:20:30Z");
-        s.note(LogName::Train, "phase train 12.5");
-        s.note(
-            LogName::Train,
-            "machine will shut down at 2026-12-02T11:00:00Z unless you retry",
-        );
-        assert_eq!(s.python.as_deref(), Some("3.12.8"));
-        assert_eq!(s.installer.as_deref(), Some("uv 0.13.9"));
-        assert_eq!(
-            s.environment.as_deref(),
-            Some("reused the environment of 2026-12-01 10:20 UTC")
-        );
-        assert_eq!(s.phases.len(), 2);
-        assert_eq!(
-            (s.phases[1].name.as_str(), s.phases[1].seconds),
-            ("train", 12.5)
-        );
-        assert!(s
-            .shutdown_notice
-            .as_deref()
-            .unwrap()
-            .contains("unless you retry"));
-        s.note(LogName::Install, "cache miss 3f2a");
-        assert_eq!(
-            s.environment.as_deref(),
-            Some("first install of these requirements")
-        );
-    }
 }
