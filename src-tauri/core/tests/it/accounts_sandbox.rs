@@ -127,21 +127,8 @@ async fn preflight_falls_back_when_simulation_is_unavailable() {
     let endpoint = endpoint();
     // An IAM user of the sandbox, so the caller ARN is a user ARN that the
     // preflight tries to simulate.
-    // The test's own administrator key (not the app's): the sandbox records
-    // who made each call, and the app's calls are checked against the
-    // policy a user of easyTDV gets, which creates no IAM users.
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&endpoint)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test-admin",
-            "test-admin",
-            None,
-            None,
-            "test",
-        ))
-        .load()
-        .await;
+    // The test's own administrator key: easyTDV's users create no IAM users.
+    let conf = crate::common::admin_config("us-east-1").await;
     let admin_iam = aws_sdk_iam::Client::new(&conf);
     let user = format!("easytdv-accounts-test-{}", uuid::Uuid::new_v4().simple());
     admin_iam

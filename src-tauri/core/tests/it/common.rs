@@ -212,3 +212,21 @@ pub async fn other_account_s3() -> aws_sdk_s3::Client {
             .build(),
     )
 }
+
+/// The sandbox with the test's own administrator key (not the app's): the
+/// sandbox records who made each call, and only the app's calls are checked
+/// against the policy a user of easyTDV gets.
+pub async fn admin_config(region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test-admin",
+            "test-admin",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await
+}

@@ -125,24 +125,6 @@ fn record_runs(services: &Services, account: &str, n: usize, tag: &str) -> Vec<S
         .collect()
 }
 
-/// EC2 with the test's own administrator key: the sandbox records who made
-/// each call, and only the app's calls are checked against its policy.
-async fn admin_ec2() -> aws_sdk_ec2::Client {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(endpoint())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test-admin",
-            "test-admin",
-            None,
-            None,
-            "test",
-        ))
-        .load()
-        .await;
-    aws_sdk_ec2::Client::new(&conf)
-}
-
 /// A machine tagged like a run's (what the launcher starts).
 async fn tagged_machine(ctx: &AwsContext, run_id: &str) -> String {
     let info = machine::describe_type(ctx, "t3.micro").await.unwrap();
@@ -162,8 +144,7 @@ async fn tagged_machine(ctx: &AwsContext, run_id: &str) -> String {
                 .build(),
         )
         .build();
-    let out = admin_ec2()
-        .await
+    let out = aws_sdk_ec2::Client::new(&admin_config(REGION).await)
         .run_instances()
         .image_id(image.id)
         .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
