@@ -365,6 +365,29 @@ pub async fn delete_leftover(
                 .send()
                 .await
                 .map_err(|e| aws_error("delete the disk", e))?;
+            // Checked: EC2 no longer lists it, or lists it as going.
+            let left = ctx
+                .ec2()
+                .describe_volumes()
+                .filters(
+                    Filter::builder()
+                        .name("volume-id")
+                        .values(&leftover.id)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_error("check that the disk is gone", e))?;
+            let still = left
+                .volumes()
+                .iter()
+                .any(|v| !matches!(v.state().map(|s| s.as_str()), Some("deleting" | "deleted")));
+            if still {
+                return Err(PipelineError::State(format!(
+                    "the disk {} is still there: delete it in the EC2 console",
+                    leftover.id
+                )));
+            }
             Ok(())
         }
         (LeftoverKind::Machine, None) => {

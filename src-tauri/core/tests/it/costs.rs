@@ -211,6 +211,36 @@ async fn leftovers_outside_the_history_are_found_and_deleted() {
         .await
         .unwrap();
 
+    // A disk no machine uses, tagged like the run's.
+    let admin = aws_sdk_ec2::Client::new(&admin_config(REGION).await);
+    let volume = admin
+        .create_volume()
+        .availability_zone(format!("{REGION}a"))
+        .size(30)
+        .volume_type(aws_sdk_ec2::types::VolumeType::Gp3)
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::Volume)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("easytdv:app")
+                        .value("easytdv")
+                        .build(),
+                )
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("easytdv:run-id")
+                        .value(&run_id)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create volume")
+        .volume_id
+        .expect("volume id");
+
     let found = services.leftovers(&account).await.expect("leftovers");
     let ours: Vec<_> = found
         .iter()
@@ -240,8 +270,15 @@ async fn leftovers_outside_the_history_are_found_and_deleted() {
         "a known run's machine is not a leftover"
     );
 
+    let v = ours
+        .iter()
+        .find(|l| l.kind == LeftoverKind::Volume)
+        .expect("the disk is a leftover");
+    assert_eq!(v.id, volume);
+    assert!(v.usd_per_hour.unwrap() > 0.0, "the disk's price is shown");
+
     let events = EventLog::default();
-    for l in [*m, *f] {
+    for l in [*m, *f, *v] {
         services
             .delete_leftover(&account, l, &events)
             .await
