@@ -270,12 +270,7 @@ impl<'a> RunBucket<'a> {
     /// or has nothing past `from`).
     pub async fn read_from(&self, key: &str, from: u64) -> Result<Option<Vec<u8>>, PipelineError> {
         let out = self
-            .ctx
-            .s3()
-            .get_object()
-            .bucket(self.name)
-            .key(key)
-            .expected_bucket_owner(&self.owner)
+            .get_object(key)
             .range(format!("bytes={from}-"))
             .send()
             .await;
@@ -309,12 +304,7 @@ impl<'a> RunBucket<'a> {
     ) -> Result<u64, PipelineError> {
         use tokio::io::AsyncWriteExt;
         let out = self
-            .ctx
-            .s3()
-            .get_object()
-            .bucket(self.name)
-            .key(key)
-            .expected_bucket_owner(&self.owner)
+            .get_object(key)
             .send()
             .await
             .map_err(|e| aws_error("download a file of the outputs", e))?;
@@ -340,6 +330,19 @@ impl<'a> RunBucket<'a> {
         Ok(written)
     }
 
+    /// A GetObject of one of the bucket's keys, saying who owns the bucket.
+    fn get_object(
+        &self,
+        key: &str,
+    ) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
+        self.ctx
+            .s3()
+            .get_object()
+            .bucket(self.name)
+            .key(key)
+            .expected_bucket_owner(&self.owner)
+    }
+
     /// The whole object.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PipelineError> {
         self.read_from(key, 0).await
@@ -348,12 +351,7 @@ impl<'a> RunBucket<'a> {
     /// The last `max_bytes` of an object as text, `None` if it does not exist.
     pub async fn tail_text(&self, key: &str, max_bytes: usize) -> Option<String> {
         let out = self
-            .ctx
-            .s3()
-            .get_object()
-            .bucket(self.name)
-            .key(key)
-            .expected_bucket_owner(&self.owner)
+            .get_object(key)
             .range(format!("bytes=-{max_bytes}"))
             .send()
             .await

@@ -125,25 +125,24 @@ fn record_runs(services: &Services, account: &str, n: usize, tag: &str) -> Vec<S
         .collect()
 }
 
+/// The tags the launcher puts on a run's machine and disk.
+fn run_tags(
+    kind: aws_sdk_ec2::types::ResourceType,
+    run_id: &str,
+) -> aws_sdk_ec2::types::TagSpecification {
+    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+    aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(kind)
+        .tags(tag("easytdv:app", "easytdv"))
+        .tags(tag("easytdv:run-id", run_id))
+        .build()
+}
+
 /// A machine tagged like a run's (what the launcher starts).
 async fn tagged_machine(ctx: &AwsContext, run_id: &str) -> String {
     let info = machine::describe_type(ctx, "t3.micro").await.unwrap();
     let image = machine::resolve_ami(ctx, &info, None).await.unwrap();
-    let tags = aws_sdk_ec2::types::TagSpecification::builder()
-        .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
-        .tags(
-            aws_sdk_ec2::types::Tag::builder()
-                .key("easytdv:app")
-                .value("easytdv")
-                .build(),
-        )
-        .tags(
-            aws_sdk_ec2::types::Tag::builder()
-                .key("easytdv:run-id")
-                .value(run_id)
-                .build(),
-        )
-        .build();
+    let tags = run_tags(aws_sdk_ec2::types::ResourceType::Instance, run_id);
     let out = aws_sdk_ec2::Client::new(&admin_config(REGION).await)
         .run_instances()
         .image_id(image.id)
@@ -218,23 +217,7 @@ async fn leftovers_outside_the_history_are_found_and_deleted() {
         .availability_zone(format!("{REGION}a"))
         .size(30)
         .volume_type(aws_sdk_ec2::types::VolumeType::Gp3)
-        .tag_specifications(
-            aws_sdk_ec2::types::TagSpecification::builder()
-                .resource_type(aws_sdk_ec2::types::ResourceType::Volume)
-                .tags(
-                    aws_sdk_ec2::types::Tag::builder()
-                        .key("easytdv:app")
-                        .value("easytdv")
-                        .build(),
-                )
-                .tags(
-                    aws_sdk_ec2::types::Tag::builder()
-                        .key("easytdv:run-id")
-                        .value(&run_id)
-                        .build(),
-                )
-                .build(),
-        )
+        .tag_specifications(run_tags(aws_sdk_ec2::types::ResourceType::Volume, &run_id))
         .send()
         .await
         .expect("create volume")
