@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Idempotent: create tests/sandbox/.venv and install requirements.txt into it.
-# Skips pip when the stamp matches requirements.txt's hash.
+# Skips pip when the stamp matches the hash of both requirements files.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$here/.venv"
 stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
+want="$(cat "$here/requirements.txt" "$here/runtime-requirements.txt" | sha256sum | cut -d' ' -f1)"
 if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi

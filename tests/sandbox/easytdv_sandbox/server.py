@@ -17,6 +17,7 @@ from . import (
     gateway,
     instances,
     lambda_exec,
+    persist,
     pricing,
     principals,
     procs,
@@ -106,6 +107,7 @@ class Sandbox:
     def start(self) -> str:
         install()
         CONFIG.data_dir.mkdir(parents=True, exist_ok=True)
+        persist.load()
         gateway.start_recording()
         app = gateway.Gateway(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
@@ -121,4 +123,5 @@ class Sandbox:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            persist.save()
         reset_runtime()
