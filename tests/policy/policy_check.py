@@ -5,6 +5,8 @@
     - principal `app` by templates/iam/easytdv-user-policy.json,
     - `lambda:<fn>` by the LaunchFunctionRole policies of templates/stack.yaml,
     - `instance:<id>` by the InstanceRole policies of templates/stack.yaml,
+    - `sagemaker:<job>` (a training job's platform work and its script) by
+      the SageMakerRole policies of templates/stack.yaml,
     with `${RunId}`, `${Bucket}`, `${RunPrefix}`... substituted from the
     run's recorded CreateStack. Actions always; resources where the recording
     names them (S3 buckets and keys, stacks, functions, roles, documents,
@@ -36,7 +38,8 @@ USER_POLICY = ROOT / "templates" / "iam" / "easytdv-user-policy.json"
 STACK = ROOT / "templates" / "stack.yaml"
 STEPS = ("PrepareFiles", "CreateCloudResources", "StartMachine", "RunTraining", "CleanUp", "Prices", "Quotas",
          "CheckPermissions")  # fmt: skip
-ROLE_NAME = re.compile(r"^easytdv-(?P<run>[0-9]{8}-[0-9]{6}-[0-9a-f]{6})-(?P<kind>instance|launcher)$")
+ROLE_NAME = re.compile(r"^easytdv-(?P<run>[0-9]{8}-[0-9]{6}-[0-9a-f]{6})-(?P<kind>instance|launcher|sagemaker)$")
+ROLES = {"lambda": "LaunchFunctionRole", "instance": "InstanceRole", "sagemaker": "SageMakerRole"}
 RUN_FUNCTION = re.compile(r"^easytdv-(?P<run>[0-9]{8}-[0-9]{6}-[0-9a-f]{6})-launch$")
 
 
@@ -165,6 +168,8 @@ def call_resources(call: dict) -> list[str] | None:
         out = [f"arn:aws:ssm:{region}::document/{names['DocumentName']}"] if names.get("DocumentName") else []
         ids = [i for i in names.get("InstanceIds", "").split(",") if i]
         return out + [f"arn:aws:ec2:{region}:{account}:instance/{i}" for i in ids] or None
+    if service == "sagemaker" and names.get("TrainingJobName"):
+        return [f"arn:aws:sagemaker:{region}:{account}:training-job/{names['TrainingJobName'].lower()}"]
     if action == "ec2:TerminateInstances" and names.get("InstanceIds"):
         return [f"arn:aws:ec2:{region}:{account}:instance/{i}" for i in names["InstanceIds"].split(",") if i]
     return None
@@ -227,7 +232,7 @@ def check_calls(calls: list[dict], user_policy: dict | None = None, stack: dict 
     problems, seen = [], set()
     for c in calls:
         principal = c.get("principal", "")
-        if not principal.startswith(("app", "lambda:", "instance:")) or "action" not in c:
+        if not principal.startswith(("app", "lambda:", "instance:", "sagemaker:")) or "action" not in c:
             continue
         if principal == "app":
             statements = user_statements
@@ -248,7 +253,7 @@ def check_calls(calls: list[dict], user_policy: dict | None = None, stack: dict 
                     problems.append(problem)
                 continue
             variables = stack_variables(params, c.get("region", "*"), c.get("account", "*"))
-            logical = "LaunchFunctionRole" if principal.startswith("lambda:") else "InstanceRole"
+            logical = ROLES[principal.split(":", 1)[0]]
             statements = role_statements(stack, logical, variables)
             owner = f"templates/stack.yaml {logical}"
         ok, why = allowed(statements, c)

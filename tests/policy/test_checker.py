@@ -122,3 +122,31 @@ def test_provider_check_fails_on_a_policy_missing_a_handler_permission():
     ]
     assert policy_check.tag_on_create_permissions("AWS::Lambda::Function") == ["lambda:TagResource"]
     assert policy_check.tag_on_create_permissions("AWS::EC2::SecurityGroup") == ["ec2:CreateTags"]
+
+
+def test_a_training_job_is_held_to_the_sagemaker_role():
+    job = f"sagemaker:easytdv-{RUN}-1"
+
+    def sm(action, **extra):
+        return call(job, action, role=f"easytdv-{RUN}-sagemaker", **extra)
+
+    stack = call(
+        "app",
+        "cloudformation:CreateStack",
+        names={"StackName": f"easytdv-{RUN}"},
+        stack_parameters={"RunId": RUN, "Bucket": BUCKET, "RunPrefix": PREFIX, "Engine": "sagemaker"},
+    )
+    good = [
+        stack,
+        call("app", "sagemaker:CreateTrainingJob", names={"TrainingJobName": f"easytdv-{RUN}-1"}),
+        sm("s3:GetObject", bucket=BUCKET, key=f"{PREFIX}/sourcedir.tar.gz"),
+        sm("s3:PutObject", bucket=BUCKET, key=f"{PREFIX}/outputs/checkpoints/rank-1.txt"),
+        sm("logs:PutLogEvents"),
+    ]
+    assert policy_check.check_calls(good) == []
+    other_job = call("app", "sagemaker:StopTrainingJob", names={"TrainingJobName": "someone-elses-job"})
+    assert policy_check.check_calls([*good, other_job])
+    writes_inputs = sm("s3:PutObject", bucket=BUCKET, key=f"{PREFIX}/train.py")
+    assert policy_check.check_calls([*good, writes_inputs])
+    foreign = call("sagemaker:sm-job", "s3:GetObject", role="sm-role", bucket=BUCKET, key="x")
+    assert policy_check.check_calls([*good, foreign])

@@ -11,6 +11,7 @@ import policy_check
 
 KMS = "KmsKeyArn (customer-managed key for environment variables)"
 EXCLUDED = {
+    ("AWS::IAM::Role", "iam:AttachRolePolicy"): "ManagedPolicyArns (the roles' policies are inline)",
     ("AWS::EC2::SecurityGroup", "ec2:AuthorizeSecurityGroupIngress"): "SecurityGroupIngress (no inbound rules)",
     ("AWS::Lambda::Function", "lambda:PutFunctionConcurrency"): "ReservedConcurrentExecutions",
     ("AWS::Lambda::Function", "s3:GetObjectVersion"): "Code.S3ObjectVersion",

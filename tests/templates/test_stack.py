@@ -16,6 +16,8 @@ from tpl_helpers import PREFIX, REPO, STACK, _actions, _as_list, _roles, _statem
 def test_parameters_and_outputs(template):
     params = template["Parameters"]
     assert set(params) == {
+        "Engine",
+        "FrameworkImageAccount",
         "RunId",
         "Bucket",
         "RunPrefix",
@@ -26,7 +28,11 @@ def test_parameters_and_outputs(template):
         "VpcId",
         "MaxRuntimeHours",
     }
-    assert params["VpcId"]["Type"] == "AWS::EC2::VPC::Id"
+    # String (a SageMaker run names no VPC), still only a VPC id or empty
+    assert params["VpcId"]["Type"] == "String"
+    vpc = re.compile(params["VpcId"]["AllowedPattern"])
+    assert vpc.match("vpc-0123456789abcdef0") and vpc.match("") and not vpc.match("vpc-*")
+    assert params["Engine"]["AllowedValues"] == ["ec2", "sagemaker"] and params["Engine"]["Default"] == "ec2"
     assert params["DiskSizeGb"]["Type"] == "Number"
     assert (params["DiskSizeGb"]["MinValue"], params["DiskSizeGb"]["MaxValue"]) == (8, 16384)
     assert params["MaxRuntimeHours"]["Default"] == 24
@@ -36,6 +42,7 @@ def test_parameters_and_outputs(template):
         "InstanceProfileArn",
         "InstanceRoleArn",
         "SecurityGroupId",
+        "SageMakerRoleArn",
     }
 
 
@@ -48,7 +55,7 @@ def test_run_prefix_pattern_rejects_wildcards_and_policy_variables(template):
 
 def test_no_wildcard_actions_anywhere(template):
     roles = _roles(template)
-    assert set(roles) == {"InstanceRole", "LaunchFunctionRole"}
+    assert set(roles) == {"InstanceRole", "LaunchFunctionRole", "SageMakerRole"}
     for name, role in roles.items():
         docs = [role["Properties"]["AssumeRolePolicyDocument"]]
         docs += [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
@@ -150,6 +157,53 @@ def test_launcher_permissions_are_exactly_what_launch_py_needs(template):
         "s3:GetObject",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+    }
+
+
+def test_each_engine_creates_only_its_own_resources(template):
+    assert template["Conditions"] == {
+        "UseEc2": {"Fn::Equals": [{"Ref": "Engine"}, "ec2"]},
+        "UseSageMaker": {"Fn::Equals": [{"Ref": "Engine"}, "sagemaker"]},
+    }
+    for name, res in template["Resources"].items():
+        want = "UseSageMaker" if name == "SageMakerRole" else "UseEc2"
+        assert res.get("Condition") == want, name
+    for name, out in template["Outputs"].items():
+        assert out.get("Condition") == ("UseSageMaker" if name == "SageMakerRoleArn" else "UseEc2"), name
+
+
+def test_sagemaker_role_is_scoped_to_the_run_its_logs_and_the_framework_images(template):
+    role = template["Resources"]["SageMakerRole"]["Properties"]
+    assert role["RoleName"] == {"Fn::Sub": "easytdv-${RunId}-sagemaker"}
+    trust = role["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "sagemaker.amazonaws.com"}]
+    assert trust[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert "ManagedPolicyArns" not in role
+    grants = {}
+    for statement in _statements(template["Resources"]["SageMakerRole"]):
+        for action in _actions(statement):
+            grants[action] = [_text(r) for r in _as_list(statement["Resource"])]
+            if action == "s3:ListBucket":
+                assert statement["Condition"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${RunPrefix}/*"}}}
+            if action == "cloudwatch:PutMetricData":
+                assert statement["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
+    bucket = "arn:${AWS::Partition}:s3:::${Bucket}"
+    logs = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/sagemaker/TrainingJobs:"
+    ecr = "arn:${AWS::Partition}:ecr:${AWS::Region}:${FrameworkImageAccount}:repository/pytorch-training"
+    assert grants == {
+        "s3:GetObject": [bucket + "/${RunPrefix}/*"],
+        "s3:PutObject": [bucket + "/${RunPrefix}/outputs/*"],
+        "s3:ListBucket": [bucket],
+        "logs:CreateLogGroup": [logs + "*"],
+        "logs:DescribeLogStreams": [logs + "*"],
+        "logs:CreateLogStream": [logs + "log-stream:easytdv-${RunId}-*"],
+        "logs:PutLogEvents": [logs + "log-stream:easytdv-${RunId}-*"],
+        "ecr:BatchCheckLayerAvailability": [ecr],
+        "ecr:BatchGetImage": [ecr],
+        "ecr:GetDownloadUrlForLayer": [ecr],
+        # these two take no resource-level restriction
+        "ecr:GetAuthorizationToken": ["*"],
+        "cloudwatch:PutMetricData": ["*"],
     }
 
 

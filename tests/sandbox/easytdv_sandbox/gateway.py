@@ -49,6 +49,7 @@ NAME_PARAMS = (
     "ServiceCode",
     "QuotaCode",
     "Name",
+    "TrainingJobName",
 )
 _lock = threading.Lock()
 
