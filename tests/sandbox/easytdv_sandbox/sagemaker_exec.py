@@ -196,6 +196,7 @@ class Job:
         self.transitions: list[dict] = []
         self.failure_reason: str | None = None
         self.creation_time = self.last_modified = fake.creation_time
+        self.created = now()  # aware (moto's creation_time is naive): MaxWaitTimeInSeconds counts from it
         self.training_start: datetime | None = None
         self.training_end: datetime | None = None
         self.lock = threading.RLock()
@@ -514,7 +515,7 @@ class Job:
         if elapsed > float(self.stopping_condition["MaxRuntimeInSeconds"]):
             self.request_stop("MaxRuntimeExceeded")
         wait = self.stopping_condition.get("MaxWaitTimeInSeconds")
-        if self.spot and wait and (now() - self.creation_time).total_seconds() > float(wait):
+        if self.spot and wait and (now() - self.created).total_seconds() > float(wait):
             self.request_stop("MaxWaitTimeExceeded")
 
     # --- logs -----------------------------------------------------------------------

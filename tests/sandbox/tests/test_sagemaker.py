@@ -88,8 +88,7 @@ def create_job(aws, setup, script: str, instance_type: str = "ml.m5.large", **ex
         ],
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/out"},
         ResourceConfig={"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
-        **extra,
+        **{"StoppingCondition": {"MaxRuntimeInSeconds": 600}, **extra},
     )
     return name
 
@@ -217,3 +216,99 @@ def test_bad_requests_are_refused(aws, setup):
         create_job(aws, setup, TRAIN, instance_type="ml.nope.large")
     assert e.value.response["Error"]["Code"] == "ValidationException"
     assert jobs() == before
+
+
+SPOT = """\
+import os, sys, time
+checkpoint = os.path.join(os.environ["EASYTDV_CHECKPOINT_DIR"], "step.txt")
+if os.path.exists(checkpoint):
+    print("resumed at step", open(checkpoint).read(), flush=True)
+    sys.exit(0)
+open(checkpoint, "w").write("5")
+print("checkpoint written", flush=True)
+time.sleep(60)
+sys.exit(1)
+"""
+
+RANKS = """\
+import json, os
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+assert json.loads(os.environ["SM_HOSTS"])[rank] == os.environ["SM_CURRENT_HOST"]
+assert os.environ["MASTER_ADDR"] == "127.0.0.1" and os.environ["LOCAL_RANK"] == "0"
+print(f"rank {rank} of {world}", flush=True)
+"""
+
+
+def _post(endpoint: str, path: str, body: dict) -> dict:
+    import urllib.request
+
+    req = urllib.request.Request(f"{endpoint}/easytdv-api/{path}", data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(req) as answer:
+        return json.loads(answer.read())
+
+
+def test_spot_interruption_restarts_the_job_from_its_checkpoint(aws, setup, endpoint):
+    bucket, _ = setup
+    name = create_job(
+        aws,
+        setup,
+        SPOT,
+        EnableManagedSpotTraining=True,
+        StoppingCondition={"MaxRuntimeInSeconds": 600, "MaxWaitTimeInSeconds": 1200},
+        CheckpointConfig={"S3Uri": f"s3://{bucket}/ck/{uuid.uuid4().hex[:6]}/", "LocalPath": "/opt/ml/checkpoints"},
+        Environment={"EASYTDV_CHECKPOINT_DIR": "/opt/ml/checkpoints"},
+    )
+    uri = aws.sagemaker.describe_training_job(TrainingJobName=name)["CheckpointConfig"]["S3Uri"]
+    prefix = uri[len(f"s3://{bucket}/") :]
+    wait_for(
+        lambda: aws.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0) > 0,
+        timeout=60,
+        what="the checkpoint in S3",
+    )
+    _post(endpoint, "sagemaker/interrupt", {"job": name})
+    d = wait_ended(aws, name)
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    statuses = [t["Status"] for t in d["SecondaryStatusTransitions"]]
+    assert "Interrupted" in statuses and "Restarting" in statuses
+    assert d["BillableTimeInSeconds"] <= d["TrainingTimeInSeconds"]
+    streams = aws.logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")["logStreams"]
+    text = "\n".join(
+        e["message"]
+        for s in streams
+        for e in aws.logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=s["logStreamName"], startFromHead=True)[
+            "events"
+        ]
+    )
+    assert len(streams) == 2 and "resumed at step 5" in text
+
+
+def test_torch_distributed_gives_each_machine_its_rank(aws, setup):
+    name = create_job(aws, setup, RANKS)  # one machine: no torchrun variables
+    assert "KeyError: 'RANK'" in wait_ended(aws, name)["FailureReason"]
+    bucket, role = setup
+    two = f"t-{uuid.uuid4().hex[:12]}"
+    aws.sagemaker.create_training_job(
+        TrainingJobName=two,
+        RoleArn=role,
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={
+            "sagemaker_program": json.dumps("train.py"),
+            "sagemaker_submit_directory": json.dumps(upload_source(aws, bucket, two, RANKS)),
+            "sagemaker_torch_distributed_enabled": "true",
+        },
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/out"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 10},
+    )
+    d = wait_ended(aws, two)
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    streams = aws.logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{two}/")["logStreams"]
+    hosts = sorted(s["logStreamName"].split("/")[1].rsplit("-", 1)[0] for s in streams)
+    assert hosts == ["algo-1", "algo-2"]
+    text = "\n".join(
+        e["message"]
+        for s in streams
+        for e in aws.logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=s["logStreamName"], startFromHead=True)[
+            "events"
+        ]
+    )
+    assert "rank 0 of 2" in text and "rank 1 of 2" in text
