@@ -1,7 +1,7 @@
 //! The list of commands exposed to the webview, and the TypeScript bindings
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
-use crate::commands::{accounts, app, costs, results, runs, wizard};
+use crate::commands::{accounts, app, costs, practice, results, runs, wizard};
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
@@ -15,6 +15,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         accounts::user_policy,
         accounts::default_sandbox_endpoint,
         accounts::add_sandbox_account,
+        practice::start_practice_cloud,
+        practice::example_files,
         accounts::check_account,
         accounts::rename_account,
         accounts::set_account_region,

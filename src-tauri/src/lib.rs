@@ -6,6 +6,7 @@ mod error;
 mod feeds;
 mod logging;
 mod notify;
+mod resources;
 mod state;
 mod window;
 
@@ -40,8 +41,10 @@ pub fn run() {
     }
     tracing::info!(data_dir = %data_dir.display(), "easyTDV starting");
     let builder = specta_builder();
-    let result = tauri::Builder::default()
-        .manage(state::AppState::new(services))
+    let context = tauri::generate_context!();
+    let resources = resources::Resources::new(&context);
+    let app = tauri::Builder::default()
+        .manage(state::AppState::new(services, resources))
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
@@ -51,12 +54,30 @@ pub fn run() {
             if let Some(main) = app.get_webview_window("main") {
                 window::confirm_close_during_runs(&main);
             }
+            resume_practice_cloud(app.handle().clone());
             Ok(())
         })
-        .run(tauri::generate_context!());
-    if let Err(err) = result {
-        tracing::error!(error = %err, "the window could not run");
-        eprintln!("easyTDV could not start: {err}");
-        std::process::exit(1);
+        .build(context);
+    match app {
+        Ok(app) => app.run(|handle, event| {
+            if let tauri::RunEvent::Exit = event {
+                handle.state::<state::AppState>().practice.stop();
+            }
+        }),
+        Err(err) => {
+            tracing::error!(error = %err, "the window could not run");
+            eprintln!("easyTDV could not start: {err}");
+            std::process::exit(1);
+        }
     }
+}
+
+/// Sandbox accounts made with the practice cloud find it running again.
+fn resume_practice_cloud(handle: tauri::AppHandle) {
+    tauri::async_runtime::spawn_blocking(move || {
+        let state = handle.state::<state::AppState>();
+        if let Err(e) = state.practice.resume(&state.accounts) {
+            tracing::error!(code = easytdv_core::explain::Explain::code(&e), error = %e, "the practice cloud did not start again");
+        }
+    });
 }

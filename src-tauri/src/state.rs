@@ -1,25 +1,33 @@
 //! What the commands share: the core's services (history, runs in progress,
-//! accounts, catalog) and the runs' progress feeds.
+//! accounts, catalog), the runs' progress feeds, the practice cloud and
+//! the files the app carries.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
 use easytdv_core::pipeline::{RunEvent, Tracked};
+use easytdv_core::practice::PracticeCloud;
 use easytdv_core::services::Services;
 use tauri::ipc::Channel;
 
 use crate::feeds::Feeds;
+use crate::resources::Resources;
 
 pub struct AppState {
     pub services: Services,
     pub feeds: Feeds,
+    pub practice: Arc<PracticeCloud>,
+    pub resources: Resources,
 }
 
 impl AppState {
-    pub fn new(services: Services) -> Self {
+    pub fn new(services: Services, resources: Resources) -> Self {
+        let sources = PracticeCloud::find_sources(resources.sandbox());
         Self {
+            practice: Arc::new(PracticeCloud::new(&services.data_dir, sources)),
             services,
             feeds: Feeds::default(),
+            resources,
         }
     }
 

@@ -7,6 +7,13 @@
 #
 #   tests/e2e/run.sh [pytest args...]
 #   EASYTDV_E2E_SKIP_BUILD=1 tests/e2e/run.sh     # reuse the built UI and binary
+#   EASYTDV_E2E_APP=/usr/bin/easytdv-app EASYTDV_E2E_ONLY=practice tests/e2e/run.sh
+#                                                 # only the try-mode test, on an installed app
+#
+# Two app sessions: test_app.py with a sandbox started here, then
+# test_practice.py with none, where the app starts its own practice cloud
+# (from a fresh data folder; pip's downloads are cached in
+# $EASYTDV_PIP_CACHE, default /var/tmp/easytdv-pip-cache).
 #
 # Screenshots go to tests/e2e/screenshots/ (cleared at each run).
 set -euo pipefail
@@ -57,6 +64,8 @@ cleanup() {
     rm -rf "$here/logs"; cp -r "$tmp/logs" "$here/logs"
     cp "$tmp/sandbox/sandbox.log" "$here/logs/" 2>/dev/null
     cp -r "$tmp/data/logs" "$here/logs/app" 2>/dev/null  # the app's own tracing log
+    cp -r "$tmp/data-practice/logs" "$here/logs/app-practice" 2>/dev/null
+    cp "$tmp/data-practice/practice-cloud/"*.log "$here/logs/" 2>/dev/null
   fi
   rm -rf "$tmp"
   exit $rc
@@ -65,7 +74,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$tmp/logs" "$tmp/home" "$tmp/data" "$tmp/pick"
 
-app="$CARGO_TARGET_DIR/debug/easytdv-app"
+app="${EASYTDV_E2E_APP:-$CARGO_TARGET_DIR/debug/easytdv-app}"
+only="${EASYTDV_E2E_ONLY:-}"
 if [[ "${EASYTDV_E2E_SKIP_BUILD:-}" != 1 ]]; then
   say "Building the UI and the app"
   npm --prefix ui run --silent build >"$tmp/logs/build.log" 2>&1 || { cat "$tmp/logs/build.log" >&2; exit 1; }
@@ -74,10 +84,12 @@ fi
 [[ -x "$app" ]] || { echo "The app binary $app is missing: build it with cargo build --workspace" >&2; exit 1; }
 
 tests/sandbox/setup.sh
+if [[ "$only" != practice ]]; then
 line="$(EASYTDV_SANDBOX_CFN_DELAY="${EASYTDV_SANDBOX_CFN_DELAY:-1}" \
   tests/sandbox/run --background --pidfile "$tmp/sandbox.pid" --port 0 --data-dir "$tmp/sandbox" | grep '^EASYTDV_SANDBOX_ENDPOINT=')"
 export "${line?}"
 say "Sandbox at $EASYTDV_SANDBOX_ENDPOINT"
+fi
 
 # Xvfb picks a free display and writes its number to fd 3.
 Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$tmp/display" >"$tmp/logs/xvfb.log" 2>&1 &
@@ -102,21 +114,39 @@ export HOME="$tmp/home" XDG_RUNTIME_DIR="$tmp/home/run"
 mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
 unset DBUS_SESSION_BUS_ADDRESS
 
-say "Running the tests (tauri-driver on port $EASYTDV_E2E_DRIVER_PORT)"
+session() { # $1 = test file, then pytest args
+  local file="$1"; shift
+  dbus-run-session -- bash -c '
+    set -e
+    echo -n easytdv-e2e | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    tauri-driver --port "$EASYTDV_E2E_DRIVER_PORT" --native-port "$EASYTDV_E2E_NATIVE_PORT" \
+      >>"$EASYTDV_E2E_TAG/logs/tauri-driver.log" 2>&1 &
+    driver=$!
+    set +e
+    "$0" -m pytest -q -p no:cacheprovider "$@" >&4 2>&3
+    rc=$?
+    kill "$driver" 2>/dev/null; wait "$driver" 2>/dev/null
+    exit $rc
+  ' "$root/tests/sandbox/.venv/bin/python" "$file" "$@" \
+    3>&2 4>&1 >>"$tmp/logs/session.log" 2>&1  # D-Bus, portal and a11y chatter go to the log
+}
+
+rc=0
 set +e
-dbus-run-session -- bash -c '
-  set -e
-  echo -n easytdv-e2e | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  tauri-driver --port "$EASYTDV_E2E_DRIVER_PORT" --native-port "$EASYTDV_E2E_NATIVE_PORT" \
-    >"$EASYTDV_E2E_TAG/logs/tauri-driver.log" 2>&1 &
-  driver=$!
-  set +e
-  "$0" -m pytest -q -p no:cacheprovider "$@" >&4 2>&3
+if [[ "$only" != practice ]]; then
+  say "Running the tests (tauri-driver on port $EASYTDV_E2E_DRIVER_PORT)"
+  session "$here/test_app.py" "$@"
   rc=$?
-  kill "$driver" 2>/dev/null; wait "$driver" 2>/dev/null
-  exit $rc
-' "$root/tests/sandbox/.venv/bin/python" "$here/test_app.py" "$@" \
-  3>&2 4>&1 >"$tmp/logs/session.log" 2>&1  # D-Bus, portal and a11y chatter go to the log
-rc=$?
+fi
+if [[ $rc -eq 0 && "$only" != main ]]; then
+  say "Try-mode: the app starts its own practice cloud (fresh data folder, no sandbox running)"
+  unset EASYTDV_SANDBOX_ENDPOINT
+  export EASYTDV_DATA_DIR="$tmp/data-practice"
+  export PIP_CACHE_DIR="${EASYTDV_PIP_CACHE:-/var/tmp/easytdv-pip-cache}"
+  export EASYTDV_E2E_FIGURES="$tmp/figures.txt"
+  session "$here/test_practice.py" "$@"
+  rc=$?
+  [[ -s "$EASYTDV_E2E_FIGURES" ]] && { say "Figures"; cat "$EASYTDV_E2E_FIGURES" >&2; }
+fi
 set -e
 exit $rc

@@ -310,8 +310,9 @@ def test_first_start_guided_setup_with_the_sandbox(driver):
     assert radio.is_selected()
     click_button(d, "Continue")
 
-    heading(d, "Use the local sandbox")
-    # The address offered is the one the app was started with.
+    heading(d, "Try with the practice cloud")
+    # A developer's own sandbox: the address offered is the one the app was started with.
+    d.find_element(By.XPATH, "//summary[contains(., 'a sandbox you started yourself')]").click()
     wait_for(d, lambda drv: drv.find_element(By.ID, "setup-endpoint").get_attribute("value") == ENDPOINT, 10,
              "the sandbox address field does not show $EASYTDV_SANDBOX_ENDPOINT")
     shot(d, "02-sandbox-address")

@@ -141,9 +141,11 @@ test('first run with the local sandbox', async ({ page, app }) => {
       then: { add_sandbox_account: { list_accounts: [SANDBOX_ACCOUNT] } },
     }),
   );
-  await page.getByText('Try without an AWS account (local sandbox)').click();
+  await page.getByText('Try without an AWS account (practice cloud)').click();
   await page.getByRole('button', { name: 'Continue' }).click();
-  await expect(page.getByRole('heading', { name: 'Use the local sandbox' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Try with the practice cloud' })).toBeVisible();
+  // A developer's own sandbox, by its address.
+  await page.getByText('Connect to a sandbox you started yourself').click();
   await expect(page.getByLabel('Sandbox address')).toHaveValue('http://127.0.0.1:4566');
   await app.shot('16-setup-sandbox');
   await page.getByRole('button', { name: 'Connect to the sandbox' }).click();
@@ -177,13 +179,67 @@ test('sandbox unreachable: the error says how to start it', async ({ page, app }
   );
   await page.getByTestId('choice-sandbox').click();
   await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByText('Connect to a sandbox you started yourself').click();
   await page.getByRole('button', { name: 'Connect to the sandbox' }).click();
   const alert = page.getByRole('alert');
   await expect(alert).toHaveAttribute('data-code', 'sandbox_unreachable');
   await expect(alert).toContainText('Nothing answers at http://127.0.0.1:4566.');
   await expect(alert.locator('code')).toHaveText('tests/sandbox/run');
-  await expect(page.getByRole('heading', { name: 'Use the local sandbox' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Try with the practice cloud' })).toBeVisible();
   await app.shot('18-setup-sandbox-unreachable');
+});
+
+test('first run with the practice cloud: the app starts it, then adds its account', async ({ page, app }) => {
+  const endpoint = 'http://127.0.0.1:4566';
+  await app.open(
+    firstRun({
+      results: {
+        start_practice_cloud: endpoint,
+        add_sandbox_account: {
+          account: { ...SANDBOX_ACCOUNT, name: 'Practice cloud' },
+          identity: { accountId: '123456789012', arn: 'arn:aws:sts::123456789012:user/moto' },
+          missingPermissions: [],
+          uncheckedPermissions: [],
+          permissionCheck: 'sandbox',
+        },
+      },
+      delays: { start_practice_cloud: 1500 },
+    }),
+  );
+  await page.getByTestId('choice-sandbox').click();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('heading', { name: 'Try with the practice cloud' })).toBeVisible();
+  await expect(page.getByText('nothing costs money')).toBeVisible();
+  await app.shot('16a-setup-practice');
+  await page.getByRole('button', { name: 'Start the practice cloud' }).click();
+  await expect(page.getByRole('status')).toContainText('Looking for the practice cloud…');
+  await expect(page.getByRole('button', { name: 'Start the practice cloud' })).toHaveCount(0);
+  await app.shot('16b-setup-practice-starting');
+  await expect(page.getByRole('heading', { name: 'You are all set' })).toBeVisible();
+  expect((await app.calls('add_sandbox_account'))[0]?.args).toEqual({ name: 'Practice cloud', endpoint, region: 'us-east-1' });
+});
+
+test('practice cloud without Python: the screen says what to install, and Try again', async ({ page, app }) => {
+  await app.open(
+    firstRun({
+      errors: {
+        start_practice_cloud: {
+          code: 'practice_python_missing',
+          message: 'the practice cloud needs Python 3.10 or newer, and none was found',
+          hint: 'Install Python 3.10 or newer with its venv module (on Debian or Ubuntu: `sudo apt install python3 python3-venv`; on macOS or Windows: the installer from python.org), then choose Try again.',
+        },
+      },
+    }),
+  );
+  await page.getByTestId('choice-sandbox').click();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('button', { name: 'Start the practice cloud' }).click();
+  const alert = page.getByRole('alert');
+  await expect(alert).toHaveAttribute('data-code', 'practice_python_missing');
+  await expect(alert.locator('code')).toHaveText('sudo apt install python3 python3-venv');
+  await expect(page.getByRole('button', { name: 'Try again' })).toBeVisible();
+  expect(await app.calls('add_sandbox_account')).toHaveLength(0);
+  await app.shot('16c-setup-practice-no-python');
 });
 
 test('profile and CSV import: cancelled file dialog stays, profile is used as is', async ({ page, app }) => {

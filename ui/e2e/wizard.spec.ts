@@ -310,3 +310,24 @@ test('Machine step: when AWS cannot list the account regions, all regions are of
   await expect(page.getByRole('radio', { name: /t3\.medium/ })).toBeChecked();
   await app.shot('wizard-machine-regions-fallback');
 });
+
+test('Use an example fills in the bundled script and requirements', async ({ page, app }) => {
+  const example = {
+    script: { path: '/usr/lib/easyTDV/examples/digits/train.py', name: 'train.py', sizeBytes: 2190, packages: [] },
+    requirements: {
+      path: '/usr/lib/easyTDV/examples/digits/requirements.txt',
+      name: 'requirements.txt',
+      sizeBytes: 13,
+      packages: ['scikit-learn'],
+    },
+  };
+  await app.open(scenario({ results: { ...signedIn(), example_files: example } }), '#/new');
+  await expect(page.getByText('handwritten digits')).toBeVisible();
+  await page.getByRole('button', { name: 'Use an example' }).click();
+  await expect(page.getByTestId('file-script')).toContainText('train.py');
+  await expect(page.getByTestId('file-requirements')).toContainText('scikit-learn');
+  expect(await app.calls('pick_script')).toHaveLength(0);
+  await app.shot('20a-wizard-code-example');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
+});

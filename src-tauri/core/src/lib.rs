@@ -9,6 +9,7 @@ pub mod logs;
 pub mod overview;
 pub mod paths;
 pub mod pipeline;
+pub mod practice;
 pub mod prices;
 pub mod regions;
 pub mod runs;

@@ -12,6 +12,7 @@ export type AccountSetup = B.AccountSetup_Serialize;
 export type ProfileInfo = B.ProfileInfo_Serialize;
 export type RegionInfo = B.RegionInfo;
 export type PickedFile = B.CheckedFile;
+export type PracticeProgress = B.PracticeProgress;
 export type FileKind = B.FileKind;
 export type InstanceTypeInfo = B.InstanceTypeInfo_Serialize;
 export type AmiInfo = B.AmiInfo;

@@ -262,6 +262,25 @@ impl Accounts {
         })
     }
 
+    /// Points the sandbox accounts that used `old` at `new` (the practice
+    /// cloud came back on another port); returns how many changed.
+    pub fn repoint_sandboxes(&self, old: &str, new: &str) -> Result<usize, AccountError> {
+        let new = input::validate_endpoint(new)?;
+        let _guard = self.lock();
+        let mut file = self.store.load()?;
+        let mut changed = 0;
+        for a in file.accounts.iter_mut() {
+            if a.kind == AccountKind::Sandbox && a.endpoint.as_deref() == Some(old) {
+                a.endpoint = Some(new.clone());
+                changed += 1;
+            }
+        }
+        if changed > 0 {
+            self.store.save(&file)?;
+        }
+        Ok(changed)
+    }
+
     pub fn set_default(&self, id: &str) -> Result<AccountView, AccountError> {
         self.update(id, |file| {
             file.find(id)?;

@@ -396,3 +396,33 @@ async fn verify_rejects_bad_input_before_calling_aws() {
         "account_not_found"
     );
 }
+
+#[test]
+fn repointing_moves_only_the_sandbox_accounts_on_the_old_address() {
+    let (_dir, _secrets, accounts) = accounts();
+    let sandbox = |name: &str, endpoint: &str| {
+        accounts
+            .add_sandbox(SandboxInput {
+                name: name.into(),
+                endpoint: endpoint.into(),
+                region: "us-east-1".into(),
+            })
+            .unwrap()
+    };
+    let old = sandbox("Practice", "http://127.0.0.1:4566");
+    let other = sandbox("Mine", "http://127.0.0.1:5000");
+    let keys = accounts.add_keys(keys("Work")).unwrap();
+    let changed = accounts
+        .repoint_sandboxes("http://127.0.0.1:4566", "http://127.0.0.1:41234")
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_eq!(
+        accounts.get(&old.id).unwrap().endpoint.as_deref(),
+        Some("http://127.0.0.1:41234")
+    );
+    assert_eq!(accounts.get(&other.id).unwrap().endpoint, other.endpoint);
+    assert_eq!(accounts.get(&keys.id).unwrap().endpoint, None);
+    assert!(accounts
+        .repoint_sandboxes("http://127.0.0.1:41234", "ftp://nope")
+        .is_err());
+}

@@ -12,4 +12,5 @@ mod lost_connection;
 mod outputs;
 mod pipeline;
 mod pipeline_failures;
+mod practice;
 mod real_aws;

@@ -1,0 +1,481 @@
+//! The practice cloud: the local AWS sandbox (`tests/sandbox`, shipped with
+//! the app as resources) run by easyTDV itself, so "Try without an AWS
+//! account" needs no terminal. The first start makes a Python environment in
+//! the data folder; then the sandbox runs as a child process on a loopback
+//! port (4566 when free, the last one used otherwise), with its data in
+//! `<data>/practice-cloud/data` so a practice run's outputs survive a restart.
+//! A sandbox that is already running (`./dev run`, or one a crashed app left)
+//! is reused. The app stops the one it owns when it quits.
+
+mod error;
+mod python;
+mod venv;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{AccountKind, Accounts};
+use error::io;
+pub use error::PracticeError;
+
+/// The line the sandbox prints on stdout once it serves.
+const READY_PREFIX: &str = "EASYTDV_SANDBOX_ENDPOINT=";
+/// The requirements file among the sources.
+pub const REQUIREMENTS: &str = "runtime-requirements.txt";
+const PREFERRED_PORT: u16 = 4566;
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// The sandbox saves its S3 state on SIGTERM: give it time before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum PracticeStage {
+    Checking,
+    Preparing,
+    Starting,
+    Ready,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PracticeProgress {
+    pub stage: PracticeStage,
+    pub message: String,
+}
+
+fn say(progress: &dyn Fn(PracticeProgress), stage: PracticeStage, message: &str) {
+    progress(PracticeProgress {
+        stage,
+        message: message.into(),
+    });
+}
+
+/// What `<home>/sandbox.json` remembers between app starts.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    pid: Option<u32>,
+    endpoint: Option<String>,
+}
+
+struct Running {
+    pid: u32,
+    /// None for a sandbox a previous app start left running (adopted).
+    child: Option<Child>,
+    endpoint: String,
+}
+
+pub struct PracticeCloud {
+    home: PathBuf,
+    sources: Option<PathBuf>,
+    running: Mutex<Option<Running>>,
+}
+
+impl PracticeCloud {
+    /// `sources`: the folder with `easytdv_sandbox/` and the requirements.
+    pub fn new(data_dir: &Path, sources: Option<PathBuf>) -> Self {
+        Self {
+            home: data_dir.join("practice-cloud"),
+            sources,
+            running: Mutex::new(None),
+        }
+    }
+
+    /// The first candidate folder that holds the sandbox's sources.
+    pub fn find_sources(candidates: impl IntoIterator<Item = PathBuf>) -> Option<PathBuf> {
+        candidates.into_iter().find(|c| {
+            c.join("easytdv_sandbox").join("cli.py").is_file() && c.join(REQUIREMENTS).is_file()
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The address it had when it last ran.
+    pub fn last_endpoint(&self) -> Option<String> {
+        self.saved().endpoint
+    }
+
+    /// Whether this app started (or adopted) a practice cloud that still runs.
+    pub fn is_running(&self) -> bool {
+        self.lock().as_mut().is_some_and(|r| r.alive())
+    }
+
+    /// The address of a running practice cloud, started if needed. `reuse`:
+    /// a sandbox address to use as is when it answers (`./dev run`'s).
+    /// Blocking: the first start takes about a minute.
+    pub fn ensure(
+        &self,
+        reuse: Option<&str>,
+        progress: &dyn Fn(PracticeProgress),
+    ) -> Result<String, PracticeError> {
+        let mut running = self.lock();
+        if let Some(r) = running.as_mut() {
+            if r.alive() && answers(&r.endpoint) {
+                return Ok(r.endpoint.clone());
+            }
+            tracing::warn!(endpoint = %r.endpoint, "the practice cloud stopped answering; starting it again");
+            if let Some(r) = running.take() {
+                r.stop();
+            }
+        }
+        say(
+            progress,
+            PracticeStage::Checking,
+            "Looking for the practice cloud…",
+        );
+        if let Some(endpoint) = reuse.filter(|e| answers(e)) {
+            tracing::info!(%endpoint, "using the sandbox that is already running");
+            return Ok(endpoint.to_string());
+        }
+        let saved = self.saved();
+        if let (Some(pid), Some(endpoint)) = (saved.pid, saved.endpoint.clone()) {
+            if is_sandbox_process(pid) && answers(&endpoint) {
+                tracing::info!(pid, %endpoint, "adopting the practice cloud a previous start left running");
+                *running = Some(Running {
+                    pid,
+                    child: None,
+                    endpoint: endpoint.clone(),
+                });
+                return Ok(endpoint);
+            }
+        }
+        let sources = self.sources.clone().ok_or(PracticeError::NoSources)?;
+        let py = python::find(std::env::var_os("PATH"))?;
+        let venv_python = venv::prepare(&self.home, &py, &sources.join(REQUIREMENTS), progress)?;
+        say(
+            progress,
+            PracticeStage::Starting,
+            "Starting the practice cloud…",
+        );
+        let port = saved
+            .endpoint
+            .as_deref()
+            .and_then(port_of)
+            .unwrap_or(PREFERRED_PORT);
+        let started = match self.spawn(&venv_python, &sources, port) {
+            Err(e) if port != 0 => {
+                tracing::info!(port, error = %e, "the practice cloud's usual port is taken; using a free one");
+                self.spawn(&venv_python, &sources, 0)
+            }
+            other => other,
+        }?;
+        self.save(&Saved {
+            pid: Some(started.pid),
+            endpoint: Some(started.endpoint.clone()),
+        });
+        let endpoint = started.endpoint.clone();
+        *running = Some(started);
+        say(
+            progress,
+            PracticeStage::Ready,
+            "The practice cloud is ready",
+        );
+        tracing::info!(%endpoint, "practice cloud started");
+        Ok(endpoint)
+    }
+
+    /// At app start: when sandbox accounts use the practice cloud's last
+    /// address and nothing answers there, starts it again (it saved its S3
+    /// data when it stopped) and points those accounts at its new address
+    /// if the port changed. Blocking; `None` when nothing needed it.
+    pub fn resume(&self, accounts: &Accounts) -> Result<Option<String>, PracticeError> {
+        let Some(last) = self.last_endpoint() else {
+            return Ok(None);
+        };
+        let used = accounts
+            .list()
+            .map_err(|e| tracing::warn!(error = %e, "cannot read the accounts"))
+            .unwrap_or_default()
+            .iter()
+            .any(|a| {
+                a.kind == AccountKind::Sandbox && a.endpoint.as_deref() == Some(last.as_str())
+            });
+        if !used || answers(&last) {
+            return Ok(None);
+        }
+        let now = self.ensure(None, &|_| {})?;
+        if now != last {
+            match accounts.repoint_sandboxes(&last, &now) {
+                Ok(n) => {
+                    tracing::info!(n, from = %last, to = %now, "sandbox accounts follow the practice cloud")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not point the sandbox accounts at the practice cloud")
+                }
+            }
+        }
+        Ok(Some(now))
+    }
+
+    /// `ensure` on a blocking thread, for async callers.
+    pub async fn start(
+        self: &std::sync::Arc<Self>,
+        reuse: Option<String>,
+        progress: impl Fn(PracticeProgress) + Send + 'static,
+    ) -> Result<String, PracticeError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.ensure(reuse.as_deref(), &progress))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "the practice cloud's start did not finish");
+                PracticeError::Interrupted
+            })?
+    }
+
+    /// Stops the practice cloud this app runs (it saves its data first).
+    pub fn stop(&self) {
+        if let Some(r) = self.lock().take() {
+            tracing::info!(pid = r.pid, "stopping the practice cloud");
+            r.stop();
+            let endpoint = self.saved().endpoint;
+            self.save(&Saved {
+                pid: None,
+                endpoint,
+            });
+        }
+    }
+
+    fn spawn(&self, python: &Path, sources: &Path, port: u16) -> Result<Running, PracticeError> {
+        let data = self.home.join("data");
+        fs::create_dir_all(&data).map_err(io("create", &data))?;
+        let log_path = self.home.join("sandbox.log");
+        let log = fs::File::create(&log_path).map_err(io("create", &log_path))?;
+        let mut child = Command::new(python)
+            .args([
+                "-m",
+                "easytdv_sandbox.cli",
+                "run",
+                "--port",
+                &port.to_string(),
+                "--data-dir",
+            ])
+            .arg(&data)
+            .env("PYTHONPATH", sources)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(io("run", python))?;
+        let (tx, rx) = mpsc::channel();
+        if let Some(out) = child.stdout.take() {
+            std::thread::spawn(move || {
+                // Reads to the end, so the pipe never fills.
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if let Some(e) = line.strip_prefix(READY_PREFIX) {
+                        if tx.send(e.trim().to_string()).is_err() {
+                            tracing::debug!(
+                                "nobody waits for the practice cloud's address any more"
+                            );
+                        }
+                    }
+                }
+            });
+        }
+        let endpoint = rx.recv_timeout(START_TIMEOUT).ok();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let ready = endpoint.filter(|e| {
+            while Instant::now() < deadline {
+                if answers(e) {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            false
+        });
+        let pid = child.id();
+        match ready {
+            Some(endpoint) => Ok(Running {
+                pid,
+                child: Some(child),
+                endpoint,
+            }),
+            None => {
+                Running {
+                    pid,
+                    child: Some(child),
+                    endpoint: String::new(),
+                }
+                .stop();
+                Err(PracticeError::StartFailed {
+                    tail: venv::last_line(&log_path),
+                    log: log_path,
+                })
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Running>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn saved(&self) -> Saved {
+        let path = self.home.join("sandbox.json");
+        match fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring a damaged practice cloud state");
+                Saved::default()
+            }),
+            Err(_) => Saved::default(),
+        }
+    }
+
+    fn save(&self, saved: &Saved) {
+        let path = self.home.join("sandbox.json");
+        let written = fs::create_dir_all(&self.home)
+            .and_then(|()| fs::write(&path, serde_json::to_vec(saved).unwrap_or_default()));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "could not remember the practice cloud's address");
+        }
+    }
+}
+
+impl Running {
+    fn alive(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => is_sandbox_process(self.pid),
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after the grace period; reaps our own child.
+    fn stop(mut self) {
+        signal(self.pid, Signal::Term);
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline && self.alive() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if self.alive() {
+            tracing::warn!(
+                pid = self.pid,
+                "the practice cloud did not stop in time; killing it"
+            );
+            signal(self.pid, Signal::Kill);
+        }
+        if let Some(mut c) = self.child.take() {
+            if let Err(e) = c.wait() {
+                tracing::warn!(error = %e, "could not reap the practice cloud");
+            }
+        }
+    }
+}
+
+enum Signal {
+    Term,
+    Kill,
+}
+
+#[cfg(unix)]
+fn signal(pid: u32, s: Signal) {
+    let sig = match s {
+        Signal::Term => libc::SIGTERM,
+        Signal::Kill => libc::SIGKILL,
+    };
+    // SAFETY: kill(2) with a pid we started (or checked is our sandbox) and a valid signal.
+    if unsafe { libc::kill(pid as libc::pid_t, sig) } != 0 {
+        tracing::debug!(pid, error = %std::io::Error::last_os_error(), "signal not delivered (already gone?)");
+    }
+}
+
+#[cfg(not(unix))]
+fn signal(pid: u32, _s: Signal) {
+    tracing::warn!(
+        pid,
+        "stopping the practice cloud is only supported on Linux and macOS"
+    );
+}
+
+/// Whether `pid` is a live sandbox process (Linux: by its command line).
+fn is_sandbox_process(pid: u32) -> bool {
+    fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+        String::from_utf8_lossy(&c).contains("easytdv_sandbox.cli")
+            && !fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+    })
+}
+
+fn port_of(endpoint: &str) -> Option<u16> {
+    endpoint
+        .rsplit_once(':')?
+        .1
+        .trim_end_matches('/')
+        .parse()
+        .ok()
+}
+
+/// Whether a sandbox answers at `endpoint` (moto's own status page).
+pub fn answers(endpoint: &str) -> bool {
+    let Some(host) = endpoint
+        .strip_prefix("http://")
+        .and_then(|r| r.split('/').next())
+    else {
+        return false;
+    };
+    let Some(addr) = host.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return false;
+    };
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+        return false;
+    };
+    if s.set_read_timeout(Some(Duration::from_secs(5))).is_err()
+        || write!(
+            s,
+            "GET /moto-api/data.json HTTP/1.0\r\nHost: {host}\r\n\r\n"
+        )
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 16];
+    let mut got = 0;
+    while got < head.len() {
+        match s.read(&mut head[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    let line = String::from_utf8_lossy(&head[..got]);
+    line.starts_with("HTTP/1.") && line.contains(" 200")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_parse_from_addresses() {
+        assert_eq!(port_of("http://127.0.0.1:4566"), Some(4566));
+        assert_eq!(port_of("http://127.0.0.1:41234/"), Some(41234));
+        assert_eq!(port_of("http://localhost"), None);
+    }
+
+    #[test]
+    fn nothing_answers_on_a_closed_port() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        assert!(!answers(&format!("http://127.0.0.1:{port}")));
+        assert!(!answers("https://example.invalid"));
+    }
+
+    #[test]
+    fn a_folder_without_the_sandbox_is_not_a_source() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(PracticeCloud::find_sources([d.path().to_path_buf()]), None);
+        fs::create_dir_all(d.path().join("easytdv_sandbox")).unwrap();
+        fs::write(d.path().join("easytdv_sandbox/cli.py"), "").unwrap();
+        fs::write(d.path().join(REQUIREMENTS), "").unwrap();
+        assert_eq!(
+            PracticeCloud::find_sources([PathBuf::from("/nope"), d.path().to_path_buf()]),
+            Some(d.path().to_path_buf())
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Finding a Python 3.10+ with its `venv` module for the practice cloud.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::PracticeError;
+
+/// The oldest Python the sandbox (moto 5) runs on.
+pub const MIN: (u32, u32) = (3, 10);
+const NAMES: [&str; 5] = [
+    "python3",
+    "python3.13",
+    "python3.12",
+    "python3.11",
+    "python3.10",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Python {
+    pub path: PathBuf,
+    pub version: (u32, u32),
+}
+
+impl Python {
+    pub fn version_text(&self) -> String {
+        format!("{}.{}", self.version.0, self.version.1)
+    }
+}
+
+/// The first Python on `path_var` (the `PATH` value) that is recent enough
+/// and can make a virtual environment.
+pub fn find(path_var: Option<OsString>) -> Result<Python, PracticeError> {
+    let mut best_old: Option<Python> = None;
+    let mut without_venv: Option<Python> = None;
+    for exe in candidates(path_var) {
+        let Some(version) = version_of(&exe) else {
+            continue;
+        };
+        let py = Python { path: exe, version };
+        if version < MIN {
+            best_old.get_or_insert(py);
+        } else if has_venv(&py.path) {
+            return Ok(py);
+        } else {
+            without_venv.get_or_insert(py);
+        }
+    }
+    Err(match (without_venv, best_old) {
+        (Some(py), _) => PracticeError::VenvMissing {
+            version: py.version_text(),
+        },
+        (None, Some(py)) => PracticeError::PythonTooOld {
+            version: py.version_text(),
+        },
+        (None, None) => PracticeError::PythonMissing,
+    })
+}
+
+fn candidates(path_var: Option<OsString>) -> Vec<PathBuf> {
+    let dirs: Vec<PathBuf> = path_var
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for name in NAMES {
+        for dir in &dirs {
+            let exe = dir.join(name);
+            if is_executable(&exe) && !out.contains(&exe) {
+                out.push(exe);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
+}
+
+fn quiet(exe: &Path, code: &str) -> Command {
+    let mut c = Command::new(exe);
+    c.args(["-c", code])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+fn version_of(exe: &Path) -> Option<(u32, u32)> {
+    let out = quiet(exe, "import sys; print('%d.%d' % sys.version_info[:2])")
+        .output()
+        .map_err(|e| tracing::debug!(exe = %exe.display(), error = %e, "not a Python we can run"))
+        .ok()?;
+    parse_version(std::str::from_utf8(&out.stdout).ok()?)
+}
+
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let (major, minor) = text.trim().split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// Debian and Ubuntu ship `venv` without `ensurepip` unless python3-venv is installed.
+fn has_venv(exe: &Path) -> bool {
+    quiet(exe, "import venv, ensurepip")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A fake `python3` answering `version` and whether `venv` imports.
+    fn fake(dir: &Path, name: &str, version: &str, venv: bool) {
+        let script = format!(
+            "#!/bin/sh\ncase \"$2\" in\n  *ensurepip*) exit {} ;;\n  *) echo {version} ;;\nesac\n",
+            if venv { 0 } else { 1 }
+        );
+        let p = dir.join(name);
+        std::fs::write(&p, script).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn path_of(dirs: &[&Path]) -> Option<OsString> {
+        Some(std::env::join_paths(dirs).unwrap())
+    }
+
+    #[test]
+    fn a_recent_python_with_venv_is_chosen_over_an_old_one() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fake(a.path(), "python3", "3.8", true);
+        fake(b.path(), "python3.12", "3.12", true);
+        let py = find(path_of(&[a.path(), b.path()])).unwrap();
+        assert_eq!(py.version, (3, 12));
+        assert_eq!(py.path, b.path().join("python3.12"));
+    }
+
+    #[test]
+    fn each_missing_piece_is_named() {
+        let none = tempfile::tempdir().unwrap();
+        assert_eq!(
+            find(path_of(&[none.path()])).unwrap_err().code(),
+            "practice_python_missing"
+        );
+        let old = tempfile::tempdir().unwrap();
+        fake(old.path(), "python3", "3.9", true);
+        let e = find(path_of(&[old.path()])).unwrap_err();
+        assert_eq!(e.code(), "practice_python_too_old");
+        assert!(e.to_string().contains("3.9"), "{e}");
+        let novenv = tempfile::tempdir().unwrap();
+        fake(novenv.path(), "python3", "3.11", false);
+        let e = find(path_of(&[novenv.path()])).unwrap_err();
+        assert_eq!(e.code(), "practice_venv_missing");
+        assert!(e.hint().unwrap().contains("python3-venv"), "{e:?}");
+    }
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_version("3.11\n"), Some((3, 11)));
+        assert_eq!(parse_version("garbage"), None);
+    }
+
+    use crate::explain::Explain;
+}
