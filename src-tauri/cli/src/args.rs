@@ -2,14 +2,23 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-use easytdv_core::pipeline::TrainRequest;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use easytdv_core::pipeline::{Engine, TrainRequest};
+
+/// Where `train` runs the script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// One EC2 machine.
+    Ec2,
+    /// A SageMaker training job (one or several ml.* machines).
+    Sagemaker,
+}
 
 #[derive(Parser)]
 #[command(
     name = "easytdv",
     version,
-    about = "Train a model on an AWS EC2 machine, headless"
+    about = "Train a model on AWS (one EC2 machine or a SageMaker training job), headless"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -37,8 +46,18 @@ pub struct TrainArgs {
     /// The requirements file (requirements.txt).
     #[arg(long)]
     pub requirements: PathBuf,
-    #[arg(long, default_value = "t3.medium")]
-    pub instance_type: String,
+    /// Where the training runs: one EC2 machine, or a SageMaker training job.
+    #[arg(long, value_enum, default_value_t = EngineArg::Ec2)]
+    pub engine: EngineArg,
+    /// Machine type; default t3.medium (EC2) or ml.m5.large (SageMaker).
+    #[arg(long)]
+    pub instance_type: Option<String>,
+    /// SageMaker: how many machines train together (torchrun across them).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub instance_count: Option<u32>,
+    /// SageMaker: use spot capacity (cheaper, may be interrupted; resumes from checkpoints).
+    #[arg(long)]
+    pub spot: bool,
     /// Root disk size in GiB.
     #[arg(long, default_value_t = 30)]
     pub disk_gb: u32,
@@ -63,17 +82,48 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// Options that only make sense with another engine (`None`: all fit).
+    pub fn engine_mismatch(&self) -> Option<&'static str> {
+        match self.engine {
+            EngineArg::Ec2 if self.instance_count.is_some() => Some(
+                "--instance-count is for SageMaker training jobs: add --engine sagemaker (an EC2 run has one machine)",
+            ),
+            EngineArg::Ec2 if self.spot => {
+                Some("--spot is for SageMaker training jobs: add --engine sagemaker")
+            }
+            _ => None,
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self.engine {
+            EngineArg::Ec2 => Engine::Ec2,
+            EngineArg::Sagemaker => Engine::SageMaker {
+                instance_count: self.instance_count.unwrap_or(1),
+                spot: self.spot,
+            },
+        }
+    }
+
     pub fn request(&self) -> TrainRequest {
+        let default_type = match self.engine {
+            EngineArg::Ec2 => "t3.medium",
+            EngineArg::Sagemaker => "ml.m5.large",
+        };
         TrainRequest {
             script_path: self.script.clone(),
             requirements_path: self.requirements.clone(),
-            instance_type: self.instance_type.clone(),
+            instance_type: self
+                .instance_type
+                .clone()
+                .unwrap_or_else(|| default_type.to_string()),
             disk_gb: self.disk_gb,
             region: self.region.clone(),
             bucket: self.bucket.clone(),
             ami: self.ami.clone(),
             max_runtime_hours: self.max_hours,
             budget_usd: self.budget,
+            engine: self.engine(),
         }
     }
 }

@@ -32,6 +32,10 @@ pub fn open_services() -> Result<Services, ExitCode> {
 }
 
 pub async fn train(args: TrainArgs) -> CliResult {
+    if let Some(problem) = args.engine_mismatch() {
+        eprintln!("error: {problem}");
+        return Err(ExitCode::from(EXIT_INPUT));
+    }
     let services = open_services()?;
     let source = access::source(&args.access, &services)?;
     let ctx = access::context(&source, &args.region).await?;

@@ -167,6 +167,34 @@ fn bad_input_exits_2_with_the_field_and_the_fix() {
     assert!(err.contains("no run 20200101-000000-abcdef"), "{err}");
 }
 
+#[test]
+fn bad_engine_options_exit_2_with_what_to_do() {
+    let data = tempfile::tempdir().unwrap();
+    let b = bucket("cli-sm");
+    let run = |extra: &[&str]| {
+        let args = train_args("ok", &b, ["--sandbox", "http://127.0.0.1:9"], extra);
+        easytdv(
+            data.path(),
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    let (code, _, err) = run(&["--instance-count", "2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("add --engine sagemaker"), "{err}");
+    let (code, _, err) = run(&["--engine", "sagemaker", "--instance-count", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--instance-count"), "{err}");
+    let (code, _, err) = run(&["--engine", "emr"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("ec2") && err.contains("sagemaker"), "{err}");
+    let (code, _, err) = run(&["--engine", "sagemaker", "--instance-type", "g5.xlarge"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("not a SageMaker training type") && err.contains("ml.m5.large"),
+        "{err}"
+    );
+}
+
 /// What a headless user gets wrong is bad input (exit 2) with a clear
 /// message, before any AWS call that could leave something behind.
 #[tokio::test]

@@ -570,6 +570,7 @@ mod tests {
             ami: None,
             max_runtime_hours: 24,
             budget_usd: None,
+            engine: Default::default(),
         };
         for (id, account) in [
             ("20260101-000000-cccccc", "cli"),

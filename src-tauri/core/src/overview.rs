@@ -243,6 +243,7 @@ mod tests {
             usd_per_hour: 0.1,
             hours: usd * 10.0,
             growing,
+            spot_saved_usd: None,
         });
         r
     }

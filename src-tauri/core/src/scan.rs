@@ -141,6 +141,9 @@ pub enum LeftoverKind {
     Volume,
     /// A run's uploaded inputs in a bucket (a few cents a month).
     Files,
+    /// A SageMaker training job still running (costs its machines' price).
+    #[serde(rename = "trainingJob")]
+    TrainingJob,
 }
 
 /// Something of easyTDV's in the account that no run of this history owns.
@@ -149,7 +152,7 @@ pub enum LeftoverKind {
 pub struct Leftover {
     pub kind: LeftoverKind,
     pub region: String,
-    /// Instance id, stack name, volume id, or `s3://bucket/prefix/`.
+    /// Instance id, stack name, volume id, training job name, or `s3://bucket/prefix/`.
     pub id: String,
     pub run_id: Option<String>,
     /// What it costs per hour, when known.
@@ -244,6 +247,7 @@ pub async fn region_leftovers(
             bucket: None,
         });
     }
+    out.extend(job_leftovers(ctx, &owned, prices).await?);
     let volumes = ctx
         .ec2()
         .describe_volumes()
@@ -279,6 +283,80 @@ pub async fn region_leftovers(
         });
     }
     Ok(out)
+}
+
+/// easyTDV training jobs still running (`easytdv-<run-id>-<attempt>`) of
+/// runs this history does not own.
+async fn job_leftovers(
+    ctx: &AwsContext,
+    owned: &HashSet<&str>,
+    prices: Option<&Prices>,
+) -> Result<Vec<Leftover>, PipelineError> {
+    let mut pages = ctx
+        .sagemaker()
+        .list_training_jobs()
+        .name_contains("easytdv-")
+        .status_equals(aws_sdk_sagemaker::types::TrainingJobStatus::InProgress)
+        .into_paginator()
+        .send();
+    let mut names = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("list the training jobs", e))?;
+        names.extend(
+            page.training_job_summaries()
+                .iter()
+                .filter_map(|j| j.training_job_name().map(str::to_string)),
+        );
+    }
+    let region = ctx.region().to_string();
+    let mut out = Vec::new();
+    for name in names {
+        let Some(run) = run_of_job(&name) else {
+            continue;
+        };
+        if owned.contains(run) {
+            continue;
+        }
+        let job = ctx
+            .sagemaker()
+            .describe_training_job()
+            .training_job_name(&name)
+            .send()
+            .await
+            .map_err(|e| aws_error("read a training job", e))?;
+        let (kind, count) = job
+            .resource_config()
+            .map(|r| {
+                (
+                    r.instance_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                    r.instance_count().unwrap_or(1).max(1),
+                )
+            })
+            .unwrap_or_default();
+        let rate = match prices {
+            Some(p) => p.hourly(ctx, Service::SageMaker, &kind).await,
+            None => None,
+        };
+        out.push(Leftover {
+            kind: LeftoverKind::TrainingJob,
+            region: region.clone(),
+            id: name.clone(),
+            run_id: Some(run.to_string()),
+            usd_per_hour: rate.map(|r| r * f64::from(count)),
+            detail: format!("SageMaker training job on {count} × {kind}, still running"),
+            bucket: None,
+        });
+    }
+    Ok(out)
+}
+
+/// The run of a training job named `easytdv-<run-id>-<attempt>`.
+fn run_of_job(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("easytdv-")?;
+    let (run, attempt) = rest.rsplit_once('-')?;
+    attempt.chars().all(|c| c.is_ascii_digit()).then_some(run)
 }
 
 /// Inputs of runs this history does not know, in the account's easyTDV
@@ -406,15 +484,19 @@ pub async fn delete_leftover(
                 },
                 account_id: Some(pipeline::storage::account_id(base).await?),
                 instance_id: (leftover.kind == LeftoverKind::Machine).then(|| leftover.id.clone()),
+                training_job_name: (leftover.kind == LeftoverKind::TrainingJob)
+                    .then(|| leftover.id.clone()),
                 ..Default::default()
             };
             pipeline::delete_resources(&ctx, &res, progress)
                 .await
                 .map(|_| ())
         }
-        (LeftoverKind::Stack | LeftoverKind::Files, None) => Err(PipelineError::State(format!(
-            "{} names no run: delete it in the AWS console",
-            leftover.id
-        ))),
+        (LeftoverKind::Stack | LeftoverKind::Files | LeftoverKind::TrainingJob, None) => {
+            Err(PipelineError::State(format!(
+                "{} names no run: delete it in the AWS console",
+                leftover.id
+            )))
+        }
     }
 }

@@ -67,7 +67,16 @@ async fn delete_all(
         tokio::time::sleep(LAUNCH_SETTLE).await;
     }
 
-    // 1. The machine first: it is what costs money, and the stack's security
+    // 1. A SageMaker run's training job: stopped if it still runs (its
+    //    machines cost money; SageMaker uploads what it wrote so far).
+    let notice = |m: &str| timer.update(m.to_string());
+    if let Some(job) = &res.training_job_name {
+        if super::sagemaker::stop_job(ctx, job, &notice).await? {
+            report.stopped_training_job = Some(job.clone());
+        }
+    }
+
+    // 2. The machine first: it is what costs money, and the stack's security
     //    group cannot go while a machine uses it.
     let mut ids = instance::find_run_instances(ctx, &res.run_id).await?;
     if let Some(id) = &res.instance_id {
@@ -78,10 +87,9 @@ async fn delete_all(
     if !ids.is_empty() {
         timer.update(format!("Terminating the machine {}", ids.join(", ")));
     }
-    let notice = |m: &str| timer.update(m.to_string());
     report.terminated_instances = instance::terminate(ctx, &ids, &notice).await?;
 
-    // 2. The stack (by id when known, else by its name).
+    // 3. The stack (by id when known, else by its name).
     let stack_ref = res
         .stack_id
         .clone()
@@ -96,7 +104,7 @@ async fn delete_all(
         );
     }
 
-    // 3. The inputs; the outputs stay.
+    // 4. The inputs; the outputs stay.
     if let Some(bucket) = &bucket {
         let inputs = input_keys(bucket, res).await?;
         if !inputs.is_empty() {
@@ -110,7 +118,7 @@ async fn delete_all(
         }
     }
 
-    // 4. Verify.
+    // 5. Verify.
     for id in &ids {
         if let Some(state) = instance::state(ctx, id).await? {
             if state != aws_sdk_ec2::types::InstanceStateName::Terminated {
@@ -153,6 +161,9 @@ async fn input_keys(
 
 fn summary(r: &DeleteReport) -> String {
     let mut parts = Vec::new();
+    if let Some(job) = &r.stopped_training_job {
+        parts.push(format!("stopped the training job {job}"));
+    }
     if !r.terminated_instances.is_empty() {
         parts.push(format!("terminated {}", r.terminated_instances.join(", ")));
     }

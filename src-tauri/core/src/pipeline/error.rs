@@ -79,6 +79,22 @@ pub enum PipelineError {
         link: String,
     },
 
+    #[error("your account can run {quota} {instance_type} machines at once for SageMaker {}training; this run needs {needed}", if *.spot { "spot " } else { "" })]
+    TrainingQuotaTooLow {
+        instance_type: String,
+        spot: bool,
+        quota: u32,
+        needed: u32,
+        link: String,
+    },
+
+    #[error("the training job {job} failed: {reason}")]
+    TrainingJobFailed {
+        job: String,
+        reason: String,
+        tail: String,
+    },
+
     #[error("AWS has no {instance_type} machine free right now in {region} (tried: {tried})")]
     NoCapacity {
         instance_type: String,
@@ -124,7 +140,8 @@ impl PipelineError {
     pub fn detail(&self) -> Option<&str> {
         match self {
             PipelineError::InstallFailed { tail, .. }
-            | PipelineError::TrainingFailed { tail, .. } => Some(tail),
+            | PipelineError::TrainingFailed { tail, .. }
+            | PipelineError::TrainingJobFailed { tail, .. } => Some(tail),
             PipelineError::StackFailed { reason } => Some(reason),
             _ => None,
         }
@@ -161,7 +178,9 @@ impl PipelineError {
     pub fn is_training_failure(&self) -> bool {
         matches!(
             self,
-            PipelineError::TrainingFailed { .. } | PipelineError::InstallFailed { .. }
+            PipelineError::TrainingFailed { .. }
+                | PipelineError::InstallFailed { .. }
+                | PipelineError::TrainingJobFailed { .. }
         )
     }
 }
@@ -185,7 +204,10 @@ impl Explain for PipelineError {
             PipelineError::UnknownImage(_) => "unknown_image",
             PipelineError::BudgetTooSmall { .. } => "budget_too_small",
             PipelineError::NoAutomaticImage { .. } => "no_automatic_image",
-            PipelineError::QuotaTooLow { .. } => "quota_too_low",
+            PipelineError::QuotaTooLow { .. } | PipelineError::TrainingQuotaTooLow { .. } => {
+                "quota_too_low"
+            }
+            PipelineError::TrainingJobFailed { .. } => "training_failed",
             PipelineError::NoCapacity { .. } => "no_capacity",
             PipelineError::StackFailed { .. } => "stack_failed",
             PipelineError::LaunchFailed { .. } => "launch_failed",
@@ -199,7 +221,9 @@ impl Explain for PipelineError {
     }
 
     fn hint(&self) -> Option<String> {
-        if let PipelineError::QuotaTooLow { link, .. } = self {
+        if let PipelineError::QuotaTooLow { link, .. }
+        | PipelineError::TrainingQuotaTooLow { link, .. } = self
+        {
             return Some(format!(
                 "Ask AWS for more here: {link} (a request is free and usually answered within a day), or pick a smaller machine meanwhile."
             ));
@@ -207,7 +231,7 @@ impl Explain for PipelineError {
         Some(
             match self {
                 PipelineError::Input(e) => return e.hint(),
-                PipelineError::QuotaTooLow { .. } => "Ask AWS for a higher vCPU quota in the Service Quotas console.",
+                PipelineError::QuotaTooLow { .. } | PipelineError::TrainingQuotaTooLow { .. } => "Ask AWS for a higher quota in the Service Quotas console.",
                 PipelineError::BudgetTooSmall { .. } => "Raise the budget cap, or pick a cheaper machine.",
                 PipelineError::NoAutomaticImage { .. } => "Pick an NVIDIA GPU machine (g4dn, g5, g6…) or a CPU machine, or enter an image id that has the drivers.",
                 PipelineError::NoCapacity { .. } => "Try again in a few minutes, or pick another machine type or region. Nothing is left running.",
@@ -243,6 +267,9 @@ impl Explain for PipelineError {
                     "Often a quota or capacity limit: try another machine type or region, then retry. Delete the run's resources if you stop here."
                 }
                 PipelineError::InstanceLost { .. } => "Delete the run's resources and launch again.",
+                PipelineError::TrainingJobFailed { .. } => {
+                    "Fix train.py or requirements.txt (see the log's end below) and launch again; outputs written so far were kept."
+                }
                 PipelineError::InstallFailed { .. } => {
                     "Fix requirements.txt (see pip's message below) and retry from \"Install requirements\"."
                 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::TrainRequest;
+use super::model::{Engine, TrainRequest};
 use crate::aws::is_region_code;
 use crate::explain::Explain;
 
@@ -16,6 +16,8 @@ pub const MAX_DISK_GB: u32 = 16_384;
 /// SSM runs a command for at most 48 hours (`executionTimeout` ≤ 172800 s):
 /// the machine's safety stop is at most that.
 pub const MAX_RUNTIME_HOURS: u32 = 48;
+/// Machines of one SageMaker training job (each needs the account's quota).
+pub const MAX_TRAINING_MACHINES: u32 = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "lowercase")]
@@ -64,6 +66,12 @@ pub enum InputError {
     BadAmi(String),
     #[error("maximum run time {0} h is out of range (1–{MAX_RUNTIME_HOURS} h)")]
     BadMaxRuntime(u32),
+    #[error("machine type \"{0}\" is not a SageMaker training type (ml.…)")]
+    BadTrainingType(String),
+    #[error("{0} machines is out of range for a training job (1–{MAX_TRAINING_MACHINES})")]
+    BadInstanceCount(u32),
+    #[error("a SageMaker training job runs in AWS's PyTorch container: an image id is not used")]
+    ImageNotUsed,
 }
 
 impl Explain for InputError {
@@ -83,6 +91,9 @@ impl Explain for InputError {
             InputError::BadDiskSize(_) => "bad_disk_size",
             InputError::BadAmi(_) => "bad_ami",
             InputError::BadMaxRuntime(_) => "bad_max_runtime",
+            InputError::BadTrainingType(_) => "bad_training_type",
+            InputError::BadInstanceCount(_) => "bad_instance_count",
+            InputError::ImageNotUsed => "image_not_used",
         }
     }
 
@@ -111,6 +122,9 @@ impl Explain for InputError {
                 InputError::BadDiskSize(_) => "Choose a disk size between 8 and 16384 GiB; 30 GiB suits most trainings.",
                 InputError::BadAmi(_) => "Leave the image on \"Automatic\", or enter an id like ami-0123456789abcdef0.",
                 InputError::BadMaxRuntime(_) => "Choose between 1 and 48 hours (AWS runs a command for at most 48 hours).",
+                InputError::BadTrainingType(_) => "Pick a SageMaker machine type from the list, e.g. ml.m5.large or ml.g5.xlarge.",
+                InputError::BadInstanceCount(_) => "Choose between 1 and 16 machines; 1 suits most trainings.",
+                InputError::ImageNotUsed => "Leave the image on \"Automatic\" for SageMaker runs, or choose \"One machine (EC2)\" to use your own image.",
             }
             .to_string(),
         )
@@ -292,6 +306,14 @@ pub fn check_instance_type(t: &str) -> Result<(), InputError> {
     }
 }
 
+/// A SageMaker training type: `ml.` and an instance type (`ml.g5.xlarge`).
+pub fn check_training_type(t: &str) -> Result<(), InputError> {
+    match t.strip_prefix("ml.") {
+        Some(rest) if check_instance_type(rest).is_ok() => Ok(()),
+        _ => Err(InputError::BadTrainingType(t.to_string())),
+    }
+}
+
 pub fn check_ami(ami: &str) -> Result<(), InputError> {
     let hex = ami.strip_prefix("ami-").unwrap_or("");
     if (hex.len() == 8 || hex.len() == 17)
@@ -321,7 +343,18 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
     if !is_region_code(&request.region) || crate::regions::region(&request.region).is_none() {
         return Err(InputError::BadRegion(request.region.clone()));
     }
-    check_instance_type(&request.instance_type)?;
+    match request.engine {
+        Engine::Ec2 => check_instance_type(&request.instance_type)?,
+        Engine::SageMaker { instance_count, .. } => {
+            check_training_type(&request.instance_type)?;
+            if !(1..=MAX_TRAINING_MACHINES).contains(&instance_count) {
+                return Err(InputError::BadInstanceCount(instance_count));
+            }
+            if request.ami.is_some() {
+                return Err(InputError::ImageNotUsed);
+            }
+        }
+    }
     if !(MIN_DISK_GB..=MAX_DISK_GB).contains(&request.disk_gb) {
         return Err(InputError::BadDiskSize(request.disk_gb));
     }
@@ -407,6 +440,11 @@ mod tests {
         for bad in ["", "t3", "T3.medium", ".large", "t3.", "t3 medium"] {
             assert!(check_instance_type(bad).is_err(), "{bad}");
         }
+        assert!(check_training_type("ml.g5.xlarge").is_ok());
+        for bad in ["g5.xlarge", "ml.", "ml.g5", "ML.g5.xlarge"] {
+            assert!(check_training_type(bad).is_err(), "{bad}");
+        }
+        assert!(check_instance_type("ml.m5.large").is_err());
         assert!(check_ami("ami-0123456789abcdef0").is_ok());
         assert!(check_ami("ami-12345678").is_ok());
         for bad in [

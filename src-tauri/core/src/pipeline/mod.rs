@@ -24,6 +24,7 @@ mod poll;
 mod progress;
 mod quotas;
 mod remote;
+pub mod sagemaker;
 mod stack;
 mod status;
 pub mod storage;

@@ -23,6 +23,50 @@ pub struct TrainRequest {
     /// the machine itself.
     #[serde(default)]
     pub budget_usd: Option<f64>,
+    /// Where the training runs: one EC2 machine (default) or a SageMaker
+    /// training job (then `instance_type` is an `ml.*` type and `ami` is
+    /// not used).
+    #[serde(default)]
+    pub engine: Engine,
+}
+
+/// Where a run's training runs.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, specta::Type, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Engine {
+    /// One EC2 machine, driven over SSM.
+    #[default]
+    Ec2,
+    /// A SageMaker training job (AWS's PyTorch container, script mode) on
+    /// `instance_count` machines; `spot`: managed spot capacity (cheaper,
+    /// may be interrupted; the job resumes from its checkpoints).
+    SageMaker {
+        #[serde(rename = "instanceCount")]
+        instance_count: u32,
+        spot: bool,
+    },
+}
+
+impl Engine {
+    pub fn is_sagemaker(self) -> bool {
+        matches!(self, Engine::SageMaker { .. })
+    }
+
+    /// How many machines bill at the run's rate.
+    pub fn machines(self) -> u32 {
+        match self {
+            Engine::Ec2 => 1,
+            Engine::SageMaker { instance_count, .. } => instance_count.max(1),
+        }
+    }
+
+    /// `ec2` or `sagemaker` (the stack's Engine parameter, the history).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Ec2 => "ec2",
+            Engine::SageMaker { .. } => "sagemaker",
+        }
+    }
 }
 
 /// The steps of a run, in order, plus the clean-up.
@@ -141,6 +185,16 @@ pub struct RunResources {
     /// How many machines bill at that rate (SageMaker runs may use several).
     #[serde(default)]
     pub machines: u32,
+    /// The SageMaker training job (SageMaker runs), named before it is created.
+    #[serde(default)]
+    pub training_job_name: Option<String>,
+    /// Seconds SageMaker bills per machine, once the job has ended (spot:
+    /// less than the seconds it trained).
+    #[serde(default)]
+    pub billable_seconds: Option<f64>,
+    /// Seconds the job trained per machine, once it has ended.
+    #[serde(default)]
+    pub training_seconds: Option<f64>,
     pub install_command_id: Option<String>,
     pub training_command_id: Option<String>,
 }
@@ -193,6 +247,9 @@ impl CommandOutcome {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, specta::Type, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteReport {
+    /// A SageMaker run's training job that was still running.
+    #[serde(default)]
+    pub stopped_training_job: Option<String>,
     pub terminated_instances: Vec<String>,
     pub deleted_stack: Option<String>,
     pub deleted_objects: Vec<String>,

@@ -22,6 +22,10 @@ pub struct RunCost {
     pub hours: f64,
     /// The machine may still be running (the cost still grows).
     pub growing: bool,
+    /// SageMaker spot: what the same seconds would have cost on demand,
+    /// less what was billed (`None`: not a spot job, or not ended yet).
+    #[serde(default)]
+    pub spot_saved_usd: Option<f64>,
 }
 
 /// The shortest safety stop a budget cap may set (3 minutes).
@@ -73,6 +77,22 @@ pub fn hourly_total(machine_usd_per_hour: f64, disk_gb: u32, gp3_gb_month: Optio
 /// was launched or when its price is unknown.
 pub fn run_cost(res: &RunResources, now_secs: f64) -> Option<RunCost> {
     let rate = res.usd_per_hour?;
+    let machines = f64::from(res.machines.max(1));
+    // An ended SageMaker job: the seconds it billed per machine.
+    if let Some(billable) = res.billable_seconds {
+        let hours = billable / 3600.0;
+        let saved = res
+            .training_seconds
+            .filter(|t| *t > billable)
+            .map(|t| rate * machines * (t - billable) / 3600.0);
+        return Some(RunCost {
+            usd: rate * hours * machines,
+            usd_per_hour: rate * machines,
+            hours,
+            growing: false,
+            spot_saved_usd: saved,
+        });
+    }
     let start = res.launched_at?;
     let stop = res
         .safety_stop_hours
@@ -81,10 +101,11 @@ pub fn run_cost(res: &RunResources, now_secs: f64) -> Option<RunCost> {
     let end = res.ended_at.unwrap_or(now_secs).min(stop);
     let hours = ((end - start) / 3600.0).max(0.0);
     Some(RunCost {
-        usd: rate * hours * f64::from(res.machines.max(1)),
-        usd_per_hour: rate * f64::from(res.machines.max(1)),
+        usd: rate * hours * machines,
+        usd_per_hour: rate * machines,
         hours,
         growing: res.ended_at.is_none() && now_secs < stop,
+        spot_saved_usd: None,
     })
 }
 
@@ -132,5 +153,23 @@ mod tests {
         assert!((c.usd - 1.01).abs() < 1e-9 && !c.growing);
         res.usd_per_hour = None;
         assert_eq!(run_cost(&res, 0.0), None);
+    }
+
+    #[test]
+    fn a_sagemaker_job_costs_its_billable_seconds_on_each_machine() {
+        let res = RunResources {
+            usd_per_hour: Some(0.5),
+            machines: 2,
+            launched_at: Some(0.0),
+            ended_at: Some(7200.0),
+            training_seconds: Some(3600.0),
+            billable_seconds: Some(1800.0),
+            ..Default::default()
+        };
+        let c = run_cost(&res, 9e9).unwrap();
+        // 2 machines × $0.50 × 0.5 h billed; the other half hour was spot's saving.
+        assert!((c.usd - 0.5).abs() < 1e-9 && !c.growing, "{c:?}");
+        assert!((c.usd_per_hour - 1.0).abs() < 1e-9);
+        assert!((c.spot_saved_usd.unwrap() - 0.5).abs() < 1e-9);
     }
 }

@@ -53,6 +53,7 @@ pub fn request(case: &str, bucket: &str) -> TrainRequest {
         ami: None,
         max_runtime_hours: 2,
         budget_usd: None,
+        engine: Default::default(),
     }
 }
 

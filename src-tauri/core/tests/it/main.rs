@@ -14,3 +14,4 @@ mod pipeline;
 mod pipeline_failures;
 mod practice;
 mod real_aws;
+mod sagemaker;

@@ -72,7 +72,7 @@ impl Train {
         }
     }
 
-    fn take_lines(
+    pub(in crate::pipeline) fn take_lines(
         &mut self,
         lines: &[LogLine],
         parser: &mut MetricParser,
@@ -113,8 +113,8 @@ impl Train {
 }
 
 #[derive(Default)]
-pub(super) struct Watch {
-    pub(super) latest: Option<String>,
+pub(in crate::pipeline) struct Watch {
+    pub(in crate::pipeline) latest: Option<String>,
 }
 
 impl Watch {

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_cloudformation::types::Parameter;
+
 use super::delete::delete_resources;
 use super::error::PipelineError;
 use super::inputs::{check_request, InputError};
@@ -17,11 +19,12 @@ use crate::logs::{Curves, LogName};
 use crate::prices::{safety_stop, Prices};
 
 mod follow;
+pub(in crate::pipeline) use follow::Watch;
 
 /// Longest an install may take (it must also end before the safety stop).
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(3 * 60 * 60);
 /// How often a running step's log is read (only new bytes are fetched).
-const LOG_EVERY: Duration = Duration::from_secs(2);
+pub(in crate::pipeline) const LOG_EVERY: Duration = Duration::from_secs(2);
 /// After a failure the machine shuts itself down after this long (minutes)
 /// unless the user retries; it costs money meanwhile.
 pub const IDLE_AFTER_FAILURE_MIN: u32 = 60;
@@ -31,18 +34,18 @@ pub const CACHE_PREFIX: &str = "easytdv/cache";
 /// One training run: the checked inputs, where progress and state go, and
 /// the resources created so far.
 pub struct Train {
-    ctx: AwsContext,
-    request: TrainRequest,
-    script: Vec<u8>,
-    requirements: Vec<u8>,
-    resources: RunResources,
-    progress: Arc<dyn ProgressSink>,
-    state: Arc<dyn RunStateSink>,
+    pub(in crate::pipeline) ctx: AwsContext,
+    pub(in crate::pipeline) request: TrainRequest,
+    pub(in crate::pipeline) script: Vec<u8>,
+    pub(in crate::pipeline) requirements: Vec<u8>,
+    pub(in crate::pipeline) resources: RunResources,
+    pub(in crate::pipeline) progress: Arc<dyn ProgressSink>,
+    pub(in crate::pipeline) state: Arc<dyn RunStateSink>,
     /// Where the machine may start (zones offering the type), tried in order.
-    subnets: Vec<LaunchSubnet>,
-    summary: RunSummary,
-    curves: Curves,
-    prices: Option<Arc<Prices>>,
+    pub(in crate::pipeline) subnets: Vec<LaunchSubnet>,
+    pub(in crate::pipeline) summary: RunSummary,
+    pub(in crate::pipeline) curves: Curves,
+    pub(in crate::pipeline) prices: Option<Arc<Prices>>,
 }
 
 impl Train {
@@ -127,13 +130,13 @@ impl Train {
         }
     }
 
-    fn save(&self) -> Result<(), PipelineError> {
+    pub(in crate::pipeline) fn save(&self) -> Result<(), PipelineError> {
         self.state.record(&self.resources)
     }
 
     /// Starts timing one step; the timer shares the progress sink, so the
     /// step may change `self` meanwhile.
-    fn timer(&self, step: Step, message: &str) -> StepTimer<'static> {
+    pub(in crate::pipeline) fn timer(&self, step: Step, message: &str) -> StepTimer<'static> {
         StepTimer::start(
             SinkRef::Shared(self.progress.clone()),
             &self.resources.run_id,
@@ -142,11 +145,11 @@ impl Train {
         )
     }
 
-    fn key(&self, name: &str) -> String {
+    pub(in crate::pipeline) fn key(&self, name: &str) -> String {
         format!("{}/{}", self.resources.prefix, name)
     }
 
-    fn bucket(&self) -> Result<RunBucket<'_>, PipelineError> {
+    pub(in crate::pipeline) fn bucket(&self) -> Result<RunBucket<'_>, PipelineError> {
         let owner =
             self.resources.account_id.clone().ok_or_else(|| {
                 PipelineError::State("the bucket's owner is not known yet".into())
@@ -219,16 +222,10 @@ impl Train {
         })
     }
 
-    /// Starts creating the run's stack; returns its id at once.
-    pub async fn start_create_stack(
-        &mut self,
-        prepared: &PreparedEnv,
-    ) -> Result<String, PipelineError> {
-        let name = stack::stack_name(&self.resources.run_id);
-        self.resources.stack_name = Some(name.clone());
-        self.save()?;
+    /// The stack's parameters for an EC2 run.
+    fn ec2_stack_parameters(&self, prepared: &PreparedEnv) -> Vec<Parameter> {
         let r = &self.request;
-        let params = vec![
+        vec![
             stack::parameter("RunId", &self.resources.run_id),
             stack::parameter("Bucket", &self.resources.bucket),
             stack::parameter("RunPrefix", &self.resources.prefix),
@@ -238,7 +235,25 @@ impl Train {
             stack::parameter("AmiId", &prepared.ami_id),
             stack::parameter("VpcId", &prepared.vpc_id),
             stack::parameter("MaxRuntimeHours", format!("{:.2}", self.safety_hours())),
-        ];
+        ]
+    }
+
+    /// Starts creating the run's stack; returns its id at once.
+    pub async fn start_create_stack(
+        &mut self,
+        prepared: &PreparedEnv,
+    ) -> Result<String, PipelineError> {
+        let params = self.ec2_stack_parameters(prepared);
+        self.start_stack(params).await
+    }
+
+    pub(in crate::pipeline) async fn start_stack(
+        &mut self,
+        params: Vec<Parameter>,
+    ) -> Result<String, PipelineError> {
+        let name = stack::stack_name(&self.resources.run_id);
+        self.resources.stack_name = Some(name.clone());
+        self.save()?;
         let id = stack::start_create(
             &self.ctx,
             &name,
@@ -258,13 +273,23 @@ impl Train {
         &mut self,
         prepared: &PreparedEnv,
     ) -> Result<StackInfo, PipelineError> {
-        let timer = self.timer(
-            Step::Stack,
+        let params = self.ec2_stack_parameters(prepared);
+        self.create_stack_with(
+            params,
             "Creating the IAM roles, security group and launch function",
-        );
+        )
+        .await
+    }
+
+    pub(in crate::pipeline) async fn create_stack_with(
+        &mut self,
+        params: Vec<Parameter>,
+        message: &str,
+    ) -> Result<StackInfo, PipelineError> {
+        let timer = self.timer(Step::Stack, message);
         let notice = |s: &str| timer.update(s.to_string());
         let result = async {
-            let id = match self.start_create_stack(prepared).await {
+            let id = match self.start_stack(params).await {
                 Ok(id) => id,
                 // CreateStack itself refused (e.g. a parameter out of its
                 // range): make sure nothing of the stack stays, and say why.
@@ -413,7 +438,7 @@ impl Train {
 
     /// The machine's safety stop in hours: the maximum run time, or less
     /// when the budget cap asks for it.
-    fn safety_hours(&self) -> f64 {
+    pub(in crate::pipeline) fn safety_hours(&self) -> f64 {
         self.resources
             .safety_stop_hours
             .unwrap_or(f64::from(self.request.max_runtime_hours))
@@ -625,6 +650,9 @@ impl Train {
 
     /// The whole run, from `from` on (`Step::Prepare` for a new run).
     pub async fn run_from(&mut self, from: Step) -> Result<RunReport, PipelineError> {
+        if self.request.engine.is_sagemaker() {
+            return self.run_sagemaker(from).await;
+        }
         let order = |s: Step| Step::RUN.iter().position(|x| *x == s).unwrap_or(0);
         let start = order(from);
         if start <= order(Step::Stack) {
@@ -738,7 +766,7 @@ fn log_notice() -> impl Fn(&str) + Send + Sync {
     |m: &str| tracing::info!(message = m, "launch")
 }
 
-fn now_secs() -> u64 {
+pub(in crate::pipeline) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -1,0 +1,21 @@
+//! A run on SageMaker Training: the same train.py and requirements.txt in
+//! AWS's PyTorch container, on one or several machines that SageMaker
+//! starts, wires together (torchrun) and stops when the script ends.
+//!
+//! Steps: prepare (quota, price, `sourcedir.tar.gz`), stack (the job's
+//! execution role), training (the job, its secondary statuses, its logs from
+//! CloudWatch), outputs (in the run's `outputs/`, like EC2 runs). The
+//! machine and requirements steps are SageMaker's own (shown as skipped).
+
+mod image;
+mod job;
+mod logs;
+mod quota;
+mod sourcedir;
+mod steps;
+
+pub use image::{image_account, training_image};
+pub(crate) use job::stop as stop_job;
+pub use job::{CHECKPOINT_DIR, OUTPUT_DIR};
+pub use logs::LOG_GROUP;
+pub use quota::quota_name;
