@@ -180,7 +180,7 @@ function historyRuns(): RunRecord[] {
       runId: 'r-1',
       createdAt: '2026-11-20T09:00:00Z',
       resources: { ...base.resources, runId: 'r-1', launchedAt: 1_795_000_000, endedAt: 1_795_000_000 + 1800 },
-      cost: { usd: 0.0255, usdPerHour: 0.051, hours: 0.5, growing: false },
+      cost: { usd: 0.0255, usdPerHour: 0.051, hours: 0.5, growing: false, spotSavedUsd: null },
     }),
     runRecord('failed', {
       runId: 'r-2',
@@ -194,7 +194,7 @@ function historyRuns(): RunRecord[] {
       createdAt: '2026-11-22T09:00:00Z',
       request: { ...REQUEST, instanceType: 'g4dn.xlarge', scriptPath: '/home/marie/project/finetune.py' },
       resources: { ...base.resources, runId: 'r-3', launchedAt: Math.floor(Date.now() / 1000) - 7200 },
-      cost: { usd: 1.47, usdPerHour: 0.737, hours: 2, growing: true },
+      cost: { usd: 1.47, usdPerHour: 0.737, hours: 2, growing: true, spotSavedUsd: null },
     }),
   ];
 }
@@ -250,7 +250,7 @@ test('History with 1,000 runs: only the visible rows are in the page (prints ren
       cleanup: 'deleted',
       request: { ...REQUEST, scriptPath: `/home/marie/project/${i % 10 === 0 ? 'prepare' : 'train'}_${i}.py` },
       resources: { ...base.resources, runId: `r-${i}`, launchedAt: 1_790_000_000 + i * 3600, endedAt: 1_790_000_000 + i * 3600 + 600 },
-      cost: { usd: 0.0085 + i / 10_000, usdPerHour: 0.051, hours: 1 / 6, growing: false },
+      cost: { usd: 0.0085 + i / 10_000, usdPerHour: 0.051, hours: 1 / 6, growing: false, spotSavedUsd: null },
     }),
   );
   const t0 = Date.now();

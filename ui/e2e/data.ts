@@ -315,6 +315,7 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   ami: null,
   maxRuntimeHours: 24,
   budgetUsd: null,
+  engine: { kind: 'ec2' },
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */
@@ -344,6 +345,9 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
       machines: 1,
       installCommandId: null,
       trainingCommandId: null,
+      trainingJobName: null,
+      billableSeconds: null,
+      trainingSeconds: null,
     },
     outcome,
     lastStep: outcome === 'succeeded' ? 'outputs' : null,
@@ -368,6 +372,7 @@ export const LIVE_ACTIVE: LiveStatus = { stackStatus: 'CREATE_COMPLETE', instanc
 export const DOWNLOAD_REPORT: DownloadReport = { folder: `/home/marie/Downloads/easytdv-${RUN_ID}`, files: 3, skipped: 0, bytes: 5120 };
 
 export const DELETE_REPORT: DeleteReport = {
+  stoppedTrainingJob: null,
   terminatedInstances: ['i-0abc123'],
   deletedStack: `easytdv-${RUN_ID}`,
   deletedObjects: ['train.py', 'requirements.txt', 'template.yaml', 'launch.zip'].map((f) => `easytdv/runs/${RUN_ID}/${f}`),

@@ -22,7 +22,7 @@ function wideRuns(): RunRecord[] {
       createdAt: '2026-11-22T09:00:00Z',
       request: { ...REQUEST, instanceType: 'g4dn.12xlarge', scriptPath: long },
       resources: { ...base.resources, runId: 'w-1', launchedAt: Math.floor(Date.now() / 1000) - 7200 },
-      cost: { usd: 11.47, usdPerHour: 3.912, hours: 2, growing: true },
+      cost: { usd: 11.47, usdPerHour: 3.912, hours: 2, growing: true, spotSavedUsd: null },
     }),
     runRecord('failed', { runId: 'w-2', createdAt: '2026-11-21T09:00:00Z', cleanup: 'failed', lastStep: 'training' }),
     runRecord('succeeded', {
@@ -39,7 +39,7 @@ function wideRuns(): RunRecord[] {
         finalMetrics: { val_accuracy: 0.93412, loss: 0.0123, learning_rate: 0.0001, epoch_time_seconds: 12.5 },
       },
       resources: { ...base.resources, runId: 'w-3', launchedAt: 1_795_000_000, endedAt: 1_795_000_000 + 1800 },
-      cost: { usd: 0.0255, usdPerHour: 0.051, hours: 0.5, growing: false },
+      cost: { usd: 0.0255, usdPerHour: 0.051, hours: 0.5, growing: false, spotSavedUsd: null },
     }),
     runRecord('stopped', { runId: 'w-4', createdAt: '2026-11-19T09:00:00Z', cleanup: 'none' }),
   ];

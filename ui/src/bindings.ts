@@ -39,6 +39,16 @@ export const commands = {
 	 */
 	defaultSandboxEndpoint: () => __TAURI_INVOKE<string>("default_sandbox_endpoint"),
 	addSandboxAccount: (name: string, endpoint: string, region: string) => typedError<AccountSetup_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("add_sandbox_account", { name, endpoint, region })),
+	/**
+	 *  Starts the practice cloud (or finds it running) and returns its address;
+	 *  `progress` tells what it is doing (the first start takes about a minute).
+	 */
+	startPracticeCloud: (progress: Channel<PracticeProgress>) => typedError<string, ErrorReport_Serialize>(__TAURI_INVOKE("start_practice_cloud", { progress })),
+	/**
+	 *  The example shipped with the app: recognising handwritten digits with
+	 *  scikit-learn on a dataset it carries. `null` when this copy has none.
+	 */
+	exampleFiles: () => typedError<ExampleFiles | null, ErrorReport_Serialize>(__TAURI_INVOKE("example_files")),
 	/**  Checks a saved account again (identity and permissions). */
 	checkAccount: (id: string) => typedError<AccountSetup_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("check_account", { id })),
 	renameAccount: (id: string, name: string) => typedError<AccountView_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("rename_account", { id, name })),
@@ -273,6 +283,8 @@ export type DeleteReport = DeleteReport_Serialize | DeleteReport_Deserialize;
 
 /**  What `delete_resources` found and removed. */
 export type DeleteReport_Deserialize = {
+	/**  A SageMaker run's training job that was still running. */
+	stoppedTrainingJob?: string | null,
 	terminatedInstances: string[],
 	deletedStack?: string | null,
 	deletedObjects: string[],
@@ -282,6 +294,8 @@ export type DeleteReport_Deserialize = {
 
 /**  What `delete_resources` found and removed. */
 export type DeleteReport_Serialize = {
+	/**  A SageMaker run's training job that was still running. */
+	stoppedTrainingJob: string | null,
 	terminatedInstances: string[],
 	deletedStack: string | null,
 	deletedObjects: string[],
@@ -317,6 +331,17 @@ export type DownloadReport = {
 	bytes: number | null,
 };
 
+/**  Where a run's training runs. */
+export type Engine = 
+/**  One EC2 machine, driven over SSM. */
+{ kind: "ec2" } | 
+/**
+ *  A SageMaker training job (AWS's PyTorch container, script mode) on
+ *  `instance_count` machines; `spot`: managed spot capacity (cheaper,
+ *  may be interrupted; the job resumes from its checkpoints).
+ */
+{ kind: "sageMaker"; instanceCount: number; spot: boolean };
+
 /**  Wire form of an error, for IPC and the CLI's `--json` output. */
 export type ErrorReport = ErrorReport_Serialize | ErrorReport_Deserialize;
 
@@ -332,6 +357,11 @@ export type ErrorReport_Serialize = {
 	code: string,
 	message: string,
 	hint: string | null,
+};
+
+export type ExampleFiles = {
+	script: CheckedFile,
+	requirements: CheckedFile,
 };
 
 export type FileKind = "script" | "requirements";
@@ -395,13 +425,15 @@ export type LeftoverKind =
 /**  A disk no machine uses (costs its storage). */
 "volume" | 
 /**  A run's uploaded inputs in a bucket (a few cents a month). */
-"files";
+"files" | 
+/**  A SageMaker training job still running (costs its machines' price). */
+"trainingJob";
 
 /**  Something of easyTDV's in the account that no run of this history owns. */
 export type Leftover_Deserialize = {
 	kind: LeftoverKind,
 	region: string,
-	/**  Instance id, stack name, volume id, or `s3://bucket/prefix/`. */
+	/**  Instance id, stack name, volume id, training job name, or `s3://bucket/prefix/`. */
 	id: string,
 	runId?: string | null,
 	/**  What it costs per hour, when known. */
@@ -416,7 +448,7 @@ export type Leftover_Deserialize = {
 export type Leftover_Serialize = {
 	kind: LeftoverKind,
 	region: string,
-	/**  Instance id, stack name, volume id, or `s3://bucket/prefix/`. */
+	/**  Instance id, stack name, volume id, training job name, or `s3://bucket/prefix/`. */
 	id: string,
 	runId: string | null,
 	/**  What it costs per hour, when known. */
@@ -551,6 +583,13 @@ export type Phase = {
 	seconds: number | null,
 };
 
+export type PracticeProgress = {
+	stage: PracticeStage,
+	message: string,
+};
+
+export type PracticeStage = "checking" | "preparing" | "starting" | "ready";
+
 /**  A profile found in the AWS CLI config files (names and settings only). */
 export type ProfileInfo = ProfileInfo_Serialize | ProfileInfo_Deserialize;
 
@@ -658,7 +697,9 @@ export type RegionInfo = {
 	optIn: boolean,
 };
 
-export type RunCost = {
+export type RunCost = RunCost_Serialize | RunCost_Deserialize;
+
+export type RunCost_Deserialize = {
 	/**  Dollars so far (or in all, once the machine is gone). */
 	usd: number | null,
 	/**  Machine and disk together, per hour. */
@@ -666,6 +707,26 @@ export type RunCost = {
 	hours: number | null,
 	/**  The machine may still be running (the cost still grows). */
 	growing: boolean,
+	/**
+	 *  SageMaker spot: what the same seconds would have cost on demand,
+	 *  less what was billed (`None`: not a spot job, or not ended yet).
+	 */
+	spotSavedUsd?: number | null,
+};
+
+export type RunCost_Serialize = {
+	/**  Dollars so far (or in all, once the machine is gone). */
+	usd: number | null,
+	/**  Machine and disk together, per hour. */
+	usdPerHour: number | null,
+	hours: number | null,
+	/**  The machine may still be running (the cost still grows). */
+	growing: boolean,
+	/**
+	 *  SageMaker spot: what the same seconds would have cost on demand,
+	 *  less what was billed (`None`: not a spot job, or not ended yet).
+	 */
+	spotSavedUsd: number | null,
 };
 
 /**  Everything a run view is told while a run goes on, as one stream. */
@@ -726,7 +787,7 @@ export type RunRecord_Deserialize = {
 	/**  What the machine reported (phases, Python, environment, metrics). */
 	summary?: RunSummary_Deserialize | null,
 	/**  What it cost (so far, while the machine may still run). */
-	cost?: RunCost | null,
+	cost?: RunCost_Deserialize | null,
 };
 
 /**  One run as the history keeps it. */
@@ -749,7 +810,7 @@ export type RunRecord_Serialize = {
 	/**  What the machine reported (phases, Python, environment, metrics). */
 	summary: RunSummary_Serialize | null,
 	/**  What it cost (so far, while the machine may still run). */
-	cost: RunCost | null,
+	cost: RunCost_Serialize | null,
 };
 
 /**
@@ -796,6 +857,15 @@ export type RunResources_Deserialize = {
 	endedAt?: number | null,
 	/**  How many machines bill at that rate (SageMaker runs may use several). */
 	machines?: number,
+	/**  The SageMaker training job (SageMaker runs), named before it is created. */
+	trainingJobName?: string | null,
+	/**
+	 *  Seconds SageMaker bills per machine, once the job has ended (spot:
+	 *  less than the seconds it trained).
+	 */
+	billableSeconds?: number | null,
+	/**  Seconds the job trained per machine, once it has ended. */
+	trainingSeconds?: number | null,
 	installCommandId?: string | null,
 	trainingCommandId?: string | null,
 };
@@ -838,6 +908,15 @@ export type RunResources_Serialize = {
 	endedAt: number | null,
 	/**  How many machines bill at that rate (SageMaker runs may use several). */
 	machines: number,
+	/**  The SageMaker training job (SageMaker runs), named before it is created. */
+	trainingJobName: string | null,
+	/**
+	 *  Seconds SageMaker bills per machine, once the job has ended (spot:
+	 *  less than the seconds it trained).
+	 */
+	billableSeconds: number | null,
+	/**  Seconds the job trained per machine, once it has ended. */
+	trainingSeconds: number | null,
 	installCommandId: string | null,
 	trainingCommandId: string | null,
 };
@@ -934,6 +1013,12 @@ export type TrainRequest_Deserialize = {
 	 *  the machine itself.
 	 */
 	budgetUsd?: number | null,
+	/**
+	 *  Where the training runs: one EC2 machine (default) or a SageMaker
+	 *  training job (then `instance_type` is an `ml.*` type and `ami` is
+	 *  not used).
+	 */
+	engine?: Engine,
 };
 
 /**  Everything a run needs; the original library's constructor parameters. */
@@ -954,6 +1039,12 @@ export type TrainRequest_Serialize = {
 	 *  the machine itself.
 	 */
 	budgetUsd: number | null,
+	/**
+	 *  Where the training runs: one EC2 machine (default) or a SageMaker
+	 *  training job (then `instance_type` is an `ml.*` type and `ami` is
+	 *  not used).
+	 */
+	engine: Engine,
 };
 
 export type TypeCategory = "general" | "compute" | "memory" | "gpu" | "other";
