@@ -67,6 +67,8 @@ export const commands = {
 	listAccountRegions: (accountId: string) => typedError<RegionInfo[], ErrorReport_Serialize>(__TAURI_INVOKE("list_account_regions", { accountId })),
 	/**  Machine types offered in the region, with vCPUs, memory and GPUs. */
 	listInstanceTypes: (accountId: string, region: string) => typedError<InstanceTypeInfo_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_instance_types", { accountId, region })),
+	/**  SageMaker training types (`ml.*`) of the region, with $/hour per machine. */
+	listTrainingTypes: (accountId: string, region: string) => typedError<InstanceTypeInfo_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_training_types", { accountId, region })),
 	/**  The image "Automatic" would use for this machine type, or the custom one. */
 	resolveAmi: (accountId: string, region: string, instanceType: string, custom: string | null) => typedError<AmiInfo, ErrorReport_Serialize>(__TAURI_INVOKE("resolve_ami", { accountId, region, instanceType, custom })),
 	/**  The account's buckets in the region. */
@@ -116,6 +118,8 @@ export const commands = {
 	runMetrics: (runId: string) => typedError<MetricSeries[], ErrorReport_Serialize>(__TAURI_INVOKE("run_metrics", { runId })),
 	/**  "About $X per hour; at most $Y until the safety stop" for the review. */
 	priceQuote: (accountId: string, region: string, instanceType: string, diskGb: number, maxRuntimeHours: number, budgetUsd: number | null) => typedError<Quote_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("price_quote", { accountId, region, instanceType, diskGb, maxRuntimeHours, budgetUsd })),
+	/**  The same for a SageMaker job on `machines` machines (no disk). */
+	trainingQuote: (accountId: string, region: string, trainingType: string, machines: number, maxRuntimeHours: number, budgetUsd: number | null) => typedError<Quote_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("training_quote", { accountId, region, trainingType, machines, maxRuntimeHours, budgetUsd })),
 	/**  Current spot prices of a machine type, per zone, cheapest first. */
 	spotPrices: (accountId: string, region: string, instanceType: string) => typedError<SpotPrice[], ErrorReport_Serialize>(__TAURI_INVOKE("spot_prices", { accountId, region, instanceType })),
 	/**  Every run's stack and machine status, in two AWS calls per account and region. */

@@ -44,6 +44,26 @@ const RECOMMENDED: &[(&[&str], &str)] = &[
     ),
 ];
 
+/// SageMaker training types, one per need, recommended like [`RECOMMENDED`].
+const RECOMMENDED_TRAINING: &[(&[&str], &str)] = &[
+    (
+        &["ml.m5.xlarge", "ml.m6i.xlarge", "ml.c5.xlarge"],
+        "Good for a first managed run and CPU work",
+    ),
+    (
+        &["ml.g5.xlarge", "ml.g4dn.xlarge", "ml.g6.xlarge"],
+        "Good for deep learning: one NVIDIA GPU per machine",
+    ),
+    (
+        &["ml.g5.12xlarge", "ml.g4dn.12xlarge", "ml.g6.12xlarge"],
+        "Good for bigger models: four NVIDIA GPUs per machine",
+    ),
+    (
+        &["ml.p4d.24xlarge", "ml.p5.48xlarge"],
+        "For the largest models: eight NVIDIA A100/H100 GPUs per machine",
+    ),
+];
+
 #[derive(Default)]
 pub struct Catalog {
     types: Mutex<HashMap<(String, String), Vec<InstanceTypeInfo>>>,
@@ -81,6 +101,47 @@ impl Catalog {
         Ok(types)
     }
 
+    /// The SageMaker training types (`ml.*`) of the region: the EC2 types
+    /// the account is offered whose `ml.` twin SageMaker prices for
+    /// training, with that price. When the price list cannot be read, the
+    /// twins of the recommended types only (SageMaker refuses an unknown
+    /// one when the job is created, with its message).
+    pub async fn training_types(
+        &self,
+        account_id: &str,
+        ctx: &AwsContext,
+        prices: &Prices,
+    ) -> Result<Vec<InstanceTypeInfo>, PipelineError> {
+        let ec2 = self.instance_types(account_id, ctx, None).await?;
+        let table = prices.table(ctx, Service::SageMaker).await;
+        let hourly = |name: &str| {
+            table
+                .get(name)
+                .filter(|p| p.unit.eq_ignore_ascii_case("hrs"))
+                .map(|p| p.usd)
+        };
+        let known: Vec<&str> = RECOMMENDED_TRAINING
+            .iter()
+            .flat_map(|(names, _)| names.iter().copied())
+            .collect();
+        let mut types: Vec<InstanceTypeInfo> = ec2
+            .into_iter()
+            .filter_map(|mut t| {
+                let name = format!("ml.{}", t.name);
+                let usd = hourly(&name);
+                if usd.is_none() && !(table.is_empty() && known.contains(&name.as_str())) {
+                    return None;
+                }
+                t.name = name;
+                t.usd_per_hour = usd;
+                t.recommended = None;
+                Some(t)
+            })
+            .collect();
+        mark(&mut types, RECOMMENDED_TRAINING);
+        Ok(types)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Vec<InstanceTypeInfo>>> {
         self.types.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -88,7 +149,11 @@ impl Catalog {
 
 /// Marks the first offered type of each need in [`RECOMMENDED`].
 fn recommend(types: &mut [InstanceTypeInfo]) {
-    for (candidates, why) in RECOMMENDED {
+    mark(types, RECOMMENDED);
+}
+
+fn mark(types: &mut [InstanceTypeInfo], needs: &[(&[&str], &str)]) {
+    for (candidates, why) in needs {
         let found = candidates
             .iter()
             .find_map(|c| types.iter().position(|t| t.name == *c));

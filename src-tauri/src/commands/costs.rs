@@ -32,6 +32,26 @@ pub async fn price_quote(
     Ok(quote.await?)
 }
 
+/// The same for a SageMaker job on `machines` machines (no disk).
+#[tauri::command]
+#[specta::specta]
+pub async fn training_quote(
+    state: State<'_, AppState>,
+    account_id: String,
+    region: String,
+    training_type: String,
+    machines: u32,
+    max_runtime_hours: u32,
+    budget_usd: Option<f64>,
+) -> Result<Quote, AppError> {
+    let ctx = state.context(&account_id, Some(&region)).await?;
+    let hours = f64::from(max_runtime_hours);
+    let quote = state
+        .prices
+        .training_quote(&ctx, &training_type, machines, hours, budget_usd);
+    Ok(quote.await?)
+}
+
 /// Current spot prices of a machine type, per zone, cheapest first.
 #[tauri::command]
 #[specta::specta]

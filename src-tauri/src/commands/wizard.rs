@@ -102,6 +102,19 @@ pub async fn list_instance_types(
         .await?)
 }
 
+/// SageMaker training types (`ml.*`) of the region, with $/hour per machine.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_training_types(
+    state: State<'_, AppState>,
+    account_id: String,
+    region: String,
+) -> Result<Vec<machine::InstanceTypeInfo>, AppError> {
+    let ctx = state.context(&account_id, Some(&region)).await?;
+    let types = state.catalog.training_types(&account_id, &ctx, &state.prices);
+    Ok(types.await?)
+}
+
 /// The image "Automatic" would use for this machine type, or the custom one.
 #[tauri::command]
 #[specta::specta]

@@ -224,6 +224,27 @@ impl Prices {
         })
     }
 
+    /// What a SageMaker job on `machines` machines of `training_type` would
+    /// cost: each machine is billed by the second, there is no disk to add.
+    pub async fn training_quote(
+        &self,
+        ctx: &AwsContext,
+        training_type: &str,
+        machines: u32,
+        max_hours: f64,
+        budget_usd: Option<f64>,
+    ) -> Result<Quote, PipelineError> {
+        let one = self.hourly(ctx, Service::SageMaker, training_type).await;
+        let usd_per_hour = one.map(|r| r * f64::from(machines.max(1)));
+        let stop = safety_stop(max_hours, budget_usd, usd_per_hour)?;
+        Ok(Quote {
+            usd_per_hour,
+            safety_stop_hours: stop.hours,
+            at_most_usd: usd_per_hour.map(|r| r * stop.hours),
+            budget_ignored: stop.budget_ignored,
+        })
+    }
+
     /// gp3 storage $/GB-month in the region, `None`: unknown.
     pub async fn gp3_gb_month(&self, ctx: &AwsContext) -> Option<f64> {
         self.table(ctx, Service::Ec2)

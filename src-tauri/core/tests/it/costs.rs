@@ -61,6 +61,39 @@ async fn machine_prices_are_read_once_then_kept() {
 }
 
 #[tokio::test]
+async fn training_types_are_the_ml_twins_sagemaker_prices() {
+    let ctx = ctx().await;
+    let prices = Prices::in_memory().unwrap();
+    let types = Catalog::default()
+        .training_types("acc", &ctx, &prices)
+        .await
+        .expect("training types");
+    assert!(types.len() > 10, "training types: {}", types.len());
+    assert!(types.iter().all(|t| t.name.starts_with("ml.")));
+    assert!(types.iter().all(|t| t.usd_per_hour.is_some()));
+    let g5 = types.iter().find(|t| t.name == "ml.g5.xlarge").expect("ml.g5.xlarge");
+    assert!(g5.gpu_count >= 1, "{g5:?}");
+    let recommended: Vec<&str> = types
+        .iter()
+        .filter(|t| t.recommended.is_some())
+        .map(|t| t.name.as_str())
+        .collect();
+    assert!(recommended.contains(&"ml.m5.xlarge"), "{recommended:?}");
+    // ml.* costs more than the same EC2 machine.
+    let ec2 = prices.hourly(&ctx, Service::Ec2, "g5.xlarge").await.unwrap();
+    let one = g5.usd_per_hour.unwrap();
+    assert!(one > ec2, "ml.g5.xlarge ${one}/h vs g5.xlarge ${ec2}/h");
+
+    // Two machines cost twice one, and a budget cap counts both.
+    let quote = prices
+        .training_quote(&ctx, "ml.g5.xlarge", 2, 24.0, Some(one))
+        .await
+        .unwrap();
+    assert!((quote.usd_per_hour.unwrap() - 2.0 * one).abs() < 1e-9);
+    assert!((quote.safety_stop_hours - 0.5).abs() < 1e-9);
+}
+
+#[tokio::test]
 async fn an_unknown_price_never_blocks() {
     let ctx = ctx().await;
     let prices = Prices::in_memory().unwrap();
