@@ -51,8 +51,13 @@ def run_foreground(args) -> int:
         file=sys.stderr,
         flush=True,
     )
+    # --stop-with-parent: the app that started this sandbox is gone (even
+    # killed, so it could not ask): stop cleanly, saving S3, like on SIGTERM.
+    parent = os.getppid() if args.stop_with_parent else None
     while not done.wait(1):
-        pass
+        if parent is not None and os.getppid() != parent:
+            print("easytdv-sandbox: the process that started me is gone; stopping", file=sys.stderr, flush=True)
+            break
     sandbox.stop()
     return 0
 
@@ -145,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="CODE=VALUE",
         help="a quota in every region: EC2 vCPUs (L-DB2E81BA=8) or SageMaker instances by code or by name "
         "('ml.g5.xlarge for training job usage=1') (repeatable)",
+    )
+    run.add_argument(
+        "--stop-with-parent",
+        action="store_true",
+        help="stop (cleanly) when the process that started the sandbox exits, even if it was killed",
     )
     run.add_argument("--background", action="store_true")
     run.add_argument("--pidfile")

@@ -255,6 +255,8 @@ impl PracticeCloud {
                 "run",
                 "--port",
                 &port.to_string(),
+                // Stops (saving its data) if the app dies without stopping it.
+                "--stop-with-parent",
                 "--data-dir",
             ])
             .arg(&data)
