@@ -29,7 +29,8 @@ pub struct RunStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Refresh {
     pub statuses: Vec<RunStatus>,
-    /// AWS calls made, whatever the number of runs: two per account and region.
+    /// AWS calls made, whatever the number of runs: two per account and
+    /// region (three where some run is a SageMaker training job).
     pub calls: u32,
     /// Accounts and regions that could not be asked, in plain words.
     pub failures: Vec<String>,
@@ -99,7 +100,12 @@ impl Services {
         for ((account, region), runs) in groups {
             let view = match self.context(&account, Some(&region)).await {
                 Ok(ctx) => {
-                    let view = scan::region_view(&ctx).await;
+                    let jobs = runs.iter().any(|r| r.resources.training_job_name.is_some());
+                    let view = if jobs {
+                        scan::region_view_with_jobs(&ctx).await
+                    } else {
+                        scan::region_view(&ctx).await
+                    };
                     out.calls += u32::try_from(ctx.calls()).unwrap_or(u32::MAX);
                     view.map_err(|e| e.to_string())
                 }

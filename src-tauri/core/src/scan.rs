@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsContext;
 use crate::history::{Cleanup, RunRecord};
-use crate::pipeline::{self, aws_error, CloudStatus, PipelineError, ProgressSink, RunResources};
+use crate::pipeline::{
+    self, aws_error, sagemaker, CloudStatus, PipelineError, ProgressSink, RunResources,
+};
 use crate::prices::{Prices, Service, HOURS_PER_MONTH, S3_GB_MONTH};
 
 const APP_TAG: &str = "easytdv:app";
@@ -27,6 +29,8 @@ pub struct RegionView {
     pub machines: HashMap<String, Vec<(String, String, String)>>,
     /// Instance id → state, for every tagged machine (terminated too).
     pub states: HashMap<String, String>,
+    /// Training job name → status (`InProgress`, `Completed`…), when asked.
+    pub jobs: HashMap<String, String>,
 }
 
 /// One `ListStacks` and one `DescribeInstances` (by the app tag), each
@@ -101,6 +105,28 @@ pub async fn region_view(ctx: &AwsContext) -> Result<RegionView, PipelineError> 
     Ok(view)
 }
 
+/// [`region_view`] plus one paged `ListTrainingJobs` (easyTDV's jobs), for
+/// regions where some run is a SageMaker job.
+pub async fn region_view_with_jobs(ctx: &AwsContext) -> Result<RegionView, PipelineError> {
+    let mut view = region_view(ctx).await?;
+    let mut pages = ctx
+        .sagemaker()
+        .list_training_jobs()
+        .name_contains("easytdv-")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("list the training jobs", e))?;
+        for j in page.training_job_summaries() {
+            if let (Some(name), Some(status)) = (j.training_job_name(), j.training_job_status()) {
+                view.jobs
+                    .insert(name.to_string(), status.as_str().to_string());
+            }
+        }
+    }
+    Ok(view)
+}
+
 impl RegionView {
     /// A run's status, as [`pipeline::cloud_status`] would tell it.
     pub fn status_of(&self, res: &RunResources) -> CloudStatus {
@@ -108,10 +134,17 @@ impl RegionView {
             .stack_name
             .clone()
             .unwrap_or_else(|| format!("easytdv-{}", res.run_id));
-        let instance_state = res
-            .instance_id
+        let job_state = res
+            .training_job_name
             .as_ref()
-            .and_then(|id| self.states.get(id).cloned())
+            .and_then(|j| self.jobs.get(j))
+            .map(|s| sagemaker::job_as_machine_state(s).to_string());
+        let instance_state = job_state
+            .or_else(|| {
+                res.instance_id
+                    .as_ref()
+                    .and_then(|id| self.states.get(id).cloned())
+            })
             .or_else(|| {
                 self.machines
                     .get(&res.run_id)

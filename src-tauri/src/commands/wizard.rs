@@ -111,7 +111,9 @@ pub async fn list_training_types(
     region: String,
 ) -> Result<Vec<machine::InstanceTypeInfo>, AppError> {
     let ctx = state.context(&account_id, Some(&region)).await?;
-    let types = state.catalog.training_types(&account_id, &ctx, &state.prices);
+    let types = state
+        .catalog
+        .training_types(&account_id, &ctx, &state.prices);
     Ok(types.await?)
 }
 

@@ -2,7 +2,7 @@
 
 use super::error::PipelineError;
 use super::model::RunResources;
-use super::{instance, stack};
+use super::{instance, sagemaker, stack};
 use crate::aws::AwsContext;
 
 /// The status of a stack by name, `None` when it does not exist.
@@ -30,7 +30,8 @@ pub async fn instance_state(
 pub struct CloudStatus {
     /// `None`: no stack (never created, or deleted).
     pub stack_status: Option<String>,
-    /// `None`: no machine recorded, or EC2 no longer knows it.
+    /// `None`: no machine recorded, or EC2 no longer knows it. A SageMaker
+    /// run's job status, in EC2's words (running, terminated).
     pub instance_state: Option<String>,
 }
 
@@ -43,9 +44,12 @@ pub async fn cloud_status(
         .clone()
         .unwrap_or_else(|| stack::stack_name(&res.run_id));
     let stack_status = stack_status(ctx, &name).await?;
-    let instance_state = match &res.instance_id {
-        Some(id) => instance_state(ctx, id).await?,
-        None => None,
+    let instance_state = match (&res.training_job_name, &res.instance_id) {
+        (Some(job), _) => sagemaker::describe_job(ctx, job)
+            .await?
+            .map(|j| sagemaker::job_as_machine_state(&j.status).to_string()),
+        (None, Some(id)) => instance_state(ctx, id).await?,
+        (None, None) => None,
     };
     Ok(CloudStatus {
         stack_status,

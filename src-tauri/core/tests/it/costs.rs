@@ -71,7 +71,10 @@ async fn training_types_are_the_ml_twins_sagemaker_prices() {
     assert!(types.len() > 10, "training types: {}", types.len());
     assert!(types.iter().all(|t| t.name.starts_with("ml.")));
     assert!(types.iter().all(|t| t.usd_per_hour.is_some()));
-    let g5 = types.iter().find(|t| t.name == "ml.g5.xlarge").expect("ml.g5.xlarge");
+    let g5 = types
+        .iter()
+        .find(|t| t.name == "ml.g5.xlarge")
+        .expect("ml.g5.xlarge");
     assert!(g5.gpu_count >= 1, "{g5:?}");
     let recommended: Vec<&str> = types
         .iter()
@@ -80,7 +83,10 @@ async fn training_types_are_the_ml_twins_sagemaker_prices() {
         .collect();
     assert!(recommended.contains(&"ml.m5.xlarge"), "{recommended:?}");
     // ml.* costs more than the same EC2 machine.
-    let ec2 = prices.hourly(&ctx, Service::Ec2, "g5.xlarge").await.unwrap();
+    let ec2 = prices
+        .hourly(&ctx, Service::Ec2, "g5.xlarge")
+        .await
+        .unwrap();
     let one = g5.usd_per_hour.unwrap();
     assert!(one > ec2, "ml.g5.xlarge ${one}/h vs g5.xlarge ${ec2}/h");
 

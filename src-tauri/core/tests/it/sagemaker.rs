@@ -326,6 +326,16 @@ async fn stopping_a_running_sagemaker_run_stops_its_job_then_deletes_the_stack()
                 .any(|(_, l)| l.text.starts_with("checkpoint written"));
             if running {
                 let res = state.latest().expect("resources");
+                // The history reads a running job like a running machine.
+                let now = pipeline::cloud_status(&ctx, &res).await.expect("status");
+                assert_eq!(now.instance_state.as_deref(), Some("running"));
+                let view = easytdv_core::scan::region_view_with_jobs(&ctx)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    view.status_of(&res).instance_state.as_deref(),
+                    Some("running")
+                );
                 return pipeline::delete_resources(&ctx, &res, &events).await;
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
@@ -339,4 +349,8 @@ async fn stopping_a_running_sagemaker_run_stops_its_job_then_deletes_the_stack()
     assert_eq!(jobs, vec![(job, "Stopped".to_string())]);
     let (_, stack, inputs) = leftovers(&h.ctx, &train.resources().run_id, &b).await;
     assert!(stack.is_none() && inputs.is_empty());
+    let after = pipeline::cloud_status(&h.ctx, train.resources())
+        .await
+        .unwrap();
+    assert_eq!(after.instance_state.as_deref(), Some("terminated"));
 }

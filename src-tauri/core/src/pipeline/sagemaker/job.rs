@@ -175,6 +175,16 @@ impl JobView {
     }
 }
 
+/// A training job's status in EC2's words, so the history reads a job like
+/// a machine: running while its machines run, terminated once it has ended.
+pub fn as_machine_state(status: &str) -> &'static str {
+    match status {
+        "InProgress" => "running",
+        "Stopping" => "shutting-down",
+        _ => "terminated",
+    }
+}
+
 /// The job as SageMaker sees it; `None`: no such job.
 pub async fn describe(ctx: &AwsContext, name: &str) -> Result<Option<JobView>, PipelineError> {
     let out = match ctx

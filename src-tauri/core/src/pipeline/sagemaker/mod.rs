@@ -15,6 +15,8 @@ mod sourcedir;
 mod steps;
 
 pub use image::{image_account, training_image};
+pub use job::as_machine_state as job_as_machine_state;
+pub(crate) use job::describe as describe_job;
 pub(crate) use job::stop as stop_job;
 pub use job::{CHECKPOINT_DIR, OUTPUT_DIR};
 pub use logs::LOG_GROUP;
