@@ -676,7 +676,10 @@ export type Refresh = Refresh_Serialize | Refresh_Deserialize;
 /**  The result of one refresh of the whole history. */
 export type Refresh_Deserialize = {
 	statuses: RunStatus_Deserialize[],
-	/**  AWS calls made, whatever the number of runs: two per account and region. */
+	/**
+	 *  AWS calls made, whatever the number of runs: two per account and
+	 *  region (three where some run is a SageMaker training job).
+	 */
 	calls: number,
 	/**  Accounts and regions that could not be asked, in plain words. */
 	failures: string[],
@@ -685,7 +688,10 @@ export type Refresh_Deserialize = {
 /**  The result of one refresh of the whole history. */
 export type Refresh_Serialize = {
 	statuses: RunStatus_Serialize[],
-	/**  AWS calls made, whatever the number of runs: two per account and region. */
+	/**
+	 *  AWS calls made, whatever the number of runs: two per account and
+	 *  region (three where some run is a SageMaker training job).
+	 */
 	calls: number,
 	/**  Accounts and regions that could not be asked, in plain words. */
 	failures: string[],
