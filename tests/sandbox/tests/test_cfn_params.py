@@ -87,10 +87,10 @@ def test_the_real_template_refuses_bad_run_parameters_and_creates_nothing(aws, a
         "RunId": ("run-1", "Parameter RunId failed to satisfy constraint: must look like 20261126-142700-a1b2c3."),
         "DiskSizeGb": ("4", "Parameter 'DiskSizeGb' must be a number not less than 8"),
         "MaxRuntimeHours": ("49", "Parameter 'MaxRuntimeHours' must be a number not greater than 48"),
+        # A String (a SageMaker run names no VPC): its pattern is checked, not its existence.
         "VpcId": (
-            "vpc-0123456789abcdef0",
-            "Parameter validation failed: parameter value vpc-0123456789abcdef0 for parameter name VpcId "
-            "does not exist",
+            "default",
+            "Parameter VpcId failed to satisfy constraint: must be a VPC id such as vpc-0123456789abcdef0.",
         ),
     }
     for key, (value, message) in cases.items():
@@ -99,6 +99,20 @@ def test_the_real_template_refuses_bad_run_parameters_and_creates_nothing(aws, a
     assert not [r for r in roles if run in r], "nothing is created"
     groups = aws.ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"easytdv-{run}"]}])
     assert groups["SecurityGroups"] == []
+
+
+def test_an_aws_specific_parameter_type_must_name_something_that_exists(aws):
+    template = {
+        "Parameters": {"Vpc": {"Type": "AWS::EC2::VPC::Id"}},
+        "Resources": {"Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "x"}}},
+    }
+    message = refused(aws, "params-vpc", template, Vpc="vpc-0123456789abcdef0")
+    assert message == (
+        "Parameter validation failed: parameter value vpc-0123456789abcdef0 for parameter name Vpc does not exist"
+    )
+    vpc = aws.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    create(aws, "params-vpc", template, Vpc=vpc)
+    aws.cloudformation.delete_stack(StackName="params-vpc")
 
 
 def test_instance_status_is_initializing_until_user_data_finished(aws, launch):
