@@ -35,6 +35,8 @@ pub struct JobSpec {
     pub role_arn: String,
     pub ml_type: String,
     pub machines: u32,
+    /// NVIDIA GPUs on each machine (0 on CPU types).
+    pub gpus_per_machine: u32,
     pub spot: bool,
     pub disk_gb: u32,
     pub max_runtime_secs: i32,
@@ -75,8 +77,9 @@ impl JobSpec {
                 "20".to_string(),
             ),
         ];
-        if self.machines > 1 {
-            // torchrun across the machines (MASTER_ADDR, RANK, WORLD_SIZE...).
+        if self.machines > 1 || self.gpus_per_machine > 1 {
+            // torchrun across the machines and their GPUs, one process per
+            // GPU (MASTER_ADDR, RANK, LOCAL_RANK, WORLD_SIZE...).
             hps.push((
                 "sagemaker_torch_distributed_enabled".to_string(),
                 "true".to_string(),
@@ -309,6 +312,7 @@ mod tests {
                 .into(),
             ml_type: "ml.m5.large".into(),
             machines,
+            gpus_per_machine: 0,
             spot,
             disk_gb: 30,
             max_runtime_secs: 3600,
@@ -341,5 +345,21 @@ mod tests {
         assert!(two
             .environment()
             .contains(&("EASYTDV_CHECKPOINT_DIR", "/opt/ml/checkpoints")));
+        // One machine with four GPUs: torchrun too, one process per GPU.
+        let four_gpus = JobSpec {
+            gpus_per_machine: 4,
+            ..spec(1, false)
+        };
+        let hps: std::collections::HashMap<_, _> =
+            four_gpus.hyperparameters().into_iter().collect();
+        assert_eq!(hps["sagemaker_torch_distributed_enabled"], "true");
+        let one_gpu = JobSpec {
+            gpus_per_machine: 1,
+            ..spec(1, false)
+        };
+        assert!(!one_gpu
+            .hyperparameters()
+            .iter()
+            .any(|(k, _)| k == "sagemaker_torch_distributed_enabled"));
     }
 }

@@ -13,7 +13,7 @@ use crate::pipeline::model::*;
 use crate::pipeline::progress::StepTimer;
 use crate::pipeline::train::{now_secs, Train, Watch, LOG_EVERY};
 use crate::pipeline::words::human_duration;
-use crate::pipeline::{stack, storage};
+use crate::pipeline::{machine, stack, storage};
 use crate::prices::{safety_stop, Service};
 
 /// Lines of each machine kept to explain a failure.
@@ -137,6 +137,19 @@ impl Train {
         self.bucket()?.put(&key, body).await
     }
 
+    /// GPUs of one machine: those of the EC2 type behind the `ml.*` one
+    /// (0 when EC2 cannot tell: the job then runs one process per machine).
+    async fn gpus_per_machine(&self) -> u32 {
+        let ec2_type = self.request.instance_type.trim_start_matches("ml.");
+        match machine::describe_type(&self.ctx, ec2_type).await {
+            Ok(t) => u32::try_from(t.gpu_count).unwrap_or(0),
+            Err(e) => {
+                tracing::warn!(ec2_type, error = %e, "GPU count unknown: one process per machine");
+                0
+            }
+        }
+    }
+
     /// $/hour of one ml.* machine (SageMaker bills each machine by the
     /// second); a budget cap sets the job's maximum run time.
     async fn price_job(
@@ -239,6 +252,7 @@ impl Train {
         self.resources.training_seconds = None;
         self.save()?;
         let runtime = (self.safety_hours() * 3600.0).ceil() as i32;
+        let gpus_per_machine = self.gpus_per_machine().await;
         let spec = JobSpec {
             name: name.clone(),
             run_id: self.resources.run_id.clone(),
@@ -246,6 +260,7 @@ impl Train {
             role_arn,
             ml_type: self.request.instance_type.clone(),
             machines,
+            gpus_per_machine,
             spot,
             disk_gb: self.request.disk_gb,
             max_runtime_secs: runtime,
