@@ -191,6 +191,11 @@ test('SageMaker run: the training job is named, the log shows one machine at a t
   await expect(page.getByTestId('training-job')).toHaveText(`SageMaker training job ${JOB}`);
   await expect(page.locator('.meta')).toContainText('2 machines × ml.g5.xlarge (spot)');
   await expect(page.getByTestId('spot-saved')).toHaveText('Spot saved $6.75 against the regular price.');
+  // SageMaker starts the machines and installs the packages itself: those steps are skipped.
+  for (const step of ['instance', 'requirements'])
+    await expect(page.locator(`[data-step="${step}"]`)).toHaveAttribute('data-state', 'skipped');
+  await expect(page.locator('[data-step="instance"]')).toContainText('SageMaker starts the machines itself.');
+  await expect(page.getByTestId('log-panel').getByRole('tab', { name: /Training/ })).toHaveAttribute('aria-selected', 'true');
 
   const panel = page.getByTestId('log-panel');
   const lines = panel.getByTestId('log-viewport').locator('.line .text');
