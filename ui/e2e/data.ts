@@ -175,6 +175,28 @@ export const INSTANCE_TYPES: InstanceTypeInfo[] = [
   },
 ];
 
+/** SageMaker's training types (list_training_types): ml.* twins of EC2 types, SageMaker's price per machine. */
+export const TRAINING_TYPES: InstanceTypeInfo[] = [
+  ['ml.m5.large', 2, 8192, 0, null, 'general', 0.115, null],
+  ['ml.m5.xlarge', 4, 16384, 0, null, 'general', 0.23, 'Good for a first managed run and CPU work'],
+  ['ml.c5.2xlarge', 8, 16384, 0, null, 'compute', 0.408, null],
+  ['ml.g5.xlarge', 4, 16384, 1, 'NVIDIA A10G', 'gpu', 1.408, 'Good for deep learning: one NVIDIA GPU per machine'],
+  ['ml.g5.12xlarge', 48, 196608, 4, 'NVIDIA A10G', 'gpu', 7.09, 'Good for bigger models: four NVIDIA GPUs per machine'],
+].map(([name, vcpus, memoryMib, gpuCount, gpuModel, category, usdPerHour, recommended]) => ({
+  name: name as string,
+  vcpus: vcpus as number,
+  memoryMib: memoryMib as number,
+  gpuCount: gpuCount as number,
+  gpuModel: gpuModel as string | null,
+  arm: false,
+  category: category as InstanceTypeInfo['category'],
+  accelerator: (gpuCount ? 'nvidia' : 'none') as InstanceTypeInfo['accelerator'],
+  warning: null,
+  previousGeneration: false,
+  usdPerHour: usdPerHour as number,
+  recommended: recommended as string | null,
+}));
+
 /** Older generations, behind "Show older types". */
 export const OLDER_TYPES: InstanceTypeInfo[] = [
   {
@@ -475,6 +497,7 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     list_runs: [],
     detect_profiles: [],
     list_instance_types: INSTANCE_TYPES,
+    list_training_types: TRAINING_TYPES,
     resolve_ami: AMI,
     list_buckets: ['marie-datasets', 'easytdv-123456789012-eu-west-3-old'],
     suggest_bucket_name: 'easytdv-123456789012-eu-west-3',

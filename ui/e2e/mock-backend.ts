@@ -305,6 +305,25 @@ export function installMockBackend(scenario: Scenario): void {
     results.list_environments = list.filter((x) => x.key !== e.key);
   }
 
+  /**
+   * training_quote when a scenario gives none: the training type's price (list_training_types) × the machines, until the
+   * safety stop (earlier when a budget cap asks for it), as the backend works it out.
+   */
+  function trainingQuote(args: Record<string, unknown> | undefined) {
+    const types = (results.list_training_types ?? []) as { name: string; usdPerHour: number | null }[];
+    const price = types.find((t) => t.name === args?.trainingType)?.usdPerHour ?? null;
+    const rate = price === null ? null : price * Number(args?.machines ?? 1);
+    const cap = typeof args?.budgetUsd === 'number' ? args.budgetUsd : null;
+    let hours = Number(args?.maxRuntimeHours ?? 24);
+    if (rate !== null && cap !== null) hours = Math.min(hours, cap / rate);
+    return {
+      usdPerHour: rate,
+      safetyStopHours: hours,
+      atMostUsd: rate === null ? null : rate * hours,
+      budgetIgnored: cap !== null && rate === null,
+    };
+  }
+
   async function invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
     if (cmd === 'plugin:event|listen') {
       listeners.push({ event: String(args?.event), handler: Number(args?.handler) });
@@ -338,6 +357,7 @@ export function installMockBackend(scenario: Scenario): void {
       void sleep(scenario.watchGoesOnAfterMs ?? 0).then(() => stream(null, cmd, runId));
       return null;
     }
+    if (cmd === 'training_quote' && results.training_quote === undefined && !sequences.training_quote) return trainingQuote(args);
     if (cmd === 'refresh_runs' && results.refresh_runs === undefined && !sequences.refresh_runs) return refreshFromLive();
     if (cmd === 'delete_leftover') forgetLeftover(args?.leftover);
     if (cmd === 'delete_environment') forgetEnvironment(args?.environment);

@@ -139,7 +139,8 @@ test('run view: Download outputs shows its progress, says what was saved, and op
         { filesDone: 120, filesTotal: 300, bytesDone: 12 * MB, bytesTotal: 48 * MB, secondsLeft: 150 },
         { filesDone: 210, filesTotal: 300, bytesDone: 36 * MB, bytesTotal: 48 * MB, secondsLeft: 40 },
       ],
-      streamDelayMs: 400,
+      // Each progress state shows this long: long enough to be seen on a busy machine (400 ms was missed under load).
+      streamDelayMs: 1200,
     }),
     `#/runs/${RUN_ID}`,
   );

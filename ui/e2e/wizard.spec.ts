@@ -255,6 +255,8 @@ test('Review: a launch error is shown with what to do, and nothing navigates awa
 });
 
 test('Machine step: in a long list the default machine is scrolled into view', async ({ page, app }) => {
+  // Taller than the default 800 px: the engine choice (EC2 or SageMaker) above the list pushes it below 800 px.
+  await page.setViewportSize({ width: 1100, height: 1000 });
   const many = Array.from({ length: 80 }, (_, i) => ({
     name: `a${i}.large`,
     vcpus: 1,

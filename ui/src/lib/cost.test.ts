@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatClock, formatUsd, meter, parseBudget, perHour, perMonth, quoteSentence } from './cost';
+import { formatClock, formatUsd, meter, parseBudget, perHour, perMonth, quoteSentence, trainingQuoteSentence } from './cost';
 
 describe('cost', () => {
   it('formats dollars for small and large amounts', () => {
@@ -48,5 +48,17 @@ describe('cost', () => {
   it('shows a meter clock', () => {
     expect(formatClock(65)).toBe('1:05');
     expect(formatClock(3605.7)).toBe('1:00:05');
+  });
+
+  it('says a SageMaker quote for all the machines', () => {
+    const q = { usdPerHour: 2.82, safetyStopHours: 24, atMostUsd: 67.68, budgetIgnored: false };
+    expect(trainingQuoteSentence(q, 2)).toBe(
+      'About $2.82 per hour for 2 machines; at most $67.68 if they run until the safety stop (24 h).',
+    );
+    expect(trainingQuoteSentence({ ...q, usdPerHour: 1.41, atMostUsd: 33.84 }, 1)).toBe(
+      'About $1.41 per hour for 1 machine; at most $33.84 if it runs until the safety stop (24 h).',
+    );
+    expect(trainingQuoteSentence({ ...q, atMostUsd: null }, 2)).toBe('About $2.82 per hour for 2 machines.');
+    expect(trainingQuoteSentence({ ...q, usdPerHour: null }, 2)).toMatch(/^Price unknown/);
   });
 });

@@ -48,6 +48,19 @@ export function quoteSentence(q: QuoteLike): string {
   return `About ${rate} per hour.`;
 }
 
+/** A SageMaker quote (its price is for all the machines together): "About $2.82 per hour for 2 machines; at most $67.70 if they run until the safety stop (24 h)." */
+export function trainingQuoteSentence(q: QuoteLike, machines: number): string {
+  const rate = formatUsd(q.usdPerHour);
+  if (!rate) return 'Price unknown: AWS did not tell easyTDV the price of this machine type. You can still launch.';
+  const one = machines === 1;
+  const what = `${machines} machine${one ? '' : 's'}`;
+  const most = formatUsd(q.atMostUsd);
+  const hours = q.safetyStopHours === null ? null : formatHours(q.safetyStopHours);
+  if (most && hours)
+    return `About ${rate} per hour for ${what}; at most ${most} if ${one ? 'it runs' : 'they run'} until the safety stop (${hours}).`;
+  return `About ${rate} per hour for ${what}.`;
+}
+
 /** A budget cap as typed: '' → null (no cap); else a positive number of dollars, or an error message. */
 export function parseBudget(text: string): { value: number | null; error: string | null } {
   const t = text.trim().replace(/^\$/, '').replace(',', '.');

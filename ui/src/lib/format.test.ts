@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { clockTime, formatBytes, formatDuration, formatMemory, formatRegion, formatShortDateTime, plural, regionLabel } from './format';
+import {
+  clockTime,
+  formatBytes,
+  formatDuration,
+  formatMemory,
+  formatRegion,
+  formatShortDateTime,
+  machineText,
+  plural,
+  regionLabel,
+} from './format';
 
 describe('format', () => {
   it('formats regions with human names', () => {
@@ -43,5 +53,17 @@ describe('format', () => {
   it('tells the time on a 24-hour clock', () => {
     expect(clockTime(new Date(2026, 0, 1, 9, 5))).toBe('09:05');
     expect(clockTime(new Date(2026, 0, 1, 23, 59))).toBe('23:59');
+  });
+
+  it('says what a run ran on', () => {
+    expect(machineText({ instanceType: 't3.medium' })).toBe('t3.medium');
+    expect(machineText({ instanceType: 't3.medium', engine: { kind: 'ec2' } })).toBe('t3.medium');
+    expect(machineText({ instanceType: 'ml.g5.xlarge', engine: { kind: 'sageMaker', instanceCount: 2, spot: true } })).toBe(
+      '2 × ml.g5.xlarge (SageMaker, spot)',
+    );
+    expect(machineText({ instanceType: 'ml.m5.xlarge', engine: { kind: 'sageMaker', instanceCount: 1, spot: false } })).toBe(
+      'ml.m5.xlarge (SageMaker)',
+    );
+    expect(machineText(null)).toBeNull();
   });
 });

@@ -73,3 +73,16 @@ export function formatShortDateTime(value: string | number | Date, now: Date = n
 export function clockTime(d: Date): string {
   return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 }
+
+export interface RequestLike {
+  instanceType: string;
+  engine?: { kind: 'ec2' } | { kind: 'sageMaker'; instanceCount: number; spot: boolean };
+}
+
+/** What a run ran on, short: "t3.medium", or "2 × ml.g5.xlarge (SageMaker)". */
+export function machineText(request: RequestLike | null | undefined): string | null {
+  if (!request) return null;
+  const e = request.engine;
+  if (e?.kind !== 'sageMaker') return request.instanceType;
+  return `${e.instanceCount > 1 ? `${e.instanceCount} × ` : ''}${request.instanceType} (SageMaker${e.spot ? ', spot' : ''})`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultInstanceType, groupInstances, olderCount, recommendedTypes } from './instances';
+import { defaultInstanceType, defaultTrainingType, groupInstances, olderCount, recommendedTypes } from './instances';
 
 const t = (name: string, category: string, vcpus: number, memoryMib: number, gpuCount = 0, gpuModel: string | null = null) => ({
   name,
@@ -47,5 +47,15 @@ describe('instances', () => {
     const names = (older: boolean) => groupInstances(items, '', older).flatMap((g) => g.items.map((i) => i.name));
     expect(names(false)).not.toContain('m3.large');
     expect(names(true)).toContain('m3.large');
+  });
+
+  it('defaults a training list to its first recommended type', () => {
+    const items = [
+      t('ml.m5.large', 'general', 2, 8192),
+      { ...t('ml.m5.xlarge', 'general', 4, 16384), recommended: 'Good for a first managed run' },
+      { ...t('ml.g5.xlarge', 'gpu', 4, 16384, 1, 'NVIDIA A10G'), recommended: 'Good for deep learning' },
+    ];
+    expect(defaultTrainingType(items)).toBe('ml.m5.xlarge');
+    expect(defaultTrainingType(items.map((i) => ({ ...i, recommended: null })))).toBe('ml.m5.large');
   });
 });

@@ -76,3 +76,8 @@ export function defaultInstanceType(items: readonly InstanceLike[]): string {
   const general = items.filter((i) => i.category === 'general').sort(naturalCompare);
   return general[0]?.name ?? [...items].sort(naturalCompare)[0]?.name ?? '';
 }
+
+/** The first SageMaker type of a training list: the first recommended one (the backend orders them by need), else the smallest general one. */
+export function defaultTrainingType(items: readonly InstanceLike[]): string {
+  return recommendedTypes(items)[0]?.name ?? defaultInstanceType(items);
+}

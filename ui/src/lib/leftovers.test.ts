@@ -16,4 +16,8 @@ describe('leftovers', () => {
     ).toBe('$80.30/month');
     expect(totalMonthly([{ kind: 'stack', usdPerHour: null }])).toBeNull();
   });
+
+  it('labels a SageMaker training job', () => {
+    expect(kindLabel('trainingJob')).toBe('SageMaker training job still running');
+  });
 });

@@ -11,6 +11,7 @@ const KINDS: Record<string, string> = {
   stack: 'Cloud resources of a run (CloudFormation stack)',
   volume: 'Disk (EBS volume)',
   files: 'Uploaded input files (S3)',
+  trainingJob: 'SageMaker training job still running',
 };
 
 export function kindLabel(kind: string): string {

@@ -87,6 +87,25 @@ describe('timelineFromRecord', () => {
     expect(rows.map((r) => r.state)).toEqual(['done', 'done', 'done', 'failed', 'pending', 'pending']);
     expect(failedStep(rows)).toMatchObject({ step: 'requirements', message: 'pip failed', detail: 'ERROR: No matching distribution' });
   });
+  it('shows the steps SageMaker does itself as skipped', () => {
+    const sm = { request: { engine: { kind: 'sageMaker' } }, cleanup: 'deleted' };
+    const ok = timelineFromRecord(rec('succeeded', 'outputs', null, sm));
+    expect(ok.map((r) => r.state)).toEqual(['done', 'done', 'skipped', 'skipped', 'done', 'done', 'done']);
+    expect(ok[2]?.message).toMatch(/SageMaker starts the machines/);
+    expect(overallState(ok)).toBe('succeeded');
+    const failed = timelineFromRecord(rec('failed', 'training', 'Traceback', sm));
+    expect(failed.map((r) => r.state)).toEqual(['done', 'done', 'skipped', 'skipped', 'failed', 'pending', 'done']);
+    // Not yet there: skipped all the same (SageMaker never runs them).
+    expect(timelineFromRecord(rec('running', 'stack', null, sm)).map((r) => r.state)).toEqual([
+      'done',
+      'running',
+      'skipped',
+      'skipped',
+      'pending',
+      'pending',
+      'done',
+    ]);
+  });
   it('keeps the failure visible after the clean-up', () => {
     const rows = timelineFromRecord(rec('failed', 'training', 'Traceback', { detail: 'ValueError', cleanup: 'deleted' }));
     expect(failedStep(rows)).toMatchObject({ step: 'training', detail: 'ValueError' });

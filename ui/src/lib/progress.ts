@@ -136,7 +136,15 @@ export interface RecordLike {
   detail?: string | null;
   cleanup: string;
   cleanupMessage?: string | null;
+  /** What was asked for: a SageMaker run has no machine or install step of its own. */
+  request?: { engine?: { kind: string } } | null;
 }
+
+/** A SageMaker run's steps that SageMaker does itself (the backend reports them skipped). */
+const SAGEMAKER_OWN: Record<string, string> = {
+  instance: 'SageMaker starts the machines itself.',
+  requirements: 'SageMaker installs your packages when the training starts.',
+};
 
 /** The run's clean-up, from the timeline's "delete" row (null: no clean-up event yet). */
 export function cleanupFromRow(row: StepRow | null | undefined): 'deleting' | 'deleted' | 'failed' | null {
@@ -181,6 +189,13 @@ export function timelineFromRecord(rec: RecordLike): StepRow[] {
     deleted: row('delete', 'done', 'The machine, the stack and the uploaded inputs were deleted. Your outputs stay.'),
     failed: row('delete', 'failed', rec.cleanupMessage ?? 'The clean-up did not finish.'),
   };
+  if (rec.request?.engine?.kind === 'sageMaker') {
+    main = main.map((r) => {
+      const own = SAGEMAKER_OWN[r.step];
+      return own && (r.state === 'done' || r.state === 'pending') ? { ...r, state: 'skipped' as const, message: own } : r;
+    });
+    cleanup.deleted = row('delete', 'done', 'The stack and the uploaded inputs were deleted. Your outputs stay.');
+  }
   const last = cleanup[rec.cleanup];
   return last ? [...main, last] : main;
 }

@@ -73,5 +73,15 @@ describe('status', () => {
     expect(describeDelete({ terminatedInstances: [], deletedStack: null, deletedObjects: [], keptOutputsPrefix: null }).removed).toEqual(
       [],
     );
+    // A SageMaker run: its training job was stopped first.
+    expect(
+      describeDelete({
+        stoppedTrainingJob: 'easytdv-r1',
+        terminatedInstances: [],
+        deletedStack: null,
+        deletedObjects: [],
+        keptOutputsPrefix: null,
+      }).removed,
+    ).toEqual(['Stopped the training job easytdv-r1']);
   });
 });

@@ -120,6 +120,8 @@ export function cloudShort(outcome: string, cleanup: string, live: LiveLike | nu
 }
 
 export interface DeleteReportLike {
+  /** A SageMaker run's training job that was still running. */
+  stoppedTrainingJob?: string | null;
   terminatedInstances: string[];
   deletedStack: string | null;
   deletedObjects: string[];
@@ -129,6 +131,7 @@ export interface DeleteReportLike {
 /** One sentence per thing removed or kept by a delete. */
 export function describeDelete(r: DeleteReportLike): { removed: string[]; kept: string | null } {
   const removed: string[] = [];
+  if (r.stoppedTrainingJob) removed.push(`Stopped the training job ${r.stoppedTrainingJob}`);
   for (const id of r.terminatedInstances) removed.push(`the machine ${id}`);
   if (r.deletedStack) removed.push(`the stack ${r.deletedStack} (roles, instance profile, launcher function, security group)`);
   if (r.deletedObjects.length > 0) removed.push(`${r.deletedObjects.length} uploaded file${r.deletedObjects.length === 1 ? '' : 's'}`);

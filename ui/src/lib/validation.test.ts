@@ -6,6 +6,7 @@ import {
   validateBucketName,
   validateDiskGb,
   validateMaxRuntimeHours,
+  validateMachineCount,
   validateSecretAccessKey,
 } from './validation';
 
@@ -95,5 +96,17 @@ describe('validateMaxRuntimeHours', () => {
     expect(validateMaxRuntimeHours(49)).toMatch(/At most 48 hours: AWS runs one command for at most 48 hours/);
     expect(validateMaxRuntimeHours(1.5)).toMatch(/whole number/);
     expect(validateMaxRuntimeHours('')).toMatch(/Enter a number/);
+  });
+});
+
+describe('validateMachineCount', () => {
+  it('accepts 1 to 16 whole machines, and says what to enter otherwise', () => {
+    expect(validateMachineCount(1)).toBeNull();
+    expect(validateMachineCount('16')).toBeNull();
+    expect(validateMachineCount('')).toMatch(/Enter a number of machines/);
+    expect(validateMachineCount('1.5')).toMatch(/whole number/);
+    expect(validateMachineCount('two')).toMatch(/whole number/);
+    expect(validateMachineCount(0)).toBe('At least 1 machine.');
+    expect(validateMachineCount(17)).toBe('At most 16 machines for one training job.');
   });
 });

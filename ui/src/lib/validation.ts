@@ -109,3 +109,17 @@ export function validateMaxRuntimeHours(value: number | string | null | undefine
   if (n > MAX_RUNTIME_MAX_H) return 'At most 48 hours: AWS runs one command for at most 48 hours, so a training cannot last longer.';
   return null;
 }
+
+/** A SageMaker training job runs on 1 to 16 machines (the backend refuses more). */
+export const MACHINES_MIN = 1;
+export const MACHINES_MAX = 16;
+
+/** Number of machines of a SageMaker training job: a whole number from 1 to 16. */
+export function validateMachineCount(value: number | string | null | undefined): string | null {
+  if (value === null || value === undefined || String(value).trim() === '') return 'Enter a number of machines, e.g. 1.';
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isFinite(n) || !Number.isInteger(n)) return 'Enter a whole number of machines, e.g. 2.';
+  if (n < MACHINES_MIN) return 'At least 1 machine.';
+  if (n > MACHINES_MAX) return `At most ${MACHINES_MAX} machines for one training job.`;
+  return null;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { back, canGoTo, goTo, initialWizard, launchFields, next, stepErrors, update } from './wizard';
+import { back, canGoTo, chosenType, goTo, initialWizard, launchFields, machineCount, next, stepErrors, update } from './wizard';
 
 const script = { path: '/home/me/train.py', name: 'train.py' };
 const reqs = { path: '/home/me/requirements.txt', name: 'requirements.txt' };
@@ -96,5 +96,33 @@ describe('wizard state machine', () => {
     s = update(s, { script: null });
     expect(canGoTo(s, 'review')).toBe(false);
     expect(launchFields(s.data)).toBeNull();
+  });
+
+  it('SageMaker: an ml.* type, 1–16 machines, spot; the request says so, without an image', () => {
+    let s = next(filled());
+    s = update(s, { engine: 'sageMaker', amiMode: 'custom', customAmi: 'nope' });
+    expect(stepErrors(s.data, 'machine').instanceType).toMatch(/Choose a machine type/);
+    // The EC2 image is not used: its errors do not count.
+    expect(stepErrors(s.data, 'machine').customAmi).toBeUndefined();
+    s = update(s, { trainingType: 'ml.g5.xlarge', machines: '0' });
+    expect(stepErrors(s.data, 'machine').machines).toMatch(/At least 1 machine/);
+    s = update(s, { machines: '17' });
+    expect(stepErrors(s.data, 'machine').machines).toMatch(/At most 16 machines/);
+    expect(next(s).step).toBe('machine');
+    s = update(s, { machines: '2', spot: true, newBucket: 'easytdv-123-eu-west-3' });
+    s = next(next(s));
+    expect(s.step).toBe('review');
+    expect(chosenType(s.data)).toBe('ml.g5.xlarge');
+    expect(machineCount(s.data)).toBe(2);
+    expect(launchFields(s.data)?.request).toMatchObject({
+      instanceType: 'ml.g5.xlarge',
+      ami: null,
+      engine: { kind: 'sageMaker', instanceCount: 2, spot: true },
+    });
+    // Back to EC2: its own type again, and no engine in the request (the default).
+    s = update(s, { engine: 'ec2', amiMode: 'auto' });
+    expect(launchFields(s.data)?.request.instanceType).toBe('t3.medium');
+    expect(launchFields(s.data)?.request).not.toHaveProperty('engine');
+    expect(machineCount(s.data)).toBe(1);
   });
 });

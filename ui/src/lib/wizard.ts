@@ -1,6 +1,6 @@
 // New-run wizard: a small pure state machine (Code → Machine → Storage → Review).
 import { parseBudget } from './cost';
-import { validateAmiId, validateBucketName, validateDiskGb, validateMaxRuntimeHours } from './validation';
+import { validateAmiId, validateBucketName, validateDiskGb, validateMachineCount, validateMaxRuntimeHours } from './validation';
 
 export const WIZARD_STEPS = ['code', 'machine', 'storage', 'review'] as const;
 export type WizardStep = (typeof WIZARD_STEPS)[number];
@@ -17,12 +17,23 @@ export interface FileRef {
   name: string;
 }
 
+/** Where the training runs: one EC2 machine, or a SageMaker training job (managed, one or more machines). */
+export type EngineChoice = 'ec2' | 'sageMaker';
+
 export interface WizardData {
   accountId: string | null;
   region: string;
   script: FileRef | null;
   requirements: FileRef | null;
+  engine: EngineChoice;
+  /** The EC2 machine type (engine 'ec2'). */
   instanceType: string;
+  /** The SageMaker training type, ml.* (engine 'sageMaker'). */
+  trainingType: string;
+  /** SageMaker: how many machines, as typed. */
+  machines: number | string;
+  /** SageMaker: managed spot capacity. */
+  spot: boolean;
   diskGb: number | string;
   maxRuntimeHours: number | string;
   amiMode: 'auto' | 'custom';
@@ -57,7 +68,11 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
       region: '',
       script: null,
       requirements: null,
+      engine: 'ec2',
       instanceType: '',
+      trainingType: '',
+      machines: 1,
+      spot: false,
       diskGb: DEFAULT_DISK_GB,
       maxRuntimeHours: DEFAULT_MAX_RUNTIME_HOURS,
       amiMode: 'auto',
@@ -83,12 +98,15 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
     case 'machine': {
       if (!data.accountId) e.account = 'Choose the AWS account to use.';
       if (!data.region) e.region = 'Choose a region (where the machine runs).';
-      if (!data.instanceType) e.instanceType = 'Choose a machine type.';
+      if (!chosenType(data)) e.instanceType = 'Choose a machine type.';
       const disk = validateDiskGb(data.diskGb);
       if (disk) e.diskGb = disk;
       const hours = validateMaxRuntimeHours(data.maxRuntimeHours);
       if (hours) e.maxRuntimeHours = hours;
-      if (data.amiMode === 'custom') {
+      if (data.engine === 'sageMaker') {
+        const count = validateMachineCount(data.machines);
+        if (count) e.machines = count;
+      } else if (data.amiMode === 'custom') {
         const ami = validateAmiId(data.customAmi);
         if (ami) e.customAmi = ami;
       }
@@ -167,7 +185,17 @@ export function chosenBucket(data: WizardData): string {
 }
 
 export function chosenAmi(data: WizardData): string | null {
-  return data.amiMode === 'custom' ? data.customAmi.trim() : null;
+  return data.engine === 'ec2' && data.amiMode === 'custom' ? data.customAmi.trim() : null;
+}
+
+/** The machine type of the chosen engine: an EC2 type, or an ml.* training type. */
+export function chosenType(data: WizardData): string {
+  return data.engine === 'sageMaker' ? data.trainingType : data.instanceType;
+}
+
+/** How many machines the run bills (1 on EC2). */
+export function machineCount(data: WizardData): number {
+  return data.engine === 'sageMaker' ? Number(data.machines) : 1;
 }
 
 /** The account and the start request, once every step is valid; null otherwise. */
@@ -178,13 +206,17 @@ export function launchFields(data: WizardData) {
     request: {
       scriptPath: data.script.path,
       requirementsPath: data.requirements.path,
-      instanceType: data.instanceType,
+      instanceType: chosenType(data),
       diskGb: Number(data.diskGb),
       region: data.region,
       bucket: chosenBucket(data),
       ami: chosenAmi(data),
       maxRuntimeHours: Number(data.maxRuntimeHours),
       budgetUsd: parseBudget(data.budgetUsd).value,
+      // EC2 requests stay as before (the backend's default engine); SageMaker says so, with its machines.
+      ...(data.engine === 'sageMaker'
+        ? { engine: { kind: 'sageMaker' as const, instanceCount: Number(data.machines), spot: data.spot } }
+        : {}),
     },
   };
 }
