@@ -126,7 +126,7 @@ def xq(s: str) -> str:
     if "'" not in s:
         return f"'{s}'"
     parts = s.split("'")
-    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in parts) + ")"
+    return "concat(" + ', "\'", '.join(f"'{p}'" for p in parts) + ")"
 
 
 def click_button(d, text: str, timeout: float = 20, within: str = "") -> WebElement:
@@ -137,6 +137,8 @@ def click_button(d, text: str, timeout: float = 20, within: str = "") -> WebElem
         timeout,
         f"no enabled button {text!r}",
     )
+    # WebKitWebDriver refuses a click on a button below the fold ("not interactable").
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
     el.click()
     return el
 
@@ -204,13 +206,17 @@ def launch_with_defaults(d, fixture: str, shots_prefix: str) -> str:
     click_button(d, "Choose script…")
     wait_for(d, lambda drv: "train.py" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-script']").text)
     click_button(d, "Choose requirements.txt…")
-    wait_for(d, lambda drv: "requirements.txt" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-requirements']").text)
+    wait_for(
+        d, lambda drv: "requirements.txt" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-requirements']").text
+    )
     shot(d, f"{shots_prefix}-1-code")
     click_button(d, "Next")
 
     heading(d, "Machine")
     # The machine type list comes from the sandbox's EC2 answers; wait for the default to be chosen.
-    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='selected-type']"), 30, "no default machine type")
+    wait_for(
+        d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='selected-type']"), 30, "no default machine type"
+    )
     wait_for(
         d,
         lambda drv: (e := visible(drv, By.CSS_SELECTOR, "[data-testid='ami-auto']")) and "Finding" not in e.text,
@@ -222,7 +228,9 @@ def launch_with_defaults(d, fixture: str, shots_prefix: str) -> str:
     click_button(d, "Next")
 
     heading(d, "Storage")
-    bucket = wait_for(d, lambda drv: drv.find_element(By.ID, "s-new").get_attribute("value"), 30, "no bucket name suggested")
+    bucket = wait_for(
+        d, lambda drv: drv.find_element(By.ID, "s-new").get_attribute("value"), 30, "no bucket name suggested"
+    )
     state["bucket"] = bucket
     shot(d, f"{shots_prefix}-3-storage")
     click_button(d, "Next")
@@ -230,8 +238,12 @@ def launch_with_defaults(d, fixture: str, shots_prefix: str) -> str:
     heading(d, "Review and launch")
     # The price (from the sandbox's Price List API) is on the review; wait for
     # it, as the page grows when it arrives and a click could land beside.
-    wait_for(d, lambda drv: re.search(r"About \$[0-9.]+ per hour; at most \$[0-9.]+", page_text(drv)), 30,
-             f"no price on the review: {page_text(d)[-1500:]}")
+    wait_for(
+        d,
+        lambda drv: re.search(r"About \$[0-9.]+ per hour; at most \$[0-9.]+", page_text(drv)),
+        30,
+        f"no price on the review: {page_text(d)[-1500:]}",
+    )
     time.sleep(0.5)
     shot(d, f"{shots_prefix}-4-review")
     click_button(d, "Launch training")
@@ -274,10 +286,7 @@ def assert_cleaned_up(aws, run_id: str, bucket: str):
         assert all(s["StackStatus"] == "DELETE_COMPLETE" for s in stacks), stacks
     except ClientError as e:
         assert "does not exist" in str(e), e
-    keys = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"easytdv/runs/{run_id}/").get("Contents", [])
-    ]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"easytdv/runs/{run_id}/").get("Contents", [])]
     inputs = [k for k in keys if not k.startswith(f"easytdv/runs/{run_id}/outputs/")]
     assert inputs == [], f"input objects left: {inputs}"
     return keys
@@ -313,8 +322,12 @@ def test_first_start_guided_setup_with_the_sandbox(driver):
     heading(d, "Try with the practice cloud")
     # A developer's own sandbox: the address offered is the one the app was started with.
     d.find_element(By.XPATH, "//summary[contains(., 'a sandbox you started yourself')]").click()
-    wait_for(d, lambda drv: drv.find_element(By.ID, "setup-endpoint").get_attribute("value") == ENDPOINT, 10,
-             "the sandbox address field does not show $EASYTDV_SANDBOX_ENDPOINT")
+    wait_for(
+        d,
+        lambda drv: drv.find_element(By.ID, "setup-endpoint").get_attribute("value") == ENDPOINT,
+        10,
+        "the sandbox address field does not show $EASYTDV_SANDBOX_ENDPOINT",
+    )
     shot(d, "02-sandbox-address")
     click_button(d, "Connect to the sandbox")
 
@@ -352,8 +365,12 @@ def test_a_good_run_then_delete_resources(driver, aws):
     status = d.find_element(By.CSS_SELECTOR, "[data-testid='run-status']").text
     uri = d.find_element(By.CSS_SELECTOR, "[data-testid='outputs-uri']").text.strip()
     # The script printed "loss=0.042": a chart of it in the run view.
-    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='chart-loss']"), 20,
-             f"no loss chart: {page_text(d)[:1500]}")
+    wait_for(
+        d,
+        lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='chart-loss']"),
+        20,
+        f"no loss chart: {page_text(d)[:1500]}",
+    )
     shot(d, "10-ok-6-success")
     # The OS notification (its seam: a JSON line per notification).
     notes = wait_for(d, lambda drv: notifications(), 20, "no notification was sent")
@@ -370,16 +387,21 @@ def test_a_good_run_then_delete_resources(driver, aws):
 
     # The results come home: the folder picker's seam is $EASYTDV_PICKED_FOLDER.
     click_button(d, "Download outputs…")
-    saved = wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='download-result']"), 30,
-                     "no download result")
+    saved = wait_for(
+        d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='download-result']"), 30, "no download result"
+    )
     assert "Saved" in saved.text, saved.text
     model = os.path.join(os.environ["EASYTDV_PICKED_FOLDER"], f"easytdv-{run_id}", "model.json")
     with open(model, "rb") as f:
         assert f.read() == body
 
     # After a success the app deletes the machine and stack by itself.
-    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='cleaned-up']"), 180,
-             f"the run was not cleaned up: {page_text(d)[:1500]}")
+    wait_for(
+        d,
+        lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='cleaned-up']"),
+        180,
+        f"the run was not cleaned up: {page_text(d)[:1500]}",
+    )
     assert timeline_states(d).get("delete") == "done", timeline_states(d)
     shot(d, "12-ok-cleaned-up")
     keys = assert_cleaned_up(aws, run_id, bucket)
@@ -410,8 +432,12 @@ def test_a_failing_run_shows_the_traceback_and_cleans_up(driver, aws):
     assert "Run your training script" in text, text
     badge = d.find_element(By.CSS_SELECTOR, "[data-testid='run-status']").text
     shot(d, "20-fails-5-failed")
-    failed = wait_for(d, lambda drv: [n for n in notifications() if n["title"] == "Training failed"], 20,
-                      f"no failure notification: {notifications()}")
+    failed = wait_for(
+        d,
+        lambda drv: [n for n in notifications() if n["title"] == "Training failed"],
+        20,
+        f"no failure notification: {notifications()}",
+    )
     assert "train.py" in failed[0]["body"], failed
 
     bucket = state["bucket"]  # the suggestion accepted on the Storage step
@@ -423,7 +449,94 @@ def test_a_failing_run_shows_the_traceback_and_cleans_up(driver, aws):
     shot(d, "21-fails-deleted")
     assert_cleaned_up(aws, run_id, bucket)
     # The failure stays visible after the clean-up.
-    assert "ValueError: the learning rate is negative" in d.find_element(By.CSS_SELECTOR, "[data-testid='failure']").text
+    assert (
+        "ValueError: the learning rate is negative" in d.find_element(By.CSS_SELECTOR, "[data-testid='failure']").text
+    )
     assert runs_row_result(d, run_id) == "Failed · cleaned up"
     shot(d, "22-runs-all-cleaned-up")
     assert badge
+
+
+def test_a_sagemaker_job_on_two_machines(driver, aws):
+    """The Machine step's managed training: two machines of one SageMaker job
+    on the sandbox (one process group per machine), each machine's log on
+    its own, the outputs in the run's prefix, then the clean-up."""
+    d = driver
+    if "ok_run" not in state:
+        pytest.skip("needs the account from the first tests")
+    state["prefix"] = "30-sagemaker"
+    put_fixture("sagemaker_ranks")
+    nav(d, "New run")
+    heading(d, "Your code")
+    click_button(d, "Choose script…")
+    wait_for(d, lambda drv: "train.py" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-script']").text)
+    click_button(d, "Choose requirements.txt…")
+    wait_for(
+        d, lambda drv: "requirements.txt" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-requirements']").text
+    )
+    click_button(d, "Next")
+
+    heading(d, "Machine")
+    card = wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='engine-sagemaker']"), 30)
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", card)
+    card.click()
+    # The ml.* list comes from the sandbox's EC2 types and SageMaker prices.
+    wait_for(
+        d,
+        lambda drv: (e := visible(drv, By.CSS_SELECTOR, "[data-testid='selected-type']")) and "ml." in e.text,
+        30,
+        f"no ml.* type chosen: {page_text(d)[:1500]}",
+    )
+    count = d.find_element(By.ID, "m-machines")
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", count)
+    count.clear()
+    count.send_keys("2")
+    wait_for(
+        d,
+        lambda drv: "for the 2 machines" in drv.find_element(By.CSS_SELECTOR, "[data-testid='machines-price']").text,
+        30,
+        "no price for 2 machines",
+    )
+    shot(d, "30-sagemaker-1-machine")
+    click_button(d, "Next")
+    heading(d, "Storage")
+    bucket = wait_for(d, lambda drv: drv.find_element(By.ID, "s-new").get_attribute("value"), 30, "no bucket name")
+    click_button(d, "Next")
+    heading(d, "Review and launch")
+    wait_for(
+        d,
+        lambda drv: re.search(r"About \$[0-9.]+ per hour for 2 machines; at most \$[0-9.]+", page_text(drv)),
+        30,
+        f"no price on the review: {page_text(d)[-1500:]}",
+    )
+    time.sleep(0.5)
+    shot(d, "30-sagemaker-2-review")
+    click_button(d, "Launch training")
+    run_id = wait_for(d, lambda drv: re.search(r"#/runs/([^/?]+)$", drv.current_url), 60).group(1)
+    heading(d, "Run")
+
+    assert wait_run_end(d) == "success", page_text(d)[:2000]
+    states = timeline_states(d)
+    assert states.get("training") == "done", states
+    assert states.get("instance") == "skipped" and states.get("requirements") == "skipped", states
+    assert "SageMaker training job" in page_text(d)
+    # Each machine's log on its own: machine 2's lines, without their prefix.
+    select = wait_for(
+        d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='log-machine']"), 30, "no machine selector"
+    )
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", select)
+    select.find_element(By.XPATH, ".//option[normalize-space()='Machine 2']").click()
+    log = lambda drv: drv.find_element(By.CSS_SELECTOR, "[data-testid='log-viewport']").text  # noqa: E731
+    wait_for(d, lambda drv: "I am algo-2, 2 of 2" in log(drv), 20, f"machine 2's log: {log(d)[:800]}")
+    assert "algo-1" not in log(d) and "[algo-2]" not in log(d), log(d)[:800]
+    shot(d, "30-sagemaker-3-machine-2-log")
+
+    wait_for(
+        d,
+        lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='cleaned-up']"),
+        180,
+        f"the run was not cleaned up: {page_text(d)[:1500]}",
+    )
+    keys = assert_cleaned_up(aws, run_id, bucket)
+    assert [k for k in keys if k.endswith("/output/model.tar.gz")], keys
+    assert f"easytdv/runs/{run_id}/outputs/checkpoints/rank-1.txt" in keys, keys
