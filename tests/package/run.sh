@@ -21,13 +21,14 @@ pkg="$(dpkg-deb -f "$deb" Package)"
 declared="$(dpkg-deb -f "$deb" Depends)"
 say "$pkg $(dpkg-deb -f "$deb" Version): $(stat -c %s "$deb") bytes; Depends: $declared; Recommends: $(dpkg-deb -f "$deb" Recommends)"
 lib=/usr/lib/easyTDV
-contents="$(dpkg-deb -c "$deb")"
-for f in ./usr/bin/easytdv-app ./usr/share/applications/easyTDV.desktop \
-  .$lib/sandbox/easytdv_sandbox/cli.py .$lib/sandbox/easytdv_sandbox/data/prices/AmazonEC2-us-east-1.jsonl.gz \
-  .$lib/sandbox/runtime-requirements.txt .$lib/examples/digits/train.py .$lib/examples/digits/requirements.txt; do
+# dpkg-deb -c names files "usr/…" or "./usr/…", depending on the tool that built the archive.
+contents="$(dpkg-deb -c "$deb" | sed -E 's# \./# /#; s# usr/# /usr/#')"
+for f in /usr/bin/easytdv-app /usr/share/applications/easyTDV.desktop \
+  $lib/sandbox/easytdv_sandbox/cli.py $lib/sandbox/easytdv_sandbox/data/prices/AmazonEC2-us-east-1.jsonl.gz \
+  $lib/sandbox/runtime-requirements.txt $lib/examples/digits/train.py $lib/examples/digits/requirements.txt; do
   grep -q " $f\$" <<<"$contents" || fail "the package lacks $f"
 done
-grep -E " \\.$lib/sandbox/easytdv_sandbox/shims/shutdown\$" <<<"$contents" | grep -q '^-rwx' ||
+grep -E " $lib/sandbox/easytdv_sandbox/shims/shutdown\$" <<<"$contents" | grep -q '^-rwx' ||
   fail "the sandbox's shutdown shim is not executable in the package"
 if grep -q '__pycache__' <<<"$contents"; then fail "the package carries __pycache__ folders"; fi
 
