@@ -528,7 +528,7 @@ def test_a_sagemaker_job_on_two_machines(driver, aws):
     select.find_element(By.XPATH, ".//option[normalize-space()='Machine 2']").click()
     log = lambda drv: drv.find_element(By.CSS_SELECTOR, "[data-testid='log-viewport']").text  # noqa: E731
     wait_for(d, lambda drv: "I am algo-2, 2 of 2" in log(drv), 20, f"machine 2's log: {log(d)[:800]}")
-    assert "algo-1" not in log(d) and "[algo-2]" not in log(d), log(d)[:800]
+    assert "I am algo-1" not in log(d) and "[algo-2]" not in log(d), log(d)[:800]
     shot(d, "30-sagemaker-3-machine-2-log")
 
     wait_for(
