@@ -198,8 +198,8 @@ def wait_run_end(d, timeout: float = RUN_TIMEOUT) -> str:
     return wait_for(d, ended, timeout, f"the run did not end in {timeout}s: {page_text(d)[:1500]}")
 
 
-def launch_with_defaults(d, fixture: str, shots_prefix: str) -> str:
-    """Go through the New run wizard with `fixture` and the defaults; return the run id."""
+def pick_code(d, fixture: str, shots_prefix: str):
+    """The New run wizard's Code step with `fixture`'s files, then Next."""
     put_fixture(fixture)
     nav(d, "New run")
     heading(d, "Your code")
@@ -211,6 +211,11 @@ def launch_with_defaults(d, fixture: str, shots_prefix: str) -> str:
     )
     shot(d, f"{shots_prefix}-1-code")
     click_button(d, "Next")
+
+
+def launch_with_defaults(d, fixture: str, shots_prefix: str) -> str:
+    """Go through the New run wizard with `fixture` and the defaults; return the run id."""
+    pick_code(d, fixture, shots_prefix)
 
     heading(d, "Machine")
     # The machine type list comes from the sandbox's EC2 answers; wait for the default to be chosen.
@@ -465,16 +470,7 @@ def test_a_sagemaker_job_on_two_machines(driver, aws):
     if "ok_run" not in state:
         pytest.skip("needs the account from the first tests")
     state["prefix"] = "30-sagemaker"
-    put_fixture("sagemaker_ranks")
-    nav(d, "New run")
-    heading(d, "Your code")
-    click_button(d, "Choose script…")
-    wait_for(d, lambda drv: "train.py" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-script']").text)
-    click_button(d, "Choose requirements.txt…")
-    wait_for(
-        d, lambda drv: "requirements.txt" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-requirements']").text
-    )
-    click_button(d, "Next")
+    pick_code(d, "sagemaker_ranks", "30-sagemaker")
 
     heading(d, "Machine")
     card = wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='engine-sagemaker']"), 30)
