@@ -10,9 +10,20 @@ key     the environment cache key
 meta    write / size / read a cache description (JSON)
 uv      fetch the pinned uv wheel from PyPI's JSON API and unpack uv
 report  name==version of what a pip --report installed
+get     download one S3 object (exit 3: bigger than --max-bytes, left to the AWS CLI)
+put     upload one file to S3
+putdir  upload a folder to S3, 8 files at a time (exit 3: files over 64 MiB were
+        left to the AWS CLI, which uploads them in parts)
+
+S3 is spoken here, not through the AWS CLI, for small objects: each `aws`
+call starts a Python program of its own (0.3 to 1 s), and a run makes a dozen
+of them. Requests are signed with Signature Version 4 (checked against
+botocore's signer in tests/templates); credentials come from the environment,
+else from the instance role (IMDSv2), like the SDKs' default chain.
 """
 
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -23,6 +34,7 @@ import sys
 import threading
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 
 def _ms():
@@ -45,9 +57,9 @@ class Shipper:
     growing chunk is re-uploaded when it changed. State survives a retry of
     the script on the same machine (the log is appended to)."""
 
-    def __init__(self, log, dest, chunk, state, stage):
+    def __init__(self, log, dest, chunk, state):
         self.log, self.dest, self.chunk = log, dest, max(1, chunk)
-        self.state_path, self.stage = state, stage
+        self.state_path = state
         self.sealed, self.partial = 0, None
         self.warned = False
         try:
@@ -73,21 +85,26 @@ class Shipper:
             todo.append((full, rest))
         if not todo:
             return True
-        os.makedirs(self.stage, exist_ok=True)
-        for name in os.listdir(self.stage):
-            os.unlink(os.path.join(self.stage, name))
-        with open(self.log, "rb") as src:
-            for index, length in todo:
-                src.seek(index * self.chunk)
-                with open(os.path.join(self.stage, f"{index:06d}.log"), "wb") as out:
-                    out.write(src.read(length))
-        cmd = ["aws", "s3", "cp", "--recursive", "--only-show-errors", self.stage + "/", self.dest]
+        why = None
         try:
-            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            ok, why = done.returncode == 0, done.stderr.decode("utf-8", "replace").strip()
-        except OSError as e:
-            ok, why = False, str(e)
-        if not ok:
+            bucket, prefix = split_s3(self.dest)
+            with open(self.log, "rb") as src:
+                for index, length in todo:
+                    src.seek(index * self.chunk)
+                    data = src.read(length)
+                    sha = hashlib.sha256(data).hexdigest()
+                    key = f"{prefix}{index:06d}.log"
+                    try:
+                        s3_request("PUT", bucket, key, data, len(data), sha, "text/plain; charset=utf-8").close()
+                    except S3Error as e:  # the AWS CLI may get through (a proxy it knows, say)
+                        cli = ["aws", "s3", "cp", "--only-show-errors", "-", f"s3://{bucket}/{key}"]
+                        done = subprocess.run(cli, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                        if done.returncode != 0:
+                            why = done.stderr.decode("utf-8", "replace").strip()
+                            raise S3Error(e.status, f"{e}; aws: {why}") from None
+        except (S3Error, OSError) as e:
+            why = str(e)
+        if why is not None:
             if not self.warned:
                 self.warned = True
                 _write_all(2, (f"easytdv: could not upload the log to {self.dest}: {why[-300:]}\n").encode())
@@ -149,6 +166,279 @@ class LineLog:
                 pass
 
 
+# --- S3 (small objects), Signature Version 4 ----------------------------------
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+SMALL = 64 << 20  # bigger files are left to the AWS CLI (multipart, parallel)
+
+
+class S3Error(Exception):
+    def __init__(self, status, text):
+        super().__init__(text)
+        self.status = status
+
+
+def _urlopen(req, timeout, direct=False):
+    import urllib.request
+
+    if direct:  # the instance metadata service: never through a proxy
+        return urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=timeout)
+    return urllib.request.urlopen(req, timeout=timeout)
+
+
+def _imds(path, token=None, method="GET", timeout=2):
+    import urllib.request
+
+    headers = {"X-aws-ec2-metadata-token": token} if token else {"X-aws-ec2-metadata-token-ttl-seconds": "21600"}
+    # The SDKs' settings: another address (tests), or no metadata service at all.
+    if os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
+        raise S3Error(0, "the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED)")
+    base = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or "http://169.254.169.254"
+    req = urllib.request.Request(base.rstrip("/") + path, method=method, headers=headers)
+    with _urlopen(req, timeout, direct=True) as r:
+        return r.read().decode("utf-8")
+
+
+class Credentials:
+    """The environment's keys, else the instance role's (IMDSv2), refreshed
+    five minutes before they expire."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.keys, self.expires = None, 0.0
+
+    def get(self):
+        with self.lock:
+            if self.keys is None or (self.expires and time.time() > self.expires - 300):
+                self.keys, self.expires = self._load()
+            return self.keys
+
+    @staticmethod
+    def _load():
+        env = os.environ
+        if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+            return (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN")), 0.0
+        import calendar
+
+        try:
+            token = _imds("/latest/api/token", method="PUT")
+            role = _imds("/latest/meta-data/iam/security-credentials/", token).split("\n")[0].strip()
+            doc = json.loads(_imds("/latest/meta-data/iam/security-credentials/" + role, token))
+            expires = calendar.timegm(time.strptime(doc["Expiration"], "%Y-%m-%dT%H:%M:%SZ"))
+            return (doc["AccessKeyId"], doc["SecretAccessKey"], doc.get("Token")), float(expires)
+        except Exception as e:  # noqa: BLE001 - any failure means "no credentials", said once
+            why = f"none in the environment and the instance role's are unreadable ({e})"
+            raise S3Error(0, f"no AWS credentials: {why}") from None
+
+
+CREDENTIALS = Credentials()
+
+
+def _region():
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        return region
+    try:
+        return _imds("/latest/meta-data/placement/region", _imds("/latest/api/token", method="PUT")).strip()
+    except Exception as e:  # noqa: BLE001
+        raise S3Error(0, f"no AWS region: set AWS_REGION ({e})") from None
+
+
+def s3_url(bucket, key, region):
+    """(scheme://host, path): an endpoint override is addressed path-style
+    (as the SDKs do); AWS virtual-hosted, or path-style for bucket names with
+    dots (a virtual host would not match the TLS certificate)."""
+    from urllib.parse import quote
+
+    path = "/" + quote(key, safe="/~")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        return endpoint.rstrip("/"), "/" + quote(bucket, safe="") + path
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    if "." in bucket:
+        return f"https://s3.{region}.{suffix}", "/" + bucket + path
+    return f"https://{bucket}.s3.{region}.{suffix}", path
+
+
+def _hmac(key, text):
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
+
+
+def sign(method, host, path, headers, payload_sha256, keys, region, when, service="s3"):
+    """The headers to add for Signature Version 4 (no query string; `path` as
+    sent, already URI-encoded): x-amz-date, x-amz-content-sha256, the session
+    token when there is one, and Authorization. `headers` (lower-case names)
+    are signed too; `when` is a time.struct_time in UTC."""
+    access, secret, token = keys
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", when)
+    day = stamp[:8]
+    signed = {k.lower(): " ".join(str(v).split()) for k, v in headers.items()}
+    signed.update({"host": host, "x-amz-date": stamp, "x-amz-content-sha256": payload_sha256})
+    if token:
+        signed["x-amz-security-token"] = token
+    names = sorted(signed)
+    canonical = "\n".join(
+        [method, path, "", "".join(f"{n}:{signed[n]}\n" for n in names), ";".join(names), payload_sha256]
+    )
+    scope = f"{day}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
+    key = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode("utf-8"), day), region), service), "aws4_request")
+    signature = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    out = {n: signed[n] for n in names if n != "host" and n not in {k.lower() for k in headers}}
+    out["Authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
+    return out
+
+
+def _s3_error(status, body):
+    code = re.search(rb"<Code>([^<]*)</Code>", body or b"")
+    message = re.search(rb"<Message>([^<]*)</Message>", body or b"")
+    text = " ".join(m.group(1).decode("utf-8", "replace") for m in (code, message) if m)
+    return S3Error(status, f"HTTP {status} {text}".strip())
+
+
+def s3_request(method, bucket, key, body=None, size=0, sha=EMPTY_SHA256, content_type=None, tries=4):
+    """One signed request; retried on a lost connection, 500, 503 (SlowDown).
+    `body` is bytes or a callable that opens the payload afresh for each try.
+    Returns the open response (the caller reads and closes it)."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    region = _region()
+    base, path = s3_url(bucket, key, region)
+    host = urlsplit(base).netloc
+    for attempt in range(tries):
+        headers = {}
+        if method == "PUT":
+            headers = {"Content-Length": str(size), "Content-Type": content_type or "binary/octet-stream"}
+        headers.update(sign(method, host, path, {}, sha, CREDENTIALS.get(), region, time.gmtime()))
+        data = body() if callable(body) else body
+        req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+        try:
+            return _urlopen(req, timeout=60)
+        except urllib.error.HTTPError as e:
+            error = _s3_error(e.code, e.read())
+            if e.code not in (500, 502, 503, 504):
+                raise error from None
+        except (OSError, ValueError) as e:  # connection refused/reset, timeout, DNS
+            error = S3Error(0, str(e))
+        finally:
+            if hasattr(data, "close"):
+                data.close()
+        if attempt + 1 < tries:
+            time.sleep(0.25 * 2**attempt)
+    raise error
+
+
+def s3_get(bucket, key, dest, max_bytes=None):
+    """Downloads to dest (through dest.part). False when the object is larger
+    than max_bytes (nothing written)."""
+    with s3_request("GET", bucket, key) as r:
+        length = r.headers.get("Content-Length")
+        if max_bytes is not None and length is not None and int(length) > max_bytes:
+            return False
+        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+        with open(dest + ".part", "wb") as out:
+            while True:
+                block = r.read(1 << 20)
+                if not block:
+                    break
+                out.write(block)
+    os.replace(dest + ".part", dest)
+    return True
+
+
+def _content_type(path):
+    import mimetypes
+
+    return mimetypes.guess_type(path)[0] or "binary/octet-stream"
+
+
+def s3_put(path, bucket, key):
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    opened = (lambda: open(path, "rb")) if size else (lambda: b"")
+    s3_request("PUT", bucket, key, opened, size, digest.hexdigest(), _content_type(path)).close()
+
+
+def split_s3(url):
+    if not url.startswith("s3://") or "/" not in url[5:]:
+        raise S3Error(0, f"not an s3://bucket/key address: {url}")
+    bucket, key = url[5:].split("/", 1)
+    return bucket, key
+
+
+def _say_error(what, e):
+    print(f"easytdv: {what}: {e}", file=sys.stderr)
+
+
+def cmd_get(argv):
+    """get [--max-bytes N] s3://bucket/key FILE [s3://... FILE ...], at the same
+    time: 0 all downloaded, 3 one is bigger than N (left to the AWS CLI), 4 one
+    is missing or denied, 1 another failure."""
+    max_bytes = None
+    if argv[:1] == ["--max-bytes"]:
+        max_bytes, argv = int(argv[1]), argv[2:]
+    pairs = [(argv[i], argv[i + 1]) for i in range(0, len(argv) - 1, 2)]
+
+    def one(pair):
+        try:
+            return 0 if s3_get(*split_s3(pair[0]), pair[1], max_bytes) else 3
+        except (S3Error, OSError) as e:
+            _say_error(f"could not download {pair[0]}", e)
+            return 4 if getattr(e, "status", 0) in (403, 404) else 1
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(one, pairs))
+    return max(codes, default=0) if 1 not in codes else 1
+
+
+def cmd_put(argv):
+    try:
+        s3_put(argv[0], *split_s3(argv[1]))
+        return 0
+    except (S3Error, OSError) as e:
+        _say_error(f"could not upload {argv[0]} to {argv[1]}", e)
+        return 1
+
+
+def cmd_putdir(argv):
+    """putdir [--max-bytes N] DIR s3://bucket/prefix/: every file below DIR; 0 all
+    uploaded, 3 files up to N bytes uploaded and bigger ones left (listed on
+    stderr), 1 a failure."""
+    limit = SMALL
+    if argv[:1] == ["--max-bytes"]:
+        limit, argv = int(argv[1]), argv[2:]
+    src, (bucket, prefix) = argv[0], split_s3(argv[1])
+    small, big = [], []
+    for dirpath, _, files in os.walk(src):
+        for name in sorted(files):
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, src).replace(os.sep, "/")
+            (big if os.path.getsize(full) > limit else small).append((full, prefix + rel))
+    failed = []
+
+    def one(item):
+        try:
+            s3_put(item[0], bucket, item[1])
+        except (S3Error, OSError) as e:
+            failed.append(item[1])
+            _say_error(f"could not upload {item[0]} to s3://{bucket}/{item[1]}", e)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, small))
+    for full, _ in big:
+        print(f"easytdv: {full} is over {limit} bytes: left to the AWS CLI", file=sys.stderr)
+    if failed:
+        return 1
+    return 3 if big else 0
+
+
 def cmd_run(argv):
     opts, cmd = {}, []
     i = 0
@@ -185,7 +475,6 @@ def cmd_run(argv):
             opts["dest"],
             int(opts.get("chunk-bytes") or 1048576),
             base + ".ship.json",
-            os.path.join(os.path.dirname(base), ".ship-" + os.path.basename(base)),
         )
         interval = max(0.05, float(opts.get("interval") or 5))
 
@@ -389,7 +678,17 @@ def cmd_report(argv):
 
 
 def main(argv):
-    commands = {"run": cmd_run, "reqs": cmd_reqs, "key": cmd_key, "meta": cmd_meta, "uv": cmd_uv, "report": cmd_report}
+    commands = {
+        "run": cmd_run,
+        "reqs": cmd_reqs,
+        "key": cmd_key,
+        "meta": cmd_meta,
+        "uv": cmd_uv,
+        "report": cmd_report,
+        "get": cmd_get,
+        "put": cmd_put,
+        "putdir": cmd_putdir,
+    }
     if not argv or argv[0] == "check":
         return 0 if sys.version_info >= (3, 8) else 1
     return commands[argv[0]](argv[1:])

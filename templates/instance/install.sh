@@ -11,7 +11,7 @@
 #   EASYTDV_LOG_INTERVAL                seconds between log uploads (default 5)
 #   EASYTDV_LOG_CHUNK_BYTES             size of a sealed log chunk (default 1048576)
 #
-# 1 download   train.py + requirements.txt, one `aws s3 cp --recursive` call
+# 1 download   train.py + requirements.txt, one helper call (both at once)
 # 2 python     the Deep Learning AMI's PyTorch environment, else python3.12
 #              (installed with dnf when missing), else python3 >= 3.10
 # 3 env        uv (pinned; from PATH or PyPI) creates $EASYTDV_HOME/venv;
@@ -66,6 +66,47 @@ phase_line() { # phase_line <name> <microseconds>
 }
 utc_iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac }
+
+# --- S3: small objects through the helper (one Python process, no AWS CLI
+# start), big ones and any helper failure through the AWS CLI -----------------
+SMALL_BYTES="${EASYTDV_S3_SMALL_BYTES:-$((64 << 20))}" # tests set a small one
+HELPER_OK="${EASYTDV_HELPER_OK:-}" # run_logged checked it
+helper_ok() {
+    if [ -z "$HELPER_OK" ]; then
+        HELPER_OK=0
+        command -v python3 >/dev/null 2>&1 && [ -f "$HELPER" ] && python3 "$HELPER" check && HELPER_OK=1
+    fi
+    [ "$HELPER_OK" = 1 ]
+}
+s3_get() { # s3_get <s3 url> <file> [<s3 url> <file> ...]: all of them, at the same time
+    local rc=1 url
+    if helper_ok; then
+        python3 "$HELPER" get --max-bytes "$SMALL_BYTES" "$@" && return 0
+        rc=$?
+        [ "$rc" = 4 ] && return 4 # missing or denied: the AWS CLI would not do better
+    fi
+    rc=0
+    while [ "$#" -ge 2 ]; do
+        url="$1"
+        aws s3 cp --only-show-errors "$url" "$2" || rc=1
+        shift 2
+    done
+    return "$rc"
+}
+s3_put() { # s3_put <file> <s3 url>
+    if helper_ok && [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -le "$SMALL_BYTES" ]; then
+        python3 "$HELPER" put "$1" "$2" && return 0
+        warn "trying the upload again with the AWS CLI"
+    fi
+    aws s3 cp --only-show-errors "$1" "$2"
+}
+s3_put_dir() { # s3_put_dir <folder> <s3 url ending in />: every file below it
+    if helper_ok; then
+        python3 "$HELPER" putdir --max-bytes "$SMALL_BYTES" "$1" "$2" && return 0
+        [ "$?" = 1 ] && warn "trying the upload again with the AWS CLI"
+    fi
+    aws s3 sync --only-show-errors "$1" "$2"
+}
 
 # --- The machine's own shutdown (the instance terminates when it powers off) --
 # Allowed on a real instance (EASYTDV_HOME not given, root), in the local
@@ -145,415 +186,172 @@ run_logged() { # run_logged <name> [--raw]: re-run this script under the log hel
         args+=(--dest "s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/outputs/_logs/$1/"
             --interval "$interval" --chunk-bytes "$chunk")
     fi
-    export EASYTDV_LOG_WRAPPED=1
+    export EASYTDV_LOG_WRAPPED=1 EASYTDV_HELPER_OK=1
     exec python3 "$HELPER" run "${args[@]}" -- bash "$0"
 }
 # <<< easytdv common <<<
 
-# The helper (templates/instance/easytdv_helper.py, verbatim): the combined
-# log and its chunked upload, the cache key, the cache description, uv's download.
+# The helper (templates/instance/easytdv_helper.py, gzip + base64, written by
+# templates/instance/embed_helper.py): the combined log and its chunked upload,
+# S3 for small objects, the cache key and description, uv's download.
 write_helper() {
-    cat >"$HELPER.tmp" <<'EASYTDV_HELPER' && mv -f "$HELPER.tmp" "$HELPER"
-"""easyTDV instance helper: install.sh writes it to $EASYTDV_HOME/lib/ (Python 3.8+, stdlib only).
-
-install.sh embeds this file verbatim (tests/templates checks the copy); train.sh
-uses the copy install.sh wrote.
-
-run     run a command; tee its stdout/stderr; write the timestamped combined
-        log ("<epoch ms> <o|e> <text>" per line) and ship it to S3 in chunks
-reqs    normalise a requirements file (what the cache key hashes)
-key     the environment cache key
-meta    write / size / read a cache description (JSON)
-uv      fetch the pinned uv wheel from PyPI's JSON API and unpack uv
-report  name==version of what a pip --report installed
-"""
-
-import hashlib
-import json
-import os
-import re
-import selectors
-import signal
-import subprocess
-import sys
-import threading
-import time
-import zipfile
-
-
-def _ms():
-    return int(time.time() * 1000)
-
-
-def _write_all(fd, data):
-    try:
-        while data:
-            n = os.write(fd, data)
-            data = data[n:]
-    except OSError:
-        pass  # SSM stopped reading: keep logging
-
-
-class Shipper:
-    """Uploads the log as fixed-size chunks: <dest><6-digit index>.log.
-
-    A chunk is sealed once full and never uploaded again; only the last,
-    growing chunk is re-uploaded when it changed. State survives a retry of
-    the script on the same machine (the log is appended to)."""
-
-    def __init__(self, log, dest, chunk, state, stage):
-        self.log, self.dest, self.chunk = log, dest, max(1, chunk)
-        self.state_path, self.stage = state, stage
-        self.sealed, self.partial = 0, None
-        self.warned = False
-        try:
-            with open(state) as f:
-                saved = json.load(f)
-            if saved.get("chunk") == self.chunk:
-                self.sealed = int(saved["sealed"])
-                self.partial = saved.get("partial")
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-
-    def once(self):
-        try:
-            size = os.path.getsize(self.log)
-        except OSError:
-            return True
-        if size < self.sealed * self.chunk:  # the log was replaced
-            self.sealed, self.partial = 0, None
-        full = size // self.chunk
-        rest = size - full * self.chunk
-        todo = [(i, self.chunk) for i in range(self.sealed, full)]
-        if rest and self.partial != [full, rest]:
-            todo.append((full, rest))
-        if not todo:
-            return True
-        os.makedirs(self.stage, exist_ok=True)
-        for name in os.listdir(self.stage):
-            os.unlink(os.path.join(self.stage, name))
-        with open(self.log, "rb") as src:
-            for index, length in todo:
-                src.seek(index * self.chunk)
-                with open(os.path.join(self.stage, f"{index:06d}.log"), "wb") as out:
-                    out.write(src.read(length))
-        cmd = ["aws", "s3", "cp", "--recursive", "--only-show-errors", self.stage + "/", self.dest]
-        try:
-            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            ok, why = done.returncode == 0, done.stderr.decode("utf-8", "replace").strip()
-        except OSError as e:
-            ok, why = False, str(e)
-        if not ok:
-            if not self.warned:
-                self.warned = True
-                _write_all(2, (f"easytdv: could not upload the log to {self.dest}: {why[-300:]}\n").encode())
-            return False
-        self.sealed = full
-        self.partial = [full, rest] if rest else None
-        try:
-            with open(self.state_path + ".tmp", "w") as f:
-                json.dump({"chunk": self.chunk, "sealed": self.sealed, "partial": self.partial}, f)
-            os.replace(self.state_path + ".tmp", self.state_path)
-        except OSError:
-            pass
-        return True
-
-
-_BREAK = re.compile(rb"\r\n|\r|\n")
-
-
-class LineLog:
-    """Splits each stream into lines (\\n, \\r\\n or a lone \\r) and appends
-    "<ms> <tag> <text>\\n" to the combined log."""
-
-    MAX = 65536
-
-    def __init__(self, path):
-        self.out = open(path, "ab")
-        self.pending = {}
-        self.lock = threading.Lock()
-
-    def feed(self, tag, data):
-        buf = self.pending.get(tag, b"") + data
-        hold = b""
-        if buf.endswith(b"\r"):  # maybe the \r of a \r\n split across reads
-            buf, hold = buf[:-1], b"\r"
-        lines = _BREAK.split(buf)
-        rest = lines.pop()
-        if len(rest) >= self.MAX:
-            lines.append(rest)
-            rest = b""
-        self.pending[tag] = rest + hold
-        self._write(tag, lines)
-
-    def close_stream(self, tag):
-        rest = self.pending.pop(tag, b"")
-        rest = rest[:-1] if rest.endswith(b"\r") else rest
-        if rest:
-            self._write(tag, [rest])
-
-    def _write(self, tag, lines):
-        if not lines:
-            return
-        stamp = f"{_ms()} {tag} ".encode()
-        data = b"".join(stamp + line + b"\n" for line in lines)
-        with self.lock:
-            try:
-                self.out.write(data)
-                self.out.flush()
-            except OSError:
-                pass
-
-
-def cmd_run(argv):
-    opts, cmd = {}, []
-    i = 0
-    while i < len(argv):
-        if argv[i] == "--":
-            cmd = argv[i + 1 :]
-            break
-        opts[argv[i].lstrip("-")] = argv[i + 1]
-        i += 2
-    log = LineLog(opts["log"])
-    raw = {}
-    for tag, key in (("o", "raw-out"), ("e", "raw-err")):
-        if opts.get(key):
-            try:
-                raw[tag] = open(opts[key], "wb")
-            except OSError:
-                pass
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def forward(signum, frame):
-        try:
-            proc.send_signal(signum)
-        except OSError:
-            pass
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, forward)
-
-    shipper, stop, thread = None, threading.Event(), None
-    if opts.get("dest"):
-        base = opts["log"]
-        shipper = Shipper(
-            opts["log"],
-            opts["dest"],
-            int(opts.get("chunk-bytes") or 1048576),
-            base + ".ship.json",
-            os.path.join(os.path.dirname(base), ".ship-" + os.path.basename(base)),
-        )
-        interval = max(0.05, float(opts.get("interval") or 5))
-
-        def loop():
-            while not stop.wait(interval):
-                shipper.once()
-
-        thread = threading.Thread(target=loop, daemon=True)
-        thread.start()
-
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, ("o", 1))
-    sel.register(proc.stderr, selectors.EVENT_READ, ("e", 2))
-    while sel.get_map():
-        for key, _ in sel.select(timeout=1.0):
-            tag, fd = key.data
-            try:
-                data = os.read(key.fd, 65536)
-            except InterruptedError:
-                continue
-            if not data:
-                sel.unregister(key.fileobj)
-                log.close_stream(tag)
-                continue
-            _write_all(fd, data)
-            if tag in raw:
-                try:
-                    raw[tag].write(data)
-                    raw[tag].flush()
-                except OSError:
-                    pass
-            log.feed(tag, data)
-    while True:
-        try:
-            rc = proc.wait()
-            break
-        except InterruptedError:
-            continue
-    if thread is not None:
-        stop.set()
-        thread.join()
-        if not shipper.once():
-            time.sleep(1)
-            shipper.once()
-    return 128 - rc if rc < 0 else rc
-
-
-def normalised_requirements(path):
-    """pip's requirements format, as the key sees it: comments, blank lines and
-    surrounding whitespace dropped, runs of spaces made one, continuation lines
-    joined; the order is kept (uv gives earlier requirements priority)."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        text = f.read()
-    text = re.sub(r"\\\r?\n", "", text)
-    lines = []
-    for line in text.splitlines():
-        line = re.sub(r"(^|\s)#.*$", "", line)
-        line = " ".join(line.split())
-        if line:
-            lines.append(line)
-    return lines
-
-
-def cache_key(norm, python, arch, image):
-    text = "easytdv-env-cache 1\npython {}\narch {}\nimage {}\nrequirements\n{}\n".format(
-        python,
-        arch,
-        image,
-        "\n".join(norm),
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def cmd_reqs(argv):
-    lines = normalised_requirements(argv[0])
-    with open(argv[1], "w", encoding="utf-8") as out:
-        out.write("".join(line + "\n" for line in lines))
-    print(len(lines))
-    return 0
-
-
-def cmd_key(argv):
-    norm_path, python, arch, image = argv
-    with open(norm_path, encoding="utf-8") as f:
-        norm = f.read().splitlines()
-    print(cache_key(norm, python, arch, image))
-    return 0
-
-
-def cmd_meta(argv):
-    if argv[0] == "write":
-        out, key, norm_path, python, arch, image, installer, archive, size = argv[1:]
-        with open(norm_path, encoding="utf-8") as f:
-            reqs = f.read()
-        meta = {
-            "key": key,
-            "requirements": reqs,
-            "python": python,
-            "arch": arch,
-            "image": image,
-            "installer": installer,
-            "archive": archive,
-            "size": int(size),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        with open(out, "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=1, sort_keys=True)
-        return 0
-    if argv[0] == "sized":  # sized SRC SIZE OUT: the same description, with the archive's size
-        with open(argv[1], encoding="utf-8") as f:
-            meta = json.load(f)
-        meta["size"] = int(argv[2])
-        with open(argv[3], "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=1, sort_keys=True)
-        return 0
-    # read: print "<archive> <created>"; exit 1 when unreadable
-    try:
-        with open(argv[1], encoding="utf-8") as f:
-            meta = json.load(f)
-        archive, created = meta["archive"], meta["created"]
-        if not re.match(r"^[0-9a-f]{64}\.tar\.(zst|gz)$", archive) or not archive.startswith(argv[2]):
-            raise ValueError(archive)
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        print(f"unreadable sidecar: {e}", file=sys.stderr)
-        return 1
-    print(archive, created)
-    return 0
-
-
-def cmd_uv(argv):
-    """uv VERSION DEST_DIR INDEX_URL ARCH: the manylinux wheel for ARCH, checked
-    against PyPI's sha256, its uv binary unpacked to DEST_DIR/uv."""
-    import urllib.request
-
-    version, dest, index, arch = argv
-    url = "{}/pypi/uv/{}/json".format(index.rstrip("/"), version)
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            files = json.loads(r.read().decode("utf-8"))["urls"]
-    except Exception as e:  # noqa: BLE001 - any failure means "no uv", said in one line
-        print(f"{url}: {e}", file=sys.stderr)
-        return 1
-    wheels = sorted(
-        (f for f in files if f["filename"].endswith(f"_{arch}.whl") and "manylinux" in f["filename"]),
-        key=lambda f: f["filename"],
-    )
-    if not wheels:
-        print(f"no uv {version} wheel for {arch} on {index}", file=sys.stderr)
-        return 1
-    try:
-        return _unpack_uv(version, dest, wheels[0])
-    except Exception as e:  # noqa: BLE001
-        print("{}: {}".format(wheels[0]["url"], e), file=sys.stderr)
-        return 1
-
-
-def _unpack_uv(version, dest, wheel):
-    import urllib.request
-
-    os.makedirs(dest, exist_ok=True)
-    tmp = os.path.join(dest, wheel["filename"] + ".part")
-    digest = hashlib.sha256()
-    with urllib.request.urlopen(wheel["url"], timeout=300) as r, open(tmp, "wb") as out:
-        while True:
-            block = r.read(1 << 20)
-            if not block:
-                break
-            digest.update(block)
-            out.write(block)
-    if digest.hexdigest() != wheel["digests"]["sha256"]:
-        os.unlink(tmp)
-        print("uv wheel checksum mismatch", file=sys.stderr)
-        return 1
-    member = f"uv-{version}.data/scripts/uv"
-    with zipfile.ZipFile(tmp) as z, z.open(member) as src, open(os.path.join(dest, "uv.part"), "wb") as out:
-        while True:
-            block = src.read(1 << 20)
-            if not block:
-                break
-            out.write(block)
-    os.chmod(os.path.join(dest, "uv.part"), 0o755)
-    os.replace(os.path.join(dest, "uv.part"), os.path.join(dest, "uv"))
-    os.unlink(tmp)
-    print(os.path.join(dest, "uv"))
-    return 0
-
-
-def cmd_report(argv):
-    with open(argv[0], encoding="utf-8") as f:
-        report = json.load(f)
-    for item in report.get("install", []):
-        meta, info = item.get("metadata", {}), item.get("download_info") or {}
-        url, vcs = info.get("url"), info.get("vcs_info")
-        if url and vcs:
-            print("{}+{}@{}".format(vcs["vcs"], url, vcs["commit_id"]))
-        elif url:
-            print(url)
-        else:
-            print("{}=={}".format(meta["name"], meta["version"]))
-    return 0
-
-
-def main(argv):
-    commands = {"run": cmd_run, "reqs": cmd_reqs, "key": cmd_key, "meta": cmd_meta, "uv": cmd_uv, "report": cmd_report}
-    if not argv or argv[0] == "check":
-        return 0 if sys.version_info >= (3, 8) else 1
-    return commands[argv[0]](argv[1:])
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    base64 -d >"$HELPER.gz" <<'EASYTDV_HELPER' && gzip -dc "$HELPER.gz" >"$HELPER.tmp" && mv -f "$HELPER.tmp" "$HELPER"
+H4sIAAAAAAACA709a3faSJbf+RW16slpKRECP5LpISE7npieeDtxcoLTOz2YITIURm0h0ZKwQ2j2
+t+99VEmlB47TO2fzwYDqdeu+761bimVZ0k83F6c/iyBKMz+aSrGQ4UomPX4Qhl66EHdJkMlUBJnI
+YvGnwcnwFxgxef3u7aATBlcdYb/fZIs4EkfeD09ckWYzeCriKNw4XqtlzCOXV3KWimwRpGIehFLc
+yuTKz4KlsGH+LO1kcrkKfVxrupDTG+wqxTRebZznIkv8IIJZWutUFg1lMONMworJOhL4Dz996LVc
++tEMJpAStpAifPE668CHTJLnvDmaDwABKPzlSs5w1FUQyVlLqH9hfC1s64VcxdOFWKYvxYv4dwl/
+M/k5e2kJQJkIYYAjYC2RLoKVQtfwCECE7ayjm7SVyN9SnCyKk6UfBqkE+ODZOkjkUkaZwop9t/Az
+3qEPeBA3ciMWfrqQqdPC7/gPW2V0GyRxhCOLnq2lzHzswfvqiDT4gh+J9GeIDeo3k+k0CVZZAESz
+/2v47txprW95n3OZwQZx+lUQAQIENNwtpAzFPImX4v3m/dn3qcAx4uT9Ge12Ha386Q10hP2t4iSD
+/flL2e8DdVNcIZ4L2pEPU65Eu616KcoBjq9lRmvP4rsojAHOOJKIuPjqVznNhC0/Ay6PeuIquL4G
+PGcLP4Jplv7n9tUGmMUVoZwTshHsk/8eildvzpzWas2zrlf5nIReIgq2zoIkb/XFPA5nODm2uuIH
+6psKAhsZo4CCG2LYnXh2LN4GfxN3MpEFo9RhcWH/AWCV1yLmXSJXrPwkA5q2kEeAL1fxjYxA/hLp
+AocgByTx+npRnmkeJyIF5gkVdtKekEBT8cm/Sz+1ptgAaIV5AW4llqskvk78JdIB+R+QLOyud4RA
+HojUcYmIPonL0r/BTQMlvsioBQMQVE98AB5FARV+IoGhrpEv7oJsIYbw3c/W8PRnRexjYZPsQg//
+2kcat67iLJ7GiQS+obEJ7r0i8CDg00TOgJUDP0xR/CQzXIXR3ZYMU6MpV1tJjJJz9vZ0eHsIWwqD
+Gxbq4elP6ffA8HN/HYKYLFCJtCzLAsW0JDZEyQJ9lf9c+lP9/dc0jvT3ONXfgNbqWypDoECc5E24
+PT/Mf62vAPVTmRbtm/wrEBckMoiu8wfAZPr7l2CFXNaibU7jaLpOEti8N18jrkETc7cLmuN9HIeD
+z3K6BkharRZsVUyWqe30iCUTCUMiwFNm4woe/rEd8VgcdLtdR/cnZTEB5rHnM1fM/MxXw7Nk08tZ
+G7gYkIytxTNSZ6IP+PFokmKCUhd8Ar3wYxT1xtQmP0/lKhPvhoMkiZNiypWfgpb8TgyHb4GX4xXq
+Y4WsHqg4uUJlfI2oa7WmIXYegr5Fo0VTAHE/FoJGittHzfpZztqkDFkZ98QLUIPZyxfP2rPgOkB9
+NJOfX3rQH2wITnTCPUk2pQ+KCnQIcNp8DTKGIhNJ1AEs1Jrdn5Pd44X9FNgVJ7pO4jsAt5guke18
+GCjXCG0FsGZ0LWeeGGYgEMA8yW1wS8IIJEw2IL0trfhZecNK/AuULQjudAHmBwyp2jKs4gNOIlwi
+ix2PWJ4ogfSeBFGQTSY2cPDcxf4u2oTMZRDRhgMMTkES7OdRN/rGfekr76lvzgGK2T5QUznlKWje
+ycoH1dHnRSrthGc1NapH0AbQs+uKc9Df5b53foJ6qC9+BI1RtJU4lrgWFVUMqLB5V8QN5S40p39L
+s6HQe0gbe15m4WDOfTwwV7ZFu7Mc0e8beGiYtdgVzI1SSHOMLH5mjZ3mIcXejTXVQ6sYo0TIVjLk
+ip/9cC3V95/kRn272Kz4oVOGECWt4ArkbuIIo1cNmyRBJO5IRYQLn9iaQWqg1aTbUEoXybqgG6IX
+535RwtljE7uoFDR/3/koRmA8poaT9q18RKLcVy5Sx1iqVUCaZrpHm/s/buqXxbMY+o3swJQLh8x1
+gPYuQem2S8DhbM7YRACtRg6kCfd/wLzY16X2cRmVuLDHkm7bRS/HMeclbwI6fp0Kd4sNbKOEpBoL
+XK3BvIOcrxIJWhWxswpBm6RHdq4cnH0SmOsRK7mySBTTZFoXG0Ib6mP07aJrGI4uQ20HOc2TKWBV
+3tg0pkQhp3GAMkc4Di2LzYs0900X2FW5CRBn+IdPn9lk4byF/Ay2A/ZrNw9Fb70v5taWUbXbEny9
+7rPZDrFgNQ6q4bsEzNEkYWfMtt5/vLDcnBqwFhteQhkD6CLwgGsMUjogK2ifwM4kqcz662ze/sFy
+vGkYp3IP/EqGh0ckw0gtmQuh8khB228EOvDaW7V9dDg/b9Cm3UTxHbjnqb9x9u5oGgYoOBb4r7Ab
+Kz3Cv9MV/m230Zi200V815YIAfVow5859Ot1Olve/K6zhd3vrPHeRWbo/fcNj8wDb9eGpV1gLAgF
++ow4Dg37RrfTwc/nH9+8oSYAwWx6f/Z+sH9bIHW4qMdCNo1nEuW4u5+yhfTROF4PhAmH2hZTC8WG
+dR4QLs3AC7CdeyeEmDmVmn62JPu7ThF/W7l7LgDnPbGFVXcgi+RsliRfWxc13tXK3GFOaNVBB5hs
+WVI9+Bx8EdRAOHevalKxwTDneyxobutLykr/M9zXQ1fYc0pqZLPbHvjO63BGa6g4T5sPiH22ubba
+MRJG7aNutzfeXUaAXUk0sx2nSWWWPY6yjUcd3Npjy001nut7Cmju17gVBWp4UU+E5WVLkpY7a59r
+Qy7NbL1c2Vvlt/QMDYlCx85Ir2w8c3+jV9rHDtinjBVwBhRb3gNfpeVhjgI5KE32qtWa/O3D4OQn
+QGoiPQgXVxCa2GBTLpPL6PfL5HckYh4fvAHX+E18nccHQzRYKQfOwLLSx3AcWAIzOKmwLy8jV1zC
+TJeRQLUHHAPqAx5wdoetLcNlvaBcUOZf61wQDLJ0/K+zSMhyhQf+9uQfAPazp0+Pnu11yQlFFf8b
+VBN6XsgG2AwE8q+sioONkGGo0RfbXdV7n6Kfnsed3ht4AOojh2Au5UytDtspRYFs9eeiX1qEnFLq
+emUB7z2hEXn/RRyiOECTqQ5gFg+RhxxtI7UshywKWJErDtgvE0xU+AIJyZ6F8KdJnKYUA6YVTwSA
+1Qut56Ne+2CM0MC0RT6GaNoXzC8ezWhDZ6fq41FHbxWbOhUgRmNKHpV4qbYP9CtzKY9UTlhSc3/U
+/CYmTDSOAIVj4mPo9oS2U+7H6o0xTUsZRCPrPWEeLohnkE07sCbdcI853ao98YMQqRVUlV6ssLCl
+6rr26o64CfuI9J4BvGo0eI6316v6rvS4yXktEIV5W/a1KPmxE1uYcAfaRyvyVsX3g717v8YBRYUw
+9AktAh+wSRBgdEDpAfidCuclZZyLVMUbb/LdtPCqBEk9OVLqNA/X6aJi1u9TkUUc1/pOtNttTJza
+pQwhuIFNebr2V/+1Bm/fX/wyGb4+AZe37gMj95Rc4OHbkzdvULUdixcvxGEXBVvlbFU2FQBoyI8K
+e7kOswDtC2q+BLPCYaG9tfsyICwA8IpBGtSm9m9QE5vqc72Sie14eW9qr6cm1qlKS6xTnRlbJyFp
+XPC6XcrRAY1ANwYJYLZPfoBaR+XkoD+iSDnpzOvoC9KA3HnO05aYrSeGTGVyG0zBveaskvamlTNd
+tYHlVbyrdRDOJggnbLPS9h7Hvwa7FULbduc4Xm0/ffXptPYv0YSHYpxCVrCcpco2ZZjM7qNb4+Im
+F/Gsb/19gAGLHnz4dcQtQOMDv6I1s/7RBm+1LaeHbY2zNq0B3gl97hDN9I0V1P4R7SwL2yk41qDX
+YLR1ePCs27XYXH4nLvKkMURJGahLcJF9UEILoIo/m4EOS9VxFcgVaIkorhGRTg3C0NPEB/9IpbA5
+jwNsPxm8Opy8HVycnJ5cnExOz4Ynf3szOEU3DmQqjO+QXTG3ZGXg7ViGOi859F2M7e5jJ3S9Z0Hq
+X6Fvau9d11Fm4MpPVXLnfniHgw8/n70aTAbnp+/fnZ1fgFEATFiLLFtBVHbw7C/e4dNjT31aiqt+
+g5krTKXOFWxc10s4oLE65EswFynO4Q9X80NffTLQpI/vl1N0Gck5TnpVSUo4AeBUIq1C+7wqjiVy
+//GifCjxfYrRN6gdYrzasQQ0FwcTiZwDCy1U0moe3ALRgmiNZ55XEqwOjd+Axl8B6PdkbevJ2Wb3
+rtSJoaSvvECqkj2u6HrdYiWkemWR+6wepu709MhxOCMyhF1aCV1n8wjiZRmQtoDoy9ljPRsBZweD
+UrWNUVo+kjf2V1TswZR5qUAqjy/WBbqWRMD0ReBRIREnr14NhsPJT4NfJmenFocGpQ7DwasPgwuj
+n+U0JuBsGDVqmBJc2bylPhe3mqsNh2fvzicX734anFuOwyTNgWclO4XILpr5SWt/rMkqtK+UudWh
+47ms46+CDuvbQp9jAqqCeTyFq41FrdRGtdQJ/GUHNO8aHKFN2zjw61jKYjjKQUcnzBl1x41Zjlk8
+NRP1qf0H1gMVg8DqZav+luYxjTBi2usln6EBTCtiYgBkZA2ws49+CdLEevRL+9Gy/Wh28eh179Hb
+3qPhP63mJAKPPpliMuknuTmb4XB6NpQAapa3qOdM6guiAZJ3DnvPbAVqLZzOnaUiaxfFv/k9Afq+
+2z0AcfOjjZj7QYhe4VL6USossGUGkjBo9wM+9WrI9cyhOzvI1WIEkvQGLYju3zpCBYUGSdhbuXPK
+OdCaecNFyE004GpKWbVaIB+ng/OLs5M3QwDO0Np27p4k8hoQUpyM4q895u7D4O8gTGzXmtpPBz+e
+fHxzkfdr5WEQTlq3MvS4fqKqmvfyLyVVEKcdngFI8lC5LCcIH8YVra/TQW0QnSNRIErRskwRxHl6
+hJbZLiWpeQont6Z2Ol3AJsFzWMRppnMfwEXAVLMVhGgZVVskwYz8GeWEgUODHdtptgmZPW0/zY/8
+QWCc5wQwEC5b+2Eb58asFhC0GEdxHgNHRSsp2Tk2DnGWYjJbjRc4Xtzl+cSlr+tkLoDhpjLJgnkw
+xfNFMtpk3BEXyuNZYdJda+Hf1nEmWQWro1CLFBI9twlHqT+XfavzP4qzckTscc6UHzb5+OHNZHi0
+n23NjgXT6tlrfKkbTN/MLQGrCcvw5p5bi6OuOZ8PWf7S/xJH4I1jps6bQnydi4rH1SqUX7CmUVvn
+F8pjLA2q5VmocXjZGrxzckFT4KT0yNvyAjtvy4DsLA26IrgBam28Plnw9kxEI5VawZIRppoRdqoZ
+sc2L5F3RrhMS2tF0K2E1eKI6nlYiBLG7nXvAuYTk3jD+3KAdnPAErnJGGWqXCgxcHRD08YDFKTmy
+OsiCmBxEiySisawHFAB468kGM6bgYD4XnxCMT6BJmNpYnQNhD6r3jfj44azNG52BKH9u+8svqNHA
+3vJ3CL4yGNDWIFMhA0h1riXJC6HaCIy8SPDJT0XbcrIGZCTBFzK6nvikdvBJ2BQ5tacYxpA4M4sb
+VUtZHAPgOO8n0iVCG/T1NJtQnRdw18eLV7kQ+2SFEX9ok93cPSK/0sw86Ynm5BmAG/BoSU7Ao7fo
+AjAZGJyZz0clMG7U+4EPrRR4EOje6PAPIlORp6gS+1a7Rg6fKt+44haBVZv3gkxS4suYzluvEOf2
+1kK2gVCXuccqyIGpfYQjf1imCzSXeWuX6wzCgxGD0IIjNUvucrFlwuwmfaPurGcBAaAKMeNMI3ne
+KQTaEWhRPCtBD5B3ny8y0lKg0t8ULnOfubWNdr2tAiOiQxxCE5Y+KV6A3s9Vd/2gvDsmBYOSTiGc
+5IQi0GvX0Uqgs1WStOuAbjrWp7GW4toJQlCCnvz34/brtyev2pxJs1yNdFqkqgDsHAtVVVHKtqnK
+ET5iZh1U/0ta/xh1HvOvU9c+sDsnt8m5nkBklfbn5HzFiqFfVW289a9rt+qZOZ9qbNGl0MSrEI6y
+wHh6ymzMtVdkhKFHIS8sFYZI7HZ6AaCBqTKIIQu2mtcoZLiP/S1rACQ8UmvHyVQ5e61yEdvvn39v
+MtXOyLb2tznCdpbBXMo4AGTahoCfRCfcts5gXsWzjdLTdHhM51yp9JPpAo+5XryChy/t0b9ejB87
+Lzr0y+JRaPvzxD5AlPrX9eFv+Xkxg37QNAmaLeRprY6W3nUSr1f2gXPP+TSRg8pcbezialAcJOey
+hAftZxan068vLt6LLf/GVD4AsLO0Q+sUvqWuhdCKoeRn4j5UBhLrd/pdKofom0ltVyiFN8k2K6k6
+wyoy7R8XVvJdlNsPteBzKsoLqCSQzgfBN4SZIjnNyOY+7Xbxz5Gwh8Cdp/EdBLY02ycEikwPlS7z
+8SJW7VJElGGZNKax2JFV2kn4lDIihNKRJYQQPNsHwh93xmF4CrOKo1TVAeK8MuFzM5IaOi3CQv7C
+SS1nX4kH78nK3uvWwjOyUK1yeJWHXXmK0dVu7z3RAed/YzqS0hNTntABnZOF8bSl64T8DKuIs6LI
+iuhnpFqMLPLOzOYw01CWFSOmchrETD2/UkbxDVUJkc0EZgWWQi2pG7HGzuqV+ImSoldB5CebTjzN
+JJhVOqizdlXYtKXe6+ttd6qWxwhzya13CkePPJDrJafXnPqBF3CeTdKn+c0mJcP+Nn413OmvJGvz
+BC3OrYpnHpKrbcw46SC48YjhWbeW2jB51UNNYVQnldM49LxvaFcsFUBdJFXWt1bhyR20cbGVHB+S
+MOOf44YMJQfLvNj+IpqGEk2niMIL5YEZ4jVEtxDxp+Rw6lz26fmwcXdGlM7lN8Wm5sB7YbipZWvB
+JoPUJDYTziK1YDXsDNtrBWIwXovcE3EgXrC+rCQRyRkOpVzZXe/wqXgsDh8/VqOU6i+QVqhzZOhy
+PZsuKJ6QuiQFXejlU3VfhGIX7Ipqj8/N8BcVrDgeV+vksYS+VQIqOPSTa5mosmo/KtbBYCdbYB0F
+HtlmmJbU+pLz4EYVHh9qGVBXDxpUASNYYE9LO8XjFa1SQnABiVE7RSpcl0NWHmNlsSpiFC+L4b2v
+Vy/FqYe3PmZBktq6qhd+oDOT//avUvy0qbQTNI78HKTZJL7hg5VWvUxpxrUMFpGAipNUtSdwcrVu
+DO8U4Dx19rtShxrqjOaAT5XrZ+eqSuCqfjKRzwQT3NRaijN5Gqr80aKYqbqLorK1XIpEHpyp+G2j
+fEcZxyVIBDalLXOC/Kl3DdyUGoNH3fFe81EIzGqdqfNWkwHV8Th52fVje+3JUx13t1UmnIqsdHGu
+UUxGmTIiSID3FcDjDv3l1czviXmZPFxWUqYDw6KtnIHtUln5kz5V25jEwCNtDIvzxapQOnnhOJmx
+vF/uvH6lYpZXYA/R1XAaMYrbRNmialZRQhdAg2nSZGeehAelDBeVrarj0o6l7Qz0Gj3tjXv3518x
+sS5oAt5BB2M/lQ3tiS1MstPnuMUO2Y7j7PpkBc9aDkpsbHTP4xF/o0wmXt0DiVfbWiWoaYwKyy22
+YwGlxLQYlnn0002qylc1fqbLGel20Le3hfrGquGRcY9PnI9r2/vx7M1AjOip53n8E76MXaGuSOLt
+l5Y2OT3RxYP3/CIhEvaIbv6hw23cHjwHRmm4M+iKY6FtN4xYBmmKRgCIBdFggLMd5LUA6ugkNwyF
+yjbq59FWwp5HvYMx+pkjy9iuZdA7H+xSf3VVhIYejB1+ODpU96ZWfkCO6Yg7BGPVHqA9HtfuHHS5
+IJxwL9riwBWHzti89YFMHST3XfpQfNIlWWMz/TjneRwM2oqyKfANK/Dy7Sjn8ugPlRQbTDi3ikre
+/JboVq2MjCcbj9iOEWCAlpwdiYWuFFFC/65D/t0xenXH4NUxnAetQh3WL9fZuK27OLlBt/YHgngF
+zQXQ6DqmVEkImgObwLKubIopiWZOSerwmhSNcPX1xH6XtNmBVgs8n4YslyRU+oYklailbALxQxco
+UZBJM5NTTZp3W99CmD1EUeXVW7Xwjgqs1ZIV+qhlKzsCl6OiHtQN3aqGOD37UNISfLWi0xNYN7Xh
+K75XEqJu7PmcFUKruAfMKoHL0dYrBPNcheLFRT7wp5SyiLF2lDSFjUSleF9lfUm/kUKoqYIwWAZo
+eKke7pv0AI18iA5Ik6kr7PJNHAeG5ISv0Z2HYV2gi7tD/QHdRuM8jgZks12duAo/wIJ4rdMPb2xY
+zyn7AuggYg+VxqURFauvrldpL5JyR/kqOL4qtGZv+EU+J5fM4/q5XwZdUrmi05zyDDZujAuuSrfT
+6KYV+MVMGBIowoRTuTmlbjQ9QVCUoCBtyQMZVXQm5tvvvSjHkojdiCCaVvTgYOz8IZXI0Gioa1M9
+QEAVPCSglTs0ajolrv8nTdigARnhTs5ujPEJneYF18bt35qHgT13dACElZFbIuKOhbbXVE7a5Ico
+IWT89eq6yPhxRHXqwEjEJ11DTeGdIUNHxasMdDc0UGYpl6WgcKsptgkgRM4NcKm0WZlvykC125UE
+FM9bGHbRK19vKoc0CMtIzeeF6rS2bTnj0hzGZUN0tg9b+s0WfX1FwqaJLLycNtaB+l2ROUPCUaE2
++mZoQG0rpqyvf9eGaArz/bYl9RPAPDjopS3j9BT+FnHKvbXTMI2ujyfPn8CDsWMVU357mTTzGFUQ
+mZe5aHbAedMlMLzptf8GWHGBIk7u/IRPtNZLYMIEVdw9KgLnAU0WzSb84gA18huuxuRESVHxAT14
+Im949veLwYe3rih+n51fmD9ff3zvlI/v4HkBhqt3o/aX8g17ly7ku6rMMC8eLKoOB7cQKWHUZLrA
+OdGtGR0lGZdKVMFpwXQFSLwimlH+ZpfvHBVD3IYGWqjSgnqlAIXuPikLTPHYQff4h6d/fuaUB6ls
+p+UhPB7WnFlFByNnAyFicksHl+jXdb3uU12hVSypO/F6Tx2nKMND/gljvHvSlB6hS3KAeLDFEMHp
+aZqKJRlVHl3lNqbP6VVQirW6nWEOLOvj2pjNlcs4qmR1eAhHsXrOlEx1/v4L75Qd2KF6oHMMMvQw
+OZ1itoCZnWTLNUYOfh6cYxnVySmqjphi03tGgwTuH42K51CNZsThHLC9CVqhiv9C0T+ZH+zEU9o6
+63zgVUtRSevNZ3zy75VuOu1VXirxThklQDUOxLdj0M2vRs11hpRN1itwqPaoMMxFBFHlDqTKNdRf
+zKHRiEV3CpEEBKAmvvq1nkjDa2qlG0V4l+hhMDS9QqQKJMzGYeldHcy9t561Bbj39kypY9MNmoeY
+h9qFQ40SuhlX3Ilr7ctb1uNmtDLEuiS4zj0G/EEcUMI8IpTFuvF+LemLVJqrKkkmP7z2foCy6tib
+zj+o5O3KCsf0qQ5/EG3EAJZ6TcEH6qqLY1PlUeUvwZpNzHdgmblTjAKD1fdp5SVZOBCjJD74RFck
+lXSs2aO3fWEn8LdDP7pRt/8golMVaYDTNd+QBAKC6l9BPCFmCb1kxsVXIKV4+5Aep6DJZ5KrjhTi
+qXqA56T5EJMSXy2GxwoJvj4qwKsA6M2vb8U1vb9F+kkY0CmssQVwcmMskKmcKxjJTaqjADj7+dE6
+34DvGyfs5QStOqVX2djSyT2e/a+v7MS6vLxM/vMysrh4prgFpS9JGuGgvv1GNWsUTVInkzWoizG7
+/a/fL1PnO+/xn9QC9Ea0ave8jAB/5zVNpSuXQfWieOmGZTGrYjUmiPLT8QVnE+AJG/kLQjp6BxZG
+z1PAarDECoReqapBBRptGd22+fVoB5cRDwO39zLCkfSFBtM3k5aXET6xPObKwklRC+e/CQCjHh/m
+Kn4W5UIItXJBSnusJPGbKgnLtTVG2CJ/S83oQxN7nwCqHIJT4UuVSKCb5nX+rJ/uFKcrlkFw9KWa
+L1g6RoIZ4yXzaZ6qKnaFJDY2hZuZsOg0kFxFQZUdGWMat2MIF3Y1hKskEAbcD+G+vTvCsm9zSzpC
+7HKESLi0SvhVZxj3793N37SX8HNQS64+/2GiGqHlH8KOqhlIq+qHK5DICdqWOlsAt9Uj6MvPTUaE
+DjhppQfvECsTKwJGrbg/aCsLG7UQLqCpInncphFk9Qxk1WcGzKnJEYfldkQoDc9UaUi5eQpoyegd
+C7VC0dp9kWopRzHVroFOxAf7ZbJCpuJdEEgYcGldetFOBD6vS7k85N60EgKUMsUVtsTN4rbEd8RT
+MzH88EoMz/45EO8+XvSKN5QZ75x0GXpsUrikVwN+kQ27y7XOQzaneK3xFV7YNmIqjc3c6uHY2bfs
+0fj/FbHfUaVWj1WJsF4o3LwULxTzvLSeC3oL5QFXMxR3aRre1ffvx2CuOxQ4GOsSUrVojF31QDP7
+uOpkgqtAFyfAWfjXqNv+i9+ej7fPjneXHkSXl579Jc1+v/7ioP+gJnX4jm2mf5unqZp+vYY7REWV
+ja1nav2hN6ZVsrA6PWncY0qDmZz6yd4z0MZkI89TRele27C+rZyOgH/58+AD3vgTp4PhxQSPRc7O
+Twf/wKsd4uTDq9cse0s/2oCdWn/Wb3EFdGKrK9RrOrnKnV/VqV/vqqvy8SUpsBDXIKj3vFIRfb5m
+Z327p5SwdJFbvQpWF/SoV3uRZ2VYZhiJDtl211ltVgFM3YGvlHLR3hUNLN9GUVM7e0RgzzV2+Cxq
+zI661ZodLp4KyU0y7hnuuyzsjCysUbTG33DXau8NvPWtvniH5y/gIaGbUeM/Ou7/NpYjBjAq7/Ne
+9pwz8rigOvmBJyMLv+MxjTUu3gEytyZbpNvOu1uE6tarlTMZXc4pjTSMF+i/PpdngNYp9zIdXqUq
+GNq64BGGxFaRfWewNcOFFbn8nrWHY6bxTh6zO0pehXsZstxD/sardbwPYHIg3i5n7HxO4iS63Os8
+BHr9lop7Yf36ixbMIjAe2FDildE9l/JpXrGISc6iaMp5QCnSfXKqplY4KQRWSSzX79gZ3WBprDHb
+V1/2kNqy++vK6jVlX61yaiw4o7eDVMuO8LqD2js/AuUC3gvfyjEOjIEa6whE7wZx4FSZLH93N79O
+fb3EkhYywA8WjSW+tD2hizDr23YudpQB7bBHl4KmNpIY6uXF3j+D1Y/4Ui4EDMnyxRVf+N0jPKd+
++6OiYQNfwYqKi/4odfMXPP5b6LuvXnC6WMazr22gG//56dNaieFXBjU36wvlDcRnwt8/rMG94Fey
+my5GxX/sPsB/VO91b/AeqSIp45eecy99IEKxloVnp4YXxw50EM3xlao4jnvrl5tYWA7vuEaLLgma
+4Bg+XTFK/cnW305T8vrnMQ9BjeK4xgPooIabTiu6JGjioLV6dqfU+JPt7q+GIoeOI5wL1ZVeGBzi
+eLkMskmAL/w1jvdCXqFpZqwkNDqmcs/y/b6xOHvfyqQqX1xJbL5whfpLcPxMuqv/LiEthexWssaI
+W52BG2krjM91QylUVwG+StQYzxEo1UBkLlqAQXvK1y2tgOySr4E/jFagnGqCb8bz1Vo/h2/l52Dj
+iib4wa070/Wg8hu8UWCEuaRBrZqXwCVxoEQVmomF8E1xNv4nAnlZmTFCI3ikZh/bOgeDObsAX/OC
+BJxMaNnJBAk0maiVcSWMAG0iG/7KBzut/wWIsQrezmMAAA==
 EASYTDV_HELPER
+    local rc=$?
+    rm -f "$HELPER.gz"
+    return "$rc"
 }
 
 run_logged install
@@ -588,8 +386,7 @@ cache_us=0
 t0="$(now_us)"
 say "downloading inputs from $SOURCE/"
 rm -f "$RUN_DIR/train.py" "$REQ"
-aws s3 cp --recursive --only-show-errors "$SOURCE/" "$RUN_DIR/" \
-    --exclude '*' --include train.py --include requirements.txt
+s3_get "$SOURCE/train.py" "$RUN_DIR/train.py" "$SOURCE/requirements.txt" "$REQ"
 for name in train.py requirements.txt; do
     [ -f "$RUN_DIR/$name" ] || fail 3 "could not download $SOURCE/$name"
 done
@@ -739,7 +536,7 @@ cache_restore() { # 0 when a cache was restored into $UV_CACHE_DIR or $WHEELHOUS
     command -v zstd >/dev/null 2>&1 || names="$KEY.tar.gz"
     for name in $names; do
         rm -f "$TMPDIR/$name"
-        if aws s3 cp --only-show-errors "$CACHE_URL/$name" "$TMPDIR/$name" >/dev/null 2>&1; then
+        if s3_get "$CACHE_URL/$name" "$TMPDIR/$name" >/dev/null 2>&1; then
             archive="$name"
             break
         fi
@@ -826,9 +623,9 @@ cache_save() {
     mv -f "$TMPDIR/$archive.part" "$TMPDIR/$archive"
     size="$(stat -c %s "$TMPDIR/$archive")"
     # The archive first, its description last: a description means a complete archive.
-    if aws s3 cp --only-show-errors "$TMPDIR/$archive" "$CACHE_URL/$archive" \
+    if s3_put "$TMPDIR/$archive" "$CACHE_URL/$archive" \
         && "$PY" "$HELPER" meta sized "$CACHE_DIR/easytdv-cache.json" "$size" "$meta" \
-        && aws s3 cp --only-show-errors "$meta" "$CACHE_URL/$KEY.json"; then
+        && s3_put "$meta" "$CACHE_URL/$KEY.json"; then
         say "cache saved $KEY $size"
     else
         say "cache not saved (could not upload it to $CACHE_URL/)"

@@ -11,7 +11,8 @@
 # 1 download   train.py again (a retry runs the fixed script), one call
 # 2 train      $EASYTDV_HOME/venv/bin/python -u train.py in $EASYTDV_HOME/run,
 #              OUTPUT_DIR=$EASYTDV_HOME/outputs (emptied first); SIGTERM stops it
-# 3 upload     ALWAYS, one `aws s3 sync` of OUTPUT_DIR plus the plain logs
+# 3 upload     ALWAYS, one helper call (8 files at a time; files over 64 MiB
+#              with `aws s3 sync`, in parts) of OUTPUT_DIR plus the plain logs
 #              (_logs/train-stdout.log, _logs/train-stderr.log) to
 #              s3://$EASYTDV_BUCKET/$EASYTDV_PREFIX/outputs/
 # Everything it prints is also in $EASYTDV_HOME/logs/train.log as
@@ -58,6 +59,47 @@ phase_line() { # phase_line <name> <microseconds>
 }
 utc_iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac }
+
+# --- S3: small objects through the helper (one Python process, no AWS CLI
+# start), big ones and any helper failure through the AWS CLI -----------------
+SMALL_BYTES="${EASYTDV_S3_SMALL_BYTES:-$((64 << 20))}" # tests set a small one
+HELPER_OK="${EASYTDV_HELPER_OK:-}" # run_logged checked it
+helper_ok() {
+    if [ -z "$HELPER_OK" ]; then
+        HELPER_OK=0
+        command -v python3 >/dev/null 2>&1 && [ -f "$HELPER" ] && python3 "$HELPER" check && HELPER_OK=1
+    fi
+    [ "$HELPER_OK" = 1 ]
+}
+s3_get() { # s3_get <s3 url> <file> [<s3 url> <file> ...]: all of them, at the same time
+    local rc=1 url
+    if helper_ok; then
+        python3 "$HELPER" get --max-bytes "$SMALL_BYTES" "$@" && return 0
+        rc=$?
+        [ "$rc" = 4 ] && return 4 # missing or denied: the AWS CLI would not do better
+    fi
+    rc=0
+    while [ "$#" -ge 2 ]; do
+        url="$1"
+        aws s3 cp --only-show-errors "$url" "$2" || rc=1
+        shift 2
+    done
+    return "$rc"
+}
+s3_put() { # s3_put <file> <s3 url>
+    if helper_ok && [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -le "$SMALL_BYTES" ]; then
+        python3 "$HELPER" put "$1" "$2" && return 0
+        warn "trying the upload again with the AWS CLI"
+    fi
+    aws s3 cp --only-show-errors "$1" "$2"
+}
+s3_put_dir() { # s3_put_dir <folder> <s3 url ending in />: every file below it
+    if helper_ok; then
+        python3 "$HELPER" putdir --max-bytes "$SMALL_BYTES" "$1" "$2" && return 0
+        [ "$?" = 1 ] && warn "trying the upload again with the AWS CLI"
+    fi
+    aws s3 sync --only-show-errors "$1" "$2"
+}
 
 # --- The machine's own shutdown (the instance terminates when it powers off) --
 # Allowed on a real instance (EASYTDV_HOME not given, root), in the local
@@ -137,7 +179,7 @@ run_logged() { # run_logged <name> [--raw]: re-run this script under the log hel
         args+=(--dest "s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/outputs/_logs/$1/"
             --interval "$interval" --chunk-bytes "$chunk")
     fi
-    export EASYTDV_LOG_WRAPPED=1
+    export EASYTDV_LOG_WRAPPED=1 EASYTDV_HELPER_OK=1
     exec python3 "$HELPER" run "${args[@]}" -- bash "$0"
 }
 # <<< easytdv common <<<
@@ -164,7 +206,7 @@ fi
 # --- 1 download ---------------------------------------------------------------
 t0="$(now_us)"
 mkdir -p "$RUN_DIR"
-if ! aws s3 cp --only-show-errors "$SOURCE/train.py" "$RUN_DIR/train.py"; then
+if ! s3_get "$SOURCE/train.py" "$RUN_DIR/train.py"; then
     fail 2 "could not download train.py from $SOURCE/"
 fi
 phase_line download $(($(now_us) - t0))
@@ -200,7 +242,7 @@ for name in train-stdout.log train-stderr.log; do
     [ -f "$LOG_DIR/$name" ] && cp "$LOG_DIR/$name" "$STAGE/_logs/$name"
 done
 say "uploading outputs to $DEST"
-if aws s3 sync --only-show-errors "$STAGE" "$DEST"; then
+if s3_put_dir "$STAGE" "$DEST"; then
     say "outputs uploaded ($file_count files)"
     upload_ok=1
 else

@@ -66,10 +66,10 @@ def test_uv_install_then_a_new_machine_reuses_the_cache_offline(tmp_path, online
     assert phases(out) == INSTALL_PHASES
     assert installed_packages(first)
     assert out.rstrip().endswith("easytdv: requirements installed")
-    # One call fetched both inputs.
-    downloads = [c for c in first.calls() if f" s3://{BUCKET}/{PREFIX}/ " in c]
-    assert len(downloads) == 1, first.calls()
-    assert "--exclude * --include train.py --include requirements.txt" in downloads[0]
+    # The helper fetched both inputs (one process), and the AWS CLI never started.
+    downloads = [c for c in first.calls() if f" s3://{BUCKET}/{PREFIX}/" in c and "/outputs/" not in c]
+    assert sorted(downloads) == [f"helper GET s3://{BUCKET}/{PREFIX}/{n}" for n in ("requirements.txt", "train.py")]
+    assert not [c for c in first.calls() if c.startswith("aws ")], first.calls()
     assert sorted((first.s3 / ".gets").read_text().split()) == [f"{PREFIX}/requirements.txt", f"{PREFIX}/train.py"]
     # The cache object and its description.
     assert cache_objects(first) == [f"{key}.json", f"{key}.tar.zst"]
@@ -179,7 +179,7 @@ def test_empty_requirements_create_the_environment_and_install_nothing(tmp_path,
     assert (inst.home / "venv" / "bin" / "python").exists()
     assert cache_objects(inst) == []
     # Nothing but the inputs' download and the log's upload.
-    assert [c for c in inst.calls() if "_logs/" not in c and "/cache/" not in c][0].startswith("aws s3 cp --recursive")
+    assert [c.split()[1] for c in inst.calls() if "_logs/" not in c] == ["GET", "GET"], inst.calls()
     assert not [c for c in inst.calls() if "/cache/" in c]
 
 
@@ -365,13 +365,16 @@ def test_deep_learning_ami_with_an_incompatible_torch_line(tmp_path, online, nee
 
 
 # --------------------------------------------------------------------------
-# The helper is embedded verbatim; the scripts share their common part
+# The helper is embedded (compressed); the scripts share their common part
 # --------------------------------------------------------------------------
-def test_install_sh_embeds_the_helper_verbatim_and_the_common_part_is_shared():
+def test_install_sh_embeds_the_helper_and_the_common_part_is_shared():
     root = Path(__file__).resolve().parents[2] / "templates" / "instance"
     install, train = (root / "install.sh").read_text(), (root / "train.sh").read_text()
-    embedded = re.search(r"<<'EASYTDV_HELPER'[^\n]*\n(.*?)\nEASYTDV_HELPER\n", install, re.S).group(1)
-    assert embedded + "\n" == (root / "easytdv_helper.py").read_text()
+    sys.path.insert(0, str(root))
+    import embed_helper
+
+    # Rewritten by `python3 templates/instance/embed_helper.py`.
+    assert embed_helper.embedded(install) == (root / "easytdv_helper.py").read_bytes()
     common = re.compile(r"# >>> easytdv common >>>.*?# <<< easytdv common <<<\n", re.S)
     assert common.search(install).group(0) == common.search(train).group(0)
     for text in (install, train):

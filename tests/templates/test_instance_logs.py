@@ -83,22 +83,24 @@ def test_train_log_is_chunked_while_it_runs_and_concatenates_to_the_log(ready):
     # Live: chunks went up before the training's outputs were synced.
     calls = inst.calls()
     first_ship = next(i for i, c in enumerate(calls) if "/_logs/train/" in c)
-    sync = next(i for i, c in enumerate(calls) if c.startswith("aws s3 sync"))
-    assert first_ship < sync
+    upload = next(i for i, c in enumerate(calls) if c.endswith("/outputs/_logs/train-stdout.log"))
+    assert first_ship < upload
 
-    # The plain logs, for people, beside the outputs (uploaded by that one sync).
+    # The plain logs, for people, beside the outputs (uploaded with them).
     plain = (inst.outputs / "_logs" / "train-stdout.log").read_text()
     assert "step 39 loss 0.025" in plain and "warning" not in plain
     assert "warning 35" in (inst.outputs / "_logs" / "train-stderr.log").read_text()
 
 
-def test_train_sh_round_trips_one_download_one_sync(ready):
+def test_train_sh_round_trips_one_download_one_upload_no_aws_cli(ready):
     inst = ready
     result = inst.run(TRAIN)
     assert result.returncode == 0, result.stdout + result.stderr
     work = [c for c in inst.calls() if "/_logs/train/" not in c]
-    assert [c.split()[2] for c in work] == ["cp", "sync"], work
-    assert work[0].startswith(f"aws s3 cp --only-show-errors s3://easytdv-test-bucket/{PREFIX}/train.py ")
+    assert work[0] == f"helper GET s3://easytdv-test-bucket/{PREFIX}/train.py", work
+    outputs = ["checkpoints/epoch1.txt", "model.txt", "_logs/train-stderr.log", "_logs/train-stdout.log"]
+    assert sorted(c.split("/outputs/")[1] for c in work[1:]) == sorted(outputs), work
+    assert all(c.startswith("helper PUT ") for c in work[1:]), work
     phases = re.findall(r"^easytdv: phase (\w+) \d+\.\d{3}$", result.stdout, re.M)
     assert phases == ["download", "train", "upload"]
 

@@ -77,6 +77,9 @@ def _roles(template):
 
 
 FAKES = Path(__file__).resolve().parent / "fakes"
+sys.path.insert(0, str(FAKES))
+import s3_server  # noqa: E402 - the fake S3 endpoint lives beside the fake aws
+
 HELPER_PY = TEMPLATES / "instance" / "easytdv_helper.py"
 UV_PIN = re.search(r'^UV_PIN="([^"]+)"', INSTALL.read_text(), re.M).group(1)
 # The pinned uv, as the sandbox venv has it (tests/sandbox/requirements.txt).
@@ -113,6 +116,7 @@ class Instance:
         self.inputs = self.s3 / BUCKET / PREFIX
         self.outputs = self.inputs / "outputs"
         self.inputs.mkdir(parents=True)
+        self.access_key = s3_server.register(str(self.s3))
 
     def env(self, **extra):
         env = {
@@ -125,6 +129,11 @@ class Instance:
                 # Only the system's directories: no pyenv, no cargo, no sandbox venv.
                 "PATH": f"{self.bin}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
                 "FAKE_S3_ROOT": str(self.s3),
+                # The helper's S3 client: the fake endpoint, keys naming this instance.
+                "AWS_ENDPOINT_URL": s3_server.endpoint(),
+                "AWS_ACCESS_KEY_ID": self.access_key,
+                "AWS_SECRET_ACCESS_KEY": s3_server.SECRET,
+                "AWS_SESSION_TOKEN": s3_server.TOKEN,
                 "FAKE_SHUTDOWN_LOG": str(self.shutdown_log),
                 "EASYTDV_HOME": str(self.home),
                 # The SSM prelude:
@@ -151,6 +160,13 @@ class Instance:
         return env
 
     def run(self, script: Path, timeout=300, **extra):
+        # The fake S3 endpoint's failure switches (the fake aws reads the variables).
+        rules = []
+        if extra.get("FAKE_AWS_FAIL_PUT"):
+            rules.append(f"put {extra['FAKE_AWS_FAIL_PUT']}")
+        if extra.get("FAKE_AWS_FAIL_SYNC"):
+            rules.append("sync")
+        (self.s3 / ".fail").write_text("".join(r + "\n" for r in rules))
         # Like SSM: the prelude and the script run as one bash script file.
         return subprocess.run(
             ["bash", str(script)],

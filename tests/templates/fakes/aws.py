@@ -54,8 +54,12 @@ def put(src_file, url):
         )
     dst = local(url)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    shutil.copyfile(src_file, dst)
-    note(".puts", f"{key} {os.path.getsize(src_file)}")
+    if src_file == "-":  # from standard input
+        with open(dst, "wb") as out:
+            out.write(sys.stdin.buffer.read())
+    else:
+        shutil.copyfile(src_file, dst)
+    note(".puts", f"{key} {os.path.getsize(dst)}")
 
 
 def get(url, dst_file):
