@@ -47,7 +47,7 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
     let mut samples: BTreeMap<&'static str, Vec<(f64, u64)>> = BTreeMap::new();
     let mut totals = Vec::new();
     let mut phases: BTreeMap<String, Vec<(f64, u64)>> = BTreeMap::new();
-    let (mut machine_time, mut overhead) = (Vec::new(), Vec::new());
+    let (mut machine_time, mut overhead, mut outside_phases) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         let source = crate::access::source(&args.access, &services)?;
         let ctx = match AwsContext::new(&source, &args.region).await {
@@ -84,12 +84,16 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
         }
         let wall = started.elapsed().as_secs_f64();
         totals.push((wall, ctx.calls()));
-        // What the machine itself reported doing (its scripts time each phase).
-        let mut machine = 0.0;
-        for p in train.summary().phases {
-            machine += p.seconds;
+        // The machine's own time: how long SSM says its commands ran; the
+        // phases its scripts timed are the detail of it.
+        let summary = train.summary();
+        let machine: f64 = summary.command_seconds.iter().sum();
+        let mut in_phases = 0.0;
+        for p in summary.phases {
+            in_phases += p.seconds;
             phases.entry(p.name).or_default().push((p.seconds, 0));
         }
+        outside_phases.push((machine - in_phases, 0));
         machine_time.push((machine, 0));
         overhead.push((wall - machine, 0));
         for (step, secs, calls) in clock.done.lock().map(|d| d.clone()).unwrap_or_default() {
@@ -102,7 +106,7 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
         );
     }
     println!(
-        "{:<14} {:>8} {:>8} {:>8} {:>10}",
+        "{:<18} {:>8} {:>8} {:>8} {:>10}",
         "step", "min s", "median s", "max s", "API calls"
     );
     let order = [
@@ -125,9 +129,13 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
     for (name, v) in &phases {
         print_row(&format!("  {name}"), v);
     }
+    print_row("  outside phases", &outside_phases);
     print_row("machine time", &machine_time);
     print_row("our overhead", &overhead);
-    println!("(overhead = total wall time minus the machine's own phases: launching, waiting, polling, uploads)");
+    println!(
+        "(machine time = how long SSM says the commands ran (ExecutionElapsedTime); overhead = total wall time \
+         minus that: preparing, the stack, launching, sending commands, polling, cleaning up)"
+    );
     Ok(())
 }
 
@@ -138,7 +146,7 @@ fn print_row(name: &str, v: &[(f64, u64)]) {
     calls.sort_unstable();
     let med = secs[secs.len() / 2];
     println!(
-        "{:<14} {:>8.2} {:>8.2} {:>8.2} {:>10}",
+        "{:<18} {:>8.2} {:>8.2} {:>8.2} {:>10}",
         name,
         secs[0],
         med,

@@ -235,6 +235,9 @@ pub struct CommandOutcome {
     pub exit_code: i32,
     pub stdout_tail: String,
     pub stderr_tail: String,
+    /// How long the command ran on the machine (SSM's ExecutionElapsedTime).
+    #[serde(default)]
+    pub machine_seconds: Option<f64>,
 }
 
 impl CommandOutcome {
@@ -299,4 +302,7 @@ pub struct RunSummary {
     /// The last lines train.py wrote to stderr (a traceback's end).
     #[serde(skip)]
     pub error_tail: Vec<String>,
+    /// How long each command ran on the machine, as SSM measured it (the benchmark's "machine time").
+    #[serde(skip)]
+    pub command_seconds: Vec<f64>,
 }

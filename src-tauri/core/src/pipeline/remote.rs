@@ -149,7 +149,27 @@ pub async fn outcome(
             .unwrap_or_default()
             .to_string(),
         stderr_tail: out.standard_error_content().unwrap_or_default().to_string(),
+        machine_seconds: out.execution_elapsed_time().and_then(duration_seconds),
     }))
+}
+
+/// Seconds in an ISO 8601 duration as SSM writes them: `PT0.531S`, `PT1M2.5S`, `PT1H`.
+fn duration_seconds(text: &str) -> Option<f64> {
+    let mut rest = text.strip_prefix("PT")?;
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let end = rest.find(|c: char| c.is_ascii_alphabetic())?;
+        let value: f64 = rest[..end].parse().ok()?;
+        total += value
+            * match &rest[end..=end] {
+                "H" => 3600.0,
+                "M" => 60.0,
+                "S" => 1.0,
+                _ => return None,
+            };
+        rest = &rest[end + 1..];
+    }
+    Some(total)
 }
 
 /// Waits for the command's end (a lost connection is ridden out, see
@@ -195,6 +215,16 @@ mod tests {
     }
 
     #[test]
+    fn ssm_durations() {
+        assert_eq!(duration_seconds("PT0.531S"), Some(0.531));
+        assert_eq!(duration_seconds("PT1M2.5S"), Some(62.5));
+        assert_eq!(duration_seconds("PT2H"), Some(7200.0));
+        assert_eq!(duration_seconds(""), None);
+        assert_eq!(duration_seconds("PT1X"), None);
+        assert_eq!(duration_seconds("PTS"), None);
+    }
+
+    #[test]
     fn tail_prefers_stderr() {
         let o = CommandOutcome {
             command_id: "c".into(),
@@ -202,6 +232,7 @@ mod tests {
             exit_code: 1,
             stdout_tail: "out".into(),
             stderr_tail: "a\nb\nc\n".into(),
+            machine_seconds: None,
         };
         assert_eq!(tail(&o, 2), "b\nc");
         let o2 = CommandOutcome {

@@ -79,6 +79,7 @@ impl Train {
                 exit_code: 0,
                 stdout_tail: self.summary.latest_line.clone().unwrap_or_default(),
                 stderr_tail: String::new(),
+                machine_seconds: None,
             },
             output_keys: keys,
             outputs_uri: uri,

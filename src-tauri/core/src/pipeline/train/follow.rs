@@ -49,6 +49,7 @@ impl Train {
         if let Some(last) = follower.flush() {
             self.take_lines(&[last], &mut parser, &mut watch, name);
         }
+        self.summary.command_seconds.extend(outcome.machine_seconds);
         Ok(outcome)
     }
 
