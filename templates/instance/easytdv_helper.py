@@ -24,17 +24,13 @@ else from the instance role (IMDSv2), like the SDKs' default chain.
 
 import hashlib
 import hmac
-import json
 import os
-import re
-import selectors
-import signal
-import subprocess
 import sys
 import threading
 import time
-import zipfile
-from concurrent.futures import ThreadPoolExecutor
+
+# Imported where used (zipfile, concurrent.futures, ...): the helper starts
+# several times per command, and each import costs milliseconds.
 
 
 def _ms():
@@ -58,6 +54,8 @@ class Shipper:
     the script on the same machine (the log is appended to)."""
 
     def __init__(self, log, dest, chunk, state):
+        import json
+
         self.log, self.dest, self.chunk = log, dest, max(1, chunk)
         self.state_path = state
         self.sealed, self.partial = 0, None
@@ -72,6 +70,9 @@ class Shipper:
             pass
 
     def once(self):
+        import json
+        import subprocess
+
         try:
             size = os.path.getsize(self.log)
         except OSError:
@@ -120,9 +121,6 @@ class Shipper:
         return True
 
 
-_BREAK = re.compile(rb"\r\n|\r|\n")
-
-
 class LineLog:
     """Splits each stream into lines (\\n, \\r\\n or a lone \\r) and appends
     "<ms> <tag> <text>\\n" to the combined log."""
@@ -130,16 +128,19 @@ class LineLog:
     MAX = 65536
 
     def __init__(self, path):
+        import re
+
         self.out = open(path, "ab")
         self.pending = {}
         self.lock = threading.Lock()
+        self.breaks = re.compile(rb"\r\n|\r|\n")
 
     def feed(self, tag, data):
         buf = self.pending.get(tag, b"") + data
         hold = b""
         if buf.endswith(b"\r"):  # maybe the \r of a \r\n split across reads
             buf, hold = buf[:-1], b"\r"
-        lines = _BREAK.split(buf)
+        lines = self.breaks.split(buf)
         rest = lines.pop()
         if len(rest) >= self.MAX:
             lines.append(rest)
@@ -214,6 +215,8 @@ class Credentials:
 
     @staticmethod
     def _load():
+        import json
+
         env = os.environ
         if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
             return (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN")), 0.0
@@ -291,6 +294,8 @@ def sign(method, host, path, headers, payload_sha256, keys, region, when, servic
 
 
 def _s3_error(status, body):
+    import re
+
     code = re.search(rb"<Code>([^<]*)</Code>", body or b"")
     message = re.search(rb"<Message>([^<]*)</Message>", body or b"")
     text = " ".join(m.group(1).decode("utf-8", "replace") for m in (code, message) if m)
@@ -373,6 +378,26 @@ def split_s3(url):
     return bucket, key
 
 
+def _parallel(fn, items, workers=8):
+    """fn(item) for every item, `workers` at a time; the results in order."""
+    results, lock, todo = [None] * len(items), threading.Lock(), list(enumerate(items))
+
+    def work():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                i, item = todo.pop(0)
+            results[i] = fn(item)
+
+    threads = [threading.Thread(target=work) for _ in range(min(workers, len(items)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def _say_error(what, e):
     print(f"easytdv: {what}: {e}", file=sys.stderr)
 
@@ -393,8 +418,7 @@ def cmd_get(argv):
             _say_error(f"could not download {pair[0]}", e)
             return 4 if getattr(e, "status", 0) in (403, 404) else 1
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        codes = list(pool.map(one, pairs))
+    codes = _parallel(one, pairs)
     return max(codes, default=0) if 1 not in codes else 1
 
 
@@ -430,8 +454,7 @@ def cmd_putdir(argv):
             failed.append(item[1])
             _say_error(f"could not upload {item[0]} to s3://{bucket}/{item[1]}", e)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(one, small))
+    _parallel(one, small)
     for full, _ in big:
         print(f"easytdv: {full} is over {limit} bytes: left to the AWS CLI", file=sys.stderr)
     if failed:
@@ -440,6 +463,10 @@ def cmd_putdir(argv):
 
 
 def cmd_run(argv):
+    import selectors
+    import signal
+    import subprocess
+
     opts, cmd = {}, []
     i = 0
     while i < len(argv):
@@ -526,6 +553,8 @@ def normalised_requirements(path):
     """pip's requirements format, as the key sees it: comments, blank lines and
     surrounding whitespace dropped, runs of spaces made one, continuation lines
     joined; the order is kept (uv gives earlier requirements priority)."""
+    import re
+
     with open(path, encoding="utf-8", errors="replace") as f:
         text = f.read()
     text = re.sub(r"\\\r?\n", "", text)
@@ -565,6 +594,9 @@ def cmd_key(argv):
 
 
 def cmd_meta(argv):
+    import json
+    import re
+
     if argv[0] == "write":
         out, key, norm_path, python, arch, image, installer, archive, size = argv[1:]
         with open(norm_path, encoding="utf-8") as f:
@@ -607,6 +639,7 @@ def cmd_meta(argv):
 def cmd_uv(argv):
     """uv VERSION DEST_DIR INDEX_URL ARCH: the manylinux wheel for ARCH, checked
     against PyPI's sha256, its uv binary unpacked to DEST_DIR/uv."""
+    import json
     import urllib.request
 
     version, dest, index, arch = argv
@@ -649,6 +682,8 @@ def _unpack_uv(version, dest, wheel):
         print("uv wheel checksum mismatch", file=sys.stderr)
         return 1
     member = f"uv-{version}.data/scripts/uv"
+    import zipfile
+
     with zipfile.ZipFile(tmp) as z, z.open(member) as src, open(os.path.join(dest, "uv.part"), "wb") as out:
         while True:
             block = src.read(1 << 20)
@@ -663,6 +698,8 @@ def _unpack_uv(version, dest, wheel):
 
 
 def cmd_report(argv):
+    import json
+
     with open(argv[0], encoding="utf-8") as f:
         report = json.load(f)
     for item in report.get("install", []):

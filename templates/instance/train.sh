@@ -63,11 +63,12 @@ is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac }
 # --- S3: small objects through the helper (one Python process, no AWS CLI
 # start), big ones and any helper failure through the AWS CLI -----------------
 SMALL_BYTES="${EASYTDV_S3_SMALL_BYTES:-$((64 << 20))}" # tests set a small one
+PY38='import sys; sys.exit(sys.version_info < (3, 8))' # what the helper needs (quicker than loading it)
 HELPER_OK="${EASYTDV_HELPER_OK:-}" # run_logged checked it
 helper_ok() {
     if [ -z "$HELPER_OK" ]; then
         HELPER_OK=0
-        command -v python3 >/dev/null 2>&1 && [ -f "$HELPER" ] && python3 "$HELPER" check && HELPER_OK=1
+        command -v python3 >/dev/null 2>&1 && [ -f "$HELPER" ] && python3 -c "$PY38" && HELPER_OK=1
     fi
     [ "$HELPER_OK" = 1 ]
 }
@@ -165,7 +166,7 @@ run_logged() { # run_logged <name> [--raw]: re-run this script under the log hel
     fi
     # install.sh (re)writes the helper; train.sh uses the copy it left.
     if declare -F write_helper >/dev/null; then write_helper; fi
-    if ! { command -v python3 >/dev/null 2>&1 && [ -f "$HELPER" ] && python3 "$HELPER" check; }; then
+    if ! { command -v python3 >/dev/null 2>&1 && [ -f "$HELPER" ] && python3 -c "$PY38"; }; then
         say "no live log: python3 (3.8 or newer) or $HELPER is missing on this machine"
         return 0
     fi

@@ -1,9 +1,10 @@
 """templates/instance/bootstrap.sh in the sandbox and on a fake EC2 machine."""
 
+import re
 import subprocess
 import time
 
-from tpl_helpers import BOOTSTRAP, Instance
+from tpl_helpers import BOOTSTRAP, INSTALL, Instance
 
 
 def test_bootstrap_in_the_sandbox_is_fast_and_harmless(tmp_path):
@@ -89,3 +90,19 @@ def test_bootstrap_on_ec2_without_metadata_skips_the_agent_restart(tmp_path):
     assert not any(c.startswith("systemctl restart") for c in calls)
     assert not any("security-credentials" in c for c in calls)
     assert "not on EC2" in result.stdout
+
+
+def test_the_user_datas_run_time_is_reported_once_by_install_sh(tmp_path):
+    inst = Instance(tmp_path)
+    script = BOOTSTRAP.read_text().replace("__MAX_RUNTIME_MINUTES__", "1440")
+    done = subprocess.run(["bash", "-c", script], env=inst.env(), cwd=tmp_path, capture_output=True, timeout=30)
+    assert done.returncode == 0
+    seconds = (inst.home / "bootstrap.seconds").read_text()
+    assert re.fullmatch(r"\d+\.\d{3}\n", seconds), seconds
+    inst.upload_inputs("print(1)\n", "")
+    first = inst.run(INSTALL)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"easytdv: phase boot {seconds.strip()}\n" in first.stdout
+    # A retry of the install does not count the start-up again.
+    again = inst.run(INSTALL)
+    assert again.returncode == 0 and "phase boot" not in again.stdout

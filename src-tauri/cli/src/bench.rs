@@ -84,16 +84,22 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
         }
         let wall = started.elapsed().as_secs_f64();
         totals.push((wall, ctx.calls()));
-        // The machine's own time: how long SSM says its commands ran; the
-        // phases its scripts timed are the detail of it.
+        // The machine's own time: how long SSM says its commands ran, plus the
+        // user data's run time ("boot"); the phases its scripts timed are the
+        // detail of the commands' time.
         let summary = train.summary();
-        let machine: f64 = summary.command_seconds.iter().sum();
-        let mut in_phases = 0.0;
+        let commands: f64 = summary.command_seconds.iter().sum();
+        let (mut in_phases, mut boot) = (0.0, 0.0);
         for p in summary.phases {
-            in_phases += p.seconds;
+            if p.name == "boot" {
+                boot += p.seconds;
+            } else {
+                in_phases += p.seconds;
+            }
             phases.entry(p.name).or_default().push((p.seconds, 0));
         }
-        outside_phases.push((machine - in_phases, 0));
+        outside_phases.push((commands - in_phases, 0));
+        let machine = commands + boot;
         machine_time.push((machine, 0));
         overhead.push((wall - machine, 0));
         for (step, secs, calls) in clock.done.lock().map(|d| d.clone()).unwrap_or_default() {
@@ -133,8 +139,9 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
     print_row("machine time", &machine_time);
     print_row("our overhead", &overhead);
     println!(
-        "(machine time = how long SSM says the commands ran (ExecutionElapsedTime); overhead = total wall time \
-         minus that: preparing, the stack, launching, sending commands, polling, cleaning up)"
+        "(machine time = how long SSM says the commands ran (ExecutionElapsedTime) plus the user data's run time \
+         (boot); overhead = total wall time minus that: preparing, the stack, launching, sending commands, \
+         polling, cleaning up)"
     );
     Ok(())
 }

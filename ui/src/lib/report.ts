@@ -10,12 +10,13 @@ export interface SummaryLike {
 }
 
 const PHASES: Record<string, string> = {
+  boot: 'Start-up script of the machine',
   download: 'Fetch your files',
   python: 'Get Python ready',
   env: 'Create the Python environment',
-  restore: 'Restore a saved environment',
   install: 'Install your packages',
-  cache: 'Save the environment for next time',
+  // A cache hit restores the saved environment; a miss saves it after the install.
+  cache: 'Restore or save the environment',
   train: 'Run train.py',
   upload: 'Upload the outputs and logs',
 };
