@@ -8,7 +8,7 @@
 #   EASYTDV_HOME                        base directory (default /opt/easytdv; the sandbox sets it)
 #   EASYTDV_CACHE_PREFIX                cache key prefix in the bucket (default easytdv/cache)
 #   EASYTDV_IDLE_AFTER_FAILURE_MIN      shut the machine down this long after a failure (default 60)
-#   EASYTDV_LOG_INTERVAL                seconds between log uploads (default 5)
+#   EASYTDV_LOG_INTERVAL                seconds between log uploads at first (default 2; up to 10 s later)
 #   EASYTDV_LOG_CHUNK_BYTES             size of a sealed log chunk (default 1048576)
 #
 # 1 download   train.py + requirements.txt, one helper call (both at once)
@@ -167,7 +167,7 @@ restore_safety_shutdown() { # a retry: back to the max-runtime shutdown
 # --- The combined log, shipped to S3 in chunks while the script runs ---------
 run_logged() { # run_logged <name> [--raw]: re-run this script under the log helper, once
     [ "${EASYTDV_LOG_WRAPPED:-}" = 1 ] && return 0
-    local interval="${EASYTDV_LOG_INTERVAL:-5}" chunk="${EASYTDV_LOG_CHUNK_BYTES:-1048576}" args
+    local interval="${EASYTDV_LOG_INTERVAL:-2}" chunk="${EASYTDV_LOG_CHUNK_BYTES:-1048576}" args
     if ! { [ -f "$0" ] && grep -q EASYTDV_LOG_WRAPPED "$0" 2>/dev/null; }; then
         say "no live log: the script is not run from a file"
         return 0
@@ -178,7 +178,7 @@ run_logged() { # run_logged <name> [--raw]: re-run this script under the log hel
         say "no live log: python3 (3.8 or newer) or $HELPER is missing on this machine"
         return 0
     fi
-    [[ "$interval" =~ ^[0-9]+(\.[0-9]+)?$ ]] || interval=5
+    [[ "$interval" =~ ^[0-9]+(\.[0-9]+)?$ ]] || interval=2
     is_uint "$chunk" && [ "$chunk" -ge 1 ] || chunk=1048576
     args=(--log "$LOG_DIR/$1.log")
     if [ "${2:-}" = --raw ]; then
@@ -311,49 +311,52 @@ CbuNhoayPuoogFQUyXRNmsNgGaD7RZWT3yTKNPIhYpwmU1fY5WtdDgzJCV+jOw/DClIXd4cqALqN
 CrMAyGbvauIq/KClTr07P7yxYT2n7BFimIA9VG6fRlR8P3VXT8cSZDfyVXB8Ve7M3vCLIg++f4Hr
 5945dEnlio74yjPYuDEuzStddaRrexAdMWFIoAgTTuUanroe9wRBUYKCtCU/dFRRe2Sr71F7ShKx
 GxFE04oeHIydP6TVGBoNdW2qBwiogocEtHIhS02nxJUmrSgxRlrOMYw0cj4A8caN8pqdx547OtjD
-Mtgt0WHHctdrqh1u8gaUHDEKenV1Yvw4opsJwAtE6q6hafAOmaFm9DVaGcppFidp6SHm88PWPbdt
-4xV6rTAtJRhzYQqK6IqczUC8KIxoqQpemWBKRLbblTwkz1sYZ9ErX5YrR7YIy0jN54XqDL9tOePS
-HMbVVYy5Dlv6jSt9fS3HpoksvOo41vmauyKBSn4h1vSjf4VG0LZiSv77d20IqvEUyLakfgJ0gzit
-tGWcnrIgRbh6b5k9TKOvUlAASODB2LFKLXx7RT1zKNWVmVcDaXbAedOVQrw3uP8+YXHhJk7u/ITP
-OdcQCs0T1HH36AicB1RZNJsws6mR33DRKidKipoP6METecOzf1wMPrx1RfH77PzC/Pn643unfKgL
-zwswXL0btb+U3/ng0isidCCW15kWIcrgFgJmDMxMNzYnujWjA0bjEpKqTS6YrgCJV0Q7yt/s8g22
-Yojb0EALVVpQKxWg0E06ZYIpLD/oHv/w9M/PnPIglfS2PITHw0pEq+hgpO6iTCa3dJyNjl3X6z7V
-dXvFkroTr/dUx6maf8IYryk1ZcnoyiUgHowxBPJ6mqa6WkaVR+8RMKbP6bUvmMS1Makvl3FUSe7x
-kDw8VCUgIdfqst70TtmDHaoHOtUkQw/PKFJMGjGzk2y5xsjBz4NzLK47OUXVEVOK4p7RIIH7R6Pi
-OVSjGXE4B2xvsvRLmKXzY0wCkfHCTjylrQ8fDrxq1TJpvfmM60G80s24vcpLnb9QYhFQjQPxfS10
-27BRc50hZZP1CjyqPSoMU1JBVLlRqzIU9VfFaDRiKaZCJAEBqImvfq3nU/FqZOnyGV47exgMTS+1
-qQIJs3FoeVcHc+8dem0B7r1oVerYdNnqIeahdn1Vo4RuUhZ3KFv7Ekn12BetDLEuCa5zjwF/EAeU
-MI8IZbFuvK1N+iKV5qpKko0Ejnmlu6Q69p7qHFTSt2WFY3pkhz+INmIACwCn4AN11R3DqfLH8pez
-zSbmu9nMFDqGgcHq+7Ty8jYciGESn3+jK5JKOt3u0eubsBM43KEf3ajbohDSqTpFwOmar+ACAUH1
-ryCgELOEXnvk4qu5UrytSo9T0OQzybVoCvFUU8Jz0nyISTnj/CYlNZEUN+TOr2/FNb1RSPpJGNBh
-vLEFcJFjLJuqHcfr0o9qYp6KbQDsfl5wwa9X6Bt1F+W0vardUDn6Uj0HVoSsr+zEury8TP56GVlc
-YVXcn9N3bI3wUN+bpMJGii6pk8kp1MWY3f7375ep8533+E9qAXpxX7V7XlyCv/PCt9Jl3aD6FoLS
-3dxiVsV5TB/l9ON7+CbAIjayG4R49Ko2jKangNVgiXUpvVKti4pa2jK6bfNb/A4uIx4GXvBlhCPp
-Cw2mbyZpLyN8YnnMpIXPohbOfxMAxqUNmKv4WdSUIdTKIyntsXK001RuWi7AMmIg+VtqBiOa2Pvk
-UeUUnApfqsQCvcagzp/1M7/izM0yCI6uVfPVXMfIGWP4ZD7NU1fFrpDExqZwMxMWnQaSq6CosiNj
-TON2DOHCroZwlQTCgPsh3Ld3R3g3oCFYzd8DVdEYOp7scjxJqLZK6FcHX/ejxs3fF5nwc1Birj40
-ZJobgegfQp4qNEmr2onL1shl2pY6WwC31SPoy89NPoUOOGmlB+8Qq1sr8ketuD9oK8sitRAuoKki
-mNymEWT1DGTVZwbMqckRh+V2RCgNz1Q9Ubl5CmjJ6P0etWLj2p2jav1PMdWugU7EB/tFtkKm4j0k
-SBhwgF16yVMEHrJLqT9k7rQSMJQSyxW2xM3itsR3xFMzMfzwSgzP/jUQ7z5e9Io37BlvTnUZemxS
-uKQXXH6RDbvLldJDNqd4rfFtc9g2YiqNzVTs4djZt+zR+P8Vsd9ReV+PNY2wXijcvBQvFPO8tJ4L
-epfqAZfAFPexGt41+Z/HYK47FDgYGRNStWiMXfVAM/u46pKCJ0GXb8CX+Peo2/6L356Pt8+Od5ce
-xKKXnv0lzX6//uKge6EmdfjydqZ/m0fwmn69hntoRWmWrWdq/aGX+1WStjoVatyFS4OZnPrJ3lPP
-xsQmz1NF6V7Tsb6tHKaAN/rz4APeGhWng+HFBE9Rzs5PB//E60Hi5MOr1yx7Sz/agBlbf9bvIgZ0
-Yqsr1Mtm+aYEv3BWv6RY3+zA1/jAQly4ot5WTBcx8jU769uqw1s1Z01vDFAvONZVYeo1c+SIGYYc
-RqL/tt11VptVAEt14CslbLQzRgPLN5zU1M4ekdjzvgT4LAoVj7rVwi+uwAvJqzLuru67le6MLCx0
-tcbfcH9v763O9a2+zInHN+BQoVdS40eqGfk2FiSGMG5z5L3sOZ8G4ILq4AiejCz8jqc81rh42czc
-mmyRbjvvbhGqm9RWznR04as00jBmoA/7XOMDWqjcy/SPlepgaOuCSBgSW0X2ncHmDBeWdfM7/x6O
-mcZ7nsz+KIkV7mXIcof6G69r8j6AyYF4u5yx8zmJk+jCuPMQ6PXrUO6F9etv9DArCXlgQ51gRnen
-yoeBxSImOYvKO+cB9Wz3yamaWuGkEFglsVwEZmd0K6qxUHFfudBDChTvL06sFyZ+tVSusWqRXkNT
-rV3DKzRq7/wIlAt4M3zTyzhvBmqsIxC9G8SBU2Wy/I30/J8ErJdY1EIG+cGiscT/iiChy1Xr23Yu
-dpQ/7bCHl4KmLlkE9SpvIw+innj/ClY/4ivPEFgk1RdXfOEX3/A6+u2kiq4NvAZQKM76oxTPX0D6
-H6H5vkLU6WIZz762gW7856dPa7WrXxnU3KxfXNDAEMwM9w9rcEH4Px/YF7825RK6D3A61X9p0OBy
-UuFSxu/75176zIUCNAuPZw3Xj73uIJpjrSGO4976VTsWXrxwXKNFVw5NcAwf4BiXSsghuJ2mFCrM
-Yx6CasdxjQfQQQ03PV30W9AOQmv1eFDp+ifb3d8MbQ8dRzgX6jS9MHjR8XIZZJMAX2htnCCGvELT
-zFizanRM5Z7l+31jcXbZld1VDrwS63zhCjsswVs0GUG9Yj8txflWssYwXR3SG6kwDOp1Qym+V1kB
-lfwxniNQqoHIXLQAx/aUg1xaAdklXwN/GK1AOdUE34znq7V+Dt/Kz8EQFk3wg1t3pn9CJT54d8WI
-jUnNWjVXgivnQNMqNBML4XsLbfz/M/LqM2OERvBIzT62deIG84ABvnQICTiZ0LKTCRJoMlEr40oY
-NtpENvyVD3Za/wetXhBHyWYAAA==
+Mtgt0WHHctdrqh1u8gaUHDEKenV1Yvw4opsJwAtE6q721RfBanLtr2yATia3Pl7r8Y3ihCEXj4p1
+lAUhQRNh+hvvHjH2euKTHvpJF8PMQa1nebEfJl9Z2aSwzzssHMBCg4Ukqx9k5I6yIyuj/KI6HsfC
+HJjyPOiKVPhzWAS+smugp57LO3g6PBIQywDW0DFhlUdjALdH7rNulxOj8Ky9iNcJvmuCL8X7V3j6
+8qeu1z10DM87t0QFTtCDPIB+hB3REc/gu2M6Y3gPz1DV+iqyDOU0i5O09BDPRMLWPTeW4xV6/jAt
+JWlzhRQUESo57IF4UTgipZsEyo2hZG67Xcnl8ryFgyN65QuH5ewAwjJS83mhqoNoW864NIdx/Rfj
+1sOWfmtNX19tsmkiC6+LjnXO665IQpNvjfci0EdFR8K2YjpA8e/aQCQ8SbMtqZ8A70OsW9oyTk+Z
+pCLkv/eqAkyjr6NQEE3gwdixSs98+60ElnKqzTOvV9LsgPOma5l493L/nczi0lKc3PkJnxWvIZyc
+J2gn7tGzOA+Yg2g2YWZTI7/hslpOlBStB9CDJ/KGZ/+4GHx464ri99n5hfnz9cf3TvlgHJ4XYLh6
+N2p/Kb83w6XXbOhgNq/VLcK8wa2MKAFhhgI50a0ZHdIaF7lUfXfBdAVIvCL6IvzNLt8CLIa4DQ20
+UKUFNXsBCt1GVG4MpTYOusc/PP3zM6c8SB0cWB7C42E1p1V0MNKfSgcBuKiSQO881bWPxZK6E693
+aPizFL+SraYk9DIGu4en67ZT1MAii4Ux3gZrSkbSzVagDfg8QWY32IvqxBASqVWdpiJnxrlHL3Uw
+gMgJvy+yRwjxhEXCUpVMKw/JY3VVjxNy4TQrYO+Uw4mheqDzfjL08MAoxQweSw0JqWuMHPw8OMdK
+x5NT1EEx5YvuGQ2ivH80ajBNHkYvzgHbmyz9Ev7pMB8zcuRJYCee0tYnQQdetYSc1Od8xsU5Xuma
+4l4tqA7DKMsLqMaB+PIcuvrZqALPkOzJegXU3aMLMT8I5lk23ZCuv7dHoxHrYhUiCQhATXz1az25
+jfdUSzcB8Q7gw2BoesNQFUiYjeP8uzqYe19ooE3JvbfeSh2bbr49xM7U7hJrlNC11uJCa2tfVq+e
+iEBzRaxL4u3c4wk8iANKmEeEslg3Xp0nrZJKc1UlyUY2zbxfX1Ide4/YDiq59LLCMd3jwx9AVwEG
+sBpzCs5UV134nCrHLn9T3mxivijPPM/AmDxYfZ9W3qSHAzFm5WIE9GlSSaUGPXqXFnaC6Cf0oxt1
+dRfia1U0Cjhd831oICDYkBVEd2KW0DuoXPRdU7w6TI9TMAkzyYWBCvFU4MNz0nyISTnjZDNlmJEU
+NxRbrW/FNb3eSfpJGFBlhLEFiFdirGGr1UboOpzqKQlVPgHY/bz6hd910TeKYMpnKKqQRh2YlIpr
+sDxnfWUn1uXlZfLXy8jicrfiMqO+8GzE6voSK1WZUqhPnUxOoS7G7Pa/f79Mne+8x39SC9BbFKvd
+80of/J1XIZZuTgfVV0KULkoXsyrOY/qo6AFfijgBFrGR3SDepvfmYWpjClgNllgk1CsVHqkQsi2j
+2za/UvHgMuJh4E5fRjiSvtBg+maS9jLCJ5bHTFo4P2rh/DcBYNyggbmKn0WBH0KtXJvSHivnbE21
+v+VqOCOYkr+lZlSjib1PHlWCx6nwpcry0Dsl6vxZP4AtDkAtg+DoozXfk3aMBD7GYebTPI9Y7ApJ
+bGwKNzNh0WkguYquKjsyxjRuxxAu7GoIV0kgDLgfwn17d4QXNRqi3vylXBWNoQPTLgemhGqrhH51
+Cnk/atz85Z0JPwcl5uoTXKa5EdH+IeSpqp+0qp24hpBcpm2pswVwWz2Cvvzc5FPogJNWevAOsdS4
+In/UivuDtrIsUgvhApoqgsltGkFWz0BWfWbAnJoccVhuR4TS8EwVd5Wbp4CWjF62Uqv8rl0AqxZj
+FVPtGuhEfLBfZCtkKl4Kg4QBB9ilN25F4CG7lIdF5k4rAUMpy19hS9wsbkt8Rzw1E8MPr8Tw7F8D
+8e7jRa943aHxGluXoccmhUt62+gX2bC7XCk9ZHOK1xpf/YdtI6bS2MyLH46dfcsejf9fEfsd1Vr2
+WNMI64XCzUvxQjHPS+u5oBfbHnA9UnE5ruHFn/95DOa6Q4GDITYhVYvG2FUPNLOPqy4peBJ0Ewp8
+iX+Puu2/+O35ePvseHfpQSx66dlf0uz36y8OuhdqUodv0mf6t1kPoenXa7gUWNTJ2Xqm1h9602Il
+g67z0sbFxDSYyamf7D2Cbswy8zxVlO41HevbyskWeKM/Dz7gFV5xOhheTPBI6+z8dPBPvKslTj68
+es2yt/SjDZix9Wf9YmhAJ7a6Qr35lzO7/PZf/cZofc0G36kEC3EVkXp1NN2KydfsrG+rDm/VnDW9
+vkG9bVqX6Kl3/pEjZhhyGIn+23bXWW1WASzVga+U+dHOGA0sXzdTUzt7RGLPyyvgs6gaPepWq/C4
+HDIkr8q4SLzvFQHOyMKqY2v8DZcp916xXd/qm7V4lgYOFXolNX6kAp5vY0FiCONqTd7LnvPRDC6o
+TvHgycjC73jkZo2LN//MrckW6bbz7hahutZu5UxHt+9KIw1jBvqwzwVXoIXKvUz/WKkOhrYuiIQh
+sVVk3xlsznBhjT2/gPHhmGm8dMvsj5JY4V6GLHeov/HuLO8DmByIt8sZO5+TOIlu7zsPgV6/m+Ze
+WL/+ehWzrJMHNhRtZnSRrXwyWyxikrMog3QeUFx4n5yqqRVOCoFVEssVeXZGV9Qaq0b31W49pFr0
+/krRepXoV+sWG0tI6Z1A1UJCvM+k9s6PQLmAN8PX7ozDf6DGOgLRu0EcOFUmy/97AP4fG9ZLrDAi
+g/xg0Vji/wuR0E239W07FzvKn3bYw0tBU5csgnqvupEHUU+8fwWrH/H9cwgskuqLK77wW4h4Hf2q
+WEXXBl4DKBRn/VGK52+D/Y/QfF9V8HSxjGdf20A3/vPTp7VC4q8Mam7Wb5FoYAhmhvuHNbgg/D9B
+7Itfm3IJ3Qc4ner/l2hwOamKLOP/fIF76cMbCtAsPOc1XD/2uoNojoWfOI576/ceWXgLxnGNFl3G
+NcExfBJk3PAhh+B2mlKoMI95CKodxzUeQAc13PR00W9BOwit1XNGpeufbHd/M7Q9dBzhXKjT9MLg
+RcfLZZBNAny7uHEUGfIKTTNjAbHRMZV7lu/3jcXZZVd2VznwSqzzhSvssARv0WQE9f8dpKU430rW
+GKar034jFYZBvW4oxfcqK6CSP8ZzBEo1EJmLFuDYnnKQSysgu+Rr4A+jFSinmuCb8Xy11s/hW/k5
+GMKiCX5w6870T6jeCusmjNiY1KxVcyW4jBE0rUIzsRC+RNLG/8wkLwU0RmgEj9TsY1snbjAPGOAb
+oJCAkwktO5kggSYTtTKuhGGjTWTDX/lgp/V/Jlnqh1ZoAAA=
 EASYTDV_HELPER
     local rc=$?
     rm -f "$HELPER.gz"

@@ -4,7 +4,7 @@
 # Run by SSM (AWS-RunShellScript) after the core's one-line prelude of exports
 # (the same as install.sh's): EASYTDV_BUCKET, EASYTDV_PREFIX (required),
 # AWS_DEFAULT_REGION, EASYTDV_HOME (optional, default /opt/easytdv),
-# EASYTDV_IDLE_AFTER_FAILURE_MIN (default 60), EASYTDV_LOG_INTERVAL (default 5),
+# EASYTDV_IDLE_AFTER_FAILURE_MIN (default 60), EASYTDV_LOG_INTERVAL (default 2),
 # EASYTDV_LOG_CHUNK_BYTES (default 1048576); EASYTDV_IMAGE_ID and
 # EASYTDV_CACHE_PREFIX are not used here.
 #
@@ -159,7 +159,7 @@ restore_safety_shutdown() { # a retry: back to the max-runtime shutdown
 # --- The combined log, shipped to S3 in chunks while the script runs ---------
 run_logged() { # run_logged <name> [--raw]: re-run this script under the log helper, once
     [ "${EASYTDV_LOG_WRAPPED:-}" = 1 ] && return 0
-    local interval="${EASYTDV_LOG_INTERVAL:-5}" chunk="${EASYTDV_LOG_CHUNK_BYTES:-1048576}" args
+    local interval="${EASYTDV_LOG_INTERVAL:-2}" chunk="${EASYTDV_LOG_CHUNK_BYTES:-1048576}" args
     if ! { [ -f "$0" ] && grep -q EASYTDV_LOG_WRAPPED "$0" 2>/dev/null; }; then
         say "no live log: the script is not run from a file"
         return 0
@@ -170,7 +170,7 @@ run_logged() { # run_logged <name> [--raw]: re-run this script under the log hel
         say "no live log: python3 (3.8 or newer) or $HELPER is missing on this machine"
         return 0
     fi
-    [[ "$interval" =~ ^[0-9]+(\.[0-9]+)?$ ]] || interval=5
+    [[ "$interval" =~ ^[0-9]+(\.[0-9]+)?$ ]] || interval=2
     is_uint "$chunk" && [ "$chunk" -ge 1 ] || chunk=1048576
     args=(--log "$LOG_DIR/$1.log")
     if [ "${2:-}" = --raw ]; then

@@ -191,3 +191,12 @@ def test_the_aws_cli_takes_over_when_the_helper_cannot_reach_s3(tmp_path):
     # The live log too: each chunk the helper could not send went through the CLI.
     assert [c for c in inst.calls() if c.startswith("aws s3 cp --only-show-errors - ") and "/_logs/train/" in c]
     assert (inst.outputs / "_logs" / "train" / "000000.log").exists()
+
+
+def test_the_log_is_shipped_often_at_first_then_every_10_s_at_most():
+    assert helper.ship_gap(2, 0) == 2
+    assert helper.ship_gap(2, 60) == 2
+    assert helper.ship_gap(2, 300) == 5
+    assert helper.ship_gap(2, 600) == 10
+    assert helper.ship_gap(2, 36_000) == 10
+    assert helper.ship_gap(0.1, 1) == 0.1  # the tests' fast log
