@@ -2,11 +2,10 @@
 //! A run's resource ids are written before the AWS call that creates them,
 //! so a crash never loses track of something that costs money.
 
-use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, ToSql, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -15,6 +14,8 @@ use crate::pipeline::{
     DeleteReport, PipelineError, RunReport, RunResources, RunStateSink, RunSummary, Step,
     TrainRequest,
 };
+
+mod open;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -121,32 +122,6 @@ pub struct RunRecord {
     pub cost: Option<crate::prices::RunCost>,
 }
 
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE runs (
-        run_id TEXT PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        account_id TEXT,
-        request_json TEXT,
-        resources_json TEXT NOT NULL,
-        outcome TEXT NOT NULL DEFAULT 'running',
-        last_step TEXT,
-        message TEXT,
-        outputs_uri TEXT
-    );
-    CREATE INDEX runs_created ON runs(created_at);",
-    // v2: the clean-up is tracked apart from the run's outcome, so a deleted
-    // run still shows whether its training succeeded.
-    "ALTER TABLE runs ADD COLUMN cleanup TEXT NOT NULL DEFAULT 'none';
-    ALTER TABLE runs ADD COLUMN cleanup_message TEXT;
-    ALTER TABLE runs ADD COLUMN detail TEXT;
-    UPDATE runs SET cleanup = CASE outcome WHEN 'deleted' THEN 'deleted' ELSE 'failed' END,
-        outcome = 'failed'
-        WHERE outcome IN ('deleted', 'deleting', 'delete_failed');",
-    // v3: what the machine reported (phases, Python, environment, final
-    // metric values).
-    "ALTER TABLE runs ADD COLUMN summary_json TEXT;",
-];
-
 pub struct History {
     conn: Mutex<Connection>,
     /// Set when an unreadable history was moved aside at opening.
@@ -161,80 +136,9 @@ pub struct MovedAside {
 }
 
 impl History {
-    /// Opens (or creates) the history. A damaged file, or one written by a
-    /// newer easyTDV, is moved aside (see [`History::moved_aside`]) and a
-    /// new history is started: the app always starts. Two processes opening
-    /// a new history at once both succeed.
-    pub fn open(path: &Path) -> Result<Self, HistoryError> {
-        match Self::open_file(path) {
-            Ok(conn) => Self::migrate(conn, None),
-            Err(Unusable(reason)) => {
-                let aside = move_aside(path, &reason)?;
-                warn!(path = %aside.path.display(), reason, "moved an unusable run history aside");
-                Self::migrate(
-                    Self::open_file(path).map_err(|u| u.into_error())?,
-                    Some(aside),
-                )
-            }
-        }
-    }
-
-    pub fn in_memory() -> Result<Self, HistoryError> {
-        Self::migrate(Connection::open_in_memory()?, None)
-    }
-
     /// The unusable file found at opening, if any (the UI says so once).
     pub fn moved_aside(&self) -> Option<&MovedAside> {
         self.moved_aside.as_ref()
-    }
-
-    fn open_file(path: &Path) -> Result<Connection, Unusable> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-        )
-        .map_err(Unusable::from)?;
-        // Set first: the other pragmas may wait for another process's lock.
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(Unusable::from)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(Unusable::from)?;
-        // Writes are rare and each one matters (it may name a billing machine).
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(Unusable::from)?;
-        let version = user_version(&conn).map_err(Unusable::from)?;
-        if version > MIGRATIONS.len() {
-            return Err(Unusable(format!(
-                "it was written by a newer easyTDV (schema {version}, this one knows {})",
-                MIGRATIONS.len()
-            )));
-        }
-        let check: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(Unusable::from)?;
-        if check != "ok" {
-            return Err(Unusable(format!("the database is damaged ({check})")));
-        }
-        Ok(conn)
-    }
-
-    /// Runs the missing migrations in one immediate transaction: a second
-    /// process waits for the first, then finds nothing left to do.
-    fn migrate(
-        mut conn: Connection,
-        moved_aside: Option<MovedAside>,
-    ) -> Result<Self, HistoryError> {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version = user_version(&tx)?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        }
-        tx.commit()?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-            moved_aside,
-        })
     }
 
     fn with<T>(
@@ -430,49 +334,6 @@ impl History {
     }
 }
 
-/// Why a history file cannot be used as it is.
-struct Unusable(String);
-
-impl From<rusqlite::Error> for Unusable {
-    fn from(e: rusqlite::Error) -> Self {
-        Unusable(e.to_string())
-    }
-}
-
-impl Unusable {
-    fn into_error(self) -> HistoryError {
-        HistoryError::Unusable(self.0)
-    }
-}
-
-fn user_version(conn: &Connection) -> rusqlite::Result<usize> {
-    conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
-        .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
-}
-
-/// Renames the file (and its WAL and shared-memory files) beside itself.
-fn move_aside(path: &Path, reason: &str) -> Result<MovedAside, HistoryError> {
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "history.db".into());
-    let aside = path.with_file_name(format!("{name}.unreadable-{stamp}"));
-    for suffix in ["", "-wal", "-shm"] {
-        let from = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-        if from.exists() {
-            let to = std::path::PathBuf::from(format!("{}{suffix}", aside.display()));
-            std::fs::rename(&from, &to).map_err(|e| {
-                HistoryError::Unusable(format!("{reason}; moving it aside failed: {e}"))
-            })?;
-        }
-    }
-    Ok(MovedAside {
-        path: aside,
-        reason: reason.to_string(),
-    })
-}
-
 const SELECT: &str = "SELECT run_id, created_at, account_id, request_json, resources_json, outcome, last_step, message,
      outputs_uri, cleanup, cleanup_message, detail, summary_json FROM runs";
 
@@ -545,176 +406,4 @@ impl RunStateSink for History {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn res(id: &str) -> RunResources {
-        RunResources {
-            run_id: id.into(),
-            bucket: "b".into(),
-            prefix: format!("easytdv/runs/{id}"),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn a_cli_run_in_progress_is_not_marked_interrupted() {
-        let h = History::in_memory().unwrap();
-        let req = TrainRequest {
-            script_path: "train.py".into(),
-            requirements_path: "requirements.txt".into(),
-            instance_type: "t3.medium".into(),
-            disk_gb: 30,
-            region: "eu-west-3".into(),
-            bucket: "b".into(),
-            ami: None,
-            max_runtime_hours: 24,
-            budget_usd: None,
-            engine: Default::default(),
-        };
-        for (id, account) in [
-            ("20260101-000000-cccccc", "cli"),
-            ("20260101-000000-dddddd", "acc-1"),
-        ] {
-            h.save_resources(&res(id)).unwrap();
-            h.attach_request(id, account, &req).unwrap();
-        }
-        assert_eq!(h.mark_interrupted().unwrap(), 1);
-        assert_eq!(
-            h.get("20260101-000000-cccccc").unwrap().outcome,
-            Outcome::Running
-        );
-        assert_eq!(
-            h.get("20260101-000000-dddddd").unwrap().outcome,
-            Outcome::Failed
-        );
-    }
-
-    #[test]
-    fn round_trip_and_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let h = History::open(&dir.path().join("history.db")).unwrap();
-        h.save_resources(&res("20260101-000000-aaaaaa")).unwrap();
-        let mut r = res("20260101-000000-aaaaaa");
-        r.instance_id = Some("i-1".into());
-        h.save_resources(&r).unwrap();
-        h.set_outcome(
-            &r.run_id,
-            Outcome::Failed,
-            Some(Step::Training),
-            Some("boom"),
-            None,
-        )
-        .unwrap();
-        let got = h.get(&r.run_id).unwrap();
-        assert_eq!(got.resources.instance_id.as_deref(), Some("i-1"));
-        assert_eq!(
-            (got.outcome, got.last_step, got.message.as_deref()),
-            (Outcome::Failed, Some(Step::Training), Some("boom"))
-        );
-        assert_eq!(got.cleanup, Cleanup::None);
-        // Deleting keeps what the run achieved; an interrupted clean-up says so.
-        h.set_cleanup(&r.run_id, Cleanup::Deleting, None).unwrap();
-        assert_eq!(h.mark_interrupted().unwrap(), 1);
-        let got = h.get(&r.run_id).unwrap();
-        assert_eq!(
-            (got.outcome, got.cleanup),
-            (Outcome::Failed, Cleanup::Failed)
-        );
-        assert!(got.cleanup_message.unwrap().contains("Delete it again"));
-        h.set_cleanup(&r.run_id, Cleanup::Deleted, None).unwrap();
-        assert!(h.with_live_resources().unwrap().is_empty());
-        assert!(matches!(h.get("nope"), Err(HistoryError::NotFound(_))));
-        drop(h);
-        // Reopening keeps the data and does not re-run migrations.
-        let h = History::open(&dir.path().join("history.db")).unwrap();
-        assert_eq!(h.list().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn two_processes_opening_a_new_history_at_once_both_succeed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.db");
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                let path = path.clone();
-                std::thread::spawn(move || History::open(&path).map(|h| h.list().map(|l| l.len())))
-            })
-            .collect();
-        for h in handles {
-            assert_eq!(h.join().unwrap().unwrap().unwrap(), 0);
-        }
-    }
-
-    #[test]
-    fn a_damaged_or_newer_history_is_moved_aside_and_a_new_one_starts() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.db");
-        std::fs::write(&path, b"this is not a database, just text ".repeat(200)).unwrap();
-        let h = History::open(&path).unwrap();
-        let aside = h.moved_aside().expect("moved aside").clone();
-        assert!(aside.path.exists(), "{aside:?}");
-        assert_eq!(h.list().unwrap().len(), 0);
-        h.save_resources(&res("20260101-000000-aaaaaa")).unwrap();
-        drop(h);
-        // Written by a newer easyTDV: kept aside too, never crashes.
-        let conn = Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", 99).unwrap();
-        drop(conn);
-        let h = History::open(&path).unwrap();
-        assert!(h.moved_aside().unwrap().reason.contains("newer easyTDV"));
-        assert_eq!(h.list().unwrap().len(), 0);
-        drop(h);
-        let h = History::open(&path).unwrap();
-        assert!(h.moved_aside().is_none());
-    }
-
-    #[test]
-    fn one_bad_row_never_hides_the_others() {
-        let h = History::in_memory().unwrap();
-        for id in ["20260101-000000-aaaaaa", "20260101-000000-bbbbbb"] {
-            h.save_resources(&res(id)).unwrap();
-        }
-        h.with(|c| {
-            c.execute(
-                "UPDATE runs SET resources_json = '{broken', outcome = 'from-the-future' WHERE run_id = '20260101-000000-aaaaaa'",
-                [],
-            )?;
-            Ok(())
-        })
-        .unwrap();
-        let list = h.list().unwrap();
-        assert_eq!(list.len(), 2);
-        let bad = list
-            .iter()
-            .find(|r| r.run_id == "20260101-000000-aaaaaa")
-            .unwrap();
-        assert!(bad.message.as_deref().unwrap().contains("damaged"));
-        assert_eq!(bad.outcome, Outcome::Failed);
-        let good = h.get("20260101-000000-bbbbbb").unwrap();
-        assert_eq!(good.resources.bucket, "b");
-    }
-
-    #[test]
-    fn stopped_is_a_real_outcome() {
-        let h = History::in_memory().unwrap();
-        h.save_resources(&res("20260101-000000-aaaaaa")).unwrap();
-        h.set_outcome(
-            "20260101-000000-aaaaaa",
-            Outcome::Stopped,
-            Some(Step::Training),
-            Some("Stopped by you before it finished."),
-            None,
-        )
-        .unwrap();
-        let got = h.get("20260101-000000-aaaaaa").unwrap();
-        assert_eq!(
-            (got.outcome, got.last_step),
-            (Outcome::Stopped, Some(Step::Training))
-        );
-        assert!(matches!(
-            h.set_cleanup("nope", Cleanup::Deleted, None),
-            Err(HistoryError::NotFound(_))
-        ));
-    }
-}
+mod tests;
