@@ -173,21 +173,37 @@ impl Train {
     ) -> Result<PreparedEnv, PipelineError> {
         let ctx = &self.ctx.clone();
         let info = machine::describe_type(ctx, &self.request.instance_type).await?;
-        let ami = machine::resolve_ami(ctx, &info, self.request.ami.as_deref()).await?;
+        // Independent reads, asked at once (each is a round trip to AWS);
+        // their errors are then told in this order, as if asked one by one.
+        let known_account = self.resources.account_id.clone();
+        let (ami, quota, network, account) = tokio::join!(
+            machine::resolve_ami(ctx, &info, self.request.ami.as_deref()),
+            quotas::check_vcpus(ctx, &info),
+            async {
+                let vpc_id = machine::default_vpc(ctx).await?;
+                let subnets = machine::launch_subnets(ctx, &info.name, &vpc_id).await?;
+                Ok::<_, PipelineError>((vpc_id, subnets))
+            },
+            async {
+                match known_account {
+                    Some(id) => Ok(id),
+                    None => storage::account_id(ctx).await,
+                }
+            },
+        );
+        let ami = ami?;
         if i64::from(self.request.disk_gb) < i64::from(ami.min_disk_gb) {
             return Err(PipelineError::DiskTooSmallForImage {
                 needed: ami.min_disk_gb,
                 asked: self.request.disk_gb,
             });
         }
-        quotas::check_vcpus(ctx, &info).await?;
-        let vpc_id = machine::default_vpc(ctx).await?;
-        self.subnets = machine::launch_subnets(ctx, &info.name, &vpc_id).await?;
+        quota?;
+        let (vpc_id, subnets) = network?;
+        self.subnets = subnets;
         self.price_and_cap(timer).await?;
         timer.update(format!("Using image {} ({})", ami.name, ami.id));
-        if self.resources.account_id.is_none() {
-            self.resources.account_id = Some(storage::account_id(ctx).await?);
-        }
+        self.resources.account_id = Some(account?);
         self.resources.image_id = Some(ami.id.clone());
         self.save()?;
         if self.bucket()?.ensure().await? {
@@ -204,15 +220,23 @@ impl Train {
                 assets::lambda_zip().map_err(|e| PipelineError::State(e.to_string()))?,
             ),
         ];
-        for (name, body) in files {
+        // Every key is recorded before its upload (a crash never forgets a
+        // file), then the three go up at once.
+        for (name, _) in &files {
             let key = self.key(name);
             if !self.resources.uploaded_keys.contains(&key) {
-                self.resources.uploaded_keys.push(key.clone());
-                self.save()?;
+                self.resources.uploaded_keys.push(key);
             }
-            timer.update(format!("Uploading {name}"));
-            self.bucket()?.put(&key, body).await?;
         }
+        self.save()?;
+        timer.update("Uploading train.py, requirements.txt and the launcher");
+        let bucket = self.bucket()?;
+        let [a, b, c] = files.map(|(name, body)| (self.key(name), body));
+        tokio::try_join!(
+            bucket.put(&a.0, a.1),
+            bucket.put(&b.0, b.1),
+            bucket.put(&c.0, c.1)
+        )?;
         Ok(PreparedEnv {
             s3_lambda_key: self.key("launch.zip"),
             s3_train_script_key: self.key("train.py"),
