@@ -173,9 +173,9 @@ SMALL = 64 << 20  # bigger files are left to the AWS CLI (multipart, parallel)
 
 
 class S3Error(Exception):
-    def __init__(self, status, text):
+    def __init__(self, status, text, code=""):
         super().__init__(text)
-        self.status = status
+        self.status, self.code = status, code
 
 
 def _urlopen(req, timeout, direct=False):
@@ -299,7 +299,7 @@ def _s3_error(status, body):
     code = re.search(rb"<Code>([^<]*)</Code>", body or b"")
     message = re.search(rb"<Message>([^<]*)</Message>", body or b"")
     text = " ".join(m.group(1).decode("utf-8", "replace") for m in (code, message) if m)
-    return S3Error(status, f"HTTP {status} {text}".strip())
+    return S3Error(status, f"HTTP {status} {text}".strip(), code.group(1).decode("utf-8", "replace") if code else "")
 
 
 def s3_request(method, bucket, key, body=None, size=0, sha=EMPTY_SHA256, content_type=None, tries=4):
@@ -405,7 +405,9 @@ def _say_error(what, e):
 def cmd_get(argv):
     """get [--max-bytes N] s3://bucket/key FILE [s3://... FILE ...], at the same
     time: 0 all downloaded, 3 one is bigger than N (left to the AWS CLI), 4 one
-    is missing or denied, 1 another failure."""
+    is missing (404, or 403 AccessDenied: S3's answer for a missing key to a
+    role that may not list), 1 another failure (a refused signature, a clock
+    off, the network: the AWS CLI is worth a try)."""
     max_bytes = None
     if argv[:1] == ["--max-bytes"]:
         max_bytes, argv = int(argv[1]), argv[2:]
@@ -416,7 +418,8 @@ def cmd_get(argv):
             return 0 if s3_get(*split_s3(pair[0]), pair[1], max_bytes) else 3
         except (S3Error, OSError) as e:
             _say_error(f"could not download {pair[0]}", e)
-            return 4 if getattr(e, "status", 0) in (403, 404) else 1
+            missing = getattr(e, "status", 0) == 404 or getattr(e, "code", "") == "AccessDenied"
+            return 4 if missing else 1
 
     codes = _parallel(one, pairs)
     return max(codes, default=0) if 1 not in codes else 1

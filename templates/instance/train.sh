@@ -73,16 +73,15 @@ helper_ok() {
     [ "$HELPER_OK" = 1 ]
 }
 s3_get() { # s3_get <s3 url> <file> [<s3 url> <file> ...]: all of them, at the same time
-    local rc=1 url
+    local rc
     if helper_ok; then
         python3 "$HELPER" get --max-bytes "$SMALL_BYTES" "$@" && return 0
         rc=$?
-        [ "$rc" = 4 ] && return 4 # missing or denied: the AWS CLI would not do better
+        [ "$rc" = 4 ] && return 4 # missing: the AWS CLI would not do better
     fi
     rc=0
     while [ "$#" -ge 2 ]; do
-        url="$1"
-        aws s3 cp --only-show-errors "$url" "$2" || rc=1
+        aws s3 cp --only-show-errors "$1" "$2" || rc=1
         shift 2
     done
     return "$rc"

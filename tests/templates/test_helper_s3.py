@@ -146,7 +146,7 @@ def test_the_instance_roles_credentials_and_region_come_from_imdsv2(tmp_path):
         imds.shutdown()
 
 
-def test_a_refused_signature_is_an_error_not_a_file(tmp_path):
+def test_a_refused_signature_is_an_error_not_a_file_and_the_aws_cli_gets_a_try(tmp_path):
     inst = Instance(tmp_path / "m")
     (inst.inputs / "train.py").write_text("x")
     env = inst.env(AWS_SECRET_ACCESS_KEY="not-the-secret")
@@ -156,9 +156,27 @@ def test_a_refused_signature_is_an_error_not_a_file(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 4, done.stderr
+    assert done.returncode == 1, done.stderr  # not "missing": the scripts then try the AWS CLI
     assert "HTTP 403 SignatureDoesNotMatch" in done.stderr
     assert not (tmp_path / "got").exists()
+    # The same run's download on the machine: the helper is refused, the CLI gets it.
+    inst.upload_inputs("print(1)\n", "")
+    result = inst.run(INSTALL, AWS_SECRET_ACCESS_KEY="not-the-secret")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c for c in inst.calls() if c.startswith("aws s3 cp") and c.endswith("/run/train.py")]
+
+
+def test_a_missing_object_is_missing_for_both_answers_s3_gives(tmp_path):
+    # 404 NoSuchKey; 403 AccessDenied is what a role without s3:ListBucket gets
+    # for a key that does not exist (the instance role on easytdv/cache/).
+    inst = Instance(tmp_path / "m")
+    url = f"s3://{BUCKET}/{PREFIX}/nothing-here"
+    for fail in ("", f"get {PREFIX}/nothing-here"):
+        (inst.s3 / ".fail").write_text(fail + "\n")
+        done = subprocess.run(
+            [sys.executable, str(HELPER_PY), "get", url, str(tmp_path / "x")], env=inst.env(), capture_output=True
+        )
+        assert done.returncode == 4, done.stderr
 
 
 def test_big_outputs_go_through_the_aws_cli_and_small_ones_through_the_helper(tmp_path):

@@ -9,7 +9,8 @@ SignatureDoesNotMatch): every test that moves a file checks the helper's signing
 
 One server serves every fake instance: the access key id names the instance's
 folder. Failure switches, written by Instance.run to <root>/.fail: "put <key
-prefix>" (PUTs below it fail) and "sync" (PUTs of outputs fail, log chunks do not).
+prefix>" (PUTs below it fail), "get <key prefix>" (GETs below it are denied:
+403 AccessDenied) and "sync" (PUTs of outputs fail, log chunks do not).
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ class Handler(BaseHTTPRequestHandler):
         root, bucket, key = target
         note(root, ".calls", f"helper GET s3://{bucket}/{key}")
         full = os.path.join(root, bucket, key)
+        if failing(root, key, "get"):
+            self._fail(403, "AccessDenied", "Access Denied")
+            return
         if not os.path.isfile(full):
             self._fail(404, "NoSuchKey", "The specified key does not exist.")
             return
@@ -104,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         root, bucket, key = target
         note(root, ".calls", f"helper PUT s3://{bucket}/{key}")
-        if failing(root, key):
+        if failing(root, key, "put"):
             self._fail(403, "AccessDenied", "Access Denied")
             return
         full = os.path.join(root, bucket, key)
@@ -122,7 +126,7 @@ def note(root: str, name: str, line: str) -> None:
         f.write(line + "\n")
 
 
-def failing(root: str, key: str) -> bool:
+def failing(root: str, key: str, verb: str) -> bool:
     try:
         with open(os.path.join(root, ".fail")) as f:
             rules = f.read().splitlines()
@@ -130,9 +134,9 @@ def failing(root: str, key: str) -> bool:
         return False
     for rule in rules:
         kind, _, arg = rule.partition(" ")
-        if kind == "put" and key.startswith(arg):
+        if kind == verb and key.startswith(arg):
             return True
-        if kind == "sync" and "/outputs/" in "/" + key and not LOG_CHUNK.search("/" + key):
+        if kind == "sync" and verb == "put" and "/outputs/" in "/" + key and not LOG_CHUNK.search("/" + key):
             return True
     return False
 
