@@ -17,7 +17,8 @@ import uuid
 import zipfile
 from pathlib import Path
 
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.exceptions import ValidationException
+from moto.awslambda.models import LambdaBackend, LambdaFunction
 
 from . import gateway, principals, procs
 from .config import CONFIG, child_env, python
@@ -131,5 +132,29 @@ def invoke(self: LambdaFunction, body, request_headers, response_headers):
     return payload
 
 
+# CreateFunction's documented ranges (moto accepts any value): memory
+# 128..10240 MB, timeout 1..900 s.
+LIMITS = {"MemorySize": ("memorySize", 128, 10240), "Timeout": ("timeout", 1, 900)}
+_orig_create_function = LambdaBackend.create_function
+
+
+def check_limits(spec: dict) -> None:
+    for key, (name, low, high) in LIMITS.items():
+        value = spec.get(key)
+        if value is None:
+            continue
+        value = int(value)
+        if value < low:
+            raise ValidationException(str(value), name, f"Member must have value greater than or equal to {low}")
+        if value > high:
+            raise ValidationException(str(value), name, f"Member must have value less than or equal to {high}")
+
+
+def _create_function(self: LambdaBackend, spec: dict) -> LambdaFunction:
+    check_limits(spec)
+    return _orig_create_function(self, spec)
+
+
 def install() -> None:
     LambdaFunction.invoke = invoke
+    LambdaBackend.create_function = _create_function

@@ -5,7 +5,10 @@ import json
 import time
 import zipfile
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from conftest import REGION
 
@@ -99,6 +102,38 @@ def test_exception_is_an_unhandled_function_error(aws, role_arn):
     assert err["errorType"] == "ValueError"
     assert err["errorMessage"] == "bad input: 7"
     assert any("fail.py" in line and "helper" in line for line in err["stackTrace"])
+
+
+@pytest.mark.parametrize(
+    "extra, constraint",
+    [
+        ({"MemorySize": 64}, "greater than or equal to 128"),
+        ({"MemorySize": 10241}, "less than or equal to 10240"),
+        ({"Timeout": 901}, "less than or equal to 900"),
+        ({"Timeout": 0}, "greater than or equal to 1"),
+    ],
+)
+def test_memory_and_timeout_limits_are_enforced(endpoint, role_arn, extra, constraint):
+    # Without botocore's own checks, as CloudFormation's calls would arrive.
+    raw = boto3.client(
+        "lambda",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+        config=Config(parameter_validation=False),
+    )
+    with pytest.raises(ClientError) as err:
+        raw.create_function(
+            FunctionName="out-of-range",
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="ok.handler",
+            Code={"ZipFile": zip_of({"ok.py": SLOW})},
+            **{"Timeout": 10, **extra},
+        )
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert constraint in err.value.response["Error"]["Message"]
 
 
 def test_timeout_is_honoured(aws, role_arn):

@@ -9,9 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -93,11 +97,41 @@ impl Intercept for CallCounter {
     fn read_before_execution(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.fetch_add(1, Ordering::Relaxed);
+        cfg.interceptor_state()
+            .store_put(CallStarted(std::time::Instant::now()));
         Ok(())
     }
+
+    /// `EASYTDV_LOG=debug` shows each call (service, operation, duration,
+    /// whether it failed): where a run's waiting goes. Names only, never a
+    /// request's content.
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let ms = cfg
+            .load::<CallStarted>()
+            .map(|s| s.0.elapsed().as_secs_f64() * 1000.0);
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map_or(("?", "?"), |m| (m.service(), m.name()));
+        let failed = context.output_or_error().is_some_and(|r| r.is_err());
+        tracing::debug!(service, operation, ms, failed, "AWS call");
+        Ok(())
+    }
+}
+
+/// When the current call started (in the call's own config bag).
+#[derive(Debug, Clone)]
+struct CallStarted(std::time::Instant);
+
+impl Storable for CallStarted {
+    type Storer = StoreReplace<Self>;
 }
 
 /// How long a launcher Invoke may take: above the function's 120 s timeout.
