@@ -495,7 +495,11 @@ create_env() { # create_env: a fresh environment at $VENV for $INSTALLER; sets E
     ENV_PY="$VENV/bin/python"
 }
 t0="$(now_us)"
-"$PY" "$HELPER" reqs "$REQ" "$NORM" >/dev/null || fail 5 "could not read requirements.txt"
+if grep -qEv '^[[:space:]]*(#.*)?$' "$REQ"; then
+    "$PY" "$HELPER" reqs "$REQ" "$NORM" >/dev/null || fail 5 "could not read requirements.txt"
+else
+    : >"$NORM" # only blank lines and comments: nothing to install (no helper start)
+fi
 if find_uv; then
     INSTALLER=uv
     say "installer uv $UV_PIN"

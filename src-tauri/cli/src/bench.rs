@@ -48,6 +48,8 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
     let mut totals = Vec::new();
     let mut phases: BTreeMap<String, Vec<(f64, u64)>> = BTreeMap::new();
     let (mut machine_time, mut overhead, mut outside_phases) = (Vec::new(), Vec::new(), Vec::new());
+    let mut in_calls = Vec::new();
+    let mut operations: BTreeMap<String, Vec<(f64, u64)>> = BTreeMap::new();
     for i in 0..n {
         let source = crate::access::source(&args.access, &services)?;
         let ctx = match AwsContext::new(&source, &args.region).await {
@@ -102,6 +104,10 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
         let machine = commands + boot;
         machine_time.push((machine, 0));
         overhead.push((wall - machine, 0));
+        in_calls.push((ctx.call_seconds(), ctx.calls()));
+        for (op, calls, secs) in ctx.calls_per_operation() {
+            operations.entry(op).or_default().push((secs, calls));
+        }
         for (step, secs, calls) in clock.done.lock().map(|d| d.clone()).unwrap_or_default() {
             samples.entry(step).or_default().push((secs, calls));
         }
@@ -112,7 +118,7 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
         );
     }
     println!(
-        "{:<18} {:>8} {:>8} {:>8} {:>10}",
+        "{:<34} {:>8} {:>8} {:>8} {:>10}",
         "step", "min s", "median s", "max s", "API calls"
     );
     let order = [
@@ -143,7 +149,59 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
          (boot); overhead = total wall time minus that: preparing, the stack, launching, sending commands, \
          polling, cleaning up)"
     );
+    println!();
+    println!("time inside AWS calls, per operation (the longest first; calls overlap the machine's time and each other):");
+    let mut ops: Vec<(&String, &Vec<(f64, u64)>)> = operations.iter().collect();
+    ops.sort_by(|a, b| median(b.1).total_cmp(&median(a.1)));
+    for (op, v) in ops.into_iter().take(8) {
+        print_row(&format!("  {op}"), v);
+    }
+    print_row("  all calls", &in_calls);
+    if let Some(line) = first_and_rest(samples.get("requirements"), phases.get("install")) {
+        println!();
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// The first run against the others (which reuse its cached environment
+/// when the requirements are not empty): the requirements step and its
+/// install phase.
+fn first_and_rest(
+    step: Option<&Vec<(f64, u64)>>,
+    install: Option<&Vec<(f64, u64)>>,
+) -> Option<String> {
+    let ratio = |v: &Vec<(f64, u64)>| -> Option<(f64, f64)> {
+        let (first, rest) = v.split_first()?;
+        let mut rest: Vec<f64> = rest.iter().map(|x| x.0).collect();
+        if rest.is_empty() {
+            return None;
+        }
+        rest.sort_by(|a, b| a.total_cmp(b));
+        Some((first.0, rest[rest.len() / 2]))
+    };
+    let (s1, s2) = ratio(step?)?;
+    // Nothing was installed (empty requirements): no first run to compare.
+    if install.and_then(ratio).is_some_and(|(i1, _)| i1 < 0.005) {
+        return None;
+    }
+    let mut line = format!(
+        "requirements step: run 1 {s1:.2} s, runs 2+ (median) {s2:.2} s: {:.1}x",
+        s1 / s2.max(1e-3)
+    );
+    if let Some((i1, i2)) = install.and_then(ratio) {
+        line += &format!(
+            "; install phase: {i1:.2} s, then {i2:.2} s: {:.1}x",
+            i1 / i2.max(1e-3)
+        );
+    }
+    Some(line)
+}
+
+fn median(v: &[(f64, u64)]) -> f64 {
+    let mut secs: Vec<f64> = v.iter().map(|x| x.0).collect();
+    secs.sort_by(|a, b| a.total_cmp(b));
+    secs.get(secs.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn print_row(name: &str, v: &[(f64, u64)]) {
@@ -153,7 +211,7 @@ fn print_row(name: &str, v: &[(f64, u64)]) {
     calls.sort_unstable();
     let med = secs[secs.len() / 2];
     println!(
-        "{:<18} {:>8.2} {:>8.2} {:>8.2} {:>10}",
+        "{:<34} {:>8.2} {:>8.2} {:>8.2} {:>10}",
         name,
         secs[0],
         med,

@@ -78,14 +78,33 @@ impl crate::explain::Explain for AwsError {
     }
 }
 
-/// Counts AWS API operations (not retries) made through a context; the
-/// benchmark prints it per step.
+/// Counts AWS API operations (not retries) made through a context, and the
+/// time spent in them; the benchmark prints both.
 #[derive(Clone, Debug, Default)]
-pub struct CallCounter(Arc<AtomicU64>);
+pub struct CallCounter {
+    calls: Arc<AtomicU64>,
+    micros: Arc<AtomicU64>,
+    /// "Service.Operation" → (calls, seconds).
+    per_operation: Arc<std::sync::Mutex<std::collections::BTreeMap<String, (u64, f64)>>>,
+}
 
 impl CallCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Seconds spent inside calls, from each call's start to its end
+    /// (concurrent calls each count).
+    pub fn seconds(&self) -> f64 {
+        self.micros.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
+    /// Per "Service.Operation": how many calls and the seconds spent in them.
+    pub fn per_operation(&self) -> Vec<(String, u64, f64)> {
+        match self.per_operation.lock() {
+            Ok(map) => map.iter().map(|(k, (n, s))| (k.clone(), *n, *s)).collect(),
+            Err(_) => Vec::new(),
+        }
     }
 }
 
@@ -99,7 +118,7 @@ impl Intercept for CallCounter {
         _context: &BeforeSerializationInterceptorContextRef<'_>,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
         cfg.interceptor_state()
             .store_put(CallStarted(std::time::Instant::now()));
         Ok(())
@@ -114,13 +133,21 @@ impl Intercept for CallCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let ms = cfg
-            .load::<CallStarted>()
-            .map(|s| s.0.elapsed().as_secs_f64() * 1000.0);
+        let elapsed = cfg.load::<CallStarted>().map(|s| s.0.elapsed());
+        if let Some(e) = elapsed {
+            let micros = u64::try_from(e.as_micros()).unwrap_or(u64::MAX);
+            self.micros.fetch_add(micros, Ordering::Relaxed);
+        }
+        let ms = elapsed.map(|e| e.as_secs_f64() * 1000.0);
         let (service, operation) = cfg
             .load::<Metadata>()
             .map_or(("?", "?"), |m| (m.service(), m.name()));
         let failed = context.output_or_error().is_some_and(|r| r.is_err());
+        if let (Some(e), Ok(mut map)) = (elapsed, self.per_operation.lock()) {
+            let entry = map.entry(format!("{service}.{operation}")).or_default();
+            entry.0 += 1;
+            entry.1 += e.as_secs_f64();
+        }
         tracing::debug!(service, operation, ms, failed, "AWS call");
         Ok(())
     }
@@ -301,6 +328,16 @@ impl AwsContext {
     /// How many AWS API operations this context (and its clones) made.
     pub fn calls(&self) -> u64 {
         self.calls.get()
+    }
+
+    /// Seconds this context (and its clones) spent inside AWS calls.
+    pub fn call_seconds(&self) -> f64 {
+        self.calls.seconds()
+    }
+
+    /// Calls and seconds per "Service.Operation" (see [`CallCounter`]).
+    pub fn calls_per_operation(&self) -> Vec<(String, u64, f64)> {
+        self.calls.per_operation()
     }
 
     pub fn s3(&self) -> aws_sdk_s3::Client {
