@@ -1,0 +1,115 @@
+use super::*;
+
+#[test]
+fn bucket_rules() {
+    for ok in [
+        "abc",
+        "my-bucket.data",
+        "easytdv-123456789012-eu-west-3",
+        &"a".repeat(63),
+    ] {
+        assert_eq!(check_bucket(ok), Ok(()), "{ok}");
+    }
+    for bad in [
+        "ab",
+        "My-Bucket",
+        "-abc",
+        "abc-",
+        "a..b",
+        "a.-b",
+        "192.168.1.1",
+        "xn--abc",
+        "abc-s3alias",
+        "a_b",
+    ] {
+        assert!(
+            matches!(check_bucket(bad), Err(InputError::BadBucket { .. })),
+            "{bad}"
+        );
+    }
+    assert!(check_bucket(&"a".repeat(64)).is_err());
+}
+
+#[test]
+fn requirements_lines() {
+    let pkgs = parse_requirements("# comment\nnumpy==2.1.0\n\npandas>=2 # data\n-r other.txt\ntorch[cuda]; python_version>'3'\nsix\n").unwrap();
+    assert_eq!(
+        pkgs,
+        vec![
+            "numpy==2.1.0",
+            "pandas>=2",
+            "torch[cuda]; python_version>'3'",
+            "six"
+        ]
+    );
+    assert_eq!(
+        parse_requirements("numpy\nthis is not a package\n"),
+        Err(InputError::BadRequirement {
+            line: 2,
+            text: "this is not a package".into()
+        })
+    );
+}
+
+#[test]
+fn instance_types_and_amis() {
+    for ok in [
+        "t3.medium",
+        "g4dn.xlarge",
+        "p4d.24xlarge",
+        "m7i-flex.large",
+        "u-6tb1.metal",
+    ] {
+        assert!(check_instance_type(ok).is_ok(), "{ok}");
+    }
+    for bad in ["", "t3", "T3.medium", ".large", "t3.", "t3 medium"] {
+        assert!(check_instance_type(bad).is_err(), "{bad}");
+    }
+    assert!(check_training_type("ml.g5.xlarge").is_ok());
+    for bad in ["g5.xlarge", "ml.", "ml.g5", "ML.g5.xlarge"] {
+        assert!(check_training_type(bad).is_err(), "{bad}");
+    }
+    assert!(check_instance_type("ml.m5.large").is_err());
+    assert!(check_ami("ami-0123456789abcdef0").is_ok());
+    assert!(check_ami("ami-12345678").is_ok());
+    for bad in [
+        "ami-xyz",
+        "0123456789abcdef0",
+        "ami-0123456789ABCDEF0",
+        "ami-123",
+    ] {
+        assert!(check_ami(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("train.py"), "print('hi')\n").unwrap();
+    std::fs::write(p("empty.py"), "  \n").unwrap();
+    std::fs::write(p("bin.py"), [0xff, 0xfe, 0x00]).unwrap();
+    std::fs::write(p("train.txt"), "print('hi')\n").unwrap();
+    std::fs::write(p("req.txt"), "six==1.16.0\n").unwrap();
+    let (f, bytes) = read_input(FileKind::Script, &p("train.py")).unwrap();
+    assert_eq!(
+        (f.name.as_str(), f.size_bytes, bytes.len()),
+        ("train.py", 12, 12)
+    );
+    assert_eq!(
+        read_input(FileKind::Requirements, &p("req.txt"))
+            .unwrap()
+            .0
+            .packages,
+        vec!["six==1.16.0"]
+    );
+    let code = |k, n: &str| read_input(k, &p(n)).unwrap_err().code();
+    assert_eq!(code(FileKind::Script, "missing.py"), "file_missing");
+    assert_eq!(code(FileKind::Script, "empty.py"), "file_empty");
+    assert_eq!(code(FileKind::Script, "bin.py"), "file_not_text");
+    assert_eq!(code(FileKind::Script, "train.txt"), "script_not_python");
+    assert_eq!(
+        read_input(FileKind::Script, dir.path()).unwrap_err().code(),
+        "file_not_a_file"
+    );
+}
