@@ -17,7 +17,8 @@
 # 3 env        uv (pinned; from PATH or PyPI) creates $EASYTDV_HOME/venv;
 #              `python -m venv` + pip when uv cannot be had
 # 4 cache      s3://$EASYTDV_BUCKET/$EASYTDV_CACHE_PREFIX/<key>.tar.zst + <key>.json:
-#              restored before the install (offline install), saved after it
+#              restored before the install (offline install); after a fresh
+#              install, train.sh saves it while train.py runs
 # 5 install    `uv pip install -r requirements.txt` (pip's format), pip as fallback
 # Everything it prints is also in $EASYTDV_HOME/logs/install.log as
 # "<epoch ms> <o|e> <text>" lines, shipped in chunks to outputs/_logs/install/.
@@ -27,7 +28,8 @@
 # "easytdv: python <version>", "easytdv: installer uv <version>",
 # "easytdv: installer pip (<why>)", "easytdv: no requirements",
 # "easytdv: cache hit <key> <created>", "easytdv: cache miss <key>",
-# "easytdv: cache corrupt <key>, installing afresh", "easytdv: cache saved <key> <bytes>",
+# "easytdv: cache corrupt <key>, installing afresh", "easytdv: the environment will be
+# saved for next time while train.py runs" (train.sh saves it: "cache saved <key> <bytes>"),
 # "easytdv: using the preinstalled torch <version>",
 # "easytdv: machine will shut down at <ISO time> unless you retry",
 # "easytdv: requirements installed" (the last line of a success).
@@ -656,6 +658,33 @@ cache_save() {
     rm -f "$TMPDIR/$archive" "$meta"
 }
 
+# The save (pack and upload: seconds, minutes for a big environment) is not on
+# the way to the first epoch: train.sh runs it in the background while train.py
+# runs. This writes it as a script of its own: the values and functions it uses
+# (paths and the key; nothing secret), then the save.
+SAVE_LATER="$EASYTDV_HOME/cache-save.sh"
+rm -f "$SAVE_LATER"
+save_later() {
+    if {
+        echo '#!/bin/bash'
+        echo 'set -uo pipefail'
+        declare -p INSTALLER UV KEY WHEELHOUSE PY RUN_DIR ENV_PY CACHE_DIR NORM PY_VERSION IMAGE_ID CACHE_URL \
+            UV_CACHE_DIR PIP_CACHE_DIR HELPER SMALL_BYTES PY38
+        echo 'HELPER_OK=""'
+        declare -f say warn now_us phase_line helper_ok s3_put cache_save
+        echo 'rm -f "$0"'
+        echo 't_save="$(now_us)"'
+        echo 'cache_save'
+        echo 'phase_line cache-save $(($(now_us) - t_save))'
+    } >"$SAVE_LATER.tmp" 2>/dev/null && mv -f "$SAVE_LATER.tmp" "$SAVE_LATER"; then
+        say "the environment will be saved for next time while train.py runs"
+    else
+        rm -f "$SAVE_LATER.tmp"
+        warn "could not write the environment's save for later; saving it now"
+        cache_save
+    fi
+}
+
 if [ ! -s "$NORM" ]; then
     say "no requirements"
     phase_line install 0
@@ -689,11 +718,7 @@ else
         fi
     fi
     phase_line install $(($(now_us) - t0))
-    if [ "$hit" = 0 ]; then
-        t0="$(now_us)"
-        cache_save
-        cache_us=$((cache_us + $(now_us) - t0))
-    fi
+    [ "$hit" = 0 ] && save_later
     phase_line cache "$cache_us"
 fi
 

@@ -187,7 +187,7 @@ run_logged() { # run_logged <name> [--raw]: re-run this script under the log hel
 run_logged train --raw
 # If the log helper ever dies, carry on (and upload) instead of dying on a write.
 trap '' PIPE
-trap 'rc=$?; [ "$rc" -eq 0 ] || failure_shutdown; exit "$rc"' EXIT
+trap 'rc=$?; declare -F wait_for_save >/dev/null && wait_for_save; [ "$rc" -eq 0 ] || failure_shutdown; exit "$rc"' EXIT
 restore_safety_shutdown
 
 [ -n "${EASYTDV_BUCKET:-}" ] || fail 2 "EASYTDV_BUCKET is not set"
@@ -211,6 +211,32 @@ if ! s3_get "$SOURCE/train.py" "$RUN_DIR/train.py"; then
 fi
 phase_line download $(($(now_us) - t0))
 
+# --- the environment's save, left by install.sh after a fresh install --------
+# In the background and at a lower priority than the training, in a process
+# group of its own (a stop ends all of it). One try: the script is moved away
+# first, so a retried training does not save again.
+SAVE_LATER="$EASYTDV_HOME/cache-save.sh"
+saver=""
+if [ -f "$SAVE_LATER" ] && mv -f "$SAVE_LATER" "$TMPDIR/cache-save.sh"; then
+    if command -v setsid >/dev/null 2>&1; then
+        nice -n 10 setsid bash "$TMPDIR/cache-save.sh" </dev/null &
+    else
+        nice -n 10 bash "$TMPDIR/cache-save.sh" </dev/null &
+    fi
+    saver=$!
+    say "saving the environment for next time, while train.py runs"
+fi
+wait_for_save() {
+    [ -n "$saver" ] || return 0
+    kill -0 "$saver" 2>/dev/null && say "waiting for the environment's save to finish"
+    wait "$saver"
+    saver=""
+}
+stop_save() {
+    [ -n "$saver" ] || return 0
+    kill -TERM -- "-$saver" 2>/dev/null || kill -TERM "$saver" 2>/dev/null
+}
+
 # --- 2 train ------------------------------------------------------------------
 rm -rf "$OUTPUT_DIR"
 mkdir -p "$OUTPUT_DIR"
@@ -219,8 +245,8 @@ say "training started (OUTPUT_DIR=$OUTPUT_DIR)"
 t0="$(now_us)"
 "$PYTHON" -u "$RUN_DIR/train.py" &
 child=$!
-# On a stop request, stop the training, then still upload what it wrote.
-trap 'warn "stop requested, stopping training"; kill -TERM "$child" 2>/dev/null' TERM INT
+# On a stop request, stop the training (and the save), then still upload what it wrote.
+trap 'warn "stop requested, stopping training"; kill -TERM "$child" 2>/dev/null; stop_save' TERM INT
 wait "$child"
 train_rc=$?
 while kill -0 "$child" 2>/dev/null; do
@@ -251,6 +277,8 @@ else
 fi
 rm -rf "$STAGE"
 phase_line upload $(($(now_us) - t0))
+# The machine may end right after this script: the save must be done.
+wait_for_save
 
 if [ "$train_rc" -ne 0 ]; then
     fail "$train_rc" "training failed with exit code $train_rc"

@@ -8,10 +8,11 @@ import re
 import subprocess
 import sys
 import tarfile
+import types
 from pathlib import Path
 
 import pytest
-from tpl_helpers import BUCKET, INSTALL, PREFIX, TRAIN, TRAIN_OK, UV_PIN, Instance, index_env
+from tpl_helpers import BUCKET, INSTALL, PREFIX, TRAIN, TRAIN_FAILS, TRAIN_OK, UV_PIN, Instance, index_env
 
 REQS = "# the demo package\neasytdv-demo-a   # pulls easytdv-demo-b\n\n"
 CACHE = Path(BUCKET) / "easytdv" / "cache"
@@ -40,7 +41,7 @@ def installed_packages(inst, python=None):
 
 
 def phases(stdout):
-    return [name for name, _ in re.findall(r"^easytdv: phase (\w+) (\d+\.\d{3})$", stdout, re.M)]
+    return [name for name, _ in re.findall(r"^easytdv: phase ([\w-]+) (\d+\.\d{3})$", stdout, re.M)]
 
 
 def cache_objects(inst):
@@ -52,25 +53,50 @@ def fresh(tmp_path, name, **kw):
     return Instance(tmp_path / name, **kw)
 
 
+def install_and_train(inst, **env):
+    """install.sh then train.sh, as a run does: after a fresh install the
+    environment is saved by train.sh, while train.py runs. stdout is both."""
+    install = ok(inst.run(INSTALL, **env))
+    home = Path(env.get("EASYTDV_HOME", inst.home))
+    assert (home / "cache-save.sh").exists() == ("will be saved for next time" in install.stdout)
+    train = ok(inst.run(TRAIN, **env))
+    assert not (home / "cache-save.sh").exists()
+    return types.SimpleNamespace(install=install, train=train, stdout=install.stdout + train.stdout)
+
+
 # --------------------------------------------------------------------------
 # uv, one download call, phases, cache miss then hit
 # --------------------------------------------------------------------------
 def test_uv_install_then_a_new_machine_reuses_the_cache_offline(tmp_path, online, needs_uv):
     first = fresh(tmp_path, "first", uv=True)
     first.upload_inputs(TRAIN_OK, REQS)
-    result = ok(first.run(INSTALL, **index_env(online)))
+    result = install_and_train(first, **index_env(online))
     out = result.stdout
     assert f"easytdv: installer uv {UV_PIN}" in out
     key = the(r"^easytdv: cache miss ([0-9a-f]{64})$", out)
-    size = int(the(rf"^easytdv: cache saved {key} (\d+)$", out))
-    assert phases(out) == INSTALL_PHASES
+    # Saved by train.sh, in the background of the training, not by install.sh.
+    assert "cache saved" not in result.install.stdout
+    size = int(the(rf"^easytdv: cache saved {key} (\d+)$", result.train.stdout))
+    assert phases(result.install.stdout) == INSTALL_PHASES
+    # The save runs beside the training: its phase line comes whenever it ends.
+    train_phases = phases(result.train.stdout)
+    assert [p for p in train_phases if p != "cache-save"] == ["download", "train", "upload"]
+    assert train_phases.count("cache-save") == 1
+    assert "easytdv: training finished" in result.train.stdout
     assert installed_packages(first)
-    assert out.rstrip().endswith("easytdv: requirements installed")
+    assert result.install.stdout.rstrip().endswith("easytdv: requirements installed")
     # The helper fetched both inputs (one process), and the AWS CLI never started.
     downloads = [c for c in first.calls() if f" s3://{BUCKET}/{PREFIX}/" in c and "/outputs/" not in c]
-    assert sorted(downloads) == [f"helper GET s3://{BUCKET}/{PREFIX}/{n}" for n in ("requirements.txt", "train.py")]
+    # (install.sh: both inputs in one helper call; train.sh: train.py again)
+    assert sorted(downloads) == [
+        f"helper GET s3://{BUCKET}/{PREFIX}/{n}" for n in ("requirements.txt", "train.py", "train.py")
+    ]
     assert not [c for c in first.calls() if c.startswith("aws ")], first.calls()
-    assert sorted((first.s3 / ".gets").read_text().split()) == [f"{PREFIX}/requirements.txt", f"{PREFIX}/train.py"]
+    assert sorted((first.s3 / ".gets").read_text().split()) == [
+        f"{PREFIX}/requirements.txt",
+        f"{PREFIX}/train.py",
+        f"{PREFIX}/train.py",
+    ]
     # The cache object and its description.
     assert cache_objects(first) == [f"{key}.json", f"{key}.tar.zst"]
     archive = first.s3 / CACHE / f"{key}.tar.zst"
@@ -91,11 +117,53 @@ def test_uv_install_then_a_new_machine_reuses_the_cache_offline(tmp_path, online
     assert the(r"^easytdv: cache hit ([0-9a-f]{64}) \S+$", result.stdout) == key
     assert f"easytdv: cache hit {key} {meta['created']}" in result.stdout
     assert "cache saved" not in result.stdout and "cache miss" not in result.stdout
+    assert not (second / "cache-save.sh").exists()  # a hit saves nothing
     assert installed_packages(first, second / "venv" / "bin" / "python")
     assert online.requests[asked:] == []  # offline: not even a try
     gets = (first.s3 / ".gets").read_text().split()
     assert [g for g in gets if "/cache/" in g] == [f"easytdv/cache/{key}.tar.zst"]  # one GET on a hit
     assert phases(result.stdout) == INSTALL_PHASES
+
+
+TRAIN_WAITS_FOR_THE_SAVE = f"""\
+import os, pathlib, time
+cache = pathlib.Path(os.environ["FAKE_S3_ROOT"]) / "{BUCKET}" / "easytdv" / "cache"
+for _ in range(600):
+    if list(cache.glob("*.json")):
+        print("the cache was saved while train.py ran")
+        break
+    time.sleep(0.05)
+else:
+    raise SystemExit("the cache was not saved while train.py ran")
+"""
+
+
+def test_the_environment_is_saved_while_train_py_runs_and_only_once(tmp_path, online, needs_uv):
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_WAITS_FOR_THE_SAVE, REQS)
+    install = ok(inst.run(INSTALL, **index_env(online)))
+    assert "easytdv: the environment will be saved for next time while train.py runs" in install.stdout
+    assert "cache saved" not in install.stdout and cache_objects(inst) == []
+    train = ok(inst.run(TRAIN, **index_env(online)))
+    # train.py ends only once the save is in S3: the two ran at the same time.
+    assert "the cache was saved while train.py ran" in train.stdout, train.stdout + train.stderr
+    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) \d+$", train.stdout)
+    assert cache_objects(inst) == [f"{key}.json", f"{key}.tar.zst"]
+    # A retried training does not save it again.
+    inst.upload_inputs(TRAIN_OK, REQS)
+    again = ok(inst.run(TRAIN, **index_env(online)))
+    assert "saving the environment" not in again.stdout and "cache saved" not in again.stdout
+
+
+def test_a_failed_training_still_saves_the_environment(tmp_path, online, needs_uv):
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_FAILS, REQS)
+    ok(inst.run(INSTALL, **index_env(online)))
+    train = inst.run(TRAIN, **index_env(online))
+    assert train.returncode == 1, train.stdout + train.stderr
+    assert "easytdv-test: loss is NaN" in train.stderr
+    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) \d+$", train.stdout)
+    assert cache_objects(inst) == [f"{key}.json", f"{key}.tar.zst"]
 
 
 def pack(tmp_path, target, members):
@@ -110,14 +178,14 @@ def pack(tmp_path, target, members):
 def test_a_corrupt_cache_object_is_replaced(tmp_path, online, needs_uv, broken):
     inst = fresh(tmp_path, "m", uv=True)
     inst.upload_inputs(TRAIN_OK, REQS)
-    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", ok(inst.run(INSTALL, **index_env(online))).stdout)
+    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", install_and_train(inst, **index_env(online)).stdout)
     target = inst.s3 / CACHE / f"{key}.tar.zst"
     if broken == "garbage":
         target.write_bytes(b"\x00garbage, not what was saved")
     else:
         pack(tmp_path, target, {"uv": inst.home / "cache" / "uv"})
     fresh_home = tmp_path / "home2"
-    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(fresh_home), **index_env(online)))
+    result = install_and_train(inst, EASYTDV_HOME=str(fresh_home), **index_env(online))
     assert f"easytdv: cache corrupt {key}, installing afresh" in result.stdout
     assert f"easytdv: cache saved {key} " in result.stdout
     assert installed_packages(inst, fresh_home / "venv" / "bin" / "python")
@@ -133,7 +201,7 @@ def test_a_corrupt_cache_object_is_replaced(tmp_path, online, needs_uv, broken):
 def test_an_offline_install_that_fails_falls_back_to_a_fresh_install(tmp_path, online, needs_uv):
     inst = fresh(tmp_path, "m", uv=True)
     inst.upload_inputs(TRAIN_OK, REQS)
-    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", ok(inst.run(INSTALL, **index_env(online))).stdout)
+    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", install_and_train(inst, **index_env(online)).stdout)
     # A well-formed archive whose uv cache is empty: the offline install fails.
     (tmp_path / "empty-uv").mkdir()
     pack(
@@ -141,7 +209,7 @@ def test_an_offline_install_that_fails_falls_back_to_a_fresh_install(tmp_path, o
         inst.s3 / CACHE / f"{key}.tar.zst",
         {"easytdv-cache.json": inst.s3 / CACHE / f"{key}.json", "uv": tmp_path / "empty-uv"},
     )
-    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "home2"), **index_env(online)))
+    result = install_and_train(inst, EASYTDV_HOME=str(tmp_path / "home2"), **index_env(online))
     out = result.stdout
     assert f"easytdv: cache hit {key} " in out
     assert "cache object unusable: the offline install from it failed" in out
@@ -159,7 +227,7 @@ def test_without_zstd_the_cache_is_a_tar_gz(tmp_path, online, needs_uv):
             if tool.name != "zstd" and not (nozstd / tool.name).exists():
                 (nozstd / tool.name).symlink_to(tool)
     inst.upload_inputs(TRAIN_OK, REQS)
-    result = ok(inst.run(INSTALL, PATH=f"{inst.bin}:{nozstd}", **index_env(online)))
+    result = install_and_train(inst, PATH=f"{inst.bin}:{nozstd}", **index_env(online))
     assert "easytdv: zstd is not installed: the cache is stored as .tar.gz" in result.stdout
     key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", result.stdout)
     assert cache_objects(inst) == [f"{key}.json", f"{key}.tar.gz"]
@@ -222,7 +290,7 @@ def test_uv_is_fetched_from_pypi_when_not_on_the_machine(tmp_path, online, needs
 def test_pip_when_uv_cannot_be_fetched_with_its_wheelhouse_cache(tmp_path, online):
     inst = fresh(tmp_path, "m")
     inst.upload_inputs(TRAIN_OK, REQS)
-    result = ok(inst.run(INSTALL, **index_env(online)))
+    result = install_and_train(inst, **index_env(online))
     out = result.stdout
     assert re.search(rf"^easytdv: installer pip \(uv {UV_PIN} could not be fetched: .+\)$", out, re.M), out
     assert "installer uv" not in out

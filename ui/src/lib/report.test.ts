@@ -16,6 +16,7 @@ describe('what the machine reported', () => {
   });
   it('phases and facts in plain words', () => {
     expect(phaseLabel('install')).toBe('Install your packages');
+    expect(phaseLabel('cache-save')).toBe('Save the environment for next time (alongside train.py)');
     expect(phaseLabel('warm_up')).toBe('Warm up');
     expect(phaseSeconds(0.412)).toBe('0.4 s');
     expect(phaseSeconds(185)).toBe('3 min 05 s');

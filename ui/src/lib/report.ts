@@ -15,8 +15,11 @@ const PHASES: Record<string, string> = {
   python: 'Get Python ready',
   env: 'Create the Python environment',
   install: 'Install your packages',
-  // A cache hit restores the saved environment; a miss saves it after the install.
+  // Before the install: look for the saved environment and restore it (runs
+  // before 2026-12-03 also saved it here, after a fresh install).
   cache: 'Restore or save the environment',
+  // After a fresh install, beside train.py (the time overlaps the training).
+  'cache-save': 'Save the environment for next time (alongside train.py)',
   train: 'Run train.py',
   upload: 'Upload the outputs and logs',
 };
