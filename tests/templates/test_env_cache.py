@@ -5,9 +5,11 @@ and the Deep Learning AMI's preinstalled torch. Fake instances, a local index.""
 import ast
 import json
 import re
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 import types
 from pathlib import Path
 
@@ -164,6 +166,62 @@ def test_a_failed_training_still_saves_the_environment(tmp_path, online, needs_u
     assert "easytdv-test: loss is NaN" in train.stderr
     key = the(r"^easytdv: cache saved ([0-9a-f]{64}) \d+$", train.stdout)
     assert cache_objects(inst) == [f"{key}.json", f"{key}.tar.zst"]
+
+
+def ended(pid):
+    """True once `pid` is gone or a zombie (killed, not reaped yet), within 10 s."""
+    for _ in range(200):
+        try:
+            state = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return True
+        if re.search(r"^State:\s+Z", state, re.M):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_stop_ends_the_save_with_the_training(tmp_path, online, needs_uv):
+    inst = fresh(tmp_path, "m", uv=True)
+    # A zstd that packs forever (a very big environment); it notes its pid.
+    pidfile = tmp_path / "zstd.pid"
+    (inst.bin / "zstd").write_text(f"#!/bin/bash\necho $$ > '{pidfile}'\nexec sleep 300\n")
+    (inst.bin / "zstd").chmod(0o755)
+    inst.upload_inputs(
+        "import time\nprint('training-is-running', flush=True)\ntime.sleep(300)\n",
+        REQS,
+    )
+    ok(inst.run(INSTALL, **index_env(online)))
+    proc = subprocess.Popen(
+        ["bash", str(TRAIN)],
+        env=inst.env(**index_env(online)),
+        cwd=inst.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "training-is-running" in line:
+                break
+        for _ in range(200):  # the save has reached its packing
+            if pidfile.exists() and pidfile.read_text().strip():
+                break
+            time.sleep(0.05)
+        zstd_pid = int(pidfile.read_text())
+        proc.send_signal(signal.SIGTERM)
+        # (communicate returns once nothing holds the script's output open:
+        # a save left running would hang it here)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "easytdv: saving the environment for next time, while train.py runs" in "".join(lines)
+    assert "easytdv: stop requested" in err
+    assert ended(zstd_pid), "the save was left running after the stop"
+    assert cache_objects(inst) == []
 
 
 def pack(tmp_path, target, members):
