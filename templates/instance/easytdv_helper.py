@@ -425,6 +425,39 @@ def cmd_get(argv):
     return max(codes, default=0) if 1 not in codes else 1
 
 
+def cmd_cat(argv):
+    """cat [--max-bytes N] s3://bucket/key: the object's bytes on stdout as
+    they arrive (the cache archive goes straight into zstd and tar: no copy on
+    the disk). 0 done, 3 bigger than N (nothing written: the AWS CLI's
+    parallel download is faster), 4 missing (as for get), 1 another failure,
+    possibly after some bytes: the reader must not trust what it got."""
+    max_bytes = None
+    if argv[:1] == ["--max-bytes"]:
+        max_bytes, argv = int(argv[1]), argv[2:]
+    out = sys.stdout.buffer
+    try:
+        with s3_request("GET", *split_s3(argv[0])) as r:
+            length = r.headers.get("Content-Length")
+            if max_bytes is not None and length is not None and int(length) > max_bytes:
+                return 3
+            while True:
+                block = r.read(1 << 20)
+                if not block:
+                    break
+                out.write(block)
+        out.flush()
+        return 0
+    except BrokenPipeError:
+        # The reader gave up (an archive it cannot unpack): no flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        _say_error(f"could not download {argv[0]}", "the reader stopped")
+        return 1
+    except (S3Error, OSError) as e:
+        _say_error(f"could not download {argv[0]}", e)
+        missing = getattr(e, "status", 0) == 404 or getattr(e, "code", "") == "AccessDenied"
+        return 4 if missing else 1
+
+
 def cmd_put(argv):
     try:
         s3_put(argv[0], *split_s3(argv[1]))
@@ -735,6 +768,7 @@ def main(argv):
         "uv": cmd_uv,
         "report": cmd_report,
         "get": cmd_get,
+        "cat": cmd_cat,
         "put": cmd_put,
         "putdir": cmd_putdir,
     }

@@ -199,167 +199,173 @@ run_logged() { # run_logged <name> [--raw]: re-run this script under the log hel
 # S3 for small objects, the cache key and description, uv's download.
 write_helper() {
     base64 -d >"$HELPER.gz" <<'EASYTDV_HELPER' && gzip -dc "$HELPER.gz" >"$HELPER.tmp" && mv -f "$HELPER.tmp" "$HELPER"
-H4sIAAAAAAACA709a3faSJbf+RW16slpKRECP5LpISEznpieeDtxcoLTOz2YITIURm0h0ZKwQ2j2
-t+99VEmlB47TZ87mgwGpHrfu+966VbEsS/rp5uL0ZxFEaeZHUykWMlzJpMcPwtBLF+IuCTKZiiAT
-WSz+NDgZ/gI9Jq/fvR10wuCqI+z3m2wRR+LI++GJK9JsBk9FHIUbx2u1jHHk8krOUpEtglTMg1CK
-W5lc+VmwFDaMn6WdTC5XoY9zTRdyeoNNpZjGq43zXGSJH0QwSmudyuJFGcw4kzBjso4E/sNPH1ot
-l340gwGkhCWkCF+8zjrwIZPkOS+OxgNAAAp/uZIz7HUVRHLWEupfGF8L23ohV/F0IZbpS/Ei/l3C
-30x+zl5aAlAmQujgCJhLpItgpdA1PAIQYTnr6CZtJfK3FAeL4mTph0EqAT54tg4SuZRRprBi3y38
-jFfoAx7EjdyIhZ8uZOq08Dv+w7cyug2SOMKeRcvWUmY+tuB1dUQafMGPRPozxAa1m8l0mgSrLACi
-2f89fHfutNa3vM65zGCBOPwqiAABAl7cLaQMxTyJl+L95v3Z96nAPuLk/Rmtdh2t/OkNNIT1reIk
-g/X5S9nvA3VTnCGeC1qRD0OuRLutWinKAY6vZUZzz+K7KIwBzjiSiLj46lc5zYQtPwMuj3riKri+
-BjxnCz+CYZb+5/bVBpjFFaGcE7IR7JP/GYpXb86c1mrNo65X+ZiEXiIKvp0FSf7WF/M4nOHg+NYV
-P1DbVBDYyBgFFPwihtWJZ8fibfB3cScTWTBKHRYX1h8AVnkuYt4lcsXKTzKgaQt5BPhyFd/ICOQv
-kS5wCHJAEq+vF+WR5nEiUmCeUGEn7QkJNBWf/Lv0U2uKLwCtMC7ArcRylcTXib9EOiD/A5KF3fWO
-EMgDkTouEdEncVn6N7hooMQXGbWgA4LqiQ/Aoyigwk8kMNQ18sVdkC3EEL772Rqe/qyIfSxskl1o
-4V/7SOPWVZzF0ziRwDfUN8G1VwQeBHyayBmwcuCHKYqfZIarMLrbkmFqvMrVVhKj5Jy9PR3eHsKS
-wuCGhXp4+lP6PTD83F+HICYLVCIty7JAMS2JDVGyQF/lP5f+VH+PU/0t3eRfgSogSkF0nT8A7mi1
-vhNn9BMxgyQUoKZmwv4SrJBfXFhRNF0nCSzBm68RY8C2nuc5PYKSla6iHIyVSmAvP2SVRMpFqTEm
-FlFcTT+NkTDLIER9ArPMUlCBLViwmCxT2+kRYyYSpowAW5mNQ3r4x3bEY3HQ7XYd3Z5UxgRYyJ7D
-RDM/81X3LNn0cgYHXgZU49viGSk10QeMeTRIMUCpCT6BVvgxinpjeic/T+UqE++GgySJk2LIlZ+C
-rvxODIdvAS/xCrWywnwPFJ1coUq+Rjq0WtMQGw9B66LpoiGAxB8LcSP17aN+/SxnbVKJrJJ74gUo
-w+zli2ftWXAdoFaayc8vPWgPaMSBTrglSaj0QV2BJgF+m69B0pAWEZJKibZm+udk/XhiPwWmxYGu
-k/gOwC2GS2Q77wY8E6HFAAaNruXME8MMxEKk6+Q2uCWRBBImG5Dhllb/rMJhJv4FKhfEd7oAIwTm
-VC0ZZvEBJxFOkcWOR4xPlEB6T4IoyCYTO5Xh3MX2LlqGzGUQ0ZIDDE5BEsVxv6Zx1MofYmeP+tI3
-HoC+8kL75sCgs+0DNb5THoImm6x80Cp9nrnynpCvhkbNCYoCWnZdcQ6qvdz2zk9QRfXFj6BMincl
-NiZWRh0WA35sXiqxSLkJjenf0mi4cA8JZs/LfB3MuY0Hlsy2aHWWI/p9Aw8NoxargrFRNGmMkcXP
-rLHT3KVYuzGnemgVfZRc2UqwXPGzH66l+v6T3KhvF5sVP3TKEKL4FayCLE9ssocbKs/S9RUYnanU
-QzQin6SQVAYSHZeBT2zNT7WV1DSEodguknVBZqQGjv2ihOLHJjFQsWgZufNRFMEMTQ1371vZjtRB
-XzlbHWOqVgFpmukWbW7/uKldFs9iaDeyA1OMHDL8AVrOBDWEXQIOR3PGJgJoNnJFTbj/C8bFti69
-H5dRiRN7rC1su2jlOOa45JdAw69T4W6xgWWUkFRjgas1OAqgFlaJBM2M2FmFoJHSIzvXJc4+gc3V
-jpVcWSS5aTKtSxmhDXU6eonRNXRH56O2gpzmyRSwKm9s6lOikNPYQZk07IfWyeZJmtumC2yqHA6I
-WPzDp89sspLeQn4G+wPrtZu7ot/fF3Nry6jabQm+XvfZbIdYsBo71fBdAuZokrBbZ1vvP15Ybk4N
-mIuNN6GMAXQReMA1hjsdkBW0cWCrklRm/XU2b/9gOd40jFO5B34lw8MjkmGklsyFUPm2YBw2AkMB
-7ffaPrqunzdoF2+i+A48ptTfOHtXNA0DFBwLPGFYjZUe4d/pCv+222iQ2+kivmtLhIBatOHPHNr1
-Op0tL37X2cLqd9Z47yQzjCP6hobzwG+2YWoXGAuCij4jjoPMvtHsdPDz+cc3b+gVgGC+en/2frB/
-WSB1OKnHQjaNZxLluLufsoX0UT+eD4QJu9oWUwvFhnUeEC7NwJOwnXsHhOg7lZp+tiRzvU4Rf1u5
-ey4A5z2xhVl3IIvknZckXxsj1d/VytxhTmjVQQeYbFlSPfgc/BnUQDh2r2qB8YVh/fcY3Nw1KCkr
-/c9wgQ9dYc8pPZLNbnvgZq/DGc2hIkZtPiCK2ubaasdIGLWPut3eeHcZAXYl0cx2nCaVWXZQyi4B
-6uDWHtNvqvFc31NodL/GrShQw+l6IiwvW5K03Fn7PCHygGbr5creKjenZ2hIFDr2XXpl45m7J73S
-OnbAPmWsgDOg2PIe+CpvHuYokD/TZK909PAGHOc38XUePQzRFKUcagEzSh9DdiA2ZnlSYV9eRq64
-vEzgU6BCA14AxQAPOAPEdpRntF5Qvijzr3W+CDpZOkegM03ITIV//vbkn0DlZ0+fHj3b67DT4mv+
-WCIrvjnoIXSzkObYA6jhX1kV5xuBxdikL7a7qmc/RR8+j3q9N/DArnS/gpc3KTRLpAfrWUGAaINV
-BuxEv18mv6MYFKuYSzlTKwCUlOJM9gnmol+CijxcanplAWc+oR55+0UcorDAK1NZwCgeEgD53UZI
-LIfsDdiYK04MXCaYEPEFAsl+h/CnSZymFGWmFT8FgNUTreejXvtgjNDAsEXeh/iibyLEo2Ft6OFU
-3UBq7a1iU+0C2GhvyekSL9VIwAhlRuaeyk9Lah6SGt9Eh4nLEeBxTISCZk9oTeV2rAEZ3TSVQTky
-8BMWhoKCBu20j2sSD9eYE6/aEj8Im1qHVYnGOg3fVL3bXt1XN2EfkWo0gFcvDcbj5fWq7i09bvJv
-C0RhkpjdMcqx7MQWBtyBgtK6vlVxD2Ht3q9xQHEmdH1Ck8AHLBI0Afqo9ABcU4Xzkr7OBbHisDe5
-d1rkVR6mnoMpNZqH63RRsfz3adEiMmx9J9rtNmZp7VI6EjzFpqRg+6v/WoO37y9+mQxfn4BXXHeT
-kXtKXvLw7cmbN6gjj8WLF+Kwi9KtEsQqdQsANCRjhb1ch1mAJghVaIIp6NApkkjKwxkQFgB4xSAN
-+le7QKjSMcE3k30AskBYul7JxHa8vBs2bMh64BhsRNG36+fj4k+dmlsnIWlwcNldygoC9UB1Bgng
-vE9OhJpYWQFoj8hTHj5LATqS1CH3vPPsKW4aEKumMrkNpuCbc1pLu+LKE68a0PIs3tU6CGcThBPW
-XXn3Hvu/BtMYwrvtznG82nr66tNp7Z+iCQ9FP4WsYDlLla3LMKfeR5/IxUUu4lnf+scAox3d+fDr
-iFuAQQBORuto/bMNrm5bTg/bGmdtmgNcG/rcIZrpG6uu/T3aWRa2VcoWeluHB8+6XYvN73fiIs9d
-Q4iVgSIF/9oH9bQAqvizGWi3VO2agcSB/ojiGhFp8yIMPU18cK5UJp1zRiAQk8Grw8nbwcXJ6cnF
-yeT0bHjy9zeDU/QBQdrC+A75F/NYVgaukmUo+lI00MXA8D52Qr99FqT+FTq29t55HWUgrvxUZYbu
-h3c4+PDz2avBZHB++v7d2fkFmAvAhLXIshWEdAfP/uIdPj321KeluOo3GLnCVGp7w8Z5vYSjIatD
-rgZzkeIc/nA1P/TVJwNNmvp+OUV/kzzrpFeVpISzB04lTCv00qtidyR3US/KeyPfpxi6g+Igxqvt
-jsDrYn8kkXNgoYXKeM2DWyBaEK1x6/VKgj2i/huwBSsA/Z60sanuHuwuMpT0lSdIVabIFV2vW8yE
-VK9Mcp89xLyfHh45DkdEhrBLM6F3bu6BvCwD0hYQujl77Goj4Ox6UFq4McTLe/LC/obqPZgyLxVI
-5f5fybUDsUtyYbou8KgQk5NXrwbD4eSnwS+Ts1OLQ5JSg+Hg1YfBhdHOchpTejb0GjUMCe5v/qY+
-Fr81ZxsOz96dTy7e/TQ4txyH6VxZ6hRixWjmJ/ekjFmv9pWGtzq0dZh1/FXQYSVcKHlMaVXIgTuE
-tb6oqtqoqzqBv+yAOl6D37RpG5uRHUuZEUf58+izOaPuuDFvMoun5k5Bav+B+UDvILB62qp7phlP
-I4w4+XrJO3sA04o4GwAZWQNs7KMbgzSxHv3SfrRsP5pdPHrde/S292j4L6s5LcG9T6aYnvpJbs5m
-2J2eDSWAmuVv1HMm9QXRAMk7h7VntgK1FqDnvlWRB4zi3/yeACPQ7R6ADPrRRsz9IEQncin9KBUW
-GDgDSZgG8APei2vIHs2hOfvT1UIJEv8G1Yje4jpCrYVWSthbuXPKWdWazcNJyKs04GpKgrVaIB+n
-g/OLs5M3QwDOUOV27rMk8hoQUuzX4q89NvDD4B8gTGzsmt6fDn48+fjmIm/XyqMmHLRueuhxfZ9X
-vd7Lv5SmQZx2eAQgyUPlspxyfBhXtL5OB7VA9JhEgShFyzJFEOfpEZpru5T25iGc3MTa6XQBiwR3
-YhGnmc65ABcBU81WENFlVAmSBDNycpRnBl4ONmyn2SZk9rT9NC9HAIFxnhPAQLhs7YdtHBvzZEDQ
-oh+FhQwcFdSkZPzYYsRZiulx1V9gf3GXZyiXvq7huQCGm8okC+bBFDc4yZKTxUdcKDdohWl8rYV/
-W8eZyiCpvViLFBI9twlHqT+HSKfzv4qzckTs8diUczb5+OHNZHi0n23NhgXT6tFrfKlfmA6bWwJW
-E5bhzd25Fsdmc95xsvyl/yWOwEXHzJU3hXA8FxWP6zEoHWFNo7ZOR5T7WBpUy7NQ4/C0NXjn5Jem
-wEnpkbflCXbelgHZWRp0RXAD1Fp/vVfh7RmIeiq1guUsTDUKPkvVIPjOi+Rd8V7nL7T36VaicHBP
-dfitRAhCfTt3i3MJyV1k/LlBOzjhAVzloTLULpU9uDpK6OOWjVPybnXkBSE8iBZJRGPJESgAcOGT
-DWZqwet8Lj4hGJ9AkzC1sXIIYiFU7xvx8cNZmxc6A1H+3PaXX1Cjgb3l7xCRZdChrUGm8gqQ6lxL
-khdCFRsZlfqA4JPzirblZA3ISIIvZHQ98Umt4JOwKZxqTzG2IXFmFjcqqrI4BsBx3E+kS4Q26Otp
-NqEaNOCujxevciH2yQoj/tAmu7l7RM6mmajSA83JMwA34NGSnIBHb9EFYDIwODOfN1+g36j3A2+D
-KfAg+r3RMSGEqyLPaCX2rXaNHN6nvnHFLQKrFu8FmaQ8mTGct14hzu2thWwD8S9zj1WQAzcLEI78
-YZku8LrMW7tcZxAejMCEJhypUXKXiy0TJkPpGzVnPQsIoEoum3vyuFOIviPQorj7gh4grz6fZKSl
-QOXYKYbmNnNrG+16WwVGRNtChCYsyFK8AK2fq+b6QXl1TAoGJZ1CjMn5R6DXrqOVQGerJGnXAd10
-rPd3LcW1E4SgBD3578ft129PXrU58Wa5Guk0SVUB2DkWqqqilJxTpSu8ac06qP6XtP4x6jzmX6eu
-fWB1Tm6Tcz2ByCqtz8n5ihVDv6raeOlf127VXXjeOtmiS6GJVyEcJY1xP5bZmCvCyAhDi0JeWCoM
-kdjt9ARAA1NlEEMWbDWvUchwH/tb1gBIeKTWjnOvcvZaJSi23z//3mSqnZGc7W9zhO0sg7mUcQDI
-tA0BP4n2zG2dmLyKZ5ty1kxvOqkMZiJx6y+ZLnAX6MUrePjSHv37xfix86JDvyweBF2BfFsAAEz9
-63r3t/y8GEE/aBoErRiyuNZOS+86idcr+8C5ZwOcqEMVuTY2cTUoDlJ3WUKLdjuL7e/XFxfvxZZ/
-40YAALCztH/LSdwHwQBTEfbYw7CcwknVZRpaw5QcVsSAym9iaVG/S5UafTOZTsWnqDkn2WYlVWOA
-T6b948LcvotyQ6QmfE41hwFVPNIGZ4rVplEkpxkZ76fdLv45EvYQ2Pw0voMImUb7hECRDaP6bN4f
-xdJkCq0yrAXHJBl7xErNCZ8SUkQK2nOFWIRH+0CY58bYDXd/VnGUqjJHHFcmvGlH4ke7VHhaofB2
-y7ldYuZ7cr73+sfwjExdqxyn5fFbnsB0tf98T5jB2eWYtsL0wJSFdEB5ZWE8bekSJj/DUumsqP8i
-+hk5GyNHvTPTQsw0lMPF0KucTzET26+UdX1DBUxkfIHNgaVQ3eqXWC1o9Ur8RCnXqyDyk00nnmYS
-7DNtEFq7Kmza5O91Grc7VWZkxMsUHziFx0iuzPWSk3dOfaMNOM9mYVL8ZpO2YrHCr4Zf/pVUcJ7+
-xbFVXc9DMsGNqSsdTTduYDzr1nIkJq96qGOMwqlyPoie9w01LT3WYlLllGu1qtxAWylbyfEhCTP+
-OW7If3LUzZPtr+9pKDZ1inC+UB6Yf8YC+Q7IMnmuOlN+ej5sXJ0R7nNlULGoOfBeGG5quWAw7iA1
-ic2Es0gtWA0rw/e12jXor0XuiTgQL1hfVrKR5FWHUq7srnf4VDwWh48fq17KaBRIK9Q5MnS51E6X
-Rk9IXZKCLvTyqToUQ0EQNkW1x7ty+ItqaRyPC4nyoEQfnQEVHPrJtUxU1bgfFfNg1JQtsOoDt4oz
-zG9qfclZdqNAkLfMDKir2xiqthJst6elnQL7ilYpIbiAxCjrIhWuKzUrj7FGWtVXipdF997XC6vi
-1MOjLbMgSW1dcAw/0CvKf/tXKX7aVHUKGkd+DtJsEt/wtk2rXkE14xoKi0hAdVOqEBU4uVrShkcm
-cJw6+12pLRO1A3TAu9n1PXtVnXBV3/fIR8Kik9qbohaAuirHtqizqq6iKLotV0mRK2gqftuoP1LG
-cQkSga/SljlA/tS7Bm5Kjc6j7niv+SgEZrXO1G6uyYBqW57c9Xq5gA4JqMS82yoTToVoum7YqHOj
-lBsRJMDjGOC6h/7yaub3xLxMHi5nKdOBYdFWzsB2qeL9SZ+qfExi4IY5xtf5ZFUonbymncxY3i53
-e79SzMszsIfoajiNYMdtomxR0KsooWuzwTRpsjNPwoNSqowqatVmbMfSdgZajZ72xr37E7mYoRc0
-AK+gg0GkSqv2xBYG2eld4mKFbMdxdL1Fg5s2ByU2NpprbtbVH/YcHAvKUbjiLk5u0KL/UGjgeWTj
-Sw4TsCxiQ41d8Uk1/lQcE3xO2heAXYdZiquOE1CGuWJVL/CwzfTGzWv9UcONwX4gYxAcjlvbQsV6
-JaCVjNZLmSCDcUOjwgmhMbcQ92kdEoRmNbK3wn9PJVTej/FHuZRZTDVf3VpdGq58FGB8qzHaUmaJ
-nXdARLHoC/pmZ2i9sj4ujfE/KVzgJcR3igKugTpHnYTA1hlvAdH4xYIy5lalJO5rRzFkiY3UOvLY
-2N8orwuPuILRUPhfJWisjPrhLb7H8mCJKVqsUOqnm1QVZ2sRmy5n5B7Aom8L/sOa+JFx3lWcj2sS
-8uPZm4EY0VPP8/gnfBm7Qh0lxvNhLe219EQXK0PyA7eoG47ohCzGbMYp23PQNQ1na11xLLT7F+Dh
-wzRFP8I+7h7TJsYxBIW8RXgqIwggeyDluMcWpXdYnkXxoO6E0GN6t5Xv0VKAiIcBuBoPzBHIcl78
-orcFbV87kUXmx8U4Ezmb9ep8zslbiKWQT3qlMjCAGx5mWNsEznrh+xReiXF6Bd1BoMmodzDGUGpk
-GeSwDJWWd3apvTrXRV0Pxg4/HB2qk48rP6DYa8QNgrF6H6DLOa6d+OkykxNviLY4cMUhcLpxRAv1
-dmCe49oXhHTJnLAn+jhX69gZDDJlHuEbVrjmy1Hx09EfKug3hGRuFXX0+WnvrZoZBUOWtYZmkj7W
-gpA3L7HInJIt0LpLxUnAdch0ZguMb7iKiSJfkxetJowckz+qJqOlHhQJLaRRYSsoe0KkK+kFPNlI
-jV192LjfJbN9oO0fD6UHz+UdvRtD3ks0U84PcUUX6FEQS7OUU91m6ra+hTx7SKOOOGzVxDs65KCm
-rFBJTVtZEfjWFSWmzttX9djp2YeSLuPjTZ2esrN0YP9KhvEdtnzOaqtVnOpnxcX1nusVgnmuck7F
-gVwIHJRKi7FCm/SZjWqFEltqn4S0MKkZrWByhRAGywA9TCo4/SZtQD0fognSZOoKu3waDjhX5ISv
-0Z27YeGti6tDLQLNRoXlA2SzAzlxFX7QGUm9Oz+8sWE+p+z0YiSELdTGB/WouLfqiKMOl8g05rNg
-/6rBN1vDLwqu+NgKzp8HINAklSva/yyPYOPCuG6xdEKUTjtCAMiEIYEiTDiV04vqVOETBEUJCtKW
-XO1RRXOSO3KP5lSSiM2IIJpW9OBg7PwhxcjQaKhrQz1AQBU8JKCVc2xqOCWuNGhFiTHSco5hpJF/
-BYg3DuLXXBlsuaNdT6wR3hIddix3vaaS6yaHR8kRo6BXVyfGjyM60BEoxdzV4cgiWE2u/ZUN0Mnk
-1sfTUL5RuTHkylqxjrIgVG7A54yObDH2euKT7vpJVwrNQa1neSUk5pdZ2aSwzjusqsAqjIUkRyTI
-yONmX11G+fl+dGZgDMzqHnQFeD1zmAS+snehh55LdIWGRwLCNcAa+l6s8qgP4PbIfdbtKl/poNte
-xOsEr+jguwT8K9ya+lPX6x46RnCRW6ICJ+gkH0A7wo7oiGfw3TH9TTy+aKhqfYJbhnKaxUlaeoh+
-Vti656B3vMLgBoalPHSukIIiCKeYJBAvCl+mdABDeUJktdvtSrqaxy18JNErn9MsJ0AQlpEazwtV
-kUjbcsalMYxT0xiaH7b0ZT99fSLMpoEsPGU71mm9uyLPTuEDHidBRxbTqbYV086Of9cGIuE2o21J
-/QR4H8L50pJxeEqWFVmNe094wDD6FA/lCQg86DtWGahvP8zBUk6Fi+apVBodcN50mhWPrO4/ylqc
-9YqTOz/hjfQ1RMzzBO3EPXoWxwFzEM0mzGyq5zec8cuJkqL1AHrwQN7w7B8Xgw9vXVH8Pju/MH++
-/vjeKVcNwPMCDFevRq0v5etGXLqdRMfreSFzEckObmVEORYzmsiJbs1oB9s4/6aK3wumK0DiGdEX
-4W92+fBk0cVteEETVd6gZi9AoUOcyo2h7M1B9/iHp39+5pQ7qb0Ry0N4PCx1tYoGRoZX6SAAF1US
-6J2nujC0mFI34vkODX+WQnSy1ZRnX8Zg97D0wHaKAmFksTDGQ3RN+VY6EAy0AZ8nyOwGe1EdGKIq
-NavTVAHOOPfoLgwDiJzw+5IXCCFuIkmYqpJM5i55OkIVK4VcVc4K2DvlcGKoHujUpgw93BNLMUnJ
-UkNC6ho9Bz8PzrEM9OQUdVBMKbF7eoMo7++NGkyTh9GLY8DyJku/hH+qdMCkI3kS2IiHtPVm14FX
-ra8n9TmfceWSVzrduVcLqv0+SmQDqrEj3jlEJ2YbVeAZkj1Zr4C6e3QhpkDBPMumg+X16440GrFo
-WCGSgADUxFe/1vP3eLy3dIASj04+DIami5mqQMJonCq4q4O59x4IbUruPSxYath0YPAhdqZ2BFuj
-hE4DF+eAW/sSl/VcBporYl0Sb+ceT+BBHFDCPCKUxbrxxgHSKqk0Z1WSbCQMzWsJSqpj7y7iQWW7
-oKxwTPf48AfQVYABLFWdgjPVVedkp8qxyy8YnE3M+wXNLRuMyYPV92nlAkLsiDEr11ugT5NKqqbo
-0RVk2Aiin9CPbtSJZ4ivVUUt4HTNx8iBgGBDVhDdiVlCV3e56LumeOKaHqdgEmaSqyYV4qn6icek
-8RCTcsb5dEqiIyluKLZa34pruhVL+kkYUPGHsQSIV2Is8KuVf+gipepGEJWFAdj9vCyHrwjpG9U5
-5W0iVWWk9oRKlUdYu7S+shPr8vIy+etlZHEtYHH0U58TN2J1ffaXSnAp1KdGJqdQE2N0+9+/X6bO
-d97jP6kJ6PLJavO8DAp/5yWapQPnQfUmjdL58mJUxXlMHxU94F2SE2ARG9kN4m26bhBTG1PAarDE
-CqpeqSpLhZBtGd22+SbKg8uIu4E7fRlhT/pCnembSdrLCJ9YHjNp4fyoifPfBIBxvAjGKn4W1Y8I
-tXJtSmusbCU2FUaXSwWNYEr+lppRjSb2PnlUCR6nwpcqy0NXcdT5s77HXOzxWgbB0UdrPl7uGHsU
-GIeZT/M8YrEqJLGxKFzMhEWngeQquqqsyOjTuBxDuLCpIVwlgTDgfgj37V0RnmJpiHrzu8wqGkMH
-pl0OTAnVVgn9aqP1ftS4+Z2nCT8HJebqTWqmuRHR/iHkqcKmtKqduMCSXKZtqbEFcFs9gr783ORT
-aICDVlrwCrEOuyJ/9BbXB+/KskhvCBfwqiKY/E4jyOoZyKqPDJhTgyMOy+8RodQ9U/Vr5ddTQEtG
-d9TUyuJrp+Oq9WbFULsGOhEf7BfZCpmKu3SQMOAAu3RRWQQeskt5WGTutBIwlLL8FbbExeKyxHfE
-UzMx/PBKDM/+NRDvPl70ilsijdt/XYYeXylc0iWtX2TD6nKl9JDFKV5rvDER342YSmMzL344dvZN
-ezT+f0Xsd1RO2mNNI6wXCjcvxQvFPC+t54LuAz7gkqvi5GDDfan/eQzmukOBgyE2IVWLxthVDzSz
-j6suKXgSdEwMfIl/j7rtv/jt+Xj77Hh36UEseunZX9Ls9+svDroXalCHrxnI9G+z5EPTr9dwYrIo
-BbT1SK0/dEFlJYOu89LGqc00mMmpn+zdZW/MMvM4VZTuNR3r28rOFnijPw8+4PlmcToYXkxwS+vs
-/HTwTzzIJk4+vHrNsrf0ow2YsfVnfZ82oBPfukJdmMyZXb40WV+0rc8g4VVUMBEXSqkbt+nIUD5n
-Z31bdXir5qzpbgt1SbeuQlRXJZIjZhhy6In+23bXWW1WAUzVga+U+dHOGHUsn8VTQzt7RGLPzR7w
-WRTGHnWrhYZc8RmSV2Wcst53f4IzsrCw2hp/w0nTveeP17f62DHupYFDhV5JjR+pRunbWJAYwjh3
-lLey57w1gxOqXTx4MrLwO265WePiwqS5Ndki3Xbe3SJUZ/6tnOnoaGKpp2HMQB/2uaYMtFC5lekf
-K9XB0NYFkTAktorsO4PNGS48RsD3Vj4cM40nkpn9URIr3MuQ5Q71Nx4s5nUAkwPxdjlj52MSJ9HV
-Bs5DoNcX99wL69fvnjErV7ljQ11qRqf8yjuzxSQmOYtKT+cB9ZP3yakaWuGkEFglsVx0aGd0fq+x
-MHZfedpDCmLvL4atF8J+tTSzsUqWLkyq1kriYS+1dn4EygW8GT6TaGz+AzXWEYjeDeLAqTJZ/r8q
-8H90sV5i9QkZ5AeLxhL/O42EjgGub9u52FH+tMMeXgqaumQR1HX0Rh5EPfH+Fax+xGv7EFgk1RdX
-fOErmngefcOuomsDrwEUirP+KMXzS3T/IzTfV/g8XSzj2dcW0I3//PRprVb6K52aX+srNhoYgpnh
-/m4NLgj/Bxr74temXEL3AU6n+m85GlxOKkTL+P+s4FZ684YCNAv3eQ3Xj73uIJpjbSv249b6UigL
-D/o4rvFGV4JNsA/vBBmHmMghuJ2mFCrMY+6CasdxjQfQQHU3PV30W9AOwtvqPqPS9U+2u78Z2h4a
-jnAs1Gl6YvCi4+UyyCYBXspubEWGPEPTyFgjbTRM5Z7p+31jcnbZld1VDrwS63ziCjsswVs0GUH9
-NxFpKc63kjWG6Wq330iFYVCvX5Tie5UVUMkf4zkCpV4QmYs3wLE95SCXZkB2yefAH8ZboJx6Bd+M
-56u1fg7fys/BEBav4Ae/3Zn+CdVbYd2EERuTmrVqrgRXQoKmVWgmFsK7N238P2AcXa1n9NAIHqnR
-x7ZO3GAeMMDrsZCAkwlNO5kggSYTNTPOhGGjTWTDX3lnp/V/cTVh7o1pAAA=
+H4sIAAAAAAACA81dW3fbSHJ+56/oYHbOADYIUZLtTGjTidbSrpXx7ZjyZGdlLQ2RoIgVCXAAULKs
+YX576qvqBhogKMtzdpP4wSSBvlTXvaqrW47jRGF+c3L4s4qTvAiTcaRm0XwZZX15MJ8H+UxdZ3ER
+5SouVJGqPxwdDH+hHqOXb18f7czj8x3lvrspZmmi9oMfH/oqLyb0VKXJ/MYLOh1rnGhxHk1yVczi
+XE3jeaSuouw8LOKFcmn8It8posVyHmKu8SwaX6JppMbp8sZ7qoosjBMapbPKo+pFHcy0iGjGbJUo
+/MNnSK0WizCZ0ABRREvIAV+6KnboI8qyp7I4Ho8AISjCxTKaoNd5nESTjtL/5umFcp1n0TIdz9Qi
+f66epb9F9H8RfS6eO4pQpubUwVM0l8pn8VKja7hPINJyVsll3smiX3MMlqTZIpzHeUTw0bNVnEWL
+KCk0VtzrWVjICkPCg7qMbtQszGdR7nXwHf/wNkqu4ixN0LNq2VlERYgWsq4dlcdf8JFF4QTY4HaT
+KB9n8bKIiWjufw7fvvE6qytZ5zQqaIEYfhknhABFL65nUTRX0yxdqHc3745/yBX6qIN3x7zaVbIM
+x5fUkNa3TLOC1hcuosGAqJtjhnSqeEUhDblU3a5upSlHOL6ICp57kl4n85TgTJMIiEvP/x6NC+VG
+nwmX+311Hl9cEJ6LWZjQMIvwc/f8hpjFV/NoysgG2Af/NVQvXh17neVKRl0tyzEZvUwUvJ3EWfk2
+VNN0PsHgeOurH7ltrhhsMEYFhbxIaXXqySP1Ov6juo6yqGKUTVh8Wn9MWJW5mHkX4IplmBVE0w54
+hPhymV5GCclfFvnEIeCALF1dzOojTdNM5cQ8c42dvK8ioqn6FF7nnzpjvCC00rgEtxbLZZZeZOEC
+dAD/E5KV2wv2AeSuyj2fiRiyuCzCSyyaKPElSjrUAaAG6j3xKARUhVlEDHUBvriOi5ka0vewWNHT
+nzWxHymXZZdahBchaNw5T4t0nGYR8Q33zbD2hsCTgI+zaEKsHIfzHOIXCcM1GN3vRPPcelWqrSyF
+5By/Phxe7dGS5vGlCPXw8Kf8B2L4abiak5jMoEQ6juOQYlowG0KySF+VPxfh2HxPc/Mtvym/ElVI
+lOLkonxA3NHpfKeO+ScwAxIqUlMT5X6Jl+AXn1aUjFdZRksIpitgjNg2CAKvz1CK0tWUo7HyiNgr
+nItKYuWi1ZgQiymupx+nIMwinkOf0CyTnFRghxasRovc9frMmFlEUyaErcLFkAH+cz31QO32ej3P
+tGeVMSIWcqc00SQsQt29yG76JYMTLxOq8bZ6xkpNDQhjAQ9SDVBrgifUCh+nSf+M30Wfx9GyUG+H
+R1mWZtWQyzAnXfmdGg5fE17SJbSyxnyfFF20hEq+AB06nfEcjYekdWG6eAgi8YdK3Fh9h9Cvn6NJ
+l1WiqOS+ekbKsHj+7El3El/E0EqT6PPzgNoTGjHQgbRkCY1CUlekSYjfpiuSNNAiAam0aBumf8rW
+TyYOc2JaDHSRpdcEbjVcFnXLbsQzCSwGMWhyEU0CNSxILFS+yq7iKxZJImF2QzLcMepfVDjNJL9I
+5ZL4jmdkhMic6iXTLCHhJMEUReoFzPhMCdB7FCdxMRq5eTSf+mjvwzIUvoAIS04weBVJNMf9PU+T
+TvkQnQPuy99kAP4qCx3YA5POdnf1+F59CJ5stAxJqwxk5sZ7Rr4eGpqTFAW17PnqDan2etvrMIOK
+Gqg/kTKp3tXYmFkZOiwl/LiyVGaRehMeM7zi0bDwAARzp3W+jqfSJiBL5jq8OsdTg4GFh5ZRq1XR
+2BBNHuPUkWfOmdfepVq7Nad+6FR9tFy5WrB89XM4X0X6+0/Rjf52crOUh14dQohfxSpgeWaTLdzQ
+eJavzsnojCMzRCvyWQpZZYDoWAaeuIafNlayoSEsxXaSrSoygxoY+1kNxQ9sYkCxGBm5DiGKZIbG
+lrv3rWzH6mCgna0da6pOBWlemBZdaf+grV2RTlJqd+rGthh5bPhjWM4MGsKtAYfRvDMbATwbu6I2
+3P9C46Ktz+/P6qjExIFoC9etWnmePS77JdTw61S4nt3QMmpI2mCB8xU5CqQWlllEmhnYWc5JI+X7
+bqlLvG0CW6odJzt3WHLzbLwpZYw26HR4ickFdYfzsbGCkubZmLAaXbrcp0Yhr7WDNmnoB+vkyiTt
+bfMZmmqHgyKWcO/xE5etZDCLPpP9ofW67V3h9w/U1LkVVK1vGb5+78lkDSw4rZ028F0DZn+UiVvn
+Ou8+nDh+SQ2aS4w3o0wA9AE84Rrhzg7JCmwc2aosj4rBqph2f3S8YDxP82gL/FqGh/ssw6BWVAqh
+9m3JONwohALG73VDuK6fb2AXL5P0mjymPLzxtq5oPI8hOA55wrQaJ9/H/+Ml/u92YZC7+Sy97kaA
+gFt06b8ptevv7NzK4tc7t7T6tXO2dZIJ4oiBpeEC8ptdmtonxqKgYiCIkyBzYDU7PPr5zYdXr/gV
+gWC/enf87mj7skjqMGkgQjZOJxHkuLedspX0cT+Zj4QJXV1HqAWxEZ1HhMsL8iRc784BKfrOI0M/
+N2JzvcqBv9to/VQRzvvqlmZdkyyyd16TfGOMdH/fKHNPOKGzCTrB5EY11YPn5M9AA2HsftMC44Vl
+/bcY3NI1qCkr889ygfd85U45PVJMrvrkZq/mE55DR4zGfFAUdVtqq7Ug4bS73+v1z9YfE8JuxDRz
+Pa9NZdYdlLpLAB3c2WL6bTVe6nsOje7WuA0FajldD5UTFAuWlmtnmyfEHtBktVi6t9rN6VsaEkIn
+vku/bjxL96RfW8ea2KeOFXIGNFveAV/jzf0cBfZn2uyViR5ekeP8Kr0oo4chTFEuoRYxYxQiZCdi
+I8uTK/fjx8RXHz9m9Kmg0IgXSDHQA8kAiR2VGZ1nnC8qwguTL6JOjskRmEwTmKnyz18f/IWo/OTx
+4/0nWx12XvyGP5ZFDd+c9BDcLNAcPYga4bnTcL4BLGKTgbpdNz37MXz4MuoNXtEDt9H9nF5e5tQs
+iwJaz5ICRJesMmEn+e1j9hvEoFrFNIomegWEklqcKT7BVA1qULGHy03PHeLMh9yjbD9L5xAWemUr
+CxolAAHA7y4gcTy2N2RjziUx8DFDQiRUAFL8DhWOszTPOcrMG34KAWsmWk1P+93dM0BDw1Z5H+aL
+gY2QgId1qYfXdAO5dbBMbbVLYMPestOlnuuRiBHqjCw9tZ+WbXhIenwbHTYuTwmPZ0woavaQ11Rv
+JxpQ0M1TWZRjAz8SYagoaNHO+Lg28bDGknjNlvhgbBod1iSa6DS8aXq3/U1f3Yb9lFWjBbx+aTGe
+LK/fdG/5cZt/WyEKSWJxxzjHsla3NOCaFJTR9Z2Ge0hrD/6exhxnUteHPAl90CJJE8BH5Qfkmmqc
+1/R1KYgNh73NvTMir/MwmzmYWqPpfJXPGpb/Li1aRYad71S320WW1q2lI8lTbEsKdr/6r3P0+t3J
+L6PhywPyijfdZHBPzUsevj549Qo68pF69kzt9SDdOkGsU7cEQEsyVrmL1byIYYKgQjOkoOdelUTS
+Hs4RY4GA1wzSon+NCwSVjgTfJBoQkBXC8tUyylwvKLuhYUvWA2OIEYVvNyjHxU+Tmltlc9bg5LL7
+nBUk6pHqjDPC+YCdCD2xtgLUHsjTHr5IARxJ7lB63mX2FJsGzKp5lF3FY/LNJa1lXHHtiTcNaH2W
+4HwVzycjwEnrbrx7h/4vyTTO6d3t2vOCjfUM9KfX2T5FGx6qfhpZ8WKSa1tXIKc+gE/kY5GzdDJw
+/nyEaMd03vs64mZkEIiTYR2dv3TJ1e1G472uwVmX5yDXhj/XQDN/E9W1vUe3KOZdnbKl3s7e7pNe
+zxHz+506KXPXFGIVpEjJvw5JPc2IKuFkQtot17tmJHGkP5J0g4i8eTGfB4b45FzpTLrkjEggRkcv
+9kavj04ODg9ODkaHx8ODP746OoQPSNI2T6/Bv8hjOQW5So6l6GvRQA+B4V3sBL99EufhORxbd+u8
+njYQ52GuM0N3wzs8ev/z8Yuj0dGbw3dvj9+ckLkgTDizolhSSLf75N+CvcePAv3paK76lUZuMJXe
+3nAxb5BJNOTssKshXKQ5Rz58ww8D/SlAs6a+W07hb7JnnfWbkpRJ9sBrhGmVXnpR7Y6ULupJfW/k
+hxyhOykOZryN3RF6Xe2PZNGUWGimM17T+IqIFicrbL2eR2SPuP8N2YIlgX5H2thWd/d2FwVK/ioT
+5DpT5Kte0KtmAtUbk9xlD5H3M8OD4zAiGMKtzQTv3N4DeV4HpKsodPO22NVWwMX14LRwa4hX9pSF
+/QfUezwWXqqQKv2/kmsnYtfkwnZd6FElJgcvXhwNh6Ofjn4ZHR86EpLUGgyPXrw/OrHaOV5rSs+l
+XqctQ5L7W77ZHEve2rMNh8dv34xO3v509MbxPKFzY6ljihWTSZjdkTIWvTrQGt7Z4a3DYidcxjui
+hCslj5RWgxzYIdzoC1XVha7aicPFDqnjFflNN11rM3LH0WbE0/48fDbvtHfWmjeZpGN7pyB3f8d8
+pHcArJm26Z4ZxjMIY06+WMjOHsG0ZM4mQE6dIzQO4caAJs73v3S/X3S/n5x8/7L//ev+98O/Ou1p
+Cel9MEZ66qfo5niC7vxsGBGoRflGPxdSnzANQN4prb1wNagbAXrpW1V5wCT9NewrMgK93i7JYJjc
+qGkYz+FELqIwyZVDBs5CEtIAYSx7cS3Zoyk1F3+6WSjB4t+iGuEtrhJoLVgp5d5Ga6+eVd2weZiE
+vUoLrrYkWKdD8nF49Obk+ODVkICzVLlb+ixZdEEIqfZr8WuLDXx/9GcSJjF2be8Pj/508OHVSdmu
+U0ZNGHTT9PDjzX1e/Xor/3KaBjjdkRGIJPeVy3rK8X5c0fk6HfQC4TGpClGalnWKAOf5Psy1W0t7
+yxBeaWLdfDyjRZI7MUvzwuRciIuIqSZLiugKrgTJ4gk7OdozIy8HDbt5cTMX9nTDvCxHIIHxnjLA
+RLhiFc67GBt5MiJo1Y/DQgGOC2pyNn5iMdIiR3pc91for67LDOUiNDU8J8Rw4ygr4mk8xgYnW3K2
++MCFdoOWSOMbLfzrKi10BknvxTqskPi5yzjKwylFOjv/rTmrRMQWj007Z6MP71+Nhvvb2dZuWDGt
+GX2DL80L22Hza8Aawgq8pTvXkdhsKjtOTrgIv6QJuejIXAVjCsdLUQmkHoPTEc446Zp0RL2PY0B1
+AgcaR6bdgHfKfmlOnJTvB7cywTq4FUDWjgFdE9wCdaO/2asItgzEPbVaQTmLUI2Dz1o1CN4FSXRd
+vTf5C+N9+o0onNxTE35rEaJQ3y3d4lJCShcZP29gB0cygK89VIHa57IH30QJA2zZeDXv1kReFMKT
+aLFEtJYckQIgFz67QaaWvM6n6hPA+ESaRKiNyiGKhaDeb9SH98ddWeiERPlzN1x8gUYjeyvfKSIr
+qEPXgMzlFSTVpZZkL4QrNgou9SHBZ+cVtuVgRcjI4i9sdAP1Sa/gk3I5nOqOEduwOAuLWxVVRZoS
+4Bj3E+sSZQz6alyMuAaNuOvDyYtSiEO2wsAfbLJfukfsbNqJKjPQlD0DcgO+X7AT8P1ruABCBgFn
+EsrmC/U77f8o22AaPIp+L01MSOGqKjNamXtlXCNP9qkvfXUFYPXig7iIOE9mDReslsC5e+uAbSj+
+Fe5xKnJgswBwlA/rdKHXdd5alzqD8WAFJjzhqR6ldLnEMiEZyt+4uehZQgBXcrnSU8YdU/SdkBbF
+7gs8QFl9OcmpkQKdY+cYWtpMndtk3b/VYCS8LcRoQkGW5gVq/VQ3Nw/qqxNSCCj5mGJMyT8SvdY7
+Rgns3GpJWu+Qbnpk9ncdzbUjQFCDnv33R92Xrw9edCXx5vgG6TxJUwG4JRaaqqKWnNOlK7JpLTpo
+83/W+o+g84R/vU3tQ6vzSptc6gkgq7Y+r+QrUQyDpmqTpX9duzV34WXr5BYuhSFeg3CcNMZ+rLCx
+VISxEaYWlbyIVFgisV6bCYgGtspghqzYarpBIct9HNyKBgDhQa215F6jyUudoLj94ekPNlOtreTs
+4LZE2NqxmEsbB4LM2BDyk3jP3DWJyfN0clPPmplNJ53BzCJs/WXjGXaBnr2gh8/d0789O3vgPdvh
+X44MAleg3BYgAPPwYrP7a3lejWAetA0CKwYWN9ppEVxk6Wrp7np3bIAzdbgi10UT34DigbqLGlqM
+21ltf788OXmnbuU3NgIIgLVj/FtJ4t4LBpqKsScehuNVTqop0zAapuawAgM6v4nSokGPKzUGdjKd
+i0+hOUfFzTLSjQm+KB88qszt26Q0RHrCp1xzGHPFI29w5qg2TZJoXLDxftzr4b995Q6JzQ/Ta4qQ
+ebRPAIptGNdny/4oSpM5tCpQC44kmXjEWs2pkBNSTArec6VYREZ7z5iXxuiG3Z9lmuS6zBHjRpls
+2rH48S4VTitU3m49t8vMfEfO907/mJ6xqevU47QyfisTmL7xn+8IMyS7nPJWmBmYs5AeKa9ino47
+poQpLFAqXVT1X0w/K2dj5ajXdlpImIZzuAi96vkUO7H9QlvXV1zAxMaX2JxYCurWvES1oNOv8ROn
+XM/jJMxudtJxEZF95g1CZ92EzZj8rU7j7VqXGVnxMscHXuUxsitzsZDknbe50Uac54owaX5zWVuJ
+WOGr5Zd/JRVcpn8xtq7ruU8muDV1ZaLp1g2MJ72NHInNqwF0jFU4Vc8H8fOBpaajQLRYpHPKG7Wq
+0sBYKVfL8R4LM/571JL/lKhbJtte39NSbOpV4XylPJB/RoH8Dskye64mU374Zti6Oivcl8qgalFT
+4r35/GYjF0zGnaQmc4VwDqsFp2VleL9Ru0b9jcg9VLvqmejLRjaSvep5FC3dXrD3WD1Qew8e6F7a
+aFRIq9Q5GLpeamdKo0esLllBV3r5UB+K4SAITaH2ZFcOv7iWxgukkKgMSszRGVLB8zC7iDJdNR4m
+1TyImooZqj6wVVwgv2n0pWTZrQJB2TKzoG5uY+jaSrLdgZF2DuwbWqWG4AoSq6yLVbip1Gw8Ro20
+rq9Uz6vu/a8XVqV5gKMtkzjLXVNwTD/gFZW/w/Mcny5XnZLGiT7HeTFKL2XbprNZQTWRGgqHScB1
+U7oQlTi5WdKGIxMYZ5P9zvWWid4B2pXd7M09e12dcL6571GOhKKTjTdVLQB31Y5tVWfVXEVVdFuv
+kmJX0Fb8rlV/pI3jgiQCr/KOPUD5NLggbsqtzqe9s63moxKY5arQu7k2A+pteXbXN8sFTEjAJea9
+Tp1wOkQzdcNWnRun3JggMY5jkOs+Dxfnk7CvpnXySDlLnQ4Ci7FyFrZrFe8PB1zlYxMDG+aIr8vJ
+mlB6ZU07m7GyXen2fqWYV2YQD9E3cFrBjt9G2aqgV1PC1GaTaTJkF56kB7VUGVfU6s3YHcfYGWp1
++rh/1r87kYsMveIBZAU7CCJ1WrWvbmmQtdklrlYodhyjmy0abNrs1tjYam642VR/uFNyLDhH4avr
+NLuERf+x0sDTxMVLCRNQFnHDjX31STf+VB0TfMral4BdzYscq04zUoalYtUvcNhmfOmXtf7QcGdk
+P8AYDIfnb2yhol6JaBUlq0WUgcGkoVXhBGjsLcRtWocFoV2NbK3w31IJVfYT/HEuZZJyzVdvoy4N
+Kz+NEd8ajHa0WRLnnRBRLfqEv7kFrFcxwNIE/6PKBV5QfKcp4Fuo8/RJCLQuZAuIx68WVAi3aiVx
+VzuOIWtspNdRxsbhjfa6cMSVjIbG/zKDsbLqh2/xHuXBEVK0qFAa5De5Ls42IjZeTNg9oEVfVfyH
+mvhT67yrenO2ISF/On51pE75aRAE8pO+nPlKHyXG+bCO8Vr6qofKkPLALXTDPp+QRcxmnbJ9Q7qm
+5Wytrx4p4/7FOHyY5/Aj3Ee9R7yJ8YiCQtkiPIwSCiD7JOXYY0vya5RncTxoOgF6pHc75R4tB4g4
+DCDVeGSOSJbL4hezLeiGxomsMj8+4kxwtujV6VSStxRLgU/6tTIwgpseFqhtIme98n0qr8Q6vQJ3
+kGhy2t89Qyh16ljkcCyVVnb2ub0+18Vdd888eXi6p08+LsOYY69TaRCf6fcxXM6zjRM/PWFy5g3V
+Vbu+2iNOt45oQW/H9jmubUFIj82JeKIPSrWOzmSQOfNI31DhWi5Hx0/7v6ug3xKSqVPV0ZenvW/1
+zBCMqK41DJMMUAvC3nyEInNOtlDrHhcnEdeB6ewWiG+kiokjX5sXnTaMPGJ/VE/GS92tElqgUWUr
+OHvCpKvpBZxs5Ma+OWw86LHZ3jX2T4Yyg5fyPg6b8k5PvibvfcvJ/6FMsyT62InZ9uASnjDLUN3j
+VvcJILOGRxdphNsQyAxfzAopbv9CA8gWeZj1UVPGdyyYfQ/cHBDnlxRt9PhoCZRGQ1s0QoqayP2Q
+a7YXTFYMgOsgwpy8LVYspTaBayZ0bVMAcqh2mVLj8zktc1rgADXOjUtQoA0xYhG1WJGPyIYtwze+
+jSAuCAHF/4HYS1JZK3945+er6dREaLWD1u1RWCWxPCxJbDMY+10B2T81KLMEZf//d2RkXjQro43q
+tCsW/phh4+hdrE/QVnNL+aZmvouQZG21JH5OStHDSe8wYd+ZL8/wWNh4ThhsXDUR2MHrZLXcQ6DK
+gQF+R1cJHwCi729H//X+7ZtXv6AOFIATQpPUzvp8Vf9qPuJNaEtq9Kl7ZwMJu51vMQHfMr2l/v+p
+qv8utV9qZsSdlmauyaYOSzXoG0JJUn836/xerOnDZyXO+PiZnrKBwJJYtRVN4qxhbvRNKE2Lc3j8
+vmZ15ODpTl9HQHyVynk0T6/R8qk4lJ3qvhVxKaUSn5ifwHyjzVR1VQJpD20+UpydYU/ThcPHWw56
+B5v9Y9b/RvOXOnseL2LoUj4K8E0Km3veR1nn2dhXbv2cMjGWKgm/QXfphiMRPlYH/46anVYxCSFb
+QvuRr/GDMDEPrsP5pUvzefV0BHJUaKG3pLlHI/GgD5+bRBYHLeUs6N8MxezW9IvTXnKgEPOXqSFq
+kkdLrkypj+BiYVJRXju7z+fQyQoIYVigGBNe41y5Pu/9EKBoQQFtOQly2vBpOVC8w6fVkohmTBBD
+K36we+b9LpdVoDFQbwx1DwHV8LCANk4Y6+G0uPKgDfdSkFZyjCCNI19CvHVFykaQiZZrrkfB6Y1b
+psPaOEQtkVxbKKrlSFDQb9f9xpbzUbtY686eSRTN4uXoIly6BF2UXYU4pxpaNXVDOfNApq+I5zpA
++1zwYVrBXl99Ml0/mRrOKTncRVmjDm9WlE1O67xGvRvq42YRe4hxwbkQyaJESXnzCsJMGgP7bbs9
+lWufcVcUczn0NEKQOtxX7z6cENbg54jK4z6E233/Sa+no9jdXneWrjJcniQOaXgO/+4PvaC351lp
+nzJGqHCC9MUutWPsqB31hL57diYAB8stVW3u1ojm5PSnWV57iAh43rnjCo50ibQTDcs7hKVCiqv0
+KHtisXpWRZm1o3E6RmWj2u02NhJl3Cp6Vf36Cfq6AwZYTvV4wVyX73Ud76w2hnWfBZKmex1zDdvA
+nNV1eSAH9x+cmQ2X62oHlBM7OOiHFAM2ulwn5T338LpLREIBiOtE5gnxvuPVl4zh2Wuu8s13nr2j
+Ycz5SnHUAB71PdN7A99+zE6knEvK7fsCeHTCeds9A7hMYPslA9Up3DS7DjMpcVotSA1ksBN36FmM
+Q+YgmYyE2XTPbzh9XRIlh/UgeshAwfD4zydH71/7qvp9/ObE/vnywzuvXs9FzyswfLMavb5cLoLy
+2YM1mdTyiEmVYzy6okgImVU74CuJ7ky4tsg6mayPJVVMV4EkM8IXkW9u/Vh71cVvecETNd5As1eg
+8PF67cZwXn239+jHx//6xKt30rvWTgB4AhxCcKoG1t6b1kEELlQS6Z3HpmS/mtI0kvn2LH+Wk6ds
+q3kHdJGS3UNRmOtVRzfAYvMUx5vbdsL4qgaiDfk8ceG22IvmwKprZvXazuYIzgO+pcgCoiT8trQy
+IMT2fkRTNbb5pEuZKNZlpHM57yMKODiURM9QPzCbTtE8QLUCEhquSA0LqW/1PPr56A0K9A8OoYNS
+3qy4ozeJ8vbe0GCGPIJejEHLGy3CGv65Bg3bQexJoJEM6ZoyhN2gefKJ1ed0IjWlQe3c/VYtqCsx
+eIuRUI2OuA2O7zJoVYHHIHu2WhJ1t+hCbE6ReY7arvzYvIjOoBHHOTQiGQhCTXr+9838AS5eqB1t
+x6H2+8HQdmVeE0gaTZK415tgbr2hx5iSO49x1xq2HeW+j53ZuBzDoITvaahuaOhsS9dsZplhrph1
+Wby9OzyBe3FADfNAqIh1610wrFXyyJ5VS7K1lWNfGFNTHVvrO3YbG7l1hWO7x3s/kq4iDOAQwZic
+qZ6+wWCsHbvy6tfJyL751d5MR0weL3/IG1fDoiNiVqmEg0+TR1zn1ufLIdGIop95mFzquygovtZn
+HQinK7nggwhINmRJ0Z2aZJze8eG75rgLgx/nZBImkdSza8RzXaqMyeMBk9FEdjp5exOkuOTYanWl
+Lvi+wijM5jGX5VlLoHglRen1RmGeKR9tbtFzwS6BPSgLJuXypoFVN1nfwNf1n3q3vlYTiqrS1bmb
+OR8/fsz+/WPiSJV2dSjf3OBhxermVgY+HMGhPjeyOYWbWKO7f/vtY+59Fzz4g56ArwVuNi8LVPG7
+LJ6vXQUSN+84qt38UY2qOU/oo6MH5PlHxCIu2I3ibb4I1uf0I0XGC9S29mv1sjqE7EbJVVd2CXY/
+JtKN3OmPCXryF+7M32zSfkzwxAmESSvnR09c/mYArIOfNFb1s6pLB9TatamtsVHk0XZkpV7EbQVT
+0a+5HdUYYm+TR5Nbb/ClzvLwJUmb/LlZ/VPlmB2L4PDR2i/+8KzdY8Rh9tMyj1itCiS2FoXFjER0
+Wkiuo6vGiqw+rcuxhAtNLeGqCYQF9324b+uKcL6wJeotb5lsaAwTmPYkMGVUOzX06xKYu1Hjl7dR
+Z75J0vumfEhobkW0vwt5uuQ0b2onKX1nl+m21tghuJ0+Q19/bvMpNcCgjRayQpyQacgfv8X66F1d
+FvkN44JeNQRT3hkEOX0LWZsjE+b04MBh/T0Qyt0LXVlcfz0mtBR8e9jGgaWNc8vNSuBqqHULnZgP
+totsg0zVLWcgDDnAPl8hmZCH7HMeFsydNwKGWpa/wZZYLJalvmOemqjh+xdqePzXI/X2w0m/ur/X
+upfdF+iLar+Wr8/+ErWsrlRK91mc5rXWu2zx7lSodGbnxffOvG3T7p/9ryL2O96c6oumUc4zjZvn
+6plmnufOU94+U7tSDFud6d6ywfqPxWCpOzQ4CLEZqUY0znz9wDD7WdMlJU+CD/CSL/G3017338Lu
+9Oz2yaP1x4Bi0Y+B+yUvfrv44sG90IN6cgFMYX7bxXiGfv2Ws+xVkbZrRur8rquDGxl0k5e2ztPn
+8SQao6ZgS/1Ta5ZZxmmidKvpWF01drbIG/356D1unlCHR8OTEba0jt8cHv0FR4zVwfsXL0X2FmFy
+Q2Zs9dn8pQNCJ976Sl9lL5lduc7e/AkEczoUlwTSRFLCqrdz+TBnOefO6qrp8DbNWdutQ/rPJ5j6
+cH2JLTtiliGnnvDfbtc7y5tlTFPt0FfO/BhnjDvWT0nrob0tIrHlziX6rI4s7Pfaqg5kP6t2/8W2
+m228UwdHXpyzb7gDYOvNEKsrcyEE9tLIoYJXssGPXD36bSzIDGGdCC1buVPZmsGEehePnpw6vP1O
+utw5q66ymzqjW9BtHVzP5vo2FqdkOj40XutpGTPShwOp9iUtVG9l+8dadQi0m4LIGFK3muxri80F
+LpQOyY3C98dM610Rwv6QxAb3CmSlQ/2NVz7IOojJiXjrkrHLMZmT+NIZ7z7QmyvV7oT167eC2WcK
+pGPLiYGCz1/Xd2arSWxyVjX43j0q2++SUz20xkklsFpipRzcLfhkdeuRhW1FOfcpyLm7GGezEOer
+RfOtVTp8lV2zih3HcPXa5REpF/Jm5LS4tflP1FglJHqXwIHXZLLy793InyBaLVAgwgb53qKxwB86
+yviA9uqqW4od5093xMPLSVPXLIL+QyFWHkQ/Cf4aL/+EC1UBLEj1xVdfpBBI5jF3n2u6tvAaQaE5
+6/dSvLze/B9C821HUsazRTr52gJ66b8+frxxiuUrndpfm8uPWhhCmOHubi0uiPxpo23xa1suoXcP
+p1P/waQWl5NLhAv5a0LSymzecIDmYJ/Xcv3E646TKU4doJ+0Ntf1OTiC6fnWG1OkNUIf2Qmyjpey
+Q3A1zjlUmKbSBWrH860H1EB3tz1d+C2wg/S2uc+odf3D2/V/WNqeGp5iLOg0MzF50eliERejGH8u
+w9qKnMsMbSPj9IrVMI+2TD8YWJOLy67trnbgtViXEzfYYUHeos0I+g/45LU438lWCNP1br+VCkNQ
+b17U4nudFdDJH+s5gNIvmMzVG+LYvnaQazOAXco58MN6S5TTr+ib9Xwcmuf0zXq+XJnn9K3+nAxk
+9Yp+yNu17bdwHRbqKayYmdWvs+FiSO06aWCNfmYt3Jbs4q92eaaKz+phEH+qRz9zTUIH+cEYFxqC
+sKMRTzsagXCjkZ4ZMyGcdJmc+FV29jr/AzZnpJQ/bwAA
 EASYTDV_HELPER
     local rc=$?
     rm -f "$HELPER.gz"
@@ -555,38 +561,52 @@ cache_corrupt() {
     say "cache object unusable: $1"
     say "cache corrupt $KEY, installing afresh"
 }
+cache_unpack() { # cache_unpack <archive name> <dir>: the archive on stdin
+    case "$1" in
+        *.zst) zstd -dcq | tar -x -C "$2" ;;
+        *) tar -xz -C "$2" ;;
+    esac
+}
+cache_fetch() { # cache_fetch <archive name> <dir>: 0 unpacked, 4 missing, 1 unusable
+    # Streamed from S3 into the unpacking: no copy of the archive on the disk.
+    # Archives over SMALL_BYTES, and any helper failure, through the AWS CLI.
+    local url="$CACHE_URL/$1" st
+    if helper_ok; then
+        python3 "$HELPER" cat --max-bytes "$SMALL_BYTES" "$url" 2>/dev/null | cache_unpack "$1" "$2"
+        st=("${PIPESTATUS[@]}")
+        [ "${st[0]}" = 4 ] && return 4
+        if [ "${st[0]}" = 0 ]; then
+            [ "${st[1]}" = 0 ] && return 0
+            return 1
+        fi
+        rm -rf "$2" && mkdir -p "$2"
+    fi
+    aws s3 cp --only-show-errors "$url" - 2>/dev/null | cache_unpack "$1" "$2"
+    st=("${PIPESTATUS[@]}")
+    [ "${st[0]}" = 0 ] || return 4 # (the AWS CLI tells no missing object apart)
+    [ "${st[1]}" = 0 ] || return 1
+    return 0
+}
 cache_restore() { # 0 when a cache was restored into $UV_CACHE_DIR or $WHEELHOUSE
     # One GET on a hit: the archive carries its own description.
-    local archive="" name names="$KEY.tar.zst $KEY.tar.gz" created restore="$CACHE_DIR/restore"
+    local archive="" name names="$KEY.tar.zst $KEY.tar.gz" created restore="$CACHE_DIR/restore" rc
     command -v zstd >/dev/null 2>&1 || names="$KEY.tar.gz"
     for name in $names; do
-        rm -f "$TMPDIR/$name"
-        if s3_get "$CACHE_URL/$name" "$TMPDIR/$name" >/dev/null 2>&1; then
+        rm -rf "$restore"
+        mkdir -p "$restore"
+        cache_fetch "$name" "$restore"
+        rc=$?
+        if [ "$rc" = 0 ]; then
             archive="$name"
             break
+        elif [ "$rc" != 4 ]; then
+            cache_corrupt "$name could not be unpacked"
+            return 1
         fi
     done
     if [ -z "$archive" ]; then
+        rm -rf "$restore"
         say "cache miss $KEY"
-        return 1
-    fi
-    rm -rf "$restore"
-    mkdir -p "$restore"
-    case "$archive" in
-        *.zst)
-            if ! command -v zstd >/dev/null 2>&1; then
-                rm -f "$TMPDIR/$archive"
-                cache_corrupt "zstd is not installed"
-                return 1
-            fi
-            zstd -dcq "$TMPDIR/$archive" | tar -x -C "$restore"
-            ;;
-        *) tar -xzf "$TMPDIR/$archive" -C "$restore" ;;
-    esac
-    local unpacked=$?
-    rm -f "$TMPDIR/$archive"
-    if [ "$unpacked" -ne 0 ]; then
-        cache_corrupt "$archive could not be unpacked"
         return 1
     fi
     if ! read -r name created < <("$PY" "$HELPER" meta read "$restore/easytdv-cache.json" "$KEY" 2>/dev/null) \

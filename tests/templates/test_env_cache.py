@@ -14,7 +14,7 @@ import types
 from pathlib import Path
 
 import pytest
-from tpl_helpers import BUCKET, INSTALL, PREFIX, TRAIN, TRAIN_FAILS, TRAIN_OK, UV_PIN, Instance, index_env
+from tpl_helpers import BUCKET, DEAD_URL, INSTALL, PREFIX, TRAIN, TRAIN_FAILS, TRAIN_OK, UV_PIN, Instance, index_env
 
 REQS = "# the demo package\neasytdv-demo-a   # pulls easytdv-demo-b\n\n"
 CACHE = Path(BUCKET) / "easytdv" / "cache"
@@ -183,9 +183,13 @@ def ended(pid):
 
 def test_a_stop_ends_the_save_with_the_training(tmp_path, online, needs_uv):
     inst = fresh(tmp_path, "m", uv=True)
-    # A zstd that packs forever (a very big environment); it notes its pid.
+    # A zstd that packs forever (a very big environment) and notes its pid;
+    # it unpacks as the real one (the restore streams into it).
     pidfile = tmp_path / "zstd.pid"
-    (inst.bin / "zstd").write_text(f"#!/bin/bash\necho $$ > '{pidfile}'\nexec sleep 300\n")
+    real = subprocess.run(["bash", "-c", "command -v zstd"], capture_output=True, text=True).stdout.strip()
+    (inst.bin / "zstd").write_text(
+        f"#!/bin/bash\ncase \"$1\" in -d*) exec '{real}' \"$@\" ;; esac\necho $$ > '{pidfile}'\nexec sleep 300\n"
+    )
     (inst.bin / "zstd").chmod(0o755)
     inst.upload_inputs(
         "import time\nprint('training-is-running', flush=True)\ntime.sleep(300)\n",
@@ -222,6 +226,25 @@ def test_a_stop_ends_the_save_with_the_training(tmp_path, online, needs_uv):
     assert "easytdv: stop requested" in err
     assert ended(zstd_pid), "the save was left running after the stop"
     assert cache_objects(inst) == []
+
+
+@pytest.mark.parametrize("why", ["the helper cannot reach S3", "the archive is big"])
+def test_the_restore_streams_through_the_aws_cli(tmp_path, online, needs_uv, why):
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_OK, REQS)
+    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", install_and_train(inst, **index_env(online)).stdout)
+    inst.reset_records()
+    online.down = True
+    second = tmp_path / "second-machine"
+    if why == "the archive is big":  # bigger than what the helper downloads
+        env = {"EASYTDV_S3_SMALL_BYTES": "1000"}
+    else:
+        env = {"AWS_ENDPOINT_URL": DEAD_URL}
+    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(second), **env, **index_env(online)))
+    assert f"easytdv: cache hit {key} " in result.stdout
+    assert installed_packages(inst, second / "venv" / "bin" / "python")
+    assert f"aws s3 cp --only-show-errors s3://{BUCKET}/easytdv/cache/{key}.tar.zst -" in inst.calls(), inst.calls()
+    assert not list(second.rglob("*.tar.zst*"))  # streamed: no copy of the archive on the disk
 
 
 def pack(tmp_path, target, members):

@@ -71,6 +71,7 @@ def get(url, dst_file):
         )
     if dst_file == "-":
         sys.stdout.buffer.write(open(src, "rb").read())
+        note(".gets", key_of(url))
         return
     if dst_file.endswith("/") or os.path.isdir(dst_file):
         dst_file = os.path.join(dst_file, os.path.basename(src))
