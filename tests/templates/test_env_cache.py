@@ -14,7 +14,19 @@ import types
 from pathlib import Path
 
 import pytest
-from tpl_helpers import BUCKET, DEAD_URL, INSTALL, PREFIX, TRAIN, TRAIN_FAILS, TRAIN_OK, UV_PIN, Instance, index_env
+from tpl_helpers import (
+    BUCKET,
+    DEAD_URL,
+    INSTALL,
+    PREFIX,
+    TRAIN,
+    TRAIN_FAILS,
+    TRAIN_OK,
+    UV_PIN,
+    Instance,
+    index_env,
+    read_until,
+)
 
 REQS = "# the demo package\neasytdv-demo-a   # pulls easytdv-demo-b\n\n"
 CACHE = Path(BUCKET) / "easytdv" / "cache"
@@ -196,20 +208,9 @@ def test_a_stop_ends_the_save_with_the_training(tmp_path, online, needs_uv):
         REQS,
     )
     ok(inst.run(INSTALL, **index_env(online)))
-    proc = subprocess.Popen(
-        ["bash", str(TRAIN)],
-        env=inst.env(**index_env(online)),
-        cwd=inst.home,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = inst.start(TRAIN, **index_env(online))
     try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if "training-is-running" in line:
-                break
+        lines = read_until(proc, "training-is-running")
         for _ in range(200):  # the save has reached its packing
             if pidfile.exists() and pidfile.read_text().strip():
                 break

@@ -12,6 +12,7 @@ from tpl_helpers import (
     TRAIN_FAILS,
     TRAIN_OK,
     Instance,
+    read_until,
 )
 
 
@@ -62,20 +63,9 @@ def test_stopping_training_still_uploads_outputs(installed):
         "print('training-is-running', flush=True)\n"
         "time.sleep(120)\n"
     )
-    proc = subprocess.Popen(
-        ["bash", str(TRAIN)],
-        env=installed.env(),
-        cwd=installed.home,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = installed.start(TRAIN)
     try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if "training-is-running" in line:
-                break
+        lines = read_until(proc, "training-is-running")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:

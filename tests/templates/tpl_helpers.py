@@ -177,6 +177,17 @@ class Instance:
             timeout=timeout,
         )
 
+    def start(self, script: Path, **extra):
+        """The script running, its output piped (for tests that stop it)."""
+        return subprocess.Popen(
+            ["bash", str(script)],
+            env=self.env(**extra),
+            cwd=self.home,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def upload_inputs(self, train_py: str, requirements: str):
         (self.inputs / "train.py").write_text(train_py)
         (self.inputs / "requirements.txt").write_text(requirements)
@@ -333,3 +344,13 @@ class PackageIndex:
 def index_env(index):
     """The installers' settings for the local index."""
     return {"UV_INDEX_URL": f"{index.url}/simple", "PIP_INDEX_URL": f"{index.url}/simple"}
+
+
+def read_until(proc, marker):
+    """The lines `proc` printed up to and with the first one holding `marker`."""
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if marker in line:
+            break
+    return lines

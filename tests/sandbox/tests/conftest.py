@@ -154,7 +154,12 @@ def calls(data_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (data_dir / "calls.jsonl").read_text().splitlines()]
 
 
-def client(endpoint: str, service: str, key: str = "sandbox", region: str = REGION):
+def client(endpoint: str, service: str, key: str = "sandbox", region: str = REGION, config=None):
     return boto3.client(
-        service, region_name=region, endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key="any"
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id=key,
+        aws_secret_access_key="any",
+        config=config,
     )

@@ -5,12 +5,11 @@ import json
 import time
 import zipfile
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REGION
+from conftest import REGION, client
 
 TRUST = json.dumps(
     {
@@ -115,14 +114,7 @@ def test_exception_is_an_unhandled_function_error(aws, role_arn):
 )
 def test_memory_and_timeout_limits_are_enforced(endpoint, role_arn, extra, constraint):
     # Without botocore's own checks, as CloudFormation's calls would arrive.
-    raw = boto3.client(
-        "lambda",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-        config=Config(parameter_validation=False),
-    )
+    raw = client(endpoint, "lambda", config=Config(parameter_validation=False))
     with pytest.raises(ClientError) as err:
         raw.create_function(
             FunctionName="out-of-range",
@@ -182,7 +174,7 @@ def test_lambda_delay_hook_makes_one_function_slow(aws, role_arn, endpoint):
 
 
 def test_lambda_delay_flag(tmp_path):
-    from conftest import client, start_sandbox, stop_sandbox
+    from conftest import start_sandbox, stop_sandbox
 
     proc, url = start_sandbox(tmp_path, "--lambda-delay", "1.5")
     try:

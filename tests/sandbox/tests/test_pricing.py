@@ -195,16 +195,12 @@ def _hook(endpoint: str, body: dict) -> dict:
 
 
 def test_injected_failure_hook(endpoint, pricing):
-    import boto3
     from botocore.config import Config
 
-    once = boto3.client(
-        "pricing",
-        region_name=PRICING_REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    from conftest import client
+
+    once = client(
+        endpoint, "pricing", region=PRICING_REGION, config=Config(retries={"total_max_attempts": 1, "mode": "standard"})
     )
     assert _hook(endpoint, {"fail": "ThrottlingException", "count": 1})["failure"]["code"] == "ThrottlingException"
     try:
