@@ -4,8 +4,9 @@
 //! sandbox: the only difference is the endpoint override and the credentials
 //! chosen here.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -83,9 +84,8 @@ impl crate::explain::Explain for AwsError {
 #[derive(Clone, Debug, Default)]
 pub struct CallCounter {
     calls: Arc<AtomicU64>,
-    micros: Arc<AtomicU64>,
-    /// "Service.Operation" → (calls, seconds).
-    per_operation: Arc<std::sync::Mutex<std::collections::BTreeMap<String, (u64, f64)>>>,
+    /// "Service.Operation" → (calls, seconds inside them).
+    per_operation: Arc<Mutex<BTreeMap<String, (u64, f64)>>>,
 }
 
 impl CallCounter {
@@ -96,15 +96,16 @@ impl CallCounter {
     /// Seconds spent inside calls, from each call's start to its end
     /// (concurrent calls each count).
     pub fn seconds(&self) -> f64 {
-        self.micros.load(Ordering::Relaxed) as f64 / 1e6
+        self.per_operation().iter().map(|(_, _, s)| s).sum()
     }
 
     /// Per "Service.Operation": how many calls and the seconds spent in them.
     pub fn per_operation(&self) -> Vec<(String, u64, f64)> {
-        match self.per_operation.lock() {
-            Ok(map) => map.iter().map(|(k, (n, s))| (k.clone(), *n, *s)).collect(),
-            Err(_) => Vec::new(),
-        }
+        let map = self
+            .per_operation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.iter().map(|(k, (n, s))| (k.clone(), *n, *s)).collect()
     }
 }
 
@@ -133,21 +134,23 @@ impl Intercept for CallCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let elapsed = cfg.load::<CallStarted>().map(|s| s.0.elapsed());
-        if let Some(e) = elapsed {
-            let micros = u64::try_from(e.as_micros()).unwrap_or(u64::MAX);
-            self.micros.fetch_add(micros, Ordering::Relaxed);
-        }
-        let ms = elapsed.map(|e| e.as_secs_f64() * 1000.0);
+        let seconds = cfg
+            .load::<CallStarted>()
+            .map_or(0.0, |s| s.0.elapsed().as_secs_f64());
         let (service, operation) = cfg
             .load::<Metadata>()
             .map_or(("?", "?"), |m| (m.service(), m.name()));
         let failed = context.output_or_error().is_some_and(|r| r.is_err());
-        if let (Some(e), Ok(mut map)) = (elapsed, self.per_operation.lock()) {
+        {
+            let mut map = self
+                .per_operation
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             let entry = map.entry(format!("{service}.{operation}")).or_default();
             entry.0 += 1;
-            entry.1 += e.as_secs_f64();
+            entry.1 += seconds;
         }
+        let ms = seconds * 1000.0;
         tracing::debug!(service, operation, ms, failed, "AWS call");
         Ok(())
     }
