@@ -429,8 +429,9 @@ def cmd_cat(argv):
     """cat [--max-bytes N] s3://bucket/key: the object's bytes on stdout as
     they arrive (the cache archive goes straight into zstd and tar: no copy on
     the disk). 0 done, 3 bigger than N (nothing written: the AWS CLI's
-    parallel download is faster), 4 missing (as for get), 1 another failure,
-    possibly after some bytes: the reader must not trust what it got."""
+    parallel download is faster), 4 missing (as for get), 5 the reader
+    stopped (an archive it cannot unpack), 1 another failure, possibly after
+    some bytes: the reader must not trust what it got."""
     max_bytes = None
     if argv[:1] == ["--max-bytes"]:
         max_bytes, argv = int(argv[1]), argv[2:]
@@ -451,7 +452,7 @@ def cmd_cat(argv):
         # The reader gave up (an archive it cannot unpack): no flush at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
         _say_error(f"could not download {argv[0]}", "the reader stopped")
-        return 1
+        return 5
     except (S3Error, OSError) as e:
         _say_error(f"could not download {argv[0]}", e)
         missing = getattr(e, "status", 0) == 404 or getattr(e, "code", "") == "AccessDenied"

@@ -310,62 +310,62 @@ Vbu+2iNOt45oQW/H9jmubUFIj82JeKIPSrWOzmSQOfNI31DhWi5Hx0/7v6ug3xKSqVPV0ZenvW/1
 zBCMqK41DJMMUAvC3nyEInNOtlDrHhcnEdeB6ewWiG+kiokjX5sXnTaMPGJ/VE/GS92tElqgUWUr
 OHvCpKvpBZxs5Ma+OWw86LHZ3jX2T4Yyg5fyPg6b8k5PvibvfcvJ/6FMsyT62InZ9uASnjDLUN3j
 VvcJILOGRxdphNsQyAxfzAopbv9CA8gWeZj1UVPGdyyYfQ/cHBDnlxRt9PhoCZRGQ1s0QoqayP2Q
-a7YXTFYMgOsgwpy8LVYspTaBayZ0bVMAcqh2mVLj8zktc1rgADXOjUtQoA0xYhG1WJGPyIYtwze+
-jSAuCAHF/4HYS1JZK3945+er6dREaLWD1u1RWCWxPCxJbDMY+10B2T81KLMEZf//d2RkXjQro43q
-tCsW/phh4+hdrE/QVnNL+aZmvouQZG21JH5OStHDSe8wYd+ZL8/wWNh4ThhsXDUR2MHrZLXcQ6DK
-gQF+R1cJHwCi729H//X+7ZtXv6AOFIATQpPUzvp8Vf9qPuJNaEtq9Kl7ZwMJu51vMQHfMr2l/v+p
-qv8utV9qZsSdlmauyaYOSzXoG0JJUn836/xerOnDZyXO+PiZnrKBwJJYtRVN4qxhbvRNKE2Lc3j8
-vmZ15ODpTl9HQHyVynk0T6/R8qk4lJ3qvhVxKaUSn5ifwHyjzVR1VQJpD20+UpydYU/ThcPHWw56
-B5v9Y9b/RvOXOnseL2LoUj4K8E0Km3veR1nn2dhXbv2cMjGWKgm/QXfphiMRPlYH/46anVYxCSFb
-QvuRr/GDMDEPrsP5pUvzefV0BHJUaKG3pLlHI/GgD5+bRBYHLeUs6N8MxezW9IvTXnKgEPOXqSFq
-kkdLrkypj+BiYVJRXju7z+fQyQoIYVigGBNe41y5Pu/9EKBoQQFtOQly2vBpOVC8w6fVkohmTBBD
-K36we+b9LpdVoDFQbwx1DwHV8LCANk4Y6+G0uPKgDfdSkFZyjCCNI19CvHVFykaQiZZrrkfB6Y1b
-psPaOEQtkVxbKKrlSFDQb9f9xpbzUbtY686eSRTN4uXoIly6BF2UXYU4pxpaNXVDOfNApq+I5zpA
-+1zwYVrBXl99Ml0/mRrOKTncRVmjDm9WlE1O67xGvRvq42YRe4hxwbkQyaJESXnzCsJMGgP7bbs9
-lWufcVcUczn0NEKQOtxX7z6cENbg54jK4z6E233/Sa+no9jdXneWrjJcniQOaXgO/+4PvaC351lp
-nzJGqHCC9MUutWPsqB31hL57diYAB8stVW3u1ojm5PSnWV57iAh43rnjCo50ibQTDcs7hKVCiqv0
-KHtisXpWRZm1o3E6RmWj2u02NhJl3Cp6Vf36Cfq6AwZYTvV4wVyX73Ud76w2hnWfBZKmex1zDdvA
-nNV1eSAH9x+cmQ2X62oHlBM7OOiHFAM2ulwn5T338LpLREIBiOtE5gnxvuPVl4zh2Wuu8s13nr2j
-Ycz5SnHUAB71PdN7A99+zE6knEvK7fsCeHTCeds9A7hMYPslA9Up3DS7DjMpcVotSA1ksBN36FmM
-Q+YgmYyE2XTPbzh9XRIlh/UgeshAwfD4zydH71/7qvp9/ObE/vnywzuvXs9FzyswfLMavb5cLoLy
-2YM1mdTyiEmVYzy6okgImVU74CuJ7ky4tsg6mayPJVVMV4EkM8IXkW9u/Vh71cVvecETNd5As1eg
-8PF67cZwXn239+jHx//6xKt30rvWTgB4AhxCcKoG1t6b1kEELlQS6Z3HpmS/mtI0kvn2LH+Wk6ds
-q3kHdJGS3UNRmOtVRzfAYvMUx5vbdsL4qgaiDfk8ceG22IvmwKprZvXazuYIzgO+pcgCoiT8trQy
-IMT2fkRTNbb5pEuZKNZlpHM57yMKODiURM9QPzCbTtE8QLUCEhquSA0LqW/1PPr56A0K9A8OoYNS
-3qy4ozeJ8vbe0GCGPIJejEHLGy3CGv65Bg3bQexJoJEM6ZoyhN2gefKJ1ed0IjWlQe3c/VYtqCsx
-eIuRUI2OuA2O7zJoVYHHIHu2WhJ1t+hCbE6ReY7arvzYvIjOoBHHOTQiGQhCTXr+9838AS5eqB1t
-x6H2+8HQdmVeE0gaTZK415tgbr2hx5iSO49x1xq2HeW+j53ZuBzDoITvaahuaOhsS9dsZplhrph1
-Wby9OzyBe3FADfNAqIh1610wrFXyyJ5VS7K1lWNfGFNTHVvrO3YbG7l1hWO7x3s/kq4iDOAQwZic
-qZ6+wWCsHbvy6tfJyL751d5MR0weL3/IG1fDoiNiVqmEg0+TR1zn1ufLIdGIop95mFzquygovtZn
-HQinK7nggwhINmRJ0Z2aZJze8eG75rgLgx/nZBImkdSza8RzXaqMyeMBk9FEdjp5exOkuOTYanWl
-Lvi+wijM5jGX5VlLoHglRen1RmGeKR9tbtFzwS6BPSgLJuXypoFVN1nfwNf1n3q3vlYTiqrS1bmb
-OR8/fsz+/WPiSJV2dSjf3OBhxermVgY+HMGhPjeyOYWbWKO7f/vtY+59Fzz4g56ArwVuNi8LVPG7
-LJ6vXQUSN+84qt38UY2qOU/oo6MH5PlHxCIu2I3ibb4I1uf0I0XGC9S29mv1sjqE7EbJVVd2CXY/
-JtKN3OmPCXryF+7M32zSfkzwxAmESSvnR09c/mYArIOfNFb1s6pLB9TatamtsVHk0XZkpV7EbQVT
-0a+5HdUYYm+TR5Nbb/ClzvLwJUmb/LlZ/VPlmB2L4PDR2i/+8KzdY8Rh9tMyj1itCiS2FoXFjER0
-Wkiuo6vGiqw+rcuxhAtNLeGqCYQF9324b+uKcL6wJeotb5lsaAwTmPYkMGVUOzX06xKYu1Hjl7dR
-Z75J0vumfEhobkW0vwt5uuQ0b2onKX1nl+m21tghuJ0+Q19/bvMpNcCgjRayQpyQacgfv8X66F1d
-FvkN44JeNQRT3hkEOX0LWZsjE+b04MBh/T0Qyt0LXVlcfz0mtBR8e9jGgaWNc8vNSuBqqHULnZgP
-totsg0zVLWcgDDnAPl8hmZCH7HMeFsydNwKGWpa/wZZYLJalvmOemqjh+xdqePzXI/X2w0m/ur/X
-upfdF+iLar+Wr8/+ErWsrlRK91mc5rXWu2zx7lSodGbnxffOvG3T7p/9ryL2O96c6oumUc4zjZvn
-6plmnufOU94+U7tSDFud6d6ywfqPxWCpOzQ4CLEZqUY0znz9wDD7WdMlJU+CD/CSL/G3017338Lu
-9Oz2yaP1x4Bi0Y+B+yUvfrv44sG90IN6cgFMYX7bxXiGfv2Ws+xVkbZrRur8rquDGxl0k5e2ztPn
-8SQao6ZgS/1Ta5ZZxmmidKvpWF01drbIG/356D1unlCHR8OTEba0jt8cHv0FR4zVwfsXL0X2FmFy
-Q2Zs9dn8pQNCJ976Sl9lL5lduc7e/AkEczoUlwTSRFLCqrdz+TBnOefO6qrp8DbNWdutQ/rPJ5j6
-cH2JLTtiliGnnvDfbtc7y5tlTFPt0FfO/BhnjDvWT0nrob0tIrHlziX6rI4s7Pfaqg5kP6t2/8W2
-m228UwdHXpyzb7gDYOvNEKsrcyEE9tLIoYJXssGPXD36bSzIDGGdCC1buVPZmsGEehePnpw6vP1O
-utw5q66ymzqjW9BtHVzP5vo2FqdkOj40XutpGTPShwOp9iUtVG9l+8dadQi0m4LIGFK3muxri80F
-LpQOyY3C98dM610Rwv6QxAb3CmSlQ/2NVz7IOojJiXjrkrHLMZmT+NIZ7z7QmyvV7oT167eC2WcK
-pGPLiYGCz1/Xd2arSWxyVjX43j0q2++SUz20xkklsFpipRzcLfhkdeuRhW1FOfcpyLm7GGezEOer
-RfOtVTp8lV2zih3HcPXa5REpF/Jm5LS4tflP1FglJHqXwIHXZLLy793InyBaLVAgwgb53qKxwB86
-yviA9uqqW4od5093xMPLSVPXLIL+QyFWHkQ/Cf4aL/+EC1UBLEj1xVdfpBBI5jF3n2u6tvAaQaE5
-6/dSvLze/B9C821HUsazRTr52gJ66b8+frxxiuUrndpfm8uPWhhCmOHubi0uiPxpo23xa1suoXcP
-p1P/waQWl5NLhAv5a0LSymzecIDmYJ/Xcv3E646TKU4doJ+0Ntf1OTiC6fnWG1OkNUIf2Qmyjpey
-Q3A1zjlUmKbSBWrH860H1EB3tz1d+C2wg/S2uc+odf3D2/V/WNqeGp5iLOg0MzF50eliERejGH8u
-w9qKnMsMbSPj9IrVMI+2TD8YWJOLy67trnbgtViXEzfYYUHeos0I+g/45LU438lWCNP1br+VCkNQ
-b17U4nudFdDJH+s5gNIvmMzVG+LYvnaQazOAXco58MN6S5TTr+ib9Xwcmuf0zXq+XJnn9K3+nAxk
-9Yp+yNu17bdwHRbqKayYmdWvs+FiSO06aWCNfmYt3Jbs4q92eaaKz+phEH+qRz9zTUIH+cEYFxqC
-sKMRTzsagXCjkZ4ZMyGcdJmc+FV29jr/AzZnpJQ/bwAA
+a7YXTFYMgOsgwpy8LVYspTaBayZ0peePtWFFbKH3NuRMsEsTmxXhAG2YsEvCdxK0KQ4iXkoTnM8J
+NdPCDIbz5hJMWPOoxYp8SzaIGb7xLQY0x0Va/B+oC0lGa6MBr/58NZ2ayK52QLs9eqsknYclSW8G
+cb8rkPunBnOWgO3//46ozItmRbVRuXalwx8zbDi9i/XJ22puKfvUzHcREkevlnczOAspzwlDjysq
+AjvonayWewhwOaDA7+gq4YND9P3t6L/ev33z6hfUjwJwQmiS2tmir+ptzUe8eW1JjZZMZwMJjzvf
+Yjq+ZXrLbPxTTcZd5qLU6IhXLY1ek00dzmrQN4SSpP5u1vm9WNOH1kqc8bE1PWUDgXraxoomcdYw
+U/oGlaalOjx+X7NWcmB1p68jJ76C5Tyap9do+VQc0U51T4u4olLBT8xPYL7R5q26YoG0hzY7Kc7c
+sIfqwlHkrQptHdivZv1vNH+ps+fxIoYu5SME36Swued9lHWejX3l1s83E2OpkvAbdJduOErhY3Xw
+C6nZaRXLELIlJTDyNX4QXubBdTi/dGk+r57GQG4LLfRWNvdoJCz0oXWTAONgp5wF/ZshnN2afnG6
+TA4iYv4ypURN8mjJFS31EVwsTCrRa2f++fw6WQEhDAsUY8JrnEfX58QfAhQtKKAtJ09OG74wB5h3
++MJaEtGMCWJoxQ92z7zf5eoKNAbqjaHuIaAaHhbQxslkPZwWVx604ZYK0kqOEaRxxEyIt65W2QhO
+0XLNdSw49XHLdFgbh6glAmwLYbUcCQr6m+rEtuV8RC/WurNnEkyzeDm6CJcuQRdlVyHOt4ZWLd5Q
+zkqQ6SviuQ7sPhd8CFew11efTNdPpvZzSo56Uda2wwsWZZPTOq9RJ4e6ulnEHmJccA5Fsi9RUt7Y
+gvCUxsA+3W5P5eI30ldxAM3Q0wjB7XBfvftwQliDnyMqj/sQbvf9J72ejn53e91Zuspw6ZLcDhOe
+w7/7Qy/o7XlWuqiMLSqcIO2xS+0YO2pHPaHvnp1BwIF0S1WbOzmiOQULaZbXHiJynnfuuLojXSJd
+RcPyzmKpkOIqrcqeWKyeVdFp7Uidjm3ZqHa7jQ1IGbeKelW/fvK+7oABllM9XjDXZX9dxzurjWHd
+g4Fk617HXN82MGd8XR7Iwb0JZ2aj5rraOeWEEA4IIjWBDTLXSXmvPrzuEpFQOOI6kXlCvO949SVj
+ePaaqzz1nWf2aBhzLlMcNYBHfc/0nsK3H88TKedSdPueAR6dcN52PwEuIdh+OUF1ejfNrsNMSqNW
+C1IDGezEHXoW45A5SCYjYTbd8xtObZdEyWE9iB4yUDA8/vPJ0fvXvqp+H785sX++/PDOq9eB0fMK
+DN+sRq8vlwukfPZgTQa2PJpS5SaPrigSQkbWDvhKojsTrkmyTjTr40wV01UgyYzwReSbWz8OX3Xx
+W17wRI030OwVKHwsX7sxnI/f7T368fG/PvHqnfRutxMAngCHF5yqgbVnp3UQgQuVRHrnsSn1r6Y0
+jWS+Pcuf5aQr22reOV2kZPdQTOZ61ZEPsNg8xbHoth00vuKBaEM+T1y4LfaiObDqmlm9tjM9gvOA
+bzeygCgJvy0dDQhRFhDRVI3tQelSJph1+elczgmJAg4OJUE01A/MZlU0D1DlgESIK1LDQupbPY9+
+PnqDwv6DQ+iglDc57uhNory9NzSYIY+gF2PQ8kaLsIZ/rl3DNhJ7EmgkQ7qmfGE3aJ6YYvU5nUgt
+alA7r79VC+oKDt6aJFSjI26R4zsQWlXgMcierZZE3S26EJtaZJ6jtqtCNi+wM2jEMRCNSAaCUJOe
+/30zf4ALG2pH4nEY/n4wtF211wSSRpPk7/UmmFtv9jGm5M7j37WGbUfA72NnNi7VMCjh+x2qmx06
+29I1m9lpmCtmXRZv7w5P4F4cUMM8ECpi3XqHDGuVPLJn1ZJsbQHZF83UVMfWupDdxgZwXeHY7vHe
+j6SrCAM4fDAmZ6qnbz4Ya8euvDJ2MrJvjLU34RGTx8sf8saVsuiImFUq6ODT5BHXx/X5Ukk0ouhn
+HiaX+g4Liq/1GQnC6UouBiECkg1ZUnSnJhmnd3z4rjnu0ODHOZmESSR18BrxXM8qY/J4wGQ0kR1S
+3hYFKS45tlpdqQu+5zAKs3nM5XzWEiheSVGyvVHQZ8pOm1v7XOhLYA/KQku59Glg1VvWN/513aje
+5a/VkqIadXXuZs7Hjx+zf/+YOFLdXR3mNzd/WLG6uc2BD1VwqM+NbE7hJtbo7t9++5h73wUP/qAn
+4OuEm83Lwlb8Lovua1eIxM27kWo3hlSjas4T+ujoAfsDI2IRF+xG8TZfIOtz+pEi4wVqYvu1Olsd
+Qnaj5Koruwu7HxPpRu70xwQ9+Qt35m82aT8meOIEwqSV86MnLn8zANaBURqr+lnVswNq7drU1tgo
+Dmk76lIv/raCqejX3I5qDLG3yaPJrTf4Umd5+HKlTf7crBqqcsyORXD4aO0XhnjWrjPiMPtpmUes
+VgUSW4vCYkYiOi0k19FVY0VWn9blWMKFppZw1QTCgvs+3Ld1RTiX2BL1lrdTNjSGCUx7Epgyqp0a
++nXpzN2o8ctbrDPfJOl9U3YkNLci2t+FPF2qmje1k5TMs8t0W2vsENxOn6GvP7f5lBpg0EYLWSFO
+1jTkj99iffSuLov8hnFBrxqCKe8Mgpy+hazNkQlzenDgsP4eCOXuha5Irr8eE1oKvnVs46DTxnnn
+ZgVxNdS6hU7MB9tFtkGm6nY0EIYcYJ+vnkzIQ/Y5DwvmzhsBQy3L32BLLBbLUt8xT03U8P0LNTz+
+65F6++GkX937a93n7gv0RbXPy9duf4laVlcqpfssTvNa6x24eHcqVDqz8+J7Z962affP/lcR+x1v
+TvVF0yjnmcbNc/VMM89z5ylvn6ldKaKtzoJv2WD9x2Kw1B0aHITYjFQjGme+fmCY/azpkpInwQd/
+yZf422mv+29hd3p2++TR+mNAsejHwP2SF79dfPHgXuhBPbk4pjC/7SI+Q79+yxn4qrjbNSN1fteV
+w40MuslLW+fw83gSjVGLsKVuqjXLLOM0UbrVdKyuGjtb5I3+fPQeN1aow6PhyQhbWsdvDo/+gqPJ
+6uD9i5cie4swuSEztvps/kICoRNvfaWvwJfMrlyDb/50gjlVissFaSIpfdXbuXwItJxzZ3XVdHib
+5qzttiL9ZxdMXbm+/JYdMcuQU0/4b7frneXNMqapdugrZ36MM8Yd66er9dDeFpHYclcTfVZHHfZ7
+bVUHsp9Vuzdj24043qmDozLO2TfcHbD1RonVlblIAntp5FDBK9ngR646/TYWZIawTpKWrdypbM1g
+Qr2LR09OHd5+J13unFVX4E2d0S3otg6uZ3N9i4tTMh0fNq/1tIwZ6cOBVAmTFqq3sv1jrToE2k1B
+ZAypW032tcXmAhdKjuQm4vtjpvWOCWF/SGKDewWy0qH+xqsiZB3E5ES8dcnY5ZjMSXxZjXcf6M1V
+bHfC+vXbxOyzCNKx5aRBwee26zuz1SQ2Oavafe8eFfF3yakeWuOkElgtsVJG7hZ8Irv1qMO2opz7
+FOTcXYyzWYjz1WL71iodvgKvWf2O47t67fKIlAt5M3LK3Nr8J2qsEhK9S+DAazJZ+Xdy5E8XrRYo
+EGGDfG/RWOAPJGV8sHt11S3FjvOnO+Lh5aSpaxZB/4ERKw+inwR/jZd/wkWsABak+uKrL1IIJPOY
+O9M1XVt4jaDQnPV7KV5ei/4Pofm2oyzj2SKdfG0BvfRfHz/eOP3ylU7tr82lSS0MIcxwd7cWF0T+
+JNK2+LUtl9C7h9Op/9BSi8vJpcWF/BUiaWU2bzhAc7DPa7l+4nXHyRSnFdBPWptr/hwc3fR8640p
+0hqhj+wEWcdS2SG4GuccKkxT6QK14/nWA2qgu9ueLvwW2EF629xn1Lr+4e36PyxtTw1PMRZ0mpmY
+vOh0sYiLUYw/s2FtRc5lhraRcerFaphHW6YfDKzJxWXXdlc78Fqsy4kb7LAgb9FmBP2Hf/JanO9k
+K4TperffSoUhqDcvavG9zgro5I/1HEDpF0zm6g1xbF87yLUZwC7lHPhhvSXK6Vf0zXo+Ds1z+mY9
+X67Mc/pWf04GsnpFP+Tt2vZbuA4L9RRWzMzq19lwMaTmnTSwRj+zFm5ZdvHXvjxTxWf1MIg/1aOf
+uSahg/xgjIsQQdjRiKcdjUC40UjPjJkQTrpMTvwqO3ud/wHmbI7Hd28AAA==
 EASYTDV_HELPER
     local rc=$?
     rm -f "$HELPER.gz"
@@ -562,9 +562,10 @@ cache_corrupt() {
     say "cache corrupt $KEY, installing afresh"
 }
 cache_unpack() { # cache_unpack <archive name> <dir>: the archive on stdin
+    # Quiet: on a miss it reads nothing and fails; cache_corrupt says the rest.
     case "$1" in
-        *.zst) zstd -dcq | tar -x -C "$2" ;;
-        *) tar -xz -C "$2" ;;
+        *.zst) zstd -dcq 2>/dev/null | tar -x -C "$2" 2>/dev/null ;;
+        *) tar -xz -C "$2" 2>/dev/null ;;
     esac
 }
 cache_fetch() { # cache_fetch <archive name> <dir>: 0 unpacked, 4 missing, 1 unusable
@@ -575,6 +576,7 @@ cache_fetch() { # cache_fetch <archive name> <dir>: 0 unpacked, 4 missing, 1 unu
         python3 "$HELPER" cat --max-bytes "$SMALL_BYTES" "$url" 2>/dev/null | cache_unpack "$1" "$2"
         st=("${PIPESTATUS[@]}")
         [ "${st[0]}" = 4 ] && return 4
+        [ "${st[0]}" = 5 ] && return 1 # the unpacking gave up: not worth a second download
         if [ "${st[0]}" = 0 ]; then
             [ "${st[1]}" = 0 ] && return 0
             return 1

@@ -4,6 +4,7 @@ and the Deep Learning AMI's preinstalled torch. Fake instances, a local index.""
 
 import ast
 import json
+import random
 import re
 import signal
 import subprocess
@@ -88,6 +89,8 @@ def test_uv_install_then_a_new_machine_reuses_the_cache_offline(tmp_path, online
     out = result.stdout
     assert f"easytdv: installer uv {UV_PIN}" in out
     key = the(r"^easytdv: cache miss ([0-9a-f]{64})$", out)
+    # A miss streams nothing into the unpacking, which stays quiet about it.
+    assert "tar:" not in result.install.stderr and "zstd:" not in result.install.stderr, result.install.stderr
     # Saved by train.sh, in the background of the training, not by install.sh.
     assert "cache saved" not in result.install.stdout
     size = int(the(rf"^easytdv: cache saved {key} (\d+)$", result.train.stdout))
@@ -256,7 +259,7 @@ def pack(tmp_path, target, members):
     subprocess.run(["zstd", "-q", "-f", str(tmp_path / "c.tar"), "-o", str(target)], check=True)
 
 
-@pytest.mark.parametrize("broken", ["garbage", "no-description"])
+@pytest.mark.parametrize("broken", ["garbage", "big-garbage", "no-description"])
 def test_a_corrupt_cache_object_is_replaced(tmp_path, online, needs_uv, broken):
     inst = fresh(tmp_path, "m", uv=True)
     inst.upload_inputs(TRAIN_OK, REQS)
@@ -264,11 +267,16 @@ def test_a_corrupt_cache_object_is_replaced(tmp_path, online, needs_uv, broken):
     target = inst.s3 / CACHE / f"{key}.tar.zst"
     if broken == "garbage":
         target.write_bytes(b"\x00garbage, not what was saved")
+    elif broken == "big-garbage":  # zstd gives up long before the end of the stream
+        target.write_bytes(random.Random(7).randbytes(8 << 20))
     else:
         pack(tmp_path, target, {"uv": inst.home / "cache" / "uv"})
     fresh_home = tmp_path / "home2"
+    inst.reset_records()
     result = install_and_train(inst, EASYTDV_HOME=str(fresh_home), **index_env(online))
     assert f"easytdv: cache corrupt {key}, installing afresh" in result.stdout
+    # Not downloaded a second time by the AWS CLI: the archive is bad, not the network.
+    assert not [c for c in inst.calls() if c.startswith("aws ") and "/cache/" in c], inst.calls()
     assert f"easytdv: cache saved {key} " in result.stdout
     assert installed_packages(inst, fresh_home / "venv" / "bin" / "python")
     # Replaced: a readable archive with its description again.
