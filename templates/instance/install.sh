@@ -407,7 +407,6 @@ export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$CACHE_DIR/pip}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off
 mkdir -p "$RUN_DIR" "$CACHE_DIR"
-cache_us=0
 
 # --- 1 download: both inputs in one call --------------------------------------
 t0="$(now_us)"
@@ -709,15 +708,15 @@ save_later() {
 
 if [ ! -s "$NORM" ]; then
     say "no requirements"
-    phase_line install 0
     phase_line cache 0
+    phase_line install 0
 else
     KEY="$("$PY" "$HELPER" key "$NORM" "$PY_VERSION" "$(uname -m)" "$IMAGE_ID")" \
         || fail 5 "could not compute the environment's cache key"
     t0="$(now_us)"
     restored=0
     cache_restore && restored=1
-    cache_us=$((cache_us + $(now_us) - t0))
+    phase_line cache $(($(now_us) - t0))
     t0="$(now_us)"
     hit=0
     if [ "$restored" = 1 ]; then
@@ -741,7 +740,6 @@ else
     fi
     phase_line install $(($(now_us) - t0))
     [ "$hit" = 0 ] && save_later
-    phase_line cache "$cache_us"
 fi
 
 if [ -n "$DLAMI_ENV" ]; then

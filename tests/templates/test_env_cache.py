@@ -31,7 +31,7 @@ from tpl_helpers import (
 
 REQS = "# the demo package\neasytdv-demo-a   # pulls easytdv-demo-b\n\n"
 CACHE = Path(BUCKET) / "easytdv" / "cache"
-INSTALL_PHASES = ["download", "python", "env", "install", "cache"]
+INSTALL_PHASES = ["download", "python", "env", "cache", "install"]
 
 
 def ok(result):

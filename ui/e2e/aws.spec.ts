@@ -241,6 +241,40 @@ test('run view: what the machine reported — Python, packages, zone, the phases
   await app.shot('57-run-succeeded');
 });
 
+test('run view: a first install says so, and its save beside the training is a part of its own', async ({ page, app }) => {
+  const first: RunSummary = {
+    ...SUMMARY,
+    environment: 'first install of these requirements',
+    phases: [
+      { log: 'install', name: 'download', seconds: 0.4 },
+      { log: 'install', name: 'env', seconds: 2.1 },
+      { log: 'install', name: 'cache', seconds: 0.2 },
+      { log: 'install', name: 'install', seconds: 96.3 },
+      { log: 'train', name: 'download', seconds: 0.1 },
+      { log: 'train', name: 'cache-save', seconds: 41.7 },
+      { log: 'train', name: 'train', seconds: 412.5 },
+      { log: 'train', name: 'upload', seconds: 3.2 },
+    ],
+  };
+  await app.open(
+    scenario({
+      results: signedIn({
+        list_runs: [runRecord('succeeded', { summary: first, message: '3 files saved to your bucket', outputsUri: OUTPUTS_URI })],
+        run_live_status: LIVE_GONE,
+        run_metrics: [],
+      }),
+      logs: { [`${RUN_ID}/train`]: { lines } },
+    }),
+    `#/runs/${RUN_ID}`,
+  );
+  const report = page.getByTestId('machine-report');
+  await expect(report).toContainText('First install of these requirements');
+  await expect(report.getByRole('row', { name: /Save the environment for next time \(alongside train\.py\)/ })).toContainText('42 s');
+  await expect(report.getByRole('row', { name: /Fetch train\.py for the training/ })).toContainText('0.1 s');
+  await report.scrollIntoViewIfNeeded();
+  await app.shot('57b-run-first-install');
+});
+
 test('run view: after a failure, the machine’s own shutdown time is next to the cost warning', async ({ page, app }) => {
   const at = new Date(Date.now() + 60 * 60 * 1000);
   at.setSeconds(0, 0);

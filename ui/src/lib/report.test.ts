@@ -16,7 +16,10 @@ describe('what the machine reported', () => {
   });
   it('phases and facts in plain words', () => {
     expect(phaseLabel('install')).toBe('Install your packages');
+    expect(phaseLabel('cache')).toBe('Find and restore a saved environment');
     expect(phaseLabel('cache-save')).toBe('Save the environment for next time (alongside train.py)');
+    expect(phaseLabel('download', 'install')).toBe('Fetch your files');
+    expect(phaseLabel('download', 'train')).toBe('Fetch train.py for the training');
     expect(phaseLabel('warm_up')).toBe('Warm up');
     expect(phaseSeconds(0.412)).toBe('0.4 s');
     expect(phaseSeconds(185)).toBe('3 min 05 s');

@@ -15,16 +15,17 @@ const PHASES: Record<string, string> = {
   python: 'Get Python ready',
   env: 'Create the Python environment',
   install: 'Install your packages',
-  // Before the install: look for the saved environment and restore it (runs
-  // before 2026-12-03 also saved it here, after a fresh install).
-  cache: 'Restore or save the environment',
+  // Before the install: look for a saved environment, restore it on a hit.
+  cache: 'Find and restore a saved environment',
   // After a fresh install, beside train.py (the time overlaps the training).
   'cache-save': 'Save the environment for next time (alongside train.py)',
   train: 'Run train.py',
   upload: 'Upload the outputs and logs',
 };
 
-export function phaseLabel(name: string): string {
+export function phaseLabel(name: string, log?: string): string {
+  // The training command fetches train.py again (a retry runs the fixed script).
+  if (name === 'download' && log === 'train') return 'Fetch train.py for the training';
   return PHASES[name] ?? name.charAt(0).toUpperCase() + name.slice(1).replace(/[_-]/g, ' ');
 }
 
