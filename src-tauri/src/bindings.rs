@@ -1,7 +1,7 @@
 //! The list of commands exposed to the webview, and the TypeScript bindings
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
-use crate::commands::{accounts, app, costs, practice, results, runs, wizard};
+use crate::commands::{accounts, app, costs, practice, results, runs, setup_aws, wizard};
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
@@ -12,7 +12,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         accounts::import_csv_account,
         accounts::add_profile_account,
         accounts::replace_account_keys,
-        accounts::user_policy,
+        setup_aws::policy_documents,
+        setup_aws::plan_aws_setup,
+        setup_aws::set_up_aws,
         accounts::default_sandbox_endpoint,
         accounts::add_sandbox_account,
         practice::start_practice_cloud,

@@ -85,9 +85,12 @@ fi
 
 tests/sandbox/setup.sh
 if [[ "$only" != practice ]]; then
-line="$(EASYTDV_SANDBOX_CFN_DELAY="${EASYTDV_SANDBOX_CFN_DELAY:-1}" \
-  tests/sandbox/run --background --pidfile "$tmp/sandbox.pid" --port 0 --data-dir "$tmp/sandbox" | grep '^EASYTDV_SANDBOX_ENDPOINT=')"
-export "${line?}"
+# Two lines: its address, and the access key it answers to (exported, never logged).
+while IFS= read -r line; do
+  case "$line" in EASYTDV_SANDBOX_ENDPOINT=* | EASYTDV_SANDBOX_ACCESS_KEY=*) export "${line?}" ;; esac
+done < <(EASYTDV_SANDBOX_CFN_DELAY="${EASYTDV_SANDBOX_CFN_DELAY:-1}" \
+  tests/sandbox/run --background --pidfile "$tmp/sandbox.pid" --port 0 --data-dir "$tmp/sandbox")
+[[ -n "${EASYTDV_SANDBOX_ACCESS_KEY:-}" ]] || { echo "the sandbox did not start" >&2; exit 1; }
 say "Sandbox at $EASYTDV_SANDBOX_ENDPOINT"
 fi
 
@@ -140,7 +143,7 @@ if [[ "$only" != practice ]]; then
 fi
 if [[ $rc -eq 0 && "$only" != main ]]; then
   say "Try-mode: the app starts its own practice cloud (fresh data folder, no sandbox running)"
-  unset EASYTDV_SANDBOX_ENDPOINT
+  unset EASYTDV_SANDBOX_ENDPOINT EASYTDV_SANDBOX_ACCESS_KEY
   export EASYTDV_DATA_DIR="$tmp/data-practice"
   export PIP_CACHE_DIR="${EASYTDV_PIP_CACHE:-/var/tmp/easytdv-pip-cache}"
   export EASYTDV_E2E_FIGURES="$tmp/figures.txt"

@@ -82,7 +82,7 @@ def aws():
     cfg = dict(
         endpoint_url=ENDPOINT,
         region_name=REGION,
-        aws_access_key_id="sandbox",
+        aws_access_key_id=os.environ["EASYTDV_SANDBOX_ACCESS_KEY"],
         aws_secret_access_key="sandbox",
         config=Config(retries={"max_attempts": 2}),
     )

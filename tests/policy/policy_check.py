@@ -31,10 +31,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
 
-from easytdv_sandbox.iam_match import action_matches, as_list, resource_matches  # noqa: E402
+from easytdv_sandbox.iam_match import action_matches, as_list, decide, resource_matches  # noqa: E402
 from easytdv_sandbox.s3_ops import OBJECT_ACTIONS  # noqa: E402
 
 USER_POLICY = ROOT / "templates" / "iam" / "easytdv-user-policy.json"
+READ_POLICY = ROOT / "templates" / "iam" / "easytdv-read-policy.json"
+BOUNDARY = ROOT / "templates" / "iam" / "easytdv-boundary.json"
 STACK = ROOT / "templates" / "stack.yaml"
 STEPS = ("PrepareFiles", "CreateCloudResources", "StartMachine", "RunTraining", "CleanUp", "Prices", "Quotas",
          "CheckPermissions")  # fmt: skip
@@ -49,6 +51,20 @@ def step_of(sid: str) -> str | None:
 
 
 def load_user_policy(path: Path = USER_POLICY) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def load_user_policies() -> list[dict]:
+    """The managed policies the easyTDV identity holds: its changes, and its reads."""
+    return [load_user_policy(USER_POLICY), load_user_policy(READ_POLICY)]
+
+
+def merged_user_policy() -> dict:
+    """Both user policies as one document (their statements together)."""
+    return {"Version": "2012-10-17", "Statement": [st for d in load_user_policies() for st in d["Statement"]]}
+
+
+def load_boundary(path: Path = BOUNDARY) -> dict:
     return json.loads(Path(path).read_text())
 
 
@@ -197,6 +213,18 @@ def allowed(statements: list[dict], call: dict) -> tuple[bool, str]:
     return True, ""
 
 
+def within_boundary(boundary: list[dict], call: dict) -> tuple[bool, str]:
+    """(allowed, why not): a role's call must also be allowed by the permissions boundary."""
+    ok, why = allowed(boundary, call)
+    if not ok:
+        return False, f"the permissions boundary does not allow it: {why}"
+    denies = [st for st in boundary if st.get("Effect") == "Deny"]
+    for resource in call_resources(call) or ["*"]:
+        if decide(denies, call["action"], resource) == "Deny":
+            return False, f"the permissions boundary denies {call['action']} on {resource}"
+    return True, ""
+
+
 # --- (a) recorded calls -------------------------------------------------------
 
 
@@ -222,8 +250,9 @@ def _run_of(call: dict) -> str | None:
 
 def check_calls(calls: list[dict], user_policy: dict | None = None, stack: dict | None = None) -> list[str]:
     """Problems (empty = every recorded call of app, launcher and instances is allowed)."""
-    user_policy = user_policy if user_policy is not None else load_user_policy()
+    user_policy = user_policy if user_policy is not None else merged_user_policy()
     stack = stack if stack is not None else load_stack()
+    boundary = as_list(load_boundary()["Statement"])
     user_statements = as_list(user_policy["Statement"])
     stacks = {}
     for c in calls:
@@ -236,7 +265,7 @@ def check_calls(calls: list[dict], user_policy: dict | None = None, stack: dict 
             continue
         if principal == "app":
             statements = user_statements
-            owner = "templates/iam/easytdv-user-policy.json"
+            owner = "templates/iam/easytdv-{user,read}-policy.json"
         else:
             run = _run_of(c)
             if run is None:
@@ -257,6 +286,9 @@ def check_calls(calls: list[dict], user_policy: dict | None = None, stack: dict 
             statements = role_statements(stack, logical, variables)
             owner = f"templates/stack.yaml {logical}"
         ok, why = allowed(statements, c)
+        if ok and principal != "app":
+            ok, why = within_boundary(boundary, c)
+            owner += " (with templates/iam/easytdv-boundary.json)"
         if not ok:
             key = (principal.split(":")[0], c["action"], why)
             if key not in seen:
@@ -299,7 +331,7 @@ def check_provider_permissions(
     user_policy: dict | None = None, excluded: dict | None = None, stack: dict | None = None
 ) -> list[str]:
     """Problems: a handler permission no CreateCloudResources*/CleanUp* statement grants."""
-    user_policy = user_policy if user_policy is not None else load_user_policy()
+    user_policy = user_policy if user_policy is not None else merged_user_policy()
     excluded = excluded or {}
     statements = as_list(user_policy["Statement"])
     by_step = {

@@ -59,9 +59,9 @@ def test_a_whole_run_passes():
 
 
 def test_a_user_policy_missing_an_action_fails():
-    policy = policy_check.load_user_policy()
+    policy = policy_check.merged_user_policy()
     problems = policy_check.check_calls(run_recording(), user_policy=without(policy, "ssm:SendCommand"))
-    assert len(problems) == 1 and "ssm:SendCommand" in problems[0] and "easytdv-user-policy.json" in problems[0]
+    assert len(problems) == 1 and "ssm:SendCommand" in problems[0] and "easytdv-{user,read}-policy.json" in problems[0]
     problems = policy_check.check_calls(run_recording(), user_policy=without(policy, "cloudformation:DeleteStack"))
     assert problems and "cloudformation:DeleteStack" in problems[0]
 
@@ -107,7 +107,7 @@ def test_a_principal_of_no_recorded_run_is_a_problem():
 def test_provider_check_fails_on_a_policy_missing_a_handler_permission():
     from test_provider_permissions import EXCLUDED
 
-    policy = policy_check.load_user_policy()
+    policy = policy_check.merged_user_policy()
     assert policy_check.check_provider_permissions(policy, EXCLUDED) == []
     problems = policy_check.check_provider_permissions(without(policy, "iam:TagRole"), EXCLUDED)
     assert "AWS::IAM::Role create needs iam:TagRole: no CreateCloudResources statement grants it" in problems

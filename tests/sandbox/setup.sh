@@ -13,6 +13,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
   "${PYTHON:-python3}" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+# The sandbox's own packages, every one pinned with its hashes (as the app's practice cloud installs them).
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$here/runtime-requirements.txt"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 echo "$want" >"$stamp"
 echo "sandbox venv ready: $venv" >&2

@@ -541,7 +541,7 @@ def test_install_sh_embeds_the_helper_and_the_common_part_is_shared():
 
 def test_the_uv_pin_is_the_sandboxs():
     pins = (Path(__file__).resolve().parents[2] / "tests" / "sandbox" / "runtime-requirements.txt").read_text()
-    assert f"uv=={UV_PIN}\n" in pins
+    assert f"\nuv=={UV_PIN} \\\n" in pins
 
 
 def test_the_helper_parses_as_python_3_8():

@@ -12,50 +12,39 @@ import {
   SANDBOX_ACCOUNT,
 } from './data';
 import { expect, scenario, test } from './fixtures';
-import type { AccountSetup, LogLine, RunSummary } from './wire';
+import type { AccountSetup, LogLine, PolicyDocument, RunSummary } from './wire';
 
-const POLICY = JSON.stringify(
-  {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'Buckets',
-        Effect: 'Allow',
-        Action: ['s3:CreateBucket', 's3:PutObject', 's3:GetObject', 's3:ListBucket'],
-        Resource: 'arn:aws:s3:::easytdv-*',
-      },
-      {
-        Sid: 'Stacks',
-        Effect: 'Allow',
-        Action: ['cloudformation:CreateStack', 'cloudformation:DeleteStack'],
-        Resource: 'arn:aws:cloudformation:*:*:stack/easytdv-*/*',
-      },
-      {
-        Sid: 'Machines',
-        Effect: 'Allow',
-        Action: ['ec2:RunInstances', 'ec2:TerminateInstances'],
-        Resource: '*',
-        Condition: { StringEquals: { 'aws:RequestTag/easytdv:app': 'easytdv' } },
-      },
-    ],
-  },
-  null,
-  2,
-);
+const POLICY = (sid: string, action: string) =>
+  JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: sid, Effect: 'Allow', Action: [action], Resource: '*' }] }, null, 2);
+const DOCUMENTS: PolicyDocument[] = [
+  { name: 'easytdv-boundary', purpose: 'The most any role easyTDV creates may ever do.', attach: false, json: POLICY('RunFiles', 's3:GetObject') },
+  { name: 'easytdv-user-policy', purpose: 'What a run changes.', attach: true, json: POLICY('CreateCloudResources', 'cloudformation:CreateStack') },
+  { name: 'easytdv-read-policy', purpose: 'What easyTDV reads.', attach: true, json: POLICY('Prices', 'pricing:GetProducts') },
+];
 
-test('setup: "Permissions easyTDV needs" shows the policy for whoever manages the account, with Copy', async ({ page, app }) => {
+test('setup: "Permissions easyTDV needs" shows the three documents for whoever manages the account, each with Copy', async ({
+  page,
+  app,
+}) => {
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
-  await app.open(scenario({ results: signedIn({ user_policy: POLICY }) }), '#/setup');
+  await app.open(scenario({ results: signedIn({ policy_documents: DOCUMENTS }) }), '#/setup');
   await page.getByRole('button', { name: 'Continue' }).click();
-  const policy = page.getByTestId('policy');
+  const policy = page.getByTestId('policy').first();
   await expect(policy.getByRole('heading', { name: 'Permissions easyTDV needs' })).toBeVisible();
-  await expect(policy).toContainText('If someone else manages your AWS account, send them this policy');
+  await expect(policy).toContainText('customer managed policy');
+  await expect(policy).toContainText('not the boundary');
+  // The boundary first; it is not attached to anyone.
+  await expect(policy.getByRole('tab', { name: '1. easytdv-boundary' })).toHaveAttribute('aria-selected', 'true');
+  await expect(policy.getByTestId('policy-text')).toContainText('"s3:GetObject"');
+  await expect(policy).not.toContainText('Attach it to your IAM user');
+  await policy.getByRole('tab', { name: '2. easytdv-user-policy' }).click();
   await expect(policy.getByTestId('policy-text')).toContainText('"cloudformation:CreateStack"');
+  await expect(policy).toContainText('Attach it to your IAM user');
   // The block scrolls by itself and is reachable with the keyboard.
-  await expect(policy.getByRole('region', { name: 'The IAM policy easyTDV needs (JSON)' })).toHaveAttribute('tabindex', '0');
-  await policy.getByRole('button', { name: 'Copy the policy' }).click();
+  await expect(policy.getByRole('region', { name: 'The IAM document easytdv-user-policy (JSON)' })).toHaveAttribute('tabindex', '0');
+  await policy.getByRole('button', { name: 'Copy easytdv-user-policy' }).click();
   await expect(policy.getByRole('button', { name: 'Copied' })).toBeVisible();
-  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(POLICY);
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(DOCUMENTS[1]!.json);
   await policy.scrollIntoViewIfNeeded();
   await app.shot('60-setup-policy');
 });

@@ -492,6 +492,7 @@ export const ENVIRONMENTS: CachedEnvironment[] = [
 export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults> {
   return {
     list_accounts: [KEYS_ACCOUNT],
+    policy_documents: [],
     list_regions: REGIONS,
     list_account_regions: ACCOUNT_REGIONS,
     list_runs: [],

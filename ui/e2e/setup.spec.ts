@@ -1,4 +1,5 @@
 import { IDENTITY, KEYS_ACCOUNT, REGIONS, SANDBOX_ACCOUNT } from './data';
+import type { AccountSetup, SetupPlan } from './wire';
 import { expect, scenario, test } from './fixtures';
 
 const KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
@@ -13,6 +14,7 @@ function firstRun(extra: Parameters<typeof scenario>[0] = {}) {
       detect_profiles: [],
       list_runs: [],
       default_sandbox_endpoint: 'http://127.0.0.1:4566',
+      policy_documents: [],
       ...(extra.results ?? {}),
     },
   });
@@ -280,4 +282,96 @@ test('profile and CSV import: cancelled file dialog stays, profile is used as is
     profile: 'corp-sso',
     region: 'eu-central-1',
   });
+});
+
+const PLAN = (user = 'easytdv'): SetupPlan => ({
+  accountId: '123456789012',
+  adminArn: 'arn:aws:iam::123456789012:user/admin',
+  adminIsRoot: false,
+  userName: user,
+  steps: [
+    { action: 'create', what: 'the policy easytdv-boundary', why: 'caps every role a run creates' },
+    { action: 'update', what: 'the policy easytdv-user-policy', why: 'what a run changes' },
+    { action: 'keep', what: 'the policy easytdv-read-policy', why: 'what easyTDV reads' },
+    { action: 'create', what: `the IAM user ${user}`, why: 'the identity easyTDV signs in as' },
+    { action: 'create', what: `an access key of ${user}`, why: 'kept only in this computer’s keychain' },
+  ],
+});
+const MADE: AccountSetup = {
+  account: { ...KEYS_ACCOUNT, name: 'Work', maskedKeyId: 'AKIA…ETDV' },
+  identity: { accountId: '123456789012', arn: 'arn:aws:iam::123456789012:user/easytdv' },
+  missingPermissions: [],
+  uncheckedPermissions: [],
+  permissionCheck: 'simulated',
+};
+
+test('set up with an administrator profile: what will be created is shown first, then easyTDV’s own identity is connected', async ({
+  page,
+  app,
+}) => {
+  await app.open(
+    firstRun({
+      results: {
+        detect_profiles: [{ name: 'admin', region: 'eu-west-3', isSso: true }],
+        plan_aws_setup: PLAN(),
+        set_up_aws: MADE,
+      },
+      delays: { set_up_aws: 400 },
+    }),
+  );
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByLabel('Name for this account').fill('Work');
+  await page.getByTestId('open-setup').click();
+  await expect(page.getByRole('heading', { name: 'Set up easyTDV on your AWS account' })).toBeVisible();
+  await expect(page.getByLabel('Administrator profile')).toHaveValue('admin');
+  await expect(page.getByLabel('Name of easyTDV’s IAM user')).toHaveValue('easytdv');
+  // Nothing is created before the person has seen the plan.
+  await page.getByRole('button', { name: 'Show what will be created' }).click();
+  const plan = page.getByTestId('setup-plan');
+  await expect(plan).toContainText('What easyTDV will do in account 123456789012');
+  await expect(plan.locator('li[data-action="create"]')).toHaveCount(3);
+  await expect(plan.locator('li[data-action="update"]')).toContainText('easytdv-user-policy');
+  await expect(plan.locator('li[data-action="keep"]')).toContainText('Already there');
+  await expect(plan).toContainText('It costs nothing');
+  expect(await app.calls('set_up_aws')).toHaveLength(0);
+  expect((await app.calls('plan_aws_setup'))[0]!.args).toMatchObject({ admin: { kind: 'profile', profile: 'admin' }, userName: 'easytdv' });
+  await app.shot('16-setup-admin-plan');
+  await page.getByTestId('setup-apply').click();
+  await expect(page.getByText('Creating easyTDV’s identity')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'You are all set' })).toBeVisible();
+  await expect(page.getByTestId('identity-arn')).toHaveText('arn:aws:iam::123456789012:user/easytdv');
+  const sent = (await app.calls('set_up_aws'))[0]!.args;
+  expect(sent).toMatchObject({ admin: { kind: 'profile', profile: 'admin' }, name: 'Work', userName: 'easytdv' });
+});
+
+test('root keys are not kept: the setup is offered with them, and they go only to the setup', async ({ page, app }) => {
+  await app.open(
+    firstRun({
+      errors: {
+        add_keys_account: {
+          code: 'root_keys',
+          message: 'these are the root user’s keys of the AWS account',
+          hint: 'Let easyTDV set up its own identity with them once.',
+        },
+      },
+      results: { plan_aws_setup: { ...PLAN(), adminArn: 'arn:aws:iam::123456789012:root', adminIsRoot: true }, set_up_aws: MADE },
+    }),
+  );
+  await page.getByRole('button', { name: 'Continue' }).click();
+  // The help no longer leads a root user to make root keys.
+  await page.getByText('Where do I find my access key?').click();
+  await expect(page.getByText(/do not create access keys for it/)).toBeVisible();
+  await page.getByLabel('Access key ID').fill(KEY_ID);
+  await page.getByLabel('Secret access key').fill(SECRET);
+  await page.getByRole('button', { name: 'Check and save' }).click();
+  await expect(page.getByRole('heading', { name: 'Set up easyTDV on your AWS account' })).toBeVisible();
+  await expect(page.getByTestId('root-keys')).toContainText('root user');
+  await expect(page.getByTestId('root-keys')).toContainText('delete the root keys');
+  await expect(page.getByLabel('Administrator profile')).toHaveCount(0);
+  await app.shot('17-setup-root-keys');
+  await page.getByRole('button', { name: 'Show what will be created' }).click();
+  await page.getByTestId('setup-apply').click();
+  await expect(page.getByRole('heading', { name: 'You are all set' })).toBeVisible();
+  const sent = (await app.calls('set_up_aws'))[0]!.args;
+  expect(sent.admin).toEqual({ kind: 'keys', accessKeyId: KEY_ID, secretAccessKey: SECRET, sessionToken: null });
 });

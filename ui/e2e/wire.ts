@@ -24,6 +24,8 @@ export type {
   Quote_Serialize as Quote,
   SpotPrice,
   MissingPermission,
+  PolicyDocument,
+  SetupPlan,
   Outcome,
   ProfileInfo_Serialize as ProfileInfo,
   RegionInfo,

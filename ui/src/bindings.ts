@@ -28,11 +28,12 @@ export const commands = {
 	 *  the OS keychain, then the account is checked again.
 	 */
 	replaceAccountKeys: (id: string, accessKeyId: string, secretAccessKey: string, sessionToken: string | null) => typedError<AccountSetup_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("replace_account_keys", { id, accessKeyId, secretAccessKey, sessionToken })),
-	/**
-	 *  The IAM policy a person needs to use easyTDV, for the one who manages
-	 *  the AWS account (the permission check reads the same policy).
-	 */
-	userPolicy: () => __TAURI_INVOKE<string>("user_policy"),
+	/**  The three IAM documents of the setup (boundary, run policy, read policy). */
+	policyDocuments: () => __TAURI_INVOKE<PolicyDocument[]>("policy_documents"),
+	/**  What the setup will create in the account; creates nothing. */
+	planAwsSetup: (admin: AdminInput_Deserialize, region: string, userName: string) => typedError<SetupPlan, ErrorReport_Serialize>(__TAURI_INVOKE("plan_aws_setup", { admin, region, userName })),
+	/**  Does the setup and saves easyTDV's own identity as the account `name`. */
+	setUpAws: (admin: AdminInput_Deserialize, name: string, region: string, userName: string) => typedError<AccountSetup_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("set_up_aws", { admin, name, region, userName })),
 	/**
 	 *  The local sandbox's address: `$EASYTDV_SANDBOX_ENDPOINT` or the port
 	 *  `./dev run` starts it on.
@@ -214,6 +215,24 @@ export type AccountView_Serialize = {
 	/**  RFC 3339 time the account was added. */
 	createdAt: string,
 };
+
+/**
+ *  The administrator credentials the webview sends: a profile name, or keys
+ *  typed once (the secret is wrapped at once and never sent back).
+ */
+export type AdminInput = AdminInput_Serialize | AdminInput_Deserialize;
+
+/**
+ *  The administrator credentials the webview sends: a profile name, or keys
+ *  typed once (the secret is wrapped at once and never sent back).
+ */
+export type AdminInput_Deserialize = { kind: "profile"; profile: string } | { kind: "keys"; accessKeyId: string; secretAccessKey: string; sessionToken?: string | null };
+
+/**
+ *  The administrator credentials the webview sends: a profile name, or keys
+ *  typed once (the secret is wrapped at once and never sent back).
+ */
+export type AdminInput_Serialize = { kind: "profile"; profile: string } | { kind: "keys"; accessKeyId: string; secretAccessKey: string; sessionToken: string | null };
 
 export type AmiInfo = {
 	id: string,
@@ -585,6 +604,17 @@ export type Phase = {
 	log: LogName,
 	name: string,
 	seconds: number | null,
+};
+
+/**  One document, as the setup screen shows it with Copy. */
+export type PolicyDocument = {
+	/**  The customer managed policy's name in IAM (it must be exactly this). */
+	name: string,
+	/**  What it is for, in plain words. */
+	purpose: string,
+	/**  Attach it to the easyTDV identity (the boundary is not attached). */
+	attach: boolean,
+	json: string,
 };
 
 export type PracticeProgress = {
@@ -987,6 +1017,25 @@ export type RunSummary_Serialize = {
 	finalMetrics: { [key in string]: number | null },
 };
 
+/**  What [`apply`] will do in this account, shown before it does it. */
+export type SetupPlan = {
+	accountId: string,
+	/**  Who the administrator credentials belong to. */
+	adminArn: string,
+	/**  The account's root user: its keys are the most dangerous to keep. */
+	adminIsRoot: boolean,
+	userName: string,
+	steps: SetupStep[],
+};
+
+export type SetupStep = {
+	action: StepAction,
+	/**  e.g. "the policy easytdv-boundary". */
+	what: string,
+	/**  Why, in plain words. */
+	why: string,
+};
+
 /**  One spot price in one zone. */
 export type SpotPrice = {
 	zone: string,
@@ -995,6 +1044,11 @@ export type SpotPrice = {
 
 /**  The steps of a run, in order, plus the clean-up. */
 export type Step = "prepare" | "stack" | "instance" | "requirements" | "training" | "outputs" | "delete";
+
+/**  What one step of the setup will do. */
+export type StepAction = "create" | "update" | 
+/**  Already there as it should be. */
+"keep";
 
 export type StepState = "running" | "done" | "failed" | "skipped" | 
 /**  The user stopped the run during this step. */

@@ -1,6 +1,7 @@
 //! easyTDV core: everything the app and the CLI do, with no Tauri dependency.
 pub mod accounts;
 pub mod aws;
+pub mod bootstrap;
 pub mod catalog;
 pub mod environments;
 pub mod explain;

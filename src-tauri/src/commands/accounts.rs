@@ -146,14 +146,6 @@ pub async fn replace_account_keys(
     Ok(state.accounts.setup(&id).await?)
 }
 
-/// The IAM policy a person needs to use easyTDV, for the one who manages
-/// the AWS account (the permission check reads the same policy).
-#[tauri::command]
-#[specta::specta]
-pub fn user_policy() -> String {
-    easytdv_core::accounts::USER_POLICY.to_string()
-}
-
 #[tauri::command]
 #[specta::specta]
 pub async fn add_profile_account(

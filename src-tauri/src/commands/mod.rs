@@ -5,4 +5,5 @@ mod dialogs;
 pub mod practice;
 pub mod results;
 pub mod runs;
+pub mod setup_aws;
 pub mod wizard;

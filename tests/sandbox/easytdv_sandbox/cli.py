@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -12,8 +16,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from .access import new_key
+
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / ".data"
 PREFIX = "EASYTDV_SANDBOX_ENDPOINT="
+KEY_VAR = "EASYTDV_SANDBOX_ACCESS_KEY"
 
 
 def run_foreground(args) -> int:
@@ -25,18 +32,23 @@ def run_foreground(args) -> int:
     except ValueError as e:
         print(f"easytdv-sandbox: bad --quota / EASYTDV_SANDBOX_QUOTAS: {e}", file=sys.stderr)
         return 2
-    sandbox = Sandbox(
-        args.host,
-        args.port,
-        args.data_dir,
-        args.cfn_delay,
-        args.verbose,
-        args.lambda_delay,
-        quota_values,
-        args.sagemaker_delay,
-    )
+    given_key = os.environ.pop(KEY_VAR, "").strip() or None
     try:
+        sandbox = Sandbox(
+            args.host,
+            args.port,
+            args.data_dir,
+            args.cfn_delay,
+            args.verbose,
+            args.lambda_delay,
+            quota_values,
+            args.sagemaker_delay,
+            access_key=given_key,
+        )
         endpoint = sandbox.start()
+    except ValueError as e:
+        print(f"easytdv-sandbox: {e}", file=sys.stderr)
+        return 2
     except (OSError, SystemExit) as e:  # werkzeug exits when the port is busy
         why = getattr(e, "strerror", None) or "address in use or not available"
         print(f"easytdv-sandbox: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
@@ -45,6 +57,8 @@ def run_foreground(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     print(f"{PREFIX}{endpoint}", flush=True)
+    if given_key is None:  # made here: whoever reads stdout (a terminal) needs it; never in a log
+        print(f"{KEY_VAR}={sandbox.access_key}", flush=True)
     print(
         f"easytdv-sandbox: serving, data dir {Path(args.data_dir).resolve()}, "
         f"cfn delay {args.cfn_delay}s (Ctrl-C to stop)",
@@ -62,12 +76,16 @@ def run_foreground(args) -> int:
     return 0
 
 
-def _answers(endpoint: str) -> bool:
+def _answers(endpoint: str, key: str) -> bool:
+    """Whether the sandbox started with `key` answers at `endpoint` (its whoami proof)."""
+    nonce = secrets.token_hex(16)
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2):
-            return True
-    except OSError:
+        with urllib.request.urlopen(f"{endpoint}/easytdv-api/whoami?nonce={nonce}", timeout=2) as r:
+            got = json.loads(r.read()).get("proof", "")
+    except (OSError, ValueError):
         return False
+    want = hmac.new(key.encode(), f"easytdv-sandbox:{nonce}".encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(str(got), want)
 
 
 def run_background(args, argv: list[str]) -> int:
@@ -75,6 +93,8 @@ def run_background(args, argv: list[str]) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "sandbox.log"
     child_argv = [a for a in argv if a != "--background"]
+    key = os.environ.get(KEY_VAR, "").strip() or new_key()
+    env = {**os.environ, KEY_VAR: key}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "easytdv_sandbox.cli", "run", *child_argv, "--data-dir", str(data_dir)],
@@ -83,14 +103,16 @@ def run_background(args, argv: list[str]) -> int:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             cwd=Path(__file__).resolve().parent.parent,
+            env=env,
         )
     deadline = time.time() + 60
     while time.time() < deadline:
         lines = log_path.read_text().splitlines()
         endpoint = next((line[len(PREFIX) :] for line in lines if line.startswith(PREFIX)), None)
-        if endpoint and _answers(endpoint):
+        if endpoint and _answers(endpoint, key):
             Path(args.pidfile).write_text(f"{proc.pid}\n")
             print(f"{PREFIX}{endpoint}", flush=True)
+            print(f"{KEY_VAR}={key}", flush=True)
             return 0
         if proc.poll() is not None:
             break

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DUMMY_KEY = "sandbox"
+DUMMY_SECRET = "sandbox"  # the secret access key: signatures are not checked
 # Variables passed through from the server's environment to Lambdas and
 # instance scripts (CA bundles, proxies, pip settings); never AWS_* ones.
 PASSTHROUGH = (
@@ -36,6 +36,7 @@ class Config:
     lambda_delay: float = 0.0  # seconds every Lambda invocation waits before its handler runs
     quotas: dict = field(default_factory=dict)  # quota code (or SageMaker quota name) -> value, every region (--quota)
     sagemaker_delay: float = 0.0  # seconds each training-job phase (Starting, Downloading, ...) lasts at least
+    access_key: str = ""  # the secret every request must be signed with (access.py); set at start
 
 
 CONFIG = Config()
@@ -50,7 +51,7 @@ def python() -> str:
     return str(venv_bin() / "python")
 
 
-def child_env(region: str, access_key: str = DUMMY_KEY, **extra: str) -> dict[str, str]:
+def child_env(region: str, access_key: str | None = None, **extra: str) -> dict[str, str]:
     """A clean environment pointing AWS SDKs/CLI at the sandbox, with credentials
     naming the principal (see principals.py)."""
     env = {k: v for k, v in os.environ.items() if k in PASSTHROUGH or k.startswith("PIP_")}
@@ -58,8 +59,8 @@ def child_env(region: str, access_key: str = DUMMY_KEY, **extra: str) -> dict[st
     env.update(
         PATH=f"{venv_bin()}:/usr/local/bin:/usr/bin:/bin",
         AWS_ENDPOINT_URL=CONFIG.endpoint,
-        AWS_ACCESS_KEY_ID=access_key,
-        AWS_SECRET_ACCESS_KEY=DUMMY_KEY,
+        AWS_ACCESS_KEY_ID=access_key or CONFIG.access_key,
+        AWS_SECRET_ACCESS_KEY=DUMMY_SECRET,
         AWS_REGION=region,
         AWS_DEFAULT_REGION=region,
         EASYTDV_SANDBOX="1",

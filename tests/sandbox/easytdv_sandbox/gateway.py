@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.datastructures import EnvironHeaders
 
-from . import iam_match, principals, s3_ops
+from . import access, iam_match, principals, s3_ops
 from .config import CONFIG
 
 HOOK_PREFIX = "/easytdv-api/"
@@ -86,7 +86,7 @@ def hook(name: str):
 
 def _json_response(start_response, status: int, body: dict):
     data = json.dumps(body).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "OK")
+    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "OK")
     start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
     return [data]
 
@@ -265,16 +265,30 @@ class Gateway:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        if path.startswith(HOOK_PREFIX):
-            return self._hook(environ, start_response, path[len(HOOK_PREFIX) :], method)
-        if path.startswith("/moto-api"):
-            return self.app(environ, start_response)
         headers = EnvironHeaders(environ)
         query = parse_qs(environ.get("QUERY_STRING", ""))
-        scope = principals.credential_scope(headers.get("Authorization"), (query.get("X-Amz-Credential") or [None])[0])
-        if scope is None:  # unsigned: not an SDK call
+        # Only the sandbox's owner (access.py): its loopback address, no web page, its key.
+        if not access.host_allowed(headers.get("Host")):
+            return access.refusal(start_response, None, method, "AccessDenied", "Access Denied (Host)")
+        if headers.get("Origin") is not None:
+            return access.refusal(start_response, None, method, "AccessDenied", "Access Denied (Origin)")
+        if path == access.WHOAMI:
+            nonce = (query.get("nonce") or [""])[0]
+            if not (8 <= len(nonce) <= 128 and nonce.isalnum()):
+                return _json_response(start_response, 400, {"error": "nonce: 8 to 128 letters or digits"})
+            return _json_response(start_response, 200, {"proof": access.proof(nonce)})
+        if path.startswith((HOOK_PREFIX, "/moto-api")):
+            if not access.key_header_ok(headers.get(access.KEY_HEADER)):
+                return access.refusal(start_response, None, method, "AccessDenied", "Access Denied")
+            if path.startswith(HOOK_PREFIX):
+                return self._hook(environ, start_response, path[len(HOOK_PREFIX) :], method)
             return self.app(environ, start_response)
+        scope = principals.credential_scope(headers.get("Authorization"), (query.get("X-Amz-Credential") or [None])[0])
+        if scope is None:  # unsigned: AWS answers no anonymous call we make
+            return access.refusal(start_response, None, method, *access.unsigned(None))
         access_key, region, service = scope
+        if not access.key_allowed(access_key):
+            return access.refusal(start_response, service, method, *access.unknown_key(service))
         principal = principals.of_key(access_key)
         account = principal.account or principals.DEFAULT_ACCOUNT
         entry: dict = {
@@ -282,7 +296,7 @@ class Gateway:
             **({"via": "sagemaker"} if "easytdv-sandbox-sagemaker-platform" in headers.get("User-Agent", "") else {}),
             "service": service,
             "principal": principal.name,
-            "access_key": access_key,
+            "access_key": principals.shown_key(access_key),
             "account": account,
             "region": region,
         }

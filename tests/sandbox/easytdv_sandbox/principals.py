@@ -7,15 +7,17 @@ sandbox reads the key from the SigV4 `Credential=` (any characters) and maps:
 
 | access key id            | principal               | account       |
 | ------------------------ | ----------------------- | ------------- |
-| `sandbox`                | `app` (the easyTDV app) | 123456789012  |
-| `lambda-<function-name>` | `lambda:<function-name>`| 123456789012  |
-| `instance-<instance-id>` | `instance:<instance-id>`| 123456789012  |
-| `other-account`          | `other-account`         | 111111111111  |
-| `sagemaker-<job-name>`   | `sagemaker:<job-name>`  | 123456789012  | (a training job's execution role)
-| anything else            | `key:<key>` (moto's own rules pick the account) |
+| `<key>` (the sandbox's)  | `app` (the easyTDV app) | 123456789012  |
+| `lambda-<function>.<key>`| `lambda:<function-name>`| 123456789012  |
+| `instance-<id>.<key>`    | `instance:<instance-id>`| 123456789012  |
+| `other-account.<key>`    | `other-account`         | 111111111111  |
+| `sagemaker-<job>.<key>`  | `sagemaker:<job-name>`  | 123456789012  | (a training job's execution role)
+| an IAM user's key id     | `key:<key id>` (moto's own rules pick the account) |
 
-Lambda invocations, instance scripts and training jobs get their key from the
-sandbox (lambda_exec, instances, sagemaker_exec); any secret key is accepted.
+`<key>` is the secret the sandbox was started with (access.py); any other key
+is refused before it gets here. Lambda invocations, instance scripts and
+training jobs get their key from the sandbox (lambda_exec, instances,
+sagemaker_exec); any secret access key is accepted (signatures are not checked).
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from dataclasses import dataclass
 
 from moto.core.responses import BaseResponse
 
+from . import access
+from .config import CONFIG
+
 DEFAULT_ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "111111111111"
-APP_KEY, OTHER_KEY = "sandbox", "other-account"
+OTHER_BASE = "other-account"
 LAMBDA_PREFIX, INSTANCE_PREFIX, SAGEMAKER_PREFIX = "lambda-", "instance-", "sagemaker-"
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/([0-9]{8})/([^/]*)/([^/]*)/aws4_request")
@@ -40,30 +45,45 @@ class Principal:
     access_key: str
 
 
+def app_key() -> str:
+    return CONFIG.access_key
+
+
+def other_key() -> str:
+    """The key of "another account", for tests of cross-account refusals."""
+    return access.derived(OTHER_BASE)
+
+
 def lambda_key(function_name: str) -> str:
-    return f"{LAMBDA_PREFIX}{function_name}"
+    return access.derived(f"{LAMBDA_PREFIX}{function_name}")
 
 
 def instance_key(instance_id: str) -> str:
-    return f"{INSTANCE_PREFIX}{instance_id}"
+    return access.derived(f"{INSTANCE_PREFIX}{instance_id}")
 
 
 def sagemaker_key(job_name: str) -> str:
-    return f"{SAGEMAKER_PREFIX}{job_name}"
+    return access.derived(f"{SAGEMAKER_PREFIX}{job_name}")
+
+
+def shown_key(access_key: str) -> str:
+    """The access key as the call recording shows it: never the secret part."""
+    base = access.base_of(access_key)
+    if base is None:
+        return access_key  # an IAM user's key id (not a secret) or a refused one
+    return base or "sandbox"
 
 
 def of_key(access_key: str) -> Principal:
-    if access_key == APP_KEY:
+    base = access.base_of(access_key)
+    if base == "":
         return Principal("app", DEFAULT_ACCOUNT, access_key)
-    if access_key == OTHER_KEY:
+    if base == OTHER_BASE:
         return Principal("other-account", OTHER_ACCOUNT, access_key)
-    if access_key.startswith(LAMBDA_PREFIX) and len(access_key) > len(LAMBDA_PREFIX):
-        return Principal(f"lambda:{access_key[len(LAMBDA_PREFIX) :]}", DEFAULT_ACCOUNT, access_key)
-    if access_key.startswith(INSTANCE_PREFIX) and len(access_key) > len(INSTANCE_PREFIX):
-        return Principal(f"instance:{access_key[len(INSTANCE_PREFIX) :]}", DEFAULT_ACCOUNT, access_key)
-    if access_key.startswith(SAGEMAKER_PREFIX) and len(access_key) > len(SAGEMAKER_PREFIX):
-        return Principal(f"sagemaker:{access_key[len(SAGEMAKER_PREFIX) :]}", DEFAULT_ACCOUNT, access_key)
-    return Principal(f"key:{access_key}", None, access_key)
+    for prefix, kind in ((LAMBDA_PREFIX, "lambda"), (INSTANCE_PREFIX, "instance"), (SAGEMAKER_PREFIX, "sagemaker")):
+        if base and base.startswith(prefix) and len(base) > len(prefix):
+            return Principal(f"{kind}:{base[len(prefix) :]}", DEFAULT_ACCOUNT, access_key)
+    return Principal(f"key:{shown_key(access_key)}", None, access_key)
 
 
 def credential_scope(authorization: str | None, query_credential: str | None = None) -> tuple[str, str, str] | None:

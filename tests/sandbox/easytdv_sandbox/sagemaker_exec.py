@@ -81,7 +81,7 @@ def delay() -> float:
 
 
 def job_key(job_name: str) -> str:
-    return f"{principals.SAGEMAKER_PREFIX}{job_name}"
+    return principals.sagemaker_key(job_name)
 
 
 def find(job_name: str) -> Job | None:

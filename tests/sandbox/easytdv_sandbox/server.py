@@ -7,14 +7,17 @@ import threading
 from pathlib import Path
 
 from moto.moto_api._internal.models import MotoAPIBackend
+from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
 from . import (
+    access,
     cfn_delay,
     cfn_failures,
     cfn_params,
     gateway,
+    iam_rules,
     instances,
     lambda_exec,
     persist,
@@ -32,6 +35,7 @@ from . import (
 from .config import CONFIG
 
 _installed = False
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _orig_reset = MotoAPIBackend.reset
 
 
@@ -50,14 +54,18 @@ def reset_runtime() -> None:
 def _reset(self) -> None:  # POST /moto-api/reset
     reset_runtime()
     _orig_reset(self)
+    iam_rules.set_up_account()
 
 
 def install() -> None:
     global _installed
     if _installed:
         return
+    # No browser is ever told it may read an answer (access.py refuses any Origin too).
+    werkzeug_app.DISABLE_GLOBAL_CORS = True
     for module in (
         principals,
+        iam_rules,
         lambda_exec,
         instances,
         quotas,
@@ -88,7 +96,10 @@ class Sandbox:
         lambda_delay: float = 0.0,
         quotas: dict | None = None,
         sagemaker_delay: float = 0.0,
+        access_key: str | None = None,
     ):
+        if host not in LOOPBACK:
+            raise ValueError(f"--host {host}: the sandbox listens only on this computer (127.0.0.1, ::1, localhost)")
         self.host, self.port = host, port
         if data_dir is not None:
             CONFIG.data_dir = Path(data_dir).resolve()
@@ -96,6 +107,8 @@ class Sandbox:
         CONFIG.lambda_delay = float(lambda_delay)
         CONFIG.quotas = dict(quotas or {})
         CONFIG.sagemaker_delay = float(sagemaker_delay)
+        # The secret every request is signed with (access.py): given by whoever starts the sandbox, else new.
+        CONFIG.access_key = access_key or access.new_key()
         logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
         self._server = None
         self._thread: threading.Thread | None = None
@@ -104,15 +117,20 @@ class Sandbox:
     def endpoint(self) -> str:
         return CONFIG.endpoint
 
+    @property
+    def access_key(self) -> str:
+        return CONFIG.access_key
+
     def start(self) -> str:
         install()
         CONFIG.data_dir.mkdir(parents=True, exist_ok=True)
         persist.load()
+        iam_rules.set_up_account()
         gateway.start_recording()
         app = gateway.Gateway(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self.port = self._server.server_address[1]
-        shown = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        shown = "[::1]" if self.host == "::1" else "127.0.0.1"
         CONFIG.endpoint = f"http://{shown}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -4,6 +4,7 @@ temp data dir and a short CloudFormation delay, plus boto3 clients for it."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,6 +19,10 @@ sys.path.insert(0, str(SANDBOX))  # easytdv_sandbox, for tests of its pure helpe
 REGION = "eu-west-3"
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 CFN_DELAY = 1.5
+# Every sandbox these tests start (as subprocesses) takes its access key from here (access.py).
+KEY = os.environ.setdefault("EASYTDV_SANDBOX_ACCESS_KEY", "ETDV" + secrets.token_hex(16).upper())
+OTHER_KEY = f"other-account.{KEY}"
+HOOK_HEADERS = {"X-Easytdv-Sandbox-Key": KEY}
 
 
 def wait_for(predicate, timeout=20.0, interval=0.1, what="condition"):
@@ -72,7 +77,7 @@ class Clients:
             service,
             region_name=region,
             endpoint_url=self.endpoint,
-            aws_access_key_id="sandbox",
+            aws_access_key_id=KEY,
             aws_secret_access_key="sandbox",
         )
 
@@ -154,12 +159,12 @@ def calls(data_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (data_dir / "calls.jsonl").read_text().splitlines()]
 
 
-def client(endpoint: str, service: str, key: str = "sandbox", region: str = REGION, config=None):
+def client(endpoint: str, service: str, key: str | None = None, region: str = REGION, config=None):
     return boto3.client(
         service,
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id=key,
+        aws_access_key_id=key or KEY,
         aws_secret_access_key="any",
         config=config,
     )

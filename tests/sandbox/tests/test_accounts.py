@@ -6,7 +6,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REGION, client
+from conftest import OTHER_KEY, REGION, client
 
 OTHER = "111111111111"
 ME = "123456789012"
@@ -28,11 +28,11 @@ def status_of(call) -> int:
 
 @pytest.fixture(scope="module")
 def other_s3(endpoint):
-    return client(endpoint, "s3", key="other-account")
+    return client(endpoint, "s3", key=OTHER_KEY)
 
 
 def test_other_account_key_is_account_111111111111(endpoint, aws):
-    assert client(endpoint, "sts", key="other-account").get_caller_identity()["Account"] == OTHER
+    assert client(endpoint, "sts", key=OTHER_KEY).get_caller_identity()["Account"] == OTHER
     assert aws.sts.get_caller_identity()["Account"] == ME
 
 

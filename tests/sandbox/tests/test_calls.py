@@ -7,7 +7,7 @@ import uuid
 import pytest
 from test_lambda import TRUST, create_function
 
-from conftest import REGION, calls, client, online, wait_done, wait_for
+from conftest import HOOK_HEADERS, KEY, REGION, calls, client, online, wait_done, wait_for
 from easytdv_sandbox import s3_ops
 
 WHOAMI = """
@@ -109,7 +109,7 @@ def test_lambda_and_instance_scripts_have_their_own_principals(aws, data_dir, ca
     aws.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     create_function(aws, calls_role, "whoami", {"who.py": WHOAMI}, "who.handler")
     resp = aws("lambda").invoke(FunctionName="whoami", Payload=json.dumps({"bucket": bucket}))
-    assert json.loads(resp["Payload"].read()) == {"key": "lambda-whoami"}
+    assert json.loads(resp["Payload"].read()) == {"key": f"lambda-whoami.{KEY}"}
     invoke = mine(data_dir, action="lambda:InvokeFunction", principal="app")[-1]
     assert invoke["names"] == {"FunctionName": "whoami"} and invoke["operation"] == "Invoke"
     put = mine(data_dir, principal="lambda:whoami", action="s3:PutObject")[-1]
@@ -121,7 +121,7 @@ def test_lambda_and_instance_scripts_have_their_own_principals(aws, data_dir, ca
         DocumentName="AWS-RunShellScript",
         Parameters={"commands": [f'echo "$AWS_ACCESS_KEY_ID" && aws s3 ls s3://{bucket}/']},
     )["Command"]["CommandId"]
-    assert wait_done(aws, cid, iid)["StandardOutputContent"].startswith(f"instance-{iid}\n")
+    assert wait_done(aws, cid, iid)["StandardOutputContent"].startswith(f"instance-{iid}.{KEY}\n")
     by_instance = mine(data_dir, principal=f"instance:{iid}")
     assert {(c["action"], c.get("key")) for c in by_instance} >= {
         ("s3:PutObject", "from-user-data.txt"),
@@ -177,7 +177,9 @@ def test_hooks_are_listed_and_not_recorded(endpoint, data_dir):
 
     before = len(calls(data_dir))
     with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/easytdv-api/nope", data=b"{}", method="POST"))
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint}/easytdv-api/nope", data=b"{}", headers=HOOK_HEADERS, method="POST")
+        )
     assert err.value.code == 404
     assert set(json.loads(err.value.read())["hooks"]) >= {
         "capacity",
@@ -186,7 +188,9 @@ def test_hooks_are_listed_and_not_recorded(endpoint, data_dir):
         "pricing",
         "sagemaker-delay",
     }
-    bad = urllib.request.Request(f"{endpoint}/easytdv-api/quotas", data=b'{"quotas": {"L-XXXX": 1}}', method="POST")
+    bad = urllib.request.Request(
+        f"{endpoint}/easytdv-api/quotas", data=b'{"quotas": {"L-XXXX": 1}}', headers=HOOK_HEADERS, method="POST"
+    )
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(bad)
     assert err.value.code == 400 and "unknown quota" in json.loads(err.value.read())["error"]

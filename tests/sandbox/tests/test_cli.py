@@ -7,7 +7,7 @@ import urllib.request
 
 import boto3
 
-from conftest import SANDBOX, wait_for
+from conftest import HOOK_HEADERS, KEY, SANDBOX, wait_for
 
 
 def alive(pid: int) -> bool:
@@ -41,10 +41,13 @@ def test_background_reset_and_stop(tmp_path):
     line = out.stdout.splitlines()[0]
     assert line.startswith("EASYTDV_SANDBOX_ENDPOINT=http://127.0.0.1:")
     endpoint = line.split("=", 1)[1]
+    # The key it was given (conftest's): on stdout for the caller, never in its log.
+    assert out.stdout.splitlines()[1] == f"EASYTDV_SANDBOX_ACCESS_KEY={KEY}"
+    assert KEY not in (tmp_path / "data" / "sandbox.log").read_text()
     pid = int(pidfile.read_text())
     try:
         ec2 = boto3.client(
-            "ec2", region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x"
+            "ec2", region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id=KEY, aws_secret_access_key="x"
         )
         ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         user_data = '#!/bin/bash\necho $$ > "$EASYTDV_HOME/pid"\nexec sleep 60\n'
@@ -53,7 +56,9 @@ def test_background_reset_and_stop(tmp_path):
         wait_for(pid_file.exists, what="user data pid")
         sleeper = int(pid_file.read_text())
         assert alive(sleeper)
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint}/moto-api/reset", headers=HOOK_HEADERS, method="POST")
+        )
         wait_for(lambda: not alive(sleeper), timeout=5, what="reset to kill user data")
         assert ec2.describe_instances()["Reservations"] == []
 

@@ -9,7 +9,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REGION, client
+from conftest import HOOK_HEADERS, REGION, client
 
 TRUST = json.dumps(
     {
@@ -148,7 +148,9 @@ def hook(endpoint, name, body=None):
     import urllib.request
 
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"{endpoint}/easytdv-api/{name}", data=data, method="POST" if data else "GET")
+    req = urllib.request.Request(
+        f"{endpoint}/easytdv-api/{name}", data=data, headers=HOOK_HEADERS, method="POST" if data else "GET"
+    )
     with urllib.request.urlopen(req) as resp:
         return json.loads(resp.read())
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import calls
+from conftest import HOOK_HEADERS, calls
 
 PRICING_REGION = "us-east-1"
 
@@ -189,7 +189,9 @@ def test_describe_services_and_attribute_values(pricing):
 def _hook(endpoint: str, body: dict) -> dict:
     import urllib.request
 
-    req = urllib.request.Request(f"{endpoint}/easytdv-api/pricing", data=json.dumps(body).encode(), method="POST")
+    req = urllib.request.Request(
+        f"{endpoint}/easytdv-api/pricing", data=json.dumps(body).encode(), headers=HOOK_HEADERS, method="POST"
+    )
     with urllib.request.urlopen(req) as answer:
         return json.loads(answer.read())
 

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from test_lambda import TRUST, hook
 
-from conftest import REGION, client, start_sandbox, stop_sandbox
+from conftest import HOOK_HEADERS, REGION, client, start_sandbox, stop_sandbox
 
 TEMPLATES = __import__("pathlib").Path(__file__).resolve().parents[3] / "templates"
 
@@ -156,7 +156,7 @@ def test_quota_flag_and_reset(tmp_path):
         hook(url, "capacity", {"zone": "eu-west-3a", "count": 5})
         import urllib.request
 
-        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", headers=HOOK_HEADERS, method="POST"))
         # reset forgets hook settings, keeps the flag's
         assert sq.get_service_quota(ServiceCode="ec2", QuotaCode="L-1216C47A")["Quota"]["Value"] == 2.0
         assert hook(url, "capacity")["pending"] == []

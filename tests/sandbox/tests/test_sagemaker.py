@@ -11,7 +11,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REGION, calls, wait_for
+from conftest import HOOK_HEADERS, REGION, calls, wait_for
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 IMAGE = "763104351884.dkr.ecr.eu-west-3.amazonaws.com/pytorch-training:2.5.1-cpu-py311-ubuntu22.04-sagemaker"
@@ -242,7 +242,9 @@ print(f"rank {rank} of {world}", flush=True)
 def _post(endpoint: str, path: str, body: dict) -> dict:
     import urllib.request
 
-    req = urllib.request.Request(f"{endpoint}/easytdv-api/{path}", data=json.dumps(body).encode(), method="POST")
+    req = urllib.request.Request(
+        f"{endpoint}/easytdv-api/{path}", data=json.dumps(body).encode(), headers=HOOK_HEADERS, method="POST"
+    )
     with urllib.request.urlopen(req) as answer:
         return json.loads(answer.read())
 

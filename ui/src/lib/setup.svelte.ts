@@ -3,7 +3,7 @@
 import type { ProfileInfo } from './api';
 import { parsePastedKeyPair, validateAccessKeyId, validateAccountName, validateSecretAccessKey } from './validation';
 
-export type SetupStage = 'choose' | 'aws' | 'sandbox' | 'verifying' | 'result';
+export type SetupStage = 'choose' | 'aws' | 'admin' | 'sandbox' | 'verifying' | 'result';
 export type CredentialMethod = 'keys' | 'csv' | 'profile';
 
 const DEFAULT_NAME = 'My AWS account';
@@ -80,5 +80,9 @@ export class AwsForm {
 
 /** The sandbox address typed on the sandbox stage: an error message, or null. */
 export function validateEndpoint(endpoint: string): string | null {
-  return /^https?:\/\/\S+$/.test(endpoint.trim()) ? null : 'Enter the sandbox address, e.g. http://127.0.0.1:4566';
+  const e = endpoint.trim();
+  if (!/^http:\/\/\S+:\d+\/?$/.test(e)) return 'Enter the sandbox address, e.g. http://127.0.0.1:4566';
+  // The sandbox runs code as you: it must be on this computer.
+  if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):/.test(e)) return 'The sandbox runs on this computer only: use http://127.0.0.1:PORT';
+  return null;
 }

@@ -132,6 +132,13 @@ pub enum AccountError {
     NoNetwork { detail: String },
     #[error("the local sandbox at {endpoint} is not reachable")]
     SandboxUnreachable { endpoint: String },
+    #[error("these are the root user's keys of the AWS account: they can do everything, even close the account, so easyTDV does not keep them")]
+    RootKeys,
+    #[error("{0}")]
+    Setup(#[from] crate::bootstrap::BootstrapError),
+    /// The sandbox address or the sandbox itself is refused before anything is sent.
+    #[error("{0}")]
+    Sandbox(crate::aws::AwsError),
     #[error("the region {region} is not enabled for this AWS account")]
     RegionNotEnabled { region: String },
     #[error("AWS refused the request: {message}")]
@@ -183,6 +190,9 @@ impl Explain for AccountError {
             ClockSkew => "clock_skew",
             NoNetwork { .. } => "network_unreachable",
             SandboxUnreachable { .. } => "sandbox_unreachable",
+            Sandbox(e) => e.code(),
+            RootKeys => "root_keys",
+            Setup(e) => e.code(),
             RegionNotEnabled { .. } => "region_not_enabled",
             AccessDenied { .. } => "aws_access_denied",
             NoCredentials { .. } => "aws_credentials_missing",
@@ -237,6 +247,9 @@ impl Explain for AccountError {
             SsoExpired { profile } => format!("Sign in again with `aws sso login --profile {profile}`, then try again."),
             ClockSkew => "Set your computer's date and time to update automatically (network time), then try again.".to_string(),
             NoNetwork { .. } => "Check your internet connection (and any proxy or VPN), then try again.".to_string(),
+            Sandbox(e) => return e.hint(),
+            Setup(e) => return e.hint(),
+            RootKeys => "Let easyTDV set up its own identity with them once (“Set up easyTDV with these keys”): it makes an IAM user that can only run trainings, keeps that user's keys, and forgets these. Then delete the root access keys: AWS console → your account name → Security credentials → Access keys → Delete.".to_string(),
             SandboxUnreachable { .. } => format!(
                 "Start the local sandbox with `{SANDBOX_START_COMMAND}` from the easyTDV folder, and use the address it prints."
             ),

@@ -148,16 +148,14 @@ pub fn validate_region(region: &str) -> Result<String, AccountError> {
 }
 
 /// A trimmed http(s) URL without a trailing slash.
+/// A sandbox address: `http://` on this computer (the sandbox runs code as
+/// the user; one elsewhere would receive their scripts).
 pub fn validate_endpoint(endpoint: &str) -> Result<String, AccountError> {
     let url = endpoint.trim().trim_end_matches('/');
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
-            Ok(url.to_string())
-        }
-        _ => Err(AccountError::EndpointInvalid(url.to_string())),
+    match crate::aws::sandbox::loopback_authority(url) {
+        Ok(_) => Ok(url.to_string()),
+        Err(e @ crate::aws::AwsError::NotLoopback(_)) => Err(AccountError::Sandbox(e)),
+        Err(_) => Err(AccountError::EndpointInvalid(url.to_string())),
     }
 }
 
@@ -288,8 +286,25 @@ mod tests {
             validate_endpoint("http://127.0.0.1:5000/").unwrap(),
             "http://127.0.0.1:5000"
         );
-        assert!(validate_endpoint("https://sandbox.local").is_ok());
-        for bad in ["127.0.0.1:5000", "http://", "ftp://x", ""] {
+        // Attack: a "sandbox" elsewhere would receive the user's scripts.
+        for remote in [
+            "http://sandbox.local:4566",
+            "http://10.0.0.2:4566",
+            "http://127.0.0.1.nip.io:80",
+        ] {
+            assert_eq!(
+                validate_endpoint(remote).unwrap_err().code(),
+                "sandbox_not_loopback",
+                "{remote}"
+            );
+        }
+        for bad in [
+            "127.0.0.1:5000",
+            "http://",
+            "ftp://x",
+            "",
+            "https://127.0.0.1:4566",
+        ] {
             assert_eq!(
                 validate_endpoint(bad).unwrap_err().code(),
                 "sandbox_endpoint_invalid",

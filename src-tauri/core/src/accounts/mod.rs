@@ -13,6 +13,7 @@ mod model;
 mod permissions;
 mod preflight;
 mod profiles;
+mod setup_aws;
 mod store;
 mod verify;
 
@@ -30,9 +31,10 @@ pub use model::{
     AccountDraft, AccountKind, AccountSetup, AccountView, Identity, KeysInput, MissingPermission,
     PermissionCheck, PermissionReport, ProfileInfo, ProfileInput, SandboxInput,
 };
-pub use permissions::{NEEDED as NEEDED_PERMISSIONS, USER_POLICY};
+pub use permissions::NEEDED as NEEDED_PERMISSIONS;
 pub use preflight::{principal_of, Principal};
 pub use profiles::{detect_profiles, detect_profiles_in};
+pub use setup_aws::{refuse_root, AdminCredentials};
 pub use store::FILE_NAME as ACCOUNTS_FILE;
 pub use verify::verify_source;
 
@@ -210,9 +212,14 @@ impl Accounts {
                 )
             }
         };
-        self.identify(&source, &region)
+        let identity = self
+            .identify(&source, &region)
             .await
-            .map(|(_, identity)| identity)
+            .map(|(_, identity)| identity)?;
+        if !matches!(draft, AccountDraft::Sandbox(_)) {
+            refuse_root(&identity.arn)?;
+        }
+        Ok(identity)
     }
 
     /// Checks a saved account's credentials.

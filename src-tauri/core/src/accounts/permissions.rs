@@ -1,14 +1,15 @@
-//! The IAM actions a person needs to use easyTDV: read from the one policy
-//! the app ships (`templates/iam/easytdv-user-policy.json`, shown on the
-//! setup screen with a Copy button, and checked against AWS's own data by
-//! tests/policy). Each statement's Sid starts with the step that needs it.
+//! The IAM actions a person needs to use easyTDV: read from the two policies
+//! the app ships (`templates/iam/easytdv-user-policy.json` and
+//! `easytdv-read-policy.json`, shown on the setup screen with a Copy button,
+//! and checked against AWS's own data by tests/policy). Each statement's Sid
+//! starts with the step that needs it; Deny statements (which keep the
+//! permissions boundary in place) are not needs.
 
 use std::sync::LazyLock;
 
 use super::model::MissingPermission;
 
-/// The policy, as the setup screen shows it.
-pub const USER_POLICY: &str = include_str!("../../../../templates/iam/easytdv-user-policy.json");
+use crate::bootstrap::documents;
 
 /// One action, and the step of a run that needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +60,15 @@ const STEPS: &[(&str, &str, &str)] = &[
 ];
 
 /// Every action of the policy, once, with the first step that needs it.
-pub static NEEDED: LazyLock<Vec<Needed>> = LazyLock::new(|| parse(USER_POLICY));
+pub static NEEDED: LazyLock<Vec<Needed>> = LazyLock::new(|| {
+    let mut all = parse(documents::USER_POLICY);
+    for n in parse(documents::READ_POLICY) {
+        if !all.iter().any(|o| o.action == n.action) {
+            all.push(n);
+        }
+    }
+    all
+});
 
 fn parse(policy: &str) -> Vec<Needed> {
     let doc: serde_json::Value = match serde_json::from_str(policy) {
@@ -71,6 +80,9 @@ fn parse(policy: &str) -> Vec<Needed> {
     };
     let mut out: Vec<Needed> = Vec::new();
     for statement in doc["Statement"].as_array().into_iter().flatten() {
+        if statement["Effect"].as_str() != Some("Allow") {
+            continue;
+        }
         let sid = statement["Sid"].as_str().unwrap_or("");
         let (step, purpose) = STEPS
             .iter()
@@ -145,6 +157,12 @@ mod tests {
         ] {
             assert!(find(action).is_some(), "{action}");
         }
+        // Deny statements keep the boundary in place: they are not needs.
+        assert!(find("iam:PutRolePermissionsBoundary").is_none());
+        assert!(
+            find("iam:GetPolicy").is_some(),
+            "the read policy is read too"
+        );
         for n in NEEDED.iter() {
             assert_eq!(NEEDED.iter().filter(|o| o.action == n.action).count(), 1);
             assert_ne!(n.step, "easyTDV", "{} has a Sid of no known step", n.action);
@@ -164,7 +182,7 @@ mod tests {
     #[test]
     fn a_statement_of_no_known_step_is_visible() {
         let n = parse(
-            r#"{"Statement":[{"Sid":"Other","Action":["a:B","a:B"]},{"Sid":"PrepareFilesX","Action":"s3:X"}]}"#,
+            r#"{"Statement":[{"Sid":"Other","Effect":"Allow","Action":["a:B","a:B"]},{"Sid":"PrepareFilesX","Effect":"Allow","Action":"s3:X"},{"Sid":"CleanUpKeep","Effect":"Deny","Action":"iam:DeleteRole"}]}"#,
         );
         assert_eq!(n.len(), 2);
         assert_eq!((n[0].step, n[1].step), ("easyTDV", "Upload your files"));

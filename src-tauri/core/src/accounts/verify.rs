@@ -18,6 +18,13 @@ pub async fn context(source: &CredentialSource, region: &str) -> Result<AwsConte
             AccountError::RegionInvalid(r)
         } else if let AwsError::BadEndpoint(u) = e {
             AccountError::EndpointInvalid(u)
+        } else if let AwsError::SandboxUnreachable(endpoint) = e {
+            AccountError::SandboxUnreachable { endpoint }
+        } else if matches!(
+            e,
+            AwsError::NotLoopback(_) | AwsError::NotOurSandbox(_) | AwsError::SandboxKeyUnknown(_)
+        ) {
+            AccountError::Sandbox(e)
         } else {
             AccountError::Aws {
                 code: None,

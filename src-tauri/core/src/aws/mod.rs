@@ -13,6 +13,7 @@ use crate::secret::Sensitive;
 
 mod calls;
 pub mod failure;
+pub mod sandbox;
 
 pub use calls::CallCounter;
 
@@ -28,7 +29,8 @@ pub enum CredentialSource {
     /// A profile of `~/.aws/config` / `~/.aws/credentials` (SSO included),
     /// resolved by aws-config's profile provider; nothing is copied.
     Profile { name: String },
-    /// The local AWS sandbox: an endpoint on this machine, dummy credentials.
+    /// The local AWS sandbox: an endpoint on this machine, signed with the
+    /// access key it was started with ([`sandbox::key_for`]).
     Sandbox { endpoint: String },
     /// The SDK's default chain (environment variables, default profile, SSO…).
     DefaultChain,
@@ -43,6 +45,14 @@ pub enum AwsError {
     UnknownRegion(String),
     #[error("the sandbox endpoint \"{0}\" is not an http:// URL")]
     BadEndpoint(String),
+    #[error("the sandbox address \"{0}\" is not on this computer")]
+    NotLoopback(String),
+    #[error("the practice cloud does not answer at {0}")]
+    SandboxUnreachable(String),
+    #[error("something else answers at {0}, not the practice cloud easyTDV started")]
+    NotOurSandbox(String),
+    #[error("easyTDV does not know the access key of the sandbox at {0}")]
+    SandboxKeyUnknown(String),
 }
 
 impl crate::explain::Explain for AwsError {
@@ -51,6 +61,10 @@ impl crate::explain::Explain for AwsError {
             AwsError::BadRegion(_) => "bad_region",
             AwsError::UnknownRegion(_) => "unknown_region",
             AwsError::BadEndpoint(_) => "bad_endpoint",
+            AwsError::NotLoopback(_) => "sandbox_not_loopback",
+            AwsError::SandboxUnreachable(_) => "sandbox_unreachable",
+            AwsError::NotOurSandbox(_) => "sandbox_not_ours",
+            AwsError::SandboxKeyUnknown(_) => "sandbox_key_unknown",
         }
     }
     fn hint(&self) -> Option<String> {
@@ -66,6 +80,10 @@ impl crate::explain::Explain for AwsError {
             AwsError::BadEndpoint(_) => {
                 "The local sandbox address looks like http://127.0.0.1:4566.".into()
             }
+            AwsError::NotLoopback(_) => "The practice cloud runs on this computer only: its address starts with http://127.0.0.1: (or localhost). Nothing was sent.".into(),
+            AwsError::SandboxUnreachable(_) => "Start the practice cloud again (Accounts → the practice account → Start), or start the sandbox with tests/sandbox/run.".into(),
+            AwsError::NotOurSandbox(_) => "Another program is using the practice cloud's port, so easyTDV sent it nothing. Quit that program or restart easyTDV: the practice cloud will take a free port.".into(),
+            AwsError::SandboxKeyUnknown(_) => format!("Start the practice cloud from easyTDV, or export the {} line that tests/sandbox/run printed.", sandbox::KEY_VAR),
         })
     }
 }
@@ -157,13 +175,15 @@ impl AwsContext {
             }
             CredentialSource::DefaultChain => {}
             CredentialSource::Sandbox { endpoint: url } => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(AwsError::BadEndpoint(url.clone()));
-                }
                 let url = url.trim_end_matches('/').to_string();
+                sandbox::loopback_authority(&url)?;
+                let key = sandbox::key_for(&url)
+                    .ok_or_else(|| AwsError::SandboxKeyUnknown(url.clone()))?;
+                // Nothing is sent to a sandbox that cannot prove it has the key.
+                sandbox::verify(&url, &key).await?;
                 loader = loader
                     .credentials_provider(Credentials::new(
-                        "sandbox",
+                        key.expose().to_string(),
                         "sandbox",
                         None,
                         None,

@@ -52,6 +52,9 @@ pub enum PipelineError {
     #[error("the region {0} has no default network (VPC)")]
     NoDefaultVpc(String),
 
+    #[error("the AWS account {account} is not set up for easyTDV yet (its permissions boundary \"easytdv-boundary\" is missing), so a run could not create its roles")]
+    AccountNotSetUp { account: String },
+
     #[error("the machine type {instance_type} is not offered in {region}")]
     UnknownInstanceType {
         instance_type: String,
@@ -170,6 +173,7 @@ impl PipelineError {
                 | PipelineError::BucketOtherRegion { .. }
                 | PipelineError::BucketTaken(_)
                 | PipelineError::BucketNotOurs(_)
+                | PipelineError::AccountNotSetUp { .. }
         )
     }
 
@@ -199,6 +203,7 @@ impl Explain for PipelineError {
             PipelineError::BucketTaken(_) => "bucket_taken",
             PipelineError::BucketNotOurs(_) => "bucket_not_ours",
             PipelineError::NoDefaultVpc(_) => "no_default_vpc",
+            PipelineError::AccountNotSetUp { .. } => "account_not_set_up",
             PipelineError::UnknownInstanceType { .. } => "unknown_instance_type",
             PipelineError::DiskTooSmallForImage { .. } => "disk_too_small",
             PipelineError::UnknownImage(_) => "unknown_image",
@@ -254,6 +259,9 @@ impl Explain for PipelineError {
                 }
                 PipelineError::BucketTaken(_) => "Bucket names are global across all AWS accounts: pick another name.",
                 PipelineError::BucketNotOurs(_) => "Pick one of your own buckets, or let easyTDV create a new one (its name gets a random part no one can guess).",
+                PipelineError::AccountNotSetUp { .. } => {
+                    "Do the one-time setup: Accounts → “Set up easyTDV on this AWS account” (it needs an administrator's profile or keys once, and keeps nothing of them). Or ask the person who manages the account to create the policy easytdv-boundary from Setup → “Permissions easyTDV needs”. Nothing was created."
+                }
                 PipelineError::NoDefaultVpc(_) => {
                     "Create a default VPC in the AWS console (VPC → Actions → Create default VPC) or pick another region."
                 }

@@ -12,6 +12,7 @@
 //! | `lunch_train_script(i,m)` | [`Train::run_training`] / [`Train::start_run_training`] |
 //! | `delete_resources(i)`     | [`delete_resources`]                           |
 
+mod account;
 mod assets;
 mod delete;
 mod error;
@@ -32,6 +33,7 @@ mod summary;
 mod train;
 mod words;
 
+pub use account::require_setup as require_account_setup;
 pub use assets::lambda_zip;
 pub use delete::delete_resources;
 pub(crate) use error::aws_error;

@@ -4,16 +4,19 @@
 //! the data folder; then the sandbox runs as a child process on a loopback
 //! port (4566 when free, the last one used otherwise), with its data in
 //! `<data>/practice-cloud/data` so a practice run's outputs survive a restart.
-//! A sandbox that is already running (`./dev run`, or one a crashed app left)
-//! is reused. The app stops the one it owns when it quits.
+//! It answers only requests signed with a key made at each start and given
+//! to it in its environment (never on its command line, never in a file);
+//! the app checks that the sandbox it talks to holds that key before sending
+//! anything (`crate::aws::sandbox`). A sandbox `./dev run` started is reused
+//! when it proves the key the environment gives. The app stops the one it
+//! owns when it quits (and it stops itself if the app dies).
 
 mod error;
 mod python;
 mod venv;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Mutex, MutexGuard};
@@ -22,6 +25,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{AccountKind, Accounts};
+use crate::aws::sandbox;
 use error::io;
 pub use error::PracticeError;
 
@@ -66,7 +70,7 @@ struct Saved {
 
 struct Running {
     pid: u32,
-    /// None for a sandbox a previous app start left running (adopted).
+    /// Always ours; `None` only while a failed start is being stopped.
     child: Option<Child>,
     endpoint: String,
 }
@@ -103,7 +107,7 @@ impl PracticeCloud {
         self.saved().endpoint
     }
 
-    /// Whether this app started (or adopted) a practice cloud that still runs.
+    /// Whether this app started a practice cloud that still runs.
     pub fn is_running(&self) -> bool {
         self.lock().as_mut().is_some_and(|r| r.alive())
     }
@@ -135,18 +139,11 @@ impl PracticeCloud {
             tracing::info!(%endpoint, "using the sandbox that is already running");
             return Ok(endpoint.to_string());
         }
+        // A sandbox a previous start left (saved pid) is not reused: its key
+        // is not ours. It runs `--stop-with-parent`, so it is either stopping
+        // (its app died) or another window's; its port is then taken and this
+        // one starts on a free port.
         let saved = self.saved();
-        if let (Some(pid), Some(endpoint)) = (saved.pid, saved.endpoint.clone()) {
-            if is_sandbox_process(pid) && answers(&endpoint) {
-                tracing::info!(pid, %endpoint, "adopting the practice cloud a previous start left running");
-                *running = Some(Running {
-                    pid,
-                    child: None,
-                    endpoint: endpoint.clone(),
-                });
-                return Ok(endpoint);
-            }
-        }
         let sources = self.sources.clone().ok_or(PracticeError::NoSources)?;
         let py = python::find(std::env::var_os("PATH"))?;
         let venv_python = venv::prepare(&self.home, &py, &sources.join(REQUIREMENTS), progress)?;
@@ -244,6 +241,7 @@ impl PracticeCloud {
     }
 
     fn spawn(&self, python: &Path, sources: &Path, port: u16) -> Result<Running, PracticeError> {
+        let key = sandbox::new_key();
         let data = self.home.join("data");
         fs::create_dir_all(&data).map_err(io("create", &data))?;
         let log_path = self.home.join("sandbox.log");
@@ -262,6 +260,9 @@ impl PracticeCloud {
             .arg(&data)
             .env("PYTHONPATH", sources)
             .env("PYTHONDONTWRITEBYTECODE", "1")
+            // Its environment, not its command line: other users can read
+            // command lines (ps), not the environment of our processes.
+            .env(sandbox::KEY_VAR, key.expose())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -286,7 +287,8 @@ impl PracticeCloud {
         let deadline = Instant::now() + Duration::from_secs(10);
         let ready = endpoint.filter(|e| {
             while Instant::now() < deadline {
-                if answers(e) {
+                if sandbox::verify_blocking(e, &key).is_ok() {
+                    sandbox::register(e, key.clone());
                     return true;
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -413,39 +415,9 @@ fn port_of(endpoint: &str) -> Option<u16> {
         .ok()
 }
 
-/// Whether a sandbox answers at `endpoint` (moto's own status page).
+/// Whether a sandbox whose key this process knows answers at `endpoint`.
 pub fn answers(endpoint: &str) -> bool {
-    let Some(host) = endpoint
-        .strip_prefix("http://")
-        .and_then(|r| r.split('/').next())
-    else {
-        return false;
-    };
-    let Some(addr) = host.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
-        return false;
-    };
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
-        return false;
-    };
-    if s.set_read_timeout(Some(Duration::from_secs(5))).is_err()
-        || write!(
-            s,
-            "GET /moto-api/data.json HTTP/1.0\r\nHost: {host}\r\n\r\n"
-        )
-        .is_err()
-    {
-        return false;
-    }
-    let mut head = [0u8; 16];
-    let mut got = 0;
-    while got < head.len() {
-        match s.read(&mut head[got..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got += n,
-        }
-    }
-    let line = String::from_utf8_lossy(&head[..got]);
-    line.starts_with("HTTP/1.") && line.contains(" 200")
+    sandbox::key_for(endpoint).is_some_and(|key| sandbox::verify_blocking(endpoint, &key).is_ok())
 }
 
 #[cfg(test)]

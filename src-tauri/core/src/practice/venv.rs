@@ -72,6 +72,9 @@ pub fn prepare(
         "install",
         "--disable-pip-version-check",
         "--no-input",
+        // Every package pinned with its hashes: what PyPI (or a proxy) sends
+        // is what was reviewed, or nothing is installed.
+        "--require-hashes",
     ])
     .args(["--progress-bar", "off", "-r"])
     .arg(requirements);

@@ -16,6 +16,13 @@ pub fn endpoint() -> String {
     )
 }
 
+/// The sandbox's access key (`EASYTDV_SANDBOX_ACCESS_KEY`, printed by `tests/sandbox/run`).
+pub fn sandbox_key() -> String {
+    std::env::var(easytdv_core::aws::sandbox::KEY_VAR).expect(
+        "EASYTDV_SANDBOX_ACCESS_KEY is not set: export the lines `tests/sandbox/run --background` prints",
+    )
+}
+
 pub async fn ctx() -> AwsContext {
     std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     AwsContext::new(
@@ -181,7 +188,9 @@ pub fn hook(path: &str, body: serde_json::Value) {
     let body = body.to_string();
     write!(
         stream,
-        "POST /easytdv-api/{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /easytdv-api/{path} HTTP/1.1\r\nHost: {host}\r\n{}: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        easytdv_core::aws::sandbox::KEY_HEADER,
+        sandbox_key(),
         body.len()
     )
     .expect("send hook");
@@ -199,7 +208,7 @@ pub async fn other_account_s3() -> aws_sdk_s3::Client {
         .region(aws_config::Region::new(REGION))
         .endpoint_url(endpoint())
         .credentials_provider(aws_credential_types::Credentials::new(
-            "other-account",
+            format!("other-account.{}", sandbox_key()),
             "x",
             None,
             None,
@@ -222,7 +231,7 @@ pub async fn admin_config(region: &str) -> aws_config::SdkConfig {
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint())
         .credentials_provider(aws_credential_types::Credentials::new(
-            "test-admin",
+            format!("test-admin.{}", sandbox_key()),
             "test-admin",
             None,
             None,

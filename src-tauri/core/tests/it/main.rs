@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod accounts_sandbox;
+mod bootstrap;
 mod catalog;
 mod common;
 mod costs;

@@ -175,23 +175,17 @@ async fn a_failing_stack_reports_the_resource_reason_and_is_deleted() {
 }
 
 #[tokio::test]
-async fn an_unreachable_endpoint_is_a_network_error() {
-    let ctx = easytdv_core::aws::AwsContext::new(
+async fn an_unreachable_sandbox_is_said_before_anything_is_sent() {
+    // Nothing answers there: the context is refused at once, in plain words
+    // (the practice cloud's check comes before any call).
+    let err = easytdv_core::aws::AwsContext::new(
         &easytdv_core::aws::CredentialSource::Sandbox {
             endpoint: "http://127.0.0.1:9".into(),
         },
         REGION,
     )
     .await
-    .unwrap();
-    let b = bucket("net");
-    let mut train = Train::new(
-        ctx,
-        request("ok", &b),
-        Arc::new(easytdv_core::pipeline::EventLog::default()),
-        Arc::new(easytdv_core::pipeline::MemoryState::default()),
-    )
-    .unwrap();
-    let err = train.prepare_env().await.expect_err("no network");
-    assert_eq!(err.code(), "network", "{err}");
+    .expect_err("nothing listens on port 9");
+    assert_eq!(err.code(), "sandbox_unreachable", "{err}");
+    assert!(err.hint().unwrap().contains("Start the practice cloud"));
 }

@@ -60,9 +60,12 @@ async fn the_practice_cloud_starts_once_is_reused_and_keeps_its_s3_data_across_r
     assert_eq!(again, endpoint);
     assert!(stages(&seen).is_empty(), "{:?}", stages(&seen));
 
-    // A second app start on the same folder adopts the running one.
+    // A second window on the same folder does not take over the first one's
+    // (it could not: the key is the first one's): it starts its own.
     let second = PracticeCloud::new(dir.path(), Some(sources()));
-    assert_eq!(second.ensure(None, &|_| {}).unwrap(), endpoint);
+    let other = second.ensure(None, &|_| {}).unwrap();
+    assert_ne!(other, endpoint);
+    assert!(practice::answers(&other) && practice::answers(&endpoint));
 
     let client = s3(&endpoint).await;
     client
@@ -82,6 +85,7 @@ async fn the_practice_cloud_starts_once_is_reused_and_keeps_its_s3_data_across_r
 
     // The app quits: the practice cloud stops (and saves its S3 data).
     second.stop();
+    assert!(!practice::answers(&other));
     cloud.stop();
     assert!(!practice::answers(&endpoint), "still answering after stop");
     assert!(!cloud.is_running());
@@ -89,19 +93,22 @@ async fn the_practice_cloud_starts_once_is_reused_and_keeps_its_s3_data_across_r
     // Next app start: an account made with the practice cloud brings it back.
     // Its port is taken meanwhile, so it comes back on another one, and the
     // account follows it.
+    // (The address it had last: the second window's, which saved it last.)
+    let last = cloud.last_endpoint().unwrap();
+    assert_eq!(last, other);
     let accounts = Accounts::with_secret_store(dir.path(), Arc::new(MemorySecretStore::new()));
     let account = accounts
         .add_sandbox(SandboxInput {
             name: "Practice cloud".into(),
-            endpoint: endpoint.clone(),
+            endpoint: last.clone(),
             region: "us-east-1".into(),
         })
         .unwrap();
-    let port = endpoint.rsplit(':').next().unwrap().to_string();
+    let port = last.rsplit(':').next().unwrap().to_string();
     let _squatter = std::net::TcpListener::bind(format!("127.0.0.1:{port}")).unwrap();
     let third = PracticeCloud::new(dir.path(), Some(sources()));
     let moved = third.resume(&accounts).unwrap().expect("it starts again");
-    assert_ne!(moved, endpoint);
+    assert_ne!(moved, last);
     assert_eq!(
         accounts.get(&account.id).unwrap().endpoint.as_deref(),
         Some(moved.as_str())

@@ -203,7 +203,9 @@ impl Train {
         self.subnets = subnets;
         self.price_and_cap(timer).await?;
         timer.update(format!("Using image {} ({})", ami.name, ami.id));
-        self.resources.account_id = Some(account?);
+        let account = account?;
+        super::account::require_setup(ctx, &account).await?;
+        self.resources.account_id = Some(account);
         self.resources.image_id = Some(ami.id.clone());
         self.save()?;
         if self.bucket()?.ensure().await? {
