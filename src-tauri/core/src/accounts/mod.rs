@@ -14,6 +14,7 @@ mod permissions;
 mod preflight;
 mod profiles;
 mod setup_aws;
+mod simulation;
 mod store;
 mod verify;
 

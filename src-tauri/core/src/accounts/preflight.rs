@@ -11,6 +11,8 @@ use super::classify::{classify_sdk, describe_source};
 use super::error::AccountError;
 use super::model::{AccountKind, Identity, PermissionCheck, PermissionReport};
 use super::permissions::{self, Needed, NEEDED};
+use super::simulation::{self, RunPlace, Verdict};
+use crate::bootstrap::documents;
 use crate::aws::failure::{self, FailureKind};
 use crate::aws::{AwsContext, CredentialSource};
 
@@ -78,15 +80,19 @@ pub async fn check_permissions(
         Principal::Unsupported => None,
     };
     if let Some(arn) = arn {
-        if let Some(denied) = simulate(ctx, source, &arn).await? {
+        if let Some((denied, unknown)) = simulate(ctx, source, &arn, identity).await? {
             let missing = NEEDED
                 .iter()
                 .filter(|n| denied.contains(&n.action.as_str()))
                 .map(permissions::denied);
+            let unchecked = NEEDED
+                .iter()
+                .filter(|n| unknown.contains(&n.action.as_str()))
+                .map(permissions::unchecked);
             return Ok(report(
                 PermissionCheck::Simulated,
                 missing.collect(),
-                Vec::new(),
+                unchecked.collect(),
             ));
         }
     }
@@ -117,42 +123,77 @@ async fn role_arn(ctx: &AwsContext, role_name: &str) -> Option<String> {
     out.role().map(|r| r.arn().to_string())
 }
 
-/// The denied actions, or `None` when simulation is not possible.
+/// (denied, could not check) actions, or `None` when simulation is not
+/// possible. One simulation per statement, with a run's own resources and
+/// context (`simulation`), so scoped statements are judged as a run meets them.
 async fn simulate(
     ctx: &AwsContext,
     source: &CredentialSource,
     arn: &str,
-) -> Result<Option<Vec<&'static str>>, AccountError> {
-    let actions: Vec<String> = NEEDED.iter().map(|n| n.action.to_string()).collect();
-    let mut denied = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let call = ctx
-            .iam()
-            .simulate_principal_policy()
-            .policy_source_arn(arn)
-            .set_action_names(Some(actions.clone()))
-            .set_marker(marker.clone())
-            .send()
-            .await;
-        let out = match call {
-            Ok(out) => out,
-            Err(err) => return unanswered(&err, source, ctx.region()).map(|()| None),
-        };
-        for result in out.evaluation_results() {
-            let allowed = result
-                .eval_decision()
-                .as_str()
-                .eq_ignore_ascii_case("allowed");
-            if let (false, Some(n)) = (allowed, permissions::find(result.eval_action_name())) {
-                denied.push(n.action.as_str());
+    identity: &Identity,
+) -> Result<Option<(Vec<&'static str>, Vec<&'static str>)>, AccountError> {
+    let user_name = arn
+        .split_once(":user/")
+        .map(|(_, path)| path.rsplit('/').next().unwrap_or(path));
+    let place = RunPlace {
+        partition: arn.split(':').nth(1).unwrap_or("aws"),
+        account: &identity.account_id,
+        region: ctx.region(),
+        user_name,
+    };
+    let mut requests = simulation::requests(documents::USER_POLICY, &place);
+    requests.extend(simulation::requests(documents::READ_POLICY, &place));
+    let (mut denied, mut unknown) = (Vec::new(), Vec::new());
+    let mut answered = false;
+    for request in &requests {
+        let mut marker: Option<String> = None;
+        loop {
+            let call = ctx
+                .iam()
+                .simulate_principal_policy()
+                .policy_source_arn(arn)
+                .set_action_names(Some(request.actions.clone()))
+                .set_resource_arns((!request.resources.is_empty()).then(|| request.resources.clone()))
+                .set_context_entries((!request.context.is_empty()).then(|| request.context_entries()))
+                .set_marker(marker.clone())
+                .send()
+                .await;
+            let out = match call {
+                Ok(out) => out,
+                Err(err) => {
+                    unanswered(&err, source, ctx.region())?;
+                    if !answered && failure::classify(&err).kind == FailureKind::Denied {
+                        return Ok(None); // may not simulate at all: dry runs instead
+                    }
+                    tracing::warn!(sid = %request.sid, error = %failure::classify(&err).message, "this statement could not be simulated");
+                    unknown.extend(request.actions.iter().filter_map(|a| permissions::find(a)).map(|n| n.action.as_str()));
+                    break;
+                }
+            };
+            answered = true;
+            for result in out.evaluation_results() {
+                let Some(n) = permissions::find(result.eval_action_name()) else {
+                    continue;
+                };
+                match simulation::verdict(result) {
+                    Verdict::Allowed => {}
+                    Verdict::Denied => denied.push(n.action.as_str()),
+                    Verdict::Unknown => unknown.push(n.action.as_str()),
+                }
+            }
+            match out.marker() {
+                Some(m) if out.is_truncated() => marker = Some(m.to_string()),
+                _ => break,
             }
         }
-        match out.marker() {
-            Some(m) if out.is_truncated() => marker = Some(m.to_string()),
-            _ => return Ok(Some(denied)),
-        }
     }
+    // An action asked in several statements is missing if any says so.
+    unknown.retain(|a| !denied.contains(a));
+    denied.sort_unstable();
+    denied.dedup();
+    unknown.sort_unstable();
+    unknown.dedup();
+    Ok(Some((denied, unknown)))
 }
 
 /// `Err` for failures that end the preflight (no network, expired

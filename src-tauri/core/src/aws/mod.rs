@@ -227,6 +227,21 @@ impl AwsContext {
         })
     }
 
+    /// A context over an SDK configuration made elsewhere (tests: the
+    /// sandbox with an administrator's key that is not the app's).
+    pub fn from_sdk_config(config: SdkConfig, endpoint: Option<String>) -> Self {
+        let region = config
+            .region()
+            .map(|r| r.as_ref().to_string())
+            .unwrap_or_default();
+        Self {
+            config,
+            region,
+            endpoint,
+            calls: CallCounter::default(),
+        }
+    }
+
     /// The same credentials and endpoint in another region.
     pub async fn new_like(other: &AwsContext, region: &str) -> Result<Self, AwsError> {
         if !is_region_code(region) {

@@ -1,5 +1,5 @@
 //! The one-time account setup (`easytdv_core::bootstrap`) against the
-//! sandbox, with the sandbox's own key as the administrator: it says what it
+//! sandbox, with an administrator's key of the sandbox: it says what it
 //! will do, does it, makes a key that really works, updates an old policy,
 //! and stops at IAM's two keys per user. A run refuses an account without
 //! the boundary before creating anything.
@@ -22,7 +22,12 @@ fn actions(plan: &bootstrap::SetupPlan) -> Vec<(String, StepAction)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_setup_plans_creates_a_working_identity_and_updates_old_policies() {
-    let admin = ctx().await;
+    // An administrator's key (not the app's: tests/policy checks the app's calls
+    // against the easyTDV policies, and the setup is an administrator's work).
+    let admin = easytdv_core::aws::AwsContext::from_sdk_config(
+        common::admin_config(REGION).await,
+        Some(common::endpoint()),
+    );
     let user = format!("easytdv-{}", &uuid_suffix());
     let plan = bootstrap::plan(&admin, &user).await.unwrap();
     assert_eq!(plan.account_id, ACCOUNT);
