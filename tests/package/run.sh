@@ -25,6 +25,7 @@ lib=/usr/lib/easyTDV
 contents="$(dpkg-deb -c "$deb" | sed -E 's# \./# /#; s# usr/# /usr/#')"
 for f in /usr/bin/easytdv-app /usr/share/applications/easyTDV.desktop \
   $lib/sandbox/easytdv_sandbox/cli.py $lib/sandbox/easytdv_sandbox/data/prices/AmazonEC2-us-east-1.jsonl.gz \
+  $lib/sandbox/easytdv_sandbox/data/sagemaker/pytorch-training.json \
   $lib/sandbox/runtime-requirements.txt $lib/examples/digits/train.py $lib/examples/digits/requirements.txt; do
   grep -q " $f\$" <<<"$contents" || fail "the package lacks $f"
 done

@@ -22,18 +22,18 @@ import type {
 } from './wire';
 
 export const REGIONS: RegionInfo[] = [
-  { code: 'us-east-1', name: 'US East (N. Virginia)', optIn: false },
-  { code: 'eu-west-3', name: 'Europe (Paris)', optIn: false },
-  { code: 'eu-central-1', name: 'Europe (Frankfurt)', optIn: false },
-  { code: 'ap-northeast-1', name: 'Asia Pacific (Tokyo)', optIn: false },
-  { code: 'af-south-1', name: 'Africa (Cape Town)', optIn: true },
+  { code: 'us-east-1', name: 'US East (N. Virginia)', optIn: false, sageMaker: true },
+  { code: 'eu-west-3', name: 'Europe (Paris)', optIn: false, sageMaker: true },
+  { code: 'eu-central-1', name: 'Europe (Frankfurt)', optIn: false, sageMaker: true },
+  { code: 'ap-northeast-1', name: 'Asia Pacific (Tokyo)', optIn: false, sageMaker: true },
+  { code: 'af-south-1', name: 'Africa (Cape Town)', optIn: true, sageMaker: true },
 ];
 
 /** The regions enabled for an account, as AWS lists them (no opt-in region enabled). */
 export const ACCOUNT_REGIONS: RegionInfo[] = [
-  { code: 'eu-west-3', name: 'Europe (Paris)', optIn: false },
-  { code: 'eu-north-1', name: 'Europe (Stockholm)', optIn: false },
-  { code: 'us-east-1', name: 'US East (N. Virginia)', optIn: false },
+  { code: 'eu-west-3', name: 'Europe (Paris)', optIn: false, sageMaker: true },
+  { code: 'eu-north-1', name: 'Europe (Stockholm)', optIn: false, sageMaker: true },
+  { code: 'us-east-1', name: 'US East (N. Virginia)', optIn: false, sageMaker: true },
 ];
 
 export const KEYS_ACCOUNT: AccountView = {

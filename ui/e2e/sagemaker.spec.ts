@@ -2,6 +2,7 @@
 // run's page (its training job, one machine's log lines, what spot saved); its leftovers and clean-up.
 import type { Page } from '@playwright/test';
 import {
+  ACCOUNT_REGIONS,
   DELETE_REPORT,
   KEYS_ACCOUNT,
   LIVE_GONE,
@@ -26,6 +27,33 @@ async function toMachineStep(page: Page) {
   await page.getByRole('button', { name: 'Next' }).click();
   await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
 }
+
+test("SageMaker: a region without AWS's PyTorch training container is not offered, and is let go of when SageMaker is chosen", async ({
+  page,
+  app,
+}) => {
+  // A region AWS lists for the account that has no published image (one too new for the app's table).
+  const newRegion = { code: 'ap-east-9', name: 'ap-east-9', optIn: true, sageMaker: false };
+  await app.open(scenario({ results: signedIn({ list_account_regions: [...ACCOUNT_REGIONS, newRegion] }) }), '#/new');
+  await toMachineStep(page);
+  const region = page.getByLabel('Region');
+  await expect(region.locator('option', { hasText: 'ap-east-9' })).toHaveCount(1);
+  await region.selectOption('ap-east-9');
+  await expect(region).toHaveValue('ap-east-9');
+
+  await page.getByRole('radio', { name: 'Managed training (SageMaker)' }).check();
+  await expect(region.locator('option:not([disabled])')).toHaveText(ACCOUNT_REGIONS.map((r) => `${r.name} — ${r.code}`));
+  await expect(region).toHaveValue('');
+  await expect(page.getByText('SageMaker is offered in the regions where AWS publishes its PyTorch training container.')).toBeVisible();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByText('Choose a region (where the machine runs).')).toBeVisible();
+  await region.selectOption('eu-west-3');
+  await expect(page.getByRole('radio', { name: /ml\.m5\.xlarge/ })).toBeChecked();
+
+  // EC2 runs may use it.
+  await page.getByRole('radio', { name: 'One machine (EC2)' }).check();
+  await expect(region.locator('option', { hasText: 'ap-east-9' })).toHaveCount(1);
+});
 
 test('SageMaker: choose it, 2 × ml.g5.xlarge on spot; the review shows the machines and the quote; the launch asks for it', async ({
   page,

@@ -735,6 +735,11 @@ export type RegionInfo = {
 	name: string,
 	/**  True when the region must be enabled on the account before use. */
 	optIn: boolean,
+	/**
+	 *  True when SageMaker runs are offered here (AWS publishes its PyTorch
+	 *  training image in the region).
+	 */
+	sageMaker: boolean,
 };
 
 export type RunCost = RunCost_Serialize | RunCost_Deserialize;

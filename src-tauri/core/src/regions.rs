@@ -16,6 +16,22 @@ pub struct RegionInfo {
     pub name: String,
     /// True when the region must be enabled on the account before use.
     pub opt_in: bool,
+    /// True when SageMaker runs are offered here (AWS publishes its PyTorch
+    /// training image in the region).
+    pub sage_maker: bool,
+}
+
+impl RegionInfo {
+    /// A region by its code and name (what SageMaker offers there follows
+    /// from the code).
+    pub fn new(code: &str, name: &str, opt_in: bool) -> Self {
+        Self {
+            code: code.to_string(),
+            name: name.to_string(),
+            opt_in,
+            sage_maker: crate::pipeline::sagemaker::offered_in(code),
+        }
+    }
 }
 
 /// (code, name, opt-in) for every current commercial region.
@@ -61,11 +77,7 @@ const REGIONS: &[(&str, &str, bool)] = &[
 pub const DEFAULT_REGION: &str = "us-east-1";
 
 fn info(entry: &(&str, &str, bool)) -> RegionInfo {
-    RegionInfo {
-        code: entry.0.to_string(),
-        name: entry.1.to_string(),
-        opt_in: entry.2,
-    }
+    RegionInfo::new(entry.0, entry.1, entry.2)
 }
 
 /// All current commercial regions, US first, then by area.
@@ -137,5 +149,6 @@ mod tests {
         let json = serde_json::to_value(region("eu-west-3")).unwrap_or_default();
         assert_eq!(json["code"], "eu-west-3");
         assert_eq!(json["optIn"], false);
+        assert_eq!(json["sageMaker"], true);
     }
 }

@@ -2,9 +2,12 @@
 checks before accepting a job (name, role, instance type, spot stopping
 condition, training quotas) and starts it for real (sagemaker_exec);
 DescribeTrainingJob / ListTrainingJobs report the running job;
-StopTrainingJob (moto has none) stops it. Test hooks:
-`POST /easytdv-api/sagemaker/interrupt {"job": name}` (spot interruption) and
-`POST /easytdv-api/sagemaker-delay {"seconds": S}`.
+StopTrainingJob (moto has none) stops it. A job that does not exist is answered
+as AWS does (`ValidationException: Requested resource not found.`). Test hooks:
+`POST /easytdv-api/sagemaker/interrupt {"job": name}` (spot interruption),
+`POST /easytdv-api/sagemaker-delay {"seconds": S}` and
+`POST /easytdv-api/sagemaker/role-propagation {"role": name | "*", "seconds": S}` (a role younger
+than S seconds cannot be assumed yet, as when IAM has not propagated a new role).
 """
 
 from __future__ import annotations
@@ -16,17 +19,24 @@ import threading
 from datetime import UTC, datetime
 
 from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
 from moto.iam.models import iam_backends
 from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
-from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend
+from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
-from . import gateway, principals, quotas, sagemaker_exec, sagemaker_quotas
+from . import gateway, principals, quotas, sagemaker_exec, sagemaker_images, sagemaker_quotas
 from .prices_data import training_instance_types
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 MAX_RUNTIME = 28 * 24 * 3600
 LIVE = ("InProgress", "Stopping")
+# AWS's words for a training job that does not exist (DescribeTrainingJob, StopTrainingJob).
+NOT_FOUND = "Requested resource not found."
+INVALID_IMAGE = (
+    "Invalid training image. Please provide a valid Amazon Elastic Container Registry path of the Docker image to run."
+)
+ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.(amazonaws\.com(?:\.cn)?)/([^:@]+)")
 
 
 class ResourceLimitExceeded(SagemakerClientError):
@@ -55,6 +65,8 @@ def _check_role(account: str, role_arn: str) -> None:
         raise ValidationError(message) from None
     if role.arn != role_arn:
         raise ValidationError(message)
+    if _too_young(role):
+        raise ValidationError(message)
     try:
         trust = json.loads(role.assume_role_policy_document)
     except (TypeError, ValueError):
@@ -75,6 +87,34 @@ def _check_role(account: str, role_arn: str) -> None:
     raise ValidationError(message)
 
 
+def _too_young(role) -> bool:
+    """The role-propagation hook: is this role still unknown to SageMaker (counted when refused)?"""
+    wait = sagemaker_exec.ROLE_PROPAGATION.get(role.name, sagemaker_exec.ROLE_PROPAGATION.get("*", 0.0))
+    if wait <= 0 or (utcnow() - role.create_date).total_seconds() >= wait:
+        return False
+    sagemaker_exec.ROLES_REFUSED[role.name] = sagemaker_exec.ROLES_REFUSED.get(role.name, 0) + 1
+    return True
+
+
+def _check_image(region: str, image: str) -> None:
+    """AWS's PyTorch image must come from the account that publishes it in the job's region."""
+    found = ECR_IMAGE.match(image or "")
+    if not found:
+        return
+    account, image_region, suffix, repository = found.groups()
+    if image_region != region:
+        raise ValidationError(
+            f"Invalid DNS suffix '{suffix}' for region '{image_region}' in training image. "
+            f"Please provide the valid <region>.<dns-suffix>: '{region}.{suffix}'"
+        )
+    if (
+        repository == sagemaker_images.REPOSITORY
+        and account in sagemaker_images.publishers()
+        and account != sagemaker_images.publisher(region)
+    ):
+        raise ValidationError(INVALID_IMAGE)
+
+
 def _check_request(backend: SageMakerModelBackend, request: dict) -> None:
     name = request.get("TrainingJobName") or ""
     if not re.fullmatch(NAME_PATTERN, name):
@@ -87,6 +127,7 @@ def _check_request(backend: SageMakerModelBackend, request: dict) -> None:
     spec = request.get("AlgorithmSpecification") or {}
     if not spec.get("TrainingImage") and not spec.get("AlgorithmName"):
         raise ValidationError("Either TrainingImage or AlgorithmName must be specified in AlgorithmSpecification.")
+    _check_image(backend.region_name, spec.get("TrainingImage"))
     rc = request.get("ResourceConfig") or {}
     types = training_instance_types()
     itype = rc.get("InstanceType")
@@ -167,16 +208,18 @@ def _job_of(backend: SageMakerModelBackend, name: str) -> sagemaker_exec.Job | N
     return sagemaker_exec.JOBS.get((backend.account_id, backend.region_name, name))
 
 
-def _not_found(backend: SageMakerModelBackend, name: str) -> ValidationError:
-    arn = FakeTrainingJob.arn_formatter(name, backend.account_id, backend.region_name)
-    return ValidationError(f"Could not find training job '{arn}'.")
+def _not_found() -> ValidationError:
+    """AWS's answer for a training job it does not know (moto says "Could not find training job ...")."""
+    return ValidationError(NOT_FOUND)
 
 
 def _describe_training_job(self: SageMakerModelBackend, training_job_name: str) -> dict:
     job = _job_of(self, training_job_name)
-    if job is None:
-        return _orig_describe(self, training_job_name)
-    return job.describe()
+    if job is not None:
+        return job.describe()
+    if training_job_name not in self.training_jobs:
+        raise _not_found()
+    return _orig_describe(self, training_job_name)
 
 
 def _time(value):
@@ -299,7 +342,7 @@ def stop_training_job(self: SageMakerResponse) -> ActionResult:
                 f"The request was rejected because the training job is in status "
                 f"{backend.training_jobs[name].training_job_status}."
             )
-        raise _not_found(backend, name)
+        raise _not_found()
     if not job.live():
         raise ValidationError(f"The request was rejected because the training job is in status {job.status}.")
     job.request_stop("Stopped")
@@ -326,6 +369,23 @@ def _delay_hook(method: str, data: dict) -> tuple[int, dict]:
             raise ValueError("seconds must be >= 0")
         sagemaker_exec.DELAY["seconds"] = seconds
     return 200, {"seconds": sagemaker_exec.delay()}
+
+
+@gateway.hook("sagemaker/role-propagation")
+def _role_propagation_hook(method: str, data: dict) -> tuple[int, dict]:
+    """POST {"role": name | "*", "seconds": S}: CreateTrainingJob cannot assume that role (or any role)
+    until it is S seconds old ("Could not assume role ...", as while IAM propagates a new role); 0 removes it.
+    GET: {"roles": {...}, "refused": {role name: refusals}}."""
+    if method == "POST":
+        role = str(data.get("role") or "*").rsplit("/", 1)[-1]
+        seconds = float(data["seconds"])
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        if seconds == 0:
+            sagemaker_exec.ROLE_PROPAGATION.pop(role, None)
+        else:
+            sagemaker_exec.ROLE_PROPAGATION[role] = seconds
+    return 200, {"roles": dict(sagemaker_exec.ROLE_PROPAGATION), "refused": dict(sagemaker_exec.ROLES_REFUSED)}
 
 
 def install() -> None:

@@ -70,6 +70,10 @@ PYTHON_SHOWN = f"/opt/conda/bin/python{sys.version_info.major}.{sys.version_info
 
 JOBS: dict[tuple[str, str, str], Job] = {}  # (account, region, name) -> job
 DELAY: dict[str, float] = {}  # "seconds" set by the hook (None: CONFIG.sagemaker_delay)
+# The role-propagation hook (sagemaker_api): role name (or "*") -> seconds a new role cannot be assumed,
+# and how many CreateTrainingJob calls each role name was refused for it.
+ROLE_PROPAGATION: dict[str, float] = {}
+ROLES_REFUSED: dict[str, int] = {}
 
 
 def now() -> datetime:
@@ -977,3 +981,5 @@ def reset() -> None:
         job.kill()
     JOBS.clear()
     DELAY.clear()
+    ROLE_PROPAGATION.clear()
+    ROLES_REFUSED.clear()

@@ -175,9 +175,15 @@ def test_stop_training_job(aws, setup):
     with pytest.raises(ClientError) as e:
         aws.sagemaker.stop_training_job(TrainingJobName=name)
     assert e.value.response["Error"]["Code"] == "ValidationException"
-    with pytest.raises(ClientError) as e:
-        aws.sagemaker.describe_training_job(TrainingJobName="no-such-job")
-    assert e.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_job_that_does_not_exist_is_answered_in_aws_words(aws):
+    """AWS: `ValidationException: Requested resource not found.` (moto: "Could not find training job ...")."""
+    for call in (aws.sagemaker.describe_training_job, aws.sagemaker.stop_training_job):
+        with pytest.raises(ClientError) as e:
+            call(TrainingJobName="no-such-job")
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        assert e.value.response["Error"]["Message"] == "Requested resource not found."
 
 
 def _has_stream(aws, name: str) -> bool:
@@ -216,6 +222,71 @@ def test_bad_requests_are_refused(aws, setup):
         create_job(aws, setup, TRAIN, instance_type="ml.nope.large")
     assert e.value.response["Error"]["Code"] == "ValidationException"
     assert jobs() == before
+
+
+def test_a_new_role_can_be_refused_until_it_has_propagated(aws, setup, endpoint):
+    """The role-propagation hook: CreateTrainingJob cannot assume a role younger than S seconds."""
+    bucket, _ = setup
+    name = f"{bucket}-young"
+    role = aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    _post(endpoint, "sagemaker/role-propagation", {"role": name, "seconds": 3})
+    try:
+        with pytest.raises(ClientError) as e:
+            create_job(aws, (bucket, role), TRAIN)
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        assert e.value.response["Error"]["Message"] == (
+            f"Could not assume role {role}. Please ensure that the role exists and allows principal "
+            "'sagemaker.amazonaws.com' to assume the role."
+        )
+        # Other roles are not held back.
+        wait_ended(aws, create_job(aws, setup, TRAIN))
+        job = wait_for(
+            lambda: _create_or_none(aws, (bucket, role)), timeout=10, interval=0.5, what="the role to be usable"
+        )
+        assert wait_ended(aws, job)["TrainingJobStatus"] == "Completed"
+        seen = _post(endpoint, "sagemaker/role-propagation", {"role": name, "seconds": 0})
+        assert seen["refused"][name] >= 2 and name not in seen["roles"]
+    finally:
+        _post(endpoint, "sagemaker/role-propagation", {"role": name, "seconds": 0})
+
+
+def _create_or_none(aws, setup) -> str | None:
+    try:
+        return create_job(aws, setup, TRAIN)
+    except ClientError as e:
+        assert "Could not assume role" in e.response["Error"]["Message"]
+        return None
+
+
+def test_the_pytorch_image_must_come_from_the_regions_publisher(aws, setup):
+    """SageMaker refuses AWS's PyTorch image from an account that does not serve it in the job's region."""
+    bucket, role = setup
+
+    def refused(image: str, region: str = REGION) -> str:
+        client = aws("sagemaker", region)
+        with pytest.raises(ClientError) as e:
+            client.create_training_job(
+                TrainingJobName=f"t-{uuid.uuid4().hex[:12]}",
+                RoleArn=role,
+                AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+                OutputDataConfig={"S3OutputPath": f"s3://{bucket}/out"},
+                ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+                StoppingCondition={"MaxRuntimeInSeconds": 600},
+            )
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        return e.value.response["Error"]["Message"]
+
+    tag = "pytorch-training:2.5.1-cpu-py311-ubuntu22.04-sagemaker"
+    # Osaka's images come from its own registry, not from the account most regions use.
+    assert refused(f"763104351884.dkr.ecr.ap-northeast-3.amazonaws.com/{tag}", "ap-northeast-3") == (
+        "Invalid training image. Please provide a valid Amazon Elastic Container Registry path of the Docker "
+        "image to run."
+    )
+    assert refused(f"364406365360.dkr.ecr.eu-west-3.amazonaws.com/{tag}").startswith("Invalid training image.")
+    assert refused(f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{tag}") == (
+        "Invalid DNS suffix 'amazonaws.com' for region 'us-east-1' in training image. "
+        "Please provide the valid <region>.<dns-suffix>: 'eu-west-3.amazonaws.com'"
+    )
 
 
 SPOT = """\

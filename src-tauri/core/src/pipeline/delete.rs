@@ -34,13 +34,15 @@ pub fn stop_key(res: &RunResources) -> String {
 
 /// A launch was asked for and no machine is known yet, recently enough
 /// that the launcher may still be running (its Invoke lasts at most
-/// `LAUNCH_INVOKE_TIMEOUT`).
+/// `LAUNCH_INVOKE_TIMEOUT`). A SageMaker run has no launcher: its job is
+/// what step 1 stops.
 fn launch_in_flight(res: &RunResources) -> bool {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     res.instance_id.is_none()
+        && res.training_job_name.is_none()
         && res
             .launched_at
             .is_some_and(|t| now - t < crate::aws::LAUNCH_INVOKE_TIMEOUT.as_secs_f64())

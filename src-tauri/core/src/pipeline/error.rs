@@ -91,6 +91,15 @@ pub enum PipelineError {
         link: String,
     },
 
+    #[error(
+        "SageMaker could not use the run's new execution role {role} after {seconds} s: {message}"
+    )]
+    RoleNotUsable {
+        role: String,
+        seconds: u64,
+        message: String,
+    },
+
     #[error("the training job {job} failed: {reason}")]
     TrainingJobFailed {
         job: String,
@@ -213,6 +222,7 @@ impl Explain for PipelineError {
                 "quota_too_low"
             }
             PipelineError::TrainingJobFailed { .. } => "training_failed",
+            PipelineError::RoleNotUsable { .. } => "role_not_usable",
             PipelineError::NoCapacity { .. } => "no_capacity",
             PipelineError::StackFailed { .. } => "stack_failed",
             PipelineError::LaunchFailed { .. } => "launch_failed",
@@ -275,6 +285,9 @@ impl Explain for PipelineError {
                     "Often a quota or capacity limit: try another machine type or region, then retry. Delete the run's resources if you stop here."
                 }
                 PipelineError::InstanceLost { .. } => "Delete the run's resources and launch again.",
+                PipelineError::RoleNotUsable { .. } => {
+                    "A new role usually becomes usable within a minute or two: retry from \"Run training\" (the stack and its role are kept). If it fails again, delete the run's resources and launch again."
+                }
                 PipelineError::TrainingJobFailed { .. } => {
                     "Fix train.py or requirements.txt (see the log's end below) and launch again; outputs written so far were kept."
                 }

@@ -72,6 +72,10 @@ pub enum InputError {
     BadInstanceCount(u32),
     #[error("a SageMaker training job runs in AWS's PyTorch container: an image id is not used")]
     ImageNotUsed,
+    #[error(
+        "SageMaker runs are not offered in {0}: AWS publishes no PyTorch training container there"
+    )]
+    NoSageMakerInRegion(String),
 }
 
 impl Explain for InputError {
@@ -94,6 +98,7 @@ impl Explain for InputError {
             InputError::BadTrainingType(_) => "bad_training_type",
             InputError::BadInstanceCount(_) => "bad_instance_count",
             InputError::ImageNotUsed => "image_not_used",
+            InputError::NoSageMakerInRegion(_) => "no_sagemaker_in_region",
         }
     }
 
@@ -125,6 +130,7 @@ impl Explain for InputError {
                 InputError::BadTrainingType(_) => "Pick a SageMaker machine type from the list, e.g. ml.m5.large or ml.g5.xlarge.",
                 InputError::BadInstanceCount(_) => "Choose between 1 and 16 machines; 1 suits most trainings.",
                 InputError::ImageNotUsed => "Leave the image on \"Automatic\" for SageMaker runs, or choose \"One machine (EC2)\" to use your own image.",
+                InputError::NoSageMakerInRegion(_) => "Pick another region for a SageMaker run (the region list shows those offered), or choose \"One machine (EC2)\" in this region.",
             }
             .to_string(),
         )
@@ -327,6 +333,16 @@ pub fn check_ami(ami: &str) -> Result<(), InputError> {
     }
 }
 
+/// SageMaker runs only where AWS publishes its PyTorch training container.
+pub fn check_engine_region(engine: &Engine, region: &str) -> Result<(), InputError> {
+    match engine {
+        Engine::SageMaker { .. } if !super::sagemaker::offered_in(region) => {
+            Err(InputError::NoSageMakerInRegion(region.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The inputs once checked: the request and the two files' bytes.
 #[derive(Debug, Clone)]
 pub struct CheckedInputs {
@@ -343,6 +359,7 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
     if !is_region_code(&request.region) || crate::regions::region(&request.region).is_none() {
         return Err(InputError::BadRegion(request.region.clone()));
     }
+    check_engine_region(&request.engine, &request.region)?;
     match request.engine {
         Engine::Ec2 => check_instance_type(&request.instance_type)?,
         Engine::SageMaker { instance_count, .. } => {

@@ -399,10 +399,8 @@ pub async fn enabled_regions(
         .iter()
         .filter_map(|r| r.region_name())
         .map(|code| {
-            crate::regions::region(code).unwrap_or_else(|| crate::regions::RegionInfo {
-                code: code.to_string(),
-                name: code.to_string(),
-                opt_in: r_opt_in(out.regions(), code),
+            crate::regions::region(code).unwrap_or_else(|| {
+                crate::regions::RegionInfo::new(code, code, r_opt_in(out.regions(), code))
             })
         })
         .collect();

@@ -16,3 +16,4 @@ mod pipeline_failures;
 mod practice;
 mod real_aws;
 mod sagemaker;
+mod sagemaker_aws;

@@ -113,3 +113,21 @@ fn files() {
         "file_not_a_file"
     );
 }
+
+#[test]
+fn sagemaker_runs_only_where_the_pytorch_image_is_published() {
+    let sagemaker = Engine::SageMaker {
+        instance_count: 1,
+        spot: false,
+    };
+    // Osaka and Mexico have their own registries: offered.
+    for region in ["eu-west-3", "ap-northeast-3", "mx-central-1"] {
+        assert!(check_engine_region(&sagemaker, region).is_ok(), "{region}");
+    }
+    // A region the SDK lists no image for (one too new for the table).
+    let err = check_engine_region(&sagemaker, "eu-west-9").expect_err("refused");
+    assert_eq!(err.code(), "no_sagemaker_in_region");
+    assert!(err.to_string().contains("eu-west-9"), "{err}");
+    assert!(err.hint().unwrap_or_default().contains("another region"));
+    assert!(check_engine_region(&Engine::Ec2, "eu-west-9").is_ok());
+}

@@ -10,8 +10,10 @@ use aws_sdk_sagemaker::types::{
 };
 
 use super::image;
+use super::role_wait::{self, BACKOFF};
 use crate::aws::AwsContext;
 use crate::pipeline::error::{aws_error, error_code, PipelineError};
+use crate::pipeline::inputs::InputError;
 use crate::pipeline::poll::{poll_until, Notice};
 use crate::pipeline::stack::{APP_TAG, RUN_TAG};
 
@@ -106,8 +108,27 @@ impl JobSpec {
     }
 }
 
-/// `CreateTrainingJob`.
-pub async fn create(ctx: &AwsContext, spec: &JobSpec) -> Result<(), PipelineError> {
+/// `CreateTrainingJob`, again while SageMaker cannot assume the run's new
+/// role yet (for up to [`role_wait::ROLE_WAIT`], each pause told through
+/// `notice`).
+pub async fn create(
+    ctx: &AwsContext,
+    spec: &JobSpec,
+    notice: &Notice<'_>,
+) -> Result<(), PipelineError> {
+    let training_image = image::training_image(&spec.region, &spec.ml_type)
+        .ok_or_else(|| InputError::NoSageMakerInRegion(spec.region.clone()))?;
+    role_wait::while_role_refused(&spec.role_arn, BACKOFF, notice, || {
+        create_once(ctx, spec, &training_image)
+    })
+    .await
+}
+
+async fn create_once(
+    ctx: &AwsContext,
+    spec: &JobSpec,
+    training_image: &str,
+) -> Result<(), PipelineError> {
     let mut req = ctx
         .sagemaker()
         .create_training_job()
@@ -115,7 +136,7 @@ pub async fn create(ctx: &AwsContext, spec: &JobSpec) -> Result<(), PipelineErro
         .role_arn(&spec.role_arn)
         .algorithm_specification(
             AlgorithmSpecification::builder()
-                .training_image(image::training_image(&spec.region, &spec.ml_type))
+                .training_image(training_image)
                 .training_input_mode(TrainingInputMode::File)
                 .build(),
         )
@@ -188,6 +209,31 @@ pub fn as_machine_state(status: &str) -> &'static str {
     }
 }
 
+/// AWS's answer for a training job it does not know: `ValidationException`
+/// "Requested resource not found." from DescribeTrainingJob (its API
+/// reference lists no error; aws/aws-sdk#165), and from StopTrainingJob
+/// too, whose reference documents `ResourceNotFound` instead: both mean
+/// gone. A job never created (CreateTrainingJob refused) is such a job.
+pub fn is_no_such_job(code: Option<&str>, message: Option<&str>) -> bool {
+    match code {
+        Some("ResourceNotFound") => true,
+        Some("ValidationException") => {
+            message.is_some_and(|m| m.starts_with("Requested resource not found"))
+        }
+        _ => false,
+    }
+}
+
+fn service_message<E, R>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> Option<&str>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(aws_smithy_types::error::metadata::ProvideErrorMetadata::message)
+}
+
 /// The job as SageMaker sees it; `None`: no such job.
 pub async fn describe(ctx: &AwsContext, name: &str) -> Result<Option<JobView>, PipelineError> {
     let out = match ctx
@@ -198,16 +244,7 @@ pub async fn describe(ctx: &AwsContext, name: &str) -> Result<Option<JobView>, P
         .await
     {
         Ok(out) => out,
-        Err(e)
-            if error_code(&e) == Some("ValidationException")
-                && e.as_service_error()
-                    .and_then(|s| {
-                        aws_smithy_types::error::metadata::ProvideErrorMetadata::message(s)
-                    })
-                    .is_some_and(|m| m.contains("Could not find")) =>
-        {
-            return Ok(None)
-        }
+        Err(e) if is_no_such_job(error_code(&e), service_message(&e)) => return Ok(None),
         Err(e) => return Err(aws_error("read the training job's status", e)),
     };
     Ok(Some(JobView {
@@ -286,6 +323,9 @@ pub async fn stop(
             .send()
             .await
         {
+            if is_no_such_job(error_code(&e), service_message(&e)) {
+                return Ok(false);
+            }
             // It may have ended (or started stopping) since the look above.
             if error_code(&e) != Some("ValidationException") {
                 return Err(aws_error("stop the training job", e));
@@ -319,6 +359,30 @@ mod tests {
             bucket: "b".into(),
             prefix: "easytdv/runs/20261201-120000-abcdef".into(),
         }
+    }
+
+    #[test]
+    fn a_job_aws_does_not_know_is_gone() {
+        // AWS's words for DescribeTrainingJob / StopTrainingJob of an unknown job.
+        assert!(is_no_such_job(
+            Some("ValidationException"),
+            Some("Requested resource not found.")
+        ));
+        assert!(is_no_such_job(
+            Some("ResourceNotFound"),
+            Some("Resource being access is not found.")
+        ));
+        // Other refusals are not "gone".
+        assert!(!is_no_such_job(
+            Some("ValidationException"),
+            Some("The request was rejected because the training job is in status Stopped.")
+        ));
+        assert!(!is_no_such_job(Some("ValidationException"), None));
+        assert!(!is_no_such_job(
+            Some("AccessDeniedException"),
+            Some("Requested resource not found.")
+        ));
+        assert!(!is_no_such_job(None, None));
     }
 
     #[test]

@@ -11,10 +11,11 @@ mod image;
 mod job;
 mod logs;
 mod quota;
+mod role_wait;
 mod sourcedir;
 mod steps;
 
-pub use image::{image_account, training_image};
+pub use image::{image_account, offered_in, training_image};
 pub use job::as_machine_state as job_as_machine_state;
 pub(crate) use job::describe as describe_job;
 pub(crate) use job::stop as stop_job;

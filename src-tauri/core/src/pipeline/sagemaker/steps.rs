@@ -9,6 +9,7 @@ use super::{image, quota, sourcedir};
 use crate::logs::{LogLine, LogName, MetricParser};
 use crate::pipeline::delete::delete_resources;
 use crate::pipeline::error::PipelineError;
+use crate::pipeline::inputs::InputError;
 use crate::pipeline::model::*;
 use crate::pipeline::progress::StepTimer;
 use crate::pipeline::train::{now_secs, Train, Watch, LOG_EVERY};
@@ -45,7 +46,7 @@ impl Train {
             }
             self.prepare_job(machines, spot).await?;
             self.create_stack_with(
-                self.sagemaker_stack_parameters(),
+                self.sagemaker_stack_parameters()?,
                 "Creating the training job's execution role",
             )
             .await?;
@@ -190,8 +191,13 @@ impl Train {
         self.save()
     }
 
-    fn sagemaker_stack_parameters(&self) -> Vec<aws_sdk_cloudformation::types::Parameter> {
-        vec![
+    fn sagemaker_stack_parameters(
+        &self,
+    ) -> Result<Vec<aws_sdk_cloudformation::types::Parameter>, PipelineError> {
+        let region = self.ctx.region();
+        let image_account = image::image_account(region)
+            .ok_or_else(|| InputError::NoSageMakerInRegion(region.to_string()))?;
+        Ok(vec![
             stack::parameter("Engine", "sagemaker"),
             stack::parameter("RunId", &self.resources.run_id),
             stack::parameter("Bucket", &self.resources.bucket),
@@ -201,11 +207,8 @@ impl Train {
             stack::parameter("AmiId", ""),
             stack::parameter("VpcId", ""),
             stack::parameter("MaxRuntimeHours", format!("{:.2}", self.safety_hours())),
-            stack::parameter(
-                "FrameworkImageAccount",
-                image::image_account(self.ctx.region()),
-            ),
-        ]
+            stack::parameter("FrameworkImageAccount", image_account),
+        ])
     }
 
     /// Creates the job and follows it to its end: secondary statuses as
@@ -268,7 +271,7 @@ impl Train {
             bucket: self.resources.bucket.clone(),
             prefix: self.resources.prefix.clone(),
         };
-        job::create(&self.ctx, &spec).await?;
+        job::create(&self.ctx, &spec, &|s: &str| timer.update(s.to_string())).await?;
         timer.update(format!(
             "Training job {name} created: {machines} × {}{}",
             spec.ml_type,
