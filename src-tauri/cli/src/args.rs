@@ -204,6 +204,25 @@ pub enum Command {
         #[command(flatten)]
         access: Access,
     },
+    /// One-time setup of an AWS account: with an administrator's profile (used once, never
+    /// saved), create easyTDV's permissions boundary, its two policies and the IAM user
+    /// easyTDV signs in as; its key goes to the OS keychain as a saved account.
+    SetupAws {
+        /// An AWS CLI profile that may administer IAM (SSO included).
+        #[arg(long)]
+        admin_profile: String,
+        #[arg(long)]
+        region: String,
+        /// The name of the saved account (use it with --account).
+        #[arg(long, default_value = "My AWS account")]
+        name: String,
+        /// The IAM user easyTDV signs in as.
+        #[arg(long, default_value = "easytdv")]
+        user: String,
+        /// Only show what would be created.
+        #[arg(long)]
+        plan: bool,
+    },
     /// Run the whole pipeline N times and print per-step timings and API calls.
     Bench {
         #[arg(long, default_value_t = 3)]

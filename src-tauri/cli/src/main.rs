@@ -10,6 +10,7 @@ mod bench;
 mod commands;
 mod logging;
 mod report;
+mod setup;
 mod timeline;
 
 use std::process::ExitCode;
@@ -65,6 +66,13 @@ fn main() -> ExitCode {
                 install,
                 access,
             } => commands::logs(&run_id, install, follow, &access).await,
+            Command::SetupAws {
+                admin_profile,
+                region,
+                name,
+                user,
+                plan,
+            } => setup::setup_aws(&admin_profile, &region, &name, &user, plan).await,
             Command::Bench { runs, train } => bench::run(runs, train).await,
         }
     });

@@ -310,3 +310,49 @@ async fn a_saved_app_account_can_be_used_by_name() {
         "{err}"
     );
 }
+
+/// `setup-aws --plan` with an administrator's profile: the plan is printed and
+/// nothing is created (the profile here is an administrator of the sandbox).
+#[tokio::test]
+async fn setup_aws_plan_shows_what_would_be_created_and_creates_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let aws = tempfile::tempdir().unwrap();
+    let config = aws.path().join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile admin]\nregion = eu-west-3\nendpoint_url = {}\n",
+            endpoint()
+        ),
+    )
+    .unwrap();
+    let creds = aws.path().join("credentials");
+    std::fs::write(
+        &creds,
+        format!(
+            "[admin]\naws_access_key_id = test-admin.{}\naws_secret_access_key = x\n",
+            sandbox_key()
+        ),
+    )
+    .unwrap();
+    let user = format!("easytdv-cli-{}", std::process::id());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_easytdv"))
+        .args(["setup-aws", "--admin-profile", "admin", "--region", "eu-west-3"])
+        .args(["--user", &user, "--plan"])
+        .env("EASYTDV_DATA_DIR", data.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("AWS account 123456789012"), "{stdout}");
+    assert!(stdout.contains("keep   the policy easytdv-boundary"), "{stdout}");
+    assert!(stdout.contains(&format!("create the IAM user {user}")), "{stdout}");
+    let iam = aws_sdk_iam::Client::new(&admin_config(REGION).await);
+    assert!(iam.get_user().user_name(&user).send().await.is_err(), "--plan created the user");
+}

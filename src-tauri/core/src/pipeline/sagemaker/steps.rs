@@ -108,9 +108,12 @@ impl Train {
             let ctx = self.ctx.clone();
             quota::check(&ctx, &self.request.instance_type, machines, spot).await?;
             self.price_job(&timer, machines, spot).await?;
-            if self.resources.account_id.is_none() {
-                self.resources.account_id = Some(storage::account_id(&ctx).await?);
-            }
+            let account = match self.resources.account_id.clone() {
+                Some(id) => id,
+                None => storage::account_id(&ctx).await?,
+            };
+            crate::pipeline::require_account_setup(&ctx, &account).await?;
+            self.resources.account_id = Some(account);
             self.save()?;
             if self.bucket()?.ensure().await? {
                 timer.update(format!(
