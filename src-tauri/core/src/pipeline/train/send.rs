@@ -80,12 +80,11 @@ impl Train {
     /// this run may write (a line of train.py's own, or for another key, is
     /// not the machine's save and is ignored).
     pub(super) fn note_cache_saved(&self, text: &str) {
-        let Some(archive) =
-            CacheArchive::from_saved_line(text, &self.resources.bucket, &self.resources.run_id)
-        else {
+        let r = &self.resources;
+        let Some(archive) = CacheArchive::from_saved_line(text, &r.bucket, &r.run_id) else {
             return;
         };
-        if self.resources.cache_key.as_deref() != Some(archive.key.as_str()) {
+        if !may_record(&archive, r.cache_key.as_deref()) {
             tracing::warn!(
                 run_id = self.resources.run_id,
                 key = archive.key,
@@ -99,6 +98,12 @@ impl Train {
     }
 }
 
+/// A save is recorded only for the key the run's role may write: a line for
+/// another key (train.py printing one) is not the machine's save.
+fn may_record(archive: &CacheArchive, own_key: Option<&str>) -> bool {
+    own_key == Some(archive.key.as_str())
+}
+
 /// fetch.sh's refusal: the scripts could not be fetched or did not match.
 pub(super) fn scripts_refused(outcome: &CommandOutcome) -> Option<PipelineError> {
     let said = outcome.stderr_tail.lines().any(|l| {
@@ -108,4 +113,49 @@ pub(super) fn scripts_refused(outcome: &CommandOutcome) -> Option<PipelineError>
     (outcome.exit_code == scripts::REFUSED_EXIT && said).then(|| PipelineError::ScriptsRefused {
         tail: remote::tail(outcome, 10),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(code: i32, stderr: &str) -> CommandOutcome {
+        CommandOutcome {
+            command_id: "c".into(),
+            status: "Failed".into(),
+            exit_code: code,
+            stdout_tail: String::new(),
+            stderr_tail: stderr.into(),
+            machine_seconds: None,
+        }
+    }
+
+    #[test]
+    fn only_fetch_shs_own_refusal_is_a_refusal() {
+        let tampered =
+            "easytdv: s3://b/easytdv/runs/r/scripts/install.sh is not the script easyTDV sent \
+                        (SHA-256 aa, expected bb): it was not run\n";
+        match scripts_refused(&outcome(80, tampered)) {
+            Some(PipelineError::ScriptsRefused { tail }) => {
+                assert!(tail.contains("not the script"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let missing = "easytdv: could not download the script s3://b/p/scripts/common.sh\n";
+        assert!(scripts_refused(&outcome(80, missing)).is_some());
+        // train.py exiting with 80, or the message with another code: not a refusal.
+        assert!(scripts_refused(&outcome(80, "Traceback ...\nSystemExit: 80\n")).is_none());
+        assert!(scripts_refused(&outcome(1, tampered)).is_none());
+    }
+
+    #[test]
+    fn a_save_is_recorded_only_for_the_runs_own_key() {
+        let (own, other, sha) = ("ab".repeat(32), "cd".repeat(32), "ef".repeat(32));
+        let line = |k: &str| format!("cache saved {k} 10 {sha} {k}.tar.zst");
+        let a = CacheArchive::from_saved_line(&line(&own), "b", "r").unwrap();
+        assert!(may_record(&a, Some(&own)));
+        let b = CacheArchive::from_saved_line(&line(&other), "b", "r").unwrap();
+        assert!(!may_record(&b, Some(&own)));
+        assert!(!may_record(&a, None));
+    }
 }
