@@ -1,14 +1,16 @@
-"""easyTDV instance helper: install.sh writes it to $EASYTDV_HOME/lib/ (Python 3.8+, stdlib only).
-
-install.sh embeds this file verbatim (tests/templates checks the copy); train.sh
-uses the copy install.sh wrote.
+"""easyTDV instance helper (Python 3.8+, stdlib only): beside install.sh and
+train.sh in $EASYTDV_HOME/lib/, fetched with them from the run's prefix and
+checked against the SHA-256 the app sent (templates/instance/fetch.sh).
 
 run     run a command; tee its stdout/stderr; write the timestamped combined
         log ("<epoch ms> <o|e> <text>" per line) and ship it to S3 in chunks
-reqs    normalise a requirements file (what the cache key hashes)
-key     the environment cache key
+reqs    normalise a requirements file (written in the cache's description)
 meta    write / size / read a cache description (JSON)
-uv      fetch the pinned uv wheel from PyPI's JSON API and unpack uv
+digest  copy stdin to stdout; at the end, write the SHA-256 and size of what
+        went by (a cache archive streamed into its unpacking)
+sha256  the SHA-256 of a file
+uv      fetch the pinned uv wheel from PyPI's JSON API, check it against the
+        SHA-256 the app ships, and unpack uv
 report  name==version of what a pip --report installed
 get     download one S3 object (exit 3: bigger than --max-bytes, left to the AWS CLI)
 put     upload one file to S3
@@ -19,7 +21,9 @@ S3 is spoken here, not through the AWS CLI, for small objects: each `aws`
 call starts a Python program of its own (0.3 to 1 s), and a run makes a dozen
 of them. Requests are signed with Signature Version 4 (checked against
 botocore's signer in tests/templates); credentials come from the environment,
-else from the instance role (IMDSv2), like the SDKs' default chain.
+else from the instance role (IMDSv2), like the SDKs' default chain. Every
+request names the bucket's expected owner (EASYTDV_BUCKET_OWNER, the app's
+account), so a bucket of the same name in another account is never used.
 """
 
 import hashlib
@@ -313,11 +317,15 @@ def s3_request(method, bucket, key, body=None, size=0, sha=EMPTY_SHA256, content
     region = _region()
     base, path = s3_url(bucket, key, region)
     host = urlsplit(base).netloc
+    owner = os.environ.get("EASYTDV_BUCKET_OWNER")
     for attempt in range(tries):
         headers = {}
         if method == "PUT":
             headers = {"Content-Length": str(size), "Content-Type": content_type or "binary/octet-stream"}
-        headers.update(sign(method, host, path, {}, sha, CREDENTIALS.get(), region, time.gmtime()))
+        # S3 answers 403 AccessDenied when the bucket belongs to another account.
+        extra = {"x-amz-expected-bucket-owner": owner} if owner else {}
+        headers.update(extra)
+        headers.update(sign(method, host, path, extra, sha, CREDENTIALS.get(), region, time.gmtime()))
         data = body() if callable(body) else body
         req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
         try:
@@ -596,7 +604,8 @@ def cmd_run(argv):
 
 
 def normalised_requirements(path):
-    """pip's requirements format, as the key sees it: comments, blank lines and
+    """pip's requirements format as the app's cache key sees it (src-tauri/core/src/
+    environments/key.rs does the same): comments, blank lines and
     surrounding whitespace dropped, runs of spaces made one, continuation lines
     joined; the order is kept (uv gives earlier requirements priority)."""
     import re
@@ -613,29 +622,11 @@ def normalised_requirements(path):
     return lines
 
 
-def cache_key(norm, python, arch, image):
-    text = "easytdv-env-cache 1\npython {}\narch {}\nimage {}\nrequirements\n{}\n".format(
-        python,
-        arch,
-        image,
-        "\n".join(norm),
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def cmd_reqs(argv):
     lines = normalised_requirements(argv[0])
     with open(argv[1], "w", encoding="utf-8") as out:
         out.write("".join(line + "\n" for line in lines))
     print(len(lines))
-    return 0
-
-
-def cmd_key(argv):
-    norm_path, python, arch, image = argv
-    with open(norm_path, encoding="utf-8") as f:
-        norm = f.read().splitlines()
-    print(cache_key(norm, python, arch, image))
     return 0
 
 
@@ -661,34 +652,37 @@ def cmd_meta(argv):
         with open(out, "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=1, sort_keys=True)
         return 0
-    if argv[0] == "sized":  # sized SRC SIZE OUT: the same description, with the archive's size
+    if argv[0] == "sized":  # sized SRC SIZE SHA256 OUT: the same description, with the archive's size and digest
         with open(argv[1], encoding="utf-8") as f:
             meta = json.load(f)
-        meta["size"] = int(argv[2])
-        with open(argv[3], "w", encoding="utf-8") as f:
+        meta["size"], meta["sha256"] = int(argv[2]), argv[3]
+        with open(argv[4], "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=1, sort_keys=True)
         return 0
-    # read: print "<archive> <created>"; exit 1 when unreadable
+    # read: print "<archive> <created> <python>"; exit 1 when unreadable
     try:
         with open(argv[1], encoding="utf-8") as f:
             meta = json.load(f)
-        archive, created = meta["archive"], meta["created"]
+        archive, created, python = meta["archive"], meta["created"], meta["python"]
+        if not re.match(r"^[0-9]+\.[0-9]+\.[0-9]+$", python):
+            raise ValueError(python)
         if not re.match(r"^[0-9a-f]{64}\.tar\.(zst|gz)$", archive) or not archive.startswith(argv[2]):
             raise ValueError(archive)
     except (OSError, ValueError, KeyError, TypeError) as e:
         print(f"unreadable sidecar: {e}", file=sys.stderr)
         return 1
-    print(archive, created)
+    print(archive, created, python)
     return 0
 
 
 def cmd_uv(argv):
-    """uv VERSION DEST_DIR INDEX_URL ARCH: the manylinux wheel for ARCH, checked
-    against PyPI's sha256, its uv binary unpacked to DEST_DIR/uv."""
+    """uv VERSION DEST_DIR INDEX_URL ARCH SHA256: the manylinux wheel for ARCH,
+    checked against SHA256 (what the app ships: a checksum read from the same
+    PyPI answer would vouch for nothing), its uv binary unpacked to DEST_DIR/uv."""
     import json
     import urllib.request
 
-    version, dest, index, arch = argv
+    version, dest, index, arch, want = argv
     url = "{}/pypi/uv/{}/json".format(index.rstrip("/"), version)
     try:
         with urllib.request.urlopen(url, timeout=30) as r:
@@ -704,13 +698,13 @@ def cmd_uv(argv):
         print(f"no uv {version} wheel for {arch} on {index}", file=sys.stderr)
         return 1
     try:
-        return _unpack_uv(version, dest, wheels[0])
+        return _unpack_uv(version, dest, wheels[0], want)
     except Exception as e:  # noqa: BLE001
         print("{}: {}".format(wheels[0]["url"], e), file=sys.stderr)
         return 1
 
 
-def _unpack_uv(version, dest, wheel):
+def _unpack_uv(version, dest, wheel, want):
     import urllib.request
 
     os.makedirs(dest, exist_ok=True)
@@ -723,9 +717,14 @@ def _unpack_uv(version, dest, wheel):
                 break
             digest.update(block)
             out.write(block)
-    if digest.hexdigest() != wheel["digests"]["sha256"]:
+    if digest.hexdigest() != want:
         os.unlink(tmp)
-        print("uv wheel checksum mismatch", file=sys.stderr)
+        print(
+            "{} is not the uv wheel easyTDV knows (SHA-256 {}, expected {}): not used".format(
+                wheel["filename"], digest.hexdigest(), want
+            ),
+            file=sys.stderr,
+        )
         return 1
     member = f"uv-{version}.data/scripts/uv"
     import zipfile
@@ -740,6 +739,40 @@ def _unpack_uv(version, dest, wheel):
     os.replace(os.path.join(dest, "uv.part"), os.path.join(dest, "uv"))
     os.unlink(tmp)
     print(os.path.join(dest, "uv"))
+    return 0
+
+
+def cmd_digest(argv):
+    """digest OUT: stdin to stdout as it comes; at the end "<sha256> <bytes>" in
+    OUT. 5 when the reader stopped (nothing written to OUT), 1 another failure."""
+    digest, size = hashlib.sha256(), 0
+    src, out = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        while True:
+            block = src.read1(1 << 20) if hasattr(src, "read1") else src.read(1 << 20)
+            if not block:
+                break
+            digest.update(block)
+            size += len(block)
+            out.write(block)
+        out.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        return 5
+    except OSError as e:
+        _say_error("could not pass the archive on", e)
+        return 1
+    with open(argv[0], "w", encoding="utf-8") as f:
+        f.write(f"{digest.hexdigest()} {size}\n")
+    return 0
+
+
+def cmd_sha256(argv):
+    digest = hashlib.sha256()
+    with open(argv[0], "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    print(digest.hexdigest())
     return 0
 
 
@@ -764,8 +797,9 @@ def main(argv):
     commands = {
         "run": cmd_run,
         "reqs": cmd_reqs,
-        "key": cmd_key,
         "meta": cmd_meta,
+        "digest": cmd_digest,
+        "sha256": cmd_sha256,
         "uv": cmd_uv,
         "report": cmd_report,
         "get": cmd_get,

@@ -106,3 +106,10 @@ def test_the_user_datas_run_time_is_reported_once_by_install_sh(tmp_path):
     # A retry of the install does not count the start-up again.
     again = inst.run(INSTALL)
     assert again.returncode == 0 and "phase boot" not in again.stdout
+
+
+def test_the_user_data_stays_well_under_16_kb():
+    # RunInstances takes at most 16 KB of user data (before base64); the
+    # instance scripts come over SSM, fetched from S3, not in the user data.
+    data = BOOTSTRAP.read_bytes().replace(b"__MAX_RUNTIME_MINUTES__", b"2880")
+    assert len(data) < 8 * 1024, len(data)

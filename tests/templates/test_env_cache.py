@@ -3,6 +3,7 @@ the environment cache in S3 (hit, miss, corrupt), one-call download, phases,
 and the Deep Learning AMI's preinstalled torch. Fake instances, a local index."""
 
 import ast
+import hashlib
 import json
 import random
 import re
@@ -17,8 +18,10 @@ from pathlib import Path
 import pytest
 from tpl_helpers import (
     BUCKET,
+    CACHE_KEY,
     DEAD_URL,
     INSTALL,
+    OWNER,
     PREFIX,
     TRAIN,
     TRAIN_FAILS,
@@ -27,6 +30,7 @@ from tpl_helpers import (
     Instance,
     index_env,
     read_until,
+    saved_cache,
 )
 
 REQS = "# the demo package\neasytdv-demo-a   # pulls easytdv-demo-b\n\n"
@@ -89,11 +93,14 @@ def test_uv_install_then_a_new_machine_reuses_the_cache_offline(tmp_path, online
     out = result.stdout
     assert f"easytdv: installer uv {UV_PIN}" in out
     key = the(r"^easytdv: cache miss ([0-9a-f]{64})$", out)
-    # A miss streams nothing into the unpacking, which stays quiet about it.
+    assert key == CACHE_KEY  # the app's key, given in the command
+    # Nothing recorded for that key: nothing is even asked of S3.
+    assert not [c for c in first.calls() if "/cache/" in c and "GET" in c], first.calls()
     assert "tar:" not in result.install.stderr and "zstd:" not in result.install.stderr, result.install.stderr
     # Saved by train.sh, in the background of the training, not by install.sh.
     assert "cache saved" not in result.install.stdout
-    size = int(the(rf"^easytdv: cache saved {key} (\d+)$", result.train.stdout))
+    size, sha = the(rf"^easytdv: cache saved {key} (\d+) ([0-9a-f]{{64}}) {key}\.tar\.zst$", result.train.stdout)
+    size = int(size)
     assert phases(result.install.stdout) == INSTALL_PHASES
     # The save runs beside the training: its phase line comes whenever it ends.
     train_phases = phases(result.train.stdout)
@@ -118,11 +125,14 @@ def test_uv_install_then_a_new_machine_reuses_the_cache_offline(tmp_path, online
     assert cache_objects(first) == [f"{key}.json", f"{key}.tar.zst"]
     archive = first.s3 / CACHE / f"{key}.tar.zst"
     assert archive.stat().st_size == size
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == sha
+    # Every request of the helper named the bucket's owner (ExpectedBucketOwner).
+    assert first.owners() and all(line.endswith(f" {OWNER}") for line in first.owners()), first.owners()
     meta = json.loads((first.s3 / CACHE / f"{key}.json").read_text())
     assert meta["requirements"] == "easytdv-demo-a\n"
     assert meta["arch"] and meta["image"] == "ami-0123456789abcdef0" and meta["installer"] == "uv"
     assert meta["python"] == ".".join(map(str, sys.version_info[:3]))
-    assert meta["size"] == size and meta["archive"] == f"{key}.tar.zst"
+    assert meta["size"] == size and meta["archive"] == f"{key}.tar.zst" and meta["sha256"] == sha
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", meta["created"])
 
     # A new machine, the index unreachable: the cache alone installs.
@@ -130,7 +140,8 @@ def test_uv_install_then_a_new_machine_reuses_the_cache_offline(tmp_path, online
     second = tmp_path / "second-machine"
     first.upload_inputs(TRAIN_OK, "easytdv-demo-a\n# same requirements, other comments\n")
     asked = len(online.requests)
-    result = ok(first.run(INSTALL, EASYTDV_HOME=str(second), **index_env(online)))
+    recorded = saved_cache(result.train.stdout)
+    result = ok(first.run(INSTALL, EASYTDV_HOME=str(second), **recorded, **index_env(online)))
     assert the(r"^easytdv: cache hit ([0-9a-f]{64}) \S+$", result.stdout) == key
     assert f"easytdv: cache hit {key} {meta['created']}" in result.stdout
     assert "cache saved" not in result.stdout and "cache miss" not in result.stdout
@@ -164,7 +175,7 @@ def test_the_environment_is_saved_while_train_py_runs_and_only_once(tmp_path, on
     train = ok(inst.run(TRAIN, **index_env(online)))
     # train.py ends only once the save is in S3: the two ran at the same time.
     assert "the cache was saved while train.py ran" in train.stdout, train.stdout + train.stderr
-    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) \d+$", train.stdout)
+    key = saved_cache(train.stdout)["EASYTDV_CACHE_KEY"]
     assert cache_objects(inst) == [f"{key}.json", f"{key}.tar.zst"]
     # A retried training does not save it again.
     inst.upload_inputs(TRAIN_OK, REQS)
@@ -179,7 +190,7 @@ def test_a_failed_training_still_saves_the_environment(tmp_path, online, needs_u
     train = inst.run(TRAIN, **index_env(online))
     assert train.returncode == 1, train.stdout + train.stderr
     assert "easytdv-test: loss is NaN" in train.stderr
-    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) \d+$", train.stdout)
+    key = saved_cache(train.stdout)["EASYTDV_CACHE_KEY"]
     assert cache_objects(inst) == [f"{key}.json", f"{key}.tar.zst"]
 
 
@@ -236,14 +247,15 @@ def test_a_stop_ends_the_save_with_the_training(tmp_path, online, needs_uv):
 def test_the_restore_streams_through_the_aws_cli(tmp_path, online, needs_uv, why):
     inst = fresh(tmp_path, "m", uv=True)
     inst.upload_inputs(TRAIN_OK, REQS)
-    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", install_and_train(inst, **index_env(online)).stdout)
+    recorded = saved_cache(install_and_train(inst, **index_env(online)).stdout)
+    key = recorded["EASYTDV_CACHE_KEY"]
     inst.reset_records()
     online.down = True
     second = tmp_path / "second-machine"
     if why == "the archive is big":  # bigger than what the helper downloads
-        env = {"EASYTDV_S3_SMALL_BYTES": "1000"}
+        env = {"EASYTDV_S3_SMALL_BYTES": "1000", **recorded}
     else:
-        env = {"AWS_ENDPOINT_URL": DEAD_URL}
+        env = {"AWS_ENDPOINT_URL": DEAD_URL, **recorded}
     result = ok(inst.run(INSTALL, EASYTDV_HOME=str(second), **env, **index_env(online)))
     assert f"easytdv: cache hit {key} " in result.stdout
     assert installed_packages(inst, second / "venv" / "bin" / "python")
@@ -263,7 +275,8 @@ def pack(tmp_path, target, members):
 def test_a_corrupt_cache_object_is_replaced(tmp_path, online, needs_uv, broken):
     inst = fresh(tmp_path, "m", uv=True)
     inst.upload_inputs(TRAIN_OK, REQS)
-    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", install_and_train(inst, **index_env(online)).stdout)
+    recorded = saved_cache(install_and_train(inst, **index_env(online)).stdout)
+    key = recorded["EASYTDV_CACHE_KEY"]
     target = inst.s3 / CACHE / f"{key}.tar.zst"
     if broken == "garbage":
         target.write_bytes(b"\x00garbage, not what was saved")
@@ -273,33 +286,81 @@ def test_a_corrupt_cache_object_is_replaced(tmp_path, online, needs_uv, broken):
         pack(tmp_path, target, {"uv": inst.home / "cache" / "uv"})
     fresh_home = tmp_path / "home2"
     inst.reset_records()
-    result = install_and_train(inst, EASYTDV_HOME=str(fresh_home), **index_env(online))
+    result = install_and_train(inst, EASYTDV_HOME=str(fresh_home), **recorded, **index_env(online))
     assert f"easytdv: cache corrupt {key}, installing afresh" in result.stdout
     # Not downloaded a second time by the AWS CLI: the archive is bad, not the network.
     assert not [c for c in inst.calls() if c.startswith("aws ") and "/cache/" in c], inst.calls()
     assert f"easytdv: cache saved {key} " in result.stdout
     assert installed_packages(inst, fresh_home / "venv" / "bin" / "python")
-    # Replaced: a readable archive with its description again.
+    # Replaced: a readable archive with its description again, and a new digest for the app to record.
     meta = json.loads((inst.s3 / CACHE / f"{key}.json").read_text())
     assert meta["key"] == key and meta["size"] == target.stat().st_size
+    assert saved_cache(result.stdout)["EASYTDV_CACHE_SHA256"] == hashlib.sha256(target.read_bytes()).hexdigest()
     listing = subprocess.run(
         ["bash", "-c", f"zstd -dc '{target}' | tar -t | sort | head -2"], capture_output=True, text=True
     )
     assert listing.stdout.splitlines() == ["easytdv-cache.json", "uv/"], listing.stdout + listing.stderr
 
 
+def test_a_tampered_archive_is_not_used(tmp_path, online, needs_uv):
+    # Someone who may write the bucket replaced the archive with a working one
+    # of their own: well formed, a valid description, a usable uv cache. Only
+    # its SHA-256 differs from the one the app recorded when the save ended.
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_OK, REQS)
+    recorded = saved_cache(install_and_train(inst, **index_env(online)).stdout)
+    key, want = recorded["EASYTDV_CACHE_KEY"], recorded["EASYTDV_CACHE_SHA256"]
+    target = inst.s3 / CACHE / f"{key}.tar.zst"
+    work = tmp_path / "unpacked"
+    work.mkdir()
+    subprocess.run(["bash", "-c", f"zstd -dc '{target}' | tar -x -C '{work}'"], check=True)
+    (work / "uv" / "planted.txt").write_text("not from the run that saved this environment")
+    pack(tmp_path, target, {"easytdv-cache.json": work / "easytdv-cache.json", "uv": work / "uv"})
+    home2 = tmp_path / "home2"
+    result = install_and_train(inst, EASYTDV_HOME=str(home2), **recorded, **index_env(online))
+    assert re.search(
+        rf"^easytdv: cache object unusable: {key}\.tar\.zst is not the archive easyTDV recorded "
+        rf"\(SHA-256 [0-9a-f]{{64}}, \d+ bytes; expected {want}\): not used$",
+        result.stdout,
+        re.M,
+    ), result.stdout
+    assert f"easytdv: cache corrupt {key}, installing afresh" in result.stdout
+    assert "cache hit" not in result.stdout
+    assert not list(home2.rglob("planted.txt"))  # the unpacked folder was thrown away
+    assert installed_packages(inst, home2 / "venv" / "bin" / "python")
+    # The fresh install saved it again: the app records the new digest.
+    assert saved_cache(result.stdout)["EASYTDV_CACHE_SHA256"] == hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def test_without_a_recorded_digest_nothing_is_restored(tmp_path, online, needs_uv):
+    # An archive the app has no record of (saved from another computer, or
+    # put there by someone else) is not even downloaded.
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_OK, REQS)
+    install_and_train(inst, **index_env(online))
+    inst.reset_records()
+    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "h2"), **index_env(online)))
+    assert f"easytdv: cache miss {CACHE_KEY}" in result.stdout
+    assert not [c for c in inst.calls() if "/cache/" in c and "GET" in c], inst.calls()
+    # A run whose role may write another key (its requirements changed) saves nothing.
+    assert "will be saved" in result.stdout
+    again = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "h3"), EASYTDV_CACHE_SAVE="0", **index_env(online)))
+    assert "easytdv: cache not saved (the requirements changed since this run's machine was set up" in again.stdout
+    assert not (tmp_path / "h3" / "cache-save.sh").exists()
+
+
 def test_an_offline_install_that_fails_falls_back_to_a_fresh_install(tmp_path, online, needs_uv):
     inst = fresh(tmp_path, "m", uv=True)
     inst.upload_inputs(TRAIN_OK, REQS)
-    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", install_and_train(inst, **index_env(online)).stdout)
-    # A well-formed archive whose uv cache is empty: the offline install fails.
+    recorded = saved_cache(install_and_train(inst, **index_env(online)).stdout)
+    key = recorded["EASYTDV_CACHE_KEY"]
+    # A well-formed archive whose uv cache is empty (and which the app
+    # recorded as such, as if the machine had saved it): the offline install fails.
     (tmp_path / "empty-uv").mkdir()
-    pack(
-        tmp_path,
-        inst.s3 / CACHE / f"{key}.tar.zst",
-        {"easytdv-cache.json": inst.s3 / CACHE / f"{key}.json", "uv": tmp_path / "empty-uv"},
-    )
-    result = install_and_train(inst, EASYTDV_HOME=str(tmp_path / "home2"), **index_env(online))
+    target = inst.s3 / CACHE / f"{key}.tar.zst"
+    pack(tmp_path, target, {"easytdv-cache.json": inst.s3 / CACHE / f"{key}.json", "uv": tmp_path / "empty-uv"})
+    recorded["EASYTDV_CACHE_SHA256"] = hashlib.sha256(target.read_bytes()).hexdigest()
+    result = install_and_train(inst, EASYTDV_HOME=str(tmp_path / "home2"), **recorded, **index_env(online))
     out = result.stdout
     assert f"easytdv: cache hit {key} " in out
     assert "cache object unusable: the offline install from it failed" in out
@@ -319,10 +380,13 @@ def test_without_zstd_the_cache_is_a_tar_gz(tmp_path, online, needs_uv):
     inst.upload_inputs(TRAIN_OK, REQS)
     result = install_and_train(inst, PATH=f"{inst.bin}:{nozstd}", **index_env(online))
     assert "easytdv: zstd is not installed: the cache is stored as .tar.gz" in result.stdout
-    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", result.stdout)
+    recorded = saved_cache(result.stdout)
+    key = recorded["EASYTDV_CACHE_KEY"]
+    assert recorded["EASYTDV_CACHE_ARCHIVE"] == f"{key}.tar.gz"
     assert cache_objects(inst) == [f"{key}.json", f"{key}.tar.gz"]
     online.down = True
-    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "h2"), PATH=f"{inst.bin}:{nozstd}", **index_env(online)))
+    h2 = str(tmp_path / "h2")
+    result = ok(inst.run(INSTALL, EASYTDV_HOME=h2, PATH=f"{inst.bin}:{nozstd}", **recorded, **index_env(online)))
     assert f"easytdv: cache hit {key} " in result.stdout
     assert not [g for g in (inst.s3 / ".gets").read_text().split() if g.endswith(".tar.zst")]
 
@@ -341,25 +405,14 @@ def test_empty_requirements_create_the_environment_and_install_nothing(tmp_path,
     assert not [c for c in inst.calls() if "/cache/" in c]
 
 
-def test_the_cache_key_depends_on_python_arch_and_image_not_on_comments(tmp_path):
+def test_the_description_holds_the_requirements_as_the_apps_key_sees_them(tmp_path):
+    # The same normalisation as the app's key (environments/key.rs, whose unit
+    # tests use the same file): comments, blank lines and spacing dropped,
+    # continuation lines joined, the order kept.
     helper = Path(__file__).resolve().parents[2] / "templates" / "instance" / "easytdv_helper.py"
-
-    def key(reqs, python="3.12.1", arch="x86_64", image="ami-1"):
-        (tmp_path / "r.txt").write_text(reqs)
-        subprocess.run([sys.executable, str(helper), "reqs", tmp_path / "r.txt", tmp_path / "n"], check=True)
-        out = subprocess.run(
-            [sys.executable, str(helper), "key", tmp_path / "n", python, arch, image], capture_output=True, text=True
-        )
-        return out.stdout.strip()
-
-    base = key("numpy==2.1\nrequests>=2  # http\n")
-    assert base == key("# deps\nnumpy==2.1\n\n  requests>=2\n")
-    assert base == key("numpy==2.1\nrequests\\\n>=2\n")  # a continuation line
-    assert base != key("requests>=2\nnumpy==2.1\n")  # order kept: uv gives earlier lines priority
-    assert base != key("numpy==2.1\nrequests>=2\n", python="3.12.2")
-    assert base != key("numpy==2.1\nrequests>=2\n", arch="aarch64")
-    assert base != key("numpy==2.1\nrequests>=2\n", image="ami-2")
-    assert re.fullmatch(r"[0-9a-f]{64}", base)
+    (tmp_path / "r.txt").write_text("# deps\nnumpy==2.1  # pinned\n\n  requests\\\n>=2\ntorch   >= 2.0\n")
+    subprocess.run([sys.executable, str(helper), "reqs", tmp_path / "r.txt", tmp_path / "n"], check=True)
+    assert (tmp_path / "n").read_text() == "numpy==2.1\nrequests>=2\ntorch >= 2.0\n"
 
 
 # --------------------------------------------------------------------------
@@ -368,12 +421,30 @@ def test_the_cache_key_depends_on_python_arch_and_image_not_on_comments(tmp_path
 def test_uv_is_fetched_from_pypi_when_not_on_the_machine(tmp_path, online, needs_uv):
     inst = fresh(tmp_path, "m")
     inst.upload_inputs(TRAIN_OK, REQS)
-    result = ok(inst.run(INSTALL, EASYTDV_PYPI_URL=online.url, **index_env(online)))
+    env = {"EASYTDV_UV_WHEEL_SHA256": online.uv_wheel_sha256, **index_env(online)}
+    result = ok(inst.run(INSTALL, EASYTDV_PYPI_URL=online.url, **env))
     assert f"easytdv: fetching uv {UV_PIN} from {online.url}" in result.stdout
     assert f"easytdv: installer uv {UV_PIN}" in result.stdout
     assert (inst.home / "tools" / f"uv-{UV_PIN}" / "uv").exists()
     assert f"/pypi/uv/{UV_PIN}/json" in online.requests
     assert not any("musllinux" in r for r in online.requests)
+    assert installed_packages(inst)
+
+
+def test_a_uv_wheel_that_is_not_the_one_easytdv_ships_is_not_used(tmp_path, online, needs_uv):
+    # The index serves a wheel of its own with a matching checksum in its JSON
+    # answer: that vouches for nothing. Only the SHA-256 in install.sh counts.
+    inst = fresh(tmp_path, "m")
+    inst.upload_inputs(TRAIN_OK, REQS)
+    result = ok(inst.run(INSTALL, EASYTDV_PYPI_URL=online.url, **index_env(online)))
+    wheel = f"uv-{UV_PIN}-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    assert re.search(
+        rf"^easytdv: installer pip \(uv {UV_PIN} could not be fetched: {re.escape(wheel)} is not the uv wheel easyTDV "
+        rf"knows \(SHA-256 {online.uv_wheel_sha256}, expected [0-9a-f]{{64}}\): not used\)$",
+        result.stdout,
+        re.M,
+    ), result.stdout
+    assert not (inst.home / "tools" / f"uv-{UV_PIN}" / "uv").exists()
     assert installed_packages(inst)
 
 
@@ -385,11 +456,12 @@ def test_pip_when_uv_cannot_be_fetched_with_its_wheelhouse_cache(tmp_path, onlin
     assert re.search(rf"^easytdv: installer pip \(uv {UV_PIN} could not be fetched: .+\)$", out, re.M), out
     assert "installer uv" not in out
     assert installed_packages(inst)
-    key = the(r"^easytdv: cache saved ([0-9a-f]{64}) ", out)
+    recorded = saved_cache(out)
+    key = recorded["EASYTDV_CACHE_KEY"]
     assert "/simple/pip/" in online.requests  # pip was upgraded (asked for) in the venv
     # The pip cache is a wheelhouse, usable offline by pip on the next machine.
     online.down = True
-    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "h2"), **index_env(online)))
+    result = ok(inst.run(INSTALL, EASYTDV_HOME=str(tmp_path / "h2"), **recorded, **index_env(online)))
     assert f"easytdv: cache hit {key} " in result.stdout
     assert installed_packages(inst, tmp_path / "h2" / "venv" / "bin" / "python")
 
@@ -523,20 +595,26 @@ def test_deep_learning_ami_with_an_incompatible_torch_line(tmp_path, online, nee
 
 
 # --------------------------------------------------------------------------
-# The helper is embedded (compressed); the scripts share their common part
+# The scripts share one common.sh; the helper is a file of its own
 # --------------------------------------------------------------------------
-def test_install_sh_embeds_the_helper_and_the_common_part_is_shared():
+def test_install_and_train_source_one_common_file():
     root = Path(__file__).resolve().parents[2] / "templates" / "instance"
-    install, train = (root / "install.sh").read_text(), (root / "train.sh").read_text()
-    sys.path.insert(0, str(root))
-    import embed_helper
+    common = (root / "common.sh").read_text()
+    defined = set(re.findall(r"^([a-z_0-9]+)\(\) \{", common, re.M))
+    assert {"run_logged", "s3_get", "s3_put", "failure_shutdown", "restore_safety_shutdown"} <= defined
+    for name in ("install.sh", "train.sh"):
+        text = (root / name).read_text()
+        assert '. "$EASYTDV_LIB/common.sh"' in text
+        # Nothing of common.sh is carried twice.
+        assert not defined & set(re.findall(r"^([a-z_0-9]+)\(\) \{", text, re.M)), name
+        assert "base64" not in text  # no embedded helper any more
 
-    # Rewritten by `python3 templates/instance/embed_helper.py`.
-    assert embed_helper.embedded(install) == (root / "easytdv_helper.py").read_bytes()
-    common = re.compile(r"# >>> easytdv common >>>.*?# <<< easytdv common <<<\n", re.S)
-    assert common.search(install).group(0) == common.search(train).group(0)
-    for text in (install, train):
-        assert len(text.encode()) < 40_000  # sent as an SSM command parameter
+
+def test_the_uv_checksums_are_those_of_the_pinned_wheels():
+    text = INSTALL.read_text()
+    sums = dict(re.findall(r'^UV_WHEEL_SHA256_(\w+)="([0-9a-f]{64})"$', text, re.M))
+    assert set(sums) == {"x86_64", "aarch64"}
+    assert len(set(sums.values())) == 2
 
 
 def test_the_uv_pin_is_the_sandboxs():

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from tpl_helpers import PREFIX, REPO, STACK, _actions, _as_list, _roles, _statements
+from tpl_helpers import BUCKET, PREFIX, REPO, RUN_ID, STACK, _actions, _as_list, _roles, _statements
 
 
 # --------------------------------------------------------------------------
@@ -27,7 +27,11 @@ def test_parameters_and_outputs(template):
         "AmiId",
         "VpcId",
         "MaxRuntimeHours",
+        "CacheKey",
     }
+    # Put into the instance role's ARNs: a key or nothing, never a wildcard.
+    key = re.compile(params["CacheKey"]["AllowedPattern"])
+    assert key.match("a" * 64) and key.match("") and not key.match("*") and not key.match("a" * 63 + "*")
     # String (a SageMaker run names no VPC), still only a VPC id or empty
     assert params["VpcId"]["Type"] == "String"
     vpc = re.compile(params["VpcId"]["AllowedPattern"])
@@ -97,10 +101,38 @@ def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
                 objects |= {(action, _text(r)) for r in _as_list(statement["Resource"])}
     bucket = "arn:${AWS::Partition}:s3:::${Bucket}/"
     run = {("s3:GetObject", bucket + "${RunPrefix}/*"), ("s3:PutObject", bucket + "${RunPrefix}/outputs/*")}
-    # The environment cache (install.sh): only easytdv/cache/*, when granted.
-    cache = {("s3:GetObject", bucket + "easytdv/cache/*"), ("s3:PutObject", bucket + "easytdv/cache/*")}
-    assert run <= objects and objects in (run, run | cache), objects
+    # The environment cache (install.sh): every saved environment may be read,
+    # only the run's own key written.
+    cache = {("s3:GetObject", bucket + "easytdv/cache/*")} | {
+        ("s3:PutObject", bucket + "easytdv/cache/${CacheKey}" + ext) for ext in (".tar.zst", ".tar.gz", ".json")
+    }
+    assert objects == run | cache, objects
     assert "${RunPrefix}/*" in prefixes and set(prefixes) <= {"${RunPrefix}/*", "easytdv/cache/*"}, prefixes
+
+
+def test_a_run_may_write_only_its_own_environment_cache():
+    # The instance role's statements as IAM would hold them for a run with
+    # CacheKey = key, evaluated with the sandbox's matcher (tests/policy's
+    # recorded-call check applies the same to every call a sandbox run makes).
+    sys.path.insert(0, str(REPO / "tests" / "policy"))
+    import policy_check
+
+    from easytdv_sandbox.iam_match import decide as iam_decide
+
+    key, other = "a" * 64, "b" * 64
+    params = {"RunId": RUN_ID, "Bucket": BUCKET, "RunPrefix": PREFIX, "CacheKey": key}
+    variables = policy_check.stack_variables(params, "eu-west-3", "123456789012")
+    statements = policy_check.role_statements(policy_check.load_stack(), "InstanceRole", variables)
+
+    def decide(action, name):
+        return iam_decide(statements, action, f"arn:aws:s3:::{BUCKET}/easytdv/cache/{name}")
+
+    for ext in (".tar.zst", ".tar.gz", ".json"):
+        assert decide("s3:PutObject", key + ext) == "Allow"
+        assert decide("s3:PutObject", other + ext) == "ImplicitDeny"
+        assert decide("s3:GetObject", other + ext) == "Allow"
+    assert decide("s3:PutObject", key + ".tar.zst.more") == "ImplicitDeny"
+    assert decide("s3:PutObject", f"{key}/x") == "ImplicitDeny"
 
 
 # What the SSM agent needs to register and take Run Command messages.

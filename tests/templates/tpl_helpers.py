@@ -29,11 +29,38 @@ LAUNCH_PY = TEMPLATES / "lambda" / "launch.py"
 BOOTSTRAP = TEMPLATES / "instance" / "bootstrap.sh"
 INSTALL = TEMPLATES / "instance" / "install.sh"
 TRAIN = TEMPLATES / "instance" / "train.sh"
-SCRIPTS = [BOOTSTRAP, INSTALL, TRAIN]
+COMMON = TEMPLATES / "instance" / "common.sh"
+FETCH = TEMPLATES / "instance" / "fetch.sh"
+SCRIPTS = [BOOTSTRAP, INSTALL, TRAIN, COMMON]
+# What the core uploads under <prefix>/scripts/ and names in the SSM command, in
+# that order (the helper first: it fetches the others). pipeline/scripts.rs.
+MACHINE_FILES = ["easytdv_helper.py", "common.sh", "install.sh", "train.sh"]
 
 RUN_ID = "20261126-142700-a1b2c3"
 BUCKET = "easytdv-test-bucket"
 PREFIX = f"easytdv/runs/{RUN_ID}"
+OWNER = "123456789012"  # the fake buckets' account
+# The app computes the cache key (environments/key.rs); the tests give one.
+CACHE_KEY = hashlib.sha256(b"easytdv tests: the environment cache key").hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def fetch_command(run: str, sums: dict[str, str] | None = None) -> str:
+    """The SSM command's script part, as the core builds it (pipeline/scripts.rs):
+    fetch.sh with the files' SHA-256 and the script to run."""
+    sums = sums or {name: sha256_of(TEMPLATES / "instance" / name) for name in MACHINE_FILES}
+    lines = "\n".join(f"{sums[name]} {name}" for name in MACHINE_FILES)
+    return FETCH.read_text().replace("__SUMS__", lines).replace("__RUN__", run)
+
+
+def saved_cache(stdout: str) -> dict[str, str]:
+    """What the app records of a "cache saved" line and passes to the next install."""
+    m = re.search(r"^easytdv: cache saved ([0-9a-f]{64}) (\d+) ([0-9a-f]{64}) (\S+)$", stdout, re.M)
+    assert m, stdout
+    return {"EASYTDV_CACHE_KEY": m.group(1), "EASYTDV_CACHE_SHA256": m.group(3), "EASYTDV_CACHE_ARCHIVE": m.group(4)}
 
 
 # --------------------------------------------------------------------------
@@ -139,8 +166,10 @@ class Instance:
                 # The SSM prelude:
                 "EASYTDV_BUCKET": BUCKET,
                 "EASYTDV_PREFIX": PREFIX,
+                "EASYTDV_BUCKET_OWNER": OWNER,
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "EASYTDV_IMAGE_ID": "ami-0123456789abcdef0",
+                "EASYTDV_CACHE_KEY": CACHE_KEY,
                 # Test settings: a fast log, the fake shutdown, no Deep Learning
                 # AMI probe, and every index pointed at a dead address.
                 "EASYTDV_LOG_INTERVAL": "1",
@@ -177,6 +206,22 @@ class Instance:
             timeout=timeout,
         )
 
+    def upload_scripts(self):
+        """What the core uploads before each command: the machine's files under <prefix>/scripts/."""
+        scripts = self.inputs / "scripts"
+        scripts.mkdir(exist_ok=True)
+        for name in MACHINE_FILES:
+            (scripts / name).write_bytes((TEMPLATES / "instance" / name).read_bytes())
+
+    def command(self, run: str, sums=None, timeout=300, **extra):
+        """The SSM command as the core sends it: the exports (the environment
+        here), then fetch.sh, run with sh like AWS-RunShellScript may."""
+        script = self.root / "_script.sh"
+        script.write_text(fetch_command(run, sums))
+        return subprocess.run(
+            ["sh", str(script)], env=self.env(**extra), cwd=self.home, capture_output=True, text=True, timeout=timeout
+        )
+
     def start(self, script: Path, **extra):
         """The script running, its output piped (for tests that stop it)."""
         return subprocess.Popen(
@@ -207,8 +252,13 @@ class Instance:
     def shutdowns(self):
         return self.shutdown_log.read_text().splitlines() if self.shutdown_log.exists() else []
 
+    def owners(self):
+        """The expected bucket owner of each request the helper made: "<verb> <key> <owner or ->"."""
+        path = self.s3 / ".owners"
+        return path.read_text().splitlines() if path.exists() else []
+
     def reset_records(self):
-        for name in (".calls", ".puts", ".gets"):
+        for name in (".calls", ".puts", ".gets", ".owners"):
             (self.s3 / name).unlink(missing_ok=True)
         self.shutdown_log.unlink(missing_ok=True)
 
@@ -324,6 +374,8 @@ class PackageIndex:
             archive.writestr(info, f'#!/bin/sh\nexec "{real_uv}" "$@"\n')
         other = files / f"uv-{version}-py3-none-musllinux_1_1_{arch}.whl"
         other.write_bytes(b"not this one")
+        # Not uv's real wheel: install.sh accepts it only with this test switch.
+        self.uv_wheel_sha256 = hashlib.sha256(wheel.read_bytes()).hexdigest()
         api = self.root / "pypi" / "uv" / version
         api.mkdir(parents=True, exist_ok=True)
         urls = [

@@ -353,6 +353,7 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
       bucket: 'easytdv-123456789012-eu-west-3',
       accountId: '123456789012',
       imageId: 'ami-0a1b2c3d4e5f67890',
+      cacheKey: null,
       launchedAt: null,
       zone: 'eu-west-3a',
       prefix: `easytdv/runs/${RUN_ID}`,

@@ -272,7 +272,7 @@ export type AppInfo_Serialize = {
 export type CachedEnvironment = {
 	bucket: string,
 	region: string,
-	/**  sha256 of the normalised requirements, Python, architecture and image. */
+	/**  sha256 of the normalised requirements, the image and the installer (`key.rs`). */
 	key: string,
 	/**  The normalised requirements it was made for. */
 	requirements: string,
@@ -887,6 +887,11 @@ export type RunResources_Deserialize = {
 	launches?: number,
 	/**  The machine image (the environment cache's key includes it). */
 	imageId?: string | null,
+	/**
+	 *  The environment cache key the run's stack lets its machine write
+	 *  (`easytdv/cache/<key>.*`), computed before the stack was created.
+	 */
+	cacheKey?: string | null,
 	/**  Unix seconds of the last launch: the safety stop counts from it. */
 	launchedAt?: number | null,
 	/**  The Availability Zone the machine runs in. */
@@ -938,6 +943,11 @@ export type RunResources_Serialize = {
 	launches: number,
 	/**  The machine image (the environment cache's key includes it). */
 	imageId: string | null,
+	/**
+	 *  The environment cache key the run's stack lets its machine write
+	 *  (`easytdv/cache/<key>.*`), computed before the stack was created.
+	 */
+	cacheKey: string | null,
 	/**  Unix seconds of the last launch: the safety stop counts from it. */
 	launchedAt: number | null,
 	/**  The Availability Zone the machine runs in. */

@@ -50,6 +50,10 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
     let (mut machine_time, mut overhead, mut outside_phases) = (Vec::new(), Vec::new(), Vec::new());
     let mut in_calls = Vec::new();
     let mut operations: BTreeMap<String, Vec<(f64, u64)>> = BTreeMap::new();
+    // One state for all the runs: the environment saved by the first is
+    // recorded there, so the next ones restore it (the history does this for
+    // real runs).
+    let state = MemoryState::default();
     for i in 0..n {
         let source = crate::access::source(&args.access, &services)?;
         let ctx = match AwsContext::new(&source, &args.region).await {
@@ -70,7 +74,7 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
             ctx.clone(),
             args.request(),
             clock.clone(),
-            Arc::new(MemoryState::default()),
+            Arc::new(state.clone()),
         ) {
             Ok(t) => t,
             Err(e) => {

@@ -17,7 +17,17 @@ from . import instances, procs
 
 PLUGIN = "aws:runShellScript"
 TERMINAL = {"Success", "Failed", "TimedOut", "Cancelled"}
+# GetCommandInvocation's StandardOutputContent / StandardErrorContent: "The first
+# 24,000 characters written by the plugin to stdout" / "The first 8,000 ... to
+# stderr" (API reference): the *first*, so a long output's end is not there.
 STDOUT_MAX, STDERR_MAX = 24_000, 8_000
+PLUGIN_OUTPUT_MAX = 2_500  # ListCommandInvocations' CommandPlugins[].Output (at most 2,500)
+# AWS documents no limit of its own for SendCommand's parameters; runtime
+# parameters count in the document's 64 KB content quota (CreateDocument). The
+# sandbox holds AWS-RunShellScript's `commands` to a conservative 4,096 bytes
+# (UTF-8, lines joined by newlines): a command that carries a script, not a few
+# lines that fetch one, fails here before it can fail on AWS.
+MAX_COMMANDS_BYTES = 4096
 STOPPED_EXIT_CODE = 137  # what the SSM agent reports for a killed (timed out/cancelled) command
 # AWS-RunShellScript's executionTimeout: a String parameter whose allowedPattern
 # admits the integers 1..172800 (48 h) written without sign, leading zero or
@@ -46,12 +56,11 @@ def iso(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z" if dt else ""
 
 
-def tail(path: Path, limit: int) -> str:
+def head(path: Path, limit: int) -> str:
+    """The first `limit` characters of a file (UTF-8), as SSM keeps them."""
     try:
         with open(path, "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - limit * 4))
-            return f.read().decode("utf-8", "replace")[-limit:]
+            return f.read(limit * 4).decode("utf-8", "replace")[:limit]
     except FileNotFoundError:
         return ""
 
@@ -135,9 +144,9 @@ class Invocation:
             "ExecutionEndDateTime": iso(end),
             "Status": status,
             "StatusDetails": details,
-            "StandardOutputContent": tail(self.dir / "stdout", STDOUT_MAX),
+            "StandardOutputContent": head(self.dir / "stdout", STDOUT_MAX),
             "StandardOutputUrl": "",
-            "StandardErrorContent": tail(self.dir / "stderr", STDERR_MAX),
+            "StandardErrorContent": head(self.dir / "stderr", STDERR_MAX),
             "StandardErrorUrl": "",
             "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
         }
@@ -172,7 +181,7 @@ class Invocation:
                     "ResponseCode": g["ResponseCode"],
                     "ResponseStartDateTime": self.start,
                     "ResponseFinishDateTime": self.end,
-                    "Output": (g["StandardOutputContent"] + g["StandardErrorContent"])[-2500:],
+                    "Output": (g["StandardOutputContent"] + g["StandardErrorContent"])[:PLUGIN_OUTPUT_MAX],
                     "StandardOutputUrl": "",
                     "StandardErrorUrl": "",
                     "OutputS3Region": "",
@@ -231,11 +240,23 @@ def check_execution_timeout(value: list | None) -> None:
         )
 
 
+def check_commands_size(commands: list) -> None:
+    """Raise InvalidParameters when the commands weigh more than MAX_COMMANDS_BYTES."""
+    size = len("\n".join(str(c) for c in commands).encode("utf-8"))
+    if size > MAX_COMMANDS_BYTES:
+        raise InvalidParameters(
+            f'Parameter "commands" of document AWS-RunShellScript is {size} bytes; the sandbox accepts at most '
+            f"{MAX_COMMANDS_BYTES} (AWS documents no limit for it, and counts runtime parameters in the "
+            "document's 64 KB content quota): send a few lines that fetch the script, not the script"
+        )
+
+
 def _send_command(self, **kwargs):
     if kwargs.get("document_name") != "AWS-RunShellScript":
         return _orig_send(self, **kwargs)
     if not (kwargs.get("parameters") or {}).get("commands"):
         raise InvalidParameters("document AWS-RunShellScript does not support parameters: commands is required")
+    check_commands_size(kwargs["parameters"]["commands"])
     check_execution_timeout(kwargs["parameters"].get("executionTimeout"))
     ec2 = ec2_backends[self.account_id][self.region_name]
     for iid in kwargs.get("instance_ids") or []:

@@ -32,12 +32,32 @@ def test_output_exit_code_and_environment(aws, instance, data_dir):
     assert (ok["Status"], ok["ResponseCode"]) == ("Success", 0)
 
 
-def test_output_is_the_tail(aws, instance):
-    cid = run_command(aws, instance, "seq 1 20000", "seq 1 5000 >&2")
+def test_output_is_the_first_24000_and_8000_characters(aws, instance):
+    # AWS keeps "the first 24,000 characters written by the plugin to stdout"
+    # and the first 8,000 of stderr: a long output's end is not there.
+    cid = run_command(aws, instance, "seq 1 20000", "seq 1 5000 >&2", "echo the-real-error >&2")
     inv = wait_done(aws, cid, instance)
     assert len(inv["StandardOutputContent"]) == 24_000
-    assert inv["StandardOutputContent"].endswith("19999\n20000\n")
+    assert inv["StandardOutputContent"].startswith("1\n2\n3\n")
+    assert "20000" not in inv["StandardOutputContent"]
     assert len(inv["StandardErrorContent"]) == 8_000
+    assert inv["StandardErrorContent"].startswith("1\n2\n")
+    assert "the-real-error" not in inv["StandardErrorContent"]
+    plugin = aws.ssm.list_command_invocations(CommandId=cid, Details=True)["CommandInvocations"][0]
+    assert plugin["CommandPlugins"][0]["Output"] == inv["StandardOutputContent"][:2_500]
+
+
+def test_commands_over_4096_bytes_are_refused(aws, instance):
+    # No limit is documented for SendCommand's parameters; the sandbox holds
+    # them to a conservative bound (tests/sandbox/README.md).
+    line = "true # " + "x" * 100
+    fits = [line] * (4096 // (len(line) + 1))
+    assert wait_done(aws, run_command(aws, instance, *fits), instance)["Status"] == "Success"
+    with pytest.raises(ClientError) as err:
+        run_command(aws, instance, "true", "#" + "x" * 4096)
+    assert err.value.response["Error"]["Code"] == "InvalidParameters"
+    assert "4096" in err.value.response["Error"]["Message"]
+    assert "commands" in err.value.response["Error"]["Message"]
 
 
 def test_long_command_is_seen_in_progress(aws, instance):

@@ -6,6 +6,7 @@ It runs on a sandbox of its own, so that sandbox's call recording holds this
 run only, and checks it with tests/policy (every call of the app, the launcher
 and the instance is allowed by the policy that governs it)."""
 
+import hashlib
 import io
 import json
 import sys
@@ -21,6 +22,16 @@ RUN = "20261126-142700-a1b2c3"
 PREFIX = f"easytdv/runs/{RUN}"
 BUCKET = "easytdv-e2e"
 TRAIN = b"import os\nprint('training')\nopen(os.environ['OUTPUT_DIR'] + '/model.txt', 'w').write('w')\n"
+# What the core uploads under <prefix>/scripts/ and names, with their SHA-256, in each command.
+MACHINE_FILES = ["easytdv_helper.py", "common.sh", "install.sh", "train.sh"]
+
+
+def command(script: str) -> str:
+    """The SSM command's script part as pipeline/scripts.rs builds it."""
+    sums = "\n".join(
+        f"{hashlib.sha256((TEMPLATES / 'instance' / n).read_bytes()).hexdigest()} {n}" for n in MACHINE_FILES
+    )
+    return (TEMPLATES / "instance" / "fetch.sh").read_text().replace("__SUMS__", sums).replace("__RUN__", script)
 
 
 sys.path.insert(0, str(TEMPLATES.parent / "tests" / "policy"))
@@ -48,6 +59,7 @@ def test_run_with_real_templates(own):
         ("stack.yaml", (TEMPLATES / "stack.yaml").read_bytes()),
         ("train.py", TRAIN),
         ("requirements.txt", b""),
+        *((f"scripts/{n}", (TEMPLATES / "instance" / n).read_bytes()) for n in MACHINE_FILES),
     ):
         s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{key}", Body=body)
     params = dict(
@@ -60,6 +72,7 @@ def test_run_with_real_templates(own):
         MaxRuntimeHours="2",
         AmiId=aws.ssm.get_parameter(Name=AL2023)["Parameter"]["Value"],
         VpcId=aws.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"],
+        CacheKey="a" * 64,
     )
     stack = f"easytdv-{RUN}"
     cfn.create_stack(
@@ -77,12 +90,12 @@ def test_run_with_real_templates(own):
     iid = json.loads(resp["Payload"].read())["instance_id"]
     wait_for(lambda: online(aws, iid), what="Online")
 
-    prelude = [f"export EASYTDV_BUCKET={BUCKET}", f"export EASYTDV_PREFIX={PREFIX}"]
+    prelude = f"export EASYTDV_BUCKET={BUCKET} EASYTDV_PREFIX={PREFIX} EASYTDV_BUCKET_OWNER=123456789012"
     for script in ("install.sh", "train.sh"):
         cid = aws.ssm.send_command(
             InstanceIds=[iid],
             DocumentName="AWS-RunShellScript",
-            Parameters={"commands": prelude + [(TEMPLATES / "instance" / script).read_text()]},
+            Parameters={"commands": [prelude, command(script)]},
         )["Command"]["CommandId"]
         inv = wait_done(aws, cid, iid, timeout=120)
         assert inv["Status"] == "Success", inv["StandardErrorContent"]

@@ -1,6 +1,7 @@
 """A fake AWS CLI for the instance-script tests: `aws s3 cp` (one object or
---recursive with --exclude/--include) and `aws s3 sync`, against
-$FAKE_S3_ROOT/<bucket>/<key>.
+--recursive with --exclude/--include), `aws s3 sync` and `aws s3api get-object`
+(with --expected-bucket-owner: another owner than the fake bucket's, 123456789012,
+is refused as S3 does), against $FAKE_S3_ROOT/<bucket>/<key>.
 
 Every call is appended to $FAKE_S3_ROOT/.calls (one line) and every object
 written to $FAKE_S3_ROOT/.puts ("<key> <bytes>"), so tests can count round trips
@@ -9,6 +10,7 @@ FAKE_AWS_FAIL_PUT=<key prefix> (writes below that prefix fail).
 """
 
 import fnmatch
+import json
 import os
 import shutil
 import sys
@@ -94,8 +96,37 @@ def copy_tree(src, dst, filters):
                 put(full, dst.rstrip("/") + "/" + rel)
 
 
+OWNER = "123456789012"  # the account of every fake bucket (s3_server.py says the same)
+
+
+def get_object(argv):
+    opts, rest = {}, []
+    i = 0
+    while i < len(argv):
+        if argv[i].startswith("--"):
+            opts[argv[i]] = argv[i + 1]
+            i += 2
+        else:
+            rest.append(argv[i])
+            i += 1
+    owner = opts.get("--expected-bucket-owner")
+    if owner is not None and owner != OWNER:
+        sys.exit("An error occurred (AccessDenied) when calling the GetObject operation: Access Denied")
+    src = os.path.join(ROOT, opts["--bucket"], opts["--key"])
+    if not os.path.isfile(src):
+        sys.exit(
+            "An error occurred (NoSuchKey) when calling the GetObject operation: The specified key does not exist."
+        )
+    shutil.copyfile(src, rest[0])
+    note(".gets", opts["--key"])
+    print(json.dumps({"ContentLength": os.path.getsize(src)}))
+
+
 def main(argv):
     note(".calls", "aws " + " ".join(argv))
+    if argv[:2] == ["s3api", "get-object"]:
+        get_object(argv[2:])
+        return
     args, filters, recursive = [], [], False
     i = 0
     while i < len(argv):

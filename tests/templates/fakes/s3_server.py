@@ -8,9 +8,12 @@ AWS's SDKs use) and a mismatch is refused like S3 does (403
 SignatureDoesNotMatch): every test that moves a file checks the helper's signing.
 
 One server serves every fake instance: the access key id names the instance's
-folder. Failure switches, written by Instance.run to <root>/.fail: "put <key
-prefix>" (PUTs below it fail), "get <key prefix>" (GETs below it are denied:
-403 AccessDenied) and "sync" (PUTs of outputs fail, log chunks do not).
+folder. Every bucket belongs to account 123456789012: a request whose
+x-amz-expected-bucket-owner names another is refused (403 AccessDenied, as S3
+does), and each request's expected owner ("-" when none) is noted in .owners.
+Failure switches, written by Instance.run to <root>/.fail: "put <key prefix>"
+(PUTs below it fail), "get <key prefix>" (GETs below it are denied: 403
+AccessDenied) and "sync" (PUTs of outputs fail, log chunks do not).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 SECRET = "fake-instance-secret"
+OWNER = "123456789012"
 TOKEN = "fake-session-token"
 ROOTS: dict[str, str] = {}  # access key id -> FAKE_S3_ROOT
 LOG_CHUNK = re.compile(r"/outputs/_logs/[a-z]+/\d{6}\.log$")
@@ -78,6 +82,11 @@ class Handler(BaseHTTPRequestHandler):
             return None
         path = unquote(urlsplit(self.path).path).lstrip("/")
         bucket, _, key = path.partition("/")
+        owner = self.headers.get("x-amz-expected-bucket-owner")
+        note(root, ".owners", f"{self.command} {key} {owner or '-'}")
+        if owner is not None and owner != OWNER:
+            self._fail(403, "AccessDenied", "Access Denied")
+            return None
         return root, bucket, key
 
     def do_GET(self):

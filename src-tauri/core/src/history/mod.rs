@@ -15,6 +15,7 @@ use crate::pipeline::{
     TrainRequest,
 };
 
+mod caches;
 mod open;
 
 #[derive(Debug, thiserror::Error)]
@@ -401,6 +402,21 @@ fn now() -> String {
 impl RunStateSink for History {
     fn record(&self, resources: &RunResources) -> Result<(), PipelineError> {
         self.save_resources(resources)
+            .map_err(|e| PipelineError::State(e.to_string()))
+    }
+    fn cache_archive(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<crate::environments::CacheArchive>, PipelineError> {
+        self.env_archive(bucket, key)
+            .map_err(|e| PipelineError::State(e.to_string()))
+    }
+    fn record_cache_archive(
+        &self,
+        archive: &crate::environments::CacheArchive,
+    ) -> Result<(), PipelineError> {
+        self.record_env_archive(archive)
             .map_err(|e| PipelineError::State(e.to_string()))
     }
 }

@@ -9,7 +9,7 @@ use tracing::warn;
 
 use super::{History, HistoryError, MovedAside};
 
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     "CREATE TABLE runs (
         run_id TEXT PRIMARY KEY,
         created_at TEXT NOT NULL,
@@ -33,6 +33,19 @@ const MIGRATIONS: &[&str] = &[
     // v3: what the machine reported (phases, Python, environment, final
     // metric values).
     "ALTER TABLE runs ADD COLUMN summary_json TEXT;",
+    // v4: the environment archives the app vouches for (the SHA-256 a machine
+    // reported when its save ended), one per bucket and cache key: the next
+    // run restores that archive only when its bytes have this digest.
+    "CREATE TABLE env_archives (
+        bucket TEXT NOT NULL,
+        key TEXT NOT NULL,
+        archive TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        saved_at TEXT NOT NULL,
+        PRIMARY KEY (bucket, key)
+    );",
 ];
 
 impl History {

@@ -10,6 +10,19 @@ pub const LAUNCH_LAMBDA: &str = include_str!("../../../../templates/lambda/launc
 pub const BOOTSTRAP: &str = include_str!("../../../../templates/instance/bootstrap.sh");
 pub const INSTALL_SCRIPT: &str = include_str!("../../../../templates/instance/install.sh");
 pub const TRAIN_SCRIPT: &str = include_str!("../../../../templates/instance/train.sh");
+pub const COMMON_SCRIPT: &str = include_str!("../../../../templates/instance/common.sh");
+pub const HELPER: &str = include_str!("../../../../templates/instance/easytdv_helper.py");
+/// The SSM command's script part (`__SUMS__`, `__RUN__` filled in by `scripts.rs`).
+pub const FETCH_SCRIPT: &str = include_str!("../../../../templates/instance/fetch.sh");
+
+/// The uv version install.sh pins (`UV_PIN="…"`): part of the cache key.
+pub fn uv_pin() -> &'static str {
+    INSTALL_SCRIPT
+        .lines()
+        .find_map(|l| l.strip_prefix("UV_PIN=\""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or("unknown")
+}
 
 /// The Lambda's code: `launch.py` and `bootstrap.sh` at the zip root. Same
 /// bytes every time (fixed timestamps and permissions), so uploads are
@@ -43,5 +56,15 @@ mod tests {
         std::io::Read::read_to_string(&mut archive.by_name("launch.py").unwrap(), &mut text)
             .unwrap();
         assert_eq!(text, LAUNCH_LAMBDA);
+    }
+
+    #[test]
+    fn the_uv_pin_is_read_from_install_sh() {
+        let pin = uv_pin();
+        assert!(
+            INSTALL_SCRIPT.contains(&format!("UV_PIN=\"{pin}\"\n")),
+            "{pin}"
+        );
+        assert!(pin.split('.').all(|p| p.parse::<u32>().is_ok()), "{pin}");
     }
 }

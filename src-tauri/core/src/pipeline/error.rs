@@ -130,6 +130,9 @@ pub enum PipelineError {
         tail: String,
     },
 
+    #[error("the machine did not run easyTDV's scripts: they could not be fetched from the bucket, or they were not the ones easyTDV sent")]
+    ScriptsRefused { tail: String },
+
     #[error("the training script failed (status {status}, exit code {exit_code})")]
     TrainingFailed {
         status: String,
@@ -152,6 +155,7 @@ impl PipelineError {
     pub fn detail(&self) -> Option<&str> {
         match self {
             PipelineError::InstallFailed { tail, .. }
+            | PipelineError::ScriptsRefused { tail }
             | PipelineError::TrainingFailed { tail, .. }
             | PipelineError::TrainingJobFailed { tail, .. } => Some(tail),
             PipelineError::StackFailed { reason } => Some(reason),
@@ -228,6 +232,7 @@ impl Explain for PipelineError {
             PipelineError::LaunchFailed { .. } => "launch_failed",
             PipelineError::InstanceLost { .. } => "instance_lost",
             PipelineError::InstallFailed { .. } => "install_failed",
+            PipelineError::ScriptsRefused { .. } => "scripts_refused",
             PipelineError::TrainingFailed { .. } => "training_failed",
             PipelineError::Timeout { .. } => "timeout",
             PipelineError::UnknownRun(_) => "unknown_run",
@@ -293,6 +298,9 @@ impl Explain for PipelineError {
                 }
                 PipelineError::InstallFailed { .. } => {
                     "Fix requirements.txt (see pip's message below) and retry from \"Install requirements\"."
+                }
+                PipelineError::ScriptsRefused { .. } => {
+                    "The run's scripts in the bucket (under its scripts/ folder) were changed or could not be read. Retry the step (easyTDV uploads them again); if it happens again, check who else may write to this bucket, and delete the run's resources."
                 }
                 PipelineError::TrainingFailed { .. } => {
                     "Fix train.py (see the traceback below) and retry from \"Run training\"; outputs written so far were kept."

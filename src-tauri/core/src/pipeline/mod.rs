@@ -26,6 +26,7 @@ mod progress;
 mod quotas;
 mod remote;
 pub mod sagemaker;
+mod scripts;
 mod stack;
 mod status;
 pub mod storage;

@@ -166,6 +166,10 @@ pub struct RunResources {
     /// The machine image (the environment cache's key includes it).
     #[serde(default)]
     pub image_id: Option<String>,
+    /// The environment cache key the run's stack lets its machine write
+    /// (`easytdv/cache/<key>.*`), computed before the stack was created.
+    #[serde(default)]
+    pub cache_key: Option<String>,
     /// Unix seconds of the last launch: the safety stop counts from it.
     #[serde(default)]
     pub launched_at: Option<f64>,

@@ -1,11 +1,13 @@
 //! Where progress and run state go: the app forwards events to the UI, the
 //! history store persists resource ids, the CLI prints a timeline.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::error::PipelineError;
 use super::model::{ProgressEvent, RunResources, Step, StepState};
+use crate::environments::CacheArchive;
 use crate::logs::{LogLine, LogName, MetricPoint};
 
 /// Receives progress events. Must be cheap: it is called from the pipeline.
@@ -20,9 +22,23 @@ pub trait ProgressSink: Send + Sync {
     fn metrics(&self, _run_id: &str, _points: &[MetricPoint]) {}
 }
 
-/// Receives the run's resource ids before each AWS call that creates one.
+/// Receives the run's resource ids before each AWS call that creates one,
+/// and keeps the environment archives the app vouches for.
 pub trait RunStateSink: Send + Sync {
     fn record(&self, resources: &RunResources) -> Result<(), PipelineError>;
+    /// The archive recorded for this cache key in this bucket, if any: the
+    /// machine restores nothing else. (A sink that keeps none: no restore.)
+    fn cache_archive(
+        &self,
+        _bucket: &str,
+        _key: &str,
+    ) -> Result<Option<CacheArchive>, PipelineError> {
+        Ok(None)
+    }
+    /// A machine saved this archive (it replaces what was recorded for its key).
+    fn record_cache_archive(&self, _archive: &CacheArchive) -> Result<(), PipelineError> {
+        Ok(())
+    }
 }
 
 impl<F: Fn(ProgressEvent) + Send + Sync> ProgressSink for F {
@@ -31,23 +47,43 @@ impl<F: Fn(ProgressEvent) + Send + Sync> ProgressSink for F {
     }
 }
 
-/// Keeps the latest resources in memory (tests, and runs without history).
+/// Keeps the latest resources and the recorded cache archives in memory
+/// (tests, and runs without history).
 #[derive(Default, Clone)]
-pub struct MemoryState(pub Arc<Mutex<Option<RunResources>>>);
+pub struct MemoryState {
+    resources: Arc<Mutex<Option<RunResources>>>,
+    archives: Arc<Mutex<HashMap<(String, String), CacheArchive>>>,
+}
 
 impl MemoryState {
     pub fn latest(&self) -> Option<RunResources> {
-        self.0.lock().ok().and_then(|g| g.clone())
+        self.resources.lock().ok().and_then(|g| g.clone())
     }
+}
+
+fn poisoned<T>(_: T) -> PipelineError {
+    PipelineError::State("lock poisoned".into())
 }
 
 impl RunStateSink for MemoryState {
     fn record(&self, resources: &RunResources) -> Result<(), PipelineError> {
-        let mut guard = self
-            .0
-            .lock()
-            .map_err(|_| PipelineError::State("lock poisoned".into()))?;
-        *guard = Some(resources.clone());
+        *self.resources.lock().map_err(poisoned)? = Some(resources.clone());
+        Ok(())
+    }
+    fn cache_archive(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<CacheArchive>, PipelineError> {
+        let map = self.archives.lock().map_err(poisoned)?;
+        Ok(map.get(&(bucket.to_string(), key.to_string())).cloned())
+    }
+    fn record_cache_archive(&self, archive: &CacheArchive) -> Result<(), PipelineError> {
+        let mut map = self.archives.lock().map_err(poisoned)?;
+        map.insert(
+            (archive.bucket.clone(), archive.key.clone()),
+            archive.clone(),
+        );
         Ok(())
     }
 }

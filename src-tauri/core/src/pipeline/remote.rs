@@ -1,5 +1,6 @@
 //! Runs the instance scripts over SSM (`AWS-RunShellScript`) and waits for
-//! their outcome.
+//! their outcome. A command is a few lines (`scripts.rs`): the scripts
+//! themselves come from the run's prefix, checked against their SHA-256.
 
 use std::time::{Duration, Instant};
 
@@ -21,15 +22,15 @@ pub fn prelude(vars: &[(&str, &str)]) -> String {
 /// The longest `executionTimeout` AWS-RunShellScript accepts (48 h).
 pub const MAX_EXECUTION_TIMEOUT: Duration = Duration::from_secs(172_800);
 
-/// Sends `script` (after the prelude) to the instance; returns the command id.
+/// Sends the command's lines (`scripts::command_lines`) to the instance;
+/// returns the command id.
 /// A lost connection is ridden out for up to [`GRACE`]: before sending again,
 /// the machine's commands are searched for this one (its comment carries a
 /// token of its own), since the first try may have reached AWS.
 pub async fn send(
     ctx: &AwsContext,
     instance_id: &str,
-    prelude: &str,
-    script: &str,
+    commands: &[String],
     comment: &str,
     timeout: Duration,
 ) -> Result<String, PipelineError> {
@@ -37,7 +38,7 @@ pub async fn send(
     let comment = format!("{comment} #{}", &token[..8]);
     let started = Instant::now();
     loop {
-        match send_once(ctx, instance_id, prelude, script, &comment, timeout).await {
+        match send_once(ctx, instance_id, commands, &comment, timeout).await {
             Ok(id) => return Ok(id),
             Err(e) if e.is_transient() && started.elapsed() < GRACE => {
                 tracing::warn!(instance_id, error = %e, "sending a command again after a transient error");
@@ -79,8 +80,7 @@ async fn sent_before(
 async fn send_once(
     ctx: &AwsContext,
     instance_id: &str,
-    prelude: &str,
-    script: &str,
+    commands: &[String],
     comment: &str,
     timeout: Duration,
 ) -> Result<String, PipelineError> {
@@ -90,7 +90,7 @@ async fn send_once(
         .instance_ids(instance_id)
         .document_name("AWS-RunShellScript")
         .comment(comment)
-        .parameters("commands", vec![prelude.to_string(), script.to_string()])
+        .parameters("commands", commands.to_vec())
         .parameters(
             "executionTimeout",
             vec![timeout
@@ -187,7 +187,9 @@ pub async fn wait(
     .await
 }
 
-/// The last `max_lines` lines of the command's output, errors last.
+/// The last `max_lines` lines of the output SSM kept, errors first. SSM keeps
+/// only the *first* 24,000 / 8,000 characters: when the live log has lines,
+/// they tell the end better (`Train::failure_tail`).
 pub fn tail(outcome: &CommandOutcome, max_lines: usize) -> String {
     let text = if outcome.stderr_tail.trim().is_empty() {
         &outcome.stdout_tail

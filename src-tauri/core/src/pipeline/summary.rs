@@ -45,7 +45,8 @@ impl RunSummary {
         }
     }
 
-    /// Keeps the last stderr lines of the script (the traceback's end).
+    /// Keeps the last stderr lines of the script (a traceback's end, an
+    /// installer's error).
     pub(super) fn push_error(&mut self, line: &str) {
         self.error_tail.push(line.to_string());
         if self.error_tail.len() > 40 {

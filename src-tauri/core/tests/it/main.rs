@@ -10,6 +10,7 @@ mod catalog;
 mod common;
 mod costs;
 mod lost_connection;
+mod machine_scripts;
 mod outputs;
 mod pipeline;
 mod pipeline_failures;

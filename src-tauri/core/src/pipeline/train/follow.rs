@@ -27,6 +27,8 @@ impl Train {
         let run_id = self.resources.run_id.clone();
         let mut follower = LogFollower::new(&self.resources.outputs_prefix(), name);
         self.progress.log_reset(&run_id, name);
+        // The failure's lines are this command's (the log is read from its start).
+        self.summary.error_tail.clear();
         let mut parser = MetricParser::default();
         let mut watch = Watch::default();
         let notice = |s: &str| timer.update(s.to_string());
@@ -87,8 +89,14 @@ impl Train {
         self.progress.log(&run_id, name, lines, 0);
         let mut points = Vec::new();
         for line in lines {
+            // An install's failure is told by the end of its stderr (the
+            // installer's error, then the script's own last word).
+            if name == LogName::Install && line.stream == Stream::Err {
+                self.summary.push_error(&line.text);
+            }
             if let Some(ours) = line.text.strip_prefix("easytdv: ") {
                 self.summary.note(name, ours);
+                self.note_cache_saved(ours);
                 continue;
             }
             watch.latest = Some(line.text.chars().take(160).collect());

@@ -11,6 +11,7 @@ use super::inputs::{check_request, InputError};
 use super::machine::LaunchSubnet;
 use super::model::*;
 use super::progress::{ProgressSink, RunStateSink, SinkRef, StepTimer};
+use super::scripts::Script;
 use super::storage::{self, RunBucket};
 use super::words::{human_duration, last_line, stack_words};
 use super::{assets, instance, machine, new_run_id, quotas, remote, stack};
@@ -19,6 +20,7 @@ use crate::logs::{Curves, LogName};
 use crate::prices::{safety_stop, Prices};
 
 mod follow;
+mod send;
 pub(in crate::pipeline) use follow::Watch;
 
 /// Longest an install may take (it must also end before the safety stop).
@@ -207,6 +209,9 @@ impl Train {
         super::account::require_setup(ctx, &account).await?;
         self.resources.account_id = Some(account);
         self.resources.image_id = Some(ami.id.clone());
+        // Known before the stack exists: its instance role may write this
+        // one key of the environment cache and no other.
+        self.resources.cache_key = Some(self.current_cache_key(&ami.id));
         self.save()?;
         if self.bucket()?.ensure().await? {
             timer.update(format!(
@@ -261,6 +266,10 @@ impl Train {
             stack::parameter("AmiId", &prepared.ami_id),
             stack::parameter("VpcId", &prepared.vpc_id),
             stack::parameter("MaxRuntimeHours", format!("{:.2}", self.safety_hours())),
+            stack::parameter(
+                "CacheKey",
+                self.resources.cache_key.as_deref().unwrap_or_default(),
+            ),
         ]
     }
 
@@ -449,19 +458,6 @@ impl Train {
         timer.finish(result, |id| format!("Machine {id} is ready"))
     }
 
-    fn prelude(&self) -> String {
-        let image = self.resources.image_id.clone().unwrap_or_default();
-        let idle = IDLE_AFTER_FAILURE_MIN.to_string();
-        remote::prelude(&[
-            ("EASYTDV_BUCKET", &self.resources.bucket),
-            ("EASYTDV_PREFIX", &self.resources.prefix),
-            ("AWS_DEFAULT_REGION", self.ctx.region()),
-            ("EASYTDV_IMAGE_ID", &image),
-            ("EASYTDV_CACHE_PREFIX", CACHE_PREFIX),
-            ("EASYTDV_IDLE_AFTER_FAILURE_MIN", &idle),
-        ])
-    }
-
     /// The machine's safety stop in hours: the maximum run time, or less
     /// when the budget cap asks for it.
     pub(in crate::pipeline) fn safety_hours(&self) -> f64 {
@@ -531,15 +527,11 @@ impl Train {
         // Upload again: a retry picks up a fixed requirements.txt.
         let key = self.key("requirements.txt");
         self.bucket()?.put(&key, self.requirements.clone()).await?;
-        let id = remote::send(
-            &self.ctx,
-            instance_id,
-            &self.prelude(),
-            assets::INSTALL_SCRIPT,
-            &format!("easyTDV {}: install requirements", self.resources.run_id),
-            INSTALL_TIMEOUT.min(self.time_left()),
-        )
-        .await?;
+        let comment = format!("easyTDV {}: install requirements", self.resources.run_id);
+        let timeout = INSTALL_TIMEOUT.min(self.time_left());
+        let id = self
+            .send_script(instance_id, Script::Install, &comment, timeout)
+            .await?;
         self.resources.install_command_id = Some(id.clone());
         self.save()?;
         Ok(id)
@@ -561,11 +553,7 @@ impl Train {
                 .follow(&timer, instance_id, &cmd, INSTALL_TIMEOUT, LogName::Install)
                 .await?;
             if !outcome.succeeded() {
-                return Err(PipelineError::InstallFailed {
-                    status: outcome.status.clone(),
-                    exit_code: outcome.exit_code,
-                    tail: remote::tail(&outcome, 30),
-                });
+                return Err(self.install_failure(&outcome));
             }
             Ok(outcome)
         }
@@ -589,15 +577,11 @@ impl Train {
         // Upload again: a retry picks up a fixed train.py.
         let key = self.key("train.py");
         self.bucket()?.put(&key, self.script.clone()).await?;
-        let id = remote::send(
-            &self.ctx,
-            instance_id,
-            &self.prelude(),
-            assets::TRAIN_SCRIPT,
-            &format!("easyTDV {}: run train.py", self.resources.run_id),
-            self.time_left(),
-        )
-        .await?;
+        let comment = format!("easyTDV {}: run train.py", self.resources.run_id);
+        let timeout = self.time_left();
+        let id = self
+            .send_script(instance_id, Script::Train, &comment, timeout)
+            .await?;
         self.resources.training_command_id = Some(id.clone());
         self.save()?;
         Ok(id)
@@ -617,11 +601,7 @@ impl Train {
                 .follow(&timer, instance_id, &cmd, limit, LogName::Train)
                 .await?;
             if !outcome.succeeded() {
-                return Err(PipelineError::TrainingFailed {
-                    status: outcome.status.clone(),
-                    exit_code: outcome.exit_code,
-                    tail: self.failure_tail(&outcome),
-                });
+                return Err(self.training_failure(&outcome));
             }
             Ok(outcome)
         }
@@ -643,14 +623,33 @@ impl Train {
         Ok((outcome, keys))
     }
 
-    /// The end of the stderr the script wrote (SSM keeps only the start of
-    /// long outputs; the log has it all), with the traceback's last frame.
-    fn failure_tail(&self, outcome: &CommandOutcome) -> String {
-        if self.summary.error_tail.is_empty() {
-            remote::tail(outcome, 40)
+    /// The end of the stderr the script wrote, from the live log (SSM keeps
+    /// only the first 8,000 characters of stderr, and an installer's progress
+    /// fills them; the log has it all); SSM's copy when the log has none.
+    fn failure_tail(&self, outcome: &CommandOutcome, max_lines: usize) -> String {
+        let lines = &self.summary.error_tail;
+        if lines.is_empty() {
+            remote::tail(outcome, max_lines)
         } else {
-            self.summary.error_tail.join("\n")
+            lines[lines.len().saturating_sub(max_lines)..].join("\n")
         }
+    }
+
+    fn install_failure(&self, o: &CommandOutcome) -> PipelineError {
+        send::scripts_refused(o).unwrap_or_else(|| PipelineError::InstallFailed {
+            status: o.status.clone(),
+            exit_code: o.exit_code,
+            tail: self.failure_tail(o, 30),
+        })
+    }
+
+    /// With the traceback's last frame.
+    fn training_failure(&self, o: &CommandOutcome) -> PipelineError {
+        send::scripts_refused(o).unwrap_or_else(|| PipelineError::TrainingFailed {
+            status: o.status.clone(),
+            exit_code: o.exit_code,
+            tail: self.failure_tail(o, 40),
+        })
     }
 
     pub fn outputs_uri(&self) -> String {
@@ -757,17 +756,9 @@ impl Train {
                 if o.succeeded() {
                     Ok(o)
                 } else if step == Step::Training {
-                    Err(PipelineError::TrainingFailed {
-                        status: o.status.clone(),
-                        exit_code: o.exit_code,
-                        tail: self.failure_tail(&o),
-                    })
+                    Err(self.training_failure(&o))
                 } else {
-                    Err(PipelineError::InstallFailed {
-                        status: o.status.clone(),
-                        exit_code: o.exit_code,
-                        tail: remote::tail(&o, 30),
-                    })
+                    Err(self.install_failure(&o))
                 }
             });
         timer.finish(result, |_| "Done".to_string())

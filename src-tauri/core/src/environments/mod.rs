@@ -1,9 +1,14 @@
 //! Cached environments: after a successful install the machine stores the
 //! installer's cache in the run's bucket as `easytdv/cache/<key>.tar.zst`
 //! (or `.tar.gz`) with a `<key>.json` description; the next run with the
-//! same requirements, Python, architecture and image restores it. A run's
-//! clean-up never deletes them; the user lists them here, with their size
-//! and what they cost per month, and deletes those no longer wanted.
+//! same requirements, image and installer restores it, when its SHA-256 is the
+//! one the app recorded (`key.rs`). A run's clean-up never deletes them; the
+//! user lists them here, with their size and what they cost per month, and
+//! deletes those no longer wanted.
+
+mod key;
+
+pub use key::{cache_key, normalised_requirements, CacheArchive};
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +23,7 @@ use crate::prices::S3_GB_MONTH;
 pub struct CachedEnvironment {
     pub bucket: String,
     pub region: String,
-    /// sha256 of the normalised requirements, Python, architecture and image.
+    /// sha256 of the normalised requirements, the image and the installer (`key.rs`).
     pub key: String,
     /// The normalised requirements it was made for.
     pub requirements: String,

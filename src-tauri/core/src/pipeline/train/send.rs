@@ -1,0 +1,161 @@
+//! What the core sends the machine: the scripts (uploaded under the run's
+//! prefix, named by their SHA-256 in a few-line command), the exports they
+//! read, and what the app vouches for in the environment cache.
+
+use std::time::Duration;
+
+use super::{Train, CACHE_PREFIX, IDLE_AFTER_FAILURE_MIN};
+use crate::environments::{cache_key, CacheArchive};
+use crate::pipeline::error::PipelineError;
+use crate::pipeline::model::CommandOutcome;
+use crate::pipeline::scripts::{self, Script};
+use crate::pipeline::{assets, remote};
+
+impl Train {
+    /// The environment cache key of these requirements on the run's image.
+    pub(in crate::pipeline) fn current_cache_key(&self, image_id: &str) -> String {
+        cache_key(&self.requirements, image_id, assets::uv_pin())
+    }
+
+    /// The exports the scripts read. Install: the cache key of the
+    /// requirements as they are now, the archive recorded for it (the only
+    /// one the machine may restore), and whether the run's role may write it
+    /// (the stack allows the key of the requirements the run started with).
+    fn prelude(&self, script: Script) -> Result<String, PipelineError> {
+        let image = self.resources.image_id.clone().unwrap_or_default();
+        let owner = self.resources.account_id.clone().unwrap_or_default();
+        let idle = IDLE_AFTER_FAILURE_MIN.to_string();
+        let mut vars: Vec<(&str, String)> = vec![
+            ("EASYTDV_BUCKET", self.resources.bucket.clone()),
+            ("EASYTDV_PREFIX", self.resources.prefix.clone()),
+            ("EASYTDV_BUCKET_OWNER", owner),
+            ("AWS_DEFAULT_REGION", self.ctx.region().to_string()),
+            ("EASYTDV_IDLE_AFTER_FAILURE_MIN", idle),
+        ];
+        if script == Script::Install {
+            let key = self.current_cache_key(&image);
+            let recorded = self.state.cache_archive(&self.resources.bucket, &key)?;
+            let may_save = self.resources.cache_key.as_deref() == Some(key.as_str());
+            vars.push(("EASYTDV_IMAGE_ID", image));
+            vars.push(("EASYTDV_CACHE_PREFIX", CACHE_PREFIX.to_string()));
+            vars.push(("EASYTDV_CACHE_KEY", key));
+            vars.push((
+                "EASYTDV_CACHE_SAVE",
+                if may_save { "1" } else { "0" }.into(),
+            ));
+            if let Some(a) = recorded {
+                vars.push(("EASYTDV_CACHE_ARCHIVE", a.archive));
+                vars.push(("EASYTDV_CACHE_SHA256", a.sha256));
+            }
+        }
+        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Ok(remote::prelude(&refs))
+    }
+
+    /// Uploads the scripts (their keys recorded first) and sends the command
+    /// that fetches, checks and runs `script`; returns the command id.
+    pub(super) async fn send_script(
+        &mut self,
+        instance_id: &str,
+        script: Script,
+        comment: &str,
+        timeout: Duration,
+    ) -> Result<String, PipelineError> {
+        let lines = scripts::command_lines(&self.prelude(script)?, script)?;
+        let mut added = false;
+        for key in scripts::keys(&self.resources.prefix) {
+            if !self.resources.uploaded_keys.contains(&key) {
+                self.resources.uploaded_keys.push(key);
+                added = true;
+            }
+        }
+        if added {
+            self.save()?;
+        }
+        scripts::upload(&self.bucket()?, &self.resources.prefix).await?;
+        remote::send(&self.ctx, instance_id, &lines, comment, timeout).await
+    }
+
+    /// A machine's `cache saved …` line: recorded when it is for the key
+    /// this run may write (a line of train.py's own, or for another key, is
+    /// not the machine's save and is ignored).
+    pub(super) fn note_cache_saved(&self, text: &str) {
+        let r = &self.resources;
+        let Some(archive) = CacheArchive::from_saved_line(text, &r.bucket, &r.run_id) else {
+            return;
+        };
+        if !may_record(&archive, r.cache_key.as_deref()) {
+            tracing::warn!(
+                run_id = self.resources.run_id,
+                key = archive.key,
+                "a cache save for a key this run may not write: not recorded"
+            );
+            return;
+        }
+        if let Err(e) = self.state.record_cache_archive(&archive) {
+            tracing::warn!(run_id = self.resources.run_id, error = %e, "could not record the saved environment");
+        }
+    }
+}
+
+/// A save is recorded only for the key the run's role may write: a line for
+/// another key (train.py printing one) is not the machine's save.
+fn may_record(archive: &CacheArchive, own_key: Option<&str>) -> bool {
+    own_key == Some(archive.key.as_str())
+}
+
+/// fetch.sh's refusal: the scripts could not be fetched or did not match.
+pub(super) fn scripts_refused(outcome: &CommandOutcome) -> Option<PipelineError> {
+    let said = outcome.stderr_tail.lines().any(|l| {
+        l.starts_with("easytdv: could not download the script ")
+            || (l.starts_with("easytdv: s3://") && l.contains(" is not the script easyTDV sent "))
+    });
+    (outcome.exit_code == scripts::REFUSED_EXIT && said).then(|| PipelineError::ScriptsRefused {
+        tail: remote::tail(outcome, 10),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(code: i32, stderr: &str) -> CommandOutcome {
+        CommandOutcome {
+            command_id: "c".into(),
+            status: "Failed".into(),
+            exit_code: code,
+            stdout_tail: String::new(),
+            stderr_tail: stderr.into(),
+            machine_seconds: None,
+        }
+    }
+
+    #[test]
+    fn only_fetch_shs_own_refusal_is_a_refusal() {
+        let tampered =
+            "easytdv: s3://b/easytdv/runs/r/scripts/install.sh is not the script easyTDV sent \
+                        (SHA-256 aa, expected bb): it was not run\n";
+        match scripts_refused(&outcome(80, tampered)) {
+            Some(PipelineError::ScriptsRefused { tail }) => {
+                assert!(tail.contains("not the script"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let missing = "easytdv: could not download the script s3://b/p/scripts/common.sh\n";
+        assert!(scripts_refused(&outcome(80, missing)).is_some());
+        // train.py exiting with 80, or the message with another code: not a refusal.
+        assert!(scripts_refused(&outcome(80, "Traceback ...\nSystemExit: 80\n")).is_none());
+        assert!(scripts_refused(&outcome(1, tampered)).is_none());
+    }
+
+    #[test]
+    fn a_save_is_recorded_only_for_the_runs_own_key() {
+        let (own, other, sha) = ("ab".repeat(32), "cd".repeat(32), "ef".repeat(32));
+        let line = |k: &str| format!("cache saved {k} 10 {sha} {k}.tar.zst");
+        let a = CacheArchive::from_saved_line(&line(&own), "b", "r").unwrap();
+        assert!(may_record(&a, Some(&own)));
+        let b = CacheArchive::from_saved_line(&line(&other), "b", "r").unwrap();
+        assert!(!may_record(&b, Some(&own)));
+        assert!(!may_record(&a, None));
+    }
+}
