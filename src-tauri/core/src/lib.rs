@@ -2,6 +2,7 @@
 pub mod accounts;
 pub mod aws;
 pub mod catalog;
+pub mod chosen;
 pub mod environments;
 pub mod explain;
 pub mod history;
@@ -11,6 +12,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod practice;
 pub mod prices;
+pub mod private;
 pub mod regions;
 pub mod runs;
 pub mod scan;
