@@ -7,6 +7,7 @@ mod feeds;
 mod logging;
 mod notify;
 mod resources;
+mod seams;
 mod state;
 mod window;
 
@@ -53,6 +54,7 @@ pub fn run() {
                 .set_notifier(std::sync::Arc::new(notify::Desktop));
             if let Some(main) = app.get_webview_window("main") {
                 window::confirm_close_during_runs(&main);
+                window::remember_drops(&main);
             }
             resume_practice_cloud(app.handle().clone());
             Ok(())

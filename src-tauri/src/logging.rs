@@ -10,7 +10,10 @@ use tracing_subscriber::{fmt, EnvFilter, Layer};
 /// Starts logging; keep the guard alive until the app exits (it flushes).
 pub fn init(data_dir: &std::path::Path) -> Option<WorkerGuard> {
     let dir = data_dir.join("logs");
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    // The data folder and its log folder are their owner's only.
+    let private = easytdv_core::private::create_dir(data_dir)
+        .and_then(|()| easytdv_core::private::create_dir(&dir));
+    if let Err(e) = private {
         eprintln!(
             "easyTDV: cannot create the log folder {}: {e}",
             dir.display()

@@ -1,6 +1,7 @@
 //! OS notifications when a run ends, through the desktop's notification
-//! service (notify-rust over D-Bus). Test seam: with `EASYTDV_NOTIFY_LOG`
-//! set, each notification is appended to that file as a JSON line instead.
+//! service (notify-rust over D-Bus). Test seam (debug builds only, see
+//! `crate::seams`): with `EASYTDV_NOTIFY_LOG` set, each notification is
+//! appended to that file as a JSON line instead.
 
 use std::io::Write;
 
@@ -10,7 +11,7 @@ pub struct Desktop;
 
 impl Notifier for Desktop {
     fn notify(&self, title: &str, body: &str) {
-        if let Some(path) = std::env::var_os("EASYTDV_NOTIFY_LOG") {
+        if let Some(path) = crate::seams::notify_log() {
             let line = serde_json::json!({ "title": title, "body": body });
             let written = std::fs::OpenOptions::new()
                 .create(true)

@@ -5,6 +5,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use easytdv_core::chosen::Chosen;
 use easytdv_core::pipeline::{RunEvent, Tracked};
 use easytdv_core::practice::PracticeCloud;
 use easytdv_core::services::Services;
@@ -18,12 +19,17 @@ pub struct AppState {
     pub feeds: Feeds,
     pub practice: Arc<PracticeCloud>,
     pub resources: Resources,
+    /// The files and folders the webview may name by path.
+    pub chosen: Chosen,
 }
 
 impl AppState {
     pub fn new(services: Services, resources: Resources) -> Self {
         let sources = PracticeCloud::find_sources(resources.sandbox());
+        let chosen = Chosen::default();
+        chosen.add_folder(&services.data_dir);
         Self {
+            chosen,
             practice: Arc::new(PracticeCloud::new(&services.data_dir, sources)),
             services,
             feeds: Feeds::default(),

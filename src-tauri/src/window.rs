@@ -1,7 +1,8 @@
-//! Closing the window while a run is in progress asks first, and says what
-//! keeps running in AWS.
+//! The main window's own events: closing it while a run is in progress
+//! asks first (and says what keeps running in AWS); files dropped on it are
+//! remembered as chosen.
 
-use tauri::{Manager, WebviewWindow, WindowEvent};
+use tauri::{DragDropEvent, Manager, WebviewWindow, WindowEvent};
 
 use crate::state::AppState;
 
@@ -34,5 +35,21 @@ pub fn confirm_close_during_runs(window: &WebviewWindow) {
                 }
             }
         });
+    });
+}
+
+/// Files dropped on the window are chosen by the person (the drop comes
+/// from the desktop, not the webview): `check_file` may read them. The
+/// webview hears of the drop in the same event, before any command of its
+/// can run, so the paths are known when it asks.
+pub fn remember_drops(window: &WebviewWindow) {
+    let win = window.clone();
+    window.on_window_event(move |event| {
+        if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
+            let chosen = &win.state::<AppState>().chosen;
+            for path in paths {
+                chosen.add_file(path);
+            }
+        }
     });
 }

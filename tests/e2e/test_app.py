@@ -7,7 +7,8 @@ EASYTDV_E2E_PICK_DIR (where EASYTDV_PICKED_SCRIPT/REQUIREMENTS point),
 EASYTDV_E2E_SCREENSHOTS.
 
 The tests share one app session and run in order: setup, a good run, a
-failing run.
+failing run, a SageMaker job, then what a script in the webview cannot name
+(paths and run ids the backend did not hand out) and the data folder's modes.
 """
 
 from __future__ import annotations
@@ -536,3 +537,63 @@ def test_a_sagemaker_job_on_two_machines(driver, aws):
     keys = assert_cleaned_up(aws, run_id, bucket)
     assert [k for k in keys if k.endswith("/output/model.tar.gz")], keys
     assert f"easytdv/runs/{run_id}/outputs/checkpoints/rank-1.txt" in keys, keys
+
+
+def invoke(d, cmd: str, args: dict) -> dict:
+    """A command through the app's real IPC, as a script in the webview could send it: {"ok": …} or {"err": …}."""
+    return d.execute_async_script(
+        """const [cmd, args, done] = arguments;
+        window.__TAURI_INTERNALS__.invoke(cmd, args).then((ok) => done({ ok }), (err) => done({ err }));""",
+        cmd,
+        args,
+    )
+
+
+def test_the_webview_names_no_path_the_backend_did_not_choose(driver, tmp_path):
+    d = driver
+    wait_for(d, lambda drv: drv.execute_script("return !!window.__TAURI_INTERNALS__"), 60, "the app did not load")
+    # Files a webview script would be after, and proof that nothing touched them.
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    creds = tmp_path / "credentials"
+    creds.write_text(f"aws_access_key_id=AKIAIOSFODNN7EXAMPLE\naws_secret_access_key={secret}\n")
+    data = Path(os.environ["EASYTDV_DATA_DIR"])
+    (tmp_path / "train.log").write_text(f"{secret}\n")
+    traversal = os.path.relpath(tmp_path, data / "runs")
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+
+    # Run ids are checked against the history before a path is built from them.
+    for cmd, args in [
+        ("read_log", {"log": "train", "from": 0, "count": 10}),
+        ("search_log", {"log": "train", "query": "a", "from": 0, "forward": True}),
+        ("save_log", {"log": "train"}),
+        ("run_metrics", {}),
+        ("run_live_status", {}),
+    ]:
+        for run_id, code in [
+            (traversal, "bad_run_id"),
+            ("../../../../../../etc/passwd", "bad_run_id"),
+            ("20990101-000000-abcdef", "run_not_found"),
+        ]:
+            got = invoke(d, cmd, {"runId": run_id, **args})
+            assert got.get("err", {}).get("code") == code, (cmd, run_id, got)
+            assert secret not in json.dumps(got), got
+    # A file nobody chose is not read; a folder the app did not make is not opened.
+    for kind in ("requirements", "script"):
+        got = invoke(d, "check_file", {"path": str(creds), "kind": kind})
+        assert got.get("err", {}).get("code") == "file_not_chosen", got
+        assert secret not in json.dumps(got) and "AKIA" not in json.dumps(got), got
+    for folder in ("/", "/etc", str(tmp_path), str(Path.home())):
+        got = invoke(d, "open_folder", {"path": folder})
+        assert got.get("err", {}).get("code") == "folder_not_ours", got
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    assert not (data / "runs" / "20990101-000000-abcdef").exists()
+
+    # The data folder is its owner's only.
+    def mode(p: Path) -> int:
+        return p.stat().st_mode & 0o777
+
+    assert mode(data) == 0o700, oct(mode(data))
+    for p in data.rglob("*"):
+        if p.is_symlink() or "venv" in p.relative_to(data).parts:
+            continue
+        assert mode(p) == (0o700 if p.is_dir() else 0o600), f"{p}: {oct(mode(p))}"

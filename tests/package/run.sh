@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The release package as a user gets it: checks the .deb's contents, installs
-# it with apt-get, checks that its declared dependencies provide every library
-# the binary loads, starts the installed app under Xvfb (screenshot of its
+# it with apt-get, checks that the test seams are compiled out of the binary and
+# that its declared dependencies provide every library the binary loads, starts the installed app under Xvfb (screenshot of its
 # first screen, cold start time, PSS), runs the try-mode end-to-end test on
 # the installed binary (practice cloud + example, from the package's own
 # resources), then uninstalls it and checks nothing is left.
@@ -53,6 +53,24 @@ $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >"$tmp/ap
 installed=1
 bin=/usr/bin/easytdv-app
 [[ -x "$bin" ]] || fail "$bin is not installed"
+
+say "Test seams: compiled out of the release binary"
+# In a debug build these variables answer the native dialogs, send every AWS call to
+# another address, or write notifications to a file (the end-to-end tests use them);
+# a release build must hold neither the reads nor the names (#[cfg(debug_assertions)]).
+seams=(EASYTDV_TEST_ENDPOINT_OVERRIDE EASYTDV_PICKED_SCRIPT EASYTDV_PICKED_REQUIREMENTS
+  EASYTDV_PICKED_CSV EASYTDV_PICKED_FOLDER EASYTDV_PICKED_SAVE_PATH EASYTDV_NOTIFY_LOG)
+check_seams() { # $1 = binary
+  local var n
+  # The check sees names in this binary: one the app does read is there.
+  grep -a -q -F EASYTDV_DATA_DIR "$1" || fail "EASYTDV_DATA_DIR is not in $1: the seam check cannot see names"
+  for var in "${seams[@]}"; do
+    n=$(grep -a -c -F "$var" "$1" || true)
+    [[ "$n" == 0 ]] || fail "$1 contains $var ($n times): a test seam is compiled into the release build"
+  done
+}
+check_seams "$bin"
+say "  none of ${#seams[@]} seam variables is in $bin"
 
 say "Libraries: every one is found, and comes from a declared dependency"
 if ldd "$bin" | grep -q 'not found'; then ldd "$bin" >&2; fail "libraries not found"; fi

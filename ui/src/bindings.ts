@@ -35,8 +35,8 @@ export const commands = {
 	/**  Does the setup and saves easyTDV's own identity as the account `name`. */
 	setUpAws: (admin: AdminInput_Deserialize, name: string, region: string, userName: string) => typedError<AccountSetup_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("set_up_aws", { admin, name, region, userName })),
 	/**
-	 *  The local sandbox's address: `$EASYTDV_SANDBOX_ENDPOINT` or the port
-	 *  `./dev run` starts it on.
+	 *  The local sandbox's address: the port `./dev run` starts it on (or, in
+	 *  a debug build, `$EASYTDV_SANDBOX_ENDPOINT`).
 	 */
 	defaultSandboxEndpoint: () => __TAURI_INVOKE<string>("default_sandbox_endpoint"),
 	addSandboxAccount: (name: string, endpoint: string, region: string) => typedError<AccountSetup_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("add_sandbox_account", { name, endpoint, region })),
@@ -61,7 +61,10 @@ export const commands = {
 	pickScript: () => typedError<CheckedFile | null, ErrorReport_Serialize>(__TAURI_INVOKE("pick_script")),
 	/**  Opens the native dialog for requirements.txt; `null` when cancelled. */
 	pickRequirements: () => typedError<CheckedFile | null, ErrorReport_Serialize>(__TAURI_INVOKE("pick_requirements")),
-	/**  Checks a file dropped on the window. */
+	/**
+	 *  Checks a file dropped on the window. Only a path the window received
+	 *  in a drop (or one chosen with the dialog) is read: any other is refused.
+	 */
 	checkFile: (path: string, kind: FileKind) => typedError<CheckedFile, ErrorReport_Serialize>(__TAURI_INVOKE("check_file", { path, kind })),
 	listRegions: () => __TAURI_INVOKE<RegionInfo[]>("list_regions"),
 	/**  The regions enabled for this account (asks AWS), with their names. */
@@ -78,7 +81,10 @@ export const commands = {
 	suggestBucketName: (accountId: string, region: string) => typedError<string, ErrorReport_Serialize>(__TAURI_INVOKE("suggest_bucket_name", { accountId, region })),
 	/**  Checks a bucket name against S3's rules (no AWS call). */
 	checkBucketName: (name: string) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("check_bucket_name", { name })),
-	/**  Checks the request, opens a run and starts it; returns the run id at once. */
+	/**
+	 *  Checks the request (its files must be ones chosen in this window), opens
+	 *  a run and starts it; returns the run id at once.
+	 */
 	startRun: (accountId: string, request: TrainRequest_Deserialize, onEvent: Channel<RunEvent_Deserialize>) => typedError<string, ErrorReport_Serialize>(__TAURI_INVOKE("start_run", { accountId, request, onEvent })),
 	/**
 	 *  Starts a failed run again from `from` (files are read again, so a fixed
@@ -104,7 +110,7 @@ export const commands = {
 	 *  progress; `null` when cancelled. Files already there are skipped.
 	 */
 	downloadOutputs: (runId: string, onProgress: Channel<DownloadProgress_Deserialize>) => typedError<DownloadReport | null, ErrorReport_Serialize>(__TAURI_INVOKE("download_outputs", { runId, onProgress })),
-	/**  Opens a folder in the file manager (after a download). */
+	/**  Opens a folder the app made (a download's) in the file manager. */
 	openFolder: (path: string) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("open_folder", { path })),
 	/**
 	 *  Lines `from..from+count` of a run's log (fetched from S3 once when this

@@ -7,13 +7,17 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
 
 pub fn init() {
-    let dir = easytdv_core::paths::data_dir().join("logs");
+    let data = easytdv_core::paths::data_dir();
+    let dir = data.join("logs");
     let filter = || {
         EnvFilter::new(easytdv_core::paths::log_directives(
             std::env::var("EASYTDV_LOG").ok().as_deref(),
         ))
     };
-    let file = std::fs::create_dir_all(&dir).ok().map(|()| {
+    // The data folder and its log folder are their owner's only.
+    let private = easytdv_core::private::create_dir(&data)
+        .and_then(|()| easytdv_core::private::create_dir(&dir));
+    let file = private.ok().map(|()| {
         fmt::layer()
             .with_ansi(false)
             .with_writer(tracing_appender::rolling::daily(&dir, "easytdv-cli.log"))

@@ -1,8 +1,6 @@
 //! Accounts and the guided first-run setup. Secrets come in once (typed or
 //! from a CSV the backend reads itself) and never go back to the webview.
 
-use std::path::PathBuf;
-
 use easytdv_core::accounts::{
     read_credentials_csv, AccountDraft, AccountError, AccountSetup, AccountView, KeysInput,
     ProfileInfo, ProfileInput, SandboxInput,
@@ -10,6 +8,7 @@ use easytdv_core::accounts::{
 use easytdv_core::secret::Sensitive;
 use tauri::{State, WebviewWindow};
 
+use super::dialogs;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -102,16 +101,7 @@ pub async fn import_csv_account(
     name: String,
     region: String,
 ) -> Result<Option<AccountSetup>, AppError> {
-    let path = match std::env::var_os("EASYTDV_PICKED_CSV").map(PathBuf::from) {
-        Some(p) => Some(p),
-        None => rfd::AsyncFileDialog::new()
-            .set_parent(&window)
-            .set_title("Choose the access key file (.csv) from the AWS console")
-            .add_filter("CSV file", &["csv"])
-            .pick_file()
-            .await
-            .map(|f| f.path().to_path_buf()),
-    };
+    let path = dialogs::pick_csv(&window).await;
     let Some(path) = path else { return Ok(None) };
     let (key_id, secret) = read_credentials_csv(&path).map_err(AppError::from)?;
     add_keys(&state, keys_input(name, key_id, secret, None, region))
@@ -165,12 +155,12 @@ pub async fn add_profile_account(
     .await
 }
 
-/// The local sandbox's address: `$EASYTDV_SANDBOX_ENDPOINT` or the port
-/// `./dev run` starts it on.
+/// The local sandbox's address: the port `./dev run` starts it on (or, in
+/// a debug build, `$EASYTDV_SANDBOX_ENDPOINT`).
 #[tauri::command]
 #[specta::specta]
 pub fn default_sandbox_endpoint() -> String {
-    std::env::var("EASYTDV_SANDBOX_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
+    crate::seams::sandbox_endpoint().unwrap_or_else(|| "http://127.0.0.1:4566".into())
 }
 
 #[tauri::command]

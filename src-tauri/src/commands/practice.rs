@@ -1,7 +1,7 @@
 //! "Try without an AWS account": the practice cloud the app runs itself, and
 //! the example script to try it with.
 
-use easytdv_core::pipeline::{self, CheckedFile, FileKind};
+use easytdv_core::pipeline::{CheckedFile, FileKind};
 use easytdv_core::practice::PracticeProgress;
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -18,7 +18,7 @@ pub async fn start_practice_cloud(
     state: State<'_, AppState>,
     progress: Channel<PracticeProgress>,
 ) -> Result<String, AppError> {
-    let reuse = std::env::var("EASYTDV_SANDBOX_ENDPOINT").ok();
+    let reuse = crate::seams::sandbox_endpoint();
     let send = move |p: PracticeProgress| {
         if let Err(e) = progress.send(p) {
             tracing::debug!(error = %e, "the setup screen no longer listens");
@@ -42,9 +42,13 @@ pub fn example_files(state: State<'_, AppState>) -> Result<Option<ExampleFiles>,
     let Some(dir) = state.resources.example() else {
         return Ok(None);
     };
-    let (script, _) = pipeline::read_input(FileKind::Script, &dir.join("train.py"))?;
-    let (requirements, _) =
-        pipeline::read_input(FileKind::Requirements, &dir.join("requirements.txt"))?;
+    let (script, requirements) = (dir.join("train.py"), dir.join("requirements.txt"));
+    state.chosen.add_file(&script);
+    state.chosen.add_file(&requirements);
+    let script = state.chosen.check_file(FileKind::Script, &script)?;
+    let requirements = state
+        .chosen
+        .check_file(FileKind::Requirements, &requirements)?;
     Ok(Some(ExampleFiles {
         script,
         requirements,

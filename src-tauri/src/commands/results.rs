@@ -1,5 +1,7 @@
 //! What a run produced: its outputs (downloaded with progress), its logs
-//! (read by windows, searched, saved) and its metrics.
+//! (read by windows, searched, saved) and its metrics. Run ids from the
+//! webview are checked against the history (`Services::run_log`,
+//! `run_context`) before any path is built from them.
 
 use easytdv_core::logs::{self, LogLine, LogName, MetricSeries};
 use easytdv_core::pipeline::{self, DownloadProgress, DownloadReport};
@@ -26,24 +28,23 @@ pub async fn download_outputs(
     let Some(folder) = dialogs::pick_folder(&window, title).await else {
         return Ok(None);
     };
-    let target = folder.join(format!("easytdv-{run_id}"));
+    let target = folder.join(format!("easytdv-{}", record.run_id));
     let send = move |p: DownloadProgress| {
         if let Err(e) = on_progress.send(p) {
             tracing::debug!(error = %e, "the download's view went away");
         }
     };
-    Ok(Some(
-        pipeline::download_outputs(&ctx, &record.resources, &target, &send).await?,
-    ))
+    let report = pipeline::download_outputs(&ctx, &record.resources, &target, &send).await?;
+    // "Open folder" may show it (and only folders the app made).
+    state.chosen.add_folder(&target);
+    Ok(Some(report))
 }
 
-/// Opens a folder in the file manager (after a download).
+/// Opens a folder the app made (a download's) in the file manager.
 #[tauri::command]
 #[specta::specta]
-pub fn open_folder(path: String) -> Result<(), AppError> {
-    Ok(easytdv_core::paths::open_in_file_manager(
-        std::path::Path::new(&path),
-    )?)
+pub fn open_folder(state: State<'_, AppState>, path: String) -> Result<(), AppError> {
+    Ok(state.chosen.open_folder(std::path::Path::new(&path))?)
 }
 
 #[derive(Debug, Serialize, specta::Type)]
@@ -66,7 +67,7 @@ pub async fn read_log(
     from: u32,
     count: u32,
 ) -> Result<LogWindow, AppError> {
-    let file = local(&state, &run_id, log).await?;
+    let file = state.run_log(&run_id, log).await?;
     let total = file.len()?;
     let lines = file.read(from as usize, count.min(5000) as usize)?;
     Ok(LogWindow {
@@ -87,7 +88,7 @@ pub async fn search_log(
     from: u32,
     forward: bool,
 ) -> Result<Option<u32>, AppError> {
-    let file = local(&state, &run_id, log).await?;
+    let file = state.run_log(&run_id, log).await?;
     Ok(file
         .search(&query, from as usize, forward)?
         .map(|i| u32::try_from(i).unwrap_or(u32::MAX)))
@@ -102,7 +103,7 @@ pub async fn save_log(
     run_id: String,
     log: LogName,
 ) -> Result<Option<String>, AppError> {
-    let file = local(&state, &run_id, log).await?;
+    let file = state.run_log(&run_id, log).await?;
     let name = format!("easytdv-{run_id}-{}.log", log.as_str());
     let Some(target) = dialogs::save_file(&window, "Save the log", &name).await else {
         return Ok(None);
@@ -118,16 +119,6 @@ pub async fn run_metrics(
     state: State<'_, AppState>,
     run_id: String,
 ) -> Result<Vec<MetricSeries>, AppError> {
-    let file = local(&state, &run_id, LogName::Train).await?;
+    let file = state.run_log(&run_id, LogName::Train).await?;
     Ok(logs::series_of(&file)?)
-}
-
-async fn local(state: &AppState, run_id: &str, log: LogName) -> Result<logs::LogFile, AppError> {
-    let here = logs::LogFile::new(&state.data_dir, run_id, log);
-    if state.runs.active().is_active(run_id) || here.exists() {
-        // Written by this computer (maybe right now).
-        return Ok(here);
-    }
-    let (record, ctx) = state.run_context(run_id).await?;
-    Ok(logs::local_log(&ctx, &record.resources, &state.data_dir, log).await?)
 }

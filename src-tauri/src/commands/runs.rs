@@ -16,7 +16,8 @@ use crate::state::AppState;
 /// "Retry from this step", with the machine's own time limits as safety nets.
 const POLICY: CleanupPolicy = CleanupPolicy::AfterSuccess;
 
-/// Checks the request, opens a run and starts it; returns the run id at once.
+/// Checks the request (its files must be ones chosen in this window), opens
+/// a run and starts it; returns the run id at once.
 #[tauri::command]
 #[specta::specta]
 pub async fn start_run(
@@ -25,6 +26,7 @@ pub async fn start_run(
     request: TrainRequest,
     on_event: Channel<RunEvent>,
 ) -> Result<String, AppError> {
+    state.chosen.check_request(&request)?;
     let ctx = state.context(&account_id, Some(&request.region)).await?;
     let progress = state.progress(on_event);
     let ready = state

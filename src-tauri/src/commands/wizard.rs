@@ -7,66 +7,54 @@ use easytdv_core::pipeline::{self, machine, CheckedFile, FileKind};
 use easytdv_core::regions::{self, RegionInfo};
 use tauri::{State, WebviewWindow};
 
+use super::dialogs;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Test seam: `EASYTDV_PICKED_SCRIPT` / `EASYTDV_PICKED_REQUIREMENTS` stand
-/// in for the native dialog, which lives outside the webview and cannot be
-/// driven by WebDriver.
-fn seam(kind: FileKind) -> Option<PathBuf> {
-    let var = match kind {
-        FileKind::Script => "EASYTDV_PICKED_SCRIPT",
-        FileKind::Requirements => "EASYTDV_PICKED_REQUIREMENTS",
+/// The native dialog for an input file; the chosen path is remembered (the
+/// webview may send it back to start a run) and the file checked.
+async fn pick(
+    window: &WebviewWindow,
+    state: &AppState,
+    kind: FileKind,
+) -> Result<Option<CheckedFile>, AppError> {
+    let Some(path) = dialogs::pick_input(window, kind).await else {
+        return Ok(None);
     };
-    std::env::var_os(var).map(PathBuf::from)
-}
-
-async fn pick(window: &WebviewWindow, kind: FileKind) -> Result<Option<CheckedFile>, AppError> {
-    let path = match seam(kind) {
-        Some(p) => Some(p),
-        None => {
-            let dialog = match kind {
-                FileKind::Script => rfd::AsyncFileDialog::new()
-                    .set_parent(window)
-                    .set_title("Choose your training script")
-                    .add_filter("Python script", &["py"]),
-                FileKind::Requirements => rfd::AsyncFileDialog::new()
-                    .set_parent(window)
-                    .set_title("Choose your requirements file")
-                    .add_filter("Requirements", &["txt"]),
-            };
-            dialog.pick_file().await.map(|f| f.path().to_path_buf())
-        }
-    };
-    match path {
-        None => Ok(None),
-        Some(p) => pipeline::read_input(kind, &p)
-            .map(|(f, _)| Some(f))
-            .map_err(AppError::from),
-    }
+    state.chosen.add_file(&path);
+    Ok(Some(state.chosen.check_file(kind, &path)?))
 }
 
 /// Opens the native dialog for train.py; `null` when cancelled.
 #[tauri::command]
 #[specta::specta]
-pub async fn pick_script(window: WebviewWindow) -> Result<Option<CheckedFile>, AppError> {
-    pick(&window, FileKind::Script).await
+pub async fn pick_script(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+) -> Result<Option<CheckedFile>, AppError> {
+    pick(&window, &state, FileKind::Script).await
 }
 
 /// Opens the native dialog for requirements.txt; `null` when cancelled.
 #[tauri::command]
 #[specta::specta]
-pub async fn pick_requirements(window: WebviewWindow) -> Result<Option<CheckedFile>, AppError> {
-    pick(&window, FileKind::Requirements).await
+pub async fn pick_requirements(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+) -> Result<Option<CheckedFile>, AppError> {
+    pick(&window, &state, FileKind::Requirements).await
 }
 
-/// Checks a file dropped on the window.
+/// Checks a file dropped on the window. Only a path the window received
+/// in a drop (or one chosen with the dialog) is read: any other is refused.
 #[tauri::command]
 #[specta::specta]
-pub fn check_file(path: PathBuf, kind: FileKind) -> Result<CheckedFile, AppError> {
-    pipeline::read_input(kind, &path)
-        .map(|(f, _)| f)
-        .map_err(AppError::from)
+pub fn check_file(
+    state: State<'_, AppState>,
+    path: PathBuf,
+    kind: FileKind,
+) -> Result<CheckedFile, AppError> {
+    Ok(state.chosen.check_file(kind, &path)?)
 }
 
 #[tauri::command]

@@ -92,8 +92,9 @@ impl crate::explain::Explain for AwsError {
 pub const LAUNCH_INVOKE_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Test seam: every context (whatever its credentials) sends its calls to
-/// this address, e.g. a closed port so tests never reach AWS. Not for use
-/// outside tests.
+/// this address, e.g. a closed port so tests never reach AWS. Debug builds
+/// only: compiled out of release builds (tests/package/run.sh checks).
+#[cfg(debug_assertions)]
 pub const TEST_ENDPOINT_VAR: &str = "EASYTDV_TEST_ENDPOINT_OVERRIDE";
 
 /// Per-service settings from the environment (`AWS_ENDPOINT_URL_S3`, a
@@ -201,6 +202,7 @@ impl AwsContext {
                 endpoint = Some(url);
             }
         }
+        #[cfg(debug_assertions)]
         if endpoint.is_none() {
             if let Ok(url) = std::env::var(TEST_ENDPOINT_VAR) {
                 loader = loader.endpoint_url(&url);

@@ -13,4 +13,4 @@ pub use keeper::Keeper;
 pub use line::{LogLine, LogName, Stream};
 pub use metrics::{Curves, MetricParser, MetricPoint, MetricSeries};
 pub use reader::{curves_of, local_log, series_of};
-pub use store::{log_path, LogError, LogFile};
+pub use store::{is_run_id, log_path, LogError, LogFile};

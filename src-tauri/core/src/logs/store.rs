@@ -3,7 +3,7 @@
 //! window of lines uses an index of line starts, so a log of a million
 //! lines is never loaded whole.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -36,6 +36,20 @@ pub struct LogFile {
     index: Mutex<Option<Vec<u64>>>,
 }
 
+/// True for what may name a run's folder: the shape of the app's run ids
+/// (`20260101-120000-a1b2c3`, letters, digits, `-` and `_`; "r1" in tests),
+/// never a path (`..`, `/`, `\\`, empty). Ids from outside are checked
+/// with this and against the history before a path is built from them.
+pub fn is_run_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && !id.starts_with('-')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Where a run's log is kept. `run_id` is the app's own (from the history
+/// or a run it started), never one from the webview unchecked.
 pub fn log_path(data_dir: &Path, run_id: &str, name: LogName) -> PathBuf {
     data_dir
         .join("runs")
@@ -62,12 +76,27 @@ impl LogFile {
         self.path.exists()
     }
 
+    /// The run's folder (0700: the data folder is its owner's only).
+    fn make_dir(&self) -> Result<(), LogError> {
+        if let Some(dir) = self.path.parent() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).map_err(|e| self.io(e))?;
+        }
+        Ok(())
+    }
+
     /// Empties the file (a whole log is about to be read again from S3).
     pub fn reset(&self) -> Result<(), LogError> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
-        }
-        File::create(&self.path).map_err(|e| self.io(e))?;
+        self.make_dir()?;
+        crate::private::file_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.path)
+            .map_err(|e| self.io(e))?;
         *self.lock() = Some(Vec::new());
         Ok(())
     }
@@ -81,11 +110,9 @@ impl LogFile {
         if lines.is_empty() {
             return Ok(());
         }
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
-        }
+        self.make_dir()?;
         let mut index = self.lock();
-        let mut file = OpenOptions::new()
+        let mut file = crate::private::file_options()
             .create(true)
             .append(true)
             .open(&self.path)
@@ -280,5 +307,46 @@ mod tests {
         assert!(std::fs::read_to_string(&out)
             .unwrap()
             .starts_with("epoch 0 loss 1\n"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_runs_log_is_its_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let log = LogFile::new(dir.path(), "r1", LogName::Install);
+        log.append(&[line(1)]).unwrap();
+        assert_eq!(mode(&dir.path().join("runs")), 0o700);
+        assert_eq!(mode(&dir.path().join("runs/r1")), 0o700);
+        assert_eq!(mode(&dir.path().join("runs/r1/install.log")), 0o600);
+        let fetched = LogFile::new(dir.path(), "r2", LogName::Train);
+        fetched.reset().unwrap();
+        assert_eq!(mode(&dir.path().join("runs/r2/train.log")), 0o600);
+    }
+
+    #[test]
+    fn run_ids_never_name_a_path() {
+        for ok in ["20260101-120000-a1b2c3", "r1", "run_2"] {
+            assert!(is_run_id(ok), "{ok}");
+        }
+        let long = "a".repeat(65);
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../../etc/passwd",
+            "/etc/passwd",
+            "a/b",
+            "a\\b",
+            "20260101-120000-a1b2c3/..",
+            "-rf",
+            "x\0y",
+            "r 1",
+            "é",
+            long.as_str(),
+        ] {
+            assert!(!is_run_id(bad), "{bad:?}");
+        }
     }
 }
