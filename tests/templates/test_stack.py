@@ -75,6 +75,9 @@ def test_no_wildcard_actions_anywhere(template):
         assert res["Type"] != "AWS::IAM::ManagedPolicy", name
 
 
+OWN_ACCOUNT = {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}
+
+
 def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
     role = template["Resources"]["InstanceRole"]["Properties"]
     assert role["RoleName"] == {"Fn::Sub": "easytdv-${RunId}-instance"}
@@ -93,10 +96,12 @@ def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
         for action in _actions(statement):
             assert not action.startswith(("ec2:", "iam:", "lambda:", "sts:", "cloudformation:")), action
             assert action in ("s3:GetObject", "s3:PutObject", "s3:ListBucket"), action
+            # Only this account's bucket, whatever its name (item 5 of issue 20).
+            assert statement["Condition"]["StringEquals"] == OWN_ACCOUNT, statement.get("Sid")
             if action == "s3:ListBucket":
                 assert _as_list(statement["Resource"]) == [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${Bucket}"}]
                 prefixes += [_text(p) for p in _as_list(statement["Condition"]["StringLike"]["s3:prefix"])]
-                assert list(statement["Condition"]) == ["StringLike"]
+                assert sorted(statement["Condition"]) == ["StringEquals", "StringLike"]
             else:
                 objects |= {(action, _text(r)) for r in _as_list(statement["Resource"])}
     bucket = "arn:${AWS::Partition}:s3:::${Bucket}/"
@@ -215,8 +220,13 @@ def test_sagemaker_role_is_scoped_to_the_run_its_logs_and_the_framework_images(t
     for statement in _statements(template["Resources"]["SageMakerRole"]):
         for action in _actions(statement):
             grants[action] = [_text(r) for r in _as_list(statement["Resource"])]
+            if action.startswith("s3:"):
+                assert statement["Condition"]["StringEquals"] == OWN_ACCOUNT, statement.get("Sid")
             if action == "s3:ListBucket":
-                assert statement["Condition"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${RunPrefix}/*"}}}
+                assert statement["Condition"] == {
+                    "StringEquals": OWN_ACCOUNT,
+                    "StringLike": {"s3:prefix": {"Fn::Sub": "${RunPrefix}/*"}},
+                }
             if action == "cloudwatch:PutMetricData":
                 assert statement["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
     bucket = "arn:${AWS::Partition}:s3:::${Bucket}"

@@ -25,7 +25,10 @@ pub async fn setup_aws(
         .plan_aws_setup(&admin, region, user)
         .await
         .map_err(|e| report::fail(&e, EXIT_INPUT))?;
-    println!("AWS account {} (administrator: {})", plan.account_id, plan.admin_arn);
+    println!(
+        "AWS account {} (administrator: {})",
+        plan.account_id, plan.admin_arn
+    );
     for step in &plan.steps {
         let verb = match step.action {
             StepAction::Create => "create",

@@ -337,7 +337,13 @@ async fn setup_aws_plan_shows_what_would_be_created_and_creates_nothing() {
     .unwrap();
     let user = format!("easytdv-cli-{}", std::process::id());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_easytdv"))
-        .args(["setup-aws", "--admin-profile", "admin", "--region", "eu-west-3"])
+        .args([
+            "setup-aws",
+            "--admin-profile",
+            "admin",
+            "--region",
+            "eu-west-3",
+        ])
         .args(["--user", &user, "--plan"])
         .env("EASYTDV_DATA_DIR", data.path())
         .env("AWS_CONFIG_FILE", &config)
@@ -351,8 +357,17 @@ async fn setup_aws_plan_shows_what_would_be_created_and_creates_nothing() {
     );
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("AWS account 123456789012"), "{stdout}");
-    assert!(stdout.contains("keep   the policy easytdv-boundary"), "{stdout}");
-    assert!(stdout.contains(&format!("create the IAM user {user}")), "{stdout}");
+    assert!(
+        stdout.contains("keep   the policy easytdv-boundary"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("create the IAM user {user}")),
+        "{stdout}"
+    );
     let iam = aws_sdk_iam::Client::new(&admin_config(REGION).await);
-    assert!(iam.get_user().user_name(&user).send().await.is_err(), "--plan created the user");
+    assert!(
+        iam.get_user().user_name(&user).send().await.is_err(),
+        "--plan created the user"
+    );
 }

@@ -12,9 +12,9 @@ use super::error::AccountError;
 use super::model::{AccountKind, Identity, PermissionCheck, PermissionReport};
 use super::permissions::{self, Needed, NEEDED};
 use super::simulation::{self, RunPlace, Verdict};
-use crate::bootstrap::documents;
 use crate::aws::failure::{self, FailureKind};
 use crate::aws::{AwsContext, CredentialSource};
+use crate::bootstrap::documents;
 
 /// The public SSM parameter of the current Amazon Linux image.
 const AMI_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
@@ -153,8 +153,12 @@ async fn simulate(
                 .simulate_principal_policy()
                 .policy_source_arn(arn)
                 .set_action_names(Some(request.actions.clone()))
-                .set_resource_arns((!request.resources.is_empty()).then(|| request.resources.clone()))
-                .set_context_entries((!request.context.is_empty()).then(|| request.context_entries()))
+                .set_resource_arns(
+                    (!request.resources.is_empty()).then(|| request.resources.clone()),
+                )
+                .set_context_entries(
+                    (!request.context.is_empty()).then(|| request.context_entries()),
+                )
                 .set_marker(marker.clone())
                 .send()
                 .await;
@@ -166,7 +170,13 @@ async fn simulate(
                         return Ok(None); // may not simulate at all: dry runs instead
                     }
                     tracing::warn!(sid = %request.sid, error = %failure::classify(&err).message, "this statement could not be simulated");
-                    unknown.extend(request.actions.iter().filter_map(|a| permissions::find(a)).map(|n| n.action.as_str()));
+                    unknown.extend(
+                        request
+                            .actions
+                            .iter()
+                            .filter_map(|a| permissions::find(a))
+                            .map(|n| n.action.as_str()),
+                    );
                     break;
                 }
             };

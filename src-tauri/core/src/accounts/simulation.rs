@@ -74,13 +74,24 @@ impl RunPlace<'_> {
             return pattern.replace('*', SAMPLE_RUN);
         };
         let region = if region == "*" { self.region } else { region };
-        let account = if account == "*" { self.account } else { account };
+        let account = if account == "*" {
+            self.account
+        } else {
+            account
+        };
         let resource = if service == "s3" {
             // arn:aws:s3:::<bucket>[/<key>]: the bucket is the run's.
             match resource.split_once('/') {
                 Some((bucket, key)) => {
-                    let bucket = if bucket.contains('*') { self.bucket() } else { bucket.to_string() };
-                    format!("{bucket}/{}", key.replace('*', &format!("runs/{SAMPLE_RUN}/train.py")))
+                    let bucket = if bucket.contains('*') {
+                        self.bucket()
+                    } else {
+                        bucket.to_string()
+                    };
+                    format!(
+                        "{bucket}/{}",
+                        key.replace('*', &format!("runs/{SAMPLE_RUN}/train.py"))
+                    )
                 }
                 None if resource.contains('*') => self.bucket(),
                 None => resource.to_string(),
@@ -88,11 +99,19 @@ impl RunPlace<'_> {
         } else {
             resource.replace('*', SAMPLE_RUN)
         };
-        format!("arn:{}:{service}:{region}:{account}:{resource}", self.partition)
+        format!(
+            "arn:{}:{service}:{region}:{account}:{resource}",
+            self.partition
+        )
     }
 
     /// The value a run sends for a condition key the statement tests.
-    fn context_value(&self, operator: &str, key: &str, values: &[String]) -> Option<(Vec<String>, &'static str)> {
+    fn context_value(
+        &self,
+        operator: &str,
+        key: &str,
+        values: &[String],
+    ) -> Option<(Vec<String>, &'static str)> {
         let first = values.first()?;
         let op = operator.trim_end_matches("IfExists");
         let kind = if op == "Bool" { "boolean" } else { "string" };
@@ -117,7 +136,10 @@ impl RunPlace<'_> {
 fn strings(v: &serde_json::Value) -> Vec<String> {
     match v {
         serde_json::Value::String(s) => vec![s.clone()],
-        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -144,7 +166,9 @@ pub fn requests(policy: &str, place: &RunPlace) -> Vec<SimRequest> {
         if let Some(conditions) = st["Condition"].as_object() {
             for (operator, body) in conditions {
                 for (key, values) in body.as_object().into_iter().flatten() {
-                    if let Some((values, kind)) = place.context_value(operator, key, &strings(values)) {
+                    if let Some((values, kind)) =
+                        place.context_value(operator, key, &strings(values))
+                    {
                         context.push((key.clone(), values, kind));
                     }
                 }
@@ -169,7 +193,11 @@ pub fn requests(policy: &str, place: &RunPlace) -> Vec<SimRequest> {
                     .filter(|a| a.split(':').next() == Some(service))
                     .cloned()
                     .collect(),
-                resources: if own.is_empty() { resources.clone() } else { own },
+                resources: if own.is_empty() {
+                    resources.clone()
+                } else {
+                    own
+                },
                 context: context.clone(),
             });
         }
@@ -196,17 +224,26 @@ pub fn verdict(result: &EvaluationResult) -> Verdict {
     let allowed = if per_resource.is_empty() {
         decision_allows(result.eval_decision())
     } else {
-        per_resource.iter().all(|r| decision_allows(r.eval_resource_decision()))
+        per_resource
+            .iter()
+            .all(|r| decision_allows(r.eval_resource_decision()))
     };
     if allowed {
         return Verdict::Allowed;
     }
-    let explicit = result.eval_decision().as_str().eq_ignore_ascii_case("explicitDeny")
+    let explicit = result
+        .eval_decision()
+        .as_str()
+        .eq_ignore_ascii_case("explicitDeny")
+        || per_resource.iter().any(|r| {
+            r.eval_resource_decision()
+                .as_str()
+                .eq_ignore_ascii_case("explicitDeny")
+        });
+    let missing_context = !result.missing_context_values().is_empty()
         || per_resource
             .iter()
-            .any(|r| r.eval_resource_decision().as_str().eq_ignore_ascii_case("explicitDeny"));
-    let missing_context = !result.missing_context_values().is_empty()
-        || per_resource.iter().any(|r| !r.missing_context_values().is_empty());
+            .any(|r| !r.missing_context_values().is_empty());
     if missing_context && !explicit {
         Verdict::Unknown
     } else {
@@ -227,7 +264,9 @@ mod tests {
     };
 
     fn find<'a>(reqs: &'a [SimRequest], action: &str) -> Vec<&'a SimRequest> {
-        reqs.iter().filter(|r| r.actions.iter().any(|a| a == action)).collect()
+        reqs.iter()
+            .filter(|r| r.actions.iter().any(|a| a == action))
+            .collect()
     }
 
     fn shipped() -> Vec<SimRequest> {
@@ -243,7 +282,9 @@ mod tests {
         assert_eq!(create_role.len(), 1);
         assert_eq!(
             create_role[0].resources,
-            vec![format!("arn:aws:iam::123456789012:role/easytdv-{SAMPLE_RUN}")]
+            vec![format!(
+                "arn:aws:iam::123456789012:role/easytdv-{SAMPLE_RUN}"
+            )]
         );
         assert_eq!(
             create_role[0].context,
@@ -268,18 +309,36 @@ mod tests {
         )));
         // S3 objects in the run's bucket and prefix; ListBucket with the run's prefix.
         let put = find(&reqs, "s3:PutObject");
-        assert!(put[0].resources[0].starts_with("arn:aws:s3:::easytdv-123456789012-eu-west-3/easytdv/"), "{:?}", put[0]);
+        assert!(
+            put[0].resources[0].starts_with("arn:aws:s3:::easytdv-123456789012-eu-west-3/easytdv/"),
+            "{:?}",
+            put[0]
+        );
         let list = find(&reqs, "s3:ListBucket");
-        assert!(list[0].context.iter().any(|(k, v, _)| k == "s3:prefix" && v[0].starts_with("easytdv/runs/")));
+        assert!(list[0]
+            .context
+            .iter()
+            .any(|(k, v, _)| k == "s3:prefix" && v[0].starts_with("easytdv/runs/")));
         // Tag conditions get the run's tag; the caller's own user for ${aws:username}.
         let terminate = find(&reqs, "ec2:TerminateInstances");
-        assert!(terminate[0].context.contains(&("aws:ResourceTag/easytdv:app".into(), vec!["easytdv".into()], "string")));
+        assert!(terminate[0].context.contains(&(
+            "aws:ResourceTag/easytdv:app".into(),
+            vec!["easytdv".into()],
+            "string"
+        )));
         let simulate = find(&reqs, "iam:SimulatePrincipalPolicy");
-        assert!(simulate[0].resources.contains(&"arn:aws:iam::123456789012:user/marie".to_string()));
+        assert!(simulate[0]
+            .resources
+            .contains(&"arn:aws:iam::123456789012:user/marie".to_string()));
         // Statements on `*` carry no resource; no statement with a condition goes without context.
         assert!(find(&reqs, "pricing:GetProducts")[0].resources.is_empty());
         for r in &reqs {
-            assert!(r.resources.iter().all(|a| a.starts_with("arn:aws:") && !a.contains('*')), "{r:?}");
+            assert!(
+                r.resources
+                    .iter()
+                    .all(|a| a.starts_with("arn:aws:") && !a.contains('*')),
+                "{r:?}"
+            );
         }
         // Deny statements are not needs.
         assert!(find(&reqs, "iam:PutRolePermissionsBoundary").is_empty());
@@ -300,15 +359,33 @@ mod tests {
         assert_eq!(verdict(&result(D::ImplicitDeny, &[])), Verdict::Denied);
         assert_eq!(verdict(&result(D::ExplicitDeny, &[])), Verdict::Denied);
         // Their own policy wants MFA: we cannot know, so "could not check".
-        assert_eq!(verdict(&result(D::ImplicitDeny, &["aws:MultiFactorAuthPresent"])), Verdict::Unknown);
-        assert_eq!(verdict(&result(D::ExplicitDeny, &["aws:SourceIp"])), Verdict::Denied);
+        assert_eq!(
+            verdict(&result(D::ImplicitDeny, &["aws:MultiFactorAuthPresent"])),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            verdict(&result(D::ExplicitDeny, &["aws:SourceIp"])),
+            Verdict::Denied
+        );
         // Per resource: every resource must be allowed.
         let per = |d1: D, d2: D| {
             EvaluationResult::builder()
                 .eval_action_name("ssm:SendCommand")
                 .eval_decision(D::ImplicitDeny)
-                .resource_specific_results(ResourceSpecificResult::builder().eval_resource_name("a").eval_resource_decision(d1).build().unwrap())
-                .resource_specific_results(ResourceSpecificResult::builder().eval_resource_name("b").eval_resource_decision(d2).build().unwrap())
+                .resource_specific_results(
+                    ResourceSpecificResult::builder()
+                        .eval_resource_name("a")
+                        .eval_resource_decision(d1)
+                        .build()
+                        .unwrap(),
+                )
+                .resource_specific_results(
+                    ResourceSpecificResult::builder()
+                        .eval_resource_name("b")
+                        .eval_resource_decision(d2)
+                        .build()
+                        .unwrap(),
+                )
                 .build()
                 .unwrap()
         };
