@@ -16,6 +16,15 @@ pub const DLAMI_GPU: &str =
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id";
 pub const DLAMI_GPU_ARM: &str =
     "/aws/service/deeplearning/ami/arm64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id";
+/// The NVIDIA families those images support, as their release notes list
+/// them ("supported_ec2_instances" of the Deep Learning Base OSS Nvidia
+/// Driver GPU AMI (Amazon Linux 2023), x86_64 and ARM64, 2026): older GPUs
+/// (P2, P3, G3) and fractional ones (G6f) are not among them.
+const DLAMI_GPU_FAMILIES: &[&str] = &[
+    "g4dn", "g5", "g6", "g6e", "gr6", "g7e", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200",
+    "p6-b300",
+];
+const DLAMI_GPU_ARM_FAMILIES: &[&str] = &["g5g", "p6e-gb200", "p6e-gb300"];
 
 /// What accelerates a machine, as far as its image is concerned.
 #[derive(Debug, Clone, Copy, Serialize, specta::Type, PartialEq, Eq)]
@@ -101,6 +110,7 @@ fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
         .unwrap_or("")
         .to_ascii_lowercase();
     let accelerator = accelerator_of(family, gpu_count, &vendor);
+    let warning = warning_of(family, accelerator, arm);
     let category = if gpu_count > 0 {
         TypeCategory::Gpu
     } else {
@@ -124,7 +134,7 @@ fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
         arm,
         category,
         accelerator,
-        warning: accelerator_warning(accelerator),
+        warning,
         previous_generation: t.current_generation() == Some(false),
         usd_per_hour: None,
         recommended: None,
@@ -147,6 +157,35 @@ pub fn accelerator_of(family: &str, gpu_count: i32, gpu_vendor: &str) -> Acceler
         return Accelerator::Other;
     }
     Accelerator::None
+}
+
+/// Does the automatic Deep Learning image support this NVIDIA family?
+fn image_supports(family: &str, arm: bool) -> bool {
+    let families = if arm {
+        DLAMI_GPU_ARM_FAMILIES
+    } else {
+        DLAMI_GPU_FAMILIES
+    };
+    families.contains(&family)
+}
+
+/// Said next to a type whose automatic image does not suit it.
+fn warning_of(family: &str, accelerator: Accelerator, arm: bool) -> Option<String> {
+    if accelerator == Accelerator::Nvidia && !image_supports(family, arm) {
+        return Some(format!(
+            "Older NVIDIA GPU ({}): AWS's current Deep Learning image does not support it, so easyTDV has no automatic image for it. Pick a g4dn, g5, g6 or newer machine, or enter an image that supports it.",
+            family.to_ascii_uppercase()
+        ));
+    }
+    accelerator_warning(accelerator)
+}
+
+/// Whether easyTDV offers the type for an EC2 run: every type but the
+/// NVIDIA ones its automatic image does not support (P2, P3, G3…), which
+/// would start without a working GPU driver.
+pub fn offered_for_ec2(info: &InstanceTypeInfo) -> bool {
+    let family = info.name.split('.').next().unwrap_or("");
+    info.accelerator != Accelerator::Nvidia || image_supports(family, info.arm)
 }
 
 fn accelerator_warning(a: Accelerator) -> Option<String> {
@@ -225,6 +264,12 @@ pub async fn list_instance_types(ctx: &AwsContext) -> Result<Vec<InstanceTypeInf
 /// by architecture and accelerator vendor. Machines no automatic image
 /// supports are refused (the user may still enter an image).
 pub fn default_image_parameter(info: &InstanceTypeInfo) -> Result<&'static str, PipelineError> {
+    if !offered_for_ec2(info) {
+        return Err(PipelineError::NoAutomaticImage {
+            instance_type: info.name.clone(),
+            why: info.warning.clone().unwrap_or_default(),
+        });
+    }
     match (info.accelerator, info.arm) {
         (Accelerator::Nvidia, false) => Ok(DLAMI_GPU),
         (Accelerator::Nvidia, true) => Ok(DLAMI_GPU_ARM),
