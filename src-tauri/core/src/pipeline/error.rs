@@ -58,6 +58,13 @@ pub enum PipelineError {
         region: String,
     },
 
+    #[error("the machine type {instance_type} is offered in {region} only in {}, where the default network (VPC) has no subnet", .zones.join(", "))]
+    NoSubnetForType {
+        instance_type: String,
+        region: String,
+        zones: Vec<String>,
+    },
+
     #[error("the disk must be at least {needed} GiB for this machine image (asked: {asked} GiB)")]
     DiskTooSmallForImage { needed: i32, asked: u32 },
 
@@ -167,6 +174,7 @@ impl PipelineError {
                 | PipelineError::NoAutomaticImage { .. }
                 | PipelineError::BudgetTooSmall { .. }
                 | PipelineError::UnknownInstanceType { .. }
+                | PipelineError::NoSubnetForType { .. }
                 | PipelineError::BucketOtherRegion { .. }
                 | PipelineError::BucketTaken(_)
                 | PipelineError::BucketNotOurs(_)
@@ -200,6 +208,7 @@ impl Explain for PipelineError {
             PipelineError::BucketNotOurs(_) => "bucket_not_ours",
             PipelineError::NoDefaultVpc(_) => "no_default_vpc",
             PipelineError::UnknownInstanceType { .. } => "unknown_instance_type",
+            PipelineError::NoSubnetForType { .. } => "no_subnet_for_type",
             PipelineError::DiskTooSmallForImage { .. } => "disk_too_small",
             PipelineError::UnknownImage(_) => "unknown_image",
             PipelineError::BudgetTooSmall { .. } => "budget_too_small",
@@ -221,6 +230,12 @@ impl Explain for PipelineError {
     }
 
     fn hint(&self) -> Option<String> {
+        if let PipelineError::NoSubnetForType { region, zones, .. } = self {
+            let zone = zones.first().map(String::as_str).unwrap_or("<zone>");
+            return Some(format!(
+                "Create a default subnet in one of those zones (VPC console → Subnets → Actions → Create default subnet, or `aws ec2 create-default-subnet --availability-zone {zone} --region {region}`), or pick another machine type or region."
+            ));
+        }
         if let PipelineError::QuotaTooLow { link, .. }
         | PipelineError::TrainingQuotaTooLow { link, .. } = self
         {
@@ -258,6 +273,7 @@ impl Explain for PipelineError {
                     "Create a default VPC in the AWS console (VPC → Actions → Create default VPC) or pick another region."
                 }
                 PipelineError::UnknownInstanceType { .. } => "Pick a machine type from the list offered for this region.",
+                PipelineError::NoSubnetForType { .. } => "Create a default subnet in one of those zones, or pick another machine type or region.",
                 PipelineError::DiskTooSmallForImage { .. } => "Raise the disk size to at least the size named above.",
                 PipelineError::UnknownImage(_) => "Leave the image on \"Automatic\" or enter an image id from this region.",
                 PipelineError::StackFailed { .. } => {

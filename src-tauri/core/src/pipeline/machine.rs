@@ -369,7 +369,9 @@ pub struct LaunchSubnet {
 }
 
 /// The zones of the region that offer `instance_type`, each with the
-/// default VPC's subnet there. `UnknownInstanceType` when no zone offers it.
+/// default VPC's subnet there. `UnknownInstanceType` when no zone offers it,
+/// `NoSubnetForType` (naming the zones) when the default VPC has a subnet in
+/// none of them.
 pub async fn launch_subnets(
     ctx: &AwsContext,
     instance_type: &str,
@@ -413,19 +415,33 @@ pub async fn launch_subnets(
         .send()
         .await
         .map_err(|e| aws_error("find the default network's subnets", e))?;
-    Ok(zones
-        .into_iter()
+    let subnets = subnets_in(&zones, out.subnets());
+    if subnets.is_empty() {
+        return Err(PipelineError::NoSubnetForType {
+            instance_type: instance_type.into(),
+            region: ctx.region().into(),
+            zones,
+        });
+    }
+    Ok(subnets)
+}
+
+/// The default subnet of each zone, in the zones' order; zones without
+/// one are left out.
+fn subnets_in(zones: &[String], subnets: &[aws_sdk_ec2::types::Subnet]) -> Vec<LaunchSubnet> {
+    zones
+        .iter()
         .filter_map(|zone| {
-            out.subnets()
+            subnets
                 .iter()
                 .find(|s| s.availability_zone() == Some(zone.as_str()))
                 .and_then(|s| s.subnet_id())
                 .map(|id| LaunchSubnet {
                     subnet_id: id.to_string(),
-                    zone,
+                    zone: zone.clone(),
                 })
         })
-        .collect())
+        .collect()
 }
 
 /// The regions enabled for the account (EC2 `DescribeRegions`), with their

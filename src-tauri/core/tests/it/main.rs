@@ -8,6 +8,7 @@ mod accounts_sandbox;
 mod catalog;
 mod common;
 mod costs;
+mod launch_preflight;
 mod lost_connection;
 mod outputs;
 mod pipeline;

@@ -107,3 +107,47 @@ fn nvidia_families_the_deep_learning_image_does_not_support_get_no_automatic_ima
         assert!(offered_for_ec2(&info(name, gpus, vendor, false)), "{name}");
     }
 }
+
+#[test]
+fn zones_without_a_default_subnet_are_left_out_and_named_when_none_is_left() {
+    use crate::explain::Explain;
+    let subnet = |id: &str, zone: &str| {
+        aws_sdk_ec2::types::Subnet::builder()
+            .subnet_id(id)
+            .availability_zone(zone)
+            .build()
+    };
+    let zones = vec!["eu-north-1b".to_string(), "eu-north-1c".to_string()];
+    let found = subnets_in(
+        &zones,
+        &[
+            subnet("subnet-a", "eu-north-1a"),
+            subnet("subnet-c", "eu-north-1c"),
+        ],
+    );
+    assert_eq!(
+        found,
+        [LaunchSubnet {
+            subnet_id: "subnet-c".into(),
+            zone: "eu-north-1c".into()
+        }]
+    );
+    assert!(subnets_in(&zones, &[subnet("subnet-a", "eu-north-1a")]).is_empty());
+    let e = PipelineError::NoSubnetForType {
+        instance_type: "g5.xlarge".into(),
+        region: "eu-north-1".into(),
+        zones,
+    };
+    assert_eq!(
+        e.to_string(),
+        "the machine type g5.xlarge is offered in eu-north-1 only in eu-north-1b, eu-north-1c, where the default network (VPC) has no subnet"
+    );
+    let hint = e.hint().unwrap();
+    assert!(
+        hint.contains(
+            "aws ec2 create-default-subnet --availability-zone eu-north-1b --region eu-north-1"
+        ),
+        "{hint}"
+    );
+    assert!(e.is_bad_input());
+}
