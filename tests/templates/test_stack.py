@@ -232,7 +232,9 @@ def test_lambda_function_settings(template):
         "MAX_RUNTIME_HOURS",
         "BUCKET",
         "RUN_PREFIX",
+        "BUCKET_OWNER",
     }
+    assert fn["Environment"]["Variables"]["BUCKET_OWNER"] == {"Ref": "AWS::AccountId"}
     log_group = template["Resources"]["LaunchFunctionLogGroup"]["Properties"]
     assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/easytdv-${RunId}-launch"}
     assert log_group["RetentionInDays"] == 7
