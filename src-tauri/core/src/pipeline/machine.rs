@@ -1,7 +1,7 @@
 //! What AWS tells about machines: offered instance types, the current image
 //! for a region (public SSM parameters), an image's root disk, the default VPC.
 
-use aws_sdk_ec2::types::{Filter, InstanceTypeInfo as Ec2TypeInfo, LocationType};
+use aws_sdk_ec2::types::{InstanceTypeInfo as Ec2TypeInfo, LocationType};
 use serde::Serialize;
 
 use super::error::{aws_error, error_code, PipelineError};
@@ -343,107 +343,6 @@ pub async fn describe_image(ctx: &AwsContext, id: &str) -> Result<AmiInfo, Pipel
     })
 }
 
-/// The region's default VPC, where the training machine runs.
-pub async fn default_vpc(ctx: &AwsContext) -> Result<String, PipelineError> {
-    let out = ctx
-        .ec2()
-        .describe_vpcs()
-        .filters(Filter::builder().name("is-default").values("true").build())
-        .send()
-        .await
-        .map_err(|e| aws_error("find the default network (VPC)", e))?;
-    out.vpcs()
-        .first()
-        .and_then(|v| v.vpc_id())
-        .map(str::to_string)
-        .ok_or_else(|| PipelineError::NoDefaultVpc(ctx.region().to_string()))
-}
-
-/// A default subnet in a zone that offers the machine type: where the
-/// launcher may start it, tried in order.
-#[derive(Debug, Clone, Serialize, specta::Type, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct LaunchSubnet {
-    pub subnet_id: String,
-    pub zone: String,
-}
-
-/// The zones of the region that offer `instance_type`, each with the
-/// default VPC's subnet there. `UnknownInstanceType` when no zone offers it,
-/// `NoSubnetForType` (naming the zones) when the default VPC has a subnet in
-/// none of them.
-pub async fn launch_subnets(
-    ctx: &AwsContext,
-    instance_type: &str,
-    vpc_id: &str,
-) -> Result<Vec<LaunchSubnet>, PipelineError> {
-    let ec2 = ctx.ec2();
-    let out = ec2
-        .describe_instance_type_offerings()
-        .location_type(LocationType::AvailabilityZone)
-        .filters(
-            Filter::builder()
-                .name("instance-type")
-                .values(instance_type)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| aws_error("find the zones that offer the machine type", e))?;
-    let mut zones: Vec<String> = out
-        .instance_type_offerings()
-        .iter()
-        .filter_map(|o| o.location().map(str::to_string))
-        .collect();
-    zones.sort();
-    zones.dedup();
-    if zones.is_empty() {
-        return Err(PipelineError::UnknownInstanceType {
-            instance_type: instance_type.into(),
-            region: ctx.region().into(),
-        });
-    }
-    let out = ec2
-        .describe_subnets()
-        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-        .filters(
-            Filter::builder()
-                .name("default-for-az")
-                .values("true")
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| aws_error("find the default network's subnets", e))?;
-    let subnets = subnets_in(&zones, out.subnets());
-    if subnets.is_empty() {
-        return Err(PipelineError::NoSubnetForType {
-            instance_type: instance_type.into(),
-            region: ctx.region().into(),
-            zones,
-        });
-    }
-    Ok(subnets)
-}
-
-/// The default subnet of each zone, in the zones' order; zones without
-/// one are left out.
-fn subnets_in(zones: &[String], subnets: &[aws_sdk_ec2::types::Subnet]) -> Vec<LaunchSubnet> {
-    zones
-        .iter()
-        .filter_map(|zone| {
-            subnets
-                .iter()
-                .find(|s| s.availability_zone() == Some(zone.as_str()))
-                .and_then(|s| s.subnet_id())
-                .map(|id| LaunchSubnet {
-                    subnet_id: id.to_string(),
-                    zone: zone.clone(),
-                })
-        })
-        .collect()
-}
-
 /// The regions enabled for the account (EC2 `DescribeRegions`), with their
 /// console names; a region too new for our name table shows its code.
 pub async fn enabled_regions(
@@ -477,6 +376,9 @@ fn r_opt_in(all: &[aws_sdk_ec2::types::Region], code: &str) -> bool {
         .and_then(|r| r.opt_in_status())
         .is_some_and(|s| s != "opt-in-not-required")
 }
+
+mod network;
+pub use network::{default_vpc, launch_subnets, LaunchSubnet};
 
 #[cfg(test)]
 mod tests;
