@@ -118,6 +118,18 @@ pub enum PipelineError {
     #[error("the machine {instance_id} stopped unexpectedly ({state})")]
     InstanceLost { instance_id: String, state: String },
 
+    #[error("AWS ended the machine {instance_id} as it started ({state}): {} ({code}: {message})", super::instance::reason_words(.code))]
+    InstanceEnded {
+        instance_id: String,
+        state: String,
+        code: String,
+        message: String,
+        region: String,
+    },
+
+    #[error("your account's default disk (EBS) encryption key in {region} is set as \"{value}\", not by its key ARN, so easyTDV cannot let the launcher use exactly that key")]
+    EbsKeyNotAnArn { value: String, region: String },
+
     #[error("installing the requirements failed (status {status}, exit code {exit_code})")]
     InstallFailed {
         status: String,
@@ -221,6 +233,8 @@ impl Explain for PipelineError {
             PipelineError::StackFailed { .. } => "stack_failed",
             PipelineError::LaunchFailed { .. } => "launch_failed",
             PipelineError::InstanceLost { .. } => "instance_lost",
+            PipelineError::InstanceEnded { .. } => "instance_ended",
+            PipelineError::EbsKeyNotAnArn { .. } => "ebs_key_not_an_arn",
             PipelineError::InstallFailed { .. } => "install_failed",
             PipelineError::TrainingFailed { .. } => "training_failed",
             PipelineError::Timeout { .. } => "timeout",
@@ -234,6 +248,14 @@ impl Explain for PipelineError {
             let zone = zones.first().map(String::as_str).unwrap_or("<zone>");
             return Some(format!(
                 "Create a default subnet in one of those zones (VPC console → Subnets → Actions → Create default subnet, or `aws ec2 create-default-subnet --availability-zone {zone} --region {region}`), or pick another machine type or region."
+            ));
+        }
+        if let PipelineError::InstanceEnded { code, region, .. } = self {
+            return Some(super::instance::reason_hint(code, region));
+        }
+        if let PipelineError::EbsKeyNotAnArn { value, region } = self {
+            return Some(format!(
+                "Name the same key by its ARN: `aws kms describe-key --key-id {value} --region {region} --query KeyMetadata.Arn --output text`, then `aws ec2 modify-ebs-default-kms-key-id --kms-key-id <that ARN> --region {region}`; or go back to AWS's own key with `aws ec2 reset-ebs-default-kms-key-id --region {region}`. Then launch again; nothing was created."
             ));
         }
         if let PipelineError::QuotaTooLow { link, .. }
@@ -283,6 +305,9 @@ impl Explain for PipelineError {
                     "Often a quota or capacity limit: try another machine type or region, then retry. Delete the run's resources if you stop here."
                 }
                 PipelineError::InstanceLost { .. } => "Delete the run's resources and launch again.",
+                PipelineError::InstanceEnded { .. } | PipelineError::EbsKeyNotAnArn { .. } => {
+                    "Delete the run's resources and launch again."
+                }
                 PipelineError::TrainingJobFailed { .. } => {
                     "Fix train.py or requirements.txt (see the log's end below) and launch again; outputs written so far were kept."
                 }

@@ -14,6 +14,7 @@
 
 mod assets;
 mod delete;
+mod ebs_key;
 mod error;
 mod inputs;
 mod instance;
