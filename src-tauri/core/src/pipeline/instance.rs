@@ -385,6 +385,44 @@ pub async fn terminate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explain::Explain;
+
+    #[test]
+    fn a_machine_ended_at_launch_is_told_with_aws_reason_and_what_to_do() {
+        // AWS's StateReason when EBS cannot use the default key for the launcher.
+        let e = PipelineError::InstanceEnded {
+            instance_id: "i-0abc".into(),
+            state: "terminated".into(),
+            code: "Client.InternalError".into(),
+            message: "Client.InternalError: Client error on launch".into(),
+            region: "eu-west-3".into(),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("i-0abc")
+                && text.contains("default EBS key")
+                && text.contains(
+                    "(Client.InternalError: Client.InternalError: Client error on launch)"
+                ),
+            "{text}"
+        );
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("aws ec2 get-ebs-default-kms-key-id --region eu-west-3")
+                && hint.contains("aws ec2 reset-ebs-default-kms-key-id --region eu-west-3"),
+            "{hint}"
+        );
+        assert_eq!(e.code(), "instance_ended");
+        assert!(!e.is_bad_input() && !e.is_transient());
+        for code in [
+            "Server.InsufficientInstanceCapacity",
+            "Client.VolumeLimitExceeded",
+            "Server.InternalError",
+        ] {
+            assert_ne!(reason_words(code), reason_words("Something.New"), "{code}");
+        }
+        assert!(reason_hint("Client.VolumeLimitExceeded", "eu-west-3").contains("EBS"));
+    }
 
     #[test]
     fn the_code_in_a_launcher_message() {
