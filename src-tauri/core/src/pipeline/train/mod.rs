@@ -176,7 +176,7 @@ impl Train {
         // Independent reads, asked at once (each is a round trip to AWS);
         // their errors are then told in this order, as if asked one by one.
         let known_account = self.resources.account_id.clone();
-        let (ami, quota, network, account, ebs_key) = tokio::join!(
+        let (ami, quota, network, account, disk_key) = tokio::join!(
             machine::resolve_ami(ctx, &info, self.request.ami.as_deref()),
             quotas::check_vcpus(ctx, &info),
             async {
@@ -201,11 +201,11 @@ impl Train {
         }
         quota?;
         let (vpc_id, subnets) = network?;
-        let ebs_key = ebs_key?;
+        let disk_key = disk_key?;
         self.subnets = subnets;
         self.price_and_cap(timer).await?;
         timer.update(format!("Using image {} ({})", ami.name, ami.id));
-        match &ebs_key {
+        match &disk_key {
             ebs_key::EbsDefaultKey::Customer(arn) => timer.update(format!(
                 "Disks are encrypted with your account's own KMS key {arn}: the launcher may use it"
             )),
@@ -254,7 +254,7 @@ impl Train {
             s3_requirements_key: self.key("requirements.txt"),
             ami_id: ami.id,
             vpc_id,
-            ebs_kms_key_arn: ebs_key.customer_arn().map(str::to_string),
+            ebs_kms_key_arn: disk_key.customer_arn().map(str::to_string),
         })
     }
 
