@@ -10,7 +10,10 @@ Everything else comes from the function's environment, set by
 templates/stack.yaml:
 
     RUN_ID, AMI_ID, INSTANCE_TYPE, DISK_SIZE_GB, INSTANCE_PROFILE_ARN,
-    SECURITY_GROUP_ID, MAX_RUNTIME_HOURS, BUCKET, RUN_PREFIX
+    SECURITY_GROUP_ID, MAX_RUNTIME_HOURS, BUCKET, RUN_PREFIX, BUCKET_OWNER
+
+(BUCKET_OWNER, the account id, is passed as ExpectedBucketOwner on every S3
+call to the run's bucket, as the core does.)
 
 A live instance (pending/running) already tagged ``easytdv:run-id=<run>`` and
 ``easytdv:launch=<N>`` is returned instead of launching a second one. Otherwise
@@ -200,13 +203,15 @@ def run_instances_request(cfg, device_name, launch=1, subnet=None, index=None):
 STOP_FILE = "stop"
 
 
-def stop_requested(s3, bucket, prefix):
+def stop_requested(s3, bucket, prefix, owner):
     """True once the run was stopped: the core writes <prefix>/stop before it
-    deletes anything, so a launcher still running then launches nothing."""
+    deletes anything, so a launcher still running then launches nothing.
+    ``owner`` (the account) is the bucket's expected owner: a bucket of anyone
+    else answers 403 and is never read."""
     if s3 is None:
         return False
     try:
-        s3.head_object(Bucket=bucket, Key=f"{prefix}/{STOP_FILE}")
+        s3.head_object(Bucket=bucket, Key=f"{prefix}/{STOP_FILE}", ExpectedBucketOwner=owner)
         return True
     except ClientError:
         # 404 (no stop), or 403 (without s3:ListBucket a missing key is 403).
@@ -305,10 +310,13 @@ def handler(event, context):
     subnets = subnet_choices(event)
     ec2 = boto3.client("ec2")
     bucket, prefix = os.environ.get("BUCKET", ""), os.environ.get("RUN_PREFIX", "")
-    s3 = boto3.client("s3") if bucket and prefix else None
+    s3, owner = None, None
+    if bucket and prefix:
+        owner = _env("BUCKET_OWNER")
+        s3 = boto3.client("s3")
 
     def stopped():
-        return stop_requested(s3, bucket, prefix)
+        return stop_requested(s3, bucket, prefix, owner)
 
     existing = live_instance(ec2, cfg["RUN_ID"], launch)
     if existing is not None:

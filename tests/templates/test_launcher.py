@@ -381,6 +381,7 @@ def test_stack_and_launcher_work_in_moto(monkeypatch, tmp_path):
         function = boto3.client("lambda").get_function_configuration(FunctionName=outputs["LaunchFunctionName"])
         variables = function["Environment"]["Variables"]
         assert all(isinstance(v, str) for v in variables.values()), variables
+        assert variables["BUCKET_OWNER"] == boto3.client("sts").get_caller_identity()["Account"]
 
         # Run the handler as the sandbox would: unpacked zip, function env.
         package = tmp_path / "package"
@@ -432,6 +433,22 @@ def test_a_stopped_run_launches_nothing(launch, monkeypatch):
     with pytest.raises(launch.LaunchError, match="the run was stopped"):
         launch.handler({"launch": 1, "subnets": SUBNETS}, None)
     assert ec2.run_calls == []
-    assert s3.heads == [{"Bucket": LAMBDA_ENV["BUCKET"], "Key": f"{LAMBDA_ENV['RUN_PREFIX']}/stop"}]
+    # The bucket's owner is checked, as on every call the core makes to it.
+    assert s3.heads == [
+        {
+            "Bucket": LAMBDA_ENV["BUCKET"],
+            "Key": f"{LAMBDA_ENV['RUN_PREFIX']}/stop",
+            "ExpectedBucketOwner": "123456789012",
+        }
+    ]
     s3.stopped = False
     assert launch.handler({"launch": 1, "subnets": SUBNETS}, None)["instance_id"] == "i-0abc1234def567890"
+
+
+def test_the_bucket_owner_is_required_with_a_bucket(launch, monkeypatch):
+    monkeypatch.delenv("BUCKET_OWNER")
+    ec2 = FakeEc2([_ok()])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: {"ec2": ec2, "s3": FakeS3(False)}[service])
+    with pytest.raises(launch.LaunchError, match="BUCKET_OWNER is not set"):
+        launch.handler({"launch": 1, "subnets": SUBNETS}, None)
+    assert ec2.run_calls == []

@@ -28,10 +28,20 @@ def test_parameters_and_outputs(template):
         "VpcId",
         "MaxRuntimeHours",
         "CacheKey",
+        "EbsKmsKeyArn",
     }
     # Put into the instance role's ARNs: a key or nothing, never a wildcard.
     key = re.compile(params["CacheKey"]["AllowedPattern"])
     assert key.match("a" * 64) and key.match("") and not key.match("*") and not key.match("a" * 63 + "*")
+    key = re.compile(params["EbsKmsKeyArn"]["AllowedPattern"])
+    assert key.match("arn:aws:kms:eu-west-3:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    assert key.match("") and params["EbsKmsKeyArn"]["Default"] == ""
+    for bad in (
+        "alias/aws/ebs",
+        "arn:aws:kms:eu-west-3:123456789012:alias/mine",
+        "arn:aws:kms:eu-west-3:123456789012:key/*",
+    ):
+        assert not key.match(bad), bad
     # String (a SageMaker run names no VPC), still only a VPC id or empty
     assert params["VpcId"]["Type"] == "String"
     vpc = re.compile(params["VpcId"]["AllowedPattern"])
@@ -175,7 +185,7 @@ def test_launcher_permissions_are_exactly_what_launch_py_needs(template):
     role = template["Resources"]["LaunchFunctionRole"]["Properties"]
     trust = role["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
-    actions = set()
+    actions, kms = set(), []
     for statement in _statements(template["Resources"]["LaunchFunctionRole"]):
         actions.update(_actions(statement))
         if statement.get("Resource") == "*":
@@ -185,6 +195,8 @@ def test_launcher_permissions_are_exactly_what_launch_py_needs(template):
             assert statement["Condition"] == {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
         if "ec2:RunInstances" in _actions(statement):
             assert "*" != statement["Resource"]
+        if any(a.startswith("kms:") for a in _actions(statement)):
+            kms.append(statement)
     assert actions == {
         "ec2:RunInstances",
         "ec2:CreateTags",
@@ -194,11 +206,30 @@ def test_launcher_permissions_are_exactly_what_launch_py_needs(template):
         "s3:GetObject",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        # EBS encryption with a customer-managed default key (AWS's documented list)
+        "kms:CreateGrant",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
     }
+    # Exactly the default EBS key the app passes (or a key id that cannot
+    # exist), only through EC2 in this region; grants only for AWS resources.
+    no_key = {"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/no-customer-managed-key"}
+    via_ec2 = {"kms:ViaService": {"Fn::Sub": "ec2.${AWS::Region}.amazonaws.com"}}
+    assert len(kms) == 2
+    for statement in kms:
+        assert statement["Resource"] == {"Fn::If": ["UseCustomerEbsKey", {"Ref": "EbsKmsKeyArn"}, no_key]}
+        assert statement["Condition"]["StringEquals"] == via_ec2
+        if "kms:CreateGrant" in _actions(statement):
+            assert _actions(statement) == ["kms:CreateGrant"]
+            assert statement["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+    assert template["Conditions"]["UseCustomerEbsKey"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "EbsKmsKeyArn"}, ""]}]}
 
 
 def test_each_engine_creates_only_its_own_resources(template):
-    assert template["Conditions"] == {
+    assert {k: v for k, v in template["Conditions"].items() if k != "UseCustomerEbsKey"} == {
         "UseEc2": {"Fn::Equals": [{"Ref": "Engine"}, "ec2"]},
         "UseSageMaker": {"Fn::Equals": [{"Ref": "Engine"}, "sagemaker"]},
     }
@@ -274,7 +305,9 @@ def test_lambda_function_settings(template):
         "MAX_RUNTIME_HOURS",
         "BUCKET",
         "RUN_PREFIX",
+        "BUCKET_OWNER",
     }
+    assert fn["Environment"]["Variables"]["BUCKET_OWNER"] == {"Ref": "AWS::AccountId"}
     log_group = template["Resources"]["LaunchFunctionLogGroup"]["Properties"]
     assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/easytdv-${RunId}-launch"}
     assert log_group["RetentionInDays"] == 7

@@ -36,6 +36,11 @@ pub async fn train(args: TrainArgs) -> CliResult {
         eprintln!("error: {problem}");
         return Err(ExitCode::from(EXIT_INPUT));
     }
+    // What the person typed is checked first: a wrong input is told even when
+    // AWS (or the sandbox) cannot be reached.
+    if let Err(e) = pipeline::check_request(&args.request()) {
+        return Err(report::fail(&e, EXIT_INPUT));
+    }
     let services = open_services()?;
     let source = access::source(&args.access, &services)?;
     let ctx = access::context(&source, &args.region).await?;

@@ -70,17 +70,16 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The machine types offered to `account_id` in the context's region,
-    /// with their prices when `prices` can tell them.
-    pub async fn instance_types(
+    /// Every type EC2 offers `account_id` in the context's region, asked
+    /// once per process.
+    async fn offered(
         &self,
         account_id: &str,
         ctx: &AwsContext,
-        prices: Option<&Prices>,
     ) -> Result<Vec<InstanceTypeInfo>, PipelineError> {
         let key = (account_id.to_string(), ctx.region().to_string());
         let cached = self.lock().get(&key).cloned();
-        let mut types = match cached {
+        Ok(match cached {
             Some(found) => found,
             None => {
                 let mut types = machine::list_instance_types(ctx).await?;
@@ -88,7 +87,19 @@ impl Catalog {
                 self.lock().insert(key, types.clone());
                 types
             }
-        };
+        })
+    }
+
+    /// The machine types offered for an EC2 run to `account_id` in the
+    /// context's region (not the NVIDIA ones the automatic image does not
+    /// support), with their prices when `prices` can tell them.
+    pub async fn instance_types(
+        &self,
+        account_id: &str,
+        ctx: &AwsContext,
+        prices: Option<&Prices>,
+    ) -> Result<Vec<InstanceTypeInfo>, PipelineError> {
+        let mut types = for_ec2(self.offered(account_id, ctx).await?);
         if let Some(prices) = prices {
             let table = prices.table(ctx, Service::Ec2).await;
             for t in &mut types {
@@ -112,7 +123,8 @@ impl Catalog {
         ctx: &AwsContext,
         prices: &Prices,
     ) -> Result<Vec<InstanceTypeInfo>, PipelineError> {
-        let ec2 = self.instance_types(account_id, ctx, None).await?;
+        // SageMaker runs its own containers: the EC2 image's limits do not apply.
+        let ec2 = self.offered(account_id, ctx).await?;
         let table = prices.table(ctx, Service::SageMaker).await;
         let hourly = |name: &str| {
             table
@@ -145,6 +157,11 @@ impl Catalog {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Vec<InstanceTypeInfo>>> {
         self.types.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The types offered for an EC2 run.
+fn for_ec2(types: Vec<InstanceTypeInfo>) -> Vec<InstanceTypeInfo> {
+    types.into_iter().filter(machine::offered_for_ec2).collect()
 }
 
 /// Marks the first offered type of each need in [`RECOMMENDED`].
@@ -183,6 +200,29 @@ mod tests {
             usd_per_hour: None,
             recommended: None,
         }
+    }
+
+    fn gpu(name: &str) -> InstanceTypeInfo {
+        InstanceTypeInfo {
+            gpu_count: 1,
+            category: TypeCategory::Gpu,
+            accelerator: Accelerator::Nvidia,
+            ..t(name)
+        }
+    }
+
+    #[test]
+    fn old_nvidia_families_are_not_offered_for_ec2() {
+        let offered = for_ec2(vec![
+            t("t3.medium"),
+            gpu("p2.xlarge"),
+            gpu("p3.2xlarge"),
+            gpu("g3.4xlarge"),
+            gpu("g4dn.xlarge"),
+            gpu("p5.48xlarge"),
+        ]);
+        let names: Vec<&str> = offered.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["t3.medium", "g4dn.xlarge", "p5.48xlarge"]);
     }
 
     #[test]

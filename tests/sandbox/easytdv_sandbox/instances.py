@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from moto.ec2.models.instances import Instance, InstanceBackend
 
-from . import principals, procs
+from . import ebs_keys, principals, procs
 from .config import CONFIG, child_env
 
 
@@ -28,6 +29,7 @@ class Runtime:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+log = logging.getLogger(__name__)
 RUNTIMES: dict[str, Runtime] = {}
 SHIMS = Path(__file__).resolve().parent / "shims"
 
@@ -183,6 +185,11 @@ def _run_instances(self, *args, **kwargs):
     if reservation.id in known:  # the same ClientToken again: nothing new launched
         return reservation
     for instance in reservation.instances:
+        why = ebs_keys.refusal(self, instance, ebs_keys.caller())
+        if why:  # its disk cannot be encrypted: it never boots
+            log.warning("sandbox: %s fails to launch: %s", instance.id, why)
+            ebs_keys.refuse(instance, why)
+            continue
         launched(instance, self.region_name)
     return reservation
 
@@ -208,6 +215,7 @@ def _start(self):
 
 
 def install() -> None:
+    ebs_keys.install()
     InstanceBackend.run_instances = _run_instances
     Instance.instance_status = property(_instance_status)
     Instance.system_status = property(_system_status)

@@ -188,6 +188,7 @@ def test_the_launcher_moves_to_a_zone_with_capacity_and_is_idempotent(aws, ami, 
         "MAX_RUNTIME_HOURS": "1",
         "BUCKET": "b",
         "RUN_PREFIX": f"easytdv/runs/{run}",
+        "BUCKET_OWNER": "123456789012",
     }
     fn = aws("lambda")
     fn.create_function(

@@ -166,8 +166,8 @@ async fn simulate(
                 Ok(out) => out,
                 Err(err) => {
                     unanswered(&err, source, ctx.region())?;
-                    if !answered && failure::classify(&err).kind == FailureKind::Denied {
-                        return Ok(None); // may not simulate at all: dry runs instead
+                    if !answered {
+                        return Ok(None); // no simulation at all (denied, unsupported): dry runs instead
                     }
                     tracing::warn!(sid = %request.sid, error = %failure::classify(&err).message, "this statement could not be simulated");
                     unknown.extend(

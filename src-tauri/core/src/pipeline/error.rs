@@ -61,6 +61,13 @@ pub enum PipelineError {
         region: String,
     },
 
+    #[error("the machine type {instance_type} is offered in {region} only in {}, where the default network (VPC) has no subnet", .zones.join(", "))]
+    NoSubnetForType {
+        instance_type: String,
+        region: String,
+        zones: Vec<String>,
+    },
+
     #[error("the disk must be at least {needed} GiB for this machine image (asked: {asked} GiB)")]
     DiskTooSmallForImage { needed: i32, asked: u32 },
 
@@ -123,6 +130,18 @@ pub enum PipelineError {
     #[error("the machine {instance_id} stopped unexpectedly ({state})")]
     InstanceLost { instance_id: String, state: String },
 
+    #[error("AWS ended the machine {instance_id} as it started ({state}): {} ({code}: {message})", super::instance::reason_words(.code))]
+    InstanceEnded {
+        instance_id: String,
+        state: String,
+        code: String,
+        message: String,
+        region: String,
+    },
+
+    #[error("your account's default disk (EBS) encryption key in {region} is set as \"{value}\", not by its key ARN, so easyTDV cannot let the launcher use exactly that key")]
+    EbsKeyNotAnArn { value: String, region: String },
+
     #[error("installing the requirements failed (status {status}, exit code {exit_code})")]
     InstallFailed {
         status: String,
@@ -183,6 +202,7 @@ impl PipelineError {
                 | PipelineError::NoAutomaticImage { .. }
                 | PipelineError::BudgetTooSmall { .. }
                 | PipelineError::UnknownInstanceType { .. }
+                | PipelineError::NoSubnetForType { .. }
                 | PipelineError::BucketOtherRegion { .. }
                 | PipelineError::BucketTaken(_)
                 | PipelineError::BucketNotOurs(_)
@@ -218,6 +238,7 @@ impl Explain for PipelineError {
             PipelineError::NoDefaultVpc(_) => "no_default_vpc",
             PipelineError::AccountNotSetUp { .. } => "account_not_set_up",
             PipelineError::UnknownInstanceType { .. } => "unknown_instance_type",
+            PipelineError::NoSubnetForType { .. } => "no_subnet_for_type",
             PipelineError::DiskTooSmallForImage { .. } => "disk_too_small",
             PipelineError::UnknownImage(_) => "unknown_image",
             PipelineError::BudgetTooSmall { .. } => "budget_too_small",
@@ -231,6 +252,8 @@ impl Explain for PipelineError {
             PipelineError::StackFailed { .. } => "stack_failed",
             PipelineError::LaunchFailed { .. } => "launch_failed",
             PipelineError::InstanceLost { .. } => "instance_lost",
+            PipelineError::InstanceEnded { .. } => "instance_ended",
+            PipelineError::EbsKeyNotAnArn { .. } => "ebs_key_not_an_arn",
             PipelineError::InstallFailed { .. } => "install_failed",
             PipelineError::ScriptsRefused { .. } => "scripts_refused",
             PipelineError::TrainingFailed { .. } => "training_failed",
@@ -241,6 +264,20 @@ impl Explain for PipelineError {
     }
 
     fn hint(&self) -> Option<String> {
+        if let PipelineError::NoSubnetForType { region, zones, .. } = self {
+            let zone = zones.first().map(String::as_str).unwrap_or("<zone>");
+            return Some(format!(
+                "Create a default subnet in one of those zones (VPC console → Subnets → Actions → Create default subnet, or `aws ec2 create-default-subnet --availability-zone {zone} --region {region}`), or pick another machine type or region."
+            ));
+        }
+        if let PipelineError::InstanceEnded { code, region, .. } = self {
+            return Some(super::instance::reason_hint(code, region));
+        }
+        if let PipelineError::EbsKeyNotAnArn { value, region } = self {
+            return Some(format!(
+                "Name the same key by its ARN: `aws kms describe-key --key-id {value} --region {region} --query KeyMetadata.Arn --output text`, then `aws ec2 modify-ebs-default-kms-key-id --kms-key-id <that ARN> --region {region}`; or go back to AWS's own key with `aws ec2 reset-ebs-default-kms-key-id --region {region}`. Then launch again; nothing was created."
+            ));
+        }
         if let PipelineError::QuotaTooLow { link, .. }
         | PipelineError::TrainingQuotaTooLow { link, .. } = self
         {
@@ -281,6 +318,7 @@ impl Explain for PipelineError {
                     "Create a default VPC in the AWS console (VPC → Actions → Create default VPC) or pick another region."
                 }
                 PipelineError::UnknownInstanceType { .. } => "Pick a machine type from the list offered for this region.",
+                PipelineError::NoSubnetForType { .. } => "Create a default subnet in one of those zones, or pick another machine type or region.",
                 PipelineError::DiskTooSmallForImage { .. } => "Raise the disk size to at least the size named above.",
                 PipelineError::UnknownImage(_) => "Leave the image on \"Automatic\" or enter an image id from this region.",
                 PipelineError::StackFailed { .. } => {
@@ -292,6 +330,9 @@ impl Explain for PipelineError {
                 PipelineError::InstanceLost { .. } => "Delete the run's resources and launch again.",
                 PipelineError::RoleNotUsable { .. } => {
                     "A new role usually becomes usable within a minute or two: retry from \"Run training\" (the stack and its role are kept). If it fails again, delete the run's resources and launch again."
+                }
+                PipelineError::InstanceEnded { .. } | PipelineError::EbsKeyNotAnArn { .. } => {
+                    "Delete the run's resources and launch again."
                 }
                 PipelineError::TrainingJobFailed { .. } => {
                     "Fix train.py or requirements.txt (see the log's end below) and launch again; outputs written so far were kept."

@@ -160,7 +160,93 @@ pub async fn state(
     }
 }
 
-/// Waits until the instance is `running`.
+/// The instance's `StateReason` (code, message), when EC2 gives one.
+async fn state_reason(
+    ctx: &AwsContext,
+    instance_id: &str,
+) -> Result<Option<(String, String)>, PipelineError> {
+    let out = match ctx
+        .ec2()
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if error_code(&e) == Some("InvalidInstanceID.NotFound") => return Ok(None),
+        Err(e) => return Err(aws_error("read why the machine stopped", e)),
+    };
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find_map(|i| i.state_reason())
+        .and_then(|r| {
+            let code = r.code().unwrap_or_default().trim();
+            (!code.is_empty()).then(|| {
+                (
+                    code.to_string(),
+                    r.message().unwrap_or_default().to_string(),
+                )
+            })
+        }))
+}
+
+/// The error for a machine that ended before it could be used: AWS's
+/// `StateReason` in plain words when it gives one.
+async fn ended(
+    ctx: &AwsContext,
+    instance_id: &str,
+    state: &InstanceStateName,
+) -> Result<PipelineError, PipelineError> {
+    Ok(match state_reason(ctx, instance_id).await? {
+        Some((code, message)) => PipelineError::InstanceEnded {
+            instance_id: instance_id.into(),
+            state: state.as_str().into(),
+            code,
+            message,
+            region: ctx.region().into(),
+        },
+        None => PipelineError::InstanceLost {
+            instance_id: instance_id.into(),
+            state: state.as_str().into(),
+        },
+    })
+}
+
+/// What a `StateReason` code means, in plain words (AWS's list in the EC2
+/// API reference, `StateReason`).
+pub fn reason_words(code: &str) -> &'static str {
+    match code {
+        "Client.InternalError" => "AWS could not start it, most often because its disk could not be encrypted with your account's default EBS key",
+        "Server.InternalError" => "an internal AWS error ended it during launch",
+        "Server.InsufficientInstanceCapacity" => "AWS had no capacity left for it",
+        "Client.VolumeLimitExceeded" => "your account's EBS volume or storage limit was reached",
+        "Client.InvalidSnapshot.NotFound" => "its image's disk snapshot was not found",
+        "Client.UserInitiatedShutdown" => "it was stopped or terminated through the EC2 console or API",
+        "Client.InstanceInitiatedShutdown" => "it shut itself down",
+        "Server.SpotInstanceShutdown" | "Server.SpotInstanceTermination" => "AWS reclaimed the spot machine",
+        _ => "AWS gave this reason",
+    }
+}
+
+/// What to do about a `StateReason`.
+pub fn reason_hint(code: &str, region: &str) -> String {
+    match code {
+        "Client.InternalError" => format!(
+            "If your account's default EBS encryption key is a customer-managed KMS key (see `aws ec2 get-ebs-default-kms-key-id --region {region}`), check that the key is enabled and that its key policy lets this account's IAM policies use it (the default key policy's \"Enable IAM User Permissions\" statement) or names the easytdv-*-launcher roles; easyTDV grants the launcher the rest. Or go back to AWS's own key: `aws ec2 reset-ebs-default-kms-key-id --region {region}`. Then launch again."
+        ),
+        "Server.InsufficientInstanceCapacity" => {
+            "Launch again in a few minutes, or pick another machine type or region.".into()
+        }
+        "Client.VolumeLimitExceeded" => "Delete EBS volumes you no longer use, or ask AWS for a higher EBS storage quota in Service Quotas, then launch again.".into(),
+        "Client.InvalidSnapshot.NotFound" => "Leave the image on \"Automatic\" or pick another image, then launch again.".into(),
+        _ => "Delete the run's resources and launch again.".into(),
+    }
+}
+
+/// Waits until the instance is `running`; one that ends first is reported
+/// with AWS's reason (e.g. a disk that could not be encrypted).
 pub async fn wait_running(
     ctx: &AwsContext,
     instance_id: &str,
@@ -170,10 +256,7 @@ pub async fn wait_running(
         match state(ctx, instance_id).await? {
             Some(InstanceStateName::Running) => Ok(Some(())),
             Some(InstanceStateName::Pending) | None => Ok(None),
-            Some(other) => Err(PipelineError::InstanceLost {
-                instance_id: instance_id.into(),
-                state: other.as_str().into(),
-            }),
+            Some(other) => Err(ended(ctx, instance_id, &other).await?),
         }
     })
     .await
@@ -213,10 +296,7 @@ pub async fn wait_agent_online(
                         s @ (InstanceStateName::Terminated | InstanceStateName::ShuttingDown),
                     ) = state(ctx, instance_id).await?
                     {
-                        return Err(PipelineError::InstanceLost {
-                            instance_id: instance_id.into(),
-                            state: s.as_str().into(),
-                        });
+                        return Err(ended(ctx, instance_id, &s).await?);
                     }
                 }
                 Ok(online.then_some(()))
@@ -305,6 +385,44 @@ pub async fn terminate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explain::Explain;
+
+    #[test]
+    fn a_machine_ended_at_launch_is_told_with_aws_reason_and_what_to_do() {
+        // AWS's StateReason when EBS cannot use the default key for the launcher.
+        let e = PipelineError::InstanceEnded {
+            instance_id: "i-0abc".into(),
+            state: "terminated".into(),
+            code: "Client.InternalError".into(),
+            message: "Client.InternalError: Client error on launch".into(),
+            region: "eu-west-3".into(),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("i-0abc")
+                && text.contains("default EBS key")
+                && text.contains(
+                    "(Client.InternalError: Client.InternalError: Client error on launch)"
+                ),
+            "{text}"
+        );
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("aws ec2 get-ebs-default-kms-key-id --region eu-west-3")
+                && hint.contains("aws ec2 reset-ebs-default-kms-key-id --region eu-west-3"),
+            "{hint}"
+        );
+        assert_eq!(e.code(), "instance_ended");
+        assert!(!e.is_bad_input() && !e.is_transient());
+        for code in [
+            "Server.InsufficientInstanceCapacity",
+            "Client.VolumeLimitExceeded",
+            "Server.InternalError",
+        ] {
+            assert_ne!(reason_words(code), reason_words("Something.New"), "{code}");
+        }
+        assert!(reason_hint("Client.VolumeLimitExceeded", "eu-west-3").contains("EBS"));
+    }
 
     #[test]
     fn the_code_in_a_launcher_message() {

@@ -1,7 +1,7 @@
 //! What AWS tells about machines: offered instance types, the current image
 //! for a region (public SSM parameters), an image's root disk, the default VPC.
 
-use aws_sdk_ec2::types::{Filter, InstanceTypeInfo as Ec2TypeInfo, LocationType};
+use aws_sdk_ec2::types::{InstanceTypeInfo as Ec2TypeInfo, LocationType};
 use serde::Serialize;
 
 use super::error::{aws_error, error_code, PipelineError};
@@ -16,6 +16,15 @@ pub const DLAMI_GPU: &str =
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id";
 pub const DLAMI_GPU_ARM: &str =
     "/aws/service/deeplearning/ami/arm64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id";
+/// The NVIDIA families those images support, as their release notes list
+/// them ("supported_ec2_instances" of the Deep Learning Base OSS Nvidia
+/// Driver GPU AMI (Amazon Linux 2023), x86_64 and ARM64, 2026): older GPUs
+/// (P2, P3, G3) and fractional ones (G6f) are not among them.
+const DLAMI_GPU_FAMILIES: &[&str] = &[
+    "g4dn", "g5", "g6", "g6e", "gr6", "g7e", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200",
+    "p6-b300",
+];
+const DLAMI_GPU_ARM_FAMILIES: &[&str] = &["g5g", "p6e-gb200", "p6e-gb300"];
 
 /// What accelerates a machine, as far as its image is concerned.
 #[derive(Debug, Clone, Copy, Serialize, specta::Type, PartialEq, Eq)]
@@ -101,6 +110,7 @@ fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
         .unwrap_or("")
         .to_ascii_lowercase();
     let accelerator = accelerator_of(family, gpu_count, &vendor);
+    let warning = warning_of(family, accelerator, arm);
     let category = if gpu_count > 0 {
         TypeCategory::Gpu
     } else {
@@ -124,7 +134,7 @@ fn to_info(t: &Ec2TypeInfo) -> Option<InstanceTypeInfo> {
         arm,
         category,
         accelerator,
-        warning: accelerator_warning(accelerator),
+        warning,
         previous_generation: t.current_generation() == Some(false),
         usd_per_hour: None,
         recommended: None,
@@ -147,6 +157,35 @@ pub fn accelerator_of(family: &str, gpu_count: i32, gpu_vendor: &str) -> Acceler
         return Accelerator::Other;
     }
     Accelerator::None
+}
+
+/// Does the automatic Deep Learning image support this NVIDIA family?
+fn image_supports(family: &str, arm: bool) -> bool {
+    let families = if arm {
+        DLAMI_GPU_ARM_FAMILIES
+    } else {
+        DLAMI_GPU_FAMILIES
+    };
+    families.contains(&family)
+}
+
+/// Said next to a type whose automatic image does not suit it.
+fn warning_of(family: &str, accelerator: Accelerator, arm: bool) -> Option<String> {
+    if accelerator == Accelerator::Nvidia && !image_supports(family, arm) {
+        return Some(format!(
+            "Older NVIDIA GPU ({}): AWS's current Deep Learning image does not support it, so easyTDV has no automatic image for it. Pick a g4dn, g5, g6 or newer machine, or enter an image that supports it.",
+            family.to_ascii_uppercase()
+        ));
+    }
+    accelerator_warning(accelerator)
+}
+
+/// Whether easyTDV offers the type for an EC2 run: every type but the
+/// NVIDIA ones its automatic image does not support (P2, P3, G3…), which
+/// would start without a working GPU driver.
+pub fn offered_for_ec2(info: &InstanceTypeInfo) -> bool {
+    let family = info.name.split('.').next().unwrap_or("");
+    info.accelerator != Accelerator::Nvidia || image_supports(family, info.arm)
 }
 
 fn accelerator_warning(a: Accelerator) -> Option<String> {
@@ -225,6 +264,12 @@ pub async fn list_instance_types(ctx: &AwsContext) -> Result<Vec<InstanceTypeInf
 /// by architecture and accelerator vendor. Machines no automatic image
 /// supports are refused (the user may still enter an image).
 pub fn default_image_parameter(info: &InstanceTypeInfo) -> Result<&'static str, PipelineError> {
+    if !offered_for_ec2(info) {
+        return Err(PipelineError::NoAutomaticImage {
+            instance_type: info.name.clone(),
+            why: info.warning.clone().unwrap_or_default(),
+        });
+    }
     match (info.accelerator, info.arm) {
         (Accelerator::Nvidia, false) => Ok(DLAMI_GPU),
         (Accelerator::Nvidia, true) => Ok(DLAMI_GPU_ARM),
@@ -298,91 +343,6 @@ pub async fn describe_image(ctx: &AwsContext, id: &str) -> Result<AmiInfo, Pipel
     })
 }
 
-/// The region's default VPC, where the training machine runs.
-pub async fn default_vpc(ctx: &AwsContext) -> Result<String, PipelineError> {
-    let out = ctx
-        .ec2()
-        .describe_vpcs()
-        .filters(Filter::builder().name("is-default").values("true").build())
-        .send()
-        .await
-        .map_err(|e| aws_error("find the default network (VPC)", e))?;
-    out.vpcs()
-        .first()
-        .and_then(|v| v.vpc_id())
-        .map(str::to_string)
-        .ok_or_else(|| PipelineError::NoDefaultVpc(ctx.region().to_string()))
-}
-
-/// A default subnet in a zone that offers the machine type: where the
-/// launcher may start it, tried in order.
-#[derive(Debug, Clone, Serialize, specta::Type, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct LaunchSubnet {
-    pub subnet_id: String,
-    pub zone: String,
-}
-
-/// The zones of the region that offer `instance_type`, each with the
-/// default VPC's subnet there. `UnknownInstanceType` when no zone offers it.
-pub async fn launch_subnets(
-    ctx: &AwsContext,
-    instance_type: &str,
-    vpc_id: &str,
-) -> Result<Vec<LaunchSubnet>, PipelineError> {
-    let ec2 = ctx.ec2();
-    let out = ec2
-        .describe_instance_type_offerings()
-        .location_type(LocationType::AvailabilityZone)
-        .filters(
-            Filter::builder()
-                .name("instance-type")
-                .values(instance_type)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| aws_error("find the zones that offer the machine type", e))?;
-    let mut zones: Vec<String> = out
-        .instance_type_offerings()
-        .iter()
-        .filter_map(|o| o.location().map(str::to_string))
-        .collect();
-    zones.sort();
-    zones.dedup();
-    if zones.is_empty() {
-        return Err(PipelineError::UnknownInstanceType {
-            instance_type: instance_type.into(),
-            region: ctx.region().into(),
-        });
-    }
-    let out = ec2
-        .describe_subnets()
-        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-        .filters(
-            Filter::builder()
-                .name("default-for-az")
-                .values("true")
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| aws_error("find the default network's subnets", e))?;
-    Ok(zones
-        .into_iter()
-        .filter_map(|zone| {
-            out.subnets()
-                .iter()
-                .find(|s| s.availability_zone() == Some(zone.as_str()))
-                .and_then(|s| s.subnet_id())
-                .map(|id| LaunchSubnet {
-                    subnet_id: id.to_string(),
-                    zone,
-                })
-        })
-        .collect())
-}
-
 /// The regions enabled for the account (EC2 `DescribeRegions`), with their
 /// console names; a region too new for our name table shows its code.
 pub async fn enabled_regions(
@@ -414,6 +374,9 @@ fn r_opt_in(all: &[aws_sdk_ec2::types::Region], code: &str) -> bool {
         .and_then(|r| r.opt_in_status())
         .is_some_and(|s| s != "opt-in-not-required")
 }
+
+mod network;
+pub use network::{default_vpc, launch_subnets, LaunchSubnet};
 
 #[cfg(test)]
 mod tests;

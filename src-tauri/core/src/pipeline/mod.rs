@@ -15,6 +15,7 @@
 mod account;
 mod assets;
 mod delete;
+mod ebs_key;
 mod error;
 mod inputs;
 mod instance;

@@ -220,6 +220,10 @@ pub struct PreparedEnv {
     /// The image and network the stack will use, resolved during preparation.
     pub ami_id: String,
     pub vpc_id: String,
+    /// The account's default EBS key when it is customer-managed: the
+    /// launcher is granted its use (`None`: AWS's own key).
+    #[serde(default)]
+    pub ebs_kms_key_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]

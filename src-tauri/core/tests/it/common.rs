@@ -149,7 +149,7 @@ pub async fn list(ctx: &AwsContext, bucket: &str, prefix: &str) -> Vec<String> {
     }
 }
 
-pub async fn get_text(ctx: &AwsContext, bucket: &str, key: &str) -> String {
+pub async fn get_bytes(ctx: &AwsContext, bucket: &str, key: &str) -> Vec<u8> {
     let out = ctx
         .s3()
         .get_object()
@@ -158,8 +158,11 @@ pub async fn get_text(ctx: &AwsContext, bucket: &str, key: &str) -> String {
         .send()
         .await
         .expect("get object");
-    let bytes = out.body.collect().await.expect("body").into_bytes();
-    String::from_utf8(bytes.to_vec()).expect("utf-8")
+    out.body.collect().await.expect("body").into_bytes().to_vec()
+}
+
+pub async fn get_text(ctx: &AwsContext, bucket: &str, key: &str) -> String {
+    String::from_utf8(get_bytes(ctx, bucket, key).await).expect("utf-8")
 }
 
 /// Creates a bucket in the context's own region (path-style, as the sandbox needs).

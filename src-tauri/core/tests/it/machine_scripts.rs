@@ -11,23 +11,6 @@ use easytdv_core::environments::CacheArchive;
 use easytdv_core::pipeline::{self, MemoryState, PipelineError, RunStateSink, Step, Train};
 use sha2::{Digest, Sha256};
 
-async fn get_bytes(ctx: &easytdv_core::aws::AwsContext, bucket: &str, key: &str) -> Vec<u8> {
-    let out = ctx
-        .s3()
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("get object");
-    out.body
-        .collect()
-        .await
-        .expect("body")
-        .into_bytes()
-        .to_vec()
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()

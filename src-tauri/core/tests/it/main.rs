@@ -9,6 +9,7 @@ mod bootstrap;
 mod catalog;
 mod common;
 mod costs;
+mod launch_preflight;
 mod lost_connection;
 mod machine_scripts;
 mod outputs;

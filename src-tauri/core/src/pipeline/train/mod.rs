@@ -14,7 +14,7 @@ use super::progress::{ProgressSink, RunStateSink, SinkRef, StepTimer};
 use super::scripts::Script;
 use super::storage::{self, RunBucket};
 use super::words::{human_duration, last_line, stack_words};
-use super::{assets, instance, machine, new_run_id, quotas, remote, stack};
+use super::{assets, ebs_key, instance, machine, new_run_id, quotas, remote, stack};
 use crate::aws::AwsContext;
 use crate::logs::{Curves, LogName};
 use crate::prices::{safety_stop, Prices};
@@ -178,7 +178,7 @@ impl Train {
         // Independent reads, asked at once (each is a round trip to AWS);
         // their errors are then told in this order, as if asked one by one.
         let known_account = self.resources.account_id.clone();
-        let (ami, quota, network, account) = tokio::join!(
+        let (ami, quota, network, account, disk_key) = tokio::join!(
             machine::resolve_ami(ctx, &info, self.request.ami.as_deref()),
             quotas::check_vcpus(ctx, &info),
             async {
@@ -192,6 +192,7 @@ impl Train {
                     None => storage::account_id(ctx).await,
                 }
             },
+            ebs_key::default_key(ctx),
         );
         let ami = ami?;
         if i64::from(self.request.disk_gb) < i64::from(ami.min_disk_gb) {
@@ -202,9 +203,19 @@ impl Train {
         }
         quota?;
         let (vpc_id, subnets) = network?;
+        let disk_key = disk_key?;
         self.subnets = subnets;
         self.price_and_cap(timer).await?;
         timer.update(format!("Using image {} ({})", ami.name, ami.id));
+        match &disk_key {
+            ebs_key::EbsDefaultKey::Customer(arn) => timer.update(format!(
+                "Disks are encrypted with your account's own KMS key {arn}: the launcher may use it"
+            )),
+            ebs_key::EbsDefaultKey::Unread => timer.update(
+                "Your account's default disk encryption key could not be read (ec2:GetEbsDefaultKmsKeyId): not checked",
+            ),
+            _ => {}
+        }
         let account = account?;
         super::account::require_setup(ctx, &account).await?;
         self.resources.account_id = Some(account);
@@ -250,6 +261,7 @@ impl Train {
             s3_requirements_key: self.key("requirements.txt"),
             ami_id: ami.id,
             vpc_id,
+            ebs_kms_key_arn: disk_key.customer_arn().map(str::to_string),
         })
     }
 
@@ -265,6 +277,10 @@ impl Train {
             stack::parameter("DiskSizeGb", r.disk_gb.to_string()),
             stack::parameter("AmiId", &prepared.ami_id),
             stack::parameter("VpcId", &prepared.vpc_id),
+            stack::parameter(
+                "EbsKmsKeyArn",
+                prepared.ebs_kms_key_arn.as_deref().unwrap_or_default(),
+            ),
             stack::parameter("MaxRuntimeHours", format!("{:.2}", self.safety_hours())),
             stack::parameter(
                 "CacheKey",
