@@ -199,6 +199,8 @@ def test_the_stack_roles_fit_inside_the_boundary():
                         "iam:PassedToService": "ec2.amazonaws.com",
                         "cloudwatch:namespace": "/aws/sagemaker/TrainingJobs",
                         "ec2:Vpc": f"arn:aws:ec2:eu-west-3:{ACCOUNT}:vpc/vpc-01234567",
+                        "kms:ViaService": "ec2.eu-west-3.amazonaws.com",
+                        "kms:GrantIsForAWSResource": "true",
                     }
                     got = evaluator.evaluate([{"Statement": [st]}], action, sample, ctx, boundary=boundary)
                     assert got == "Allow", f"{logical} {st['Sid']}: {action} on {sample} is {got} under the boundary"

@@ -158,7 +158,12 @@ pub async fn get_bytes(ctx: &AwsContext, bucket: &str, key: &str) -> Vec<u8> {
         .send()
         .await
         .expect("get object");
-    out.body.collect().await.expect("body").into_bytes().to_vec()
+    out.body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes()
+        .to_vec()
 }
 
 pub async fn get_text(ctx: &AwsContext, bucket: &str, key: &str) -> String {
