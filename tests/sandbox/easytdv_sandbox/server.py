@@ -23,6 +23,8 @@ from . import (
     procs,
     public_params,
     quotas,
+    region_deny,
+    s3_regions,
     sagemaker_api,
     sagemaker_exec,
     spot_prices,
@@ -42,6 +44,7 @@ def reset_runtime() -> None:
     lambda_exec.reset()
     quotas.reset()
     pricing.reset()
+    region_deny.reset()
     sagemaker_exec.reset()
     gateway.forget_roles()
     procs.kill_tagged()
@@ -69,6 +72,8 @@ def install() -> None:
         cfn_params,  # after cfn_failures: wraps its create_stack
         spot_prices,
         sagemaker_api,
+        s3_regions,
+        region_deny,
     ):
         module.install()
     MotoAPIBackend.reset = _reset
