@@ -24,6 +24,7 @@ from . import (
     public_params,
     quotas,
     region_deny,
+    s3_defaults,
     s3_regions,
     sagemaker_api,
     sagemaker_exec,
@@ -72,6 +73,7 @@ def install() -> None:
         cfn_params,  # after cfn_failures: wraps its create_stack
         spot_prices,
         sagemaker_api,
+        s3_defaults,
         s3_regions,
         region_deny,
     ):

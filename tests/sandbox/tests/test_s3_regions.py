@@ -156,3 +156,32 @@ def test_multipart_checksums_are_the_ones_aws_computes(aws):
     assert head["ChecksumSHA256"].endswith("-2"), head
     assert head["ChecksumType"] == "COMPOSITE"
     assert aws.s3.head_object(Bucket=name, Key="c", PartNumber=1)["ContentLength"] == len(part)
+
+
+def test_new_buckets_block_public_access_like_aws_since_april_2023(aws):
+    name = _name("pab")
+    aws.s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    block = aws.s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    public = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*"}
+            ],
+        }
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        aws.s3.put_bucket_policy(Bucket=name, Policy=public)
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "blocked by the BlockPublicPolicy block public access setting" in err.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError):
+        aws.s3.get_bucket_policy_status(Bucket=name)  # NoSuchBucketPolicy, as on AWS
+    aws.s3.delete_public_access_block(Bucket=name)
+    aws.s3.put_bucket_policy(Bucket=name, Policy=public)
+    assert aws.s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"]["IsPublic"] is True

@@ -13,10 +13,13 @@
 //! | `delete_resources(i)`     | [`delete_resources`]                           |
 
 mod assets;
+mod bucket_setup;
 mod delete;
+mod download;
 mod error;
 mod inputs;
 mod instance;
+mod integrity;
 pub mod machine;
 mod model;
 mod outputs;
