@@ -249,8 +249,10 @@ def _s3_refusal(call: s3_ops.S3Call, headers, account: str) -> str | None:
     policy = getattr(bucket, "policy", None)
     statements = []
     if policy:
+        from .s3_defaults import holds_over_tls  # (every request here stands in for HTTPS)
+
         try:
-            statements = iam_match.as_list(json.loads(policy).get("Statement"))
+            statements = [s for s in iam_match.as_list(json.loads(policy).get("Statement")) if holds_over_tls(s)]
         except ValueError:
             statements = []
     if iam_match.decide(statements, call.action, call.resource, account=account) == "Allow":

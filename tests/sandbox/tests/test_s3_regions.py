@@ -185,3 +185,24 @@ def test_new_buckets_block_public_access_like_aws_since_april_2023(aws):
     aws.s3.delete_public_access_block(Bucket=name)
     aws.s3.put_bucket_policy(Bucket=name, Policy=public)
     assert aws.s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"]["IsPublic"] is True
+
+
+def test_a_tls_only_policy_leaves_requests_through_the_sandbox_alone(aws):
+    """The sandbox's plain HTTP stands in for HTTPS: `aws:SecureTransport` false never holds."""
+    name = _name("tls")
+    aws.s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    tls_only = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    aws.s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [tls_only]}))
+    aws.s3.put_object(Bucket=name, Key="k", Body=b"v")
+    assert aws.s3.get_object(Bucket=name, Key="k")["Body"].read() == b"v"
+    # Without the condition the same Deny refuses the object calls.
+    no_condition = {k: v for k, v in tls_only.items() if k != "Condition"}
+    aws.s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [no_condition]}))
+    with pytest.raises(botocore.exceptions.ClientError):
+        aws.s3.put_object(Bucket=name, Key="k2", Body=b"v")

@@ -223,7 +223,6 @@ async fn verify(
         let first = bucket
             .head_object(key)
             .part_number(1)
-            .if_match(format!("\"{}\"", described.etag))
             .send()
             .await
             .map_err(|e| aws_error("read the part size of a file in the bucket", e))?;
