@@ -127,6 +127,18 @@ impl<'a> RunBucket<'a> {
                     })
                 })),
                 Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(Vec::new()),
+                Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(301) => {
+                    // S3's PermanentRedirect: the bucket is in another region.
+                    return Err(PipelineError::BucketOtherRegion {
+                        bucket: self.name.into(),
+                        expected: self.ctx.region().into(),
+                        actual: e
+                            .raw_response()
+                            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                            .unwrap_or("another region")
+                            .to_string(),
+                    });
+                }
                 Err(e) => return Err(aws_error("list the run's files", e)),
             }
         }
@@ -233,29 +245,24 @@ impl<'a> RunBucket<'a> {
 
 /// The buckets of the account that live in the context's region.
 pub async fn list_buckets_in_region(ctx: &AwsContext) -> Result<Vec<String>, PipelineError> {
-    let s3 = ctx.s3();
-    let out = s3
+    // `BucketRegion` filters by region and makes S3 name each bucket's
+    // region (it does only when the request has a parameter); the request
+    // must go to that region's endpoint, which the context's is.
+    let mut pages = ctx
+        .s3()
         .list_buckets()
-        .send()
-        .await
-        .map_err(|e| aws_error("list your S3 buckets", e))?;
+        .bucket_region(ctx.region())
+        .into_paginator()
+        .send();
     let mut names = Vec::new();
-    for b in out.buckets() {
-        let Some(name) = b.name() else { continue };
-        let region = match b.bucket_region() {
-            Some(r) => r.to_string(),
-            None => match s3.get_bucket_location().bucket(name).send().await {
-                Ok(loc) => location_region(loc.location_constraint()),
-                Err(e) => {
-                    // A bucket we may not read is not one we can use.
-                    tracing::debug!(bucket = name, error = %e, "skipped a bucket whose region cannot be read");
-                    continue;
-                }
-            },
-        };
-        if region == ctx.region() {
-            names.push(name.to_string());
-        }
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("list your S3 buckets", e))?;
+        names.extend(
+            page.buckets()
+                .iter()
+                .filter(|b| b.bucket_region().is_none_or(|r| r == ctx.region()))
+                .filter_map(|b| b.name().map(str::to_string)),
+        );
     }
     names.sort();
     Ok(names)

@@ -5,9 +5,11 @@
 #![allow(dead_code)]
 
 mod accounts_sandbox;
+mod buckets;
 mod catalog;
 mod common;
 mod costs;
+mod leftovers;
 mod lost_connection;
 mod outputs;
 mod pipeline;
