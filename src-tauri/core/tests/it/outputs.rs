@@ -182,7 +182,7 @@ async fn put_multipart(
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
-        .map(|i| ((i as u64 * 2654435761 >> 13) as u8) ^ seed)
+        .map(|i| (((i as u64 * 2654435761) >> 13) as u8) ^ seed)
         .collect()
 }
 
