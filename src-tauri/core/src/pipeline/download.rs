@@ -86,7 +86,18 @@ pub async fn fetch(
             verify(bucket, &obj.key, target, &described).await?,
             Verdict::Same | Verdict::SameSize
         ) {
+            let _ = tokio::fs::remove_file(&part).await;
             return Ok(Fetched::AlreadyThere);
+        }
+    }
+    if len_of(&part) == Some(obj.size) {
+        // Whole but not renamed yet (the app stopped in between): checked like any.
+        let described = describe(bucket, &obj.key).await?;
+        if matches!(
+            verify(bucket, &obj.key, &part, &described).await?,
+            Verdict::Same | Verdict::SameSize
+        ) {
+            return finish(&part, target).await;
         }
     }
     let resumable = len_of(&part).filter(|n| *n > 0 && *n < obj.size);
