@@ -17,8 +17,18 @@ import type { AccountSetup, LogLine, PolicyDocument, RunSummary } from './wire';
 const POLICY = (sid: string, action: string) =>
   JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: sid, Effect: 'Allow', Action: [action], Resource: '*' }] }, null, 2);
 const DOCUMENTS: PolicyDocument[] = [
-  { name: 'easytdv-boundary', purpose: 'The most any role easyTDV creates may ever do.', attach: false, json: POLICY('RunFiles', 's3:GetObject') },
-  { name: 'easytdv-user-policy', purpose: 'What a run changes.', attach: true, json: POLICY('CreateCloudResources', 'cloudformation:CreateStack') },
+  {
+    name: 'easytdv-boundary',
+    purpose: 'The most any role easyTDV creates may ever do.',
+    attach: false,
+    json: POLICY('RunFiles', 's3:GetObject'),
+  },
+  {
+    name: 'easytdv-user-policy',
+    purpose: 'What a run changes.',
+    attach: true,
+    json: POLICY('CreateCloudResources', 'cloudformation:CreateStack'),
+  },
   { name: 'easytdv-read-policy', purpose: 'What easyTDV reads.', attach: true, json: POLICY('Prices', 'pricing:GetProducts') },
 ];
 

@@ -3,6 +3,7 @@ import type { Page } from '@playwright/test';
 import {
   INSTANCE_TYPES,
   LEFTOVERS,
+  scanOf,
   LIVE_ACTIVE,
   LIVE_GONE,
   OLDER_TYPES,
@@ -278,7 +279,7 @@ test('History with 1,000 runs: only the visible rows are in the page (prints ren
 test('Forgotten resources: find, delete one, delete all (outputs kept), then nothing', async ({ page, app }) => {
   await app.open(
     scenario({
-      results: signedIn({ list_runs: [runRecord('succeeded')], run_live_status: LIVE_GONE, find_leftovers: LEFTOVERS }),
+      results: signedIn({ list_runs: [runRecord('succeeded')], run_live_status: LIVE_GONE, find_leftovers: scanOf(LEFTOVERS) }),
       streams: {
         delete_leftover: [
           { kind: 'step', step: 'delete', state: 'running', elapsedMs: 0, message: 'Terminating the machine', detail: null },
@@ -310,7 +311,7 @@ test('Forgotten resources: find, delete one, delete all (outputs kept), then not
   await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
   await expect(rows).toHaveCount(1);
   const del = (await app.calls('delete_leftover'))[0]?.args;
-  expect(del).toMatchObject({ accountId: 'acc-1', leftover: LEFTOVERS[0] });
+  expect(del).toMatchObject({ accountId: 'acc-1', region: LEFTOVERS[0]!.region, id: LEFTOVERS[0]!.id });
   expect(String(del?.onEvent)).toMatch(/^channel:/);
   expect(await app.calls('find_leftovers')).toHaveLength(2);
 
@@ -340,4 +341,48 @@ test('Forgotten resources: a failed check says why and what to do', async ({ pag
   const err = page.getByRole('alert').filter({ hasText: 'The check did not finish' });
   await expect(err).toContainText('ec2:DescribeInstances');
   await expect(err).toContainText('then check again');
+});
+
+test('Forgotten resources: a region the organisation closed and an unreadable bucket are rows of their own, the rest is listed', async ({
+  page,
+  app,
+}) => {
+  await app.open(
+    scenario({
+      results: signedIn({
+        list_runs: [runRecord('succeeded')],
+        find_leftovers: {
+          leftovers: [LEFTOVERS[0]!],
+          failures: [
+            {
+              region: 'eu-north-1',
+              bucket: null,
+              code: 'access_denied',
+              message:
+                'your AWS user is not allowed to list the stacks: User: arn:aws:iam::123456789012:user/dev is not authorized to perform: cloudformation:ListStacks with an explicit deny in a service control policy',
+              hint: "Your organisation's policies (service control policies) close eu-north-1 to this account: nothing of easyTDV can have been made there since. Ask your AWS administrator if you need it checked.",
+            },
+            {
+              region: 'us-west-2',
+              bucket: 'easytdv-123456789012-us-west-2-0a1b2c3d',
+              code: 'access_denied',
+              message: "your AWS user is not allowed to list the run's files: Access Denied",
+              hint: 'Ask your AWS administrator for the permission named above.',
+            },
+          ],
+        },
+      }),
+    }),
+  );
+  await page.getByRole('button', { name: 'Check for forgotten resources' }).click();
+  const failed = page.getByTestId('leftover-failure-row');
+  await expect(failed).toHaveCount(2);
+  await expect(page.getByTestId('leftovers-failures')).toContainText('2 places could not be checked');
+  await expect(failed.nth(0)).toContainText('The whole region');
+  await expect(failed.nth(0)).toContainText('explicit deny in a service control policy');
+  await expect(failed.nth(1)).toContainText('Bucket easytdv-123456789012-us-west-2-0a1b2c3d');
+  await expect(page.getByTestId('leftover-row')).toHaveCount(1);
+  await expect(page.getByTestId('leftovers-summary')).toContainText('Found 1 forgotten resource');
+  await axe(page, 'leftovers with failures');
+  await app.shot('95b-leftovers-failures');
 });

@@ -10,6 +10,7 @@ import type {
   Identity,
   InstanceTypeInfo,
   Leftover,
+  LeftoverScan,
   LiveStatus,
   MonthCost,
   Quote,
@@ -443,6 +444,9 @@ export const LEFTOVERS: Leftover[] = [
   },
 ];
 
+/** A check that found `leftovers` and looked everywhere. */
+export const scanOf = (leftovers: Leftover[]): LeftoverScan => ({ leftovers, failures: [] });
+
 /**
  * Installed requirements kept in the run bucket (easytdv/cache/<key>.tar.zst and .json), newest first, as
  * list_environments answers: S3 Standard at $0.023/GB-month on the archive and its description.
@@ -510,7 +514,7 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     price_quote: QUOTE,
     spot_prices: SPOT_PRICES,
     month_costs: MONTH_COSTS,
-    find_leftovers: [],
+    find_leftovers: { leftovers: [], failures: [] },
     delete_leftover: null,
     list_environments: [],
     delete_environment: null,

@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
-import { ENVIRONMENTS, KEYS_ACCOUNT, LEFTOVERS, PROFILE_ACCOUNT, REQUEST, runRecord, signedIn } from './data';
+import { ENVIRONMENTS, KEYS_ACCOUNT, LEFTOVERS, PROFILE_ACCOUNT, scanOf, REQUEST, runRecord, signedIn } from './data';
 import { expect, scenario, test } from './fixtures';
 import type { RunRecord } from './wire';
 
@@ -119,7 +119,7 @@ test('Saved environments: a failed list says why and what to do', async ({ page,
 });
 
 test('Leftover check offered on the first start: Check now runs the find and is remembered per account', async ({ page, app }) => {
-  await app.open(scenario({ results: signedIn({ list_runs: [runRecord('succeeded')], find_leftovers: LEFTOVERS }) }));
+  await app.open(scenario({ results: signedIn({ list_runs: [runRecord('succeeded')], find_leftovers: scanOf(LEFTOVERS) }) }));
   const banner = page.getByTestId('leftover-check-banner');
   await expect(banner).toContainText('Check your AWS account for forgotten easyTDV resources? (last checked: never)');
   await axe(page, 'leftover check banner');

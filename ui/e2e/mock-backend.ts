@@ -289,12 +289,16 @@ export function installMockBackend(scenario: Scenario): void {
     };
   }
 
-  /** delete_leftover: the leftover is gone from the next find_leftovers (with the rest of its run: machine, stack and files go together). */
-  function forgetLeftover(leftover: unknown) {
-    const l = leftover as { id?: string; runId?: string | null } | undefined;
-    const list = results.find_leftovers as { id: string; runId: string | null }[] | undefined;
-    if (!l || !list || errors.delete_leftover) return;
-    results.find_leftovers = list.filter((x) => x.id !== l.id && !(l.runId && x.runId === l.runId));
+  /** delete_leftover (region, id): the leftover is gone from the next find_leftovers (with the rest of its run: machine, stack and files go together). */
+  function forgetLeftover(region: unknown, id: unknown) {
+    const scan = results.find_leftovers as { leftovers: { id: string; region: string; runId: string | null }[] } | undefined;
+    if (!scan || errors.delete_leftover) return;
+    const gone = scan.leftovers.find((x) => x.id === id && x.region === region);
+    if (!gone) return;
+    results.find_leftovers = {
+      ...scan,
+      leftovers: scan.leftovers.filter((x) => x !== gone && !(gone.runId && x.runId === gone.runId)),
+    };
   }
 
   /** delete_environment: the environment is gone from the next list_environments. */
@@ -359,7 +363,7 @@ export function installMockBackend(scenario: Scenario): void {
     }
     if (cmd === 'training_quote' && results.training_quote === undefined && !sequences.training_quote) return trainingQuote(args);
     if (cmd === 'refresh_runs' && results.refresh_runs === undefined && !sequences.refresh_runs) return refreshFromLive();
-    if (cmd === 'delete_leftover') forgetLeftover(args?.leftover);
+    if (cmd === 'delete_leftover') forgetLeftover(args?.region, args?.id);
     if (cmd === 'delete_environment') forgetEnvironment(args?.environment);
     const seq = sequences[cmd];
     const result = seq && seq.length > 0 ? (seq.length > 1 ? seq.shift() : seq[0]) : results[cmd];

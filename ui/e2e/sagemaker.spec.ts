@@ -289,7 +289,13 @@ test('Forgotten resources: a SageMaker training job still running is named so', 
     bucket: null,
   };
   await app.open(
-    scenario({ results: signedIn({ list_runs: [runRecord('succeeded')], run_live_status: LIVE_GONE, find_leftovers: [job] }) }),
+    scenario({
+      results: signedIn({
+        list_runs: [runRecord('succeeded')],
+        run_live_status: LIVE_GONE,
+        find_leftovers: { leftovers: [job], failures: [] },
+      }),
+    }),
   );
   await page.getByRole('button', { name: 'Check now' }).click();
   await expect(page.getByTestId('leftover-row')).toContainText('SageMaker training job still running');

@@ -20,6 +20,8 @@ export type {
   InstanceTypeInfo_Serialize as InstanceTypeInfo,
   LiveStatus_Serialize as LiveStatus,
   Leftover_Serialize as Leftover,
+  LeftoverScan_Serialize as LeftoverScan,
+  ScanFailure_Serialize as ScanFailure,
   MonthCost,
   Quote_Serialize as Quote,
   SpotPrice,

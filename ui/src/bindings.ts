@@ -133,10 +133,16 @@ export const commands = {
 	refreshRuns: () => typedError<Refresh_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("refresh_runs")),
 	/**  What the runs started this month cost, per account. */
 	monthCosts: () => typedError<MonthCost[], ErrorReport_Serialize>(__TAURI_INVOKE("month_costs")),
-	/**  easyTDV resources in the account that no run of this history owns. */
-	findLeftovers: (accountId: string) => typedError<Leftover_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("find_leftovers", { accountId })),
-	/**  Deletes one leftover (a run's machine, stack and files go together). */
-	deleteLeftover: (accountId: string, leftover: Leftover_Deserialize, onEvent: Channel<RunEvent_Deserialize>) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("delete_leftover", { accountId, leftover, onEvent })),
+	/**
+	 *  easyTDV resources in the account that no run of this history owns, and
+	 *  the regions or buckets that could not be looked at.
+	 */
+	findLeftovers: (accountId: string) => typedError<LeftoverScan_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("find_leftovers", { accountId })),
+	/**
+	 *  Deletes one leftover of the account's last check, named by region and id
+	 *  (the core refuses anything that check did not find).
+	 */
+	deleteLeftover: (accountId: string, region: string, id: string, onEvent: Channel<RunEvent_Deserialize>) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("delete_leftover", { accountId, region, id, onEvent })),
 	/**  The cached environments (installed requirements kept for the next run). */
 	listEnvironments: (accountId: string) => typedError<CachedEnvironment[], ErrorReport_Serialize>(__TAURI_INVOKE("list_environments", { accountId })),
 	/**  Deletes one cached environment; the next run installs afresh. */
@@ -457,6 +463,21 @@ export type LeftoverKind =
 "files" | 
 /**  A SageMaker training job still running (costs its machines' price). */
 "trainingJob";
+
+/**  What a scan found, and what it could not look at. */
+export type LeftoverScan = LeftoverScan_Serialize | LeftoverScan_Deserialize;
+
+/**  What a scan found, and what it could not look at. */
+export type LeftoverScan_Deserialize = {
+	leftovers: Leftover_Deserialize[],
+	failures: ScanFailure_Deserialize[],
+};
+
+/**  What a scan found, and what it could not look at. */
+export type LeftoverScan_Serialize = {
+	leftovers: Leftover_Serialize[],
+	failures: ScanFailure_Serialize[],
+};
 
 /**  Something of easyTDV's in the account that no run of this history owns. */
 export type Leftover_Deserialize = {
@@ -1036,6 +1057,46 @@ export type RunSummary_Serialize = {
 	latestLine: string | null,
 	/**  The last value of each metric the script printed. */
 	finalMetrics: { [key in string]: number | null },
+};
+
+/**
+ *  A part of the account the scan could not look at (a region, or one
+ *  bucket), shown on its own row; the rest of the scan is kept.
+ */
+export type ScanFailure = ScanFailure_Serialize | ScanFailure_Deserialize;
+
+/**
+ *  A part of the account the scan could not look at (a region, or one
+ *  bucket), shown on its own row; the rest of the scan is kept.
+ */
+export type ScanFailure_Deserialize = {
+	/**  The region (of the bucket, for a bucket). */
+	region: string,
+	/**  The bucket, when one bucket could not be looked at. */
+	bucket?: string | null,
+	/**  The error's code (`access_denied`, …). */
+	code: string,
+	/**  What went wrong, in plain words. */
+	message: string,
+	/**  What to do. */
+	hint?: string | null,
+};
+
+/**
+ *  A part of the account the scan could not look at (a region, or one
+ *  bucket), shown on its own row; the rest of the scan is kept.
+ */
+export type ScanFailure_Serialize = {
+	/**  The region (of the bucket, for a bucket). */
+	region: string,
+	/**  The bucket, when one bucket could not be looked at. */
+	bucket: string | null,
+	/**  The error's code (`access_denied`, …). */
+	code: string,
+	/**  What went wrong, in plain words. */
+	message: string,
+	/**  What to do. */
+	hint: string | null,
 };
 
 /**  What [`apply`] will do in this account, shown before it does it. */

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use easytdv_core::environments;
 use easytdv_core::history::RunRecord;
 use easytdv_core::overview::{self, MonthCost};
-use easytdv_core::scan::{self, Leftover};
+use easytdv_core::scan::{self, LeftoverScan};
 
 use crate::access;
 use crate::args::Access;
@@ -127,7 +127,9 @@ pub fn cost(json: bool) -> CliResult {
 }
 
 /// easyTDV resources in the account that this history does not own;
-/// `--delete` deletes each and checks it is gone.
+/// `--delete` deletes each and checks it is gone. A region or bucket that
+/// could not be looked at is a row of its own, and the exit code says the
+/// check is incomplete.
 pub async fn leftovers(region: &str, delete: bool, json: bool, access_flags: &Access) -> CliResult {
     let services = open_services()?;
     let source = access::source(access_flags, &services)?;
@@ -136,22 +138,46 @@ pub async fn leftovers(region: &str, delete: bool, json: bool, access_flags: &Ac
         .history()
         .list()
         .map_err(|e| report::fail(&e, EXIT_PROVISIONING))?;
-    let found: Vec<Leftover> = scan::leftovers(&ctx, &history, Some(&services.prices))
+    let scan: LeftoverScan = scan::leftovers(&ctx, &history, Some(&services.prices))
         .await
         .map_err(|e| {
             report::error(&e);
             report::exit_for(&e)
         })?;
+    let incomplete = !scan.failures.is_empty();
     if json && !delete {
-        return print_json(&found);
+        print_json(&scan)?;
+        return if incomplete {
+            Err(ExitCode::from(EXIT_PROVISIONING))
+        } else {
+            Ok(())
+        };
     }
+    for f in &scan.failures {
+        println!(
+            "{:<8} {:<10} {:<40} could not be checked: {}{}",
+            "failed",
+            f.region,
+            f.bucket.as_deref().unwrap_or("(the whole region)"),
+            f.message,
+            f.hint
+                .as_deref()
+                .map(|h| format!(" — {h}"))
+                .unwrap_or_default()
+        );
+    }
+    let found = &scan.leftovers;
     if found.is_empty() {
+        if incomplete {
+            println!("nothing left in what could be checked; the rows above could not be checked");
+            return Err(ExitCode::from(EXIT_PROVISIONING));
+        }
         println!(
             "nothing left: no easyTDV machine, stack, disk or input files outside this history"
         );
         return Ok(());
     }
-    for l in &found {
+    for l in found {
         println!(
             "{:<8} {:<10} {:<40} {}{}",
             format!("{:?}", l.kind).to_lowercase(),
@@ -165,11 +191,15 @@ pub async fn leftovers(region: &str, delete: bool, json: bool, access_flags: &Ac
     }
     if !delete {
         println!("delete them with `easytdv leftovers --delete` (outputs are kept)");
-        return Ok(());
+        return if incomplete {
+            Err(ExitCode::from(EXIT_PROVISIONING))
+        } else {
+            Ok(())
+        };
     }
-    let mut failed = false;
+    let mut failed = incomplete;
     let timeline = Timeline::new();
-    for l in &found {
+    for l in found {
         match scan::delete_leftover(&ctx, l, &timeline).await {
             Ok(()) => println!("deleted {}", l.id),
             Err(e) => {

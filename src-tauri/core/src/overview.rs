@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::environments::{self, CachedEnvironment};
 use crate::history::{Cleanup, RunRecord};
 use crate::pipeline::{PipelineError, ProgressSink};
-use crate::scan::{self, Leftover};
+use crate::scan::{self, LeftoverScan};
 use crate::services::{Services, ServicesError};
 
 /// One run's status in the cloud.
@@ -133,22 +133,37 @@ impl Services {
     }
 
     /// easyTDV resources of the account that no run of this history owns,
-    /// in every region enabled for it.
-    pub async fn leftovers(&self, account_id: &str) -> Result<Vec<Leftover>, LeftoverError> {
+    /// in every region enabled for it, and the parts that could not be
+    /// looked at; remembered as what [`Services::delete_leftover`] may delete.
+    pub async fn leftovers(&self, account_id: &str) -> Result<LeftoverScan, LeftoverError> {
         let ctx = self.context(account_id, None).await?;
         let history = self.history().list()?;
-        Ok(scan::leftovers(&ctx, &history, Some(&self.prices)).await?)
+        let scan = scan::leftovers(&ctx, &history, Some(&self.prices)).await?;
+        self.last_scans.remember(account_id, &scan.leftovers);
+        Ok(scan)
     }
 
-    /// Deletes one leftover of the account and checks it is gone.
+    /// Deletes one leftover of the account's last scan (named by its region
+    /// and id) and checks it is gone; anything that scan did not find is
+    /// refused.
     pub async fn delete_leftover(
         &self,
         account_id: &str,
-        leftover: &Leftover,
+        region: &str,
+        id: &str,
         progress: &dyn ProgressSink,
     ) -> Result<(), LeftoverError> {
+        let leftover = self
+            .last_scans
+            .find(account_id, region, id)
+            .ok_or_else(|| LeftoverError::NotInLastScan {
+                id: id.to_string(),
+                region: region.to_string(),
+            })?;
         let ctx = self.context(account_id, None).await?;
-        Ok(scan::delete_leftover(&ctx, leftover, progress).await?)
+        scan::delete_leftover(&ctx, &leftover, progress).await?;
+        self.last_scans.forget(account_id, region, id);
+        Ok(())
     }
 
     /// The cached environments in the buckets this account's runs used.
@@ -203,6 +218,8 @@ pub enum LeftoverError {
     Services(#[from] ServicesError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    #[error("{id} in {region} is not among the forgotten resources the last check of this account found: easyTDV deletes only those")]
+    NotInLastScan { id: String, region: String },
 }
 
 impl From<crate::history::HistoryError> for LeftoverError {
@@ -216,12 +233,16 @@ impl crate::explain::Explain for LeftoverError {
         match self {
             LeftoverError::Services(e) => e.code(),
             LeftoverError::Pipeline(e) => e.code(),
+            LeftoverError::NotInLastScan { .. } => "leftover_not_found",
         }
     }
     fn hint(&self) -> Option<String> {
         match self {
             LeftoverError::Services(e) => e.hint(),
             LeftoverError::Pipeline(e) => e.hint(),
+            LeftoverError::NotInLastScan { .. } => {
+                Some("Check for forgotten resources again, then delete from the new list.".into())
+            }
         }
     }
 }

@@ -75,6 +75,9 @@ pub struct Services {
     pub catalog: Catalog,
     /// Prices, kept in prices.db (read from AWS at most daily).
     pub prices: Arc<Prices>,
+    /// What each account's last leftovers scan found: the only leftovers
+    /// the app deletes.
+    pub last_scans: crate::scan::LastScans,
 }
 
 impl Services {
@@ -110,6 +113,7 @@ impl Services {
             accounts: Accounts::open(data_dir),
             catalog: Catalog::default(),
             prices,
+            last_scans: Default::default(),
         })
     }
 

@@ -5,7 +5,7 @@ use easytdv_core::environments::CachedEnvironment;
 use easytdv_core::overview::{MonthCost, Refresh};
 use easytdv_core::pipeline::RunEvent;
 use easytdv_core::prices::{self, Quote, SpotPrice};
-use easytdv_core::scan::Leftover;
+use easytdv_core::scan::LeftoverScan;
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -79,29 +79,32 @@ pub fn month_costs(state: State<'_, AppState>) -> Result<Vec<MonthCost>, AppErro
     Ok(state.services.month_costs()?)
 }
 
-/// easyTDV resources in the account that no run of this history owns.
+/// easyTDV resources in the account that no run of this history owns, and
+/// the regions or buckets that could not be looked at.
 #[tauri::command]
 #[specta::specta]
 pub async fn find_leftovers(
     state: State<'_, AppState>,
     account_id: String,
-) -> Result<Vec<Leftover>, AppError> {
+) -> Result<LeftoverScan, AppError> {
     Ok(state.leftovers(&account_id).await?)
 }
 
-/// Deletes one leftover (a run's machine, stack and files go together).
+/// Deletes one leftover of the account's last check, named by region and id
+/// (the core refuses anything that check did not find).
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_leftover(
     state: State<'_, AppState>,
     account_id: String,
-    leftover: Leftover,
+    region: String,
+    id: String,
     on_event: Channel<RunEvent>,
 ) -> Result<(), AppError> {
     let progress = state.progress(on_event);
     Ok(state
         .services
-        .delete_leftover(&account_id, &leftover, progress.as_ref())
+        .delete_leftover(&account_id, &region, &id, progress.as_ref())
         .await?)
 }
 

@@ -249,8 +249,10 @@ def _s3_refusal(call: s3_ops.S3Call, headers, account: str) -> str | None:
     policy = getattr(bucket, "policy", None)
     statements = []
     if policy:
+        from .s3_defaults import holds_over_tls  # (every request here stands in for HTTPS)
+
         try:
-            statements = iam_match.as_list(json.loads(policy).get("Statement"))
+            statements = [s for s in iam_match.as_list(json.loads(policy).get("Statement")) if holds_over_tls(s)]
         except ValueError:
             statements = []
     if iam_match.decide(statements, call.action, call.resource, account=account) == "Allow":
@@ -307,6 +309,11 @@ class Gateway:
                 entry["prefix"] = (query.get("prefix") or [""])[0]
             if call.copy_source:
                 entry["copy_source"] = call.copy_source
+            from . import region_deny, s3_regions  # (they import this module)
+
+            fault = s3_regions.redirect(call, method, region) or region_deny.refusal(entry, call.resource)
+            if fault:
+                return self._fault(entry, principal, start_response, fault)
             refusal = _s3_refusal(call, headers, account)
             if refusal:
                 entry["status"] = 403
@@ -339,6 +346,11 @@ class Gateway:
                 entry["names"] = names
             if operation == "CreateStack":
                 entry["stack_parameters"] = _stack_parameters(params)
+            from . import region_deny  # (it imports this module)
+
+            fault = region_deny.refusal(entry)
+            if fault:
+                return self._fault(entry, principal, start_response, fault)
             if service == "pricing":
                 from . import pricing
 
@@ -360,6 +372,13 @@ class Gateway:
             entry["status"] = status.get("code", 500)
             self._finish(entry, principal)
         return result
+
+    def _fault(self, entry: dict, principal: principals.Principal, start_response, fault):
+        """An answer of the sandbox's own (s3_regions, region_deny), recorded like moto's."""
+        entry["status"], entry["error"] = fault.status, fault.error
+        self._finish(entry, principal)
+        start_response(f"{fault.status} {fault.reason}", [*fault.headers, ("Content-Length", str(len(fault.body)))])
+        return [fault.body]
 
     def _finish(self, entry: dict, principal: principals.Principal) -> None:
         if principal.name.startswith(("instance:", "lambda:", "sagemaker:")):

@@ -65,6 +65,7 @@ BUCKET_SUBRESOURCES = {
         "PUT": ("PutBucketPolicy", "s3:PutBucketPolicy"),
         "DELETE": ("DeleteBucketPolicy", "s3:DeleteBucketPolicy"),
     },
+    "policyStatus": {"GET": ("GetBucketPolicyStatus", "s3:GetBucketPolicyStatus")},
     "publicAccessBlock": {
         "GET": ("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
         "PUT": ("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),

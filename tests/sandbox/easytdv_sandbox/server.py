@@ -26,6 +26,9 @@ from . import (
     procs,
     public_params,
     quotas,
+    region_deny,
+    s3_defaults,
+    s3_regions,
     sagemaker_api,
     sagemaker_exec,
     spot_prices,
@@ -46,6 +49,7 @@ def reset_runtime() -> None:
     lambda_exec.reset()
     quotas.reset()
     pricing.reset()
+    region_deny.reset()
     sagemaker_exec.reset()
     gateway.forget_roles()
     procs.kill_tagged()
@@ -77,6 +81,9 @@ def install() -> None:
         cfn_params,  # after cfn_failures: wraps its create_stack
         spot_prices,
         sagemaker_api,
+        s3_defaults,
+        s3_regions,
+        region_deny,
     ):
         module.install()
     MotoAPIBackend.reset = _reset

@@ -47,6 +47,8 @@ export type MonthCost = B.MonthCost;
 export type RunCost = B.RunCost;
 export type Leftover = B.Leftover_Serialize;
 export type LeftoverKind = B.LeftoverKind;
+export type LeftoverScan = B.LeftoverScan_Serialize;
+export type ScanFailure = B.ScanFailure_Serialize;
 export type CachedEnvironment = B.CachedEnvironment;
 
 type CommandResult<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };

@@ -49,6 +49,13 @@ pub enum PipelineError {
     #[error("the bucket \"{0}\" does not belong to your AWS account (or you may not use it): easyTDV uploads nothing into it")]
     BucketNotOurs(String),
 
+    #[error("{}", if *.public_now {
+        format!("the bucket \"{bucket}\" is public: its bucket policy lets anyone use it, so easyTDV uploads nothing into it")
+    } else {
+        format!("the bucket \"{bucket}\" does not block public access: a change of its policy or ACLs could make what easyTDV uploads public, so easyTDV uploads nothing into it")
+    })]
+    BucketPublic { bucket: String, public_now: bool },
+
     #[error("the region {0} has no default network (VPC)")]
     NoDefaultVpc(String),
 
@@ -162,6 +169,9 @@ pub enum PipelineError {
     #[error("gave up waiting after {seconds} s for {what}")]
     Timeout { what: String, seconds: u64 },
 
+    #[error("the downloaded file {key} is not the file in S3: {why}")]
+    DownloadCorrupt { key: String, why: String },
+
     #[error("the run {0} is not known")]
     UnknownRun(String),
 
@@ -207,6 +217,7 @@ impl PipelineError {
                 | PipelineError::BucketTaken(_)
                 | PipelineError::BucketNotOurs(_)
                 | PipelineError::AccountNotSetUp { .. }
+                | PipelineError::BucketPublic { .. }
         )
     }
 
@@ -235,6 +246,7 @@ impl Explain for PipelineError {
             PipelineError::BucketOtherRegion { .. } => "bucket_other_region",
             PipelineError::BucketTaken(_) => "bucket_taken",
             PipelineError::BucketNotOurs(_) => "bucket_not_ours",
+            PipelineError::BucketPublic { .. } => "bucket_public",
             PipelineError::NoDefaultVpc(_) => "no_default_vpc",
             PipelineError::AccountNotSetUp { .. } => "account_not_set_up",
             PipelineError::UnknownInstanceType { .. } => "unknown_instance_type",
@@ -258,6 +270,7 @@ impl Explain for PipelineError {
             PipelineError::ScriptsRefused { .. } => "scripts_refused",
             PipelineError::TrainingFailed { .. } => "training_failed",
             PipelineError::Timeout { .. } => "timeout",
+            PipelineError::DownloadCorrupt { .. } => "download_corrupt",
             PipelineError::UnknownRun(_) => "unknown_run",
             PipelineError::State(_) => "state",
         }
@@ -314,6 +327,8 @@ impl Explain for PipelineError {
                 PipelineError::AccountNotSetUp { .. } => {
                     "Do the one-time setup: Accounts → “Set up easyTDV on this AWS account” (it needs an administrator's profile or keys once, and keeps nothing of them). Or ask the person who manages the account to create the policy easytdv-boundary from Setup → “Permissions easyTDV needs”. Nothing was created."
                 }
+                PipelineError::BucketPublic { public_now: true, .. } => "Pick another bucket, or let easyTDV create a new private one (the name it suggests). To keep this bucket: remove the statements that allow \"*\" from its policy, then in the S3 console open the bucket → Permissions → Block public access → Edit, tick \"Block all public access\" and save.",
+                PipelineError::BucketPublic { .. } => "In the S3 console open the bucket → Permissions → Block public access (bucket settings) → Edit, tick \"Block all public access\" and save; or let easyTDV create a new private one (the name it suggests).",
                 PipelineError::NoDefaultVpc(_) => {
                     "Create a default VPC in the AWS console (VPC → Actions → Create default VPC) or pick another region."
                 }
@@ -347,6 +362,9 @@ impl Explain for PipelineError {
                     "Fix train.py (see the traceback below) and retry from \"Run training\"; outputs written so far were kept."
                 }
                 PipelineError::Timeout { .. } => "Retry this step, or delete the run's resources so nothing keeps running.",
+                PipelineError::DownloadCorrupt { .. } => {
+                    "Download again (files already whole are kept). If it fails again, the file may have been replaced in S3 during the download, or the disk may be failing: compare the file in the S3 console."
+                }
                 PipelineError::UnknownRun(_) => "Check the run id in the history list.",
                 PipelineError::State(_) => "Check that the app's data folder is writable and has free space.",
             }

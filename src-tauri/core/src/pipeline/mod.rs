@@ -14,11 +14,14 @@
 
 mod account;
 mod assets;
+mod bucket_setup;
 mod delete;
+mod download;
 mod ebs_key;
 mod error;
 mod inputs;
 mod instance;
+mod integrity;
 pub mod machine;
 mod model;
 mod outputs;

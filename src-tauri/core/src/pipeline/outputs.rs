@@ -1,16 +1,17 @@
 //! Getting the results home: copies a run's outputs from S3 into a folder,
-//! several files at once, with progress; files already complete (same size,
-//! and same MD5 where S3's entity tag is one) are skipped, so an
-//! interrupted download resumes where it stopped.
+//! several files at once, with progress. Each file is checked against the
+//! object over all its bytes (`download.rs`, `integrity.rs`); files already
+//! there and whole are kept, and a cut download goes on from its partial
+//! file, so an interrupted download resumes where it stopped.
 
-use std::io::Read;
+use std::collections::{HashSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use md5::{Digest, Md5};
 use serde::Serialize;
 
+use super::download::{self, Fetched, PART_SUFFIX};
 use super::error::PipelineError;
 use super::model::RunResources;
 use super::storage::{ObjectInfo, RunBucket};
@@ -43,7 +44,9 @@ pub struct DownloadReport {
 pub type OnProgress = dyn Fn(DownloadProgress) + Send + Sync;
 
 /// Downloads every object under the run's `outputs/` into `dir` (keeping
-/// sub-folders). Keys that would escape `dir` (`..`, absolute) are skipped.
+/// sub-folders). Keys that would escape `dir` (`..`, absolute) or end like a
+/// partial download are skipped (logged). Two keys whose paths differ only
+/// in case (one file on macOS and Windows) are never fetched at once.
 pub async fn download_outputs(
     ctx: &AwsContext,
     res: &RunResources,
@@ -56,9 +59,15 @@ pub async fn download_outputs(
         .list(&prefix)
         .await?
         .into_iter()
-        .filter_map(|o| {
-            let rel = safe_relative(&o.key[prefix.len()..])?;
-            Some((o, dir.join(rel)))
+        .filter_map(|o| match safe_relative(&o.key[prefix.len()..]) {
+            Some(rel) => Some((o, dir.join(rel))),
+            None => {
+                tracing::warn!(
+                    key = o.key,
+                    "an output whose name cannot be a file here is not downloaded"
+                );
+                None
+            }
         })
         .collect();
     let mut progress = DownloadProgress {
@@ -66,41 +75,44 @@ pub async fn download_outputs(
         bytes_total: objects.iter().map(|(o, _)| o.size as f64).sum(),
         ..Default::default()
     };
-    let mut todo = Vec::new();
     let mut skipped = 0;
-    for (obj, target) in objects {
-        if is_complete(&obj, &target) {
-            skipped += 1;
-            progress.files_done += 1;
-            progress.bytes_done += obj.size as f64;
-        } else {
-            todo.push((obj, target));
-        }
-    }
     on_progress(progress.clone());
     let started = Instant::now();
-    let already = progress.bytes_done;
+    let mut already = 0.0;
     let mut tasks = tokio::task::JoinSet::new();
     let mut known = res.clone();
     known.account_id = Some(bucket.owner().to_string());
     let shared = Arc::new((ctx.clone(), known));
-    let mut queue = todo.into_iter();
+    let mut queue: VecDeque<(ObjectInfo, PathBuf)> = objects.into();
+    let mut busy: HashSet<String> = HashSet::new();
+    let fold = |p: &Path| p.to_string_lossy().to_lowercase();
     loop {
         while tasks.len() < PARALLEL {
-            let Some((obj, target)) = queue.next() else {
+            let Some(i) = queue.iter().position(|(_, t)| !busy.contains(&fold(t))) else {
                 break;
             };
+            let Some((obj, target)) = queue.remove(i) else {
+                break;
+            };
+            busy.insert(fold(&target));
             let shared = shared.clone();
             tasks.spawn(async move {
                 let (ctx, res) = shared.as_ref();
                 let bucket = RunBucket::for_run(ctx, res).await?;
-                fetch(&bucket, &obj, &target).await.map(|()| obj.size)
+                let fetched = download::fetch(&bucket, &obj, &target).await;
+                fetched.map(|f| (f, obj.size, target))
             });
         }
         let Some(done) = tasks.join_next().await else {
             break;
         };
-        let size = done.map_err(|e| PipelineError::State(format!("a download stopped: {e}")))??;
+        let (fetched, size, target) =
+            done.map_err(|e| PipelineError::State(format!("a download stopped: {e}")))??;
+        busy.remove(&fold(&target));
+        if fetched == Fetched::AlreadyThere {
+            skipped += 1;
+            already += size as f64;
+        }
         progress.files_done += 1;
         progress.bytes_done += size as f64;
         let secs = started.elapsed().as_secs_f64();
@@ -117,53 +129,13 @@ pub async fn download_outputs(
     })
 }
 
-async fn fetch(
-    bucket: &RunBucket<'_>,
-    obj: &ObjectInfo,
-    target: &Path,
-) -> Result<(), PipelineError> {
-    bucket.download_to(&obj.key, target).await.map(|_| ())
-}
-
-/// The local file is the object already: same size, and the same MD5 when
-/// the entity tag is one (single-part uploads; multipart tags have a `-`).
-fn is_complete(obj: &ObjectInfo, target: &Path) -> bool {
-    let Ok(meta) = std::fs::metadata(target) else {
-        return false;
-    };
-    if meta.len() != obj.size {
-        return false;
-    }
-    if obj.etag.len() != 32 || obj.etag.contains('-') {
-        return true;
-    }
-    md5_hex(target).is_some_and(|h| h == obj.etag)
-}
-
-fn md5_hex(path: &Path) -> Option<String> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut hasher = Md5::new();
-    let mut buf = vec![0; 1 << 16];
-    loop {
-        let n = file.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Some(
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
-}
-
+/// A key's path under the folder: plain names only (no `..`, no absolute
+/// path), and never a name a partial download takes.
 fn safe_relative(key: &str) -> Option<PathBuf> {
     let path = Path::new(key);
     let ok = !key.is_empty()
         && !key.ends_with('/')
+        && !key.ends_with(PART_SUFFIX)
         && path.components().all(|c| matches!(c, Component::Normal(_)));
     ok.then(|| path.to_path_buf())
 }
@@ -182,31 +154,15 @@ mod tests {
             safe_relative("_logs/train.log"),
             Some(PathBuf::from("_logs/train.log"))
         );
-        for bad in ["", "../etc/passwd", "/abs", "a/../../b", "dir/"] {
+        for bad in [
+            "",
+            "../etc/passwd",
+            "/abs",
+            "a/../../b",
+            "dir/",
+            "model.pt.easytdv-part",
+        ] {
             assert_eq!(safe_relative(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn a_complete_file_is_recognised_by_size_and_md5() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("m.bin");
-        std::fs::write(&f, b"hello").unwrap();
-        let obj = |size, etag: &str| ObjectInfo {
-            key: "k".into(),
-            size,
-            etag: etag.into(),
-        };
-        assert!(is_complete(&obj(5, "5d41402abc4b2a76b9719d911017c592"), &f));
-        assert!(!is_complete(
-            &obj(5, "00000000000000000000000000000000"),
-            &f
-        ));
-        assert!(!is_complete(
-            &obj(6, "5d41402abc4b2a76b9719d911017c592"),
-            &f
-        ));
-        assert!(is_complete(&obj(5, "abc-2"), &f));
-        assert!(!is_complete(&obj(5, "x"), &dir.path().join("missing")));
     }
 }

@@ -7,17 +7,13 @@
 //! `ExpectedBucketOwner` (S3 answers 403 when another account owns it).
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
-};
+use aws_sdk_s3::types::BucketLocationConstraint;
 
 use super::error::{aws_error, error_code, PipelineError};
 use crate::aws::AwsContext;
 
 /// The region S3 reports for a bucket (`None`/empty means us-east-1).
-fn location_region(constraint: Option<&BucketLocationConstraint>) -> String {
+pub(super) fn location_region(constraint: Option<&BucketLocationConstraint>) -> String {
     match constraint.map(|c| c.as_str()) {
         None | Some("") => "us-east-1".to_string(),
         Some("EU") => "eu-west-1".to_string(),
@@ -84,111 +80,8 @@ impl<'a> RunBucket<'a> {
         &self.owner
     }
 
-    /// Uses an existing bucket of ours in the same region, or creates a
-    /// private, encrypted one; refuses a bucket of another account before
-    /// anything is uploaded. Returns true when it created the bucket.
-    pub async fn ensure(&self) -> Result<bool, PipelineError> {
-        let s3 = self.ctx.s3();
-        let bucket = self.name;
-        let head = s3
-            .head_bucket()
-            .bucket(bucket)
-            .expected_bucket_owner(&self.owner)
-            .send()
-            .await;
-        match head {
-            Ok(_) => {
-                let loc = s3
-                    .get_bucket_location()
-                    .bucket(bucket)
-                    .expected_bucket_owner(&self.owner)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("read the bucket's region", e))?;
-                let actual = location_region(loc.location_constraint());
-                if actual != self.ctx.region() {
-                    return Err(PipelineError::BucketOtherRegion {
-                        bucket: bucket.into(),
-                        expected: self.ctx.region().into(),
-                        actual,
-                    });
-                }
-                Ok(false)
-            }
-            Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
-                Some(404) => {
-                    self.create().await?;
-                    Ok(true)
-                }
-                Some(403) => {
-                    // Ours but not readable, or someone else's (which we
-                    // may or may not read): either way, never used.
-                    Err(PipelineError::BucketNotOurs(bucket.into()))
-                }
-                Some(301) => Err(PipelineError::BucketOtherRegion {
-                    bucket: bucket.into(),
-                    expected: self.ctx.region().into(),
-                    actual: e
-                        .raw_response()
-                        .and_then(|r| r.headers().get("x-amz-bucket-region"))
-                        .unwrap_or("another region")
-                        .to_string(),
-                }),
-                _ => Err(aws_error("check the bucket", e)),
-            },
-        }
-    }
-
-    async fn create(&self) -> Result<(), PipelineError> {
-        let s3 = self.ctx.s3();
-        let bucket = self.name;
-        let mut req = s3.create_bucket().bucket(bucket);
-        if self.ctx.region() != "us-east-1" {
-            req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(self.ctx.region()))
-                    .build(),
-            );
-        }
-        req.send().await.map_err(|e| match error_code(&e) {
-            Some("BucketAlreadyExists") => PipelineError::BucketTaken(bucket.into()),
-            _ => aws_error("create the bucket", e),
-        })?;
-        s3.put_public_access_block()
-            .bucket(bucket)
-            .expected_bucket_owner(&self.owner)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| aws_error("block public access on the bucket", e))?;
-        let rule = ServerSideEncryptionRule::builder()
-            .apply_server_side_encryption_by_default(
-                ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(ServerSideEncryption::Aes256)
-                    .build()
-                    .map_err(|e| PipelineError::State(e.to_string()))?,
-            )
-            .build();
-        s3.put_bucket_encryption()
-            .bucket(bucket)
-            .expected_bucket_owner(&self.owner)
-            .server_side_encryption_configuration(
-                ServerSideEncryptionConfiguration::builder()
-                    .rules(rule)
-                    .build()
-                    .map_err(|e| PipelineError::State(e.to_string()))?,
-            )
-            .send()
-            .await
-            .map_err(|e| aws_error("turn on the bucket's encryption", e))?;
-        Ok(())
+    pub(super) fn ctx(&self) -> &AwsContext {
+        self.ctx
     }
 
     /// Uploads `body` (again after a lost connection: the same bytes).
@@ -234,6 +127,18 @@ impl<'a> RunBucket<'a> {
                     })
                 })),
                 Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(Vec::new()),
+                Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(301) => {
+                    // S3's PermanentRedirect: the bucket is in another region.
+                    return Err(PipelineError::BucketOtherRegion {
+                        bucket: self.name.into(),
+                        expected: self.ctx.region().into(),
+                        actual: e
+                            .raw_response()
+                            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                            .unwrap_or("another region")
+                            .to_string(),
+                    });
+                }
                 Err(e) => return Err(aws_error("list the run's files", e)),
             }
         }
@@ -294,50 +199,27 @@ impl<'a> RunBucket<'a> {
         Ok(Some(bytes.into_bytes().to_vec()))
     }
 
-    /// Streams an object into a file (memory stays small whatever its
-    /// size); written beside and renamed, so a cut download never looks
-    /// complete. Returns the bytes written.
-    pub async fn download_to(
-        &self,
-        key: &str,
-        target: &std::path::Path,
-    ) -> Result<u64, PipelineError> {
-        use tokio::io::AsyncWriteExt;
-        let out = self
-            .get_object(key)
-            .send()
-            .await
-            .map_err(|e| aws_error("download a file of the outputs", e))?;
-        let local = |e: std::io::Error| {
-            PipelineError::State(format!("cannot write {}: {e}", target.display()))
-        };
-        if let Some(parent) = target.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(local)?;
-        }
-        let part = target.with_extension("easytdv-part");
-        let mut file = tokio::fs::File::create(&part).await.map_err(local)?;
-        let mut body = out.body;
-        let mut written = 0u64;
-        while let Some(chunk) = body.try_next().await.map_err(|_| PipelineError::Network {
-            op: "download a file of the outputs",
-        })? {
-            file.write_all(&chunk).await.map_err(local)?;
-            written += chunk.len() as u64;
-        }
-        file.flush().await.map_err(local)?;
-        drop(file);
-        tokio::fs::rename(&part, target).await.map_err(local)?;
-        Ok(written)
-    }
-
     /// A GetObject of one of the bucket's keys, saying who owns the bucket.
-    fn get_object(
+    pub(super) fn get_object(
         &self,
         key: &str,
     ) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
         self.ctx
             .s3()
             .get_object()
+            .bucket(self.name)
+            .key(key)
+            .expected_bucket_owner(&self.owner)
+    }
+
+    /// A HeadObject of one of the bucket's keys, saying who owns the bucket.
+    pub(super) fn head_object(
+        &self,
+        key: &str,
+    ) -> aws_sdk_s3::operation::head_object::builders::HeadObjectFluentBuilder {
+        self.ctx
+            .s3()
+            .head_object()
             .bucket(self.name)
             .key(key)
             .expected_bucket_owner(&self.owner)
@@ -363,29 +245,24 @@ impl<'a> RunBucket<'a> {
 
 /// The buckets of the account that live in the context's region.
 pub async fn list_buckets_in_region(ctx: &AwsContext) -> Result<Vec<String>, PipelineError> {
-    let s3 = ctx.s3();
-    let out = s3
+    // `BucketRegion` filters by region and makes S3 name each bucket's
+    // region (it does only when the request has a parameter); the request
+    // must go to that region's endpoint, which the context's is.
+    let mut pages = ctx
+        .s3()
         .list_buckets()
-        .send()
-        .await
-        .map_err(|e| aws_error("list your S3 buckets", e))?;
+        .bucket_region(ctx.region())
+        .into_paginator()
+        .send();
     let mut names = Vec::new();
-    for b in out.buckets() {
-        let Some(name) = b.name() else { continue };
-        let region = match b.bucket_region() {
-            Some(r) => r.to_string(),
-            None => match s3.get_bucket_location().bucket(name).send().await {
-                Ok(loc) => location_region(loc.location_constraint()),
-                Err(e) => {
-                    // A bucket we may not read is not one we can use.
-                    tracing::debug!(bucket = name, error = %e, "skipped a bucket whose region cannot be read");
-                    continue;
-                }
-            },
-        };
-        if region == ctx.region() {
-            names.push(name.to_string());
-        }
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("list your S3 buckets", e))?;
+        names.extend(
+            page.buckets()
+                .iter()
+                .filter(|b| b.bucket_region().is_none_or(|r| r == ctx.region()))
+                .filter_map(|b| b.name().map(str::to_string)),
+        );
     }
     names.sort();
     Ok(names)

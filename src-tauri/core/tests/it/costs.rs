@@ -129,7 +129,7 @@ async fn spot_prices_come_per_zone_cheapest_first() {
 }
 
 /// Services in a fresh data folder with the sandbox as its account.
-fn services() -> (tempfile::TempDir, Services, String) {
+pub(crate) fn services() -> (tempfile::TempDir, Services, String) {
     let dir = tempfile::tempdir().unwrap();
     let services = Services::open(dir.path()).unwrap();
     let account = services
@@ -143,7 +143,7 @@ fn services() -> (tempfile::TempDir, Services, String) {
     (dir, services, account.id)
 }
 
-fn record_runs(services: &Services, account: &str, n: usize, tag: &str) -> Vec<String> {
+pub(crate) fn record_runs(services: &Services, account: &str, n: usize, tag: &str) -> Vec<String> {
     (0..n)
         .map(|i| {
             let run_id = format!("20260101-000000-{tag}{i:04}");
@@ -165,7 +165,7 @@ fn record_runs(services: &Services, account: &str, n: usize, tag: &str) -> Vec<S
 }
 
 /// The tags the launcher puts on a run's machine and disk.
-fn run_tags(
+pub(crate) fn run_tags(
     kind: aws_sdk_ec2::types::ResourceType,
     run_id: &str,
 ) -> aws_sdk_ec2::types::TagSpecification {
@@ -178,7 +178,7 @@ fn run_tags(
 }
 
 /// A machine tagged like a run's (what the launcher starts).
-async fn tagged_machine(ctx: &AwsContext, run_id: &str) -> String {
+pub(crate) async fn tagged_machine(ctx: &AwsContext, run_id: &str) -> String {
     let info = machine::describe_type(ctx, "t3.micro").await.unwrap();
     let image = machine::resolve_ami(ctx, &info, None).await.unwrap();
     let tags = run_tags(aws_sdk_ec2::types::ResourceType::Instance, run_id);
@@ -265,6 +265,7 @@ async fn leftovers_outside_the_history_are_found_and_deleted() {
 
     let found = services.leftovers(&account).await.expect("leftovers");
     let ours: Vec<_> = found
+        .leftovers
         .iter()
         .filter(|l| l.run_id.as_deref() == Some(&run_id))
         .collect();
@@ -288,7 +289,7 @@ async fn leftovers_outside_the_history_are_found_and_deleted() {
     let mine = tagged_machine(&ctx, &known[0]).await;
     let again = services.leftovers(&account).await.unwrap();
     assert!(
-        again.iter().all(|l| l.id != mine),
+        again.leftovers.iter().all(|l| l.id != mine),
         "a known run's machine is not a leftover"
     );
 
@@ -302,13 +303,16 @@ async fn leftovers_outside_the_history_are_found_and_deleted() {
     let events = EventLog::default();
     for l in [*m, *f, *v] {
         services
-            .delete_leftover(&account, l, &events)
+            .delete_leftover(&account, &l.region, &l.id, &events)
             .await
             .expect("deleted");
     }
     let after = services.leftovers(&account).await.unwrap();
     assert!(
-        after.iter().all(|l| l.run_id.as_deref() != Some(&run_id)),
+        after
+            .leftovers
+            .iter()
+            .all(|l| l.run_id.as_deref() != Some(&run_id)),
         "nothing of the run is left: {after:?}"
     );
     let keys = list(&ctx, &bucket, &format!("easytdv/runs/{run_id}/")).await;

@@ -6,10 +6,12 @@
 
 mod accounts_sandbox;
 mod bootstrap;
+mod buckets;
 mod catalog;
 mod common;
 mod costs;
 mod launch_preflight;
+mod leftovers;
 mod lost_connection;
 mod machine_scripts;
 mod outputs;
