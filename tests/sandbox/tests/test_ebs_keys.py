@@ -7,7 +7,7 @@ import zipfile
 
 import boto3
 
-from conftest import wait_for
+from conftest import HOOK_HEADERS, KEY, wait_for
 
 TRUST = json.dumps(
     {
@@ -33,7 +33,7 @@ def _hook(endpoint, body):
     request = urllib.request.Request(
         f"{endpoint}/easytdv-api/ebs-default-key",
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **HOOK_HEADERS},
         method="POST",
     )
     with urllib.request.urlopen(request) as answer:
@@ -107,7 +107,7 @@ def _lambda_client(endpoint, region, function):
         "ec2",
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id=f"lambda-{function}",
+        aws_access_key_id=f"lambda-{function}.{KEY}",
         aws_secret_access_key="x",
     )
 

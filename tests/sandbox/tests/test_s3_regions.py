@@ -9,7 +9,7 @@ import uuid
 import botocore
 import pytest
 
-from conftest import REGION
+from conftest import HOOK_HEADERS, KEY, REGION
 
 
 def _name(tag: str) -> str:
@@ -23,7 +23,7 @@ def _raw_list(endpoint: str, bucket: str, region: str) -> tuple[int, dict, str]:
     from botocore.credentials import Credentials
 
     req = AWSRequest(method="GET", url=f"{endpoint}/{bucket}?list-type=2")
-    S3SigV4Auth(Credentials("sandbox", "sandbox"), "s3", region).add_auth(req)
+    S3SigV4Auth(Credentials(KEY, "sandbox"), "s3", region).add_auth(req)
     prepared = urllib.request.Request(req.url, headers=dict(req.headers.items()), method="GET")
     try:
         with urllib.request.urlopen(prepared) as r:
@@ -81,7 +81,7 @@ def _deny(endpoint: str, region: str, deny: bool = True) -> dict:
         f"{endpoint}/easytdv-api/deny-region",
         data=json.dumps({"region": region, "deny": deny}).encode(),
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **HOOK_HEADERS},
     )
     with urllib.request.urlopen(req) as r:
         return json.loads(r.read())
