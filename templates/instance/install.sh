@@ -263,9 +263,11 @@ cache_corrupt() {
 }
 cache_unpack() { # cache_unpack <archive name> <dir>: the archive on stdin
     # Quiet: on a miss it reads nothing and fails; cache_corrupt says the rest.
+    # Into a staging folder used only once the digest matches; as root, still
+    # never the archive's owners or set-id bits (--no-same-owner/-permissions).
     case "$1" in
-        *.zst) zstd -dcq 2>/dev/null | tar -x -C "$2" 2>/dev/null ;;
-        *) tar -xz -C "$2" 2>/dev/null ;;
+        *.zst) zstd -dcq 2>/dev/null | tar -x --no-same-owner --no-same-permissions -C "$2" 2>/dev/null ;;
+        *) tar -xz --no-same-owner --no-same-permissions -C "$2" 2>/dev/null ;;
     esac
 }
 cache_fetch() { # cache_fetch <archive name> <dir> <digest file>: 0 unpacked, 4 missing, 1 unusable

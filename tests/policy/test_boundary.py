@@ -84,6 +84,19 @@ def test_no_other_way_to_more_permissions(action):
         assert user(action, resource, **{"iam:PermissionsBoundary": BOUNDARY_ARN}) != "Allow"
 
 
+@pytest.mark.parametrize("action", ["s3:PutBucketPublicAccessBlock", "s3:PutEncryptionConfiguration", "s3:PutBucketAcl"])
+def test_a_buckets_protection_cannot_be_turned_off(action):
+    """Block Public Access stays as S3 made it: no public bucket policy can go on an easyTDV bucket."""
+    assert user(action, "arn:aws:s3:::easytdv-123456789012-eu-west-3", **{"s3:ResourceAccount": ACCOUNT}) != "Allow"
+
+
+def test_easytdv_files_of_another_accounts_bucket_are_out_of_reach():
+    key = "arn:aws:s3:::their-bucket/easytdv/runs/x/train.py"
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        assert user(action, key, **{"s3:ResourceAccount": "111111111111"}) == "ImplicitDeny", action
+        assert user(action, key, **{"s3:ResourceAccount": ACCOUNT}) == "Allow", action
+
+
 def test_only_easytdv_roles_are_passed_and_only_to_their_service():
     lam, ec2, sm = "lambda.amazonaws.com", "ec2.amazonaws.com", "sagemaker.amazonaws.com"
     cases = [

@@ -294,6 +294,11 @@ const PLAN = (user = 'easytdv'): SetupPlan => ({
     { action: 'update', what: 'the policy easytdv-user-policy', why: 'what a run changes' },
     { action: 'keep', what: 'the policy easytdv-read-policy', why: 'what easyTDV reads' },
     { action: 'create', what: `the IAM user ${user}`, why: 'the identity easyTDV signs in as' },
+    {
+      action: 'review',
+      what: 'the role easytdv-old-launcher',
+      why: 'may be taken on by something other than an AWS service: delete it in the IAM console unless you made it on purpose',
+    },
     { action: 'create', what: `an access key of ${user}`, why: 'kept only in this computer’s keychain' },
   ],
 });
@@ -332,6 +337,9 @@ test('set up with an administrator profile: what will be created is shown first,
   await expect(plan.locator('li[data-action="create"]')).toHaveCount(3);
   await expect(plan.locator('li[data-action="update"]')).toContainText('easytdv-user-policy');
   await expect(plan.locator('li[data-action="keep"]')).toContainText('Already there');
+  // A role easyTDV would not have made (one that another account may take on) is named.
+  await expect(plan.locator('li[data-action="review"]')).toContainText('Look at this');
+  await expect(plan.locator('li[data-action="review"]')).toContainText('easytdv-old-launcher');
   await expect(plan).toContainText('It costs nothing');
   expect(await app.calls('set_up_aws')).toHaveLength(0);
   expect((await app.calls('plan_aws_setup'))[0]!.args).toMatchObject({ admin: { kind: 'profile', profile: 'admin' }, userName: 'easytdv' });

@@ -231,18 +231,21 @@ export type AccountView_Serialize = {
 /**
  *  The administrator credentials the webview sends: a profile name, or keys
  *  typed once (the secret is wrapped at once and never sent back).
+ *  No `Debug`: it holds a secret until it becomes [`AdminCredentials`].
  */
 export type AdminInput = AdminInput_Serialize | AdminInput_Deserialize;
 
 /**
  *  The administrator credentials the webview sends: a profile name, or keys
  *  typed once (the secret is wrapped at once and never sent back).
+ *  No `Debug`: it holds a secret until it becomes [`AdminCredentials`].
  */
 export type AdminInput_Deserialize = { kind: "profile"; profile: string } | { kind: "keys"; accessKeyId: string; secretAccessKey: string; sessionToken?: string | null };
 
 /**
  *  The administrator credentials the webview sends: a profile name, or keys
  *  typed once (the secret is wrapped at once and never sent back).
+ *  No `Debug`: it holds a secret until it becomes [`AdminCredentials`].
  */
 export type AdminInput_Serialize = { kind: "profile"; profile: string } | { kind: "keys"; accessKeyId: string; secretAccessKey: string; sessionToken: string | null };
 
@@ -1130,7 +1133,9 @@ export type Step = "prepare" | "stack" | "instance" | "requirements" | "training
 /**  What one step of the setup will do. */
 export type StepAction = "create" | "update" | 
 /**  Already there as it should be. */
-"keep";
+"keep" | 
+/**  Already there but not as easyTDV makes it: for the person to look at. */
+"review";
 
 export type StepState = "running" | "done" | "failed" | "skipped" | 
 /**  The user stopped the run during this step. */

@@ -34,6 +34,7 @@ pub async fn setup_aws(
             StepAction::Create => "create",
             StepAction::Update => "update",
             StepAction::Keep => "keep  ",
+            StepAction::Review => "LOOK AT",
         };
         println!("  {verb} {}: {}", step.what, step.why);
     }

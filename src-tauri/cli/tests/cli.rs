@@ -236,7 +236,7 @@ async fn wrong_profile_region_or_machine_type_exit_2_before_anything_is_made() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("there is no AWS region \"eu-west-99\"") && err.contains("eu-west-3"),
+        err.contains("region \"eu-west-99\" is not an AWS region") && err.contains("eu-west-3"),
         "{err}"
     );
 
@@ -330,8 +330,8 @@ async fn setup_aws_plan_shows_what_would_be_created_and_creates_nothing() {
     std::fs::write(
         &creds,
         format!(
-            "[admin]\naws_access_key_id = test-admin.{}\naws_secret_access_key = x\n",
-            sandbox_key()
+            "[admin]\naws_access_key_id = {}\naws_secret_access_key = x\n",
+            easytdv_core::aws::sandbox::derived_key(&sandbox_key(), "test-admin")
         ),
     )
     .unwrap();

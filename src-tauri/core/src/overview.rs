@@ -166,11 +166,8 @@ impl Services {
         Ok(())
     }
 
-    /// The cached environments in the buckets this account's runs used.
-    pub async fn environments(
-        &self,
-        account_id: &str,
-    ) -> Result<Vec<CachedEnvironment>, LeftoverError> {
+    /// (bucket, region) of every bucket this account's runs used.
+    fn run_buckets(&self, account_id: &str) -> Result<Vec<(String, String)>, ServicesError> {
         let mut buckets: Vec<(String, String)> = self
             .history()
             .list()?
@@ -182,6 +179,15 @@ impl Services {
             .collect();
         buckets.sort();
         buckets.dedup();
+        Ok(buckets)
+    }
+
+    /// The cached environments in the buckets this account's runs used.
+    pub async fn environments(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<CachedEnvironment>, LeftoverError> {
+        let buckets = self.run_buckets(account_id)?;
         let mut found = Vec::new();
         for (bucket, region) in buckets {
             let ctx = self.context(account_id, Some(&region)).await?;
@@ -195,12 +201,22 @@ impl Services {
         Ok(found)
     }
 
-    /// Deletes one cached environment.
+    /// Deletes one cached environment, only in a bucket (and region) this
+    /// account's runs used: the webview names it, the history vouches for it.
     pub async fn delete_environment(
         &self,
         account_id: &str,
         env: &CachedEnvironment,
     ) -> Result<(), LeftoverError> {
+        if !self
+            .run_buckets(account_id)?
+            .contains(&(env.bucket.clone(), env.region.clone()))
+        {
+            return Err(LeftoverError::NotARunBucket {
+                bucket: env.bucket.clone(),
+                region: env.region.clone(),
+            });
+        }
         let ctx = self.context(account_id, Some(&env.region)).await?;
         Ok(environments::delete(&ctx, &env.bucket, &env.key).await?)
     }
@@ -220,6 +236,8 @@ pub enum LeftoverError {
     Pipeline(#[from] PipelineError),
     #[error("{id} in {region} is not among the forgotten resources the last check of this account found: easyTDV deletes only those")]
     NotInLastScan { id: String, region: String },
+    #[error("no run of this account used the bucket {bucket} in {region}: easyTDV deletes saved environments only in its runs' buckets")]
+    NotARunBucket { bucket: String, region: String },
 }
 
 impl From<crate::history::HistoryError> for LeftoverError {
@@ -234,6 +252,7 @@ impl crate::explain::Explain for LeftoverError {
             LeftoverError::Services(e) => e.code(),
             LeftoverError::Pipeline(e) => e.code(),
             LeftoverError::NotInLastScan { .. } => "leftover_not_found",
+            LeftoverError::NotARunBucket { .. } => "environment_not_found",
         }
     }
     fn hint(&self) -> Option<String> {
@@ -243,6 +262,9 @@ impl crate::explain::Explain for LeftoverError {
             LeftoverError::NotInLastScan { .. } => {
                 Some("Check for forgotten resources again, then delete from the new list.".into())
             }
+            LeftoverError::NotARunBucket { .. } => {
+                Some("Reload the list of saved environments, then delete from it.".into())
+            }
         }
     }
 }
@@ -251,6 +273,33 @@ impl crate::explain::Explain for LeftoverError {
 mod tests {
     use super::*;
     use crate::prices::RunCost;
+
+    /// Attack: the webview names a bucket (of this account) no run used, to
+    /// delete `easytdv/cache/<hex>*` there. Refused before any AWS call.
+    #[tokio::test]
+    async fn a_saved_environment_is_deleted_only_in_a_bucket_of_the_accounts_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let services = crate::services::Services::open(dir.path()).unwrap();
+        let env = CachedEnvironment {
+            bucket: "company-data".into(),
+            region: "eu-west-3".into(),
+            key: "a".repeat(64),
+            requirements: String::new(),
+            python: String::new(),
+            arch: String::new(),
+            image: String::new(),
+            installer: String::new(),
+            created: String::new(),
+            size_bytes: 0.0,
+            usd_per_month: 0.0,
+        };
+        let e = services.delete_environment("acct", &env).await.unwrap_err();
+        assert_eq!(
+            crate::explain::Explain::code(&e),
+            "environment_not_found",
+            "{e}"
+        );
+    }
 
     fn run(id: &str, account: &str, created: &str, usd: Option<f64>, growing: bool) -> RunRecord {
         let mut r: RunRecord = serde_json::from_value(serde_json::json!({

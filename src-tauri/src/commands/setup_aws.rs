@@ -13,7 +13,8 @@ use crate::state::AppState;
 
 /// The administrator credentials the webview sends: a profile name, or keys
 /// typed once (the secret is wrapped at once and never sent back).
-#[derive(Debug, Deserialize, specta::Type)]
+/// No `Debug`: it holds a secret until it becomes [`AdminCredentials`].
+#[derive(Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum AdminInput {
     Profile {

@@ -12,9 +12,10 @@ Every request must therefore:
    is off, so no browser is ever told it may read an answer;
 3. be signed with the sandbox's access key (a secret made at each start and
    given to the app, never printed to a log), or with a key derived from it
-   (`<principal>.<key>`, what the sandbox gives its Lambdas, instances and
-   training jobs), or with an access key moto's IAM issued (an IAM user the
-   app's setup created inside the sandbox). The test hooks and `/moto-api/*`
+   (`<principal>.<HMAC(key, principal)>`, what the sandbox gives its Lambdas,
+   instances and training jobs: it names them and does not reveal the key),
+   or with an access key moto's IAM issued (an IAM user the app's setup
+   created inside the sandbox). The test hooks and `/moto-api/*`
    need the key in the `X-Easytdv-Sandbox-Key` header.
 
 Signatures themselves are not verified: the secret is the access key id,
@@ -66,19 +67,26 @@ def key_header_ok(value: str | None) -> bool:
     return bool(value) and hmac.compare_digest(value.encode(), CONFIG.access_key.encode())
 
 
+def tag(base: str) -> str:
+    """HMAC-SHA256(key, "easytdv-principal:" + base), 40 hex digits: proves the sandbox gave the key out,
+    and does not reveal the sandbox's own key to whoever holds it (a Lambda, a training script)."""
+    mac = hmac.new(CONFIG.access_key.encode(), f"easytdv-principal:{base}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:40]
+
+
 def derived(base: str) -> str:
-    """The key the sandbox gives one of its own principals (`lambda-<fn>`, ...)."""
-    return f"{base}.{CONFIG.access_key}"
+    """The key the sandbox gives one of its own principals (`lambda-<fn>`, ...): `<base>.<tag>`."""
+    return f"{base}.{tag(base)}"
 
 
 def base_of(access_key: str) -> str | None:
-    """`lambda-x` for `lambda-x.<key>`, `""` for the key itself, None for a foreign key."""
+    """`lambda-x` for `lambda-x.<its tag>`, `""` for the key itself, None for a foreign key."""
     key = CONFIG.access_key
     if hmac.compare_digest(access_key.encode(), key.encode()):
         return ""
-    suffix = f".{key}"
-    if access_key.endswith(suffix) and len(access_key) > len(suffix):
-        return access_key[: -len(suffix)]
+    base, _, given = access_key.rpartition(".")
+    if base and hmac.compare_digest(given.encode(), tag(base).encode()):
+        return base
     return None
 
 

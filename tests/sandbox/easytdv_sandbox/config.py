@@ -56,6 +56,10 @@ def child_env(region: str, access_key: str | None = None, **extra: str) -> dict[
     naming the principal (see principals.py)."""
     env = {k: v for k, v in os.environ.items() if k in PASSTHROUGH or k.startswith("PIP_")}
     env.setdefault("LANG", "C.UTF-8")
+    # The sandbox is on this computer: never through a proxy (it would see the keys).
+    loopback = "127.0.0.1,localhost,::1"
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = f"{env[name]},{loopback}" if env.get(name) else loopback
     env.update(
         PATH=f"{venv_bin()}:/usr/local/bin:/usr/bin:/bin",
         AWS_ENDPOINT_URL=CONFIG.endpoint,

@@ -8,14 +8,14 @@ sandbox reads the key from the SigV4 `Credential=` (any characters) and maps:
 | access key id            | principal               | account       |
 | ------------------------ | ----------------------- | ------------- |
 | `<key>` (the sandbox's)  | `app` (the easyTDV app) | 123456789012  |
-| `lambda-<function>.<key>`| `lambda:<function-name>`| 123456789012  |
-| `instance-<id>.<key>`    | `instance:<instance-id>`| 123456789012  |
-| `other-account.<key>`    | `other-account`         | 111111111111  |
-| `sagemaker-<job>.<key>`  | `sagemaker:<job-name>`  | 123456789012  | (a training job's execution role)
+| `lambda-<function>.<tag>`| `lambda:<function-name>`| 123456789012  |
+| `instance-<id>.<tag>`    | `instance:<instance-id>`| 123456789012  |
+| `other-account.<tag>`    | `other-account`         | 111111111111  |
+| `sagemaker-<job>.<tag>`  | `sagemaker:<job-name>`  | 123456789012  | (a training job's execution role)
 | an IAM user's key id     | `key:<key id>` (moto's own rules pick the account) |
 
-`<key>` is the secret the sandbox was started with (access.py); any other key
-is refused before it gets here. Lambda invocations, instance scripts and
+`<key>` is the secret the sandbox was started with, `<tag>` HMAC(key, name)
+(access.py); any other key is refused before it gets here. Lambda invocations, instance scripts and
 training jobs get their key from the sandbox (lambda_exec, instances,
 sagemaker_exec); any secret access key is accepted (signatures are not checked).
 """
@@ -69,8 +69,8 @@ def sagemaker_key(job_name: str) -> str:
 def shown_key(access_key: str) -> str:
     """The access key as the call recording shows it: never the secret part."""
     base = access.base_of(access_key)
-    if base is None:
-        return access_key  # an IAM user's key id (not a secret) or a refused one
+    if base is None:  # an IAM user's key id: shown masked, like the app shows keys (AKIA…WXYZ)
+        return f"{access_key[:4]}…{access_key[-4:]}" if len(access_key) > 8 else "…"
     return base or "sandbox"
 
 

@@ -3,6 +3,8 @@ temp data dir and a short CloudFormation delay, plus boto3 clients for it."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import signal
@@ -21,7 +23,15 @@ AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 CFN_DELAY = 1.5
 # Every sandbox these tests start (as subprocesses) takes its access key from here (access.py).
 KEY = os.environ.setdefault("EASYTDV_SANDBOX_ACCESS_KEY", "ETDV" + secrets.token_hex(16).upper())
-OTHER_KEY = f"other-account.{KEY}"
+
+
+def derived(base: str) -> str:
+    """The key the sandbox gives its principal `base` (access.py): `<base>.<HMAC(KEY, base)>`."""
+    tag = hmac.new(KEY.encode(), f"easytdv-principal:{base}".encode(), hashlib.sha256).hexdigest()[:40]
+    return f"{base}.{tag}"
+
+
+OTHER_KEY = derived("other-account")
 HOOK_HEADERS = {"X-Easytdv-Sandbox-Key": KEY}
 
 

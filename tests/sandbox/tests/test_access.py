@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import botocore.exceptions
 import pytest
 
-from conftest import HOOK_HEADERS, KEY, client
+from conftest import HOOK_HEADERS, KEY, client, derived
 
 
 def raw(endpoint: str, method: str, path: str, headers: dict | None = None, body: bytes = b""):
@@ -74,7 +74,8 @@ def test_a_wrong_host_is_refused(endpoint):
     ],
 )
 def test_another_key_is_refused_in_aws_words(endpoint, service, call, code):
-    for key in ("sandbox", "AKIAIOSFODNN7EXAMPLE", f"instance-i-0123456789abcdef0.{KEY[:-1]}", "lambda-easytdv-x"):
+    forged = (f"instance-i-0123456789abcdef0.{KEY}", "instance-i-0123456789abcdef0." + "0" * 40, f"lambda-x.{KEY[:-1]}")
+    for key in ("sandbox", "AKIAIOSFODNN7EXAMPLE", "lambda-easytdv-x", *forged):
         with pytest.raises(botocore.exceptions.ClientError) as e:
             call(client(endpoint, service, key=key))
         assert e.value.response["Error"]["Code"] == code, (service, key)
@@ -135,3 +136,11 @@ def test_a_role_needs_an_existing_boundary(endpoint):
         RoleName=f"r-{secrets.token_hex(4)}", AssumeRolePolicyDocument=TRUST, PermissionsBoundary=ours
     )
     assert role["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == ours
+
+
+def test_a_principals_key_names_it_and_does_not_reveal_the_sandboxs(endpoint):
+    """What a Lambda or a training script holds cannot be turned into the app's key."""
+    key = derived("instance-i-0123456789abcdef0")
+    assert KEY not in key
+    who = client(endpoint, "sts", key=key).get_caller_identity()
+    assert who["Account"] == "123456789012"

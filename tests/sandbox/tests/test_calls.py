@@ -7,7 +7,7 @@ import uuid
 import pytest
 from test_lambda import TRUST, create_function
 
-from conftest import HOOK_HEADERS, KEY, REGION, calls, client, online, wait_done, wait_for
+from conftest import HOOK_HEADERS, REGION, calls, client, derived, online, wait_done, wait_for
 from easytdv_sandbox import s3_ops
 
 WHOAMI = """
@@ -109,7 +109,7 @@ def test_lambda_and_instance_scripts_have_their_own_principals(aws, data_dir, ca
     aws.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     create_function(aws, calls_role, "whoami", {"who.py": WHOAMI}, "who.handler")
     resp = aws("lambda").invoke(FunctionName="whoami", Payload=json.dumps({"bucket": bucket}))
-    assert json.loads(resp["Payload"].read()) == {"key": f"lambda-whoami.{KEY}"}
+    assert json.loads(resp["Payload"].read()) == {"key": derived("lambda-whoami")}
     invoke = mine(data_dir, action="lambda:InvokeFunction", principal="app")[-1]
     assert invoke["names"] == {"FunctionName": "whoami"} and invoke["operation"] == "Invoke"
     put = mine(data_dir, principal="lambda:whoami", action="s3:PutObject")[-1]
@@ -121,7 +121,7 @@ def test_lambda_and_instance_scripts_have_their_own_principals(aws, data_dir, ca
         DocumentName="AWS-RunShellScript",
         Parameters={"commands": [f'echo "$AWS_ACCESS_KEY_ID" && aws s3 ls s3://{bucket}/']},
     )["Command"]["CommandId"]
-    assert wait_done(aws, cid, iid)["StandardOutputContent"].startswith(f"instance-{iid}.{KEY}\n")
+    assert wait_done(aws, cid, iid)["StandardOutputContent"].startswith(derived(f"instance-{iid}") + "\n")
     by_instance = mine(data_dir, principal=f"instance:{iid}")
     assert {(c["action"], c.get("key")) for c in by_instance} >= {
         ("s3:PutObject", "from-user-data.txt"),

@@ -83,6 +83,6 @@ export function validateEndpoint(endpoint: string): string | null {
   const e = endpoint.trim();
   if (!/^http:\/\/\S+:\d+\/?$/.test(e)) return 'Enter the sandbox address, e.g. http://127.0.0.1:4566';
   // The sandbox runs code as you: it must be on this computer.
-  if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):/.test(e)) return 'The sandbox runs on this computer only: use http://127.0.0.1:PORT';
+  if (!/^http:\/\/(127\.0\.0\.1|\[::1\]):/.test(e)) return 'The sandbox runs on this computer only: use http://127.0.0.1:PORT';
   return null;
 }

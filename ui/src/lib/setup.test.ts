@@ -56,12 +56,17 @@ describe('AwsForm', () => {
 describe('validateEndpoint', () => {
   it('wants an http address with a port', () => {
     expect(validateEndpoint(' http://127.0.0.1:4566 ')).toBeNull();
-    expect(validateEndpoint('http://localhost:4566/')).toBeNull();
+    expect(validateEndpoint('http://127.0.0.1:4566/')).toBeNull();
     expect(validateEndpoint('127.0.0.1:4566')).toMatch(/^Enter the sandbox address/);
     expect(validateEndpoint('https://127.0.0.1:4566')).toMatch(/^Enter the sandbox address/);
   });
   it('refuses a sandbox on another computer (it would receive your scripts)', () => {
-    for (const far of ['http://10.0.0.5:4566', 'http://sandbox.example:4566', 'http://127.0.0.1.evil.example:80']) {
+    for (const far of [
+      'http://10.0.0.5:4566',
+      'http://sandbox.example:4566',
+      'http://127.0.0.1.evil.example:80',
+      'http://localhost:4566',
+    ]) {
       expect(validateEndpoint(far)).toMatch(/this computer only/);
     }
   });

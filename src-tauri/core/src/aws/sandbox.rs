@@ -2,8 +2,9 @@
 //! safely: it runs code as the user, so it answers only requests signed with
 //! the access key it was started with (tests/sandbox/easytdv_sandbox/access.py).
 //!
-//! - The address must be a loopback one (127.0.0.1, ::1, localhost): a
-//!   "sandbox" elsewhere would receive the user's scripts.
+//! - The address must be a literal loopback one (127.0.0.1, [::1]): a
+//!   "sandbox" elsewhere would receive the user's scripts, and a name may
+//!   resolve to an address another local user listens on.
 //! - The key comes from the practice cloud this process started
 //!   ([`register`]) or from `EASYTDV_SANDBOX_ACCESS_KEY` (what
 //!   `tests/sandbox/run` prints, for the CLI and `./dev run`). It is a secret:
@@ -67,13 +68,16 @@ pub fn key_for(endpoint: &str) -> Option<Sensitive> {
 }
 
 /// `host:port` of an `http://` address on this computer, else why not.
+/// Only literal loopback addresses: a name such as `localhost` may resolve to
+/// `::1` where another local user listens, relaying the check to the real
+/// sandbox and keeping the requests (and the key they carry).
 pub fn loopback_authority(endpoint: &str) -> Result<String, AwsError> {
     let bad = || AwsError::BadEndpoint(endpoint.to_string());
     let rest = endpoint.strip_prefix("http://").ok_or_else(bad)?;
     let authority = rest.split('/').next().unwrap_or_default();
     let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
     port.parse::<u16>().map_err(|_| bad())?;
-    if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+    if !matches!(host, "127.0.0.1" | "[::1]") {
         return Err(AwsError::NotLoopback(endpoint.to_string()));
     }
     Ok(authority.to_string())
@@ -91,6 +95,23 @@ pub fn proof(key: &Sensitive, nonce: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The key a sandbox started with `key` accepts for its principal `base`
+/// (`other-account`, a test's administrator…): `<base>.<HMAC tag>`. It names
+/// the principal without revealing the sandbox's own key.
+pub fn derived_key(key: &str, base: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(format!("easytdv-principal:{base}").as_bytes());
+    let tag: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{base}.{}", &tag[..40])
 }
 
 /// Checks that the sandbox at `endpoint` was started with `key`.
@@ -162,13 +183,14 @@ mod tests {
     fn only_loopback_http_addresses() {
         for ok in [
             "http://127.0.0.1:4566",
-            "http://localhost:4566/",
+            "http://127.0.0.1:4566/",
             "http://[::1]:4566",
         ] {
             assert!(loopback_authority(ok).is_ok(), "{ok}");
         }
         for (bad, not_loopback) in [
             ("http://10.0.0.5:4566", true),
+            ("http://localhost:4566", true),
             ("http://evil.example:4566", true),
             ("http://127.0.0.1.evil.example:4566", true),
             ("https://127.0.0.1:4566", false),

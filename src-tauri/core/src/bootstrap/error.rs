@@ -11,6 +11,8 @@ use crate::aws::failure::{self, FailureKind};
 pub enum BootstrapError {
     #[error("these credentials may not do {action} (they cannot administer IAM)")]
     NotAllowed { action: &'static str },
+    #[error("the IAM user {user} already exists and holds {holds}: easyTDV's key must hold easyTDV's policies only")]
+    UserNotOurs { user: String, holds: String },
     #[error("the IAM user {user} already has two access keys, the most IAM allows")]
     TooManyKeys { user: String },
     #[error("\"{0}\" is not a valid IAM user name")]
@@ -54,6 +56,7 @@ impl crate::explain::Explain for BootstrapError {
         match self {
             Self::NotAllowed { .. } => "setup_not_admin",
             Self::TooManyKeys { .. } => "setup_too_many_keys",
+            Self::UserNotOurs { .. } => "setup_user_not_ours",
             Self::BadUserName(_) => "setup_bad_user_name",
             Self::Unreachable { .. } => "no_network",
             Self::Aws { .. } => "aws_error",
@@ -63,6 +66,7 @@ impl crate::explain::Explain for BootstrapError {
         Some(match self {
             Self::NotAllowed { .. } => "Use a profile or keys of someone who administers the account (AdministratorAccess or IAMFullAccess), once. Or send the three documents below to the person who manages the account: they create them and attach the two easyTDV policies to your IAM user.".into(),
             Self::TooManyKeys { user } => format!("Delete an unused access key of {user} in the IAM console (IAM → Users → {user} → Security credentials), then run the setup again."),
+            Self::UserNotOurs { .. } => "Choose another name for easyTDV's IAM user (for example easytdv-runs): easyTDV will create it with its own policies only.".into(),
             Self::BadUserName(_) => "Use letters, digits and + = , . @ _ - (up to 64 characters).".into(),
             Self::Unreachable { .. } => "Check your internet connection, then run the setup again: what was done is kept, and the setup continues from there.".into(),
             Self::Aws { .. } => "Run the setup again: what was done is kept. If it keeps failing, create the documents below by hand.".into(),

@@ -38,6 +38,8 @@ pub enum StepAction {
     Update,
     /// Already there as it should be.
     Keep,
+    /// Already there but not as easyTDV makes it: for the person to look at.
+    Review,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -179,7 +181,10 @@ pub async fn plan(admin: &AwsContext, user_name: &str) -> Result<SetupPlan, Boot
         steps.push(policy_step(name, &current, doc, why));
     }
     let user_exists = match admin.iam().get_user().user_name(&user_name).send().await {
-        Ok(_) => true,
+        Ok(_) => {
+            only_easytdv_rights(admin, &user_name).await?;
+            true
+        }
         Err(e) if failure::code_of(&e) == Some("NoSuchEntity") => false,
         Err(e) => return Err(BootstrapError::from_sdk("iam:GetUser", &e)),
     };
@@ -192,6 +197,7 @@ pub async fn plan(admin: &AwsContext, user_name: &str) -> Result<SetupPlan, Boot
         what: format!("the IAM user {user_name}"),
         why: "the identity easyTDV signs in as, with the two easyTDV policies attached".into(),
     });
+    steps.extend(suspicious_roles(admin).await?);
     steps.push(SetupStep {
         action: StepAction::Create,
         what: format!("an access key of {user_name}"),
@@ -311,7 +317,12 @@ pub async fn apply(admin: &AwsContext, user_name: &str) -> Result<NewIdentity, B
     }
     let iam = admin.iam();
     let user_arn = match iam.get_user().user_name(&user_name).send().await {
-        Ok(out) => out.user.map(|u| u.arn).unwrap_or_default(),
+        Ok(out) => {
+            // An existing user is reused only if it holds nothing but easyTDV's
+            // policies: its new key must be as bounded as the plan says.
+            only_easytdv_rights(admin, &user_name).await?;
+            out.user.map(|u| u.arn).unwrap_or_default()
+        }
         Err(e) if failure::code_of(&e) == Some("NoSuchEntity") => iam
             .create_user()
             .user_name(&user_name)
@@ -364,6 +375,139 @@ pub async fn apply(admin: &AwsContext, user_name: &str) -> Result<NewIdentity, B
     })
 }
 
+/// `easytdv-*` roles easyTDV would not have made: without the boundary (an
+/// older easyTDV's, or someone's), or trusting anything but one AWS service
+/// (a way in for another account). The setup names them; deleting them is
+/// the person's call.
+async fn suspicious_roles(admin: &AwsContext) -> Result<Vec<SetupStep>, BootstrapError> {
+    let iam = admin.iam();
+    let mut found = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = iam
+            .list_roles()
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| BootstrapError::from_sdk("iam:ListRoles", &e))?;
+        for role in page.roles() {
+            if !role.role_name().starts_with("easytdv-") {
+                continue;
+            }
+            // ListRoles leaves the boundary out: ask for the role itself.
+            let full = iam
+                .get_role()
+                .role_name(role.role_name())
+                .send()
+                .await
+                .map_err(|e| BootstrapError::from_sdk("iam:GetRole", &e))?;
+            let Some(r) = full.role() else { continue };
+            let bounded = r
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .is_some_and(|arn| arn.ends_with(&format!(":policy/{BOUNDARY_NAME}")));
+            let trust = percent_encoding::percent_decode_str(
+                r.assume_role_policy_document().unwrap_or_default(),
+            )
+            .decode_utf8_lossy()
+            .into_owned();
+            let why = match (bounded, trusts_one_service(&trust)) {
+                (true, true) => continue,
+                (false, true) => "has no easyTDV permissions boundary (an older easyTDV's run, or someone else's): delete it in the IAM console if no run of yours is using it".to_string(),
+                (_, false) => "may be taken on by something other than an AWS service (its trust policy names another principal): delete it in the IAM console unless you made it on purpose".to_string(),
+            };
+            found.push(SetupStep {
+                action: StepAction::Review,
+                what: format!("the role {}", r.role_name()),
+                why,
+            });
+        }
+        match page.marker() {
+            Some(m) if page.is_truncated() => marker = Some(m.to_string()),
+            _ => break,
+        }
+    }
+    Ok(found)
+}
+
+/// Whether a trust policy lets only AWS services (`*.amazonaws.com`) assume the role.
+pub fn trusts_one_service(trust: &str) -> bool {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(trust) else {
+        return false;
+    };
+    let statements = match &doc["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    statements
+        .iter()
+        .filter(|st| st["Effect"] == "Allow")
+        .all(|st| {
+            let p = &st["Principal"];
+            p.as_object()
+                .is_some_and(|o| o.keys().all(|k| k == "Service"))
+                && match &p["Service"] {
+                    serde_json::Value::String(s) => s.ends_with(".amazonaws.com"),
+                    serde_json::Value::Array(a) => a
+                        .iter()
+                        .all(|s| s.as_str().is_some_and(|s| s.ends_with(".amazonaws.com"))),
+                    _ => false,
+                }
+        })
+}
+
+/// Refuses an existing user that holds anything besides easyTDV's two
+/// policies (other managed or inline policies, groups): a key made for it
+/// would not be the bounded identity the setup promises.
+async fn only_easytdv_rights(admin: &AwsContext, user: &str) -> Result<(), BootstrapError> {
+    let iam = admin.iam();
+    let mut other = Vec::new();
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| BootstrapError::from_sdk("iam:ListAttachedUserPolicies", &e))?;
+    for p in attached.attached_policies() {
+        let name = p.policy_name().unwrap_or_default();
+        if name != USER_POLICY_NAME && name != READ_POLICY_NAME {
+            other.push(format!("the policy {name}"));
+        }
+    }
+    let inline = iam
+        .list_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| BootstrapError::from_sdk("iam:ListUserPolicies", &e))?;
+    other.extend(
+        inline
+            .policy_names()
+            .iter()
+            .map(|n| format!("the inline policy {n}")),
+    );
+    let groups = iam
+        .list_groups_for_user()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| BootstrapError::from_sdk("iam:ListGroupsForUser", &e))?;
+    other.extend(
+        groups
+            .groups()
+            .iter()
+            .map(|g| format!("the group {}", g.group_name())),
+    );
+    if other.is_empty() {
+        Ok(())
+    } else {
+        Err(BootstrapError::UserNotOurs {
+            user: user.to_string(),
+            holds: other.join(", "),
+        })
+    }
+}
+
 /// Deletes an access key [`apply`] made, when keeping it failed (the
 /// keychain refused it): nothing is left behind that nobody holds.
 pub async fn revoke_key(
@@ -394,6 +538,21 @@ mod tests {
         assert!(!is_root_arn(
             "arn:aws:sts::123456789012:assumed-role/root/x"
         ));
+    }
+
+    #[test]
+    fn only_service_trust_policies_are_trusted() {
+        let service = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        assert!(trusts_one_service(service));
+        for other in [
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sts:AssumeRole"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com","AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#,
+            "not json",
+        ] {
+            assert!(!trusts_one_service(other), "{other}");
+        }
     }
 
     #[test]

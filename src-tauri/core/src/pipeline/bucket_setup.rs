@@ -1,20 +1,19 @@
 //! The run's bucket made ready before anything is uploaded: an existing
 //! bucket must be the caller's, in the run's region, and unable to become
-//! public; a new one is created private (Block Public Access), encrypted
-//! (SSE-S3) and reachable over TLS only (a bucket policy denying
-//! `aws:SecureTransport = false`, AWS's documented pattern).
+//! public; a new one is checked private (S3 turns Block Public Access on
+//! for every new bucket since April 2023, and encrypts every new object
+//! with SSE-S3 since January 2023) and made reachable over TLS only (a
+//! bucket policy denying `aws:SecureTransport = false`, AWS's documented
+//! pattern).
 //!
-//! IAM actions: `s3:CreateBucket`, `s3:PutBucketPublicAccessBlock`,
-//! `s3:PutEncryptionConfiguration`, `s3:PutBucketPolicy` on the buckets
+//! IAM actions: `s3:CreateBucket`, `s3:PutBucketPolicy` on the buckets
 //! easyTDV creates (`easytdv-*`); `s3:ListBucket` (HeadBucket),
 //! `s3:GetBucketLocation`, `s3:GetBucketPublicAccessBlock` and
-//! `s3:GetBucketPolicyStatus` on an existing bucket the user picks.
+//! `s3:GetBucketPolicyStatus`. The user policy does not allow changing a
+//! bucket's Block Public Access or encryption: whoever holds it cannot
+//! turn a bucket's protection off.
 
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
-};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
 use super::error::{aws_error, error_code, PipelineError};
 use super::storage::{location_region, RunBucket};
@@ -173,40 +172,9 @@ impl RunBucket<'_> {
             Some("BucketAlreadyExists") => PipelineError::BucketTaken(bucket.into()),
             _ => aws_error("create the bucket", e),
         })?;
-        s3.put_public_access_block()
-            .bucket(bucket)
-            .expected_bucket_owner(self.owner())
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| aws_error("block public access on the bucket", e))?;
-        let rule = ServerSideEncryptionRule::builder()
-            .apply_server_side_encryption_by_default(
-                ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(ServerSideEncryption::Aes256)
-                    .build()
-                    .map_err(|e| PipelineError::State(e.to_string()))?,
-            )
-            .build();
-        s3.put_bucket_encryption()
-            .bucket(bucket)
-            .expected_bucket_owner(self.owner())
-            .server_side_encryption_configuration(
-                ServerSideEncryptionConfiguration::builder()
-                    .rules(rule)
-                    .build()
-                    .map_err(|e| PipelineError::State(e.to_string()))?,
-            )
-            .send()
-            .await
-            .map_err(|e| aws_error("turn on the bucket's encryption", e))?;
+        // S3's defaults for a new bucket, checked rather than set: the user
+        // policy cannot change them (nor, so, turn them off).
+        self.check_private().await?;
         s3.put_bucket_policy()
             .bucket(bucket)
             .expected_bucket_owner(self.owner())

@@ -98,6 +98,108 @@ async fn the_setup_plans_creates_a_working_identity_and_updates_old_policies() {
     assert!(e.hint().unwrap().contains("Security credentials"));
 }
 
+/// Attack: the setup is pointed at an existing administrator's user name. A key
+/// made for it would not be bounded: the setup refuses, in the plan already.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_existing_user_with_other_rights_is_not_reused() {
+    let admin = easytdv_core::aws::AwsContext::from_sdk_config(
+        common::admin_config(REGION).await,
+        Some(common::endpoint()),
+    );
+    let user = format!("admin-{}", uuid_suffix());
+    let iam = admin.iam();
+    iam.create_user().user_name(&user).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(&user)
+        .policy_name("everything")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let e = bootstrap::plan(&admin, &user).await.unwrap_err();
+    assert_eq!(e.code(), "setup_user_not_ours");
+    assert!(
+        e.to_string().contains("the inline policy everything"),
+        "{e}"
+    );
+    let e = bootstrap::apply(&admin, &user).await.unwrap_err();
+    assert_eq!(e.code(), "setup_user_not_ours");
+    let keys = iam
+        .list_access_keys()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        keys.access_key_metadata().is_empty(),
+        "no key was made for it"
+    );
+}
+
+/// Attack: someone holding the easyTDV keys made a role trusting their own
+/// account (or an older easyTDV left roles without the boundary). The setup's
+/// plan names them for the person to delete.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plan_names_easytdv_roles_easytdv_would_not_have_made() {
+    let admin = easytdv_core::aws::AwsContext::from_sdk_config(
+        common::admin_config(REGION).await,
+        Some(common::endpoint()),
+    );
+    let iam = admin.iam();
+    let boundary = bootstrap::policy_arn("aws", ACCOUNT, BOUNDARY_NAME);
+    let suffix = uuid_suffix();
+    let outside = format!("easytdv-{suffix}-launcher");
+    iam.create_role()
+        .role_name(&outside)
+        .permissions_boundary(&boundary)
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let unbounded = format!("easytdv-{suffix}-instance");
+    iam.create_role()
+        .role_name(&unbounded)
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let fine = format!("easytdv-{suffix}-sagemaker");
+    iam.create_role()
+        .role_name(&fine)
+        .permissions_boundary(&boundary)
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sagemaker.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let plan = bootstrap::plan(&admin, &format!("easytdv-u-{suffix}"))
+        .await
+        .unwrap();
+    let review: Vec<&bootstrap::SetupStep> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action == StepAction::Review)
+        .collect();
+    let named = |name: &str| review.iter().find(|s| s.what == format!("the role {name}"));
+    assert!(
+        named(&outside)
+            .unwrap()
+            .why
+            .contains("other than an AWS service"),
+        "{review:?}"
+    );
+    assert!(
+        named(&unbounded)
+            .unwrap()
+            .why
+            .contains("no easyTDV permissions boundary"),
+        "{review:?}"
+    );
+    assert!(named(&fine).is_none(), "{review:?}");
+    for r in [&outside, &unbounded, &fine] {
+        iam.delete_role().role_name(r).send().await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_refuses_an_account_without_the_boundary() {
     let c = ctx().await;

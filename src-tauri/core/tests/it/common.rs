@@ -216,7 +216,7 @@ pub async fn other_account_s3() -> aws_sdk_s3::Client {
         .region(aws_config::Region::new(REGION))
         .endpoint_url(endpoint())
         .credentials_provider(aws_credential_types::Credentials::new(
-            format!("other-account.{}", sandbox_key()),
+            easytdv_core::aws::sandbox::derived_key(&sandbox_key(), "other-account"),
             "x",
             None,
             None,
@@ -239,7 +239,7 @@ pub async fn admin_config(region: &str) -> aws_config::SdkConfig {
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint())
         .credentials_provider(aws_credential_types::Credentials::new(
-            format!("test-admin.{}", sandbox_key()),
+            easytdv_core::aws::sandbox::derived_key(&sandbox_key(), "test-admin"),
             "test-admin",
             None,
             None,
