@@ -84,7 +84,9 @@ def test_no_other_way_to_more_permissions(action):
         assert user(action, resource, **{"iam:PermissionsBoundary": BOUNDARY_ARN}) != "Allow"
 
 
-@pytest.mark.parametrize("action", ["s3:PutBucketPublicAccessBlock", "s3:PutEncryptionConfiguration", "s3:PutBucketAcl"])
+@pytest.mark.parametrize(
+    "action", ["s3:PutBucketPublicAccessBlock", "s3:PutEncryptionConfiguration", "s3:PutBucketAcl"]
+)
 def test_a_buckets_protection_cannot_be_turned_off(action):
     """Block Public Access stays as S3 made it: no public bucket policy can go on an easyTDV bucket."""
     assert user(action, "arn:aws:s3:::easytdv-123456789012-eu-west-3", **{"s3:ResourceAccount": ACCOUNT}) != "Allow"
