@@ -7,7 +7,7 @@ import zipfile
 
 import boto3
 
-from conftest import HOOK_HEADERS, KEY, wait_for
+from conftest import HOOK_HEADERS, derived, wait_for
 
 TRUST = json.dumps(
     {
@@ -107,7 +107,7 @@ def _lambda_client(endpoint, region, function):
         "ec2",
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id=f"lambda-{function}.{KEY}",
+        aws_access_key_id=derived(f"lambda-{function}"),
         aws_secret_access_key="x",
     )
 
