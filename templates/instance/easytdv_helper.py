@@ -12,6 +12,9 @@ sha256  the SHA-256 of a file
 uv      fetch the pinned uv wheel from PyPI's JSON API, check it against the
         SHA-256 the app ships, and unpack uv
 report  name==version of what a pip --report installed
+nbargs  a notebook's papermill parameters (a JSON list of strings) as NUL-ended
+        words, for bash's mapfile
+nbfail  the cell where an executed notebook failed, in the notebook's numbering
 get     download one S3 object (exit 3: bigger than --max-bytes, left to the AWS CLI)
 put     upload one file to S3
 putdir  upload a folder to S3, 8 files at a time (exit 3: files over 64 MiB were
@@ -793,6 +796,46 @@ def cmd_report(argv):
     return 0
 
 
+def cmd_nbargs(argv):
+    import json
+
+    with open(argv[0], encoding="utf-8") as f:
+        words = json.load(f)
+    if not isinstance(words, list) or not all(isinstance(w, str) and "\0" not in w for w in words):
+        print("easytdv: {} is not a list of words".format(argv[0]), file=sys.stderr)
+        return 2
+    sys.stdout.write("".join(w + "\0" for w in words))
+    return 0
+
+
+def cmd_nbfail(argv):
+    """The cell papermill marked as failed, counted as the person sees their
+    notebook (papermill's own cells left out), and where the executed one is."""
+    import json
+
+    with open(argv[0], encoding="utf-8") as f:
+        cells = json.load(f).get("cells", [])
+    ours = ("injected-parameters", "papermill-error-cell-tag")
+    theirs = [c for c in cells if not set(c.get("metadata", {}).get("tags", [])) & set(ours)]
+    for n, cell in enumerate(theirs, 1):
+        if cell.get("metadata", {}).get("papermill", {}).get("status") != "failed":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+        if len(first) > 60:
+            first = first[:59] + "\u2026"
+        count = cell.get("execution_count")
+        at = "In [{}], ".format(count) if count is not None else ""
+        print(
+            'The notebook stopped at cell {} of {} ({}"{}"). The executed notebook, with the outputs up to the '
+            "error, is {}".format(n, len(theirs), at, first, argv[1])
+        )
+        return 0
+    print("The notebook did not finish; the executed notebook, with the outputs so far, is {}".format(argv[1]))
+    return 0
+
+
 def main(argv):
     commands = {
         "run": cmd_run,
@@ -802,6 +845,8 @@ def main(argv):
         "sha256": cmd_sha256,
         "uv": cmd_uv,
         "report": cmd_report,
+        "nbargs": cmd_nbargs,
+        "nbfail": cmd_nbfail,
         "get": cmd_get,
         "cat": cmd_cat,
         "put": cmd_put,

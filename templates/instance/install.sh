@@ -14,13 +14,15 @@
 #                                       the archive the app recorded for that key and its SHA-256
 #                                       (no restore without them: an archive no one vouches for is not used)
 #   EASYTDV_CACHE_SAVE                  0: this run may not write that key (its role allows another), no save
+#   EASYTDV_ENTRY                       the entry point's name (default train.py; a notebook: <name>.ipynb,
+#                                       whose executor the app added to requirements.txt)
 #   EASYTDV_HOME                        base directory (default /opt/easytdv; the sandbox sets it)
 #   EASYTDV_CACHE_PREFIX                cache key prefix in the bucket (default easytdv/cache)
 #   EASYTDV_IDLE_AFTER_FAILURE_MIN      shut the machine down this long after a failure (default 60)
 #   EASYTDV_LOG_INTERVAL                seconds between log uploads at first (default 2; up to 10 s later)
 #   EASYTDV_LOG_CHUNK_BYTES             size of a sealed log chunk (default 1048576)
 #
-# 1 download   train.py + requirements.txt, one helper call (both at once)
+# 1 download   the entry point (train.py) + requirements.txt, one helper call (both at once)
 # 2 python     the Deep Learning AMI's PyTorch environment, else python3.12
 #              (installed with dnf when missing), else python3 >= 3.10
 # 3 env        uv (pinned, its wheel checked against the SHA-256 below; from
@@ -89,6 +91,8 @@ IMAGE_ID="${EASYTDV_IMAGE_ID:-unknown}"
 KEY="${EASYTDV_CACHE_KEY:-}"
 [[ "$KEY" =~ ^[0-9a-f]{64}$ ]] || KEY=""
 RUN_DIR="$EASYTDV_HOME/run"
+ENTRY="${EASYTDV_ENTRY:-train.py}"
+case "$ENTRY" in '' | .* | */*) fail 2 "the entry point \"$ENTRY\" is not a file name" ;; esac
 VENV="$EASYTDV_HOME/venv"
 CACHE_DIR="$EASYTDV_HOME/cache"
 WHEELHOUSE="$CACHE_DIR/wheelhouse"
@@ -104,9 +108,9 @@ mkdir -p "$RUN_DIR" "$CACHE_DIR"
 # --- 1 download: both inputs in one call --------------------------------------
 t0="$(now_us)"
 say "downloading inputs from $SOURCE/"
-rm -f "$RUN_DIR/train.py" "$REQ"
-s3_get "$SOURCE/train.py" "$RUN_DIR/train.py" "$SOURCE/requirements.txt" "$REQ"
-for name in train.py requirements.txt; do
+rm -f "$RUN_DIR/$ENTRY" "$REQ"
+s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY" "$SOURCE/requirements.txt" "$REQ"
+for name in "$ENTRY" requirements.txt; do
     [ -f "$RUN_DIR/$name" ] || fail 3 "could not download $SOURCE/$name"
 done
 phase_line download $(($(now_us) - t0))

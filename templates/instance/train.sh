@@ -8,12 +8,22 @@
 # when they still match). Reads EASYTDV_BUCKET, EASYTDV_PREFIX (required),
 # EASYTDV_BUCKET_OWNER, AWS_DEFAULT_REGION, EASYTDV_HOME (optional, default
 # /opt/easytdv), EASYTDV_IDLE_AFTER_FAILURE_MIN (default 60),
-# EASYTDV_LOG_INTERVAL (default 2), EASYTDV_LOG_CHUNK_BYTES (default 1048576);
-# the cache's exports are install.sh's (its save, left in cache-save.sh, runs here).
+# EASYTDV_LOG_INTERVAL (default 2), EASYTDV_LOG_CHUNK_BYTES (default 1048576),
+# EASYTDV_ENTRY (the entry point's name: train.py, the default, or a notebook
+# <name>.ipynb); the cache's exports are install.sh's (its save, left in
+# cache-save.sh, runs here).
 #
-# 1 download   train.py again (a retry runs the fixed script), one call
+# 1 download   train.py again (a retry runs the fixed script), one call; a
+#              notebook with its papermill parameters (notebook-parameters.json)
 # 2 train      $EASYTDV_HOME/venv/bin/python -u train.py in $EASYTDV_HOME/run,
-#              OUTPUT_DIR=$EASYTDV_HOME/outputs (emptied first); SIGTERM stops it
+#              OUTPUT_DIR=$EASYTDV_HOME/outputs (emptied first); SIGTERM stops it.
+#              A notebook: papermill (installed with the requirements) executes
+#              it in that folder with the run's kernel (ipykernel, registered in
+#              the environment as "easytdv"), its cells' stdout/stderr streamed
+#              into the log as they come, the executed notebook written to
+#              $OUTPUT_DIR/<name>.executed.ipynb (also when a cell fails: then a
+#              last stderr line names the cell); SIGTERM interrupts it (the
+#              notebook executed so far is saved)
 # 3 upload     ALWAYS, one helper call (8 files at a time; files over 64 MiB
 #              with `aws s3 sync`, in parts) of OUTPUT_DIR plus the plain logs
 #              (_logs/train-stdout.log, _logs/train-stderr.log) to
@@ -28,8 +38,8 @@
 # "easytdv: machine will shut down at <ISO time> unless you retry" (failure),
 # "easytdv: machine will shut down at <ISO time> (training finished, outputs uploaded)",
 # "easytdv: training finished" (the last line of a success).
-# Exit code: the training's exit code; 2 missing setting, not installed, or
-# train.py could not be downloaded; 90 training succeeded but the upload failed.
+# Exit code: the training's exit code; 2 missing setting, not installed (or
+# papermill missing for a notebook), or train.py could not be downloaded; 90 training succeeded but the upload failed.
 #
 # AWS-RunShellScript may start the script with sh; re-run it with bash.
 if [ -z "${BASH_VERSION:-}" ] && [ -f "$0" ]; then exec bash "$0"; fi
@@ -55,6 +65,13 @@ RUN_DIR="$EASYTDV_HOME/run"
 PYTHON="$EASYTDV_HOME/venv/bin/python"
 STAGE="$EASYTDV_HOME/upload"
 export OUTPUT_DIR="$EASYTDV_HOME/outputs"
+ENTRY="${EASYTDV_ENTRY:-train.py}"
+case "$ENTRY" in
+    '' | .* | */*) fail 2 "the entry point \"$ENTRY\" is not a file name" ;;
+    *.[iI][pP][yY][nN][bB]) NOTEBOOK=1 ;;
+    *) NOTEBOOK=0 ;;
+esac
+PARAMS="notebook-parameters.json"
 
 if [ ! -x "$PYTHON" ]; then
     fail 2 "the run is not installed ($PYTHON is missing); install the requirements first"
@@ -63,8 +80,13 @@ fi
 # --- 1 download ---------------------------------------------------------------
 t0="$(now_us)"
 mkdir -p "$RUN_DIR"
-if ! s3_get "$SOURCE/train.py" "$RUN_DIR/train.py"; then
-    fail 2 "could not download train.py from $SOURCE/"
+if [ "$NOTEBOOK" = 1 ]; then
+    rm -f "$RUN_DIR/$PARAMS"
+    if ! s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY" "$SOURCE/$PARAMS" "$RUN_DIR/$PARAMS"; then
+        fail 2 "could not download $ENTRY and $PARAMS from $SOURCE/"
+    fi
+elif ! s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY"; then
+    fail 2 "could not download $ENTRY from $SOURCE/"
 fi
 phase_line download $(($(now_us) - t0))
 
@@ -95,12 +117,45 @@ stop_save() {
 }
 
 # --- 2 train ------------------------------------------------------------------
+# papermill's command line, run so that SIGTERM interrupts the execution like
+# Ctrl-C (the kernel is shut down and the notebook executed so far is saved),
+# and a failing cell ends with its own traceback, not papermill's.
+PAPERMILL_MAIN='import signal, sys
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+from papermill.cli import papermill
+from papermill.exceptions import PapermillExecutionError
+try:
+    papermill(prog_name="papermill")
+except PapermillExecutionError as e:
+    print(str(e).strip("\n"), file=sys.stderr)
+    sys.exit(1)'
+notebook_command() { # sets CMD: papermill with the run's kernel and the parameters
+    local params=()
+    "$PYTHON" -c 'import papermill, ipykernel' 2>/dev/null \
+        || fail 2 "papermill is not installed in the run's environment: retry from \"Install requirements\""
+    if ! mapfile -d '' -t params < <("$PYTHON" "$HELPER" nbargs "$RUN_DIR/$PARAMS"); then
+        fail 2 "could not read the notebook's parameters ($PARAMS)"
+    fi
+    # The kernel of this environment, whatever the notebook names (a kernel
+    # registered elsewhere on the machine under the same name never runs it).
+    "$PYTHON" -m ipykernel install --sys-prefix --name easytdv --display-name "Python (easyTDV run)" >/dev/null \
+        || fail 2 "could not register the environment's Jupyter kernel"
+    EXECUTED="${ENTRY%.*}.executed.ipynb"
+    CMD=("$PYTHON" -u -c "$PAPERMILL_MAIN" "$RUN_DIR/$ENTRY" "$OUTPUT_DIR/$EXECUTED"
+        -k easytdv --cwd "$RUN_DIR" --no-progress-bar --stdout-file - --stderr-file /dev/stderr
+        "${params[@]}")
+}
 rm -rf "$OUTPUT_DIR"
 mkdir -p "$OUTPUT_DIR"
 cd "$RUN_DIR" || exit 2
+if [ "$NOTEBOOK" = 1 ]; then
+    notebook_command
+else
+    CMD=("$PYTHON" -u "$RUN_DIR/$ENTRY")
+fi
 say "training started (OUTPUT_DIR=$OUTPUT_DIR)"
 t0="$(now_us)"
-"$PYTHON" -u "$RUN_DIR/train.py" &
+"${CMD[@]}" &
 child=$!
 # On a stop request, stop the training (and the save), then still upload what it wrote.
 trap 'warn "stop requested, stopping training"; kill -TERM "$child" 2>/dev/null; stop_save' TERM INT
@@ -111,6 +166,12 @@ while kill -0 "$child" 2>/dev/null; do
     train_rc=$?
 done
 trap - TERM INT
+if [ "$NOTEBOOK" = 1 ] && [ "$train_rc" -ne 0 ] && [ -f "$OUTPUT_DIR/$EXECUTED" ]; then
+    # The failing cell, in the notebook's own numbering (the traceback above
+    # names it by its execution count); not an "easytdv:" line, so that it
+    # ends the error shown with the failure.
+    "$PYTHON" "$HELPER" nbfail "$OUTPUT_DIR/$EXECUTED" "outputs/$EXECUTED" >&2
+fi
 say "training exited with code $train_rc"
 phase_line train $(($(now_us) - t0))
 

@@ -40,7 +40,8 @@ pub struct Access {
 
 #[derive(Args, Clone)]
 pub struct TrainArgs {
-    /// The training script (train.py).
+    /// The training script (train.py), or a Jupyter notebook (.ipynb) that
+    /// papermill executes on the machine.
     #[arg(long)]
     pub script: PathBuf,
     /// The requirements file (requirements.txt).
@@ -124,6 +125,7 @@ impl TrainArgs {
             max_runtime_hours: self.max_hours,
             budget_usd: self.budget,
             engine: self.engine(),
+            notebook_parameters: Vec::new(),
         }
     }
 }

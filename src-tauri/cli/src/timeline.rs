@@ -32,7 +32,7 @@ impl ProgressSink for Timeline {
         *last = Some(key);
         // The log lines below say it better than "still running (12 s): …".
         if e.state == StepState::Running
-            && (e.message.starts_with("train.py is running (")
+            && (e.message.contains(" is running (")
                 || e.message.starts_with("Installing your packages ("))
         {
             return;

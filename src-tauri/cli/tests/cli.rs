@@ -371,3 +371,35 @@ async fn setup_aws_plan_shows_what_would_be_created_and_creates_nothing() {
         "--plan created the user"
     );
 }
+
+/// A notebook that is not valid JSON: exit 2 with what is wrong and what to
+/// do, before anything is created (no bucket, no run in the history).
+#[tokio::test]
+async fn a_notebook_that_is_not_json_exits_2_and_creates_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let nb = dir.path().join("train.ipynb");
+    std::fs::write(&nb, "{\"nbformat\": 4, \"cells\": [\n").unwrap();
+    let b = bucket("cli-nb");
+    let mut args = train_args("ok", &b, ["--sandbox", &endpoint()], &[]);
+    let at = args.iter().position(|a| a == "--script").unwrap();
+    args[at + 1] = nb.display().to_string();
+    let (code, out, err) = easytdv(
+        data.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("the notebook train.ipynb is not valid JSON")
+            && err.contains("line 2")
+            && err.contains("what to do:")
+            && err.contains("save it again"),
+        "{err}"
+    );
+    assert!(!out.contains("run "), "no run was opened: {out}");
+    let ctx = ctx().await;
+    assert!(ctx.s3().head_bucket().bucket(&b).send().await.is_err());
+    let (code, out, err) = easytdv(data.path(), &["list", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("train.ipynb") && !out.contains("runId"), "{out}");
+}

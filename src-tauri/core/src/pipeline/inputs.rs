@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Engine, TrainRequest};
+use super::notebook::{self, NotebookError};
 use crate::aws::is_region_code;
 use crate::explain::Explain;
 
@@ -50,8 +51,10 @@ pub enum InputError {
     TooLarge { kind: FileKind, size: u64, max: u64 },
     #[error("{} is not UTF-8 text: {}", .kind.field(), .path.display())]
     NotText { kind: FileKind, path: PathBuf },
-    #[error("training script should be a .py file: {}", .0.display())]
+    #[error("training script should be a .py file or a .ipynb notebook: {}", .0.display())]
     NotPython(PathBuf),
+    #[error(transparent)]
+    Notebook(#[from] NotebookError),
     #[error("requirements file line {line} is not a package requirement: \"{text}\"")]
     BadRequirement { line: usize, text: String },
     #[error("bucket name \"{name}\" is not valid: {reason}")]
@@ -88,6 +91,7 @@ impl Explain for InputError {
             InputError::TooLarge { .. } => "file_too_large",
             InputError::NotText { .. } => "file_not_text",
             InputError::NotPython(_) => "script_not_python",
+            InputError::Notebook(e) => e.code(),
             InputError::BadRequirement { .. } => "bad_requirement",
             InputError::BadBucket { .. } => "bad_bucket",
             InputError::BadRegion(_) => "bad_region",
@@ -103,6 +107,9 @@ impl Explain for InputError {
     }
 
     fn hint(&self) -> Option<String> {
+        if let InputError::Notebook(e) = self {
+            return e.hint();
+        }
         Some(
             match self {
                 InputError::Missing { .. } | InputError::NotAFile { .. } => "Choose the file again with the file picker.",
@@ -115,7 +122,8 @@ impl Explain for InputError {
                     "Keep data out of the code files: load it from S3 or download it inside train.py."
                 }
                 InputError::NotText { .. } => "Save the file as UTF-8 text.",
-                InputError::NotPython(_) => "Pick the .py file that trains your model.",
+                InputError::NotPython(_) => "Pick the .py file (or the Jupyter notebook) that trains your model.",
+                InputError::Notebook(_) => "",
                 InputError::BadRequirement { .. } => {
                     "Use pip's format, one package per line, e.g. numpy==2.1.0 or pandas>=2."
                 }
@@ -165,7 +173,9 @@ pub fn read_input(kind: FileKind, path: &Path) -> Result<(CheckedFile, Vec<u8>),
             path: path.into(),
         });
     }
+    let is_notebook = kind == FileKind::Script && notebook::is_notebook(path);
     let max = match kind {
+        FileKind::Script if is_notebook => notebook::MAX_NOTEBOOK_BYTES,
         FileKind::Script => MAX_SCRIPT_BYTES,
         FileKind::Requirements => MAX_REQUIREMENTS_BYTES,
     };
@@ -176,7 +186,10 @@ pub fn read_input(kind: FileKind, path: &Path) -> Result<(CheckedFile, Vec<u8>),
             max,
         });
     }
-    if kind == FileKind::Script && path.extension().and_then(|e| e.to_str()) != Some("py") {
+    if kind == FileKind::Script
+        && !is_notebook
+        && path.extension().and_then(|e| e.to_str()) != Some("py")
+    {
         return Err(InputError::NotPython(path.into()));
     }
     let bytes = std::fs::read(path).map_err(|_| InputError::Unreadable {
@@ -200,14 +213,18 @@ pub fn read_input(kind: FileKind, path: &Path) -> Result<(CheckedFile, Vec<u8>),
             path: path.into(),
         });
     }
-    let packages = match kind {
-        FileKind::Script => Vec::new(),
-        FileKind::Requirements => parse_requirements(text)?,
-    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if is_notebook {
+        notebook::entry_name(path)?;
+        notebook::check(&bytes, &name)?;
+    }
+    let packages = match kind {
+        FileKind::Script => Vec::new(),
+        FileKind::Requirements => parse_requirements(text)?,
+    };
     let size_bytes = u32::try_from(meta.len()).unwrap_or(u32::MAX);
     Ok((
         CheckedFile {
@@ -348,13 +365,34 @@ pub fn check_engine_region(engine: &Engine, region: &str) -> Result<(), InputErr
 pub struct CheckedInputs {
     pub request: TrainRequest,
     pub script: Vec<u8>,
+    /// What the machine installs: for a notebook, the user's requirements
+    /// and its executor (`notebook::with_executor`).
     pub requirements: Vec<u8>,
+    /// The entry point's name on the machine: `train.py`, or the notebook's own.
+    pub entry: String,
+    /// A notebook's papermill parameters, checked (`None`: a script).
+    pub notebook_args: Option<Vec<String>>,
 }
 
 /// Checks every field of a request; reads both files.
 pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError> {
     let (_, script) = read_input(FileKind::Script, &request.script_path)?;
-    let (_, requirements) = read_input(FileKind::Requirements, &request.requirements_path)?;
+    let (reqs, requirements) = read_input(FileKind::Requirements, &request.requirements_path)?;
+    let (entry, notebook_args, requirements) = if notebook::is_notebook(&request.script_path) {
+        if request.engine.is_sagemaker() {
+            return Err(NotebookError::NotOnSageMaker.into());
+        }
+        let entry = notebook::entry_name(&request.script_path)?;
+        let nb = notebook::check(&script, &entry)?;
+        let args = notebook::check_parameters(&request.notebook_parameters, &nb, &entry)?;
+        let requirements = notebook::with_executor(&requirements, &reqs.packages);
+        (entry, Some(args), requirements)
+    } else {
+        if !request.notebook_parameters.is_empty() {
+            return Err(NotebookError::ParametersForScript(file_name(&request.script_path)).into());
+        }
+        ("train.py".to_string(), None, requirements)
+    };
     check_bucket(&request.bucket)?;
     if !is_region_code(&request.region) || crate::regions::region(&request.region).is_none() {
         return Err(InputError::BadRegion(request.region.clone()));
@@ -385,7 +423,15 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
         request: request.clone(),
         script,
         requirements,
+        entry,
+        notebook_args,
     })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod instance;
 mod integrity;
 pub mod machine;
 mod model;
+pub mod notebook;
 mod outputs;
 mod poll;
 mod progress;

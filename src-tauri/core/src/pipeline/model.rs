@@ -28,6 +28,11 @@ pub struct TrainRequest {
     /// not used).
     #[serde(default)]
     pub engine: Engine,
+    /// For a notebook (`.ipynb`) entry point: papermill's parameters, e.g.
+    /// `["-p", "epochs", "3"]` (`-p NAME VALUE`, `-r NAME VALUE`), filling
+    /// the cell tagged `parameters`.
+    #[serde(default)]
+    pub notebook_parameters: Vec<String>,
 }
 
 /// Where a run's training runs.

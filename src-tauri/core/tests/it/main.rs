@@ -14,6 +14,7 @@ mod launch_preflight;
 mod leftovers;
 mod lost_connection;
 mod machine_scripts;
+mod notebooks;
 mod outputs;
 mod pipeline;
 mod pipeline_failures;

@@ -131,3 +131,105 @@ fn sagemaker_runs_only_where_the_pytorch_image_is_published() {
     assert!(err.hint().unwrap_or_default().contains("another region"));
     assert!(check_engine_region(&Engine::Ec2, "eu-west-9").is_ok());
 }
+
+const NOTEBOOK: &str = r#"{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+ {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": null, "source": "epochs = 2\n"},
+ {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "print(epochs)\n"}]}"#;
+
+fn notebook_request(dir: &Path, script: &str, params: &[&str]) -> TrainRequest {
+    std::fs::write(dir.join("requirements.txt"), "numpy==2.1.0").unwrap();
+    TrainRequest {
+        script_path: dir.join(script),
+        requirements_path: dir.join("requirements.txt"),
+        instance_type: "t3.medium".into(),
+        disk_gb: 30,
+        region: "eu-west-3".into(),
+        bucket: "easytdv-notebooks".into(),
+        ami: None,
+        max_runtime_hours: 2,
+        budget_usd: None,
+        engine: Engine::Ec2,
+        notebook_parameters: params.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn a_notebook_is_an_entry_point_checked_when_picked() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("Train Model.ipynb"), NOTEBOOK).unwrap();
+    std::fs::write(p("broken.ipynb"), "{\"nbformat\": 4, \"cells\": [}").unwrap();
+    std::fs::write(p("v3.ipynb"), r#"{"nbformat": 3, "worksheets": []}"#).unwrap();
+    let (f, _) = read_input(FileKind::Script, &p("Train Model.ipynb")).unwrap();
+    assert_eq!(f.name, "Train Model.ipynb");
+    // Picked or started, a broken notebook is refused with what is wrong.
+    let err = read_input(FileKind::Script, &p("broken.ipynb")).unwrap_err();
+    assert_eq!(err.code(), "notebook_not_json");
+    assert!(
+        err.to_string().contains("broken.ipynb is not valid JSON")
+            && err.to_string().contains("column"),
+        "{err}"
+    );
+    assert!(err.hint().unwrap().contains("save it again"));
+    let err = read_input(FileKind::Script, &p("v3.ipynb")).unwrap_err();
+    assert_eq!(err.code(), "notebook_old_format");
+    let err = check_request(&notebook_request(dir.path(), "broken.ipynb", &[])).unwrap_err();
+    assert_eq!(err.code(), "notebook_not_json");
+    // A notebook may be larger than a script (its outputs), within a bound.
+    let big = format!(
+        r#"{{"nbformat": 4, "cells": [], "metadata": {{"pad": "{}"}}}}"#,
+        "x".repeat(MAX_SCRIPT_BYTES as usize)
+    );
+    std::fs::write(p("big.ipynb"), big).unwrap();
+    assert!(read_input(FileKind::Script, &p("big.ipynb")).is_ok());
+}
+
+#[test]
+fn a_notebook_run_keeps_its_name_its_parameters_and_installs_its_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Train Model.ipynb"), NOTEBOOK).unwrap();
+    std::fs::write(dir.path().join("train.py"), "print(1)\n").unwrap();
+    let checked = check_request(&notebook_request(
+        dir.path(),
+        "Train Model.ipynb",
+        &["-p", "epochs", "3"],
+    ))
+    .unwrap();
+    assert_eq!(checked.entry, "Train Model.ipynb");
+    assert_eq!(
+        checked.notebook_args,
+        Some(vec!["-p".into(), "epochs".into(), "3".into()])
+    );
+    let reqs = String::from_utf8(checked.requirements).unwrap();
+    assert!(
+        reqs.starts_with("numpy==2.1.0\n")
+            && reqs.contains(notebook::PAPERMILL)
+            && reqs.contains(notebook::IPYKERNEL),
+        "{reqs}"
+    );
+    // A script run is as before.
+    let script = check_request(&notebook_request(dir.path(), "train.py", &[])).unwrap();
+    assert_eq!(
+        (script.entry.as_str(), script.notebook_args, script.requirements),
+        ("train.py", None, b"numpy==2.1.0".to_vec())
+    );
+    // Parameters for a script, an unknown parameter, SageMaker: refused.
+    let code = |r: TrainRequest| check_request(&r).unwrap_err().code();
+    assert_eq!(
+        code(notebook_request(dir.path(), "train.py", &["-p", "epochs", "3"])),
+        "notebook_parameters_for_script"
+    );
+    assert_eq!(
+        code(notebook_request(dir.path(), "Train Model.ipynb", &["-p", "lr", "3"])),
+        "notebook_unknown_parameter"
+    );
+    let on_sagemaker = TrainRequest {
+        instance_type: "ml.m5.large".into(),
+        engine: Engine::SageMaker {
+            instance_count: 1,
+            spot: false,
+        },
+        ..notebook_request(dir.path(), "Train Model.ipynb", &[])
+    };
+    assert_eq!(code(on_sagemaker), "notebook_not_on_sagemaker");
+}

@@ -42,7 +42,7 @@ impl Train {
                 done = &mut wait => break done?,
                 _ = every.tick() => {
                     self.read_log(&mut follower, &mut parser, &mut watch, name).await;
-                    timer.update(watch.progress_line(name, started.elapsed()));
+                    timer.update(watch.progress_line(name, started.elapsed(), &self.entry));
                 }
             }
         };
@@ -127,11 +127,11 @@ pub(in crate::pipeline) struct Watch {
 }
 
 impl Watch {
-    fn progress_line(&self, name: LogName, ran: Duration) -> String {
+    fn progress_line(&self, name: LogName, ran: Duration, entry: &str) -> String {
         let ran = human_duration(ran);
         let what = match name {
-            LogName::Install => "Installing your packages",
-            LogName::Train => "train.py is running",
+            LogName::Install => "Installing your packages".to_string(),
+            LogName::Train => format!("{entry} is running"),
         };
         match &self.latest {
             Some(line) => format!("{what} ({ran}): {line}"),

@@ -40,6 +40,10 @@ pub struct Train {
     pub(in crate::pipeline) request: TrainRequest,
     pub(in crate::pipeline) script: Vec<u8>,
     pub(in crate::pipeline) requirements: Vec<u8>,
+    /// The entry point's name on the machine: `train.py` or the notebook's.
+    pub(in crate::pipeline) entry: String,
+    /// A notebook's papermill parameters (`None`: a script).
+    pub(in crate::pipeline) notebook_args: Option<Vec<String>>,
     pub(in crate::pipeline) resources: RunResources,
     pub(in crate::pipeline) progress: Arc<dyn ProgressSink>,
     pub(in crate::pipeline) state: Arc<dyn RunStateSink>,
@@ -93,6 +97,8 @@ impl Train {
             request: checked.request,
             script: checked.script,
             requirements: checked.requirements,
+            entry: checked.entry,
+            notebook_args: checked.notebook_args,
             resources,
             progress,
             state,
@@ -230,16 +236,17 @@ impl Train {
                 self.resources.bucket
             ));
         }
-        let files = [
-            ("train.py", self.script.clone()),
-            ("requirements.txt", self.requirements.clone()),
+        let mut files = vec![
+            (self.entry.clone(), self.script.clone()),
+            ("requirements.txt".to_string(), self.requirements.clone()),
             (
-                "launch.zip",
+                "launch.zip".to_string(),
                 assets::lambda_zip().map_err(|e| PipelineError::State(e.to_string()))?,
             ),
         ];
+        files.extend(self.notebook_parameters_file());
         // Every key is recorded before its upload (a crash never forgets a
-        // file), then the three go up at once.
+        // file), then they go up at once.
         for (name, _) in &files {
             let key = self.key(name);
             if !self.resources.uploaded_keys.contains(&key) {
@@ -247,17 +254,20 @@ impl Train {
             }
         }
         self.save()?;
-        timer.update("Uploading train.py, requirements.txt and the launcher");
+        timer.update(format!(
+            "Uploading {}, requirements.txt and the launcher",
+            self.entry
+        ));
         let bucket = self.bucket()?;
-        let [a, b, c] = files.map(|(name, body)| (self.key(name), body));
-        tokio::try_join!(
-            bucket.put(&a.0, a.1),
-            bucket.put(&b.0, b.1),
-            bucket.put(&c.0, c.1)
-        )?;
+        let uploads = files.into_iter().map(|(name, body)| {
+            let key = self.key(&name);
+            let bucket = &bucket;
+            async move { bucket.put(&key, body).await }
+        });
+        futures_util::future::try_join_all(uploads).await?;
         Ok(PreparedEnv {
             s3_lambda_key: self.key("launch.zip"),
-            s3_train_script_key: self.key("train.py"),
+            s3_train_script_key: self.key(&self.entry),
             s3_requirements_key: self.key("requirements.txt"),
             ami_id: ami.id,
             vpc_id,
@@ -588,12 +598,15 @@ impl Train {
         })
     }
 
-    /// Starts `train.py`; returns the command id.
+    /// Starts `train.py` (or the notebook); returns the command id.
     pub async fn start_run_training(&mut self, instance_id: &str) -> Result<String, PipelineError> {
         // Upload again: a retry picks up a fixed train.py.
-        let key = self.key("train.py");
-        self.bucket()?.put(&key, self.script.clone()).await?;
-        let comment = format!("easyTDV {}: run train.py", self.resources.run_id);
+        let bucket = self.bucket()?;
+        bucket.put(&self.key(&self.entry), self.script.clone()).await?;
+        if let Some((name, body)) = self.notebook_parameters_file() {
+            bucket.put(&self.key(&name), body).await?;
+        }
+        let comment = format!("easyTDV {}: run {}", self.resources.run_id, self.entry);
         let timeout = self.time_left();
         let id = self
             .send_script(instance_id, Script::Train, &comment, timeout)
@@ -609,7 +622,7 @@ impl Train {
         &mut self,
         instance_id: &str,
     ) -> Result<(CommandOutcome, Vec<String>), PipelineError> {
-        let timer = self.timer(Step::Training, "Running train.py");
+        let timer = self.timer(Step::Training, &format!("Running {}", self.entry));
         let result = async {
             let cmd = self.start_run_training(instance_id).await?;
             let limit = self.time_left() + Duration::from_secs(300);
@@ -623,9 +636,10 @@ impl Train {
         }
         .await;
         let latest = self.summary.latest_line.clone();
+        let entry = self.entry.clone();
         let outcome = timer.finish(result, |o| {
             format!(
-                "train.py finished: {}",
+                "{entry} finished: {}",
                 latest.unwrap_or_else(|| last_line(&o.stdout_tail))
             )
         })?;

@@ -11,6 +11,9 @@ use crate::pipeline::model::CommandOutcome;
 use crate::pipeline::scripts::{self, Script};
 use crate::pipeline::{assets, remote};
 
+/// The file of a notebook's papermill parameters, under the run's prefix.
+pub(in crate::pipeline) const NOTEBOOK_PARAMETERS: &str = "notebook-parameters.json";
+
 impl Train {
     /// The environment cache key of these requirements on the run's image.
     pub(in crate::pipeline) fn current_cache_key(&self, image_id: &str) -> String {
@@ -31,6 +34,7 @@ impl Train {
             ("EASYTDV_BUCKET_OWNER", owner),
             ("AWS_DEFAULT_REGION", self.ctx.region().to_string()),
             ("EASYTDV_IDLE_AFTER_FAILURE_MIN", idle),
+            ("EASYTDV_ENTRY", self.entry.clone()),
         ];
         if script == Script::Install {
             let key = self.current_cache_key(&image);
@@ -50,6 +54,15 @@ impl Train {
         }
         let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         Ok(remote::prelude(&refs))
+    }
+
+    /// A notebook's papermill parameters as the machine reads them
+    /// (`notebook-parameters.json`, a JSON list of papermill's arguments,
+    /// beside the notebook under the run's prefix); `None` for a script.
+    pub(in crate::pipeline) fn notebook_parameters_file(&self) -> Option<(String, Vec<u8>)> {
+        let args = self.notebook_args.as_ref()?;
+        let body = serde_json::to_vec(args).unwrap_or_else(|_| b"[]".to_vec());
+        Some((NOTEBOOK_PARAMETERS.to_string(), body))
     }
 
     /// Uploads the scripts (their keys recorded first) and sends the command
