@@ -43,6 +43,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         runs::run_live_status,
         results::download_outputs,
         results::open_folder,
+        results::open_output_file,
         results::read_log,
         results::search_log,
         results::save_log,

@@ -802,7 +802,7 @@ def cmd_nbargs(argv):
     with open(argv[0], encoding="utf-8") as f:
         words = json.load(f)
     if not isinstance(words, list) or not all(isinstance(w, str) and "\0" not in w for w in words):
-        print("easytdv: {} is not a list of words".format(argv[0]), file=sys.stderr)
+        print(f"easytdv: {argv[0]} is not a list of words", file=sys.stderr)
         return 2
     sys.stdout.write("".join(w + "\0" for w in words))
     return 0
@@ -826,13 +826,13 @@ def cmd_nbfail(argv):
         if len(first) > 60:
             first = first[:59] + "\u2026"
         count = cell.get("execution_count")
-        at = "In [{}], ".format(count) if count is not None else ""
+        at = f"In [{count}], " if count is not None else ""
         print(
-            'The notebook stopped at cell {} of {} ({}"{}"). The executed notebook, with the outputs up to the '
-            "error, is {}".format(n, len(theirs), at, first, argv[1])
+            f'The notebook stopped at cell {n} of {len(theirs)} ({at}"{first}"). '
+            f"The executed notebook, with the outputs up to the error, is {argv[1]}"
         )
         return 0
-    print("The notebook did not finish; the executed notebook, with the outputs so far, is {}".format(argv[1]))
+    print(f"The notebook did not finish; the executed notebook, with the outputs so far, is {argv[1]}")
     return 0
 
 

@@ -339,6 +339,7 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   maxRuntimeHours: 24,
   budgetUsd: null,
   engine: { kind: 'ec2' },
+  notebookParameters: [],
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */
@@ -393,7 +394,13 @@ export const LIVE_STARTING: LiveStatus = { stackStatus: null, instanceState: nul
 export const LIVE_STACK: LiveStatus = { stackStatus: 'CREATE_IN_PROGRESS', instanceState: null, active: true };
 export const LIVE_ACTIVE: LiveStatus = { stackStatus: 'CREATE_COMPLETE', instanceState: 'running', active: true };
 
-export const DOWNLOAD_REPORT: DownloadReport = { folder: `/home/marie/Downloads/easytdv-${RUN_ID}`, files: 3, skipped: 0, bytes: 5120 };
+export const DOWNLOAD_REPORT: DownloadReport = {
+  folder: `/home/marie/Downloads/easytdv-${RUN_ID}`,
+  files: 3,
+  skipped: 0,
+  bytes: 5120,
+  executedNotebook: null,
+};
 
 export const DELETE_REPORT: DeleteReport = {
   stoppedTrainingJob: null,

@@ -167,6 +167,50 @@ test('run view: Download outputs shows its progress, says what was saved, and op
   await expect(page.getByRole('alert')).toHaveCount(0);
 });
 
+test('run view: a notebook run names its executed notebook, and opens it once downloaded', async ({ page, app }) => {
+  const folder = DOWNLOAD_REPORT.folder;
+  const executed = `${folder}/Train Model.executed.ipynb`;
+  await app.open(
+    scenario({
+      results: signedIn({
+        list_runs: [runRecord('succeeded', { request: { ...REQUEST, scriptPath: '/home/marie/project/Train Model.ipynb' } })],
+        run_live_status: LIVE_GONE,
+        download_outputs: { ...DOWNLOAD_REPORT, executedNotebook: executed },
+        open_output_file: null,
+      }),
+    }),
+    `#/runs/${RUN_ID}`,
+  );
+  await expect(page.getByText(/Everything Train Model\.ipynb wrote to OUTPUT_DIR/)).toBeVisible();
+  await expect(page.getByTestId('executed-notebook')).toContainText('Train Model.executed.ipynb');
+  // Before the download there is nothing on this computer to open.
+  await expect(page.getByRole('button', { name: 'Open the executed notebook' })).toHaveCount(0);
+  await page.getByRole('button', { name: 'Download outputs…' }).click();
+  const open = page.getByTestId('download-result').getByRole('button', { name: 'Open the executed notebook' });
+  await open.click();
+  await expect.poll(async () => (await app.calls('open_output_file')).map((c) => c.args)).toEqual([{ path: executed }]);
+  await app.shot('47-run-notebook-outputs');
+});
+
+test('run view: a script run has no executed notebook to open', async ({ page, app }) => {
+  await app.open(
+    scenario({
+      results: signedIn({
+        list_runs: [runRecord('succeeded')],
+        run_live_status: LIVE_GONE,
+        download_outputs: DOWNLOAD_REPORT,
+        open_folder: null,
+      }),
+    }),
+    `#/runs/${RUN_ID}`,
+  );
+  await expect(page.getByText(/Everything train\.py wrote to OUTPUT_DIR/)).toBeVisible();
+  await expect(page.getByTestId('executed-notebook')).toHaveCount(0);
+  await page.getByRole('button', { name: 'Download outputs…' }).click();
+  await expect(page.getByTestId('download-result')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Open the executed notebook' })).toHaveCount(0);
+});
+
 test('run view: cancelling the very first download shows no message', async ({ page, app }) => {
   await app.open(
     scenario({ results: signedIn({ list_runs: [runRecord('succeeded')], run_live_status: LIVE_GONE, download_outputs: null }) }),

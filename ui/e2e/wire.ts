@@ -10,7 +10,7 @@ export type {
   CheckedFile,
   DeleteReport_Serialize as DeleteReport,
   DownloadProgress_Serialize as DownloadProgress,
-  DownloadReport,
+  DownloadReport_Serialize as DownloadReport,
   Identity,
   LogLine,
   LogName,

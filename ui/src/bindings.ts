@@ -109,9 +109,14 @@ export const commands = {
 	 *  Asks for a folder and copies the run's outputs into it, reporting
 	 *  progress; `null` when cancelled. Files already there are skipped.
 	 */
-	downloadOutputs: (runId: string, onProgress: Channel<DownloadProgress_Deserialize>) => typedError<DownloadReport | null, ErrorReport_Serialize>(__TAURI_INVOKE("download_outputs", { runId, onProgress })),
+	downloadOutputs: (runId: string, onProgress: Channel<DownloadProgress_Deserialize>) => typedError<DownloadReport_Serialize | null, ErrorReport_Serialize>(__TAURI_INVOKE("download_outputs", { runId, onProgress })),
 	/**  Opens a folder the app made (a download's) in the file manager. */
 	openFolder: (path: string) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("open_folder", { path })),
+	/**
+	 *  Opens a file the app downloaded (a run's executed notebook) with the
+	 *  desktop's default app for it.
+	 */
+	openOutputFile: (path: string) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("open_output_file", { path })),
 	/**
 	 *  Lines `from..from+count` of a run's log (fetched from S3 once when this
 	 *  computer has no copy, e.g. a run of another computer).
@@ -361,12 +366,32 @@ export type DownloadProgress_Serialize = {
 	secondsLeft: number | null,
 };
 
-export type DownloadReport = {
+export type DownloadReport = DownloadReport_Serialize | DownloadReport_Deserialize;
+
+export type DownloadReport_Deserialize = {
 	folder: string,
 	files: number,
 	/**  Already complete from an earlier download. */
 	skipped: number,
 	bytes: number | null,
+	/**
+	 *  The run's executed notebook in the folder, when the run was a
+	 *  notebook's and it came down (set by the caller, who knows the run).
+	 */
+	executedNotebook?: string | null,
+};
+
+export type DownloadReport_Serialize = {
+	folder: string,
+	files: number,
+	/**  Already complete from an earlier download. */
+	skipped: number,
+	bytes: number | null,
+	/**
+	 *  The run's executed notebook in the folder, when the run was a
+	 *  notebook's and it came down (set by the caller, who knows the run).
+	 */
+	executedNotebook: string | null,
 };
 
 /**  Where a run's training runs. */
@@ -1170,6 +1195,12 @@ export type TrainRequest_Deserialize = {
 	 *  not used).
 	 */
 	engine?: Engine,
+	/**
+	 *  For a notebook (`.ipynb`) entry point: papermill's parameters, e.g.
+	 *  `["-p", "epochs", "3"]` (`-p NAME VALUE`, `-r NAME VALUE`), filling
+	 *  the cell tagged `parameters`.
+	 */
+	notebookParameters?: string[],
 };
 
 /**  Everything a run needs; the original library's constructor parameters. */
@@ -1196,6 +1227,12 @@ export type TrainRequest_Serialize = {
 	 *  not used).
 	 */
 	engine: Engine,
+	/**
+	 *  For a notebook (`.ipynb`) entry point: papermill's parameters, e.g.
+	 *  `["-p", "epochs", "3"]` (`-p NAME VALUE`, `-r NAME VALUE`), filling
+	 *  the cell tagged `parameters`.
+	 */
+	notebookParameters: string[],
 };
 
 export type TypeCategory = "general" | "compute" | "memory" | "gpu" | "other";

@@ -401,5 +401,8 @@ async fn a_notebook_that_is_not_json_exits_2_and_creates_nothing() {
     assert!(ctx.s3().head_bucket().bucket(&b).send().await.is_err());
     let (code, out, err) = easytdv(data.path(), &["list", "--json"]);
     assert_eq!(code, 0, "{err}");
-    assert!(!out.contains("train.ipynb") && !out.contains("runId"), "{out}");
+    assert!(
+        !out.contains("train.ipynb") && !out.contains("runId"),
+        "{out}"
+    );
 }

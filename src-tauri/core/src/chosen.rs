@@ -2,6 +2,8 @@
 //! handed them out. Files: the ones the person chose outside the webview
 //! (the native file dialog, a drop on the window, the app's own example).
 //! Folders: the ones the app made (a download's folder) and its data folder.
+//! Files opened with the desktop's default app: only those the app wrote
+//! (a download's executed notebook).
 //! Anything else is refused before the file system is touched, so a script
 //! running in the webview cannot read `~/.aws/credentials` through a file
 //! check (whose answer lists a requirements file's lines), start a run that
@@ -25,6 +27,10 @@ pub enum ChosenError {
     FolderNotOurs(PathBuf),
     #[error("{} is no longer a folder", .0.display())]
     NotAFolder(PathBuf),
+    #[error("easyTDV opens only the files it downloaded (a run's executed notebook), not {}", .0.display())]
+    FileNotOurs(PathBuf),
+    #[error("{} is no longer the file easyTDV downloaded", .0.display())]
+    NotAFile(PathBuf),
     #[error("the folder {path} could not be opened: {source}")]
     Open {
         path: PathBuf,
@@ -39,6 +45,8 @@ impl Explain for ChosenError {
             ChosenError::Input(e) => e.code(),
             ChosenError::FolderNotOurs(_) => "folder_not_ours",
             ChosenError::NotAFolder(_) => "not_a_folder",
+            ChosenError::FileNotOurs(_) => "file_not_ours",
+            ChosenError::NotAFile(_) => "not_a_file",
             ChosenError::Open { .. } => "open_folder",
         }
     }
@@ -50,6 +58,8 @@ impl Explain for ChosenError {
             ChosenError::Input(e) => e.hint(),
             ChosenError::FolderNotOurs(p)
             | ChosenError::NotAFolder(p)
+            | ChosenError::FileNotOurs(p)
+            | ChosenError::NotAFile(p)
             | ChosenError::Open { path: p, .. } => Some(format!(
                 "Open {} in your file manager yourself.",
                 p.display()
@@ -63,6 +73,8 @@ impl Explain for ChosenError {
 pub struct Chosen {
     files: Mutex<HashSet<PathBuf>>,
     folders: Mutex<HashSet<PathBuf>>,
+    /// Files the app downloaded that the desktop may open (executed notebooks).
+    made_files: Mutex<HashSet<PathBuf>>,
 }
 
 fn lock(set: &Mutex<HashSet<PathBuf>>) -> MutexGuard<'_, HashSet<PathBuf>> {
@@ -117,8 +129,31 @@ impl Chosen {
     pub fn open_folder(&self, path: &Path) -> Result<(), ChosenError> {
         open_in_file_manager(self.check_folder(path)?)
     }
+
+    /// A file the app downloaded that the desktop may open.
+    pub fn add_made_file(&self, path: &Path) {
+        lock(&self.made_files).insert(path.to_path_buf());
+    }
+
+    /// The file, if the app downloaded it and it is still a plain file (not
+    /// a folder or a link put in its place).
+    pub fn check_made_file<'a>(&self, path: &'a Path) -> Result<&'a Path, ChosenError> {
+        if !lock(&self.made_files).contains(path) {
+            return Err(ChosenError::FileNotOurs(path.to_path_buf()));
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.is_file() => Ok(path),
+            _ => Err(ChosenError::NotAFile(path.to_path_buf())),
+        }
+    }
+
+    /// Opens a file the app downloaded with the desktop's default app for it.
+    pub fn open_file(&self, path: &Path) -> Result<(), ChosenError> {
+        open_in_file_manager(self.check_made_file(path)?)
+    }
 }
 
+/// The desktop's opener: a folder in the file manager, a file with its default app.
 fn open_in_file_manager(path: &Path) -> Result<(), ChosenError> {
     let program = if cfg!(target_os = "macos") {
         "open"
@@ -221,6 +256,41 @@ mod tests {
             ..request
         };
         chosen.check_request(&ok).unwrap();
+    }
+
+    #[test]
+    fn only_files_the_app_downloaded_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = dir.path().join("train.executed.ipynb");
+        std::fs::write(&made, "{}").unwrap();
+        let other = dir.path().join("other.ipynb");
+        std::fs::write(&other, "{}").unwrap();
+        let chosen = Chosen::default();
+        // Not downloaded by the app (or only chosen for reading): refused.
+        chosen.add_file(&other);
+        for p in [made.as_path(), other.as_path(), Path::new("/etc/passwd")] {
+            assert_eq!(
+                chosen.open_file(p).unwrap_err().code(),
+                "file_not_ours",
+                "{}",
+                p.display()
+            );
+        }
+        chosen.add_made_file(&made);
+        assert_eq!(chosen.check_made_file(&made).unwrap(), made.as_path());
+        assert!(chosen
+            .check_made_file(&dir.path().join("x/../train.executed.ipynb"))
+            .is_err());
+        // A folder or a link put in its place is not opened.
+        #[cfg(unix)]
+        {
+            std::fs::remove_file(&made).unwrap();
+            std::os::unix::fs::symlink("/etc/passwd", &made).unwrap();
+            assert_eq!(chosen.open_file(&made).unwrap_err().code(), "not_a_file");
+            std::fs::remove_file(&made).unwrap();
+        }
+        std::fs::create_dir(&made).unwrap();
+        assert_eq!(chosen.open_file(&made).unwrap_err().code(), "not_a_file");
     }
 
     #[test]

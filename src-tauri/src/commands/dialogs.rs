@@ -37,7 +37,7 @@ pub async fn save_file(window: &WebviewWindow, title: &str, name: &str) -> Optio
         .map(|f| f.path().to_path_buf())
 }
 
-/// train.py or requirements.txt (`EASYTDV_PICKED_SCRIPT`,
+/// train.py (or a notebook) or requirements.txt (`EASYTDV_PICKED_SCRIPT`,
 /// `EASYTDV_PICKED_REQUIREMENTS` in tests).
 pub async fn pick_input(window: &WebviewWindow, kind: FileKind) -> Option<PathBuf> {
     let seam = match kind {
@@ -49,8 +49,8 @@ pub async fn pick_input(window: &WebviewWindow, kind: FileKind) -> Option<PathBu
     }
     let dialog = match kind {
         FileKind::Script => rfd::AsyncFileDialog::new()
-            .set_title("Choose your training script")
-            .add_filter("Python script", &["py"]),
+            .set_title("Choose your training script or notebook")
+            .add_filter("Python script or Jupyter notebook", &["py", "ipynb"]),
         FileKind::Requirements => rfd::AsyncFileDialog::new()
             .set_title("Choose your requirements file")
             .add_filter("Requirements", &["txt"]),

@@ -34,9 +34,15 @@ pub async fn download_outputs(
             tracing::debug!(error = %e, "the download's view went away");
         }
     };
-    let report = pipeline::download_outputs(&ctx, &record.resources, &target, &send).await?;
+    let mut report = pipeline::download_outputs(&ctx, &record.resources, &target, &send).await?;
     // "Open folder" may show it (and only folders the app made).
     state.chosen.add_folder(&target);
+    // A notebook's run: "Open the executed notebook" may open that file.
+    let script = record.request.as_ref().map(|r| r.script_path.as_path());
+    if let Some(nb) = script.and_then(|s| pipeline::notebook::executed_in(&target, s)) {
+        state.chosen.add_made_file(&nb);
+        report.executed_notebook = Some(nb.display().to_string());
+    }
     Ok(Some(report))
 }
 
@@ -45,6 +51,14 @@ pub async fn download_outputs(
 #[specta::specta]
 pub fn open_folder(state: State<'_, AppState>, path: String) -> Result<(), AppError> {
     Ok(state.chosen.open_folder(std::path::Path::new(&path))?)
+}
+
+/// Opens a file the app downloaded (a run's executed notebook) with the
+/// desktop's default app for it.
+#[tauri::command]
+#[specta::specta]
+pub fn open_output_file(state: State<'_, AppState>, path: String) -> Result<(), AppError> {
+    Ok(state.chosen.open_file(std::path::Path::new(&path))?)
 }
 
 #[derive(Debug, Serialize, specta::Type)]

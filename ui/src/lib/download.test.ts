@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downloadProgressText, downloadResultText, progressFraction, timeLeftText } from './download';
+import { downloadProgressText, downloadResultText, entryName, executedNotebookName, progressFraction, timeLeftText } from './download';
 
 describe('download progress', () => {
   it('counts bytes when their total is known, files otherwise', () => {
@@ -25,5 +25,16 @@ describe('download progress', () => {
     expect(downloadResultText({ files: 3, skipped: 0, bytes: null })).toBe('Saved 3 files to');
     expect(downloadResultText({ files: 5, skipped: 2, bytes: 2048 })).toBe('Saved 5 files (2 already there), 2.0 KB to');
     expect(downloadResultText({ files: 2, skipped: 2, bytes: 10 })).toBe('All 2 files were already there, complete, in');
+  });
+});
+
+describe('the executed notebook', () => {
+  it('is named after the notebook, for notebook runs only', () => {
+    expect(executedNotebookName('/home/marie/Train Model.ipynb')).toBe('Train Model.executed.ipynb');
+    expect(executedNotebookName('C:\\Users\\m\\étude.IPYNB')).toBe('étude.executed.ipynb');
+    expect(executedNotebookName('/home/marie/train.py')).toBeNull();
+    expect(executedNotebookName(null)).toBeNull();
+    expect(entryName('/home/marie/train.py')).toBe('train.py');
+    expect(entryName(undefined)).toBe('train.py');
   });
 });

@@ -50,3 +50,18 @@ export function downloadResultText(r: ReportLike): string {
   const already = r.skipped > 0 ? ` (${r.skipped} already there)` : '';
   return `Saved ${plural(r.files, 'file')}${already}${size} to`;
 }
+
+/** The entry point's file name: "Train Model.ipynb" from "/home/marie/Train Model.ipynb" (or a Windows path). */
+export function entryName(scriptPath: string | null | undefined): string {
+  return (scriptPath ?? '').split(/[\\/]/).pop() || 'train.py';
+}
+
+/**
+ * The executed notebook a notebook's run leaves in its outputs ("train.ipynb" → "train.executed.ipynb",
+ * as train.sh and the core name it); null for a script's run.
+ */
+export function executedNotebookName(scriptPath: string | null | undefined): string | null {
+  const name = entryName(scriptPath);
+  const m = /^(.+)\.ipynb$/i.exec(name);
+  return m ? `${m[1]}.executed.ipynb` : null;
+}

@@ -92,7 +92,7 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
   const e: FieldErrors = {};
   switch (step) {
     case 'code':
-      if (!data.script) e.script = 'Choose your training script (a .py file such as train.py).';
+      if (!data.script) e.script = 'Choose your training script (a .py file such as train.py, or a .ipynb notebook).';
       if (!data.requirements) e.requirements = 'Choose your requirements.txt (the Python packages your script needs).';
       break;
     case 'machine': {

@@ -41,7 +41,9 @@ pub enum NotebookError {
     BadParameters(String),
     #[error("the notebook {name} has no cell tagged \"parameters\", so the parameters {given} would be ignored")]
     NoParametersCell { name: String, given: String },
-    #[error("the notebook {name} has no parameter \"{parameter}\" (its parameters cell sets {known})")]
+    #[error(
+        "the notebook {name} has no parameter \"{parameter}\" (its parameters cell sets {known})"
+    )]
     UnknownParameter {
         name: String,
         parameter: String,
@@ -155,8 +157,7 @@ pub fn check(bytes: &[u8], name: &str) -> Result<Notebook, NotebookError> {
             _ => return Err(at("has no \"cell_type\"")),
         };
         let source = source_text(cell.get("source")).ok_or_else(|| at("has no text \"source\""))?;
-        if kind == "code" && parameters.is_none() && has_tag(cell.get("metadata"), PARAMETERS_TAG)
-        {
+        if kind == "code" && parameters.is_none() && has_tag(cell.get("metadata"), PARAMETERS_TAG) {
             parameters = Some(assigned_names(&source));
         }
     }
@@ -199,9 +200,7 @@ fn assigned_names(source: &str) -> Vec<String> {
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c == '_' || c.is_alphabetic())
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
@@ -234,7 +233,9 @@ pub fn check_parameters(
             }
         };
         let (Some(param), Some(value)) = (rest.next(), rest.next()) else {
-            return bad(format!("{flag} needs a name and a value, e.g. {short} epochs 3"));
+            return bad(format!(
+                "{flag} needs a name and a value, e.g. {short} epochs 3"
+            ));
         };
         if !is_identifier(param) {
             return bad(format!("{param:?} is not a Python variable name"));
@@ -290,6 +291,18 @@ pub fn executed_name(entry: &str) -> String {
         _ => entry,
     };
     format!("{stem}.executed.ipynb")
+}
+
+/// A run's executed notebook in the folder its outputs were downloaded to,
+/// when the run's entry point is a notebook and the file is there.
+pub fn executed_in(folder: &Path, script_path: &Path) -> Option<std::path::PathBuf> {
+    if !is_notebook(script_path) {
+        return None;
+    }
+    let path = folder.join(executed_name(&entry_name(script_path).ok()?));
+    std::fs::symlink_metadata(&path)
+        .is_ok_and(|m| m.is_file())
+        .then_some(path)
 }
 
 /// The requirements a notebook run installs: the user's, then papermill and

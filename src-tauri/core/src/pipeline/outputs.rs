@@ -39,6 +39,9 @@ pub struct DownloadReport {
     /// Already complete from an earlier download.
     pub skipped: u32,
     pub bytes: f64,
+    /// The run's executed notebook in the folder, when the run was a
+    /// notebook's and it came down (set by the caller, who knows the run).
+    pub executed_notebook: Option<String>,
 }
 
 pub type OnProgress = dyn Fn(DownloadProgress) + Send + Sync;
@@ -126,6 +129,7 @@ pub async fn download_outputs(
         files: progress.files_done,
         skipped,
         bytes: progress.bytes_total,
+        executed_notebook: None,
     })
 }
 

@@ -32,7 +32,11 @@ fn cells(text: &str) -> Vec<(Vec<String>, String, String, Option<String>)> {
         .map(|c| {
             let tags = c["metadata"]["tags"]
                 .as_array()
-                .map(|t| t.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             let outputs = c["outputs"].as_array().cloned().unwrap_or_default();
             let stdout = outputs
@@ -55,7 +59,10 @@ async fn a_notebook_runs_with_its_parameters_and_comes_back_executed() {
     let b = bucket("notebook");
     let mut train = h.train(notebook_request(&b, &["-p", "epochs", "3"]));
     let run_id = train.run_id().to_string();
-    let report = train.run_from(Step::Prepare).await.expect("the notebook runs");
+    let report = train
+        .run_from(Step::Prepare)
+        .await
+        .expect("the notebook runs");
     let outputs = format!("easytdv/runs/{run_id}/outputs/");
 
     // Its own name on the machine, in S3, and for the executed one.
@@ -82,8 +89,11 @@ async fn a_notebook_runs_with_its_parameters_and_comes_back_executed() {
         losses,
         vec![(Some(1.0), 0.5), (Some(2.0), 0.25), (Some(3.0), 0.125)]
     );
-    assert!(h.events.lines().iter().any(|(log, l)| *log == LogName::Train
-        && l.text == "notebook beside the cwd: True"));
+    assert!(h
+        .events
+        .lines()
+        .iter()
+        .any(|(log, l)| *log == LogName::Train && l.text == "notebook beside the cwd: True"));
     // The executed notebook: the injected parameter and each cell's output.
     let nb = cells(&get_text(&h.ctx, &b, &executed).await);
     let injected = nb
@@ -137,7 +147,10 @@ async fn a_notebook_runs_with_its_parameters_and_comes_back_executed() {
             .any(|c| c.1.starts_with("if fail:") && c.3.as_deref() == Some("RuntimeError")),
         "{nb:?}"
     );
-    assert!(!nb.iter().any(|c| c.2.contains("done")), "stopped at the error");
+    assert!(
+        !nb.iter().any(|c| c.2.contains("done")),
+        "stopped at the error"
+    );
 
     retry.delete_resources().await.expect("delete");
     let (live, stack, inputs) = leftovers(&h.ctx, &run_id, &b).await;

@@ -210,17 +210,29 @@ fn a_notebook_run_keeps_its_name_its_parameters_and_installs_its_executor() {
     // A script run is as before.
     let script = check_request(&notebook_request(dir.path(), "train.py", &[])).unwrap();
     assert_eq!(
-        (script.entry.as_str(), script.notebook_args, script.requirements),
+        (
+            script.entry.as_str(),
+            script.notebook_args,
+            script.requirements
+        ),
         ("train.py", None, b"numpy==2.1.0".to_vec())
     );
     // Parameters for a script, an unknown parameter, SageMaker: refused.
     let code = |r: TrainRequest| check_request(&r).unwrap_err().code();
     assert_eq!(
-        code(notebook_request(dir.path(), "train.py", &["-p", "epochs", "3"])),
+        code(notebook_request(
+            dir.path(),
+            "train.py",
+            &["-p", "epochs", "3"]
+        )),
         "notebook_parameters_for_script"
     );
     assert_eq!(
-        code(notebook_request(dir.path(), "Train Model.ipynb", &["-p", "lr", "3"])),
+        code(notebook_request(
+            dir.path(),
+            "Train Model.ipynb",
+            &["-p", "lr", "3"]
+        )),
         "notebook_unknown_parameter"
     );
     let on_sagemaker = TrainRequest {

@@ -7,8 +7,7 @@ fn notebook(cells: &str) -> Vec<u8> {
 
 const PARAMS_CELL: &str = r#"{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": null,
   "source": ["epochs = 2\n", "lr: float = 0.1  # learning rate\n", "if epochs == 3:\n", "    hidden = 1\n", "name = 'x'"]}"#;
-const CODE_CELL: &str =
-    r#"{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "print(epochs)"}"#;
+const CODE_CELL: &str = r#"{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "print(epochs)"}"#;
 
 fn args(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
@@ -25,7 +24,8 @@ fn a_valid_notebook_and_its_parameters() {
     let plain = check(&notebook(CODE_CELL), "t.ipynb").unwrap();
     assert_eq!(plain.parameters, None);
     // A markdown cell tagged "parameters" is not papermill's parameters cell.
-    let md = r#"{"cell_type": "markdown", "metadata": {"tags": ["parameters"]}, "source": "a = 1"}"#;
+    let md =
+        r#"{"cell_type": "markdown", "metadata": {"tags": ["parameters"]}, "source": "a = 1"}"#;
     assert_eq!(check(&notebook(md), "t.ipynb").unwrap().parameters, None);
 }
 
@@ -89,11 +89,18 @@ fn what_is_wrong_with_a_notebook_is_named() {
 fn parameters_are_checked_against_the_parameters_cell() {
     let nb = check(&notebook(PARAMS_CELL), "t.ipynb").unwrap();
     assert_eq!(
-        check_parameters(&args("-p epochs 3 --parameters lr 0.01 -r name 007"), &nb, "t.ipynb")
-            .unwrap(),
+        check_parameters(
+            &args("-p epochs 3 --parameters lr 0.01 -r name 007"),
+            &nb,
+            "t.ipynb"
+        )
+        .unwrap(),
         args("-p epochs 3 -p lr 0.01 -r name 007")
     );
-    assert_eq!(check_parameters(&[], &nb, "t.ipynb").unwrap(), Vec::<String>::new());
+    assert_eq!(
+        check_parameters(&[], &nb, "t.ipynb").unwrap(),
+        Vec::<String>::new()
+    );
     let err = check_parameters(&args("-p epoch 3"), &nb, "t.ipynb").unwrap_err();
     assert_eq!(err.code(), "notebook_unknown_parameter");
     assert!(
@@ -152,10 +159,23 @@ fn the_executor_joins_the_requirements_unless_pinned_by_the_user() {
     );
     assert_eq!(own, b"Papermill==2.6.0\nipykernel\n");
     let one = with_executor(b"IPyKernel>=6\n", &["IPyKernel>=6".into()]);
-    assert!(String::from_utf8(one).unwrap().ends_with(&format!("notebook\n{PAPERMILL}\n")));
+    assert!(String::from_utf8(one)
+        .unwrap()
+        .ends_with(&format!("notebook\n{PAPERMILL}\n")));
     assert_eq!(
         String::from_utf8(with_executor(b"", &[])).unwrap(),
         format!("# easyTDV: to execute the notebook\n{PAPERMILL}\n{IPYKERNEL}\n")
     );
     assert_eq!(normalised_name("Jupyter_Client.x>=1"), "jupyter-client-x");
+}
+
+#[test]
+fn the_executed_notebook_is_found_in_a_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new("/home/m/Train Model.ipynb");
+    assert_eq!(executed_in(dir.path(), script), None, "not downloaded");
+    let file = dir.path().join("Train Model.executed.ipynb");
+    std::fs::write(&file, "{}").unwrap();
+    assert_eq!(executed_in(dir.path(), script), Some(file));
+    assert_eq!(executed_in(dir.path(), Path::new("/home/m/train.py")), None);
 }

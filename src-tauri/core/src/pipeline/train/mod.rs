@@ -602,7 +602,9 @@ impl Train {
     pub async fn start_run_training(&mut self, instance_id: &str) -> Result<String, PipelineError> {
         // Upload again: a retry picks up a fixed train.py.
         let bucket = self.bucket()?;
-        bucket.put(&self.key(&self.entry), self.script.clone()).await?;
+        bucket
+            .put(&self.key(&self.entry), self.script.clone())
+            .await?;
         if let Some((name, body)) = self.notebook_parameters_file() {
             bucket.put(&self.key(&name), body).await?;
         }
