@@ -99,7 +99,7 @@ test('complete the wizard with the defaults and launch', async ({ page, app }) =
 test('Code step: Next without files says what is missing', async ({ page, app }) => {
   await app.open(scenario({ results: signedIn() }), '#/new');
   await page.getByRole('button', { name: 'Next' }).click();
-  await expect(page.getByText('Choose your training script (a .py file such as train.py).')).toBeVisible();
+  await expect(page.getByText('Choose your training script (a .py file such as train.py, or a .ipynb notebook).')).toBeVisible();
   await expect(page.getByText('Choose your requirements.txt')).toBeVisible();
   await expect(page.getByText('Please fix what is marked in red to continue.')).toBeVisible();
   await expect(page.getByRole('heading', { name: 'Your code' })).toBeVisible();
