@@ -192,10 +192,28 @@ def refusal(backend, instance: Instance, principal: principals.Principal | None)
     return None
 
 
+class _LaunchFailure:
+    """An instance attribute that reads as AWS's launch failure once a refused
+    instance is terminated. moto's `terminate` marks the instance terminated
+    before it writes its own (user-initiated) reason, so overwriting the reason
+    afterwards would leave a moment in which a DescribeInstances sees the wrong one."""
+
+    def __init__(self, name: str, failed):
+        self.name, self.failed = name, failed
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        if getattr(obj, "easytdv_launch_refused", None) and obj._state.name == "terminated":
+            return self.failed()
+        return obj.__dict__.get(self.name)
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = value
+
+
 def _fail_launch(instance: Instance) -> None:
     instance.terminate()
-    instance._reason = ""
-    instance.state_reason = StateReason(LAUNCH_ERROR.message, LAUNCH_ERROR.code)
 
 
 def refuse(instance: Instance, why: str) -> None:
@@ -224,6 +242,8 @@ def _run_instances_response(self):
 
 
 def install() -> None:
+    Instance.state_reason = _LaunchFailure("state_reason", lambda: StateReason(LAUNCH_ERROR.message, LAUNCH_ERROR.code))
+    Instance._reason = _LaunchFailure("_reason", lambda: "")
     ElasticBlockStore.get_ebs_default_kms_key_id = _get_ebs_default_kms_key_id
     ElasticBlockStore.reset_ebs_default_kms_key_id = _reset_ebs_default_kms_key_id
     InstanceResponse.run_instances = _run_instances_response
