@@ -12,8 +12,12 @@
 # the cache's exports are install.sh's (its save, left in cache-save.sh, runs here).
 #
 # 1 download   train.py again (a retry runs the fixed script), one call
-# 2 train      $EASYTDV_HOME/venv/bin/python -u train.py in $EASYTDV_HOME/run,
-#              OUTPUT_DIR=$EASYTDV_HOME/outputs (emptied first); SIGTERM stops it
+# 2 train      $EASYTDV_HOME/venv/bin/python -u train.py ARGS... in $EASYTDV_HOME/run,
+#              OUTPUT_DIR=$EASYTDV_HOME/outputs (emptied first); SIGTERM stops it.
+#              ARGS and the run's plain variables come from easytdv-run-args.bin
+#              beside this script (fetched and checked with it): NUL-terminated
+#              records, read into arrays, never evaluated by a shell
+#              (read_run_args below; the format is pipeline/run_args.rs's).
 # 3 upload     ALWAYS, one helper call (8 files at a time; files over 64 MiB
 #              with `aws s3 sync`, in parts) of OUTPUT_DIR plus the plain logs
 #              (_logs/train-stdout.log, _logs/train-stderr.log) to
@@ -60,6 +64,36 @@ if [ ! -x "$PYTHON" ]; then
     fail 2 "the run is not installed ($PYTHON is missing); install the requirements first"
 fi
 
+# --- the script's arguments and plain variables -------------------------------
+# ARGS: train.py's argv after its name; RUN_ENV: NAME=value, exported for
+# train.py only (more may be added to RUN_ENV before the training starts).
+ARGS=()
+RUN_ENV=()
+RUN_ARGS_FILE="$EASYTDV_LIB/easytdv-run-args.bin"
+read_run_args() { # read_run_args <file>: fills ARGS and RUN_ENV; 1 if the file is not ours
+    local -a rec
+    local n m
+    mapfile -d '' -t rec <"$1" || return 1
+    [ "${rec[0]:-}" = "easytdv-run-args 1" ] || return 1
+    n="${rec[2]:-}"
+    is_uint "$n" || return 1
+    m="${rec[$((3 + n))]:-}"
+    is_uint "$m" || return 1
+    [ "${#rec[@]}" -eq $((4 + n + m)) ] || return 1
+    ARGS=("${rec[@]:3:n}")
+    RUN_ENV=("${rec[@]:$((4 + n)):m}")
+}
+if [ -f "$RUN_ARGS_FILE" ] && ! read_run_args "$RUN_ARGS_FILE"; then
+    fail 2 "$RUN_ARGS_FILE is not a file of train.py's arguments easyTDV can read"
+fi
+start_training() { # in a subshell: export the variables (as they are), become train.py
+    local kv
+    for kv in "${RUN_ENV[@]}"; do
+        export "$kv" || exit 2
+    done
+    exec "$PYTHON" -u "$RUN_DIR/train.py" "${ARGS[@]}"
+}
+
 # --- 1 download ---------------------------------------------------------------
 t0="$(now_us)"
 mkdir -p "$RUN_DIR"
@@ -99,8 +133,11 @@ rm -rf "$OUTPUT_DIR"
 mkdir -p "$OUTPUT_DIR"
 cd "$RUN_DIR" || exit 2
 say "training started (OUTPUT_DIR=$OUTPUT_DIR)"
+if [ "${#ARGS[@]}" -gt 0 ] || [ "${#RUN_ENV[@]}" -gt 0 ]; then
+    say "train.py gets ${#ARGS[@]} arguments and ${#RUN_ENV[@]} variables (${RUN_ENV[*]%%=*})"
+fi
 t0="$(now_us)"
-"$PYTHON" -u "$RUN_DIR/train.py" &
+start_training &
 child=$!
 # On a stop request, stop the training (and the save), then still upload what it wrote.
 trap 'warn "stop requested, stopping training"; kill -TERM "$child" 2>/dev/null; stop_save' TERM INT

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use easytdv_core::pipeline::{Engine, TrainRequest};
+use easytdv_core::pipeline::{Engine, EnvVar, TrainRequest};
 
 /// Where `train` runs the script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -77,8 +77,21 @@ pub struct TrainArgs {
     /// Keep the machine and stack after the run (default: delete them, keep outputs).
     #[arg(long)]
     pub keep: bool,
+    /// A plain environment variable for the script, NAME=value (repeat for more).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<EnvVar>,
     #[command(flatten)]
     pub access: Access,
+    /// The script's arguments, after `--` (passed as they are, with no shell
+    /// on the machine), e.g. `-- --epochs 3 --lr 0.01`.
+    #[arg(last = true, value_name = "ARGS", allow_hyphen_values = true)]
+    pub script_args: Vec<String>,
+}
+
+/// `--env NAME=value`: split at the first `=` (the name is checked with the
+/// rest of the request).
+fn parse_env(text: &str) -> Result<EnvVar, easytdv_core::pipeline::ArgsError> {
+    EnvVar::parse(text)
 }
 
 impl TrainArgs {
@@ -124,6 +137,9 @@ impl TrainArgs {
             max_runtime_hours: self.max_hours,
             budget_usd: self.budget,
             engine: self.engine(),
+            args: self.script_args.clone(),
+            args_text: String::new(),
+            env: self.env.clone(),
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Everything a run needs; the original library's constructor parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, specta::Type, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TrainRequest {
     pub script_path: PathBuf,
@@ -28,6 +28,18 @@ pub struct TrainRequest {
     /// not used).
     #[serde(default)]
     pub engine: Engine,
+    /// What train.py gets after its name (`sys.argv[1:]`), exactly: never
+    /// through a shell.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The arguments as the person typed them (shown on the run page); when
+    /// not empty, it must split into `args` (see `run_args::split`).
+    #[serde(default)]
+    pub args_text: String,
+    /// Plain environment variables for train.py, in order (values are kept
+    /// in the history and shown: secrets are not plain variables).
+    #[serde(default)]
+    pub env: Vec<super::run_args::EnvVar>,
 }
 
 /// Where a run's training runs.

@@ -8,7 +8,8 @@ use super::{Train, CACHE_PREFIX, IDLE_AFTER_FAILURE_MIN};
 use crate::environments::{cache_key, CacheArchive};
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::model::CommandOutcome;
-use crate::pipeline::scripts::{self, Script};
+use crate::pipeline::run_args;
+use crate::pipeline::scripts::{self, RunFile, Script};
 use crate::pipeline::{assets, remote};
 
 impl Train {
@@ -52,6 +53,18 @@ impl Train {
         Ok(remote::prelude(&refs))
     }
 
+    /// The run's own files a script reads: train.sh, the script's arguments
+    /// and variables (never in the command's text, which SSM keeps).
+    fn run_files(&self, script: Script) -> Vec<RunFile> {
+        match script {
+            Script::Install => Vec::new(),
+            Script::Train => vec![RunFile {
+                name: run_args::ARGS_FILE,
+                body: run_args::args_file(&self.request.args, &self.request.env),
+            }],
+        }
+    }
+
     /// Uploads the scripts (their keys recorded first) and sends the command
     /// that fetches, checks and runs `script`; returns the command id.
     pub(super) async fn send_script(
@@ -61,9 +74,10 @@ impl Train {
         comment: &str,
         timeout: Duration,
     ) -> Result<String, PipelineError> {
-        let lines = scripts::command_lines(&self.prelude(script)?, script)?;
+        let extra = self.run_files(script);
+        let lines = scripts::command_lines(&self.prelude(script)?, script, &extra)?;
         let mut added = false;
-        for key in scripts::keys(&self.resources.prefix) {
+        for key in scripts::keys(&self.resources.prefix, &extra) {
             if !self.resources.uploaded_keys.contains(&key) {
                 self.resources.uploaded_keys.push(key);
                 added = true;
@@ -72,7 +86,7 @@ impl Train {
         if added {
             self.save()?;
         }
-        scripts::upload(&self.bucket()?, &self.resources.prefix).await?;
+        scripts::upload(&self.bucket()?, &self.resources.prefix, &extra).await?;
         remote::send(&self.ctx, instance_id, &lines, comment, timeout).await
     }
 
