@@ -13,7 +13,7 @@ import json, os, sys
 print("ARGV=" + json.dumps(sys.argv[1:]))
 print("ENV=" + json.dumps([os.environ.get("GREETING"), os.environ.get("EMPTY"), os.environ.get("TRICKY")]))
 """
-NASTY = ["--name", "my run", "it's \"quoted\"", "$HOME", "`touch pwned-arg`", "; touch pwned2", "two\nlines", ""]
+NASTY = ["--name", "my run", 'it\'s "quoted"', "$HOME", "`touch pwned-arg`", "; touch pwned2", "two\nlines", ""]
 
 
 def args_file(args, env, fmt="easytdv-run-args 1"):
