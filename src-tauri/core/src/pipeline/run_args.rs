@@ -273,6 +273,41 @@ pub fn check_env(vars: &[EnvVar], engine: &Engine) -> Result<(), ArgsError> {
     Ok(())
 }
 
+/// The wizard's two fields, split and checked: what train.py will get.
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScriptInputs {
+    pub args: Vec<String>,
+    pub env: Vec<EnvVar>,
+}
+
+/// The variables field: one `NAME=value` a line (blank lines and `#`
+/// comment lines skipped; spaces around the name dropped, the value kept
+/// as typed).
+pub fn parse_env_lines(text: &str) -> Result<Vec<EnvVar>, ArgsError> {
+    text.lines()
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| {
+            let v = EnvVar::parse(l)?;
+            Ok(EnvVar::new(v.name.trim(), v.value))
+        })
+        .collect()
+}
+
+/// Splits and checks the wizard's arguments and variables fields.
+pub fn check_inputs(
+    args_text: &str,
+    env_text: &str,
+    engine: &Engine,
+) -> Result<ScriptInputs, ArgsError> {
+    let args = split(args_text)?;
+    check_arguments(&args, args_text)?;
+    let env = parse_env_lines(env_text)?;
+    check_env(&env, engine)?;
+    Ok(ScriptInputs { args, env })
+}
+
 /// [`ARGS_FILE`]'s bytes: NUL-terminated records, read by train.sh with
 /// `mapfile -d ''` and by the launcher with `split(b"\0")`:
 /// the format, a random nonce (the file's SHA-256 travels in the SSM

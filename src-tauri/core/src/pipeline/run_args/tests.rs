@@ -184,3 +184,45 @@ fn the_file_holds_nul_terminated_records_and_a_fresh_nonce() {
     let empty = args_file(&[], &[]);
     assert!(empty.ends_with(b"\x000\x000\x00"));
 }
+
+#[test]
+fn the_wizard_fields_give_what_train_py_gets() {
+    let got = check_inputs(
+        "--epochs 3 --name 'my run'",
+        "# comment\n  WANDB_PROJECT=demo run\r\n\nEMPTY=\nURL=a=b\n",
+        &Engine::Ec2,
+    )
+    .unwrap();
+    assert_eq!(got.args, s(&["--epochs", "3", "--name", "my run"]));
+    assert_eq!(
+        got.env,
+        vec![
+            EnvVar::new("WANDB_PROJECT", "demo run"),
+            EnvVar::new("EMPTY", ""),
+            EnvVar::new("URL", "a=b")
+        ]
+    );
+    let sm = Engine::SageMaker {
+        instance_count: 1,
+        spot: false,
+    };
+    assert_eq!(
+        check_inputs("'open", "", &sm).unwrap_err().code(),
+        "arguments_unclosed_quote"
+    );
+    assert_eq!(
+        check_inputs("", "JUST_A_NAME", &sm).unwrap_err().code(),
+        "env_not_key_value"
+    );
+    assert_eq!(
+        check_inputs("", "OUTPUT_DIR=x", &sm).unwrap_err().code(),
+        "env_reserved"
+    );
+    assert_eq!(
+        check_inputs("", "", &sm).unwrap(),
+        ScriptInputs {
+            args: vec![],
+            env: vec![]
+        }
+    );
+}
