@@ -39,7 +39,11 @@ pub struct ReusedRun {
 #[specta::specta]
 pub fn reuse_run(state: State<'_, AppState>, run_id: String) -> Result<ReusedRun, AppError> {
     let retry = state.runs.retryable(&run_id)?;
-    let request = retry.request;
+    let mut request = retry.request;
+    if request.args_text.is_empty() && !request.args.is_empty() {
+        // The field shows them quoted so that they split back exactly.
+        request.args_text = run_args::join(&request.args);
+    }
     let checked = |kind: FileKind, path: &std::path::Path| {
         state.chosen.add_file(path);
         state.chosen.check_file(kind, path).ok()
