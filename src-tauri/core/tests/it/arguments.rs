@@ -183,3 +183,51 @@ async fn sagemaker_train_py_gets_its_arguments_through_the_launcher_and_variable
     assert_eq!(env.get("GREETING").map(String::as_str), Some(GREETING));
     train.delete_resources().await.expect("delete");
 }
+
+/// A retry reads the request back from the history: train.py gets the same
+/// arguments and variables again (the arguments' file is sent again).
+#[tokio::test]
+async fn a_retry_from_the_history_passes_the_same_arguments_again() {
+    use easytdv_core::history::History;
+    use easytdv_core::pipeline::Tracked;
+    use easytdv_core::runs::{CleanupPolicy, Runs};
+    use std::sync::Arc;
+
+    let h = Harness::new().await;
+    let b = bucket("argsretry");
+    let runs = Runs::new(Arc::new(History::in_memory().unwrap()));
+    let progress = Tracked::new(Arc::new(h.events.clone()));
+    let ready = runs
+        .open(
+            h.ctx.clone(),
+            "acc-1",
+            request_with_args(&b, Engine::Ec2, "t3.medium"),
+            progress.clone(),
+        )
+        .expect("open");
+    let run_id = ready.run_id().to_string();
+    let end = runs.execute(ready, &progress, CleanupPolicy::Never).await;
+    assert!(end.result.is_ok(), "{:?}", end.result.err());
+    let given_key = format!("easytdv/runs/{run_id}/outputs/given.json");
+    h.ctx
+        .s3()
+        .delete_object()
+        .bucket(&b)
+        .key(&given_key)
+        .send()
+        .await
+        .expect("delete the first given.json");
+
+    let retry = runs.retryable(&run_id).expect("retryable");
+    assert_eq!(retry.request.args, nasty_args());
+    assert_eq!(retry.request.env, vec![EnvVar::new("GREETING", GREETING)]);
+    let ready = runs
+        .resume(h.ctx.clone(), retry, Step::Training, progress.clone())
+        .expect("resume");
+    let end = runs.execute(ready, &progress, CleanupPolicy::Always).await;
+    assert!(end.result.is_ok(), "{:?}", end.result.err());
+    let given: serde_json::Value =
+        serde_json::from_str(&get_text(&h.ctx, &b, &given_key).await).unwrap();
+    assert_eq!(given["argv"], serde_json::json!(nasty_args()));
+    assert_eq!(given["greeting"], GREETING);
+}
