@@ -247,3 +247,56 @@ pub enum Command {
         train: TrainArgs,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn train(argv: &[&str]) -> Result<TrainArgs, clap::Error> {
+        let base = [
+            "easytdv",
+            "train",
+            "--script",
+            "t.py",
+            "--requirements",
+            "r.txt",
+            "--region",
+            "eu-west-3",
+            "--bucket",
+            "b-1",
+        ];
+        match Cli::try_parse_from(base.iter().chain(argv)) {
+            Ok(Cli {
+                command: Command::Train(t),
+            }) => Ok(t),
+            Ok(_) => unreachable!("a train command"),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn everything_after_double_dash_is_the_scripts_and_env_repeats() {
+        let t = train(&[
+            "--env", "A=1", "--env", "B=x=y", "--keep", "--", "--epochs", "3", "--keep", "--",
+            "a b",
+        ])
+        .unwrap();
+        assert!(t.keep, "--keep before -- is ours");
+        let r = t.request();
+        assert_eq!(r.args, ["--epochs", "3", "--keep", "--", "a b"]);
+        assert_eq!(r.args_text, "");
+        assert_eq!(r.env, vec![EnvVar::new("A", "1"), EnvVar::new("B", "x=y")]);
+        assert!(train(&[]).unwrap().request().args.is_empty());
+        let Err(err) = train(&["--env", "NOEQUALS"]) else {
+            panic!("a variable without = is refused")
+        };
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("write it as NAME=value"), "{err}");
+    }
+}
