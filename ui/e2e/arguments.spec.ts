@@ -34,6 +34,9 @@ test('Review step: arguments and variables are checked by the backend, shown one
   await app.shot('26-wizard-review-arguments');
   const checks = await app.calls('check_script_inputs');
   expect(checks.at(-1)?.args).toEqual({ argsText: ARGS_TEXT, envText: ENV_TEXT, engine: { kind: 'ec2' } });
+  // The answer does not start another check: once the fields are still, the backend is asked no more.
+  await page.waitForTimeout(1_000);
+  expect(await app.calls('check_script_inputs')).toHaveLength(checks.length);
 
   await page.getByRole('button', { name: 'Launch training' }).click();
   await expect(page).toHaveURL(new RegExp(`#/runs/${RUN_ID}$`));
