@@ -1,7 +1,9 @@
 //! The list of commands exposed to the webview, and the TypeScript bindings
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
-use crate::commands::{accounts, app, costs, practice, results, runs, setup_aws, wizard};
+use crate::commands::{
+    accounts, app, costs, practice, results, runs, script_inputs, setup_aws, wizard,
+};
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
@@ -35,6 +37,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         wizard::list_buckets,
         wizard::suggest_bucket_name,
         wizard::check_bucket_name,
+        script_inputs::check_script_inputs,
+        script_inputs::reuse_run,
         runs::start_run,
         runs::retry_run,
         runs::delete_run,

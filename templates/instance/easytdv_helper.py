@@ -12,8 +12,6 @@ sha256  the SHA-256 of a file
 uv      fetch the pinned uv wheel from PyPI's JSON API, check it against the
         SHA-256 the app ships, and unpack uv
 report  name==version of what a pip --report installed
-nbargs  a notebook's papermill parameters (a JSON list of strings) as NUL-ended
-        words, for bash's mapfile
 nbfail  the cell where an executed notebook failed, in the notebook's numbering
 get     download one S3 object (exit 3: bigger than --max-bytes, left to the AWS CLI)
 put     upload one file to S3
@@ -796,18 +794,6 @@ def cmd_report(argv):
     return 0
 
 
-def cmd_nbargs(argv):
-    import json
-
-    with open(argv[0], encoding="utf-8") as f:
-        words = json.load(f)
-    if not isinstance(words, list) or not all(isinstance(w, str) and "\0" not in w for w in words):
-        print(f"easytdv: {argv[0]} is not a list of words", file=sys.stderr)
-        return 2
-    sys.stdout.write("".join(w + "\0" for w in words))
-    return 0
-
-
 def cmd_nbfail(argv):
     """The cell papermill marked as failed, counted as the person sees their
     notebook (papermill's own cells left out), and where the executed one is."""
@@ -845,7 +831,6 @@ def main(argv):
         "sha256": cmd_sha256,
         "uv": cmd_uv,
         "report": cmd_report,
-        "nbargs": cmd_nbargs,
         "nbfail": cmd_nbfail,
         "get": cmd_get,
         "cat": cmd_cat,

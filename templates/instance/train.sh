@@ -13,13 +13,17 @@
 # <name>.ipynb); the cache's exports are install.sh's (its save, left in
 # cache-save.sh, runs here).
 #
-# 1 download   train.py again (a retry runs the fixed script), one call; a
-#              notebook with its papermill parameters (notebook-parameters.json)
-# 2 train      $EASYTDV_HOME/venv/bin/python -u train.py in $EASYTDV_HOME/run,
+# 1 download   train.py (or the notebook) again (a retry runs the fixed script), one call
+# 2 train      $EASYTDV_HOME/venv/bin/python -u train.py ARGS... in $EASYTDV_HOME/run,
 #              OUTPUT_DIR=$EASYTDV_HOME/outputs (emptied first); SIGTERM stops it.
+#              ARGS and the run's plain variables come from easytdv-run-args.bin
+#              beside this script (fetched and checked with it): NUL-terminated
+#              records, read into arrays, never evaluated by a shell
+#              (read_run_args below; the format is pipeline/run_args.rs's).
 #              A notebook: papermill (installed with the requirements) executes
 #              it in that folder with the run's kernel (ipykernel, registered in
-#              the environment as "easytdv"), its cells' stdout/stderr streamed
+#              the environment as "easytdv"), ARGS being papermill's parameters
+#              (-p NAME VALUE, -r NAME VALUE), its cells' stdout/stderr streamed
 #              into the log as they come, the executed notebook written to
 #              $OUTPUT_DIR/<name>.executed.ipynb (also when a cell fails: then a
 #              last stderr line names the cell); SIGTERM interrupts it (the
@@ -71,21 +75,45 @@ case "$ENTRY" in
     *.[iI][pP][yY][nN][bB]) NOTEBOOK=1 ;;
     *) NOTEBOOK=0 ;;
 esac
-PARAMS="notebook-parameters.json"
 
 if [ ! -x "$PYTHON" ]; then
     fail 2 "the run is not installed ($PYTHON is missing); install the requirements first"
 fi
 
+# --- the script's arguments and plain variables -------------------------------
+# ARGS: train.py's argv after its name; RUN_ENV: NAME=value, exported for
+# train.py only (more may be added to RUN_ENV before the training starts).
+ARGS=()
+RUN_ENV=()
+RUN_ARGS_FILE="$EASYTDV_LIB/easytdv-run-args.bin"
+read_run_args() { # read_run_args <file>: fills ARGS and RUN_ENV; 1 if the file is not ours
+    local -a rec
+    local n m
+    mapfile -d '' -t rec <"$1" || return 1
+    [ "${rec[0]:-}" = "easytdv-run-args 1" ] || return 1
+    n="${rec[2]:-}"
+    is_uint "$n" || return 1
+    m="${rec[$((3 + n))]:-}"
+    is_uint "$m" || return 1
+    [ "${#rec[@]}" -eq $((4 + n + m)) ] || return 1
+    ARGS=("${rec[@]:3:n}")
+    RUN_ENV=("${rec[@]:$((4 + n)):m}")
+}
+if [ -f "$RUN_ARGS_FILE" ] && ! read_run_args "$RUN_ARGS_FILE"; then
+    fail 2 "$RUN_ARGS_FILE is not a file of train.py's arguments easyTDV can read"
+fi
+start_training() { # in a subshell: export the variables (as they are), become CMD (train.py or papermill)
+    local kv
+    for kv in "${RUN_ENV[@]}"; do
+        export "$kv" || exit 2
+    done
+    exec "${CMD[@]}"
+}
+
 # --- 1 download ---------------------------------------------------------------
 t0="$(now_us)"
 mkdir -p "$RUN_DIR"
-if [ "$NOTEBOOK" = 1 ]; then
-    rm -f "$RUN_DIR/$PARAMS"
-    if ! s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY" "$SOURCE/$PARAMS" "$RUN_DIR/$PARAMS"; then
-        fail 2 "could not download $ENTRY and $PARAMS from $SOURCE/"
-    fi
-elif ! s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY"; then
+if ! s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY"; then
     fail 2 "could not download $ENTRY from $SOURCE/"
 fi
 phase_line download $(($(now_us) - t0))
@@ -129,13 +157,9 @@ try:
 except PapermillExecutionError as e:
     print(str(e).strip("\n"), file=sys.stderr)
     sys.exit(1)'
-notebook_command() { # sets CMD: papermill with the run's kernel and the parameters
-    local params=()
+notebook_command() { # sets CMD: papermill with the run's kernel and the parameters (ARGS)
     "$PYTHON" -c 'import papermill, ipykernel' 2>/dev/null \
         || fail 2 "papermill is not installed in the run's environment: retry from \"Install requirements\""
-    if ! mapfile -d '' -t params < <("$PYTHON" "$HELPER" nbargs "$RUN_DIR/$PARAMS"); then
-        fail 2 "could not read the notebook's parameters ($PARAMS)"
-    fi
     # The kernel of this environment, whatever the notebook names (a kernel
     # registered elsewhere on the machine under the same name never runs it).
     "$PYTHON" -m ipykernel install --sys-prefix --name easytdv --display-name "Python (easyTDV run)" >/dev/null \
@@ -143,7 +167,7 @@ notebook_command() { # sets CMD: papermill with the run's kernel and the paramet
     EXECUTED="${ENTRY%.*}.executed.ipynb"
     CMD=("$PYTHON" -u -c "$PAPERMILL_MAIN" "$RUN_DIR/$ENTRY" "$OUTPUT_DIR/$EXECUTED"
         -k easytdv --cwd "$RUN_DIR" --no-progress-bar --stdout-file - --stderr-file /dev/stderr
-        "${params[@]}")
+        "${ARGS[@]}")
 }
 rm -rf "$OUTPUT_DIR"
 mkdir -p "$OUTPUT_DIR"
@@ -151,11 +175,14 @@ cd "$RUN_DIR" || exit 2
 if [ "$NOTEBOOK" = 1 ]; then
     notebook_command
 else
-    CMD=("$PYTHON" -u "$RUN_DIR/$ENTRY")
+    CMD=("$PYTHON" -u "$RUN_DIR/$ENTRY" "${ARGS[@]}")
 fi
 say "training started (OUTPUT_DIR=$OUTPUT_DIR)"
+if [ "${#ARGS[@]}" -gt 0 ] || [ "${#RUN_ENV[@]}" -gt 0 ]; then
+    say "train.py gets ${#ARGS[@]} arguments and ${#RUN_ENV[@]} variables (${RUN_ENV[*]%%=*})"
+fi
 t0="$(now_us)"
-"${CMD[@]}" &
+start_training &
 child=$!
 # On a stop request, stop the training (and the save), then still upload what it wrote.
 trap 'warn "stop requested, stopping training"; kill -TERM "$child" 2>/dev/null; stop_save' TERM INT

@@ -1,5 +1,5 @@
-"""A notebook as the entry point: train.sh's checks, and the helper's two
-notebook commands (papermill itself runs in the sandbox tests, core/tests/it/notebooks.rs)."""
+"""A notebook as the entry point: train.sh's checks, and the helper's
+notebook command (papermill itself runs in the sandbox tests, core/tests/it/notebooks.rs)."""
 
 import json
 import subprocess
@@ -10,18 +10,6 @@ from tpl_helpers import HELPER_PY, TRAIN
 
 def helper(*args, **kwargs):
     return subprocess.run([sys.executable, str(HELPER_PY), *args], capture_output=True, **kwargs)
-
-
-def test_nbargs_gives_the_parameters_as_nul_ended_words(tmp_path):
-    params = tmp_path / "notebook-parameters.json"
-    params.write_text(json.dumps(["-p", "name", "two words", "-r", "tag", "x\ny"]))
-    result = helper("nbargs", str(params))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == b"-p\0name\0two words\0-r\0tag\0x\ny\0"
-    params.write_text(json.dumps({"epochs": 3}))
-    result = helper("nbargs", str(params), text=True)
-    assert result.returncode == 2
-    assert "is not a list of words" in result.stderr
 
 
 def executed(cells):

@@ -48,11 +48,15 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def fetch_command(run: str, sums: dict[str, str] | None = None) -> str:
+def fetch_command(run: str, sums: dict[str, str] | None = None, files: dict[str, bytes] | None = None) -> str:
     """The SSM command's script part, as the core builds it (pipeline/scripts.rs):
-    fetch.sh with the files' SHA-256 and the script to run."""
+    fetch.sh with the files' SHA-256 (the scripts, then the run's own `files`,
+    e.g. the script's arguments) and the script to run."""
     sums = sums or {name: sha256_of(TEMPLATES / "instance" / name) for name in MACHINE_FILES}
-    lines = "\n".join(f"{sums[name]} {name}" for name in MACHINE_FILES)
+    lines = "\n".join(
+        [f"{sums[name]} {name}" for name in MACHINE_FILES]
+        + [f"{hashlib.sha256(body).hexdigest()} {name}" for name, body in (files or {}).items()]
+    )
     return FETCH.read_text().replace("__SUMS__", lines).replace("__RUN__", run)
 
 
@@ -213,11 +217,15 @@ class Instance:
         for name in MACHINE_FILES:
             (scripts / name).write_bytes((TEMPLATES / "instance" / name).read_bytes())
 
-    def command(self, run: str, sums=None, timeout=300, **extra):
+    def command(self, run: str, sums=None, timeout=300, files=None, **extra):
         """The SSM command as the core sends it: the exports (the environment
-        here), then fetch.sh, run with sh like AWS-RunShellScript may."""
+        here), then fetch.sh, run with sh like AWS-RunShellScript may. `files`:
+        the run's own files, uploaded beside the scripts and named in the sums."""
         script = self.root / "_script.sh"
-        script.write_text(fetch_command(run, sums))
+        for name, body in (files or {}).items():
+            (self.inputs / "scripts").mkdir(exist_ok=True)
+            (self.inputs / "scripts" / name).write_bytes(body)
+        script.write_text(fetch_command(run, sums, files))
         return subprocess.run(
             ["sh", str(script)], env=self.env(**extra), cwd=self.home, capture_output=True, text=True, timeout=timeout
         )

@@ -339,7 +339,9 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   maxRuntimeHours: 24,
   budgetUsd: null,
   engine: { kind: 'ec2' },
-  notebookParameters: [],
+  args: [],
+  argsText: '',
+  env: [],
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */

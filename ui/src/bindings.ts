@@ -82,6 +82,16 @@ export const commands = {
 	/**  Checks a bucket name against S3's rules (no AWS call). */
 	checkBucketName: (name: string) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("check_bucket_name", { name })),
 	/**
+	 *  Splits the arguments like a shell would and checks both fields: what
+	 *  train.py will get, or what to fix (an unclosed quote, a name easyTDV sets…).
+	 */
+	checkScriptInputs: (argsText: string, envText: string, engine: Engine) => typedError<ScriptInputs, ErrorReport_Serialize>(__TAURI_INVOKE("check_script_inputs", { argsText, envText, engine })),
+	/**
+	 *  The request of a recorded run; its files become the wizard's chosen
+	 *  files again (the paths come from the history, not from the webview).
+	 */
+	reuseRun: (runId: string) => typedError<ReusedRun_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("reuse_run", { runId })),
+	/**
 	 *  Checks the request (its files must be ones chosen in this window), opens
 	 *  a run and starts it; returns the run id at once.
 	 */
@@ -404,6 +414,12 @@ export type Engine =
  *  may be interrupted; the job resumes from its checkpoints).
  */
 { kind: "sageMaker"; instanceCount: number; spot: boolean };
+
+/**  One plain environment variable for the script (`KEY=value`). */
+export type EnvVar = {
+	name: string,
+	value: string,
+};
 
 /**  Wire form of an error, for IPC and the CLI's `--json` output. */
 export type ErrorReport = ErrorReport_Serialize | ErrorReport_Deserialize;
@@ -797,6 +813,33 @@ export type RegionInfo = {
 	sageMaker: boolean,
 };
 
+/**  A recorded run, for the wizard to start again from. */
+export type ReusedRun = ReusedRun_Serialize | ReusedRun_Deserialize;
+
+/**  A recorded run, for the wizard to start again from. */
+export type ReusedRun_Deserialize = {
+	accountId: string,
+	request: TrainRequest_Deserialize,
+	/**
+	 *  The run's files as they are now (`null`: gone or unreadable; the
+	 *  wizard asks for them again).
+	 */
+	script?: CheckedFile | null,
+	requirements?: CheckedFile | null,
+};
+
+/**  A recorded run, for the wizard to start again from. */
+export type ReusedRun_Serialize = {
+	accountId: string,
+	request: TrainRequest_Serialize,
+	/**
+	 *  The run's files as they are now (`null`: gone or unreadable; the
+	 *  wizard asks for them again).
+	 */
+	script: CheckedFile | null,
+	requirements: CheckedFile | null,
+};
+
 export type RunCost = RunCost_Serialize | RunCost_Deserialize;
 
 export type RunCost_Deserialize = {
@@ -1127,6 +1170,12 @@ export type ScanFailure_Serialize = {
 	hint: string | null,
 };
 
+/**  The wizard's two fields, split and checked: what train.py will get. */
+export type ScriptInputs = {
+	args: string[],
+	env: EnvVar[],
+};
+
 /**  What [`apply`] will do in this account, shown before it does it. */
 export type SetupPlan = {
 	accountId: string,
@@ -1196,11 +1245,22 @@ export type TrainRequest_Deserialize = {
 	 */
 	engine?: Engine,
 	/**
-	 *  For a notebook (`.ipynb`) entry point: papermill's parameters, e.g.
-	 *  `["-p", "epochs", "3"]` (`-p NAME VALUE`, `-r NAME VALUE`), filling
-	 *  the cell tagged `parameters`.
+	 *  What train.py gets after its name (`sys.argv[1:]`), exactly: never
+	 *  through a shell. For a notebook (`.ipynb`) entry point: papermill's
+	 *  parameters (`-p NAME VALUE`, `-r NAME VALUE`), filling the cell
+	 *  tagged `parameters`.
 	 */
-	notebookParameters?: string[],
+	args?: string[],
+	/**
+	 *  The arguments as the person typed them (shown on the run page); when
+	 *  not empty, it must split into `args` (see `run_args::split`).
+	 */
+	argsText?: string,
+	/**
+	 *  Plain environment variables for train.py, in order (values are kept
+	 *  in the history and shown: secrets are not plain variables).
+	 */
+	env?: EnvVar[],
 };
 
 /**  Everything a run needs; the original library's constructor parameters. */
@@ -1228,11 +1288,22 @@ export type TrainRequest_Serialize = {
 	 */
 	engine: Engine,
 	/**
-	 *  For a notebook (`.ipynb`) entry point: papermill's parameters, e.g.
-	 *  `["-p", "epochs", "3"]` (`-p NAME VALUE`, `-r NAME VALUE`), filling
-	 *  the cell tagged `parameters`.
+	 *  What train.py gets after its name (`sys.argv[1:]`), exactly: never
+	 *  through a shell. For a notebook (`.ipynb`) entry point: papermill's
+	 *  parameters (`-p NAME VALUE`, `-r NAME VALUE`), filling the cell
+	 *  tagged `parameters`.
 	 */
-	notebookParameters: string[],
+	args: string[],
+	/**
+	 *  The arguments as the person typed them (shown on the run page); when
+	 *  not empty, it must split into `args` (see `run_args::split`).
+	 */
+	argsText: string,
+	/**
+	 *  Plain environment variables for train.py, in order (values are kept
+	 *  in the history and shown: secrets are not plain variables).
+	 */
+	env: EnvVar[],
 };
 
 export type TypeCategory = "general" | "compute" | "memory" | "gpu" | "other";

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use easytdv_core::pipeline::{Engine, TrainRequest};
+use easytdv_core::pipeline::{Engine, EnvVar, TrainRequest};
 
 /// Where `train` runs the script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -78,8 +78,21 @@ pub struct TrainArgs {
     /// Keep the machine and stack after the run (default: delete them, keep outputs).
     #[arg(long)]
     pub keep: bool,
+    /// A plain environment variable for the script, NAME=value (repeat for more).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<EnvVar>,
     #[command(flatten)]
     pub access: Access,
+    /// The script's arguments, after `--` (passed as they are, with no shell
+    /// on the machine), e.g. `-- --epochs 3 --lr 0.01`.
+    #[arg(last = true, value_name = "ARGS", allow_hyphen_values = true)]
+    pub script_args: Vec<String>,
+}
+
+/// `--env NAME=value`: split at the first `=` (the name is checked with the
+/// rest of the request).
+fn parse_env(text: &str) -> Result<EnvVar, easytdv_core::pipeline::ArgsError> {
+    EnvVar::parse(text)
 }
 
 impl TrainArgs {
@@ -125,7 +138,9 @@ impl TrainArgs {
             max_runtime_hours: self.max_hours,
             budget_usd: self.budget,
             engine: self.engine(),
-            notebook_parameters: Vec::new(),
+            args: self.script_args.clone(),
+            args_text: String::new(),
+            env: self.env.clone(),
         }
     }
 }
@@ -232,4 +247,57 @@ pub enum Command {
         #[command(flatten)]
         train: TrainArgs,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn train(argv: &[&str]) -> Result<TrainArgs, clap::Error> {
+        let base = [
+            "easytdv",
+            "train",
+            "--script",
+            "t.py",
+            "--requirements",
+            "r.txt",
+            "--region",
+            "eu-west-3",
+            "--bucket",
+            "b-1",
+        ];
+        match Cli::try_parse_from(base.iter().chain(argv)) {
+            Ok(Cli {
+                command: Command::Train(t),
+            }) => Ok(t),
+            Ok(_) => unreachable!("a train command"),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn everything_after_double_dash_is_the_scripts_and_env_repeats() {
+        let t = train(&[
+            "--env", "A=1", "--env", "B=x=y", "--keep", "--", "--epochs", "3", "--keep", "--",
+            "a b",
+        ])
+        .unwrap();
+        assert!(t.keep, "--keep before -- is ours");
+        let r = t.request();
+        assert_eq!(r.args, ["--epochs", "3", "--keep", "--", "a b"]);
+        assert_eq!(r.args_text, "");
+        assert_eq!(r.env, vec![EnvVar::new("A", "1"), EnvVar::new("B", "x=y")]);
+        assert!(train(&[]).unwrap().request().args.is_empty());
+        let Err(err) = train(&["--env", "NOEQUALS"]) else {
+            panic!("a variable without = is refused")
+        };
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("write it as NAME=value"), "{err}");
+    }
 }

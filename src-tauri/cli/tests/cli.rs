@@ -406,3 +406,105 @@ async fn a_notebook_that_is_not_json_exits_2_and_creates_nothing() {
         "{out}"
     );
 }
+
+/// `-- ARGS` reach train.py exactly (no shell on the way) and `--env` sets
+/// its variables; both are kept in the history.
+#[tokio::test]
+async fn script_arguments_after_double_dash_and_env_variables_reach_train_py() {
+    let data = tempfile::tempdir().unwrap();
+    let (ep, b) = (endpoint(), bucket("cliargs"));
+    let nasty = [
+        "--name",
+        "my run",
+        "$HOME",
+        "a;b",
+        "two\nlines",
+        "--epochs",
+        "3",
+    ];
+    let mut args = train_args(
+        "args",
+        &b,
+        ["--sandbox", &ep],
+        &["--env", "GREETING=hi $(id) there", "--env", "EMPTY=", "--"],
+    );
+    args.extend(nasty.iter().map(|s| s.to_string()));
+    let (code, out, err) = easytdv(
+        data.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let run_id = run_id_of(&out);
+    let ctx = ctx().await;
+    let given: serde_json::Value = serde_json::from_str(
+        &get_text(
+            &ctx,
+            &b,
+            &format!("easytdv/runs/{run_id}/outputs/given.json"),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(given["argv"], serde_json::json!(nasty));
+    assert_eq!(given["greeting"], "hi $(id) there");
+    // The history keeps them (a retry reuses them).
+    let (code, listed, _) = easytdv(data.path(), &["list", "--json"]);
+    assert_eq!(code, 0);
+    let runs: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let request = &runs[0]["request"];
+    assert_eq!(request["args"], serde_json::json!(nasty));
+    assert_eq!(
+        request["env"],
+        serde_json::json!([{"name": "GREETING", "value": "hi $(id) there"}, {"name": "EMPTY", "value": ""}])
+    );
+}
+
+/// Bad variables are bad input: exit 2, what to do, and no run recorded
+/// (the sandbox address is unreachable: nothing could have been created).
+#[test]
+fn bad_variables_exit_2_and_create_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let b = bucket("cli-env");
+    let run = |extra: &[&str]| {
+        let args = train_args("ok", &b, ["--sandbox", "http://127.0.0.1:9"], extra);
+        easytdv(
+            data.path(),
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    for (extra, words) in [
+        (
+            &["--env", "1X=3"][..],
+            "\"1X\" is not a valid environment variable name",
+        ),
+        (
+            &["--env", "MY-VAR=3"][..],
+            "not a valid environment variable name",
+        ),
+        (
+            &["--env", "OUTPUT_DIR=/tmp"][..],
+            "the variable OUTPUT_DIR cannot be set: easyTDV sets it",
+        ),
+        (
+            &["--env", "EASYTDV_HOME=/x"][..],
+            "EASYTDV_ are easyTDV's own",
+        ),
+        (&["--env", "AWS_ACCESS_KEY_ID=AKIA"][..], "the run's role"),
+        (
+            &["--env", "A=1", "--env", "A=2"][..],
+            "the variable A is given twice",
+        ),
+        (
+            &["--env", "NOEQUALS"][..],
+            "is not a variable: write it as NAME=value",
+        ),
+    ] {
+        let (code, out, err) = run(extra);
+        assert_eq!(code, 2, "{extra:?}: {out}{err}");
+        assert!(err.contains(words), "{extra:?}: {err}");
+        assert!(!out.contains("run "), "{extra:?}: {out}");
+    }
+    let (code, listed, _) = easytdv(data.path(), &["list", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(listed.trim(), "[]", "no run was recorded");
+}

@@ -244,7 +244,7 @@ mod tests {
             max_runtime_hours: 2,
             budget_usd: None,
             engine: Default::default(),
-            notebook_parameters: Vec::new(),
+            ..Default::default()
         };
         let chosen = Chosen::default();
         chosen.add_file(&script);

@@ -36,6 +36,10 @@ NOT_FOUND = "Requested resource not found."
 INVALID_IMAGE = (
     "Invalid training image. Please provide a valid Amazon Elastic Container Registry path of the Docker image to run."
 )
+# CreateTrainingJob's Environment (SageMaker's API model: TrainingEnvironmentMap, -Key, -Value).
+ENV_MAX_ENTRIES = 100
+ENV_MAX_LEN = 512
+ENV_KEY_PATTERN = "[a-zA-Z_][a-zA-Z0-9_]*"
 ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.(amazonaws\.com(?:\.cn)?)/([^:@]+)")
 
 
@@ -173,6 +177,7 @@ def _check_request(backend: SageMakerModelBackend, request: dict) -> None:
                 "inputDataConfig.member.channelName",
                 "Member must satisfy regular expression pattern: [A-Za-z0-9\\.\\-_]+",
             )
+    _check_environment(request.get("Environment") or {})
     checkpoint = request.get("CheckpointConfig")
     if checkpoint and not str(checkpoint.get("S3Uri", "")).startswith("s3://"):
         raise _one_error(
@@ -182,6 +187,29 @@ def _check_request(backend: SageMakerModelBackend, request: dict) -> None:
         )
     _check_role(backend.account_id, request.get("RoleArn"))
     _check_quota(backend, itype, count, bool(request.get("EnableManagedSpotTraining")))
+
+
+def _check_environment(env: dict) -> None:
+    """The Environment map's limits, in the words of AWS's request validation."""
+    if len(env) > ENV_MAX_ENTRIES:
+        raise _one_error(env, "environment", f"Member must have length less than or equal to {ENV_MAX_ENTRIES}")
+    for key, value in env.items():
+        if len(key) > ENV_MAX_LEN or not re.fullmatch(ENV_KEY_PATTERN, key):
+            raise _one_error(
+                env,
+                "environment",
+                f"Map keys must satisfy constraint: [Member must have length less than or equal to {ENV_MAX_LEN}, "
+                "Member must have length greater than or equal to 0, "
+                f"Member must satisfy regular expression pattern: {ENV_KEY_PATTERN}]",
+            )
+        if len(str(value)) > ENV_MAX_LEN:
+            raise _one_error(
+                env,
+                "environment",
+                f"Map value must satisfy constraint: [Member must have length less than or equal to {ENV_MAX_LEN}, "
+                "Member must have length greater than or equal to 0, "
+                "Member must satisfy regular expression pattern: [\\S\\s]*]",
+            )
 
 
 def _check_quota(backend: SageMakerModelBackend, itype: str, count: int, spot: bool) -> None:

@@ -221,6 +221,18 @@ def test_bad_requests_are_refused(aws, setup):
     with pytest.raises(ClientError) as e:
         create_job(aws, setup, TRAIN, instance_type="ml.nope.large")
     assert e.value.response["Error"]["Code"] == "ValidationException"
+    # The Environment map's limits (SageMaker's API model): 100 entries, keys
+    # [a-zA-Z_][a-zA-Z0-9_]* of at most 512 characters, values of at most 512.
+    for env, words in (
+        ({"MY-VAR": "1"}, "Map keys must satisfy constraint"),
+        ({"A" * 513: "1"}, "Map keys must satisfy constraint"),
+        ({"V": "x" * 513}, "Map value must satisfy constraint"),
+        ({f"V{i}": "" for i in range(101)}, "Member must have length less than or equal to 100"),
+    ):
+        with pytest.raises(ClientError) as e:
+            create_job(aws, setup, TRAIN, Environment=env)
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        assert "at 'environment' failed to satisfy constraint: " + words in e.value.response["Error"]["Message"]
     assert jobs() == before
 
 

@@ -1,10 +1,10 @@
-// Hash router: #/runs, #/runs/<id>, #/compare/<id>,<id>…, #/new, #/accounts, #/setup.
+// Hash router: #/runs, #/runs/<id>, #/compare/<id>,<id>…, #/new, #/new/<id> (a run again, with changes), #/accounts, #/setup.
 
 export type Route =
   | { name: 'runs' }
   | { name: 'run'; id: string }
   | { name: 'compare'; ids: string[] }
-  | { name: 'new' }
+  | { name: 'new'; from?: string }
   | { name: 'accounts' }
   | { name: 'setup' };
 
@@ -18,7 +18,7 @@ export function parseHash(hash: string): Route {
     case 'compare':
       return { name: 'compare', ids: (rest[0] ?? '').split(',').filter(Boolean).map(decodeURIComponent) };
     case 'new':
-      return { name: 'new' };
+      return rest.length > 0 && rest[0] ? { name: 'new', from: decodeURIComponent(rest.join('/')) } : { name: 'new' };
     case 'accounts':
       return { name: 'accounts' };
     case 'setup':
@@ -34,6 +34,8 @@ export function href(route: Route): string {
       return `#/runs/${encodeURIComponent(route.id)}`;
     case 'compare':
       return `#/compare/${route.ids.map(encodeURIComponent).join(',')}`;
+    case 'new':
+      return route.from ? `#/new/${encodeURIComponent(route.from)}` : '#/new';
     default:
       return `#/${route.name}`;
   }

@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { back, canGoTo, chosenType, goTo, initialWizard, launchFields, machineCount, next, stepErrors, update } from './wizard';
+import {
+  back,
+  canGoTo,
+  checkedScriptInputs,
+  chosenType,
+  goTo,
+  initialWizard,
+  launchFields,
+  machineCount,
+  next,
+  scriptInputsKey,
+  stepErrors,
+  update,
+  wizardFromRun,
+} from './wizard';
 
 const script = { path: '/home/me/train.py', name: 'train.py' };
 const reqs = { path: '/home/me/requirements.txt', name: 'requirements.txt' };
@@ -124,5 +138,73 @@ describe('wizard state machine', () => {
     expect(launchFields(s.data)?.request.instanceType).toBe('t3.medium');
     expect(launchFields(s.data)?.request).not.toHaveProperty('engine');
     expect(machineCount(s.data)).toBe(1);
+  });
+});
+
+describe('arguments and variables', () => {
+  function atReview() {
+    let s = filled();
+    s = update(s, { newBucket: 'my-bucket' });
+    return next(next(next(s)));
+  }
+
+  it('sends them only once the backend has checked these very fields', () => {
+    let s = atReview();
+    expect(s.step).toBe('review');
+    // Nothing typed: nothing to check, nothing sent.
+    expect(launchFields(s.data)?.request).not.toHaveProperty('args');
+    s = update(s, { argsText: "--epochs 3 --name 'my run'", envText: 'WANDB_PROJECT=digits' });
+    expect(checkedScriptInputs(s.data)).toBeNull();
+    expect(launchFields(s.data)).toBeNull();
+    const inputs = { args: ['--epochs', '3', '--name', 'my run'], env: [{ name: 'WANDB_PROJECT', value: 'digits' }] };
+    s = update(s, { scriptInputs: inputs, scriptInputsError: null, scriptInputsFor: scriptInputsKey(s.data) });
+    expect(launchFields(s.data)?.request).toMatchObject({ args: inputs.args, argsText: "--epochs 3 --name 'my run'", env: inputs.env });
+    // Typed again: the old answer no longer counts.
+    s = update(s, { argsText: '--epochs 4' });
+    expect(launchFields(s.data)).toBeNull();
+    // A refusal blocks the launch and says why.
+    s = update(s, {
+      scriptInputs: null,
+      scriptInputsError: { field: 'args', message: 'The arguments cannot be split: missing closing quote.' },
+      scriptInputsFor: scriptInputsKey(s.data),
+    });
+    expect(stepErrors(s.data, 'review').scriptInputs).toBe('The arguments cannot be split: missing closing quote.');
+    expect(launchFields(s.data)).toBeNull();
+  });
+
+  it('fills the wizard from a recorded run, at the Review step', () => {
+    const request = {
+      scriptPath: script.path,
+      requirementsPath: reqs.path,
+      instanceType: 'ml.g5.xlarge',
+      diskGb: 50,
+      region: 'eu-west-3',
+      bucket: 'my-bucket',
+      ami: null,
+      maxRuntimeHours: 6,
+      budgetUsd: 5,
+      engine: { kind: 'sageMaker' as const, instanceCount: 2, spot: true },
+      argsText: '--epochs 3',
+      env: [
+        { name: 'A', value: '1' },
+        { name: 'B', value: 'x y' },
+      ],
+    };
+    const s = wizardFromRun('acc-1', request, { script, requirements: reqs });
+    expect(s.step).toBe('review');
+    expect(s.data).toMatchObject({
+      accountId: 'acc-1',
+      engine: 'sageMaker',
+      trainingType: 'ml.g5.xlarge',
+      machines: 2,
+      spot: true,
+      bucketMode: 'existing',
+      existingBucket: 'my-bucket',
+      budgetUsd: '5',
+      argsText: '--epochs 3',
+      envText: 'A=1\nB=x y',
+    });
+    // A file that is gone: back to the Code step to choose it again.
+    expect(wizardFromRun('acc-1', request, { script: null, requirements: reqs }).step).toBe('code');
   });
 });

@@ -43,6 +43,38 @@ export interface WizardData {
   newBucket: string;
   /** Optional budget cap in dollars, as typed ('' = none). */
   budgetUsd: string;
+  /** "Arguments for train.py", as typed (split by the backend like a shell would). */
+  argsText: string;
+  /** Plain environment variables, one NAME=value a line, as typed. */
+  envText: string;
+  /** What the backend made of the two fields, for `scriptInputsFor`; null: not checked yet. */
+  scriptInputs: ScriptInputs | null;
+  /** Why the backend refused them (an unclosed quote, a name easyTDV sets…), and which field it is about. */
+  scriptInputsError: { field: 'args' | 'env'; message: string } | null;
+  /** The fields and engine `scriptInputs` / `scriptInputsError` answer (see scriptInputsKey). */
+  scriptInputsFor: string;
+}
+
+/** The arguments and variables split and checked by the backend: what train.py gets. */
+export interface ScriptInputs {
+  args: string[];
+  env: { name: string; value: string }[];
+}
+
+/** What a check of the arguments and variables fields is for: both texts and the engine (its limits differ). */
+export function scriptInputsKey(data: Pick<WizardData, 'argsText' | 'envText' | 'engine'>): string {
+  return JSON.stringify([data.argsText, data.envText, data.engine]);
+}
+
+/** Whether the arguments or variables fields say anything (empty ones need no check). */
+export function hasScriptInputs(data: Pick<WizardData, 'argsText' | 'envText'>): boolean {
+  return data.argsText.trim() !== '' || data.envText.trim() !== '';
+}
+
+/** The checked arguments and variables for these fields: empty when the fields are; null while unchecked or refused. */
+export function checkedScriptInputs(data: WizardData): ScriptInputs | null {
+  if (!hasScriptInputs(data)) return { args: [], env: [] };
+  return data.scriptInputsFor === scriptInputsKey(data) && !data.scriptInputsError ? data.scriptInputs : null;
 }
 
 export interface WizardState {
@@ -81,6 +113,11 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
       existingBucket: '',
       newBucket: '',
       budgetUsd: '',
+      argsText: '',
+      envText: '',
+      scriptInputs: null,
+      scriptInputsError: null,
+      scriptInputsFor: '',
       ...partial,
     },
   };
@@ -126,6 +163,9 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
         const budget = parseBudget(data.budgetUsd).error;
         if (budget) e.budgetUsd = budget;
       }
+      if (hasScriptInputs(data) && data.scriptInputsFor === scriptInputsKey(data) && data.scriptInputsError)
+        e.scriptInputs = data.scriptInputsError.message;
+      else if (!checkedScriptInputs(data)) e.scriptInputs = 'Checking the arguments and variables…';
       break;
   }
   return e;
@@ -201,6 +241,8 @@ export function machineCount(data: WizardData): number {
 /** The account and the start request, once every step is valid; null otherwise. */
 export function launchFields(data: WizardData) {
   if (!isStepValid(data, 'review') || !data.script || !data.requirements || !data.accountId) return null;
+  const inputs = checkedScriptInputs(data);
+  if (!inputs) return null;
   return {
     accountId: data.accountId,
     request: {
@@ -217,6 +259,54 @@ export function launchFields(data: WizardData) {
       ...(data.engine === 'sageMaker'
         ? { engine: { kind: 'sageMaker' as const, instanceCount: Number(data.machines), spot: data.spot } }
         : {}),
+      // Arguments and variables only when given (the backend's defaults are none).
+      ...(hasScriptInputs(data) ? { args: inputs.args, argsText: data.argsText, env: inputs.env } : {}),
     },
   };
+}
+
+/** The wizard filled from a recorded run ("Run again with changes"): every field, at the Review step. */
+export function wizardFromRun(
+  accountId: string,
+  request: {
+    scriptPath: string;
+    requirementsPath: string;
+    instanceType: string;
+    diskGb: number;
+    region: string;
+    bucket: string;
+    ami: string | null;
+    maxRuntimeHours: number;
+    budgetUsd: number | null;
+    engine?: { kind: 'ec2' } | { kind: 'sageMaker'; instanceCount: number; spot: boolean };
+    argsText?: string;
+    env?: { name: string; value: string }[];
+  },
+  files: { script: FileRef | null; requirements: FileRef | null },
+): WizardState {
+  const sageMaker = request.engine?.kind === 'sageMaker' ? request.engine : null;
+  const data: Partial<WizardData> = {
+    accountId,
+    region: request.region,
+    script: files.script,
+    requirements: files.requirements,
+    engine: sageMaker ? 'sageMaker' : 'ec2',
+    instanceType: sageMaker ? '' : request.instanceType,
+    trainingType: sageMaker ? request.instanceType : '',
+    machines: sageMaker ? sageMaker.instanceCount : 1,
+    spot: sageMaker ? sageMaker.spot : false,
+    diskGb: request.diskGb,
+    maxRuntimeHours: request.maxRuntimeHours,
+    amiMode: request.ami ? 'custom' : 'auto',
+    customAmi: request.ami ?? '',
+    bucketMode: 'existing',
+    existingBucket: request.bucket,
+    budgetUsd: request.budgetUsd === null ? '' : String(request.budgetUsd),
+    argsText: request.argsText ?? '',
+    envText: (request.env ?? []).map((v) => `${v.name}=${v.value}`).join('\n'),
+  };
+  const state = initialWizard(data);
+  // Straight to the Review step when the files are still there; else the Code step asks for them again.
+  const step: WizardStep = files.script && files.requirements ? 'review' : 'code';
+  return { ...state, step, furthest: step === 'review' ? 'review' : 'code' };
 }

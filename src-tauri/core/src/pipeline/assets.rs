@@ -12,6 +12,9 @@ pub const INSTALL_SCRIPT: &str = include_str!("../../../../templates/instance/in
 pub const TRAIN_SCRIPT: &str = include_str!("../../../../templates/instance/train.sh");
 pub const COMMON_SCRIPT: &str = include_str!("../../../../templates/instance/common.sh");
 pub const HELPER: &str = include_str!("../../../../templates/instance/easytdv_helper.py");
+/// The SageMaker entry point of a run whose train.py has arguments.
+pub const SAGEMAKER_LAUNCHER: &str =
+    include_str!("../../../../templates/sagemaker/easytdv_launch.py");
 /// The SSM command's script part (`__SUMS__`, `__RUN__` filled in by `scripts.rs`).
 pub const FETCH_SCRIPT: &str = include_str!("../../../../templates/instance/fetch.sh");
 

@@ -79,6 +79,8 @@ pub enum InputError {
         "SageMaker runs are not offered in {0}: AWS publishes no PyTorch training container there"
     )]
     NoSageMakerInRegion(String),
+    #[error(transparent)]
+    Args(#[from] super::run_args::ArgsError),
 }
 
 impl Explain for InputError {
@@ -103,11 +105,15 @@ impl Explain for InputError {
             InputError::BadInstanceCount(_) => "bad_instance_count",
             InputError::ImageNotUsed => "image_not_used",
             InputError::NoSageMakerInRegion(_) => "no_sagemaker_in_region",
+            InputError::Args(e) => e.code(),
         }
     }
 
     fn hint(&self) -> Option<String> {
         if let InputError::Notebook(e) = self {
+            return e.hint();
+        }
+        if let InputError::Args(e) = self {
             return e.hint();
         }
         Some(
@@ -138,6 +144,7 @@ impl Explain for InputError {
                 InputError::BadTrainingType(_) => "Pick a SageMaker machine type from the list, e.g. ml.m5.large or ml.g5.xlarge.",
                 InputError::BadInstanceCount(_) => "Choose between 1 and 16 machines; 1 suits most trainings.",
                 InputError::ImageNotUsed => "Leave the image on \"Automatic\" for SageMaker runs, or choose \"One machine (EC2)\" to use your own image.",
+                InputError::Args(_) => "",
                 InputError::NoSageMakerInRegion(_) => "Pick another region for a SageMaker run (the region list shows those offered), or choose \"One machine (EC2)\" in this region.",
             }
             .to_string(),
@@ -370,27 +377,24 @@ pub struct CheckedInputs {
     pub requirements: Vec<u8>,
     /// The entry point's name on the machine: `train.py`, or the notebook's own.
     pub entry: String,
-    /// A notebook's papermill parameters, checked (`None`: a script).
-    pub notebook_args: Option<Vec<String>>,
 }
 
 /// Checks every field of a request; reads both files.
 pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError> {
     let (_, script) = read_input(FileKind::Script, &request.script_path)?;
     let (reqs, requirements) = read_input(FileKind::Requirements, &request.requirements_path)?;
+    // A notebook's arguments are papermill's parameters (-p NAME VALUE),
+    // checked against its parameters cell and written as papermill's flags.
     let (entry, notebook_args, requirements) = if notebook::is_notebook(&request.script_path) {
         if request.engine.is_sagemaker() {
             return Err(NotebookError::NotOnSageMaker.into());
         }
         let entry = notebook::entry_name(&request.script_path)?;
         let nb = notebook::check(&script, &entry)?;
-        let args = notebook::check_parameters(&request.notebook_parameters, &nb, &entry)?;
+        let args = notebook::check_parameters(&request.args, &nb, &entry)?;
         let requirements = notebook::with_executor(&requirements, &reqs.packages);
         (entry, Some(args), requirements)
     } else {
-        if !request.notebook_parameters.is_empty() {
-            return Err(NotebookError::ParametersForScript(file_name(&request.script_path)).into());
-        }
         ("train.py".to_string(), None, requirements)
     };
     check_bucket(&request.bucket)?;
@@ -419,19 +423,18 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
     if !(1..=MAX_RUNTIME_HOURS).contains(&request.max_runtime_hours) {
         return Err(InputError::BadMaxRuntime(request.max_runtime_hours));
     }
+    super::run_args::check_arguments(&request.args, &request.args_text)?;
+    super::run_args::check_env(&request.env, &request.engine)?;
+    let mut request = request.clone();
+    if let Some(args) = notebook_args {
+        request.args = args;
+    }
     Ok(CheckedInputs {
-        request: request.clone(),
+        request,
         script,
         requirements,
         entry,
-        notebook_args,
     })
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ mod poll;
 mod progress;
 mod quotas;
 mod remote;
+pub mod run_args;
 pub mod sagemaker;
 mod scripts;
 mod stack;
@@ -53,6 +54,7 @@ pub use progress::{
     EventLog, EventSink, MemoryState, ProgressSink, RunEvent, RunStateSink, Tracked, LIVE_LINES,
 };
 pub use remote::outcome as command_outcome;
+pub use run_args::{ArgsError, EnvVar};
 pub use status::{cloud_status, instance_state, stack_status, CloudStatus};
 pub use storage::{list_buckets_in_region, suggest_bucket_name};
 pub use train::{Train, CACHE_PREFIX};

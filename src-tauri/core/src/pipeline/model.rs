@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Everything a run needs; the original library's constructor parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, specta::Type, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TrainRequest {
     pub script_path: PathBuf,
@@ -28,11 +28,20 @@ pub struct TrainRequest {
     /// not used).
     #[serde(default)]
     pub engine: Engine,
-    /// For a notebook (`.ipynb`) entry point: papermill's parameters, e.g.
-    /// `["-p", "epochs", "3"]` (`-p NAME VALUE`, `-r NAME VALUE`), filling
-    /// the cell tagged `parameters`.
+    /// What train.py gets after its name (`sys.argv[1:]`), exactly: never
+    /// through a shell. For a notebook (`.ipynb`) entry point: papermill's
+    /// parameters (`-p NAME VALUE`, `-r NAME VALUE`), filling the cell
+    /// tagged `parameters`.
     #[serde(default)]
-    pub notebook_parameters: Vec<String>,
+    pub args: Vec<String>,
+    /// The arguments as the person typed them (shown on the run page); when
+    /// not empty, it must split into `args` (see `run_args::split`).
+    #[serde(default)]
+    pub args_text: String,
+    /// Plain environment variables for train.py, in order (values are kept
+    /// in the history and shown: secrets are not plain variables).
+    #[serde(default)]
+    pub env: Vec<super::run_args::EnvVar>,
 }
 
 /// Where a run's training runs.

@@ -49,8 +49,6 @@ pub enum NotebookError {
         parameter: String,
         known: String,
     },
-    #[error("notebook parameters are for a notebook (.ipynb): {0} is a script")]
-    ParametersForScript(String),
     #[error("a notebook runs on one EC2 machine: SageMaker runs take a .py script")]
     NotOnSageMaker,
 }
@@ -65,7 +63,6 @@ impl Explain for NotebookError {
             NotebookError::BadParameters(_) => "notebook_bad_parameters",
             NotebookError::NoParametersCell { .. } => "notebook_no_parameters_cell",
             NotebookError::UnknownParameter { .. } => "notebook_unknown_parameter",
-            NotebookError::ParametersForScript(_) => "notebook_parameters_for_script",
             NotebookError::NotOnSageMaker => "notebook_not_on_sagemaker",
         }
     }
@@ -88,9 +85,6 @@ impl Explain for NotebookError {
                 }
                 NotebookError::UnknownParameter { .. } => {
                     "Use a name the parameters cell sets, or add it there with a default value."
-                }
-                NotebookError::ParametersForScript(_) => {
-                    "Choose the notebook, or pass the values to your script as arguments."
                 }
                 NotebookError::NotOnSageMaker => {
                     "Choose \"One machine (EC2)\" for the notebook, or export it as a script (jupyter nbconvert --to script) for SageMaker."

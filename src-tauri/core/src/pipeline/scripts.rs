@@ -51,19 +51,32 @@ pub fn key(prefix: &str, name: &str) -> String {
     format!("{}/scripts/{name}", prefix.trim_end_matches('/'))
 }
 
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-/// The command's script part: fetch.sh with each file's SHA-256 and the
-/// script to run.
-pub fn command(script: Script) -> String {
+/// A file of the run's own sent with the scripts (the script's arguments):
+/// uploaded beside them, fetched and checked by fetch.sh like them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFile {
+    pub name: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// The command's script part: fetch.sh with each file's SHA-256 (the
+/// scripts, then `extra`) and the script to run.
+pub fn command(script: Script, extra: &[RunFile]) -> String {
     let sums: Vec<String> = FILES
         .iter()
-        .map(|(name, text)| format!("{} {name}", sha256_hex(text)))
+        .map(|(name, text)| format!("{} {name}", sha256_hex(text.as_bytes())))
+        .chain(
+            extra
+                .iter()
+                .map(|f| format!("{} {}", sha256_hex(&f.body), f.name)),
+        )
         .collect();
     assets::FETCH_SCRIPT
         .replace("__SUMS__", &sums.join("\n"))
@@ -72,8 +85,12 @@ pub fn command(script: Script) -> String {
 
 /// The command's lines: the exports, then the fetch. Refuses (a bug of ours)
 /// a command over [`MAX_COMMAND_BYTES`].
-pub fn command_lines(prelude: &str, script: Script) -> Result<Vec<String>, PipelineError> {
-    let lines = vec![prelude.to_string(), command(script)];
+pub fn command_lines(
+    prelude: &str,
+    script: Script,
+    extra: &[RunFile],
+) -> Result<Vec<String>, PipelineError> {
+    let lines = vec![prelude.to_string(), command(script, extra)];
     let size: usize = lines.iter().map(|l| l.len() + 1).sum();
     if size > MAX_COMMAND_BYTES {
         return Err(PipelineError::State(format!(
@@ -84,21 +101,33 @@ pub fn command_lines(prelude: &str, script: Script) -> Result<Vec<String>, Pipel
 }
 
 /// The keys [`upload`] writes (recorded before it, so a crash never forgets one).
-pub fn keys(prefix: &str) -> Vec<String> {
-    FILES.iter().map(|(name, _)| key(prefix, name)).collect()
+pub fn keys(prefix: &str, extra: &[RunFile]) -> Vec<String> {
+    FILES
+        .iter()
+        .map(|(name, _)| key(prefix, name))
+        .chain(extra.iter().map(|f| key(prefix, f.name)))
+        .collect()
 }
 
 /// Uploads the files under the run's prefix, all at once. Again before each
 /// command: an app updated between two steps sends new sums, and the
 /// machine must find the files that match them.
-pub async fn upload(bucket: &RunBucket<'_>, prefix: &str) -> Result<(), PipelineError> {
-    let [a, b, c, d] = FILES.map(|(name, text)| (key(prefix, name), text.as_bytes().to_vec()));
-    tokio::try_join!(
-        bucket.put(&a.0, a.1),
-        bucket.put(&b.0, b.1),
-        bucket.put(&c.0, c.1),
-        bucket.put(&d.0, d.1)
-    )?;
+pub async fn upload(
+    bucket: &RunBucket<'_>,
+    prefix: &str,
+    extra: &[RunFile],
+) -> Result<(), PipelineError> {
+    let files: Vec<(String, Vec<u8>)> = FILES
+        .iter()
+        .map(|(name, text)| (key(prefix, name), text.as_bytes().to_vec()))
+        .chain(extra.iter().map(|f| (key(prefix, f.name), f.body.clone())))
+        .collect();
+    futures_util::future::try_join_all(
+        files
+            .into_iter()
+            .map(|(k, body)| async move { bucket.put(&k, body).await }),
+    )
+    .await?;
     Ok(())
 }
 
@@ -108,7 +137,7 @@ mod tests {
 
     #[test]
     fn the_command_names_every_file_with_its_sha256_and_runs_one() {
-        let text = command(Script::Install);
+        let text = command(Script::Install, &[]);
         assert!(!text.contains("__SUMS__") && !text.contains("__RUN__"));
         assert!(text.trim_end().ends_with("exec bash \"$lib/install.sh\""));
         let sums: Vec<&str> = text
@@ -125,9 +154,12 @@ mod tests {
         );
         assert_eq!(
             sums[2],
-            format!("{} install.sh", sha256_hex(assets::INSTALL_SCRIPT))
+            format!(
+                "{} install.sh",
+                sha256_hex(assets::INSTALL_SCRIPT.as_bytes())
+            )
         );
-        assert!(command(Script::Train)
+        assert!(command(Script::Train, &[])
             .trim_end()
             .ends_with("exec bash \"$lib/train.sh\""));
         // No script text travels in the command.
@@ -155,16 +187,35 @@ mod tests {
             ("EASYTDV_CACHE_PREFIX", "easytdv/cache"),
             ("EASYTDV_IDLE_AFTER_FAILURE_MIN", "60"),
         ]);
-        let lines = command_lines(&prelude, Script::Install).expect("within the bound");
+        let lines = command_lines(&prelude, Script::Install, &[]).expect("within the bound");
         let size: usize = lines.iter().map(|l| l.len() + 1).sum();
         assert!(size < 3000, "{size} bytes");
-        assert!(command_lines(&"x".repeat(MAX_COMMAND_BYTES), Script::Train).is_err());
+        assert!(command_lines(&"x".repeat(MAX_COMMAND_BYTES), Script::Train, &[]).is_err());
+    }
+
+    #[test]
+    fn a_run_file_is_named_by_its_sha256_never_by_its_content() {
+        let secret = b"--token\0hunter2-do-not-show\0".to_vec();
+        let file = RunFile {
+            name: "easytdv-run-args.bin",
+            body: secret.clone(),
+        };
+        let text = command(Script::Train, std::slice::from_ref(&file));
+        assert!(text.contains(&format!(
+            "{} easytdv-run-args.bin\nEASYTDV_SUMS",
+            sha256_hex(&secret)
+        )));
+        assert!(!text.contains("hunter2") && !text.contains("--token"));
+        assert_eq!(
+            keys("p", &[file]).last().map(String::as_str),
+            Some("p/scripts/easytdv-run-args.bin")
+        );
     }
 
     #[test]
     fn the_scripts_live_under_the_run_prefix() {
         assert_eq!(
-            keys("easytdv/runs/r"),
+            keys("easytdv/runs/r", &[]),
             vec![
                 "easytdv/runs/r/scripts/easytdv_helper.py",
                 "easytdv/runs/r/scripts/common.sh",

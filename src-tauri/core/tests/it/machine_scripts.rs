@@ -88,7 +88,11 @@ async fn a_saved_environment_is_recorded_and_restored_only_with_its_digest() {
         &format!("easytdv/runs/{}/scripts/", first.run_id()),
     )
     .await;
-    assert_eq!(scripts.len(), 4, "{scripts:?}");
+    assert_eq!(
+        scripts.len(),
+        5,
+        "the four scripts and train.py's arguments: {scripts:?}"
+    );
     first.delete_resources().await.expect("delete");
 
     // 2. The same requirements: restored (the archive has the recorded digest).

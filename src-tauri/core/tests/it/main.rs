@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod accounts_sandbox;
+mod arguments;
 mod bootstrap;
 mod buckets;
 mod catalog;

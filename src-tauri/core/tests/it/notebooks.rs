@@ -13,7 +13,7 @@ fn notebook_request(bucket: &str, params: &[&str]) -> TrainRequest {
     TrainRequest {
         script_path: fixture("notebook/Train Model.ipynb"),
         requirements_path: fixture("notebook/requirements.txt"),
-        notebook_parameters: params.iter().map(|s| s.to_string()).collect(),
+        args: params.iter().map(|s| s.to_string()).collect(),
         ..request("ok", bucket)
     }
 }

@@ -58,8 +58,8 @@ async fn full_run_produces_outputs_and_delete_leaves_nothing() {
     assert_eq!(deleted.deleted_stack, Some(format!("easytdv-{run_id}")));
     assert_eq!(
         deleted.deleted_objects.len(),
-        7,
-        "train.py, requirements.txt, launch.zip and the machine's four scripts"
+        8,
+        "train.py, requirements.txt, launch.zip, the machine's four scripts and train.py's arguments"
     );
     let (live, stack, inputs) = leftovers(&h.ctx, &run_id, &bucket).await;
     assert!(

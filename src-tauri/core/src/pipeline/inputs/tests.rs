@@ -149,7 +149,8 @@ fn notebook_request(dir: &Path, script: &str, params: &[&str]) -> TrainRequest {
         max_runtime_hours: 2,
         budget_usd: None,
         engine: Engine::Ec2,
-        notebook_parameters: params.iter().map(|s| s.to_string()).collect(),
+        args: params.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
     }
 }
 
@@ -189,16 +190,17 @@ fn a_notebook_run_keeps_its_name_its_parameters_and_installs_its_executor() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Train Model.ipynb"), NOTEBOOK).unwrap();
     std::fs::write(dir.path().join("train.py"), "print(1)\n").unwrap();
+    // Its arguments are papermill's parameters, written as papermill's flags.
     let checked = check_request(&notebook_request(
         dir.path(),
         "Train Model.ipynb",
-        &["-p", "epochs", "3"],
+        &["--parameters", "epochs", "3"],
     ))
     .unwrap();
     assert_eq!(checked.entry, "Train Model.ipynb");
     assert_eq!(
-        checked.notebook_args,
-        Some(vec!["-p".into(), "epochs".into(), "3".into()])
+        checked.request.args,
+        vec!["-p".to_string(), "epochs".into(), "3".into()]
     );
     let reqs = String::from_utf8(checked.requirements).unwrap();
     assert!(
@@ -207,25 +209,34 @@ fn a_notebook_run_keeps_its_name_its_parameters_and_installs_its_executor() {
             && reqs.contains(notebook::IPYKERNEL),
         "{reqs}"
     );
-    // A script run is as before.
-    let script = check_request(&notebook_request(dir.path(), "train.py", &[])).unwrap();
+    // A script gets its arguments as they are.
+    let script = check_request(&notebook_request(
+        dir.path(),
+        "train.py",
+        &["--parameters", "epochs"],
+    ))
+    .unwrap();
     assert_eq!(
         (
             script.entry.as_str(),
-            script.notebook_args,
+            script.request.args.clone(),
             script.requirements
         ),
-        ("train.py", None, b"numpy==2.1.0".to_vec())
+        (
+            "train.py",
+            vec!["--parameters".to_string(), "epochs".into()],
+            b"numpy==2.1.0".to_vec()
+        )
     );
-    // Parameters for a script, an unknown parameter, SageMaker: refused.
+    // An unknown parameter, an argument that is not a parameter, SageMaker: refused.
     let code = |r: TrainRequest| check_request(&r).unwrap_err().code();
     assert_eq!(
         code(notebook_request(
             dir.path(),
-            "train.py",
-            &["-p", "epochs", "3"]
+            "Train Model.ipynb",
+            &["--epochs", "3"]
         )),
-        "notebook_parameters_for_script"
+        "notebook_bad_parameters"
     );
     assert_eq!(
         code(notebook_request(

@@ -15,6 +15,7 @@ use crate::aws::AwsContext;
 use crate::pipeline::error::{aws_error, error_code, PipelineError};
 use crate::pipeline::inputs::InputError;
 use crate::pipeline::poll::{poll_until, Notice};
+use crate::pipeline::run_args::EnvVar;
 use crate::pipeline::stack::{APP_TAG, RUN_TAG};
 
 /// Where the script's outputs go in the container (uploaded by SageMaker).
@@ -45,6 +46,11 @@ pub struct JobSpec {
     pub bucket: String,
     /// `easytdv/runs/<run-id>`
     pub prefix: String,
+    /// The entry point in `sourcedir.tar.gz`: train.py, or the launcher
+    /// that runs it with its arguments (`run_args::LAUNCHER`).
+    pub program: String,
+    /// The run's plain variables (the job's `Environment`, after easyTDV's own).
+    pub env: Vec<EnvVar>,
 }
 
 impl JobSpec {
@@ -68,7 +74,7 @@ impl JobSpec {
     pub fn hyperparameters(&self) -> Vec<(String, String)> {
         let json = |s: &str| serde_json::Value::String(s.to_string()).to_string();
         let mut hps = vec![
-            ("sagemaker_program".to_string(), json("train.py")),
+            ("sagemaker_program".to_string(), json(&self.program)),
             (
                 "sagemaker_submit_directory".to_string(),
                 json(&self.source_uri()),
@@ -90,11 +96,18 @@ impl JobSpec {
         hps
     }
 
-    pub fn environment(&self) -> Vec<(&'static str, &'static str)> {
-        vec![
-            ("OUTPUT_DIR", OUTPUT_DIR),
-            ("EASYTDV_CHECKPOINT_DIR", CHECKPOINT_DIR),
-        ]
+    /// The job's `Environment`: easyTDV's variables, then the run's (their
+    /// names checked not to be easyTDV's, see `run_args::check_env`).
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("OUTPUT_DIR".to_string(), OUTPUT_DIR.to_string()),
+            (
+                "EASYTDV_CHECKPOINT_DIR".to_string(),
+                CHECKPOINT_DIR.to_string(),
+            ),
+        ];
+        env.extend(self.env.iter().map(|v| (v.name.clone(), v.value.clone())));
+        env
     }
 
     /// Spot: how long the job may wait for capacity and be interrupted in
@@ -358,7 +371,28 @@ mod tests {
             max_runtime_secs: 3600,
             bucket: "b".into(),
             prefix: "easytdv/runs/20261201-120000-abcdef".into(),
+            program: "train.py".into(),
+            env: Vec::new(),
         }
+    }
+
+    #[test]
+    fn arguments_go_through_the_launcher_and_variables_in_the_environment() {
+        let with = JobSpec {
+            program: crate::pipeline::run_args::LAUNCHER.into(),
+            env: vec![EnvVar::new("GREETING", "hello world")],
+            ..spec(1, false)
+        };
+        let hps: std::collections::HashMap<_, _> = with.hyperparameters().into_iter().collect();
+        assert_eq!(hps["sagemaker_program"], "\"easytdv_launch.py\"");
+        // No user argument travels as a hyperparameter.
+        assert!(hps.keys().all(|k| k.starts_with("sagemaker_")), "{hps:?}");
+        let env = with.environment();
+        assert_eq!(env[0].0, "OUTPUT_DIR");
+        assert_eq!(
+            env.last(),
+            Some(&("GREETING".to_string(), "hello world".to_string()))
+        );
     }
 
     #[test]
@@ -406,9 +440,10 @@ mod tests {
         let hps: std::collections::HashMap<_, _> = two.hyperparameters().into_iter().collect();
         assert_eq!(hps["sagemaker_torch_distributed_enabled"], "true");
         assert_eq!(two.max_wait_secs(), Some(7200));
-        assert!(two
-            .environment()
-            .contains(&("EASYTDV_CHECKPOINT_DIR", "/opt/ml/checkpoints")));
+        assert!(two.environment().contains(&(
+            "EASYTDV_CHECKPOINT_DIR".to_string(),
+            "/opt/ml/checkpoints".to_string()
+        )));
         // One machine with four GPUs: torchrun too, one process per GPU.
         let four_gpus = JobSpec {
             gpus_per_machine: 4,

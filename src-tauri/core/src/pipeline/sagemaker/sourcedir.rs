@@ -1,8 +1,57 @@
 //! `sourcedir.tar.gz`, the code SageMaker's script mode unpacks on each
-//! machine: `train.py` and `requirements.txt` (the container installs it).
-//! Written here (a ustar archive in a gzip member of stored deflate blocks)
-//! so no compression crate is needed; the same files always give the same
-//! bytes.
+//! machine: `train.py` and `requirements.txt` (the container installs it),
+//! and when train.py has arguments, the launcher that runs it with them and
+//! their file. Written here (a ustar archive in a gzip member of stored
+//! deflate blocks) so no compression crate is needed; the same files always
+//! give the same bytes.
+
+use crate::pipeline::error::PipelineError;
+use crate::pipeline::train::Train;
+use crate::pipeline::{assets, run_args};
+
+impl Train {
+    pub(super) async fn upload_source(&mut self) -> Result<(), PipelineError> {
+        let key = self.key("sourcedir.tar.gz");
+        if !self.resources.uploaded_keys.contains(&key) {
+            self.resources.uploaded_keys.push(key.clone());
+            self.save()?;
+        }
+        let mut files: Vec<(&str, Vec<u8>)> = vec![
+            ("train.py", self.script.clone()),
+            ("requirements.txt", self.requirements.clone()),
+        ];
+        files.extend(self.launcher_files());
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        self.bucket()?.put(&key, tar_gz(&refs)).await
+    }
+
+    /// With arguments, the launcher and the arguments' file go in
+    /// `sourcedir.tar.gz` (the variables go in the job's Environment).
+    fn launcher_files(&self) -> Vec<(&'static str, Vec<u8>)> {
+        if self.request.args.is_empty() {
+            return Vec::new();
+        }
+        vec![
+            (
+                run_args::LAUNCHER,
+                assets::SAGEMAKER_LAUNCHER.as_bytes().to_vec(),
+            ),
+            (
+                run_args::ARGS_FILE,
+                run_args::args_file(&self.request.args, &[]),
+            ),
+        ]
+    }
+
+    /// The entry point SageMaker runs (see [`Self::launcher_files`]).
+    pub(super) fn program(&self) -> String {
+        if self.request.args.is_empty() {
+            "train.py".into()
+        } else {
+            run_args::LAUNCHER.into()
+        }
+    }
+}
 
 /// The archive of `files` (name, bytes), in that order.
 pub fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::job::{self, JobSpec, JobView};
 use super::logs::{host_number, JobLogs};
-use super::{image, quota, sourcedir};
+use super::{image, quota};
 use crate::logs::{LogLine, LogName, MetricParser};
 use crate::pipeline::delete::delete_resources;
 use crate::pipeline::error::PipelineError;
@@ -127,19 +127,6 @@ impl Train {
         .await;
         let place = format!("s3://{}/{}/", self.resources.bucket, self.resources.prefix);
         timer.finish(result, |_| format!("Uploaded sourcedir.tar.gz to {place}"))
-    }
-
-    async fn upload_source(&mut self) -> Result<(), PipelineError> {
-        let key = self.key("sourcedir.tar.gz");
-        if !self.resources.uploaded_keys.contains(&key) {
-            self.resources.uploaded_keys.push(key.clone());
-            self.save()?;
-        }
-        let body = sourcedir::tar_gz(&[
-            ("train.py", &self.script),
-            ("requirements.txt", &self.requirements),
-        ]);
-        self.bucket()?.put(&key, body).await
     }
 
     /// GPUs of one machine: those of the EC2 type behind the `ml.*` one
@@ -273,6 +260,8 @@ impl Train {
             max_runtime_secs: runtime,
             bucket: self.resources.bucket.clone(),
             prefix: self.resources.prefix.clone(),
+            program: self.program(),
+            env: self.request.env.clone(),
         };
         job::create(&self.ctx, &spec, &|s: &str| timer.update(s.to_string())).await?;
         timer.update(format!(

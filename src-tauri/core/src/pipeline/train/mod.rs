@@ -42,8 +42,6 @@ pub struct Train {
     pub(in crate::pipeline) requirements: Vec<u8>,
     /// The entry point's name on the machine: `train.py` or the notebook's.
     pub(in crate::pipeline) entry: String,
-    /// A notebook's papermill parameters (`None`: a script).
-    pub(in crate::pipeline) notebook_args: Option<Vec<String>>,
     pub(in crate::pipeline) resources: RunResources,
     pub(in crate::pipeline) progress: Arc<dyn ProgressSink>,
     pub(in crate::pipeline) state: Arc<dyn RunStateSink>,
@@ -98,7 +96,6 @@ impl Train {
             script: checked.script,
             requirements: checked.requirements,
             entry: checked.entry,
-            notebook_args: checked.notebook_args,
             resources,
             progress,
             state,
@@ -236,7 +233,7 @@ impl Train {
                 self.resources.bucket
             ));
         }
-        let mut files = vec![
+        let files = vec![
             (self.entry.clone(), self.script.clone()),
             ("requirements.txt".to_string(), self.requirements.clone()),
             (
@@ -244,7 +241,6 @@ impl Train {
                 assets::lambda_zip().map_err(|e| PipelineError::State(e.to_string()))?,
             ),
         ];
-        files.extend(self.notebook_parameters_file());
         // Every key is recorded before its upload (a crash never forgets a
         // file), then they go up at once.
         for (name, _) in &files {
@@ -605,9 +601,6 @@ impl Train {
         bucket
             .put(&self.key(&self.entry), self.script.clone())
             .await?;
-        if let Some((name, body)) = self.notebook_parameters_file() {
-            bucket.put(&self.key(&name), body).await?;
-        }
         let comment = format!("easyTDV {}: run {}", self.resources.run_id, self.entry);
         let timeout = self.time_left();
         let id = self

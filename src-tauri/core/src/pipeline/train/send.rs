@@ -8,11 +8,9 @@ use super::{Train, CACHE_PREFIX, IDLE_AFTER_FAILURE_MIN};
 use crate::environments::{cache_key, CacheArchive};
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::model::CommandOutcome;
-use crate::pipeline::scripts::{self, Script};
+use crate::pipeline::run_args;
+use crate::pipeline::scripts::{self, RunFile, Script};
 use crate::pipeline::{assets, remote};
-
-/// The file of a notebook's papermill parameters, under the run's prefix.
-pub(in crate::pipeline) const NOTEBOOK_PARAMETERS: &str = "notebook-parameters.json";
 
 impl Train {
     /// The environment cache key of these requirements on the run's image.
@@ -56,13 +54,16 @@ impl Train {
         Ok(remote::prelude(&refs))
     }
 
-    /// A notebook's papermill parameters as the machine reads them
-    /// (`notebook-parameters.json`, a JSON list of papermill's arguments,
-    /// beside the notebook under the run's prefix); `None` for a script.
-    pub(in crate::pipeline) fn notebook_parameters_file(&self) -> Option<(String, Vec<u8>)> {
-        let args = self.notebook_args.as_ref()?;
-        let body = serde_json::to_vec(args).unwrap_or_else(|_| b"[]".to_vec());
-        Some((NOTEBOOK_PARAMETERS.to_string(), body))
+    /// The run's own files a script reads: train.sh, the script's arguments
+    /// and variables (never in the command's text, which SSM keeps).
+    fn run_files(&self, script: Script) -> Vec<RunFile> {
+        match script {
+            Script::Install => Vec::new(),
+            Script::Train => vec![RunFile {
+                name: run_args::ARGS_FILE,
+                body: run_args::args_file(&self.request.args, &self.request.env),
+            }],
+        }
     }
 
     /// Uploads the scripts (their keys recorded first) and sends the command
@@ -74,9 +75,10 @@ impl Train {
         comment: &str,
         timeout: Duration,
     ) -> Result<String, PipelineError> {
-        let lines = scripts::command_lines(&self.prelude(script)?, script)?;
+        let extra = self.run_files(script);
+        let lines = scripts::command_lines(&self.prelude(script)?, script, &extra)?;
         let mut added = false;
-        for key in scripts::keys(&self.resources.prefix) {
+        for key in scripts::keys(&self.resources.prefix, &extra) {
             if !self.resources.uploaded_keys.contains(&key) {
                 self.resources.uploaded_keys.push(key);
                 added = true;
@@ -85,7 +87,7 @@ impl Train {
         if added {
             self.save()?;
         }
-        scripts::upload(&self.bucket()?, &self.resources.prefix).await?;
+        scripts::upload(&self.bucket()?, &self.resources.prefix, &extra).await?;
         remote::send(&self.ctx, instance_id, &lines, comment, timeout).await
     }
 

@@ -1,0 +1,56 @@
+"""easyTDV: the SageMaker entry point of a run whose train.py has arguments.
+
+Script mode can only hand the entry point hyperparameters (`--key value`),
+which cannot carry any argv (a lone flag, a positional argument, a value with
+spaces...), and they are visible in DescribeTrainingJob. So the core ships
+the arguments in easytdv-run-args.bin beside this file in sourcedir.tar.gz,
+names this file as `sagemaker_program`, and this becomes
+`python -u train.py ARG...` with os.execv: the same process and environment
+(SageMaker's SM_* and torchrun's variables, its stop signal reach train.py),
+the arguments exactly as given, nothing run by a shell.
+
+The file (pipeline/run_args.rs): NUL-terminated records: the format, a nonce,
+the number of arguments and each argument, the number of variables and each
+NAME=value (none here: a SageMaker run's variables are in the job's
+Environment).
+"""
+
+import os
+import sys
+
+FORMAT = "easytdv-run-args 1"
+ARGS_FILE = "easytdv-run-args.bin"
+ENTRY = "train.py"
+BAD_FILE_EXIT = 2
+
+
+def read_args(path):
+    """The arguments in the file; ValueError when it is not easyTDV's."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.endswith(b"\0"):
+        raise ValueError("it does not end with a NUL")
+    records = [r.decode("utf-8") for r in data[:-1].split(b"\0")]
+    if len(records) < 4 or records[0] != FORMAT or not records[2].isdigit():
+        raise ValueError("it does not start with the easyTDV format's records")
+    n = int(records[2])
+    if len(records) < 4 + n or not records[3 + n].isdigit() or len(records) != 4 + n + int(records[3 + n]):
+        raise ValueError("its counts do not match its records")
+    return records[3 : 3 + n]
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        args = read_args(os.path.join(here, ARGS_FILE))
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        print(f"easytdv: cannot read train.py's arguments from {ARGS_FILE}: {e}", file=sys.stderr)
+        sys.exit(BAD_FILE_EXIT)
+    entry = ENTRY if os.path.abspath(os.getcwd()) == here else os.path.join(here, ENTRY)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-u", entry, *args])
+
+
+if __name__ == "__main__":
+    main()
