@@ -110,3 +110,16 @@ test('run page: what train.py got, and Run again with changes fills the wizard f
     argsText: '--epochs 5',
   });
 });
+
+test("Review step: a notebook's arguments are its parameters, in papermill's words", async ({ page, app }) => {
+  const notebook = { ...SCRIPT, path: '/home/marie/project/Train Model.ipynb', name: 'Train Model.ipynb' };
+  const params = { args: ['-p', 'epochs', '3'], env: [] };
+  await app.open(scenario({ results: signedIn({ pick_script: notebook, check_script_inputs: params }) }), '#/new');
+  await toReview(page);
+  const card = page.getByRole('region', { name: 'Arguments and variables' });
+  await expect(card.getByLabel('Arguments for train.py (optional)')).toHaveCount(0);
+  const field = card.getByLabel('Parameters for Train Model.ipynb (optional)');
+  await expect(field).toHaveAttribute('placeholder', 'e.g. -p epochs 3 -p lr 0.01');
+  await field.fill('-p epochs 3');
+  await expect(page.getByTestId('script-inputs-preview')).toContainText('Train Model.ipynb gets 3 arguments');
+});
