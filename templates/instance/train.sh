@@ -8,7 +8,9 @@
 # when they still match). Reads EASYTDV_BUCKET, EASYTDV_PREFIX (required),
 # EASYTDV_BUCKET_OWNER, AWS_DEFAULT_REGION, EASYTDV_HOME (optional, default
 # /opt/easytdv), EASYTDV_IDLE_AFTER_FAILURE_MIN (default 60),
-# EASYTDV_LOG_INTERVAL (default 2), EASYTDV_LOG_CHUNK_BYTES (default 1048576);
+# EASYTDV_LOG_INTERVAL (default 2), EASYTDV_LOG_CHUNK_BYTES (default 1048576),
+# EASYTDV_SECRET_NAMES and EASYTDV_SECRETS_PATH (the run's secrets: names and
+# their Parameter Store path, never values);
 # the cache's exports are install.sh's (its save, left in cache-save.sh, runs here).
 #
 # 1 download   train.py again (a retry runs the fixed script), one call
@@ -29,7 +31,8 @@
 # "easytdv: machine will shut down at <ISO time> (training finished, outputs uploaded)",
 # "easytdv: training finished" (the last line of a success).
 # Exit code: the training's exit code; 2 missing setting, not installed, or
-# train.py could not be downloaded; 90 training succeeded but the upload failed.
+# train.py could not be downloaded; 81 the run's secrets could not be read
+# (train.py did not start); 90 training succeeded but the upload failed.
 #
 # AWS-RunShellScript may start the script with sh; re-run it with bash.
 if [ -z "${BASH_VERSION:-}" ] && [ -f "$0" ]; then exec bash "$0"; fi
@@ -98,9 +101,19 @@ stop_save() {
 rm -rf "$OUTPUT_DIR"
 mkdir -p "$OUTPUT_DIR"
 cd "$RUN_DIR" || exit 2
+train_cmd=("$PYTHON" -u "$RUN_DIR/train.py")
+# The run's secrets (names in EASYTDV_SECRET_NAMES, the app put them in
+# Parameter Store under EASYTDV_SECRETS_PATH): the helper reads them and
+# becomes train.py (exec, same process), so the values reach train.py's
+# environment only: never this script's, the install's, a file or the log.
+if [ -n "${EASYTDV_SECRET_NAMES:-}" ]; then
+    helper_ok || fail 2 "python3 (3.8 or newer) is needed to read the run's secrets"
+    train_cmd=(python3 "$HELPER" secrets-exec "${EASYTDV_SECRETS_PATH:-}" "$EASYTDV_SECRET_NAMES" -- "${train_cmd[@]}")
+    say "train.py gets the secrets ${EASYTDV_SECRET_NAMES//,/, } as environment variables"
+fi
 say "training started (OUTPUT_DIR=$OUTPUT_DIR)"
 t0="$(now_us)"
-"$PYTHON" -u "$RUN_DIR/train.py" &
+"${train_cmd[@]}" &
 child=$!
 # On a stop request, stop the training (and the save), then still upload what it wrote.
 trap 'warn "stop requested, stopping training"; kill -TERM "$child" 2>/dev/null; stop_save' TERM INT

@@ -77,6 +77,10 @@ pub struct TrainArgs {
     /// Keep the machine and stack after the run (default: delete them, keep outputs).
     #[arg(long)]
     pub keep: bool,
+    /// A secret of the saved account (see `easytdv secrets`) that train.py gets as an
+    /// environment variable of that name; repeat for several. Needs --account.
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
     #[command(flatten)]
     pub access: Access,
 }
@@ -124,6 +128,7 @@ impl TrainArgs {
             max_runtime_hours: self.max_hours,
             budget_usd: self.budget,
             engine: self.engine(),
+            secrets: self.secrets.clone(),
         }
     }
 }

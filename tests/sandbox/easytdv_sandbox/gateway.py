@@ -8,6 +8,7 @@ Every request moto handles is recorded as one JSON line once answered:
      "region": "eu-west-3", "status": 200,
      "bucket": "b", "key": "k",                       # S3 only ("prefix" too for ListObjects)
      "names": {"StackName": "easytdv-..."},           # the request's resource names, when it has some
+                                                      # (names only: never a parameter's Value)
      "stack_parameters": {"RunId": "..."},            # CreateStack only
      "role": "easytdv-<run>-instance",                # instance, Lambda, training-job principals: their role's name
      "via": "sagemaker"}                              # calls SageMaker makes for a job (downloads, logs, uploads)
@@ -49,6 +50,7 @@ NAME_PARAMS = (
     "ServiceCode",
     "QuotaCode",
     "Name",
+    "Names",
     "TrainingJobName",
 )
 _lock = threading.Lock()
@@ -128,6 +130,9 @@ def _flat_params(environ, body: bytes) -> dict[str, str]:
             ids = data.get("InstanceIds")
             if isinstance(ids, list):
                 params["InstanceIds"] = ",".join(map(str, ids))
+            names = data.get("Names")  # GetParameters, DeleteParameters
+            if isinstance(names, list):
+                params["Names"] = ",".join(map(str, names))
     return params
 
 

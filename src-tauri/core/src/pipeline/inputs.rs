@@ -76,6 +76,8 @@ pub enum InputError {
         "SageMaker runs are not offered in {0}: AWS publishes no PyTorch training container there"
     )]
     NoSageMakerInRegion(String),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 impl Explain for InputError {
@@ -99,10 +101,14 @@ impl Explain for InputError {
             InputError::BadInstanceCount(_) => "bad_instance_count",
             InputError::ImageNotUsed => "image_not_used",
             InputError::NoSageMakerInRegion(_) => "no_sagemaker_in_region",
+            InputError::Secret(e) => e.code(),
         }
     }
 
     fn hint(&self) -> Option<String> {
+        if let InputError::Secret(e) = self {
+            return e.hint();
+        }
         Some(
             match self {
                 InputError::Missing { .. } | InputError::NotAFile { .. } => "Choose the file again with the file picker.",
@@ -131,6 +137,7 @@ impl Explain for InputError {
                 InputError::BadInstanceCount(_) => "Choose between 1 and 16 machines; 1 suits most trainings.",
                 InputError::ImageNotUsed => "Leave the image on \"Automatic\" for SageMaker runs, or choose \"One machine (EC2)\" to use your own image.",
                 InputError::NoSageMakerInRegion(_) => "Pick another region for a SageMaker run (the region list shows those offered), or choose \"One machine (EC2)\" in this region.",
+                InputError::Secret(_) => "",
             }
             .to_string(),
         )
@@ -381,6 +388,7 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
     if !(1..=MAX_RUNTIME_HOURS).contains(&request.max_runtime_hours) {
         return Err(InputError::BadMaxRuntime(request.max_runtime_hours));
     }
+    crate::secrets::check_request_names(&request.secrets, request.engine)?;
     Ok(CheckedInputs {
         request: request.clone(),
         script,

@@ -18,8 +18,10 @@ use super::{assets, ebs_key, instance, machine, new_run_id, quotas, remote, stac
 use crate::aws::AwsContext;
 use crate::logs::{Curves, LogName};
 use crate::prices::{safety_stop, Prices};
+use crate::secrets::RunSecrets;
 
 mod follow;
+mod secrets;
 mod send;
 pub(in crate::pipeline) use follow::Watch;
 
@@ -48,6 +50,11 @@ pub struct Train {
     pub(in crate::pipeline) summary: RunSummary,
     pub(in crate::pipeline) curves: Curves,
     pub(in crate::pipeline) prices: Option<Arc<Prices>>,
+    /// The values of the secrets the request names (read from the keychain
+    /// by whoever opened the run); whether they were put in Parameter
+    /// Store by this process yet.
+    pub(in crate::pipeline) secrets: RunSecrets,
+    pub(in crate::pipeline) secrets_sent: bool,
 }
 
 impl Train {
@@ -100,6 +107,8 @@ impl Train {
             summary: RunSummary::default(),
             curves: Curves::default(),
             prices: None,
+            secrets: RunSecrets::none(),
+            secrets_sent: false,
         };
         train.save()?;
         Ok(train)
@@ -110,6 +119,20 @@ impl Train {
     pub fn with_prices(mut self, prices: Arc<Prices>) -> Self {
         self.prices = Some(prices);
         self
+    }
+
+    /// Gives the run the values of the secrets its request names (read from
+    /// the account's keychain); they must be exactly those.
+    pub fn with_secrets(mut self, secrets: RunSecrets) -> Result<Self, PipelineError> {
+        if !secrets.matches(&self.request.secrets) {
+            return Err(PipelineError::State(format!(
+                "the run asks for the secrets [{}] but was given [{}]",
+                self.request.secrets.join(", "),
+                secrets.names().join(", ")
+            )));
+        }
+        self.secrets = secrets;
+        Ok(self)
     }
 
     pub fn run_id(&self) -> &str {
@@ -255,6 +278,7 @@ impl Train {
             bucket.put(&b.0, b.1),
             bucket.put(&c.0, c.1)
         )?;
+        self.send_secrets(&|m| timer.update(m)).await?;
         Ok(PreparedEnv {
             s3_lambda_key: self.key("launch.zip"),
             s3_train_script_key: self.key("train.py"),
@@ -590,9 +614,15 @@ impl Train {
 
     /// Starts `train.py`; returns the command id.
     pub async fn start_run_training(&mut self, instance_id: &str) -> Result<String, PipelineError> {
-        // Upload again: a retry picks up a fixed train.py.
+        // Upload again: a retry picks up a fixed train.py (and the
+        // keychain's current secrets).
         let key = self.key("train.py");
         self.bucket()?.put(&key, self.script.clone()).await?;
+        if !self.secrets_sent {
+            let run_id = self.resources.run_id.clone();
+            self.send_secrets(&|m| tracing::info!(run_id, message = m, "secrets"))
+                .await?;
+        }
         let comment = format!("easyTDV {}: run train.py", self.resources.run_id);
         let timeout = self.time_left();
         let id = self
@@ -661,6 +691,11 @@ impl Train {
 
     /// With the traceback's last frame.
     fn training_failure(&self, o: &CommandOutcome) -> PipelineError {
+        if secrets::unreadable(o.exit_code, &o.stderr_tail) {
+            return PipelineError::SecretsUnreadable {
+                tail: remote::tail(o, 10),
+            };
+        }
         send::scripts_refused(o).unwrap_or_else(|| PipelineError::TrainingFailed {
             status: o.status.clone(),
             exit_code: o.exit_code,

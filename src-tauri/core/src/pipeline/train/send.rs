@@ -32,6 +32,9 @@ impl Train {
             ("AWS_DEFAULT_REGION", self.ctx.region().to_string()),
             ("EASYTDV_IDLE_AFTER_FAILURE_MIN", idle),
         ];
+        if script == Script::Train {
+            vars.extend(self.secret_exports());
+        }
         if script == Script::Install {
             let key = self.current_cache_key(&image);
             let recorded = self.state.cache_archive(&self.resources.bucket, &key)?;
