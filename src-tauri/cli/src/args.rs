@@ -228,11 +228,40 @@ pub enum Command {
         #[arg(long)]
         plan: bool,
     },
+    /// Secrets for train.py (WANDB_API_KEY, HF_TOKEN…), per saved account, in the OS
+    /// keychain; a run gets them with `train --account NAME --secret NAME`.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Run the whole pipeline N times and print per-step timings and API calls.
     Bench {
         #[arg(long, default_value_t = 3)]
         runs: usize,
         #[command(flatten)]
         train: TrainArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Add or replace a secret; its value is read from standard input (never an argument).
+    Set {
+        /// The saved account (name or id).
+        #[arg(long)]
+        account: String,
+        /// The environment variable train.py reads, e.g. HF_TOKEN.
+        name: String,
+    },
+    /// The secrets' names (never their values).
+    List {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a secret from the keychain.
+    Delete {
+        #[arg(long)]
+        account: String,
+        name: String,
     },
 }
