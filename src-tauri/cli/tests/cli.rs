@@ -435,7 +435,10 @@ fn secrets_are_set_from_stdin_listed_by_name_and_deleted() {
     let set = ["secrets", "set", "--account", "Local", "HF_TOKEN"];
     let (code, out, err) = easytdv_stdin(d, &set, &format!("{HF_VALUE}\n"));
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("saved the secret HF_TOKEN") && out.contains("--secret HF_TOKEN"), "{out}");
+    assert!(
+        out.contains("saved the secret HF_TOKEN") && out.contains("--secret HF_TOKEN"),
+        "{out}"
+    );
     let (code, out, _) = easytdv(d, &["secrets", "list", "--account", "Local"]);
     assert_eq!((code, out.as_str()), (0, "HF_TOKEN\n"));
     let (_, json, _) = easytdv(d, &["secrets", "list", "--account", "Local", "--json"]);
@@ -447,12 +450,19 @@ fn secrets_are_set_from_stdin_listed_by_name_and_deleted() {
     assert_eq!(run.iter().next().unwrap().value.expose(), HF_VALUE);
 
     // Bad input: exit 2, said plainly, nothing stored.
-    let (code, _, err) = easytdv_stdin(d, &["secrets", "set", "--account", "Local", "WANDB_API_KEY"], "\n");
+    let (code, _, err) = easytdv_stdin(
+        d,
+        &["secrets", "set", "--account", "Local", "WANDB_API_KEY"],
+        "\n",
+    );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("the secret WANDB_API_KEY is empty"), "{err}");
     let (code, _, err) = easytdv_stdin(d, &["secrets", "set", "--account", "Local", "1TOKEN"], "v");
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("not a valid environment variable name") && err.contains("what to do"), "{err}");
+    assert!(
+        err.contains("must be a valid environment variable name") && err.contains("what to do"),
+        "{err}"
+    );
     let (code, _, err) = easytdv_stdin(d, &["secrets", "set", "--account", "Local", "PATH"], "v");
     assert_eq!(code, 2, "{err}");
     let (code, _, err) = easytdv_stdin(d, &["secrets", "set", "--account", "Nope", "X"], "v");
@@ -506,7 +516,10 @@ async fn train_with_secrets_refuses_unknown_names_and_delivers_known_ones() {
     );
     let (code, _, err) = run(["--account", "Local"], "HF-TOKEN");
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("not a valid environment variable name"), "{err}");
+    assert!(
+        err.contains("must be a valid environment variable name"),
+        "{err}"
+    );
     let url = endpoint();
     let (code, _, err) = run(["--sandbox", &url], "HF_TOKEN");
     assert_eq!(code, 2, "{err}");
@@ -520,7 +533,11 @@ async fn train_with_secrets_refuses_unknown_names_and_delivers_known_ones() {
     );
 
     accounts
-        .set_secret(&account.id, "HF_TOKEN", &easytdv_core::secret::Sensitive::new(HF_VALUE))
+        .set_secret(
+            &account.id,
+            "HF_TOKEN",
+            &easytdv_core::secret::Sensitive::new(HF_VALUE),
+        )
         .unwrap();
     let (code, out, err) = run(["--account", "Local"], "HF_TOKEN");
     assert_eq!(code, 0, "{out}\n{err}");

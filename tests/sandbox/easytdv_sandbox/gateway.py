@@ -86,6 +86,13 @@ def hook(name: str):
     return register
 
 
+@hook("data-dir")
+def _data_dir(method: str, body: dict) -> tuple[int, dict]:
+    """Where the sandbox keeps its recording and its instances' directories
+    (tests look through all of it for a value that must not be there)."""
+    return 200, {"path": str(CONFIG.data_dir), "calls": str(calls_file())}
+
+
 def _json_response(start_response, status: int, body: dict):
     data = json.dumps(body).encode()
     reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "OK")

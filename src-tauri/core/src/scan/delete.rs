@@ -128,11 +128,9 @@ pub async fn delete_leftover(
             | LeftoverKind::TrainingJob
             | LeftoverKind::Secrets,
             None,
-        ) => {
-            Err(PipelineError::State(format!(
-                "{} names no run: delete it in the AWS console",
-                leftover.id
-            )))
-        }
+        ) => Err(PipelineError::State(format!(
+            "{} names no run: delete it in the AWS console",
+            leftover.id
+        ))),
     }
 }

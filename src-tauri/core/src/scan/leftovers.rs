@@ -157,7 +157,12 @@ pub async fn leftovers(
         // ssm:DescribeParameters) keeps the rest of the region's scan.
         match secrets {
             Some(Ok(found)) => scan.leftovers.extend(found),
-            Some(Err(e)) if scan.failures.iter().all(|f| f.region != region || f.bucket.is_some()) => {
+            Some(Err(e))
+                if scan
+                    .failures
+                    .iter()
+                    .all(|f| f.region != region || f.bucket.is_some()) =>
+            {
                 tracing::warn!(region, error = %e, "the runs' secrets could not be listed");
                 scan.failures.push(ScanFailure::new(&region, None, &e));
             }

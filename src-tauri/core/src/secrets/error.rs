@@ -9,13 +9,13 @@ use super::{MAX_PER_RUN, MAX_VALUE_CHARS};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SecretError {
-    #[error("\"{name}\" is not a valid environment variable name: {why}")]
-    BadName { name: String, why: &'static str },
+    /// The name is not repeated: a value pasted in the wrong field must not
+    /// come back in a message.
+    #[error("a secret's name must be a valid environment variable name: {why}")]
+    BadName { why: &'static str },
 
-    #[error(
-        "\"{name}\" is a name easyTDV or the machine sets itself; a secret may not replace it"
-    )]
-    ReservedName { name: String },
+    #[error("{shown} is a name easyTDV or the machine sets itself; a secret may not replace it")]
+    ReservedName { shown: String },
 
     #[error("the secret {name} is empty")]
     EmptyValue { name: String },

@@ -111,7 +111,6 @@ pub fn check_request_names(names: &[String], engine: Engine) -> Result<(), Secre
     for (i, name) in names.iter().enumerate() {
         if validate_name(name)? != *name {
             return Err(SecretError::BadName {
-                name: name.clone(),
                 why: "it has spaces around it",
             });
         }

@@ -28,12 +28,7 @@ const RESERVED_PREFIXES: &[&str] = &["EASYTDV_", "AWS_", "LD_", "SM_"];
 /// Checks a secret's name; returns it trimmed.
 pub fn validate_name(name: &str) -> Result<String, SecretError> {
     let name = name.trim();
-    let bad = |why| {
-        Err(SecretError::BadName {
-            name: name.chars().take(MAX_NAME_CHARS).collect(),
-            why,
-        })
-    };
+    let bad = |why| Err(SecretError::BadName { why });
     let Some(first) = name.chars().next() else {
         return bad("it is empty");
     };
@@ -47,10 +42,15 @@ pub fn validate_name(name: &str) -> Result<String, SecretError> {
         return bad("only letters A–Z, digits and _ are allowed");
     }
     let upper = name.to_ascii_uppercase();
-    if RESERVED.contains(&upper.as_str()) || RESERVED_PREFIXES.iter().any(|p| upper.starts_with(p))
-    {
+    if RESERVED.contains(&upper.as_str()) {
         return Err(SecretError::ReservedName {
-            name: name.to_string(),
+            shown: name.to_string(),
+        });
+    }
+    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| upper.starts_with(*p)) {
+        // Only the prefix: the rest could be anything typed.
+        return Err(SecretError::ReservedName {
+            shown: format!("{prefix}…"),
         });
     }
     Ok(name.to_string())
@@ -78,12 +78,17 @@ mod tests {
             ("MY TOKEN", "only letters"),
             ("TOKEN=abc", "only letters"),
             ("ÉTÉ", "only letters"),
+            ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "only letters"),
             ("../x", "only letters"),
             (&"A".repeat(129), "128"),
         ] {
             let e = validate_name(bad).unwrap_err();
             assert_eq!(e.code(), "secret_bad_name", "{bad}");
             assert!(e.to_string().contains(why), "{bad}: {e}");
+            // A value pasted as a name is not repeated back.
+            if !bad.trim().is_empty() {
+                assert!(!e.to_string().contains(bad.trim()), "{e}");
+            }
             assert!(e.hint().unwrap().contains("WANDB_API_KEY"));
         }
     }
@@ -100,11 +105,9 @@ mod tests {
             "OUTPUT_DIR",
             "SM_MODEL_DIR",
         ] {
-            assert_eq!(
-                validate_name(name).unwrap_err().code(),
-                "secret_reserved_name",
-                "{name}"
-            );
+            let e = validate_name(name).unwrap_err();
+            assert_eq!(e.code(), "secret_reserved_name", "{name}");
+            assert!(e.to_string().starts_with(&name[..2]), "{e}");
         }
     }
 }
