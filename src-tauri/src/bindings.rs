@@ -1,7 +1,7 @@
 //! The list of commands exposed to the webview, and the TypeScript bindings
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
-use crate::commands::{accounts, app, costs, practice, results, runs, setup_aws, wizard};
+use crate::commands::{accounts, app, costs, practice, results, runs, secrets, setup_aws, wizard};
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
@@ -24,6 +24,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         accounts::set_account_region,
         accounts::set_default_account,
         accounts::delete_account,
+        secrets::list_secrets,
+        secrets::set_secret,
+        secrets::delete_secret,
         wizard::pick_script,
         wizard::pick_requirements,
         wizard::check_file,

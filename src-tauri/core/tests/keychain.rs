@@ -581,7 +581,11 @@ async fn a_runs_secret_reaches_train_py_and_leaks_nowhere() {
         .send()
         .await
         .unwrap();
-    assert_eq!(ask.invalid_parameters(), std::slice::from_ref(&parameter), "gone");
+    assert_eq!(
+        ask.invalid_parameters(),
+        std::slice::from_ref(&parameter),
+        "gone"
+    );
 
     // What the app's commands return (IPC responses), serialised as the app does.
     let mut seen = vec![

@@ -5,5 +5,6 @@ mod dialogs;
 pub mod practice;
 pub mod results;
 pub mod runs;
+pub mod secrets;
 pub mod setup_aws;
 pub mod wizard;
