@@ -339,6 +339,7 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   maxRuntimeHours: 24,
   budgetUsd: null,
   engine: { kind: 'ec2' },
+  secrets: [],
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */
@@ -372,6 +373,7 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
       trainingJobName: null,
       billableSeconds: null,
       trainingSeconds: null,
+      secretParameters: [],
     },
     outcome,
     lastStep: outcome === 'succeeded' ? 'outputs' : null,
@@ -400,6 +402,7 @@ export const DELETE_REPORT: DeleteReport = {
   terminatedInstances: ['i-0abc123'],
   deletedStack: `easytdv-${RUN_ID}`,
   deletedObjects: ['train.py', 'requirements.txt', 'template.yaml', 'launch.zip'].map((f) => `easytdv/runs/${RUN_ID}/${f}`),
+  deletedSecrets: 0,
   keptOutputsPrefix: `easytdv/runs/${RUN_ID}/outputs/`,
 };
 
@@ -518,6 +521,7 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     delete_leftover: null,
     list_environments: [],
     delete_environment: null,
+    list_secrets: [],
     default_sandbox_endpoint: 'http://127.0.0.1:4566',
     app_info: { name: 'easyTDV', version: '0.1.0', notice: null, logDir: '/home/marie/.local/share/easytdv/logs' },
     ...extra,

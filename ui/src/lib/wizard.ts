@@ -20,6 +20,9 @@ export interface FileRef {
 /** Where the training runs: one EC2 machine, or a SageMaker training job (managed, one or more machines). */
 export type EngineChoice = 'ec2' | 'sageMaker';
 
+/** The most secrets one run takes (the backend's secrets::MAX_PER_RUN). */
+export const MAX_SECRETS_PER_RUN = 20;
+
 export interface WizardData {
   accountId: string | null;
   region: string;
@@ -43,6 +46,8 @@ export interface WizardData {
   newBucket: string;
   /** Optional budget cap in dollars, as typed ('' = none). */
   budgetUsd: string;
+  /** Names of the account's secrets train.py gets as environment variables (never their values). */
+  secrets: string[];
 }
 
 export interface WizardState {
@@ -81,6 +86,7 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
       existingBucket: '',
       newBucket: '',
       budgetUsd: '',
+      secrets: [],
       ...partial,
     },
   };
@@ -126,6 +132,10 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
         const budget = parseBudget(data.budgetUsd).error;
         if (budget) e.budgetUsd = budget;
       }
+      if (data.engine === 'sageMaker' && data.secrets.length > 0)
+        e.secrets = 'Secrets reach runs on one machine (EC2) only: choose “One machine (EC2)”, or leave the secrets out.';
+      else if (data.secrets.length > MAX_SECRETS_PER_RUN)
+        e.secrets = `A run takes at most ${MAX_SECRETS_PER_RUN} secrets: leave out the ones train.py does not read.`;
       break;
   }
   return e;
@@ -213,6 +223,8 @@ export function launchFields(data: WizardData) {
       ami: chosenAmi(data),
       maxRuntimeHours: Number(data.maxRuntimeHours),
       budgetUsd: parseBudget(data.budgetUsd).value,
+      // Names only: the backend reads the values from the keychain.
+      ...(data.secrets.length > 0 ? { secrets: [...data.secrets] } : {}),
       // EC2 requests stay as before (the backend's default engine); SageMaker says so, with its machines.
       ...(data.engine === 'sageMaker'
         ? { engine: { kind: 'sageMaker' as const, instanceCount: Number(data.machines), spot: data.spot } }
