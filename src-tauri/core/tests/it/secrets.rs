@@ -176,3 +176,40 @@ async fn a_secret_a_crash_left_is_found_by_the_leftovers_scan_and_deleted() {
     .await
     .unwrap();
 }
+
+/// Secrets are for the EC2 machine engine for now: a SageMaker run naming one
+/// is refused with what to do, before the history, the bucket or anything in
+/// the account exists, and the refusal never carries the value.
+#[tokio::test]
+async fn a_sagemaker_run_with_secrets_is_refused_before_anything_exists() {
+    use easytdv_core::pipeline::{Engine, Tracked};
+    use easytdv_core::runs::Runs;
+
+    let h = Harness::new().await;
+    let b = bucket("secretsagemaker");
+    let request = TrainRequest {
+        instance_type: "ml.m5.large".into(),
+        engine: Engine::SageMaker {
+            instance_count: 1,
+            spot: false,
+        },
+        ..with_secret(&b)
+    };
+    let history = Arc::new(History::in_memory().unwrap());
+    let runs = Runs::new(history.clone());
+    let progress = Tracked::new(Arc::new(h.events.clone()));
+    let Err(err) = runs.open_with_secrets(h.ctx.clone(), "acc", request, one(VALUE), progress)
+    else {
+        panic!("a SageMaker run with secrets was opened");
+    };
+    assert_eq!(err.code(), "secret_not_for_sagemaker", "{err}");
+    let told = format!("{err} {}", err.hint().unwrap_or_default());
+    assert!(told.contains("EC2") && told.contains("HF_TOKEN"), "{told}");
+    assert!(told.contains("One machine (EC2)"), "{told}");
+    assert!(!told.contains(VALUE), "the refusal repeats the value");
+
+    // Nothing exists: no run (so no parameter path), no event, no bucket.
+    assert!(history.list().unwrap().is_empty());
+    assert!(h.events.events().is_empty());
+    assert!(h.ctx.s3().head_bucket().bucket(&b).send().await.is_err());
+}
