@@ -486,7 +486,7 @@ fn secrets_are_set_from_stdin_listed_by_name_and_deleted() {
 }
 
 /// `train --secret`: a name the account does not have, a name that is not an
-/// environment variable, or a run without a saved account, each exit 2
+/// environment variable, a run without a saved account, or a SageMaker run, each exit 2
 /// before anything exists (no run in the history, no bucket); a known secret
 /// reaches train.py.
 #[tokio::test]
@@ -524,6 +524,20 @@ async fn train_with_secrets_refuses_unknown_names_and_delivers_known_ones() {
     let (code, _, err) = run(["--sandbox", &url], "HF_TOKEN");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--secret needs --account"), "{err}");
+    // Secrets are for the EC2 machine engine for now: told before the keychain is read.
+    let args = train_args(
+        "secrets",
+        &b,
+        ["--account", "Local"],
+        &["--secret", "HF_TOKEN", "--engine", "sagemaker"],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = easytdv(d, &args);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("secrets reach EC2 runs only") && err.contains("HF_TOKEN"),
+        "{err}"
+    );
     let (_, list, _) = easytdv(d, &["list", "--json"]);
     assert_eq!(list.trim(), "[]", "no run was opened");
     let ctx = ctx().await;
