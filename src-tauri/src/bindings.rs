@@ -2,7 +2,7 @@
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
 use crate::commands::{
-    accounts, app, costs, practice, results, runs, script_inputs, setup_aws, wizard,
+    accounts, app, costs, practice, results, runs, script_inputs, secrets, setup_aws, wizard,
 };
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
@@ -26,6 +26,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         accounts::set_account_region,
         accounts::set_default_account,
         accounts::delete_account,
+        secrets::list_secrets,
+        secrets::set_secret,
+        secrets::delete_secret,
         wizard::pick_script,
         wizard::pick_requirements,
         wizard::check_file,

@@ -17,6 +17,9 @@ get     download one S3 object (exit 3: bigger than --max-bytes, left to the AWS
 put     upload one file to S3
 putdir  upload a folder to S3, 8 files at a time (exit 3: files over 64 MiB were
         left to the AWS CLI, which uploads them in parts)
+secrets-exec
+        read the run's secrets from Parameter Store and become train.py with
+        them in its environment (exit 81: they could not be read)
 
 S3 is spoken here, not through the AWS CLI, for small objects: each `aws`
 call starts a Python program of its own (0.3 to 1 s), and a run makes a dozen
@@ -273,14 +276,17 @@ def _hmac(key, text):
 
 def sign(method, host, path, headers, payload_sha256, keys, region, when, service="s3"):
     """The headers to add for Signature Version 4 (no query string; `path` as
-    sent, already URI-encoded): x-amz-date, x-amz-content-sha256, the session
-    token when there is one, and Authorization. `headers` (lower-case names)
-    are signed too; `when` is a time.struct_time in UTC."""
+    sent, already URI-encoded): x-amz-date, x-amz-content-sha256 (S3 only, as
+    the SDKs do), the session token when there is one, and Authorization.
+    `headers` (lower-case names) are signed too; `when` is a time.struct_time
+    in UTC."""
     access, secret, token = keys
     stamp = time.strftime("%Y%m%dT%H%M%SZ", when)
     day = stamp[:8]
     signed = {k.lower(): " ".join(str(v).split()) for k, v in headers.items()}
-    signed.update({"host": host, "x-amz-date": stamp, "x-amz-content-sha256": payload_sha256})
+    signed.update({"host": host, "x-amz-date": stamp})
+    if service == "s3":
+        signed["x-amz-content-sha256"] = payload_sha256
     if token:
         signed["x-amz-security-token"] = token
     names = sorted(signed)
@@ -506,6 +512,121 @@ def cmd_putdir(argv):
     if failed:
         return 1
     return 3 if big else 0
+
+
+# --- Parameter Store: the run's secrets -----------------------------------------
+SECRETS_UNREADABLE = 81
+
+
+class SecretsError(Exception):
+    def __init__(self, text, denied=False):
+        super().__init__(text)
+        self.denied = denied
+
+
+def ssm_call(target, payload):
+    """One signed call of Systems Manager's JSON API (AmazonSSM.<target>);
+    the decoded answer. Never prints or keeps what it gets."""
+    import json
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    region = _region()
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        base = endpoint.rstrip("/")
+    else:
+        suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+        base = f"https://ssm.{region}.{suffix}"
+    parts = urlsplit(base)
+    path = parts.path or "/"
+    body = json.dumps(payload).encode("utf-8")
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonSSM." + target}
+    try:
+        keys = CREDENTIALS.get()
+    except S3Error as e:
+        raise SecretsError(str(e)) from None
+    sha = hashlib.sha256(body).hexdigest()
+    headers.update(sign("POST", parts.netloc, path, headers, sha, keys, region, time.gmtime(), service="ssm"))
+    req = urllib.request.Request(f"{parts.scheme}://{parts.netloc}{path}", data=body, method="POST", headers=headers)
+    try:
+        with _urlopen(req, timeout=30) as r:
+            return json.loads(r.read().decode("utf-8"))
+    except urllib.error.HTTPError as e:
+        try:
+            error = json.loads(e.read().decode("utf-8"))
+        except ValueError:
+            error = {}
+        code = str(error.get("__type", "")).rsplit("#", 1)[-1] or f"HTTP {e.code}"
+        text = error.get("message") or error.get("Message") or ""
+        raise SecretsError(f"{code}: {text}".strip(": "), denied=code == "AccessDeniedException") from None
+    except (OSError, ValueError) as e:
+        raise SecretsError(str(e)) from None
+
+
+def _values_of(answer, wanted):
+    found = {p.get("Name"): p.get("Value") for p in answer.get("Parameters", [])}
+    missing = [n for n in wanted if not isinstance(found.get(n), str)]
+    if missing:
+        names = ", ".join(n.rsplit("/", 1)[-1] for n in missing)
+        raise SecretsError(f"{names}: not in Parameter Store (the run's secrets were deleted?)")
+    return {n: found[n] for n in wanted}
+
+
+def read_secrets(path, names):
+    """{NAME: value} of the run's parameters <path>/<NAME>, ten names per
+    GetParameters call (AWS's most), decrypted. The AWS CLI is tried when
+    the helper's own call fails for another reason than a refusal."""
+    import json
+    import subprocess
+
+    wanted = [f"{path.rstrip('/')}/{n}" for n in names]
+    values = {}
+    for i in range(0, len(wanted), 10):
+        chunk = wanted[i : i + 10]
+        try:
+            answer = ssm_call("GetParameters", {"Names": chunk, "WithDecryption": True})
+        except SecretsError as e:
+            if e.denied:
+                raise
+            cli = ["aws", "ssm", "get-parameters", "--with-decryption", "--output", "json", "--names", *chunk]
+            try:
+                done = subprocess.run(cli, capture_output=True, check=False)
+            except OSError as cli_error:
+                raise SecretsError(f"{e}; aws: {cli_error}") from None
+            if done.returncode != 0:
+                why = done.stderr.decode("utf-8", "replace").strip()[-300:]
+                raise SecretsError(f"{e}; aws: {why}") from None
+            try:
+                answer = json.loads(done.stdout.decode("utf-8"))
+            except ValueError:
+                raise SecretsError(f"{e}; aws: an answer that is not JSON") from None
+        values.update(_values_of(answer, chunk))
+    return {full.rsplit("/", 1)[-1]: value for full, value in values.items()}
+
+
+def cmd_secrets_exec(argv):
+    """secrets-exec PATH NAME,NAME -- COMMAND ARGS...: reads the secrets and
+    becomes COMMAND (same process id: a stop signal reaches it) with each
+    secret in its environment under its name. A value is never printed,
+    written to a file or passed as an argument. 81: not read (why on stderr)."""
+    path, names = argv[0], [n for n in argv[1].split(",") if n]
+    cmd = argv[argv.index("--") + 1 :]
+    try:
+        values = read_secrets(path, names)
+    except SecretsError as e:
+        print(
+            f"easytdv: could not read the run's secrets ({', '.join(names)}) from Parameter Store: {e}",
+            file=sys.stderr,
+        )
+        return SECRETS_UNREADABLE
+    env = {k: v for k, v in os.environ.items() if k not in ("EASYTDV_SECRETS_PATH", "EASYTDV_SECRET_NAMES")}
+    env.update(values)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(cmd[0], cmd, env)
+    return 127  # (execvpe does not return)
 
 
 def ship_gap(interval, ran):
@@ -836,6 +957,7 @@ def main(argv):
         "cat": cmd_cat,
         "put": cmd_put,
         "putdir": cmd_putdir,
+        "secrets-exec": cmd_secrets_exec,
     }
     if not argv or argv[0] == "check":
         return 0 if sys.version_info >= (3, 8) else 1

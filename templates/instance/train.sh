@@ -10,8 +10,9 @@
 # /opt/easytdv), EASYTDV_IDLE_AFTER_FAILURE_MIN (default 60),
 # EASYTDV_LOG_INTERVAL (default 2), EASYTDV_LOG_CHUNK_BYTES (default 1048576),
 # EASYTDV_ENTRY (the entry point's name: train.py, the default, or a notebook
-# <name>.ipynb); the cache's exports are install.sh's (its save, left in
-# cache-save.sh, runs here).
+# <name>.ipynb), EASYTDV_SECRET_NAMES and EASYTDV_SECRETS_PATH (the run's
+# secrets: names and their Parameter Store path, never values); the cache's
+# exports are install.sh's (its save, left in cache-save.sh, runs here).
 #
 # 1 download   train.py (or the notebook) again (a retry runs the fixed script), one call
 # 2 train      $EASYTDV_HOME/venv/bin/python -u train.py ARGS... in $EASYTDV_HOME/run,
@@ -43,7 +44,9 @@
 # "easytdv: machine will shut down at <ISO time> (training finished, outputs uploaded)",
 # "easytdv: training finished" (the last line of a success).
 # Exit code: the training's exit code; 2 missing setting, not installed (or
-# papermill missing for a notebook), or train.py could not be downloaded; 90 training succeeded but the upload failed.
+# papermill missing for a notebook), or train.py could not be downloaded; 81
+# the run's secrets could not be read (train.py did not start); 90 training
+# succeeded but the upload failed.
 #
 # AWS-RunShellScript may start the script with sh; re-run it with bash.
 if [ -z "${BASH_VERSION:-}" ] && [ -f "$0" ]; then exec bash "$0"; fi
@@ -176,6 +179,15 @@ if [ "$NOTEBOOK" = 1 ]; then
     notebook_command
 else
     CMD=("$PYTHON" -u "$RUN_DIR/$ENTRY" "${ARGS[@]}")
+fi
+# The run's secrets (names in EASYTDV_SECRET_NAMES, the app put them in
+# Parameter Store under EASYTDV_SECRETS_PATH): the helper reads them and
+# becomes train.py (exec, same process), so the values reach train.py's
+# environment only: never this script's, the install's, a file or the log.
+if [ -n "${EASYTDV_SECRET_NAMES:-}" ]; then
+    helper_ok || fail 2 "python3 (3.8 or newer) is needed to read the run's secrets"
+    CMD=(python3 "$HELPER" secrets-exec "${EASYTDV_SECRETS_PATH:-}" "$EASYTDV_SECRET_NAMES" -- "${CMD[@]}")
+    say "$ENTRY gets the secrets ${EASYTDV_SECRET_NAMES//,/, } as environment variables"
 fi
 say "training started (OUTPUT_DIR=$OUTPUT_DIR)"
 if [ "${#ARGS[@]}" -gt 0 ] || [ "${#RUN_ENV[@]}" -gt 0 ]; then

@@ -157,6 +157,16 @@ def _s3_prefix_ok(statement: dict, call: dict) -> bool:
     return True
 
 
+# Parameter Store actions named by their parameters (Name, or Names: a list, recorded joined by ",").
+PARAMETER_ACTIONS = {
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:PutParameter",
+    "ssm:DeleteParameter",
+    "ssm:DeleteParameters",
+}
+
+
 def call_resources(call: dict) -> list[str] | None:
     """The ARNs IAM would check for a recorded call (None: not known)."""
     region, account = call.get("region", "*"), call.get("account", "*")
@@ -176,10 +186,13 @@ def call_resources(call: dict) -> list[str] | None:
         return [name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"]
     if service == "iam" and names.get("RoleName") and action not in ("iam:SimulatePrincipalPolicy",):
         return [f"arn:aws:iam::{account}:role/{names['RoleName']}"]
-    if action == "ssm:GetParameter" and names.get("Name"):
-        name = names["Name"]
-        owner = "" if name.startswith("/aws/service/") else account
-        return [f"arn:aws:ssm:{region}:{owner}:parameter{name}"]
+    if action in PARAMETER_ACTIONS and (names.get("Name") or names.get("Names")):
+        listed = [names["Name"]] if names.get("Name") else [n for n in names["Names"].split(",") if n]
+        # AWS's public parameters (images) belong to no account.
+        return [
+            f"arn:aws:ssm:{region}:{'' if name.startswith('/aws/service/') else account}:parameter{name}"
+            for name in listed
+        ]
     if action == "ssm:SendCommand":
         out = [f"arn:aws:ssm:{region}::document/{names['DocumentName']}"] if names.get("DocumentName") else []
         ids = [i for i in names.get("InstanceIds", "").split(",") if i]

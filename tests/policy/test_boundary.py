@@ -15,6 +15,7 @@ import pytest
 ACCOUNT = "123456789012"
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/easytdv-boundary"
 RUN = "20261206-101500-a1b2c3"
+SECRET_ARN = f"arn:aws:ssm:eu-west-3:{ACCOUNT}:parameter/easytdv/runs/{RUN}/secrets/HF_TOKEN"
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 
@@ -172,6 +173,24 @@ def test_kms_only_through_ec2_for_disks():
     assert role("kms:Decrypt", key, **{"kms:ViaService": "s3.eu-west-3.amazonaws.com"}) == "ImplicitDeny"
 
 
+def test_parameters_only_easytdvs_runs_secrets_and_only_through_parameter_store():
+    """A run's secrets (issue 21): a bounded role reads and decrypts parameters
+    under /easytdv/runs/ only, never the account's other parameters."""
+    ours = SECRET_ARN
+    theirs = f"arn:aws:ssm:eu-west-3:{ACCOUNT}:parameter/prod/db-password"
+    assert role("ssm:GetParameters", ours) == "Allow"
+    assert role("ssm:GetParameters", theirs) == "ImplicitDeny"
+    for action in ("ssm:GetParameter", "ssm:GetParametersByPath", "ssm:PutParameter", "ssm:DeleteParameters"):
+        assert role(action, ours) == "ImplicitDeny", action
+    key = f"arn:aws:kms:eu-west-3:{ACCOUNT}:key/k"
+    via_ssm = {"kms:ViaService": "ssm.eu-west-3.amazonaws.com"}
+    assert role("kms:Decrypt", key, **via_ssm, **{"kms:EncryptionContext:PARAMETER_ARN": ours}) == "Allow"
+    assert role("kms:Decrypt", key, **via_ssm, **{"kms:EncryptionContext:PARAMETER_ARN": theirs}) == "ImplicitDeny"
+    assert role("kms:Decrypt", key, **via_ssm) == "ImplicitDeny", "no parameter named: not a run's secret"
+    other_service = {"kms:ViaService": "secretsmanager.eu-west-3.amazonaws.com"}
+    assert role("kms:Decrypt", key, **other_service, **{"kms:EncryptionContext:PARAMETER_ARN": ours}) == "ImplicitDeny"
+
+
 # --- every role of the stack carries the boundary and trusts only its service ------------
 
 
@@ -206,6 +225,7 @@ def test_the_stack_roles_fit_inside_the_boundary():
                     sample = resource.replace("*", "x")
                     if action == "iam:PassRole":  # !GetAtt InstanceRole.Arn
                         sample = role_arn(f"easytdv-{RUN}-instance")
+                    via = ((st.get("Condition") or {}).get("StringEquals") or {}).get("kms:ViaService")
                     ctx = {
                         "aws:PrincipalAccount": ACCOUNT,
                         "s3:ResourceAccount": ACCOUNT,
@@ -214,8 +234,9 @@ def test_the_stack_roles_fit_inside_the_boundary():
                         "iam:PassedToService": "ec2.amazonaws.com",
                         "cloudwatch:namespace": "/aws/sagemaker/TrainingJobs",
                         "ec2:Vpc": f"arn:aws:ec2:eu-west-3:{ACCOUNT}:vpc/vpc-01234567",
-                        "kms:ViaService": "ec2.eu-west-3.amazonaws.com",
+                        "kms:ViaService": via or "ec2.eu-west-3.amazonaws.com",
                         "kms:GrantIsForAWSResource": "true",
+                        "kms:EncryptionContext:PARAMETER_ARN": SECRET_ARN,
                     }
                     got = evaluator.evaluate([{"Statement": [st]}], action, sample, ctx, boundary=boundary)
                     assert got == "Allow", f"{logical} {st['Sid']}: {action} on {sample} is {got} under the boundary"

@@ -39,6 +39,9 @@ def run_recording():
         call(inst, "s3:GetObject", bucket=BUCKET, key=f"{PREFIX}/requirements.txt"),
         call(inst, "s3:ListBucket", operation="ListObjectsV2", bucket=BUCKET, key=None, prefix=f"{PREFIX}/outputs/"),
         call(inst, "s3:PutObject", bucket=BUCKET, key=f"{PREFIX}/outputs/model.pt"),
+        call("app", "ssm:PutParameter", names={"Name": f"/{PREFIX}/secrets/HF_TOKEN"}),
+        call(inst, "ssm:GetParameters", names={"Names": f"/{PREFIX}/secrets/HF_TOKEN,/{PREFIX}/secrets/W"}),
+        call("app", "ssm:DeleteParameters", names={"Names": f"/{PREFIX}/secrets/HF_TOKEN"}),
         call("app", "ssm:SendCommand", names={"DocumentName": "AWS-RunShellScript", "InstanceIds": "i-0123"}),
         call("app", "ec2:TerminateInstances", names={"InstanceIds": "i-0123"}),
         call("app", "cloudformation:DeleteStack", names={"StackName": f"easytdv-{RUN}"}),
@@ -150,3 +153,22 @@ def test_a_training_job_is_held_to_the_sagemaker_role():
     assert policy_check.check_calls([*good, writes_inputs])
     foreign = call("sagemaker:sm-job", "s3:GetObject", role="sm-role", bucket=BUCKET, key="x")
     assert policy_check.check_calls([*good, foreign])
+
+
+def test_secrets_are_read_only_by_their_own_runs_machine():
+    """A run's instance role reads its own run's parameters, no other run's and
+    no other parameter of the account; the app puts and deletes only runs' ones."""
+    inst = "instance:i-0123456789abcdef0"
+    calls = run_recording() + [
+        call(inst, "ssm:GetParameters", names={"Names": "/easytdv/runs/20261126-142700-ffffff/secrets/HF_TOKEN"}),
+        call(inst, "ssm:GetParameters", names={"Names": "/prod/db-password"}),
+        call(inst, "ssm:PutParameter", names={"Name": f"/{PREFIX}/secrets/HF_TOKEN"}),
+        call("app", "ssm:PutParameter", names={"Name": "/prod/db-password"}),
+        call("app", "ssm:DeleteParameters", names={"Names": f"/{PREFIX}/secrets/A,/prod/db-password"}),
+    ]
+    text = "\n".join(policy_check.check_calls(calls))
+    assert "20261126-142700-ffffff/secrets/HF_TOKEN" in text
+    assert "GetParameters on arn:aws:ssm:eu-west-3:123456789012:parameter/prod/db-password" in text
+    assert "InstanceRole does not allow instance:i-0123456789abcdef0's PutParameter" in text
+    assert "PutParameter on arn:aws:ssm:eu-west-3:123456789012:parameter/prod/db-password" in text
+    assert "DeleteParameters on arn:aws:ssm:eu-west-3:123456789012:parameter/prod/db-password" in text

@@ -88,6 +88,9 @@ def test_no_wildcard_actions_anywhere(template):
 OWN_ACCOUNT = {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}
 
 
+RUN_SECRETS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/easytdv/runs/${RunId}/secrets/*"
+
+
 def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
     role = template["Resources"]["InstanceRole"]["Properties"]
     assert role["RoleName"] == {"Fn::Sub": "easytdv-${RunId}-instance"}
@@ -103,6 +106,8 @@ def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
             assert actions == SSM_AGENT_ACTIONS, actions
             assert not any(a.startswith("ssm:GetParameter") for a in actions)
             continue
+        if statement.get("Sid") in ("ReadRunSecrets", "DecryptRunSecrets"):
+            continue  # the run's own secrets: test_instance_role_reads_only_its_own_runs_secrets
         for action in _actions(statement):
             assert not action.startswith(("ec2:", "iam:", "lambda:", "sts:", "cloudformation:")), action
             assert action in ("s3:GetObject", "s3:PutObject", "s3:ListBucket"), action
@@ -123,6 +128,29 @@ def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
     }
     assert objects == run | cache, objects
     assert "${RunPrefix}/*" in prefixes and set(prefixes) <= {"${RunPrefix}/*", "easytdv/cache/*"}, prefixes
+
+
+def test_instance_role_reads_only_its_own_runs_secrets(template):
+    """Issue 21: GetParameters on the run's own path only; kms:Decrypt only
+    through Parameter Store in the run's region, for those parameters."""
+    by_sid = {s.get("Sid"): s for s in _statements(template["Resources"]["InstanceRole"])}
+    read = by_sid["ReadRunSecrets"]
+    assert _actions(read) == ["ssm:GetParameters"] and "Condition" not in read
+    assert [_text(r) for r in _as_list(read["Resource"])] == [RUN_SECRETS]
+    decrypt = by_sid["DecryptRunSecrets"]
+    assert _actions(decrypt) == ["kms:Decrypt"]
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}},
+        "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": {"Fn::Sub": RUN_SECRETS}},
+    }
+    # No other statement of any role reads parameters.
+    for name, res in template["Resources"].items():
+        if res["Type"] != "AWS::IAM::Role":
+            continue
+        for statement in _statements(res):
+            if statement is read:
+                continue
+            assert not any(a.startswith("ssm:GetParameter") for a in _actions(statement)), (name, statement)
 
 
 def test_a_run_may_write_only_its_own_environment_cache():

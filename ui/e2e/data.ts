@@ -342,6 +342,7 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   args: [],
   argsText: '',
   env: [],
+  secrets: [],
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */
@@ -375,6 +376,7 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
       trainingJobName: null,
       billableSeconds: null,
       trainingSeconds: null,
+      secretParameters: [],
     },
     outcome,
     lastStep: outcome === 'succeeded' ? 'outputs' : null,
@@ -409,6 +411,7 @@ export const DELETE_REPORT: DeleteReport = {
   terminatedInstances: ['i-0abc123'],
   deletedStack: `easytdv-${RUN_ID}`,
   deletedObjects: ['train.py', 'requirements.txt', 'template.yaml', 'launch.zip'].map((f) => `easytdv/runs/${RUN_ID}/${f}`),
+  deletedSecrets: 0,
   keptOutputsPrefix: `easytdv/runs/${RUN_ID}/outputs/`,
 };
 
@@ -527,6 +530,7 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     delete_leftover: null,
     list_environments: [],
     delete_environment: null,
+    list_secrets: [],
     default_sandbox_endpoint: 'http://127.0.0.1:4566',
     app_info: { name: 'easyTDV', version: '0.1.0', notice: null, logDir: '/home/marie/.local/share/easytdv/logs' },
     ...extra,

@@ -57,6 +57,12 @@ export const commands = {
 	setDefaultAccount: (id: string) => typedError<AccountView_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("set_default_account", { id })),
 	/**  Deletes the account and its keychain entry. */
 	deleteAccount: (id: string) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("delete_account", { id })),
+	/**  The account's secrets, by name. */
+	listSecrets: (accountId: string) => typedError<string[], ErrorReport_Serialize>(__TAURI_INVOKE("list_secrets", { accountId })),
+	/**  Adds or replaces a secret; returns the names. */
+	setSecret: (accountId: string, name: string, value: string) => typedError<string[], ErrorReport_Serialize>(__TAURI_INVOKE("set_secret", { accountId, name, value })),
+	/**  Deletes a secret (checked gone); returns the names left. */
+	deleteSecret: (accountId: string, name: string) => typedError<string[], ErrorReport_Serialize>(__TAURI_INVOKE("delete_secret", { accountId, name })),
 	/**  Opens the native dialog for train.py; `null` when cancelled. */
 	pickScript: () => typedError<CheckedFile | null, ErrorReport_Serialize>(__TAURI_INVOKE("pick_script")),
 	/**  Opens the native dialog for requirements.txt; `null` when cancelled. */
@@ -341,6 +347,8 @@ export type DeleteReport_Deserialize = {
 	terminatedInstances: string[],
 	deletedStack?: string | null,
 	deletedObjects: string[],
+	/**  How many of the run's secrets were deleted from Parameter Store. */
+	deletedSecrets?: number,
 	/**  Kept on purpose: the training's results. */
 	keptOutputsPrefix?: string | null,
 };
@@ -352,6 +360,8 @@ export type DeleteReport_Serialize = {
 	terminatedInstances: string[],
 	deletedStack: string | null,
 	deletedObjects: string[],
+	/**  How many of the run's secrets were deleted from Parameter Store. */
+	deletedSecrets: number,
 	/**  Kept on purpose: the training's results. */
 	keptOutputsPrefix: string | null,
 };
@@ -506,7 +516,12 @@ export type LeftoverKind =
 /**  A run's uploaded inputs in a bucket (a few cents a month). */
 "files" | 
 /**  A SageMaker training job still running (costs its machines' price). */
-"trainingJob";
+"trainingJob" | 
+/**
+ *  A run's secrets in Parameter Store (free, but a token left readable
+ *  in the account).
+ */
+"secrets";
 
 /**  What a scan found, and what it could not look at. */
 export type LeftoverScan = LeftoverScan_Serialize | LeftoverScan_Deserialize;
@@ -527,7 +542,10 @@ export type LeftoverScan_Serialize = {
 export type Leftover_Deserialize = {
 	kind: LeftoverKind,
 	region: string,
-	/**  Instance id, stack name, volume id, training job name, or `s3://bucket/prefix/`. */
+	/**
+	 *  Instance id, stack name, volume id, training job name,
+	 *  `s3://bucket/prefix/`, or a run's secrets path `/easytdv/runs/<run>/secrets`.
+	 */
 	id: string,
 	runId?: string | null,
 	/**  What it costs per hour, when known. */
@@ -542,7 +560,10 @@ export type Leftover_Deserialize = {
 export type Leftover_Serialize = {
 	kind: LeftoverKind,
 	region: string,
-	/**  Instance id, stack name, volume id, training job name, or `s3://bucket/prefix/`. */
+	/**
+	 *  Instance id, stack name, volume id, training job name,
+	 *  `s3://bucket/prefix/`, or a run's secrets path `/easytdv/runs/<run>/secrets`.
+	 */
 	id: string,
 	runId: string | null,
 	/**  What it costs per hour, when known. */
@@ -1016,6 +1037,12 @@ export type RunResources_Deserialize = {
 	trainingSeconds?: number | null,
 	installCommandId?: string | null,
 	trainingCommandId?: string | null,
+	/**
+	 *  The run's secrets in Parameter Store
+	 *  (`/easytdv/runs/<run-id>/secrets/<NAME>`), names only, recorded
+	 *  before they are put; the clean-up deletes them.
+	 */
+	secretParameters?: string[],
 };
 
 /**
@@ -1072,6 +1099,12 @@ export type RunResources_Serialize = {
 	trainingSeconds: number | null,
 	installCommandId: string | null,
 	trainingCommandId: string | null,
+	/**
+	 *  The run's secrets in Parameter Store
+	 *  (`/easytdv/runs/<run-id>/secrets/<NAME>`), names only, recorded
+	 *  before they are put; the clean-up deletes them.
+	 */
+	secretParameters: string[],
 };
 
 /**  One run's status in the cloud. */
@@ -1261,6 +1294,11 @@ export type TrainRequest_Deserialize = {
 	 *  in the history and shown: secrets are not plain variables).
 	 */
 	env?: EnvVar[],
+	/**
+	 *  Names of the account's secrets (kept in the OS keychain) that
+	 *  train.py gets as environment variables; never their values.
+	 */
+	secrets?: string[],
 };
 
 /**  Everything a run needs; the original library's constructor parameters. */
@@ -1304,6 +1342,11 @@ export type TrainRequest_Serialize = {
 	 *  in the history and shown: secrets are not plain variables).
 	 */
 	env: EnvVar[],
+	/**
+	 *  Names of the account's secrets (kept in the OS keychain) that
+	 *  train.py gets as environment variables; never their values.
+	 */
+	secrets: string[],
 };
 
 export type TypeCategory = "general" | "compute" | "memory" | "gpu" | "other";

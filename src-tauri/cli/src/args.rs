@@ -81,6 +81,10 @@ pub struct TrainArgs {
     /// A plain environment variable for the script, NAME=value (repeat for more).
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub env: Vec<EnvVar>,
+    /// A secret of the saved account (see `easytdv secrets`) that train.py gets as an
+    /// environment variable of that name; repeat for several. Needs --account.
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
     #[command(flatten)]
     pub access: Access,
     /// The script's arguments, after `--` (passed as they are, with no shell
@@ -141,6 +145,7 @@ impl TrainArgs {
             args: self.script_args.clone(),
             args_text: String::new(),
             env: self.env.clone(),
+            secrets: self.secrets.clone(),
         }
     }
 }
@@ -240,12 +245,41 @@ pub enum Command {
         #[arg(long)]
         plan: bool,
     },
+    /// Secrets for train.py (WANDB_API_KEY, HF_TOKEN…), per saved account, in the OS
+    /// keychain; a run gets them with `train --account NAME --secret NAME`.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Run the whole pipeline N times and print per-step timings and API calls.
     Bench {
         #[arg(long, default_value_t = 3)]
         runs: usize,
         #[command(flatten)]
         train: TrainArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Add or replace a secret; its value is read from standard input (never an argument).
+    Set {
+        /// The saved account (name or id).
+        #[arg(long)]
+        account: String,
+        /// The environment variable train.py reads, e.g. HF_TOKEN.
+        name: String,
+    },
+    /// The secrets' names (never their values).
+    List {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a secret from the keychain.
+    Delete {
+        #[arg(long)]
+        account: String,
+        name: String,
     },
 }
 

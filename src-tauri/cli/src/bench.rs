@@ -54,6 +54,7 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
     // recorded there, so the next ones restore it (the history does this for
     // real runs).
     let state = MemoryState::default();
+    let secrets = crate::access::run_secrets(&args.access, &args.secrets, &services)?;
     for i in 0..n {
         let source = crate::access::source(&args.access, &services)?;
         let ctx = match AwsContext::new(&source, &args.region).await {
@@ -75,7 +76,9 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
             args.request(),
             clock.clone(),
             Arc::new(state.clone()),
-        ) {
+        )
+        .and_then(|t| t.with_secrets(secrets.clone()))
+        {
             Ok(t) => t,
             Err(e) => {
                 report::error(&e);

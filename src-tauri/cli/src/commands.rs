@@ -43,11 +43,14 @@ pub async fn train(args: TrainArgs) -> CliResult {
     }
     let services = open_services()?;
     let source = access::source(&args.access, &services)?;
+    // Read from the keychain before anything is created: a name the
+    // account does not have stops here.
+    let secrets = access::run_secrets(&args.access, &args.secrets, &services)?;
     let ctx = access::context(&source, &args.region).await?;
     let timeline = services.progress(Arc::new(Timeline::new()));
     let ready = services
         .runs
-        .open(ctx, CLI_ACCOUNT, args.request(), timeline.clone())
+        .open_with_secrets(ctx, CLI_ACCOUNT, args.request(), secrets, timeline.clone())
         .map_err(|e| {
             report::error(&e);
             exit_for_run(&e)

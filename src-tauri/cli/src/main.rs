@@ -1,7 +1,8 @@
 //! `easytdv`: the headless command line over the same core as the app.
 //!
 //! Exit codes: 0 success, 2 bad input or usage, 3 the training (or its
-//! requirements) failed, 4 the cloud set-up failed.
+//! requirements) failed, 4 the cloud set-up failed (or the keychain could
+//! not be used).
 
 mod access;
 mod account;
@@ -10,6 +11,7 @@ mod bench;
 mod commands;
 mod logging;
 mod report;
+mod secrets;
 mod setup;
 mod timeline;
 
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
                 user,
                 plan,
             } => setup::setup_aws(&admin_profile, &region, &name, &user, plan).await,
+            Command::Secrets(command) => secrets::run(command),
             Command::Bench { runs, train } => bench::run(runs, train).await,
         }
     });

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use sha2::Digest;
 use std::process::Command;
 
 fn easytdv(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
@@ -507,4 +508,200 @@ fn bad_variables_exit_2_and_create_nothing() {
     let (code, listed, _) = easytdv(data.path(), &["list", "--json"]);
     assert_eq!(code, 0);
     assert_eq!(listed.trim(), "[]", "no run was recorded");
+}
+
+/// `easytdv` with `input` on its standard input.
+fn easytdv_stdin(data_dir: &std::path::Path, args: &[&str], input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_easytdv"))
+        .args(args)
+        .env("EASYTDV_DATA_DIR", data_dir)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run easytdv");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("easytdv ends");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const HF_VALUE: &str = "hf_CLItestSECRETvalue0123456789";
+
+fn no_file_holds(dir: &std::path::Path, needle: &str) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            no_file_holds(&path, needle);
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(needle),
+                "{} holds the secret",
+                path.display()
+            );
+        }
+    }
+}
+
+/// `easytdv secrets set|list|delete` against the OS keychain (`./dev test`
+/// gives the tests a Secret Service of their own): the value comes from
+/// standard input, is never printed, and is never written in the data folder.
+#[test]
+fn secrets_are_set_from_stdin_listed_by_name_and_deleted() {
+    let data = tempfile::tempdir().unwrap();
+    let accounts = easytdv_core::accounts::Accounts::open(data.path());
+    accounts
+        .add_sandbox(easytdv_core::accounts::SandboxInput {
+            name: "Local".into(),
+            endpoint: "http://127.0.0.1:9".into(),
+            region: REGION.into(),
+        })
+        .expect("save an account");
+    let d = data.path();
+    let set = ["secrets", "set", "--account", "Local", "HF_TOKEN"];
+    let (code, out, err) = easytdv_stdin(d, &set, &format!("{HF_VALUE}\n"));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("saved the secret HF_TOKEN") && out.contains("--secret HF_TOKEN"),
+        "{out}"
+    );
+    let (code, out, _) = easytdv(d, &["secrets", "list", "--account", "Local"]);
+    assert_eq!((code, out.as_str()), (0, "HF_TOKEN\n"));
+    let (_, json, _) = easytdv(d, &["secrets", "list", "--account", "Local", "--json"]);
+    assert_eq!(json.trim(), r#"["HF_TOKEN"]"#);
+    // The keychain holds the value, without its line break.
+    let run = accounts
+        .run_secrets(&accounts.list().unwrap()[0].id, &["HF_TOKEN".into()])
+        .unwrap();
+    assert_eq!(run.iter().next().unwrap().value.expose(), HF_VALUE);
+
+    // Bad input: exit 2, said plainly, nothing stored.
+    let (code, _, err) = easytdv_stdin(
+        d,
+        &["secrets", "set", "--account", "Local", "WANDB_API_KEY"],
+        "\n",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the secret WANDB_API_KEY is empty"), "{err}");
+    let (code, _, err) = easytdv_stdin(d, &["secrets", "set", "--account", "Local", "1TOKEN"], "v");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("must be a valid environment variable name") && err.contains("what to do"),
+        "{err}"
+    );
+    let (code, _, err) = easytdv_stdin(d, &["secrets", "set", "--account", "Local", "PATH"], "v");
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = easytdv_stdin(d, &["secrets", "set", "--account", "Nope", "X"], "v");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no saved account named \"Nope\""), "{err}");
+    // The value is never an argument.
+    let (code, _, _) = easytdv(d, &["secrets", "set", "--account", "Local", "X", "value"]);
+    assert_eq!(code, 2);
+    let (_, out, _) = easytdv(d, &["secrets", "list", "--account", "Local"]);
+    assert_eq!(out, "HF_TOKEN\n", "nothing else was stored");
+
+    let (code, out, err) = easytdv(d, &["secrets", "delete", "--account", "Local", "HF_TOKEN"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = easytdv(d, &["secrets", "delete", "--account", "Local", "HF_TOKEN"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("there is no secret named HF_TOKEN"), "{err}");
+    let (_, out, err) = easytdv(d, &["secrets", "list", "--account", "Local"]);
+    assert!(out.is_empty() && err.contains("no secrets"), "{out}{err}");
+    no_file_holds(d, HF_VALUE);
+    accounts.delete(&accounts.list().unwrap()[0].id).unwrap();
+}
+
+/// `train --secret`: a name the account does not have, a name that is not an
+/// environment variable, a run without a saved account, or a SageMaker run, each exit 2
+/// before anything exists (no run in the history, no bucket); a known secret
+/// reaches train.py.
+#[tokio::test]
+async fn train_with_secrets_refuses_unknown_names_and_delivers_known_ones() {
+    let data = tempfile::tempdir().unwrap();
+    let accounts = easytdv_core::accounts::Accounts::open(data.path());
+    let account = accounts
+        .add_sandbox(easytdv_core::accounts::SandboxInput {
+            name: "Local".into(),
+            endpoint: endpoint(),
+            region: REGION.into(),
+        })
+        .expect("save a sandbox account");
+    let d = data.path();
+    let b = bucket("clisecret");
+    let run = |access: [&str; 2], secret: &str| {
+        let args = train_args("secrets", &b, access, &["--secret", secret]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        easytdv(d, &args)
+    };
+    let (code, _, err) = run(["--account", "Local"], "HF_TOKEN");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("there is no secret named HF_TOKEN for the account \"Local\"")
+            && err.contains("easytdv secrets set"),
+        "{err}"
+    );
+    let (code, _, err) = run(["--account", "Local"], "HF-TOKEN");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("must be a valid environment variable name"),
+        "{err}"
+    );
+    let url = endpoint();
+    let (code, _, err) = run(["--sandbox", &url], "HF_TOKEN");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--secret needs --account"), "{err}");
+    // Secrets are for the EC2 machine engine for now: told before the keychain is read.
+    let args = train_args(
+        "secrets",
+        &b,
+        ["--account", "Local"],
+        &["--secret", "HF_TOKEN", "--engine", "sagemaker"],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = easytdv(d, &args);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("secrets reach EC2 runs only") && err.contains("HF_TOKEN"),
+        "{err}"
+    );
+    let (_, list, _) = easytdv(d, &["list", "--json"]);
+    assert_eq!(list.trim(), "[]", "no run was opened");
+    let ctx = ctx().await;
+    assert!(
+        ctx.s3().head_bucket().bucket(&b).send().await.is_err(),
+        "no bucket was made"
+    );
+
+    accounts
+        .set_secret(
+            &account.id,
+            "HF_TOKEN",
+            &easytdv_core::secret::Sensitive::new(HF_VALUE),
+        )
+        .unwrap();
+    let (code, out, err) = run(["--account", "Local"], "HF_TOKEN");
+    assert_eq!(code, 0, "{out}\n{err}");
+    let run_id = run_id_of(&out);
+    let (_, log, _) = easytdv(d, &["logs", &run_id, "--account", "Local"]);
+    let digest: String = sha2::Sha256::digest(HF_VALUE.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let want = format!("HF_TOKEN sha256 {digest}");
+    assert!(log.contains(&want), "{log}");
+    assert!(log.contains("secret names visible: False"), "{log}");
+    assert!(!format!("{out}{err}{log}").contains(HF_VALUE));
+    no_file_holds(d, HF_VALUE);
+    accounts.delete(&account.id).unwrap();
 }

@@ -18,4 +18,5 @@ pub mod regions;
 pub mod runs;
 pub mod scan;
 pub mod secret;
+pub mod secrets;
 pub mod services;

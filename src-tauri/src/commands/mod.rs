@@ -6,5 +6,6 @@ pub mod practice;
 pub mod results;
 pub mod runs;
 pub mod script_inputs;
+pub mod secrets;
 pub mod setup_aws;
 pub mod wizard;

@@ -27,11 +27,16 @@ pub async fn start_run(
     on_event: Channel<RunEvent>,
 ) -> Result<String, AppError> {
     state.chosen.check_request(&request)?;
+    // The engine takes secrets at all? Then they come from the keychain,
+    // before anything is created.
+    easytdv_core::secrets::check_request_names(&request.secrets, request.engine)?;
+    let secrets = state.accounts.run_secrets(&account_id, &request.secrets)?;
     let ctx = state.context(&account_id, Some(&request.region)).await?;
     let progress = state.progress(on_event);
-    let ready = state
-        .runs
-        .open(ctx, &account_id, request, progress.clone())?;
+    let ready =
+        state
+            .runs
+            .open_with_secrets(ctx, &account_id, request, secrets, progress.clone())?;
     let run_id = ready.run_id().to_string();
     state.runs.spawn(ready, progress, POLICY);
     Ok(run_id)
@@ -48,11 +53,17 @@ pub async fn retry_run(
     on_event: Channel<RunEvent>,
 ) -> Result<(), AppError> {
     let retry = state.runs.retryable(&run_id)?;
+    // The keychain's values now: a token fixed since the failure is the one sent.
+    let secrets = state
+        .accounts
+        .run_secrets(&retry.account_id, &retry.request.secrets)?;
     let ctx = state
         .context(&retry.account_id, Some(&retry.resources.region))
         .await?;
     let progress = state.progress(on_event);
-    let ready = state.runs.resume(ctx, retry, from, progress.clone())?;
+    let ready = state
+        .runs
+        .resume_with_secrets(ctx, retry, from, secrets, progress.clone())?;
     state.runs.spawn(ready, progress, POLICY);
     Ok(())
 }

@@ -8,6 +8,7 @@ Every request moto handles is recorded as one JSON line once answered:
      "region": "eu-west-3", "status": 200,
      "bucket": "b", "key": "k",                       # S3 only ("prefix" too for ListObjects)
      "names": {"StackName": "easytdv-..."},           # the request's resource names, when it has some
+                                                      # (names only: never a parameter's Value)
      "stack_parameters": {"RunId": "..."},            # CreateStack only
      "role": "easytdv-<run>-instance",                # instance, Lambda, training-job principals: their role's name
      "via": "sagemaker"}                              # calls SageMaker makes for a job (downloads, logs, uploads)
@@ -49,6 +50,7 @@ NAME_PARAMS = (
     "ServiceCode",
     "QuotaCode",
     "Name",
+    "Names",
     "TrainingJobName",
 )
 _lock = threading.Lock()
@@ -82,6 +84,13 @@ def hook(name: str):
         return fn
 
     return register
+
+
+@hook("data-dir")
+def _data_dir(method: str, body: dict) -> tuple[int, dict]:
+    """Where the sandbox keeps its recording and its instances' directories
+    (tests look through all of it for a value that must not be there)."""
+    return 200, {"path": str(CONFIG.data_dir), "calls": str(calls_file())}
 
 
 def _json_response(start_response, status: int, body: dict):
@@ -128,6 +137,9 @@ def _flat_params(environ, body: bytes) -> dict[str, str]:
             ids = data.get("InstanceIds")
             if isinstance(ids, list):
                 params["InstanceIds"] = ",".join(map(str, ids))
+            names = data.get("Names")  # GetParameters, DeleteParameters
+            if isinstance(names, list):
+                params["Names"] = ",".join(map(str, names))
     return params
 
 

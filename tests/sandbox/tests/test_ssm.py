@@ -176,3 +176,67 @@ def test_scheduled_shutdown_is_replaced_cancelled_and_fires(aws, ami):
     assert wait_done(aws, run_command(aws, iid, fast, "shutdown -h +1"), iid)["Status"] == "Success"
     wait_for(lambda: state() == "stopped", timeout=15, what="stopped by the scheduled shutdown")
     aws.ec2.terminate_instances(InstanceIds=[iid])
+
+
+# --- Parameter Store: a run's secrets (issue 21) ------------------------------
+SECRET_VALUE = "hf_SANDBOXtestVALUE_42"
+
+
+def test_a_securestring_is_read_decrypted_by_the_instance_and_never_recorded(aws, data_dir, instance):
+    import json
+
+    from conftest import calls
+
+    path = "/easytdv/runs/20261206-101500-a1b2c3/secrets"
+    aws.ssm.put_parameter(Name=f"{path}/HF_TOKEN", Value=SECRET_VALUE, Type="SecureString", Overwrite=True)
+    plain = aws.ssm.get_parameters(Names=[f"{path}/HF_TOKEN"])["Parameters"][0]
+    assert plain["Type"] == "SecureString" and plain["Value"] != SECRET_VALUE, "encrypted unless asked"
+    # The machine asks with the instance's own credentials, as train.sh does.
+    cid = run_command(
+        aws,
+        instance,
+        f"aws ssm get-parameters --with-decryption --names {path}/HF_TOKEN {path}/NOPE --output json"
+        " | python3 -c 'import json,sys,hashlib; d=json.load(sys.stdin); "
+        'print(hashlib.sha256(d["Parameters"][0]["Value"].encode()).hexdigest(), d["InvalidParameters"])\'',
+    )
+    out = wait_done(aws, cid, instance)["StandardOutputContent"]
+    import hashlib
+
+    assert out.split()[0] == hashlib.sha256(SECRET_VALUE.encode()).hexdigest()
+    assert f"{path}/NOPE" in out
+    aws.ssm.delete_parameters(Names=[f"{path}/HF_TOKEN"])
+    listed = aws.ssm.describe_parameters(ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [path]}])
+    assert listed["Parameters"] == []
+    recorded = calls(data_dir)
+    by_instance = [c for c in recorded if c.get("principal") == f"instance:{instance}"]
+    (get,) = [c for c in by_instance if c["action"] == "ssm:GetParameters"]
+    assert get["names"] == {"Names": f"{path}/HF_TOKEN,{path}/NOPE"}
+    put = [c for c in recorded if c["action"] == "ssm:PutParameter" and path in c.get("names", {}).get("Name", "")]
+    assert put and put[-1]["principal"] == "app"
+    deleted = [c for c in recorded if c["action"] == "ssm:DeleteParameters"][-1]
+    assert deleted["names"] == {"Names": f"{path}/HF_TOKEN"}
+    # Names only: the value is in no recorded call, not even PutParameter's.
+    assert SECRET_VALUE not in (data_dir / "calls.jsonl").read_text()
+    assert all(SECRET_VALUE not in json.dumps(c) for c in recorded)
+
+
+def test_parameter_stores_limits_are_awss(aws):
+    from botocore.config import Config
+
+    from conftest import client
+
+    # As botocore's own checks would not stop them (CloudFormation, another SDK).
+    raw = client(aws.endpoint, "ssm", config=Config(parameter_validation=False))
+    with pytest.raises(raw.exceptions.ClientError) as e:
+        raw.put_parameter(Name="/easytdv/runs/r/secrets/BIG", Value="x" * 4097, Type="SecureString")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert e.value.response["Error"]["Message"].startswith(
+        "Standard tier parameters support a maximum parameter value of 4096 characters."
+    )
+    raw.put_parameter(Name="/easytdv/runs/r/secrets/FITS", Value="é" * 4096, Type="SecureString", Overwrite=True)
+    names = [f"/easytdv/runs/r/secrets/N{i}" for i in range(11)]
+    with pytest.raises(raw.exceptions.ClientError) as e:
+        raw.delete_parameters(Names=names)
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert "Member must have length less than or equal to 10" in e.value.response["Error"]["Message"]
+    raw.delete_parameters(Names=["/easytdv/runs/r/secrets/FITS"])

@@ -19,5 +19,6 @@ describe('leftovers', () => {
 
   it('labels a SageMaker training job', () => {
     expect(kindLabel('trainingJob')).toBe('SageMaker training job still running');
+    expect(kindLabel('secrets')).toBe('Secrets of a run (Parameter Store)');
   });
 });

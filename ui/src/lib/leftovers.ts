@@ -12,6 +12,7 @@ const KINDS: Record<string, string> = {
   volume: 'Disk (EBS volume)',
   files: 'Uploaded input files (S3)',
   trainingJob: 'SageMaker training job still running',
+  secrets: 'Secrets of a run (Parameter Store)',
 };
 
 export function kindLabel(kind: string): string {

@@ -70,6 +70,19 @@ describe('wizard state machine', () => {
     expect(launchFields(s.data)).toBeNull();
   });
 
+  it('sends the chosen secrets by name, and only for an EC2 run', () => {
+    let s = update(filled(), { newBucket: 'easytdv-123-eu-west-3', secrets: ['HF_TOKEN', 'WANDB_API_KEY'] });
+    expect(launchFields(s.data)?.request.secrets).toEqual(['HF_TOKEN', 'WANDB_API_KEY']);
+    s = update(s, { engine: 'sageMaker', trainingType: 'ml.m5.large' });
+    expect(stepErrors(s.data, 'review').secrets).toMatch(/One machine \(EC2\)/);
+    expect(launchFields(s.data)).toBeNull();
+    s = update(s, { secrets: [] });
+    expect(launchFields(s.data)?.request).not.toHaveProperty('secrets');
+    s = update(s, { engine: 'ec2', secrets: Array.from({ length: 21 }, (_, i) => `S${i}`) });
+    expect(stepErrors(s.data, 'review').secrets).toMatch(/at most 20 secrets/);
+    expect(launchFields(s.data)).toBeNull();
+  });
+
   it('validates machine fields', () => {
     let s = next(filled());
     s = update(s, { diskGb: 4, amiMode: 'custom', customAmi: 'nope', maxRuntimeHours: 0 });

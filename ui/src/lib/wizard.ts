@@ -20,6 +20,9 @@ export interface FileRef {
 /** Where the training runs: one EC2 machine, or a SageMaker training job (managed, one or more machines). */
 export type EngineChoice = 'ec2' | 'sageMaker';
 
+/** The most secrets one run takes (the backend's secrets::MAX_PER_RUN). */
+export const MAX_SECRETS_PER_RUN = 20;
+
 export interface WizardData {
   accountId: string | null;
   region: string;
@@ -53,6 +56,8 @@ export interface WizardData {
   scriptInputsError: { field: 'args' | 'env'; message: string } | null;
   /** The fields and engine `scriptInputs` / `scriptInputsError` answer (see scriptInputsKey). */
   scriptInputsFor: string;
+  /** Names of the account's secrets train.py gets as environment variables (never their values). */
+  secrets: string[];
 }
 
 /** The arguments and variables split and checked by the backend: what train.py gets. */
@@ -118,6 +123,7 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
       scriptInputs: null,
       scriptInputsError: null,
       scriptInputsFor: '',
+      secrets: [],
       ...partial,
     },
   };
@@ -166,6 +172,10 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
       if (hasScriptInputs(data) && data.scriptInputsFor === scriptInputsKey(data) && data.scriptInputsError)
         e.scriptInputs = data.scriptInputsError.message;
       else if (!checkedScriptInputs(data)) e.scriptInputs = 'Checking the arguments and variables…';
+      if (data.engine === 'sageMaker' && data.secrets.length > 0)
+        e.secrets = 'Secrets reach runs on one machine (EC2) only: choose “One machine (EC2)”, or leave the secrets out.';
+      else if (data.secrets.length > MAX_SECRETS_PER_RUN)
+        e.secrets = `A run takes at most ${MAX_SECRETS_PER_RUN} secrets: leave out the ones train.py does not read.`;
       break;
   }
   return e;
@@ -255,6 +265,8 @@ export function launchFields(data: WizardData) {
       ami: chosenAmi(data),
       maxRuntimeHours: Number(data.maxRuntimeHours),
       budgetUsd: parseBudget(data.budgetUsd).value,
+      // Names only: the backend reads the values from the keychain.
+      ...(data.secrets.length > 0 ? { secrets: [...data.secrets] } : {}),
       // EC2 requests stay as before (the backend's default engine); SageMaker says so, with its machines.
       ...(data.engine === 'sageMaker'
         ? { engine: { kind: 'sageMaker' as const, instanceCount: Number(data.machines), spot: data.spot } }

@@ -91,6 +91,11 @@ impl Accounts {
         self
     }
 
+    /// The keychain the accounts' keys and secrets are kept in.
+    pub(crate) fn secret_store(&self) -> &dyn SecretStore {
+        self.secrets.as_ref()
+    }
+
     /// The `accounts.json` path.
     pub fn file_path(&self) -> PathBuf {
         self.store.path()
@@ -316,6 +321,18 @@ impl Accounts {
                 return Err(AccountError::KeychainDeleteUnverified { name: record.name });
             }
         }
+        // The account's secrets for train.py go with it.
+        crate::secrets::Vault::new(self.secrets.as_ref(), id, &record.name)
+            .forget_all()
+            .map_err(|e| match e {
+                crate::secrets::SecretError::KeychainLocked(m) => AccountError::KeychainLocked(m),
+                crate::secrets::SecretError::KeychainCorrupt { .. } => {
+                    AccountError::KeychainEntryCorrupt {
+                        name: record.name.clone(),
+                    }
+                }
+                other => AccountError::KeychainUnavailable(other.to_string()),
+            })?;
         file.accounts.retain(|a| a.id != id);
         file.fix_default();
         self.store.save(&file)

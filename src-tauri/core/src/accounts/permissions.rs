@@ -154,6 +154,9 @@ mod tests {
             "ssm:SendCommand",
             "servicequotas:GetServiceQuota",
             "pricing:GetProducts",
+            "ssm:PutParameter",
+            "ssm:DeleteParameters",
+            "ssm:DescribeParameters",
         ] {
             assert!(find(action).is_some(), "{action}");
         }

@@ -96,6 +96,9 @@ impl RunPlace<'_> {
                 None if resource.contains('*') => self.bucket(),
                 None => resource.to_string(),
             }
+        } else if service == "ssm" && resource.starts_with("parameter/easytdv/runs/") {
+            // A run's secret: /easytdv/runs/<run>/secrets/<NAME>.
+            resource.replace('*', &format!("{SAMPLE_RUN}/secrets/HF_TOKEN"))
         } else {
             resource.replace('*', SAMPLE_RUN)
         };
@@ -342,6 +345,20 @@ mod tests {
         }
         // Deny statements are not needs.
         assert!(find(&reqs, "iam:PutRolePermissionsBoundary").is_empty());
+        // A run's secrets: put and deleted under the run's own path (issue 21).
+        let secret = format!(
+            "arn:aws:ssm:eu-west-3:123456789012:parameter/easytdv/runs/{SAMPLE_RUN}/secrets/HF_TOKEN"
+        );
+        for action in ["ssm:PutParameter", "ssm:DeleteParameters"] {
+            assert_eq!(
+                find(&reqs, action)[0].resources,
+                vec![secret.clone()],
+                "{action}"
+            );
+        }
+        assert!(find(&reqs, "ssm:DescribeParameters")[0]
+            .resources
+            .is_empty());
     }
 
     fn result(decision: D, missing: &[&str]) -> EvaluationResult {

@@ -214,6 +214,39 @@ fn delete_removes_the_secret() {
 }
 
 #[test]
+fn an_accounts_secrets_go_with_it() {
+    let (_dir, secrets, accounts) = accounts();
+    let a = accounts.add_keys(keys("Work")).unwrap();
+    let b = accounts
+        .add_sandbox(SandboxInput {
+            name: "Practice".into(),
+            endpoint: "http://127.0.0.1:4566".into(),
+            region: "eu-west-3".into(),
+        })
+        .unwrap();
+    accounts
+        .set_secret(&a.id, "HF_TOKEN", &Sensitive::new("hf_1"))
+        .unwrap();
+    accounts
+        .set_secret(&b.id, "HF_TOKEN", &Sensitive::new("hf_2"))
+        .unwrap();
+    assert_eq!(
+        secrets.len(),
+        5,
+        "a's keys, and two entries per account's secret"
+    );
+    assert_eq!(accounts.secret_names(&a.id).unwrap(), vec!["HF_TOKEN"]);
+    accounts.delete(&a.id).unwrap();
+    assert_eq!(secrets.len(), 2, "only b's secret is left");
+    assert_eq!(
+        accounts.secret_names(&a.id).unwrap_err().code(),
+        "account_not_found"
+    );
+    let run = accounts.run_secrets(&b.id, &["HF_TOKEN".into()]).unwrap();
+    assert_eq!(run.iter().next().unwrap().value.expose(), "hf_2");
+}
+
+#[test]
 fn missing_keychain_entry_is_explained() {
     let (_dir, secrets, accounts) = accounts();
     let a = accounts.add_keys(keys("Work")).unwrap();

@@ -106,7 +106,15 @@ async fn delete_all(
         );
     }
 
-    // 4. The inputs; the outputs stay.
+    // 4. The run's secrets in Parameter Store, checked gone (the machine
+    //    that could read them is gone).
+    if !res.secret_parameters.is_empty() {
+        timer.update("Deleting the run's secrets from Parameter Store");
+        crate::secrets::parameters::delete(ctx, &res.run_id, &res.secret_parameters).await?;
+        report.deleted_secrets = res.secret_parameters.len() as u32;
+    }
+
+    // 5. The inputs; the outputs stay.
     if let Some(bucket) = &bucket {
         let inputs = input_keys(bucket, res).await?;
         if !inputs.is_empty() {
@@ -120,7 +128,7 @@ async fn delete_all(
         }
     }
 
-    // 5. Verify.
+    // 6. Verify.
     for id in &ids {
         if let Some(state) = instance::state(ctx, id).await? {
             if state != aws_sdk_ec2::types::InstanceStateName::Terminated {
@@ -171,6 +179,13 @@ fn summary(r: &DeleteReport) -> String {
     }
     if let Some(s) = &r.deleted_stack {
         parts.push(format!("deleted stack {s}"));
+    }
+    if r.deleted_secrets > 0 {
+        parts.push(format!(
+            "deleted {} secret{}",
+            r.deleted_secrets,
+            if r.deleted_secrets == 1 { "" } else { "s" }
+        ));
     }
     if !r.deleted_objects.is_empty() {
         parts.push(format!("removed {} input files", r.deleted_objects.len()));

@@ -159,6 +159,9 @@ pub enum PipelineError {
     #[error("the machine did not run easyTDV's scripts: they could not be fetched from the bucket, or they were not the ones easyTDV sent")]
     ScriptsRefused { tail: String },
 
+    #[error("the machine could not read the run's secrets from Parameter Store, so train.py was not started")]
+    SecretsUnreadable { tail: String },
+
     #[error("the training script failed (status {status}, exit code {exit_code})")]
     TrainingFailed {
         status: String,
@@ -185,6 +188,7 @@ impl PipelineError {
         match self {
             PipelineError::InstallFailed { tail, .. }
             | PipelineError::ScriptsRefused { tail }
+            | PipelineError::SecretsUnreadable { tail }
             | PipelineError::TrainingFailed { tail, .. }
             | PipelineError::TrainingJobFailed { tail, .. } => Some(tail),
             PipelineError::StackFailed { reason } => Some(reason),
@@ -268,6 +272,7 @@ impl Explain for PipelineError {
             PipelineError::EbsKeyNotAnArn { .. } => "ebs_key_not_an_arn",
             PipelineError::InstallFailed { .. } => "install_failed",
             PipelineError::ScriptsRefused { .. } => "scripts_refused",
+            PipelineError::SecretsUnreadable { .. } => "secrets_unreadable",
             PipelineError::TrainingFailed { .. } => "training_failed",
             PipelineError::Timeout { .. } => "timeout",
             PipelineError::DownloadCorrupt { .. } => "download_corrupt",
@@ -357,6 +362,9 @@ impl Explain for PipelineError {
                 }
                 PipelineError::ScriptsRefused { .. } => {
                     "The run's scripts in the bucket (under its scripts/ folder) were changed or could not be read. Retry the step (easyTDV uploads them again); if it happens again, check who else may write to this bucket, and delete the run's resources."
+                }
+                PipelineError::SecretsUnreadable { .. } => {
+                    "The run's machine role may read its own secrets only if the account's easyTDV policies are current: run the setup again (Accounts → “Set up easyTDV on this AWS account”) or ask the person who manages the account to update easytdv-boundary from Setup → “Permissions easyTDV needs”. Then retry from \"Run training\"."
                 }
                 PipelineError::TrainingFailed { .. } => {
                     "Fix train.py (see the traceback below) and retry from \"Run training\"; outputs written so far were kept."

@@ -81,6 +81,8 @@ pub enum InputError {
     NoSageMakerInRegion(String),
     #[error(transparent)]
     Args(#[from] super::run_args::ArgsError),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 impl Explain for InputError {
@@ -106,6 +108,7 @@ impl Explain for InputError {
             InputError::ImageNotUsed => "image_not_used",
             InputError::NoSageMakerInRegion(_) => "no_sagemaker_in_region",
             InputError::Args(e) => e.code(),
+            InputError::Secret(e) => e.code(),
         }
     }
 
@@ -114,6 +117,9 @@ impl Explain for InputError {
             return e.hint();
         }
         if let InputError::Args(e) = self {
+            return e.hint();
+        }
+        if let InputError::Secret(e) = self {
             return e.hint();
         }
         Some(
@@ -146,6 +152,7 @@ impl Explain for InputError {
                 InputError::ImageNotUsed => "Leave the image on \"Automatic\" for SageMaker runs, or choose \"One machine (EC2)\" to use your own image.",
                 InputError::Args(_) => "",
                 InputError::NoSageMakerInRegion(_) => "Pick another region for a SageMaker run (the region list shows those offered), or choose \"One machine (EC2)\" in this region.",
+                InputError::Secret(_) => "",
             }
             .to_string(),
         )
@@ -425,6 +432,7 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
     }
     super::run_args::check_arguments(&request.args, &request.args_text)?;
     super::run_args::check_env(&request.env, &request.engine)?;
+    crate::secrets::check_request_names(&request.secrets, request.engine)?;
     let mut request = request.clone();
     if let Some(args) = notebook_args {
         request.args = args;

@@ -42,6 +42,10 @@ pub struct TrainRequest {
     /// in the history and shown: secrets are not plain variables).
     #[serde(default)]
     pub env: Vec<super::run_args::EnvVar>,
+    /// Names of the account's secrets (kept in the OS keychain) that
+    /// train.py gets as environment variables; never their values.
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
 
 /// Where a run's training runs.
@@ -215,6 +219,11 @@ pub struct RunResources {
     pub training_seconds: Option<f64>,
     pub install_command_id: Option<String>,
     pub training_command_id: Option<String>,
+    /// The run's secrets in Parameter Store
+    /// (`/easytdv/runs/<run-id>/secrets/<NAME>`), names only, recorded
+    /// before they are put; the clean-up deletes them.
+    #[serde(default)]
+    pub secret_parameters: Vec<String>,
 }
 
 impl RunResources {
@@ -278,6 +287,9 @@ pub struct DeleteReport {
     pub terminated_instances: Vec<String>,
     pub deleted_stack: Option<String>,
     pub deleted_objects: Vec<String>,
+    /// How many of the run's secrets were deleted from Parameter Store.
+    #[serde(default)]
+    pub deleted_secrets: u32,
     /// Kept on purpose: the training's results.
     pub kept_outputs_prefix: Option<String>,
 }

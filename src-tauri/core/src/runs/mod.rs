@@ -19,6 +19,7 @@ use crate::pipeline::{
     StepState, Tracked, Train, TrainRequest,
 };
 use crate::prices::Prices;
+use crate::secrets::RunSecrets;
 
 /// What the history says when the user stops a run.
 pub const STOPPED_MESSAGE: &str = "Stopped by you before it finished.";
@@ -169,7 +170,8 @@ impl Runs {
     }
 
     /// Checks the request (nothing is created if an input is wrong) and
-    /// opens a new run in the history, recording who starts it.
+    /// opens a new run in the history, recording who starts it. A request
+    /// that names secrets needs [`Runs::open_with_secrets`].
     pub fn open(
         &self,
         ctx: AwsContext,
@@ -177,7 +179,23 @@ impl Runs {
         request: TrainRequest,
         progress: Arc<Tracked>,
     ) -> Result<Ready, RunError> {
-        let train = self.priced(Train::new(ctx, request, progress, self.history.clone())?);
+        self.open_with_secrets(ctx, account_id, request, RunSecrets::none(), progress)
+    }
+
+    /// [`Runs::open`] for a request that names secrets: `secrets` holds their
+    /// values, read from the account's keychain (see
+    /// [`crate::accounts::Accounts::run_secrets`]) before anything is created.
+    pub fn open_with_secrets(
+        &self,
+        ctx: AwsContext,
+        account_id: &str,
+        request: TrainRequest,
+        secrets: RunSecrets,
+        progress: Arc<Tracked>,
+    ) -> Result<Ready, RunError> {
+        check_secrets(&request, &secrets)?;
+        let train = Train::new(ctx, request, progress, self.history.clone())?;
+        let train = self.priced(train.with_secrets(secrets)?);
         let guard = self.active.begin(train.run_id())?;
         self.history
             .attach_request(train.run_id(), account_id, train.request())?;
@@ -212,14 +230,29 @@ impl Runs {
         from: Step,
         progress: Arc<Tracked>,
     ) -> Result<Ready, RunError> {
+        self.resume_with_secrets(ctx, retry, from, RunSecrets::none(), progress)
+    }
+
+    /// [`Runs::resume`] for a run that names secrets (their values read from
+    /// the keychain again: a token fixed since is the one sent).
+    pub fn resume_with_secrets(
+        &self,
+        ctx: AwsContext,
+        retry: Retryable,
+        from: Step,
+        secrets: RunSecrets,
+        progress: Arc<Tracked>,
+    ) -> Result<Ready, RunError> {
+        check_secrets(&retry.request, &secrets)?;
         let guard = self.active.begin(&retry.resources.run_id)?;
-        let train = self.priced(Train::resume(
+        let train = Train::resume(
             ctx,
             retry.request,
             retry.resources,
             progress,
             self.history.clone(),
-        )?);
+        )?;
+        let train = self.priced(train.with_secrets(secrets)?);
         self.history
             .set_outcome(train.run_id(), Outcome::Running, Some(from), None, None)?;
         info!(run_id = train.run_id(), from = from.as_str(), "run resumed");
@@ -370,6 +403,17 @@ impl Runs {
             log_write(run_id, self.history.save_resources(&record.resources));
         }
     }
+}
+
+/// The values given are those of the secrets the request names.
+fn check_secrets(request: &TrainRequest, secrets: &RunSecrets) -> Result<(), RunError> {
+    if secrets.matches(&request.secrets) {
+        return Ok(());
+    }
+    Err(RunError::Pipeline(PipelineError::State(format!(
+        "the run names the secrets [{}] but their values were not read from the keychain",
+        request.secrets.join(", ")
+    ))))
 }
 
 /// The account recorded for CLI runs that used a profile, the sandbox flag

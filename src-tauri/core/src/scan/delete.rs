@@ -91,6 +91,17 @@ pub async fn delete_leftover(
             Ok(())
         }
         (_, Some(run)) => {
+            // The run's secrets go with it (names from Parameter Store: no
+            // history names them). A policy that may not list them does not
+            // keep a machine or stack from being deleted.
+            let secret_parameters = match crate::secrets::parameters::list_run(&ctx, run).await {
+                Ok(names) => names,
+                Err(e) if leftover.kind != LeftoverKind::Secrets => {
+                    tracing::warn!(run, error = %e, "the run's secrets could not be listed");
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            };
             let res = RunResources {
                 run_id: run.clone(),
                 region: leftover.region.clone(),
@@ -104,17 +115,22 @@ pub async fn delete_leftover(
                 instance_id: (leftover.kind == LeftoverKind::Machine).then(|| leftover.id.clone()),
                 training_job_name: (leftover.kind == LeftoverKind::TrainingJob)
                     .then(|| leftover.id.clone()),
+                secret_parameters,
                 ..Default::default()
             };
             pipeline::delete_resources(&ctx, &res, progress)
                 .await
                 .map(|_| ())
         }
-        (LeftoverKind::Stack | LeftoverKind::Files | LeftoverKind::TrainingJob, None) => {
-            Err(PipelineError::State(format!(
-                "{} names no run: delete it in the AWS console",
-                leftover.id
-            )))
-        }
+        (
+            LeftoverKind::Stack
+            | LeftoverKind::Files
+            | LeftoverKind::TrainingJob
+            | LeftoverKind::Secrets,
+            None,
+        ) => Err(PipelineError::State(format!(
+            "{} names no run: delete it in the AWS console",
+            leftover.id
+        ))),
     }
 }

@@ -29,6 +29,9 @@ pub enum LeftoverKind {
     /// A SageMaker training job still running (costs its machines' price).
     #[serde(rename = "trainingJob")]
     TrainingJob,
+    /// A run's secrets in Parameter Store (free, but a token left readable
+    /// in the account).
+    Secrets,
 }
 
 /// Something of easyTDV's in the account that no run of this history owns.
@@ -37,7 +40,8 @@ pub enum LeftoverKind {
 pub struct Leftover {
     pub kind: LeftoverKind,
     pub region: String,
-    /// Instance id, stack name, volume id, training job name, or `s3://bucket/prefix/`.
+    /// Instance id, stack name, volume id, training job name,
+    /// `s3://bucket/prefix/`, or a run's secrets path `/easytdv/runs/<run>/secrets`.
     pub id: String,
     pub run_id: Option<String>,
     /// What it costs per hour, when known.
@@ -125,23 +129,44 @@ pub async fn leftovers(
     }
     let per_region = stream::iter(regions)
         .map(|region| async move {
-            let scanned = match AwsContext::new_like(base, &region).await {
-                Ok(ctx) => region_leftovers(&ctx, history, prices).await,
-                Err(e) => Err(PipelineError::State(e.to_string())),
+            let (scanned, secrets) = match AwsContext::new_like(base, &region).await {
+                Ok(ctx) => {
+                    let (found, secrets) = tokio::join!(
+                        region_leftovers(&ctx, history, prices),
+                        super::secrets::secret_leftovers(&ctx, history)
+                    );
+                    (found, Some(secrets))
+                }
+                Err(e) => (Err(PipelineError::State(e.to_string())), None),
             };
-            (region, scanned)
+            (region, scanned, secrets)
         })
         .buffer_unordered(REGIONS_AT_ONCE)
         .collect::<Vec<_>>();
     let (per_region, files) = tokio::join!(per_region, super::files::file_leftovers(base, history));
     let mut scan = files;
-    for (region, scanned) in per_region {
+    for (region, scanned, secrets) in per_region {
         match scanned {
             Ok(found) => scan.leftovers.extend(found),
             Err(e) => {
                 tracing::warn!(region, error = %e, "a region of the leftovers check failed");
                 scan.failures.push(ScanFailure::new(&region, None, &e));
             }
+        }
+        // The secrets on their own row: a policy from before secrets (no
+        // ssm:DescribeParameters) keeps the rest of the region's scan.
+        match secrets {
+            Some(Ok(found)) => scan.leftovers.extend(found),
+            Some(Err(e))
+                if scan
+                    .failures
+                    .iter()
+                    .all(|f| f.region != region || f.bucket.is_some()) =>
+            {
+                tracing::warn!(region, error = %e, "the runs' secrets could not be listed");
+                scan.failures.push(ScanFailure::new(&region, None, &e));
+            }
+            _ => {}
         }
     }
     scan.leftovers.sort_by(|a, b| {

@@ -15,11 +15,13 @@ use crate::pipeline::{aws_error, sagemaker, CloudStatus, PipelineError, RunResou
 mod delete;
 mod files;
 mod leftovers;
+mod secrets;
 
 pub use delete::{delete_leftover, LastScans};
 pub use leftovers::{
     leftovers, region_leftovers, Leftover, LeftoverKind, LeftoverScan, ScanFailure,
 };
+pub use secrets::secret_leftovers;
 
 pub(crate) const APP_TAG: &str = "easytdv:app";
 pub(crate) const RUN_TAG: &str = "easytdv:run-id";

@@ -190,6 +190,11 @@ pub async fn create_bucket(ctx: &AwsContext, name: &str) {
 
 /// `POST /easytdv-api/<path>` on the sandbox (its test hooks), JSON body.
 pub fn hook(path: &str, body: serde_json::Value) {
+    hook_json(path, body);
+}
+
+/// A test hook's JSON answer.
+pub fn hook_json(path: &str, body: serde_json::Value) -> serde_json::Value {
     use std::io::{Read, Write};
     let url = endpoint();
     let host = url.trim_start_matches("http://").trim_end_matches('/');
@@ -209,6 +214,8 @@ pub fn hook(path: &str, body: serde_json::Value) {
         answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
         "{answer}"
     );
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
 }
 
 /// An S3 client of "another AWS account" (the sandbox's account 111111111111).

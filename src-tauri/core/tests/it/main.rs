@@ -23,3 +23,4 @@ mod practice;
 mod real_aws;
 mod sagemaker;
 mod sagemaker_aws;
+mod secrets;

@@ -18,8 +18,10 @@ use super::{assets, ebs_key, instance, machine, new_run_id, quotas, remote, stac
 use crate::aws::AwsContext;
 use crate::logs::{Curves, LogName};
 use crate::prices::{safety_stop, Prices};
+use crate::secrets::RunSecrets;
 
 mod follow;
+mod secrets;
 mod send;
 pub(in crate::pipeline) use follow::Watch;
 
@@ -50,6 +52,11 @@ pub struct Train {
     pub(in crate::pipeline) summary: RunSummary,
     pub(in crate::pipeline) curves: Curves,
     pub(in crate::pipeline) prices: Option<Arc<Prices>>,
+    /// The values of the secrets the request names (read from the keychain
+    /// by whoever opened the run); whether they were put in Parameter
+    /// Store by this process yet.
+    pub(in crate::pipeline) secrets: RunSecrets,
+    pub(in crate::pipeline) secrets_sent: bool,
 }
 
 impl Train {
@@ -103,6 +110,8 @@ impl Train {
             summary: RunSummary::default(),
             curves: Curves::default(),
             prices: None,
+            secrets: RunSecrets::none(),
+            secrets_sent: false,
         };
         train.save()?;
         Ok(train)
@@ -113,6 +122,20 @@ impl Train {
     pub fn with_prices(mut self, prices: Arc<Prices>) -> Self {
         self.prices = Some(prices);
         self
+    }
+
+    /// Gives the run the values of the secrets its request names (read from
+    /// the account's keychain); they must be exactly those.
+    pub fn with_secrets(mut self, secrets: RunSecrets) -> Result<Self, PipelineError> {
+        if !secrets.matches(&self.request.secrets) {
+            return Err(PipelineError::State(format!(
+                "the run asks for the secrets [{}] but was given [{}]",
+                self.request.secrets.join(", "),
+                secrets.names().join(", ")
+            )));
+        }
+        self.secrets = secrets;
+        Ok(self)
     }
 
     pub fn run_id(&self) -> &str {
@@ -261,6 +284,7 @@ impl Train {
             async move { bucket.put(&key, body).await }
         });
         futures_util::future::try_join_all(uploads).await?;
+        self.send_secrets(&|m| timer.update(m)).await?;
         Ok(PreparedEnv {
             s3_lambda_key: self.key("launch.zip"),
             s3_train_script_key: self.key(&self.entry),
@@ -596,11 +620,17 @@ impl Train {
 
     /// Starts `train.py` (or the notebook); returns the command id.
     pub async fn start_run_training(&mut self, instance_id: &str) -> Result<String, PipelineError> {
-        // Upload again: a retry picks up a fixed train.py.
+        // Upload again: a retry picks up a fixed train.py (and the
+        // keychain's current secrets).
         let bucket = self.bucket()?;
         bucket
             .put(&self.key(&self.entry), self.script.clone())
             .await?;
+        if !self.secrets_sent {
+            let run_id = self.resources.run_id.clone();
+            self.send_secrets(&|m| tracing::info!(run_id, message = m, "secrets"))
+                .await?;
+        }
         let comment = format!("easyTDV {}: run {}", self.resources.run_id, self.entry);
         let timeout = self.time_left();
         let id = self
@@ -670,6 +700,11 @@ impl Train {
 
     /// With the traceback's last frame.
     fn training_failure(&self, o: &CommandOutcome) -> PipelineError {
+        if secrets::unreadable(o.exit_code, &o.stderr_tail) {
+            return PipelineError::SecretsUnreadable {
+                tail: remote::tail(o, 10),
+            };
+        }
         send::scripts_refused(o).unwrap_or_else(|| PipelineError::TrainingFailed {
             status: o.status.clone(),
             exit_code: o.exit_code,

@@ -34,6 +34,9 @@ impl Train {
             ("EASYTDV_IDLE_AFTER_FAILURE_MIN", idle),
             ("EASYTDV_ENTRY", self.entry.clone()),
         ];
+        if script == Script::Train {
+            vars.extend(self.secret_exports());
+        }
         if script == Script::Install {
             let key = self.current_cache_key(&image);
             let recorded = self.state.cache_archive(&self.resources.bucket, &key)?;
