@@ -14,13 +14,18 @@
 #                                       the archive the app recorded for that key and its SHA-256
 #                                       (no restore without them: an archive no one vouches for is not used)
 #   EASYTDV_CACHE_SAVE                  0: this run may not write that key (its role allows another), no save
+#   EASYTDV_MANIFEST_SHA256             the project's manifest (<prefix>/project.json) has this SHA-256
+#   EASYTDV_REQUIREMENTS                the requirements file's path in the project (empty: <prefix>/requirements.txt)
 #   EASYTDV_HOME                        base directory (default /opt/easytdv; the sandbox sets it)
 #   EASYTDV_CACHE_PREFIX                cache key prefix in the bucket (default easytdv/cache)
 #   EASYTDV_IDLE_AFTER_FAILURE_MIN      shut the machine down this long after a failure (default 60)
 #   EASYTDV_LOG_INTERVAL                seconds between log uploads at first (default 2; up to 10 s later)
 #   EASYTDV_LOG_CHUNK_BYTES             size of a sealed log chunk (default 1048576)
 #
-# 1 download   train.py + requirements.txt, one helper call (both at once)
+# 1 download   the project (EASYTDV_MANIFEST_SHA256 given: <prefix>/project.json and
+#              easytdv/blobs/<sha256>, each checked, into $EASYTDV_HOME/project;
+#              EASYTDV_REQUIREMENTS: the requirements file's path in it), else
+#              train.py + requirements.txt, one helper call (both at once)
 # 2 python     the Deep Learning AMI's PyTorch environment, else python3.12
 #              (installed with dnf when missing), else python3 >= 3.10
 # 3 env        uv (pinned, its wheel checked against the SHA-256 below; from
@@ -45,7 +50,8 @@
 # "easytdv: using the preinstalled torch <version>",
 # "easytdv: machine will shut down at <ISO time> unless you retry",
 # "easytdv: requirements installed" (the last line of a success).
-# Exit codes: 0 ok, 2 missing setting, 3 download failed, 4 no environment
+# Exit codes: 0 ok, 2 missing setting, 3 download failed, 81 the project in
+# the bucket is not the one the app sent (not used), 4 no environment
 # (venv could not be created), 5 the requirements could not be installed,
 # 6 no Python >= 3.10 on the machine and none could be installed.
 # On any failure the machine schedules its own shutdown (see templates/README.md).
@@ -101,14 +107,29 @@ export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$CACHE_DIR/pip}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off
 mkdir -p "$RUN_DIR" "$CACHE_DIR"
 
-# --- 1 download: both inputs in one call --------------------------------------
+# --- 1 download: the project (or both inputs) --------------------------------
 t0="$(now_us)"
 say "downloading inputs from $SOURCE/"
-rm -f "$RUN_DIR/train.py" "$REQ"
-s3_get "$SOURCE/train.py" "$RUN_DIR/train.py" "$SOURCE/requirements.txt" "$REQ"
-for name in train.py requirements.txt; do
-    [ -f "$RUN_DIR/$name" ] || fail 3 "could not download $SOURCE/$name"
-done
+WORK_DIR="$RUN_DIR"
+if [ -n "${EASYTDV_MANIFEST_SHA256:-}" ]; then
+    materialise_project 3
+    WORK_DIR="$PROJECT_DIR"
+    if [ -n "${EASYTDV_REQUIREMENTS:-}" ]; then
+        # Inside the project: its -r and -c lines find their files beside it.
+        REQ="$PROJECT_DIR/$EASYTDV_REQUIREMENTS"
+        [ -f "$REQ" ] || fail 3 "the project has no $EASYTDV_REQUIREMENTS"
+    else
+        rm -f "$REQ"
+        s3_get "$SOURCE/requirements.txt" "$REQ"
+        [ -f "$REQ" ] || fail 3 "could not download $SOURCE/requirements.txt"
+    fi
+else
+    rm -f "$RUN_DIR/train.py" "$REQ"
+    s3_get "$SOURCE/train.py" "$RUN_DIR/train.py" "$SOURCE/requirements.txt" "$REQ"
+    for name in train.py requirements.txt; do
+        [ -f "$RUN_DIR/$name" ] || fail 3 "could not download $SOURCE/$name"
+    done
+fi
 phase_line download $(($(now_us) - t0))
 
 # --- 2 python -------------------------------------------------------------------
@@ -228,7 +249,7 @@ pip_prepare() { # pip in the environment, upgraded once
         || warn "could not upgrade pip in the environment; going on with $("$ENV_PY" -m pip --version 2>&1 | cut -d' ' -f2)"
 }
 install_online() {
-    cd "$RUN_DIR" || return 1
+    cd "$WORK_DIR" || return 1
     if [ "$INSTALLER" = uv ]; then
         "$UV" pip install --no-progress --python "$ENV_PY" -r "$REQ" && return 0
         say "installer pip (uv could not install the requirements)"
@@ -245,7 +266,7 @@ install_online() {
     fi
 }
 install_offline() { # from the restored cache only
-    cd "$RUN_DIR" || return 1
+    cd "$WORK_DIR" || return 1
     if [ "$INSTALLER" = uv ]; then
         if [ -d "$WHEELHOUSE" ]; then
             "$UV" pip install --no-progress --offline --no-index --find-links "$WHEELHOUSE" --python "$ENV_PY" -r "$REQ"

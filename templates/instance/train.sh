@@ -11,8 +11,11 @@
 # EASYTDV_LOG_INTERVAL (default 2), EASYTDV_LOG_CHUNK_BYTES (default 1048576);
 # the cache's exports are install.sh's (its save, left in cache-save.sh, runs here).
 #
-# 1 download   train.py again (a retry runs the fixed script), one call
-# 2 train      $EASYTDV_HOME/venv/bin/python -u train.py in $EASYTDV_HOME/run,
+# 1 download   the project again (EASYTDV_MANIFEST_SHA256: only what changed, each
+#              file checked; EASYTDV_ENTRY: the script's path in it), else train.py
+#              again (a retry runs the fixed script), one call
+# 2 train      $EASYTDV_HOME/venv/bin/python -u <entry> from the project's root
+#              ($EASYTDV_HOME/project; $EASYTDV_HOME/run without a project),
 #              OUTPUT_DIR=$EASYTDV_HOME/outputs (emptied first); SIGTERM stops it
 # 3 upload     ALWAYS, one helper call (8 files at a time; files over 64 MiB
 #              with `aws s3 sync`, in parts) of OUTPUT_DIR plus the plain logs
@@ -29,7 +32,8 @@
 # "easytdv: machine will shut down at <ISO time> (training finished, outputs uploaded)",
 # "easytdv: training finished" (the last line of a success).
 # Exit code: the training's exit code; 2 missing setting, not installed, or
-# train.py could not be downloaded; 90 training succeeded but the upload failed.
+# train.py could not be downloaded; 81 the project in the bucket is not the one
+# the app sent (not used); 90 training succeeded but the upload failed.
 #
 # AWS-RunShellScript may start the script with sh; re-run it with bash.
 if [ -z "${BASH_VERSION:-}" ] && [ -f "$0" ]; then exec bash "$0"; fi
@@ -63,7 +67,15 @@ fi
 # --- 1 download ---------------------------------------------------------------
 t0="$(now_us)"
 mkdir -p "$RUN_DIR"
-if ! s3_get "$SOURCE/train.py" "$RUN_DIR/train.py"; then
+WORK_DIR="$RUN_DIR"
+ENTRY="train.py"
+if [ -n "${EASYTDV_MANIFEST_SHA256:-}" ]; then
+    # The project again (a retry runs the fixed files; unchanged ones stay).
+    materialise_project 2
+    WORK_DIR="$PROJECT_DIR"
+    ENTRY="${EASYTDV_ENTRY:-train.py}"
+    [ -f "$WORK_DIR/$ENTRY" ] || fail 2 "the project has no $ENTRY"
+elif ! s3_get "$SOURCE/train.py" "$RUN_DIR/train.py"; then
     fail 2 "could not download train.py from $SOURCE/"
 fi
 phase_line download $(($(now_us) - t0))
@@ -97,10 +109,11 @@ stop_save() {
 # --- 2 train ------------------------------------------------------------------
 rm -rf "$OUTPUT_DIR"
 mkdir -p "$OUTPUT_DIR"
-cd "$RUN_DIR" || exit 2
+# From the project's root: its imports and relative paths work as at home.
+cd "$WORK_DIR" || exit 2
 say "training started (OUTPUT_DIR=$OUTPUT_DIR)"
 t0="$(now_us)"
-"$PYTHON" -u "$RUN_DIR/train.py" &
+"$PYTHON" -u "$WORK_DIR/$ENTRY" &
 child=$!
 # On a stop request, stop the training (and the save), then still upload what it wrote.
 trap 'warn "stop requested, stopping training"; kill -TERM "$child" 2>/dev/null; stop_save' TERM INT

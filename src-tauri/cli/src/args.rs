@@ -124,6 +124,7 @@ impl TrainArgs {
             max_runtime_hours: self.max_hours,
             budget_usd: self.budget,
             engine: self.engine(),
+            project_dir: None,
         }
     }
 }

@@ -209,6 +209,7 @@ mod tests {
             max_runtime_hours: 2,
             budget_usd: None,
             engine: Default::default(),
+            project_dir: None,
         };
         let chosen = Chosen::default();
         chosen.add_file(&script);

@@ -23,6 +23,7 @@ fn a_cli_run_in_progress_is_not_marked_interrupted() {
         max_runtime_hours: 24,
         budget_usd: None,
         engine: Default::default(),
+        project_dir: None,
     };
     for (id, account) in [
         ("20260101-000000-cccccc", "cli"),

@@ -313,7 +313,7 @@ impl Explain for PipelineError {
                 PipelineError::Input(e) => return e.hint(),
                 PipelineError::Project(e) => return e.hint(),
                 PipelineError::ProjectRefused { .. } => {
-                    "A file of the project in the bucket (easytdv/blobs/) was changed after easyTDV sent it, so the machine did not use it; easyTDV removed it. Retry the step (it is sent again); if it happens again, check who else may write to this bucket."
+                    "A file of the project in the bucket (easytdv/blobs/) was changed after easyTDV sent it, so the machine did not use it. Retry the step: easyTDV sends it again. If it happens again, check who else may write to this bucket."
                 }
                 PipelineError::QuotaTooLow { .. } | PipelineError::TrainingQuotaTooLow { .. } => "Ask AWS for a higher quota in the Service Quotas console.",
                 PipelineError::BudgetTooSmall { .. } => "Raise the budget cap, or pick a cheaper machine.",

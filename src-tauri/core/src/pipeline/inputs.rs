@@ -343,18 +343,34 @@ pub fn check_engine_region(engine: &Engine, region: &str) -> Result<(), InputErr
     }
 }
 
-/// The inputs once checked: the request and the two files' bytes.
+/// The inputs once checked: the request, the two files' bytes and the
+/// project's files.
 #[derive(Debug, Clone)]
 pub struct CheckedInputs {
     pub request: TrainRequest,
     pub script: Vec<u8>,
     pub requirements: Vec<u8>,
+    pub project: crate::project::ProjectInputs,
 }
 
-/// Checks every field of a request; reads both files.
-pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError> {
+/// Checks every field of a request; reads both files and selects the
+/// project's files (the script's folder unless another is given).
+pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, super::PipelineError> {
     let (_, script) = read_input(FileKind::Script, &request.script_path)?;
     let (_, requirements) = read_input(FileKind::Requirements, &request.requirements_path)?;
+    check_fields(request)?;
+    let root = crate::project::project_root(&request.script_path, request.project_dir.as_deref());
+    let project = crate::project::check(&root, &request.script_path, &request.requirements_path)?;
+    Ok(CheckedInputs {
+        request: request.clone(),
+        script,
+        requirements,
+        project,
+    })
+}
+
+/// Every field but the files.
+fn check_fields(request: &TrainRequest) -> Result<(), InputError> {
     check_bucket(&request.bucket)?;
     if !is_region_code(&request.region) || crate::regions::region(&request.region).is_none() {
         return Err(InputError::BadRegion(request.region.clone()));
@@ -381,11 +397,7 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
     if !(1..=MAX_RUNTIME_HOURS).contains(&request.max_runtime_hours) {
         return Err(InputError::BadMaxRuntime(request.max_runtime_hours));
     }
-    Ok(CheckedInputs {
-        request: request.clone(),
-        script,
-        requirements,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -28,6 +28,11 @@ pub struct TrainRequest {
     /// not used).
     #[serde(default)]
     pub engine: Engine,
+    /// The project folder: every file in it is sent (but what `.gitignore`
+    /// and `.easytdvignore` leave out) and the script runs from it. `None`:
+    /// the script's own folder.
+    #[serde(default)]
+    pub project_dir: Option<PathBuf>,
 }
 
 /// Where a run's training runs.

@@ -44,6 +44,8 @@ pub enum ProjectError {
         line: usize,
         url: String,
     },
+    #[error("the path {0} is too long for the machine's command (at most {1} bytes)")]
+    PathTooLong(String, usize),
     #[error("{} changed while easyTDV was sending it", .0)]
     ChangedWhileSending(String),
 }
@@ -59,6 +61,7 @@ impl Explain for ProjectError {
             ProjectError::Unreadable { .. } => "project_file_unreadable",
             ProjectError::BadInclude { .. } => "requirements_bad_include",
             ProjectError::InsecureIndex { .. } => "requirements_insecure_index",
+            ProjectError::PathTooLong(..) => "project_path_too_long",
             ProjectError::ChangedWhileSending(_) => "project_changed_while_sending",
         }
     }
@@ -85,6 +88,9 @@ impl Explain for ProjectError {
             }
             ProjectError::InsecureIndex { .. } => {
                 "Use the index's https:// address.".into()
+            }
+            ProjectError::PathTooLong(..) => {
+                "Move the script (or requirements file) closer to the project folder, or choose a project folder nearer to it.".into()
             }
             ProjectError::ChangedWhileSending(_) => {
                 "Wait until the file stops changing (a program may still be writing it), then start again.".into()

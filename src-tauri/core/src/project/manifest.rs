@@ -42,6 +42,7 @@ pub fn safe_path(path: &str) -> bool {
         && path.len() <= MAX_PATH
         && !path.starts_with('/')
         && !path.contains(['\0', '\\'])
+        && !path.chars().any(char::is_control)
         && path
             .split('/')
             .all(|part| !part.is_empty() && part != "." && part != "..")
@@ -194,6 +195,7 @@ mod tests {
             "..",
             "a\\..\\b",
             "a\0b",
+            "a\nb",
             &"x".repeat(MAX_PATH + 1),
         ] {
             assert!(!safe_path(bad), "{bad:?}");

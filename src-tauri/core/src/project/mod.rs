@@ -13,7 +13,7 @@ pub mod manifest;
 mod multipart;
 pub mod requirements;
 pub mod select;
-mod summary;
+pub mod summary;
 pub mod upload;
 pub mod words;
 

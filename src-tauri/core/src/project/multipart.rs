@@ -314,7 +314,10 @@ mod tests {
         assert_eq!(part_size(2 * 1024 * 1024 * 1024), PART);
         let huge = 500 * 1024 * 1024 * 1024u64;
         let p = part_size(huge);
-        assert!(huge.div_ceil(p) <= 10_000 && p.is_multiple_of(1 << 20), "{p}");
+        assert!(
+            huge.div_ceil(p) <= 10_000 && p.is_multiple_of(1 << 20),
+            "{p}"
+        );
     }
 
     #[test]

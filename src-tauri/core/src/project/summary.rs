@@ -15,6 +15,9 @@ use super::words::{bytes, files};
 pub const WARN_BYTES: u64 = 100_000_000;
 /// A file this big is probably data.
 pub const BIG_FILE: u64 = 10_000_000;
+/// The longest path of the script or requirements file in the project
+/// (both travel in the machine's command, which stays small).
+pub const MAX_NAMED_PATH: usize = 300;
 /// How many of the largest files are shown.
 const SHOWN: usize = 5;
 
@@ -48,6 +51,15 @@ pub fn check(
     if !croot.is_dir() {
         return Err(ProjectError::RootNotAFolder(root.into()));
     }
+    let inside = std::fs::canonicalize(entry)
+        .ok()
+        .and_then(|e| relative(&croot, &e));
+    if inside.is_none() {
+        return Err(ProjectError::EntryOutside {
+            entry: entry.into(),
+            root: root.into(),
+        });
+    }
     let included = requirements::includes(&croot, requirements)?;
     let mut also: Vec<PathBuf> = vec![requirements.to_path_buf()];
     also.extend(included.iter().map(|i| i.path.clone()));
@@ -55,6 +67,11 @@ pub fn check(
     let requirements = std::fs::canonicalize(requirements)
         .ok()
         .and_then(|c| relative(&selection.root, &c));
+    for named in std::iter::once(&selection.entry).chain(requirements.as_ref()) {
+        if named.len() > MAX_NAMED_PATH {
+            return Err(ProjectError::PathTooLong(named.clone(), MAX_NAMED_PATH));
+        }
+    }
     Ok(ProjectInputs {
         selection,
         requirements,

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
-use futures_util::{stream, StreamExt};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::error::ProjectError;
 use super::manifest::Manifest;
@@ -139,12 +139,14 @@ async fn put_blob(
 }
 
 /// Sends what the bucket lacks of `manifest` (whose files are `selection`'s),
-/// then the manifest itself to `manifest_key`.
+/// and the blobs named in `resend` whatever the bucket holds, then the
+/// manifest itself to `manifest_key`.
 pub async fn send(
     bucket: &RunBucket<'_>,
     selection: &Selection,
     manifest: &Manifest,
     manifest_key: &str,
+    resend: &std::collections::HashSet<String>,
     resume_dir: Option<&std::path::Path>,
     progress: Progress<'_>,
 ) -> Result<SendReport, PipelineError> {
@@ -153,7 +155,8 @@ pub async fn send(
     let mut changed = 0;
     for (f, sel) in manifest.files.iter().zip(&selection.files) {
         debug_assert_eq!(f.path, sel.rel);
-        let present = have.get(&blob_key(&f.sha256)) == Some(&f.size);
+        let present =
+            have.get(&blob_key(&f.sha256)) == Some(&f.size) && !resend.contains(&f.sha256);
         if present {
             continue;
         }
@@ -166,19 +169,26 @@ pub async fn send(
     let sent = AtomicU64::new(0);
     progress(0, to_send);
     let (big, small): (Vec<_>, Vec<_>) = todo.iter().partition(|t| t.2 >= MULTIPART_FROM);
-    let mut uploads = stream::iter(small.iter().map(|(sha, rel, size, path)| {
-        let sent = &sent;
-        async move {
-            put_blob(bucket, path, rel, sha, *size).await?;
-            progress(sent.fetch_add(*size, Ordering::Relaxed) + size, to_send);
-            Ok::<_, PipelineError>(())
+    let mut waiting = small.into_iter();
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        while in_flight.len() < FILES_AT_ONCE {
+            let Some(&(sha, rel, size, path)) = waiting.next() else {
+                break;
+            };
+            in_flight
+                .push(async move { put_blob(bucket, path, rel, sha, size).await.map(|()| size) });
         }
-    }))
-    .buffer_unordered(FILES_AT_ONCE);
-    while let Some(done) = uploads.next().await {
-        done?;
+        match in_flight.next().await {
+            Some(done) => {
+                let size = done?;
+                progress(sent.fetch_add(size, Ordering::Relaxed) + size, to_send);
+            }
+            None => break,
+        }
     }
-    for &(sha, rel, size, path) in &big {
+    for t in &big {
+        let (sha, rel, size, path) = **t;
         let base = sent.load(Ordering::Relaxed);
         let part_progress = |n: u64| progress(base + n, to_send);
         multipart::put(

@@ -61,6 +61,7 @@ pub fn request(case: &str, bucket: &str) -> TrainRequest {
         max_runtime_hours: 2,
         budget_usd: None,
         engine: Default::default(),
+        project_dir: None,
     }
 }
 

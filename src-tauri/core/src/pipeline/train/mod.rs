@@ -20,6 +20,7 @@ use crate::logs::{Curves, LogName};
 use crate::prices::{safety_stop, Prices};
 
 mod follow;
+mod project;
 mod send;
 pub(in crate::pipeline) use follow::Watch;
 
@@ -48,6 +49,12 @@ pub struct Train {
     pub(in crate::pipeline) summary: RunSummary,
     pub(in crate::pipeline) curves: Curves,
     pub(in crate::pipeline) prices: Option<Arc<Prices>>,
+    /// The project's files, as last checked.
+    pub(in crate::pipeline) project: crate::project::ProjectInputs,
+    /// What was last sent of it (`None`: not yet in this session).
+    pub(in crate::pipeline) project_sent: Option<project::Sent>,
+    /// Blobs the machine refused: sent again, whatever the bucket holds.
+    pub(in crate::pipeline) resend: std::collections::HashSet<String>,
 }
 
 impl Train {
@@ -100,6 +107,9 @@ impl Train {
             summary: RunSummary::default(),
             curves: Curves::default(),
             prices: None,
+            project: checked.project,
+            project_sent: None,
+            resend: Default::default(),
         };
         train.save()?;
         Ok(train)
@@ -166,7 +176,11 @@ impl Train {
         let timer = self.timer(Step::Prepare, "Checking the machine type and image");
         let result = self.prepare_inner(&timer).await;
         let place = format!("s3://{}/{}/", self.resources.bucket, self.resources.prefix);
-        timer.finish(result, |_| format!("Uploaded 3 files to {place}"))
+        let sent = self.project_sent.as_ref().map(|s| s.report.line());
+        timer.finish(result, |_| match sent {
+            Some(line) => format!("Project: {line}; the run's files are in {place}"),
+            None => format!("Uploaded 3 files to {place}"),
+        })
     }
 
     async fn prepare_inner(
@@ -255,6 +269,7 @@ impl Train {
             bucket.put(&b.0, b.1),
             bucket.put(&c.0, c.1)
         )?;
+        self.send_project(&|m| timer.update(m)).await?;
         Ok(PreparedEnv {
             s3_lambda_key: self.key("launch.zip"),
             s3_train_script_key: self.key("train.py"),
@@ -543,6 +558,8 @@ impl Train {
         // Upload again: a retry picks up a fixed requirements.txt.
         let key = self.key("requirements.txt");
         self.bucket()?.put(&key, self.requirements.clone()).await?;
+        self.send_project(&|m| tracing::info!(message = m, "project"))
+            .await?;
         let comment = format!("easyTDV {}: install requirements", self.resources.run_id);
         let timeout = INSTALL_TIMEOUT.min(self.time_left());
         let id = self
@@ -569,7 +586,7 @@ impl Train {
                 .follow(&timer, instance_id, &cmd, INSTALL_TIMEOUT, LogName::Install)
                 .await?;
             if !outcome.succeeded() {
-                return Err(self.install_failure(&outcome));
+                return Err(self.command_failure(&outcome, Step::Requirements));
             }
             Ok(outcome)
         }
@@ -590,9 +607,11 @@ impl Train {
 
     /// Starts `train.py`; returns the command id.
     pub async fn start_run_training(&mut self, instance_id: &str) -> Result<String, PipelineError> {
-        // Upload again: a retry picks up a fixed train.py.
+        // Upload again: a retry picks up a fixed train.py (and project).
         let key = self.key("train.py");
         self.bucket()?.put(&key, self.script.clone()).await?;
+        self.send_project(&|m| tracing::info!(message = m, "project"))
+            .await?;
         let comment = format!("easyTDV {}: run train.py", self.resources.run_id);
         let timeout = self.time_left();
         let id = self
@@ -617,7 +636,7 @@ impl Train {
                 .follow(&timer, instance_id, &cmd, limit, LogName::Train)
                 .await?;
             if !outcome.succeeded() {
-                return Err(self.training_failure(&outcome));
+                return Err(self.command_failure(&outcome, Step::Training));
             }
             Ok(outcome)
         }
