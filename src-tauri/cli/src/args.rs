@@ -40,12 +40,16 @@ pub struct Access {
 
 #[derive(Args, Clone)]
 pub struct TrainArgs {
-    /// The training script (train.py).
+    /// The training script (train.py); it runs from the project folder.
     #[arg(long)]
     pub script: PathBuf,
-    /// The requirements file (requirements.txt).
+    /// The project folder, sent with the script (all but what .gitignore and
+    /// .easytdvignore leave out); default: the script's folder.
     #[arg(long)]
-    pub requirements: PathBuf,
+    pub project: Option<PathBuf>,
+    /// The requirements file; default: requirements.txt in the project folder.
+    #[arg(long)]
+    pub requirements: Option<PathBuf>,
     /// Where the training runs: one EC2 machine, or a SageMaker training job.
     #[arg(long, value_enum, default_value_t = EngineArg::Ec2)]
     pub engine: EngineArg,
@@ -105,6 +109,15 @@ impl TrainArgs {
         }
     }
 
+    /// `--requirements`, else requirements.txt in the project folder (the
+    /// run's check says so when there is none).
+    pub fn requirements_path(&self) -> PathBuf {
+        self.requirements.clone().unwrap_or_else(|| {
+            easytdv_core::project::project_root(&self.script, self.project.as_deref())
+                .join("requirements.txt")
+        })
+    }
+
     pub fn request(&self) -> TrainRequest {
         let default_type = match self.engine {
             EngineArg::Ec2 => "t3.medium",
@@ -112,7 +125,7 @@ impl TrainArgs {
         };
         TrainRequest {
             script_path: self.script.clone(),
-            requirements_path: self.requirements.clone(),
+            requirements_path: self.requirements_path(),
             instance_type: self
                 .instance_type
                 .clone()
@@ -124,7 +137,7 @@ impl TrainArgs {
             max_runtime_hours: self.max_hours,
             budget_usd: self.budget,
             engine: self.engine(),
-            project_dir: None,
+            project_dir: self.project.clone(),
         }
     }
 }

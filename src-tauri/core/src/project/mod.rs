@@ -20,7 +20,7 @@ pub mod words;
 pub use error::ProjectError;
 pub use manifest::{Manifest, ManifestFile};
 pub use select::{project_root, SelectedFile, Selection};
-pub use summary::{check, warning, ProjectFile, ProjectInputs, ProjectSummary};
+pub use summary::{check, check_entry, warning, ProjectFile, ProjectInputs, ProjectSummary};
 pub use upload::{blob_key, SendReport, BLOB_PREFIX};
 
 /// The manifest's name under the run's prefix.

@@ -51,15 +51,7 @@ pub fn check(
     if !croot.is_dir() {
         return Err(ProjectError::RootNotAFolder(root.into()));
     }
-    let inside = std::fs::canonicalize(entry)
-        .ok()
-        .and_then(|e| relative(&croot, &e));
-    if inside.is_none() {
-        return Err(ProjectError::EntryOutside {
-            entry: entry.into(),
-            root: root.into(),
-        });
-    }
+    check_entry(root, entry)?;
     let included = requirements::includes(&croot, requirements)?;
     let mut also: Vec<PathBuf> = vec![requirements.to_path_buf()];
     also.extend(included.iter().map(|i| i.path.clone()));
@@ -77,6 +69,22 @@ pub fn check(
         requirements,
         included,
     })
+}
+
+/// The entry script must be inside the project folder (checked first: the
+/// other mistakes follow from that one).
+pub fn check_entry(root: &Path, entry: &Path) -> Result<(), ProjectError> {
+    let croot = std::fs::canonicalize(root).map_err(|_| ProjectError::RootMissing(root.into()))?;
+    match std::fs::canonicalize(entry)
+        .ok()
+        .and_then(|e| relative(&croot, &e))
+    {
+        Some(_) => Ok(()),
+        None => Err(ProjectError::EntryOutside {
+            entry: entry.into(),
+            root: root.into(),
+        }),
+    }
 }
 
 /// One of the largest files.
