@@ -41,13 +41,7 @@ fn tell_project(project: &easytdv_core::project::ProjectInputs) {
         let largest: Vec<String> = summary
             .largest
             .iter()
-            .map(|f| {
-                format!(
-                    "{} ({})",
-                    f.path,
-                    easytdv_core::project::words::bytes(f.size_bytes as u64)
-                )
-            })
+            .map(|f| format!("{} ({})", f.path, f.size))
             .collect();
         eprintln!("  largest: {}", largest.join(", "));
     }

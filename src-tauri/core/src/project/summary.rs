@@ -38,6 +38,15 @@ pub fn check(
     entry: &Path,
     requirements: &Path,
 ) -> Result<ProjectInputs, ProjectError> {
+    check_optional(root, entry, Some(requirements))
+}
+
+/// [`check`], with no requirements file yet (the Code step before one is chosen).
+pub fn check_optional(
+    root: &Path,
+    entry: &Path,
+    requirements: Option<&Path>,
+) -> Result<ProjectInputs, ProjectError> {
     let croot = match std::fs::canonicalize(root) {
         Ok(c) => c,
         Err(_) if !root.exists() => return Err(ProjectError::RootMissing(root.into())),
@@ -52,12 +61,15 @@ pub fn check(
         return Err(ProjectError::RootNotAFolder(root.into()));
     }
     check_entry(root, entry)?;
-    let included = requirements::includes(&croot, requirements)?;
-    let mut also: Vec<PathBuf> = vec![requirements.to_path_buf()];
+    let included = match requirements {
+        Some(r) => requirements::includes(&croot, r)?,
+        None => Vec::new(),
+    };
+    let mut also: Vec<PathBuf> = requirements.iter().map(|r| r.to_path_buf()).collect();
     also.extend(included.iter().map(|i| i.path.clone()));
     let selection = select::select(root, entry, &also)?;
-    let requirements = std::fs::canonicalize(requirements)
-        .ok()
+    let requirements = requirements
+        .and_then(|r| std::fs::canonicalize(r).ok())
         .and_then(|c| relative(&selection.root, &c));
     for named in std::iter::once(&selection.entry).chain(requirements.as_ref()) {
         if named.len() > MAX_NAMED_PATH {
@@ -93,6 +105,8 @@ pub fn check_entry(root: &Path, entry: &Path) -> Result<(), ProjectError> {
 pub struct ProjectFile {
     pub path: String,
     pub size_bytes: f64,
+    /// "1.2 GB", as the rest of the summary says sizes.
+    pub size: String,
 }
 
 /// What will be sent.
@@ -105,6 +119,8 @@ pub struct ProjectSummary {
     pub entry: String,
     pub file_count: u32,
     pub total_bytes: f64,
+    /// "214 files, 1.3 MB".
+    pub headline: String,
     /// The largest files, largest first.
     pub largest: Vec<ProjectFile>,
     /// "1.2 GB in 3 files: is this data? …" when the project is large.
@@ -152,11 +168,13 @@ impl ProjectSummary {
             entry: s.entry.clone(),
             file_count: u32::try_from(s.files.len()).unwrap_or(u32::MAX),
             total_bytes: s.total_bytes() as f64,
+            headline: format!("{}, {}", files(s.files.len()), bytes(s.total_bytes())),
             largest: select::largest(&s.files, SHOWN)
                 .into_iter()
                 .map(|f| ProjectFile {
                     path: f.rel.clone(),
                     size_bytes: f.size as f64,
+                    size: bytes(f.size),
                 })
                 .collect(),
             warning: warning(s),
@@ -168,10 +186,6 @@ impl ProjectSummary {
 
     /// One line: "214 files, 1.3 MB".
     pub fn line(&self) -> String {
-        format!(
-            "{}, {}",
-            files(self.file_count as usize),
-            bytes(self.total_bytes as u64)
-        )
+        self.headline.clone()
     }
 }
