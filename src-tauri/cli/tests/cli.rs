@@ -85,6 +85,13 @@ async fn train_succeeds_prints_a_timeline_and_cleans_up() {
             "{label} missing in:\n{out}"
         );
     }
+    // What was sent of the project (the fixture's folder: train.py and requirements.txt).
+    assert!(
+        out.contains(&format!(
+            "Project: 2 files sent (507 bytes); the run's files are in s3://{b}/"
+        )),
+        "{out}"
+    );
     let run_id = run_id_of(&out);
     assert!(
         out.trim_end()
