@@ -35,7 +35,9 @@
 #              restored before the install (offline install) when its SHA-256
 #              is the one the app recorded; after a fresh install, train.sh
 #              saves it while train.py runs
-# 5 install    `uv pip install -r requirements.txt` (pip's format), pip as fallback
+# 5 install    `uv pip install -r requirements.txt` (pip's format), pip as fallback;
+#              a project whose requirements are its uv.lock (EASYTDV_REQUIREMENTS=uv.lock,
+#              pyproject.toml beside it): `uv sync --frozen`, exactly the lock (uv only)
 # Everything it prints is also in $EASYTDV_HOME/logs/install.log as
 # "<epoch ms> <o|e> <text>" lines, shipped in chunks to outputs/_logs/install/.
 #
@@ -131,6 +133,9 @@ else
     done
 fi
 phase_line download $(($(now_us) - t0))
+# The project's uv.lock (at its root, beside pyproject.toml): installed as locked.
+LOCK=""
+[ "${EASYTDV_REQUIREMENTS:-}" = uv.lock ] && LOCK=1
 
 # --- 2 python -------------------------------------------------------------------
 py_version() { "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null; }
@@ -224,7 +229,9 @@ create_env() { # create_env: a fresh environment at $VENV for $INSTALLER; sets E
     ENV_PY="$VENV/bin/python"
 }
 t0="$(now_us)"
-if grep -qEv '^[[:space:]]*(#.*)?$' "$REQ"; then
+if [ -n "$LOCK" ]; then
+    cp "$REQ" "$NORM" || fail 5 "could not read uv.lock"
+elif grep -qEv '^[[:space:]]*(#.*)?$' "$REQ"; then
     "$PY" "$HELPER" reqs "$REQ" "$NORM" >/dev/null || fail 5 "could not read requirements.txt"
 else
     : >"$NORM" # only blank lines and comments: nothing to install (no helper start)
@@ -232,6 +239,8 @@ fi
 if find_uv; then
     INSTALLER=uv
     say "installer uv $UV_PIN"
+elif [ -n "$LOCK" ]; then
+    fail 5 "the project's uv.lock is installed with uv, which this machine cannot have ($UV_WHY); add a requirements.txt to install with pip instead"
 else
     INSTALLER=pip
     say "installer pip ($UV_WHY)"
@@ -248,8 +257,17 @@ pip_prepare() { # pip in the environment, upgraded once
     "$ENV_PY" -m pip install --upgrade --retries 1 --timeout 15 pip \
         || warn "could not upgrade pip in the environment; going on with $("$ENV_PY" -m pip --version 2>&1 | cut -d' ' -f2)"
 }
+uv_sync() { # uv_sync [--offline]: exactly the lock, into $VENV (never a .venv in the project)
+    # --inexact: what the environment already has (the Deep Learning AMI's torch) stays.
+    UV_PROJECT_ENVIRONMENT="$VENV" "$UV" sync --frozen --inexact --no-progress --python "$ENV_PY" "$@"
+}
 install_online() {
     cd "$WORK_DIR" || return 1
+    if [ -n "$LOCK" ]; then
+        say "installing exactly what uv.lock says (uv sync --frozen)"
+        uv_sync
+        return
+    fi
     if [ "$INSTALLER" = uv ]; then
         "$UV" pip install --no-progress --python "$ENV_PY" -r "$REQ" && return 0
         say "installer pip (uv could not install the requirements)"
@@ -267,6 +285,10 @@ install_online() {
 }
 install_offline() { # from the restored cache only
     cd "$WORK_DIR" || return 1
+    if [ -n "$LOCK" ]; then
+        uv_sync --offline
+        return
+    fi
     if [ "$INSTALLER" = uv ]; then
         if [ -d "$WHEELHOUSE" ]; then
             "$UV" pip install --no-progress --offline --no-index --find-links "$WHEELHOUSE" --python "$ENV_PY" -r "$REQ"

@@ -109,12 +109,14 @@ impl TrainArgs {
         }
     }
 
-    /// `--requirements`, else requirements.txt in the project folder (the
-    /// run's check says so when there is none).
+    /// `--requirements`, else requirements.txt in the project folder, else
+    /// its uv.lock beside pyproject.toml (the run's check says so when there
+    /// is none).
     pub fn requirements_path(&self) -> PathBuf {
         self.requirements.clone().unwrap_or_else(|| {
-            easytdv_core::project::project_root(&self.script, self.project.as_deref())
-                .join("requirements.txt")
+            let root = easytdv_core::project::project_root(&self.script, self.project.as_deref());
+            easytdv_core::project::requirements::default_requirements(&root)
+                .unwrap_or_else(|| root.join("requirements.txt"))
         })
     }
 

@@ -68,7 +68,7 @@ pub async fn train(args: TrainArgs) -> CliResult {
     }
     if args.requirements.is_none() && !args.requirements_path().is_file() {
         eprintln!(
-            "error: there is no requirements.txt in the project folder {}\nwhat to do: give the requirements file with --requirements FILE (an empty file when the script needs no packages)",
+            "error: there is no requirements.txt (nor pyproject.toml with uv.lock) in the project folder {}\nwhat to do: give the requirements file with --requirements FILE (an empty file when the script needs no packages)",
             root.display()
         );
         return Err(ExitCode::from(EXIT_INPUT));

@@ -421,6 +421,17 @@ fn the_project_is_checked_and_summarised_before_anything_is_made() {
         err.contains("no requirements.txt") && err.contains("--requirements"),
         "{err}"
     );
+    // A uv project (pyproject.toml + uv.lock): its lock is the requirements.
+    w(
+        "pyproject.toml",
+        "[project]\nname = \"p\"\nversion = \"0\"\n",
+    );
+    w("uv.lock", "version = 1\n");
+    let (_, out, err) = run(&[]);
+    assert!(err.contains("at http://127.0.0.1:9"), "{err}");
+    assert!(out.contains("(5 files, "), "{out}");
+    std::fs::remove_file(root.join("pyproject.toml")).unwrap();
+    std::fs::remove_file(root.join("uv.lock")).unwrap();
     // Found in the folder by default; the project is told, then the (dead) sandbox fails.
     w("requirements.txt", "six\n");
     let (_, out, err) = run(&[]);

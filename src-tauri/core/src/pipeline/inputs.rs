@@ -202,6 +202,9 @@ pub fn read_input(kind: FileKind, path: &Path) -> Result<(CheckedFile, Vec<u8>),
     }
     let packages = match kind {
         FileKind::Script => Vec::new(),
+        FileKind::Requirements if crate::project::requirements::is_lock(path) => {
+            crate::project::requirements::lock_packages(text)
+        }
         FileKind::Requirements => parse_requirements(text)?,
     };
     let name = path

@@ -48,6 +48,8 @@ pub enum ProjectError {
     PathTooLong(String, usize),
     #[error("{} changed while easyTDV was sending it", .0)]
     ChangedWhileSending(String),
+    #[error("{} is not beside the project's pyproject.toml at the root of the project folder {}: uv installs a uv.lock only with its pyproject.toml", .lock.display(), .root.display())]
+    LockWithoutProject { lock: PathBuf, root: PathBuf },
 }
 
 impl Explain for ProjectError {
@@ -63,6 +65,7 @@ impl Explain for ProjectError {
             ProjectError::InsecureIndex { .. } => "requirements_insecure_index",
             ProjectError::PathTooLong(..) => "project_path_too_long",
             ProjectError::ChangedWhileSending(_) => "project_changed_while_sending",
+            ProjectError::LockWithoutProject { .. } => "uv_lock_without_pyproject",
         }
     }
 
@@ -94,6 +97,9 @@ impl Explain for ProjectError {
             }
             ProjectError::ChangedWhileSending(_) => {
                 "Wait until the file stops changing (a program may still be writing it), then start again.".into()
+            }
+            ProjectError::LockWithoutProject { .. } => {
+                "Choose the folder that holds pyproject.toml and uv.lock as the project folder, or use a requirements.txt.".into()
             }
         })
     }

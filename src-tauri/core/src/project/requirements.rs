@@ -117,6 +117,9 @@ pub fn check_indexes(name: &str, text: &str) -> Result<(), ProjectError> {
 /// order pip reads them; each must be inside the project at `root`
 /// (canonical). Every file read is checked for plain-http indexes.
 pub fn includes(root: &Path, requirements: &Path) -> Result<Vec<Included>, ProjectError> {
+    if is_lock(requirements) {
+        return lock_project(root, requirements).map(|p| vec![p]);
+    }
     let mut out: Vec<Included> = Vec::new();
     let main = std::fs::read(requirements).map_err(|source| ProjectError::Unreadable {
         path: requirements.to_path_buf(),
@@ -196,10 +199,98 @@ pub fn for_cache_key(requirements: &[u8], included: &[Included]) -> Vec<u8> {
     out
 }
 
-/// The default requirements file of a project: `requirements.txt` at its root.
+/// The default requirements file of a project: `requirements.txt` at its
+/// root, else its `uv.lock` when `pyproject.toml` is beside it.
 pub fn default_requirements(root: &Path) -> Option<PathBuf> {
     let p = root.join("requirements.txt");
-    p.is_file().then_some(p)
+    if p.is_file() {
+        return Some(p);
+    }
+    let lock = root.join(UV_LOCK);
+    (lock.is_file() && root.join(PYPROJECT).is_file()).then_some(lock)
+}
+
+/// A uv project's lock: installed on the machine with `uv sync --frozen`.
+pub const UV_LOCK: &str = "uv.lock";
+const PYPROJECT: &str = "pyproject.toml";
+
+/// The requirements are a uv lock (by its name, as uv finds it).
+pub fn is_lock(requirements: &Path) -> bool {
+    requirements.file_name().is_some_and(|n| n == UV_LOCK)
+}
+
+/// The packages a uv.lock pins, `name==version` (the project itself, a
+/// `virtual` or `editable` source, is not one).
+pub fn lock_packages(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, String, bool)> = None;
+    let mut flush = |c: Option<(String, String, bool)>| {
+        if let Some((name, version, own)) = c {
+            if !name.is_empty() && !own {
+                out.push(if version.is_empty() {
+                    name
+                } else {
+                    format!("{name}=={version}")
+                });
+            }
+        }
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            if line == "[[package]]" {
+                flush(current.replace((String::new(), String::new(), false)));
+            } else if !line.starts_with("[package.") {
+                flush(current.take());
+            }
+            continue;
+        }
+        let Some((name, version, own)) = current.as_mut() else {
+            continue;
+        };
+        let value = |l: &str| l.split('"').nth(1).unwrap_or("").to_string();
+        if let Some(rest) = line.strip_prefix("name = ") {
+            if name.is_empty() {
+                *name = value(rest);
+            }
+        } else if let Some(rest) = line.strip_prefix("version = ") {
+            if version.is_empty() {
+                *version = value(rest);
+            }
+        } else if line.starts_with("source = { virtual") || line.starts_with("source = { editable")
+        {
+            *own = true;
+        }
+    }
+    flush(current);
+    out
+}
+
+/// A lock is installed from the project's root, with the pyproject.toml
+/// beside it: that file is part of what the environment is made of (its
+/// bytes go into the cache key with the lock's).
+fn lock_project(root: &Path, lock: &Path) -> Result<Included, ProjectError> {
+    let missing = || ProjectError::LockWithoutProject {
+        lock: lock.to_path_buf(),
+        root: root.to_path_buf(),
+    };
+    let at_root = std::fs::canonicalize(lock)
+        .ok()
+        .and_then(|c| c.parent().map(Path::to_path_buf))
+        .is_some_and(|dir| dir == root);
+    let path = root.join(PYPROJECT);
+    if !at_root || !path.is_file() {
+        return Err(missing());
+    }
+    let bytes = std::fs::read(&path).map_err(|source| ProjectError::Unreadable {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Included {
+        rel: PYPROJECT.into(),
+        path,
+        bytes,
+    })
 }
 
 #[cfg(test)]
@@ -292,5 +383,41 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_uv_lock_beside_pyproject_is_the_default_and_its_pyproject_goes_into_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let lock = root.join("uv.lock");
+        std::fs::write(&lock, "version = 1\n").unwrap();
+        // A lock with no pyproject.toml: not a uv project.
+        assert_eq!(default_requirements(&root), None);
+        assert_eq!(
+            crate::explain::Explain::code(&includes(&root, &lock).unwrap_err()),
+            "uv_lock_without_pyproject"
+        );
+        std::fs::write(root.join("pyproject.toml"), "[project]\nname = \"a\"\n").unwrap();
+        assert_eq!(default_requirements(&root), Some(lock.clone()));
+        let found = includes(&root, &lock).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].rel, "pyproject.toml");
+        // The key's text changes with the pyproject (its dependency groups, sources).
+        let before = for_cache_key(b"version = 1\n", &found);
+        std::fs::write(root.join("pyproject.toml"), "[project]\nname = \"b\"\n").unwrap();
+        let after = for_cache_key(b"version = 1\n", &includes(&root, &lock).unwrap());
+        assert_ne!(before, after);
+        // requirements.txt, when there is one, comes first.
+        std::fs::write(root.join("requirements.txt"), "six\n").unwrap();
+        assert_eq!(
+            default_requirements(&root),
+            Some(root.join("requirements.txt"))
+        );
+        // A lock elsewhere than the project's root is not installed from it.
+        std::fs::create_dir(root.join("sub")).unwrap();
+        let inner = root.join("sub/uv.lock");
+        std::fs::write(&inner, "version = 1\n").unwrap();
+        std::fs::write(root.join("sub/pyproject.toml"), "").unwrap();
+        assert!(includes(&root, &inner).is_err());
     }
 }

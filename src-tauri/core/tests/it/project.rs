@@ -463,3 +463,76 @@ fn sha2_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Copies tests/fixtures/<name> (files one level of folders deep) into `to`.
+fn copy_fixture(name: &str, to: &Path) {
+    let from = fixture(name);
+    for entry in walk(&from) {
+        let rel = entry.strip_prefix(&from).unwrap();
+        std::fs::create_dir_all(to.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(&entry, to.join(rel)).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_uv_project_is_installed_exactly_from_its_lock() {
+    let h = Harness::new().await;
+    let bucket = bucket("uvlock");
+    let dir = tempfile::tempdir().unwrap();
+    // pyproject.toml + uv.lock (no requirements.txt): tinydep 0.1.0, a wheel in the project.
+    copy_fixture("uv-project", dir.path());
+    let root = dir.path();
+    assert_eq!(
+        easytdv_core::project::requirements::default_requirements(root),
+        Some(root.join("uv.lock"))
+    );
+    let request = TrainRequest {
+        script_path: root.join("train.py"),
+        requirements_path: root.join("uv.lock"),
+        ..request("ok", &bucket)
+    };
+    let mut train = h.train(request);
+    let run_id = train.run_id().to_string();
+    train.run_from(Step::Prepare).await.expect("run succeeds");
+
+    let result = get_text(
+        &h.ctx,
+        &bucket,
+        &format!("easytdv/runs/{run_id}/outputs/result.json"),
+    )
+    .await;
+    let result: serde_json::Value = serde_json::from_str(&result).unwrap();
+    assert_eq!(result["tinydep"], 42, "{result}");
+    assert_eq!(result["version"], "0.1.0", "{result}");
+    let lines: Vec<String> = h.events.lines().into_iter().map(|(_, l)| l.text).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("uv sync --frozen")),
+        "the install log says how: {lines:#?}"
+    );
+    // The lock and its pyproject went with the code.
+    let manifest = manifest_of(&h, &bucket, &run_id).await;
+    let paths: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "pyproject.toml",
+            "train.py",
+            "uv.lock",
+            "wheels/tinydep-0.1.0-py3-none-any.whl"
+        ]
+    );
+    train.delete_resources().await.expect("delete");
+}

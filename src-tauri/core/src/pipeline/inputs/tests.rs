@@ -131,3 +131,22 @@ fn sagemaker_runs_only_where_the_pytorch_image_is_published() {
     assert!(err.hint().unwrap_or_default().contains("another region"));
     assert!(check_engine_region(&Engine::Ec2, "eu-west-9").is_ok());
 }
+
+#[test]
+fn a_uv_lock_lists_the_packages_it_pins_but_not_the_project_itself() {
+    let lock = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/uv-project/uv.lock"),
+    )
+    .unwrap();
+    assert_eq!(
+        crate::project::requirements::lock_packages(&lock),
+        vec!["tinydep==0.1.0"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("uv.lock");
+    std::fs::write(&p, &lock).unwrap();
+    // Read as requirements, a lock is not pip's format: its pins are the packages.
+    let (file, _) = read_input(FileKind::Requirements, &p).unwrap();
+    assert_eq!(file.packages, vec!["tinydep==0.1.0"]);
+}
