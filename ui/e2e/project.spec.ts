@@ -110,3 +110,20 @@ test('Code step: a folder the backend refuses says why; a dropped folder is summ
     });
   await expect(page.getByTestId('project').getByRole('alert')).toHaveCount(0);
 });
+
+test('Code step: a uv project’s lock is found and said to be installed exactly as pinned', async ({ page, app }) => {
+  const lock = { path: '/home/marie/project/uv.lock', name: 'uv.lock', sizeBytes: 538, packages: ['tinydep==0.1.0'] };
+  await app.open(
+    scenario({
+      results: signedIn({
+        project_summary: { ...PROJECT, summary: { ...PROJECT.summary, requirements: 'uv.lock' }, requirements: lock },
+      }),
+    }),
+    '#/new',
+  );
+  await page.getByRole('button', { name: 'Choose script…' }).click();
+  const reqs = page.getByTestId('file-requirements');
+  await expect(reqs).toContainText('uv.lock');
+  await expect(reqs).toContainText('1 package will be installed exactly as your uv.lock pins them (uv sync --frozen)');
+  await expect(page.getByTestId('requirements-note')).toHaveText('Found in your project folder.');
+});
