@@ -32,6 +32,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         wizard::pick_script,
         wizard::pick_requirements,
         wizard::check_file,
+        wizard::pick_project,
+        wizard::project_summary,
         wizard::list_regions,
         wizard::list_account_regions,
         wizard::list_instance_types,

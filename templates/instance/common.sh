@@ -8,8 +8,8 @@
 # LOG_DIR, HELPER (the helper beside this file); say, warn, fail, now_us,
 # phase_line, utc_iso, is_uint; S3 (s3_get, s3_put, s3_put_dir: small objects
 # through the helper, big ones and any helper failure through the AWS CLI);
-# the machine's own shutdown (failure_shutdown, restore_safety_shutdown); the
-# combined live log (run_logged).
+# the project (PROJECT_DIR, materialise_project); the machine's own shutdown
+# (failure_shutdown, restore_safety_shutdown); the combined live log (run_logged).
 
 if [ -n "${EASYTDV_HOME:-}" ]; then home_given=1; else home_given=0; fi
 EASYTDV_HOME="${EASYTDV_HOME:-/opt/easytdv}"
@@ -75,6 +75,22 @@ s3_put_dir() { # s3_put_dir <folder> <s3 url ending in />: every file below it
         [ "$?" = 1 ] && warn "trying the upload again with the AWS CLI"
     fi
     aws s3 sync --only-show-errors "$1" "$2"
+}
+
+# --- The project: the app's manifest materialised in $PROJECT_DIR ------------
+# (EASYTDV_MANIFEST_SHA256 in the command: the manifest at <prefix>/project.json
+# must have it, and each file easytdv/blobs/<sha256> its own; see the helper.)
+PROJECT_DIR="$EASYTDV_HOME/project"
+PROJECT_REFUSED_EXIT=82
+materialise_project() { # materialise_project <exit code if it cannot be downloaded>
+    local rc
+    helper_ok || fail "$1" "the project cannot be fetched: python3 (3.8 or newer) is missing on this machine"
+    python3 "$HELPER" materialise "s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/project.json" \
+        "$EASYTDV_MANIFEST_SHA256" "$PROJECT_DIR" "$EASYTDV_HOME/project.state.json"
+    rc=$?
+    [ "$rc" = 0 ] && return 0
+    [ "$rc" = "$PROJECT_REFUSED_EXIT" ] && fail "$PROJECT_REFUSED_EXIT" "the project in the bucket is not the one easyTDV sent: it was not used"
+    fail "$1" "could not download the project from s3://$EASYTDV_BUCKET/easytdv/blobs/"
 }
 
 # --- The machine's own shutdown (the instance terminates when it powers off) --

@@ -20,6 +20,8 @@ putdir  upload a folder to S3, 8 files at a time (exit 3: files over 64 MiB were
 secrets-exec
         read the run's secrets from Parameter Store and become train.py with
         them in its environment (exit 81: they could not be read)
+materialise  the run's project from its manifest (checked against the SHA-256
+        the app sent) and easytdv/blobs/<sha256> (each checked too), 16 at a time
 
 S3 is spoken here, not through the AWS CLI, for small objects: each `aws`
 call starts a Python program of its own (0.3 to 1 s), and a run makes a dozen
@@ -627,6 +629,242 @@ def cmd_secrets_exec(argv):
     sys.stderr.flush()
     os.execvpe(cmd[0], cmd, env)
     return 127  # (execvpe does not return)
+# --- The project: the run's manifest materialised, every blob checked ------------
+REFUSED = 82  # the manifest or a blob is not what the app sent: nothing of it is used
+MANIFEST_MAX = 64 << 20
+
+
+class Refused(Exception):
+    pass
+
+
+def safe_path(path):
+    """What the app's manifest may name (src-tauri/core/src/project/manifest.rs):
+    relative, '/'-separated, no empty, '.' or '..' part, no NUL, backslash or
+    control character, at most 1024 bytes."""
+    return (
+        isinstance(path, str)
+        and 0 < len(path.encode("utf-8", "surrogatepass")) <= 1024
+        and not path.startswith("/")
+        and not any(c in path for c in "\\\0")
+        and not any(ord(c) < 32 or ord(c) == 127 for c in path)
+        and all(part not in ("", ".", "..") for part in path.split("/"))
+    )
+
+
+def read_manifest(data, want):
+    import json
+    import re
+
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        raise Refused(f"is not the manifest easyTDV sent (SHA-256 {got}, expected {want})")
+    try:
+        m = json.loads(data.decode("utf-8"))
+        files, entry = m["files"], m["entry"]
+        if m.get("format") != 1 or not isinstance(files, list):
+            raise ValueError("format")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise Refused(f"cannot be read ({e})") from None
+    seen = set()
+    for f in files:
+        path, sha = f.get("path"), f.get("sha256")
+        if not safe_path(path) or path in seen:
+            raise Refused(f"names a path that is not inside the project: {path!r}")
+        if not isinstance(sha, str) or not re.match(r"^[0-9a-f]{64}$", sha):
+            raise Refused(f"gives {path} no valid SHA-256")
+        if not isinstance(f.get("size"), int) or f["size"] < 0:
+            raise Refused(f"gives {path} no valid size")
+        seen.add(path)
+    if entry not in seen:
+        raise Refused(f"does not list its entry script {entry!r}")
+    return m
+
+
+def _real_dir(path):
+    """path as a real folder (a link or a file in its place is removed first)."""
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        os.mkdir(path, 0o755)
+        return
+    if stat.S_ISDIR(st.st_mode):
+        return
+    os.unlink(path)  # a link (never followed) or a file where a folder goes
+    os.mkdir(path, 0o755)
+
+
+def _place(dest, rel):
+    """The file's full path under dest, every folder on the way made real (a
+    link planted on the way is never written through)."""
+    import shutil
+    import stat
+
+    parts = rel.split("/")
+    here = dest
+    for part in parts[:-1]:
+        here = os.path.join(here, part)
+        _real_dir(here)
+    target = os.path.join(here, parts[-1])
+    try:
+        st = os.lstat(target)
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(target)
+    except FileNotFoundError:
+        pass
+    return target
+
+
+def _fetch_blob(bucket, sha, out_path):
+    """GET easytdv/blobs/<sha> into out_path, checking its SHA-256 as it comes."""
+    import subprocess
+
+    key = f"easytdv/blobs/{sha}"
+    digest = hashlib.sha256()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        with s3_request("GET", bucket, key) as r, os.fdopen(os.open(out_path, flags, 0o600), "wb") as out:
+            for block in iter(lambda: r.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+    except S3Error as e:
+        if e.status in (403, 404):
+            raise
+        # The AWS CLI may get through where the helper could not (a proxy it knows).
+        try:
+            os.unlink(out_path)
+        except FileNotFoundError:
+            pass
+        cli = ["aws", "s3api", "get-object", "--bucket", bucket, "--key", key]
+        owner = os.environ.get("EASYTDV_BUCKET_OWNER")
+        if owner:
+            cli += ["--expected-bucket-owner", owner]
+        if subprocess.run(cli + [out_path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode != 0:
+            raise
+        digest = hashlib.sha256()
+        with open(out_path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def cmd_materialise(argv):
+    """materialise s3://bucket/<run>/project.json SHA256 DEST STATE: the project
+    in DEST as the manifest says. A file already there as last written (size and
+    time in STATE) is kept; a file of the last manifest that is no longer listed
+    is removed (nothing else in DEST is touched: what the script wrote stays).
+    Blobs come 16 at a time, each checked against its SHA-256 before it is used.
+    0 done; 82 the manifest or a blob is not what the app sent (nothing used);
+    4 a blob is missing; 1 another failure."""
+    import json
+    import shutil
+    import stat
+
+    url, want, dest, state_path = argv
+    bucket, key = split_s3(url)
+    started = time.monotonic()
+    try:
+        with s3_request("GET", bucket, key) as r:
+            data = r.read(MANIFEST_MAX + 1)
+        m = read_manifest(data, want)
+    except Refused as e:
+        print(f"easytdv: {url} {e}: the project was not used", file=sys.stderr)
+        return REFUSED
+    except (S3Error, OSError) as e:
+        _say_error(f"could not download the project's manifest {url}", e)
+        return 4 if getattr(e, "status", 0) in (403, 404) else 1
+    _real_dir(dest)
+    try:
+        with open(state_path, encoding="utf-8") as f:
+            state = json.load(f)
+        if not isinstance(state, dict):
+            state = {}
+    except (OSError, ValueError):
+        state = {}
+    wanted = {f["path"]: f for f in m["files"]}
+    # Files of the last manifest that are gone from this one.
+    for path in sorted(set(state) - set(wanted)):
+        if safe_path(path):
+            full = os.path.join(dest, path)
+            try:
+                if stat.S_ISREG(os.lstat(full).st_mode):
+                    os.unlink(full)
+            except OSError:
+                pass
+    keep, todo = {}, {}
+    for path, f in wanted.items():
+        old = state.get(path)
+        try:
+            st = os.lstat(os.path.join(dest, path))
+            same = (
+                isinstance(old, list)
+                and old[0] == f["sha256"]
+                and stat.S_ISREG(st.st_mode)
+                and [st.st_size, st.st_mtime_ns] == old[1:3]
+            )
+        except OSError:
+            same = False
+        if same:
+            keep[path] = old
+        else:
+            todo.setdefault(f["sha256"], []).append(f)
+    tmp = os.path.join(dest, ".easytdv-incoming")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.mkdir(tmp, 0o700)
+    problems = []
+
+    def one(sha):
+        part = os.path.join(tmp, sha)
+        try:
+            got = _fetch_blob(bucket, sha, part)
+        except (S3Error, OSError) as e:
+            problems.append((4 if getattr(e, "status", 0) in (403, 404) else 1, f"{todo[sha][0]['path']}: {e}"))
+            return
+        if got != sha:
+            problems.append(
+                (
+                    REFUSED,
+                    f"s3://{bucket}/easytdv/blobs/{sha} (for {todo[sha][0]['path']}) is not the file easyTDV sent "
+                    f"(SHA-256 {got})",
+                )
+            )
+            os.unlink(part)
+
+    _parallel(one, sorted(todo), workers=16)
+    refused = [p for p in problems if p[0] == REFUSED]
+    if problems:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for code, text in refused or problems:
+            what = "easytdv: refused " if code == REFUSED else "easytdv: could not download "
+            print(what + text, file=sys.stderr)
+        if refused:
+            print("easytdv: the project was not used", file=sys.stderr)
+        return REFUSED if refused else max(p[0] for p in problems)
+    fetched = 0
+    for sha, files in todo.items():
+        src = os.path.join(tmp, sha)
+        fetched += files[0]["size"]
+        for i, f in enumerate(files):
+            target = _place(dest, f["path"])
+            if i + 1 < len(files):
+                shutil.copyfile(src, target + ".easytdv-part", follow_symlinks=False)
+                os.replace(target + ".easytdv-part", target)
+            else:
+                os.replace(src, target)
+            os.chmod(target, 0o755 if f.get("mode") == 0o755 else 0o644)
+            st = os.lstat(target)
+            keep[f["path"]] = [f["sha256"], st.st_size, st.st_mtime_ns]
+    shutil.rmtree(tmp, ignore_errors=True)
+    with open(state_path + ".tmp", "w", encoding="utf-8") as out:
+        json.dump(keep, out)
+    os.replace(state_path + ".tmp", state_path)
+    n = sum(len(v) for v in todo.values())
+    print(f"easytdv: project {len(wanted)} files, {n} fetched ({fetched} bytes) in {time.monotonic() - started:.2f} s")
+    return 0
 
 
 def ship_gap(interval, ran):
@@ -958,6 +1196,7 @@ def main(argv):
         "put": cmd_put,
         "putdir": cmd_putdir,
         "secrets-exec": cmd_secrets_exec,
+        "materialise": cmd_materialise,
     }
     if not argv or argv[0] == "check":
         return 0 if sys.version_info >= (3, 8) else 1

@@ -14,15 +14,23 @@
 #                                       the archive the app recorded for that key and its SHA-256
 #                                       (no restore without them: an archive no one vouches for is not used)
 #   EASYTDV_CACHE_SAVE                  0: this run may not write that key (its role allows another), no save
-#   EASYTDV_ENTRY                       the entry point's name (default train.py; a notebook: <name>.ipynb,
-#                                       whose executor the app added to requirements.txt)
+#   EASYTDV_ENTRY                       the entry point's path in the project (default train.py; a notebook:
+#                                       <name>.ipynb, whose executor the app added to the requirements)
+#   EASYTDV_MANIFEST_SHA256             the project's manifest (<prefix>/project.json) has this SHA-256
+#   EASYTDV_REQUIREMENTS                the requirements file's path in the project (empty: <prefix>/requirements.txt)
+#   EASYTDV_EXTRA_REQUIREMENTS          a file beside the scripts' prefix installed with them (a notebook's
+#                                       executor pins, when the requirements are the project's own file)
 #   EASYTDV_HOME                        base directory (default /opt/easytdv; the sandbox sets it)
 #   EASYTDV_CACHE_PREFIX                cache key prefix in the bucket (default easytdv/cache)
 #   EASYTDV_IDLE_AFTER_FAILURE_MIN      shut the machine down this long after a failure (default 60)
 #   EASYTDV_LOG_INTERVAL                seconds between log uploads at first (default 2; up to 10 s later)
 #   EASYTDV_LOG_CHUNK_BYTES             size of a sealed log chunk (default 1048576)
 #
-# 1 download   the entry point (train.py) + requirements.txt, one helper call (both at once)
+# 1 download   the project (EASYTDV_MANIFEST_SHA256 given: <prefix>/project.json and
+#              easytdv/blobs/<sha256>, each checked, into $EASYTDV_HOME/project;
+#              EASYTDV_REQUIREMENTS: the requirements file's path in it, and
+#              EASYTDV_EXTRA_REQUIREMENTS beside), else the entry point (train.py)
+#              + requirements.txt, one helper call (both at once)
 # 2 python     the Deep Learning AMI's PyTorch environment, else python3.12
 #              (installed with dnf when missing), else python3 >= 3.10
 # 3 env        uv (pinned, its wheel checked against the SHA-256 below; from
@@ -32,7 +40,9 @@
 #              restored before the install (offline install) when its SHA-256
 #              is the one the app recorded; after a fresh install, train.sh
 #              saves it while train.py runs
-# 5 install    `uv pip install -r requirements.txt` (pip's format), pip as fallback
+# 5 install    `uv pip install -r requirements.txt` (pip's format), pip as fallback;
+#              a project whose requirements are its uv.lock (EASYTDV_REQUIREMENTS=uv.lock,
+#              pyproject.toml beside it): `uv sync --frozen`, exactly the lock (uv only)
 # Everything it prints is also in $EASYTDV_HOME/logs/install.log as
 # "<epoch ms> <o|e> <text>" lines, shipped in chunks to outputs/_logs/install/.
 #
@@ -47,7 +57,8 @@
 # "easytdv: using the preinstalled torch <version>",
 # "easytdv: machine will shut down at <ISO time> unless you retry",
 # "easytdv: requirements installed" (the last line of a success).
-# Exit codes: 0 ok, 2 missing setting, 3 download failed, 4 no environment
+# Exit codes: 0 ok, 2 missing setting, 3 download failed, 82 the project in
+# the bucket is not the one the app sent (not used), 4 no environment
 # (venv could not be created), 5 the requirements could not be installed,
 # 6 no Python >= 3.10 on the machine and none could be installed.
 # On any failure the machine schedules its own shutdown (see templates/README.md).
@@ -92,7 +103,10 @@ KEY="${EASYTDV_CACHE_KEY:-}"
 [[ "$KEY" =~ ^[0-9a-f]{64}$ ]] || KEY=""
 RUN_DIR="$EASYTDV_HOME/run"
 ENTRY="${EASYTDV_ENTRY:-train.py}"
-case "$ENTRY" in '' | .* | */*) fail 2 "the entry point \"$ENTRY\" is not a file name" ;; esac
+# A path in the project (or a name beside the scripts), never a way out of it.
+case "/$ENTRY/" in
+    // | /.* | *//* | */./* | */../*) fail 2 "the entry point \"$ENTRY\" is not a path inside the project" ;;
+esac
 VENV="$EASYTDV_HOME/venv"
 CACHE_DIR="$EASYTDV_HOME/cache"
 WHEELHOUSE="$CACHE_DIR/wheelhouse"
@@ -105,15 +119,46 @@ export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$CACHE_DIR/pip}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off
 mkdir -p "$RUN_DIR" "$CACHE_DIR"
 
-# --- 1 download: both inputs in one call --------------------------------------
+# --- 1 download: the project (or both inputs) --------------------------------
 t0="$(now_us)"
 say "downloading inputs from $SOURCE/"
-rm -f "$RUN_DIR/$ENTRY" "$REQ"
-s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY" "$SOURCE/requirements.txt" "$REQ"
-for name in "$ENTRY" requirements.txt; do
-    [ -f "$RUN_DIR/$name" ] || fail 3 "could not download $SOURCE/$name"
-done
+WORK_DIR="$RUN_DIR"
+EXTRA_REQ=""
+if [ -n "${EASYTDV_MANIFEST_SHA256:-}" ]; then
+    materialise_project 3
+    WORK_DIR="$PROJECT_DIR"
+    if [ -n "${EASYTDV_REQUIREMENTS:-}" ]; then
+        # Inside the project: its -r and -c lines find their files beside it.
+        REQ="$PROJECT_DIR/$EASYTDV_REQUIREMENTS"
+        [ -f "$REQ" ] || fail 3 "the project has no $EASYTDV_REQUIREMENTS"
+        if [ -n "${EASYTDV_EXTRA_REQUIREMENTS:-}" ]; then
+            case "$EASYTDV_EXTRA_REQUIREMENTS" in
+                */* | .*) fail 2 "EASYTDV_EXTRA_REQUIREMENTS is not a file name" ;;
+            esac
+            EXTRA_REQ="$RUN_DIR/$EASYTDV_EXTRA_REQUIREMENTS"
+            rm -f "$EXTRA_REQ"
+            s3_get "$SOURCE/$EASYTDV_EXTRA_REQUIREMENTS" "$EXTRA_REQ"
+            [ -f "$EXTRA_REQ" ] || fail 3 "could not download $SOURCE/$EASYTDV_EXTRA_REQUIREMENTS"
+        fi
+    else
+        rm -f "$REQ"
+        s3_get "$SOURCE/requirements.txt" "$REQ"
+        [ -f "$REQ" ] || fail 3 "could not download $SOURCE/requirements.txt"
+    fi
+else
+    rm -f "$RUN_DIR/$ENTRY" "$REQ"
+    s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY" "$SOURCE/requirements.txt" "$REQ"
+    for name in "$ENTRY" requirements.txt; do
+        [ -f "$RUN_DIR/$name" ] || fail 3 "could not download $SOURCE/$name"
+    done
+fi
+# What pip and uv install: the requirements, and the extra pins beside them.
+REQ_ARGS=(-r "$REQ")
+if [ -n "$EXTRA_REQ" ]; then REQ_ARGS+=(-r "$EXTRA_REQ"); fi
 phase_line download $(($(now_us) - t0))
+# The project's uv.lock (at its root, beside pyproject.toml): installed as locked.
+LOCK=""
+[ "${EASYTDV_REQUIREMENTS:-}" = uv.lock ] && LOCK=1
 
 # --- 2 python -------------------------------------------------------------------
 py_version() { "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null; }
@@ -207,7 +252,9 @@ create_env() { # create_env: a fresh environment at $VENV for $INSTALLER; sets E
     ENV_PY="$VENV/bin/python"
 }
 t0="$(now_us)"
-if grep -qEv '^[[:space:]]*(#.*)?$' "$REQ"; then
+if [ -n "$LOCK" ]; then
+    cp "$REQ" "$NORM" || fail 5 "could not read uv.lock"
+elif grep -qEv '^[[:space:]]*(#.*)?$' "$REQ"; then
     "$PY" "$HELPER" reqs "$REQ" "$NORM" >/dev/null || fail 5 "could not read requirements.txt"
 else
     : >"$NORM" # only blank lines and comments: nothing to install (no helper start)
@@ -215,6 +262,8 @@ fi
 if find_uv; then
     INSTALLER=uv
     say "installer uv $UV_PIN"
+elif [ -n "$LOCK" ]; then
+    fail 5 "the project's uv.lock is installed with uv, which this machine cannot have ($UV_WHY); add a requirements.txt to install with pip instead"
 else
     INSTALLER=pip
     say "installer pip ($UV_WHY)"
@@ -231,10 +280,19 @@ pip_prepare() { # pip in the environment, upgraded once
     "$ENV_PY" -m pip install --upgrade --retries 1 --timeout 15 pip \
         || warn "could not upgrade pip in the environment; going on with $("$ENV_PY" -m pip --version 2>&1 | cut -d' ' -f2)"
 }
+uv_sync() { # uv_sync [--offline]: exactly the lock, into $VENV (never a .venv in the project)
+    # --inexact: what the environment already has (the Deep Learning AMI's torch) stays.
+    UV_PROJECT_ENVIRONMENT="$VENV" "$UV" sync --frozen --inexact --no-progress --python "$ENV_PY" "$@"
+}
 install_online() {
-    cd "$RUN_DIR" || return 1
+    cd "$WORK_DIR" || return 1
+    if [ -n "$LOCK" ]; then
+        say "installing exactly what uv.lock says (uv sync --frozen)"
+        uv_sync
+        return
+    fi
     if [ "$INSTALLER" = uv ]; then
-        "$UV" pip install --no-progress --python "$ENV_PY" -r "$REQ" && return 0
+        "$UV" pip install --no-progress --python "$ENV_PY" "${REQ_ARGS[@]}" && return 0
         say "installer pip (uv could not install the requirements)"
         INSTALLER=pip PIP_READY=""
         create_env
@@ -243,22 +301,26 @@ install_online() {
     rm -f "$TMPDIR/pip-report.json"
     if "$ENV_PY" -m pip install --help 2>/dev/null | grep -q -- --report; then
         # The report names what was installed: the wheelhouse of the cache.
-        "$ENV_PY" -m pip install --report "$TMPDIR/pip-report.json" -r "$REQ"
+        "$ENV_PY" -m pip install --report "$TMPDIR/pip-report.json" "${REQ_ARGS[@]}"
     else
-        "$ENV_PY" -m pip install -r "$REQ"
+        "$ENV_PY" -m pip install "${REQ_ARGS[@]}"
     fi
 }
 install_offline() { # from the restored cache only
-    cd "$RUN_DIR" || return 1
+    cd "$WORK_DIR" || return 1
+    if [ -n "$LOCK" ]; then
+        uv_sync --offline
+        return
+    fi
     if [ "$INSTALLER" = uv ]; then
         if [ -d "$WHEELHOUSE" ]; then
-            "$UV" pip install --no-progress --offline --no-index --find-links "$WHEELHOUSE" --python "$ENV_PY" -r "$REQ"
+            "$UV" pip install --no-progress --offline --no-index --find-links "$WHEELHOUSE" --python "$ENV_PY" "${REQ_ARGS[@]}"
         else
-            "$UV" pip install --no-progress --offline --python "$ENV_PY" -r "$REQ"
+            "$UV" pip install --no-progress --offline --python "$ENV_PY" "${REQ_ARGS[@]}"
         fi
     else
         [ -d "$WHEELHOUSE" ] || { say "the cached environment was made by uv, which is not available"; return 1; }
-        "$ENV_PY" -m pip install --no-index --find-links "$WHEELHOUSE" -r "$REQ"
+        "$ENV_PY" -m pip install --no-index --find-links "$WHEELHOUSE" "${REQ_ARGS[@]}"
     fi
 }
 cache_corrupt() {

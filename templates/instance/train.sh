@@ -14,8 +14,11 @@
 # secrets: names and their Parameter Store path, never values); the cache's
 # exports are install.sh's (its save, left in cache-save.sh, runs here).
 #
-# 1 download   train.py (or the notebook) again (a retry runs the fixed script), one call
-# 2 train      $EASYTDV_HOME/venv/bin/python -u train.py ARGS... in $EASYTDV_HOME/run,
+# 1 download   the project again (EASYTDV_MANIFEST_SHA256: only what changed, each
+#              file checked; EASYTDV_ENTRY: the script's path in it), else the
+#              entry point (train.py, or the notebook) again, one call
+# 2 train      $EASYTDV_HOME/venv/bin/python -u <entry> ARGS... from the project's
+#              root ($EASYTDV_HOME/project; $EASYTDV_HOME/run without a project),
 #              OUTPUT_DIR=$EASYTDV_HOME/outputs (emptied first); SIGTERM stops it.
 #              ARGS and the run's plain variables come from easytdv-run-args.bin
 #              beside this script (fetched and checked with it): NUL-terminated
@@ -45,8 +48,9 @@
 # "easytdv: training finished" (the last line of a success).
 # Exit code: the training's exit code; 2 missing setting, not installed (or
 # papermill missing for a notebook), or train.py could not be downloaded; 81
-# the run's secrets could not be read (train.py did not start); 90 training
-# succeeded but the upload failed.
+# the run's secrets could not be read (train.py did not start); 82 the project
+# in the bucket is not the one the app sent (not used); 90 training succeeded
+# but the upload failed.
 #
 # AWS-RunShellScript may start the script with sh; re-run it with bash.
 if [ -z "${BASH_VERSION:-}" ] && [ -f "$0" ]; then exec bash "$0"; fi
@@ -73,8 +77,12 @@ PYTHON="$EASYTDV_HOME/venv/bin/python"
 STAGE="$EASYTDV_HOME/upload"
 export OUTPUT_DIR="$EASYTDV_HOME/outputs"
 ENTRY="${EASYTDV_ENTRY:-train.py}"
+# The entry's path in the project (or its name beside the scripts): relative,
+# never a way out of the folder.
+case "/$ENTRY/" in
+    // | /.* | *//* | */./* | */../*) fail 2 "the entry point \"$ENTRY\" is not a path inside the project" ;;
+esac
 case "$ENTRY" in
-    '' | .* | */*) fail 2 "the entry point \"$ENTRY\" is not a file name" ;;
     *.[iI][pP][yY][nN][bB]) NOTEBOOK=1 ;;
     *) NOTEBOOK=0 ;;
 esac
@@ -116,7 +124,13 @@ start_training() { # in a subshell: export the variables (as they are), become C
 # --- 1 download ---------------------------------------------------------------
 t0="$(now_us)"
 mkdir -p "$RUN_DIR"
-if ! s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY"; then
+WORK_DIR="$RUN_DIR"
+if [ -n "${EASYTDV_MANIFEST_SHA256:-}" ]; then
+    # The project again (a retry runs the fixed files; unchanged ones stay).
+    materialise_project 2
+    WORK_DIR="$PROJECT_DIR"
+    [ -f "$WORK_DIR/$ENTRY" ] || fail 2 "the project has no $ENTRY"
+elif ! s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY"; then
     fail 2 "could not download $ENTRY from $SOURCE/"
 fi
 phase_line download $(($(now_us) - t0))
@@ -167,18 +181,19 @@ notebook_command() { # sets CMD: papermill with the run's kernel and the paramet
     # registered elsewhere on the machine under the same name never runs it).
     "$PYTHON" -m ipykernel install --sys-prefix --name easytdv --display-name "Python (easyTDV run)" >/dev/null \
         || fail 2 "could not register the environment's Jupyter kernel"
-    EXECUTED="${ENTRY%.*}.executed.ipynb"
-    CMD=("$PYTHON" -u -c "$PAPERMILL_MAIN" "$RUN_DIR/$ENTRY" "$OUTPUT_DIR/$EXECUTED"
-        -k easytdv --cwd "$RUN_DIR" --no-progress-bar --stdout-file - --stderr-file /dev/stderr
+    EXECUTED="$(basename "${ENTRY%.*}").executed.ipynb"
+    CMD=("$PYTHON" -u -c "$PAPERMILL_MAIN" "$WORK_DIR/$ENTRY" "$OUTPUT_DIR/$EXECUTED"
+        -k easytdv --cwd "$WORK_DIR" --no-progress-bar --stdout-file - --stderr-file /dev/stderr
         "${ARGS[@]}")
 }
 rm -rf "$OUTPUT_DIR"
 mkdir -p "$OUTPUT_DIR"
-cd "$RUN_DIR" || exit 2
+# From the project's root: its imports and relative paths work as at home.
+cd "$WORK_DIR" || exit 2
 if [ "$NOTEBOOK" = 1 ]; then
     notebook_command
 else
-    CMD=("$PYTHON" -u "$RUN_DIR/$ENTRY" "${ARGS[@]}")
+    CMD=("$PYTHON" -u "$WORK_DIR/$ENTRY" "${ARGS[@]}")
 fi
 # The run's secrets (names in EASYTDV_SECRET_NAMES, the app put them in
 # Parameter Store under EASYTDV_SECRETS_PATH): the helper reads them and

@@ -126,7 +126,9 @@ def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
     cache = {("s3:GetObject", bucket + "easytdv/cache/*")} | {
         ("s3:PutObject", bucket + "easytdv/cache/${CacheKey}" + ext) for ext in (".tar.zst", ".tar.gz", ".json")
     }
-    assert objects == run | cache, objects
+    # The project's files (content-addressed, shared by the bucket's runs): read only.
+    blobs = {("s3:GetObject", bucket + "easytdv/blobs/*")}
+    assert objects == run | cache | blobs, objects
     assert "${RunPrefix}/*" in prefixes and set(prefixes) <= {"${RunPrefix}/*", "easytdv/cache/*"}, prefixes
 
 

@@ -17,6 +17,7 @@ import type {
   SpotPrice,
   MockStepEvent,
   Outcome,
+  ProjectView,
   RegionInfo,
   RunRecord,
   Step,
@@ -245,6 +246,39 @@ export const REQUIREMENTS: CheckedFile = {
   packages: ['numpy==1.26.4', 'pandas>=2.2', 'scikit-learn', 'joblib'],
 };
 
+/**
+ * What the Code step shows of /home/marie/project (the script's folder): its files, the largest, what is left out,
+ * and its requirements.txt, found.
+ */
+export const PROJECT: ProjectView = {
+  projectDir: null,
+  summary: {
+    root: '/home/marie/project',
+    entry: 'train.py',
+    fileCount: 5,
+    totalBytes: 31_500,
+    headline: '5 files, 30.8 KB',
+    largest: [
+      { path: 'data/points.csv', sizeBytes: 24_000, size: '23.4 KB' },
+      { path: 'train.py', sizeBytes: 4321, size: '4.2 KB' },
+      { path: 'model.py', sizeBytes: 2900, size: '2.8 KB' },
+    ],
+    warning: null,
+    notes: [],
+    neverSent: ['.git', '.venv', '__pycache__'],
+    requirements: 'requirements.txt',
+  },
+  script: SCRIPT,
+  requirements: REQUIREMENTS,
+};
+
+/** The same folder with no requirements.txt (the user chooses one): what signedIn() answers. */
+export const PROJECT_NO_REQUIREMENTS: ProjectView = {
+  ...PROJECT,
+  summary: { ...PROJECT.summary, requirements: null },
+  requirements: null,
+};
+
 export const RUN_ID = '20261126-143000-a1b2c3';
 export const OUTPUTS_URI = `s3://easytdv-123456789012-eu-west-3/easytdv/runs/${RUN_ID}/outputs/`;
 
@@ -343,6 +377,7 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   argsText: '',
   env: [],
   secrets: [],
+  projectDir: null,
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */
@@ -521,6 +556,7 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     suggest_bucket_name: 'easytdv-123456789012-eu-west-3',
     pick_script: SCRIPT,
     pick_requirements: REQUIREMENTS,
+    project_summary: PROJECT_NO_REQUIREMENTS,
     start_run: RUN_ID,
     run_live_status: LIVE_RUNNING,
     price_quote: QUOTE,

@@ -30,6 +30,7 @@ export type {
   SetupPlan,
   Outcome,
   ProfileInfo_Serialize as ProfileInfo,
+  ProjectView_Serialize as ProjectView,
   RegionInfo,
   RunRecord_Serialize as RunRecord,
   Step,

@@ -22,7 +22,7 @@ async function pickFiles(page: Page) {
 test('complete the wizard with the defaults and launch', async ({ page, app }) => {
   await app.open(scenario({ results: signedIn(), streams: { start_run: runEvents() } }), '#/new');
   await expect(page.getByRole('heading', { name: 'Your code' })).toBeVisible();
-  await expect(page.getByText('You can also drag both files onto this window.')).toBeVisible();
+  await expect(page.getByText('You can also drag your script, or its folder, onto this window.')).toBeVisible();
   await expect(page.getByText('or drag your file onto this window')).toHaveCount(2);
   await expect(page.getByRole('button', { name: 'Code' })).toHaveAttribute('aria-current', 'step');
   await app.shot('20-wizard-code-empty');

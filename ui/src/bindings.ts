@@ -72,6 +72,18 @@ export const commands = {
 	 *  in a drop (or one chosen with the dialog) is read: any other is refused.
 	 */
 	checkFile: (path: string, kind: FileKind) => typedError<CheckedFile, ErrorReport_Serialize>(__TAURI_INVOKE("check_file", { path, kind })),
+	/**
+	 *  Opens the native dialog for the project folder; `null` when cancelled.
+	 *  The folder becomes the project: `script` when it is inside, else its
+	 *  train.py (or main.py).
+	 */
+	pickProject: (script: string | null) => typedError<ProjectView_Serialize | null, ErrorReport_Serialize>(__TAURI_INVOKE("pick_project", { script })),
+	/**
+	 *  What will be sent of a project (a chosen or dropped folder, or the
+	 *  chosen script's folder): files, size, the largest, a warning, what is
+	 *  left out; the script and requirements file found.
+	 */
+	projectSummary: (root: string | null, script: string | null, requirements: string | null) => typedError<ProjectView_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("project_summary", { root, script, requirements })),
 	listRegions: () => __TAURI_INVOKE<RegionInfo[]>("list_regions"),
 	/**  The regions enabled for this account (asks AWS), with their names. */
 	listAccountRegions: (accountId: string) => typedError<RegionInfo[], ErrorReport_Serialize>(__TAURI_INVOKE("list_account_regions", { accountId })),
@@ -760,6 +772,99 @@ export type ProgressEvent_Serialize = {
 	detail: string | null,
 };
 
+/**  One of the largest files. */
+export type ProjectFile = {
+	path: string,
+	sizeBytes: number | null,
+	/**  "1.2 GB", as the rest of the summary says sizes. */
+	size: string,
+};
+
+/**  What will be sent. */
+export type ProjectSummary = ProjectSummary_Serialize | ProjectSummary_Deserialize;
+
+/**  What will be sent. */
+export type ProjectSummary_Deserialize = {
+	/**  The project folder. */
+	root: string,
+	/**  The entry script's path in the project. */
+	entry: string,
+	fileCount: number,
+	totalBytes: number | null,
+	/**  "214 files, 1.3 MB". */
+	headline: string,
+	/**  The largest files, largest first. */
+	largest: ProjectFile[],
+	/**  "1.2 GB in 3 files: is this data? …" when the project is large. */
+	warning?: string | null,
+	/**  Files not sent and why (links out of the project, special files). */
+	notes: string[],
+	/**  Folders and files easyTDV never sends that are in the project (`.git`, `__pycache__`). */
+	neverSent: string[],
+	/**  The requirements file's path in the project, when it is in it. */
+	requirements?: string | null,
+};
+
+/**  What will be sent. */
+export type ProjectSummary_Serialize = {
+	/**  The project folder. */
+	root: string,
+	/**  The entry script's path in the project. */
+	entry: string,
+	fileCount: number,
+	totalBytes: number | null,
+	/**  "214 files, 1.3 MB". */
+	headline: string,
+	/**  The largest files, largest first. */
+	largest: ProjectFile[],
+	/**  "1.2 GB in 3 files: is this data? …" when the project is large. */
+	warning: string | null,
+	/**  Files not sent and why (links out of the project, special files). */
+	notes: string[],
+	/**  Folders and files easyTDV never sends that are in the project (`.git`, `__pycache__`). */
+	neverSent: string[],
+	/**  The requirements file's path in the project, when it is in it. */
+	requirements: string | null,
+};
+
+/**
+ *  What the Code step shows of a project: what will be sent, the script
+ *  and the requirements file found in it.
+ */
+export type ProjectView = ProjectView_Serialize | ProjectView_Deserialize;
+
+/**
+ *  What the Code step shows of a project: what will be sent, the script
+ *  and the requirements file found in it.
+ */
+export type ProjectView_Deserialize = {
+	/**
+	 *  The project folder as chosen (send it back as the run's
+	 *  `projectDir`); `None`: the script's own folder.
+	 */
+	projectDir?: string | null,
+	summary: ProjectSummary_Deserialize,
+	script: CheckedFile,
+	/**  The requirements file asked for, else `requirements.txt` in the folder. */
+	requirements?: CheckedFile | null,
+};
+
+/**
+ *  What the Code step shows of a project: what will be sent, the script
+ *  and the requirements file found in it.
+ */
+export type ProjectView_Serialize = {
+	/**
+	 *  The project folder as chosen (send it back as the run's
+	 *  `projectDir`); `None`: the script's own folder.
+	 */
+	projectDir: string | null,
+	summary: ProjectSummary_Serialize,
+	script: CheckedFile,
+	/**  The requirements file asked for, else `requirements.txt` in the folder. */
+	requirements: CheckedFile | null,
+};
+
 /**
  *  What a launch would cost: "about $X per hour; at most $Y if it runs
  *  until the safety stop (Z h)".
@@ -1299,6 +1404,12 @@ export type TrainRequest_Deserialize = {
 	 *  train.py gets as environment variables; never their values.
 	 */
 	secrets?: string[],
+	/**
+	 *  The project folder: every file in it is sent (but what `.gitignore`
+	 *  and `.easytdvignore` leave out) and the script runs from it. `None`:
+	 *  the script's own folder.
+	 */
+	projectDir?: string | null,
 };
 
 /**  Everything a run needs; the original library's constructor parameters. */
@@ -1347,6 +1458,12 @@ export type TrainRequest_Serialize = {
 	 *  train.py gets as environment variables; never their values.
 	 */
 	secrets: string[],
+	/**
+	 *  The project folder: every file in it is sent (but what `.gitignore`
+	 *  and `.easytdvignore` leave out) and the script runs from it. `None`:
+	 *  the script's own folder.
+	 */
+	projectDir: string | null,
 };
 
 export type TypeCategory = "general" | "compute" | "memory" | "gpu" | "other";

@@ -41,12 +41,16 @@ pub struct Access {
 #[derive(Args, Clone)]
 pub struct TrainArgs {
     /// The training script (train.py), or a Jupyter notebook (.ipynb) that
-    /// papermill executes on the machine.
+    /// papermill executes on the machine; it runs from the project folder.
     #[arg(long)]
     pub script: PathBuf,
-    /// The requirements file (requirements.txt).
+    /// The project folder, sent with the script (all but what .gitignore and
+    /// .easytdvignore leave out); default: the script's folder.
     #[arg(long)]
-    pub requirements: PathBuf,
+    pub project: Option<PathBuf>,
+    /// The requirements file; default: requirements.txt in the project folder.
+    #[arg(long)]
+    pub requirements: Option<PathBuf>,
     /// Where the training runs: one EC2 machine, or a SageMaker training job.
     #[arg(long, value_enum, default_value_t = EngineArg::Ec2)]
     pub engine: EngineArg,
@@ -123,6 +127,17 @@ impl TrainArgs {
         }
     }
 
+    /// `--requirements`, else requirements.txt in the project folder, else
+    /// its uv.lock beside pyproject.toml (the run's check says so when there
+    /// is none).
+    pub fn requirements_path(&self) -> PathBuf {
+        self.requirements.clone().unwrap_or_else(|| {
+            let root = easytdv_core::project::project_root(&self.script, self.project.as_deref());
+            easytdv_core::project::requirements::default_requirements(&root)
+                .unwrap_or_else(|| root.join("requirements.txt"))
+        })
+    }
+
     pub fn request(&self) -> TrainRequest {
         let default_type = match self.engine {
             EngineArg::Ec2 => "t3.medium",
@@ -130,7 +145,7 @@ impl TrainArgs {
         };
         TrainRequest {
             script_path: self.script.clone(),
-            requirements_path: self.requirements.clone(),
+            requirements_path: self.requirements_path(),
             instance_type: self
                 .instance_type
                 .clone()
@@ -146,6 +161,7 @@ impl TrainArgs {
             args_text: String::new(),
             env: self.env.clone(),
             secrets: self.secrets.clone(),
+            project_dir: self.project.clone(),
         }
     }
 }

@@ -31,6 +31,28 @@ pub fn open_services() -> Result<Services, ExitCode> {
     Ok(services)
 }
 
+/// What will be sent: the folder, its files and size; a warning when it
+/// looks like data; what was left out and why.
+fn tell_project(project: &easytdv_core::project::ProjectInputs) {
+    let summary = easytdv_core::project::ProjectSummary::of(project);
+    println!("project {} ({})", summary.root.display(), summary.line());
+    if let Some(warning) = &summary.warning {
+        eprintln!("warning: {warning}");
+        let largest: Vec<String> = summary
+            .largest
+            .iter()
+            .map(|f| format!("{} ({})", f.path, f.size))
+            .collect();
+        eprintln!("  largest: {}", largest.join(", "));
+    }
+    if !summary.never_sent.is_empty() {
+        println!("  not sent: {} (never sent)", summary.never_sent.join(", "));
+    }
+    for note in &summary.notes {
+        eprintln!("note: {note}");
+    }
+}
+
 pub async fn train(args: TrainArgs) -> CliResult {
     if let Some(problem) = args.engine_mismatch() {
         eprintln!("error: {problem}");
@@ -38,8 +60,22 @@ pub async fn train(args: TrainArgs) -> CliResult {
     }
     // What the person typed is checked first: a wrong input is told even when
     // AWS (or the sandbox) cannot be reached.
-    if let Err(e) = pipeline::check_request(&args.request()) {
-        return Err(report::fail(&e, EXIT_INPUT));
+    let root = easytdv_core::project::project_root(&args.script, args.project.as_deref());
+    if args.script.is_file() {
+        if let Err(e) = easytdv_core::project::check_entry(&root, &args.script) {
+            return Err(report::fail(&e, EXIT_INPUT));
+        }
+    }
+    if args.requirements.is_none() && !args.requirements_path().is_file() {
+        eprintln!(
+            "error: there is no requirements.txt (nor pyproject.toml with uv.lock) in the project folder {}\nwhat to do: give the requirements file with --requirements FILE (an empty file when the script needs no packages)",
+            root.display()
+        );
+        return Err(ExitCode::from(EXIT_INPUT));
+    }
+    match pipeline::check_request(&args.request()) {
+        Ok(checked) => tell_project(&checked.project),
+        Err(e) => return Err(report::fail(&e, EXIT_INPUT)),
     }
     let services = open_services()?;
     let source = access::source(&args.access, &services)?;

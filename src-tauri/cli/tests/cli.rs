@@ -86,6 +86,13 @@ async fn train_succeeds_prints_a_timeline_and_cleans_up() {
             "{label} missing in:\n{out}"
         );
     }
+    // What was sent of the project (the fixture's folder: train.py and requirements.txt).
+    assert!(
+        out.contains(&format!(
+            "Project: 2 files sent (507 bytes); the run's files are in s3://{b}/"
+        )),
+        "{out}"
+    );
     let run_id = run_id_of(&out);
     assert!(
         out.trim_end()
@@ -704,4 +711,92 @@ async fn train_with_secrets_refuses_unknown_names_and_delivers_known_ones() {
     assert!(!format!("{out}{err}{log}").contains(HF_VALUE));
     no_file_holds(d, HF_VALUE);
     accounts.delete(&account.id).unwrap();
+}
+
+/// The project folder is checked and shown before anything is made: what is
+/// sent, what is not and why; a wrong folder, a missing requirements file
+/// or a plain-http index is bad input (exit 2).
+#[test]
+fn the_project_is_checked_and_summarised_before_anything_is_made() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("proj");
+    let w = |rel: &str, body: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    w("train.py", "import model\n");
+    w("model.py", "W = 1\n");
+    w("data/points.csv", "x\n1\n");
+    w(".git/HEAD", "ref\n");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/etc/hostname", root.join("host")).unwrap();
+    let script = root.join("train.py").display().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--script",
+            &script,
+            "--region",
+            REGION,
+            "--bucket",
+            "easytdv-cli-project",
+            "--sandbox",
+            "http://127.0.0.1:9",
+        ];
+        args.extend_from_slice(extra);
+        easytdv(data.path(), &args)
+    };
+    // No requirements.txt in the folder, none given.
+    let (code, _, err) = run(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no requirements.txt") && err.contains("--requirements"),
+        "{err}"
+    );
+    // A uv project (pyproject.toml + uv.lock): its lock is the requirements.
+    w(
+        "pyproject.toml",
+        "[project]\nname = \"p\"\nversion = \"0\"\n",
+    );
+    w("uv.lock", "version = 1\n");
+    let (_, out, err) = run(&[]);
+    assert!(err.contains("at http://127.0.0.1:9"), "{err}");
+    assert!(out.contains("(5 files, "), "{out}");
+    std::fs::remove_file(root.join("pyproject.toml")).unwrap();
+    std::fs::remove_file(root.join("uv.lock")).unwrap();
+    // Found in the folder by default; the project is told, then the (dead) sandbox fails.
+    w("requirements.txt", "six\n");
+    let (_, out, err) = run(&[]);
+    assert!(err.contains("at http://127.0.0.1:9"), "{err}");
+    assert!(
+        out.contains(&format!(
+            "project {}",
+            std::fs::canonicalize(&root).unwrap().display()
+        )) && out.contains("(4 files, "),
+        "{out}"
+    );
+    assert!(out.contains("not sent: .git (never sent)"), "{out}");
+    #[cfg(unix)]
+    assert!(
+        err.contains("note: host is a link to /etc/hostname, outside the project"),
+        "{err}"
+    );
+    // The script outside the folder given with --project.
+    let data_dir = root.join("data").display().to_string();
+    let (code, _, err) = run(&["--project", &data_dir]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not inside the project folder"), "{err}");
+    // A plain-http index.
+    w(
+        "requirements.txt",
+        "--index-url http://pypi.example/simple\nsix\n",
+    );
+    let (code, _, err) = run(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("plain http://") && err.contains("https://"),
+        "{err}"
+    );
 }

@@ -23,6 +23,12 @@ pub enum ChosenError {
     FileNotChosen(PathBuf),
     #[error(transparent)]
     Input(#[from] InputError),
+    #[error("easyTDV reads only the folders you choose: {} was not chosen as the project folder, nor is it the folder of a script you chose", .0.display())]
+    ProjectNotChosen(PathBuf),
+    #[error("{} has no train.py (nor main.py): choose the script that trains your model", .0.display())]
+    NoScriptInFolder(PathBuf),
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
     #[error("easyTDV opens only the folders it made (a download's folder, its data folder), not {}", .0.display())]
     FolderNotOurs(PathBuf),
     #[error("{} is no longer a folder", .0.display())]
@@ -43,6 +49,9 @@ impl Explain for ChosenError {
         match self {
             ChosenError::FileNotChosen(_) => "file_not_chosen",
             ChosenError::Input(e) => e.code(),
+            ChosenError::ProjectNotChosen(_) => "project_not_chosen",
+            ChosenError::NoScriptInFolder(_) => "no_script_in_folder",
+            ChosenError::Project(e) => e.code(),
             ChosenError::FolderNotOurs(_) => "folder_not_ours",
             ChosenError::NotAFolder(_) => "not_a_folder",
             ChosenError::FileNotOurs(_) => "file_not_ours",
@@ -56,6 +65,13 @@ impl Explain for ChosenError {
                 Some("Choose the file with the file picker, or drag it onto the window.".into())
             }
             ChosenError::Input(e) => e.hint(),
+            ChosenError::ProjectNotChosen(_) => Some(
+                "Choose the project folder with \"Choose another folder\", or drag it onto the window.".into(),
+            ),
+            ChosenError::NoScriptInFolder(_) => {
+                Some("Choose the training script (a .py file) in that folder.".into())
+            }
+            ChosenError::Project(e) => e.hint(),
             ChosenError::FolderNotOurs(p)
             | ChosenError::NotAFolder(p)
             | ChosenError::FileNotOurs(p)
@@ -75,7 +91,27 @@ pub struct Chosen {
     folders: Mutex<HashSet<PathBuf>>,
     /// Files the app downloaded that the desktop may open (executed notebooks).
     made_files: Mutex<HashSet<PathBuf>>,
+    /// Project folders: chosen with the dialog, or the folder of a script
+    /// that was chosen (a folder dropped on the window is among `files`).
+    roots: Mutex<HashSet<PathBuf>>,
 }
+
+/// What the Code step shows of a project: what will be sent, the script
+/// and the requirements file found in it.
+#[derive(Debug, Clone, serde::Serialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectView {
+    /// The project folder as chosen (send it back as the run's
+    /// `projectDir`); `None`: the script's own folder.
+    pub project_dir: Option<PathBuf>,
+    pub summary: crate::project::ProjectSummary,
+    pub script: CheckedFile,
+    /// The requirements file asked for, else `requirements.txt` in the folder.
+    pub requirements: Option<CheckedFile>,
+}
+
+/// The script a folder holds by default.
+const DEFAULT_SCRIPTS: [&str; 2] = ["train.py", "main.py"];
 
 fn lock(set: &Mutex<HashSet<PathBuf>>) -> MutexGuard<'_, HashSet<PathBuf>> {
     set.lock().unwrap_or_else(|p| p.into_inner())
@@ -102,15 +138,117 @@ impl Chosen {
 
     /// Reads and checks a chosen file (its package list goes back to the
     /// webview: the person chose the file); any other path is refused unread.
+    /// A script's folder becomes its project folder.
     pub fn check_file(&self, kind: FileKind, path: &Path) -> Result<CheckedFile, ChosenError> {
         self.check_chosen(path)?;
-        Ok(read_input(kind, path)?.0)
+        let file = read_input(kind, path)?.0;
+        if kind == FileKind::Script {
+            if let Some(parent) = path.parent() {
+                lock(&self.roots).insert(parent.to_path_buf());
+            }
+        }
+        Ok(file)
     }
 
-    /// A run starts only from chosen files.
+    /// A project folder the person chose with the dialog.
+    pub fn add_project_root(&self, path: &Path) {
+        lock(&self.roots).insert(path.to_path_buf());
+    }
+
+    /// The folder was chosen (dialog, drop) or is a chosen script's folder:
+    /// compared as given, so `..` leads nowhere.
+    fn check_root(&self, root: &Path) -> Result<(), ChosenError> {
+        if lock(&self.roots).contains(root) || lock(&self.files).contains(root) {
+            Ok(())
+        } else {
+            Err(ChosenError::ProjectNotChosen(root.to_path_buf()))
+        }
+    }
+
+    /// A file chosen itself, or inside the chosen project folder `root`
+    /// (links resolved: a link out of the folder is not inside it).
+    fn check_chosen_in(&self, root: &Path, path: &Path) -> Result<(), ChosenError> {
+        if self.check_chosen(path).is_ok() {
+            return Ok(());
+        }
+        let inside = match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
+            (Ok(r), Ok(p)) => crate::project::select::relative(&r, &p).is_some(),
+            _ => false,
+        };
+        if inside {
+            Ok(())
+        } else {
+            Err(ChosenError::FileNotChosen(path.to_path_buf()))
+        }
+    }
+
+    /// A requirements file chosen itself, or the project's own
+    /// `requirements.txt` (its lines go back to the webview: never a file the
+    /// webview names inside the folder).
+    fn check_requirements(&self, root: &Path, path: &Path) -> Result<(), ChosenError> {
+        if self.check_chosen(path).is_ok() || path == root.join("requirements.txt") {
+            Ok(())
+        } else {
+            Err(ChosenError::FileNotChosen(path.to_path_buf()))
+        }
+    }
+
+    /// A run starts only from a chosen project folder, a script chosen or
+    /// inside it, and a requirements file chosen or the folder's own.
     pub fn check_request(&self, request: &TrainRequest) -> Result<(), ChosenError> {
-        self.check_chosen(&request.script_path)?;
-        self.check_chosen(&request.requirements_path)
+        let root =
+            crate::project::project_root(&request.script_path, request.project_dir.as_deref());
+        self.check_root(&root)?;
+        self.check_chosen_in(&root, &request.script_path)?;
+        self.check_requirements(&root, &request.requirements_path)
+    }
+
+    /// What will be sent of a project: `root` (a chosen folder, or `None`:
+    /// the script's folder), its script (`None`: train.py or main.py in the
+    /// folder) and requirements file (`None`: requirements.txt in it, if any).
+    pub fn project(
+        &self,
+        root: Option<&Path>,
+        script: Option<&Path>,
+        requirements: Option<&Path>,
+    ) -> Result<ProjectView, ChosenError> {
+        let project_dir = root.map(Path::to_path_buf);
+        let script = match (script, root) {
+            (Some(s), _) => s.to_path_buf(),
+            (None, Some(r)) => {
+                self.check_root(r)?;
+                DEFAULT_SCRIPTS
+                    .iter()
+                    .map(|n| r.join(n))
+                    .find(|p| p.is_file())
+                    .ok_or_else(|| ChosenError::NoScriptInFolder(r.to_path_buf()))?
+            }
+            (None, None) => return Err(ChosenError::NoScriptInFolder(PathBuf::new())),
+        };
+        let root = crate::project::project_root(&script, root);
+        self.check_root(&root)?;
+        self.check_chosen_in(&root, &script)?;
+        crate::project::check_entry(&root, &script)?;
+        let script_file = read_input(FileKind::Script, &script)?.0;
+        let requirements = match requirements {
+            Some(r) => {
+                self.check_requirements(&root, r)?;
+                Some(r.to_path_buf())
+            }
+            None => crate::project::requirements::default_requirements(&root),
+        };
+        let requirements_file = match &requirements {
+            Some(r) => Some(read_input(FileKind::Requirements, r)?.0),
+            None => None,
+        };
+        let inputs =
+            crate::project::summary::check_optional(&root, &script, requirements.as_deref())?;
+        Ok(ProjectView {
+            project_dir,
+            summary: crate::project::ProjectSummary::of(&inputs),
+            script: script_file,
+            requirements: requirements_file,
+        })
     }
 
     /// The folder, if the app made it and it is still a folder (not a file
@@ -173,164 +311,5 @@ fn open_in_file_manager(path: &Path) -> Result<(), ChosenError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-
-    /// What a webview script would ask for: a file of secrets, as
-    /// "requirements" (each `name=value` line passes as a package).
-    fn credentials(dir: &Path) -> PathBuf {
-        let p = dir.join("credentials");
-        std::fs::write(
-            &p,
-            format!("aws_access_key_id=AKIAIOSFODNN7EXAMPLE\naws_secret_access_key={SECRET}\n"),
-        )
-        .unwrap();
-        p
-    }
-
-    #[test]
-    fn a_file_not_chosen_is_refused_unread() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = credentials(dir.path());
-        // Read as before, the file's lines go back as packages.
-        let (leaky, _) = read_input(FileKind::Requirements, &path).unwrap();
-        assert!(leaky.packages.iter().any(|p| p.contains(SECRET)));
-
-        let chosen = Chosen::default();
-        let err = chosen
-            .check_file(FileKind::Requirements, &path)
-            .unwrap_err();
-        assert_eq!(err.code(), "file_not_chosen");
-        let told = format!("{err} {}", err.hint().unwrap_or_default());
-        assert!(!told.contains(SECRET) && !told.contains("AKIA"), "{told}");
-        // A path that does not exist gets the same answer: nothing is learnt.
-        let missing = chosen
-            .check_file(FileKind::Requirements, &dir.path().join("nope"))
-            .unwrap_err();
-        assert_eq!(missing.code(), "file_not_chosen");
-        // `..` does not turn a chosen file's folder into a way in.
-        chosen.add_file(&dir.path().join("requirements.txt"));
-        let around = dir.path().join("x/../credentials");
-        assert_eq!(
-            chosen
-                .check_file(FileKind::Requirements, &around)
-                .unwrap_err()
-                .code(),
-            "file_not_chosen"
-        );
-
-        // Chosen (dialog, drop), it is read and checked as usual.
-        let req = dir.path().join("requirements.txt");
-        std::fs::write(&req, "numpy==2.1.0\n").unwrap();
-        let file = chosen.check_file(FileKind::Requirements, &req).unwrap();
-        assert_eq!(file.packages, vec!["numpy==2.1.0".to_string()]);
-    }
-
-    #[test]
-    fn a_run_starts_only_from_chosen_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("train.py");
-        let req = dir.path().join("requirements.txt");
-        let request = TrainRequest {
-            script_path: script.clone(),
-            requirements_path: credentials(dir.path()),
-            instance_type: "t3.medium".into(),
-            disk_gb: 30,
-            region: "eu-west-3".into(),
-            bucket: "b-1".into(),
-            ami: None,
-            max_runtime_hours: 2,
-            budget_usd: None,
-            engine: Default::default(),
-            ..Default::default()
-        };
-        let chosen = Chosen::default();
-        chosen.add_file(&script);
-        chosen.add_file(&req);
-        let err = chosen.check_request(&request).unwrap_err();
-        assert_eq!(err.code(), "file_not_chosen");
-        let ok = TrainRequest {
-            requirements_path: req,
-            ..request
-        };
-        chosen.check_request(&ok).unwrap();
-    }
-
-    #[test]
-    fn only_files_the_app_downloaded_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let made = dir.path().join("train.executed.ipynb");
-        std::fs::write(&made, "{}").unwrap();
-        let other = dir.path().join("other.ipynb");
-        std::fs::write(&other, "{}").unwrap();
-        let chosen = Chosen::default();
-        // Not downloaded by the app (or only chosen for reading): refused.
-        chosen.add_file(&other);
-        for p in [made.as_path(), other.as_path(), Path::new("/etc/passwd")] {
-            assert_eq!(
-                chosen.open_file(p).unwrap_err().code(),
-                "file_not_ours",
-                "{}",
-                p.display()
-            );
-        }
-        chosen.add_made_file(&made);
-        assert_eq!(chosen.check_made_file(&made).unwrap(), made.as_path());
-        assert!(chosen
-            .check_made_file(&dir.path().join("x/../train.executed.ipynb"))
-            .is_err());
-        // A folder or a link put in its place is not opened.
-        #[cfg(unix)]
-        {
-            std::fs::remove_file(&made).unwrap();
-            std::os::unix::fs::symlink("/etc/passwd", &made).unwrap();
-            assert_eq!(chosen.open_file(&made).unwrap_err().code(), "not_a_file");
-            std::fs::remove_file(&made).unwrap();
-        }
-        std::fs::create_dir(&made).unwrap();
-        assert_eq!(chosen.open_file(&made).unwrap_err().code(), "not_a_file");
-    }
-
-    #[test]
-    fn only_folders_the_app_made_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let made = dir.path().join("easytdv-r1");
-        std::fs::create_dir(&made).unwrap();
-        let chosen = Chosen::default();
-        for other in [
-            dir.path().to_path_buf(),
-            PathBuf::from("/etc"),
-            made.clone(),
-        ] {
-            assert_eq!(
-                chosen.open_folder(&other).unwrap_err().code(),
-                "folder_not_ours",
-                "{}",
-                other.display()
-            );
-        }
-        chosen.add_folder(&made);
-        assert_eq!(chosen.check_folder(&made).unwrap(), made.as_path());
-        // Its parent, or a path through it, is not the folder.
-        assert!(chosen.check_folder(dir.path()).is_err());
-        assert!(chosen.check_folder(&made.join("..")).is_err());
-        // A file (or a link) put in its place is not opened.
-        std::fs::remove_dir(&made).unwrap();
-        std::fs::write(&made, "#!/bin/sh\n").unwrap();
-        assert_eq!(
-            chosen.open_folder(&made).unwrap_err().code(),
-            "not_a_folder"
-        );
-        #[cfg(unix)]
-        {
-            std::fs::remove_file(&made).unwrap();
-            std::os::unix::fs::symlink("/etc", &made).unwrap();
-            assert_eq!(
-                chosen.open_folder(&made).unwrap_err().code(),
-                "not_a_folder"
-            );
-        }
-    }
-}
+#[path = "chosen_tests.rs"]
+mod tests;

@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod practice;
 pub mod prices;
 pub mod private;
+pub mod project;
 pub mod regions;
 pub mod runs;
 pub mod scan;

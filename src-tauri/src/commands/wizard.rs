@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use easytdv_core::chosen::ProjectView;
 use easytdv_core::pipeline::{self, machine, CheckedFile, FileKind};
 use easytdv_core::regions::{self, RegionInfo};
 use tauri::{State, WebviewWindow};
@@ -55,6 +56,50 @@ pub fn check_file(
     kind: FileKind,
 ) -> Result<CheckedFile, AppError> {
     Ok(state.chosen.check_file(kind, &path)?)
+}
+
+/// Opens the native dialog for the project folder; `null` when cancelled.
+/// The folder becomes the project: `script` when it is inside, else its
+/// train.py (or main.py).
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_project(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    script: Option<PathBuf>,
+) -> Result<Option<ProjectView>, AppError> {
+    let Some(root) = dialogs::pick_folder(&window, "Choose your project folder").await else {
+        return Ok(None);
+    };
+    state.chosen.add_project_root(&root);
+    let inside =
+        script.filter(
+            |s| match (std::fs::canonicalize(&root), std::fs::canonicalize(s)) {
+                (Ok(r), Ok(s)) => easytdv_core::project::select::relative(&r, &s).is_some(),
+                _ => false,
+            },
+        );
+    Ok(Some(state.chosen.project(
+        Some(&root),
+        inside.as_deref(),
+        None,
+    )?))
+}
+
+/// What will be sent of a project (a chosen or dropped folder, or the
+/// chosen script's folder): files, size, the largest, a warning, what is
+/// left out; the script and requirements file found.
+#[tauri::command]
+#[specta::specta]
+pub fn project_summary(
+    state: State<'_, AppState>,
+    root: Option<PathBuf>,
+    script: Option<PathBuf>,
+    requirements: Option<PathBuf>,
+) -> Result<ProjectView, AppError> {
+    Ok(state
+        .chosen
+        .project(root.as_deref(), script.as_deref(), requirements.as_deref())?)
 }
 
 #[tauri::command]

@@ -27,6 +27,7 @@ from . import (
     public_params,
     quotas,
     region_deny,
+    s3_checksums,
     s3_defaults,
     s3_regions,
     sagemaker_api,
@@ -83,6 +84,7 @@ def install() -> None:
         sagemaker_api,
         s3_defaults,
         s3_regions,
+        s3_checksums,
         region_deny,
     ):
         module.install()

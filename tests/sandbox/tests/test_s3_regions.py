@@ -1,6 +1,7 @@
 """S3 across regions and regions closed by an organisation's SCP, as AWS answers."""
 
 import base64
+import hashlib
 import json
 import urllib.error
 import urllib.request
@@ -206,3 +207,27 @@ def test_a_tls_only_policy_leaves_requests_through_the_sandbox_alone(aws):
     aws.s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [no_condition]}))
     with pytest.raises(botocore.exceptions.ClientError):
         aws.s3.put_object(Bucket=name, Key="k2", Body=b"v")
+
+
+def test_an_upload_whose_checksum_is_not_its_bytes_is_refused_with_bad_digest(aws):
+    s3 = aws("s3", REGION)
+    name = _name("digest")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    body = b"the bytes that were hashed"
+    right = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    wrong = base64.b64encode(hashlib.sha256(b"other bytes").digest()).decode()
+    s3.put_object(Bucket=name, Key="ok", Body=body, ChecksumSHA256=right)
+    assert s3.get_object(Bucket=name, Key="ok")["Body"].read() == body
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=name, Key="bad", Body=body, ChecksumSHA256=wrong)
+    err = e.value.response["Error"]
+    assert err["Code"] == "BadDigest"
+    assert err["Message"] == "The SHA256 you specified did not match the calculated checksum."
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "Contents" not in s3.list_objects_v2(Bucket=name, Prefix="bad")
+    # A part, too (its upload goes on: the part can be sent again).
+    up = s3.create_multipart_upload(Bucket=name, Key="big", ChecksumAlgorithm="SHA256")["UploadId"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.upload_part(Bucket=name, Key="big", UploadId=up, PartNumber=1, Body=body, ChecksumSHA256=wrong)
+    assert e.value.response["Error"]["Code"] == "BadDigest"
+    s3.upload_part(Bucket=name, Key="big", UploadId=up, PartNumber=1, Body=body, ChecksumSHA256=right)

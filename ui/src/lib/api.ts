@@ -15,6 +15,9 @@ export type PolicyDocument = B.PolicyDocument;
 export type ProfileInfo = B.ProfileInfo_Serialize;
 export type RegionInfo = B.RegionInfo;
 export type PickedFile = B.CheckedFile;
+/** What the Code step shows of the project folder: what will be sent, the script and requirements found. */
+export type ProjectView = B.ProjectView_Serialize;
+export type ProjectSummary = B.ProjectSummary_Serialize;
 export type PracticeProgress = B.PracticeProgress;
 export type FileKind = B.FileKind;
 export type InstanceTypeInfo = B.InstanceTypeInfo_Serialize;

@@ -152,6 +152,13 @@ describe('wizard state machine', () => {
     expect(launchFields(s.data)?.request).not.toHaveProperty('engine');
     expect(machineCount(s.data)).toBe(1);
   });
+
+  it("carries the project folder the user chose, and none for the script's own folder", () => {
+    let s = update(filled(), { newBucket: 'easytdv-123-eu-west-3' });
+    expect(launchFields(s.data)?.request).not.toHaveProperty('projectDir');
+    s = update(s, { projectDir: '/home/me' });
+    expect(launchFields(s.data)?.request.projectDir).toBe('/home/me');
+  });
 });
 
 describe('arguments and variables', () => {

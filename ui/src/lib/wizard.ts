@@ -28,6 +28,8 @@ export interface WizardData {
   region: string;
   script: FileRef | null;
   requirements: FileRef | null;
+  /** The project folder chosen with "Choose another folder"; null: the script's own folder. */
+  projectDir: string | null;
   engine: EngineChoice;
   /** The EC2 machine type (engine 'ec2'). */
   instanceType: string;
@@ -105,6 +107,7 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
       region: '',
       script: null,
       requirements: null,
+      projectDir: null,
       engine: 'ec2',
       instanceType: '',
       trainingType: '',
@@ -267,6 +270,8 @@ export function launchFields(data: WizardData) {
       budgetUsd: parseBudget(data.budgetUsd).value,
       // Names only: the backend reads the values from the keychain.
       ...(data.secrets.length > 0 ? { secrets: [...data.secrets] } : {}),
+      // The project folder, when another than the script's own was chosen (the backend checks it was).
+      ...(data.projectDir ? { projectDir: data.projectDir } : {}),
       // EC2 requests stay as before (the backend's default engine); SageMaker says so, with its machines.
       ...(data.engine === 'sageMaker'
         ? { engine: { kind: 'sageMaker' as const, instanceCount: Number(data.machines), spot: data.spot } }

@@ -14,6 +14,9 @@ pub enum PipelineError {
     #[error(transparent)]
     Input(#[from] InputError),
 
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
+
     #[error("AWS could not be reached while trying to {op}")]
     Network { op: &'static str },
 
@@ -161,6 +164,8 @@ pub enum PipelineError {
 
     #[error("the machine could not read the run's secrets from Parameter Store, so train.py was not started")]
     SecretsUnreadable { tail: String },
+    #[error("the machine did not use the project: {what} was not the file easyTDV sent")]
+    ProjectRefused { what: String, tail: String },
 
     #[error("the training script failed (status {status}, exit code {exit_code})")]
     TrainingFailed {
@@ -189,6 +194,7 @@ impl PipelineError {
             PipelineError::InstallFailed { tail, .. }
             | PipelineError::ScriptsRefused { tail }
             | PipelineError::SecretsUnreadable { tail }
+            | PipelineError::ProjectRefused { tail, .. }
             | PipelineError::TrainingFailed { tail, .. }
             | PipelineError::TrainingJobFailed { tail, .. } => Some(tail),
             PipelineError::StackFailed { reason } => Some(reason),
@@ -211,6 +217,7 @@ impl PipelineError {
         matches!(
             self,
             PipelineError::Input(_)
+                | PipelineError::Project(_)
                 | PipelineError::DiskTooSmallForImage { .. }
                 | PipelineError::UnknownImage(_)
                 | PipelineError::NoAutomaticImage { .. }
@@ -241,6 +248,8 @@ impl Explain for PipelineError {
     fn code(&self) -> &'static str {
         match self {
             PipelineError::Input(e) => e.code(),
+            PipelineError::Project(e) => e.code(),
+            PipelineError::ProjectRefused { .. } => "project_refused",
             PipelineError::Network { .. } => "network",
             PipelineError::Denied { .. } => "access_denied",
             PipelineError::ExpiredCredentials { .. } => "credentials_expired",
@@ -306,6 +315,10 @@ impl Explain for PipelineError {
         Some(
             match self {
                 PipelineError::Input(e) => return e.hint(),
+                PipelineError::Project(e) => return e.hint(),
+                PipelineError::ProjectRefused { .. } => {
+                    "A file of the project in the bucket (easytdv/blobs/) was changed after easyTDV sent it, so the machine did not use it. Retry the step: easyTDV sends it again. If it happens again, check who else may write to this bucket."
+                }
                 PipelineError::QuotaTooLow { .. } | PipelineError::TrainingQuotaTooLow { .. } => "Ask AWS for a higher quota in the Service Quotas console.",
                 PipelineError::BudgetTooSmall { .. } => "Raise the budget cap, or pick a cheaper machine.",
                 PipelineError::NoAutomaticImage { .. } => "Pick an NVIDIA GPU machine (g4dn, g5, g6…) or a CPU machine, or enter an image id that has the drivers.",

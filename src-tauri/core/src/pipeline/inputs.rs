@@ -75,6 +75,8 @@ pub enum InputError {
     BadInstanceCount(u32),
     #[error("a SageMaker training job runs in AWS's PyTorch container: an image id is not used")]
     ImageNotUsed,
+    #[error("SageMaker runs install a requirements.txt: a uv.lock is installed on one machine (EC2) only")]
+    LockOnSageMaker,
     #[error(
         "SageMaker runs are not offered in {0}: AWS publishes no PyTorch training container there"
     )]
@@ -106,6 +108,7 @@ impl Explain for InputError {
             InputError::BadTrainingType(_) => "bad_training_type",
             InputError::BadInstanceCount(_) => "bad_instance_count",
             InputError::ImageNotUsed => "image_not_used",
+            InputError::LockOnSageMaker => "uv_lock_on_sagemaker",
             InputError::NoSageMakerInRegion(_) => "no_sagemaker_in_region",
             InputError::Args(e) => e.code(),
             InputError::Secret(e) => e.code(),
@@ -151,6 +154,7 @@ impl Explain for InputError {
                 InputError::BadInstanceCount(_) => "Choose between 1 and 16 machines; 1 suits most trainings.",
                 InputError::ImageNotUsed => "Leave the image on \"Automatic\" for SageMaker runs, or choose \"One machine (EC2)\" to use your own image.",
                 InputError::Args(_) => "",
+                InputError::LockOnSageMaker => "Choose \"One machine (EC2)\", or add a requirements.txt (e.g. `uv export --frozen -o requirements.txt`) and choose it.",
                 InputError::NoSageMakerInRegion(_) => "Pick another region for a SageMaker run (the region list shows those offered), or choose \"One machine (EC2)\" in this region.",
                 InputError::Secret(_) => "",
             }
@@ -237,6 +241,9 @@ pub fn read_input(kind: FileKind, path: &Path) -> Result<(CheckedFile, Vec<u8>),
     }
     let packages = match kind {
         FileKind::Script => Vec::new(),
+        FileKind::Requirements if crate::project::requirements::is_lock(path) => {
+            crate::project::requirements::lock_packages(text)
+        }
         FileKind::Requirements => parse_requirements(text)?,
     };
     let size_bytes = u32::try_from(meta.len()).unwrap_or(u32::MAX);
@@ -374,7 +381,8 @@ pub fn check_engine_region(engine: &Engine, region: &str) -> Result<(), InputErr
     }
 }
 
-/// The inputs once checked: the request and the two files' bytes.
+/// The inputs once checked: the request, the two files' bytes and the
+/// project's files.
 #[derive(Debug, Clone)]
 pub struct CheckedInputs {
     pub request: TrainRequest,
@@ -382,28 +390,60 @@ pub struct CheckedInputs {
     /// What the machine installs: for a notebook, the user's requirements
     /// and its executor (`notebook::with_executor`).
     pub requirements: Vec<u8>,
-    /// The entry point's name on the machine: `train.py`, or the notebook's own.
+    /// The entry point's file name: `train.py`, or the notebook's own.
     pub entry: String,
+    /// A notebook's executor pins its requirements do not name (installed
+    /// beside the project's requirements file); `None` otherwise.
+    pub executor: Option<Vec<u8>>,
+    pub project: crate::project::ProjectInputs,
 }
 
-/// Checks every field of a request; reads both files.
-pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError> {
+/// Checks every field of a request; reads both files and selects the
+/// project's files (the script's folder unless another is given).
+pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, super::PipelineError> {
     let (_, script) = read_input(FileKind::Script, &request.script_path)?;
     let (reqs, requirements) = read_input(FileKind::Requirements, &request.requirements_path)?;
+    let lock = crate::project::requirements::is_lock(&request.requirements_path);
     // A notebook's arguments are papermill's parameters (-p NAME VALUE),
     // checked against its parameters cell and written as papermill's flags.
+    let mut executor = None;
     let (entry, notebook_args, requirements) = if notebook::is_notebook(&request.script_path) {
         if request.engine.is_sagemaker() {
-            return Err(NotebookError::NotOnSageMaker.into());
+            return Err(InputError::from(NotebookError::NotOnSageMaker).into());
         }
-        let entry = notebook::entry_name(&request.script_path)?;
-        let nb = notebook::check(&script, &entry)?;
-        let args = notebook::check_parameters(&request.args, &nb, &entry)?;
+        let entry = notebook::entry_name(&request.script_path).map_err(InputError::from)?;
+        let nb = notebook::check(&script, &entry).map_err(InputError::from)?;
+        let args =
+            notebook::check_parameters(&request.args, &nb, &entry).map_err(InputError::from)?;
+        if lock && !notebook::executor_lines(&reqs.packages).is_empty() {
+            return Err(InputError::from(NotebookError::LockWithoutExecutor).into());
+        }
+        let extra = notebook::executor_lines(&reqs.packages);
+        executor = (!extra.is_empty()).then_some(extra);
         let requirements = notebook::with_executor(&requirements, &reqs.packages);
         (entry, Some(args), requirements)
     } else {
         ("train.py".to_string(), None, requirements)
     };
+    check_fields(request)?;
+    let root = crate::project::project_root(&request.script_path, request.project_dir.as_deref());
+    let project = crate::project::check(&root, &request.script_path, &request.requirements_path)?;
+    let mut request = request.clone();
+    if let Some(args) = notebook_args {
+        request.args = args;
+    }
+    Ok(CheckedInputs {
+        request,
+        script,
+        requirements,
+        entry,
+        executor,
+        project,
+    })
+}
+
+/// Every field but the files.
+fn check_fields(request: &TrainRequest) -> Result<(), InputError> {
     check_bucket(&request.bucket)?;
     if !is_region_code(&request.region) || crate::regions::region(&request.region).is_none() {
         return Err(InputError::BadRegion(request.region.clone()));
@@ -419,6 +459,9 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
             if request.ami.is_some() {
                 return Err(InputError::ImageNotUsed);
             }
+            if crate::project::requirements::is_lock(&request.requirements_path) {
+                return Err(InputError::LockOnSageMaker);
+            }
         }
     }
     if !(MIN_DISK_GB..=MAX_DISK_GB).contains(&request.disk_gb) {
@@ -433,16 +476,7 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, InputError
     super::run_args::check_arguments(&request.args, &request.args_text)?;
     super::run_args::check_env(&request.env, &request.engine)?;
     crate::secrets::check_request_names(&request.secrets, request.engine)?;
-    let mut request = request.clone();
-    if let Some(args) = notebook_args {
-        request.args = args;
-    }
-    Ok(CheckedInputs {
-        request,
-        script,
-        requirements,
-        entry,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

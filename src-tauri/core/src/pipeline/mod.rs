@@ -44,12 +44,14 @@ pub use account::require_setup as require_account_setup;
 pub use assets::lambda_zip;
 pub use delete::delete_resources;
 pub(crate) use error::aws_error;
+pub(crate) use error::error_code as error_code_of;
 pub use error::PipelineError;
 pub use inputs::{
     check_bucket, check_request, parse_requirements, read_input, CheckedFile, FileKind, InputError,
 };
 pub use model::*;
 pub use outputs::{download_outputs, DownloadProgress, DownloadReport};
+pub(crate) use poll::retry_transient;
 pub use progress::{
     EventLog, EventSink, MemoryState, ProgressSink, RunEvent, RunStateSink, Tracked, LIVE_LINES,
 };

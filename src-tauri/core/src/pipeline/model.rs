@@ -46,6 +46,11 @@ pub struct TrainRequest {
     /// train.py gets as environment variables; never their values.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// The project folder: every file in it is sent (but what `.gitignore`
+    /// and `.easytdvignore` leave out) and the script runs from it. `None`:
+    /// the script's own folder.
+    #[serde(default)]
+    pub project_dir: Option<PathBuf>,
 }
 
 /// Where a run's training runs.

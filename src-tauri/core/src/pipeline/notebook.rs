@@ -51,6 +51,10 @@ pub enum NotebookError {
     },
     #[error("a notebook runs on one EC2 machine: SageMaker runs take a .py script")]
     NotOnSageMaker,
+    #[error(
+        "the project's uv.lock does not lock papermill and ipykernel, which execute the notebook"
+    )]
+    LockWithoutExecutor,
 }
 
 impl Explain for NotebookError {
@@ -64,6 +68,7 @@ impl Explain for NotebookError {
             NotebookError::NoParametersCell { .. } => "notebook_no_parameters_cell",
             NotebookError::UnknownParameter { .. } => "notebook_unknown_parameter",
             NotebookError::NotOnSageMaker => "notebook_not_on_sagemaker",
+            NotebookError::LockWithoutExecutor => "notebook_lock_without_executor",
         }
     }
 
@@ -85,6 +90,9 @@ impl Explain for NotebookError {
                 }
                 NotebookError::UnknownParameter { .. } => {
                     "Use a name the parameters cell sets, or add it there with a default value."
+                }
+                NotebookError::LockWithoutExecutor => {
+                    "Add them to the project (uv add papermill ipykernel), then choose the notebook again."
                 }
                 NotebookError::NotOnSageMaker => {
                     "Choose \"One machine (EC2)\" for the notebook, or export it as a script (jupyter nbconvert --to script) for SageMaker."
@@ -304,19 +312,30 @@ pub fn executed_in(folder: &Path, script_path: &Path) -> Option<std::path::PathB
 /// a pin of theirs wins). The environment cache's key is computed from
 /// these bytes: a notebook run's environment is a different one.
 pub fn with_executor(requirements: &[u8], packages: &[String]) -> Vec<u8> {
-    let named: Vec<String> = packages.iter().map(|p| normalised_name(p)).collect();
-    let missing: Vec<&str> = [PAPERMILL, IPYKERNEL]
-        .into_iter()
-        .filter(|pin| !named.contains(&normalised_name(pin)))
-        .collect();
+    let extra = executor_lines(packages);
     let mut out = requirements.to_vec();
-    if missing.is_empty() {
+    if extra.is_empty() {
         return out;
     }
     if !out.is_empty() && !out.ends_with(b"\n") {
         out.push(b'\n');
     }
-    out.extend_from_slice(b"# easyTDV: to execute the notebook\n");
+    out.extend_from_slice(&extra);
+    out
+}
+
+/// The executor's pins the user's requirements do not name (a requirements
+/// file of its own, installed beside the project's; empty: none missing).
+pub fn executor_lines(packages: &[String]) -> Vec<u8> {
+    let named: Vec<String> = packages.iter().map(|p| normalised_name(p)).collect();
+    let missing: Vec<&str> = [PAPERMILL, IPYKERNEL]
+        .into_iter()
+        .filter(|pin| !named.contains(&normalised_name(pin)))
+        .collect();
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    let mut out = b"# easyTDV: to execute the notebook\n".to_vec();
     for pin in missing {
         out.extend_from_slice(pin.as_bytes());
         out.push(b'\n');

@@ -80,7 +80,7 @@ impl<'a> RunBucket<'a> {
         &self.owner
     }
 
-    pub(super) fn ctx(&self) -> &AwsContext {
+    pub(crate) fn ctx(&self) -> &AwsContext {
         self.ctx
     }
 

@@ -20,6 +20,7 @@ mod outputs;
 mod pipeline;
 mod pipeline_failures;
 mod practice;
+mod project;
 mod real_aws;
 mod sagemaker;
 mod sagemaker_aws;

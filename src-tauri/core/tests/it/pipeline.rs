@@ -58,8 +58,8 @@ async fn full_run_produces_outputs_and_delete_leaves_nothing() {
     assert_eq!(deleted.deleted_stack, Some(format!("easytdv-{run_id}")));
     assert_eq!(
         deleted.deleted_objects.len(),
-        8,
-        "train.py, requirements.txt, launch.zip, the machine's four scripts and train.py's arguments"
+        9,
+        "train.py, requirements.txt, launch.zip, project.json, the machine's four scripts and train.py's arguments"
     );
     let (live, stack, inputs) = leftovers(&h.ctx, &run_id, &bucket).await;
     assert!(
@@ -95,10 +95,11 @@ async fn async_forms_return_ids_and_state_can_be_polled() {
         format!("{}/train.py", train.resources().prefix)
     );
     // The template travels in the CreateStack request: nothing in the
-    // bucket that anyone could swap.
+    // bucket that anyone could swap (train.py, requirements.txt, launch.zip
+    // and the project's manifest, whose SHA-256 the machine's command names).
     let uploaded = list(&h.ctx, &bucket, &format!("{}/", train.resources().prefix)).await;
     assert!(
-        !uploaded.iter().any(|k| k.ends_with("stack.yaml")) && uploaded.len() == 3,
+        !uploaded.iter().any(|k| k.ends_with("stack.yaml")) && uploaded.len() == 4,
         "{uploaded:?}"
     );
     assert_eq!(

@@ -256,3 +256,50 @@ fn a_notebook_run_keeps_its_name_its_parameters_and_installs_its_executor() {
     };
     assert_eq!(code(on_sagemaker), "notebook_not_on_sagemaker");
 }
+
+#[test]
+fn a_uv_lock_lists_the_packages_it_pins_but_not_the_project_itself() {
+    let lock = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/uv-project/uv.lock"),
+    )
+    .unwrap();
+    assert_eq!(
+        crate::project::requirements::lock_packages(&lock),
+        vec!["tinydep==0.1.0"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("uv.lock");
+    std::fs::write(&p, &lock).unwrap();
+    // Read as requirements, a lock is not pip's format: its pins are the packages.
+    let (file, _) = read_input(FileKind::Requirements, &p).unwrap();
+    assert_eq!(file.packages, vec!["tinydep==0.1.0"]);
+}
+
+#[test]
+fn a_uv_lock_is_refused_for_sagemaker_before_anything_is_made() {
+    let request = |engine: Engine| TrainRequest {
+        script_path: "/p/train.py".into(),
+        requirements_path: "/p/uv.lock".into(),
+        instance_type: match engine {
+            Engine::Ec2 => "t3.medium".into(),
+            Engine::SageMaker { .. } => "ml.m5.large".into(),
+        },
+        disk_gb: 30,
+        region: "eu-west-3".into(),
+        bucket: "my-bucket".into(),
+        ami: None,
+        max_runtime_hours: 2,
+        budget_usd: None,
+        engine,
+        ..Default::default()
+    };
+    let err = check_fields(&request(Engine::SageMaker {
+        instance_count: 1,
+        spot: false,
+    }))
+    .expect_err("refused");
+    assert_eq!(err.code(), "uv_lock_on_sagemaker");
+    assert!(err.hint().unwrap_or_default().contains("requirements.txt"));
+    assert!(check_fields(&request(Engine::Ec2)).is_ok());
+}

@@ -21,6 +21,7 @@ use crate::prices::{safety_stop, Prices};
 use crate::secrets::RunSecrets;
 
 mod follow;
+mod project;
 mod secrets;
 mod send;
 pub(in crate::pipeline) use follow::Watch;
@@ -44,6 +45,8 @@ pub struct Train {
     pub(in crate::pipeline) requirements: Vec<u8>,
     /// The entry point's name on the machine: `train.py` or the notebook's.
     pub(in crate::pipeline) entry: String,
+    /// A notebook's executor pins beside the project's requirements.
+    pub(in crate::pipeline) executor: Option<Vec<u8>>,
     pub(in crate::pipeline) resources: RunResources,
     pub(in crate::pipeline) progress: Arc<dyn ProgressSink>,
     pub(in crate::pipeline) state: Arc<dyn RunStateSink>,
@@ -57,6 +60,12 @@ pub struct Train {
     /// Store by this process yet.
     pub(in crate::pipeline) secrets: RunSecrets,
     pub(in crate::pipeline) secrets_sent: bool,
+    /// The project's files, as last checked.
+    pub(in crate::pipeline) project: crate::project::ProjectInputs,
+    /// What was last sent of it (`None`: not yet in this session).
+    pub(in crate::pipeline) project_sent: Option<project::Sent>,
+    /// Blobs the machine refused: sent again, whatever the bucket holds.
+    pub(in crate::pipeline) resend: std::collections::HashSet<String>,
 }
 
 impl Train {
@@ -103,6 +112,7 @@ impl Train {
             script: checked.script,
             requirements: checked.requirements,
             entry: checked.entry,
+            executor: checked.executor,
             resources,
             progress,
             state,
@@ -112,6 +122,9 @@ impl Train {
             prices: None,
             secrets: RunSecrets::none(),
             secrets_sent: false,
+            project: checked.project,
+            project_sent: None,
+            resend: Default::default(),
         };
         train.save()?;
         Ok(train)
@@ -192,7 +205,11 @@ impl Train {
         let timer = self.timer(Step::Prepare, "Checking the machine type and image");
         let result = self.prepare_inner(&timer).await;
         let place = format!("s3://{}/{}/", self.resources.bucket, self.resources.prefix);
-        timer.finish(result, |_| format!("Uploaded 3 files to {place}"))
+        let sent = self.project_sent.as_ref().map(|s| s.report.line());
+        timer.finish(result, |_| match sent {
+            Some(line) => format!("Project: {line}; the run's files are in {place}"),
+            None => format!("Uploaded 3 files to {place}"),
+        })
     }
 
     async fn prepare_inner(
@@ -256,7 +273,7 @@ impl Train {
                 self.resources.bucket
             ));
         }
-        let files = vec![
+        let mut files = vec![
             (self.entry.clone(), self.script.clone()),
             ("requirements.txt".to_string(), self.requirements.clone()),
             (
@@ -264,6 +281,9 @@ impl Train {
                 assets::lambda_zip().map_err(|e| PipelineError::State(e.to_string()))?,
             ),
         ];
+        if let Some(pins) = &self.executor {
+            files.push((project::EXECUTOR_FILE.to_string(), pins.clone()));
+        }
         // Every key is recorded before its upload (a crash never forgets a
         // file), then they go up at once.
         for (name, _) in &files {
@@ -284,6 +304,7 @@ impl Train {
             async move { bucket.put(&key, body).await }
         });
         futures_util::future::try_join_all(uploads).await?;
+        self.send_project(&|m| timer.update(m)).await?;
         self.send_secrets(&|m| timer.update(m)).await?;
         Ok(PreparedEnv {
             s3_lambda_key: self.key("launch.zip"),
@@ -573,6 +594,8 @@ impl Train {
         // Upload again: a retry picks up a fixed requirements.txt.
         let key = self.key("requirements.txt");
         self.bucket()?.put(&key, self.requirements.clone()).await?;
+        self.send_project(&|m| tracing::info!(message = m, "project"))
+            .await?;
         let comment = format!("easyTDV {}: install requirements", self.resources.run_id);
         let timeout = INSTALL_TIMEOUT.min(self.time_left());
         let id = self
@@ -599,7 +622,7 @@ impl Train {
                 .follow(&timer, instance_id, &cmd, INSTALL_TIMEOUT, LogName::Install)
                 .await?;
             if !outcome.succeeded() {
-                return Err(self.install_failure(&outcome));
+                return Err(self.command_failure(&outcome, Step::Requirements));
             }
             Ok(outcome)
         }
@@ -620,11 +643,13 @@ impl Train {
 
     /// Starts `train.py` (or the notebook); returns the command id.
     pub async fn start_run_training(&mut self, instance_id: &str) -> Result<String, PipelineError> {
-        // Upload again: a retry picks up a fixed train.py (and the
-        // keychain's current secrets).
+        // Upload again: a retry picks up a fixed train.py (the project, and
+        // the keychain's current secrets).
         let bucket = self.bucket()?;
         bucket
             .put(&self.key(&self.entry), self.script.clone())
+            .await?;
+        self.send_project(&|m| tracing::info!(message = m, "project"))
             .await?;
         if !self.secrets_sent {
             let run_id = self.resources.run_id.clone();
@@ -655,7 +680,7 @@ impl Train {
                 .follow(&timer, instance_id, &cmd, limit, LogName::Train)
                 .await?;
             if !outcome.succeeded() {
-                return Err(self.training_failure(&outcome));
+                return Err(self.command_failure(&outcome, Step::Training));
             }
             Ok(outcome)
         }

@@ -15,7 +15,9 @@ use crate::pipeline::{assets, remote};
 impl Train {
     /// The environment cache key of these requirements on the run's image.
     pub(in crate::pipeline) fn current_cache_key(&self, image_id: &str) -> String {
-        cache_key(&self.requirements, image_id, assets::uv_pin())
+        let text =
+            crate::project::requirements::for_cache_key(&self.requirements, &self.project.included);
+        cache_key(&text, image_id, assets::uv_pin())
     }
 
     /// The exports the scripts read. Install: the cache key of the
@@ -32,8 +34,8 @@ impl Train {
             ("EASYTDV_BUCKET_OWNER", owner),
             ("AWS_DEFAULT_REGION", self.ctx.region().to_string()),
             ("EASYTDV_IDLE_AFTER_FAILURE_MIN", idle),
-            ("EASYTDV_ENTRY", self.entry.clone()),
         ];
+        vars.extend(self.project_exports());
         if script == Script::Train {
             vars.extend(self.secret_exports());
         }
@@ -133,6 +135,55 @@ pub(super) fn scripts_refused(outcome: &CommandOutcome) -> Option<PipelineError>
     })
 }
 
+/// The exit code of install.sh and train.sh when the project in the bucket
+/// is not the one the app sent (templates/instance/common.sh).
+pub const PROJECT_REFUSED_EXIT: i32 = 82;
+
+/// The machine's refusal of the project: its manifest, or some files, were
+/// not the ones sent. Returns the error and the blobs to forget (so the next
+/// send uploads them again).
+pub(super) fn project_refused(outcome: &CommandOutcome) -> Option<(PipelineError, Vec<String>)> {
+    let said = outcome
+        .stderr_tail
+        .lines()
+        .any(|l| l.starts_with("easytdv: the project in the bucket is not the one easyTDV sent"));
+    if outcome.exit_code != PROJECT_REFUSED_EXIT || !said {
+        return None;
+    }
+    let mut what = Vec::new();
+    let mut blobs = Vec::new();
+    for line in outcome.stderr_tail.lines() {
+        if let Some(rest) = line.strip_prefix("easytdv: refused s3://") {
+            let Some(at) = rest.find("/easytdv/blobs/") else {
+                continue;
+            };
+            let sha: String = rest[at + 15..].chars().take(64).collect();
+            if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                blobs.push(sha);
+            }
+            if let Some(path) = rest
+                .split(" (for ")
+                .nth(1)
+                .and_then(|r| r.split(") is not").next())
+            {
+                what.push(path.to_string());
+            }
+        } else if line.contains("/project.json is not the manifest easyTDV sent") {
+            what.push("the run's manifest (project.json)".to_string());
+        }
+    }
+    if what.is_empty() {
+        what.push("a file of the project".to_string());
+    }
+    Some((
+        PipelineError::ProjectRefused {
+            what: what.join(", "),
+            tail: remote::tail(outcome, 10),
+        },
+        blobs,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +215,35 @@ mod tests {
         // train.py exiting with 80, or the message with another code: not a refusal.
         assert!(scripts_refused(&outcome(80, "Traceback ...\nSystemExit: 80\n")).is_none());
         assert!(scripts_refused(&outcome(1, tampered)).is_none());
+    }
+
+    #[test]
+    fn only_the_machines_own_refusal_of_the_project_is_one() {
+        let sha = "ab".repeat(32);
+        let stderr = format!(
+            "easytdv: refused s3://b/easytdv/blobs/{sha} (for data/points.csv) is not the file easyTDV sent (SHA-256 {})\n\
+             easytdv: the project was not used\n\
+             easytdv: the project in the bucket is not the one easyTDV sent: it was not used\n",
+            "cd".repeat(32)
+        );
+        match project_refused(&outcome(82, &stderr)) {
+            Some((PipelineError::ProjectRefused { what, .. }, blobs)) => {
+                assert_eq!(what, "data/points.csv");
+                assert_eq!(blobs, vec![sha.clone()]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // train.py exiting with 82 is its own failure.
+        assert!(project_refused(&outcome(82, "Traceback\nSystemExit: 82\n")).is_none());
+        assert!(project_refused(&outcome(1, &stderr)).is_none());
+        let manifest = "easytdv: s3://b/easytdv/runs/r/project.json is not the manifest easyTDV sent (SHA-256 x, expected y): the project was not used\n\
+                        easytdv: the project in the bucket is not the one easyTDV sent: it was not used\n";
+        match project_refused(&outcome(82, manifest)) {
+            Some((PipelineError::ProjectRefused { what, .. }, blobs)) => {
+                assert!(what.contains("manifest") && blobs.is_empty(), "{what}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
