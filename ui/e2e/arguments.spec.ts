@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test';
-import { KEYS_ACCOUNT, REQUEST, REQUIREMENTS, RUN_ID, SCRIPT, runEvents, runRecord, signedIn } from './data';
+import { KEYS_ACCOUNT, PROJECT_NO_REQUIREMENTS, REQUEST, REQUIREMENTS, RUN_ID, SCRIPT, runEvents, runRecord, signedIn } from './data';
 import { expect, scenario, test } from './fixtures';
 
 const ARGS_TEXT = `--epochs 3 --name "my run" --home '$HOME'`;
@@ -114,7 +114,20 @@ test('run page: what train.py got, and Run again with changes fills the wizard f
 test("Review step: a notebook's arguments are its parameters, in papermill's words", async ({ page, app }) => {
   const notebook = { ...SCRIPT, path: '/home/marie/project/Train Model.ipynb', name: 'Train Model.ipynb' };
   const params = { args: ['-p', 'epochs', '3'], env: [] };
-  await app.open(scenario({ results: signedIn({ pick_script: notebook, check_script_inputs: params }) }), '#/new');
+  await app.open(
+    scenario({
+      results: signedIn({
+        pick_script: notebook,
+        project_summary: {
+          ...PROJECT_NO_REQUIREMENTS,
+          script: notebook,
+          summary: { ...PROJECT_NO_REQUIREMENTS.summary, entry: notebook.name },
+        },
+        check_script_inputs: params,
+      }),
+    }),
+    '#/new',
+  );
   await toReview(page);
   const card = page.getByRole('region', { name: 'Arguments and variables' });
   await expect(card.getByLabel('Arguments for train.py (optional)')).toHaveCount(0);
