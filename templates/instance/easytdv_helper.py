@@ -22,6 +22,8 @@ secrets-exec
         them in its environment (exit 81: they could not be read)
 materialise  the run's project from its manifest (checked against the SHA-256
         the app sent) and easytdv/blobs/<sha256> (each checked too), 16 at a time
+data    the run's data into $DATA_DIR from its manifest (checked the same way):
+        blobs by SHA-256, presigned URLs of the person's S3 data by size and MD5
 
 S3 is spoken here, not through the AWS CLI, for small objects: each `aws`
 call starts a Python program of its own (0.3 to 1 s), and a run makes a dozen
@@ -629,6 +631,8 @@ def cmd_secrets_exec(argv):
     sys.stderr.flush()
     os.execvpe(cmd[0], cmd, env)
     return 127  # (execvpe does not return)
+
+
 # --- The project: the run's manifest materialised, every blob checked ------------
 REFUSED = 82  # the manifest or a blob is not what the app sent: nothing of it is used
 MANIFEST_MAX = 64 << 20
@@ -864,6 +868,176 @@ def cmd_materialise(argv):
     os.replace(state_path + ".tmp", state_path)
     n = sum(len(v) for v in todo.values())
     print(f"easytdv: project {len(wanted)} files, {n} fetched ({fetched} bytes) in {time.monotonic() - started:.2f} s")
+    return 0
+
+
+# --- The run's data: its manifest downloaded into $DATA_DIR, every file checked --
+DATA_REFUSED = 83  # the data manifest or a file is not what the app sent: the training does not start
+
+
+def read_data_manifest(data, want):
+    import re
+
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        raise Refused(f"is not the data manifest easyTDV sent (SHA-256 {got}, expected {want})")
+    try:
+        import json
+
+        m = json.loads(data.decode("utf-8"))
+        files = m["files"]
+        if m.get("format") != 1 or not isinstance(files, list):
+            raise ValueError("format")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise Refused(f"cannot be read ({e})") from None
+    seen = set()
+    for f in files:
+        path, sha, url = f.get("path"), f.get("sha256"), f.get("url")
+        if not safe_path(path) or path in seen:
+            raise Refused(f"names a path that is not inside the data folder: {path!r}")
+        if not isinstance(f.get("size"), int) or f["size"] < 0:
+            raise Refused(f"gives {path} no valid size")
+        if sha is not None and not (isinstance(sha, str) and re.match(r"^[0-9a-f]{64}$", sha)):
+            raise Refused(f"gives {path} no valid SHA-256")
+        if sha is None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
+            raise Refused(f"gives {path} neither a SHA-256 nor a URL")
+        seen.add(path)
+    return m
+
+
+def _fetch_url(url, out_path, size, etag):
+    """GET a presigned URL into out_path; its size must be `size`, and its
+    MD5 the ETag when S3 says the ETag is one (no KMS or customer key)."""
+    import urllib.error
+    import urllib.request
+
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    md5, got = hashlib.md5(), 0
+    try:
+        with _urlopen(urllib.request.Request(url), 60) as r, os.fdopen(os.open(out_path, flags, 0o600), "wb") as out:
+            sse = (r.headers.get("x-amz-server-side-encryption") or "").lower()
+            customer = r.headers.get("x-amz-server-side-encryption-customer-algorithm")
+            for block in iter(lambda: r.read(1 << 20), b""):
+                md5.update(block)
+                got += len(block)
+                out.write(block)
+    except urllib.error.HTTPError as e:
+        raise S3Error(e.code, f"HTTP {e.code} {e.reason}") from None
+    if got != size:
+        return f"{got} bytes, not the {size} S3 listed"
+    if etag and sse in ("", "aes256") and not customer and md5.hexdigest() != etag:
+        return f"MD5 {md5.hexdigest()}, not its ETag {etag}"
+    return None
+
+
+def cmd_data(argv):
+    """data s3://bucket/<run>/data.json SHA256 DEST STATE: the run's data in
+    DEST as its manifest says, 16 files at a time: a blob of the run's bucket
+    checked by its SHA-256, or a presigned URL checked by size (and MD5 where
+    S3's ETag is one). A file already there as last written (STATE) is kept;
+    files no longer listed are removed. 0 done; 83 the manifest or a file is
+    not what the app sent; 4 a file is missing or refused; 1 another failure."""
+    import json
+    import shutil
+    import stat
+
+    url, want, dest, state_path = argv
+    bucket, key = split_s3(url)
+    started = time.monotonic()
+    try:
+        with s3_request("GET", bucket, key) as r:
+            data = r.read(MANIFEST_MAX + 1)
+        m = read_data_manifest(data, want)
+    except Refused as e:
+        print(f"easytdv: {url} {e}: the data was not used", file=sys.stderr)
+        return DATA_REFUSED
+    except (S3Error, OSError) as e:
+        _say_error(f"could not download the data's manifest {url}", e)
+        return 4 if getattr(e, "status", 0) in (403, 404) else 1
+    _real_dir(dest)
+    try:
+        with open(state_path, encoding="utf-8") as f:
+            state = json.load(f)
+        if not isinstance(state, dict):
+            state = {}
+    except (OSError, ValueError):
+        state = {}
+
+    def ident(f):
+        return f.get("sha256") or f"{f['size']}:{f.get('etag') or ''}:{f['path']}"
+
+    wanted = {f["path"]: f for f in m["files"]}
+    for path in sorted(set(state) - set(wanted)):
+        if safe_path(path):
+            try:
+                full = os.path.join(dest, path)
+                if stat.S_ISREG(os.lstat(full).st_mode):
+                    os.unlink(full)
+            except OSError:
+                pass
+    keep, todo = {}, []
+    for path, f in wanted.items():
+        old = state.get(path)
+        try:
+            st = os.lstat(os.path.join(dest, path))
+            same = (
+                isinstance(old, list)
+                and old[0] == ident(f)
+                and stat.S_ISREG(st.st_mode)
+                and [st.st_size, st.st_mtime_ns] == old[1:3]
+            )
+        except OSError:
+            same = False
+        if same:
+            keep[path] = old
+        else:
+            todo.append(f)
+    tmp = os.path.join(dest, ".easytdv-incoming")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.mkdir(tmp, 0o700)
+    problems = []
+
+    def one(item):
+        i, f = item
+        part = os.path.join(tmp, str(i))
+        try:
+            if f.get("sha256"):
+                got = _fetch_blob(bucket, f["sha256"], part)
+                wrong = None if got == f["sha256"] else f"SHA-256 {got}"
+            else:
+                wrong = _fetch_url(f["url"], part, f["size"], f.get("etag"))
+        except (S3Error, OSError) as e:
+            problems.append((4 if getattr(e, "status", 0) in (403, 404) else 1, f"{f['path']}: {e}"))
+            return
+        if wrong:
+            problems.append((DATA_REFUSED, f"{f['path']} is not the file easyTDV listed ({wrong})"))
+
+    _parallel(one, list(enumerate(todo)), workers=16)
+    if problems:
+        shutil.rmtree(tmp, ignore_errors=True)
+        refused = [p for p in problems if p[0] == DATA_REFUSED]
+        for code, text in (refused or problems)[:20]:
+            what = "easytdv: refused " if code == DATA_REFUSED else "easytdv: could not download "
+            print(what + text, file=sys.stderr)
+        return DATA_REFUSED if refused else max(p[0] for p in problems)
+    fetched = 0
+    for i, f in enumerate(todo):
+        target = _place(dest, f["path"])
+        os.replace(os.path.join(tmp, str(i)), target)
+        os.chmod(target, 0o644)
+        st = os.lstat(target)
+        keep[f["path"]] = [ident(f), st.st_size, st.st_mtime_ns]
+        fetched += f["size"]
+    shutil.rmtree(tmp, ignore_errors=True)
+    with open(state_path + ".tmp", "w", encoding="utf-8") as out:
+        json.dump(keep, out)
+    os.replace(state_path + ".tmp", state_path)
+    print(
+        f"easytdv: data {len(wanted)} files, {len(todo)} fetched ({fetched} bytes) "
+        f"in {time.monotonic() - started:.2f} s"
+    )
     return 0
 
 
@@ -1197,6 +1371,7 @@ def main(argv):
         "putdir": cmd_putdir,
         "secrets-exec": cmd_secrets_exec,
         "materialise": cmd_materialise,
+        "data": cmd_data,
     }
     if not argv or argv[0] == "check":
         return 0 if sys.version_info >= (3, 8) else 1

@@ -49,8 +49,9 @@
 # Exit code: the training's exit code; 2 missing setting, not installed (or
 # papermill missing for a notebook), or train.py could not be downloaded; 81
 # the run's secrets could not be read (train.py did not start); 82 the project
-# in the bucket is not the one the app sent (not used); 90 training succeeded
-# but the upload failed.
+# in the bucket is not the one the app sent (not used); 83 the same for the
+# run's data; 3 the data could not be downloaded; 90 training succeeded but
+# the upload failed.
 #
 # AWS-RunShellScript may start the script with sh; re-run it with bash.
 if [ -z "${BASH_VERSION:-}" ] && [ -f "$0" ]; then exec bash "$0"; fi
@@ -132,6 +133,29 @@ if [ -n "${EASYTDV_MANIFEST_SHA256:-}" ]; then
     [ -f "$WORK_DIR/$ENTRY" ] || fail 2 "the project has no $ENTRY"
 elif ! s3_get "$SOURCE/$ENTRY" "$RUN_DIR/$ENTRY"; then
     fail 2 "could not download $ENTRY from $SOURCE/"
+fi
+# The run's data (EASYTDV_DATA_SHA256: <prefix>/data.json, see the helper's
+# `data`), in DATA_DIR before the training; a retry fetches only what changed.
+DATA_REFUSED_EXIT=83
+if [ -n "${EASYTDV_DATA_SHA256:-}" ]; then
+    export DATA_DIR="$EASYTDV_HOME/data"
+    helper_ok || fail 3 "the data cannot be fetched: python3 (3.8 or newer) is missing on this machine"
+    say "downloading the run's data into $DATA_DIR"
+    python3 "$HELPER" data "$SOURCE/data.json" "$EASYTDV_DATA_SHA256" "$DATA_DIR" "$EASYTDV_HOME/data.state.json"
+    rc=$?
+    [ "$rc" = "$DATA_REFUSED_EXIT" ] && fail "$DATA_REFUSED_EXIT" "the run's data is not what easyTDV listed: it was not used"
+    [ "$rc" = 0 ] || fail 3 "could not download the run's data (see above)"
+    # A data folder inside the project is also where the script looks for it.
+    link="${EASYTDV_DATA_LINK:-}"
+    if [ -n "$link" ] && [ "$WORK_DIR" = "$PROJECT_DIR" ]; then
+        case "/$link/" in
+            // | /.* | *//* | */./* | */../*) fail 2 "the data's place in the project \"$link\" is not inside it" ;;
+        esac
+        if [ ! -e "$WORK_DIR/$link" ] && [ ! -L "$WORK_DIR/$link" ]; then
+            mkdir -p "$(dirname "$WORK_DIR/$link")" && ln -s "$DATA_DIR" "$WORK_DIR/$link" \
+                || warn "could not link $link to DATA_DIR"
+        fi
+    fi
 fi
 phase_line download $(($(now_us) - t0))
 

@@ -349,6 +349,13 @@ export type Cleanup =
 /**  Nothing deleted yet: the machine or stack may still exist. */
 "none" | "deleting" | "deleted" | "failed";
 
+/**  Where a run's data comes from. */
+export type DataSource = 
+/**  A folder on this computer (uploaded once per file content). */
+{ kind: "folder"; path: string } | 
+/**  An existing S3 location, `s3://bucket/prefix`, read in place. */
+{ kind: "s3"; url: string };
+
 /**  What `delete_resources` found and removed. */
 export type DeleteReport = DeleteReport_Serialize | DeleteReport_Deserialize;
 
@@ -1410,6 +1417,12 @@ export type TrainRequest_Deserialize = {
 	 *  the script's own folder.
 	 */
 	projectDir?: string | null,
+	/**
+	 *  The run's data: a folder on this computer (sent once per file
+	 *  content) or an `s3://bucket/prefix` read in place; on the machine at
+	 *  `$DATA_DIR`. EC2 runs only for now.
+	 */
+	data?: DataSource | null,
 };
 
 /**  Everything a run needs; the original library's constructor parameters. */
@@ -1464,6 +1477,12 @@ export type TrainRequest_Serialize = {
 	 *  the script's own folder.
 	 */
 	projectDir: string | null,
+	/**
+	 *  The run's data: a folder on this computer (sent once per file
+	 *  content) or an `s3://bucket/prefix` read in place; on the machine at
+	 *  `$DATA_DIR`. EC2 runs only for now.
+	 */
+	data: DataSource | null,
 };
 
 export type TypeCategory = "general" | "compute" | "memory" | "gpu" | "other";

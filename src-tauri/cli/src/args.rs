@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use easytdv_core::data_source::{DataError, DataSource};
 use easytdv_core::pipeline::{Engine, EnvVar, TrainRequest};
 
 /// Where `train` runs the script.
@@ -48,6 +49,11 @@ pub struct TrainArgs {
     /// .easytdvignore leave out); default: the script's folder.
     #[arg(long)]
     pub project: Option<PathBuf>,
+    /// The run's data, at $DATA_DIR on the machine: a folder (sent once per
+    /// file content, only what changed after that) or s3://bucket/prefix
+    /// (read in place; the bucket must be in the run's region and account).
+    #[arg(long, value_name = "FOLDER|s3://BUCKET/PREFIX", value_parser = parse_data)]
+    pub data: Option<DataSource>,
     /// The requirements file; default: requirements.txt in the project folder.
     #[arg(long)]
     pub requirements: Option<PathBuf>,
@@ -95,6 +101,11 @@ pub struct TrainArgs {
     /// on the machine), e.g. `-- --epochs 3 --lr 0.01`.
     #[arg(last = true, value_name = "ARGS", allow_hyphen_values = true)]
     pub script_args: Vec<String>,
+}
+
+/// `--data`: a folder, or an `s3://` location (checked for its shape here).
+fn parse_data(text: &str) -> Result<DataSource, DataError> {
+    DataSource::parse(text)
 }
 
 /// `--env NAME=value`: split at the first `=` (the name is checked with the
@@ -162,6 +173,7 @@ impl TrainArgs {
             env: self.env.clone(),
             secrets: self.secrets.clone(),
             project_dir: self.project.clone(),
+            data: self.data.clone(),
         }
     }
 }
@@ -329,6 +341,29 @@ mod tests {
     fn the_command_line_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn data_is_a_folder_or_an_s3_location_checked_on_the_command_line() {
+        let t = train(&["--data", "s3://my-data/points"]).unwrap();
+        assert_eq!(
+            t.request().data,
+            Some(DataSource::S3 {
+                url: "s3://my-data/points/".into()
+            })
+        );
+        let t = train(&["--data", "datasets/points"]).unwrap();
+        assert_eq!(
+            t.request().data,
+            Some(DataSource::Folder {
+                path: "datasets/points".into()
+            })
+        );
+        let Err(err) = train(&["--data", "s3://My_Data/x"]) else {
+            panic!("a bad bucket name is refused")
+        };
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("not an S3 location"), "{err}");
     }
 
     #[test]

@@ -506,6 +506,10 @@ fn bad_variables_exit_2_and_create_nothing() {
             &["--env", "NOEQUALS"][..],
             "is not a variable: write it as NAME=value",
         ),
+        (
+            &["--data", "/nonexistent/easytdv-data"][..],
+            "the data folder /nonexistent/easytdv-data does not exist",
+        ),
     ] {
         let (code, out, err) = run(extra);
         assert_eq!(code, 2, "{extra:?}: {out}{err}");

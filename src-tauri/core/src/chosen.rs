@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use crate::data_source::DataSource;
 use crate::explain::Explain;
 use crate::pipeline::{read_input, CheckedFile, FileKind, InputError, TrainRequest};
 
@@ -25,6 +26,8 @@ pub enum ChosenError {
     Input(#[from] InputError),
     #[error("easyTDV reads only the folders you choose: {} was not chosen as the project folder, nor is it the folder of a script you chose", .0.display())]
     ProjectNotChosen(PathBuf),
+    #[error("easyTDV reads only the folders you choose: {} was not chosen as the data folder, nor is it inside the project folder", .0.display())]
+    DataNotChosen(PathBuf),
     #[error("{} has no train.py (nor main.py): choose the script that trains your model", .0.display())]
     NoScriptInFolder(PathBuf),
     #[error(transparent)]
@@ -50,6 +53,7 @@ impl Explain for ChosenError {
             ChosenError::FileNotChosen(_) => "file_not_chosen",
             ChosenError::Input(e) => e.code(),
             ChosenError::ProjectNotChosen(_) => "project_not_chosen",
+            ChosenError::DataNotChosen(_) => "data_not_chosen",
             ChosenError::NoScriptInFolder(_) => "no_script_in_folder",
             ChosenError::Project(e) => e.code(),
             ChosenError::FolderNotOurs(_) => "folder_not_ours",
@@ -67,6 +71,9 @@ impl Explain for ChosenError {
             ChosenError::Input(e) => e.hint(),
             ChosenError::ProjectNotChosen(_) => Some(
                 "Choose the project folder with \"Choose another folder\", or drag it onto the window.".into(),
+            ),
+            ChosenError::DataNotChosen(_) => Some(
+                "Choose the data folder with \"Choose a data folder\", or drag it onto the window.".into(),
             ),
             ChosenError::NoScriptInFolder(_) => {
                 Some("Choose the training script (a .py file) in that folder.".into())
@@ -94,6 +101,8 @@ pub struct Chosen {
     /// Project folders: chosen with the dialog, or the folder of a script
     /// that was chosen (a folder dropped on the window is among `files`).
     roots: Mutex<HashSet<PathBuf>>,
+    /// Data folders chosen with the dialog.
+    data_folders: Mutex<HashSet<PathBuf>>,
 }
 
 /// What the Code step shows of a project: what will be sent, the script
@@ -155,6 +164,32 @@ impl Chosen {
         lock(&self.roots).insert(path.to_path_buf());
     }
 
+    /// A data folder the person chose with the dialog.
+    pub fn add_data_folder(&self, path: &Path) {
+        lock(&self.data_folders).insert(path.to_path_buf());
+    }
+
+    /// A run's data folder: chosen (dialog, drop) as given, or inside the
+    /// run's chosen project folder (links resolved); an S3 location names
+    /// nothing on this computer.
+    fn check_data(&self, root: &Path, data: Option<&DataSource>) -> Result<(), ChosenError> {
+        let Some(DataSource::Folder { path }) = data else {
+            return Ok(());
+        };
+        if lock(&self.data_folders).contains(path) || lock(&self.files).contains(path) {
+            return Ok(());
+        }
+        let inside = match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
+            (Ok(r), Ok(p)) => crate::project::select::relative(&r, &p).is_some(),
+            _ => false,
+        };
+        if inside {
+            Ok(())
+        } else {
+            Err(ChosenError::DataNotChosen(path.to_path_buf()))
+        }
+    }
+
     /// The folder was chosen (dialog, drop) or is a chosen script's folder:
     /// compared as given, so `..` leads nowhere.
     fn check_root(&self, root: &Path) -> Result<(), ChosenError> {
@@ -200,7 +235,8 @@ impl Chosen {
             crate::project::project_root(&request.script_path, request.project_dir.as_deref());
         self.check_root(&root)?;
         self.check_chosen_in(&root, &request.script_path)?;
-        self.check_requirements(&root, &request.requirements_path)
+        self.check_requirements(&root, &request.requirements_path)?;
+        self.check_data(&root, request.data.as_ref())
     }
 
     /// What will be sent of a project: `root` (a chosen folder, or `None`:

@@ -253,3 +253,66 @@ fn only_files_the_app_downloaded_open() {
     std::fs::create_dir(&made).unwrap();
     assert_eq!(chosen.open_file(&made).unwrap_err().code(), "not_a_file");
 }
+
+#[test]
+fn a_data_folder_is_sent_only_when_chosen_or_inside_the_chosen_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(root.join("train.py"), "print(1)\n").unwrap();
+    std::fs::write(root.join("requirements.txt"), "").unwrap();
+    let home = dir.path().join("home/.ssh");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("id_ed25519"), "PRIVATE").unwrap();
+    let chosen = Chosen::default();
+    chosen.add_file(&root.join("train.py"));
+    chosen
+        .check_file(FileKind::Script, &root.join("train.py"))
+        .unwrap();
+    let with = |path: PathBuf| TrainRequest {
+        script_path: root.join("train.py"),
+        requirements_path: root.join("requirements.txt"),
+        data: Some(DataSource::Folder { path }),
+        ..Default::default()
+    };
+    // A folder the webview names, not chosen: refused, whatever it holds.
+    for other in [
+        home.clone(),
+        root.join("../home/.ssh"),
+        root.join("data/../../home/.ssh"),
+    ] {
+        assert_eq!(
+            chosen
+                .check_request(&with(other.clone()))
+                .unwrap_err()
+                .code(),
+            "data_not_chosen",
+            "{}",
+            other.display()
+        );
+    }
+    // Inside the chosen project, or chosen with the dialog: accepted.
+    chosen.check_request(&with(root.join("data"))).unwrap();
+    #[cfg(unix)]
+    {
+        // A link inside the project that leads out of it is not inside.
+        std::os::unix::fs::symlink(&home, root.join("keys")).unwrap();
+        assert_eq!(
+            chosen
+                .check_request(&with(root.join("keys")))
+                .unwrap_err()
+                .code(),
+            "data_not_chosen"
+        );
+    }
+    chosen.add_data_folder(&home);
+    chosen.check_request(&with(home)).unwrap();
+    // An S3 location names nothing here.
+    let s3 = TrainRequest {
+        data: Some(DataSource::S3 {
+            url: "s3://my-data/x/".into(),
+        }),
+        ..with(root.join("data"))
+    };
+    chosen.check_request(&s3).unwrap();
+}

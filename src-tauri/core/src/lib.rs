@@ -4,6 +4,7 @@ pub mod aws;
 pub mod bootstrap;
 pub mod catalog;
 pub mod chosen;
+pub mod data_source;
 pub mod environments;
 pub mod explain;
 pub mod history;

@@ -17,6 +17,9 @@ pub enum PipelineError {
     #[error(transparent)]
     Project(#[from] crate::project::ProjectError),
 
+    #[error(transparent)]
+    Data(#[from] crate::data_source::DataError),
+
     #[error("AWS could not be reached while trying to {op}")]
     Network { op: &'static str },
 
@@ -218,6 +221,7 @@ impl PipelineError {
             self,
             PipelineError::Input(_)
                 | PipelineError::Project(_)
+                | PipelineError::Data(_)
                 | PipelineError::DiskTooSmallForImage { .. }
                 | PipelineError::UnknownImage(_)
                 | PipelineError::NoAutomaticImage { .. }
@@ -249,6 +253,7 @@ impl Explain for PipelineError {
         match self {
             PipelineError::Input(e) => e.code(),
             PipelineError::Project(e) => e.code(),
+            PipelineError::Data(e) => e.code(),
             PipelineError::ProjectRefused { .. } => "project_refused",
             PipelineError::Network { .. } => "network",
             PipelineError::Denied { .. } => "access_denied",
@@ -316,6 +321,7 @@ impl Explain for PipelineError {
             match self {
                 PipelineError::Input(e) => return e.hint(),
                 PipelineError::Project(e) => return e.hint(),
+                PipelineError::Data(e) => return e.hint(),
                 PipelineError::ProjectRefused { .. } => {
                     "A file of the project in the bucket (easytdv/blobs/) was changed after easyTDV sent it, so the machine did not use it. Retry the step: easyTDV sends it again. If it happens again, check who else may write to this bucket."
                 }

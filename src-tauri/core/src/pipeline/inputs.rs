@@ -125,6 +125,7 @@ impl Explain for InputError {
         if let InputError::Secret(e) = self {
             return e.hint();
         }
+
         Some(
             match self {
                 InputError::Missing { .. } | InputError::NotAFile { .. } => "Choose the file again with the file picker.",
@@ -426,6 +427,9 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, super::Pip
         ("train.py".to_string(), None, requirements)
     };
     check_fields(request)?;
+    if let Some(data) = &request.data {
+        crate::data_source::check(data, request.engine)?;
+    }
     let root = crate::project::project_root(&request.script_path, request.project_dir.as_deref());
     let project = crate::project::check(&root, &request.script_path, &request.requirements_path)?;
     let mut request = request.clone();

@@ -51,6 +51,11 @@ pub struct TrainRequest {
     /// the script's own folder.
     #[serde(default)]
     pub project_dir: Option<PathBuf>,
+    /// The run's data: a folder on this computer (sent once per file
+    /// content) or an `s3://bucket/prefix` read in place; on the machine at
+    /// `$DATA_DIR`. EC2 runs only for now.
+    #[serde(default)]
+    pub data: Option<crate::data_source::DataSource>,
 }
 
 /// Where a run's training runs.

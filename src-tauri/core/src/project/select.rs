@@ -168,6 +168,27 @@ fn selected(rel: String, path: PathBuf, meta: &std::fs::Metadata) -> SelectedFil
 /// the root, a file that cannot be read, more than [`MAX_FILES`] files or
 /// [`MAX_BYTES`] bytes.
 pub fn select(root: &Path, entry: &Path, also: &[PathBuf]) -> Result<Selection, ProjectError> {
+    select_with(root, Some(entry), also, MAX_FILES, MAX_BYTES)
+}
+
+/// A data folder's files: the same rules as a project's (its own
+/// `.gitignore`/`.easytdvignore`, the defaults, links kept inside), no entry
+/// script, and a data set's limits (`max_files`, `max_bytes`).
+pub fn select_folder(
+    root: &Path,
+    max_files: usize,
+    max_bytes: u64,
+) -> Result<Selection, ProjectError> {
+    select_with(root, None, &[], max_files, max_bytes)
+}
+
+fn select_with(
+    root: &Path,
+    entry: Option<&Path>,
+    also: &[PathBuf],
+    max_files: usize,
+    max_bytes: u64,
+) -> Result<Selection, ProjectError> {
     let meta = std::fs::metadata(root).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => ProjectError::RootMissing(root.to_path_buf()),
         _ => ProjectError::Unreadable {
@@ -179,14 +200,17 @@ pub fn select(root: &Path, entry: &Path, also: &[PathBuf]) -> Result<Selection, 
         return Err(ProjectError::RootNotAFolder(root.to_path_buf()));
     }
     let croot = canonical(root)?;
-    let entry_rel = match std::fs::canonicalize(entry) {
-        Ok(c) => relative(&croot, &c),
-        Err(_) => None,
-    }
-    .ok_or_else(|| ProjectError::EntryOutside {
-        entry: entry.to_path_buf(),
-        root: root.to_path_buf(),
-    })?;
+    let entry_rel = match entry {
+        Some(entry) => match std::fs::canonicalize(entry) {
+            Ok(c) => relative(&croot, &c),
+            Err(_) => None,
+        }
+        .ok_or_else(|| ProjectError::EntryOutside {
+            entry: entry.to_path_buf(),
+            root: root.to_path_buf(),
+        })?,
+        None => String::new(),
+    };
 
     let skipped = Arc::new(Mutex::new(BTreeSet::new()));
     let mut walker = ignore::WalkBuilder::new(&croot);
@@ -270,13 +294,13 @@ pub fn select(root: &Path, entry: &Path, also: &[PathBuf]) -> Result<Selection, 
         } else {
             notes.push(format!("{rel} is not a regular file: not sent"));
         }
-        if files.len() > MAX_FILES {
-            return Err(ProjectError::TooManyFiles { max: MAX_FILES });
+        if files.len() > max_files {
+            return Err(ProjectError::TooManyFiles { max: max_files });
         }
     }
 
     // The script and the requirements go even when a rule leaves them out.
-    let mut wanted = vec![entry.to_path_buf()];
+    let mut wanted: Vec<PathBuf> = entry.iter().map(|e| e.to_path_buf()).collect();
     wanted.extend(also.iter().cloned());
     for path in wanted {
         let Ok(c) = std::fs::canonicalize(&path) else {
@@ -303,10 +327,10 @@ pub fn select(root: &Path, entry: &Path, also: &[PathBuf]) -> Result<Selection, 
     files.sort_by(|a, b| a.rel.cmp(&b.rel));
 
     let total: u64 = files.iter().map(|f| f.size).sum();
-    if total > MAX_BYTES {
+    if total > max_bytes {
         return Err(ProjectError::TooLarge {
             total,
-            max: MAX_BYTES,
+            max: max_bytes,
             files: files.len(),
             largest: largest(&files, 5)
                 .iter()

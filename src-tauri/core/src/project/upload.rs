@@ -150,6 +150,26 @@ pub async fn send(
     resume_dir: Option<&std::path::Path>,
     progress: Progress<'_>,
 ) -> Result<SendReport, PipelineError> {
+    let sent = send_blobs(bucket, selection, manifest, resend, resume_dir, progress).await?;
+    let body = manifest.to_bytes();
+    bucket.put(manifest_key, body).await?;
+    Ok(SendReport {
+        manifest_key: manifest_key.to_string(),
+        manifest_sha256: manifest.sha256(),
+        ..sent
+    })
+}
+
+/// Sends the blobs of `manifest` the bucket lacks (and those in `resend`),
+/// not the manifest: what a run's data folder shares with the project.
+pub async fn send_blobs(
+    bucket: &RunBucket<'_>,
+    selection: &Selection,
+    manifest: &Manifest,
+    resend: &std::collections::HashSet<String>,
+    resume_dir: Option<&std::path::Path>,
+    progress: Progress<'_>,
+) -> Result<SendReport, PipelineError> {
     let have = stored(bucket).await?;
     let mut todo: Vec<(&str, &str, u64, &std::path::Path)> = Vec::new();
     let mut changed = 0;
@@ -205,16 +225,13 @@ pub async fn send(
         .await?;
         sent.fetch_add(size, Ordering::Relaxed);
     }
-    let body = manifest.to_bytes();
-    bucket.put(manifest_key, body).await?;
     Ok(SendReport {
         files: manifest.files.len(),
         changed,
         blobs_sent: todo.len(),
         bytes_sent: to_send,
         total_bytes: manifest.total_bytes(),
-        manifest_key: manifest_key.to_string(),
-        manifest_sha256: manifest.sha256(),
+        ..Default::default()
     })
 }
 

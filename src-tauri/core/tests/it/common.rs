@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use easytdv_core::aws::{AwsContext, CredentialSource};
-use easytdv_core::pipeline::{EventLog, MemoryState, Train, TrainRequest};
+use easytdv_core::pipeline::{EventLog, MemoryState, PipelineError, Train, TrainRequest};
 
 pub const REGION: &str = "eu-west-3";
 
@@ -88,6 +88,16 @@ impl Harness {
             Arc::new(self.state.clone()),
         )
         .expect("valid request")
+    }
+
+    /// A run as the app opens it: refused when the request is bad input.
+    pub fn try_open(&self, request: TrainRequest) -> Result<Train, PipelineError> {
+        Train::new(
+            self.ctx.clone(),
+            request,
+            Arc::new(self.events.clone()),
+            Arc::new(self.state.clone()),
+        )
     }
 }
 

@@ -11,6 +11,7 @@ mod buckets;
 mod catalog;
 mod common;
 mod costs;
+mod data;
 mod launch_preflight;
 mod leftovers;
 mod lost_connection;

@@ -20,6 +20,7 @@ use crate::logs::{Curves, LogName};
 use crate::prices::{safety_stop, Prices};
 use crate::secrets::RunSecrets;
 
+mod data;
 mod follow;
 mod project;
 mod secrets;
@@ -66,6 +67,8 @@ pub struct Train {
     pub(in crate::pipeline) project_sent: Option<project::Sent>,
     /// Blobs the machine refused: sent again, whatever the bucket holds.
     pub(in crate::pipeline) resend: std::collections::HashSet<String>,
+    /// What was last sent of the run's data (`None`: none, or not yet).
+    pub(in crate::pipeline) data_sent: Option<data::DataSent>,
 }
 
 impl Train {
@@ -125,6 +128,7 @@ impl Train {
             project: checked.project,
             project_sent: None,
             resend: Default::default(),
+            data_sent: None,
         };
         train.save()?;
         Ok(train)
@@ -305,6 +309,7 @@ impl Train {
         });
         futures_util::future::try_join_all(uploads).await?;
         self.send_project(&|m| timer.update(m)).await?;
+        self.send_data(&|m| timer.update(m)).await?;
         self.send_secrets(&|m| timer.update(m)).await?;
         Ok(PreparedEnv {
             s3_lambda_key: self.key("launch.zip"),
@@ -650,6 +655,8 @@ impl Train {
             .put(&self.key(&self.entry), self.script.clone())
             .await?;
         self.send_project(&|m| tracing::info!(message = m, "project"))
+            .await?;
+        self.send_data(&|m| tracing::info!(message = m, "data"))
             .await?;
         if !self.secrets_sent {
             let run_id = self.resources.run_id.clone();

@@ -38,6 +38,7 @@ impl Train {
         vars.extend(self.project_exports());
         if script == Script::Train {
             vars.extend(self.secret_exports());
+            vars.extend(self.data_exports());
         }
         if script == Script::Install {
             let key = self.current_cache_key(&image);

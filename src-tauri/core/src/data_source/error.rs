@@ -1,0 +1,95 @@
+use std::path::PathBuf;
+
+use crate::explain::Explain;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    #[error("the data source is empty")]
+    Empty,
+    #[error("{url} is not an S3 location: {why}")]
+    BadS3Url { url: String, why: &'static str },
+    #[error("the data folder {0} does not exist")]
+    NoFolder(PathBuf),
+    #[error("{0} is not a folder")]
+    NotAFolder(PathBuf),
+    #[error("the data folder {0} holds no file")]
+    EmptyFolder(PathBuf),
+    #[error("{url} holds no file")]
+    EmptyPrefix { url: String },
+    #[error("{url} holds more than {max} files")]
+    TooManyFiles { url: String, max: usize },
+    #[error("the bucket {bucket} does not exist")]
+    NoBucket { bucket: String },
+    #[error("easyTDV cannot read {url} with this account's keys, or the bucket belongs to another AWS account ({message})")]
+    NotReadable { url: String, message: String },
+    #[error("the bucket {bucket} is in {bucket_region}, not in {region} where the run is")]
+    OtherRegion {
+        bucket: String,
+        bucket_region: String,
+        region: String,
+    },
+    #[error("a run's data reaches runs on one machine (EC2) only for now")]
+    NotForSageMaker,
+    #[error("could not reach S3 to read {url}: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("could not list {url}: {message}")]
+    Aws { url: String, message: String },
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
+}
+
+impl Explain for DataError {
+    fn code(&self) -> &'static str {
+        match self {
+            DataError::Empty => "data_empty",
+            DataError::BadS3Url { .. } => "data_bad_s3_url",
+            DataError::NoFolder(_) => "data_no_folder",
+            DataError::NotAFolder(_) => "data_not_a_folder",
+            DataError::EmptyFolder(_) => "data_empty_folder",
+            DataError::EmptyPrefix { .. } => "data_empty_prefix",
+            DataError::TooManyFiles { .. } => "data_too_many_files",
+            DataError::NoBucket { .. } => "data_no_bucket",
+            DataError::NotReadable { .. } => "data_not_readable",
+            DataError::OtherRegion { .. } => "data_other_region",
+            DataError::NotForSageMaker => "data_not_for_sagemaker",
+            DataError::Unreachable { .. } => "data_unreachable",
+            DataError::Aws { .. } => "data_aws",
+            DataError::Project(e) => e.code(),
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        if let DataError::Project(e) = self {
+            return e.hint();
+        }
+        Some(
+            match self {
+                DataError::Empty | DataError::NoFolder(_) | DataError::NotAFolder(_) => {
+                    "Choose the folder that holds your dataset, or give an S3 location such as s3://my-bucket/datasets/points/."
+                }
+                DataError::BadS3Url { .. } => "Write it as s3://bucket-name/path/to/folder/ (copy it from the S3 console's \"Copy S3 URI\").",
+                DataError::EmptyFolder(_) | DataError::EmptyPrefix { .. } => {
+                    "Check the location: the run would find nothing in DATA_DIR."
+                }
+                DataError::TooManyFiles { .. } => {
+                    "Pack small files into a few archives (tar, zip, Parquet shards) and read those."
+                }
+                DataError::NoBucket { .. } => "Check the bucket's name (S3 console: \"Copy S3 URI\").",
+                DataError::NotReadable { .. } => {
+                    "Give the easyTDV identity read access to it (s3:ListBucket on the bucket, s3:GetObject on the objects), or copy the data to a bucket of this account."
+                }
+                DataError::OtherRegion { .. } => {
+                    "Run in the bucket's region (Machine step), or copy the data to a bucket in the run's region: reading across regions is slow and billed per GB."
+                }
+                DataError::NotForSageMaker => {
+                    "Choose \"One machine (EC2)\" for a run with data (SageMaker's input channels are not wired yet)."
+                }
+                DataError::Unreachable { .. } => "Check the internet connection and try again.",
+                DataError::Aws { .. } => "Try again; if it keeps failing, check the location in the S3 console.",
+                DataError::Project(_) => "",
+            }
+            .to_string(),
+        )
+    }
+}

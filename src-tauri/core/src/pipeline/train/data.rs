@@ -1,0 +1,145 @@
+//! The run's data (`request.data`): before the machine trains, the core
+//! writes the data manifest (`<run>/data.json`) the machine downloads into
+//! `$DATA_DIR`. A folder's files go up as blobs, like the project's (only
+//! what the bucket lacks); an S3 location is listed with the person's keys
+//! (its region and owner checked) and each object travels as a presigned
+//! GET URL, so the machine's role gets no access to the person's buckets.
+//! Sent at preparation and again before a retried training (a folder
+//! changed since, URLs renewed).
+
+use std::time::Duration;
+
+use super::Train;
+use crate::data_source::{self, folder, DataSource, MANIFEST_NAME};
+use crate::pipeline::error::PipelineError;
+use crate::project::{manifest, upload};
+
+/// What was last sent of the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::pipeline) struct DataSent {
+    pub manifest_sha256: String,
+    /// The data folder's path inside the project, when it is there.
+    pub link: Option<String>,
+}
+
+/// Presigned URLs outlive the run's longest possible life by this much (a
+/// retry sends new ones).
+const URL_MARGIN: Duration = Duration::from_secs(2 * 3600);
+
+impl Train {
+    /// Sends the run's data manifest (and a folder's new blobs); `None` when
+    /// the run has no data.
+    pub(in crate::pipeline) async fn send_data(
+        &mut self,
+        notice: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<(), PipelineError> {
+        let Some(source) = self.request.data.clone() else {
+            return Ok(());
+        };
+        let (manifest, link) = match &source {
+            DataSource::Folder { path } => self.folder_manifest(path, notice).await?,
+            DataSource::S3 { url } => (self.s3_manifest(url, notice).await?, None),
+        };
+        let key = self.key(MANIFEST_NAME);
+        if !self.resources.uploaded_keys.contains(&key) {
+            self.resources.uploaded_keys.push(key.clone());
+            self.save()?;
+        }
+        self.bucket()?.put(&key, manifest.to_bytes()).await?;
+        self.data_sent = Some(DataSent {
+            manifest_sha256: manifest.sha256(),
+            link,
+        });
+        Ok(())
+    }
+
+    async fn folder_manifest(
+        &mut self,
+        path: &std::path::Path,
+        notice: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<(data_source::DataManifest, Option<String>), PipelineError> {
+        let dir = path.to_path_buf();
+        let selection = tokio::task::spawn_blocking(move || folder::select(&dir))
+            .await
+            .map_err(|e| {
+                PipelineError::State(format!("the data folder could not be read: {e}"))
+            })??;
+        notice(format!(
+            "Checking the data's {} ({})",
+            crate::project::words::files(selection.files.len()),
+            crate::project::words::bytes(selection.total_bytes())
+        ));
+        let hashed = selection.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            manifest::build(&hashed, threads, &|_| {})
+        })
+        .await
+        .map_err(|e| PipelineError::State(format!("the data folder could not be read: {e}")))??;
+        let resume = crate::paths::data_dir().join("uploads");
+        let progress = |sent: u64, of: u64| {
+            if of > 0 && sent == of {
+                tracing::debug!(sent, "data blobs sent");
+            }
+        };
+        let report = upload::send_blobs(
+            &self.bucket()?,
+            &selection,
+            &built,
+            &Default::default(),
+            Some(&resume),
+            &progress,
+        )
+        .await?;
+        notice(format!("Data: {}", report.line()));
+        let label = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let root = crate::project::project_root(
+            &self.request.script_path,
+            self.request.project_dir.as_deref(),
+        );
+        let link = folder::inside_project(&root, path);
+        Ok((folder::data_manifest(label, &built), link))
+    }
+
+    async fn s3_manifest(
+        &mut self,
+        url: &str,
+        notice: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<data_source::DataManifest, PipelineError> {
+        let location = data_source::parse_s3(url)?;
+        let account = self.resources.account_id.clone().unwrap_or_default();
+        let listing =
+            data_source::s3::list(&self.ctx, &account, self.ctx.region(), &location).await?;
+        let hours = u64::from(self.request.max_runtime_hours);
+        let lifetime = Duration::from_secs(hours * 3600) + URL_MARGIN;
+        let (manifest, skipped) = data_source::s3::manifest(&self.ctx, &listing, lifetime).await?;
+        notice(format!(
+            "Data: {} ({}) in {}, read in place{}",
+            crate::project::words::files(manifest.files.len()),
+            crate::project::words::bytes(manifest.total_bytes()),
+            location.url(),
+            if skipped > 0 {
+                format!("; {skipped} objects whose names are not paths were left out")
+            } else {
+                String::new()
+            }
+        ));
+        Ok(manifest)
+    }
+
+    /// The training command's exports for the data: its manifest's SHA-256
+    /// and where it also goes in the project.
+    pub(in crate::pipeline) fn data_exports(&self) -> Vec<(&'static str, String)> {
+        let Some(sent) = &self.data_sent else {
+            return Vec::new();
+        };
+        let mut vars = vec![("EASYTDV_DATA_SHA256", sent.manifest_sha256.clone())];
+        if let Some(link) = &sent.link {
+            vars.push(("EASYTDV_DATA_LINK", link.clone()));
+        }
+        vars
+    }
+}

@@ -1,0 +1,301 @@
+//! A run's data on the sandbox: a folder on this computer (sent as blobs,
+//! once for every run that uses it; also at its place in the project), an
+//! existing S3 location read in place through presigned URLs (the machine's
+//! role gets nothing of the person's bucket), and the sources refused before
+//! a machine exists.
+
+use std::path::Path;
+
+use crate::common::*;
+use easytdv_core::aws::AwsContext;
+use easytdv_core::data_source::DataSource;
+use easytdv_core::explain::Explain;
+use easytdv_core::pipeline::{PipelineError, Step, StepState, TrainRequest};
+
+/// Reads every file under DATA_DIR (and `data/` from the project's root
+/// when there is one) and says what it found.
+const TRAIN_PY: &str = r#"import hashlib, json, os
+root = os.environ["DATA_DIR"]
+found = {}
+for d, _, names in os.walk(root):
+    for n in names:
+        p = os.path.join(d, n)
+        found[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+local = None
+if os.path.exists("data/points.csv"):
+    local = open("data/points.csv").read()
+json.dump({"found": found, "local": local}, open(os.path.join(os.environ["OUTPUT_DIR"], "data.json"), "w"))
+print("loss=0.1 files", len(found))
+"#;
+
+fn write(root: &Path, rel: &str, body: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, body).unwrap();
+}
+
+fn sha(body: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn data_request(project: &Path, bucket: &str, data: DataSource) -> TrainRequest {
+    write(project, "train.py", TRAIN_PY.as_bytes());
+    write(project, "requirements.txt", b"# none\n");
+    TrainRequest {
+        script_path: project.join("train.py"),
+        requirements_path: project.join("requirements.txt"),
+        data: Some(data),
+        ..request("ok", bucket)
+    }
+}
+
+async fn result(h: &Harness, bucket: &str, run_id: &str) -> serde_json::Value {
+    let text = get_text(
+        &h.ctx,
+        bucket,
+        &format!("easytdv/runs/{run_id}/outputs/data.json"),
+    )
+    .await;
+    serde_json::from_str(&text).unwrap()
+}
+
+fn prepare_messages(h: &Harness, run_id: &str) -> Vec<String> {
+    h.events
+        .events()
+        .into_iter()
+        .filter(|e| e.run_id == run_id && e.step == Step::Prepare && e.state != StepState::Failed)
+        .map(|e| e.message)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_data_folder_goes_up_once_and_reaches_data_dir_and_its_place_in_the_project() {
+    let h = Harness::new().await;
+    let bucket = bucket("datafolder");
+    let project = tempfile::tempdir().unwrap();
+    // The data folder is inside the project but ignored there: it travels as data.
+    write(project.path(), ".gitignore", b"data/\n");
+    let big: Vec<u8> = (0..300_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    write(project.path(), "data/points.csv", b"x,y\n1,2\n");
+    write(project.path(), "data/shards/part-0.bin", &big);
+    let source = DataSource::Folder {
+        path: project.path().join("data"),
+    };
+    let mut first = h.train(data_request(project.path(), &bucket, source.clone()));
+    let run_id = first.run_id().to_string();
+    first
+        .run_from(Step::Prepare)
+        .await
+        .expect("the run succeeds");
+    let got = result(&h, &bucket, &run_id).await;
+    assert_eq!(got["found"]["points.csv"], sha(b"x,y\n1,2\n"), "{got}");
+    assert_eq!(got["found"]["shards/part-0.bin"], sha(&big), "{got}");
+    assert_eq!(
+        got["local"], "x,y\n1,2\n",
+        "data/ in the project is the data"
+    );
+    assert!(
+        prepare_messages(&h, &run_id)
+            .iter()
+            .any(|m| m == "Data: 2 files sent (1.2 MB)"),
+        "{:?}",
+        prepare_messages(&h, &run_id)
+    );
+
+    // The next run sends nothing of it.
+    let mut second = h.train(data_request(project.path(), &bucket, source));
+    second.prepare_env().await.expect("second prepare");
+    assert!(
+        prepare_messages(&h, second.run_id())
+            .iter()
+            .any(|m| m == "Data: none of the 2 files changed: nothing sent"),
+        "{:?}",
+        prepare_messages(&h, second.run_id())
+    );
+    // The clean-up removes the run's data manifest and keeps the blobs.
+    let blobs = list(&h.ctx, &bucket, "easytdv/blobs/").await;
+    first.delete_resources().await.expect("delete");
+    second.delete_resources().await.expect("delete");
+    let (live, stack, inputs) = leftovers(&h.ctx, &run_id, &bucket).await;
+    assert!(live.is_empty() && stack.is_none() && inputs.is_empty());
+    assert_eq!(list(&h.ctx, &bucket, "easytdv/blobs/").await, blobs);
+}
+
+#[tokio::test]
+async fn an_s3_location_is_read_in_place_through_presigned_urls() {
+    let h = Harness::new().await;
+    let bucket = bucket("datas3");
+    let theirs = format!("{}-lake", &bucket[..40.min(bucket.len())]);
+    create_bucket(&h.ctx, &theirs).await;
+    let s3 = h.ctx.s3();
+    let objects: [(&str, &[u8]); 4] = [
+        ("datasets/points/", b""), // the console's folder marker
+        ("datasets/points/a.csv", b"x\n1\n"),
+        ("datasets/points/sub/b.csv", b"x\n2\n"),
+        ("datasets/other/c.csv", b"not ours\n"),
+    ];
+    for (key, body) in objects {
+        s3.put_object()
+            .bucket(&theirs)
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let project = tempfile::tempdir().unwrap();
+    let source = DataSource::parse(&format!("s3://{theirs}/datasets/points")).unwrap();
+    let mut train = h.train(data_request(project.path(), &bucket, source));
+    let run_id = train.run_id().to_string();
+    train
+        .run_from(Step::Prepare)
+        .await
+        .expect("the run succeeds");
+    let got = result(&h, &bucket, &run_id).await;
+    let found = got["found"].as_object().unwrap();
+    assert_eq!(found.len(), 2, "only the prefix's files: {got}");
+    assert_eq!(found["a.csv"], sha(b"x\n1\n"));
+    assert_eq!(found["sub/b.csv"], sha(b"x\n2\n"));
+    assert!(
+        prepare_messages(&h, &run_id)
+            .iter()
+            .any(|m| m.starts_with(&format!(
+                "Data: 2 files (8 bytes) in s3://{theirs}/datasets/points/, read in place"
+            ))),
+        "{:?}",
+        prepare_messages(&h, &run_id)
+    );
+    // The machine's role was given nothing of that bucket: the stack never names it.
+    let template = h
+        .ctx
+        .cloudformation()
+        .get_template()
+        .stack_name(format!("easytdv-{run_id}"))
+        .send()
+        .await
+        .map(|t| t.template_body().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    assert!(!template.contains(&theirs), "the stack names their bucket");
+    train.delete_resources().await.expect("delete");
+    // Their data is theirs: untouched.
+    assert_eq!(list(&h.ctx, &theirs, "datasets/").await.len(), 4);
+}
+
+/// Why a data source is refused, and that nothing was made for the run.
+async fn refused(h: &Harness, bucket: &str, request: TrainRequest) -> (String, String) {
+    let mut train = h.train(request);
+    let run_id = train.run_id().to_string();
+    let err = train.run_from(Step::Prepare).await.expect_err("refused");
+    let (live, stack, _) = leftovers(&h.ctx, &run_id, bucket).await;
+    assert!(live.is_empty() && stack.is_none(), "{live:?} {stack:?}");
+    let told = format!("{err} {}", err.hint().unwrap_or_default());
+    (err.code().to_string(), told)
+}
+
+#[tokio::test]
+async fn data_sources_that_cannot_be_read_are_refused_before_any_machine() {
+    let h = Harness::new().await;
+    let bucket = bucket("databad");
+    let project = tempfile::tempdir().unwrap();
+    let s3 = |url: String| DataSource::S3 { url };
+
+    // A bucket in another region.
+    let far = AwsContext::new_like(&h.ctx, "us-west-2").await.unwrap();
+    let away = format!("{}-far", &bucket[..40.min(bucket.len())]);
+    create_bucket(&far, &away).await;
+    let (code, told) = refused(
+        &h,
+        &bucket,
+        data_request(project.path(), &bucket, s3(format!("s3://{away}/x/"))),
+    )
+    .await;
+    assert_eq!(code, "data_other_region", "{told}");
+    assert!(
+        told.contains("us-west-2") && told.contains("eu-west-3"),
+        "{told}"
+    );
+
+    // No such bucket.
+    let (code, _) = refused(
+        &h,
+        &bucket,
+        data_request(
+            project.path(),
+            &bucket,
+            s3(format!("s3://{bucket}-nope/x/")),
+        ),
+    )
+    .await;
+    assert_eq!(code, "data_no_bucket");
+
+    // Another account's bucket, even one whose policy lets us read.
+    let other = other_account_s3().await;
+    let theirs = format!("{}-theirs", &bucket[..40.min(bucket.len())]);
+    other
+        .create_bucket()
+        .bucket(&theirs)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "s3:*", "Resource": [format!("arn:aws:s3:::{theirs}"), format!("arn:aws:s3:::{theirs}/*")]}]
+    });
+    other
+        .put_bucket_policy()
+        .bucket(&theirs)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (code, told) = refused(
+        &h,
+        &bucket,
+        data_request(project.path(), &bucket, s3(format!("s3://{theirs}/x/"))),
+    )
+    .await;
+    assert_eq!(code, "data_not_readable", "{told}");
+    assert!(told.contains("another AWS account"), "{told}");
+
+    // An empty prefix.
+    let mine = format!("{}-mine", &bucket[..40.min(bucket.len())]);
+    create_bucket(&h.ctx, &mine).await;
+    let (code, _) = refused(
+        &h,
+        &bucket,
+        data_request(project.path(), &bucket, s3(format!("s3://{mine}/empty/"))),
+    )
+    .await;
+    assert_eq!(code, "data_empty_prefix");
+
+    // Checked before the run opens: a folder that is not there, SageMaker.
+    let gone = h.try_open(data_request(
+        project.path(),
+        &bucket,
+        DataSource::Folder {
+            path: project.path().join("nope"),
+        },
+    ));
+    assert_eq!(gone.map(|_| ()).unwrap_err().code(), "data_no_folder");
+    let sagemaker = TrainRequest {
+        instance_type: "ml.m5.large".into(),
+        engine: easytdv_core::pipeline::Engine::SageMaker {
+            instance_count: 1,
+            spot: false,
+        },
+        ..data_request(project.path(), &bucket, s3(format!("s3://{mine}/x/")))
+    };
+    let err = h.try_open(sagemaker).map(|_| ()).unwrap_err();
+    assert_eq!(err.code(), "data_not_for_sagemaker");
+    assert!(matches!(err, PipelineError::Data(_)));
+}
