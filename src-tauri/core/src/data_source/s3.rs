@@ -54,7 +54,18 @@ fn sdk_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    // HeadObject's refusal has no body: its status says it.
+    let status = match &err {
+        aws_sdk_s3::error::SdkError::ServiceError(e) => Some(e.raw().status().as_u16()),
+        _ => None,
+    };
     let found = failure::classify(&err);
+    if status == Some(403) {
+        return DataError::NotReadable {
+            url: url.to_string(),
+            message: found.code.unwrap_or_else(|| "403 Forbidden".into()),
+        };
+    }
     if found.code.as_deref() == Some("NoSuchBucket") {
         return DataError::NoBucket {
             bucket: bucket.to_string(),
@@ -133,6 +144,16 @@ pub async fn list(
     if objects.is_empty() {
         return Err(DataError::EmptyPrefix { url });
     }
+    // Listing is one permission, reading another (s3:GetObject): a URL these
+    // keys sign is only as good as what they may read, so one object is read
+    // now, before a machine waits on a refusal.
+    s3.head_object()
+        .bucket(&location.bucket)
+        .key(&objects[0].key)
+        .expected_bucket_owner(account_id)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&url, &location.bucket, e))?;
     Ok(Listing {
         location: location.clone(),
         objects,
