@@ -299,3 +299,99 @@ async fn data_sources_that_cannot_be_read_are_refused_before_any_machine() {
     assert_eq!(err.code(), "data_not_for_sagemaker");
     assert!(matches!(err, PipelineError::Data(_)));
 }
+
+/// The transfer's figures (prints, asserts nothing about time): a 200-file
+/// project with a data folder (`EASYTDV_BENCH_DATA_MB`, default 100 MB, the
+/// issue's figure is 500), sent once, then again with one file changed, then
+/// downloaded by the machine. `./dev bench-transfer` runs it.
+#[tokio::test]
+#[ignore = "a benchmark: ./dev bench-transfer"]
+async fn bench_transfer() {
+    use std::time::Instant;
+    let mb: usize = std::env::var("EASYTDV_BENCH_DATA_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let h = Harness::new().await;
+    let bucket = bucket("bench");
+    let project = tempfile::tempdir().unwrap();
+    for i in 0..198 {
+        write(
+            project.path(),
+            &format!("pkg/m{i:03}.py"),
+            format!("X = {i}\n{}\n", "#".repeat(2000)).as_bytes(),
+        );
+    }
+    let data = tempfile::tempdir().unwrap();
+    let shard = 10 * 1024 * 1024;
+    let mut seed = 1u64;
+    for i in 0..mb.div_ceil(10) {
+        let body: Vec<u8> = (0..shard)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (seed >> 56) as u8
+            })
+            .collect();
+        write(data.path(), &format!("shard-{i:02}.bin"), &body);
+    }
+    let source = DataSource::Folder {
+        path: data.path().to_path_buf(),
+    };
+    let sent_bytes = |h: &Harness| -> u64 {
+        h.ctx
+            .calls_per_operation()
+            .into_iter()
+            .filter(|(op, ..)| op.contains("PutObject") || op.contains("UploadPart"))
+            .map(|(_, n, _)| n)
+            .sum()
+    };
+    let t = Instant::now();
+    let before = sent_bytes(&h);
+    let mut first = h.train(data_request(project.path(), &bucket, source.clone()));
+    first.prepare_env().await.expect("first send");
+    let first_secs = t.elapsed().as_secs_f64();
+    let first_calls = sent_bytes(&h) - before;
+    let first_told = prepare_messages(&h, first.run_id());
+
+    write(project.path(), "pkg/m007.py", b"X = 'changed'\n");
+    let t = Instant::now();
+    let before = sent_bytes(&h);
+    let mut second = h.train(data_request(project.path(), &bucket, source));
+    second.prepare_env().await.expect("second send");
+    let second_secs = t.elapsed().as_secs_f64();
+    let second_calls = sent_bytes(&h) - before;
+    let second_told = prepare_messages(&h, second.run_id());
+
+    let run_id = second.run_id().to_string();
+    let t = Instant::now();
+    let report = second.run_from(Step::Stack).await.expect("the run");
+    let run_secs = t.elapsed().as_secs_f64();
+    let fetched = report
+        .training
+        .stdout_tail
+        .lines()
+        .find(|l| l.contains("easytdv: data "))
+        .unwrap_or("(no data line)")
+        .to_string();
+    let pick = |told: &[String], what: &str| {
+        told.iter()
+            .find(|m| m.starts_with(what))
+            .cloned()
+            .unwrap_or_default()
+    };
+    println!("\n== project transfer ({mb} MB of data, 200 project files)");
+    println!(
+        "first send : {first_secs:6.2} s, {first_calls} upload calls; {} | {}",
+        pick(&first_told, "Project:"),
+        pick(&first_told, "Data:")
+    );
+    println!(
+        "second send: {second_secs:6.2} s, {second_calls} upload calls; {} | {}",
+        pick(&second_told, "Project:"),
+        pick(&second_told, "Data:")
+    );
+    println!("machine    : {fetched}");
+    println!("second run from launch to outputs: {run_secs:.2} s (run {run_id})");
+    first.delete_resources().await.expect("delete");
+    second.delete_resources().await.expect("delete");
+}
