@@ -21,6 +21,8 @@ pub const OURS: &[&str] = &[
     "logs",
     "runs",
     "practice-cloud",
+    "hash-cache.json",
+    "uploads",
 ];
 
 /// Creates `dir` (and missing parents) and makes it 0700. The parents keep

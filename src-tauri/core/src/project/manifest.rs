@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::ProjectError;
+use super::hash_cache::HashCache;
 use super::select::{SelectedFile, Selection};
 
 /// The manifest's format (the machine's helper reads this one).
@@ -121,12 +122,50 @@ pub fn hash_file(file: &SelectedFile) -> Result<(String, u64), ProjectError> {
     Ok((hex(&h.finalize()), size))
 }
 
+/// A file's SHA-256 and size: from `cache` when it holds, else read.
+fn hash_cached(file: &SelectedFile, cache: &HashCache) -> Result<(String, u64), ProjectError> {
+    if let Some(sha) = cache.get(&file.path) {
+        let size = std::fs::metadata(&file.path).map_or(file.size, |m| m.len());
+        return Ok((sha, size));
+    }
+    let before = std::fs::metadata(&file.path);
+    let (sha, size) = hash_file(file)?;
+    if let Ok(before) = before {
+        if before.len() == size {
+            cache.put(&file.path, &before, &sha);
+        }
+    }
+    Ok((sha, size))
+}
+
 /// Hashes every selected file (blocking: call it from `spawn_blocking`),
 /// on `threads` threads; `progress` hears the bytes hashed so far.
 pub fn build(
     selection: &Selection,
     threads: usize,
     progress: &(dyn Fn(u64) + Sync),
+) -> Result<Manifest, ProjectError> {
+    build_cached(selection, threads, progress, &HashCache::default())
+}
+
+/// [`build`], taking a file's SHA-256 from `cache` when the file is as it
+/// was when hashed, and keeping the new ones there (saved at the end).
+pub fn build_cached(
+    selection: &Selection,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+    cache: &HashCache,
+) -> Result<Manifest, ProjectError> {
+    let manifest = build_with(selection, threads, progress, cache)?;
+    cache.save();
+    Ok(manifest)
+}
+
+fn build_with(
+    selection: &Selection,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+    cache: &HashCache,
 ) -> Result<Manifest, ProjectError> {
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     let files = &selection.files;
@@ -139,7 +178,7 @@ pub fn build(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(file) = files.get(i) else { return };
-                let r = hash_file(file);
+                let r = hash_cached(file, cache);
                 if let Ok((_, n)) = &r {
                     progress(done.fetch_add(*n, Ordering::Relaxed) + n);
                 }

@@ -9,6 +9,7 @@
 //! The EC2 and SageMaker engines and the CLI all go through here.
 
 mod error;
+pub mod hash_cache;
 pub mod manifest;
 mod multipart;
 pub mod requirements;
@@ -18,6 +19,7 @@ pub mod upload;
 pub mod words;
 
 pub use error::ProjectError;
+pub use hash_cache::HashCache;
 pub use manifest::{Manifest, ManifestFile};
 pub use select::{project_root, SelectedFile, Selection};
 pub use summary::{check, check_entry, warning, ProjectFile, ProjectInputs, ProjectSummary};

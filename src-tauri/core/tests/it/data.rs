@@ -328,11 +328,20 @@ async fn bench_transfer() {
     for i in 0..mb.div_ceil(10) {
         let body: Vec<u8> = (0..shard)
             .map(|_| {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (seed >> 56) as u8
             })
             .collect();
         write(data.path(), &format!("shard-{i:02}.bin"), &body);
+        // A dataset is older than the run (a file changed seconds ago is hashed every time).
+        std::fs::File::options()
+            .write(true)
+            .open(data.path().join(format!("shard-{i:02}.bin")))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
     }
     let source = DataSource::Folder {
         path: data.path().to_path_buf(),

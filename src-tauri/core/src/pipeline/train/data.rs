@@ -72,7 +72,12 @@ impl Train {
         let hashed = selection.clone();
         let built = tokio::task::spawn_blocking(move || {
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-            manifest::build(&hashed, threads, &|_| {})
+            manifest::build_cached(
+                &hashed,
+                threads,
+                &|_| {},
+                &crate::project::HashCache::of_this_computer(),
+            )
         })
         .await
         .map_err(|e| PipelineError::State(format!("the data folder could not be read: {e}")))??;

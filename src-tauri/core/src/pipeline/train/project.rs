@@ -59,7 +59,12 @@ impl Train {
         let selection = self.project.selection.clone();
         let built = tokio::task::spawn_blocking(move || {
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-            manifest::build(&selection, threads, &|_| {})
+            manifest::build_cached(
+                &selection,
+                threads,
+                &|_| {},
+                &crate::project::HashCache::of_this_computer(),
+            )
         })
         .await
         .map_err(|e| PipelineError::State(format!("the project could not be read: {e}")))??;
