@@ -132,11 +132,14 @@ async fn an_s3_location_is_read_in_place_through_presigned_urls() {
     let theirs = format!("{}-lake", &bucket[..40.min(bucket.len())]);
     create_bucket(&h.ctx, &theirs).await;
     let s3 = h.ctx.s3();
+    // Under easytdv/: the one prefix the easyTDV user policy reads in any
+    // bucket of the account (tests/policy checks every recorded call against
+    // it); elsewhere the person grants s3:GetObject themselves.
     let objects: [(&str, &[u8]); 4] = [
-        ("datasets/points/", b""), // the console's folder marker
-        ("datasets/points/a.csv", b"x\n1\n"),
-        ("datasets/points/sub/b.csv", b"x\n2\n"),
-        ("datasets/other/c.csv", b"not ours\n"),
+        ("easytdv/datasets/points/", b""), // the console's folder marker
+        ("easytdv/datasets/points/a.csv", b"x\n1\n"),
+        ("easytdv/datasets/points/sub/b.csv", b"x\n2\n"),
+        ("easytdv/datasets/other/c.csv", b"not ours\n"),
     ];
     for (key, body) in objects {
         s3.put_object()
@@ -148,7 +151,7 @@ async fn an_s3_location_is_read_in_place_through_presigned_urls() {
             .unwrap();
     }
     let project = tempfile::tempdir().unwrap();
-    let source = DataSource::parse(&format!("s3://{theirs}/datasets/points")).unwrap();
+    let source = DataSource::parse(&format!("s3://{theirs}/easytdv/datasets/points")).unwrap();
     let mut train = h.train(data_request(project.path(), &bucket, source));
     let run_id = train.run_id().to_string();
     train
@@ -164,25 +167,54 @@ async fn an_s3_location_is_read_in_place_through_presigned_urls() {
         prepare_messages(&h, &run_id)
             .iter()
             .any(|m| m.starts_with(&format!(
-                "Data: 2 files (8 bytes) in s3://{theirs}/datasets/points/, read in place"
+                "Data: 2 files (8 bytes) in s3://{theirs}/easytdv/datasets/points/, read in place"
             ))),
         "{:?}",
         prepare_messages(&h, &run_id)
     );
-    // The machine's role was given nothing of that bucket: the stack never names it.
-    let template = h
+    // The machine's role was given nothing of that bucket: its policy never names it.
+    let policy = h
         .ctx
-        .cloudformation()
-        .get_template()
-        .stack_name(format!("easytdv-{run_id}"))
+        .iam()
+        .get_role_policy()
+        .role_name(format!("easytdv-{run_id}-instance"))
+        .policy_name("easytdv-run-data")
         .send()
         .await
-        .map(|t| t.template_body().unwrap_or_default().to_string())
-        .unwrap_or_default();
-    assert!(!template.contains(&theirs), "the stack names their bucket");
+        .expect("the instance role's policy")
+        .policy_document
+        .clone();
+    let policy = urlencoding_decode(&policy);
+    assert!(
+        policy.contains(&bucket),
+        "the run's own bucket is there: {policy}"
+    );
+    assert!(
+        !policy.contains(&theirs),
+        "the role may not read their bucket: {policy}"
+    );
     train.delete_resources().await.expect("delete");
     // Their data is theirs: untouched.
-    assert_eq!(list(&h.ctx, &theirs, "datasets/").await.len(), 4);
+    assert_eq!(list(&h.ctx, &theirs, "easytdv/datasets/").await.len(), 4);
+}
+
+/// IAM answers policy documents URL-encoded.
+fn urlencoding_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Why a data source is refused, and that nothing was made for the run.
@@ -273,7 +305,11 @@ async fn data_sources_that_cannot_be_read_are_refused_before_any_machine() {
     let (code, _) = refused(
         &h,
         &bucket,
-        data_request(project.path(), &bucket, s3(format!("s3://{mine}/empty/"))),
+        data_request(
+            project.path(),
+            &bucket,
+            s3(format!("s3://{mine}/easytdv/empty/")),
+        ),
     )
     .await;
     assert_eq!(code, "data_empty_prefix");
