@@ -1,4 +1,7 @@
-"""easyTDV: the SageMaker entry point of a run whose train.py has arguments.
+"""easyTDV: the SageMaker entry point of a run whose train.py has arguments,
+or whose script is not at the project's root (EASYTDV_ENTRY, in the job's
+Environment, names it: `src/train.py`); it runs from the project's root, as
+on EC2, so the script's imports and relative paths work.
 
 Script mode can only hand the entry point hyperparameters (`--key value`),
 which cannot carry any argv (a lone flag, a positional argument, a value with
@@ -39,14 +42,24 @@ def read_args(path):
     return records[3 : 3 + n]
 
 
+def entry_path(name):
+    """The script's path in the project: relative, never out of it."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{name!r} is not a path inside the project")
+    return name
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         args = read_args(os.path.join(here, ARGS_FILE))
+        entry = entry_path(os.environ.get("EASYTDV_ENTRY") or ENTRY)
     except (OSError, ValueError, UnicodeDecodeError) as e:
         print(f"easytdv: cannot read train.py's arguments from {ARGS_FILE}: {e}", file=sys.stderr)
         sys.exit(BAD_FILE_EXIT)
-    entry = ENTRY if os.path.abspath(os.getcwd()) == here else os.path.join(here, ENTRY)
+    # From the project's root, as on EC2.
+    os.chdir(here)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-u", entry, *args])

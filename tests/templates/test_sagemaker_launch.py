@@ -13,13 +13,13 @@ LAUNCHER = TEMPLATES / "sagemaker" / "easytdv_launch.py"
 SHOW = 'import json, os, sys\nprint(json.dumps([sys.argv, os.getpid(), os.environ.get("SM_X")]))\n'
 
 
-def launch(code_dir, cwd):
+def launch(code_dir, cwd, **env):
     return subprocess.run(
         [sys.executable, "easytdv_launch.py" if cwd == code_dir else str(code_dir / "easytdv_launch.py")],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin", "SM_X": "kept"},
+        env={"PATH": "/usr/bin:/bin", "SM_X": "kept", **env},
         timeout=60,
     )
 
@@ -40,9 +40,22 @@ def test_train_py_gets_the_arguments_exactly_in_the_same_environment(tmp_path):
     argv, _pid, sm = json.loads(result.stdout)
     assert argv == ["train.py", *NASTY]
     assert sm == "kept"
-    # From another folder: train.py is found beside the launcher.
+    # From another folder: train.py runs from the project's root all the same.
     other = launch(code, tmp_path)
-    assert json.loads(other.stdout)[0] == [str(code / "train.py"), *NASTY]
+    assert json.loads(other.stdout)[0] == ["train.py", *NASTY]
+
+
+def test_a_script_in_a_subfolder_runs_from_the_project_root_and_never_from_outside(tmp_path):
+    code = source_dir(tmp_path, args_file(["--quick"], []))
+    (code / "jobs").mkdir()
+    (code / "jobs" / "eval.py").write_text("import os, sys\nprint(sys.argv[1:], os.getcwd())\n")
+    result = launch(code, tmp_path, EASYTDV_ENTRY="jobs/eval.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"['--quick'] {code}"
+    for evil in ("../x.py", "/etc/x.py", "jobs/../../x.py", "a//b.py"):
+        result = launch(code, code, EASYTDV_ENTRY=evil)
+        assert result.returncode == 2, evil
+        assert "is not a path inside the project" in result.stderr, evil
 
 
 def test_a_file_that_is_not_easytdvs_stops_before_train_py(tmp_path):

@@ -48,6 +48,8 @@ pub enum ProjectError {
     PathTooLong(String, usize),
     #[error("{} changed while easyTDV was sending it", .0)]
     ChangedWhileSending(String),
+    #[error("the project is {} in {files} files: a SageMaker job's code is sent whole on every run, at most {}", bytes(*.total), bytes(*.max))]
+    TooLargeForSageMaker { total: u64, max: u64, files: usize },
     #[error("{} is not beside the project's pyproject.toml at the root of the project folder {}: uv installs a uv.lock only with its pyproject.toml", .lock.display(), .root.display())]
     LockWithoutProject { lock: PathBuf, root: PathBuf },
 }
@@ -56,6 +58,7 @@ impl Explain for ProjectError {
     fn code(&self) -> &'static str {
         match self {
             ProjectError::RootMissing(_) => "project_missing",
+            ProjectError::TooLargeForSageMaker { .. } => "project_too_large_for_sagemaker",
             ProjectError::RootNotAFolder(_) => "project_not_a_folder",
             ProjectError::EntryOutside { .. } => "entry_outside_project",
             ProjectError::TooManyFiles { .. } => "project_too_many_files",
@@ -94,6 +97,9 @@ impl Explain for ProjectError {
             }
             ProjectError::PathTooLong(..) => {
                 "Move the script (or requirements file) closer to the project folder, or choose a project folder nearer to it.".into()
+            }
+            ProjectError::TooLargeForSageMaker { .. } => {
+                "Keep data out of the code (list it in a .easytdvignore file), or choose \"One machine (EC2)\", which sends only the files that changed.".into()
             }
             ProjectError::ChangedWhileSending(_) => {
                 "Wait until the file stops changing (a program may still be writing it), then start again.".into()

@@ -25,4 +25,5 @@ mod project;
 mod real_aws;
 mod sagemaker;
 mod sagemaker_aws;
+mod sagemaker_project;
 mod secrets;

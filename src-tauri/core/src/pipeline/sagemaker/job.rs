@@ -49,6 +49,9 @@ pub struct JobSpec {
     /// The entry point in `sourcedir.tar.gz`: train.py, or the launcher
     /// that runs it with its arguments (`run_args::LAUNCHER`).
     pub program: String,
+    /// The script's path in the project (`train.py`, `src/train.py`): what
+    /// the launcher runs (`EASYTDV_ENTRY`).
+    pub entry: String,
     /// The run's plain variables (the job's `Environment`, after easyTDV's own).
     pub env: Vec<EnvVar>,
 }
@@ -105,6 +108,7 @@ impl JobSpec {
                 "EASYTDV_CHECKPOINT_DIR".to_string(),
                 CHECKPOINT_DIR.to_string(),
             ),
+            ("EASYTDV_ENTRY".to_string(), self.entry.clone()),
         ];
         env.extend(self.env.iter().map(|v| (v.name.clone(), v.value.clone())));
         env
@@ -372,6 +376,7 @@ mod tests {
             bucket: "b".into(),
             prefix: "easytdv/runs/20261201-120000-abcdef".into(),
             program: "train.py".into(),
+            entry: "train.py".into(),
             env: Vec::new(),
         }
     }
@@ -380,6 +385,7 @@ mod tests {
     fn arguments_go_through_the_launcher_and_variables_in_the_environment() {
         let with = JobSpec {
             program: crate::pipeline::run_args::LAUNCHER.into(),
+            entry: "train.py".into(),
             env: vec![EnvVar::new("GREETING", "hello world")],
             ..spec(1, false)
         };

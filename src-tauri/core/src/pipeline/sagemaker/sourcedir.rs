@@ -1,6 +1,8 @@
 //! `sourcedir.tar.gz`, the code SageMaker's script mode unpacks on each
-//! machine: `train.py` and `requirements.txt` (the container installs it),
-//! and when train.py has arguments, the launcher that runs it with them and
+//! machine: the project's files (as the EC2 engine sends them, the
+//! project's rules applied), `requirements.txt` at its root (the container
+//! installs it), and when the script has arguments or is not at the
+//! project's root, the launcher that runs it from the root with them and
 //! their file. Written here (a ustar archive in a gzip member of stored
 //! deflate blocks) so no compression crate is needed; the same files always
 //! give the same bytes.
@@ -8,6 +10,11 @@
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::train::Train;
 use crate::pipeline::{assets, run_args};
+use crate::project::ProjectError;
+
+/// The most a SageMaker job's code may weigh: it is sent whole each run
+/// (and built in memory).
+pub const MAX_SOURCE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Train {
     pub(super) async fn upload_source(&mut self) -> Result<(), PipelineError> {
@@ -16,19 +23,73 @@ impl Train {
             self.resources.uploaded_keys.push(key.clone());
             self.save()?;
         }
-        let mut files: Vec<(&str, Vec<u8>)> = vec![
-            ("train.py", self.script.clone()),
-            ("requirements.txt", self.requirements.clone()),
-        ];
-        files.extend(self.launcher_files());
-        let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-        self.bucket()?.put(&key, tar_gz(&refs)).await
+        let files = self.source_files()?;
+        let refs: Vec<(&str, &[u8], u32)> = files
+            .iter()
+            .map(|(n, b, m)| (n.as_str(), b.as_slice(), *m))
+            .collect();
+        let body = tar_gz_modes(&refs).map_err(|name| {
+            PipelineError::Project(ProjectError::PathTooLong(name, MAX_TAR_PATH))
+        })?;
+        self.bucket()?.put(&key, body).await
     }
 
-    /// With arguments, the launcher and the arguments' file go in
-    /// `sourcedir.tar.gz` (the variables go in the job's Environment).
+    /// The project's files (read now), `requirements.txt` at the root (the
+    /// one the run installs), the launcher's files.
+    fn source_files(&self) -> Result<Vec<(String, Vec<u8>, u32)>, PipelineError> {
+        let selection = &self.project.selection;
+        let total = selection.total_bytes() + self.requirements.len() as u64;
+        if total > MAX_SOURCE_BYTES {
+            return Err(ProjectError::TooLargeForSageMaker {
+                total,
+                max: MAX_SOURCE_BYTES,
+                files: selection.files.len(),
+            }
+            .into());
+        }
+        let mut files = Vec::with_capacity(selection.files.len() + 3);
+        for f in &selection.files {
+            if f.rel == "requirements.txt" {
+                continue;
+            }
+            let body = std::fs::read(&f.path).map_err(|source| ProjectError::Unreadable {
+                path: f.path.clone(),
+                source,
+            })?;
+            files.push((
+                f.rel.clone(),
+                body,
+                if f.executable { 0o755 } else { 0o644 },
+            ));
+        }
+        files.push(("requirements.txt".into(), self.requirements.clone(), 0o644));
+        for (name, body) in self.launcher_files() {
+            files.push((name.to_string(), body, 0o644));
+        }
+        Ok(files)
+    }
+
+    /// The script's path in the project (`train.py`, `src/train.py`).
+    fn entry_in_project(&self) -> String {
+        let entry = &self.project.selection.entry;
+        if entry.is_empty() {
+            "train.py".into()
+        } else {
+            entry.clone()
+        }
+    }
+
+    /// Whether SageMaker runs the launcher: with arguments, or a script
+    /// that is not at the project's root (the launcher runs it from the
+    /// root, so its imports and relative paths work as on EC2).
+    fn needs_launcher(&self) -> bool {
+        !self.request.args.is_empty() || self.entry_in_project().contains('/')
+    }
+
+    /// The launcher and the arguments' file (the variables go in the job's
+    /// Environment, with `EASYTDV_ENTRY`).
     fn launcher_files(&self) -> Vec<(&'static str, Vec<u8>)> {
-        if self.request.args.is_empty() {
+        if !self.needs_launcher() {
             return Vec::new();
         }
         vec![
@@ -45,25 +106,57 @@ impl Train {
 
     /// The entry point SageMaker runs (see [`Self::launcher_files`]).
     pub(super) fn program(&self) -> String {
-        if self.request.args.is_empty() {
-            "train.py".into()
-        } else {
+        if self.needs_launcher() {
             run_args::LAUNCHER.into()
+        } else {
+            self.entry_in_project()
         }
+    }
+
+    /// What the launcher runs (`EASYTDV_ENTRY` in the job's Environment).
+    pub(super) fn sagemaker_entry(&self) -> String {
+        self.entry_in_project()
     }
 }
 
-/// The archive of `files` (name, bytes), in that order.
+/// The longest path a ustar header holds (155 bytes of prefix, `/`, 100 of name).
+pub const MAX_TAR_PATH: usize = 256;
+
+/// The archive of `files` (name, bytes), in that order, mode 0644.
+#[cfg(test)]
 pub fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
-    gzip_stored(&tar(files))
+    let with: Vec<(&str, &[u8], u32)> = files.iter().map(|(n, b)| (*n, *b, 0o644)).collect();
+    // Names of at most 100 bytes always fit.
+    tar_gz_modes(&with).unwrap_or_default()
 }
 
-fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+/// The archive of `files` (name, bytes, mode); `Err(name)` for a path a
+/// ustar header cannot hold.
+pub fn tar_gz_modes(files: &[(&str, &[u8], u32)]) -> Result<Vec<u8>, String> {
+    Ok(gzip_stored(&tar(files)?))
+}
+
+/// `path` as ustar's (prefix, name): the name at most 100 bytes, the prefix
+/// (cut at a `/`) at most 155.
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    if path.len() <= 100 {
+        return Some(("", path));
+    }
+    let bytes = path.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| bytes[i] == b'/' && i <= 155 && bytes.len() - i - 1 <= 100 && i > 0)
+        .map(|i| (&path[..i], &path[i + 1..]))
+        .next()
+}
+
+fn tar(files: &[(&str, &[u8], u32)]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    for (name, body) in files {
+    for (path, body, mode) in files {
+        let (prefix, name) = split_path(path).ok_or_else(|| path.to_string())?;
         let mut header = [0u8; 512];
-        header[..name.len().min(100)].copy_from_slice(&name.as_bytes()[..name.len().min(100)]);
-        octal(&mut header[100..108], 0o644);
+        header[..name.len()].copy_from_slice(name.as_bytes());
+        header[345..345 + prefix.len()].copy_from_slice(prefix.as_bytes());
+        octal(&mut header[100..108], u64::from(*mode));
         octal(&mut header[108..116], 0);
         octal(&mut header[116..124], 0);
         octal(&mut header[124..136], body.len() as u64);
@@ -81,7 +174,7 @@ fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
         out.resize(out.len().div_ceil(512) * 512, 0);
     }
     out.resize(out.len() + 1024, 0);
-    out
+    Ok(out)
 }
 
 /// `value` in octal, zero-padded, NUL-terminated, filling `field`.
@@ -124,6 +217,18 @@ fn crc32(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_path_goes_in_the_prefix_and_a_longer_one_is_refused() {
+        let deep = format!("{}/{}", "d".repeat(120), "model.py");
+        let gz = tar_gz_modes(&[(&deep, b"x", 0o755)]).unwrap();
+        let tar = &gz[15..gz.len() - 8];
+        assert_eq!(&tar[..8], b"model.py");
+        assert_eq!(&tar[345..465], "d".repeat(120).as_bytes());
+        assert_eq!(&tar[100..107], b"0000755");
+        let too_long = format!("{}/x.py", "e".repeat(300));
+        assert_eq!(tar_gz_modes(&[(&too_long, b"x", 0o644)]), Err(too_long));
+    }
 
     #[test]
     fn crc_of_a_known_text() {

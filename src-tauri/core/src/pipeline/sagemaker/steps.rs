@@ -261,6 +261,7 @@ impl Train {
             bucket: self.resources.bucket.clone(),
             prefix: self.resources.prefix.clone(),
             program: self.program(),
+            entry: self.sagemaker_entry(),
             env: self.request.env.clone(),
         };
         job::create(&self.ctx, &spec, &|s: &str| timer.update(s.to_string())).await?;
