@@ -378,6 +378,7 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   env: [],
   secrets: [],
   projectDir: null,
+  data: null,
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */
