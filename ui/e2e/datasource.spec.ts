@@ -1,21 +1,17 @@
 import type { Page } from '@playwright/test';
-import { KEYS_ACCOUNT, PROJECT, REQUEST, RUN_ID, SCRIPT, runEvents, runRecord, signedIn, REQUIREMENTS } from './data';
+import {
+  KEYS_ACCOUNT,
+  PROJECT,
+  REQUEST,
+  RUN_ID,
+  SCRIPT,
+  runEvents,
+  runRecord,
+  signedIn,
+  REQUIREMENTS,
+  DATA_FOLDER as POINTS,
+} from './data';
 import { expect, scenario, test } from './fixtures';
-import type { DataFolderSummary } from './wire';
-
-/** A data folder chosen with the dialog, as the backend sums it up. */
-const POINTS: DataFolderSummary = {
-  path: '/home/marie/datasets/points',
-  fileCount: 2,
-  totalBytes: 1_203_000,
-  headline: '2 files, 1.2 MB',
-  largest: [
-    { path: 'points.csv', sizeBytes: 1_200_000, size: '1.2 MB' },
-    { path: 'labels.csv', sizeBytes: 3_000, size: '3.0 KB' },
-  ],
-  notes: [],
-  neverSent: ['.git'],
-};
 
 const BAD_URL = 's3://My_Data/points';
 const GOOD_URL = 's3://marie-datasets/points';
