@@ -2,7 +2,7 @@
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
 use crate::commands::{
-    accounts, app, costs, practice, results, runs, script_inputs, secrets, setup_aws, wizard,
+    accounts, app, costs, data, practice, results, runs, script_inputs, secrets, setup_aws, wizard,
 };
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
@@ -34,6 +34,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         wizard::check_file,
         wizard::pick_project,
         wizard::project_summary,
+        data::pick_data_folder,
+        data::check_data_location,
         wizard::list_regions,
         wizard::list_account_regions,
         wizard::list_instance_types,

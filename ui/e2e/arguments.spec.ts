@@ -74,7 +74,7 @@ test('run page: what train.py got, and Run again with changes fills the wizard f
     scenario({
       results: signedIn({
         list_runs: [runRecord('succeeded', { request })],
-        reuse_run: { accountId: KEYS_ACCOUNT.id, request, script: SCRIPT, requirements: REQUIREMENTS },
+        reuse_run: { accountId: KEYS_ACCOUNT.id, request, script: SCRIPT, requirements: REQUIREMENTS, dataFolder: null },
         run_metrics: [],
         check_script_inputs: CHECKED,
       }),

@@ -5,6 +5,7 @@ import type {
   AmiInfo,
   CachedEnvironment,
   CheckedFile,
+  DataFolderSummary,
   DeleteReport,
   DownloadReport,
   Identity,
@@ -361,6 +362,20 @@ export function stoppedEvent(step: Step, elapsedMs = 4_000): MockStepEvent {
   return { kind: 'step', step, state: 'stopped', elapsedMs, message: STOPPED_MESSAGE, detail: null };
 }
 
+/** A data folder chosen with the dialog, as the backend sums it up. */
+export const DATA_FOLDER: DataFolderSummary = {
+  path: '/home/marie/datasets/points',
+  fileCount: 2,
+  totalBytes: 1_203_000,
+  headline: '2 files, 1.2 MB',
+  largest: [
+    { path: 'points.csv', sizeBytes: 1_200_000, size: '1.2 MB' },
+    { path: 'labels.csv', sizeBytes: 3_000, size: '3.0 KB' },
+  ],
+  notes: [],
+  neverSent: ['.git'],
+};
+
 /** What the wizard asked for (a run's request). */
 export const REQUEST: NonNullable<RunRecord['request']> = {
   scriptPath: SCRIPT.path,
@@ -378,6 +393,7 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   env: [],
   secrets: [],
   projectDir: null,
+  data: null,
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */

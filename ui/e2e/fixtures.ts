@@ -11,6 +11,7 @@ export function scenario(partial: Partial<Scenario> = {}): Scenario {
   return {
     results: { ...(partial.results ?? {}) },
     errors: { ...(partial.errors ?? {}) },
+    errorsWhen: { ...(partial.errorsWhen ?? {}) },
     delays: { ...(partial.delays ?? {}) },
     streams: { ...(partial.streams ?? {}) },
     streamDelayMs: partial.streamDelayMs ?? 20,

@@ -38,6 +38,8 @@ export interface Scenario {
   results: Partial<MockResults>;
   /** Command name → error it rejects with (an ErrorReport). */
   errors: PerCommand<MockError>;
+  /** Command name → errors it rejects with when called with these arguments (e.g. one typed value refused, others accepted). */
+  errorsWhen?: PerCommand<{ args: Record<string, unknown>; error: MockError }[]>;
   /** Command name → delay in ms before answering (to see "verifying…" states). */
   delays: PerCommand<number>;
   /**
@@ -339,6 +341,9 @@ export function installMockBackend(scenario: Scenario): void {
     if (delay) await sleep(delay);
     const err = errors[cmd];
     if (err) throw err;
+    const when = (scenario.errorsWhen as ByName<{ args: Record<string, unknown>; error: MockError }[]> | undefined)?.[cmd];
+    const matched = when?.find((w) => Object.entries(w.args).every(([k, v]) => JSON.stringify(plain(args)[k]) === JSON.stringify(v)));
+    if (matched) throw matched.error;
     const channelId = channelOf(args);
     if (cmd === 'delete_run') stop(String(args?.runId), channelId);
     if (cmd === 'read_log') return readLog(`${String(args?.runId)}/${String(args?.log)}`, Number(args?.from), Number(args?.count));

@@ -8,6 +8,7 @@ export type {
   AmiInfo,
   CachedEnvironment,
   CheckedFile,
+  DataFolderSummary,
   DeleteReport_Serialize as DeleteReport,
   DownloadProgress_Serialize as DownloadProgress,
   DownloadReport_Serialize as DownloadReport,

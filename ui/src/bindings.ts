@@ -84,6 +84,17 @@ export const commands = {
 	 *  left out; the script and requirements file found.
 	 */
 	projectSummary: (root: string | null, script: string | null, requirements: string | null) => typedError<ProjectView_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("project_summary", { root, script, requirements })),
+	/**
+	 *  Opens the native dialog for the data folder; `null` when cancelled. The
+	 *  folder becomes the session's data folder (a run may name it) and is
+	 *  summed up: how many files, how big, the largest.
+	 */
+	pickDataFolder: () => typedError<DataFolderSummary | null, ErrorReport_Serialize>(__TAURI_INVOKE("pick_data_folder")),
+	/**
+	 *  Checks a typed `s3://bucket/prefix` (its shape only, no AWS call: the
+	 *  bucket's region, owner and read access are checked at launch).
+	 */
+	checkDataLocation: (text: string) => typedError<S3LocationView, ErrorReport_Serialize>(__TAURI_INVOKE("check_data_location", { text })),
 	listRegions: () => __TAURI_INVOKE<RegionInfo[]>("list_regions"),
 	/**  The regions enabled for this account (asks AWS), with their names. */
 	listAccountRegions: (accountId: string) => typedError<RegionInfo[], ErrorReport_Serialize>(__TAURI_INVOKE("list_account_regions", { accountId })),
@@ -105,8 +116,8 @@ export const commands = {
 	 */
 	checkScriptInputs: (argsText: string, envText: string, engine: Engine) => typedError<ScriptInputs, ErrorReport_Serialize>(__TAURI_INVOKE("check_script_inputs", { argsText, envText, engine })),
 	/**
-	 *  The request of a recorded run; its files become the wizard's chosen
-	 *  files again (the paths come from the history, not from the webview).
+	 *  The request of a recorded run; its files (and its data folder) become
+	 *  the wizard's chosen ones again (the paths come from the history, not from the webview).
 	 */
 	reuseRun: (runId: string) => typedError<ReusedRun_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("reuse_run", { runId })),
 	/**
@@ -348,6 +359,22 @@ export type CheckedFile = {
 export type Cleanup = 
 /**  Nothing deleted yet: the machine or stack may still exist. */
 "none" | "deleting" | "deleted" | "failed";
+
+/**  What the wizard shows of a data folder before anything is sent. */
+export type DataFolderSummary = {
+	/**  The folder as chosen (send it back as the run's data). */
+	path: string,
+	fileCount: number,
+	totalBytes: number | null,
+	/**  "2 files, 1.2 MB". */
+	headline: string,
+	/**  The largest files, largest first. */
+	largest: ProjectFile[],
+	/**  Files not sent and why (links out of the folder, special files). */
+	notes: string[],
+	/**  Folders and files easyTDV never sends that are in it (`.git`, `__pycache__`). */
+	neverSent: string[],
+};
 
 /**  Where a run's data comes from. */
 export type DataSource = 
@@ -959,6 +986,11 @@ export type ReusedRun_Deserialize = {
 	 */
 	script?: CheckedFile | null,
 	requirements?: CheckedFile | null,
+	/**
+	 *  The run's data folder as it is now (`null`: no data folder, or it is
+	 *  gone or empty).
+	 */
+	dataFolder?: DataFolderSummary | null,
 };
 
 /**  A recorded run, for the wizard to start again from. */
@@ -971,6 +1003,11 @@ export type ReusedRun_Serialize = {
 	 */
 	script: CheckedFile | null,
 	requirements: CheckedFile | null,
+	/**
+	 *  The run's data folder as it is now (`null`: no data folder, or it is
+	 *  gone or empty).
+	 */
+	dataFolder: DataFolderSummary | null,
 };
 
 export type RunCost = RunCost_Serialize | RunCost_Deserialize;
@@ -1273,6 +1310,15 @@ export type RunSummary_Serialize = {
 	latestLine: string | null,
 	/**  The last value of each metric the script printed. */
 	finalMetrics: { [key in string]: number | null },
+};
+
+/**  A typed S3 location, checked and written the one way easyTDV reads it. */
+export type S3LocationView = {
+	/**  `s3://bucket/prefix/` (send it back as the run's data). */
+	url: string,
+	bucket: string,
+	/**  The folder in the bucket (`""`: the whole bucket). */
+	prefix: string,
 };
 
 /**

@@ -169,6 +169,23 @@ impl Chosen {
         lock(&self.data_folders).insert(path.to_path_buf());
     }
 
+    /// A recorded run's project folder and data folder become chosen again
+    /// ("Run again with changes": the paths come from the history, not from
+    /// the webview); what the data folder holds now, if it still does.
+    pub fn add_recorded(
+        &self,
+        request: &TrainRequest,
+    ) -> Option<crate::data_source::folder::DataFolderSummary> {
+        if let Some(root) = &request.project_dir {
+            self.add_project_root(root);
+        }
+        let Some(DataSource::Folder { path }) = &request.data else {
+            return None;
+        };
+        self.add_data_folder(path);
+        crate::data_source::folder::summary(path).ok()
+    }
+
     /// A run's data folder: chosen (dialog, drop) as given, or inside the
     /// run's chosen project folder (links resolved); an S3 location names
     /// nothing on this computer.

@@ -316,3 +316,34 @@ fn a_data_folder_is_sent_only_when_chosen_or_inside_the_chosen_project() {
     };
     chosen.check_request(&s3).unwrap();
 }
+
+#[test]
+fn a_recorded_run_keeps_its_data_folder_and_project_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/train.py"), "print(1)\n").unwrap();
+    std::fs::write(root.join("requirements.txt"), "").unwrap();
+    let data = dir.path().join("datasets/points");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("points.csv"), "x,y\n1,2\n").unwrap();
+    let request = TrainRequest {
+        script_path: root.join("src/train.py"),
+        requirements_path: root.join("requirements.txt"),
+        project_dir: Some(root.clone()),
+        data: Some(DataSource::Folder { path: data.clone() }),
+        ..Default::default()
+    };
+    let chosen = Chosen::default();
+    chosen.add_file(&request.script_path);
+    assert_eq!(
+        chosen.check_request(&request).unwrap_err().code(),
+        "project_not_chosen"
+    );
+    let summary = chosen.add_recorded(&request).unwrap();
+    assert_eq!(summary.headline, "1 file, 8 bytes");
+    chosen.check_request(&request).unwrap();
+    // Gone since: nothing to show (the launch says the folder is missing).
+    std::fs::remove_dir_all(&data).unwrap();
+    assert!(Chosen::default().add_recorded(&request).is_none());
+}

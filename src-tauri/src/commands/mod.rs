@@ -1,6 +1,7 @@
 pub mod accounts;
 pub mod app;
 pub mod costs;
+pub mod data;
 mod dialogs;
 pub mod practice;
 pub mod results;

@@ -1,6 +1,7 @@
 //! The Review step's "Arguments for train.py" and variables fields, and
 //! "Run again with changes" (the wizard filled from a recorded run).
 
+use easytdv_core::data_source::folder::DataFolderSummary;
 use easytdv_core::pipeline::run_args::{self, ScriptInputs};
 use easytdv_core::pipeline::{CheckedFile, Engine, FileKind, TrainRequest};
 use serde::Serialize;
@@ -31,10 +32,13 @@ pub struct ReusedRun {
     /// wizard asks for them again).
     pub script: Option<CheckedFile>,
     pub requirements: Option<CheckedFile>,
+    /// The run's data folder as it is now (`null`: no data folder, or it is
+    /// gone or empty).
+    pub data_folder: Option<DataFolderSummary>,
 }
 
-/// The request of a recorded run; its files become the wizard's chosen
-/// files again (the paths come from the history, not from the webview).
+/// The request of a recorded run; its files (and its data folder) become
+/// the wizard's chosen ones again (the paths come from the history, not from the webview).
 #[tauri::command]
 #[specta::specta]
 pub fn reuse_run(state: State<'_, AppState>, run_id: String) -> Result<ReusedRun, AppError> {
@@ -50,10 +54,12 @@ pub fn reuse_run(state: State<'_, AppState>, run_id: String) -> Result<ReusedRun
     };
     let script = checked(FileKind::Script, &request.script_path);
     let requirements = checked(FileKind::Requirements, &request.requirements_path);
+    let data_folder = state.chosen.add_recorded(&request);
     Ok(ReusedRun {
         account_id: retry.account_id,
         request,
         script,
         requirements,
+        data_folder,
     })
 }

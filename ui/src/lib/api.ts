@@ -17,6 +17,8 @@ export type RegionInfo = B.RegionInfo;
 export type PickedFile = B.CheckedFile;
 /** What the Code step shows of the project folder: what will be sent, the script and requirements found. */
 export type ProjectView = B.ProjectView_Serialize;
+export type DataFolderSummary = B.DataFolderSummary;
+export type DataSource = B.DataSource;
 export type ProjectSummary = B.ProjectSummary_Serialize;
 export type PracticeProgress = B.PracticeProgress;
 export type FileKind = B.FileKind;

@@ -4,6 +4,8 @@ import {
   canGoTo,
   checkedScriptInputs,
   chosenType,
+  dataInProject,
+  dataSourceOf,
   goTo,
   initialWizard,
   launchFields,
@@ -226,5 +228,97 @@ describe('arguments and variables', () => {
     });
     // A file that is gone: back to the Code step to choose it again.
     expect(wizardFromRun('acc-1', request, { script: null, requirements: reqs }).step).toBe('code');
+  });
+
+  it('keeps a recorded run’s project folder and data, and asks again for a data folder that is gone', () => {
+    const base = {
+      scriptPath: script.path,
+      requirementsPath: reqs.path,
+      instanceType: 't3.medium',
+      diskGb: 30,
+      region: 'eu-west-3',
+      bucket: 'my-bucket',
+      ami: null,
+      maxRuntimeHours: 6,
+      budgetUsd: null,
+      projectDir: '/home/me',
+    };
+    const folder = { ...base, data: { kind: 'folder' as const, path: '/data/points' } };
+    const kept = wizardFromRun('acc-1', folder, { script, requirements: reqs, dataFolder: { ...POINTS, path: '/data/points' } });
+    expect(kept.step).toBe('review');
+    expect(kept.data.projectDir).toBe('/home/me');
+    expect(launchFields(kept.data)?.request).toMatchObject({ projectDir: '/home/me', data: { kind: 'folder', path: '/data/points' } });
+    const lost = wizardFromRun('acc-1', folder, { script, requirements: reqs, dataFolder: null });
+    expect(lost.step).toBe('code');
+    expect(stepErrors(lost.data, 'code').data).toMatch(/\/data\/points is gone or empty/);
+    expect(launchFields(lost.data)).toBeNull();
+    const s3 = wizardFromRun('acc-1', { ...base, data: { kind: 's3', url: 's3://d/p/' } }, { script, requirements: reqs });
+    expect(s3.step).toBe('review');
+    expect(launchFields(s3.data)?.request.data).toEqual({ kind: 's3', url: 's3://d/p/' });
+  });
+});
+
+const POINTS = {
+  path: '/home/me/data',
+  fileCount: 2,
+  totalBytes: 1_203_000,
+  headline: '2 files, 1.2 MB',
+  largest: [{ path: 'points.csv', sizeBytes: 1_200_000, size: '1.2 MB' }],
+  notes: [],
+  neverSent: [],
+};
+
+describe('the run’s data', () => {
+  function ready() {
+    return update(filled(), { newBucket: 'easytdv-123-eu-west-3' });
+  }
+
+  it('sends no data by default', () => {
+    const s = ready();
+    expect(dataSourceOf(s.data)).toBeNull();
+    expect(launchFields(s.data)?.request).not.toHaveProperty('data');
+  });
+
+  it('sends a chosen data folder, and asks for one when the folder way is picked but none chosen', () => {
+    let s = update(ready(), { dataMode: 'folder' });
+    expect(stepErrors(s.data, 'code').data).toBe('Choose the data folder, or remove the data.');
+    expect(next(s).step).toBe('code');
+    expect(launchFields(s.data)).toBeNull();
+    s = update(s, { dataFolder: POINTS });
+    expect(stepErrors(s.data, 'code')).toEqual({});
+    expect(launchFields(s.data)?.request.data).toEqual({ kind: 'folder', path: '/home/me/data' });
+  });
+
+  it('sends an S3 location only as the backend wrote it, for the text it checked', () => {
+    let s = update(ready(), { dataMode: 's3' });
+    expect(stepErrors(s.data, 'code').data).toMatch(/Type the S3 location/);
+    s = update(s, { dataUrlText: 's3://My_Data/x' });
+    expect(stepErrors(s.data, 'code').data).toBe('Checking the S3 location…');
+    s = update(s, { dataUrl: null, dataUrlError: 'Not an S3 location.', dataUrlFor: 's3://My_Data/x' });
+    expect(stepErrors(s.data, 'code').data).toBe('Not an S3 location.');
+    expect(launchFields(s.data)).toBeNull();
+    s = update(s, { dataUrlText: 's3://my-data/x' });
+    // The old answer is for other text: not used.
+    expect(stepErrors(s.data, 'code').data).toBe('Checking the S3 location…');
+    s = update(s, { dataUrl: 's3://my-data/x/', dataUrlError: null, dataUrlFor: 's3://my-data/x' });
+    expect(stepErrors(s.data, 'code')).toEqual({});
+    expect(launchFields(s.data)?.request.data).toEqual({ kind: 's3', url: 's3://my-data/x/' });
+  });
+
+  it('blocks a SageMaker run with data, with a way out', () => {
+    let s = update(ready(), { dataMode: 'folder', dataFolder: POINTS, engine: 'sageMaker', trainingType: 'ml.m5.large' });
+    expect(stepErrors(s.data, 'review').data).toMatch(/One machine \(EC2\)/);
+    expect(launchFields(s.data)).toBeNull();
+    s = update(s, { dataMode: 'none', dataFolder: null });
+    expect(stepErrors(s.data, 'review')).not.toHaveProperty('data');
+  });
+
+  it('knows when the data folder is inside the project', () => {
+    expect(dataInProject('/home/me/proj/data/points', '/home/me/proj')).toBe('data/points');
+    expect(dataInProject('/home/me/proj/data', '/home/me/proj/')).toBe('data');
+    expect(dataInProject('/home/me/project2/data', '/home/me/proj')).toBeNull();
+    expect(dataInProject('/home/me/proj', '/home/me/proj')).toBeNull();
+    expect(dataInProject('/data', null)).toBeNull();
+    expect(dataInProject('C:\\me\\proj\\data', 'C:\\me\\proj')).toBe('data');
   });
 });

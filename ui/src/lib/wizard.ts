@@ -1,4 +1,5 @@
 // New-run wizard: a small pure state machine (Code → Machine → Storage → Review).
+import type { DataFolderSummary, DataSource } from './api';
 import { parseBudget } from './cost';
 import { validateAmiId, validateBucketName, validateDiskGb, validateMachineCount, validateMaxRuntimeHours } from './validation';
 
@@ -60,6 +61,20 @@ export interface WizardData {
   scriptInputsFor: string;
   /** Names of the account's secrets train.py gets as environment variables (never their values). */
   secrets: string[];
+  /** The run's data: none, a folder chosen with the dialog, or an S3 location typed. */
+  dataMode: 'none' | 'folder' | 's3';
+  /** The data folder chosen with the dialog, as the backend summed it up. */
+  dataFolder: DataFolderSummary | null;
+  /** A recorded run's data folder that is gone or empty now ("Run again with changes"). */
+  dataFolderLost: string | null;
+  /** The S3 location, as typed. */
+  dataUrlText: string;
+  /** The location as the backend wrote it (s3://bucket/prefix/) for `dataUrlFor`; null: refused or not checked. */
+  dataUrl: string | null;
+  /** Why the backend refused `dataUrlFor`. */
+  dataUrlError: string | null;
+  /** The text `dataUrl` / `dataUrlError` answer. */
+  dataUrlFor: string;
 }
 
 /** The arguments and variables split and checked by the backend: what train.py gets. */
@@ -127,6 +142,13 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
       scriptInputsError: null,
       scriptInputsFor: '',
       secrets: [],
+      dataMode: 'none',
+      dataFolder: null,
+      dataFolderLost: null,
+      dataUrlText: '',
+      dataUrl: null,
+      dataUrlError: null,
+      dataUrlFor: '',
       ...partial,
     },
   };
@@ -134,12 +156,51 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
 
 export type FieldErrors = Partial<Record<string, string>>;
 
+/** What the run's data is, once chosen and checked: null when there is none, undefined while incomplete. */
+export function dataSourceOf(data: WizardData): DataSource | null | undefined {
+  switch (data.dataMode) {
+    case 'none':
+      return null;
+    case 'folder':
+      return data.dataFolder ? { kind: 'folder', path: data.dataFolder.path } : undefined;
+    case 's3':
+      return data.dataUrlFor === data.dataUrlText && data.dataUrl ? { kind: 's3', url: data.dataUrl } : undefined;
+  }
+}
+
+/** What is missing or wrong in the Data card (none when the run has no data). */
+export function dataError(data: WizardData): string | null {
+  if (data.dataMode === 'folder' && !data.dataFolder)
+    return data.dataFolderLost
+      ? `The data folder ${data.dataFolderLost} is gone or empty: choose it again, or remove the data.`
+      : 'Choose the data folder, or remove the data.';
+  if (data.dataMode === 's3') {
+    if (!data.dataUrlText.trim()) return 'Type the S3 location of your data (s3://bucket/folder/), or remove the data.';
+    if (data.dataUrlFor === data.dataUrlText && data.dataUrlError) return data.dataUrlError;
+    if (!dataSourceOf(data)) return 'Checking the S3 location…';
+  }
+  return null;
+}
+
+/** The data folder's path inside the project folder ("data/points"), or null when it is elsewhere. */
+export function dataInProject(folder: string, projectRoot: string | null | undefined): string | null {
+  if (!projectRoot) return null;
+  const root = projectRoot.replace(/[/\\]+$/, '');
+  if (folder.length <= root.length + 1 || !folder.startsWith(root)) return null;
+  const sep = folder.charAt(root.length);
+  return sep === '/' || sep === '\\' ? folder.slice(root.length + 1) : null;
+}
+
 export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
   const e: FieldErrors = {};
   switch (step) {
     case 'code':
       if (!data.script) e.script = 'Choose your training script (a .py file such as train.py, or a .ipynb notebook).';
       if (!data.requirements) e.requirements = 'Choose your requirements.txt (the Python packages your script needs).';
+      {
+        const d = dataError(data);
+        if (d) e.data = d;
+      }
       break;
     case 'machine': {
       if (!data.accountId) e.account = 'Choose the AWS account to use.';
@@ -179,6 +240,8 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
         e.secrets = 'Secrets reach runs on one machine (EC2) only: choose “One machine (EC2)”, or leave the secrets out.';
       else if (data.secrets.length > MAX_SECRETS_PER_RUN)
         e.secrets = `A run takes at most ${MAX_SECRETS_PER_RUN} secrets: leave out the ones train.py does not read.`;
+      if (data.engine === 'sageMaker' && data.dataMode !== 'none')
+        e.data = 'Data reaches runs on one machine (EC2) only for now: choose “One machine (EC2)”, or remove the data on the Code step.';
       break;
   }
   return e;
@@ -256,6 +319,8 @@ export function launchFields(data: WizardData) {
   if (!isStepValid(data, 'review') || !data.script || !data.requirements || !data.accountId) return null;
   const inputs = checkedScriptInputs(data);
   if (!inputs) return null;
+  const source = dataSourceOf(data);
+  if (source === undefined) return null;
   return {
     accountId: data.accountId,
     request: {
@@ -278,6 +343,8 @@ export function launchFields(data: WizardData) {
         : {}),
       // Arguments and variables only when given (the backend's defaults are none).
       ...(hasScriptInputs(data) ? { args: inputs.args, argsText: data.argsText, env: inputs.env } : {}),
+      // The data folder (the backend checks it was chosen) or S3 location, when there is one.
+      ...(source ? { data: source } : {}),
     },
   };
 }
@@ -298,9 +365,13 @@ export function wizardFromRun(
     engine?: { kind: 'ec2' } | { kind: 'sageMaker'; instanceCount: number; spot: boolean };
     argsText?: string;
     env?: { name: string; value: string }[];
+    projectDir?: string | null;
+    data?: DataSource | null;
   },
-  files: { script: FileRef | null; requirements: FileRef | null },
+  files: { script: FileRef | null; requirements: FileRef | null; dataFolder?: DataFolderSummary | null },
 ): WizardState {
+  const source = request.data ?? null;
+  const folder = source?.kind === 'folder' ? (files.dataFolder ?? null) : null;
   const sageMaker = request.engine?.kind === 'sageMaker' ? request.engine : null;
   const data: Partial<WizardData> = {
     accountId,
@@ -321,9 +392,17 @@ export function wizardFromRun(
     budgetUsd: request.budgetUsd === null ? '' : String(request.budgetUsd),
     argsText: request.argsText ?? '',
     envText: (request.env ?? []).map((v) => `${v.name}=${v.value}`).join('\n'),
+    projectDir: request.projectDir ?? null,
+    dataMode: source ? (source.kind === 'folder' ? 'folder' : 's3') : 'none',
+    dataFolder: folder,
+    dataFolderLost: source?.kind === 'folder' && !folder ? source.path : null,
+    // The recorded location was checked when the run started.
+    dataUrlText: source?.kind === 's3' ? source.url : '',
+    dataUrl: source?.kind === 's3' ? source.url : null,
+    dataUrlFor: source?.kind === 's3' ? source.url : '',
   };
   const state = initialWizard(data);
-  // Straight to the Review step when the files are still there; else the Code step asks for them again.
-  const step: WizardStep = files.script && files.requirements ? 'review' : 'code';
+  // Straight to the Review step when the files (and the data folder) are still there; else the Code step asks for them again.
+  const step: WizardStep = files.script && files.requirements && !data.dataFolderLost ? 'review' : 'code';
   return { ...state, step, furthest: step === 'review' ? 'review' : 'code' };
 }

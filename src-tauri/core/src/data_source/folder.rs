@@ -4,11 +4,14 @@
 //! (`easytdv/blobs/<sha256>`, only what the bucket lacks): a dataset goes up
 //! once for every run that uses it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 
 use super::manifest::{DataFile, DataManifest, MAX_FILES};
 use super::DataError;
-use crate::project::{self, ProjectError, Selection};
+use crate::project::words::{bytes, files};
+use crate::project::{self, ProjectError, ProjectFile, Selection};
 
 /// The most a data folder may weigh (S3 takes 5 TB an object; this bounds
 /// a mistake, such as a whole disk picked as the data).
@@ -32,6 +35,49 @@ pub fn select(path: &Path) -> Result<Selection, DataError> {
         return Err(DataError::EmptyFolder(path.to_path_buf()));
     }
     Ok(selection)
+}
+
+/// How many of the largest files a summary names.
+const SHOWN: usize = 5;
+
+/// What the wizard shows of a data folder before anything is sent.
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DataFolderSummary {
+    /// The folder as chosen (send it back as the run's data).
+    pub path: PathBuf,
+    pub file_count: u32,
+    pub total_bytes: f64,
+    /// "2 files, 1.2 MB".
+    pub headline: String,
+    /// The largest files, largest first.
+    pub largest: Vec<ProjectFile>,
+    /// Files not sent and why (links out of the folder, special files).
+    pub notes: Vec<String>,
+    /// Folders and files easyTDV never sends that are in it (`.git`, `__pycache__`).
+    pub never_sent: Vec<String>,
+}
+
+/// The folder's files in words: how many, how big, the largest (nothing
+/// is read but their sizes).
+pub fn summary(path: &Path) -> Result<DataFolderSummary, DataError> {
+    let s = select(path)?;
+    Ok(DataFolderSummary {
+        path: path.to_path_buf(),
+        file_count: u32::try_from(s.files.len()).unwrap_or(u32::MAX),
+        total_bytes: s.total_bytes() as f64,
+        headline: format!("{}, {}", files(s.files.len()), bytes(s.total_bytes())),
+        largest: project::select::largest(&s.files, SHOWN)
+            .into_iter()
+            .map(|f| ProjectFile {
+                path: f.rel.clone(),
+                size_bytes: f.size as f64,
+                size: bytes(f.size),
+            })
+            .collect(),
+        notes: s.notes.clone(),
+        never_sent: s.never_sent.clone(),
+    })
 }
 
 /// The data manifest of a hashed folder: each file from its blob.

@@ -113,6 +113,33 @@ pub fn parse_s3(url: &str) -> Result<S3Location, DataError> {
     })
 }
 
+/// A typed S3 location, checked and written the one way easyTDV reads it.
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct S3LocationView {
+    /// `s3://bucket/prefix/` (send it back as the run's data).
+    pub url: String,
+    pub bucket: String,
+    /// The folder in the bucket (`""`: the whole bucket).
+    pub prefix: String,
+}
+
+/// Checks what was typed as an S3 location (its shape only: the bucket's
+/// region, owner and read access are checked at launch). A local path is
+/// refused: a folder is chosen with the dialog, never typed.
+pub fn check_s3_location(text: &str) -> Result<S3LocationView, DataError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(DataError::Empty);
+    }
+    let location = parse_s3(text)?;
+    Ok(S3LocationView {
+        url: location.url(),
+        bucket: location.bucket,
+        prefix: location.prefix,
+    })
+}
+
 /// The data's folder on the machine (`$DATA_DIR`), under easyTDV's home.
 pub const MACHINE_DIR: &str = "data";
 /// The data manifest's name under the run's prefix.

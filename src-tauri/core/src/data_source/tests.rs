@@ -56,3 +56,72 @@ fn an_object_lands_under_data_dir_only_at_a_safe_path() {
     assert_eq!(s3::bucket_region(Some("EU")), "eu-west-1");
     assert_eq!(s3::bucket_region(Some("eu-west-3")), "eu-west-3");
 }
+
+#[test]
+fn a_typed_location_is_s3_only_and_written_one_way() {
+    let view = check_s3_location("  s3://my-data/datasets/points ").unwrap();
+    assert_eq!(view.url, "s3://my-data/datasets/points/");
+    assert_eq!(view.bucket, "my-data");
+    assert_eq!(view.prefix, "datasets/points/");
+    assert_eq!(check_s3_location("s3://my-data").unwrap().prefix, "");
+    for (typed, code) in [
+        ("/home/marie/data", "data_bad_s3_url"),
+        ("my-data/points", "data_bad_s3_url"),
+        ("S3://my-data/points", "data_bad_s3_url"),
+        ("s3://My_Data/points", "data_bad_s3_url"),
+        ("https://my-data.s3.amazonaws.com/points", "data_bad_s3_url"),
+        ("   ", "data_empty"),
+    ] {
+        assert_eq!(
+            check_s3_location(typed).unwrap_err().code(),
+            code,
+            "{typed}"
+        );
+    }
+}
+
+#[test]
+fn a_data_folder_is_summed_up_in_words_with_its_largest_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("images")).unwrap();
+    std::fs::create_dir_all(root.join(".git")).unwrap();
+    std::fs::write(root.join(".git/HEAD"), "ref").unwrap();
+    std::fs::write(root.join("points.csv"), vec![b'x'; 1_200_000]).unwrap();
+    std::fs::write(root.join("images/a.png"), vec![b'y'; 3_000]).unwrap();
+    let s = folder::summary(root).unwrap();
+    assert_eq!(s.path, root);
+    assert_eq!(s.file_count, 2);
+    assert_eq!(s.total_bytes, 1_203_000.0);
+    assert_eq!(s.headline, "2 files, 1.2 MB");
+    let largest: Vec<_> = s
+        .largest
+        .iter()
+        .map(|f| (f.path.as_str(), f.size.as_str()))
+        .collect();
+    assert_eq!(
+        largest,
+        [("points.csv", "1.2 MB"), ("images/a.png", "3.0 KB")]
+    );
+    assert!(
+        s.never_sent.iter().any(|n| n.contains(".git")),
+        "{:?}",
+        s.never_sent
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(
+        folder::summary(empty.path()).unwrap_err().code(),
+        "data_empty_folder"
+    );
+    assert_eq!(
+        folder::summary(&root.join("nope")).unwrap_err().code(),
+        "data_no_folder"
+    );
+    assert_eq!(
+        folder::summary(&root.join("points.csv"))
+            .unwrap_err()
+            .code(),
+        "data_not_a_folder"
+    );
+}
