@@ -206,10 +206,14 @@ def pick_code(d, fixture: str, shots_prefix: str):
     heading(d, "Your code")
     click_button(d, "Choose script…")
     wait_for(d, lambda drv: "train.py" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-script']").text)
-    click_button(d, "Choose requirements.txt…")
+    # The script's folder is the project: its requirements.txt is found, and what will be sent is shown.
     wait_for(
-        d, lambda drv: "requirements.txt" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-requirements']").text
+        d,
+        lambda drv: "Found in your project folder"
+        in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-requirements']").text,
+        message="requirements.txt was not found in the project folder",
     )
+    wait_for(d, lambda drv: "will be sent" in page_text(drv), message="the project's summary is not shown")
     shot(d, f"{shots_prefix}-1-code")
     click_button(d, "Next")
 
