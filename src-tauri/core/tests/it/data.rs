@@ -101,6 +101,13 @@ async fn a_data_folder_goes_up_once_and_reaches_data_dir_and_its_place_in_the_pr
     assert!(
         prepare_messages(&h, &run_id)
             .iter()
+            .any(|m| m == "Sending the data: 1.2 MB of 1.2 MB (100 %)"),
+        "the upload's progress is told: {:?}",
+        prepare_messages(&h, &run_id)
+    );
+    assert!(
+        prepare_messages(&h, &run_id)
+            .iter()
             .any(|m| m == "Data: 2 files sent (1.2 MB)"),
         "{:?}",
         prepare_messages(&h, &run_id)

@@ -82,9 +82,19 @@ impl Train {
         .await
         .map_err(|e| PipelineError::State(format!("the data folder could not be read: {e}")))??;
         let resume = crate::paths::data_dir().join("uploads");
+        // Told every 5 % of the bytes to send (a big dataset takes minutes).
+        let told = std::sync::atomic::AtomicU64::new(u64::MAX);
         let progress = |sent: u64, of: u64| {
-            if of > 0 && sent == of {
-                tracing::debug!(sent, "data blobs sent");
+            if of == 0 {
+                return;
+            }
+            let percent = sent * 100 / of;
+            if told.swap(percent / 5, std::sync::atomic::Ordering::Relaxed) != percent / 5 {
+                notice(format!(
+                    "Sending the data: {} of {} ({percent} %)",
+                    crate::project::words::bytes(sent),
+                    crate::project::words::bytes(of)
+                ));
             }
         };
         let report = upload::send_blobs(
