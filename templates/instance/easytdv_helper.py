@@ -634,6 +634,7 @@ def cmd_secrets_exec(argv):
 
 
 # --- The project: the run's manifest materialised, every blob checked ------------
+INCOMING = ".easytdv-incoming"  # downloads in progress, in the destination: no listed file goes there
 REFUSED = 82  # the manifest or a blob is not what the app sent: nothing of it is used
 MANIFEST_MAX = 64 << 20
 
@@ -673,7 +674,7 @@ def read_manifest(data, want):
     seen = set()
     for f in files:
         path, sha = f.get("path"), f.get("sha256")
-        if not safe_path(path) or path in seen:
+        if not safe_path(path) or path in seen or path.split("/")[0] == INCOMING:
             raise Refused(f"names a path that is not inside the project: {path!r}")
         if not isinstance(sha, str) or not re.match(r"^[0-9a-f]{64}$", sha):
             raise Refused(f"gives {path} no valid SHA-256")
@@ -814,7 +815,7 @@ def cmd_materialise(argv):
             keep[path] = old
         else:
             todo.setdefault(f["sha256"], []).append(f)
-    tmp = os.path.join(dest, ".easytdv-incoming")
+    tmp = os.path.join(dest, INCOMING)
     shutil.rmtree(tmp, ignore_errors=True)
     if os.path.lexists(tmp):
         os.unlink(tmp)
@@ -893,7 +894,7 @@ def read_data_manifest(data, want):
     seen = set()
     for f in files:
         path, sha, url = f.get("path"), f.get("sha256"), f.get("url")
-        if not safe_path(path) or path in seen:
+        if not safe_path(path) or path in seen or path.split("/")[0] == INCOMING:
             raise Refused(f"names a path that is not inside the data folder: {path!r}")
         if not isinstance(f.get("size"), int) or f["size"] < 0:
             raise Refused(f"gives {path} no valid size")
@@ -992,7 +993,7 @@ def cmd_data(argv):
             keep[path] = old
         else:
             todo.append(f)
-    tmp = os.path.join(dest, ".easytdv-incoming")
+    tmp = os.path.join(dest, INCOMING)
     shutil.rmtree(tmp, ignore_errors=True)
     if os.path.lexists(tmp):
         os.unlink(tmp)
@@ -1010,6 +1011,9 @@ def cmd_data(argv):
                 wrong = _fetch_url(f["url"], part, f["size"], f.get("etag"))
         except (S3Error, OSError) as e:
             problems.append((4 if getattr(e, "status", 0) in (403, 404) else 1, f"{f['path']}: {e}"))
+            return
+        except Exception as e:  # a cut connection (http.client.IncompleteRead…): told, never a crash
+            problems.append((1, f"{f['path']}: {type(e).__name__}: {e}"))
             return
         if wrong:
             problems.append((DATA_REFUSED, f"{f['path']} is not the file easyTDV listed ({wrong})"))

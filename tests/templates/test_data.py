@@ -121,7 +121,7 @@ def test_an_etag_that_is_not_an_md5_is_not_compared(installed, files):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("evil", ["../escape.txt", "/etc/easytdv-test", "a/../../x", "a//b"])
+@pytest.mark.parametrize("evil", ["../escape.txt", "/etc/easytdv-test", "a/../../x", "a//b", ".easytdv-incoming/0"])
 def test_a_path_out_of_the_data_folder_is_refused(installed, evil):
     listed = [{"path": evil, "size": 1, "sha256": blob(installed, b"x")}]
     result = installed.run(TRAIN, EASYTDV_DATA_SHA256=send(installed, listed))

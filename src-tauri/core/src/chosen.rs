@@ -26,7 +26,7 @@ pub enum ChosenError {
     Input(#[from] InputError),
     #[error("easyTDV reads only the folders you choose: {} was not chosen as the project folder, nor is it the folder of a script you chose", .0.display())]
     ProjectNotChosen(PathBuf),
-    #[error("easyTDV reads only the folders you choose: {} was not chosen as the data folder, nor is it inside the project folder", .0.display())]
+    #[error("easyTDV reads only the folders you choose: {} was not chosen as the data folder", .0.display())]
     DataNotChosen(PathBuf),
     #[error("{} has no train.py (nor main.py): choose the script that trains your model", .0.display())]
     NoScriptInFolder(PathBuf),
@@ -186,21 +186,16 @@ impl Chosen {
         crate::data_source::folder::summary(path).ok()
     }
 
-    /// A run's data folder: chosen (dialog, drop) as given, or inside the
-    /// run's chosen project folder (links resolved); an S3 location names
-    /// nothing on this computer.
-    fn check_data(&self, root: &Path, data: Option<&DataSource>) -> Result<(), ChosenError> {
+    /// A run's data folder: one chosen with the dialog (or a recorded run's),
+    /// compared as given. Not "any folder inside the project": the project
+    /// folder is often just a chosen script's folder (a home folder, even),
+    /// and a folder inside it may be one its rules keep out (`.git`, a
+    /// gitignored `secrets/`). An S3 location names nothing on this computer.
+    fn check_data(&self, data: Option<&DataSource>) -> Result<(), ChosenError> {
         let Some(DataSource::Folder { path }) = data else {
             return Ok(());
         };
-        if lock(&self.data_folders).contains(path) || lock(&self.files).contains(path) {
-            return Ok(());
-        }
-        let inside = match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
-            (Ok(r), Ok(p)) => crate::project::select::relative(&r, &p).is_some(),
-            _ => false,
-        };
-        if inside {
+        if lock(&self.data_folders).contains(path) {
             Ok(())
         } else {
             Err(ChosenError::DataNotChosen(path.to_path_buf()))
@@ -253,7 +248,7 @@ impl Chosen {
         self.check_root(&root)?;
         self.check_chosen_in(&root, &request.script_path)?;
         self.check_requirements(&root, &request.requirements_path)?;
-        self.check_data(&root, request.data.as_ref())
+        self.check_data(request.data.as_ref())
     }
 
     /// What will be sent of a project: `root` (a chosen folder, or `None`:

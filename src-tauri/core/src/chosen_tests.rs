@@ -255,7 +255,7 @@ fn only_files_the_app_downloaded_open() {
 }
 
 #[test]
-fn a_data_folder_is_sent_only_when_chosen_or_inside_the_chosen_project() {
+fn a_data_folder_is_sent_only_when_chosen_with_the_dialog() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("project");
     std::fs::create_dir_all(root.join("data")).unwrap();
@@ -291,15 +291,23 @@ fn a_data_folder_is_sent_only_when_chosen_or_inside_the_chosen_project() {
             other.display()
         );
     }
-    // Inside the chosen project, or chosen with the dialog: accepted.
+    // Inside the project but not chosen: refused too (the project folder
+    // may be a home folder; its .git or a gitignored folder is not data).
+    for inside in [root.join("data"), root.join(".git")] {
+        assert_eq!(
+            chosen.check_request(&with(inside)).unwrap_err().code(),
+            "data_not_chosen"
+        );
+    }
+    chosen.add_data_folder(&root.join("data"));
     chosen.check_request(&with(root.join("data"))).unwrap();
     #[cfg(unix)]
     {
-        // A link inside the project that leads out of it is not inside.
+        // A path through a link is not the folder chosen.
         std::os::unix::fs::symlink(&home, root.join("keys")).unwrap();
         assert_eq!(
             chosen
-                .check_request(&with(root.join("keys")))
+                .check_request(&with(root.join("data/../keys")))
                 .unwrap_err()
                 .code(),
             "data_not_chosen"

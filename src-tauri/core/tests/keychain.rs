@@ -574,18 +574,8 @@ async fn a_runs_secret_reaches_train_py_and_leaks_nowhere() {
         .await
         .unwrap()
         .is_empty());
-    let ask = ctx
-        .ssm()
-        .get_parameters()
-        .names(&parameter)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        ask.invalid_parameters(),
-        std::slice::from_ref(&parameter),
-        "gone"
-    );
+    // (Not read back with GetParameters: the app's own policy may not read
+    // secrets, and tests/policy checks every call this test makes.)
 
     // What the app's commands return (IPC responses), serialised as the app does.
     let mut seen = vec![

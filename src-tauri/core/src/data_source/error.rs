@@ -19,6 +19,12 @@ pub enum DataError {
     EmptyPrefix { url: String },
     #[error("{url} holds more than {max} files")]
     TooManyFiles { url: String, max: usize },
+    #[error("{key} in {url} is archived ({class}): it cannot be read until it is restored")]
+    Archived {
+        url: String,
+        key: String,
+        class: String,
+    },
     #[error("the bucket {bucket} does not exist")]
     NoBucket { bucket: String },
     #[error("easyTDV cannot read {url} with this account's keys, or the bucket belongs to another AWS account ({message})")]
@@ -49,6 +55,7 @@ impl Explain for DataError {
             DataError::EmptyFolder(_) => "data_empty_folder",
             DataError::EmptyPrefix { .. } => "data_empty_prefix",
             DataError::TooManyFiles { .. } => "data_too_many_files",
+            DataError::Archived { .. } => "data_archived",
             DataError::NoBucket { .. } => "data_no_bucket",
             DataError::NotReadable { .. } => "data_not_readable",
             DataError::OtherRegion { .. } => "data_other_region",
@@ -75,9 +82,10 @@ impl Explain for DataError {
                 DataError::TooManyFiles { .. } => {
                     "Pack small files into a few archives (tar, zip, Parquet shards) and read those."
                 }
+                DataError::Archived { .. } => "Restore the objects (S3 console: Actions > Initiate restore), or copy them to the Standard storage class, then launch again.",
                 DataError::NoBucket { .. } => "Check the bucket's name (S3 console: \"Copy S3 URI\").",
                 DataError::NotReadable { .. } => {
-                    "Give the easyTDV identity read access to it (s3:ListBucket on the bucket, s3:GetObject on the objects), or copy the data to a bucket of this account."
+                    "Give the easyTDV identity read access to it (s3:ListBucket on the bucket, s3:GetObject on the objects, and kms:Decrypt on the bucket's key when it uses one of yours), or copy the data to a bucket of this account."
                 }
                 DataError::OtherRegion { .. } => {
                     "Run in the bucket's region (Machine step), or copy the data to a bucket in the run's region: reading across regions is slow and billed per GB."

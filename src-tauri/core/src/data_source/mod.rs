@@ -57,7 +57,8 @@ impl DataSource {
             return Err(DataError::Empty);
         }
         if text.to_ascii_lowercase().starts_with("s3://") {
-            let location = parse_s3(text)?;
+            // The scheme as people may type it (`S3://`); the rest as given.
+            let location = parse_s3(&format!("s3://{}", &text[5..]))?;
             return Ok(DataSource::S3 {
                 url: location.url(),
             });

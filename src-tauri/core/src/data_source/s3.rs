@@ -128,6 +128,17 @@ pub async fn list(
             if key.ends_with('/') && size == 0 {
                 continue; // the console's "folder"
             }
+            // Archived objects cannot be read until they are restored (a GET
+            // answers InvalidObjectState): told now, not on a paid machine.
+            if let Some(class) = o.storage_class() {
+                if matches!(class.as_str(), "GLACIER" | "DEEP_ARCHIVE") {
+                    return Err(DataError::Archived {
+                        url,
+                        key: key.to_string(),
+                        class: class.as_str().to_string(),
+                    });
+                }
+            }
             objects.push(S3Object {
                 key: key.to_string(),
                 size,

@@ -125,3 +125,13 @@ fn a_data_folder_is_summed_up_in_words_with_its_largest_files() {
         "data_not_a_folder"
     );
 }
+
+#[test]
+fn the_scheme_may_be_typed_in_capitals() {
+    assert_eq!(
+        DataSource::parse("S3://my-data/points").unwrap(),
+        DataSource::S3 {
+            url: "s3://my-data/points/".into()
+        }
+    );
+}

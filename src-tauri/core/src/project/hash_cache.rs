@@ -24,6 +24,10 @@ const SETTLED: Duration = Duration::from_secs(3);
 struct Entry {
     size: u64,
     mtime_ns: u128,
+    /// Unix: the inode, device and status-change time (which no tool can
+    /// set back, unlike the modification time `touch -r` or `cp -p` keep).
+    #[serde(default)]
+    identity: Vec<u128>,
     sha256: String,
 }
 
@@ -34,7 +38,10 @@ pub struct HashCache {
     dirty: AtomicBool,
 }
 
-fn stamp(meta: &std::fs::Metadata) -> Option<(u64, u128)> {
+/// What must not have changed: size, modification time and (Unix) inode,
+/// device and status-change time. `None` for a file changed in the last
+/// seconds.
+fn stamp(meta: &std::fs::Metadata) -> Option<(u64, u128, Vec<u128>)> {
     let modified = meta.modified().ok()?;
     if SystemTime::now()
         .duration_since(modified)
@@ -43,7 +50,15 @@ fn stamp(meta: &std::fs::Metadata) -> Option<(u64, u128)> {
         return None;
     }
     let ns = modified.duration_since(UNIX_EPOCH).ok()?.as_nanos();
-    Some((meta.len(), ns))
+    #[cfg(unix)]
+    let identity = {
+        use std::os::unix::fs::MetadataExt;
+        let ctime = (meta.ctime() as i128 * 1_000_000_000 + i128::from(meta.ctime_nsec())) as u128;
+        vec![u128::from(meta.ino()), u128::from(meta.dev()), ctime]
+    };
+    #[cfg(not(unix))]
+    let identity = Vec::new();
+    Some((meta.len(), ns, identity))
 }
 
 impl HashCache {
@@ -71,11 +86,11 @@ impl HashCache {
 
     /// The file's SHA-256 when it is as it was when hashed.
     pub fn get(&self, path: &Path) -> Option<String> {
-        let (size, mtime_ns) = stamp(&std::fs::metadata(path).ok()?)?;
+        let (size, mtime_ns, identity) = stamp(&std::fs::metadata(path).ok()?)?;
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(&Self::key(path))
-            .filter(|e| e.size == size && e.mtime_ns == mtime_ns)
+            .filter(|e| e.size == size && e.mtime_ns == mtime_ns && e.identity == identity)
             .map(|e| e.sha256.clone())
     }
 
@@ -97,6 +112,7 @@ impl HashCache {
             Entry {
                 size: now.0,
                 mtime_ns: now.1,
+                identity: now.2,
                 sha256: sha256.to_string(),
             },
         );
@@ -178,5 +194,22 @@ mod tests {
         std::fs::write(&file, b"two").unwrap();
         settle(&file);
         assert_eq!(again.get(&file), None);
+        // Rewritten with its old modification time put back (`cp -p`): the
+        // status-change time tells.
+        let cache = HashCache::open(dir.path().join("cache2.json"));
+        let meta = std::fs::metadata(&file).unwrap();
+        cache.put(&file, &meta, "bb");
+        assert_eq!(cache.get(&file).as_deref(), Some("bb"));
+        let old_time = meta.modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&file, b"six").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old_time)
+            .unwrap();
+        #[cfg(unix)]
+        assert_eq!(cache.get(&file), None, "same size and time, other content");
     }
 }

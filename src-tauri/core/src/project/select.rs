@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use super::error::ProjectError;
 
 /// Names never sent (folders or files), wherever they are in the project.
-pub const NEVER_SENT: [&str; 12] = [
+pub const NEVER_SENT: [&str; 13] = [
     ".git",
     ".hg",
     ".svn",
@@ -28,6 +28,8 @@ pub const NEVER_SENT: [&str; 12] = [
     ".pytest_cache",
     ".ruff_cache",
     ".DS_Store",
+    // The machine's own downloads folder (templates/instance/easytdv_helper.py).
+    ".easytdv-incoming",
 ];
 
 /// File name endings never sent (compiled Python).

@@ -321,6 +321,33 @@ async fn data_sources_that_cannot_be_read_are_refused_before_any_machine() {
     .await;
     assert_eq!(code, "data_empty_prefix");
 
+    // Archived objects (a GET would fail on the machine until restored).
+    h.ctx
+        .s3()
+        .put_object()
+        .bucket(&mine)
+        .key("easytdv/cold/a.csv")
+        .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+        .body(b"x\n".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let (code, told) = refused(
+        &h,
+        &bucket,
+        data_request(
+            project.path(),
+            &bucket,
+            s3(format!("s3://{mine}/easytdv/cold/")),
+        ),
+    )
+    .await;
+    assert_eq!(code, "data_archived", "{told}");
+    assert!(
+        told.contains("GLACIER") && told.contains("restore"),
+        "{told}"
+    );
+
     // Checked before the run opens: a folder that is not there, SageMaker.
     let gone = h.try_open(data_request(
         project.path(),

@@ -22,9 +22,10 @@ pub(in crate::pipeline) struct DataSent {
     pub link: Option<String>,
 }
 
-/// Presigned URLs outlive the run's longest possible life by this much (a
-/// retry sends new ones).
-const URL_MARGIN: Duration = Duration::from_secs(2 * 3600);
+/// How long a presigned URL lives: the machine uses them in the minutes
+/// after the training command starts (new ones are made for each try), and
+/// a URL copied off the machine must not outlive that by much.
+const URL_LIFETIME: Duration = Duration::from_secs(2 * 3600);
 
 impl Train {
     /// Sends the run's data manifest (and a folder's new blobs); `None` when
@@ -128,9 +129,8 @@ impl Train {
         let account = self.resources.account_id.clone().unwrap_or_default();
         let listing =
             data_source::s3::list(&self.ctx, &account, self.ctx.region(), &location).await?;
-        let hours = u64::from(self.request.max_runtime_hours);
-        let lifetime = Duration::from_secs(hours * 3600) + URL_MARGIN;
-        let (manifest, skipped) = data_source::s3::manifest(&self.ctx, &listing, lifetime).await?;
+        let (manifest, skipped) =
+            data_source::s3::manifest(&self.ctx, &listing, URL_LIFETIME).await?;
         notice(format!(
             "Data: {} ({}) in {}, read in place{}",
             crate::project::words::files(manifest.files.len()),
