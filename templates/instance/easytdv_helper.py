@@ -755,6 +755,73 @@ def _fetch_blob(bucket, sha, out_path):
     return digest.hexdigest()
 
 
+# --- What a materialise keeps between tries (project and data alike) --------------
+def _load_state(state_path):
+    """{path: [identity, size, mtime_ns]} of the files last written, or {}."""
+    import json
+
+    try:
+        with open(state_path, encoding="utf-8") as f:
+            state = json.load(f)
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_state(state_path, keep):
+    import json
+
+    with open(state_path + ".tmp", "w", encoding="utf-8") as out:
+        json.dump(keep, out)
+    os.replace(state_path + ".tmp", state_path)
+
+
+def _sort_out(dest, state, wanted, ident):
+    """Removes the files of the last manifest that are gone from `wanted`
+    (nothing else in dest is touched); returns (keep, todo): the state entries
+    of the files still there as last written, and the files to fetch."""
+    import stat
+
+    for path in sorted(set(state) - set(wanted)):
+        if safe_path(path):
+            try:
+                full = os.path.join(dest, path)
+                if stat.S_ISREG(os.lstat(full).st_mode):
+                    os.unlink(full)
+            except OSError:
+                pass
+    keep, todo = {}, []
+    for path, f in wanted.items():
+        old = state.get(path)
+        try:
+            st = os.lstat(os.path.join(dest, path))
+            same = (
+                isinstance(old, list)
+                and old[0] == ident(f)
+                and stat.S_ISREG(st.st_mode)
+                and [st.st_size, st.st_mtime_ns] == old[1:3]
+            )
+        except OSError:
+            same = False
+        if same:
+            keep[path] = old
+        else:
+            todo.append(f)
+    return keep, todo
+
+
+def _fresh_incoming(dest):
+    """The downloads folder in dest, empty (a link or file in its place removed)."""
+    import shutil
+
+    tmp = os.path.join(dest, INCOMING)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.mkdir(tmp, 0o700)
+    return tmp
+
+
 def cmd_materialise(argv):
     """materialise s3://bucket/<run>/project.json SHA256 DEST STATE: the project
     in DEST as the manifest says. A file already there as last written (size and
@@ -763,9 +830,7 @@ def cmd_materialise(argv):
     Blobs come 16 at a time, each checked against its SHA-256 before it is used.
     0 done; 82 the manifest or a blob is not what the app sent (nothing used);
     4 a blob is missing; 1 another failure."""
-    import json
     import shutil
-    import stat
 
     url, want, dest, state_path = argv
     bucket, key = split_s3(url)
@@ -781,45 +846,12 @@ def cmd_materialise(argv):
         _say_error(f"could not download the project's manifest {url}", e)
         return 4 if getattr(e, "status", 0) in (403, 404) else 1
     _real_dir(dest)
-    try:
-        with open(state_path, encoding="utf-8") as f:
-            state = json.load(f)
-        if not isinstance(state, dict):
-            state = {}
-    except (OSError, ValueError):
-        state = {}
     wanted = {f["path"]: f for f in m["files"]}
-    # Files of the last manifest that are gone from this one.
-    for path in sorted(set(state) - set(wanted)):
-        if safe_path(path):
-            full = os.path.join(dest, path)
-            try:
-                if stat.S_ISREG(os.lstat(full).st_mode):
-                    os.unlink(full)
-            except OSError:
-                pass
-    keep, todo = {}, {}
-    for path, f in wanted.items():
-        old = state.get(path)
-        try:
-            st = os.lstat(os.path.join(dest, path))
-            same = (
-                isinstance(old, list)
-                and old[0] == f["sha256"]
-                and stat.S_ISREG(st.st_mode)
-                and [st.st_size, st.st_mtime_ns] == old[1:3]
-            )
-        except OSError:
-            same = False
-        if same:
-            keep[path] = old
-        else:
-            todo.setdefault(f["sha256"], []).append(f)
-    tmp = os.path.join(dest, INCOMING)
-    shutil.rmtree(tmp, ignore_errors=True)
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    os.mkdir(tmp, 0o700)
+    keep, stale = _sort_out(dest, _load_state(state_path), wanted, lambda f: f["sha256"])
+    todo = {}
+    for f in stale:
+        todo.setdefault(f["sha256"], []).append(f)
+    tmp = _fresh_incoming(dest)
     problems = []
 
     def one(sha):
@@ -864,9 +896,7 @@ def cmd_materialise(argv):
             st = os.lstat(target)
             keep[f["path"]] = [f["sha256"], st.st_size, st.st_mtime_ns]
     shutil.rmtree(tmp, ignore_errors=True)
-    with open(state_path + ".tmp", "w", encoding="utf-8") as out:
-        json.dump(keep, out)
-    os.replace(state_path + ".tmp", state_path)
+    _save_state(state_path, keep)
     n = sum(len(v) for v in todo.values())
     print(f"easytdv: project {len(wanted)} files, {n} fetched ({fetched} bytes) in {time.monotonic() - started:.2f} s")
     return 0
@@ -938,9 +968,7 @@ def cmd_data(argv):
     S3's ETag is one). A file already there as last written (STATE) is kept;
     files no longer listed are removed. 0 done; 83 the manifest or a file is
     not what the app sent; 4 a file is missing or refused; 1 another failure."""
-    import json
     import shutil
-    import stat
 
     url, want, dest, state_path = argv
     bucket, key = split_s3(url)
@@ -956,48 +984,13 @@ def cmd_data(argv):
         _say_error(f"could not download the data's manifest {url}", e)
         return 4 if getattr(e, "status", 0) in (403, 404) else 1
     _real_dir(dest)
-    try:
-        with open(state_path, encoding="utf-8") as f:
-            state = json.load(f)
-        if not isinstance(state, dict):
-            state = {}
-    except (OSError, ValueError):
-        state = {}
 
     def ident(f):
         return f.get("sha256") or f"{f['size']}:{f.get('etag') or ''}:{f['path']}"
 
     wanted = {f["path"]: f for f in m["files"]}
-    for path in sorted(set(state) - set(wanted)):
-        if safe_path(path):
-            try:
-                full = os.path.join(dest, path)
-                if stat.S_ISREG(os.lstat(full).st_mode):
-                    os.unlink(full)
-            except OSError:
-                pass
-    keep, todo = {}, []
-    for path, f in wanted.items():
-        old = state.get(path)
-        try:
-            st = os.lstat(os.path.join(dest, path))
-            same = (
-                isinstance(old, list)
-                and old[0] == ident(f)
-                and stat.S_ISREG(st.st_mode)
-                and [st.st_size, st.st_mtime_ns] == old[1:3]
-            )
-        except OSError:
-            same = False
-        if same:
-            keep[path] = old
-        else:
-            todo.append(f)
-    tmp = os.path.join(dest, INCOMING)
-    shutil.rmtree(tmp, ignore_errors=True)
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    os.mkdir(tmp, 0o700)
+    keep, todo = _sort_out(dest, _load_state(state_path), wanted, ident)
+    tmp = _fresh_incoming(dest)
     problems = []
 
     def one(item):
@@ -1035,9 +1028,7 @@ def cmd_data(argv):
         keep[f["path"]] = [ident(f), st.st_size, st.st_mtime_ns]
         fetched += f["size"]
     shutil.rmtree(tmp, ignore_errors=True)
-    with open(state_path + ".tmp", "w", encoding="utf-8") as out:
-        json.dump(keep, out)
-    os.replace(state_path + ".tmp", state_path)
+    _save_state(state_path, keep)
     print(
         f"easytdv: data {len(wanted)} files, {len(todo)} fetched ({fetched} bytes) "
         f"in {time.monotonic() - started:.2f} s"

@@ -46,6 +46,8 @@ pub enum ProjectError {
     },
     #[error("the path {0} is too long for the machine's command (at most {1} bytes)")]
     PathTooLong(String, usize),
+    #[error("the project's manifest cannot be read: {0}")]
+    BadManifest(String),
     #[error("{} changed while easyTDV was sending it", .0)]
     ChangedWhileSending(String),
     #[error("the project is {} in {files} files: a SageMaker job's code is sent whole on every run, at most {}", bytes(*.total), bytes(*.max))]
@@ -59,6 +61,7 @@ impl Explain for ProjectError {
         match self {
             ProjectError::RootMissing(_) => "project_missing",
             ProjectError::TooLargeForSageMaker { .. } => "project_too_large_for_sagemaker",
+            ProjectError::BadManifest(_) => "project_bad_manifest",
             ProjectError::RootNotAFolder(_) => "project_not_a_folder",
             ProjectError::EntryOutside { .. } => "entry_outside_project",
             ProjectError::TooManyFiles { .. } => "project_too_many_files",
@@ -97,6 +100,9 @@ impl Explain for ProjectError {
             }
             ProjectError::PathTooLong(..) => {
                 "Move the script (or requirements file) closer to the project folder, or choose a project folder nearer to it.".into()
+            }
+            ProjectError::BadManifest(_) => {
+                "The run's project.json was changed after easyTDV wrote it: launch the run again.".into()
             }
             ProjectError::TooLargeForSageMaker { .. } => {
                 "Keep data out of the code (list it in a .easytdvignore file), or choose \"One machine (EC2)\", which sends only the files that changed.".into()

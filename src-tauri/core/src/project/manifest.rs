@@ -76,26 +76,27 @@ impl Manifest {
 
     /// Reads a manifest and checks every path and digest (what the machine's
     /// helper checks too).
-    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn parse(bytes: &[u8]) -> Result<Self, ProjectError> {
+        let bad = ProjectError::BadManifest;
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         if m.format != FORMAT {
-            return Err(format!("format {} is not {FORMAT}", m.format));
+            return Err(bad(format!("format {} is not {FORMAT}", m.format)));
         }
         let mut last: Option<&str> = None;
         for f in &m.files {
             if !safe_path(&f.path) {
-                return Err(format!("unsafe path {:?}", f.path));
+                return Err(bad(format!("unsafe path {:?}", f.path)));
             }
             if !is_sha256(&f.sha256) {
-                return Err(format!("{}: bad digest", f.path));
+                return Err(bad(format!("{}: bad digest", f.path)));
             }
             if last.is_some_and(|l| l >= f.path.as_str()) {
-                return Err(format!("{}: not sorted, or twice", f.path));
+                return Err(bad(format!("{}: not sorted, or twice", f.path)));
             }
             last = Some(&f.path);
         }
         if !m.files.iter().any(|f| f.path == m.entry) {
-            return Err(format!("the entry {} is not in the files", m.entry));
+            return Err(bad(format!("the entry {} is not in the files", m.entry)));
         }
         Ok(m)
     }
@@ -267,6 +268,7 @@ mod tests {
         evil.files[0].path = "../../root/.ssh/authorized_keys".into();
         assert!(Manifest::parse(&evil.to_bytes())
             .unwrap_err()
+            .to_string()
             .contains("unsafe"));
         let mut twice = m.clone();
         twice.files[1].path = "model.py".into();

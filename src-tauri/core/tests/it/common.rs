@@ -181,6 +181,46 @@ pub async fn get_text(ctx: &AwsContext, bucket: &str, key: &str) -> String {
     String::from_utf8(get_bytes(ctx, bucket, key).await).expect("utf-8")
 }
 
+/// Another account's bucket in REGION whose policy lets this account do
+/// anything with it (the takeover case); returns that account's S3 client.
+pub async fn other_accounts_open_bucket(name: &str) -> aws_sdk_s3::Client {
+    let theirs = other_account_s3().await;
+    theirs
+        .create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("their bucket");
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "s3:*", "Resource": [format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")]}]
+    });
+    theirs
+        .put_bucket_policy()
+        .bucket(name)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .expect("policy");
+    theirs
+}
+
+/// The training's log lines (what train.py printed).
+pub fn train_lines(h: &Harness) -> Vec<String> {
+    h.events
+        .lines()
+        .into_iter()
+        .filter(|(name, _)| *name == easytdv_core::logs::LogName::Train)
+        .map(|(_, l)| l.text)
+        .collect()
+}
+
 /// Creates a bucket in the context's own region (path-style, as the sandbox needs).
 pub async fn create_bucket(ctx: &AwsContext, name: &str) {
     ctx.s3()

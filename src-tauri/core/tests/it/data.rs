@@ -272,31 +272,8 @@ async fn data_sources_that_cannot_be_read_are_refused_before_any_machine() {
     assert_eq!(code, "data_no_bucket");
 
     // Another account's bucket, even one whose policy lets us read.
-    let other = other_account_s3().await;
     let theirs = format!("{}-theirs", &bucket[..40.min(bucket.len())]);
-    other
-        .create_bucket()
-        .bucket(&theirs)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let policy = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-            "Action": "s3:*", "Resource": [format!("arn:aws:s3:::{theirs}"), format!("arn:aws:s3:::{theirs}/*")]}]
-    });
-    other
-        .put_bucket_policy()
-        .bucket(&theirs)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    other_accounts_open_bucket(&theirs).await;
     let (code, told) = refused(
         &h,
         &bucket,

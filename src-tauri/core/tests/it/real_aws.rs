@@ -15,31 +15,8 @@ use easytdv_core::runs::{CleanupPolicy, Runs};
 async fn another_accounts_bucket_is_refused_before_anything_is_uploaded() {
     let h = Harness::new().await;
     let name = bucket("theirs");
-    let theirs = other_account_s3().await;
-    theirs
-        .create_bucket()
-        .bucket(&name)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("their bucket");
     // They even let us write: the takeover case.
-    let policy = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-            "Action": "s3:*", "Resource": [format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")]}]
-    });
-    theirs
-        .put_bucket_policy()
-        .bucket(&name)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .expect("policy");
+    let theirs = other_accounts_open_bucket(&name).await;
     let mut train = h.train(request("ok", &name));
     let err = train.run_from(Step::Prepare).await.expect_err("refused");
     assert!(matches!(err, PipelineError::BucketNotOurs(_)), "{err:?}");

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use easytdv_core::explain::Explain;
-use easytdv_core::logs::LogName;
 use easytdv_core::pipeline::{self, Engine, PipelineError, Step, StepState, TrainRequest};
 use easytdv_core::prices::{run_cost, Prices};
 
@@ -48,15 +47,6 @@ async fn jobs_of(h: &Harness, run_id: &str) -> Vec<(String, String)> {
                     .unwrap_or_default(),
             )
         })
-        .collect()
-}
-
-fn train_lines(h: &Harness) -> Vec<String> {
-    h.events
-        .lines()
-        .into_iter()
-        .filter(|(name, _)| *name == LogName::Train)
-        .map(|(_, l)| l.text)
         .collect()
 }
 

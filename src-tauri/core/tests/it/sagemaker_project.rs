@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use easytdv_core::logs::LogName;
 use easytdv_core::pipeline::{Engine, Step, TrainRequest};
 
 use crate::common::*;
@@ -27,15 +26,6 @@ fn on_sagemaker(root: &Path, script: &str, bucket: &str) -> TrainRequest {
         },
         ..request("ok", bucket)
     }
-}
-
-fn train_lines(h: &Harness) -> Vec<String> {
-    h.events
-        .lines()
-        .into_iter()
-        .filter(|(name, _)| *name == LogName::Train)
-        .map(|(_, l)| l.text)
-        .collect()
 }
 
 #[tokio::test]
