@@ -13,6 +13,7 @@ mod model;
 mod permissions;
 mod preflight;
 mod profiles;
+mod remote;
 mod setup_aws;
 mod simulation;
 mod store;
@@ -39,7 +40,7 @@ pub use setup_aws::{refuse_root, AdminCredentials};
 pub use store::FILE_NAME as ACCOUNTS_FILE;
 pub use verify::verify_source;
 
-use crate::aws::{AwsContext, CredentialSource};
+use crate::aws::CredentialSource;
 use crate::secret::Sensitive;
 use store::{AccountRecord, AccountStore, AccountsFile};
 
@@ -198,66 +199,6 @@ impl Accounts {
         self.push_and_save(&mut file, record)
     }
 
-    /// Checks credentials before saving them: who AWS says they belong to.
-    /// Saves nothing, creates nothing. The draft's name is not checked.
-    pub async fn verify(&self, draft: &AccountDraft) -> Result<Identity, AccountError> {
-        let (source, region) = match draft {
-            AccountDraft::Keys(input) => {
-                let keys = keys_of(input)?;
-                (static_source(keys), input::validate_region(&input.region)?)
-            }
-            AccountDraft::Profile(input) => {
-                let (name, region) = self.profile_and_region(input)?;
-                (CredentialSource::Profile { name }, region)
-            }
-            AccountDraft::Sandbox(input) => {
-                let endpoint = input::validate_endpoint(&input.endpoint)?;
-                (
-                    CredentialSource::Sandbox { endpoint },
-                    input::validate_region(&input.region)?,
-                )
-            }
-        };
-        let identity = self
-            .identify(&source, &region)
-            .await
-            .map(|(_, identity)| identity)?;
-        if !matches!(draft, AccountDraft::Sandbox(_)) {
-            refuse_root(&identity.arn)?;
-        }
-        Ok(identity)
-    }
-
-    /// Checks a saved account's credentials.
-    pub async fn verify_account(&self, id: &str) -> Result<Identity, AccountError> {
-        let (source, region) = self.credential_source(id)?;
-        self.identify(&source, &region)
-            .await
-            .map(|(_, identity)| identity)
-    }
-
-    /// Which permissions a run needs that this account lacks. Creates nothing.
-    pub async fn check_permissions(&self, id: &str) -> Result<PermissionReport, AccountError> {
-        let (source, region) = self.credential_source(id)?;
-        let (ctx, identity) = self.identify(&source, &region).await?;
-        preflight::check_permissions(&ctx, &source, &identity).await
-    }
-
-    /// The guided-setup check of a saved account: identity, then permissions.
-    pub async fn setup(&self, id: &str) -> Result<AccountSetup, AccountError> {
-        let account = self.get(id)?;
-        let (source, region) = self.credential_source(id)?;
-        let (ctx, identity) = self.identify(&source, &region).await?;
-        let report = preflight::check_permissions(&ctx, &source, &identity).await?;
-        Ok(AccountSetup {
-            account,
-            identity,
-            missing_permissions: report.missing,
-            unchecked_permissions: report.unchecked,
-            permission_check: report.check,
-        })
-    }
-
     pub fn rename(&self, id: &str, name: &str) -> Result<AccountView, AccountError> {
         self.update(id, |file| {
             let name = input::validate_name(name, file.other_names(Some(id)))?;
@@ -361,33 +302,6 @@ impl Accounts {
             },
         };
         Ok((source, record.region.clone()))
-    }
-
-    /// GetCallerIdentity, with a vanished profile named as such (the SDK
-    /// only says that no credentials were found).
-    async fn identify(
-        &self,
-        source: &CredentialSource,
-        region: &str,
-    ) -> Result<(AwsContext, Identity), AccountError> {
-        let ctx = verify::context(source, region).await?;
-        match verify::verify_context(&ctx, source).await {
-            Ok(identity) => Ok((ctx, identity)),
-            Err(AccountError::NoCredentials {
-                profile: Some(name),
-                detail,
-            }) => {
-                if self.profiles().iter().any(|p| p.name == name) {
-                    Err(AccountError::NoCredentials {
-                        profile: Some(name),
-                        detail,
-                    })
-                } else {
-                    Err(AccountError::ProfileNotFound(name))
-                }
-            }
-            Err(other) => Err(other),
-        }
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {

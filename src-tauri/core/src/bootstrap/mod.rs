@@ -14,8 +14,10 @@
 //! [`apply`] does it, idempotently. Without such credentials the setup
 //! screen shows the same documents with Copy ([`documents`]).
 
+mod checks;
 pub(crate) mod documents;
 mod error;
+mod policies;
 
 use aws_sdk_iam::types::Tag;
 use serde::Serialize;
@@ -29,6 +31,10 @@ pub use error::BootstrapError;
 use crate::aws::failure;
 use crate::aws::AwsContext;
 use crate::secret::Sensitive;
+
+pub use checks::trusts_one_service;
+use checks::{only_easytdv_rights, suspicious_roles};
+use policies::{current_document, ensure_policy};
 
 /// What one step of the setup will do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
@@ -103,37 +109,6 @@ async fn caller(admin: &AwsContext) -> Result<(String, String), BootstrapError> 
     Ok((
         who.account().unwrap_or_default().to_string(),
         who.arn().unwrap_or_default().to_string(),
-    ))
-}
-
-/// The document of a managed policy's default version, or `None` when the
-/// policy does not exist.
-async fn current_document(admin: &AwsContext, arn: &str) -> Result<Option<String>, BootstrapError> {
-    let iam = admin.iam();
-    let policy = match iam.get_policy().policy_arn(arn).send().await {
-        Ok(out) => out.policy,
-        Err(e) if failure::code_of(&e) == Some("NoSuchEntity") => return Ok(None),
-        Err(e) => return Err(BootstrapError::from_sdk("iam:GetPolicy", &e)),
-    };
-    let Some(version) = policy.and_then(|p| p.default_version_id) else {
-        return Ok(Some(String::new()));
-    };
-    let out = iam
-        .get_policy_version()
-        .policy_arn(arn)
-        .version_id(version)
-        .send()
-        .await
-        .map_err(|e| BootstrapError::from_sdk("iam:GetPolicyVersion", &e))?;
-    let encoded = out
-        .policy_version
-        .and_then(|v| v.document)
-        .unwrap_or_default();
-    // IAM answers documents URL-encoded (RFC 3986).
-    Ok(Some(
-        percent_encoding::percent_decode_str(&encoded)
-            .decode_utf8_lossy()
-            .into_owned(),
     ))
 }
 
@@ -212,64 +187,6 @@ pub async fn plan(admin: &AwsContext, user_name: &str) -> Result<SetupPlan, Boot
         user_name,
         steps,
     })
-}
-
-/// Creates or updates one managed policy so its default version is `doc`.
-async fn ensure_policy(
-    admin: &AwsContext,
-    arn: &str,
-    name: &str,
-    doc: &str,
-) -> Result<(), BootstrapError> {
-    let iam = admin.iam();
-    match current_document(admin, arn).await? {
-        Some(current) if documents::same_document(&current, doc) => Ok(()),
-        None => iam
-            .create_policy()
-            .policy_name(name)
-            .policy_document(doc)
-            .description(
-                "easyTDV (https://github.com/easytdv): created by its one-time account setup",
-            )
-            .tags(tag()?)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| BootstrapError::from_sdk("iam:CreatePolicy", &e)),
-        Some(_) => {
-            // A managed policy keeps at most 5 versions: drop the oldest spare one.
-            let versions = iam
-                .list_policy_versions()
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| BootstrapError::from_sdk("iam:ListPolicyVersions", &e))?
-                .versions
-                .unwrap_or_default();
-            if versions.len() >= 5 {
-                let oldest = versions
-                    .iter()
-                    .filter(|v| !v.is_default_version)
-                    .min_by_key(|v| v.create_date.map(|d| d.secs()));
-                if let Some(id) = oldest.and_then(|v| v.version_id.clone()) {
-                    iam.delete_policy_version()
-                        .policy_arn(arn)
-                        .version_id(id)
-                        .send()
-                        .await
-                        .map_err(|e| BootstrapError::from_sdk("iam:DeletePolicyVersion", &e))?;
-                }
-            }
-            iam.create_policy_version()
-                .policy_arn(arn)
-                .policy_document(doc)
-                .set_as_default(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| BootstrapError::from_sdk("iam:CreatePolicyVersion", &e))
-        }
-    }
 }
 
 /// Makes sure the boundary exists (and is the current one). For accounts set
@@ -373,139 +290,6 @@ pub async fn apply(admin: &AwsContext, user_name: &str) -> Result<NewIdentity, B
         access_key_id: key.access_key_id,
         secret_access_key: Sensitive::new(key.secret_access_key),
     })
-}
-
-/// `easytdv-*` roles easyTDV would not have made: without the boundary (an
-/// older easyTDV's, or someone's), or trusting anything but one AWS service
-/// (a way in for another account). The setup names them; deleting them is
-/// the person's call.
-async fn suspicious_roles(admin: &AwsContext) -> Result<Vec<SetupStep>, BootstrapError> {
-    let iam = admin.iam();
-    let mut found = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = iam
-            .list_roles()
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| BootstrapError::from_sdk("iam:ListRoles", &e))?;
-        for role in page.roles() {
-            if !role.role_name().starts_with("easytdv-") {
-                continue;
-            }
-            // ListRoles leaves the boundary out: ask for the role itself.
-            let full = iam
-                .get_role()
-                .role_name(role.role_name())
-                .send()
-                .await
-                .map_err(|e| BootstrapError::from_sdk("iam:GetRole", &e))?;
-            let Some(r) = full.role() else { continue };
-            let bounded = r
-                .permissions_boundary()
-                .and_then(|b| b.permissions_boundary_arn())
-                .is_some_and(|arn| arn.ends_with(&format!(":policy/{BOUNDARY_NAME}")));
-            let trust = percent_encoding::percent_decode_str(
-                r.assume_role_policy_document().unwrap_or_default(),
-            )
-            .decode_utf8_lossy()
-            .into_owned();
-            let why = match (bounded, trusts_one_service(&trust)) {
-                (true, true) => continue,
-                (false, true) => "has no easyTDV permissions boundary (an older easyTDV's run, or someone else's): delete it in the IAM console if no run of yours is using it".to_string(),
-                (_, false) => "may be taken on by something other than an AWS service (its trust policy names another principal): delete it in the IAM console unless you made it on purpose".to_string(),
-            };
-            found.push(SetupStep {
-                action: StepAction::Review,
-                what: format!("the role {}", r.role_name()),
-                why,
-            });
-        }
-        match page.marker() {
-            Some(m) if page.is_truncated() => marker = Some(m.to_string()),
-            _ => break,
-        }
-    }
-    Ok(found)
-}
-
-/// Whether a trust policy lets only AWS services (`*.amazonaws.com`) assume the role.
-pub fn trusts_one_service(trust: &str) -> bool {
-    let Ok(doc) = serde_json::from_str::<serde_json::Value>(trust) else {
-        return false;
-    };
-    let statements = match &doc["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
-    };
-    statements
-        .iter()
-        .filter(|st| st["Effect"] == "Allow")
-        .all(|st| {
-            let p = &st["Principal"];
-            p.as_object()
-                .is_some_and(|o| o.keys().all(|k| k == "Service"))
-                && match &p["Service"] {
-                    serde_json::Value::String(s) => s.ends_with(".amazonaws.com"),
-                    serde_json::Value::Array(a) => a
-                        .iter()
-                        .all(|s| s.as_str().is_some_and(|s| s.ends_with(".amazonaws.com"))),
-                    _ => false,
-                }
-        })
-}
-
-/// Refuses an existing user that holds anything besides easyTDV's two
-/// policies (other managed or inline policies, groups): a key made for it
-/// would not be the bounded identity the setup promises.
-async fn only_easytdv_rights(admin: &AwsContext, user: &str) -> Result<(), BootstrapError> {
-    let iam = admin.iam();
-    let mut other = Vec::new();
-    let attached = iam
-        .list_attached_user_policies()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(|e| BootstrapError::from_sdk("iam:ListAttachedUserPolicies", &e))?;
-    for p in attached.attached_policies() {
-        let name = p.policy_name().unwrap_or_default();
-        if name != USER_POLICY_NAME && name != READ_POLICY_NAME {
-            other.push(format!("the policy {name}"));
-        }
-    }
-    let inline = iam
-        .list_user_policies()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(|e| BootstrapError::from_sdk("iam:ListUserPolicies", &e))?;
-    other.extend(
-        inline
-            .policy_names()
-            .iter()
-            .map(|n| format!("the inline policy {n}")),
-    );
-    let groups = iam
-        .list_groups_for_user()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(|e| BootstrapError::from_sdk("iam:ListGroupsForUser", &e))?;
-    other.extend(
-        groups
-            .groups()
-            .iter()
-            .map(|g| format!("the group {}", g.group_name())),
-    );
-    if other.is_empty() {
-        Ok(())
-    } else {
-        Err(BootstrapError::UserNotOurs {
-            user: user.to_string(),
-            holds: other.join(", "),
-        })
-    }
 }
 
 /// Deletes an access key [`apply`] made, when keeping it failed (the
