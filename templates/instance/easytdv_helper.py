@@ -936,16 +936,20 @@ def read_data_manifest(data, want):
     return m
 
 
-def _fetch_url(url, out_path, size, etag):
+def _fetch_url(url, out_path, size, etag, version=None):
     """GET a presigned URL into out_path; its size must be `size`, and its
-    MD5 the ETag when S3 says the ETag is one (no KMS or customer key)."""
+    MD5 the ETag when S3 says the ETag is one (no KMS or customer key). With
+    `version` (the ETag S3 listed) S3 answers only that version (If-Match):
+    an object replaced since, even by one of the same size, is refused."""
     import urllib.error
     import urllib.request
 
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     md5, got = hashlib.md5(), 0
+    headers = {"If-Match": f'"{version}"'} if version else {}
     try:
-        with _urlopen(urllib.request.Request(url), 60) as r, os.fdopen(os.open(out_path, flags, 0o600), "wb") as out:
+        request = urllib.request.Request(url, headers=headers)
+        with _urlopen(request, 60) as r, os.fdopen(os.open(out_path, flags, 0o600), "wb") as out:
             sse = (r.headers.get("x-amz-server-side-encryption") or "").lower()
             customer = r.headers.get("x-amz-server-side-encryption-customer-algorithm")
             for block in iter(lambda: r.read(1 << 20), b""):
@@ -953,6 +957,8 @@ def _fetch_url(url, out_path, size, etag):
                 got += len(block)
                 out.write(block)
     except urllib.error.HTTPError as e:
+        if e.code == 412:
+            return "replaced in S3 since the run listed it: start the run again to use the new version"
         raise S3Error(e.code, f"HTTP {e.code} {e.reason}") from None
     if got != size:
         return f"{got} bytes, not the {size} S3 listed"
@@ -986,7 +992,7 @@ def cmd_data(argv):
     _real_dir(dest)
 
     def ident(f):
-        return f.get("sha256") or f"{f['size']}:{f.get('etag') or ''}:{f['path']}"
+        return f.get("sha256") or f"{f['size']}:{f.get('version') or f.get('etag') or ''}:{f['path']}"
 
     wanted = {f["path"]: f for f in m["files"]}
     keep, todo = _sort_out(dest, _load_state(state_path), wanted, ident)
@@ -1001,7 +1007,7 @@ def cmd_data(argv):
                 got = _fetch_blob(bucket, f["sha256"], part)
                 wrong = None if got == f["sha256"] else f"SHA-256 {got}"
             else:
-                wrong = _fetch_url(f["url"], part, f["size"], f.get("etag"))
+                wrong = _fetch_url(f["url"], part, f["size"], f.get("etag"), f.get("version"))
         except (S3Error, OSError) as e:
             problems.append((4 if getattr(e, "status", 0) in (403, 404) else 1, f"{f['path']}: {e}"))
             return
@@ -1030,7 +1036,7 @@ def cmd_data(argv):
     shutil.rmtree(tmp, ignore_errors=True)
     _save_state(state_path, keep)
     print(
-        f"easytdv: data {len(wanted)} files, {len(todo)} fetched ({fetched} bytes) "
+        f"easytdv: data {len(wanted)} file{'' if len(wanted) == 1 else 's'}, {len(todo)} fetched ({fetched} bytes) "
         f"in {time.monotonic() - started:.2f} s"
     )
     return 0

@@ -30,6 +30,11 @@ class Files(http.server.ThreadingHTTPServer):
                     self.send_response(403)
                     self.end_headers()
                     return
+                wanted = self.headers.get("If-Match")
+                if wanted and wanted != headers.get("ETag"):
+                    self.send_response(412)  # S3: PreconditionFailed
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 for k, v in headers.items():
@@ -119,6 +124,28 @@ def test_an_etag_that_is_not_an_md5_is_not_compared(installed, files):
     listed = [{"path": "kms.csv", "size": 4, "url": url, "etag": "0" * 32}]
     result = installed.run(TRAIN, EASYTDV_DATA_SHA256=send(installed, listed))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_object_replaced_by_one_of_the_same_size_is_fetched_again_and_never_mixed(installed, files):
+    # A multipart upload's ETag is not an MD5: only the version (the ETag S3
+    # listed) tells the two apart.
+    old, new = b"a" * 64, b"b" * 64
+    url = files.url("/lake/parts.bin", old, {"ETag": '"0f1e-2"'})
+    listed = [{"path": "parts.bin", "size": 64, "url": url, "version": "0f1e-2"}]
+    result = installed.run(TRAIN, EASYTDV_DATA_SHA256=send(installed, listed))
+    assert result.returncode == 0, result.stdout + result.stderr
+    files.url("/lake/parts.bin", new, {"ETag": '"9a8b-2"'})
+    listed[0]["version"] = "9a8b-2"
+    result = installed.run(TRAIN, EASYTDV_DATA_SHA256=send(installed, listed))
+    assert "easytdv: data 1 file, 1 fetched" in result.stdout, result.stdout + result.stderr
+    assert (installed.home / "data" / "parts.bin").read_bytes() == new
+    # Replaced again after the listing: S3 refuses the listed version (412), the run stops.
+    files.url("/lake/parts.bin", old, {"ETag": '"7c6d-2"'})
+    listed[0]["version"] = "7c6d-3-listed-before"
+    result = installed.run(TRAIN, EASYTDV_DATA_SHA256=send(installed, listed))
+    assert result.returncode == 83, result.stdout + result.stderr
+    assert "replaced in S3 since the run listed it" in result.stderr
+    assert "training started" not in result.stdout
 
 
 @pytest.mark.parametrize("evil", ["../escape.txt", "/etc/easytdv-test", "a/../../x", "a//b", ".easytdv-incoming/0"])

@@ -24,6 +24,12 @@ pub struct DataFile {
     /// compares it unless S3 says the object is encrypted with KMS or SSE-C.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The ETag S3 listed, whatever its form: the machine asks for that
+    /// version only (If-Match), and a retry keeps its copy only while the
+    /// version is the same (an object replaced by one of the same size is
+    /// fetched again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! and listed before anything is created; each object then travels to the
 //! machine as a presigned GET URL made with the person's keys.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -178,6 +179,19 @@ pub fn data_path(prefix: &str, key: &str) -> Option<String> {
     crate::project::manifest::safe_path(rel).then(|| rel.to_string())
 }
 
+/// Every folder the paths need (`a/b/c` needs `a` and `a/b`).
+fn folders_of<'a>(paths: impl Iterator<Item = &'a String>) -> HashSet<&'a str> {
+    let mut folders = HashSet::new();
+    for p in paths {
+        let mut end = 0;
+        while let Some(i) = p[end..].find('/') {
+            folders.insert(&p[..end + i]);
+            end += i + 1;
+        }
+    }
+    folders
+}
+
 /// An ETag that may be the object's MD5 (one part: 32 hex digits).
 fn md5_like(etag: &Option<String>) -> Option<String> {
     etag.as_ref()
@@ -202,9 +216,17 @@ pub async fn manifest(
     })?;
     let s3 = ctx.s3();
     let mut files = Vec::with_capacity(listing.objects.len());
+    let paths: Vec<Option<String>> = listing
+        .objects
+        .iter()
+        .map(|o| data_path(&listing.location.prefix, &o.key))
+        .collect();
+    let folders = folders_of(paths.iter().flatten());
     let mut skipped = 0;
-    for o in &listing.objects {
-        let Some(path) = data_path(&listing.location.prefix, &o.key) else {
+    for (o, path) in listing.objects.iter().zip(&paths) {
+        // A key that is also another key's folder (`a` and `a/b`) cannot be
+        // both a file and a folder on the machine: the folder wins.
+        let Some(path) = path.clone().filter(|p| !folders.contains(p.as_str())) else {
             skipped += 1;
             continue;
         };
@@ -224,10 +246,28 @@ pub async fn manifest(
             sha256: None,
             url: Some(signed.uri().to_string()),
             etag: md5_like(&o.etag),
+            version: o.etag.clone(),
         });
     }
     if files.is_empty() {
         return Err(DataError::EmptyPrefix { url });
     }
     Ok((DataManifest::new(url, files), skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folders_of;
+
+    #[test]
+    fn every_folder_a_path_needs_is_named() {
+        let paths = [
+            "a/b/c.csv".to_string(),
+            "d.csv".to_string(),
+            "a/e".to_string(),
+        ];
+        let mut got: Vec<&str> = folders_of(paths.iter()).into_iter().collect();
+        got.sort_unstable();
+        assert_eq!(got, ["a", "a/b"]);
+    }
 }

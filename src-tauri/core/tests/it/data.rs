@@ -142,9 +142,14 @@ async fn an_s3_location_is_read_in_place_through_presigned_urls() {
     // Under easytdv/: the one prefix the easyTDV user policy reads in any
     // bucket of the account (tests/policy checks every recorded call against
     // it); elsewhere the person grants s3:GetObject themselves.
-    let objects: [(&str, &[u8]); 4] = [
+    let objects: [(&str, &[u8]); 5] = [
         ("easytdv/datasets/points/", b""), // the console's folder marker
         ("easytdv/datasets/points/a.csv", b"x\n1\n"),
+        // Both a file and the folder of sub/b.csv: left out, with a note.
+        (
+            "easytdv/datasets/points/sub",
+            b"a file named like a folder\n",
+        ),
         ("easytdv/datasets/points/sub/b.csv", b"x\n2\n"),
         ("easytdv/datasets/other/c.csv", b"not ours\n"),
     ];
@@ -175,7 +180,9 @@ async fn an_s3_location_is_read_in_place_through_presigned_urls() {
             .iter()
             .any(|m| m.starts_with(&format!(
                 "Data: 2 files (8 bytes) in s3://{theirs}/easytdv/datasets/points/, read in place"
-            ))),
+            )) && m.contains(
+                "; 1 object left out (a name that is not a path, or also a folder's name)"
+            )),
         "{:?}",
         prepare_messages(&h, &run_id)
     );
@@ -202,7 +209,7 @@ async fn an_s3_location_is_read_in_place_through_presigned_urls() {
     );
     train.delete_resources().await.expect("delete");
     // Their data is theirs: untouched.
-    assert_eq!(list(&h.ctx, &theirs, "easytdv/datasets/").await.len(), 4);
+    assert_eq!(list(&h.ctx, &theirs, "easytdv/datasets/").await.len(), 5);
 }
 
 /// IAM answers policy documents URL-encoded.

@@ -137,7 +137,10 @@ impl Train {
             crate::project::words::bytes(manifest.total_bytes()),
             location.url(),
             if skipped > 0 {
-                format!("; {skipped} objects whose names are not paths were left out")
+                format!(
+                    "; {skipped} {} left out (a name that is not a path, or also a folder's name)",
+                    if skipped == 1 { "object" } else { "objects" }
+                )
             } else {
                 String::new()
             }
