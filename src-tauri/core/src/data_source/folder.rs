@@ -93,6 +93,7 @@ pub fn data_manifest(label: String, built: &project::Manifest) -> DataManifest {
                 sha256: Some(f.sha256.clone()),
                 url: None,
                 etag: None,
+                version: None,
             })
             .collect(),
     )
