@@ -77,7 +77,7 @@ impl Train {
             .await?;
         self.send_project(&|m| tracing::info!(message = m, "project"))
             .await?;
-        self.send_data(&|m| tracing::info!(message = m, "data"))
+        self.send_data_if_stale(&|m| tracing::info!(message = m, "data"))
             .await?;
         if !self.secrets_sent {
             let run_id = self.resources.run_id.clone();

@@ -4,8 +4,8 @@
 //! what the bucket lacks); an S3 location is listed with the person's keys
 //! (its region and owner checked) and each object travels as a presigned
 //! GET URL, so the machine's role gets no access to the person's buckets.
-//! Sent at preparation and again before a retried training (a folder
-//! changed since, URLs renewed).
+//! Sent at preparation and again before a retried or late training (a
+//! folder changed since, URLs renewed).
 
 use std::time::Duration;
 
@@ -20,7 +20,15 @@ pub(in crate::pipeline) struct DataSent {
     pub manifest_sha256: String,
     /// The data folder's path inside the project, when it is there.
     pub link: Option<String>,
+    /// When: the training's start sends again only what is older than
+    /// [`FRESH_FOR`] (a retry, a run that waited; URLs renewed).
+    pub at: std::time::Instant,
 }
+
+/// Sent at preparation, the data is not sent again when the training starts
+/// within this time: listing a large bucket and hashing a large folder twice
+/// in a few minutes would only delay the first epoch.
+const FRESH_FOR: Duration = Duration::from_secs(30 * 60);
 
 /// How long a presigned URL lives: the machine uses them in the minutes
 /// after the training command starts (new ones are made for each try), and
@@ -50,8 +58,24 @@ impl Train {
         self.data_sent = Some(DataSent {
             manifest_sha256: manifest.sha256(),
             link,
+            at: std::time::Instant::now(),
         });
         Ok(())
+    }
+
+    /// Sends the data again unless it was sent moments ago (at preparation).
+    pub(in crate::pipeline) async fn send_data_if_stale(
+        &mut self,
+        notice: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<(), PipelineError> {
+        if self
+            .data_sent
+            .as_ref()
+            .is_some_and(|d| d.at.elapsed() < FRESH_FOR)
+        {
+            return Ok(());
+        }
+        self.send_data(notice).await
     }
 
     async fn folder_manifest(
