@@ -183,7 +183,9 @@ def prepare(project):
         m = read_folder_file(folder_file)
         with open(folder_file, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        lock_path = os.path.join(tempfile.gettempdir(), "easytdv-data.lock")
+        # One record per channel folder (what a machine's processes share).
+        where = hashlib.sha256(os.path.realpath(channel).encode()).hexdigest()[:16]
+        lock_path = os.path.join(tempfile.gettempdir(), f"easytdv-data-{where}.lock")
         with open(lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             lock.seek(0)

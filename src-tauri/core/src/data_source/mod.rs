@@ -164,9 +164,9 @@ pub fn sagemaker_may_read(location: &S3Location) -> bool {
         .strip_prefix(SAGEMAKER_READABLE)
         .is_some_and(|rest| {
             !rest.is_empty()
-                && rest.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || b"!-_.'()/ ".contains(&b)
-                })
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!-_.'()/ ".contains(&b))
         })
 }
 

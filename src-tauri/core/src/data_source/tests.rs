@@ -145,7 +145,11 @@ fn sagemaker_reads_an_s3_location_only_under_easytdv_with_safe_characters() {
     };
     let s3 = |url: &str| DataSource::S3 { url: url.into() };
     assert!(check(&s3("s3://my-data/easytdv/datasets/points/"), sm).is_ok());
-    assert!(check(&s3("s3://my-data/easytdv/runs/20261201-120000-abcdef/outputs"), sm).is_ok());
+    assert!(check(
+        &s3("s3://my-data/easytdv/runs/20261201-120000-abcdef/outputs"),
+        sm
+    )
+    .is_ok());
     for refused in [
         "s3://my-data/datasets/points/",
         "s3://my-data",

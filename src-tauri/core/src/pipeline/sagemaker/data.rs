@@ -117,11 +117,7 @@ impl Train {
         Ok(match &self.request.data {
             None => None,
             Some(DataSource::Folder { .. }) => Some(JobData {
-                s3_uri: format!(
-                    "s3://{}/{}",
-                    self.resources.bucket,
-                    self.key(MANIFEST_NAME)
-                ),
+                s3_uri: format!("s3://{}/{}", self.resources.bucket, self.key(MANIFEST_NAME)),
                 manifest: true,
             }),
             Some(DataSource::S3 { url }) => Some(JobData {
@@ -160,9 +156,8 @@ impl Train {
             None => Ok(()),
             Some(DataSource::Folder { path }) => {
                 let (manifest, link, built) = self.send_data_folder(&path, notice).await?;
-                let built = built.ok_or_else(|| {
-                    PipelineError::State("the data folder was not hashed".into())
-                })?;
+                let built = built
+                    .ok_or_else(|| PipelineError::State("the data folder was not hashed".into()))?;
                 let key = self.key(MANIFEST_NAME);
                 if !self.resources.uploaded_keys.contains(&key) {
                     self.resources.uploaded_keys.push(key.clone());
