@@ -11,6 +11,11 @@
 //! access to the person's buckets at all, so the permissions boundary stays
 //! as tight as it is (see `templates/iam/easytdv-boundary.json`), and the
 //! machine can read exactly the objects listed, for the run's lifetime.
+//!
+//! A SageMaker job gets its data as an input channel instead (see
+//! `pipeline/sagemaker/data.rs`): a folder's blobs through a SageMaker
+//! manifest file, or an S3 location read with the job's role, which the
+//! boundary keeps under `easytdv/` ([`sagemaker_may_read`]).
 
 mod error;
 pub mod folder;
