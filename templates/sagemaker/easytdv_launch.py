@@ -21,6 +21,8 @@ Environment).
 import os
 import sys
 
+import easytdv_data
+
 FORMAT = "easytdv-run-args 1"
 ARGS_FILE = "easytdv-run-args.bin"
 ENTRY = "train.py"
@@ -58,6 +60,7 @@ def main():
     except (OSError, ValueError, UnicodeDecodeError) as e:
         print(f"easytdv: cannot read train.py's arguments from {ARGS_FILE}: {e}", file=sys.stderr)
         sys.exit(BAD_FILE_EXIT)
+    easytdv_data.prepare(here)
     # From the project's root, as on EC2.
     os.chdir(here)
     sys.stdout.flush()

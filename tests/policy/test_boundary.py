@@ -7,6 +7,7 @@ boundary where the principal is a role that carries it.
 """
 
 import json
+import re
 
 import evaluator
 import policy_check
@@ -213,10 +214,13 @@ def test_every_role_in_the_stack_sets_the_boundary_and_trusts_one_service():
 def test_the_stack_roles_fit_inside_the_boundary():
     """What each role's own policy allows for a real run is still allowed with the boundary."""
     stack = policy_check.load_stack()
+    # A SageMaker run's data in another bucket of the account, under easytdv/ (issue 21).
     params = {"RunId": RUN, "Bucket": "easytdv-b", "RunPrefix": f"easytdv/runs/{RUN}", "AmiId": "ami-0123456789abcdef0",
-              "VpcId": "vpc-01234567", "FrameworkImageAccount": "763104351884"}  # fmt: skip
+              "VpcId": "vpc-01234567", "FrameworkImageAccount": "763104351884", "DataBucket": "team-lake",
+              "DataPrefix": "easytdv/datasets/points/"}  # fmt: skip
     variables = policy_check.stack_variables(params, "eu-west-3", ACCOUNT)
     boundary = policy_check.load_boundary()
+    data_prefix = params["DataPrefix"] + "x"
     for logical in ("InstanceRole", "LaunchFunctionRole", "SageMakerRole"):
         statements = policy_check.role_statements(stack, logical, variables)
         for st in statements:
@@ -229,7 +233,7 @@ def test_the_stack_roles_fit_inside_the_boundary():
                     ctx = {
                         "aws:PrincipalAccount": ACCOUNT,
                         "s3:ResourceAccount": ACCOUNT,
-                        "s3:prefix": f"easytdv/runs/{RUN}/x",
+                        "s3:prefix": data_prefix if st["Sid"] == "ListRunDataOnly" else f"easytdv/runs/{RUN}/x",
                         "ec2:CreateAction": "RunInstances",
                         "iam:PassedToService": "ec2.amazonaws.com",
                         "cloudwatch:namespace": "/aws/sagemaker/TrainingJobs",
@@ -254,3 +258,25 @@ def test_the_sandbox_account_has_the_shipped_boundary():
     """The practice cloud starts "set up": with this very boundary (its copy ships with the sandbox)."""
     copy = policy_check.ROOT / "tests" / "sandbox" / "easytdv_sandbox" / "data" / "easytdv-boundary.json"
     assert json.loads(copy.read_text()) == policy_check.load_boundary()
+
+
+def test_a_sagemaker_jobs_data_outside_easytdv_is_beyond_the_boundary():
+    """Issue 21: SageMaker reads an input channel with the job's role, so the
+    role's ReadRunData names the data's folder. The boundary keeps run roles
+    to easytdv/ of the account's buckets: a folder elsewhere (the core refuses
+    it before launch, data_not_for_sagemaker) would be denied anyway, and the
+    stack's DataPrefix pattern refuses it too."""
+    stack = policy_check.load_stack()
+    boundary = policy_check.load_boundary()
+    pattern = re.compile(stack["Parameters"]["DataPrefix"]["AllowedPattern"])
+    for prefix, verdict in (("easytdv/datasets/points/", "Allow"), ("datasets/points/", "ImplicitDeny")):
+        variables = policy_check.stack_variables(
+            {"RunId": RUN, "Bucket": "easytdv-b", "RunPrefix": f"easytdv/runs/{RUN}", "DataBucket": "team-lake",
+             "DataPrefix": prefix}, "eu-west-3", ACCOUNT)  # fmt: skip
+        read = next(st for st in policy_check.role_statements(stack, "SageMakerRole", variables)
+                    if st["Sid"] == "ReadRunData")  # fmt: skip
+        ctx = {"aws:PrincipalAccount": ACCOUNT, "s3:ResourceAccount": ACCOUNT}
+        got = evaluator.evaluate([{"Statement": [read]}], "s3:GetObject", f"arn:aws:s3:::team-lake/{prefix}a.csv", ctx,
+                                 boundary=boundary)  # fmt: skip
+        assert got == verdict, prefix
+        assert bool(pattern.fullmatch(prefix)) == (verdict == "Allow"), prefix

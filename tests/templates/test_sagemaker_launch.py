@@ -28,6 +28,7 @@ def source_dir(tmp_path, body: bytes):
     code = tmp_path / "code"
     code.mkdir()
     shutil.copy(LAUNCHER, code / "easytdv_launch.py")
+    shutil.copy(LAUNCHER.parent / "easytdv_data.py", code / "easytdv_data.py")
     (code / "train.py").write_text(SHOW)
     (code / "easytdv-run-args.bin").write_bytes(body)
     return code

@@ -18,6 +18,8 @@ def test_parameters_and_outputs(template):
     assert set(params) == {
         "Engine",
         "FrameworkImageAccount",
+        "DataBucket",
+        "DataPrefix",
         "RunId",
         "Bucket",
         "RunPrefix",
@@ -280,13 +282,15 @@ def test_sagemaker_role_is_scoped_to_the_run_its_logs_and_the_framework_images(t
     grants = {}
     for statement in _statements(template["Resources"]["SageMakerRole"]):
         for action in _actions(statement):
-            grants[action] = [_text(r) for r in _as_list(statement["Resource"])]
+            grants.setdefault(action, []).extend(_text(r) for r in _as_list(statement["Resource"]))
             if action.startswith("s3:"):
                 assert statement["Condition"]["StringEquals"] == OWN_ACCOUNT, statement.get("Sid")
             if action == "s3:ListBucket":
+                # The run's prefix, and the data's folder (issue 21) only.
+                prefix = "${DataPrefix}*" if statement["Sid"] == "ListRunDataOnly" else "${RunPrefix}/*"
                 assert statement["Condition"] == {
                     "StringEquals": OWN_ACCOUNT,
-                    "StringLike": {"s3:prefix": {"Fn::Sub": "${RunPrefix}/*"}},
+                    "StringLike": {"s3:prefix": {"Fn::Sub": prefix}},
                 }
             if action == "cloudwatch:PutMetricData":
                 assert statement["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
@@ -294,9 +298,9 @@ def test_sagemaker_role_is_scoped_to_the_run_its_logs_and_the_framework_images(t
     logs = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/sagemaker/TrainingJobs:"
     ecr = "arn:${AWS::Partition}:ecr:${AWS::Region}:${FrameworkImageAccount}:repository/pytorch-training"
     assert grants == {
-        "s3:GetObject": [bucket + "/${RunPrefix}/*"],
+        "s3:GetObject": [bucket + "/${RunPrefix}/*", "arn:${AWS::Partition}:s3:::${DataBucket}/${DataPrefix}*"],
         "s3:PutObject": [bucket + "/${RunPrefix}/outputs/*"],
-        "s3:ListBucket": [bucket],
+        "s3:ListBucket": [bucket, "arn:${AWS::Partition}:s3:::${DataBucket}"],
         "logs:CreateLogGroup": [logs + "*"],
         "logs:DescribeLogStreams": [logs + "*"],
         "logs:CreateLogStream": [logs + "log-stream:easytdv-${RunId}-*"],
@@ -308,6 +312,18 @@ def test_sagemaker_role_is_scoped_to_the_run_its_logs_and_the_framework_images(t
         "ecr:GetAuthorizationToken": ["*"],
         "cloudwatch:PutMetricData": ["*"],
     }
+
+
+def test_the_data_prefix_is_a_folder_under_easytdv_with_no_wildcard_or_variable(template):
+    """Issue 21: DataPrefix goes into the SageMaker role's policy: only a folder
+    under easytdv/ (where the boundary lets run roles read), S3's safe
+    characters, never `*`, `?` or `${...}` (IAM would read them)."""
+    pattern = re.compile(template["Parameters"]["DataPrefix"]["AllowedPattern"])
+    for ok in ("easytdv/blobs/", f"{PREFIX}/", "easytdv/datasets/points v2/", "easytdv/a/(b)!/"):
+        assert pattern.fullmatch(ok), ok
+    for bad in ("", "datasets/", "easytdv/", "easytdv/*/", "easytdv/a?/", "easytdv/${aws:username}/", "easytdv/a",
+                "easytdv//a/", "/easytdv/a/"):  # fmt: skip
+        assert not pattern.fullmatch(bad), bad
 
 
 def test_security_group_has_no_ingress(template):

@@ -37,7 +37,7 @@ test('data folder: chosen on the Code step, summed up, shown on Review, and the 
   );
   await expect(card).toContainText('/home/marie/datasets/points');
   await expect(card.getByRole('list', { name: 'Largest data files' })).toContainText('points.csv (1.2 MB)');
-  await expect(card.getByTestId('data-engine-note')).toContainText('SageMaker) does not take data yet');
+  await expect(card.getByTestId('data-engine-note')).toContainText("On managed training (SageMaker) the data is the job's input channel");
   await app.shot('61-data-card-folder');
 
   await next(page, 'Machine');
@@ -111,34 +111,48 @@ test('data in S3: a location typed wrong is refused with what to do, then typed 
   expect(request.data).toEqual({ kind: 's3', url: 's3://marie-datasets/points/' });
 });
 
-test('data: a SageMaker run with data cannot launch, and says how to fix it; removing the data lets it go', async ({ page, app }) => {
+test('data on SageMaker: a folder launches; an S3 location outside easytdv/ cannot, and says how to fix it', async ({ page, app }) => {
   await app.open(
-    scenario({ results: signedIn({ project_summary: PROJECT, pick_data_folder: POINTS }), streams: { start_run: runEvents() } }),
+    scenario({
+      results: signedIn({
+        project_summary: PROJECT,
+        pick_data_folder: POINTS,
+        check_data_location: { url: 's3://marie-datasets/points/', bucket: 'marie-datasets', prefix: 'points/' },
+      }),
+      streams: { start_run: runEvents() },
+    }),
     '#/new',
   );
   await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose a data folder…' }).click();
-  await expect(page.getByTestId('data-headline')).toBeVisible();
+  const card = page.getByRole('region', { name: 'Data (optional)' });
+  await card.getByRole('button', { name: 'Use data already in S3' }).click();
+  await card.getByLabel('Where your data is in S3').fill(GOOD_URL);
+  await expect(card.getByTestId('data-url-ok')).toBeVisible();
   await next(page, 'Machine');
   await page.getByRole('radio', { name: 'Managed training (SageMaker)' }).check();
   await next(page, 'Storage');
   await next(page, 'Review and launch');
   await page.getByRole('button', { name: 'Launch training' }).click();
   await expect(page.getByTestId('review-data-error')).toHaveText(
-    'Data reaches runs on one machine (EC2) only for now: choose “One machine (EC2)”, or remove the data on the Code step.',
+    'A SageMaker job reads an S3 location only under easytdv/ in a bucket of this account: copy the data under s3://<bucket>/easytdv/…, choose it as a folder on the Code step, or choose “One machine (EC2)”.',
   );
+  await app.shot('64-data-sagemaker-s3-outside-easytdv');
   expect(await app.calls('start_run')).toEqual([]);
 
+  // A data folder is the job's input channel: it launches.
   await page.getByRole('button', { name: 'Change code' }).click();
   await page.getByRole('region', { name: 'Data (optional)' }).getByRole('button', { name: 'Remove' }).click();
-  await expect(page.getByRole('button', { name: 'Choose a data folder…' })).toBeVisible();
+  await page.getByRole('button', { name: 'Choose a data folder…' }).click();
+  await expect(page.getByTestId('data-headline')).toBeVisible();
   await next(page, 'Machine');
   await next(page, 'Storage');
   await next(page, 'Review and launch');
-  await expect(page.getByTestId('review-data')).toHaveCount(0);
+  await expect(page.getByTestId('review-data-error')).toHaveCount(0);
   await page.getByRole('button', { name: 'Launch training' }).click();
   await expect.poll(async () => (await app.calls('start_run')).length).toBe(1);
-  expect((await app.calls('start_run'))[0]?.args.request).not.toHaveProperty('data');
+  const request = (await app.calls('start_run'))[0]?.args.request as Record<string, unknown>;
+  expect(request.data).toEqual({ kind: 'folder', path: POINTS.path });
+  expect(request.engine).toMatchObject({ kind: 'sageMaker' });
 });
 
 test('data: the run page shows the run’s data, and Run again with changes keeps it', async ({ page, app }) => {

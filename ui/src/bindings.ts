@@ -1466,7 +1466,8 @@ export type TrainRequest_Deserialize = {
 	/**
 	 *  The run's data: a folder on this computer (sent once per file
 	 *  content) or an `s3://bucket/prefix` read in place; on the machine at
-	 *  `$DATA_DIR`. EC2 runs only for now.
+	 *  `$DATA_DIR` (SageMaker: the job's `data` input channel, an S3
+	 *  location only under `easytdv/`).
 	 */
 	data?: DataSource | null,
 };
@@ -1526,7 +1527,8 @@ export type TrainRequest_Serialize = {
 	/**
 	 *  The run's data: a folder on this computer (sent once per file
 	 *  content) or an `s3://bucket/prefix` read in place; on the machine at
-	 *  `$DATA_DIR`. EC2 runs only for now.
+	 *  `$DATA_DIR` (SageMaker: the job's `data` input channel, an S3
+	 *  location only under `easytdv/`).
 	 */
 	data: DataSource | null,
 };

@@ -574,35 +574,82 @@ class Job:
         return found
 
     def _download_inputs(self) -> None:
-        s3 = self.client("s3")
         for channel in self.request.get("InputDataConfig") or []:
             name = channel["ChannelName"]
             source = channel.get("DataSource", {}).get("S3DataSource")
             if not source:
                 raise AlgorithmFailure(f"ClientError: the sandbox emulates S3 data sources only (channel {name})")
-            uri = source["S3Uri"]
-            bucket, prefix = _split_s3(uri)
-            try:
-                objects = [o for o in self._list(bucket, prefix) if not o["Key"].endswith("/")]
-            except Exception:  # noqa: BLE001 - missing bucket, refused access
-                objects = []
-            if not objects:
+            kind = source.get("S3DataType", "S3Prefix")
+            if kind == "S3Prefix":
+                objects = self._prefix_objects(source["S3Uri"])
+            elif kind == "ManifestFile":
+                objects = self._manifest_objects(source["S3Uri"])
+            else:
                 raise AlgorithmFailure(
-                    f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. Please '
-                    f"ensure that the bucket exists in the selected region ({self.region}), that objects exist "
-                    f'under that S3 prefix, and that the role "{self.role_arn}" has "s3:ListBucket" permissions on '
-                    f'bucket "{bucket}".'
+                    f"ClientError: the sandbox emulates S3Prefix and ManifestFile channels only "
+                    f"({kind}, channel {name})"
                 )
             sharded = source.get("S3DataDistributionType") == "ShardedByS3Key"
-            for i, obj in enumerate(sorted(objects, key=lambda o: o["Key"])):
-                relative = obj["Key"][len(prefix) :].lstrip("/") or obj["Key"].rsplit("/", 1)[-1]
+            for i, (bucket, key, relative) in enumerate(objects):
                 targets = [self.hosts[i % len(self.hosts)]] if sharded else self.hosts
-                body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                body = self._get_input(bucket, key)
                 for host in targets:
                     path = host.path("input", "data", name, relative)
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_bytes(body)
             self._check()
+
+    def _prefix_objects(self, uri: str) -> list[tuple[str, str, str]]:
+        """An S3Prefix channel: every object under the prefix, at its key after the prefix."""
+        bucket, prefix = _split_s3(uri)
+        try:
+            objects = [o for o in self._list(bucket, prefix) if not o["Key"].endswith("/")]
+        except Exception:  # noqa: BLE001 - missing bucket, refused access
+            objects = []
+        if not objects:
+            raise AlgorithmFailure(
+                f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. Please '
+                f"ensure that the bucket exists in the selected region ({self.region}), that objects exist "
+                f'under that S3 prefix, and that the role "{self.role_arn}" has "s3:ListBucket" permissions on '
+                f'bucket "{bucket}".'
+            )
+        return [
+            (bucket, o["Key"], o["Key"][len(prefix) :].lstrip("/") or o["Key"].rsplit("/", 1)[-1])
+            for o in sorted(objects, key=lambda o: o["Key"])
+        ]
+
+    def _manifest_objects(self, uri: str) -> list[tuple[str, str, str]]:
+        """A ManifestFile channel (AWS's S3DataSource): a JSON array, `{"prefix": "s3://bucket/p/"}` then
+        the suffixes; each object is the prefix followed by a suffix and lands at the suffix. The manifest
+        and every object are read with the job's role."""
+        bucket, key = _split_s3(uri)
+        body = self._get_input(bucket, key)
+        try:
+            items = json.loads(body)
+            prefix = items[0]["prefix"]
+            suffixes = items[1:]
+            data_bucket, data_prefix = _split_s3(prefix)
+            if not data_bucket or not suffixes or not all(isinstance(x, str) and x for x in suffixes):
+                raise ValueError("no suffix")
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise AlgorithmFailure(
+                f"ClientError: Data download failed:the manifest file {uri} is not a JSON array of a prefix "
+                f"followed by suffixes ({e})"
+            ) from None
+        return [(data_bucket, data_prefix + suffix, suffix) for suffix in suffixes]
+
+    def _get_input(self, bucket: str, key: str) -> bytes:
+        """One input object, read as the job's role; a refusal or a missing object fails the job."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as e:
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 403
+            words = {403: "Forbidden", 404: "Not Found"}.get(status, "Error")
+            raise AlgorithmFailure(
+                f"ClientError: Data download failed:Failed to download data. {status} {words} ({status}): {words}"
+            ) from None
 
     def _checkpoint_local(self, host: Host) -> Path:
         return host.path("checkpoints")

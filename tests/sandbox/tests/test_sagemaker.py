@@ -397,3 +397,76 @@ def test_torch_distributed_gives_each_machine_its_rank(aws, setup):
         ]
     )
     assert "rank 0 of 2" in text and "rank 1 of 2" in text
+
+
+LIST_CHANNEL = """\
+import os
+root = os.environ["SM_CHANNEL_DATA"]
+for d, _, names in sorted(os.walk(root)):
+    for n in sorted(names):
+        p = os.path.join(d, n)
+        print("file", os.path.relpath(p, root), open(p).read().strip(), flush=True)
+"""
+
+
+def manifest_job(aws, setup, manifest_key: str) -> str:
+    bucket, role = setup
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    aws.sagemaker.create_training_job(
+        TrainingJobName=name,
+        RoleArn=role,
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={
+            "sagemaker_program": json.dumps("train.py"),
+            "sagemaker_submit_directory": json.dumps(upload_source(aws, bucket, name, LIST_CHANNEL)),
+        },
+        InputDataConfig=[
+            {
+                "ChannelName": "data",
+                "InputMode": "File",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "ManifestFile",
+                        "S3Uri": f"s3://{bucket}/{manifest_key}",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/out"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    return name
+
+
+def test_a_manifest_file_channel_downloads_each_listed_object_at_its_suffix(aws, setup, data_dir):
+    """Issue 21: S3DataType ManifestFile, as AWS documents it: a JSON array, the
+    prefix first, then the suffixes; the objects are read with the job's role."""
+    bucket, _ = setup
+    aws.s3.put_object(Bucket=bucket, Key="blobs/aa", Body=b"first\n")
+    aws.s3.put_object(Bucket=bucket, Key="blobs/sub/bb", Body=b"second\n")
+    aws.s3.put_object(Bucket=bucket, Key="blobs/not-listed", Body=b"never\n")
+    manifest = [{"prefix": f"s3://{bucket}/blobs/"}, "aa", "sub/bb"]
+    aws.s3.put_object(Bucket=bucket, Key="m/ok.manifest", Body=json.dumps(manifest).encode())
+    name = manifest_job(aws, setup, "m/ok.manifest")
+    d = wait_ended(aws, name)
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    text = wait_for(lambda: (t := log_text(aws, name)) and "Reporting training SUCCESS" in t and t, what="logs")
+    files = [line for line in text.splitlines() if line.startswith("file ")]
+    assert files == ["file aa first", "file sub/bb second"], text
+    platform = [c for c in calls(data_dir) if c["principal"] == f"sagemaker:{name}" and c["action"] == "s3:GetObject"]
+    assert {c.get("key") for c in platform} >= {"m/ok.manifest", "blobs/aa", "blobs/sub/bb"}
+    assert "blobs/not-listed" not in {c.get("key") for c in platform}
+
+    # A listed object that is not there fails the job before the script, in AWS's words.
+    missing = [{"prefix": f"s3://{bucket}/blobs/"}, "aa", "gone"]
+    aws.s3.put_object(Bucket=bucket, Key="m/missing.manifest", Body=json.dumps(missing).encode())
+    d = wait_ended(aws, manifest_job(aws, setup, "m/missing.manifest"))
+    assert d["TrainingJobStatus"] == "Failed"
+    assert d["FailureReason"].startswith("ClientError: Data download failed:Failed to download data. 404"), d
+    # So does a manifest that is not one.
+    aws.s3.put_object(Bucket=bucket, Key="m/bad.manifest", Body=b'["aa"]')
+    d = wait_ended(aws, manifest_job(aws, setup, "m/bad.manifest"))
+    assert d["TrainingJobStatus"] == "Failed"
+    assert d["FailureReason"].startswith("ClientError: Data download failed:the manifest file"), d

@@ -305,11 +305,27 @@ describe('the run’s data', () => {
     expect(launchFields(s.data)?.request.data).toEqual({ kind: 's3', url: 's3://my-data/x/' });
   });
 
-  it('blocks a SageMaker run with data, with a way out', () => {
+  it('lets a SageMaker run take a data folder, and an S3 location only under easytdv/, with a way out', () => {
     let s = update(ready(), { dataMode: 'folder', dataFolder: POINTS, engine: 'sageMaker', trainingType: 'ml.m5.large' });
-    expect(stepErrors(s.data, 'review').data).toMatch(/One machine \(EC2\)/);
+    expect(stepErrors(s.data, 'review')).not.toHaveProperty('data');
+    expect(launchFields(s.data)?.request.data).toEqual({ kind: 'folder', path: POINTS.path });
+    const at = (url: string) => ({
+      dataMode: 's3' as const,
+      dataFolder: null,
+      dataUrlText: url,
+      dataUrl: url,
+      dataUrlError: null,
+      dataUrlFor: url,
+    });
+    s = update(s, at('s3://lake/datasets/points/'));
+    expect(stepErrors(s.data, 'review').data).toMatch(/only under easytdv\/.*One machine \(EC2\)/);
     expect(launchFields(s.data)).toBeNull();
-    s = update(s, { dataMode: 'none', dataFolder: null });
+    s = update(s, at('s3://lake/easytdv/datasets/points/'));
+    expect(stepErrors(s.data, 'review')).not.toHaveProperty('data');
+    s = update(s, at('s3://lake/easytdv/data*/'));
+    expect(stepErrors(s.data, 'review')).toHaveProperty('data');
+    // EC2 reads any location the keys may read.
+    s = update(s, { ...at('s3://lake/datasets/points/'), engine: 'ec2' });
     expect(stepErrors(s.data, 'review')).not.toHaveProperty('data');
   });
 

@@ -240,11 +240,19 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
         e.secrets = 'Secrets reach runs on one machine (EC2) only: choose “One machine (EC2)”, or leave the secrets out.';
       else if (data.secrets.length > MAX_SECRETS_PER_RUN)
         e.secrets = `A run takes at most ${MAX_SECRETS_PER_RUN} secrets: leave out the ones train.py does not read.`;
-      if (data.engine === 'sageMaker' && data.dataMode !== 'none')
-        e.data = 'Data reaches runs on one machine (EC2) only for now: choose “One machine (EC2)”, or remove the data on the Code step.';
+      if (data.engine === 'sageMaker' && data.dataMode === 's3' && data.dataUrl && !sageMakerReads(data.dataUrl))
+        e.data =
+          'A SageMaker job reads an S3 location only under easytdv/ in a bucket of this account: copy the data under s3://<bucket>/easytdv/…, choose it as a folder on the Code step, or choose “One machine (EC2)”.';
       break;
   }
   return e;
+}
+
+/** Whether a SageMaker job's role may read a checked S3 location (`s3://bucket/prefix/`): the permissions
+ * boundary keeps run roles under easytdv/ of the account's buckets (the core's `data_source::sagemaker_may_read`). */
+export function sageMakerReads(url: string): boolean {
+  const m = /^s3:\/\/[^/]+\/easytdv\/(.+)$/.exec(url);
+  return /^[A-Za-z0-9!_.'() /-]+$/.test(m?.[1] ?? '');
 }
 
 export function isStepValid(data: WizardData, step: WizardStep): boolean {

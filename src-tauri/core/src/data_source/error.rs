@@ -35,8 +35,8 @@ pub enum DataError {
         bucket_region: String,
         region: String,
     },
-    #[error("a run's data reaches runs on one machine (EC2) only for now")]
-    NotForSageMaker,
+    #[error("a SageMaker training job cannot read {url}: it reads an S3 location only under easytdv/ in a bucket of this account")]
+    NotForSageMaker { url: String },
     #[error("could not reach S3 to read {url}: {message}")]
     Unreachable { url: String, message: String },
     #[error("could not list {url}: {message}")]
@@ -59,7 +59,7 @@ impl Explain for DataError {
             DataError::NoBucket { .. } => "data_no_bucket",
             DataError::NotReadable { .. } => "data_not_readable",
             DataError::OtherRegion { .. } => "data_other_region",
-            DataError::NotForSageMaker => "data_not_for_sagemaker",
+            DataError::NotForSageMaker { .. } => "data_not_for_sagemaker",
             DataError::Unreachable { .. } => "data_unreachable",
             DataError::Aws { .. } => "data_aws",
             DataError::Project(e) => e.code(),
@@ -90,8 +90,8 @@ impl Explain for DataError {
                 DataError::OtherRegion { .. } => {
                     "Run in the bucket's region (Machine step), or copy the data to a bucket in the run's region: reading across regions is slow and billed per GB."
                 }
-                DataError::NotForSageMaker => {
-                    "Choose \"One machine (EC2)\" for a run with data (SageMaker's input channels are not wired yet)."
+                DataError::NotForSageMaker { .. } => {
+                    "The job's role is capped by the easytdv-boundary permissions boundary, which lets run roles read only easyTDV's own files: copy the data under s3://<bucket>/easytdv/<folder>/ (e.g. aws s3 sync), choose it as a local folder, or choose \"One machine (EC2)\", which reads any location your keys may read."
                 }
                 DataError::Unreachable { .. } => "Check the internet connection and try again.",
                 DataError::Aws { .. } => "Try again; if it keeps failing, check the location in the S3 console.",

@@ -11,6 +11,11 @@
 //! access to the person's buckets at all, so the permissions boundary stays
 //! as tight as it is (see `templates/iam/easytdv-boundary.json`), and the
 //! machine can read exactly the objects listed, for the run's lifetime.
+//!
+//! A SageMaker job gets its data as an input channel instead (see
+//! `pipeline/sagemaker/data.rs`): a folder's blobs through a SageMaker
+//! manifest file, or an S3 location read with the job's role, which the
+//! boundary keeps under `easytdv/` ([`sagemaker_may_read`]).
 
 mod error;
 pub mod folder;
@@ -146,17 +151,47 @@ pub const MACHINE_DIR: &str = "data";
 /// The data manifest's name under the run's prefix.
 pub const MANIFEST_NAME: &str = "data.json";
 
+/// The prefix a SageMaker job's role may read a location under: SageMaker
+/// reads an input channel with the job's role, and every run role is capped
+/// by the permissions boundary (`templates/iam/easytdv-boundary.json`) to
+/// `easytdv/` of the account's buckets. (An EC2 run reads any location the
+/// person's keys may read, through presigned URLs.)
+pub const SAGEMAKER_READABLE: &str = "easytdv/";
+
+/// Whether a SageMaker job's role may be given read access to `location`:
+/// a folder under `easytdv/` (not `easytdv/` itself), whose name is made of
+/// S3's safe characters only (it goes into the role's policy: no IAM
+/// wildcard `*`/`?` or policy variable `${...}`); the stack's `DataPrefix`
+/// pattern says the same.
+pub fn sagemaker_may_read(location: &S3Location) -> bool {
+    location
+        .prefix
+        .strip_prefix(SAGEMAKER_READABLE)
+        .is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!-_.'()/ ".contains(&b))
+        })
+}
+
 #[cfg(test)]
 mod tests;
 
 /// What can be checked of a data source before anything is made: an S3
-/// URL's shape, a folder that is there; the engine takes data at all.
+/// URL's shape, a folder that is there; on SageMaker, an S3 location the
+/// job's role may be given (see [`sagemaker_may_read`]).
 pub fn check(data: &DataSource, engine: crate::pipeline::Engine) -> Result<(), DataError> {
-    if engine.is_sagemaker() {
-        return Err(DataError::NotForSageMaker);
-    }
     match data {
-        DataSource::S3 { url } => parse_s3(url).map(|_| ()),
+        DataSource::S3 { url } => {
+            let location = parse_s3(url)?;
+            if engine.is_sagemaker() && !sagemaker_may_read(&location) {
+                return Err(DataError::NotForSageMaker {
+                    url: location.url(),
+                });
+            }
+            Ok(())
+        }
         DataSource::Folder { path } => match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => Ok(()),
             Ok(_) => Err(DataError::NotAFolder(path.clone())),

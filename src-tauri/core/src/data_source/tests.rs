@@ -135,3 +135,34 @@ fn the_scheme_may_be_typed_in_capitals() {
         }
     );
 }
+
+#[test]
+fn sagemaker_reads_an_s3_location_only_under_easytdv_with_safe_characters() {
+    use crate::pipeline::Engine;
+    let sm = Engine::SageMaker {
+        instance_count: 1,
+        spot: false,
+    };
+    let s3 = |url: &str| DataSource::S3 { url: url.into() };
+    assert!(check(&s3("s3://my-data/easytdv/datasets/points/"), sm).is_ok());
+    assert!(check(
+        &s3("s3://my-data/easytdv/runs/20261201-120000-abcdef/outputs"),
+        sm
+    )
+    .is_ok());
+    for refused in [
+        "s3://my-data/datasets/points/",
+        "s3://my-data",
+        "s3://my-data/easytdv/",
+        "s3://my-data/easytdv/data*/",
+        "s3://my-data/easytdv/data?/",
+        "s3://my-data/easytdv/${aws:username}/",
+        "s3://my-data/easytdvx/points/",
+    ] {
+        let err = check(&s3(refused), sm).unwrap_err();
+        assert_eq!(err.code(), "data_not_for_sagemaker", "{refused}");
+        assert!(err.hint().unwrap().contains("easytdv/"), "{refused}");
+    }
+    // EC2 reads them all (presigned URLs made with the person's keys).
+    assert!(check(&s3("s3://my-data/datasets/points/"), Engine::Ec2).is_ok());
+}

@@ -15,6 +15,8 @@ pub const HELPER: &str = include_str!("../../../../templates/instance/easytdv_he
 /// The SageMaker entry point of a run whose train.py has arguments.
 pub const SAGEMAKER_LAUNCHER: &str =
     include_str!("../../../../templates/sagemaker/easytdv_launch.py");
+/// The launcher's data part: rebuilds a data folder from the job's channel.
+pub const SAGEMAKER_DATA: &str = include_str!("../../../../templates/sagemaker/easytdv_data.py");
 /// The SSM command's script part (`__SUMS__`, `__RUN__` filled in by `scripts.rs`).
 pub const FETCH_SCRIPT: &str = include_str!("../../../../templates/instance/fetch.sh");
 

@@ -53,7 +53,8 @@ pub struct TrainRequest {
     pub project_dir: Option<PathBuf>,
     /// The run's data: a folder on this computer (sent once per file
     /// content) or an `s3://bucket/prefix` read in place; on the machine at
-    /// `$DATA_DIR`. EC2 runs only for now.
+    /// `$DATA_DIR` (SageMaker: the job's `data` input channel, an S3
+    /// location only under `easytdv/`).
     #[serde(default)]
     pub data: Option<crate::data_source::DataSource>,
 }

@@ -341,6 +341,8 @@ async fn data_sources_that_cannot_be_read_are_refused_before_any_machine() {
         },
     ));
     assert_eq!(gone.map(|_| ()).unwrap_err().code(), "data_no_folder");
+    // SageMaker reads an S3 location with the job's role, which the
+    // permissions boundary keeps under easytdv/ (sagemaker_data.rs runs one).
     let sagemaker = TrainRequest {
         instance_type: "ml.m5.large".into(),
         engine: easytdv_core::pipeline::Engine::SageMaker {

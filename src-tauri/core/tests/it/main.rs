@@ -25,5 +25,6 @@ mod project;
 mod real_aws;
 mod sagemaker;
 mod sagemaker_aws;
+mod sagemaker_data;
 mod sagemaker_project;
 mod secrets;

@@ -9,6 +9,7 @@ use aws_sdk_sagemaker::types::{
     Tag, TrainingInputMode, TrainingInstanceType, TrainingJobStatus,
 };
 
+use super::data::{self, JobData};
 use super::image;
 use super::role_wait::{self, BACKOFF};
 use crate::aws::AwsContext;
@@ -54,6 +55,8 @@ pub struct JobSpec {
     pub entry: String,
     /// The run's plain variables (the job's `Environment`, after easyTDV's own).
     pub env: Vec<EnvVar>,
+    /// The run's data, the job's `data` channel (`DATA_DIR` names it).
+    pub data: Option<JobData>,
 }
 
 impl JobSpec {
@@ -110,6 +113,9 @@ impl JobSpec {
             ),
             ("EASYTDV_ENTRY".to_string(), self.entry.clone()),
         ];
+        if self.data.is_some() {
+            env.push(("DATA_DIR".to_string(), data::CHANNEL_DIR.to_string()));
+        }
         env.extend(self.env.iter().map(|v| (v.name.clone(), v.value.clone())));
         env
     }
@@ -189,6 +195,9 @@ async fn create_once(
     }
     for (k, v) in spec.environment() {
         req = req.environment(k, v);
+    }
+    if let Some(data) = &spec.data {
+        req = req.input_data_config(data.channel());
     }
     req.send()
         .await
@@ -378,6 +387,7 @@ mod tests {
             program: "train.py".into(),
             entry: "train.py".into(),
             env: Vec::new(),
+            data: None,
         }
     }
 
@@ -449,6 +459,19 @@ mod tests {
         assert!(two.environment().contains(&(
             "EASYTDV_CHECKPOINT_DIR".to_string(),
             "/opt/ml/checkpoints".to_string()
+        )));
+        assert!(!two.environment().iter().any(|(k, _)| k == "DATA_DIR"));
+        // With data: DATA_DIR is the channel's folder (SM_CHANNEL_DATA).
+        let with_data = JobSpec {
+            data: Some(JobData {
+                s3_uri: "s3://b/easytdv/runs/r/data.manifest".into(),
+                manifest: true,
+            }),
+            ..spec(1, false)
+        };
+        assert!(with_data.environment().contains(&(
+            "DATA_DIR".to_string(),
+            "/opt/ml/input/data/data".to_string()
         )));
         // One machine with four GPUs: torchrun too, one process per GPU.
         let four_gpus = JobSpec {

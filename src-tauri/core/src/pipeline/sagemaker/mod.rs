@@ -7,6 +7,7 @@
 //! CloudWatch), outputs (in the run's `outputs/`, like EC2 runs). The
 //! machine and requirements steps are SageMaker's own (shown as skipped).
 
+mod data;
 mod image;
 mod job;
 mod logs;
@@ -15,6 +16,7 @@ mod role_wait;
 mod sourcedir;
 mod steps;
 
+pub use data::{CHANNEL as DATA_CHANNEL, CHANNEL_DIR as DATA_CHANNEL_DIR};
 pub use image::{image_account, offered_in, training_image};
 pub use job::as_machine_state as job_as_machine_state;
 pub(crate) use job::describe as describe_job;

@@ -63,7 +63,7 @@ impl Train {
             ));
         }
         files.push(("requirements.txt".into(), self.requirements.clone(), 0o644));
-        for (name, body) in self.launcher_files() {
+        for (name, body) in self.launcher_files()? {
             files.push((name.to_string(), body, 0o644));
         }
         Ok(files)
@@ -79,29 +79,41 @@ impl Train {
         }
     }
 
-    /// Whether SageMaker runs the launcher: with arguments, or a script
-    /// that is not at the project's root (the launcher runs it from the
-    /// root, so its imports and relative paths work as on EC2).
+    /// Whether SageMaker runs the launcher: with arguments, a script that
+    /// is not at the project's root (the launcher runs it from the root, so
+    /// its imports and relative paths work as on EC2), or data (it rebuilds
+    /// a data folder from the channel, see `data.rs`).
     fn needs_launcher(&self) -> bool {
-        !self.request.args.is_empty() || self.entry_in_project().contains('/')
+        !self.request.args.is_empty()
+            || self.entry_in_project().contains('/')
+            || self.request.data.is_some()
     }
 
-    /// The launcher and the arguments' file (the variables go in the job's
-    /// Environment, with `EASYTDV_ENTRY`).
-    fn launcher_files(&self) -> Vec<(&'static str, Vec<u8>)> {
+    /// The launcher, its data part and the arguments' file (the variables
+    /// go in the job's Environment, with `EASYTDV_ENTRY`), and a data
+    /// folder's files for the launcher.
+    fn launcher_files(&self) -> Result<Vec<(&'static str, Vec<u8>)>, PipelineError> {
         if !self.needs_launcher() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        vec![
+        let mut files = vec![
             (
                 run_args::LAUNCHER,
                 assets::SAGEMAKER_LAUNCHER.as_bytes().to_vec(),
             ),
             (
+                super::data::HELPER,
+                assets::SAGEMAKER_DATA.as_bytes().to_vec(),
+            ),
+            (
                 run_args::ARGS_FILE,
                 run_args::args_file(&self.request.args, &[]),
             ),
-        ]
+        ];
+        if let Some(body) = self.data_folder_files()? {
+            files.push((super::data::FOLDER_FILE, body));
+        }
+        Ok(files)
     }
 
     /// The entry point SageMaker runs (see [`Self::launcher_files`]).

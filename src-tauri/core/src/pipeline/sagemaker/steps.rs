@@ -51,7 +51,10 @@ impl Train {
             )
             .await?;
         } else {
-            // A retry picks up a fixed train.py or requirements.txt.
+            // A retry picks up a fixed train.py or requirements.txt (and
+            // what changed in a data folder).
+            self.send_job_data(&|m| tracing::info!(message = m, "data"))
+                .await?;
             self.upload_source().await?;
         }
         self.skip(
@@ -121,6 +124,7 @@ impl Train {
                     self.resources.bucket
                 ));
             }
+            self.send_job_data(&|m| timer.update(m)).await?;
             timer.update("Uploading sourcedir.tar.gz (train.py and requirements.txt)");
             self.upload_source().await
         }
@@ -187,6 +191,7 @@ impl Train {
         let region = self.ctx.region();
         let image_account = image::image_account(region)
             .ok_or_else(|| InputError::NoSageMakerInRegion(region.to_string()))?;
+        let (data_bucket, data_prefix) = self.data_grant()?;
         Ok(vec![
             stack::parameter("Engine", "sagemaker"),
             stack::parameter("RunId", &self.resources.run_id),
@@ -198,6 +203,8 @@ impl Train {
             stack::parameter("VpcId", ""),
             stack::parameter("MaxRuntimeHours", format!("{:.2}", self.safety_hours())),
             stack::parameter("FrameworkImageAccount", image_account),
+            stack::parameter("DataBucket", data_bucket),
+            stack::parameter("DataPrefix", data_prefix),
         ])
     }
 
@@ -263,6 +270,7 @@ impl Train {
             program: self.program(),
             entry: self.sagemaker_entry(),
             env: self.request.env.clone(),
+            data: self.job_data()?,
         };
         job::create(&self.ctx, &spec, &|s: &str| timer.update(s.to_string())).await?;
         timer.update(format!(

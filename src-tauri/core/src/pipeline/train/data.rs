@@ -20,6 +20,9 @@ pub(in crate::pipeline) struct DataSent {
     pub manifest_sha256: String,
     /// The data folder's path inside the project, when it is there.
     pub link: Option<String>,
+    /// A folder's files as hashed (path, SHA-256, size, mode): what a
+    /// SageMaker job rebuilds from its input channel.
+    pub folder: Option<manifest::Manifest>,
     /// When: the training's start sends again only what is older than
     /// [`FRESH_FOR`] (a retry, a run that waited; URLs renewed).
     pub at: std::time::Instant,
@@ -45,9 +48,9 @@ impl Train {
         let Some(source) = self.request.data.clone() else {
             return Ok(());
         };
-        let (manifest, link) = match &source {
-            DataSource::Folder { path } => self.folder_manifest(path, notice).await?,
-            DataSource::S3 { url } => (self.s3_manifest(url, notice).await?, None),
+        let (manifest, link, _) = match &source {
+            DataSource::Folder { path } => self.send_data_folder(path, notice).await?,
+            DataSource::S3 { url } => (self.s3_manifest(url, notice).await?, None, None),
         };
         let key = self.key(MANIFEST_NAME);
         if !self.resources.uploaded_keys.contains(&key) {
@@ -58,6 +61,7 @@ impl Train {
         self.data_sent = Some(DataSent {
             manifest_sha256: manifest.sha256(),
             link,
+            folder: None,
             at: std::time::Instant::now(),
         });
         Ok(())
@@ -78,11 +82,20 @@ impl Train {
         self.send_data(notice).await
     }
 
-    async fn folder_manifest(
+    /// A data folder's new blobs sent (only what the bucket lacks): its data
+    /// manifest, its place in the project, and its files as hashed.
+    pub(in crate::pipeline) async fn send_data_folder(
         &mut self,
         path: &std::path::Path,
         notice: &(dyn Fn(String) + Send + Sync),
-    ) -> Result<(data_source::DataManifest, Option<String>), PipelineError> {
+    ) -> Result<
+        (
+            data_source::DataManifest,
+            Option<String>,
+            Option<manifest::Manifest>,
+        ),
+        PipelineError,
+    > {
         let dir = path.to_path_buf();
         let selection = tokio::task::spawn_blocking(move || folder::select(&dir))
             .await
@@ -141,7 +154,31 @@ impl Train {
             self.request.project_dir.as_deref(),
         );
         let link = folder::inside_project(&root, path);
-        Ok((folder::data_manifest(label, &built), link))
+        Ok((folder::data_manifest(label, &built), link, Some(built)))
+    }
+
+    /// Records what a SageMaker run sent of its data folder (its launcher
+    /// rebuilds the folder from `folder`).
+    pub(in crate::pipeline) fn record_data_folder(
+        &mut self,
+        manifest: &data_source::DataManifest,
+        link: Option<String>,
+        folder: manifest::Manifest,
+    ) {
+        self.data_sent = Some(DataSent {
+            manifest_sha256: manifest.sha256(),
+            link,
+            folder: Some(folder),
+            at: std::time::Instant::now(),
+        });
+    }
+
+    /// What was last sent of a data folder, for a SageMaker run's launcher.
+    pub(in crate::pipeline) fn data_folder_sent(
+        &self,
+    ) -> Option<(&manifest::Manifest, Option<&str>)> {
+        let sent = self.data_sent.as_ref()?;
+        Some((sent.folder.as_ref()?, sent.link.as_deref()))
     }
 
     async fn s3_manifest(
