@@ -68,6 +68,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         costs::delete_leftover,
         costs::list_environments,
         costs::delete_environment,
+        costs::list_stored_files,
+        costs::delete_stored_files,
     ])
 }
 

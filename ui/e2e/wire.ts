@@ -7,6 +7,7 @@ export type {
   AccountView_Serialize as AccountView,
   AmiInfo,
   CachedEnvironment,
+  StoredFiles_Serialize as StoredFiles,
   CheckedFile,
   DataFolderSummary,
   DeleteReport_Serialize as DeleteReport,

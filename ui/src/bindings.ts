@@ -191,6 +191,16 @@ export const commands = {
 	listEnvironments: (accountId: string) => typedError<CachedEnvironment[], ErrorReport_Serialize>(__TAURI_INVOKE("list_environments", { accountId })),
 	/**  Deletes one cached environment; the next run installs afresh. */
 	deleteEnvironment: (accountId: string, environment: CachedEnvironment) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("delete_environment", { accountId, environment })),
+	/**
+	 *  The project and data files kept in each bucket of this account's runs
+	 *  (sent once, shared by every run).
+	 */
+	listStoredFiles: (accountId: string) => typedError<StoredFiles_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_stored_files", { accountId })),
+	/**
+	 *  Deletes one bucket's project and data files, keeping those a run in
+	 *  progress needs; the next run sends its files again.
+	 */
+	deleteStoredFiles: (accountId: string, bucket: string, region: string) => typedError<FilesDeleted, ErrorReport_Serialize>(__TAURI_INVOKE("delete_stored_files", { accountId, bucket, region })),
 };
 
 /* Types */
@@ -500,6 +510,16 @@ export type ExampleFiles = {
 };
 
 export type FileKind = "script" | "requirements";
+
+/**  What deleting a bucket's files did. */
+export type FilesDeleted = {
+	bucket: string,
+	region: string,
+	deleted: number,
+	/**  Kept because a run in progress still needs them. */
+	kept: number,
+	bytesFreed: number | null,
+};
 
 /**  Who AWS says the credentials belong to (STS GetCallerIdentity). */
 export type Identity = {
@@ -1405,6 +1425,35 @@ export type StepAction = "create" | "update" |
 export type StepState = "running" | "done" | "failed" | "skipped" | 
 /**  The user stopped the run during this step. */
 "stopped";
+
+/**  The project and data files kept in one bucket. */
+export type StoredFiles = StoredFiles_Serialize | StoredFiles_Deserialize;
+
+/**  The project and data files kept in one bucket. */
+export type StoredFiles_Deserialize = {
+	bucket: string,
+	region: string,
+	/**  Distinct contents kept (files with the same content are kept once). */
+	count: number,
+	sizeBytes: number | null,
+	/**  When the newest of them was sent (UTC, RFC 3339); `None`: none kept. */
+	newest?: string | null,
+	/**  S3 Standard storage per month. */
+	usdPerMonth: number | null,
+};
+
+/**  The project and data files kept in one bucket. */
+export type StoredFiles_Serialize = {
+	bucket: string,
+	region: string,
+	/**  Distinct contents kept (files with the same content are kept once). */
+	count: number,
+	sizeBytes: number | null,
+	/**  When the newest of them was sent (UTC, RFC 3339); `None`: none kept. */
+	newest: string | null,
+	/**  S3 Standard storage per month. */
+	usdPerMonth: number | null,
+};
 
 export type Stream = "out" | "err";
 

@@ -55,6 +55,9 @@ export type LeftoverKind = B.LeftoverKind;
 export type LeftoverScan = B.LeftoverScan_Serialize;
 export type ScanFailure = B.ScanFailure_Serialize;
 export type CachedEnvironment = B.CachedEnvironment;
+/** The project and data files kept in one run bucket (sent once, shared by every run). */
+export type StoredFiles = B.StoredFiles_Serialize;
+export type FilesDeleted = B.FilesDeleted;
 
 type CommandResult<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };
 

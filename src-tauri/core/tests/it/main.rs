@@ -27,3 +27,4 @@ mod sagemaker;
 mod sagemaker_aws;
 mod sagemaker_project;
 mod secrets;
+mod stored;
