@@ -10,6 +10,7 @@ export type {
   StoredFiles_Serialize as StoredFiles,
   CheckedFile,
   DataFolderSummary,
+  DataReview_Serialize as DataReview,
   DeleteReport_Serialize as DeleteReport,
   DownloadProgress_Serialize as DownloadProgress,
   DownloadReport_Serialize as DownloadReport,

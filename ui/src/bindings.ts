@@ -95,6 +95,13 @@ export const commands = {
 	 *  bucket's region, owner and read access are checked at launch).
 	 */
 	checkDataLocation: (text: string) => typedError<S3LocationView, ErrorReport_Serialize>(__TAURI_INVOKE("check_data_location", { text })),
+	/**
+	 *  What the Review step shows of the run's data: a folder's files, bytes
+	 *  and storage cost a month (only a folder chosen with the dialog); an S3
+	 *  location's objects and bytes (listed with the account's keys, bounded)
+	 *  and whether its bucket is in the run's region.
+	 */
+	reviewData: (accountId: string, region: string, data: DataSource) => typedError<DataReview_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("review_data", { accountId, region, data })),
 	listRegions: () => __TAURI_INVOKE<RegionInfo[]>("list_regions"),
 	/**  The regions enabled for this account (asks AWS), with their names. */
 	listAccountRegions: (accountId: string) => typedError<RegionInfo[], ErrorReport_Serialize>(__TAURI_INVOKE("list_account_regions", { accountId })),
@@ -384,6 +391,74 @@ export type DataFolderSummary = {
 	notes: string[],
 	/**  Folders and files easyTDV never sends that are in it (`.git`, `__pycache__`). */
 	neverSent: string[],
+};
+
+/**  A run's data as the Review step shows it. */
+export type DataReview = DataReview_Serialize | DataReview_Deserialize;
+
+/**  Where the data comes from. */
+export type DataReviewKind = 
+/**  A folder on this computer, sent to the run bucket. */
+"folder" | 
+/**  An S3 location, read in place. */
+"s3";
+
+/**  A run's data as the Review step shows it. */
+export type DataReview_Deserialize = {
+	kind: DataReviewKind,
+	/**  The folder's path or the `s3://` URL. */
+	source: string,
+	fileCount: number,
+	totalBytes: number | null,
+	/**
+	 *  The listing stopped at [`REVIEW_MAX_OBJECTS`]: there are at least
+	 *  this many files and bytes.
+	 */
+	atLeast: boolean,
+	/**  "2 files, 1.2 MB"; "at least 10000 files, 5.0 GB" when bounded. */
+	headline: string,
+	/**
+	 *  A folder: what keeping its files in the run bucket costs a month
+	 *  (S3 Standard). `None` for an S3 location (nothing is copied).
+	 */
+	usdPerMonth?: number | null,
+	/**  An S3 location: its bucket's region. */
+	bucketRegion?: string | null,
+	/**
+	 *  An S3 location whose bucket is in the run's region: reading it from
+	 *  the run's machine has no data transfer charge. (A bucket in another
+	 *  region is refused at launch.)
+	 */
+	sameRegion: boolean,
+};
+
+/**  A run's data as the Review step shows it. */
+export type DataReview_Serialize = {
+	kind: DataReviewKind,
+	/**  The folder's path or the `s3://` URL. */
+	source: string,
+	fileCount: number,
+	totalBytes: number | null,
+	/**
+	 *  The listing stopped at [`REVIEW_MAX_OBJECTS`]: there are at least
+	 *  this many files and bytes.
+	 */
+	atLeast: boolean,
+	/**  "2 files, 1.2 MB"; "at least 10000 files, 5.0 GB" when bounded. */
+	headline: string,
+	/**
+	 *  A folder: what keeping its files in the run bucket costs a month
+	 *  (S3 Standard). `None` for an S3 location (nothing is copied).
+	 */
+	usdPerMonth: number | null,
+	/**  An S3 location: its bucket's region. */
+	bucketRegion: string | null,
+	/**
+	 *  An S3 location whose bucket is in the run's region: reading it from
+	 *  the run's machine has no data transfer charge. (A bucket in another
+	 *  region is refused at launch.)
+	 */
+	sameRegion: boolean,
 };
 
 /**  Where a run's data comes from. */

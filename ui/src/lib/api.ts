@@ -19,6 +19,8 @@ export type PickedFile = B.CheckedFile;
 export type ProjectView = B.ProjectView_Serialize;
 export type DataFolderSummary = B.DataFolderSummary;
 export type DataSource = B.DataSource;
+/** What the Review step shows of the run's data (the backend counts and prices it). */
+export type DataReview = B.DataReview_Serialize;
 export type ProjectSummary = B.ProjectSummary_Serialize;
 export type PracticeProgress = B.PracticeProgress;
 export type FileKind = B.FileKind;

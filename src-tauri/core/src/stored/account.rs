@@ -2,7 +2,9 @@
 //! account's runs used, the project and data files kept there; deleting
 //! them only in such a bucket (the webview names it, the history vouches).
 
+use super::review::{self, DataReview, REVIEW_MAX_OBJECTS};
 use super::{delete_files, list_files, FilesDeleted, StoredError, StoredFiles};
+use crate::data_source::DataSource;
 use crate::services::Services;
 
 impl Services {
@@ -40,6 +42,23 @@ impl Services {
         let ctx = self.context(account_id, Some(region)).await?;
         let live = self.history().with_live_resources()?;
         delete_files(&ctx, bucket, &live).await
+    }
+}
+
+impl Services {
+    /// What the Review step shows of a run's data (`region`: the run's).
+    /// The caller checks that a folder is one the person chose.
+    pub async fn review_data(
+        &self,
+        account_id: &str,
+        region: &str,
+        data: &DataSource,
+    ) -> Result<DataReview, StoredError> {
+        if let DataSource::Folder { path } = data {
+            return Ok(review::folder_review(path)?);
+        }
+        let ctx = self.context(account_id, Some(region)).await?;
+        review::review(&ctx, data, REVIEW_MAX_OBJECTS).await
     }
 }
 

@@ -13,6 +13,8 @@ pub enum StoredError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     History(#[from] HistoryError),
+    #[error(transparent)]
+    Data(#[from] crate::data_source::DataError),
     #[error("no run of this account used the bucket {bucket} in {region}: easyTDV deletes stored files only in its runs' buckets")]
     NotARunBucket { bucket: String, region: String },
     #[error("the run {run_id} is still sending its files to {bucket}: deleting now could remove files it is about to use")]
@@ -33,6 +35,7 @@ impl Explain for StoredError {
             StoredError::Services(e) => e.code(),
             StoredError::Pipeline(e) => e.code(),
             StoredError::History(e) => e.code(),
+            StoredError::Data(e) => e.code(),
             StoredError::NotARunBucket { .. } => "stored_not_a_run_bucket",
             StoredError::RunSending { .. } => "stored_run_sending",
             StoredError::UnreadableManifest { .. } => "stored_unreadable_manifest",
@@ -44,6 +47,7 @@ impl Explain for StoredError {
             StoredError::Services(e) => e.hint(),
             StoredError::Pipeline(e) => e.hint(),
             StoredError::History(e) => e.hint(),
+            StoredError::Data(e) => e.hint(),
             StoredError::NotARunBucket { .. } => {
                 Some("Reload the list of what is stored, then delete from it.".into())
             }
@@ -66,7 +70,9 @@ impl StoredError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             StoredError::Pipeline(e) => e.is_bad_input(),
-            StoredError::NotARunBucket { .. } | StoredError::RunSending { .. } => true,
+            StoredError::Data(_)
+            | StoredError::NotARunBucket { .. }
+            | StoredError::RunSending { .. } => true,
             _ => false,
         }
     }

@@ -8,9 +8,11 @@
 mod account;
 mod error;
 mod keep;
+pub mod review;
 
 pub use error::StoredError;
 pub use keep::needed_blobs;
+pub use review::{DataReview, DataReviewKind};
 
 use std::collections::HashSet;
 

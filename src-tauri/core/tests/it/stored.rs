@@ -192,3 +192,87 @@ async fn a_run_still_sending_its_files_stops_the_delete_before_anything_goes() {
     );
     assert_eq!(list(&h.ctx, &name, "easytdv/blobs/").await.len(), 2);
 }
+
+/// The Review step's figures for a run's data: a folder's files, bytes and
+/// storage cost; an S3 location's objects and bytes (folder markers left
+/// out), "at least" past the bound, and whether its bucket is in the run's
+/// region (a far bucket is not listed: the launch refuses it).
+#[tokio::test]
+async fn the_review_counts_a_folder_and_an_s3_location_bounded_and_tells_the_region() {
+    use easytdv_core::data_source::DataSource;
+    use easytdv_core::stored::review::{self, DataReviewKind};
+    let h = Harness::new().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.csv", "x,y\n1,2\n");
+    write(dir.path(), "sub/b.csv", "x,y\n3,4\n5,6\n");
+    write(dir.path(), ".git/HEAD", "ref\n"); // never sent, not counted
+    let folder = DataSource::Folder {
+        path: dir.path().to_path_buf(),
+    };
+    let r = review::review(&h.ctx, &folder, 10).await.expect("folder");
+    assert_eq!(r.kind, DataReviewKind::Folder);
+    assert_eq!((r.file_count, r.total_bytes, r.at_least), (2, 20.0, false));
+    assert_eq!(r.headline, "2 files, 20 bytes");
+    assert_eq!(r.usd_per_month, Some(20.0 / 1e9 * 0.023));
+
+    let name = bucket("review");
+    create_bucket(&h.ctx, &name).await;
+    // Under easytdv/: the one prefix the easyTDV user policy lists in any
+    // bucket of the account (tests/policy checks every recorded call).
+    for (key, body) in [
+        ("easytdv/datasets/set/", ""),
+        ("easytdv/datasets/set/one.bin", "1234"),
+        ("easytdv/datasets/set/two.bin", "123456"),
+        ("easytdv/datasets/set/deep/three.bin", "12"),
+        ("easytdv/datasets/other/four.bin", "1"),
+    ] {
+        h.ctx
+            .s3()
+            .put_object()
+            .bucket(&name)
+            .key(key)
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let set = format!("s3://{name}/easytdv/datasets/set");
+    let r = review::s3_review(&h.ctx, &set, 100).await.expect("listed");
+    assert_eq!(r.kind, DataReviewKind::S3);
+    assert_eq!(r.source, format!("{set}/"));
+    assert_eq!((r.file_count, r.total_bytes, r.at_least), (3, 12.0, false));
+    assert_eq!(r.headline, "3 files, 12 bytes");
+    assert_eq!(
+        (r.bucket_region.as_deref(), r.same_region),
+        (Some(REGION), true)
+    );
+    assert_eq!(r.usd_per_month, None);
+    let r = review::s3_review(&h.ctx, &set, 2).await.unwrap();
+    // Listed in key order: deep/three.bin (2 bytes), one.bin (4), then the bound.
+    assert_eq!((r.file_count, r.at_least), (2, true));
+    assert_eq!(r.headline, "at least 2 files, 6 bytes");
+
+    let far = easytdv_core::aws::AwsContext::new_like(&h.ctx, "us-west-2")
+        .await
+        .unwrap();
+    let away = format!("{}-far", &name[..40.min(name.len())]);
+    create_bucket(&far, &away).await;
+    let r = review::s3_review(&h.ctx, &format!("s3://{away}/easytdv/x/"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.bucket_region.as_deref(), r.same_region),
+        (Some("us-west-2"), false)
+    );
+    assert_eq!(r.file_count, 0);
+
+    let e = review::s3_review(&h.ctx, &format!("s3://{name}-missing/easytdv/x/"), 100)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        easytdv_core::explain::Explain::code(&e),
+        "data_no_bucket",
+        "{e}"
+    );
+}
