@@ -36,6 +36,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         wizard::project_summary,
         data::pick_data_folder,
         data::check_data_location,
+        data::review_data,
         wizard::list_regions,
         wizard::list_account_regions,
         wizard::list_instance_types,
@@ -68,6 +69,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         costs::delete_leftover,
         costs::list_environments,
         costs::delete_environment,
+        costs::list_stored_files,
+        costs::delete_stored_files,
     ])
 }
 

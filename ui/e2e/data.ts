@@ -4,6 +4,7 @@ import type {
   AccountView,
   AmiInfo,
   CachedEnvironment,
+  StoredFiles,
   CheckedFile,
   DataFolderSummary,
   DeleteReport,
@@ -556,6 +557,29 @@ export const ENVIRONMENTS: CachedEnvironment[] = [
   },
 ];
 
+/**
+ * The project and data files kept in each run bucket (easytdv/blobs/<sha256>), as list_stored_files answers: S3
+ * Standard at $0.023/GB-month.
+ */
+export const STORED_FILES: StoredFiles[] = [
+  {
+    bucket: 'easytdv-123456789012-eu-west-3',
+    region: 'eu-west-3',
+    count: 214,
+    sizeBytes: 5_368_709_120,
+    newest: '2026-11-22T09:01:30Z',
+    usdPerMonth: (5_368_709_120 / 1e9) * 0.023,
+  },
+  {
+    bucket: 'easytdv-123456789012-us-east-1',
+    region: 'us-east-1',
+    count: 3,
+    sizeBytes: 12_288,
+    newest: '2026-10-02T16:58:00Z',
+    usdPerMonth: (12_288 / 1e9) * 0.023,
+  },
+];
+
 /** Everything a signed-in user with one account needs. */
 export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults> {
   return {
@@ -582,6 +606,8 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     delete_leftover: null,
     list_environments: [],
     delete_environment: null,
+    list_stored_files: [],
+    delete_stored_files: { bucket: '', region: '', deleted: 0, kept: 0, bytesFreed: 0 },
     list_secrets: [],
     default_sandbox_endpoint: 'http://127.0.0.1:4566',
     app_info: { name: 'easyTDV', version: '0.1.0', notice: null, logDir: '/home/marie/.local/share/easytdv/logs' },

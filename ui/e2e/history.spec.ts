@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
-import { ENVIRONMENTS, KEYS_ACCOUNT, LEFTOVERS, PROFILE_ACCOUNT, scanOf, REQUEST, runRecord, signedIn } from './data';
+import { ENVIRONMENTS, KEYS_ACCOUNT, LEFTOVERS, PROFILE_ACCOUNT, scanOf, REQUEST, runRecord, signedIn, STORED_FILES } from './data';
 import { expect, scenario, test } from './fixtures';
 import type { RunRecord } from './wire';
 
@@ -92,6 +92,72 @@ test('Saved environments: listed with packages, Python, machine, date, size and 
   await expect(rows).toHaveCount(2);
   expect((await app.calls('delete_environment'))[0]?.args).toEqual({ accountId: 'acc-1', environment: ENVIRONMENTS[1] });
   await expect(panel.getByTestId('environments-summary')).toContainText('2 saved environments');
+});
+
+test('Stored in your bucket: the project and data files per bucket, their size and $/month, the total; Delete files says what it kept', async ({
+  page,
+  app,
+}) => {
+  const after = [{ ...STORED_FILES[0]!, count: 5, sizeBytes: 40_960, usdPerMonth: (40_960 / 1e9) * 0.023 }, STORED_FILES[1]!];
+  await app.open(
+    scenario({
+      results: signedIn({
+        list_runs: [runRecord('succeeded')],
+        list_environments: ENVIRONMENTS,
+        list_stored_files: STORED_FILES,
+        delete_stored_files: {
+          bucket: STORED_FILES[0]!.bucket,
+          region: 'eu-west-3',
+          deleted: 209,
+          kept: 5,
+          bytesFreed: 5_368_668_160,
+        },
+      }),
+      delays: { delete_stored_files: 150 },
+      then: { delete_stored_files: { list_stored_files: after } },
+    }),
+  );
+  const panel = page.getByTestId('environments-panel');
+  await expect(panel.getByRole('heading', { name: 'Stored in your bucket' })).toBeVisible();
+  await expect(panel.getByTestId('stored-files-intro')).toContainText('The next run sends only the files that changed');
+  await expect(panel.getByTestId('stored-files-intro')).toContainText('the next run then sends all its files again');
+  expect((await app.calls('list_stored_files'))[0]?.args).toEqual({ accountId: 'acc-1' });
+  const rows = panel.getByTestId('stored-files-row');
+  await expect(rows).toHaveCount(2);
+  await expect(rows.nth(0)).toContainText('easytdv-123456789012-eu-west-3 (eu-west-3)');
+  await expect(rows.nth(0).getByTestId('stored-files-count')).toHaveText('214 files');
+  await expect(rows.nth(0).getByTestId('stored-files-size')).toHaveText('5.0 GB');
+  await expect(rows.nth(0).getByTestId('stored-files-cost')).toHaveText('$0.12/month');
+  await expect(rows.nth(0)).toContainText('Nov 22');
+  await expect(rows.nth(1).getByTestId('stored-files-size')).toHaveText('12 KB');
+  await expect(rows.nth(1).getByTestId('stored-files-cost')).toHaveText('under $0.01/month');
+  // Files and environments together: 5.37 GB + 2.75 GB at $0.023/GB-month.
+  await expect(panel.getByTestId('stored-total')).toHaveText('Everything stored: about $0.19/month (S3 Standard storage).');
+  await axe(page, 'stored in your bucket');
+  await panel.scrollIntoViewIfNeeded();
+  await app.shot('98-stored-in-your-bucket');
+
+  await rows.nth(0).getByRole('button', { name: 'Delete files in easytdv-123456789012-eu-west-3' }).click();
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toContainText('Files a run in progress still uses are kept');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  expect(await app.calls('delete_stored_files')).toHaveLength(0);
+
+  await rows
+    .nth(0)
+    .getByRole('button', { name: /Delete files/ })
+    .click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete files', exact: true }).click();
+  await expect(rows.nth(0).getByText('Deleting…')).toBeVisible();
+  await expect(panel.getByTestId('stored-files-deleted')).toHaveText(
+    'Deleted 209 files (5.0 GB freed); 5 files a run in progress uses were kept.',
+  );
+  await expect(rows.nth(0).getByTestId('stored-files-count')).toHaveText('5 files');
+  expect((await app.calls('delete_stored_files'))[0]?.args).toEqual({
+    accountId: 'acc-1',
+    bucket: 'easytdv-123456789012-eu-west-3',
+    region: 'eu-west-3',
+  });
 });
 
 test('Saved environments: the empty state', async ({ page, app }) => {

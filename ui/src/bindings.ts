@@ -95,6 +95,13 @@ export const commands = {
 	 *  bucket's region, owner and read access are checked at launch).
 	 */
 	checkDataLocation: (text: string) => typedError<S3LocationView, ErrorReport_Serialize>(__TAURI_INVOKE("check_data_location", { text })),
+	/**
+	 *  What the Review step shows of the run's data: a folder's files, bytes
+	 *  and storage cost a month (only a folder chosen with the dialog); an S3
+	 *  location's objects and bytes (listed with the account's keys, bounded)
+	 *  and whether its bucket is in the run's region.
+	 */
+	reviewData: (accountId: string, region: string, data: DataSource) => typedError<DataReview_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("review_data", { accountId, region, data })),
 	listRegions: () => __TAURI_INVOKE<RegionInfo[]>("list_regions"),
 	/**  The regions enabled for this account (asks AWS), with their names. */
 	listAccountRegions: (accountId: string) => typedError<RegionInfo[], ErrorReport_Serialize>(__TAURI_INVOKE("list_account_regions", { accountId })),
@@ -191,6 +198,16 @@ export const commands = {
 	listEnvironments: (accountId: string) => typedError<CachedEnvironment[], ErrorReport_Serialize>(__TAURI_INVOKE("list_environments", { accountId })),
 	/**  Deletes one cached environment; the next run installs afresh. */
 	deleteEnvironment: (accountId: string, environment: CachedEnvironment) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("delete_environment", { accountId, environment })),
+	/**
+	 *  The project and data files kept in each bucket of this account's runs
+	 *  (sent once, shared by every run).
+	 */
+	listStoredFiles: (accountId: string) => typedError<StoredFiles_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_stored_files", { accountId })),
+	/**
+	 *  Deletes one bucket's project and data files, keeping those a run in
+	 *  progress needs; the next run sends its files again.
+	 */
+	deleteStoredFiles: (accountId: string, bucket: string, region: string) => typedError<FilesDeleted, ErrorReport_Serialize>(__TAURI_INVOKE("delete_stored_files", { accountId, bucket, region })),
 };
 
 /* Types */
@@ -376,6 +393,74 @@ export type DataFolderSummary = {
 	neverSent: string[],
 };
 
+/**  A run's data as the Review step shows it. */
+export type DataReview = DataReview_Serialize | DataReview_Deserialize;
+
+/**  Where the data comes from. */
+export type DataReviewKind = 
+/**  A folder on this computer, sent to the run bucket. */
+"folder" | 
+/**  An S3 location, read in place. */
+"s3";
+
+/**  A run's data as the Review step shows it. */
+export type DataReview_Deserialize = {
+	kind: DataReviewKind,
+	/**  The folder's path or the `s3://` URL. */
+	source: string,
+	fileCount: number,
+	totalBytes: number | null,
+	/**
+	 *  The listing stopped at [`REVIEW_MAX_OBJECTS`]: there are at least
+	 *  this many files and bytes.
+	 */
+	atLeast: boolean,
+	/**  "2 files, 1.2 MB"; "at least 10000 files, 5.0 GB" when bounded. */
+	headline: string,
+	/**
+	 *  A folder: what keeping its files in the run bucket costs a month
+	 *  (S3 Standard). `None` for an S3 location (nothing is copied).
+	 */
+	usdPerMonth?: number | null,
+	/**  An S3 location: its bucket's region. */
+	bucketRegion?: string | null,
+	/**
+	 *  An S3 location whose bucket is in the run's region: reading it from
+	 *  the run's machine has no data transfer charge. (A bucket in another
+	 *  region is refused at launch.)
+	 */
+	sameRegion: boolean,
+};
+
+/**  A run's data as the Review step shows it. */
+export type DataReview_Serialize = {
+	kind: DataReviewKind,
+	/**  The folder's path or the `s3://` URL. */
+	source: string,
+	fileCount: number,
+	totalBytes: number | null,
+	/**
+	 *  The listing stopped at [`REVIEW_MAX_OBJECTS`]: there are at least
+	 *  this many files and bytes.
+	 */
+	atLeast: boolean,
+	/**  "2 files, 1.2 MB"; "at least 10000 files, 5.0 GB" when bounded. */
+	headline: string,
+	/**
+	 *  A folder: what keeping its files in the run bucket costs a month
+	 *  (S3 Standard). `None` for an S3 location (nothing is copied).
+	 */
+	usdPerMonth: number | null,
+	/**  An S3 location: its bucket's region. */
+	bucketRegion: string | null,
+	/**
+	 *  An S3 location whose bucket is in the run's region: reading it from
+	 *  the run's machine has no data transfer charge. (A bucket in another
+	 *  region is refused at launch.)
+	 */
+	sameRegion: boolean,
+};
+
 /**  Where a run's data comes from. */
 export type DataSource = 
 /**  A folder on this computer (uploaded once per file content). */
@@ -500,6 +585,16 @@ export type ExampleFiles = {
 };
 
 export type FileKind = "script" | "requirements";
+
+/**  What deleting a bucket's files did. */
+export type FilesDeleted = {
+	bucket: string,
+	region: string,
+	deleted: number,
+	/**  Kept because a run in progress still needs them. */
+	kept: number,
+	bytesFreed: number | null,
+};
 
 /**  Who AWS says the credentials belong to (STS GetCallerIdentity). */
 export type Identity = {
@@ -1405,6 +1500,35 @@ export type StepAction = "create" | "update" |
 export type StepState = "running" | "done" | "failed" | "skipped" | 
 /**  The user stopped the run during this step. */
 "stopped";
+
+/**  The project and data files kept in one bucket. */
+export type StoredFiles = StoredFiles_Serialize | StoredFiles_Deserialize;
+
+/**  The project and data files kept in one bucket. */
+export type StoredFiles_Deserialize = {
+	bucket: string,
+	region: string,
+	/**  Distinct contents kept (files with the same content are kept once). */
+	count: number,
+	sizeBytes: number | null,
+	/**  When the newest of them was sent (UTC, RFC 3339); `None`: none kept. */
+	newest?: string | null,
+	/**  S3 Standard storage per month. */
+	usdPerMonth: number | null,
+};
+
+/**  The project and data files kept in one bucket. */
+export type StoredFiles_Serialize = {
+	bucket: string,
+	region: string,
+	/**  Distinct contents kept (files with the same content are kept once). */
+	count: number,
+	sizeBytes: number | null,
+	/**  When the newest of them was sent (UTC, RFC 3339); `None`: none kept. */
+	newest: string | null,
+	/**  S3 Standard storage per month. */
+	usdPerMonth: number | null,
+};
 
 export type Stream = "out" | "err";
 

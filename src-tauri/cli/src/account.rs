@@ -15,7 +15,7 @@ use crate::timeline::Timeline;
 
 type CliResult = Result<(), ExitCode>;
 
-fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
     match serde_json::to_string_pretty(value) {
         Ok(text) => {
             println!("{text}");

@@ -220,6 +220,22 @@ pub enum Command {
         #[command(flatten)]
         access: Access,
     },
+    /// What a run bucket keeps between runs: the project and data files (sent once,
+    /// shared by every run) and the saved environments, with their monthly cost.
+    Stored {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        region: String,
+        /// Delete the project and data files (those a run in progress needs are kept);
+        /// the next run sends its files again.
+        #[arg(long)]
+        delete_files: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        access: Access,
+    },
     /// Show a run's stack and machine status.
     Status {
         run_id: String,

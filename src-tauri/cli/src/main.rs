@@ -13,6 +13,7 @@ mod logging;
 mod report;
 mod secrets;
 mod setup;
+mod stored;
 mod timeline;
 
 use std::process::ExitCode;
@@ -53,6 +54,13 @@ fn main() -> ExitCode {
                 json,
                 access,
             } => account::environments(&bucket, &region, delete.as_deref(), json, &access).await,
+            Command::Stored {
+                bucket,
+                region,
+                delete_files,
+                json,
+                access,
+            } => stored::stored(&bucket, &region, delete_files, json, &access).await,
             Command::Status {
                 run_id,
                 json,

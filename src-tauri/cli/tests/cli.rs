@@ -804,3 +804,82 @@ fn the_project_is_checked_and_summarised_before_anything_is_made() {
         "{err}"
     );
 }
+
+/// `easytdv stored`: the project and data files of a bucket with their
+/// count, bytes and monthly cost; `--delete-files` deletes them (none is
+/// needed by a run in progress here) and says how many; a bad bucket name
+/// is bad input (exit 2).
+#[tokio::test]
+async fn stored_lists_a_buckets_files_and_deletes_them() {
+    let data = tempfile::tempdir().unwrap();
+    let (code, _, err) = easytdv(
+        data.path(),
+        &[
+            "stored",
+            "--bucket",
+            "Bad_Bucket",
+            "--region",
+            REGION,
+            "--sandbox",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("Bad_Bucket") && err.contains("what to do:"),
+        "{err}"
+    );
+
+    let ctx = ctx().await;
+    let b = bucket("cli-stored");
+    create_bucket(&ctx, &b).await;
+    for body in ["one\n", "three\n"] {
+        let sha = easytdv_core::project::manifest::hex(&sha2::Sha256::digest(body.as_bytes()));
+        ctx.s3()
+            .put_object()
+            .bucket(&b)
+            .key(format!("easytdv/blobs/{sha}"))
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let endpoint = endpoint();
+    let args = |extra: &[&'static str]| {
+        let mut v = vec![
+            "stored",
+            "--bucket",
+            &b,
+            "--region",
+            REGION,
+            "--sandbox",
+            &endpoint,
+        ];
+        v.extend_from_slice(extra);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        easytdv(
+            data.path(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    let (code, out, err) = run(args(&["--json"]));
+    assert_eq!(code, 0, "{err}");
+    let listing: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(listing["files"]["count"], 2, "{out}");
+    assert_eq!(listing["files"]["sizeBytes"], 10.0, "{out}");
+    let (code, out, err) = run(args(&[]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("project and data files: 2 file(s), 10 bytes"),
+        "{out}"
+    );
+    let (code, out, err) = run(args(&["--delete-files"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("deleted 2 project and data file(s)") && out.contains("kept 0"),
+        "{out}"
+    );
+    assert!(list(&ctx, &b, "easytdv/blobs/").await.is_empty());
+}

@@ -191,7 +191,7 @@ impl Chosen {
     /// folder is often just a chosen script's folder (a home folder, even),
     /// and a folder inside it may be one its rules keep out (`.git`, a
     /// gitignored `secrets/`). An S3 location names nothing on this computer.
-    fn check_data(&self, data: Option<&DataSource>) -> Result<(), ChosenError> {
+    pub fn check_data(&self, data: Option<&DataSource>) -> Result<(), ChosenError> {
         let Some(DataSource::Folder { path }) = data else {
             return Ok(());
         };

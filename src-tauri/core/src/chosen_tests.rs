@@ -355,3 +355,36 @@ fn a_recorded_run_keeps_its_data_folder_and_project_folder() {
     std::fs::remove_dir_all(&data).unwrap();
     assert!(Chosen::default().add_recorded(&request).is_none());
 }
+
+/// The Review step's data review names a folder too: only one chosen with
+/// the dialog is looked at (sizes of anything else would leak what a
+/// folder holds); an S3 location names nothing on this computer.
+#[test]
+fn the_data_review_looks_only_at_a_chosen_data_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let chosen = Chosen::default();
+    let folder = |path: PathBuf| DataSource::Folder { path };
+    assert_eq!(
+        chosen
+            .check_data(Some(&folder(dir.path().join(".ssh"))))
+            .unwrap_err()
+            .code(),
+        "data_not_chosen"
+    );
+    chosen.add_data_folder(&dir.path().join("points"));
+    chosen
+        .check_data(Some(&folder(dir.path().join("points"))))
+        .unwrap();
+    assert_eq!(
+        chosen
+            .check_data(Some(&folder(dir.path().join("points/.."))))
+            .unwrap_err()
+            .code(),
+        "data_not_chosen"
+    );
+    chosen
+        .check_data(Some(&DataSource::S3 {
+            url: "s3://b/x/".into(),
+        }))
+        .unwrap();
+}

@@ -22,3 +22,4 @@ pub mod scan;
 pub mod secret;
 pub mod secrets;
 pub mod services;
+pub mod stored;

@@ -167,7 +167,10 @@ impl Services {
     }
 
     /// (bucket, region) of every bucket this account's runs used.
-    fn run_buckets(&self, account_id: &str) -> Result<Vec<(String, String)>, ServicesError> {
+    pub(crate) fn run_buckets(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<(String, String)>, ServicesError> {
         let mut buckets: Vec<(String, String)> = self
             .history()
             .list()?

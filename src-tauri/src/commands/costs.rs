@@ -6,6 +6,7 @@ use easytdv_core::overview::{MonthCost, Refresh};
 use easytdv_core::pipeline::RunEvent;
 use easytdv_core::prices::{self, Quote, SpotPrice};
 use easytdv_core::scan::LeftoverScan;
+use easytdv_core::stored::{FilesDeleted, StoredFiles};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -127,4 +128,30 @@ pub async fn delete_environment(
     environment: CachedEnvironment,
 ) -> Result<(), AppError> {
     Ok(state.delete_environment(&account_id, &environment).await?)
+}
+
+/// The project and data files kept in each bucket of this account's runs
+/// (sent once, shared by every run).
+#[tauri::command]
+#[specta::specta]
+pub async fn list_stored_files(
+    state: State<'_, AppState>,
+    account_id: String,
+) -> Result<Vec<StoredFiles>, AppError> {
+    Ok(state.stored_files(&account_id).await?)
+}
+
+/// Deletes one bucket's project and data files, keeping those a run in
+/// progress needs; the next run sends its files again.
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_stored_files(
+    state: State<'_, AppState>,
+    account_id: String,
+    bucket: String,
+    region: String,
+) -> Result<FilesDeleted, AppError> {
+    Ok(state
+        .delete_stored_files(&account_id, &bucket, &region)
+        .await?)
 }

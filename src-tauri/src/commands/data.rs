@@ -1,7 +1,8 @@
 //! The Code step's "Data (optional)" card: a data folder chosen with the
 //! native dialog, or an S3 location typed by the person.
 
-use easytdv_core::data_source::{self, folder::DataFolderSummary, S3LocationView};
+use easytdv_core::data_source::{self, folder::DataFolderSummary, DataSource, S3LocationView};
+use easytdv_core::stored::DataReview;
 use tauri::{State, WebviewWindow};
 
 use super::dialogs;
@@ -31,4 +32,20 @@ pub async fn pick_data_folder(
 #[specta::specta]
 pub fn check_data_location(text: String) -> Result<S3LocationView, AppError> {
     Ok(data_source::check_s3_location(&text)?)
+}
+
+/// What the Review step shows of the run's data: a folder's files, bytes
+/// and storage cost a month (only a folder chosen with the dialog); an S3
+/// location's objects and bytes (listed with the account's keys, bounded)
+/// and whether its bucket is in the run's region.
+#[tauri::command]
+#[specta::specta]
+pub async fn review_data(
+    state: State<'_, AppState>,
+    account_id: String,
+    region: String,
+    data: DataSource,
+) -> Result<DataReview, AppError> {
+    state.chosen.check_data(Some(&data))?;
+    Ok(state.review_data(&account_id, &region, &data).await?)
 }

@@ -19,6 +19,8 @@ export type PickedFile = B.CheckedFile;
 export type ProjectView = B.ProjectView_Serialize;
 export type DataFolderSummary = B.DataFolderSummary;
 export type DataSource = B.DataSource;
+/** What the Review step shows of the run's data (the backend counts and prices it). */
+export type DataReview = B.DataReview_Serialize;
 export type ProjectSummary = B.ProjectSummary_Serialize;
 export type PracticeProgress = B.PracticeProgress;
 export type FileKind = B.FileKind;
@@ -55,6 +57,9 @@ export type LeftoverKind = B.LeftoverKind;
 export type LeftoverScan = B.LeftoverScan_Serialize;
 export type ScanFailure = B.ScanFailure_Serialize;
 export type CachedEnvironment = B.CachedEnvironment;
+/** The project and data files kept in one run bucket (sent once, shared by every run). */
+export type StoredFiles = B.StoredFiles_Serialize;
+export type FilesDeleted = B.FilesDeleted;
 
 type CommandResult<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };
 

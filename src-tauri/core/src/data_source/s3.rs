@@ -47,7 +47,7 @@ pub fn bucket_region(constraint: Option<&str>) -> String {
     }
 }
 
-fn sdk_error<E>(
+pub(crate) fn sdk_error<E>(
     url: &str,
     bucket: &str,
     err: aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,

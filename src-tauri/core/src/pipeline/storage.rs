@@ -40,6 +40,8 @@ pub struct ObjectInfo {
     pub key: String,
     pub size: u64,
     pub etag: String,
+    /// When it was written (UTC, RFC 3339), if S3 said.
+    pub last_modified: Option<String>,
 }
 
 /// The run's bucket, owned by `owner`; every call says so to S3.
@@ -124,6 +126,9 @@ impl<'a> RunBucket<'a> {
                         key: o.key()?.to_string(),
                         size: u64::try_from(o.size().unwrap_or(0)).unwrap_or(0),
                         etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                        last_modified: o.last_modified().and_then(|t| {
+                            t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
+                        }),
                     })
                 })),
                 Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(Vec::new()),

@@ -28,3 +28,4 @@ mod sagemaker_aws;
 mod sagemaker_data;
 mod sagemaker_project;
 mod secrets;
+mod stored;
