@@ -36,7 +36,7 @@ STEPS = ("prepare", "stack", "instance", "requirements", "training", "delete")
 POLL = 2.0  # the original's sleep(2)
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 TRAIN = 'print("hello from train.py")\n'
-LAMBDA = '''\
+LAMBDA = """\
 import boto3
 
 
@@ -51,7 +51,7 @@ def handler(event, context):
         BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": event["device_size"]}}],
     )
     return {"instance_id": answer["Instances"][0]["InstanceId"]}
-'''
+"""
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [
