@@ -11,6 +11,7 @@ import threading
 
 from moto.cloudformation.models import CloudFormationBackend, Stack
 
+from . import latency
 from .config import CONFIG
 
 _orig_mark_complete = Stack.mark_creation_complete
@@ -23,8 +24,14 @@ def _later(seconds: float, fn, *args) -> None:
     timer.start()
 
 
+def _seconds(stack: Stack, action: str) -> float:
+    """With the latency model on, its time for this stack's resources (latency.py); else --cfn-delay."""
+    return latency.stack_seconds(stack, action) if latency.on() else CONFIG.cfn_delay
+
+
 def _mark_creation_complete(self: Stack) -> None:
-    if CONFIG.cfn_delay <= 0:
+    delay = _seconds(self, "create")
+    if delay <= 0:
         return _orig_mark_complete(self)
     self.status = "CREATE_IN_PROGRESS"
 
@@ -32,18 +39,19 @@ def _mark_creation_complete(self: Stack) -> None:
         if self.status == "CREATE_IN_PROGRESS":
             _orig_mark_complete(self)
 
-    _later(CONFIG.cfn_delay, complete)
+    _later(delay, complete)
 
 
 def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
-    if CONFIG.cfn_delay <= 0:
-        return _orig_delete_stack(self, name_or_stack_id)
     stack = next((s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id)), None)
+    delay = _seconds(stack, "delete") if stack is not None else CONFIG.cfn_delay
+    if delay <= 0:
+        return _orig_delete_stack(self, name_or_stack_id)
     if stack is None or stack.status == "DELETE_IN_PROGRESS":
         return None
     stack.status = "DELETE_IN_PROGRESS"
     stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
-    _later(CONFIG.cfn_delay, _finish_delete, self, stack)
+    _later(delay, _finish_delete, self, stack)
     return None
 
 

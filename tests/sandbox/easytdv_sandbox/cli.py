@@ -44,6 +44,7 @@ def run_foreground(args) -> int:
             quota_values,
             args.sagemaker_delay,
             access_key=given_key,
+            latency_scale=args.latency,
         )
         endpoint = sandbox.start()
     except ValueError as e:
@@ -61,7 +62,8 @@ def run_foreground(args) -> int:
         print(f"{KEY_VAR}={sandbox.access_key}", flush=True)
     print(
         f"easytdv-sandbox: serving, data dir {Path(args.data_dir).resolve()}, "
-        f"cfn delay {args.cfn_delay}s (Ctrl-C to stop)",
+        f"cfn delay {args.cfn_delay}s, {f'AWS latencies x{args.latency}' if args.latency else 'no latency model'} "
+        "(Ctrl-C to stop)",
         file=sys.stderr,
         flush=True,
     )
@@ -144,6 +146,15 @@ def stop(args) -> int:
     return 0
 
 
+def _latency(spec: str) -> float:
+    from .latency import parse
+
+    try:
+        return parse(spec)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="easytdv-sandbox")
@@ -164,6 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=float(os.environ.get("EASYTDV_SANDBOX_SAGEMAKER_DELAY") or 0),
         help="seconds each SageMaker training-job phase (Starting, Downloading, Uploading, ...) lasts at least",
+    )
+    run.add_argument(
+        "--latency",
+        type=_latency,
+        default=0.0,
+        metavar="aws[:SCALE]",
+        help="take AWS's time for each operation (latency.py; tests/sandbox/README.md), scaled by SCALE "
+        "(aws = aws:1; aws:0.1 is ten times faster); off by default (the run script takes "
+        "EASYTDV_SANDBOX_LATENCY)",
     )
     run.add_argument(
         "--quota",

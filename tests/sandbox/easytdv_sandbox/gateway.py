@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.datastructures import EnvironHeaders
 
-from . import access, iam_match, principals, s3_ops
+from . import access, iam_match, latency, principals, s3_ops
 from .config import CONFIG
 
 HOOK_PREFIX = "/easytdv-api/"
@@ -376,6 +376,8 @@ class Gateway:
 
         def capture(status_line, response_headers, exc_info=None):
             status["code"] = int(status_line.split(" ", 1)[0])
+            sizes = [v for k, v in response_headers if k.lower() == "content-length" and str(v).isdigit()]
+            status["bytes"] = int(sizes[0]) if sizes else 0
             return start_response(status_line, response_headers, exc_info)
 
         try:
@@ -383,6 +385,9 @@ class Gateway:
         finally:
             entry["status"] = status.get("code", 500)
             self._finish(entry, principal)
+        if service == "s3" and latency.on():  # AWS's time: first byte and bandwidth
+            sent = environ.get("CONTENT_LENGTH") or "0"
+            latency.s3_wait(principal.name, int(sent) if sent.isdigit() else 0, status.get("bytes", 0))
         return result
 
     def _fault(self, entry: dict, principal: principals.Principal, start_response, fault):

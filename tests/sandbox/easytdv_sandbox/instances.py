@@ -13,7 +13,7 @@ from pathlib import Path
 
 from moto.ec2.models.instances import Instance, InstanceBackend
 
-from . import ebs_keys, principals, procs
+from . import ebs_keys, latency, principals, procs
 from .config import CONFIG, child_env
 
 
@@ -190,7 +190,10 @@ def _run_instances(self, *args, **kwargs):
             log.warning("sandbox: %s fails to launch: %s", instance.id, why)
             ebs_keys.refuse(instance, why)
             continue
-        launched(instance, self.region_name)
+        if latency.on():  # pending, running, then booted after AWS's time
+            latency.launch_later(self, instance, launched)
+        else:
+            launched(instance, self.region_name)
     return reservation
 
 

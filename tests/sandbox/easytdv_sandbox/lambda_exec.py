@@ -20,7 +20,7 @@ from pathlib import Path
 from moto.awslambda.exceptions import ValidationException
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 
-from . import gateway, principals, procs
+from . import gateway, latency, principals, procs
 from .config import CONFIG, child_env, python
 
 RUNTIME = str(Path(__file__).with_name("lambda_runtime.py"))
@@ -118,6 +118,7 @@ def invoke(self: LambdaFunction, body, request_headers, response_headers):
     inv_type = _header(request_headers, "x-amz-invocation-type", "RequestResponse")
     if inv_type == "DryRun":
         return b""
+    latency.before_invoke(self)  # (AWS's time: refused while Pending, a cold start)
     if inv_type == "Event":
         threading.Thread(target=run_function, args=(self, event), daemon=True).start()
         return b""

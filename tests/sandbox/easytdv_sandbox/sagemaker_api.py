@@ -25,7 +25,7 @@ from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
-from . import gateway, principals, quotas, sagemaker_exec, sagemaker_images, sagemaker_quotas
+from . import gateway, latency, principals, quotas, sagemaker_exec, sagemaker_images, sagemaker_quotas
 from .prices_data import training_instance_types
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
@@ -93,7 +93,8 @@ def _check_role(account: str, role_arn: str) -> None:
 
 def _too_young(role) -> bool:
     """The role-propagation hook: is this role still unknown to SageMaker (counted when refused)?"""
-    wait = sagemaker_exec.ROLE_PROPAGATION.get(role.name, sagemaker_exec.ROLE_PROPAGATION.get("*", 0.0))
+    default = latency.seconds("iam.role")  # AWS's time (latency.py), unless the hook says otherwise
+    wait = sagemaker_exec.ROLE_PROPAGATION.get(role.name, sagemaker_exec.ROLE_PROPAGATION.get("*", default))
     if wait <= 0 or (utcnow() - role.create_date).total_seconds() >= wait:
         return False
     sagemaker_exec.ROLES_REFUSED[role.name] = sagemaker_exec.ROLES_REFUSED.get(role.name, 0) + 1

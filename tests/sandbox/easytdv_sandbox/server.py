@@ -20,6 +20,7 @@ from . import (
     iam_rules,
     instances,
     lambda_exec,
+    latency,
     persist,
     pricing,
     principals,
@@ -52,6 +53,7 @@ def reset_runtime() -> None:
     pricing.reset()
     region_deny.reset()
     sagemaker_exec.reset()
+    latency.reset()
     gateway.forget_roles()
     procs.kill_tagged()
 
@@ -86,6 +88,7 @@ def install() -> None:
         s3_regions,
         s3_checksums,
         region_deny,
+        latency,
     ):
         module.install()
     MotoAPIBackend.reset = _reset
@@ -106,6 +109,7 @@ class Sandbox:
         quotas: dict | None = None,
         sagemaker_delay: float = 0.0,
         access_key: str | None = None,
+        latency_scale: float = 0.0,
     ):
         if host not in LOOPBACK:
             raise ValueError(f"--host {host}: the sandbox listens only on this computer (127.0.0.1, ::1, localhost)")
@@ -116,6 +120,10 @@ class Sandbox:
         CONFIG.lambda_delay = float(lambda_delay)
         CONFIG.quotas = dict(quotas or {})
         CONFIG.sagemaker_delay = float(sagemaker_delay)
+        # AWS's latencies (latency.py): the SageMaker phases take the model's time unless given.
+        latency.configure(latency_scale)
+        if not CONFIG.sagemaker_delay:
+            CONFIG.sagemaker_delay = latency.seconds("sagemaker.phase")
         # The secret every request is signed with (access.py): given by whoever starts the sandbox, else new.
         CONFIG.access_key = access_key or access.new_key()
         logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)

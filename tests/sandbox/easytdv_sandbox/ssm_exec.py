@@ -13,7 +13,7 @@ from moto.ec2.models import ec2_backends
 from moto.ssm.exceptions import SSMException
 from moto.ssm.models import Command, SimpleSystemManagerBackend
 
-from . import instances, procs
+from . import instances, latency, procs
 
 PLUGIN = "aws:runShellScript"
 TERMINAL = {"Success", "Failed", "TimedOut", "Cancelled"}
@@ -82,6 +82,7 @@ class Invocation:
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
+        latency.ssm_dispatch()  # (AWS's time from SendCommand to the agent running it)
         self.dir.mkdir(parents=True, exist_ok=True)
         script = self.dir / "_script.sh"
         script.write_text(self.script + "\n")

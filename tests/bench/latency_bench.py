@@ -1,0 +1,94 @@
+"""Our run and the original library's flow, side by side, on a sandbox that keeps AWS's time
+(`tests/sandbox/run --latency aws[:SCALE]`): `./dev bench-latency` starts that sandbox, builds the
+CLI and runs this. It prints figures and asserts nothing.
+
+(a) `easytdv bench --runs N` (a one-line train.py, an empty requirements.txt, t3.medium);
+(b) tests/bench/seed_flow.py, the original's flow replayed with boto3, N times;
+then per step the medians and their ratio (ours / the original's).
+
+    latency_bench.py --easytdv BIN --endpoint URL [--runs N] [--scale S] [--region R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from seed_flow import STEPS, Seed, medians  # noqa: E402
+
+OURS = ("prepare", "stack", "instance", "requirements", "training", "outputs", "delete", "total")
+
+
+def ours(binary: str, endpoint: str, runs: int, region: str) -> tuple[dict[str, float], str]:
+    """`easytdv bench`'s medians per step, and its whole output."""
+    with tempfile.TemporaryDirectory(prefix="latency-bench-") as tmp:
+        project = Path(tmp, "project")
+        project.mkdir()
+        (project / "train.py").write_text('print("hello from train.py")\n')
+        (project / "requirements.txt").write_text("")
+        env = {**os.environ, "EASYTDV_DATA_DIR": str(Path(tmp, "data")), "AWS_EC2_METADATA_DISABLED": "true"}
+        args = [binary, "bench", "--runs", str(runs), "--script", str(project / "train.py")]
+        args += ["--requirements", str(project / "requirements.txt"), "--instance-type", "t3.medium"]
+        args += ["--region", region, "--bucket", f"bench-{uuid.uuid4().hex[:10]}", "--sandbox", endpoint]
+        done = subprocess.run(args, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
+        raise SystemExit(f"easytdv bench failed (exit {done.returncode})")
+    figures = {}
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 5 and parts[0] in OURS:
+            figures[parts[0]] = float(parts[2])  # the median
+    return figures, done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--easytdv", required=True, help="the CLI binary")
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--scale", default="?", help="the sandbox's --latency scale (shown only)")
+    parser.add_argument("--region", default="eu-west-3")
+    args = parser.parse_args()
+    key = os.environ["EASYTDV_SANDBOX_ACCESS_KEY"]
+
+    started = time.monotonic()
+    mine, output = ours(args.easytdv, args.endpoint, args.runs, args.region)
+    print(f"(a) easytdv bench --runs {args.runs}: {time.monotonic() - started:.0f} s", file=sys.stderr)
+    started = time.monotonic()
+    seed = Seed(args.endpoint, args.region, key)
+    runs = []
+    for i in range(args.runs):
+        runs.append(seed.run())
+        print(f"(b) seed run {i + 1}/{args.runs} done", file=sys.stderr)
+    theirs = medians(runs)
+    print(f"(b) the original's flow x{args.runs}: {time.monotonic() - started:.0f} s", file=sys.stderr)
+
+    print(f"AWS latency model x{args.scale} (tests/sandbox/easytdv_sandbox/latency.py), median of {args.runs}:")
+    print(f"{'step':<14} {'ours s':>9} {'original s':>11} {'ours/orig':>10}")
+    for step in OURS:
+        a, b = mine.get(step), theirs.get(step)
+        ratio = f"{a / b:10.2f}" if a is not None and b else f"{'-':>10}"
+        shown_a = f"{a:9.2f}" if a is not None else f"{'-':>9}"
+        shown_b = f"{b:11.2f}" if b is not None else f"{'-':>11}"
+        print(f"{step:<14} {shown_a} {shown_b} {ratio}")
+    print(
+        "(the original's total counts "
+        + ", ".join(STEPS)
+        + "; its delete waits for nothing, ours waits for the stack to be gone; ours has an outputs step)"
+    )
+    print()
+    print("easytdv bench's own report:")
+    print(output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
