@@ -36,7 +36,7 @@ const S3_REVIEW: DataReview = {
   fileCount: 10_000,
   totalBytes: 5_400_000_000,
   atLeast: true,
-  headline: 'at least 10000 files, 5.4 GB',
+  headline: 'at least 10,000 files, 5.4 GB',
   usdPerMonth: null,
   bucketRegion: 'eu-west-3',
   sameRegion: true,
@@ -153,7 +153,7 @@ test('data in S3: a location typed wrong is refused with what to do, then typed 
   await next(page, 'Review and launch');
   await expect(page.getByTestId('review-data')).toContainText('s3://marie-datasets/points/ — read in place');
   await expect(page.getByTestId('review-transfer-data')).toHaveText([
-    'Data: Read in place from s3://marie-datasets/points/ (at least 10000 files, 5.4 GB: counted no further): nothing is copied or stored by easyTDV.',
+    'Data: Read in place from s3://marie-datasets/points/ (at least 10,000 files, 5.4 GB: counted no further): nothing is copied or stored by easyTDV.',
     "Its bucket is in eu-west-3, like the run: reading it from the run's machine has no data transfer charge.",
   ]);
   expect((await app.calls('review_data'))[0]?.args.data).toEqual({ kind: 's3', url: 's3://marie-datasets/points/' });

@@ -415,7 +415,7 @@ export type DataReview_Deserialize = {
 	 *  this many files and bytes.
 	 */
 	atLeast: boolean,
-	/**  "2 files, 1.2 MB"; "at least 10000 files, 5.0 GB" when bounded. */
+	/**  "2 files, 1.2 MB"; "at least 10,000 files, 5.0 GB" when bounded. */
 	headline: string,
 	/**
 	 *  A folder: what keeping its files in the run bucket costs a month
@@ -444,7 +444,7 @@ export type DataReview_Serialize = {
 	 *  this many files and bytes.
 	 */
 	atLeast: boolean,
-	/**  "2 files, 1.2 MB"; "at least 10000 files, 5.0 GB" when bounded. */
+	/**  "2 files, 1.2 MB"; "at least 10,000 files, 5.0 GB" when bounded. */
 	headline: string,
 	/**
 	 *  A folder: what keeping its files in the run bucket costs a month

@@ -13,7 +13,7 @@ const folder = {
 const s3 = {
   kind: 's3' as const,
   source: 's3://marie-datasets/points/',
-  headline: 'at least 10000 files, 5.4 GB',
+  headline: 'at least 10,000 files, 5.4 GB',
   atLeast: true,
   usdPerMonth: null,
   bucketRegion: 'eu-west-3',
@@ -35,7 +35,7 @@ describe('what a run sends, stores and reads', () => {
   it('an S3 location in the run region: read in place, no transfer charge', () => {
     const lines = dataLines(s3, 'eu-west-3');
     expect(lines[0]).toBe(
-      'Read in place from s3://marie-datasets/points/ (at least 10000 files, 5.4 GB: counted no further): nothing is copied or stored by easyTDV.',
+      'Read in place from s3://marie-datasets/points/ (at least 10,000 files, 5.4 GB: counted no further): nothing is copied or stored by easyTDV.',
     );
     expect(lines[1]).toContain('no data transfer charge');
   });

@@ -28,13 +28,34 @@ pub fn files(n: usize) -> String {
     if n == 1 {
         "1 file".into()
     } else {
-        format!("{n} files")
+        format!("{} files", thousands(n))
     }
+}
+
+/// "10,000" for 10000 (as the app shows counts).
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        assert_eq!(files(1), "1 file");
+        assert_eq!(files(999), "999 files");
+        assert_eq!(files(10_000), "10,000 files");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn sizes_read_like_a_file_manager() {

@@ -40,7 +40,7 @@ pub struct DataReview {
     /// The listing stopped at [`REVIEW_MAX_OBJECTS`]: there are at least
     /// this many files and bytes.
     pub at_least: bool,
-    /// "2 files, 1.2 MB"; "at least 10000 files, 5.0 GB" when bounded.
+    /// "2 files, 1.2 MB"; "at least 10,000 files, 5.0 GB" when bounded.
     pub headline: String,
     /// A folder: what keeping its files in the run bucket costs a month
     /// (S3 Standard). `None` for an S3 location (nothing is copied).
