@@ -254,8 +254,14 @@ create_env() { # create_env: a fresh environment at $VENV for $INSTALLER; sets E
 t0="$(now_us)"
 if [ -n "$LOCK" ]; then
     cp "$REQ" "$NORM" || fail 5 "could not read uv.lock"
-elif grep -qEv '^[[:space:]]*(#.*)?$' "$REQ"; then
+elif grep -qEv '^[[:space:]]*(#.*)?$' "$REQ" ${EXTRA_REQ:+"$EXTRA_REQ"}; then
     "$PY" "$HELPER" reqs "$REQ" "$NORM" >/dev/null || fail 5 "could not read requirements.txt"
+    # A notebook's executor pins count too: with a requirements.txt of
+    # comments only, they are what is installed.
+    if [ -n "$EXTRA_REQ" ]; then
+        "$PY" "$HELPER" reqs "$EXTRA_REQ" "$NORM.extra" >/dev/null || fail 5 "could not read $EXTRA_REQ"
+        cat "$NORM.extra" >>"$NORM" && rm -f "$NORM.extra"
+    fi
 else
     : >"$NORM" # only blank lines and comments: nothing to install (no helper start)
 fi

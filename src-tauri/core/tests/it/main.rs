@@ -23,6 +23,7 @@ mod pipeline_failures;
 mod practice;
 mod project;
 mod real_aws;
+mod real_project;
 mod sagemaker;
 mod sagemaker_aws;
 mod sagemaker_data;
