@@ -16,6 +16,9 @@ The file (pipeline/run_args.rs): NUL-terminated records: the format, a nonce,
 the number of arguments and each argument, the number of variables and each
 NAME=value (none here: a SageMaker run's variables are in the job's
 Environment).
+
+The run's secrets (easytdv_secrets.py beside this file, when the run has
+some) are read here, before the exec, and reach the script's environment only.
 """
 
 import os
@@ -60,9 +63,22 @@ def main():
         sys.exit(BAD_FILE_EXIT)
     # From the project's root, as on EC2.
     os.chdir(here)
+    env = script_environment(here)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-u", entry, *args])
+    os.execve(sys.executable, [sys.executable, "-u", entry, *args], env)
+
+
+def script_environment(here):
+    """This process's environment, with the run's secrets when it has some
+    (exits 81 when they cannot be read)."""
+    env = dict(os.environ)
+    if not env.get("EASYTDV_SECRET_NAMES"):
+        return env
+    sys.path.insert(0, here)
+    import easytdv_secrets
+
+    return easytdv_secrets.environment(env)
 
 
 if __name__ == "__main__":

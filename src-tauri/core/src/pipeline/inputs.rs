@@ -479,7 +479,7 @@ fn check_fields(request: &TrainRequest) -> Result<(), InputError> {
     }
     super::run_args::check_arguments(&request.args, &request.args_text)?;
     super::run_args::check_env(&request.env, &request.engine)?;
-    crate::secrets::check_request_names(&request.secrets, request.engine)?;
+    crate::secrets::check_request_names(&request.secrets)?;
     Ok(())
 }
 

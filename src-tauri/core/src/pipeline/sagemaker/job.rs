@@ -54,6 +54,10 @@ pub struct JobSpec {
     pub entry: String,
     /// The run's plain variables (the job's `Environment`, after easyTDV's own).
     pub env: Vec<EnvVar>,
+    /// Where the run's secrets are and their names (`EASYTDV_SECRETS_PATH`,
+    /// `EASYTDV_SECRET_NAMES`; empty without secrets): never a value, as
+    /// DescribeTrainingJob shows the Environment. The launcher reads them.
+    pub secrets: Vec<(&'static str, String)>,
 }
 
 impl JobSpec {
@@ -110,6 +114,7 @@ impl JobSpec {
             ),
             ("EASYTDV_ENTRY".to_string(), self.entry.clone()),
         ];
+        env.extend(self.secrets.iter().map(|(k, v)| (k.to_string(), v.clone())));
         env.extend(self.env.iter().map(|v| (v.name.clone(), v.value.clone())));
         env
     }
@@ -378,6 +383,7 @@ mod tests {
             program: "train.py".into(),
             entry: "train.py".into(),
             env: Vec::new(),
+            secrets: Vec::new(),
         }
     }
 

@@ -12,6 +12,9 @@ use crate::pipeline::train::Train;
 use crate::pipeline::{assets, run_args};
 use crate::project::ProjectError;
 
+/// What reads the run's secrets for the launcher (beside it).
+pub const SECRETS_READER: &str = "easytdv_secrets.py";
+
 /// The most a SageMaker job's code may weigh: it is sent whole each run
 /// (and built in memory).
 pub const MAX_SOURCE_BYTES: u64 = 256 * 1024 * 1024;
@@ -83,7 +86,10 @@ impl Train {
     /// that is not at the project's root (the launcher runs it from the
     /// root, so its imports and relative paths work as on EC2).
     fn needs_launcher(&self) -> bool {
-        !self.request.args.is_empty() || self.entry_in_project().contains('/')
+        !self.request.args.is_empty()
+            || self.entry_in_project().contains('/')
+            // The launcher reads the run's secrets before it becomes the script.
+            || !self.request.secrets.is_empty()
     }
 
     /// The launcher and the arguments' file (the variables go in the job's
@@ -92,7 +98,7 @@ impl Train {
         if !self.needs_launcher() {
             return Vec::new();
         }
-        vec![
+        let mut files = vec![
             (
                 run_args::LAUNCHER,
                 assets::SAGEMAKER_LAUNCHER.as_bytes().to_vec(),
@@ -101,7 +107,14 @@ impl Train {
                 run_args::ARGS_FILE,
                 run_args::args_file(&self.request.args, &[]),
             ),
-        ]
+        ];
+        if !self.request.secrets.is_empty() {
+            files.push((
+                SECRETS_READER,
+                assets::SAGEMAKER_SECRETS.as_bytes().to_vec(),
+            ));
+        }
+        files
     }
 
     /// The entry point SageMaker runs (see [`Self::launcher_files`]).

@@ -245,6 +245,11 @@ impl Train {
         self.resources.billable_seconds = None;
         self.resources.training_seconds = None;
         self.save()?;
+        // Put before the first job, and again by a retried run (which reads
+        // the keychain's current values), as on EC2.
+        if !self.secrets_sent {
+            self.send_secrets(&|m| timer.update(m)).await?;
+        }
         let runtime = (self.safety_hours() * 3600.0).ceil() as i32;
         let gpus_per_machine = self.gpus_per_machine().await;
         let spec = JobSpec {
@@ -263,6 +268,7 @@ impl Train {
             program: self.program(),
             entry: self.sagemaker_entry(),
             env: self.request.env.clone(),
+            secrets: self.secret_exports(),
         };
         job::create(&self.ctx, &spec, &|s: &str| timer.update(s.to_string())).await?;
         timer.update(format!(
@@ -288,10 +294,15 @@ impl Train {
             .failure
             .clone()
             .unwrap_or_else(|| format!("it ended {} ({})", view.status, view.secondary));
+        let tail = self.summary.error_tail.join("\n");
+        if secrets_unreadable(&tail) {
+            // The launcher stopped before the script (exit 81), as on EC2.
+            return Err(PipelineError::SecretsUnreadable { tail });
+        }
         Err(PipelineError::TrainingJobFailed {
             job: name,
             reason: one_line(&reason),
-            tail: self.summary.error_tail.join("\n"),
+            tail,
         })
     }
 
@@ -444,6 +455,13 @@ impl Follow {
             .map(|l| format!("[{host}] {l}"))
             .collect()
     }
+}
+
+/// The launcher's refusal (`easytdv_secrets.py`): the run's secrets could
+/// not be read, the script did not start.
+fn secrets_unreadable(tail: &str) -> bool {
+    tail.lines()
+        .any(|l| l.contains("easytdv: could not read the run's secrets ("))
 }
 
 /// SageMaker's failure reason on one line, at most 600 characters.
