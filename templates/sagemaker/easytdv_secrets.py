@@ -30,7 +30,25 @@ def _names(text):
     return [n for n in (text or "").split(",") if n]
 
 
-def _get_parameters(names):
+def job_region(env):
+    """The job's region: the SDK's variables, else the `sagemaker_region`
+    hyperparameter easyTDV sets (in the container's hyperparameters.json)."""
+    import json
+    import os
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if env.get(name):
+            return env[name]
+    config = env.get("SM_INPUT_CONFIG_DIR") or "/opt/ml/input/config"
+    try:
+        with open(os.path.join(config, "hyperparameters.json"), encoding="utf-8") as f:
+            value = json.load(f).get("sagemaker_region")
+        return json.loads(value) if isinstance(value, str) and value.startswith('"') else value
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _get_parameters(names, region=None):
     """GetParameters (WithDecryption) with the job's role; the Parameters list."""
     try:
         import boto3
@@ -38,7 +56,8 @@ def _get_parameters(names):
     except ImportError as e:
         raise SecretsError(f"boto3 is not in the job's Python ({e})") from None
     try:
-        answer = boto3.client("ssm").get_parameters(Names=names, WithDecryption=True)
+        client = boto3.client("ssm", region_name=region) if region else boto3.client("ssm")
+        answer = client.get_parameters(Names=names, WithDecryption=True)
     except ClientError as e:
         error = e.response.get("Error", {})
         raise SecretsError(f"{error.get('Code', 'error')}: {error.get('Message', '')}".strip(": ")) from None
@@ -73,7 +92,11 @@ def environment(env, get_parameters=_get_parameters):
     try:
         if not path.startswith("/easytdv/runs/"):
             raise SecretsError(f"{PATH_VAR} is not a run's path")
-        out.update(read_secrets(path, names, get_parameters))
+        if get_parameters is _get_parameters:
+            region = job_region(env)
+            out.update(read_secrets(path, names, lambda chunk: _get_parameters(chunk, region)))
+        else:
+            out.update(read_secrets(path, names, get_parameters))
     except SecretsError as e:
         print(
             f"easytdv: could not read the run's secrets ({', '.join(names)}) from Parameter Store: {e}",

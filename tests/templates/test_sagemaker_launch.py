@@ -107,7 +107,9 @@ def fake_boto3(tmp_path, parameters: dict, error: str | None = None):
         "            raise ClientError(error, 'GetParameters')\n"
         "        return {'Parameters': [{'Name': n, 'Value': PARAMS[n]} for n in Names if n in PARAMS],\n"
         "                'InvalidParameters': [n for n in Names if n not in PARAMS]}\n"
-        "def client(name):\n    assert name == 'ssm'\n    return _Ssm()\n"
+        "def client(name, region_name=None):\n"
+        "    assert name == 'ssm' and region_name == 'eu-west-3'\n"
+        "    return _Ssm()\n"
     )
     return pkg
 
@@ -118,7 +120,7 @@ def secrets_dir(tmp_path, parameters, error=None, args=("--epochs", "3")):
     (code / "train.py").write_text(SHOW_SECRETS)
     fakes = fake_boto3(tmp_path, parameters, error)
     log = tmp_path / "calls.jsonl"
-    env = {"PYTHONPATH": str(fakes), "FAKE_LOG": str(log), "EASYTDV_SECRETS_PATH": PATH}
+    env = {"PYTHONPATH": str(fakes), "FAKE_LOG": str(log), "EASYTDV_SECRETS_PATH": PATH, "AWS_REGION": "eu-west-3"}
     return code, env, log
 
 
@@ -183,3 +185,14 @@ def test_unreadable_secrets_stop_before_the_script_with_81(tmp_path):
     env["EASYTDV_SECRETS_PATH"] = "/prod"
     result = launch(code, code, EASYTDV_SECRET_NAMES="db", **env)
     assert result.returncode == 81 and not log.exists(), result.stderr
+
+
+def test_the_region_comes_from_the_sdk_variables_else_the_jobs_hyperparameters(tmp_path):
+    spec = importlib.util.spec_from_file_location("easytdv_secrets", SECRETS)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.job_region({"AWS_REGION": "eu-west-3", "AWS_DEFAULT_REGION": "us-east-1"}) == "eu-west-3"
+    assert mod.job_region({"AWS_DEFAULT_REGION": "us-east-1"}) == "us-east-1"
+    (tmp_path / "hyperparameters.json").write_text(json.dumps({"sagemaker_region": '"ap-south-1"'}))
+    assert mod.job_region({"SM_INPUT_CONFIG_DIR": str(tmp_path)}) == "ap-south-1"
+    assert mod.job_region({"SM_INPUT_CONFIG_DIR": str(tmp_path / "none")}) is None
