@@ -19,6 +19,7 @@ Environment).
 
 The run's secrets (easytdv_secrets.py beside this file, when the run has
 some) are read here, before the exec, and reach the script's environment only.
+A notebook's entry point runs through easytdv_notebook.py (papermill).
 """
 
 import os
@@ -66,7 +67,16 @@ def main():
     env = script_environment(here)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-u", entry, *args], env)
+    os.execve(sys.executable, command(here, entry, args), env)
+
+
+def command(here, entry, args):
+    """What the launcher becomes: `python -u <script> ARGS`, or for a notebook
+    its runner (easytdv_notebook.py beside this file: papermill, ARGS being its
+    parameters)."""
+    if entry.lower().endswith(".ipynb"):
+        return [sys.executable, "-u", os.path.join(here, "easytdv_notebook.py"), entry, *args]
+    return [sys.executable, "-u", entry, *args]
 
 
 def script_environment(here):

@@ -15,6 +15,9 @@ pub const HELPER: &str = include_str!("../../../../templates/instance/easytdv_he
 /// The SageMaker entry point of a run whose train.py has arguments.
 pub const SAGEMAKER_LAUNCHER: &str =
     include_str!("../../../../templates/sagemaker/easytdv_launch.py");
+/// What runs a SageMaker run's notebook (papermill), beside the launcher.
+pub const SAGEMAKER_NOTEBOOK: &str =
+    include_str!("../../../../templates/sagemaker/easytdv_notebook.py");
 /// What the launcher reads a SageMaker run's secrets with (beside it).
 pub const SAGEMAKER_SECRETS: &str =
     include_str!("../../../../templates/sagemaker/easytdv_secrets.py");

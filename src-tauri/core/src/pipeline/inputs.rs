@@ -409,9 +409,6 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, super::Pip
     // checked against its parameters cell and written as papermill's flags.
     let mut executor = None;
     let (entry, notebook_args, requirements) = if notebook::is_notebook(&request.script_path) {
-        if request.engine.is_sagemaker() {
-            return Err(InputError::from(NotebookError::NotOnSageMaker).into());
-        }
         let entry = notebook::entry_name(&request.script_path).map_err(InputError::from)?;
         let nb = notebook::check(&script, &entry).map_err(InputError::from)?;
         let args =

@@ -228,7 +228,7 @@ fn a_notebook_run_keeps_its_name_its_parameters_and_installs_its_executor() {
             b"numpy==2.1.0".to_vec()
         )
     );
-    // An unknown parameter, an argument that is not a parameter, SageMaker: refused.
+    // An unknown parameter, an argument that is not a parameter: refused.
     let code = |r: TrainRequest| check_request(&r).unwrap_err().code();
     assert_eq!(
         code(notebook_request(
@@ -254,7 +254,14 @@ fn a_notebook_run_keeps_its_name_its_parameters_and_installs_its_executor() {
         },
         ..notebook_request(dir.path(), "Train Model.ipynb", &[])
     };
-    assert_eq!(code(on_sagemaker), "notebook_not_on_sagemaker");
+    // SageMaker takes a notebook too, its requirements with the executor.
+    let checked = check_request(&on_sagemaker).expect("a notebook on SageMaker");
+    let requirements = String::from_utf8(checked.requirements).unwrap();
+    assert!(
+        requirements.contains(crate::pipeline::notebook::PAPERMILL)
+            && requirements.contains(crate::pipeline::notebook::IPYKERNEL),
+        "{requirements}"
+    );
 }
 
 #[test]

@@ -58,6 +58,12 @@ pub struct JobSpec {
     /// `EASYTDV_SECRET_NAMES`; empty without secrets): never a value, as
     /// DescribeTrainingJob shows the Environment. The launcher reads them.
     pub secrets: Vec<(&'static str, String)>,
+    /// A notebook's run: its runner also puts the executed notebook in the
+    /// run's `outputs/` (`EASYTDV_OUTPUTS_URI`, checked to be this bucket
+    /// owner's: `EASYTDV_BUCKET_OWNER`).
+    pub notebook: bool,
+    /// The account that owns the bucket.
+    pub bucket_owner: String,
 }
 
 impl JobSpec {
@@ -115,6 +121,16 @@ impl JobSpec {
             ("EASYTDV_ENTRY".to_string(), self.entry.clone()),
         ];
         env.extend(self.secrets.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        if self.notebook {
+            env.push((
+                "EASYTDV_OUTPUTS_URI".to_string(),
+                format!("{}/", self.output_uri()),
+            ));
+            env.push((
+                "EASYTDV_BUCKET_OWNER".to_string(),
+                self.bucket_owner.clone(),
+            ));
+        }
         env.extend(self.env.iter().map(|v| (v.name.clone(), v.value.clone())));
         env
     }
@@ -384,6 +400,8 @@ mod tests {
             entry: "train.py".into(),
             env: Vec::new(),
             secrets: Vec::new(),
+            notebook: false,
+            bucket_owner: "123456789012".into(),
         }
     }
 

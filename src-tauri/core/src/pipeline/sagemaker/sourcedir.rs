@@ -9,11 +9,13 @@
 
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::train::Train;
-use crate::pipeline::{assets, run_args};
+use crate::pipeline::{assets, notebook, run_args};
 use crate::project::ProjectError;
 
 /// What reads the run's secrets for the launcher (beside it).
 pub const SECRETS_READER: &str = "easytdv_secrets.py";
+/// What executes a notebook for the launcher (beside it).
+pub const NOTEBOOK_RUNNER: &str = "easytdv_notebook.py";
 
 /// The most a SageMaker job's code may weigh: it is sent whole each run
 /// (and built in memory).
@@ -90,6 +92,13 @@ impl Train {
             || self.entry_in_project().contains('/')
             // The launcher reads the run's secrets before it becomes the script.
             || !self.request.secrets.is_empty()
+            // A notebook runs through papermill (easytdv_notebook.py).
+            || self.runs_notebook()
+    }
+
+    /// Whether the entry point is a notebook.
+    pub(super) fn runs_notebook(&self) -> bool {
+        notebook::is_notebook(std::path::Path::new(&self.entry_in_project()))
     }
 
     /// The launcher and the arguments' file (the variables go in the job's
@@ -112,6 +121,12 @@ impl Train {
             files.push((
                 SECRETS_READER,
                 assets::SAGEMAKER_SECRETS.as_bytes().to_vec(),
+            ));
+        }
+        if self.runs_notebook() {
+            files.push((
+                NOTEBOOK_RUNNER,
+                assets::SAGEMAKER_NOTEBOOK.as_bytes().to_vec(),
             ));
         }
         files

@@ -269,6 +269,8 @@ impl Train {
             entry: self.sagemaker_entry(),
             env: self.request.env.clone(),
             secrets: self.secret_exports(),
+            notebook: self.runs_notebook(),
+            bucket_owner: self.resources.account_id.clone().unwrap_or_default(),
         };
         job::create(&self.ctx, &spec, &|s: &str| timer.update(s.to_string())).await?;
         timer.update(format!(
