@@ -19,7 +19,9 @@ Environment).
 
 The run's secrets (easytdv_secrets.py beside this file, when the run has
 some) are read here, before the exec, and reach the script's environment only.
-A notebook's entry point runs through easytdv_notebook.py (papermill).
+A notebook's entry point runs through easytdv_notebook.py (papermill). A
+project whose requirements are its uv.lock is installed from it first
+(easytdv_uv.py).
 """
 
 import os
@@ -64,6 +66,7 @@ def main():
         sys.exit(BAD_FILE_EXIT)
     # From the project's root, as on EC2.
     os.chdir(here)
+    install_lock(here)
     env = script_environment(here)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -77,6 +80,17 @@ def command(here, entry, args):
     if entry.lower().endswith(".ipynb"):
         return [sys.executable, "-u", os.path.join(here, "easytdv_notebook.py"), entry, *args]
     return [sys.executable, "-u", entry, *args]
+
+
+def install_lock(here):
+    """A project whose requirements are its uv.lock: installed exactly from it
+    (easytdv_uv.py beside this file; exits 5 when it cannot be)."""
+    if os.environ.get("EASYTDV_REQUIREMENTS") != "uv.lock":
+        return
+    sys.path.insert(0, here)
+    import easytdv_uv
+
+    easytdv_uv.install(here, dict(os.environ))
 
 
 def script_environment(here):

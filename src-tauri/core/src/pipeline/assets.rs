@@ -18,6 +18,8 @@ pub const SAGEMAKER_LAUNCHER: &str =
 /// What runs a SageMaker run's notebook (papermill), beside the launcher.
 pub const SAGEMAKER_NOTEBOOK: &str =
     include_str!("../../../../templates/sagemaker/easytdv_notebook.py");
+/// What installs a SageMaker run's uv.lock, beside the launcher.
+pub const SAGEMAKER_UV: &str = include_str!("../../../../templates/sagemaker/easytdv_uv.py");
 /// What the launcher reads a SageMaker run's secrets with (beside it).
 pub const SAGEMAKER_SECRETS: &str =
     include_str!("../../../../templates/sagemaker/easytdv_secrets.py");

@@ -75,8 +75,6 @@ pub enum InputError {
     BadInstanceCount(u32),
     #[error("a SageMaker training job runs in AWS's PyTorch container: an image id is not used")]
     ImageNotUsed,
-    #[error("SageMaker runs install a requirements.txt: a uv.lock is installed on one machine (EC2) only")]
-    LockOnSageMaker,
     #[error(
         "SageMaker runs are not offered in {0}: AWS publishes no PyTorch training container there"
     )]
@@ -108,7 +106,6 @@ impl Explain for InputError {
             InputError::BadTrainingType(_) => "bad_training_type",
             InputError::BadInstanceCount(_) => "bad_instance_count",
             InputError::ImageNotUsed => "image_not_used",
-            InputError::LockOnSageMaker => "uv_lock_on_sagemaker",
             InputError::NoSageMakerInRegion(_) => "no_sagemaker_in_region",
             InputError::Args(e) => e.code(),
             InputError::Secret(e) => e.code(),
@@ -155,7 +152,6 @@ impl Explain for InputError {
                 InputError::BadInstanceCount(_) => "Choose between 1 and 16 machines; 1 suits most trainings.",
                 InputError::ImageNotUsed => "Leave the image on \"Automatic\" for SageMaker runs, or choose \"One machine (EC2)\" to use your own image.",
                 InputError::Args(_) => "",
-                InputError::LockOnSageMaker => "Choose \"One machine (EC2)\", or add a requirements.txt (e.g. `uv export --frozen -o requirements.txt`) and choose it.",
                 InputError::NoSageMakerInRegion(_) => "Pick another region for a SageMaker run (the region list shows those offered), or choose \"One machine (EC2)\" in this region.",
                 InputError::Secret(_) => "",
             }
@@ -459,9 +455,6 @@ fn check_fields(request: &TrainRequest) -> Result<(), InputError> {
             }
             if request.ami.is_some() {
                 return Err(InputError::ImageNotUsed);
-            }
-            if crate::project::requirements::is_lock(&request.requirements_path) {
-                return Err(InputError::LockOnSageMaker);
             }
         }
     }

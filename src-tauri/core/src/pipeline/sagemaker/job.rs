@@ -64,6 +64,9 @@ pub struct JobSpec {
     pub notebook: bool,
     /// The account that owns the bucket.
     pub bucket_owner: String,
+    /// The project's `uv.lock` is installed by the launcher
+    /// (`EASYTDV_REQUIREMENTS=uv.lock`), not by the container.
+    pub lock: bool,
 }
 
 impl JobSpec {
@@ -121,6 +124,9 @@ impl JobSpec {
             ("EASYTDV_ENTRY".to_string(), self.entry.clone()),
         ];
         env.extend(self.secrets.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        if self.lock {
+            env.push(("EASYTDV_REQUIREMENTS".to_string(), "uv.lock".to_string()));
+        }
         if self.notebook {
             env.push((
                 "EASYTDV_OUTPUTS_URI".to_string(),
@@ -402,6 +408,7 @@ mod tests {
             secrets: Vec::new(),
             notebook: false,
             bucket_owner: "123456789012".into(),
+            lock: false,
         }
     }
 

@@ -271,6 +271,7 @@ impl Train {
             secrets: self.secret_exports(),
             notebook: self.runs_notebook(),
             bucket_owner: self.resources.account_id.clone().unwrap_or_default(),
+            lock: self.installs_lock(),
         };
         job::create(&self.ctx, &spec, &|s: &str| timer.update(s.to_string())).await?;
         timer.update(format!(
