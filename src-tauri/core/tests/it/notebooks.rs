@@ -311,3 +311,65 @@ async fn a_notebook_runs_on_sagemaker_and_comes_back_executed() {
     );
     retry.delete_resources().await.expect("delete");
 }
+
+/// A SageMaker notebook run stopped while a cell runs: SageMaker's SIGTERM
+/// interrupts papermill, which saves what was executed, and the executed
+/// notebook still reaches the run's `outputs/`.
+#[tokio::test]
+async fn a_stopped_sagemaker_notebook_keeps_what_it_executed() {
+    use easytdv_core::pipeline::{self, Engine};
+
+    let h = Harness::new().await;
+    let b = bucket("smnbstop");
+    let dir = tempfile::tempdir().unwrap();
+    let nb = serde_json::json!({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [
+            {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": [],
+             "source": "print('started', flush=True)"},
+            {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": [],
+             "source": "import time\nfor _ in range(1200):\n    time.sleep(0.25)"},
+        ],
+    });
+    std::fs::write(dir.path().join("long.ipynb"), nb.to_string()).unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "").unwrap();
+    let mut train = h.train(TrainRequest {
+        script_path: dir.path().join("long.ipynb"),
+        requirements_path: dir.path().join("requirements.txt"),
+        instance_type: "ml.m5.large".into(),
+        engine: Engine::SageMaker {
+            instance_count: 1,
+            spot: false,
+        },
+        ..request("ok", &b)
+    });
+    let state = h.state.clone();
+    let ctx = h.ctx.clone();
+    let events = h.events.clone();
+    let stop = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the notebook never ran"
+            );
+            if h.events.lines().iter().any(|(_, l)| l.text == "started") {
+                let res = state.latest().expect("resources");
+                return pipeline::delete_resources(&ctx, &res, &events).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    };
+    let (result, deleted) = tokio::join!(train.run_from(Step::Prepare), stop);
+    deleted.expect("delete");
+    assert!(result.is_err(), "a stopped job does not succeed");
+    let run_id = train.run_id().to_string();
+    let executed = get_text(
+        &h.ctx,
+        &b,
+        &format!("easytdv/runs/{run_id}/outputs/long.executed.ipynb"),
+    )
+    .await;
+    let cells = cells(&executed);
+    assert!(cells[0].2.contains("started"), "{cells:?}");
+}

@@ -60,7 +60,11 @@ impl Train {
         );
         self.skip(
             Step::Requirements,
-            "SageMaker's container installs requirements.txt on each machine",
+            if self.installs_lock() {
+                "Each machine installs exactly what uv.lock says before train.py starts"
+            } else {
+                "SageMaker's container installs requirements.txt on each machine"
+            },
         );
         let view = self.run_job(machines, spot).await?;
         let timer = self.timer(Step::Outputs, "Listing the outputs");
