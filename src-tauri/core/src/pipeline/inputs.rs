@@ -405,6 +405,11 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, super::Pip
     // checked against its parameters cell and written as papermill's flags.
     let mut executor = None;
     let (entry, notebook_args, requirements) = if notebook::is_notebook(&request.script_path) {
+        if let Engine::SageMaker { instance_count, .. } = request.engine {
+            if instance_count > 1 {
+                return Err(InputError::from(NotebookError::OneMachineOnly(instance_count)).into());
+            }
+        }
         let entry = notebook::entry_name(&request.script_path).map_err(InputError::from)?;
         let nb = notebook::check(&script, &entry).map_err(InputError::from)?;
         let args =

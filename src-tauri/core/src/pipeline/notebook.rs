@@ -55,6 +55,8 @@ pub enum NotebookError {
         "the project's uv.lock does not lock papermill and ipykernel, which execute the notebook"
     )]
     LockWithoutExecutor,
+    #[error("a notebook runs on one machine: {0} SageMaker machines would each run it on its own")]
+    OneMachineOnly(u32),
 }
 
 impl Explain for NotebookError {
@@ -68,6 +70,7 @@ impl Explain for NotebookError {
             NotebookError::NoParametersCell { .. } => "notebook_no_parameters_cell",
             NotebookError::UnknownParameter { .. } => "notebook_unknown_parameter",
             NotebookError::LockWithoutExecutor => "notebook_lock_without_executor",
+            NotebookError::OneMachineOnly(_) => "notebook_one_machine",
         }
     }
 
@@ -89,6 +92,9 @@ impl Explain for NotebookError {
                 }
                 NotebookError::UnknownParameter { .. } => {
                     "Use a name the parameters cell sets, or add it there with a default value."
+                }
+                NotebookError::OneMachineOnly(_) => {
+                    "Choose 1 machine for a notebook (it may use all of that machine's GPUs), or export it as a script (jupyter nbconvert --to script) for distributed training."
                 }
                 NotebookError::LockWithoutExecutor => {
                     "Add them to the project (uv add papermill ipykernel), then choose the notebook again."

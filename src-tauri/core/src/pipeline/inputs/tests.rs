@@ -254,7 +254,15 @@ fn a_notebook_run_keeps_its_name_its_parameters_and_installs_its_executor() {
         },
         ..notebook_request(dir.path(), "Train Model.ipynb", &[])
     };
-    // SageMaker takes a notebook too, its requirements with the executor.
+    // SageMaker takes a notebook too (on one machine), its requirements with the executor.
+    let on_two = TrainRequest {
+        engine: Engine::SageMaker {
+            instance_count: 2,
+            spot: false,
+        },
+        ..on_sagemaker.clone()
+    };
+    assert_eq!(code(on_two), "notebook_one_machine");
     let checked = check_request(&on_sagemaker).expect("a notebook on SageMaker");
     let requirements = String::from_utf8(checked.requirements).unwrap();
     assert!(

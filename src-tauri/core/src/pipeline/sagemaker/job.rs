@@ -101,7 +101,8 @@ impl JobSpec {
                 "20".to_string(),
             ),
         ];
-        if self.machines > 1 || self.gpus_per_machine > 1 {
+        // (A notebook is one kernel: papermill runs it once, never under torchrun.)
+        if !self.notebook && (self.machines > 1 || self.gpus_per_machine > 1) {
             // torchrun across the machines and their GPUs, one process per
             // GPU (MASTER_ADDR, RANK, LOCAL_RANK, WORLD_SIZE...).
             hps.push((
@@ -430,6 +431,38 @@ mod tests {
             env.last(),
             Some(&("GREETING".to_string(), "hello world".to_string()))
         );
+    }
+
+    #[test]
+    fn a_notebook_runs_once_and_its_job_says_where_it_goes() {
+        let nb = JobSpec {
+            gpus_per_machine: 4,
+            notebook: true,
+            ..spec(1, false)
+        };
+        assert!(!nb
+            .hyperparameters()
+            .iter()
+            .any(|(k, _)| k == "sagemaker_torch_distributed_enabled"));
+        let env: std::collections::HashMap<_, _> = nb.environment().into_iter().collect();
+        assert_eq!(
+            env["EASYTDV_OUTPUTS_URI"],
+            "s3://b/easytdv/runs/20261201-120000-abcdef/outputs/"
+        );
+        assert_eq!(env["EASYTDV_BUCKET_OWNER"], "123456789012");
+        assert!(!env.contains_key("EASYTDV_REQUIREMENTS"));
+        let with_secrets = JobSpec {
+            secrets: vec![
+                ("EASYTDV_SECRETS_PATH", "/easytdv/runs/r/secrets".into()),
+                ("EASYTDV_SECRET_NAMES", "HF_TOKEN".into()),
+            ],
+            lock: true,
+            ..spec(1, false)
+        };
+        let env: std::collections::HashMap<_, _> = with_secrets.environment().into_iter().collect();
+        assert_eq!(env["EASYTDV_SECRET_NAMES"], "HF_TOKEN");
+        assert_eq!(env["EASYTDV_REQUIREMENTS"], "uv.lock");
+        assert!(!env.contains_key("EASYTDV_OUTPUTS_URI"));
     }
 
     #[test]
