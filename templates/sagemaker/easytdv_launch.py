@@ -16,6 +16,12 @@ The file (pipeline/run_args.rs): NUL-terminated records: the format, a nonce,
 the number of arguments and each argument, the number of variables and each
 NAME=value (none here: a SageMaker run's variables are in the job's
 Environment).
+
+The run's secrets (easytdv_secrets.py beside this file, when the run has
+some) are read here, before the exec, and reach the script's environment only.
+A notebook's entry point runs through easytdv_notebook.py (papermill). A
+project whose requirements are its uv.lock is installed from it first
+(easytdv_uv.py).
 """
 
 import os
@@ -63,9 +69,43 @@ def main():
     easytdv_data.prepare(here)
     # From the project's root, as on EC2.
     os.chdir(here)
+    install_lock(here)
+    env = script_environment(here)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-u", entry, *args])
+    os.execve(sys.executable, command(here, entry, args), env)
+
+
+def command(here, entry, args):
+    """What the launcher becomes: `python -u <script> ARGS`, or for a notebook
+    its runner (easytdv_notebook.py beside this file: papermill, ARGS being its
+    parameters)."""
+    if entry.lower().endswith(".ipynb"):
+        return [sys.executable, "-u", os.path.join(here, "easytdv_notebook.py"), entry, *args]
+    return [sys.executable, "-u", entry, *args]
+
+
+def install_lock(here):
+    """A project whose requirements are its uv.lock: installed exactly from it
+    (easytdv_uv.py beside this file; exits 5 when it cannot be)."""
+    if os.environ.get("EASYTDV_REQUIREMENTS") != "uv.lock":
+        return
+    sys.path.insert(0, here)
+    import easytdv_uv
+
+    easytdv_uv.install(here, dict(os.environ))
+
+
+def script_environment(here):
+    """This process's environment, with the run's secrets when it has some
+    (exits 81 when they cannot be read)."""
+    env = dict(os.environ)
+    if not env.get("EASYTDV_SECRET_NAMES"):
+        return env
+    sys.path.insert(0, here)
+    import easytdv_secrets
+
+    return easytdv_secrets.environment(env)
 
 
 if __name__ == "__main__":

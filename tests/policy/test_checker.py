@@ -172,3 +172,35 @@ def test_secrets_are_read_only_by_their_own_runs_machine():
     assert "InstanceRole does not allow instance:i-0123456789abcdef0's PutParameter" in text
     assert "PutParameter on arn:aws:ssm:eu-west-3:123456789012:parameter/prod/db-password" in text
     assert "DeleteParameters on arn:aws:ssm:eu-west-3:123456789012:parameter/prod/db-password" in text
+
+
+def test_a_training_job_reads_only_its_own_runs_secrets():
+    """Issue 21 on SageMaker: the job's execution role reads its own run's
+    parameters (the launcher, before the script), no other run's and no other
+    parameter of the account, and may not change them."""
+    job = f"sagemaker:easytdv-{RUN}-1"
+
+    def sm(action, **extra):
+        return call(job, action, role=f"easytdv-{RUN}-sagemaker", **extra)
+
+    stack = call(
+        "app",
+        "cloudformation:CreateStack",
+        names={"StackName": f"easytdv-{RUN}"},
+        stack_parameters={"RunId": RUN, "Bucket": BUCKET, "RunPrefix": PREFIX, "Engine": "sagemaker"},
+    )
+    own = sm("ssm:GetParameters", names={"Names": f"/{PREFIX}/secrets/HF_TOKEN,/{PREFIX}/secrets/WANDB_API_KEY"})
+    assert policy_check.check_calls([stack, own]) == []
+    attacks = [
+        sm("ssm:GetParameters", names={"Names": "/easytdv/runs/20261126-142700-ffffff/secrets/HF_TOKEN"}),
+        sm("ssm:GetParameters", names={"Names": f"/{PREFIX}/secrets/HF_TOKEN,/prod/db-password"}),
+        sm("ssm:GetParameter", names={"Name": f"/{PREFIX}/secrets/HF_TOKEN"}),
+        sm("ssm:GetParametersByPath", names={"Path": "/easytdv/runs"}),
+        sm("ssm:PutParameter", names={"Name": f"/{PREFIX}/secrets/HF_TOKEN"}),
+        sm("ssm:DeleteParameters", names={"Names": f"/{PREFIX}/secrets/HF_TOKEN"}),
+    ]
+    for attack in attacks:
+        assert policy_check.check_calls([stack, own, attack]), attack
+    text = "\n".join(policy_check.check_calls([stack, *attacks]))
+    assert "20261126-142700-ffffff/secrets/HF_TOKEN" in text
+    assert "parameter/prod/db-password" in text

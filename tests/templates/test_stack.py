@@ -134,25 +134,29 @@ def test_instance_role_is_s3_only_and_scoped_to_the_run(template):
     assert "${RunPrefix}/*" in prefixes and set(prefixes) <= {"${RunPrefix}/*", "easytdv/cache/*"}, prefixes
 
 
-def test_instance_role_reads_only_its_own_runs_secrets(template):
-    """Issue 21: GetParameters on the run's own path only; kms:Decrypt only
-    through Parameter Store in the run's region, for those parameters."""
-    by_sid = {s.get("Sid"): s for s in _statements(template["Resources"]["InstanceRole"])}
-    read = by_sid["ReadRunSecrets"]
-    assert _actions(read) == ["ssm:GetParameters"] and "Condition" not in read
-    assert [_text(r) for r in _as_list(read["Resource"])] == [RUN_SECRETS]
-    decrypt = by_sid["DecryptRunSecrets"]
-    assert _actions(decrypt) == ["kms:Decrypt"]
-    assert decrypt["Condition"] == {
-        "StringEquals": {"kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}},
-        "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": {"Fn::Sub": RUN_SECRETS}},
-    }
-    # No other statement of any role reads parameters.
+def test_the_run_roles_read_only_their_own_runs_secrets(template):
+    """Issue 21: the instance role and the SageMaker job's role have
+    GetParameters on the run's own path only; kms:Decrypt only through
+    Parameter Store in the run's region, for those parameters."""
+    reads = []
+    for role in ("InstanceRole", "SageMakerRole"):
+        by_sid = {s.get("Sid"): s for s in _statements(template["Resources"][role])}
+        read = by_sid["ReadRunSecrets"]
+        reads.append(read)
+        assert _actions(read) == ["ssm:GetParameters"] and "Condition" not in read, role
+        assert [_text(r) for r in _as_list(read["Resource"])] == [RUN_SECRETS], role
+        decrypt = by_sid["DecryptRunSecrets"]
+        assert _actions(decrypt) == ["kms:Decrypt"], role
+        assert decrypt["Condition"] == {
+            "StringEquals": {"kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}},
+            "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": {"Fn::Sub": RUN_SECRETS}},
+        }, role
+    # No other statement of any role reads parameters (the launcher's Lambda none).
     for name, res in template["Resources"].items():
         if res["Type"] != "AWS::IAM::Role":
             continue
         for statement in _statements(res):
-            if statement is read:
+            if any(statement is r for r in reads):
                 continue
             assert not any(a.startswith("ssm:GetParameter") for a in _actions(statement)), (name, statement)
 
@@ -280,6 +284,7 @@ def test_sagemaker_role_is_scoped_to_the_run_its_logs_and_the_framework_images(t
     assert trust[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     assert "ManagedPolicyArns" not in role
     grants = {}
+    secrets = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/easytdv/runs/${RunId}/secrets/*"
     for statement in _statements(template["Resources"]["SageMakerRole"]):
         for action in _actions(statement):
             grants.setdefault(action, []).extend(_text(r) for r in _as_list(statement["Resource"]))
@@ -294,6 +299,11 @@ def test_sagemaker_role_is_scoped_to_the_run_its_logs_and_the_framework_images(t
                 }
             if action == "cloudwatch:PutMetricData":
                 assert statement["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
+            if action == "kms:Decrypt":  # only through Parameter Store, only this run's secrets
+                assert statement["Condition"] == {
+                    "StringEquals": {"kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}},
+                    "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": {"Fn::Sub": secrets}},
+                }
     bucket = "arn:${AWS::Partition}:s3:::${Bucket}"
     logs = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/sagemaker/TrainingJobs:"
     ecr = "arn:${AWS::Partition}:ecr:${AWS::Region}:${FrameworkImageAccount}:repository/pytorch-training"
@@ -311,6 +321,9 @@ def test_sagemaker_role_is_scoped_to_the_run_its_logs_and_the_framework_images(t
         # these two take no resource-level restriction
         "ecr:GetAuthorizationToken": ["*"],
         "cloudwatch:PutMetricData": ["*"],
+        # the run's secrets (issue 21): this run's parameters only
+        "ssm:GetParameters": [secrets],
+        "kms:Decrypt": ["arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"],
     }
 
 

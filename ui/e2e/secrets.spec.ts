@@ -93,3 +93,31 @@ test('secrets: delete one on Accounts; a run without secrets sends none', async 
   await toReview(page);
   await expect(page.getByTestId('secret-picker')).toContainText('This account has no secrets');
 });
+
+test('secrets: a SageMaker run takes them too, for its training job only', async ({ page, app }) => {
+  await app.open(scenario({ results: signedIn({ list_secrets: ['HF_TOKEN'] }), streams: { start_run: runEvents() } }), '#/new');
+  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
+  await page.getByRole('radio', { name: 'Managed training (SageMaker)' }).check();
+  for (const heading of ['Storage', 'Review and launch']) {
+    await page.getByRole('button', { name: 'Next' }).click();
+    await expect(page.getByRole('heading', { name: heading, exact: true })).toBeVisible();
+  }
+  const picker = page.getByTestId('secret-picker');
+  await picker.getByRole('checkbox', { name: 'HF_TOKEN' }).check();
+  await expect(picker).toContainText("to this run's training job only");
+  await expect(picker).toContainText('or in the job’s description');
+  await expect(picker).not.toContainText('EC2');
+  await expect(page.getByTestId('review-secrets')).toContainText('HF_TOKEN');
+  await expect(page.getByRole('region', { name: /What will be created/ })).toContainText(
+    "1 encrypted secret in Parameter Store — the values of HF_TOKEN, readable by this run's training job only.",
+  );
+  await app.shot('26b-wizard-review-secrets-sagemaker');
+
+  await page.getByRole('button', { name: 'Launch training' }).click();
+  await expect(page).toHaveURL(new RegExp(`#/runs/${RUN_ID}$`));
+  const start = (await app.calls('start_run'))[0]?.args;
+  expect(start).toMatchObject({ request: { secrets: ['HF_TOKEN'], engine: { kind: 'sageMaker' } } });
+});

@@ -27,9 +27,9 @@ pub async fn start_run(
     on_event: Channel<RunEvent>,
 ) -> Result<String, AppError> {
     state.chosen.check_request(&request)?;
-    // The engine takes secrets at all? Then they come from the keychain,
-    // before anything is created.
-    easytdv_core::secrets::check_request_names(&request.secrets, request.engine)?;
+    // Valid names? Then the values come from the keychain, before anything
+    // is created.
+    easytdv_core::secrets::check_request_names(&request.secrets)?;
     let secrets = state.accounts.run_secrets(&account_id, &request.secrets)?;
     let ctx = state.context(&account_id, Some(&request.region)).await?;
     let progress = state.progress(on_event);

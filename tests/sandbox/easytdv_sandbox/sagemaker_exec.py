@@ -153,10 +153,18 @@ class LogStream:
     name: str
     events: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    last: int = 0  # the latest timestamp given
 
     def line(self, text: str) -> None:
+        # An empty line is not delivered (Docker's awslogs driver skips them; PutLogEvents takes no empty
+        # message, and its refusal would lose the whole batch). Stamped under the lock, never earlier than
+        # the line before: the stdout and stderr pumps race, and PutLogEvents refuses a batch that is not in
+        # chronological order.
+        if not text:
+            return
         with self.lock:
-            self.events.append({"timestamp": int(time.time() * 1000), "message": text})
+            self.last = max(self.last, int(time.time() * 1000))
+            self.events.append({"timestamp": self.last, "message": text})
 
     def take(self) -> list:
         with self.lock:

@@ -161,6 +161,25 @@ def test_failing_script_fails_the_job(aws, setup):
     assert "about to fail" in text and "Traceback" in text
 
 
+def test_empty_lines_and_both_streams_at_once_lose_no_line(aws, setup):
+    """The awslogs driver skips empty lines (PutLogEvents takes no empty message) and a host's events reach
+    CloudWatch in order: a refused batch would lose every line of it (e.g. an installer's error between blank
+    lines, on stdout and stderr at once)."""
+    script = (
+        "import sys\n"
+        "for i in range(300):\n"
+        "    print(f'out {i}', flush=True)\n"
+        "    print('', flush=True)\n"
+        "    print(f'err {i}', file=sys.stderr, flush=True)\n"
+    )
+    name = create_job(aws, setup, script)
+    assert wait_ended(aws, name)["TrainingJobStatus"] == "Completed"
+    text = wait_for(lambda: (t := log_text(aws, name)) and "Reporting training SUCCESS" in t and t, what="logs")
+    lines = text.splitlines()
+    assert all(f"out {i}" in lines and f"err {i}" in lines for i in range(300)), text[-2000:]
+    assert "" not in lines
+
+
 def test_stop_training_job(aws, setup):
     name = create_job(aws, setup, SLOW)
     wait_for(

@@ -72,12 +72,12 @@ describe('wizard state machine', () => {
     expect(launchFields(s.data)).toBeNull();
   });
 
-  it('sends the chosen secrets by name, and only for an EC2 run', () => {
+  it('sends the chosen secrets by name, on both engines', () => {
     let s = update(filled(), { newBucket: 'easytdv-123-eu-west-3', secrets: ['HF_TOKEN', 'WANDB_API_KEY'] });
     expect(launchFields(s.data)?.request.secrets).toEqual(['HF_TOKEN', 'WANDB_API_KEY']);
     s = update(s, { engine: 'sageMaker', trainingType: 'ml.m5.large' });
-    expect(stepErrors(s.data, 'review').secrets).toMatch(/One machine \(EC2\)/);
-    expect(launchFields(s.data)).toBeNull();
+    expect(stepErrors(s.data, 'review').secrets).toBeUndefined();
+    expect(launchFields(s.data)?.request.secrets).toEqual(['HF_TOKEN', 'WANDB_API_KEY']);
     s = update(s, { secrets: [] });
     expect(launchFields(s.data)?.request).not.toHaveProperty('secrets');
     s = update(s, { engine: 'ec2', secrets: Array.from({ length: 21 }, (_, i) => `S${i}`) });

@@ -236,9 +236,7 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
       if (hasScriptInputs(data) && data.scriptInputsFor === scriptInputsKey(data) && data.scriptInputsError)
         e.scriptInputs = data.scriptInputsError.message;
       else if (!checkedScriptInputs(data)) e.scriptInputs = 'Checking the arguments and variables…';
-      if (data.engine === 'sageMaker' && data.secrets.length > 0)
-        e.secrets = 'Secrets reach runs on one machine (EC2) only: choose “One machine (EC2)”, or leave the secrets out.';
-      else if (data.secrets.length > MAX_SECRETS_PER_RUN)
+      if (data.secrets.length > MAX_SECRETS_PER_RUN)
         e.secrets = `A run takes at most ${MAX_SECRETS_PER_RUN} secrets: leave out the ones train.py does not read.`;
       if (data.engine === 'sageMaker' && data.dataMode === 's3' && data.dataUrl && !sageMakerReads(data.dataUrl))
         e.data =

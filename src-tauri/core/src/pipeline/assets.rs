@@ -17,6 +17,14 @@ pub const SAGEMAKER_LAUNCHER: &str =
     include_str!("../../../../templates/sagemaker/easytdv_launch.py");
 /// The launcher's data part: rebuilds a data folder from the job's channel.
 pub const SAGEMAKER_DATA: &str = include_str!("../../../../templates/sagemaker/easytdv_data.py");
+/// What runs a SageMaker run's notebook (papermill), beside the launcher.
+pub const SAGEMAKER_NOTEBOOK: &str =
+    include_str!("../../../../templates/sagemaker/easytdv_notebook.py");
+/// What installs a SageMaker run's uv.lock, beside the launcher.
+pub const SAGEMAKER_UV: &str = include_str!("../../../../templates/sagemaker/easytdv_uv.py");
+/// What the launcher reads a SageMaker run's secrets with (beside it).
+pub const SAGEMAKER_SECRETS: &str =
+    include_str!("../../../../templates/sagemaker/easytdv_secrets.py");
 /// The SSM command's script part (`__SUMS__`, `__RUN__` filled in by `scripts.rs`).
 pub const FETCH_SCRIPT: &str = include_str!("../../../../templates/instance/fetch.sh");
 

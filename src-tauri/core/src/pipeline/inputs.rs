@@ -75,8 +75,6 @@ pub enum InputError {
     BadInstanceCount(u32),
     #[error("a SageMaker training job runs in AWS's PyTorch container: an image id is not used")]
     ImageNotUsed,
-    #[error("SageMaker runs install a requirements.txt: a uv.lock is installed on one machine (EC2) only")]
-    LockOnSageMaker,
     #[error(
         "SageMaker runs are not offered in {0}: AWS publishes no PyTorch training container there"
     )]
@@ -108,7 +106,6 @@ impl Explain for InputError {
             InputError::BadTrainingType(_) => "bad_training_type",
             InputError::BadInstanceCount(_) => "bad_instance_count",
             InputError::ImageNotUsed => "image_not_used",
-            InputError::LockOnSageMaker => "uv_lock_on_sagemaker",
             InputError::NoSageMakerInRegion(_) => "no_sagemaker_in_region",
             InputError::Args(e) => e.code(),
             InputError::Secret(e) => e.code(),
@@ -155,7 +152,6 @@ impl Explain for InputError {
                 InputError::BadInstanceCount(_) => "Choose between 1 and 16 machines; 1 suits most trainings.",
                 InputError::ImageNotUsed => "Leave the image on \"Automatic\" for SageMaker runs, or choose \"One machine (EC2)\" to use your own image.",
                 InputError::Args(_) => "",
-                InputError::LockOnSageMaker => "Choose \"One machine (EC2)\", or add a requirements.txt (e.g. `uv export --frozen -o requirements.txt`) and choose it.",
                 InputError::NoSageMakerInRegion(_) => "Pick another region for a SageMaker run (the region list shows those offered), or choose \"One machine (EC2)\" in this region.",
                 InputError::Secret(_) => "",
             }
@@ -409,8 +405,10 @@ pub fn check_request(request: &TrainRequest) -> Result<CheckedInputs, super::Pip
     // checked against its parameters cell and written as papermill's flags.
     let mut executor = None;
     let (entry, notebook_args, requirements) = if notebook::is_notebook(&request.script_path) {
-        if request.engine.is_sagemaker() {
-            return Err(InputError::from(NotebookError::NotOnSageMaker).into());
+        if let Engine::SageMaker { instance_count, .. } = request.engine {
+            if instance_count > 1 {
+                return Err(InputError::from(NotebookError::OneMachineOnly(instance_count)).into());
+            }
         }
         let entry = notebook::entry_name(&request.script_path).map_err(InputError::from)?;
         let nb = notebook::check(&script, &entry).map_err(InputError::from)?;
@@ -463,9 +461,6 @@ fn check_fields(request: &TrainRequest) -> Result<(), InputError> {
             if request.ami.is_some() {
                 return Err(InputError::ImageNotUsed);
             }
-            if crate::project::requirements::is_lock(&request.requirements_path) {
-                return Err(InputError::LockOnSageMaker);
-            }
         }
     }
     if !(MIN_DISK_GB..=MAX_DISK_GB).contains(&request.disk_gb) {
@@ -479,7 +474,7 @@ fn check_fields(request: &TrainRequest) -> Result<(), InputError> {
     }
     super::run_args::check_arguments(&request.args, &request.args_text)?;
     super::run_args::check_env(&request.env, &request.engine)?;
-    crate::secrets::check_request_names(&request.secrets, request.engine)?;
+    crate::secrets::check_request_names(&request.secrets)?;
     Ok(())
 }
 

@@ -4,7 +4,9 @@
 //! On the machine, papermill (pinned below, installed into the run's
 //! environment with the requirements) executes it top to bottom and writes
 //! the executed notebook, with its outputs and errors, to
-//! `$OUTPUT_DIR/<name>.executed.ipynb` (templates/instance/train.sh).
+//! `$OUTPUT_DIR/<name>.executed.ipynb` (templates/instance/train.sh; on
+//! SageMaker templates/sagemaker/easytdv_notebook.py, which also puts it in
+//! the run's `outputs/`).
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -49,12 +51,12 @@ pub enum NotebookError {
         parameter: String,
         known: String,
     },
-    #[error("a notebook runs on one EC2 machine: SageMaker runs take a .py script")]
-    NotOnSageMaker,
     #[error(
         "the project's uv.lock does not lock papermill and ipykernel, which execute the notebook"
     )]
     LockWithoutExecutor,
+    #[error("a notebook runs on one machine: {0} SageMaker machines would each run it on its own")]
+    OneMachineOnly(u32),
 }
 
 impl Explain for NotebookError {
@@ -67,8 +69,8 @@ impl Explain for NotebookError {
             NotebookError::BadParameters(_) => "notebook_bad_parameters",
             NotebookError::NoParametersCell { .. } => "notebook_no_parameters_cell",
             NotebookError::UnknownParameter { .. } => "notebook_unknown_parameter",
-            NotebookError::NotOnSageMaker => "notebook_not_on_sagemaker",
             NotebookError::LockWithoutExecutor => "notebook_lock_without_executor",
+            NotebookError::OneMachineOnly(_) => "notebook_one_machine",
         }
     }
 
@@ -91,11 +93,11 @@ impl Explain for NotebookError {
                 NotebookError::UnknownParameter { .. } => {
                     "Use a name the parameters cell sets, or add it there with a default value."
                 }
+                NotebookError::OneMachineOnly(_) => {
+                    "Choose 1 machine for a notebook (it may use all of that machine's GPUs), or export it as a script (jupyter nbconvert --to script) for distributed training."
+                }
                 NotebookError::LockWithoutExecutor => {
                     "Add them to the project (uv add papermill ipykernel), then choose the notebook again."
-                }
-                NotebookError::NotOnSageMaker => {
-                    "Choose \"One machine (EC2)\" for the notebook, or export it as a script (jupyter nbconvert --to script) for SageMaker."
                 }
             }
             .to_string(),

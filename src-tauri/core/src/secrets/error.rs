@@ -36,11 +36,6 @@ pub enum SecretError {
     #[error("{count} secrets are chosen; a run takes at most {MAX_PER_RUN}")]
     TooMany { count: usize },
 
-    #[error(
-        "secrets reach EC2 runs only: a SageMaker training job cannot be given {names} safely yet"
-    )]
-    NotForSageMaker { names: String },
-
     #[error("the OS keychain is not available: {0}")]
     KeychainUnavailable(String),
 
@@ -67,7 +62,6 @@ impl Explain for SecretError {
             SecretError::NotFound { .. } => "secret_not_found",
             SecretError::Duplicate { .. } => "secret_duplicate",
             SecretError::TooMany { .. } => "secret_too_many",
-            SecretError::NotForSageMaker { .. } => "secret_not_for_sagemaker",
             SecretError::KeychainUnavailable(_) => "keychain_unavailable",
             SecretError::KeychainLocked(_) => "keychain_locked",
             SecretError::KeychainCorrupt { .. } => "keychain_entry_corrupt",
@@ -86,7 +80,6 @@ impl Explain for SecretError {
             SecretError::NotFound { known, .. } => format!("This account's secrets are: {}. Add the missing one on the Accounts page (Secrets), or with `easytdv secrets set`.", known.join(", ")),
             SecretError::Duplicate { .. } => "Choose each secret once.".to_string(),
             SecretError::TooMany { .. } => "Choose only the secrets train.py reads.".to_string(),
-            SecretError::NotForSageMaker { .. } => "Choose \"One machine (EC2)\" for a run that needs secrets, or leave the secrets out.".to_string(),
             SecretError::KeychainUnavailable(_) => "easyTDV keeps secrets only in the OS keychain (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows). Start or install it, then try again.".to_string(),
             SecretError::KeychainLocked(_) => "Unlock the keychain (your login keyring) and try again.".to_string(),
             SecretError::KeychainCorrupt { .. } => "Add the account's secrets again on the Accounts page.".to_string(),

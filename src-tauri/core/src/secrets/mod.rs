@@ -6,7 +6,9 @@
 //! AWS-managed key `aws/ssm`, readable only by that run's instance role,
 //! put before the machine starts and deleted (and checked gone) by the
 //! clean-up. The machine reads them when the training starts and hands
-//! them to train.py's environment only (`templates/instance/train.sh`).
+//! them to train.py's environment only (EC2: `templates/instance/train.sh`;
+//! SageMaker: the job's execution role, read by the launcher,
+//! `templates/sagemaker/easytdv_secrets.py`, before it becomes the script).
 //!
 //! A value never appears in an SSM command, a log, the history, the data
 //! folder or an IPC response: [`RunSecret`] holds it as [`Sensitive`] (no
@@ -22,7 +24,6 @@ pub use names::{validate_name, MAX_NAME_CHARS};
 pub use vault::{check_value, Vault};
 
 use crate::accounts::Accounts;
-use crate::pipeline::Engine;
 use crate::secret::Sensitive;
 
 /// The longest value taken: Parameter Store's standard tier keeps 4,096
@@ -94,17 +95,9 @@ impl RunSecrets {
     }
 }
 
-/// The names a run asks for: each a valid name, each once, not too many,
-/// and an EC2 run (a SageMaker job has no safe way to receive them yet).
-pub fn check_request_names(names: &[String], engine: Engine) -> Result<(), SecretError> {
-    if names.is_empty() {
-        return Ok(());
-    }
-    if engine.is_sagemaker() {
-        return Err(SecretError::NotForSageMaker {
-            names: names.join(", "),
-        });
-    }
+/// The names a run asks for: each a valid name, each once, not too many
+/// (both engines take them).
+pub fn check_request_names(names: &[String]) -> Result<(), SecretError> {
     if names.len() > MAX_PER_RUN {
         return Err(SecretError::TooMany { count: names.len() });
     }
@@ -171,29 +164,19 @@ mod tests {
     }
 
     #[test]
-    fn a_request_names_each_secret_once_for_an_ec2_run() {
-        assert!(check_request_names(&[], Engine::Ec2).is_ok());
-        assert!(check_request_names(&names(&["A", "B"]), Engine::Ec2).is_ok());
-        let code = |list: &[&str], engine| {
-            check_request_names(&names(list), engine)
-                .unwrap_err()
-                .code()
-        };
-        assert_eq!(code(&["A", "A"], Engine::Ec2), "secret_duplicate");
-        assert_eq!(code(&["A-B"], Engine::Ec2), "secret_bad_name");
-        assert_eq!(code(&[" A"], Engine::Ec2), "secret_bad_name");
-        assert_eq!(code(&["PATH"], Engine::Ec2), "secret_reserved_name");
+    fn a_request_names_each_secret_once() {
+        assert!(check_request_names(&[]).is_ok());
+        assert!(check_request_names(&names(&["A", "B"])).is_ok());
+        let code = |list: &[&str]| check_request_names(&names(list)).unwrap_err().code();
+        assert_eq!(code(&["A", "A"]), "secret_duplicate");
+        assert_eq!(code(&["A-B"]), "secret_bad_name");
+        assert_eq!(code(&[" A"]), "secret_bad_name");
+        assert_eq!(code(&["PATH"]), "secret_reserved_name");
         let many: Vec<String> = (0..=MAX_PER_RUN).map(|i| format!("S{i}")).collect();
         assert_eq!(
-            check_request_names(&many, Engine::Ec2).unwrap_err().code(),
+            check_request_names(&many).unwrap_err().code(),
             "secret_too_many"
         );
-        let sm = Engine::SageMaker {
-            instance_count: 1,
-            spot: false,
-        };
-        assert_eq!(code(&["HF_TOKEN"], sm), "secret_not_for_sagemaker");
-        assert!(check_request_names(&[], sm).is_ok());
     }
 
     #[test]

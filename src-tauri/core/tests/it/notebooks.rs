@@ -199,3 +199,177 @@ async fn a_notebook_that_is_not_json_or_asks_for_an_unknown_parameter_creates_no
     assert!(h.ctx.s3().head_bucket().bucket(&b).send().await.is_err());
     assert!(h.state.latest().is_none(), "no run was opened");
 }
+
+/// On SageMaker (issue 21): the launcher hands the notebook to papermill
+/// (installed with the run's requirements, where the executor's pins were
+/// added), the parameters fill its cell, the cells' printed metrics are
+/// picked up from the job's log like a script's, the executed notebook is in
+/// the run's `outputs/` (as for EC2, so a download finds it to open), and a
+/// failing cell ends the job with its own traceback and names the cell.
+#[tokio::test]
+async fn a_notebook_runs_on_sagemaker_and_comes_back_executed() {
+    use easytdv_core::pipeline::{download_outputs, notebook, Engine};
+
+    let h = Harness::new().await;
+    let b = bucket("smnotebook");
+    let on_sagemaker = |params: &[&str]| TrainRequest {
+        instance_type: "ml.m5.large".into(),
+        engine: Engine::SageMaker {
+            instance_count: 1,
+            spot: false,
+        },
+        ..notebook_request(&b, params)
+    };
+    let mut train = h.train(on_sagemaker(&["-p", "epochs", "3"]));
+    let run_id = train.run_id().to_string();
+    let report = train
+        .run_from(Step::Prepare)
+        .await
+        .expect("the job completes");
+    let executed = format!("easytdv/runs/{run_id}/outputs/Train Model.executed.ipynb");
+    assert!(
+        report.output_keys.contains(&executed),
+        "{:?}",
+        report.output_keys
+    );
+    let losses: Vec<(Option<f64>, f64)> = h
+        .events
+        .metrics()
+        .iter()
+        .filter(|p| p.name == "loss")
+        .map(|p| (p.step, p.value))
+        .collect();
+    assert_eq!(
+        losses,
+        vec![(Some(1.0), 0.5), (Some(2.0), 0.25), (Some(3.0), 0.125)]
+    );
+    let lines = train_lines(&h);
+    assert!(
+        lines.iter().any(|l| l == "notebook beside the cwd: True"),
+        "{lines:?}"
+    );
+    let nb = cells(&get_text(&h.ctx, &b, &executed).await);
+    let injected = nb
+        .iter()
+        .find(|c| c.0.contains(&"injected-parameters".to_string()))
+        .expect("papermill injected the parameters");
+    assert!(injected.1.contains("epochs = 3"), "{}", injected.1);
+    assert!(
+        nb.iter()
+            .any(|c| c.2.contains("six") || c.1.contains("import six")),
+        "the requirements were installed"
+    );
+    assert!(nb.iter().all(|c| c.3.is_none()), "{nb:?}");
+    // Downloaded like an EC2 run's outputs: the run page finds it to open.
+    let dir = tempfile::tempdir().unwrap();
+    download_outputs(&h.ctx, train.resources(), dir.path(), &|_| {})
+        .await
+        .expect("download");
+    let script = fixture("notebook/Train Model.ipynb");
+    assert_eq!(
+        notebook::executed_in(dir.path(), &script),
+        Some(dir.path().join("Train Model.executed.ipynb"))
+    );
+
+    // A cell that fails: the job fails with the cell's traceback, the cell
+    // named, and the executed notebook (with the error) is in outputs/.
+    let h = Harness::new().await;
+    let mut retry = Train::resume(
+        h.ctx.clone(),
+        on_sagemaker(&["-p", "epochs", "1", "-p", "fail", "True"]),
+        train.resources().clone(),
+        Arc::new(h.events.clone()),
+        Arc::new(h.state.clone()),
+    )
+    .expect("resume");
+    let err = retry
+        .run_from(Step::Training)
+        .await
+        .expect_err("the cell raises");
+    assert_eq!(err.code(), "training_failed", "{err}");
+    assert!(err.is_training_failure());
+    let tail = err.detail().unwrap_or_default();
+    assert!(
+        tail.contains("RuntimeError: diverged after 1 epochs"),
+        "{tail}"
+    );
+    assert!(
+        tail.contains("The notebook stopped at cell 6 of 7 (In [")
+            && tail.contains("\"if fail:\"")
+            && tail.contains("is outputs/Train Model.executed.ipynb"),
+        "{tail}"
+    );
+    assert!(
+        !tail.contains("Found credentials"),
+        "no SDK chatter: {tail}"
+    );
+    let nb = cells(&get_text(&h.ctx, &b, &executed).await);
+    assert!(
+        nb.iter()
+            .any(|c| c.1.starts_with("if fail:") && c.3.as_deref() == Some("RuntimeError")),
+        "{nb:?}"
+    );
+    retry.delete_resources().await.expect("delete");
+}
+
+/// A SageMaker notebook run stopped while a cell runs: SageMaker's SIGTERM
+/// interrupts papermill, which saves what was executed, and the executed
+/// notebook still reaches the run's `outputs/`.
+#[tokio::test]
+async fn a_stopped_sagemaker_notebook_keeps_what_it_executed() {
+    use easytdv_core::pipeline::{self, Engine};
+
+    let h = Harness::new().await;
+    let b = bucket("smnbstop");
+    let dir = tempfile::tempdir().unwrap();
+    let nb = serde_json::json!({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [
+            {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": [],
+             "source": "print('started', flush=True)"},
+            {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": [],
+             "source": "import time\nfor _ in range(1200):\n    time.sleep(0.25)"},
+        ],
+    });
+    std::fs::write(dir.path().join("long.ipynb"), nb.to_string()).unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "").unwrap();
+    let mut train = h.train(TrainRequest {
+        script_path: dir.path().join("long.ipynb"),
+        requirements_path: dir.path().join("requirements.txt"),
+        instance_type: "ml.m5.large".into(),
+        engine: Engine::SageMaker {
+            instance_count: 1,
+            spot: false,
+        },
+        ..request("ok", &b)
+    });
+    let state = h.state.clone();
+    let ctx = h.ctx.clone();
+    let events = h.events.clone();
+    let stop = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the notebook never ran"
+            );
+            if h.events.lines().iter().any(|(_, l)| l.text == "started") {
+                let res = state.latest().expect("resources");
+                return pipeline::delete_resources(&ctx, &res, &events).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    };
+    let (result, deleted) = tokio::join!(train.run_from(Step::Prepare), stop);
+    deleted.expect("delete");
+    assert!(result.is_err(), "a stopped job does not succeed");
+    let run_id = train.run_id().to_string();
+    let executed = get_text(
+        &h.ctx,
+        &b,
+        &format!("easytdv/runs/{run_id}/outputs/long.executed.ipynb"),
+    )
+    .await;
+    let cells = cells(&executed);
+    assert!(cells[0].2.contains("started"), "{cells:?}");
+}

@@ -177,17 +177,19 @@ async fn a_secret_a_crash_left_is_found_by_the_leftovers_scan_and_deleted() {
     .unwrap();
 }
 
-/// Secrets are for the EC2 machine engine for now: a SageMaker run naming one
-/// is refused with what to do, before the history, the bucket or anything in
-/// the account exists, and the refusal never carries the value.
+/// On SageMaker (issue 21): the job's launcher reads the secret with the
+/// job's execution role and becomes the script with it; the job's
+/// description names the secret and its path, never its value; a parameter
+/// gone behind the app's back is told (`secrets_unreadable`, the script did
+/// not start); a retry puts the keychain's current value; the clean-up
+/// deletes it.
 #[tokio::test]
-async fn a_sagemaker_run_with_secrets_is_refused_before_anything_exists() {
-    use easytdv_core::pipeline::{Engine, Tracked};
-    use easytdv_core::runs::Runs;
+async fn a_sagemaker_job_gets_its_secrets_through_the_launcher() {
+    use easytdv_core::pipeline::Engine;
 
     let h = Harness::new().await;
-    let b = bucket("secretsagemaker");
-    let request = TrainRequest {
+    let b = bucket("secretsm");
+    let on_sagemaker = || TrainRequest {
         instance_type: "ml.m5.large".into(),
         engine: Engine::SageMaker {
             instance_count: 1,
@@ -195,21 +197,74 @@ async fn a_sagemaker_run_with_secrets_is_refused_before_anything_exists() {
         },
         ..with_secret(&b)
     };
-    let history = Arc::new(History::in_memory().unwrap());
-    let runs = Runs::new(history.clone());
-    let progress = Tracked::new(Arc::new(h.events.clone()));
-    let Err(err) = runs.open_with_secrets(h.ctx.clone(), "acc", request, one(VALUE), progress)
-    else {
-        panic!("a SageMaker run with secrets was opened");
-    };
-    assert_eq!(err.code(), "secret_not_for_sagemaker", "{err}");
-    let told = format!("{err} {}", err.hint().unwrap_or_default());
-    assert!(told.contains("EC2") && told.contains("HF_TOKEN"), "{told}");
-    assert!(told.contains("One machine (EC2)"), "{told}");
-    assert!(!told.contains(VALUE), "the refusal repeats the value");
+    let mut train = h.train(on_sagemaker()).with_secrets(one(VALUE)).unwrap();
+    train
+        .run_from(Step::Prepare)
+        .await
+        .expect("the job completes");
+    let run_id = train.run_id().to_string();
+    let lines = train_lines(&h);
+    let arrived = format!("HF_TOKEN sha256 {}", sha(VALUE));
+    assert!(lines.contains(&arrived), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "secret names visible: False"));
+    assert!(lines.iter().all(|l| !l.contains(VALUE)));
 
-    // Nothing exists: no run (so no parameter path), no event, no bucket.
-    assert!(history.list().unwrap().is_empty());
-    assert!(h.events.events().is_empty());
-    assert!(h.ctx.s3().head_bucket().bucket(&b).send().await.is_err());
+    // What anyone allowed sagemaker:Describe* sees: the names and the path.
+    let job = train.resources().training_job_name.clone().unwrap();
+    let described = h
+        .ctx
+        .sagemaker()
+        .describe_training_job()
+        .training_job_name(&job)
+        .send()
+        .await
+        .unwrap();
+    let env = described.environment().expect("the job's Environment");
+    assert_eq!(env["EASYTDV_SECRET_NAMES"], "HF_TOKEN");
+    assert_eq!(env["EASYTDV_SECRETS_PATH"], parameters::run_path(&run_id));
+    let hps = described.hyper_parameters().expect("hyperparameters");
+    assert_eq!(hps["sagemaker_program"], "\"easytdv_launch.py\"");
+    assert!(!format!("{described:?}").contains(VALUE));
+
+    // Gone behind the app's back: the job says so, the script never starts.
+    let parameter = parameters::parameter_name(&run_id, "HF_TOKEN");
+    h.ctx
+        .ssm()
+        .delete_parameters()
+        .names(&parameter)
+        .send()
+        .await
+        .unwrap();
+    let err = train.run_from(Step::Training).await.unwrap_err();
+    assert_eq!(err.code(), "secrets_unreadable", "{err}");
+    let detail = err.detail().unwrap_or_default();
+    assert!(
+        detail.contains("could not read the run's secrets (HF_TOKEN)"),
+        "{detail}"
+    );
+
+    // A retry (the value fixed in the keychain meanwhile) puts it again.
+    let events = EventLog::default();
+    let mut retry = Train::resume(
+        h.ctx.clone(),
+        on_sagemaker(),
+        train.resources().clone(),
+        Arc::new(events.clone()),
+        Arc::new(MemoryState::default()),
+    )
+    .unwrap()
+    .with_secrets(one("second-value"))
+    .unwrap();
+    retry.run_from(Step::Training).await.expect("retry");
+    let second = format!("HF_TOKEN sha256 {}", sha("second-value"));
+    assert!(
+        events.lines().iter().any(|(_, l)| l.text == second),
+        "the retried job got the keychain's current value"
+    );
+    let deleted = retry.delete_resources().await.unwrap();
+    assert_eq!(deleted.deleted_secrets, 1);
+    assert!(parameters::list_run(&h.ctx, &run_id)
+        .await
+        .unwrap()
+        .is_empty());
 }

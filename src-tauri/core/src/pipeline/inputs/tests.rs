@@ -228,7 +228,7 @@ fn a_notebook_run_keeps_its_name_its_parameters_and_installs_its_executor() {
             b"numpy==2.1.0".to_vec()
         )
     );
-    // An unknown parameter, an argument that is not a parameter, SageMaker: refused.
+    // An unknown parameter, an argument that is not a parameter: refused.
     let code = |r: TrainRequest| check_request(&r).unwrap_err().code();
     assert_eq!(
         code(notebook_request(
@@ -254,7 +254,22 @@ fn a_notebook_run_keeps_its_name_its_parameters_and_installs_its_executor() {
         },
         ..notebook_request(dir.path(), "Train Model.ipynb", &[])
     };
-    assert_eq!(code(on_sagemaker), "notebook_not_on_sagemaker");
+    // SageMaker takes a notebook too (on one machine), its requirements with the executor.
+    let on_two = TrainRequest {
+        engine: Engine::SageMaker {
+            instance_count: 2,
+            spot: false,
+        },
+        ..on_sagemaker.clone()
+    };
+    assert_eq!(code(on_two), "notebook_one_machine");
+    let checked = check_request(&on_sagemaker).expect("a notebook on SageMaker");
+    let requirements = String::from_utf8(checked.requirements).unwrap();
+    assert!(
+        requirements.contains(crate::pipeline::notebook::PAPERMILL)
+            && requirements.contains(crate::pipeline::notebook::IPYKERNEL),
+        "{requirements}"
+    );
 }
 
 #[test]
@@ -277,7 +292,7 @@ fn a_uv_lock_lists_the_packages_it_pins_but_not_the_project_itself() {
 }
 
 #[test]
-fn a_uv_lock_is_refused_for_sagemaker_before_anything_is_made() {
+fn a_uv_lock_is_taken_by_both_engines() {
     let request = |engine: Engine| TrainRequest {
         script_path: "/p/train.py".into(),
         requirements_path: "/p/uv.lock".into(),
@@ -294,12 +309,10 @@ fn a_uv_lock_is_refused_for_sagemaker_before_anything_is_made() {
         engine,
         ..Default::default()
     };
-    let err = check_fields(&request(Engine::SageMaker {
+    assert!(check_fields(&request(Engine::SageMaker {
         instance_count: 1,
         spot: false,
     }))
-    .expect_err("refused");
-    assert_eq!(err.code(), "uv_lock_on_sagemaker");
-    assert!(err.hint().unwrap_or_default().contains("requirements.txt"));
+    .is_ok());
     assert!(check_fields(&request(Engine::Ec2)).is_ok());
 }

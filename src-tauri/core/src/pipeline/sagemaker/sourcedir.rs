@@ -9,8 +9,15 @@
 
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::train::Train;
-use crate::pipeline::{assets, run_args};
+use crate::pipeline::{assets, notebook, run_args};
 use crate::project::ProjectError;
+
+/// What reads the run's secrets for the launcher (beside it).
+pub const SECRETS_READER: &str = "easytdv_secrets.py";
+/// What executes a notebook for the launcher (beside it).
+pub const NOTEBOOK_RUNNER: &str = "easytdv_notebook.py";
+/// What installs the project's uv.lock for the launcher (beside it).
+pub const LOCK_INSTALLER: &str = "easytdv_uv.py";
 
 /// The most a SageMaker job's code may weigh: it is sent whole each run
 /// (and built in memory).
@@ -62,7 +69,14 @@ impl Train {
                 if f.executable { 0o755 } else { 0o644 },
             ));
         }
-        files.push(("requirements.txt".into(), self.requirements.clone(), 0o644));
+        // The container installs requirements.txt; a uv.lock is the
+        // launcher's to install (the lock itself is one of the project's files).
+        let requirements = if self.installs_lock() {
+            b"# easyTDV: this run installs the project's uv.lock (easytdv_uv.py)\n".to_vec()
+        } else {
+            self.requirements.clone()
+        };
+        files.push(("requirements.txt".into(), requirements, 0o644));
         for (name, body) in self.launcher_files()? {
             files.push((name.to_string(), body, 0o644));
         }
@@ -87,6 +101,22 @@ impl Train {
         !self.request.args.is_empty()
             || self.entry_in_project().contains('/')
             || self.request.data.is_some()
+            // The launcher reads the run's secrets before it becomes the script.
+            || !self.request.secrets.is_empty()
+            // A notebook runs through papermill (easytdv_notebook.py).
+            || self.runs_notebook()
+            // The launcher installs the project's uv.lock (easytdv_uv.py).
+            || self.installs_lock()
+    }
+
+    /// Whether the run's requirements are the project's `uv.lock`.
+    pub(super) fn installs_lock(&self) -> bool {
+        crate::project::requirements::is_lock(&self.request.requirements_path)
+    }
+
+    /// Whether the entry point is a notebook.
+    pub(super) fn runs_notebook(&self) -> bool {
+        notebook::is_notebook(std::path::Path::new(&self.entry_in_project()))
     }
 
     /// The launcher, its data part and the arguments' file (the variables
@@ -112,6 +142,21 @@ impl Train {
         ];
         if let Some(body) = self.data_folder_files()? {
             files.push((super::data::FOLDER_FILE, body));
+        }
+        if !self.request.secrets.is_empty() {
+            files.push((
+                SECRETS_READER,
+                assets::SAGEMAKER_SECRETS.as_bytes().to_vec(),
+            ));
+        }
+        if self.runs_notebook() {
+            files.push((
+                NOTEBOOK_RUNNER,
+                assets::SAGEMAKER_NOTEBOOK.as_bytes().to_vec(),
+            ));
+        }
+        if self.installs_lock() {
+            files.push((LOCK_INSTALLER, assets::SAGEMAKER_UV.as_bytes().to_vec()));
         }
         Ok(files)
     }

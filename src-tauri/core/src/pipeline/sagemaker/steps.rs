@@ -63,7 +63,11 @@ impl Train {
         );
         self.skip(
             Step::Requirements,
-            "SageMaker's container installs requirements.txt on each machine",
+            if self.installs_lock() {
+                "Each machine installs exactly what uv.lock says before train.py starts"
+            } else {
+                "SageMaker's container installs requirements.txt on each machine"
+            },
         );
         let view = self.run_job(machines, spot).await?;
         let timer = self.timer(Step::Outputs, "Listing the outputs");
@@ -252,6 +256,11 @@ impl Train {
         self.resources.billable_seconds = None;
         self.resources.training_seconds = None;
         self.save()?;
+        // Put before the first job, and again by a retried run (which reads
+        // the keychain's current values), as on EC2.
+        if !self.secrets_sent {
+            self.send_secrets(&|m| timer.update(m)).await?;
+        }
         let runtime = (self.safety_hours() * 3600.0).ceil() as i32;
         let gpus_per_machine = self.gpus_per_machine().await;
         let spec = JobSpec {
@@ -271,6 +280,10 @@ impl Train {
             entry: self.sagemaker_entry(),
             env: self.request.env.clone(),
             data: self.job_data()?,
+            secrets: self.secret_exports(),
+            notebook: self.runs_notebook(),
+            bucket_owner: self.resources.account_id.clone().unwrap_or_default(),
+            lock: self.installs_lock(),
         };
         job::create(&self.ctx, &spec, &|s: &str| timer.update(s.to_string())).await?;
         timer.update(format!(
@@ -296,10 +309,15 @@ impl Train {
             .failure
             .clone()
             .unwrap_or_else(|| format!("it ended {} ({})", view.status, view.secondary));
+        let tail = self.summary.error_tail.join("\n");
+        if secrets_unreadable(&tail) {
+            // The launcher stopped before the script (exit 81), as on EC2.
+            return Err(PipelineError::SecretsUnreadable { tail });
+        }
         Err(PipelineError::TrainingJobFailed {
             job: name,
             reason: one_line(&reason),
-            tail: self.summary.error_tail.join("\n"),
+            tail,
         })
     }
 
@@ -452,6 +470,13 @@ impl Follow {
             .map(|l| format!("[{host}] {l}"))
             .collect()
     }
+}
+
+/// The launcher's refusal (`easytdv_secrets.py`): the run's secrets could
+/// not be read, the script did not start.
+fn secrets_unreadable(tail: &str) -> bool {
+    tail.lines()
+        .any(|l| l.contains("easytdv: could not read the run's secrets ("))
 }
 
 /// SageMaker's failure reason on one line, at most 600 characters.

@@ -47,9 +47,10 @@ impl Train {
         Ok(())
     }
 
-    /// The training command's exports for the secrets: where they are and
-    /// their names (train.sh reads the values on the machine).
-    pub(super) fn secret_exports(&self) -> Vec<(&'static str, String)> {
+    /// The training command's exports for the secrets (a SageMaker job's
+    /// Environment): where they are and their names (train.sh, or the
+    /// SageMaker launcher, reads the values on the machine).
+    pub(in crate::pipeline) fn secret_exports(&self) -> Vec<(&'static str, String)> {
         if self.request.secrets.is_empty() {
             return Vec::new();
         }
