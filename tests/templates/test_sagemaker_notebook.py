@@ -28,7 +28,9 @@ def test_the_executed_notebook_is_named_as_on_ec2():
     assert nb.executed_name("nbs/train.IPYNB") == "train.executed.ipynb"
 
 
-def test_the_launcher_becomes_the_runner_for_a_notebook_only():
+def test_the_launcher_becomes_the_runner_for_a_notebook_only(monkeypatch):
+    # The launcher imports its parts from beside it, as in sourcedir.tar.gz.
+    monkeypatch.syspath_prepend(str(LAUNCHER.parent))
     launch = load(LAUNCHER, "easytdv_launch")
     assert launch.command("/opt/ml/code", "nbs/Train.ipynb", ["-p", "epochs", "3"]) == [
         sys.executable,
