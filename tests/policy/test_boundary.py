@@ -280,3 +280,27 @@ def test_a_sagemaker_jobs_data_outside_easytdv_is_beyond_the_boundary():
                                  boundary=boundary)  # fmt: skip
         assert got == verdict, prefix
         assert bool(pattern.fullmatch(prefix)) == (verdict == "Allow"), prefix
+
+
+def test_a_sagemaker_job_with_a_data_folder_reads_its_blobs_by_name_but_never_lists_them():
+    """A data folder's channel is a SageMaker manifest of blobs: the job's role
+    reads each by its SHA-256, as an EC2 machine does, but a listing of
+    easytdv/blobs/ would show every project and dataset sent to the bucket."""
+    stack = policy_check.load_stack()
+    variables = policy_check.stack_variables(
+        {"RunId": RUN, "Bucket": "easytdv-b", "RunPrefix": f"easytdv/runs/{RUN}", "DataBucket": "easytdv-b",
+         "DataPrefix": "easytdv/blobs/"}, "eu-west-3", ACCOUNT)  # fmt: skip
+    role = [{"Statement": policy_check.role_statements(stack, "SageMakerRole", variables)}]
+    ctx = {"aws:PrincipalAccount": ACCOUNT, "s3:ResourceAccount": ACCOUNT}
+    blob = "arn:aws:s3:::easytdv-b/easytdv/blobs/" + "ab" * 32
+    assert evaluator.evaluate(role, "s3:GetObject", blob, ctx) == "Allow"
+    for prefix in ("easytdv/blobs/", "easytdv/blobs/ab", ""):
+        got = evaluator.evaluate(role, "s3:ListBucket", "arn:aws:s3:::easytdv-b", {**ctx, "s3:prefix": prefix})
+        assert got != "Allow", prefix
+    # An S3 location's own folder is still listed (SageMaker lists an S3Prefix channel).
+    variables["DataPrefix"] = "easytdv/datasets/points/"
+    role = [{"Statement": policy_check.role_statements(stack, "SageMakerRole", variables)}]
+    got = evaluator.evaluate(
+        role, "s3:ListBucket", "arn:aws:s3:::easytdv-b", {**ctx, "s3:prefix": "easytdv/datasets/points/"}
+    )
+    assert got == "Allow"

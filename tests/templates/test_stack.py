@@ -293,10 +293,11 @@ def test_sagemaker_role_is_scoped_to_the_run_its_logs_and_the_framework_images(t
             if action == "s3:ListBucket":
                 # The run's prefix, and the data's folder (issue 21) only.
                 prefix = "${DataPrefix}*" if statement["Sid"] == "ListRunDataOnly" else "${RunPrefix}/*"
-                assert statement["Condition"] == {
-                    "StringEquals": OWN_ACCOUNT,
-                    "StringLike": {"s3:prefix": {"Fn::Sub": prefix}},
-                }
+                want = {"StringEquals": OWN_ACCOUNT, "StringLike": {"s3:prefix": {"Fn::Sub": prefix}}}
+                if statement["Sid"] == "ListRunDataOnly":
+                    # A data folder's blobs are read by name, never listed.
+                    want["StringNotLike"] = {"s3:prefix": "easytdv/blobs/*"}
+                assert statement["Condition"] == want
             if action == "cloudwatch:PutMetricData":
                 assert statement["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
             if action == "kms:Decrypt":  # only through Parameter Store, only this run's secrets

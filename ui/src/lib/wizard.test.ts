@@ -324,6 +324,13 @@ describe('the run’s data', () => {
     expect(stepErrors(s.data, 'review')).not.toHaveProperty('data');
     s = update(s, at('s3://lake/easytdv/data*/'));
     expect(stepErrors(s.data, 'review')).toHaveProperty('data');
+    // Never easyTDV's own folders; a run's outputs may be the next run's data.
+    for (const own of ['s3://lake/easytdv/blobs/', 's3://lake/easytdv/cache/', 's3://lake/easytdv/runs/r1/']) {
+      s = update(s, at(own));
+      expect(stepErrors(s.data, 'review'), own).toHaveProperty('data');
+    }
+    s = update(s, at('s3://lake/easytdv/runs/r1/outputs/'));
+    expect(stepErrors(s.data, 'review')).not.toHaveProperty('data');
     // EC2 reads any location the keys may read.
     s = update(s, { ...at('s3://lake/datasets/points/'), engine: 'ec2' });
     expect(stepErrors(s.data, 'review')).not.toHaveProperty('data');

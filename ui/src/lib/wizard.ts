@@ -240,7 +240,7 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
         e.secrets = `A run takes at most ${MAX_SECRETS_PER_RUN} secrets: leave out the ones train.py does not read.`;
       if (data.engine === 'sageMaker' && data.dataMode === 's3' && data.dataUrl && !sageMakerReads(data.dataUrl))
         e.data =
-          'A SageMaker job reads an S3 location only under easytdv/ in a bucket of this account: copy the data under s3://<bucket>/easytdv/…, choose it as a folder on the Code step, or choose “One machine (EC2)”.';
+          'A SageMaker job reads an S3 location only under easytdv/ in a bucket of this account (not easyTDV’s own folders blobs/, cache/ or runs/ other than a run’s outputs): copy the data under s3://<bucket>/easytdv/…, choose it as a folder on the Code step, or choose “One machine (EC2)”.';
       break;
   }
   return e;
@@ -250,7 +250,13 @@ export function stepErrors(data: WizardData, step: WizardStep): FieldErrors {
  * boundary keeps run roles under easytdv/ of the account's buckets (the core's `data_source::sagemaker_may_read`). */
 export function sageMakerReads(url: string): boolean {
   const m = /^s3:\/\/[^/]+\/easytdv\/(.+)$/.exec(url);
-  return /^[A-Za-z0-9!_.'() /-]+$/.test(m?.[1] ?? '');
+  const rest = m?.[1] ?? '';
+  if (!/^[A-Za-z0-9!_.'() /-]+$/.test(rest)) return false;
+  // Never easyTDV's own folders (every project's files, environments, runs' inputs); a run's outputs may be data.
+  const [first, id, third] = rest.split('/');
+  if (first === 'blobs' || first === 'cache') return false;
+  if (first === 'runs') return Boolean(id) && third === 'outputs';
+  return true;
 }
 
 export function isStepValid(data: WizardData, step: WizardStep): boolean {

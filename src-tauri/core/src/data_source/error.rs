@@ -35,7 +35,7 @@ pub enum DataError {
         bucket_region: String,
         region: String,
     },
-    #[error("a SageMaker training job cannot read {url}: it reads an S3 location only under easytdv/ in a bucket of this account")]
+    #[error("a SageMaker training job cannot read {url}: it reads an S3 location only under easytdv/ in a bucket of this account, and not easyTDV's own folders (blobs, cache, runs other than a run's outputs)")]
     NotForSageMaker { url: String },
     #[error("could not reach S3 to read {url}: {message}")]
     Unreachable { url: String, message: String },

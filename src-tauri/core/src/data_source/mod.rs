@@ -172,7 +172,25 @@ pub fn sagemaker_may_read(location: &S3Location) -> bool {
                 && rest
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"!-_.'()/ ".contains(&b))
+                && !easytdvs_own(rest)
         })
+}
+
+/// easyTDV's own folders, which no job may read whole: every project's and
+/// dataset's files (`blobs/`), every saved environment (`cache/`), and the
+/// runs' inputs (`runs/`: their code, and data manifests whose presigned URLs
+/// reach past the boundary). A run's outputs (`runs/<id>/outputs/`) may be
+/// the next run's data.
+fn easytdvs_own(rest: &str) -> bool {
+    let first = rest.split('/').next().unwrap_or_default();
+    match first {
+        "blobs" | "cache" => true,
+        "runs" => {
+            let parts: Vec<&str> = rest.split('/').collect();
+            !(parts.len() >= 3 && !parts[1].is_empty() && parts[2] == "outputs")
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -158,6 +158,12 @@ fn sagemaker_reads_an_s3_location_only_under_easytdv_with_safe_characters() {
         "s3://my-data/easytdv/data?/",
         "s3://my-data/easytdv/${aws:username}/",
         "s3://my-data/easytdvx/points/",
+        // easyTDV's own folders: every project's files, environments, runs' inputs.
+        "s3://my-data/easytdv/blobs/",
+        "s3://my-data/easytdv/cache/",
+        "s3://my-data/easytdv/runs/",
+        "s3://my-data/easytdv/runs/20261201-120000-abcdef/",
+        "s3://my-data/easytdv/runs/20261201-120000-abcdef/scripts/",
     ] {
         let err = check(&s3(refused), sm).unwrap_err();
         assert_eq!(err.code(), "data_not_for_sagemaker", "{refused}");

@@ -209,6 +209,16 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Whether easyTDV, the machine, SageMaker or torchrun sets this name itself
+/// on some run (a secret, whatever its run's engine, may not replace it).
+pub(crate) fn set_by_the_run(name: &str) -> bool {
+    let any = Engine::SageMaker {
+        instance_count: 2,
+        spot: false,
+    };
+    reserved(name, &any).is_some()
+}
+
 /// Why a (valid) name cannot be set, if it cannot.
 fn reserved(name: &str, engine: &Engine) -> Option<&'static str> {
     let upper = name.to_ascii_uppercase();

@@ -42,7 +42,7 @@ pub fn validate_name(name: &str) -> Result<String, SecretError> {
         return bad("only letters A–Z, digits and _ are allowed");
     }
     let upper = name.to_ascii_uppercase();
-    if RESERVED.contains(&upper.as_str()) {
+    if RESERVED.contains(&upper.as_str()) || crate::pipeline::run_args::set_by_the_run(&upper) {
         return Err(SecretError::ReservedName {
             shown: name.to_string(),
         });
@@ -104,6 +104,12 @@ mod tests {
             "EASYTDV_BUCKET",
             "OUTPUT_DIR",
             "SM_MODEL_DIR",
+            // Set by SageMaker or torchrun on a job: a secret would break it.
+            "RANK",
+            "MASTER_ADDR",
+            "SAGEMAKER_PROGRAM",
+            "TRAINING_JOB_NAME",
+            "CURRENT_HOST",
         ] {
             let e = validate_name(name).unwrap_err();
             assert_eq!(e.code(), "secret_reserved_name", "{name}");

@@ -1,6 +1,8 @@
 //! Which files of a bucket a run in progress still needs: every blob its
 //! project manifest (`<run>/project.json`) and data manifest
-//! (`<run>/data.json`) name. "In progress" is the history's own rule
+//! (`<run>/data.json`) name; for a SageMaker run, whose project travels as
+//! `sourcedir.tar.gz`, the blobs its data channel's manifest
+//! (`<run>/data.manifest`) names. "In progress" is the history's own rule
 //! ([`crate::history::History::with_live_resources`]: the run's resources
 //! were not deleted yet, so it may still start a machine, retry or read
 //! them); whichever account or process (app or CLI) recorded it.
@@ -35,6 +37,24 @@ pub async fn needed_blobs(
             run_id: run.run_id.clone(),
             bucket: bucket.name().to_string(),
         };
+        if on_sagemaker(run) {
+            // Its project travels as sourcedir.tar.gz; a data folder's blobs
+            // are named by the channel's manifest.
+            let key = format!(
+                "{prefix}/{}",
+                crate::pipeline::sagemaker::DATA_CHANNEL_MANIFEST
+            );
+            match bucket.get(&key).await? {
+                Some(body) => {
+                    keep.extend(channel_blobs(&body).map_err(|e| unreadable(run, &key, e))?)
+                }
+                None if run.outcome == Outcome::Running && sends_a_folder(run) => {
+                    return Err(sending())
+                }
+                None => {}
+            }
+            continue;
+        }
         let project_key = format!("{prefix}/{MANIFEST_NAME}");
         match bucket.get(&project_key).await? {
             Some(body) => {
@@ -65,6 +85,24 @@ pub async fn needed_blobs(
     Ok(keep)
 }
 
+fn on_sagemaker(run: &RunRecord) -> bool {
+    run.request
+        .as_ref()
+        .is_some_and(|r| r.engine.is_sagemaker())
+}
+
+/// The blob keys a SageMaker channel manifest names: `[{"prefix": …}, "<sha256>", …]`.
+fn channel_blobs(body: &[u8]) -> Result<Vec<String>, String> {
+    let items: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let names = items.iter().skip(1).map(|v| {
+        v.as_str()
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(blob_key)
+            .ok_or_else(|| format!("{v} is not a blob's name"))
+    });
+    names.collect()
+}
+
 fn sends_a_folder(run: &RunRecord) -> bool {
     matches!(
         run.request.as_ref().and_then(|r| r.data.as_ref()),
@@ -77,5 +115,22 @@ fn unreadable(run: &RunRecord, key: &str, e: impl std::fmt::Display) -> StoredEr
         run_id: run.run_id.clone(),
         key: key.to_string(),
         reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::channel_blobs;
+
+    #[test]
+    fn a_channel_manifest_names_its_blobs() {
+        let sha = "ab".repeat(32);
+        let body = format!(r#"[{{"prefix": "s3://b/easytdv/blobs/"}}, "{sha}"]"#);
+        assert_eq!(
+            channel_blobs(body.as_bytes()).unwrap(),
+            [format!("easytdv/blobs/{sha}")]
+        );
+        assert!(channel_blobs(br#"[{"prefix": "s3://b/x/"}, "../other"]"#).is_err());
+        assert!(channel_blobs(b"not json").is_err());
     }
 }

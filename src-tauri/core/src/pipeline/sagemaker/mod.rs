@@ -16,7 +16,10 @@ mod role_wait;
 mod sourcedir;
 mod steps;
 
-pub use data::{CHANNEL as DATA_CHANNEL, CHANNEL_DIR as DATA_CHANNEL_DIR};
+pub use data::{
+    CHANNEL as DATA_CHANNEL, CHANNEL_DIR as DATA_CHANNEL_DIR,
+    MANIFEST_NAME as DATA_CHANNEL_MANIFEST,
+};
 pub use image::{image_account, offered_in, training_image};
 pub use job::as_machine_state as job_as_machine_state;
 pub(crate) use job::describe as describe_job;
