@@ -187,7 +187,7 @@ test('data on SageMaker: a folder launches; an S3 location outside easytdv/ cann
   await next(page, 'Review and launch');
   await page.getByRole('button', { name: 'Launch training' }).click();
   await expect(page.getByTestId('review-data-error')).toHaveText(
-    'A SageMaker job reads an S3 location only under easytdv/ in a bucket of this account: copy the data under s3://<bucket>/easytdv/…, choose it as a folder on the Code step, or choose “One machine (EC2)”.',
+    'A SageMaker job reads an S3 location only under easytdv/ in a bucket of this account (not easyTDV’s own folders blobs/, cache/ or runs/ other than a run’s outputs): copy the data under s3://<bucket>/easytdv/…, choose it as a folder on the Code step, or choose “One machine (EC2)”.',
   );
   await app.shot('64-data-sagemaker-s3-outside-easytdv');
   expect(await app.calls('start_run')).toEqual([]);
