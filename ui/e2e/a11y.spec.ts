@@ -1,7 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { KEYS_ACCOUNT, PROFILE_ACCOUNT, REGIONS, runEvents, runRecord, signedIn } from './data';
-import { expect, scenario, test } from './fixtures';
+import { expect, scenario, test, pickCode } from './fixtures';
 
 async function axe(page: Page, name: string) {
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
@@ -48,8 +48,7 @@ for (const scheme of ['light', 'dark'] as const) {
       await page.getByRole('link', { name: 'New run' }).click();
       await page.getByRole('button', { name: 'Next' }).click(); // show the errors too
       await axe(page, 'wizard code (errors)');
-      await page.getByRole('button', { name: 'Choose script…' }).click();
-      await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+      await pickCode(page);
       await page.getByRole('button', { name: 'Next' }).click();
       await expect(page.getByRole('radio', { name: /t3\.medium/ })).toBeChecked();
       await axe(page, 'wizard machine');

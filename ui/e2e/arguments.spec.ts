@@ -1,6 +1,6 @@
 import type { Page } from '@playwright/test';
 import { KEYS_ACCOUNT, PROJECT_NO_REQUIREMENTS, REQUEST, REQUIREMENTS, RUN_ID, SCRIPT, runEvents, runRecord, signedIn } from './data';
-import { expect, scenario, test } from './fixtures';
+import { expect, scenario, test, pickCode } from './fixtures';
 
 const ARGS_TEXT = `--epochs 3 --name "my run" --home '$HOME'`;
 const ENV_TEXT = 'WANDB_PROJECT=digits\nGREETING=hello world';
@@ -14,8 +14,7 @@ const CHECKED = {
 };
 
 async function toReview(page: Page) {
-  await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await pickCode(page);
   for (let i = 0; i < 3; i++) await page.getByRole('button', { name: 'Next' }).click();
   await expect(page.getByRole('heading', { name: 'Review and launch' })).toBeVisible();
 }

@@ -11,7 +11,7 @@ import {
   signedIn,
   SANDBOX_ACCOUNT,
 } from './data';
-import { expect, scenario, test } from './fixtures';
+import { expect, scenario, test, pickCode } from './fixtures';
 import type { AccountSetup, LogLine, PolicyDocument, RunSummary } from './wire';
 
 const POLICY = (sid: string, action: string) =>
@@ -115,8 +115,7 @@ test('wizard: a quota error says how many vCPUs the account may run, with the li
     }),
     '#/new',
   );
-  await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await pickCode(page);
   for (let i = 0; i < 3; i++) await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Launch training' }).click();
   const alert = page.getByRole('alert');
@@ -156,8 +155,7 @@ test('wizard: at most 48 hours, and machine types the automatic image does not s
     }),
     '#/new',
   );
-  await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   const row = page.locator('label.type').filter({ hasText: 'g4ad.xlarge' });
   await expect(row.getByTestId('type-warning')).toHaveText(new RegExp(`^⚠\\s?${warning.replace(/[.()]/g, '\\$&')}$`));

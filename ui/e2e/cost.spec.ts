@@ -14,7 +14,7 @@ import {
   signedIn,
   T3_MEDIUM_USD_PER_HOUR,
 } from './data';
-import { expect, scenario, test } from './fixtures';
+import { expect, scenario, test, pickCode } from './fixtures';
 import type { RunRecord } from './wire';
 
 async function axe(page: Page, name: string) {
@@ -23,8 +23,7 @@ async function axe(page: Page, name: string) {
 }
 
 async function toMachineStep(page: Page) {
-  await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   await expect(page.getByRole('radio', { name: /t3\.medium/ })).toBeChecked();
 }

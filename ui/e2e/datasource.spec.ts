@@ -11,7 +11,7 @@ import {
   REQUIREMENTS,
   DATA_FOLDER as POINTS,
 } from './data';
-import { expect, scenario, test } from './fixtures';
+import { expect, scenario, test, pickCode } from './fixtures';
 import type { DataReview } from './wire';
 
 const BAD_URL = 's3://My_Data/points';
@@ -55,7 +55,7 @@ test('data folder: chosen on the Code step, summed up, shown on Review, and the 
     }),
     '#/new',
   );
-  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await pickCode(page, { requirements: false });
   const card = page.getByRole('region', { name: 'Data (optional)' });
   await expect(card).toContainText('DATA_DIR');
   await app.shot('60-data-card-empty');
@@ -121,7 +121,7 @@ test('data in S3: a location typed wrong is refused with what to do, then typed 
     }),
     '#/new',
   );
-  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await pickCode(page, { requirements: false });
   const card = page.getByRole('region', { name: 'Data (optional)' });
   await card.getByRole('button', { name: 'Use data already in S3' }).click();
   const field = card.getByLabel('Where your data is in S3');
@@ -176,7 +176,7 @@ test('data on SageMaker: a folder launches; an S3 location outside easytdv/ cann
     }),
     '#/new',
   );
-  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await pickCode(page, { requirements: false });
   const card = page.getByRole('region', { name: 'Data (optional)' });
   await card.getByRole('button', { name: 'Use data already in S3' }).click();
   await card.getByLabel('Where your data is in S3').fill(GOOD_URL);
@@ -252,7 +252,7 @@ test('data in S3 in another region: the Review says the launch will refuse it an
     }),
     '#/new',
   );
-  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await pickCode(page, { requirements: false });
   const card = page.getByRole('region', { name: 'Data (optional)' });
   await card.getByRole('button', { name: 'Use data already in S3' }).click();
   await card.getByLabel('Where your data is in S3').fill(GOOD_URL);
@@ -282,7 +282,7 @@ test('data review: S3 could not be asked: said in plain words, the launch stays 
     }),
     '#/new',
   );
-  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await pickCode(page, { requirements: false });
   const card = page.getByRole('region', { name: 'Data (optional)' });
   await card.getByRole('button', { name: 'Use data already in S3' }).click();
   await card.getByLabel('Where your data is in S3').fill(GOOD_URL);

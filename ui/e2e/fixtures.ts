@@ -68,3 +68,21 @@ function makeHarness(page: Page): Harness {
     },
   };
 }
+
+/**
+ * Picks the mock's script (and, unless `requirements` is false, its requirements.txt) as a person would: each
+ * click once the page has stopped moving. Two things move the buttons after the page opens: the drop hint,
+ * shown once the window's drag-and-drop listener is in place (a late import), and the project's summary,
+ * which grows its card. A click sent while a button moves lands elsewhere and is lost (seen in CI).
+ */
+export async function pickCode(page: Page, { requirements = true }: { requirements?: boolean } = {}) {
+  const project = page.getByTestId('project');
+  await expect(page.getByText('You can also drag your script, or its folder, onto this window.')).toBeVisible();
+  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await expect(page.getByRole('button', { name: 'Change Training script' })).toBeVisible();
+  await expect(project.getByRole('status')).toHaveCount(0);
+  if (!requirements) return;
+  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await expect(page.getByRole('button', { name: 'Change Requirements' })).toBeVisible();
+  await expect(project.getByRole('status')).toHaveCount(0);
+}

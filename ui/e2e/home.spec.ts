@@ -1,5 +1,5 @@
 import { signedIn } from './data';
-import { expect, scenario, test } from './fixtures';
+import { expect, scenario, test, pickCode } from './fixtures';
 
 test('home shows the product, navigation and an empty Runs list that says what to do', async ({ page, app }) => {
   await app.open(scenario({ results: signedIn() }));
@@ -35,8 +35,7 @@ test('dist is served with the app CSP and runs under it', async ({ page, app }) 
 test('the smallest window (820 × 580) still fits every screen', async ({ page, app }) => {
   await page.setViewportSize({ width: 820, height: 580 });
   await app.open(scenario({ results: signedIn() }), '#/new');
-  await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   await expect(page.getByRole('radio', { name: /t3\.medium/ })).toBeChecked();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

@@ -1,5 +1,5 @@
 import { KEYS_ACCOUNT, PROJECT, REQUIREMENTS, SCRIPT, runEvents, signedIn } from './data';
-import { expect, scenario, test } from './fixtures';
+import { expect, scenario, test, pickCode } from './fixtures';
 import type { ProjectView } from './wire';
 
 /** /home/marie chosen as the project: the script stays, a large file inside triggers the warning. */
@@ -28,7 +28,7 @@ test('Code step: the script’s folder is the project, its requirements.txt is f
   await app.open(scenario({ results: signedIn({ project_summary: PROJECT }), streams: { start_run: runEvents() } }), '#/new');
   const card = page.getByTestId('project');
   await expect(card).toContainText('The folder of your script is your project');
-  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await pickCode(page, { requirements: false });
 
   await expect(page.getByTestId('project-headline')).toHaveText('5 files, 30.8 KB will be sent');
   await expect(card).toContainText('/home/marie/project');
@@ -57,7 +57,7 @@ test('Code step: another folder chosen is the project, with the warning for larg
     scenario({ results: signedIn({ project_summary: PROJECT, pick_project: HOME }), streams: { start_run: runEvents() } }),
     '#/new',
   );
-  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await pickCode(page, { requirements: false });
   await expect(page.getByTestId('project-headline')).toContainText('5 files');
   await page.getByRole('button', { name: 'Choose another folder…' }).click();
   expect((await app.calls('pick_project'))[0]?.args).toEqual({ script: SCRIPT.path });
@@ -88,7 +88,7 @@ test('Code step: a folder the backend refuses says why; a dropped folder is summ
     }),
     '#/new',
   );
-  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await pickCode(page, { requirements: false });
   await page.getByRole('button', { name: 'Choose another folder…' }).click();
   await expect(page.getByTestId('project').getByRole('alert')).toContainText('the script must be in the project folder');
   await expect(page.getByTestId('project').getByRole('alert')).toContainText('Choose the folder that holds your script');
@@ -121,7 +121,7 @@ test('Code step: a uv project’s lock is found and said to be installed exactly
     }),
     '#/new',
   );
-  await page.getByRole('button', { name: 'Choose script…' }).click();
+  await pickCode(page, { requirements: false });
   const reqs = page.getByTestId('file-requirements');
   await expect(reqs).toContainText('uv.lock');
   await expect(reqs).toContainText('1 package will be installed exactly as your uv.lock pins them (uv sync --frozen)');

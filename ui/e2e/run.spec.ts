@@ -21,11 +21,10 @@ import {
   signedIn,
   stoppedEvent,
 } from './data';
-import { expect, scenario, test } from './fixtures';
+import { expect, scenario, test, pickCode } from './fixtures';
 
 async function launch(page: Page) {
-  await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await pickCode(page);
   for (let i = 0; i < 3; i++) await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Launch training' }).click();
   await expect(page).toHaveURL(new RegExp(`#/runs/${RUN_ID}$`));

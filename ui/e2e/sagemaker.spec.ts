@@ -16,14 +16,13 @@ import {
   runRecord,
   signedIn,
 } from './data';
-import { expect, scenario, test } from './fixtures';
+import { expect, scenario, test, pickCode } from './fixtures';
 import type { Leftover, LogLine, RunRecord } from './wire';
 
 const JOB = `easytdv-${RUN_ID}`;
 
 async function toMachineStep(page: Page) {
-  await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
 }

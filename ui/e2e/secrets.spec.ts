@@ -1,13 +1,12 @@
 import type { Page } from '@playwright/test';
 import { KEYS_ACCOUNT, REQUIREMENTS, RUN_ID, SCRIPT, runEvents, signedIn } from './data';
-import { expect, scenario, test } from './fixtures';
+import { expect, scenario, test, pickCode } from './fixtures';
 
 // A value typed once on the Accounts page: it goes to set_secret and nowhere else.
 const VALUE = 'hf_Sup3rS3cretValue_do_not_show';
 
 async function toReview(page: Page) {
-  await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await pickCode(page);
   for (const heading of ['Machine', 'Storage', 'Review and launch']) {
     await page.getByRole('button', { name: 'Next' }).click();
     await expect(page.getByRole('heading', { name: heading, exact: true })).toBeVisible();
@@ -96,8 +95,7 @@ test('secrets: delete one on Accounts; a run without secrets sends none', async 
 
 test('secrets: a SageMaker run takes them too, for its training job only', async ({ page, app }) => {
   await app.open(scenario({ results: signedIn({ list_secrets: ['HF_TOKEN'] }), streams: { start_run: runEvents() } }), '#/new');
-  await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
   await page.getByRole('radio', { name: 'Managed training (SageMaker)' }).check();

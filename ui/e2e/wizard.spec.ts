@@ -1,4 +1,3 @@
-import type { Page } from '@playwright/test';
 import {
   ACCOUNT_REGIONS,
   AMI,
@@ -12,12 +11,7 @@ import {
   KEYS_ACCOUNT,
   runEvents,
 } from './data';
-import { expect, scenario, test } from './fixtures';
-
-async function pickFiles(page: Page) {
-  await page.getByRole('button', { name: 'Choose script…' }).click();
-  await page.getByRole('button', { name: 'Choose requirements.txt…' }).click();
-}
+import { expect, scenario, test, pickCode } from './fixtures';
 
 test('complete the wizard with the defaults and launch', async ({ page, app }) => {
   await app.open(scenario({ results: signedIn(), streams: { start_run: runEvents() } }), '#/new');
@@ -27,7 +21,7 @@ test('complete the wizard with the defaults and launch', async ({ page, app }) =
   await expect(page.getByRole('button', { name: 'Code' })).toHaveAttribute('aria-current', 'step');
   await app.shot('20-wizard-code-empty');
 
-  await pickFiles(page);
+  await pickCode(page);
   await expect(page.getByTestId('file-script')).toContainText('train.py');
   await expect(page.getByTestId('file-script')).toContainText('4.2 KB');
   const reqs = page.getByTestId('file-requirements');
@@ -137,7 +131,7 @@ test('Code step: a file the backend rejects shows why; drag-and-drop checks the 
 
 test('Machine step: disk size and custom image errors', async ({ page, app }) => {
   await app.open(scenario({ results: signedIn() }), '#/new');
-  await pickFiles(page);
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   const disk = page.getByLabel('Disk size (GiB)');
   const next = page.getByRole('button', { name: 'Next' });
@@ -180,7 +174,7 @@ test('Machine step: disk size and custom image errors', async ({ page, app }) =>
 
 test('Machine step: choosing another account and region reloads the machine list', async ({ page, app }) => {
   await app.open(scenario({ results: signedIn({ list_accounts: [KEYS_ACCOUNT, PROFILE_ACCOUNT] }) }), '#/new');
-  await pickFiles(page);
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByLabel('Account').selectOption(PROFILE_ACCOUNT.id);
   await expect(page.getByLabel('Region')).toHaveValue('us-east-1');
@@ -193,7 +187,7 @@ test('Machine step: choosing another account and region reloads the machine list
 
 test('Storage step: each bucket name error, and an existing bucket', async ({ page, app }) => {
   await app.open(scenario({ results: signedIn() }), '#/new');
-  await pickFiles(page);
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
   const name = page.getByLabel('Bucket name');
@@ -242,7 +236,7 @@ test('Review: a launch error is shown with what to do, and nothing navigates awa
     }),
     '#/new',
   );
-  await pickFiles(page);
+  await pickCode(page);
   for (let i = 0; i < 3; i++) await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Launch training' }).click();
   await expect(page.getByRole('alert')).toContainText('The training could not start');
@@ -272,7 +266,7 @@ test('Machine step: in a long list the default machine is scrolled into view', a
     recommended: null,
   }));
   await app.open(scenario({ results: signedIn({ list_instance_types: [...many, ...INSTANCE_TYPES] }) }), '#/new');
-  await pickFiles(page);
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   const chosen = page.getByRole('radio', { name: /t3\.medium/ });
   await expect(chosen).toBeChecked();
@@ -282,7 +276,7 @@ test('Machine step: in a long list the default machine is scrolled into view', a
 
 test('Machine step: the regions offered are the ones enabled for the account, from AWS', async ({ page, app }) => {
   await app.open(scenario({ results: signedIn() }), '#/new');
-  await pickFiles(page);
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   const region = page.getByLabel('Region');
   await expect(region).toHaveValue(KEYS_ACCOUNT.region);
@@ -301,7 +295,7 @@ test('Machine step: when AWS cannot list the account regions, all regions are of
     }),
     '#/new',
   );
-  await pickFiles(page);
+  await pickCode(page);
   await page.getByRole('button', { name: 'Next' }).click();
   const region = page.getByLabel('Region');
   await expect(region).toHaveValue(KEYS_ACCOUNT.region);
