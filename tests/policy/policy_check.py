@@ -96,15 +96,25 @@ def load_stack(path: Path = STACK) -> dict:
 
 
 def _resolve(value, variables: dict[str, str]):
-    """Fn::Sub / Ref with known variables; anything unknown becomes `*`."""
+    """Fn::Sub / Ref / Fn::GetAtt with known variables (`Role.Arn` for a GetAtt);
+    anything unknown becomes `*`. `${!name}` in Fn::Sub is CloudFormation's
+    literal `${name}`: an IAM policy variable, kept for the evaluator."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and "Fn::Sub" in value:
         text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
-        return re.sub(r"\$\{([^}]+)\}", lambda m: variables.get(m.group(1), "*"), text)
+
+        def sub(m):
+            name = m.group(1)
+            return "${" + name[1:] + "}" if name.startswith("!") else variables.get(name, "*")
+
+        return re.sub(r"\$\{([^}]+)\}", sub, text)
     if isinstance(value, dict) and "Ref" in value:
         return variables.get(value["Ref"], "*")
-    return "*"  # Fn::GetAtt and the like: not known from the recording
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        att = value["Fn::GetAtt"]
+        return variables.get(".".join(att) if isinstance(att, list) else att, "*")
+    return "*"  # Fn::If and the like: not known from the recording
 
 
 def _resolve_condition(condition, variables):
