@@ -12,6 +12,14 @@ templates/stack.yaml:
     RUN_ID, AMI_ID, INSTANCE_TYPE, DISK_SIZE_GB, INSTANCE_PROFILE_ARN,
     SECURITY_GROUP_ID, MAX_RUNTIME_HOURS, BUCKET, RUN_PREFIX, BUCKET_OWNER
 
+The base's launcher (templates/base.yaml: one function for every run of a
+region, issue 22) has only INSTANCE_PROFILE_ARN, SECURITY_GROUP_ID and
+BUCKET_OWNER in its environment; the run comes in the event, each value
+checked as strictly as the per-run stack's parameters:
+
+    {"run": {"run_id", "ami_id", "instance_type", "disk_size_gb",
+             "max_runtime_hours", "bucket", "run_prefix"}, "launch": N, "subnets": [...]}
+
 (BUCKET_OWNER, the account id, is passed as ExpectedBucketOwner on every S3
 call to the run's bucket, as the core does.)
 
@@ -31,6 +39,7 @@ were several. Pure boto3; the client is created with boto3's defaults, so
 """
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -86,29 +95,69 @@ def _env(name):
     return value
 
 
-def _config():
-    cfg = {
-        name: _env(name)
-        for name in (
-            "RUN_ID",
-            "AMI_ID",
-            "INSTANCE_TYPE",
-            "DISK_SIZE_GB",
-            "INSTANCE_PROFILE_ARN",
-            "SECURITY_GROUP_ID",
-            "MAX_RUNTIME_HOURS",
-        )
-    }
+# What the base's launcher accepts of a run in its event (the per-run stack's
+# parameters have the same rules: templates/stack.yaml).
+_RUN_FIELDS = {
+    "run_id": re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}"),
+    "ami_id": re.compile(r"ami-[0-9a-f]{8,17}"),
+    "instance_type": re.compile(r"[a-z0-9-]+\.[a-z0-9-]+"),
+    "bucket": re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
+}
+
+
+def _number(name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise LaunchError(f"easytdv launcher: {name} is not a number: {value!r}")
     try:
-        cfg["DISK_SIZE_GB"] = int(float(cfg["DISK_SIZE_GB"]))
+        number = float(value)
     except ValueError:
-        raise LaunchError(f"easytdv launcher: DISK_SIZE_GB is not a number: {cfg['DISK_SIZE_GB']!r}") from None
-    try:
-        hours = float(cfg["MAX_RUNTIME_HOURS"])
-    except ValueError:
-        raise LaunchError(
-            f"easytdv launcher: MAX_RUNTIME_HOURS is not a number: {cfg['MAX_RUNTIME_HOURS']!r}"
-        ) from None
+        raise LaunchError(f"easytdv launcher: {name} is not a number: {value!r}") from None
+    if not low <= number <= high:
+        raise LaunchError(f"easytdv launcher: {name} must be between {low} and {high}, not {value!r}")
+    return number
+
+
+def _run_from_event(run):
+    """A run named in the base launcher's event: every field checked, nothing else taken."""
+    if not isinstance(run, dict):
+        raise LaunchError(f"easytdv launcher: bad run in the event: {run!r}")
+    cfg = {}
+    for field, pattern in _RUN_FIELDS.items():
+        value = run.get(field)
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise LaunchError(f"easytdv launcher: bad {field} in the event: {value!r}")
+        cfg[field.upper()] = value
+    prefix = run.get("run_prefix")
+    if prefix != f"easytdv/runs/{cfg['RUN_ID']}":
+        raise LaunchError(f"easytdv launcher: the run prefix must be easytdv/runs/{cfg['RUN_ID']}, not {prefix!r}")
+    cfg["RUN_PREFIX"] = prefix
+    cfg["DISK_SIZE_GB"] = run.get("disk_size_gb")
+    cfg["MAX_RUNTIME_HOURS"] = run.get("max_runtime_hours")
+    cfg["INSTANCE_PROFILE_ARN"] = _env("INSTANCE_PROFILE_ARN")
+    cfg["SECURITY_GROUP_ID"] = _env("SECURITY_GROUP_ID")
+    return cfg
+
+
+def _config(event=None):
+    if isinstance(event, dict) and "run" in event:
+        cfg = _run_from_event(event["run"])
+    else:
+        cfg = {
+            name: _env(name)
+            for name in (
+                "RUN_ID",
+                "AMI_ID",
+                "INSTANCE_TYPE",
+                "DISK_SIZE_GB",
+                "INSTANCE_PROFILE_ARN",
+                "SECURITY_GROUP_ID",
+                "MAX_RUNTIME_HOURS",
+            )
+        }
+        cfg["BUCKET"] = os.environ.get("BUCKET", "")
+        cfg["RUN_PREFIX"] = os.environ.get("RUN_PREFIX", "")
+    cfg["DISK_SIZE_GB"] = int(_number("DISK_SIZE_GB", cfg["DISK_SIZE_GB"], 8, 16384))
+    hours = _number("MAX_RUNTIME_HOURS", cfg["MAX_RUNTIME_HOURS"], 0.05, 48)
     cfg["MAX_RUNTIME_MINUTES"] = max(1, int(round(hours * 60)))
     return cfg
 
@@ -305,11 +354,11 @@ def _answer(instance, subnet, tried, reused):
 
 
 def handler(event, context):
-    cfg = _config()
+    cfg = _config(event)
     launch = launch_number(event)
     subnets = subnet_choices(event)
     ec2 = boto3.client("ec2")
-    bucket, prefix = os.environ.get("BUCKET", ""), os.environ.get("RUN_PREFIX", "")
+    bucket, prefix = cfg["BUCKET"], cfg["RUN_PREFIX"]
     s3, owner = None, None
     if bucket and prefix:
         owner = _env("BUCKET_OWNER")

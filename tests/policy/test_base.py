@@ -167,7 +167,7 @@ def instance() -> str:
 
 
 def test_the_launcher_starts_only_machines_tagged_for_a_run():
-    assert launcher("ec2:RunInstances", instance(), **{"aws:RequestTag/easytdv:run": RUN}) == "Allow"
+    assert launcher("ec2:RunInstances", instance(), **{"aws:RequestTag/easytdv:run-id": RUN}) == "Allow"
     assert launcher("ec2:RunInstances", instance()) != "Allow", "an untagged machine"
 
 

@@ -20,6 +20,8 @@ from tpl_helpers import (
     STACK,
 )
 
+BASE_TEMPLATE = STACK.parent / "base.yaml"
+
 
 # --------------------------------------------------------------------------
 # Launcher Lambda
@@ -452,3 +454,163 @@ def test_the_bucket_owner_is_required_with_a_bucket(launch, monkeypatch):
     with pytest.raises(launch.LaunchError, match="BUCKET_OWNER is not set"):
         launch.handler({"launch": 1, "subnets": SUBNETS}, None)
     assert ec2.run_calls == []
+
+
+# --------------------------------------------------------------------------
+# The base's launcher (templates/base.yaml): the run comes in the event
+# --------------------------------------------------------------------------
+BASE_PROFILE = "arn:aws:iam::123456789012:instance-profile/easytdv-base-eu-west-3"
+BASE_SG = "sg-0base0000000000000"
+
+
+def _base_env(monkeypatch):
+    """Only what templates/base.yaml puts in the function's environment."""
+    for key in LAMBDA_ENV:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("INSTANCE_PROFILE_ARN", BASE_PROFILE)
+    monkeypatch.setenv("SECURITY_GROUP_ID", BASE_SG)
+    monkeypatch.setenv("BUCKET_OWNER", "123456789012")
+
+
+def _base_run(**changes):
+    run = {
+        "run_id": RUN_ID,
+        "ami_id": "ami-0123456789abcdef0",
+        "instance_type": "g5.xlarge",
+        "disk_size_gb": 100,
+        "max_runtime_hours": 0.5,
+        "bucket": BUCKET,
+        "run_prefix": PREFIX,
+    }
+    run.update(changes)
+    return run
+
+
+def test_the_base_launcher_launches_the_run_its_event_names(launch, monkeypatch):
+    _base_env(monkeypatch)
+    ec2, s3 = FakeEc2([_ok()]), FakeS3(stopped=False)
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: {"ec2": ec2, "s3": s3}[service])
+    answer = launch.handler({"run": _base_run(), "launch": 2, "subnets": SUBNETS[:1]}, None)
+    assert answer["instance_id"] == "i-0abc1234def567890"
+    (request,) = ec2.run_calls
+    assert request["ImageId"] == "ami-0123456789abcdef0"
+    assert request["InstanceType"] == "g5.xlarge"
+    assert request["IamInstanceProfile"] == {"Arn": BASE_PROFILE}
+    assert request["SecurityGroupIds"] == [BASE_SG]
+    assert request["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == 100
+    assert request["ClientToken"] == f"easytdv-{RUN_ID}-2-0"
+    tags = {t["Key"]: t["Value"] for t in request["TagSpecifications"][0]["Tags"]}
+    assert tags["easytdv:run-id"] == RUN_ID and tags["easytdv:launch"] == "2"
+    # Half an hour: the machine powers itself off after 30 minutes.
+    assert "__MAX_RUNTIME_MINUTES__" not in request["UserData"] and "30" in request["UserData"]
+    # The stop marker is the event's run's, in its bucket, with the account as the owner.
+    assert s3.heads == [{"Bucket": BUCKET, "Key": f"{PREFIX}/stop", "ExpectedBucketOwner": "123456789012"}]
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"run_id": "../../etc"}, "bad run_id"),
+        ({"run_id": None}, "bad run_id"),
+        ({"ami_id": "ami-1; rm -rf /"}, "bad ami_id"),
+        ({"instance_type": "t3.large --x"}, "bad instance_type"),
+        ({"bucket": "Other_Bucket"}, "bad bucket"),
+        ({"run_prefix": "easytdv/runs/20261206-101600-d4e5f6"}, "the run prefix must be"),
+        ({"run_prefix": "easytdv/blobs"}, "the run prefix must be"),
+        ({"disk_size_gb": 4}, "DISK_SIZE_GB must be between"),
+        ({"disk_size_gb": True}, "DISK_SIZE_GB is not a number"),
+        ({"max_runtime_hours": 49}, "MAX_RUNTIME_HOURS must be between"),
+        ({"max_runtime_hours": "soon"}, "MAX_RUNTIME_HOURS is not a number"),
+    ],
+)
+def test_the_base_launcher_refuses_a_bad_run_and_launches_nothing(launch, monkeypatch, changes, words):
+    _base_env(monkeypatch)
+    ec2 = FakeEc2([_ok()])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: {"ec2": ec2, "s3": FakeS3(False)}[service])
+    with pytest.raises(launch.LaunchError, match=words):
+        launch.handler({"run": _base_run(**changes)}, None)
+    assert ec2.run_calls == []
+
+
+def test_the_base_launcher_without_a_run_in_its_event_launches_nothing(launch, monkeypatch):
+    _base_env(monkeypatch)
+    ec2 = FakeEc2([_ok()])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: {"ec2": ec2, "s3": FakeS3(False)}[service])
+    with pytest.raises(launch.LaunchError, match="RUN_ID is not set"):
+        launch.handler({"launch": 1}, None)
+    with pytest.raises(launch.LaunchError, match="bad run in the event"):
+        launch.handler({"run": "20261206-101500-a1b2c3"}, None)
+    assert ec2.run_calls == []
+
+
+def test_the_base_stack_and_its_launcher_work_in_moto(monkeypatch, tmp_path):
+    """templates/base.yaml created once; two runs launched by its one function, each tagged for its run."""
+    moto = pytest.importorskip("moto")
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key in LAMBDA_ENV:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(LAUNCH_PY, "launch.py")
+        archive.write(BOOTSTRAP, "bootstrap.sh")
+
+    with moto.mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="easytdv/base/launcher-1.zip", Body=zipped.getvalue())
+        ec2 = boto3.client("ec2")
+        vpc = next(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v["IsDefault"])
+        ami = next(i for i in ec2.describe_images(Owners=["amazon"])["Images"] if i.get("RootDeviceName"))
+        params = {
+            "Version": "1",
+            "VpcId": vpc,
+            "LambdaCodeBucket": BUCKET,
+            "LambdaCodeKey": "easytdv/base/launcher-1.zip",
+        }
+        cfn = boto3.client("cloudformation")
+        cfn.create_stack(
+            StackName="easytdv-base",
+            TemplateBody=BASE_TEMPLATE.read_text(),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        stack = cfn.describe_stacks(StackName="easytdv-base")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        assert outputs["Version"] == "1"
+        assert outputs["LaunchFunctionName"] == "easytdv-base-launch"
+        assert outputs["InstanceProfileArn"].endswith(":instance-profile/easytdv-base-us-east-1")
+        role = boto3.client("iam").get_role(RoleName="easytdv-base-us-east-1-instance")["Role"]
+        assert outputs["MachineRoleId"] == role["RoleId"]
+        assert outputs["SecurityGroupId"].startswith("sg-") and outputs["VpcId"] == vpc
+
+        variables = boto3.client("lambda").get_function_configuration(FunctionName="easytdv-base-launch")[
+            "Environment"
+        ]["Variables"]
+        assert set(variables) == {"INSTANCE_PROFILE_ARN", "SECURITY_GROUP_ID", "BUCKET_OWNER", "EASYTDV_BASE_VERSION"}
+        package = tmp_path / "package"
+        zipfile.ZipFile(io.BytesIO(zipped.getvalue())).extractall(package)
+        for key, value in variables.items():
+            monkeypatch.setenv(key, value)
+        spec = importlib.util.spec_from_file_location("easytdv_base_launch_in_moto", package / "launch.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        other = "20261206-101600-d4e5f6"
+        launched = {}
+        for run_id in (RUN_ID, other):
+            run = {"run_id": run_id, "ami_id": ami["ImageId"], "instance_type": "t3.large", "disk_size_gb": 30,
+                   "max_runtime_hours": 2, "bucket": BUCKET, "run_prefix": f"easytdv/runs/{run_id}"}  # fmt: skip
+            launched[run_id] = module.handler({"run": run}, None)["instance_id"]
+        assert len(set(launched.values())) == 2
+        for run_id, instance_id in launched.items():
+            instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+            assert instance["IamInstanceProfile"]["Arn"] == outputs["InstanceProfileArn"]
+            assert [g["GroupId"] for g in instance["SecurityGroups"]] == [outputs["SecurityGroupId"]]
+            assert {"Key": "easytdv:run-id", "Value": run_id} in instance["Tags"]
+
+        cfn.delete_stack(StackName="easytdv-base")
+        assert not [r for r in boto3.client("iam").list_roles()["Roles"] if r["RoleName"].startswith("easytdv-base")]
