@@ -72,8 +72,10 @@ def test_a_machine_reads_its_runs_inputs_and_writes_its_outputs_in_its_own_folde
 
 
 def test_a_machine_cannot_change_its_own_scripts_or_manifests():
-    for path in ("scripts/train.sh", "project.json", "data.json"):
+    for path in ("scripts/train.sh", "project.json", "data.json", "scripts/outputs/x"):
         assert machine(A, "s3:PutObject", own(A, RUN, path)) == "ImplicitDeny", path
+    # Its outputs are a run's: a folder that is no run id is not written.
+    assert machine(A, "s3:PutObject", obj(f"easytdv/m/{A}//outputs/x")) == "ImplicitDeny"
 
 
 @pytest.mark.parametrize(
@@ -131,13 +133,13 @@ def secret(run: str, name: str = "HF_TOKEN") -> str:
 
 
 def test_a_machine_reads_only_the_secrets_tagged_with_it():
-    assert machine(A, "ssm:GetParameters", secret(RUN), **{"ssm:resourceTag/easytdv-machine": A}) == "Allow"
-    assert machine(A, "ssm:GetParameters", secret(OTHER_RUN), **{"ssm:resourceTag/easytdv-machine": B}) != "Allow"
+    assert machine(A, "ssm:GetParameters", secret(RUN), **{"aws:ResourceTag/easytdv-machine": A}) == "Allow"
+    assert machine(A, "ssm:GetParameters", secret(OTHER_RUN), **{"aws:ResourceTag/easytdv-machine": B}) != "Allow"
     assert machine(A, "ssm:GetParameters", secret(OTHER_RUN)) != "Allow", "an untagged secret"
     other = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/db-password"
-    assert machine(A, "ssm:GetParameters", other, **{"ssm:resourceTag/easytdv-machine": A}) != "Allow"
+    assert machine(A, "ssm:GetParameters", other, **{"aws:ResourceTag/easytdv-machine": A}) != "Allow"
     for action in ("ssm:GetParameter", "ssm:GetParametersByPath", "ssm:AddTagsToResource", "ssm:PutParameter"):
-        assert machine(A, action, secret(RUN), **{"ssm:resourceTag/easytdv-machine": A}) != "Allow", action
+        assert machine(A, action, secret(RUN), **{"aws:ResourceTag/easytdv-machine": A}) != "Allow", action
 
 
 def test_secrets_are_decrypted_only_through_parameter_store():
@@ -166,9 +168,11 @@ def instance() -> str:
     return f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*"
 
 
-def test_the_launcher_starts_only_machines_tagged_for_a_run():
-    assert launcher("ec2:RunInstances", instance(), **{"aws:RequestTag/easytdv:run-id": RUN}) == "Allow"
-    assert launcher("ec2:RunInstances", instance()) != "Allow", "an untagged machine"
+def test_the_launcher_starts_only_machines_tagged_for_a_run_with_imdsv2():
+    tagged = {"aws:RequestTag/easytdv:run-id": RUN, "ec2:MetadataHttpTokens": "required"}
+    assert launcher("ec2:RunInstances", instance(), **tagged) == "Allow"
+    assert launcher("ec2:RunInstances", instance(), **{"ec2:MetadataHttpTokens": "required"}) != "Allow", "untagged"
+    assert launcher("ec2:RunInstances", instance(), **{**tagged, "ec2:MetadataHttpTokens": "optional"}) != "Allow"
 
 
 def test_the_launcher_uses_only_the_base_security_group_and_vpc():
@@ -179,6 +183,9 @@ def test_the_launcher_uses_only_the_base_security_group_and_vpc():
     assert launcher("ec2:RunInstances", subnet, **{"ec2:Vpc": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/{VPC}"}) == "Allow"
     other_vpc = f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-0other"
     assert launcher("ec2:RunInstances", subnet, **{"ec2:Vpc": other_vpc}) != "Allow"
+    eni = f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/eni-1"
+    assert launcher("ec2:RunInstances", eni, **{"ec2:Vpc": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/{VPC}"}) == "Allow"
+    assert launcher("ec2:RunInstances", eni, **{"ec2:Vpc": other_vpc}) != "Allow", "an interface of another VPC"
 
 
 def test_the_launcher_passes_only_the_machine_role_and_only_to_ec2():

@@ -561,7 +561,7 @@ def test_the_base_stack_and_its_launcher_work_in_moto(monkeypatch, tmp_path):
     with moto.mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
-        s3.put_object(Bucket=BUCKET, Key="easytdv/base/launcher-1.zip", Body=zipped.getvalue())
+        s3.put_object(Bucket=BUCKET, Key="easytdv/lambda/" + "0" * 64 + ".zip", Body=zipped.getvalue())
         ec2 = boto3.client("ec2")
         vpc = next(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v["IsDefault"])
         ami = next(i for i in ec2.describe_images(Owners=["amazon"])["Images"] if i.get("RootDeviceName"))
@@ -569,7 +569,7 @@ def test_the_base_stack_and_its_launcher_work_in_moto(monkeypatch, tmp_path):
             "Version": "1",
             "VpcId": vpc,
             "LambdaCodeBucket": BUCKET,
-            "LambdaCodeKey": "easytdv/base/launcher-1.zip",
+            "LambdaCodeKey": "easytdv/lambda/" + "0" * 64 + ".zip",
         }
         cfn = boto3.client("cloudformation")
         cfn.create_stack(
