@@ -26,13 +26,19 @@ pub(super) async fn suspicious_roles(admin: &AwsContext) -> Result<Vec<SetupStep
             if !role.role_name().starts_with("easytdv-") {
                 continue;
             }
-            // ListRoles leaves the boundary out: ask for the role itself.
-            let full = iam
-                .get_role()
-                .role_name(role.role_name())
-                .send()
-                .await
-                .map_err(|e| BootstrapError::from_sdk("iam:GetRole", &e))?;
+            // ListRoles leaves the boundary out: ask for the role itself. A
+            // role deleted since the listing (a run's clean-up) is gone, not
+            // suspicious.
+            let full = match iam.get_role().role_name(role.role_name()).send().await {
+                Ok(full) => full,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_no_such_entity_exception()) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(BootstrapError::from_sdk("iam:GetRole", &e)),
+            };
             let Some(r) = full.role() else { continue };
             let bounded = r
                 .permissions_boundary()

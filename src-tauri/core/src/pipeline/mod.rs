@@ -14,6 +14,7 @@
 
 mod account;
 mod assets;
+pub mod base;
 mod bucket_setup;
 mod delete;
 mod download;

@@ -63,16 +63,26 @@ pub async fn status(
         .await
     {
         Ok(out) => Ok(out.stacks().first().and_then(|s| s.stack_status().cloned())),
-        Err(e)
-            if e.as_service_error()
-                .and_then(|s| aws_smithy_types::error::metadata::ProvideErrorMetadata::message(s))
-                .is_some_and(|m| m.contains("does not exist")) =>
-        {
-            Ok(None)
-        }
+        Err(e) if is_missing(&e) => Ok(None),
         Err(e) => Err(aws_error("read the stack's status", e)),
     }
     .map(|s| s.filter(|s| *s != StackStatus::DeleteComplete))
+}
+
+/// The message of an AWS service error, if it has one.
+pub(super) fn message_of<E, R>(e: &aws_sdk_cloudformation::error::SdkError<E, R>) -> Option<&str>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    e.as_service_error().and_then(|s| s.message())
+}
+
+/// CloudFormation's answer for a stack that does not exist.
+pub(super) fn is_missing<E, R>(e: &aws_sdk_cloudformation::error::SdkError<E, R>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    message_of(e).is_some_and(|m| m.contains("does not exist"))
 }
 
 /// The stack's outputs, by key.

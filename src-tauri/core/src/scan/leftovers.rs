@@ -11,7 +11,7 @@ use super::{region_view, APP_TAG, RUN_TAG};
 use crate::aws::AwsContext;
 use crate::explain::Explain;
 use crate::history::{Cleanup, RunRecord};
-use crate::pipeline::{self, aws_error, PipelineError};
+use crate::pipeline::{self, aws_error, base, PipelineError};
 use crate::prices::{Prices, Service, HOURS_PER_MONTH};
 
 /// What kind of thing was left behind.
@@ -209,7 +209,8 @@ pub async fn region_leftovers(
     }
     for (name, status) in &view.stacks {
         let run = name.trim_start_matches("easytdv-");
-        if owned.contains(run) || status == "DELETE_COMPLETE" {
+        // The base is every run's, not one run's (free while no machine runs).
+        if owned.contains(run) || status == "DELETE_COMPLETE" || name == base::STACK_NAME {
             continue;
         }
         out.push(Leftover {

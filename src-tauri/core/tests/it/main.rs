@@ -6,6 +6,7 @@
 
 mod accounts_sandbox;
 mod arguments;
+mod base;
 mod bootstrap;
 mod buckets;
 mod catalog;

@@ -1,0 +1,217 @@
+//! The easyTDV base (`templates/base.yaml`; issue 22, item 2) on the sandbox:
+//! created once with the app's key, reused without a call that changes
+//! anything, updated when the account's needs changed, left out of the
+//! leftovers check, removed cleanly.
+
+use crate::common::*;
+use easytdv_core::aws::AwsContext;
+use easytdv_core::pipeline::base::{self, Standing, Wanted};
+use easytdv_core::pipeline::machine;
+use easytdv_core::pipeline::storage::{account_id, RunBucket};
+
+/// A region no other test uses: the base is one per region.
+const BASE_REGION: &str = "eu-west-2";
+
+async fn ctx_in(region: &str) -> AwsContext {
+    AwsContext::new(
+        &easytdv_core::aws::CredentialSource::Sandbox {
+            endpoint: endpoint(),
+        },
+        region,
+    )
+    .await
+    .unwrap()
+}
+
+/// How many times the sandbox was asked `operation` on the base's stack in `region`.
+fn base_calls(operation: &str, region: &str) -> usize {
+    let sandbox = hook_json("data-dir", serde_json::json!({}));
+    let calls = std::fs::read_to_string(sandbox["calls"].as_str().unwrap()).unwrap();
+    calls
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|c| {
+            c["operation"] == operation
+                && c["region"] == region
+                && c["names"]["StackName"] == base::STACK_NAME
+        })
+        .count()
+}
+
+async fn role_boundary(admin: &AwsContext, name: &str) -> Option<String> {
+    let role = admin.iam().get_role().role_name(name).send().await.ok()?;
+    role.role()?
+        .permissions_boundary()?
+        .permissions_boundary_arn()
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn the_base_is_created_once_reused_updated_and_removed() {
+    let ctx = ctx_in(BASE_REGION).await;
+    let admin = AwsContext::from_sdk_config(admin_config(BASE_REGION).await, Some(endpoint()));
+    let quiet = |_: &str| {};
+    base::remove(&admin, &quiet).await.unwrap();
+    let name = bucket("base");
+    create_bucket(&ctx, &name).await;
+    let owner = account_id(&ctx).await.unwrap();
+    let run_bucket = RunBucket::new(&ctx, &name, owner.clone());
+    let vpc = machine::default_vpc(&ctx).await.unwrap();
+    let wanted = Wanted {
+        vpc_id: vpc.clone(),
+        ebs_kms_key_arn: None,
+    };
+    assert_eq!(
+        base::standing(&ctx, &wanted).await.unwrap(),
+        Standing::Missing
+    );
+
+    // Created once, with the app's own key (the user policy allows it).
+    let said = std::sync::Mutex::new(Vec::<String>::new());
+    let notice = |m: &str| said.lock().unwrap().push(m.to_string());
+    let creates = base_calls("CreateStack", BASE_REGION);
+    let first = base::ensure(&ctx, &run_bucket, &wanted, &notice)
+        .await
+        .unwrap();
+    assert_eq!(base_calls("CreateStack", BASE_REGION), creates + 1);
+    assert!(said
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|m| m.contains("Creating easyTDV's shared resources in this region (once)")));
+    assert_eq!(first.version, base::version().unwrap());
+    assert_eq!(first.vpc_id, vpc);
+    assert_eq!(first.launch_function, "easytdv-base-launch");
+    assert!(first
+        .instance_profile_arn
+        .ends_with(&format!(":instance-profile/easytdv-base-{BASE_REGION}")));
+    assert!(first.security_group_id.starts_with("sg-"));
+    assert!(!first.machine_role_id.is_empty());
+    assert!(first
+        .machine_folder("i-0abc", "20261206-101500-a1b2c3")
+        .starts_with(&format!("easytdv/m/{}:i-0abc/", first.machine_role_id)));
+    // Both roles carry the permissions boundary.
+    let boundary = format!("arn:aws:iam::{owner}:policy/easytdv-boundary");
+    for role in ["instance", "launcher"] {
+        let name = format!("easytdv-base-{BASE_REGION}-{role}");
+        assert_eq!(
+            role_boundary(&admin, &name).await.as_deref(),
+            Some(boundary.as_str()),
+            "{name}"
+        );
+    }
+    // The launcher's code went up under its SHA-256, where the template takes it from.
+    let code = list(&ctx, &name, "easytdv/lambda/").await;
+    assert_eq!(code.len(), 1, "{code:?}");
+
+    // Reused: read, never changed.
+    let updates = base_calls("UpdateStack", BASE_REGION);
+    let again = base::ensure(&ctx, &run_bucket, &wanted, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(base_calls("CreateStack", BASE_REGION), creates + 1);
+    assert_eq!(base_calls("UpdateStack", BASE_REGION), updates);
+
+    // The account's default EBS key became a customer-managed one: the base is
+    // outdated and is updated in place (the machines' role is kept). The
+    // update runs with an administrator's key: the user policy gains
+    // cloudformation:UpdateStack when runs use the base.
+    let key = format!("arn:aws:kms:{BASE_REGION}:{owner}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let with_key = Wanted {
+        vpc_id: vpc.clone(),
+        ebs_kms_key_arn: Some(key.clone()),
+    };
+    assert!(matches!(
+        base::standing(&ctx, &with_key).await.unwrap(),
+        Standing::Outdated(_)
+    ));
+    let admin_bucket = RunBucket::new(&admin, &name, owner.clone());
+    let updated = base::ensure(&admin, &admin_bucket, &with_key, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(base_calls("UpdateStack", BASE_REGION), updates + 1);
+    assert_eq!(updated.ebs_kms_key_arn.as_deref(), Some(key.as_str()));
+    assert_eq!(updated.machine_role_id, first.machine_role_id);
+    assert_eq!(updated.launch_function, first.launch_function);
+    assert!(matches!(
+        base::standing(&ctx, &with_key).await.unwrap(),
+        Standing::Ready(_)
+    ));
+
+    // The leftovers check does not count it as a run's forgotten resources.
+    let found = easytdv_core::scan::region_leftovers(&ctx, &[], None)
+        .await
+        .unwrap();
+    assert!(!found.iter().any(|l| l.id == base::STACK_NAME), "{found:?}");
+
+    // Removed: the stack, both roles and the function are gone.
+    assert!(base::remove(&ctx, &quiet).await.unwrap());
+    assert_eq!(
+        base::standing(&ctx, &wanted).await.unwrap(),
+        Standing::Missing
+    );
+    for role in ["instance", "launcher"] {
+        let name = format!("easytdv-base-{BASE_REGION}-{role}");
+        assert_eq!(role_boundary(&admin, &name).await, None, "{name} is gone");
+    }
+    assert!(
+        !base::remove(&ctx, &quiet).await.unwrap(),
+        "nothing left to remove"
+    );
+}
+
+/// Something else holds one of the base's names (here a role made by hand):
+/// the creation fails with CloudFormation's reason, the failed stack is
+/// deleted, and once the name is free the base is created.
+#[tokio::test]
+async fn a_base_that_cannot_be_created_says_why_and_leaves_no_stack() {
+    const REGION: &str = "eu-central-1";
+    let ctx = ctx_in(REGION).await;
+    let admin = AwsContext::from_sdk_config(admin_config(REGION).await, Some(endpoint()));
+    let quiet = |_: &str| {};
+    base::remove(&admin, &quiet).await.unwrap();
+    let taken = format!("easytdv-base-{REGION}-instance");
+    admin
+        .iam()
+        .create_role()
+        .role_name(&taken)
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let name = bucket("base-taken");
+    create_bucket(&ctx, &name).await;
+    let owner = account_id(&ctx).await.unwrap();
+    let run_bucket = RunBucket::new(&ctx, &name, owner);
+    let wanted = Wanted {
+        vpc_id: machine::default_vpc(&ctx).await.unwrap(),
+        ebs_kms_key_arn: None,
+    };
+    let err = base::ensure(&ctx, &run_bucket, &wanted, &quiet)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("InstanceRole"), "{text}");
+    assert!(text.contains(&taken), "{text}");
+    assert_eq!(
+        base::standing(&ctx, &wanted).await.unwrap(),
+        Standing::Missing,
+        "the failed stack is deleted"
+    );
+
+    admin
+        .iam()
+        .delete_role()
+        .role_name(&taken)
+        .send()
+        .await
+        .unwrap();
+    let made = base::ensure(&ctx, &run_bucket, &wanted, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(made.launch_function, "easytdv-base-launch");
+    assert!(base::remove(&ctx, &quiet).await.unwrap());
+}
