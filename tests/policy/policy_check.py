@@ -38,11 +38,16 @@ USER_POLICY = ROOT / "templates" / "iam" / "easytdv-user-policy.json"
 READ_POLICY = ROOT / "templates" / "iam" / "easytdv-read-policy.json"
 BOUNDARY = ROOT / "templates" / "iam" / "easytdv-boundary.json"
 STACK = ROOT / "templates" / "stack.yaml"
+BASE = ROOT / "templates" / "base.yaml"
 STEPS = ("PrepareFiles", "CreateCloudResources", "StartMachine", "RunTraining", "CleanUp", "Prices", "Quotas",
          "CheckPermissions")  # fmt: skip
 ROLE_NAME = re.compile(r"^easytdv-(?P<run>[0-9]{8}-[0-9]{6}-[0-9a-f]{6})-(?P<kind>instance|launcher|sagemaker)$")
 ROLES = {"lambda": "LaunchFunctionRole", "instance": "InstanceRole", "sagemaker": "SageMakerRole"}
 RUN_FUNCTION = re.compile(r"^easytdv-(?P<run>[0-9]{8}-[0-9]{6}-[0-9a-f]{6})-launch$")
+# The base's roles (templates/base.yaml): one per region, every run's.
+BASE_STACK = "easytdv-base"
+BASE_ROLE = re.compile(r"^easytdv-base-(?P<region>[a-z]{2}(-[a-z]+)+-[0-9])-(?P<kind>instance|launcher)$")
+BASE_ROLES = {"instance": "InstanceRole", "launcher": "LaunchFunctionRole"}
 
 
 def step_of(sid: str) -> str | None:
@@ -236,6 +241,36 @@ def allowed(statements: list[dict], call: dict) -> tuple[bool, str]:
     return True, ""
 
 
+def with_userid(statements: list[dict], userid: str) -> list[dict]:
+    """A base machine's statements as IAM reads them for one call: `${aws:userid}`
+    (the machine's, as the sandbox recorded it) in resources and condition values."""
+
+    def sub(value):
+        return value.replace("${aws:userid}", userid) if isinstance(value, str) else value
+
+    out = []
+    for st in statements:
+        st = dict(st, Resource=[sub(r) for r in as_list(st.get("Resource"))])
+        if st.get("Condition"):
+            st["Condition"] = {
+                op: {key: [sub(v) for v in as_list(vals)] for key, vals in (body or {}).items()}
+                for op, body in st["Condition"].items()
+            }
+        out.append(st)
+    return out
+
+
+def denied(statements: list[dict], call: dict) -> str | None:
+    """A Deny statement of the role's own policy that matches the call (why), or None."""
+    for st in statements:
+        if st.get("Effect") != "Deny" or not any(action_matches(p, call["action"]) for p in as_list(st.get("Action"))):
+            continue
+        for resource in call_resources(call) or []:
+            if any(resource_matches(p, resource) for p in as_list(st.get("Resource"))):
+                return f"{st.get('Sid', '?')} denies {call['action']} on {resource}"
+    return None
+
+
 def within_boundary(boundary: list[dict], call: dict) -> tuple[bool, str]:
     """(allowed, why not): a role's call must also be allowed by the permissions boundary."""
     ok, why = allowed(boundary, call)
@@ -277,18 +312,41 @@ def check_calls(calls: list[dict], user_policy: dict | None = None, stack: dict 
     stack = stack if stack is not None else load_stack()
     boundary = as_list(load_boundary()["Statement"])
     user_statements = as_list(user_policy["Statement"])
-    stacks = {}
+    stacks, bases = {}, {}
     for c in calls:
-        if c.get("action") == "cloudformation:CreateStack" and (c.get("names") or {}).get("StackName"):
-            stacks[c["names"]["StackName"]] = c.get("stack_parameters") or {}
+        name = (c.get("names") or {}).get("StackName")
+        if c.get("action") == "cloudformation:CreateStack" and name:
+            stacks[name] = c.get("stack_parameters") or {}
+        if c.get("action") in ("cloudformation:CreateStack", "cloudformation:UpdateStack") and name == BASE_STACK:
+            bases[c.get("region")] = c.get("stack_parameters") or {}
+    base_template = None
     problems, seen = [], set()
     for c in calls:
         principal = c.get("principal", "")
         if not principal.startswith(("app", "lambda:", "instance:", "sagemaker:")) or "action" not in c:
             continue
+        base = BASE_ROLE.match(c.get("role") or "") if principal != "app" else None
         if principal == "app":
             statements = user_statements
             owner = "templates/iam/easytdv-{user,read}-policy.json"
+        elif base:
+            problem = None
+            if c.get("region") not in bases:
+                problem = f"{principal}: no CreateStack of {BASE_STACK} recorded in {c.get('region')}"
+            elif base.group("kind") == "instance" and not c.get("userid"):
+                problem = f"{principal}: no aws:userid recorded for a machine of the base"
+            if problem:
+                if problem not in seen:
+                    seen.add(problem)
+                    problems.append(problem)
+                continue
+            base_template = base_template or load_stack(BASE)
+            logical = BASE_ROLES[base.group("kind")]
+            variables = stack_variables(bases[c["region"]], c.get("region", "*"), c.get("account", "*"))
+            statements = role_statements(base_template, logical, variables)
+            if base.group("kind") == "instance":
+                statements = with_userid(statements, c["userid"])
+            owner = f"templates/base.yaml {logical}"
         else:
             run = _run_of(c)
             if run is None:
@@ -309,6 +367,9 @@ def check_calls(calls: list[dict], user_policy: dict | None = None, stack: dict 
             statements = role_statements(stack, logical, variables)
             owner = f"templates/stack.yaml {logical}"
         ok, why = allowed(statements, c)
+        if ok and principal != "app":
+            deny = denied(statements, c)
+            ok, why = (False, deny) if deny else (True, "")
         if ok and principal != "app":
             ok, why = within_boundary(boundary, c)
             owner += " (with templates/iam/easytdv-boundary.json)"

@@ -204,3 +204,69 @@ def test_a_training_job_reads_only_its_own_runs_secrets():
     text = "\n".join(policy_check.check_calls([stack, *attacks]))
     assert "20261126-142700-ffffff/secrets/HF_TOKEN" in text
     assert "parameter/prod/db-password" in text
+
+
+# --- the base's principals (templates/base.yaml) ------------------------------------
+
+
+ROLE_ID = "AROAEXAMPLEBASEMACHINE"
+
+
+def base_call(principal, action, **extra):
+    kind = "instance" if principal.startswith("instance:") else "launcher"
+    entry = call(principal, action, **extra)
+    entry["role"] = f"easytdv-base-eu-west-3-{kind}"
+    if kind == "instance":
+        entry["userid"] = f"{ROLE_ID}:{principal.split(':', 1)[1]}"
+    return entry
+
+
+def base_recording():
+    a, lam = "instance:i-0aaaaaaaaaaaaaaaa", "lambda:easytdv-base-launch"
+    folder = f"easytdv/m/{ROLE_ID}:i-0aaaaaaaaaaaaaaaa/{RUN}"
+    return [
+        call(
+            "app",
+            "cloudformation:CreateStack",
+            names={"StackName": "easytdv-base"},
+            stack_parameters={"Version": "1", "VpcId": "vpc-01234567", "LambdaCodeBucket": BUCKET},
+        ),
+        base_call(lam, "ec2:RunInstances"),
+        base_call(lam, "s3:GetObject", bucket=BUCKET, key=f"{PREFIX}/stop"),
+        base_call(a, "s3:GetObject", bucket=BUCKET, key=f"{folder}/project.json"),
+        base_call(a, "s3:GetObject", bucket=BUCKET, key="easytdv/blobs/" + "a" * 64),
+        base_call(a, "s3:PutObject", bucket=BUCKET, key=f"{folder}/outputs/model.pt"),
+        base_call(a, "s3:ListBucket", operation="ListObjectsV2", bucket=BUCKET, key=None, prefix=f"{folder}/outputs/"),
+    ]
+
+
+def test_a_run_on_the_base_passes():
+    assert policy_check.check_calls(run_recording() + base_recording()) == []
+
+
+def test_a_base_machine_is_held_to_its_own_folder_by_its_aws_userid():
+    a = "instance:i-0aaaaaaaaaaaaaaaa"
+    other = f"easytdv/m/{ROLE_ID}:i-0bbbbbbbbbbbbbbbb/{RUN}"
+    calls = base_recording() + [
+        base_call(a, "s3:GetObject", bucket=BUCKET, key=f"{other}/project.json"),
+        base_call(a, "s3:PutObject", bucket=BUCKET, key=f"{other}/outputs/x"),
+        # Reached through the bucket wildcard: denied by NoEasytdvFolderInsideAnother.
+        base_call(a, "s3:GetObject", bucket=BUCKET, key=f"{other}/outputs/easytdv/blobs/x"),
+        base_call(a, "s3:ListBucket", operation="ListObjectsV2", bucket=BUCKET, key=None, prefix="easytdv/m/"),
+    ]
+    problems = policy_check.check_calls(calls)
+    text = "\n".join(problems)
+    assert f"key={other}/project.json" in text and f"key={other}/outputs/x" in text, text
+    assert "NoEasytdvFolderInsideAnother denies s3:GetObject" in text, text
+    assert "prefix 'easytdv/m/'" in text, text
+    assert len(problems) == 4, text
+
+
+def test_a_base_principal_without_its_stack_or_userid_is_a_problem():
+    a = "instance:i-0aaaaaaaaaaaaaaaa"
+    no_stack = [c for c in base_recording() if c["action"] != "cloudformation:CreateStack"]
+    assert any("no CreateStack of easytdv-base recorded in eu-west-3" in p for p in policy_check.check_calls(no_stack))
+    anonymous = base_call(a, "s3:GetObject", bucket=BUCKET, key="easytdv/blobs/x")
+    del anonymous["userid"]
+    problems = policy_check.check_calls(base_recording() + [anonymous])
+    assert problems == [f"{a}: no aws:userid recorded for a machine of the base"], problems

@@ -9,8 +9,9 @@ Every request moto handles is recorded as one JSON line once answered:
      "bucket": "b", "key": "k",                       # S3 only ("prefix" too for ListObjects)
      "names": {"StackName": "easytdv-..."},           # the request's resource names, when it has some
                                                       # (names only: never a parameter's Value)
-     "stack_parameters": {"RunId": "..."},            # CreateStack only
+     "stack_parameters": {"RunId": "..."},            # CreateStack and UpdateStack only
      "role": "easytdv-<run>-instance",                # instance, Lambda, training-job principals: their role's name
+     "userid": "AROA...:i-0abc...",                   # an instance: its aws:userid, "<role id>:<instance id>"
      "via": "sagemaker"}                              # calls SageMaker makes for a job (downloads, logs, uploads)
 
 The Price List API (`pricing`), which moto lacks, is answered here (pricing.py).
@@ -173,11 +174,12 @@ def _stack_parameters(params: dict[str, str]) -> dict[str, str]:
     return out
 
 
-_ROLES: dict[str, str] = {}  # principal name -> role name, kept once known (the role may be deleted later)
+# principal name -> (role name, role id), kept once known (the role may be deleted later)
+_ROLES: dict[str, tuple[str, str]] = {}
 
 
-def _role_of(principal: principals.Principal) -> str | None:
-    """The IAM role name behind a Lambda, instance or training-job principal (None if unknown)."""
+def _role_of(principal: principals.Principal) -> tuple[str, str] | None:
+    """The IAM role (name, unique id) behind a Lambda, instance or training-job principal (None if unknown)."""
     if principal.name in _ROLES:
         return _ROLES[principal.name]
     role = _lookup_role(principal)
@@ -191,7 +193,7 @@ def remember_role(principal_name: str) -> None:
     _role_of(principals.of_key(principal_name))
 
 
-def _lookup_role(principal: principals.Principal) -> str | None:
+def _lookup_role(principal: principals.Principal) -> tuple[str, str] | None:
     try:
         from moto.awslambda.models import lambda_backends
         from moto.ec2.models import ec2_backends
@@ -214,11 +216,12 @@ def _lookup_role(principal: principals.Principal) -> str | None:
                 found = iam.get_instance_profile(profile["Name"])
             else:
                 return None
-            return found.roles[0].name if found.roles else None
+            return (found.roles[0].name, found.roles[0].id) if found.roles else None
         if principal.name.startswith("sagemaker:"):
             from . import sagemaker_exec
 
-            return sagemaker_exec.role_name_of(principal.name.split(":", 1)[1])
+            name = sagemaker_exec.role_name_of(principal.name.split(":", 1)[1])
+            return (name, "") if name else None
         if principal.name.startswith("lambda:"):
             name = principal.name.split(":", 1)[1]
             for backend in list(lambda_backends[account].values()):
@@ -226,7 +229,7 @@ def _lookup_role(principal: principals.Principal) -> str | None:
                     fn = backend.get_function(name)
                 except Exception:  # noqa: BLE001 - not in this region
                     continue
-                return str(fn.role).rsplit("/", 1)[-1]
+                return (str(fn.role).rsplit("/", 1)[-1], "")
     except Exception:  # noqa: BLE001 - the recording never breaks a request
         return None
     return None
@@ -356,7 +359,7 @@ class Gateway:
                 names["InstanceIds"] = ",".join(ids)
             if names:
                 entry["names"] = names
-            if operation == "CreateStack":
+            if operation in ("CreateStack", "UpdateStack"):
                 entry["stack_parameters"] = _stack_parameters(params)
             from . import region_deny  # (it imports this module)
 
@@ -401,7 +404,10 @@ class Gateway:
         if principal.name.startswith(("instance:", "lambda:", "sagemaker:")):
             role = _role_of(principal)
             if role:
-                entry["role"] = role
+                entry["role"] = role[0]
+                if principal.name.startswith("instance:") and role[1]:
+                    # What IAM's ${aws:userid} is for instance-profile credentials.
+                    entry["userid"] = f"{role[1]}:{principal.name.split(':', 1)[1]}"
         try:
             record(entry)
         except OSError:

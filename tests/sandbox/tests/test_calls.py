@@ -152,7 +152,7 @@ def test_recording_is_whole_lines_under_concurrency(endpoint, data_dir):
 
 def test_an_instance_keeps_its_role_in_the_recording_after_the_role_is_gone(aws, data_dir, ami):
     iam = aws.iam
-    iam.create_role(RoleName="rec-instance-role", AssumeRolePolicyDocument=TRUST)
+    role_id = iam.create_role(RoleName="rec-instance-role", AssumeRolePolicyDocument=TRUST)["Role"]["RoleId"]
     profile = iam.create_instance_profile(InstanceProfileName="rec-profile")["InstanceProfile"]
     iam.add_role_to_instance_profile(InstanceProfileName="rec-profile", RoleName="rec-instance-role")
     iid = aws.ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, IamInstanceProfile={"Arn": profile["Arn"]})[
@@ -168,6 +168,9 @@ def test_an_instance_keeps_its_role_in_the_recording_after_the_role_is_gone(aws,
     assert wait_done(aws, cid, iid)["Status"] == "Success"
     (who,) = mine(data_dir, principal=f"instance:{iid}", action="sts:GetCallerIdentity")
     assert who["role"] == "rec-instance-role"
+    # IAM's ${aws:userid} for instance-profile credentials: "<role id>:<instance id>"
+    # (the base's policies are keyed by it; tests/policy reads it from here).
+    assert who["userid"] == f"{role_id}:{iid}"
     aws.ec2.terminate_instances(InstanceIds=[iid])
 
 
