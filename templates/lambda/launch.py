@@ -24,7 +24,9 @@ checked as strictly as the per-run stack's parameters:
 call to the run's bucket, as the core does.)
 
 A live instance (pending/running) already tagged ``easytdv:run-id=<run>`` and
-``easytdv:launch=<N>`` is returned instead of launching a second one. Otherwise
+``easytdv:launch=<N>``, with this launcher's instance profile and security
+group, is returned instead of launching a second one (one with the tags but
+not those was not launched by easyTDV and is not reused). Otherwise
 RunInstances is tried in each subnet in order (EC2's choice when no subnets are
 given); a capacity error (InsufficientInstanceCapacity, Unsupported, and for
 spot SpotMaxPriceTooLow, MaxSpotInstanceCountExceeded) moves on to the next.
@@ -321,8 +323,19 @@ def subnet_choices(event):
     return out
 
 
-def live_instance(ec2, run_id, launch):
-    """A pending/running instance of this run and launch, or None."""
+def _ours(instance, cfg):
+    """Whether a tagged instance was launched as this launcher launches: its
+    profile and security group. Tags alone can be set by anyone in the account
+    who may tag an instance; the app would then send the run to that machine."""
+    profile = (instance.get("IamInstanceProfile") or {}).get("Arn")
+    groups = [g.get("GroupId") for g in instance.get("SecurityGroups") or []]
+    return profile == cfg["INSTANCE_PROFILE_ARN"] and groups == [cfg["SECURITY_GROUP_ID"]]
+
+
+def live_instance(ec2, cfg, launch):
+    """A pending/running instance of this run and launch, launched as this
+    launcher launches, or None."""
+    run_id = cfg["RUN_ID"]
     try:
         pages = ec2.get_paginator("describe_instances").paginate(
             Filters=[
@@ -334,7 +347,12 @@ def live_instance(ec2, run_id, launch):
         for page in pages:
             for reservation in page.get("Reservations", []):
                 for instance in reservation.get("Instances", []):
-                    return instance
+                    if _ours(instance, cfg):
+                        return instance
+                    print(
+                        f"easytdv launcher: {instance.get('InstanceId')} is tagged for run {run_id} but was "
+                        "not launched with its profile and security group; not reused"
+                    )
     except ClientError as err:
         code, message = _error_text(err)
         # Without ec2:DescribeInstances the ClientToken still makes a repeat safe.
@@ -367,7 +385,7 @@ def handler(event, context):
     def stopped():
         return stop_requested(s3, bucket, prefix, owner)
 
-    existing = live_instance(ec2, cfg["RUN_ID"], launch)
+    existing = live_instance(ec2, cfg, launch)
     if existing is not None:
         print(f"easytdv launcher: run {cfg['RUN_ID']} launch {launch} is already {existing['InstanceId']}")
         return _answer(existing, None, [], True)

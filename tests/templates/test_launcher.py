@@ -199,8 +199,20 @@ def test_a_quota_error_does_not_try_other_zones(launch, monkeypatch):
     assert len(ec2.run_calls) == 1
 
 
+def _launched_here(**changes):
+    instance = {
+        "InstanceId": "i-0live",
+        "Placement": {"AvailabilityZone": "eu-west-3b"},
+        "SubnetId": "subnet-0bbb",
+        "IamInstanceProfile": {"Arn": LAMBDA_ENV["INSTANCE_PROFILE_ARN"]},
+        "SecurityGroups": [{"GroupId": LAMBDA_ENV["SECURITY_GROUP_ID"]}],
+    }
+    instance.update(changes)
+    return instance
+
+
 def test_a_live_instance_of_this_launch_is_returned_not_duplicated(launch, monkeypatch):
-    live = {"InstanceId": "i-0live", "Placement": {"AvailabilityZone": "eu-west-3b"}, "SubnetId": "subnet-0bbb"}
+    live = _launched_here()
     ec2 = FakeEc2([], live=[live])
     monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
     answer = launch.handler({"launch": 3, "subnets": SUBNETS}, None)
@@ -219,6 +231,25 @@ def test_a_live_instance_of_this_launch_is_returned_not_duplicated(launch, monke
             {"Name": "instance-state-name", "Values": ["pending", "running"]},
         ]
     ]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"IamInstanceProfile": {"Arn": "arn:aws:iam::123456789012:instance-profile/admin"}},
+        {"IamInstanceProfile": None},
+        {"SecurityGroups": [{"GroupId": "sg-0open000000000000"}]},
+        {"SecurityGroups": [{"GroupId": LAMBDA_ENV["SECURITY_GROUP_ID"]}, {"GroupId": "sg-0open000000000000"}]},
+    ],
+)
+def test_an_instance_with_the_runs_tags_but_not_launched_here_is_not_reused(launch, monkeypatch, changes):
+    """Anyone who may tag an instance could tag theirs for the run: the app would send the run's inputs,
+    secrets and commands to it. Only a machine with the launcher's profile and security group is reused."""
+    ec2 = FakeEc2([_ok()], live=[_launched_here(**changes)])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: ec2 if service == "ec2" else None)
+    answer = launch.handler({"launch": 1}, None)
+    assert answer["instance_id"] == "i-0abc1234def567890" and answer["reused"] is False
+    assert len(ec2.run_calls) == 1
 
 
 def test_without_describe_permission_it_still_launches(launch, monkeypatch):
