@@ -49,6 +49,76 @@ impl Base {
     }
 }
 
+/// A run as the base's launcher takes it in its event (each field is
+/// checked there as strictly as `stack.yaml`'s parameters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaseRun {
+    pub run_id: String,
+    pub ami_id: String,
+    pub instance_type: String,
+    pub disk_size_gb: u32,
+    pub max_runtime_hours: f64,
+    pub bucket: String,
+    /// `easytdv/runs/<run_id>` (the launcher refuses anything else).
+    pub run_prefix: String,
+}
+
+impl BaseRun {
+    fn event(&self) -> serde_json::Value {
+        serde_json::json!({
+            "run_id": self.run_id,
+            "ami_id": self.ami_id,
+            "instance_type": self.instance_type,
+            "disk_size_gb": self.disk_size_gb,
+            "max_runtime_hours": self.max_runtime_hours,
+            "bucket": self.bucket,
+            "run_prefix": self.run_prefix,
+        })
+    }
+}
+
+/// Starts the run's `launch`-th machine with the base's launcher (the same
+/// zones, capacity answers and reuse as a per-run launcher).
+pub async fn launch(
+    ctx: &AwsContext,
+    base: &Base,
+    run: &BaseRun,
+    launch: u32,
+    subnets: &[super::machine::LaunchSubnet],
+) -> Result<super::instance::Launched, PipelineError> {
+    super::instance::invoke_launcher_with(
+        ctx,
+        &base.launch_function,
+        launch,
+        subnets,
+        &run.instance_type,
+        Some(run.event()),
+    )
+    .await
+}
+
+/// Copies the run's inputs — every object the app put under `run_prefix/`
+/// but the run's outputs and its stop marker — into the machine's own folder,
+/// the only place its role reads a run's files from. Returns the keys written.
+pub async fn send_inputs(
+    bucket: &RunBucket<'_>,
+    run_prefix: &str,
+    folder: &str,
+) -> Result<Vec<String>, PipelineError> {
+    let from = format!("{}/", run_prefix.trim_end_matches('/'));
+    let mut written = Vec::new();
+    for object in bucket.list(&from).await? {
+        let name = &object.key[from.len()..];
+        if name.is_empty() || name.starts_with("outputs/") || name == "stop" {
+            continue;
+        }
+        let to = format!("{}/{name}", folder.trim_end_matches('/'));
+        bucket.copy(&object.key, &to).await?;
+        written.push(to);
+    }
+    Ok(written)
+}
+
 /// What the account and region need of the base now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {

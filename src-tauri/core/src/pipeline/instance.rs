@@ -39,13 +39,29 @@ pub async fn invoke_launcher(
     subnets: &[LaunchSubnet],
     instance_type: &str,
 ) -> Result<Launched, PipelineError> {
-    let event = serde_json::json!({
+    invoke_launcher_with(ctx, function, launch, subnets, instance_type, None).await
+}
+
+/// `invoke_launcher`, naming the run in the event (the base's launcher, which
+/// serves every run: `templates/lambda/launch.py`).
+pub(super) async fn invoke_launcher_with(
+    ctx: &AwsContext,
+    function: &str,
+    launch: u32,
+    subnets: &[LaunchSubnet],
+    instance_type: &str,
+    run: Option<serde_json::Value>,
+) -> Result<Launched, PipelineError> {
+    let mut event = serde_json::json!({
         "launch": launch,
         "subnets": subnets
             .iter()
             .map(|s| serde_json::json!({"subnet_id": s.subnet_id, "zone": s.zone}))
             .collect::<Vec<_>>(),
     });
+    if let Some(run) = run {
+        event["run"] = run;
+    }
     let out = ctx
         .lambda_for_launch()
         .invoke()

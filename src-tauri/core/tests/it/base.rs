@@ -215,3 +215,108 @@ async fn a_base_that_cannot_be_created_says_why_and_leaves_no_stack() {
     assert_eq!(made.launch_function, "easytdv-base-launch");
     assert!(base::remove(&ctx, &quiet).await.unwrap());
 }
+
+/// A machine started by the base's launcher, the run named in its event:
+/// the base's profile and security group, the run's tags, and the run's
+/// inputs copied into the folder its aws:userid names (outputs and the stop
+/// marker left out). tests/policy then holds every call of that machine and
+/// of the launcher to base.yaml's roles with the machine's userid.
+#[tokio::test]
+async fn the_base_launches_a_runs_machine_and_its_inputs_reach_its_own_folder() {
+    const REGION: &str = "eu-south-1";
+    let ctx = ctx_in(REGION).await;
+    let admin = AwsContext::from_sdk_config(admin_config(REGION).await, Some(endpoint()));
+    let quiet = |_: &str| {};
+    base::remove(&admin, &quiet).await.unwrap();
+    let name = bucket("base-run");
+    create_bucket(&ctx, &name).await;
+    let owner = account_id(&ctx).await.unwrap();
+    let run_bucket = RunBucket::new(&ctx, &name, owner);
+    let vpc = machine::default_vpc(&ctx).await.unwrap();
+    let wanted = Wanted {
+        vpc_id: vpc.clone(),
+        ebs_kms_key_arn: None,
+    };
+    let made = base::ensure(&ctx, &run_bucket, &wanted, &quiet)
+        .await
+        .unwrap();
+
+    let run_id = "20261206-181500-b4e5f6";
+    let prefix = format!("easytdv/runs/{run_id}");
+    for (key, body) in [
+        ("project.json", "{\"files\": []}"),
+        ("scripts/train.sh", "echo train"),
+        ("outputs/_logs/train/000001.log", "old log"),
+    ] {
+        run_bucket
+            .put(&format!("{prefix}/{key}"), body.as_bytes().to_vec())
+            .await
+            .unwrap();
+    }
+    let info = machine::describe_type(&ctx, "t3.micro").await.unwrap();
+    let ami = machine::resolve_ami(&ctx, &info, None).await.unwrap().id;
+    let subnets = machine::launch_subnets(&ctx, "t3.micro", &vpc)
+        .await
+        .unwrap();
+    let run = base::BaseRun {
+        run_id: run_id.into(),
+        ami_id: ami,
+        instance_type: "t3.micro".into(),
+        disk_size_gb: 30,
+        max_runtime_hours: 1.0,
+        bucket: name.clone(),
+        run_prefix: prefix.clone(),
+    };
+    let launched = base::launch(&ctx, &made, &run, 1, &subnets).await.unwrap();
+    let described = ctx
+        .ec2()
+        .describe_instances()
+        .instance_ids(&launched.instance_id)
+        .send()
+        .await
+        .unwrap();
+    let instance = &described.reservations()[0].instances()[0];
+    assert_eq!(
+        instance.iam_instance_profile().and_then(|p| p.arn()),
+        Some(made.instance_profile_arn.as_str())
+    );
+    let groups: Vec<_> = instance
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id())
+        .collect();
+    assert_eq!(groups, vec![made.security_group_id.as_str()]);
+    assert!(instance
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("easytdv:run-id") && t.value() == Some(run_id)));
+    // The same launch asked again is the same machine.
+    let again = base::launch(&ctx, &made, &run, 1, &subnets).await.unwrap();
+    assert_eq!(again.instance_id, launched.instance_id);
+    assert!(again.reused);
+
+    let folder = made.machine_folder(&launched.instance_id, run_id);
+    let mut written = base::send_inputs(&run_bucket, &prefix, &folder)
+        .await
+        .unwrap();
+    written.sort();
+    assert_eq!(
+        written,
+        vec![
+            format!("{folder}/project.json"),
+            format!("{folder}/scripts/train.sh")
+        ]
+    );
+    assert_eq!(
+        get_text(&ctx, &name, &format!("{folder}/scripts/train.sh")).await,
+        "echo train"
+    );
+
+    ctx.ec2()
+        .terminate_instances()
+        .instance_ids(&launched.instance_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(base::remove(&ctx, &quiet).await.unwrap());
+}
