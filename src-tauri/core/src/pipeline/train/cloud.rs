@@ -1,0 +1,235 @@
+//! The run's cloud part on EC2: its CloudFormation stack (roles, security
+//! group, launcher) and its machine, launched and waited for until its
+//! management agent is online.
+
+use aws_sdk_cloudformation::types::Parameter;
+
+use super::Train;
+use crate::pipeline::error::PipelineError;
+use crate::pipeline::model::*;
+use crate::pipeline::words::stack_words;
+use crate::pipeline::{assets, instance, machine, stack};
+
+impl Train {
+    /// The stack's parameters for an EC2 run.
+    fn ec2_stack_parameters(&self, prepared: &PreparedEnv) -> Vec<Parameter> {
+        let r = &self.request;
+        vec![
+            stack::parameter("RunId", &self.resources.run_id),
+            stack::parameter("Bucket", &self.resources.bucket),
+            stack::parameter("RunPrefix", &self.resources.prefix),
+            stack::parameter("LambdaCodeKey", &prepared.s3_lambda_key),
+            stack::parameter("InstanceType", &r.instance_type),
+            stack::parameter("DiskSizeGb", r.disk_gb.to_string()),
+            stack::parameter("AmiId", &prepared.ami_id),
+            stack::parameter("VpcId", &prepared.vpc_id),
+            stack::parameter(
+                "EbsKmsKeyArn",
+                prepared.ebs_kms_key_arn.as_deref().unwrap_or_default(),
+            ),
+            stack::parameter("MaxRuntimeHours", format!("{:.2}", self.safety_hours())),
+            stack::parameter(
+                "CacheKey",
+                self.resources.cache_key.as_deref().unwrap_or_default(),
+            ),
+        ]
+    }
+
+    /// Starts creating the run's stack; returns its id at once.
+    pub async fn start_create_stack(
+        &mut self,
+        prepared: &PreparedEnv,
+    ) -> Result<String, PipelineError> {
+        let params = self.ec2_stack_parameters(prepared);
+        self.start_stack(params).await
+    }
+
+    pub(in crate::pipeline) async fn start_stack(
+        &mut self,
+        params: Vec<Parameter>,
+    ) -> Result<String, PipelineError> {
+        let name = stack::stack_name(&self.resources.run_id);
+        self.resources.stack_name = Some(name.clone());
+        self.save()?;
+        let id = stack::start_create(
+            &self.ctx,
+            &name,
+            &self.resources.run_id,
+            assets::STACK_TEMPLATE,
+            params,
+        )
+        .await?;
+        self.resources.stack_id = Some(id.clone());
+        self.save()?;
+        Ok(id)
+    }
+
+    /// Creates the stack and waits for it. On failure the reason is the
+    /// failing resource's, and the stack is deleted.
+    pub async fn create_stack(
+        &mut self,
+        prepared: &PreparedEnv,
+    ) -> Result<StackInfo, PipelineError> {
+        let params = self.ec2_stack_parameters(prepared);
+        self.create_stack_with(
+            params,
+            "Creating the IAM roles, security group and launch function",
+        )
+        .await
+    }
+
+    pub(in crate::pipeline) async fn create_stack_with(
+        &mut self,
+        params: Vec<Parameter>,
+        message: &str,
+    ) -> Result<StackInfo, PipelineError> {
+        let timer = self.timer(Step::Stack, message);
+        let notice = |s: &str| timer.update(s.to_string());
+        let result = async {
+            let id = match self.start_stack(params).await {
+                Ok(id) => id,
+                // CreateStack itself refused (e.g. a parameter out of its
+                // range): make sure nothing of the stack stays, and say why.
+                Err(PipelineError::Aws { message, .. }) => {
+                    let name = stack::stack_name(&self.resources.run_id);
+                    stack::delete(&self.ctx, &name, &notice).await?;
+                    return Err(PipelineError::StackFailed { reason: message });
+                }
+                Err(e) => return Err(e),
+            };
+            let on_status = |s: &str| {
+                if s.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                    timer.update(stack_words(s))
+                } else {
+                    timer.update(s.to_string())
+                }
+            };
+            let status = stack::wait_created(&self.ctx, &id, &on_status).await?;
+            Ok(StackInfo {
+                stack_id: id,
+                stack_status: status,
+            })
+        }
+        .await;
+        if matches!(result, Err(ref e) if !e.is_transient()) {
+            // The failed stack was deleted: forget it.
+            self.resources.stack_id = None;
+            self.resources.stack_name = None;
+            self.save()?;
+        }
+        timer.finish(result, |_| "Cloud resources are ready".to_string())
+    }
+
+    /// Invokes the launch function; returns the instance id at once.
+    pub async fn start_launch_instance(&mut self) -> Result<String, PipelineError> {
+        Ok(self.launch_machine(&log_notice()).await?.instance_id)
+    }
+
+    async fn launch_machine(
+        &mut self,
+        notice: &crate::pipeline::poll::Notice<'_>,
+    ) -> Result<instance::Launched, PipelineError> {
+        let stack_ref =
+            self.resources
+                .stack_id
+                .clone()
+                .ok_or_else(|| PipelineError::StackFailed {
+                    reason: "the run has no stack yet: create it first".into(),
+                })?;
+        let outputs = stack::outputs(&self.ctx, &stack_ref).await?;
+        let function = outputs.get("LaunchFunctionName").cloned().ok_or_else(|| {
+            PipelineError::StackFailed {
+                reason: "the stack has no LaunchFunctionName output".into(),
+            }
+        })?;
+        // A relaunch replaces every machine of the run (a launcher that was
+        // still running when the run was stopped may have started one the
+        // history does not name): never two at once.
+        let mut old = instance::find_run_instances(&self.ctx, &self.resources.run_id).await?;
+        if let Some(id) = self.resources.instance_id.take() {
+            if !old.contains(&id) {
+                old.push(id);
+            }
+        }
+        if !old.is_empty() {
+            instance::terminate(&self.ctx, &old, notice).await?;
+        }
+        // The new machine's logs start afresh; a stop asked for earlier is over.
+        let logs = format!("{}_logs/", self.resources.outputs_prefix());
+        let mut stale = self.bucket()?.list_keys(&logs).await?;
+        stale.push(crate::pipeline::delete::stop_key(&self.resources));
+        self.bucket()?.delete_keys(&stale).await?;
+        if self.subnets.is_empty() {
+            let vpc = machine::default_vpc(&self.ctx).await?;
+            self.subnets =
+                machine::launch_subnets(&self.ctx, &self.request.instance_type, &vpc).await?;
+        }
+        self.resources.launches += 1;
+        self.resources.launched_at = Some(super::now_secs() as f64);
+        self.save()?;
+        let launched = instance::invoke_launcher(
+            &self.ctx,
+            &function,
+            self.resources.launches,
+            &self.subnets,
+            &self.request.instance_type,
+        )
+        .await?;
+        self.resources.instance_id = Some(launched.instance_id.clone());
+        self.resources.zone = launched.zone.clone();
+        self.save()?;
+        Ok(launched)
+    }
+
+    /// Launches the machine and waits until it runs and its SSM agent is
+    /// online. A machine whose agent never comes online is terminated at once.
+    pub async fn launch_instance(&mut self) -> Result<String, PipelineError> {
+        let timer = self.timer(Step::Instance, "Launching the training machine");
+        let notice = |s: &str| timer.update(s.to_string());
+        let result = async {
+            let launched = self.launch_machine(&notice).await?;
+            let id = launched.instance_id.clone();
+            let mut starting = format!("Machine {id} is starting");
+            if let Some(zone) = &launched.zone {
+                starting.push_str(&format!(" in {zone}"));
+            }
+            if !launched.tried.is_empty() {
+                let tried: Vec<String> = launched
+                    .tried
+                    .iter()
+                    .map(|(z, c)| format!("{z} ({})", capacity_words(c)))
+                    .collect();
+                starting.push_str(&format!("; tried first: {}", tried.join(", ")));
+            }
+            timer.update(starting);
+            instance::wait_running(&self.ctx, &id, &notice).await?;
+            timer.update(format!(
+                "Machine {id} is running; waiting for its management agent"
+            ));
+            if let Err(e) = instance::wait_agent_online(&self.ctx, &id, &notice).await {
+                if !e.is_transient() {
+                    // Nothing can run on it: it must not bill until the safety stop.
+                    timer.update(format!("Terminating {id}: it never became reachable"));
+                    instance::terminate(&self.ctx, std::slice::from_ref(&id), &notice).await?;
+                }
+                return Err(e);
+            }
+            Ok(id)
+        }
+        .await;
+        timer.finish(result, |id| format!("Machine {id} is ready"))
+    }
+}
+
+/// What a running step shows besides its name.
+fn capacity_words(code: &str) -> &'static str {
+    match code {
+        "Unsupported" => "does not offer it",
+        "InsufficientInstanceCapacity" => "none free",
+        _ => "refused",
+    }
+}
+
+fn log_notice() -> impl Fn(&str) + Send + Sync {
+    |m: &str| tracing::info!(message = m, "launch")
+}
