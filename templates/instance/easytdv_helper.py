@@ -822,6 +822,23 @@ def _fresh_incoming(dest):
     return tmp
 
 
+def _fetch_manifest(url, want, reader, what, refused):
+    """The run's manifest at `url`, read and checked against its SHA-256 `want`
+    by `reader`: (manifest, None), or (None, the exit code) once said why
+    (`refused` when it is not what the app sent, 4 missing or denied, 1 else)."""
+    bucket, key = split_s3(url)
+    try:
+        with s3_request("GET", bucket, key) as r:
+            data = r.read(MANIFEST_MAX + 1)
+        return reader(data, want), None
+    except Refused as e:
+        print(f"easytdv: {url} {e}: the {what} was not used", file=sys.stderr)
+        return None, refused
+    except (S3Error, OSError) as e:
+        _say_error(f"could not download the {what}'s manifest {url}", e)
+        return None, 4 if getattr(e, "status", 0) in (403, 404) else 1
+
+
 def cmd_materialise(argv):
     """materialise s3://bucket/<run>/project.json SHA256 DEST STATE: the project
     in DEST as the manifest says. A file already there as last written (size and
@@ -833,18 +850,11 @@ def cmd_materialise(argv):
     import shutil
 
     url, want, dest, state_path = argv
-    bucket, key = split_s3(url)
+    bucket, _ = split_s3(url)
     started = time.monotonic()
-    try:
-        with s3_request("GET", bucket, key) as r:
-            data = r.read(MANIFEST_MAX + 1)
-        m = read_manifest(data, want)
-    except Refused as e:
-        print(f"easytdv: {url} {e}: the project was not used", file=sys.stderr)
-        return REFUSED
-    except (S3Error, OSError) as e:
-        _say_error(f"could not download the project's manifest {url}", e)
-        return 4 if getattr(e, "status", 0) in (403, 404) else 1
+    m, failed = _fetch_manifest(url, want, read_manifest, "project", REFUSED)
+    if m is None:
+        return failed
     _real_dir(dest)
     wanted = {f["path"]: f for f in m["files"]}
     keep, stale = _sort_out(dest, _load_state(state_path), wanted, lambda f: f["sha256"])
@@ -977,18 +987,11 @@ def cmd_data(argv):
     import shutil
 
     url, want, dest, state_path = argv
-    bucket, key = split_s3(url)
+    bucket, _ = split_s3(url)
     started = time.monotonic()
-    try:
-        with s3_request("GET", bucket, key) as r:
-            data = r.read(MANIFEST_MAX + 1)
-        m = read_data_manifest(data, want)
-    except Refused as e:
-        print(f"easytdv: {url} {e}: the data was not used", file=sys.stderr)
-        return DATA_REFUSED
-    except (S3Error, OSError) as e:
-        _say_error(f"could not download the data's manifest {url}", e)
-        return 4 if getattr(e, "status", 0) in (403, 404) else 1
+    m, failed = _fetch_manifest(url, want, read_data_manifest, "data", DATA_REFUSED)
+    if m is None:
+        return failed
     _real_dir(dest)
 
     def ident(f):
