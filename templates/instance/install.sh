@@ -22,6 +22,9 @@
 #                                       executor pins, when the requirements are the project's own file)
 #   EASYTDV_HOME                        base directory (default /opt/easytdv; the sandbox sets it)
 #   EASYTDV_CACHE_PREFIX                cache key prefix in the bucket (default easytdv/cache)
+#   EASYTDV_CACHE_SAVE_PREFIX           where a new environment is saved (default EASYTDV_CACHE_PREFIX):
+#                                       a machine of the base writes only its own folder; the app
+#                                       copies the save into the cache (templates/README.md, "base.yaml")
 #   EASYTDV_IDLE_AFTER_FAILURE_MIN      shut the machine down this long after a failure (default 60)
 #   EASYTDV_LOG_INTERVAL                seconds between log uploads at first (default 2; up to 10 s later)
 #   EASYTDV_LOG_CHUNK_BYTES             size of a sealed log chunk (default 1048576)
@@ -98,6 +101,9 @@ SOURCE="s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}"
 CACHE_PREFIX="${EASYTDV_CACHE_PREFIX:-easytdv/cache}"
 CACHE_PREFIX="${CACHE_PREFIX#/}"
 CACHE_URL="s3://$EASYTDV_BUCKET/${CACHE_PREFIX%/}"
+SAVE_PREFIX="${EASYTDV_CACHE_SAVE_PREFIX:-$CACHE_PREFIX}"
+SAVE_PREFIX="${SAVE_PREFIX#/}"
+SAVE_URL="s3://$EASYTDV_BUCKET/${SAVE_PREFIX%/}"
 IMAGE_ID="${EASYTDV_IMAGE_ID:-unknown}"
 KEY="${EASYTDV_CACHE_KEY:-}"
 [[ "$KEY" =~ ^[0-9a-f]{64}$ ]] || KEY=""
@@ -475,12 +481,12 @@ cache_save() {
     # What the app records, and hands the next run to check before a restore.
     sha="$("$PY" "$HELPER" sha256 "$TMPDIR/$archive")" || sha=""
     # The archive first, its description last: a description means a complete archive.
-    if [ -n "$sha" ] && s3_put "$TMPDIR/$archive" "$CACHE_URL/$archive" \
+    if [ -n "$sha" ] && s3_put "$TMPDIR/$archive" "$SAVE_URL/$archive" \
         && "$PY" "$HELPER" meta sized "$CACHE_DIR/easytdv-cache.json" "$size" "$sha" "$meta" \
-        && s3_put "$meta" "$CACHE_URL/$KEY.json"; then
+        && s3_put "$meta" "$SAVE_URL/$KEY.json"; then
         say "cache saved $KEY $size $sha $archive"
     else
-        say "cache not saved (could not upload it to $CACHE_URL/)"
+        say "cache not saved (could not upload it to $SAVE_URL/)"
     fi
     rm -f "$TMPDIR/$archive" "$meta"
 }
@@ -495,7 +501,7 @@ save_later() {
     if {
         echo '#!/bin/bash'
         echo 'set -uo pipefail'
-        declare -p INSTALLER UV KEY WHEELHOUSE PY RUN_DIR ENV_PY CACHE_DIR NORM PY_VERSION IMAGE_ID CACHE_URL \
+        declare -p INSTALLER UV KEY WHEELHOUSE PY RUN_DIR ENV_PY CACHE_DIR NORM PY_VERSION IMAGE_ID CACHE_URL SAVE_URL \
             UV_CACHE_DIR PIP_CACHE_DIR HELPER SMALL_BYTES PY38
         echo 'HELPER_OK=""'
         declare -f say warn now_us phase_line helper_ok s3_put cache_save

@@ -183,6 +183,19 @@ def test_the_environment_is_saved_while_train_py_runs_and_only_once(tmp_path, on
     assert "saving the environment" not in again.stdout and "cache saved" not in again.stdout
 
 
+def test_a_new_environment_is_saved_where_the_command_says_and_only_there(tmp_path, online, needs_uv):
+    """A machine of the base writes only its own folder (templates/base.yaml): the save goes to
+    EASYTDV_CACHE_SAVE_PREFIX, the app copies it into the cache; the restore still reads the cache."""
+    inst = fresh(tmp_path, "m", uv=True)
+    inst.upload_inputs(TRAIN_OK, REQS)
+    folder = "easytdv/m/AROAEXAMPLE:i-0abc/20261206-101500-a1b2c3/environment"
+    run = install_and_train(inst, EASYTDV_CACHE_SAVE_PREFIX=folder, **index_env(online))
+    key = saved_cache(run.stdout)["EASYTDV_CACHE_KEY"]
+    assert cache_objects(inst) == []
+    saved = sorted(p.name for p in (inst.s3 / BUCKET / folder).iterdir())
+    assert saved == [f"{key}.json", f"{key}.tar.zst"]
+
+
 def test_a_failed_training_still_saves_the_environment(tmp_path, online, needs_uv):
     inst = fresh(tmp_path, "m", uv=True)
     inst.upload_inputs(TRAIN_FAILS, REQS)
