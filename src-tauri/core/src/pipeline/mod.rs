@@ -32,6 +32,7 @@ mod progress;
 mod quotas;
 mod remote;
 pub mod run_args;
+mod s3_copy;
 pub mod sagemaker;
 mod scripts;
 mod stack;

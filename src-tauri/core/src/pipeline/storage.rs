@@ -107,55 +107,6 @@ impl<'a> RunBucket<'a> {
         .await
     }
 
-    /// Copies `from` to `to` inside the bucket (S3 copies; nothing passes
-    /// through this computer), then checks the copy has the source's size and
-    /// entity tag (objects under 5 GiB, which one CopyObject copies whole).
-    pub async fn copy(&self, from: &str, to: &str) -> Result<(), PipelineError> {
-        let source = format!("{}/{}", self.name, urlencoding_key(from));
-        let head = |key: &str| {
-            let key = key.to_string();
-            async move {
-                self.ctx
-                    .s3()
-                    .head_object()
-                    .bucket(self.name)
-                    .key(&key)
-                    .expected_bucket_owner(&self.owner)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("read a file's size in S3", e))
-            }
-        };
-        let before = head(from).await?;
-        super::poll::retry_transient("copy a file in S3", || async {
-            self.ctx
-                .s3()
-                .copy_object()
-                .bucket(self.name)
-                .key(to)
-                .copy_source(&source)
-                .expected_bucket_owner(&self.owner)
-                .expected_source_bucket_owner(&self.owner)
-                .send()
-                .await
-                .map_err(|e| aws_error("copy a file in S3", e))?;
-            Ok(())
-        })
-        .await?;
-        let after = head(to).await?;
-        if after.content_length() != before.content_length() || after.e_tag() != before.e_tag() {
-            return Err(PipelineError::State(format!(
-                "the copy of s3://{}/{from} to {to} is not the same file ({:?} bytes, {:?}; expected {:?} bytes, {:?})",
-                self.name,
-                after.content_length(),
-                after.e_tag(),
-                before.content_length(),
-                before.e_tag()
-            )));
-        }
-        Ok(())
-    }
-
     /// Every object under `prefix`, with its size and entity tag.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, PipelineError> {
         let mut found = Vec::new();
@@ -342,18 +293,6 @@ pub async fn suggest_bucket_name(ctx: &AwsContext) -> Result<String, PipelineErr
     }
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     Ok(format!("{prefix}{}", &suffix[..8]))
-}
-
-/// An S3 key as CopyObject's `CopySource` takes it: URL-encoded, `/` kept.
-fn urlencoding_key(key: &str) -> String {
-    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-    const KEY: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~')
-        .remove(b'/');
-    utf8_percent_encode(key, KEY).to_string()
 }
 
 #[cfg(test)]

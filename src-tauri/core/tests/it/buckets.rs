@@ -133,3 +133,53 @@ async fn an_existing_bucket_that_is_or_may_become_public_is_refused_before_any_u
         "nothing uploaded"
     );
 }
+
+/// Copies inside the run's bucket (S3 copies; nothing passes through this
+/// computer): whole, in parts (UploadPartCopy, here with 5 MiB parts over
+/// 5 MiB instead of S3's 5 GiB), a key that must be URL-encoded in the copy's
+/// source; every copy has the source's bytes; a missing source says so and
+/// leaves no copy.
+#[tokio::test]
+async fn copies_inside_the_bucket_have_the_sources_bytes_whole_or_in_parts() {
+    let ctx = ctx().await;
+    let name = bucket("copy");
+    create_bucket(&ctx, &name).await;
+    let owner = easytdv_core::pipeline::storage::account_id(&ctx)
+        .await
+        .unwrap();
+    let b = easytdv_core::pipeline::storage::RunBucket::new(&ctx, &name, owner);
+    let body: Vec<u8> = (0..12 * 1024 * 1024 + 123)
+        .map(|i: u32| (i.wrapping_mul(7) % 251) as u8)
+        .collect();
+    b.put("easytdv/x/big.bin", body.clone()).await.unwrap();
+    let mib5 = 5 * 1024 * 1024;
+    b.copy_in_parts_over("easytdv/x/big.bin", "easytdv/y/big.bin", mib5, mib5)
+        .await
+        .unwrap();
+    assert!(
+        get_bytes(&ctx, &name, "easytdv/y/big.bin").await == body,
+        "in parts"
+    );
+    b.copy("easytdv/x/big.bin", "easytdv/z/big.bin")
+        .await
+        .unwrap();
+    assert!(
+        get_bytes(&ctx, &name, "easytdv/z/big.bin").await == body,
+        "whole"
+    );
+
+    let odd = "easytdv/x/données x+y:1.csv";
+    b.put(odd, b"a,b\n1,2\n".to_vec()).await.unwrap();
+    b.copy(odd, "easytdv/y/données x+y:1.csv").await.unwrap();
+    assert_eq!(
+        get_bytes(&ctx, &name, "easytdv/y/données x+y:1.csv").await,
+        b"a,b\n1,2\n"
+    );
+
+    let e = b
+        .copy("easytdv/x/none", "easytdv/y/none")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("read a file's size in S3"), "{e}");
+    assert!(list(&ctx, &name, "easytdv/y/none").await.is_empty());
+}
