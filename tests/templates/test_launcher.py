@@ -362,19 +362,23 @@ def test_missing_setting_is_reported(launch, monkeypatch):
 # --------------------------------------------------------------------------
 # Whole stack + launcher against moto (the emulator behind tests/sandbox)
 # --------------------------------------------------------------------------
-def test_stack_and_launcher_work_in_moto(monkeypatch, tmp_path):
-    moto = pytest.importorskip("moto")
-
+def _moto_account(monkeypatch) -> io.BytesIO:
+    """moto's account in us-east-1 (no AWS_* of the machine's), and the launcher's zip as the core builds it."""
     for key in [k for k in os.environ if k.startswith("AWS_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
     zipped = io.BytesIO()
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.write(LAUNCH_PY, "launch.py")
         archive.write(BOOTSTRAP, "bootstrap.sh")
+    return zipped
+
+
+def test_stack_and_launcher_work_in_moto(monkeypatch, tmp_path):
+    moto = pytest.importorskip("moto")
+    zipped = _moto_account(monkeypatch)
 
     with moto.mock_aws():
         s3 = boto3.client("s3")
@@ -577,17 +581,9 @@ def test_the_base_launcher_without_a_run_in_its_event_launches_nothing(launch, m
 def test_the_base_stack_and_its_launcher_work_in_moto(monkeypatch, tmp_path):
     """templates/base.yaml created once; two runs launched by its one function, each tagged for its run."""
     moto = pytest.importorskip("moto")
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
+    zipped = _moto_account(monkeypatch)
     for key in LAMBDA_ENV:
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    zipped = io.BytesIO()
-    with zipfile.ZipFile(zipped, "w") as archive:
-        archive.write(LAUNCH_PY, "launch.py")
-        archive.write(BOOTSTRAP, "bootstrap.sh")
 
     with moto.mock_aws():
         s3 = boto3.client("s3")

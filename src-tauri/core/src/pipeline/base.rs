@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_cloudformation::types::{Capability, Parameter, ResourceStatus, StackStatus, Tag};
+use aws_sdk_cloudformation::types::{Capability, Parameter, ResourceStatus, StackStatus};
 use sha2::{Digest, Sha256};
 
 use super::error::{aws_error, PipelineError};
 use super::poll::{poll_until, Notice};
-use super::stack::{self, APP_TAG};
+use super::stack;
 use super::storage::RunBucket;
 use super::{assets, words::stack_words};
 use crate::aws::AwsContext;
@@ -257,7 +257,8 @@ pub async fn ensure(
             Standing::Missing => {
                 notice("Creating easyTDV's shared resources in this region (once)");
                 let params = parameters(bucket, wanted).await?;
-                let id = create(ctx, params).await?;
+                let id =
+                    stack::start_create_tagged(ctx, STACK_NAME, None, TEMPLATE, params).await?;
                 stack::wait_created(ctx, &id, &|s| notice(&stack_words(s))).await?;
             }
             Standing::Outdated(_) => {
@@ -295,21 +296,6 @@ async fn parameters(
             wanted.ebs_kms_key_arn.clone().unwrap_or_default(),
         ),
     ])
-}
-
-async fn create(ctx: &AwsContext, params: Vec<Parameter>) -> Result<String, PipelineError> {
-    let out = ctx
-        .cloudformation()
-        .create_stack()
-        .stack_name(STACK_NAME)
-        .template_body(TEMPLATE)
-        .set_parameters(Some(params))
-        .capabilities(Capability::CapabilityNamedIam)
-        .tags(Tag::builder().key(APP_TAG).value("easytdv").build())
-        .send()
-        .await
-        .map_err(|e| aws_error("create easyTDV's shared resources", e))?;
-    Ok(out.stack_id().unwrap_or(STACK_NAME).to_string())
 }
 
 async fn update(

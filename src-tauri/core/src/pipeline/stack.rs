@@ -25,7 +25,7 @@ pub fn parameter(key: &str, value: impl Into<String>) -> Parameter {
         .build()
 }
 
-/// Starts `CreateStack`; returns the stack id.
+/// Starts `CreateStack` of a run's stack; returns the stack id.
 pub async fn start_create(
     ctx: &AwsContext,
     name: &str,
@@ -33,6 +33,18 @@ pub async fn start_create(
     template_body: &str,
     parameters: Vec<Parameter>,
 ) -> Result<String, PipelineError> {
+    start_create_tagged(ctx, name, Some(run_id), template_body, parameters).await
+}
+
+/// Starts `CreateStack`, tagged as easyTDV's (and the run's, if any).
+pub(super) async fn start_create_tagged(
+    ctx: &AwsContext,
+    name: &str,
+    run_id: Option<&str>,
+    template_body: &str,
+    parameters: Vec<Parameter>,
+) -> Result<String, PipelineError> {
+    let run_tag = run_id.map(|r| Tag::builder().key(RUN_TAG).value(r).build());
     let out = ctx
         .cloudformation()
         .create_stack()
@@ -42,8 +54,12 @@ pub async fn start_create(
         .template_body(template_body)
         .set_parameters(Some(parameters))
         .capabilities(Capability::CapabilityNamedIam)
-        .tags(Tag::builder().key(RUN_TAG).value(run_id).build())
-        .tags(Tag::builder().key(APP_TAG).value("easytdv").build())
+        .set_tags(Some(
+            run_tag
+                .into_iter()
+                .chain([Tag::builder().key(APP_TAG).value("easytdv").build()])
+                .collect(),
+        ))
         .send()
         .await
         .map_err(|e| aws_error("create the CloudFormation stack", e))?;
