@@ -18,6 +18,10 @@ stack, marks the resource CREATE_FAILED and rolls back. Here:
   Those moto raises before registering the stack are untouched.
 - A failed stack has no outputs and no exports and never retries creating
   resources (moto's resource map creates them lazily on access).
+- Two CreateStack of one name at once: the second is refused with AWS's
+  `AlreadyExistsException` "Stack [<name>] already exists", as when the
+  first is done (moto checks the name, then builds the stack, then registers
+  it: a second request in between passed its check and made a second stack).
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ import logging
 import threading
 
 from moto.cloudformation import parsing
-from moto.cloudformation.exceptions import CloudFormationError, UnformattedGetAttTemplateException
+from moto.cloudformation.exceptions import (
+    AlreadyExistsException,
+    CloudFormationError,
+    UnformattedGetAttTemplateException,
+)
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack
 from moto.cloudformation.parsing import OutputMap
 from moto.cloudformation.responses import CloudFormationResponse
@@ -67,7 +75,24 @@ def _is_template_error(e: Exception) -> bool:
     )
 
 
+_creating_lock = threading.Lock()
+_creating: set[tuple[str, str, str]] = set()  # (account, region, name) of stacks being created
+
+
 def _create_stack(self: CloudFormationBackend, name: str, *args, **kwargs) -> Stack:
+    claim = (self.account_id, self.region_name, name)
+    with _creating_lock:
+        if claim in _creating or any(s.name == name for s in self.stacks.values()):
+            raise AlreadyExistsException(f"Stack [{name}] already exists")
+        _creating.add(claim)
+    try:
+        return _create_claimed(self, name, *args, **kwargs)
+    finally:
+        with _creating_lock:
+            _creating.discard(claim)
+
+
+def _create_claimed(self: CloudFormationBackend, name: str, *args, **kwargs) -> Stack:
     known = set(self.stacks)
     on_failure = getattr(_request, "on_failure", None) or "ROLLBACK"
     _request.on_failure = None  # nested stacks created by this one roll back

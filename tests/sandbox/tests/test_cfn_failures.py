@@ -128,3 +128,30 @@ def test_template_errors_stay_synchronous(aws):
     assert e.value.response["Error"]["Code"] == "ValidationError"
     assert gone(aws, "easytdv-bad")
     assert not group_ids(aws, "easytdv-bad-sg")
+
+
+def test_a_second_stack_of_one_name_is_refused_even_at_the_same_time(aws):
+    """AWS: a name is one stack's until it is deleted. moto checked the name before building the
+    stack, so two requests at once made two stacks (the second failing on the first's role)."""
+    import concurrent.futures
+
+    body = template("twice-group", Role=role("twice-role"))
+
+    def create(_):
+        try:
+            aws.cloudformation.create_stack(StackName="twice", TemplateBody=body, Capabilities=["CAPABILITY_NAMED_IAM"])
+            return "created"
+        except ClientError as e:
+            return (e.response["Error"]["Code"], e.response["Error"]["Message"])
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(create, range(4)))
+    assert answers.count("created") == 1, answers
+    assert all(a == ("AlreadyExistsException", "Stack [twice] already exists") for a in answers if a != "created")
+    wait_for(lambda: status(aws, "twice") == "CREATE_COMPLETE", what="the one stack created")
+    # And after it is done, the same answer.
+    with pytest.raises(ClientError) as again:
+        aws.cloudformation.create_stack(StackName="twice", TemplateBody=body, Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert again.value.response["Error"]["Message"] == "Stack [twice] already exists"
+    aws.cloudformation.delete_stack(StackName="twice")
+    wait_for(lambda: gone(aws, "twice"), what="deleted")

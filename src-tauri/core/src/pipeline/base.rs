@@ -257,8 +257,16 @@ pub async fn ensure(
             Standing::Missing => {
                 notice("Creating easyTDV's shared resources in this region (once)");
                 let params = parameters(bucket, wanted).await?;
-                let id =
-                    stack::start_create_tagged(ctx, STACK_NAME, None, TEMPLATE, params).await?;
+                let id = match stack::start_create_tagged(ctx, STACK_NAME, None, TEMPLATE, params)
+                    .await
+                {
+                    Ok(id) => id,
+                    // Another run (another window) created it meanwhile: use theirs.
+                    Err(PipelineError::Aws { code, .. }) if code == "AlreadyExistsException" => {
+                        continue
+                    }
+                    Err(e) => return Err(e),
+                };
                 stack::wait_created(ctx, &id, &|s| notice(&stack_words(s))).await?;
             }
             Standing::Outdated(_) => {

@@ -320,3 +320,51 @@ async fn the_base_launches_a_runs_machine_and_its_inputs_reach_its_own_folder() 
         .unwrap();
     assert!(base::remove(&ctx, &quiet).await.unwrap());
 }
+
+/// Two runs (two windows) needing the base at the same time: one creates it,
+/// the other waits for it or finds it made; both get the same base, and only
+/// one stack was created.
+#[tokio::test]
+async fn two_runs_needing_the_base_at_once_share_one() {
+    const REGION: &str = "eu-north-1";
+    let ctx = ctx_in(REGION).await;
+    let admin = AwsContext::from_sdk_config(admin_config(REGION).await, Some(endpoint()));
+    let quiet = |_: &str| {};
+    base::remove(&admin, &quiet).await.unwrap();
+    let name = bucket("base-twice");
+    create_bucket(&ctx, &name).await;
+    let owner = account_id(&ctx).await.unwrap();
+    let run_bucket = RunBucket::new(&ctx, &name, owner);
+    let wanted = Wanted {
+        vpc_id: machine::default_vpc(&ctx).await.unwrap(),
+        ebs_kms_key_arn: None,
+    };
+    let created = |calls: &str| {
+        calls
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|c| {
+                c["operation"] == "CreateStack"
+                    && c["region"] == REGION
+                    && c["status"] == 200
+                    && c["names"]["StackName"] == base::STACK_NAME
+            })
+            .count()
+    };
+    let calls_file = hook_json("data-dir", serde_json::json!({}))["calls"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = created(&std::fs::read_to_string(&calls_file).unwrap());
+    let (a, b) = tokio::join!(
+        base::ensure(&ctx, &run_bucket, &wanted, &quiet),
+        base::ensure(&ctx, &run_bucket, &wanted, &quiet)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b);
+    assert_eq!(
+        created(&std::fs::read_to_string(&calls_file).unwrap()),
+        before + 1
+    );
+    assert!(base::remove(&ctx, &quiet).await.unwrap());
+}
