@@ -4,6 +4,9 @@
   policy that does not exist fail like IAM: `NoSuchEntity` (404), "Scope ARN:
   <arn> does not exist or is not attachable." (moto accepts any ARN). In a
   stack, the role then fails with that reason and the stack rolls back.
+- A stack update that changes a role's inline `Policies` (or its trust
+  policy) changes the role, as CloudFormation does (moto's update set only its
+  description: a base updated for a new EBS key kept the old key's grant).
 - The sandbox account starts as an account whose easyTDV setup was done: the
   managed policy `easytdv-boundary` (data/easytdv-boundary.json, a copy of
   templates/iam/easytdv-boundary.json that tests/policy keeps equal) exists in
@@ -17,7 +20,7 @@ import json
 from pathlib import Path
 
 from moto.iam.exceptions import NotFoundException
-from moto.iam.models import IAMBackend, iam_backends
+from moto.iam.models import IAMBackend, Role, iam_backends
 
 from .principals import DEFAULT_ACCOUNT
 
@@ -66,6 +69,25 @@ def set_up_account(account: str = DEFAULT_ACCOUNT) -> None:
     )
 
 
+_orig_role_update = Role.update_from_cloudformation_json.__func__
+
+
+def _update_role(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+    role = _orig_role_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+    properties = cloudformation_json.get("Properties", {})
+    wanted = {p["PolicyName"]: p["PolicyDocument"] for p in properties.get("Policies", [])}
+    for name in list(role.policies):
+        if name not in wanted:
+            role.delete_policy(name)
+    for name, document in wanted.items():
+        role.put_policy(name, document)  # as moto stores it at creation
+    trust = properties.get("AssumeRolePolicyDocument")
+    if trust is not None:
+        role.assume_role_policy_document = trust if isinstance(trust, str) else json.dumps(trust)
+    return role
+
+
 def install() -> None:
+    Role.update_from_cloudformation_json = classmethod(_update_role)
     IAMBackend.create_role = _create_role
     IAMBackend.put_role_permissions_boundary = _put_role_permissions_boundary

@@ -101,3 +101,38 @@ def test_stack_lifecycle(aws, template_url):
         aws("lambda").get_function(FunctionName=fn)
     with pytest.raises(ClientError):
         aws.ec2.describe_security_groups(GroupIds=[group])
+
+
+def test_a_stack_update_changes_a_roles_inline_policies(aws):
+    """CloudFormation updates a role's inline policies in place (moto changed only its description)."""
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                       "Action": "sts:AssumeRole"}]}  # fmt: skip
+
+    def body(resource: str, extra: bool) -> str:
+        policies = [{"PolicyName": "main", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": resource}]}}]  # fmt: skip
+        if extra:
+            policies.append({"PolicyName": "extra", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}})  # fmt: skip
+        role = {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "updated-role",
+                "AssumeRolePolicyDocument": trust, "Policies": policies}}  # fmt: skip
+        return json.dumps({"Resources": {"Role": role}})
+
+    def policy(name):
+        document = aws.iam.get_role_policy(RoleName="updated-role", PolicyName=name)["PolicyDocument"]
+        return json.dumps(document)
+
+    aws.cloudformation.create_stack(StackName="role-update", TemplateBody=body("arn:aws:s3:::a/*", True),
+                                    Capabilities=["CAPABILITY_NAMED_IAM"])  # fmt: skip
+    wait_for(lambda: aws.cloudformation.describe_stacks(StackName="role-update")["Stacks"][0]["StackStatus"]
+             == "CREATE_COMPLETE", what="created")  # fmt: skip
+    role_id = aws.iam.get_role(RoleName="updated-role")["Role"]["RoleId"]
+    assert "arn:aws:s3:::a/*" in policy("main")
+    aws.cloudformation.update_stack(StackName="role-update", TemplateBody=body("arn:aws:s3:::b/*", False),
+                                    Capabilities=["CAPABILITY_NAMED_IAM"])  # fmt: skip
+    wait_for(lambda: aws.cloudformation.describe_stacks(StackName="role-update")["Stacks"][0]["StackStatus"]
+             == "UPDATE_COMPLETE", what="updated")  # fmt: skip
+    assert "arn:aws:s3:::b/*" in policy("main") and "arn:aws:s3:::a/*" not in policy("main")
+    assert aws.iam.list_role_policies(RoleName="updated-role")["PolicyNames"] == ["main"]
+    assert aws.iam.get_role(RoleName="updated-role")["Role"]["RoleId"] == role_id, "updated in place, not replaced"
+    aws.cloudformation.delete_stack(StackName="role-update")

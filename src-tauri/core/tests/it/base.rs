@@ -134,6 +134,18 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
     assert_eq!(updated.ebs_kms_key_arn.as_deref(), Some(key.as_str()));
     assert_eq!(updated.machine_role_id, first.machine_role_id);
     assert_eq!(updated.launch_function, first.launch_function);
+    // The launcher may now use that key for the machines' disks.
+    let launcher = admin
+        .iam()
+        .get_role_policy()
+        .role_name(format!("easytdv-base-{BASE_REGION}-launcher"))
+        .policy_name("easytdv-launch")
+        .send()
+        .await
+        .unwrap();
+    let document = launcher.policy_document();
+    let document = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
+    assert!(document.contains(&key), "{document}");
     assert!(matches!(
         base::standing(&ctx, &with_key).await.unwrap(),
         Standing::Ready(_)
