@@ -144,12 +144,16 @@ pub enum Standing {
 /// This build's version of the base: from the template and the launcher's
 /// code, so a change to either updates every account's base on its next use.
 pub fn version() -> Result<String, PipelineError> {
+    Ok(version_of(&code()?))
+}
+
+fn version_of(zip: &[u8]) -> String {
     let mut hash = Sha256::new();
     hash.update(TEMPLATE.as_bytes());
-    hash.update(code()?);
+    hash.update(zip);
     let digest = hash.finalize();
     let n = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % 1_000_000;
-    Ok(n.to_string())
+    n.to_string()
 }
 
 fn code() -> Result<Vec<u8>, PipelineError> {
@@ -293,9 +297,10 @@ async fn parameters(
 ) -> Result<Vec<Parameter>, PipelineError> {
     let zip = code()?;
     let key = code_key(&zip);
+    let version = version_of(&zip);
     bucket.put(&key, zip).await?;
     Ok(vec![
-        stack::parameter("Version", version()?),
+        stack::parameter("Version", version),
         stack::parameter("VpcId", &wanted.vpc_id),
         stack::parameter("LambdaCodeBucket", bucket.name()),
         stack::parameter("LambdaCodeKey", key),

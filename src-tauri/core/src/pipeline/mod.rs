@@ -23,6 +23,7 @@ mod error;
 mod inputs;
 mod instance;
 mod integrity;
+mod launcher;
 pub mod machine;
 mod model;
 pub mod notebook;

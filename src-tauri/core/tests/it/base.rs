@@ -46,23 +46,54 @@ async fn role_boundary(admin: &AwsContext, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A region of the sandbox with no base in it (any earlier one removed), a
+/// bucket of the app's there, and what the base needs in that region.
+struct Fresh {
+    ctx: AwsContext,
+    admin: AwsContext,
+    name: String,
+    owner: String,
+    vpc: String,
+    wanted: Wanted,
+}
+
+impl Fresh {
+    async fn region(region: &str, tag: &str) -> Self {
+        let ctx = ctx_in(region).await;
+        let admin = AwsContext::from_sdk_config(admin_config(region).await, Some(endpoint()));
+        base::remove(&admin, &|_: &str| {}).await.unwrap();
+        let name = bucket(tag);
+        create_bucket(&ctx, &name).await;
+        let owner = account_id(&ctx).await.unwrap();
+        let vpc = machine::default_vpc(&ctx).await.unwrap();
+        let wanted = Wanted {
+            vpc_id: vpc.clone(),
+            ebs_kms_key_arn: None,
+        };
+        Self {
+            ctx,
+            admin,
+            name,
+            owner,
+            vpc,
+            wanted,
+        }
+    }
+
+    fn bucket(&self) -> RunBucket<'_> {
+        RunBucket::new(&self.ctx, &self.name, self.owner.clone())
+    }
+}
+
 #[tokio::test]
 async fn the_base_is_created_once_reused_updated_and_removed() {
-    let ctx = ctx_in(BASE_REGION).await;
-    let admin = AwsContext::from_sdk_config(admin_config(BASE_REGION).await, Some(endpoint()));
+    let f = Fresh::region(BASE_REGION, "base").await;
+    let (ctx, admin, name, owner, vpc, wanted) =
+        (&f.ctx, &f.admin, &f.name, &f.owner, &f.vpc, &f.wanted);
     let quiet = |_: &str| {};
-    base::remove(&admin, &quiet).await.unwrap();
-    let name = bucket("base");
-    create_bucket(&ctx, &name).await;
-    let owner = account_id(&ctx).await.unwrap();
-    let run_bucket = RunBucket::new(&ctx, &name, owner.clone());
-    let vpc = machine::default_vpc(&ctx).await.unwrap();
-    let wanted = Wanted {
-        vpc_id: vpc.clone(),
-        ebs_kms_key_arn: None,
-    };
+    let run_bucket = f.bucket();
     assert_eq!(
-        base::standing(&ctx, &wanted).await.unwrap(),
+        base::standing(ctx, wanted).await.unwrap(),
         Standing::Missing
     );
 
@@ -70,7 +101,7 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
     let said = std::sync::Mutex::new(Vec::<String>::new());
     let notice = |m: &str| said.lock().unwrap().push(m.to_string());
     let creates = base_calls("CreateStack", BASE_REGION);
-    let first = base::ensure(&ctx, &run_bucket, &wanted, &notice)
+    let first = base::ensure(ctx, &run_bucket, wanted, &notice)
         .await
         .unwrap();
     assert_eq!(base_calls("CreateStack", BASE_REGION), creates + 1);
@@ -80,7 +111,7 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
         .iter()
         .any(|m| m.contains("Creating easyTDV's shared resources in this region (once)")));
     assert_eq!(first.version, base::version().unwrap());
-    assert_eq!(first.vpc_id, vpc);
+    assert_eq!(&first.vpc_id, vpc);
     assert_eq!(first.launch_function, "easytdv-base-launch");
     assert!(first
         .instance_profile_arn
@@ -95,18 +126,18 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
     for role in ["instance", "launcher"] {
         let name = format!("easytdv-base-{BASE_REGION}-{role}");
         assert_eq!(
-            role_boundary(&admin, &name).await.as_deref(),
+            role_boundary(admin, &name).await.as_deref(),
             Some(boundary.as_str()),
             "{name}"
         );
     }
     // The launcher's code went up under its SHA-256, where the template takes it from.
-    let code = list(&ctx, &name, "easytdv/lambda/").await;
+    let code = list(ctx, name, "easytdv/lambda/").await;
     assert_eq!(code.len(), 1, "{code:?}");
 
     // Reused: read, never changed.
     let updates = base_calls("UpdateStack", BASE_REGION);
-    let again = base::ensure(&ctx, &run_bucket, &wanted, &quiet)
+    let again = base::ensure(ctx, &run_bucket, wanted, &quiet)
         .await
         .unwrap();
     assert_eq!(again, first);
@@ -123,11 +154,11 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
         ebs_kms_key_arn: Some(key.clone()),
     };
     assert!(matches!(
-        base::standing(&ctx, &with_key).await.unwrap(),
+        base::standing(ctx, &with_key).await.unwrap(),
         Standing::Outdated(_)
     ));
-    let admin_bucket = RunBucket::new(&admin, &name, owner.clone());
-    let updated = base::ensure(&admin, &admin_bucket, &with_key, &quiet)
+    let admin_bucket = RunBucket::new(admin, name, owner.clone());
+    let updated = base::ensure(admin, &admin_bucket, &with_key, &quiet)
         .await
         .unwrap();
     assert_eq!(base_calls("UpdateStack", BASE_REGION), updates + 1);
@@ -147,28 +178,28 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
     let document = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
     assert!(document.contains(&key), "{document}");
     assert!(matches!(
-        base::standing(&ctx, &with_key).await.unwrap(),
+        base::standing(ctx, &with_key).await.unwrap(),
         Standing::Ready(_)
     ));
 
     // The leftovers check does not count it as a run's forgotten resources.
-    let found = easytdv_core::scan::region_leftovers(&ctx, &[], None)
+    let found = easytdv_core::scan::region_leftovers(ctx, &[], None)
         .await
         .unwrap();
     assert!(!found.iter().any(|l| l.id == base::STACK_NAME), "{found:?}");
 
     // Removed: the stack, both roles and the function are gone.
-    assert!(base::remove(&ctx, &quiet).await.unwrap());
+    assert!(base::remove(ctx, &quiet).await.unwrap());
     assert_eq!(
-        base::standing(&ctx, &wanted).await.unwrap(),
+        base::standing(ctx, wanted).await.unwrap(),
         Standing::Missing
     );
     for role in ["instance", "launcher"] {
         let name = format!("easytdv-base-{BASE_REGION}-{role}");
-        assert_eq!(role_boundary(&admin, &name).await, None, "{name} is gone");
+        assert_eq!(role_boundary(admin, &name).await, None, "{name} is gone");
     }
     assert!(
-        !base::remove(&ctx, &quiet).await.unwrap(),
+        !base::remove(ctx, &quiet).await.unwrap(),
         "nothing left to remove"
     );
 }
@@ -179,10 +210,9 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
 #[tokio::test]
 async fn a_base_that_cannot_be_created_says_why_and_leaves_no_stack() {
     const REGION: &str = "eu-central-1";
-    let ctx = ctx_in(REGION).await;
-    let admin = AwsContext::from_sdk_config(admin_config(REGION).await, Some(endpoint()));
+    let f = Fresh::region(REGION, "base-taken").await;
+    let (ctx, admin, wanted) = (&f.ctx, &f.admin, &f.wanted);
     let quiet = |_: &str| {};
-    base::remove(&admin, &quiet).await.unwrap();
     let taken = format!("easytdv-base-{REGION}-instance");
     admin
         .iam()
@@ -194,22 +224,15 @@ async fn a_base_that_cannot_be_created_says_why_and_leaves_no_stack() {
         .send()
         .await
         .unwrap();
-    let name = bucket("base-taken");
-    create_bucket(&ctx, &name).await;
-    let owner = account_id(&ctx).await.unwrap();
-    let run_bucket = RunBucket::new(&ctx, &name, owner);
-    let wanted = Wanted {
-        vpc_id: machine::default_vpc(&ctx).await.unwrap(),
-        ebs_kms_key_arn: None,
-    };
-    let err = base::ensure(&ctx, &run_bucket, &wanted, &quiet)
+    let run_bucket = f.bucket();
+    let err = base::ensure(ctx, &run_bucket, wanted, &quiet)
         .await
         .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("InstanceRole"), "{text}");
     assert!(text.contains(&taken), "{text}");
     assert_eq!(
-        base::standing(&ctx, &wanted).await.unwrap(),
+        base::standing(ctx, wanted).await.unwrap(),
         Standing::Missing,
         "the failed stack is deleted"
     );
@@ -221,11 +244,11 @@ async fn a_base_that_cannot_be_created_says_why_and_leaves_no_stack() {
         .send()
         .await
         .unwrap();
-    let made = base::ensure(&ctx, &run_bucket, &wanted, &quiet)
+    let made = base::ensure(ctx, &run_bucket, wanted, &quiet)
         .await
         .unwrap();
     assert_eq!(made.launch_function, "easytdv-base-launch");
-    assert!(base::remove(&ctx, &quiet).await.unwrap());
+    assert!(base::remove(ctx, &quiet).await.unwrap());
 }
 
 /// A machine started by the base's launcher, the run named in its event:
@@ -236,20 +259,11 @@ async fn a_base_that_cannot_be_created_says_why_and_leaves_no_stack() {
 #[tokio::test]
 async fn the_base_launches_a_runs_machine_and_its_inputs_reach_its_own_folder() {
     const REGION: &str = "eu-south-1";
-    let ctx = ctx_in(REGION).await;
-    let admin = AwsContext::from_sdk_config(admin_config(REGION).await, Some(endpoint()));
+    let f = Fresh::region(REGION, "base-run").await;
+    let (ctx, name, vpc, wanted) = (&f.ctx, &f.name, &f.vpc, &f.wanted);
     let quiet = |_: &str| {};
-    base::remove(&admin, &quiet).await.unwrap();
-    let name = bucket("base-run");
-    create_bucket(&ctx, &name).await;
-    let owner = account_id(&ctx).await.unwrap();
-    let run_bucket = RunBucket::new(&ctx, &name, owner);
-    let vpc = machine::default_vpc(&ctx).await.unwrap();
-    let wanted = Wanted {
-        vpc_id: vpc.clone(),
-        ebs_kms_key_arn: None,
-    };
-    let made = base::ensure(&ctx, &run_bucket, &wanted, &quiet)
+    let run_bucket = f.bucket();
+    let made = base::ensure(ctx, &run_bucket, wanted, &quiet)
         .await
         .unwrap();
 
@@ -265,11 +279,9 @@ async fn the_base_launches_a_runs_machine_and_its_inputs_reach_its_own_folder() 
             .await
             .unwrap();
     }
-    let info = machine::describe_type(&ctx, "t3.micro").await.unwrap();
-    let ami = machine::resolve_ami(&ctx, &info, None).await.unwrap().id;
-    let subnets = machine::launch_subnets(&ctx, "t3.micro", &vpc)
-        .await
-        .unwrap();
+    let info = machine::describe_type(ctx, "t3.micro").await.unwrap();
+    let ami = machine::resolve_ami(ctx, &info, None).await.unwrap().id;
+    let subnets = machine::launch_subnets(ctx, "t3.micro", vpc).await.unwrap();
     let run = base::BaseRun {
         run_id: run_id.into(),
         ami_id: ami,
@@ -279,7 +291,7 @@ async fn the_base_launches_a_runs_machine_and_its_inputs_reach_its_own_folder() 
         bucket: name.clone(),
         run_prefix: prefix.clone(),
     };
-    let launched = base::launch(&ctx, &made, &run, 1, &subnets).await.unwrap();
+    let launched = base::launch(ctx, &made, &run, 1, &subnets).await.unwrap();
     let described = ctx
         .ec2()
         .describe_instances()
@@ -303,7 +315,7 @@ async fn the_base_launches_a_runs_machine_and_its_inputs_reach_its_own_folder() 
         .iter()
         .any(|t| t.key() == Some("easytdv:run-id") && t.value() == Some(run_id)));
     // The same launch asked again is the same machine.
-    let again = base::launch(&ctx, &made, &run, 1, &subnets).await.unwrap();
+    let again = base::launch(ctx, &made, &run, 1, &subnets).await.unwrap();
     assert_eq!(again.instance_id, launched.instance_id);
     assert!(again.reused);
 
@@ -320,7 +332,7 @@ async fn the_base_launches_a_runs_machine_and_its_inputs_reach_its_own_folder() 
         ]
     );
     assert_eq!(
-        get_text(&ctx, &name, &format!("{folder}/scripts/train.sh")).await,
+        get_text(ctx, name, &format!("{folder}/scripts/train.sh")).await,
         "echo train"
     );
 
@@ -330,7 +342,7 @@ async fn the_base_launches_a_runs_machine_and_its_inputs_reach_its_own_folder() 
         .send()
         .await
         .unwrap();
-    assert!(base::remove(&ctx, &quiet).await.unwrap());
+    assert!(base::remove(ctx, &quiet).await.unwrap());
 }
 
 /// Two runs (two windows) needing the base at the same time: one creates it,
@@ -339,18 +351,10 @@ async fn the_base_launches_a_runs_machine_and_its_inputs_reach_its_own_folder() 
 #[tokio::test]
 async fn two_runs_needing_the_base_at_once_share_one() {
     const REGION: &str = "eu-north-1";
-    let ctx = ctx_in(REGION).await;
-    let admin = AwsContext::from_sdk_config(admin_config(REGION).await, Some(endpoint()));
+    let f = Fresh::region(REGION, "base-twice").await;
+    let (ctx, wanted) = (&f.ctx, &f.wanted);
     let quiet = |_: &str| {};
-    base::remove(&admin, &quiet).await.unwrap();
-    let name = bucket("base-twice");
-    create_bucket(&ctx, &name).await;
-    let owner = account_id(&ctx).await.unwrap();
-    let run_bucket = RunBucket::new(&ctx, &name, owner);
-    let wanted = Wanted {
-        vpc_id: machine::default_vpc(&ctx).await.unwrap(),
-        ebs_kms_key_arn: None,
-    };
+    let run_bucket = f.bucket();
     let created = |calls: &str| {
         calls
             .lines()
@@ -369,8 +373,8 @@ async fn two_runs_needing_the_base_at_once_share_one() {
         .to_string();
     let before = created(&std::fs::read_to_string(&calls_file).unwrap());
     let (a, b) = tokio::join!(
-        base::ensure(&ctx, &run_bucket, &wanted, &quiet),
-        base::ensure(&ctx, &run_bucket, &wanted, &quiet)
+        base::ensure(ctx, &run_bucket, wanted, &quiet),
+        base::ensure(ctx, &run_bucket, wanted, &quiet)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a, b);
@@ -378,5 +382,5 @@ async fn two_runs_needing_the_base_at_once_share_one() {
         created(&std::fs::read_to_string(&calls_file).unwrap()),
         before + 1
     );
-    assert!(base::remove(&ctx, &quiet).await.unwrap());
+    assert!(base::remove(ctx, &quiet).await.unwrap());
 }
