@@ -12,7 +12,7 @@ export const STEP_LABELS: Record<string, { title: string; help: string }> = {
   prepare: { title: 'Upload your files', help: 'Your script and requirements go to your S3 bucket.' },
   stack: {
     title: 'Create the cloud resources',
-    help: 'A CloudFormation stack creates roles, a security group and a small launcher function.',
+    help: 'On your first run in a region, easyTDV creates its shared resources (a role for the machines, a firewall, a small launcher); later runs reuse them.',
   },
   instance: { title: 'Start the machine', help: 'The EC2 machine boots and connects back (usually 1–3 minutes).' },
   requirements: { title: 'Install your packages', help: 'pip installs what requirements.txt lists.' },
@@ -20,7 +20,7 @@ export const STEP_LABELS: Record<string, { title: string; help: string }> = {
   outputs: { title: 'Save the outputs', help: 'Files written to OUTPUT_DIR are copied to your bucket.' },
   delete: {
     title: 'Clean up',
-    help: 'After a successful run the machine, the stack and your uploaded inputs are deleted. Your outputs stay.',
+    help: 'After a successful run the machine and your uploaded inputs are deleted. Your outputs stay.',
   },
 };
 

@@ -160,13 +160,21 @@ async fn input_keys(
     bucket: &RunBucket<'_>,
     res: &RunResources,
 ) -> Result<Vec<String>, PipelineError> {
-    let outputs = res.outputs_prefix();
-    Ok(bucket
-        .list_keys(&format!("{}/", res.prefix))
-        .await?
-        .into_iter()
-        .filter(|k| !k.starts_with(&outputs))
-        .collect())
+    // The run's prefix, and each of its machines' folders on the base (the
+    // inputs copied there, its scripts, its saved environment): all but
+    // their outputs.
+    let mut keys = Vec::new();
+    for folder in std::iter::once(&res.prefix).chain(&res.machine_folders) {
+        let outputs = format!("{folder}/outputs/");
+        keys.extend(
+            bucket
+                .list_keys(&format!("{folder}/"))
+                .await?
+                .into_iter()
+                .filter(|k| !k.starts_with(&outputs)),
+        );
+    }
+    Ok(keys)
 }
 
 fn summary(r: &DeleteReport) -> String {

@@ -235,11 +235,36 @@ pub struct RunResources {
     /// before they are put; the clean-up deletes them.
     #[serde(default)]
     pub secret_parameters: Vec<String>,
+    /// An EC2 run's machines on the easyTDV base (issue 22), one per launch:
+    /// each machine's own folder, `easytdv/m/<role id>:<instance id>/<run-id>`,
+    /// where it reads the run's inputs and writes its outputs. The last is
+    /// the current machine's. Empty for a run with a stack of its own.
+    #[serde(default)]
+    pub machine_folders: Vec<String>,
 }
 
 impl RunResources {
+    /// Where the current machine reads the run's files and writes its
+    /// outputs: its own folder on the base, else the run's prefix.
+    pub fn machine_prefix(&self) -> &str {
+        self.machine_folders
+            .last()
+            .map(String::as_str)
+            .unwrap_or(&self.prefix)
+    }
+
     pub fn outputs_prefix(&self) -> String {
-        format!("{}/outputs/", self.prefix)
+        format!("{}/outputs/", self.machine_prefix())
+    }
+
+    /// The machine's `aws:userid` (`<role id>:<instance id>`), read from its
+    /// folder's name; `None` for a run with a stack of its own.
+    pub fn machine_userid(&self) -> Option<&str> {
+        self.machine_folders
+            .last()?
+            .strip_prefix("easytdv/m/")?
+            .split('/')
+            .next()
     }
 }
 

@@ -36,6 +36,35 @@ pub fn run_of(parameter: &str) -> Option<(&str, &str)> {
         .then_some((run, name))
 }
 
+/// The tag by which a machine of the base reads a run's secrets
+/// (`templates/base.yaml`, `ReadOwnSecrets`): its `aws:userid`.
+pub const MACHINE_TAG: &str = "easytdv-machine";
+
+/// Lets only the machine `userid` read these parameters: tags each with it
+/// (a new machine's tag replaces the last one's value).
+pub async fn tag_for_machine(
+    ctx: &AwsContext,
+    names: &[String],
+    userid: &str,
+) -> Result<(), PipelineError> {
+    let tag = aws_sdk_ssm::types::Tag::builder()
+        .key(MACHINE_TAG)
+        .value(userid)
+        .build()
+        .map_err(|e| PipelineError::State(format!("tag a secret: {e}")))?;
+    for name in names {
+        ctx.ssm()
+            .add_tags_to_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .tags(tag.clone())
+            .send()
+            .await
+            .map_err(|e| aws_error("let the machine read the run's secrets", e))?;
+    }
+    Ok(())
+}
+
 /// Puts each secret (replacing an earlier value: a retry sends the
 /// keychain's current one). One at a time: Parameter Store throttles bursts
 /// of PutParameter, and a run has a handful.

@@ -8,7 +8,8 @@ use super::Train;
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::model::*;
 use crate::pipeline::words::stack_words;
-use crate::pipeline::{assets, instance, machine, stack};
+use crate::pipeline::base::{self, Base, BaseRun, Wanted};
+use crate::pipeline::{assets, ebs_key, instance, machine, stack};
 
 impl Train {
     /// The stack's parameters for an EC2 run.
@@ -125,23 +126,46 @@ impl Train {
         Ok(self.launch_machine(&log_notice()).await?.instance_id)
     }
 
+    /// Makes sure easyTDV's shared resources (the base: the machines' role
+    /// and profile, their security group, the launcher) are ready in the
+    /// run's region: created on first use, updated when this build's differ.
+    /// A run creates no IAM resource of its own.
+    pub async fn ensure_base(&mut self, prepared: &PreparedEnv) -> Result<Base, PipelineError> {
+        let timer = self.timer(Step::Stack, "Checking easyTDV's shared resources in this region");
+        let notice = |s: &str| timer.update(s.to_string());
+        let wanted = Wanted {
+            vpc_id: prepared.vpc_id.clone(),
+            ebs_kms_key_arn: prepared.ebs_kms_key_arn.clone(),
+        };
+        let result = base::ensure(&self.ctx, &self.bucket()?, &wanted, &notice).await;
+        if let Ok(b) = &result {
+            self.base = Some(b.clone());
+        }
+        timer.finish(result, |_| "Cloud resources are ready".to_string())
+    }
+
+    /// The base, as ensured by this run, or read again (a run resumed later).
+    async fn base_now(&mut self) -> Result<Base, PipelineError> {
+        if let Some(b) = &self.base {
+            return Ok(b.clone());
+        }
+        let wanted = Wanted {
+            vpc_id: machine::default_vpc(&self.ctx).await?,
+            ebs_kms_key_arn: ebs_key::default_key(&self.ctx)
+                .await?
+                .customer_arn()
+                .map(str::to_string),
+        };
+        let b = base::ensure(&self.ctx, &self.bucket()?, &wanted, &log_notice()).await?;
+        self.base = Some(b.clone());
+        Ok(b)
+    }
+
     async fn launch_machine(
         &mut self,
         notice: &crate::pipeline::poll::Notice<'_>,
     ) -> Result<instance::Launched, PipelineError> {
-        let stack_ref =
-            self.resources
-                .stack_id
-                .clone()
-                .ok_or_else(|| PipelineError::StackFailed {
-                    reason: "the run has no stack yet: create it first".into(),
-                })?;
-        let outputs = stack::outputs(&self.ctx, &stack_ref).await?;
-        let function = outputs.get("LaunchFunctionName").cloned().ok_or_else(|| {
-            PipelineError::StackFailed {
-                reason: "the stack has no LaunchFunctionName output".into(),
-            }
-        })?;
+        let base = self.base_now().await?;
         // A relaunch replaces every machine of the run (a launcher that was
         // still running when the run was stopped may have started one the
         // history does not name): never two at once.
@@ -154,11 +178,10 @@ impl Train {
         if !old.is_empty() {
             instance::terminate(&self.ctx, &old, notice).await?;
         }
-        // The new machine's logs start afresh; a stop asked for earlier is over.
-        let logs = format!("{}_logs/", self.resources.outputs_prefix());
-        let mut stale = self.bucket()?.list_keys(&logs).await?;
-        stale.push(crate::pipeline::delete::stop_key(&self.resources));
-        self.bucket()?.delete_keys(&stale).await?;
+        // A stop asked for earlier is over (the new machine's folder is new:
+        // no earlier log is in it).
+        let stop = vec![crate::pipeline::delete::stop_key(&self.resources)];
+        self.bucket()?.delete_keys(&stop).await?;
         if self.subnets.is_empty() {
             let vpc = machine::default_vpc(&self.ctx).await?;
             self.subnets =
@@ -167,16 +190,23 @@ impl Train {
         self.resources.launches += 1;
         self.resources.launched_at = Some(super::now_secs() as f64);
         self.save()?;
-        let launched = instance::invoke_launcher(
-            &self.ctx,
-            &function,
-            self.resources.launches,
-            &self.subnets,
-            &self.request.instance_type,
-        )
-        .await?;
+        let run = BaseRun {
+            run_id: self.resources.run_id.clone(),
+            ami_id: self.resources.image_id.clone().unwrap_or_default(),
+            instance_type: self.request.instance_type.clone(),
+            disk_size_gb: self.request.disk_gb,
+            max_runtime_hours: (self.safety_hours() * 100.0).round() / 100.0,
+            bucket: self.resources.bucket.clone(),
+            run_prefix: self.resources.prefix.clone(),
+        };
+        let launched =
+            base::launch(&self.ctx, &base, &run, self.resources.launches, &self.subnets).await?;
         self.resources.instance_id = Some(launched.instance_id.clone());
         self.resources.zone = launched.zone.clone();
+        let folder = base.machine_folder(&launched.instance_id, &self.resources.run_id);
+        if self.resources.machine_folders.last() != Some(&folder) {
+            self.resources.machine_folders.push(folder);
+        }
         self.save()?;
         Ok(launched)
     }

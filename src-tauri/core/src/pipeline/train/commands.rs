@@ -84,6 +84,7 @@ impl Train {
             self.send_secrets(&|m| tracing::info!(run_id, message = m, "secrets"))
                 .await?;
         }
+        self.secrets_for_machine().await?;
         let comment = format!("easyTDV {}: run {}", self.resources.run_id, self.entry);
         let timeout = self.time_left();
         let id = self
@@ -106,7 +107,10 @@ impl Train {
             let limit = self.time_left() + Duration::from_secs(300);
             let outcome = self
                 .follow(&timer, instance_id, &cmd, limit, LogName::Train)
-                .await?;
+                .await;
+            // The environment was saved while the script ran.
+            self.keep_saved_environment().await;
+            let outcome = outcome?;
             if !outcome.succeeded() {
                 return Err(self.command_failure(&outcome, Step::Training));
             }

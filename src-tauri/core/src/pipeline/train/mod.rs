@@ -68,6 +68,11 @@ pub struct Train {
     pub(in crate::pipeline) resend: std::collections::HashSet<String>,
     /// What was last sent of the run's data (`None`: none, or not yet).
     pub(in crate::pipeline) data_sent: Option<data::DataSent>,
+    /// easyTDV's shared resources in the run's region, once ensured.
+    pub(in crate::pipeline) base: Option<super::base::Base>,
+    /// A saved environment the machine reported, copied into the shared
+    /// cache once its command has ended.
+    pub(in crate::pipeline) saved_environment: Option<crate::environments::CacheArchive>,
 }
 
 impl Train {
@@ -128,6 +133,8 @@ impl Train {
             project_sent: None,
             resend: Default::default(),
             data_sent: None,
+            base: None,
+            saved_environment: None,
         };
         train.save()?;
         Ok(train)
@@ -239,7 +246,7 @@ impl Train {
                 self.save()?;
             }
             let prepared = self.prepare_env().await?;
-            self.create_stack(&prepared).await?;
+            self.ensure_base(&prepared).await?;
         }
         let instance_id = match (&self.resources.instance_id, start <= order(Step::Instance)) {
             (Some(id), false) => id.clone(),

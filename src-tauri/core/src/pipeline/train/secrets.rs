@@ -47,6 +47,20 @@ impl Train {
         Ok(())
     }
 
+    /// A machine of the base reads only the secrets tagged with its
+    /// `aws:userid` (templates/base.yaml): the run's are tagged for the
+    /// current machine before its training command (a new machine's tag
+    /// replaces the last one's).
+    pub(in crate::pipeline) async fn secrets_for_machine(&self) -> Result<(), PipelineError> {
+        match self.resources.machine_userid() {
+            Some(userid) if !self.resources.secret_parameters.is_empty() => {
+                parameters::tag_for_machine(&self.ctx, &self.resources.secret_parameters, userid)
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The training command's exports for the secrets (a SageMaker job's
     /// Environment): where they are and their names (train.sh, or the
     /// SageMaker launcher, reads the values on the machine).

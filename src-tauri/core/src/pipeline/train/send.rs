@@ -10,7 +10,7 @@ use crate::pipeline::error::PipelineError;
 use crate::pipeline::model::CommandOutcome;
 use crate::pipeline::run_args;
 use crate::pipeline::scripts::{self, RunFile, Script};
-use crate::pipeline::{assets, remote};
+use crate::pipeline::{assets, base, remote};
 
 impl Train {
     /// The environment cache key of these requirements on the run's image.
@@ -30,7 +30,7 @@ impl Train {
         let idle = IDLE_AFTER_FAILURE_MIN.to_string();
         let mut vars: Vec<(&str, String)> = vec![
             ("EASYTDV_BUCKET", self.resources.bucket.clone()),
-            ("EASYTDV_PREFIX", self.resources.prefix.clone()),
+            ("EASYTDV_PREFIX", self.resources.machine_prefix().to_string()),
             ("EASYTDV_BUCKET_OWNER", owner),
             ("AWS_DEFAULT_REGION", self.ctx.region().to_string()),
             ("EASYTDV_IDLE_AFTER_FAILURE_MIN", idle),
@@ -46,6 +46,14 @@ impl Train {
             let may_save = self.resources.cache_key.as_deref() == Some(key.as_str());
             vars.push(("EASYTDV_IMAGE_ID", image));
             vars.push(("EASYTDV_CACHE_PREFIX", CACHE_PREFIX.to_string()));
+            if self.resources.machine_userid().is_some() {
+                // A machine of the base writes only its own folder: the app
+                // copies its save into the cache (keep_saved_environment).
+                vars.push((
+                    "EASYTDV_CACHE_SAVE_PREFIX",
+                    format!("{}/environment", self.resources.machine_prefix()),
+                ));
+            }
             vars.push(("EASYTDV_CACHE_KEY", key));
             vars.push((
                 "EASYTDV_CACHE_SAVE",
@@ -83,8 +91,13 @@ impl Train {
     ) -> Result<String, PipelineError> {
         let extra = self.run_files(script);
         let lines = scripts::command_lines(&self.prelude(script)?, script, &extra)?;
+        let folder = self.resources.machine_prefix().to_string();
+        if folder != self.resources.prefix {
+            // The machine reads the run's files only in its own folder.
+            base::send_inputs(&self.bucket()?, &self.resources.prefix, &folder).await?;
+        }
         let mut added = false;
-        for key in scripts::keys(&self.resources.prefix, &extra) {
+        for key in scripts::keys(&folder, &extra) {
             if !self.resources.uploaded_keys.contains(&key) {
                 self.resources.uploaded_keys.push(key);
                 added = true;
@@ -93,14 +106,14 @@ impl Train {
         if added {
             self.save()?;
         }
-        scripts::upload(&self.bucket()?, &self.resources.prefix, &extra).await?;
+        scripts::upload(&self.bucket()?, &folder, &extra).await?;
         remote::send(&self.ctx, instance_id, &lines, comment, timeout).await
     }
 
     /// A machine's `cache saved …` line: recorded when it is for the key
     /// this run may write (a line of train.py's own, or for another key, is
     /// not the machine's save and is ignored).
-    pub(super) fn note_cache_saved(&self, text: &str) {
+    pub(super) fn note_cache_saved(&mut self, text: &str) {
         let r = &self.resources;
         let Some(archive) = CacheArchive::from_saved_line(text, &r.bucket, &r.run_id) else {
             return;
@@ -113,8 +126,36 @@ impl Train {
             );
             return;
         }
+        if self.resources.machine_userid().is_some() {
+            // In the machine's own folder: copied into the cache, then recorded.
+            self.saved_environment = Some(archive);
+            return;
+        }
         if let Err(e) = self.state.record_cache_archive(&archive) {
             tracing::warn!(run_id = self.resources.run_id, error = %e, "could not record the saved environment");
+        }
+    }
+
+    /// A machine of the base saved the environment in its own folder: the
+    /// app copies it into the shared cache (each copy checked against its
+    /// source), then records it for the next runs. A failure costs only the
+    /// next run's install: said in the app's log, never the run's.
+    pub(super) async fn keep_saved_environment(&mut self) {
+        let Some(archive) = self.saved_environment.take() else {
+            return;
+        };
+        let folder = format!("{}/environment", self.resources.machine_prefix());
+        let copy = async {
+            let bucket = self.bucket()?;
+            for name in [archive.archive.clone(), format!("{}.json", archive.key)] {
+                bucket
+                    .copy(&format!("{folder}/{name}"), &format!("{CACHE_PREFIX}/{name}"))
+                    .await?;
+            }
+            self.state.record_cache_archive(&archive)
+        };
+        if let Err(e) = copy.await {
+            tracing::warn!(run_id = self.resources.run_id, error = %e, "could not keep the saved environment");
         }
     }
 }
