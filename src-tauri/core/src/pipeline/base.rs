@@ -119,6 +119,35 @@ pub async fn send_inputs(
     Ok(written)
 }
 
+/// Copies what a machine of the base wrote in its folder's `outputs/` (its
+/// outputs and logs) to the run's own `outputs/`, where the app keeps and
+/// shows them; an object already there with the same size and entity tag is
+/// left. Returns how many were copied.
+pub async fn bring_outputs(
+    bucket: &RunBucket<'_>,
+    folder: &str,
+    run_prefix: &str,
+) -> Result<usize, PipelineError> {
+    let from = format!("{}/outputs/", folder.trim_end_matches('/'));
+    let to = format!("{}/outputs/", run_prefix.trim_end_matches('/'));
+    let there: std::collections::HashMap<String, (u64, String)> = bucket
+        .list(&to)
+        .await?
+        .into_iter()
+        .map(|o| (o.key[to.len()..].to_string(), (o.size, o.etag)))
+        .collect();
+    let mut copied = 0;
+    for object in bucket.list(&from).await? {
+        let name = &object.key[from.len()..];
+        if there.get(name) == Some(&(object.size, object.etag.clone())) {
+            continue;
+        }
+        bucket.copy(&object.key, &format!("{to}{name}")).await?;
+        copied += 1;
+    }
+    Ok(copied)
+}
+
 /// What the account and region need of the base now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {

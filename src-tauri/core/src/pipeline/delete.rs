@@ -114,8 +114,12 @@ async fn delete_all(
         report.deleted_secrets = res.secret_parameters.len() as u32;
     }
 
-    // 5. The inputs; the outputs stay.
+    // 5. The inputs; the outputs stay (a machine of the base wrote them in
+    //    its folder: brought to the run's outputs/ first).
     if let Some(bucket) = &bucket {
+        for folder in &res.machine_folders {
+            super::base::bring_outputs(bucket, folder, &res.prefix).await?;
+        }
         let inputs = input_keys(bucket, res).await?;
         if !inputs.is_empty() {
             timer.update("Removing the run's input files");
@@ -164,15 +168,17 @@ async fn input_keys(
     // inputs copied there, its scripts, its saved environment): all but
     // their outputs.
     let mut keys = Vec::new();
-    for folder in std::iter::once(&res.prefix).chain(&res.machine_folders) {
-        let outputs = format!("{folder}/outputs/");
-        keys.extend(
-            bucket
-                .list_keys(&format!("{folder}/"))
-                .await?
-                .into_iter()
-                .filter(|k| !k.starts_with(&outputs)),
-        );
+    let outputs = res.outputs_prefix();
+    keys.extend(
+        bucket
+            .list_keys(&format!("{}/", res.prefix))
+            .await?
+            .into_iter()
+            .filter(|k| !k.starts_with(&outputs)),
+    );
+    // A machine's folder goes whole: its outputs were brought to the run's.
+    for folder in &res.machine_folders {
+        keys.extend(bucket.list_keys(&format!("{folder}/")).await?);
     }
     Ok(keys)
 }

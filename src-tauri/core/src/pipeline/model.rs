@@ -253,7 +253,16 @@ impl RunResources {
             .unwrap_or(&self.prefix)
     }
 
+    /// Where the run's outputs are kept: `easytdv/runs/<run-id>/outputs/`. A
+    /// machine of the base writes them in its own folder
+    /// (`machine_outputs_prefix`); the app copies them here after each of its
+    /// commands, and before the clean-up.
     pub fn outputs_prefix(&self) -> String {
+        format!("{}/outputs/", self.prefix)
+    }
+
+    /// Where the current machine writes its outputs and live logs.
+    pub fn machine_outputs_prefix(&self) -> String {
         format!("{}/outputs/", self.machine_prefix())
     }
 

@@ -53,14 +53,22 @@ pub async fn tag_for_machine(
         .build()
         .map_err(|e| PipelineError::State(format!("tag a secret: {e}")))?;
     for name in names {
-        ctx.ssm()
+        let sent = ctx
+            .ssm()
             .add_tags_to_resource()
             .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
             .resource_id(name)
             .tags(tag.clone())
             .send()
-            .await
-            .map_err(|e| aws_error("let the machine read the run's secrets", e))?;
+            .await;
+        match sent {
+            Ok(_) => {}
+            // Gone since it was put: the machine will say it cannot read it.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_resource_id()) => {}
+            Err(e) => return Err(aws_error("let the machine read the run's secrets", e)),
+        }
     }
     Ok(())
 }

@@ -133,10 +133,11 @@ async fn ec2_train_py_gets_its_arguments_and_variables_exactly_and_ssm_never_see
             "{secretish:?} is in the command text"
         );
     }
-    // The file sits with the scripts (deleted with the run's inputs).
-    assert!(list(&h.ctx, &b, &format!("{}/scripts/", res.prefix))
+    // The file sits with the scripts, in the machine's folder (deleted with the run's inputs).
+    let folder = res.machine_prefix().to_string();
+    assert!(list(&h.ctx, &b, &format!("{folder}/scripts/"))
         .await
-        .contains(&format!("{}/scripts/easytdv-run-args.bin", res.prefix)));
+        .contains(&format!("{folder}/scripts/easytdv-run-args.bin")));
     train.delete_resources().await.expect("delete");
     let (live, stack, inputs) = leftovers(&h.ctx, &res.run_id, &b).await;
     assert!(

@@ -44,10 +44,17 @@ async fn full_run_produces_outputs_and_delete_leaves_nothing() {
         state.instance_id.as_deref(),
         Some(report.instance_id.as_str())
     );
+    // On the base: no stack of its own; the machine's folder is recorded.
     assert!(
-        state.stack_id.is_some()
+        state.stack_id.is_none()
+            && state.machine_folders.len() == 1
             && state.install_command_id.is_some()
             && state.training_command_id.is_some()
+    );
+    let folder = state.machine_folders[0].clone();
+    assert!(
+        folder.starts_with("easytdv/m/")
+            && folder.ends_with(&format!(":{}/{run_id}", report.instance_id))
     );
 
     let deleted = train.delete_resources().await.expect("delete");
@@ -55,11 +62,15 @@ async fn full_run_produces_outputs_and_delete_leaves_nothing() {
         deleted.terminated_instances,
         vec![report.instance_id.clone()]
     );
-    assert_eq!(deleted.deleted_stack, Some(format!("easytdv-{run_id}")));
     assert_eq!(
-        deleted.deleted_objects.len(),
-        9,
-        "train.py, requirements.txt, launch.zip, project.json, the machine's four scripts and train.py's arguments"
+        deleted.deleted_stack, None,
+        "a run on the base has no stack"
+    );
+    assert!(
+        list(&h.ctx, &bucket, &format!("{folder}/"))
+            .await
+            .is_empty(),
+        "the machine's folder is gone"
     );
     let (live, stack, inputs) = leftovers(&h.ctx, &run_id, &bucket).await;
     assert!(

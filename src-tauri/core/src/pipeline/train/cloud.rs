@@ -5,10 +5,10 @@
 use aws_sdk_cloudformation::types::Parameter;
 
 use super::Train;
+use crate::pipeline::base::{self, Base, BaseRun, Wanted};
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::model::*;
 use crate::pipeline::words::stack_words;
-use crate::pipeline::base::{self, Base, BaseRun, Wanted};
 use crate::pipeline::{assets, ebs_key, instance, machine, stack};
 
 impl Train {
@@ -131,7 +131,10 @@ impl Train {
     /// run's region: created on first use, updated when this build's differ.
     /// A run creates no IAM resource of its own.
     pub async fn ensure_base(&mut self, prepared: &PreparedEnv) -> Result<Base, PipelineError> {
-        let timer = self.timer(Step::Stack, "Checking easyTDV's shared resources in this region");
+        let timer = self.timer(
+            Step::Stack,
+            "Checking easyTDV's shared resources in this region",
+        );
         let notice = |s: &str| timer.update(s.to_string());
         let wanted = Wanted {
             vpc_id: prepared.vpc_id.clone(),
@@ -199,8 +202,14 @@ impl Train {
             bucket: self.resources.bucket.clone(),
             run_prefix: self.resources.prefix.clone(),
         };
-        let launched =
-            base::launch(&self.ctx, &base, &run, self.resources.launches, &self.subnets).await?;
+        let launched = base::launch(
+            &self.ctx,
+            &base,
+            &run,
+            self.resources.launches,
+            &self.subnets,
+        )
+        .await?;
         self.resources.instance_id = Some(launched.instance_id.clone());
         self.resources.zone = launched.zone.clone();
         let folder = base.machine_folder(&launched.instance_id, &self.resources.run_id);

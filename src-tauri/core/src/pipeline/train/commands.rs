@@ -46,7 +46,9 @@ impl Train {
             let cmd = self.start_install_requirements(instance_id).await?;
             let outcome = self
                 .follow(&timer, instance_id, &cmd, INSTALL_TIMEOUT, LogName::Install)
-                .await?;
+                .await;
+            self.bring_outputs().await;
+            let outcome = outcome?;
             if !outcome.succeeded() {
                 return Err(self.command_failure(&outcome, Step::Requirements));
             }
@@ -110,6 +112,7 @@ impl Train {
                 .await;
             // The environment was saved while the script ran.
             self.keep_saved_environment().await;
+            self.bring_outputs().await;
             let outcome = outcome?;
             if !outcome.succeeded() {
                 return Err(self.command_failure(&outcome, Step::Training));

@@ -25,7 +25,7 @@ impl Train {
     ) -> Result<CommandOutcome, PipelineError> {
         let started = Instant::now();
         let run_id = self.resources.run_id.clone();
-        let mut follower = LogFollower::new(&self.resources.outputs_prefix(), name);
+        let mut follower = LogFollower::new(&self.resources.machine_outputs_prefix(), name);
         self.progress.log_reset(&run_id, name);
         // The failure's lines are this command's (the log is read from its start).
         self.summary.error_tail.clear();

@@ -272,6 +272,7 @@ impl Train {
         {
             Some(cmd) if start >= order(Step::Training) => {
                 let outcome = self.reattach(&instance_id, &cmd, Step::Training).await?;
+                self.bring_outputs().await;
                 let keys = self
                     .bucket()?
                     .list_keys(&self.resources.outputs_prefix())

@@ -30,7 +30,10 @@ impl Train {
         let idle = IDLE_AFTER_FAILURE_MIN.to_string();
         let mut vars: Vec<(&str, String)> = vec![
             ("EASYTDV_BUCKET", self.resources.bucket.clone()),
-            ("EASYTDV_PREFIX", self.resources.machine_prefix().to_string()),
+            (
+                "EASYTDV_PREFIX",
+                self.resources.machine_prefix().to_string(),
+            ),
             ("EASYTDV_BUCKET_OWNER", owner),
             ("AWS_DEFAULT_REGION", self.ctx.region().to_string()),
             ("EASYTDV_IDLE_AFTER_FAILURE_MIN", idle),
@@ -136,6 +139,23 @@ impl Train {
         }
     }
 
+    /// A machine of the base writes its outputs and logs in its own folder:
+    /// copied to the run's `outputs/` after each of its commands. A failure
+    /// is said in the app's log; the clean-up tries again.
+    pub(super) async fn bring_outputs(&self) {
+        let folder = self.resources.machine_prefix();
+        if folder == self.resources.prefix {
+            return;
+        }
+        let result = match self.bucket() {
+            Ok(b) => base::bring_outputs(&b, folder, &self.resources.prefix).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(run_id = self.resources.run_id, error = %e, "could not bring the machine's outputs");
+        }
+    }
+
     /// A machine of the base saved the environment in its own folder: the
     /// app copies it into the shared cache (each copy checked against its
     /// source), then records it for the next runs. A failure costs only the
@@ -149,7 +169,10 @@ impl Train {
             let bucket = self.bucket()?;
             for name in [archive.archive.clone(), format!("{}.json", archive.key)] {
                 bucket
-                    .copy(&format!("{folder}/{name}"), &format!("{CACHE_PREFIX}/{name}"))
+                    .copy(
+                        &format!("{folder}/{name}"),
+                        &format!("{CACHE_PREFIX}/{name}"),
+                    )
                     .await?;
             }
             self.state.record_cache_archive(&archive)
