@@ -25,28 +25,39 @@ from .config import CONFIG, child_env, python
 
 RUNTIME = str(Path(__file__).with_name("lambda_runtime.py"))
 LOG_TAIL = 4096
-# Per-function delays set by `POST /easytdv-api/lambda-delay` ("*" = every function).
+# Per-function delays set by `POST /easytdv-api/lambda-delay` ("*" = every function),
+# and per-run ones: invocations whose event names that run (the base's launcher serves every run).
 DELAYS: dict[str, float] = {}
+RUN_DELAYS: dict[str, float] = {}
 
 
-def delay_of(function_name: str) -> float:
+def delay_of(function_name: str, event=None) -> float:
     """Seconds the invocation waits before its handler runs (inside the function's timeout)."""
+    run = (event or {}).get("run") if isinstance(event, dict) else None
+    run_id = run.get("run_id") if isinstance(run, dict) else None
+    if run_id in RUN_DELAYS:
+        return RUN_DELAYS[run_id]
     return DELAYS.get(function_name, DELAYS.get("*", CONFIG.lambda_delay))
 
 
 @gateway.hook("lambda-delay")
 def _delay_hook(method: str, data: dict) -> tuple[int, dict]:
-    """{"function": name or "*", "seconds": S}: later invocations wait S s first (0: no delay)."""
+    """{"function": name or "*", "seconds": S} or {"run": run id, "seconds": S}: later
+    invocations (of that function, or naming that run in their event) wait S s first (0: no delay)."""
     if method == "POST":
-        name, seconds = str(data.get("function") or "*"), float(data["seconds"])
+        seconds = float(data["seconds"])
         if seconds < 0:
             raise ValueError("seconds must be >= 0")
-        DELAYS[name] = seconds
-    return 200, {"delays": DELAYS, "default": CONFIG.lambda_delay}
+        if data.get("run"):
+            RUN_DELAYS[str(data["run"])] = seconds
+        else:
+            DELAYS[str(data.get("function") or "*")] = seconds
+    return 200, {"delays": DELAYS, "runs": RUN_DELAYS, "default": CONFIG.lambda_delay}
 
 
 def reset() -> None:
     DELAYS.clear()
+    RUN_DELAYS.clear()
 
 
 def run_function(fn: LambdaFunction, event) -> tuple[bytes, bool, str]:
@@ -72,7 +83,7 @@ def run_function(fn: LambdaFunction, event) -> tuple[bytes, bool, str]:
             AWS_LAMBDA_FUNCTION_TIMEOUT=str(timeout),
             EASYTDV_FUNCTION_ARN=fn.function_arn,
             EASYTDV_REQUEST_ID=request_id,
-            EASYTDV_SANDBOX_LAMBDA_DELAY=str(delay_of(fn.function_name)),
+            EASYTDV_SANDBOX_LAMBDA_DELAY=str(delay_of(fn.function_name, event)),
         )
         # The function's own variables, but never the sandbox's endpoint/credentials.
         env = {**{k: str(v) for k, v in fn.environment_vars.items()}, **env}

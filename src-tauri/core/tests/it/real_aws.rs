@@ -116,7 +116,7 @@ async fn stopping_while_the_launcher_runs_leaves_no_machine() {
     let run_id = ready.run_id().to_string();
     hook(
         "lambda-delay",
-        serde_json::json!({"function": format!("easytdv-{run_id}-launch"), "seconds": 6}),
+        serde_json::json!({"run": run_id, "seconds": 6}),
     );
     runs.spawn(ready, progress.clone(), CleanupPolicy::AfterSuccess);
     // Wait until the launcher has been invoked (the machine step runs).
