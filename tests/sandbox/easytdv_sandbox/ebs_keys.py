@@ -131,16 +131,11 @@ def _launcher_role(principal: principals.Principal):
 
     account = principal.account or principals.DEFAULT_ACCOUNT
     name = principal.name.split(":", 1)[1]
-    for backend in list(lambda_backends[account].values()):
-        try:
-            fn = backend.get_function(name)
-        except Exception:  # noqa: BLE001 - not in this region
-            continue
-        try:
-            return iam_backends[account]["aws"].get_role(str(fn.role).rsplit("/", 1)[-1])
-        except Exception:  # noqa: BLE001 - role gone
-            return None
-    return None
+    try:
+        fn = lambda_backends[account][principal.region or ""].get_function(name)
+        return iam_backends[account]["aws"].get_role(str(fn.role).rsplit("/", 1)[-1])
+    except Exception:  # noqa: BLE001 - no such function in its region, or its role gone
+        return None
 
 
 def _role_statements(role) -> list[dict]:

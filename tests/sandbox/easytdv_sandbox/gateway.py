@@ -224,12 +224,8 @@ def _lookup_role(principal: principals.Principal) -> tuple[str, str] | None:
             return (name, "") if name else None
         if principal.name.startswith("lambda:"):
             name = principal.name.split(":", 1)[1]
-            for backend in list(lambda_backends[account].values()):
-                try:
-                    fn = backend.get_function(name)
-                except Exception:  # noqa: BLE001 - not in this region
-                    continue
-                return (str(fn.role).rsplit("/", 1)[-1], "")
+            fn = lambda_backends[account][principal.region or ""].get_function(name)
+            return (str(fn.role).rsplit("/", 1)[-1], "")
     except Exception:  # noqa: BLE001 - the recording never breaks a request
         return None
     return None

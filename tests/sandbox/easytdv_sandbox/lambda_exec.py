@@ -72,7 +72,7 @@ def run_function(fn: LambdaFunction, event) -> tuple[bytes, bool, str]:
         event_file.write_text(json.dumps(event))
         env = child_env(
             fn.region,
-            principals.lambda_key(fn.function_name),
+            principals.lambda_key(fn.function_name, fn.region),
             HOME=tmp,
             LAMBDA_TASK_ROOT=str(code_dir),
             _HANDLER=fn.handler or "",

@@ -8,7 +8,7 @@ sandbox reads the key from the SigV4 `Credential=` (any characters) and maps:
 | access key id            | principal               | account       |
 | ------------------------ | ----------------------- | ------------- |
 | `<key>` (the sandbox's)  | `app` (the easyTDV app) | 123456789012  |
-| `lambda-<function>.<tag>`| `lambda:<function-name>`| 123456789012  |
+| `lambda-<function>@<region>.<tag>`| `lambda:<function-name>` (and its region) | 123456789012  |
 | `instance-<id>.<tag>`    | `instance:<instance-id>`| 123456789012  |
 | `other-account.<tag>`    | `other-account`         | 111111111111  |
 | `sagemaker-<job>.<tag>`  | `sagemaker:<job-name>`  | 123456789012  | (a training job's execution role)
@@ -43,6 +43,9 @@ class Principal:
     name: str  # app, lambda:<fn>, instance:<id>, other-account, key:<key>
     account: str | None  # None: moto's own rules decide
     access_key: str
+    # A Lambda's region: functions of one name in two regions (the base's
+    # launcher is in every region) are two principals with two roles.
+    region: str | None = None
 
 
 def app_key() -> str:
@@ -54,8 +57,8 @@ def other_key() -> str:
     return access.derived(OTHER_BASE)
 
 
-def lambda_key(function_name: str) -> str:
-    return access.derived(f"{LAMBDA_PREFIX}{function_name}")
+def lambda_key(function_name: str, region: str) -> str:
+    return access.derived(f"{LAMBDA_PREFIX}{function_name}@{region}")
 
 
 def instance_key(instance_id: str) -> str:
@@ -82,7 +85,8 @@ def of_key(access_key: str) -> Principal:
         return Principal("other-account", OTHER_ACCOUNT, access_key)
     for prefix, kind in ((LAMBDA_PREFIX, "lambda"), (INSTANCE_PREFIX, "instance"), (SAGEMAKER_PREFIX, "sagemaker")):
         if base and base.startswith(prefix) and len(base) > len(prefix):
-            return Principal(f"{kind}:{base[len(prefix) :]}", DEFAULT_ACCOUNT, access_key)
+            name, _, region = base[len(prefix) :].partition("@")
+            return Principal(f"{kind}:{name}", DEFAULT_ACCOUNT, access_key, region or None)
     return Principal(f"key:{shown_key(access_key)}", None, access_key)
 
 

@@ -109,7 +109,7 @@ def test_lambda_and_instance_scripts_have_their_own_principals(aws, data_dir, ca
     aws.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     create_function(aws, calls_role, "whoami", {"who.py": WHOAMI}, "who.handler")
     resp = aws("lambda").invoke(FunctionName="whoami", Payload=json.dumps({"bucket": bucket}))
-    assert json.loads(resp["Payload"].read()) == {"key": derived("lambda-whoami")}
+    assert json.loads(resp["Payload"].read()) == {"key": derived(f"lambda-whoami@{REGION}")}
     invoke = mine(data_dir, action="lambda:InvokeFunction", principal="app")[-1]
     assert invoke["names"] == {"FunctionName": "whoami"} and invoke["operation"] == "Invoke"
     put = mine(data_dir, principal="lambda:whoami", action="s3:PutObject")[-1]

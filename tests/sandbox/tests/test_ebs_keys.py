@@ -107,7 +107,7 @@ def _lambda_client(endpoint, region, function):
         "ec2",
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id=derived(f"lambda-{function}"),
+        aws_access_key_id=derived(f"lambda-{function}@{region}"),
         aws_secret_access_key="x",
     )
 
@@ -163,6 +163,33 @@ def test_a_key_policy_that_does_not_delegate_to_iam_refuses_the_launcher(aws, en
     _function(aws, region, "ebs-policy-launcher", role["Arn"])
     try:
         iid = _launch(_lambda_client(endpoint, region, "ebs-policy-launcher"), ami)["InstanceId"]
+        state, reason = wait_for(lambda: (s := _state(ec2, iid))[0] == "terminated" and s, what="terminated")
+        assert reason["Code"] == "Client.InternalError"
+    finally:
+        _hook(endpoint, {"region": region, "reset": True})
+
+
+def test_a_function_is_judged_by_its_own_regions_role(aws, endpoint):
+    """One function name in two regions (as the base's launcher is in every
+    region): the launch in the second region is judged by that region's
+    function's role, not by the first region's one that holds the grant."""
+    granted_region, region = "ap-south-1", "il-central-1"
+    ec2, iam = aws("ec2", region), aws("iam", region)
+    ami = aws("ssm", region).get_parameter(Name=AL2023)["Parameter"]["Value"]
+    key = _hook(endpoint, {"region": region})["KmsKeyId"]
+    granted = iam.create_role(RoleName="ebs-granted-launcher", AssumeRolePolicyDocument=TRUST)["Role"]
+    iam.put_role_policy(
+        RoleName="ebs-granted-launcher",
+        PolicyName="ebs-key",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": EBS_ACTIONS, "Resource": key}]}
+        ),
+    )
+    bare = iam.create_role(RoleName="ebs-bare-launcher", AssumeRolePolicyDocument=TRUST)["Role"]
+    _function(aws, granted_region, "same-launcher", granted["Arn"])  # looked at first, were regions mixed up
+    _function(aws, region, "same-launcher", bare["Arn"])
+    try:
+        iid = _launch(_lambda_client(endpoint, region, "same-launcher"), ami)["InstanceId"]
         state, reason = wait_for(lambda: (s := _state(ec2, iid))[0] == "terminated" and s, what="terminated")
         assert reason["Code"] == "Client.InternalError"
     finally:

@@ -30,6 +30,8 @@ const UPDATE_LIMIT: Duration = Duration::from_secs(20 * 60);
 /// What runs need of the base: its outputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Base {
+    /// The base stack's id (one per account and region).
+    pub stack_id: String,
     pub version: String,
     pub launch_function: String,
     pub instance_profile_arn: String,
@@ -86,13 +88,13 @@ pub async fn launch(
     launch: u32,
     subnets: &[super::machine::LaunchSubnet],
 ) -> Result<super::instance::Launched, PipelineError> {
-    super::instance::invoke_launcher_with(
+    super::instance::invoke_launcher(
         ctx,
         &base.launch_function,
         launch,
         subnets,
         &run.instance_type,
-        Some(run.event()),
+        run.event(),
     )
     .await
 }
@@ -233,6 +235,7 @@ pub async fn standing(ctx: &AwsContext, wanted: &Wanted) -> Result<Standing, Pip
                 .collect();
             let get = |k: &str| outputs.get(k).map(|v| v.to_string()).unwrap_or_default();
             Base {
+                stack_id: found.stack_id().unwrap_or_default().to_string(),
                 version: get("Version"),
                 launch_function: get("LaunchFunctionName"),
                 instance_profile_arn: get("InstanceProfileArn"),
@@ -454,6 +457,7 @@ mod tests {
     #[test]
     fn a_machines_folder_is_named_by_its_aws_userid() {
         let base = Base {
+            stack_id: String::new(),
             version: "1".into(),
             launch_function: "easytdv-base-launch".into(),
             instance_profile_arn: String::new(),

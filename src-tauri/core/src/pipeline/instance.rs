@@ -7,8 +7,8 @@ use aws_sdk_ec2::types::{Filter, InstanceStateName};
 use aws_sdk_ssm::types::{InstanceInformationStringFilter, PingStatus};
 
 use super::error::{aws_error, error_code, PipelineError};
-pub(super) use super::launcher::invoke_launcher_with;
-pub use super::launcher::{invoke_launcher, Launched};
+pub(super) use super::launcher::invoke_launcher;
+pub use super::launcher::Launched;
 use super::poll::{poll_until, Notice};
 use super::stack::RUN_TAG;
 use crate::aws::AwsContext;

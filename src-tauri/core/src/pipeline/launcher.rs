@@ -20,39 +20,25 @@ pub struct Launched {
     pub reused: bool,
 }
 
-/// Invokes the launch function for the run's `launch`-th machine; it tries
-/// `subnets` in order, moving on when a zone has no capacity. Returns the
-/// same machine if this launch was already made.
-pub async fn invoke_launcher(
+/// Invokes the base's launch function for `run`'s `launch`-th machine; it
+/// tries `subnets` in order, moving on when a zone has no capacity. Returns
+/// the same machine if this launch was already made.
+pub(super) async fn invoke_launcher(
     ctx: &AwsContext,
     function: &str,
     launch: u32,
     subnets: &[LaunchSubnet],
     instance_type: &str,
+    run: serde_json::Value,
 ) -> Result<Launched, PipelineError> {
-    invoke_launcher_with(ctx, function, launch, subnets, instance_type, None).await
-}
-
-/// `invoke_launcher`, naming the run in the event (the base's launcher, which
-/// serves every run: `templates/lambda/launch.py`).
-pub(super) async fn invoke_launcher_with(
-    ctx: &AwsContext,
-    function: &str,
-    launch: u32,
-    subnets: &[LaunchSubnet],
-    instance_type: &str,
-    run: Option<serde_json::Value>,
-) -> Result<Launched, PipelineError> {
-    let mut event = serde_json::json!({
+    let event = serde_json::json!({
         "launch": launch,
+        "run": run,
         "subnets": subnets
             .iter()
             .map(|s| serde_json::json!({"subnet_id": s.subnet_id, "zone": s.zone}))
             .collect::<Vec<_>>(),
     });
-    if let Some(run) = run {
-        event["run"] = run;
-    }
     let out = ctx
         .lambda_for_launch()
         .invoke()

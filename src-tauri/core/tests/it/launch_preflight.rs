@@ -270,7 +270,7 @@ async fn a_customer_managed_default_ebs_key_is_granted_to_the_launcher() {
     let stack = ctx
         .cloudformation()
         .describe_stacks()
-        .stack_name(format!("easytdv-{}", train.run_id()))
+        .stack_name("easytdv-base")
         .send()
         .await
         .expect("stack");

@@ -43,25 +43,10 @@ async fn a_saved_environment_is_recorded_and_restored_only_with_its_digest() {
         .cache_key
         .clone()
         .expect("the key, known before the stack");
-    let params = h
-        .ctx
-        .cloudformation()
-        .describe_stacks()
-        .stack_name(format!("easytdv-{}", first.run_id()))
-        .send()
-        .await
-        .expect("the stack");
-    let cache_param = params.stacks()[0]
-        .parameters()
-        .iter()
-        .find(|p| p.parameter_key() == Some("CacheKey"))
-        .and_then(|p| p.parameter_value())
-        .map(str::to_string);
-    assert_eq!(
-        cache_param.as_deref(),
-        Some(key.as_str()),
-        "the role may write this key"
-    );
+    // The machine saved it in its own folder (the only place it may write);
+    // the app copied it to the shared cache.
+    let machine = first.resources().machine_prefix().to_string();
+    assert!(machine.starts_with("easytdv/m/"), "{machine}");
     assert_eq!(
         first.summary().environment.as_deref(),
         Some("first install of these requirements")
@@ -81,13 +66,15 @@ async fn a_saved_environment_is_recorded_and_restored_only_with_its_digest() {
         (sha256_hex(&archive), archive.len() as u64),
         (recorded.sha256.clone(), recorded.size)
     );
-    // The scripts came from the run's prefix, as the app embeds them.
-    let scripts = list(
+    let saved = get_bytes(
         &h.ctx,
         &bucket,
-        &format!("easytdv/runs/{}/scripts/", first.run_id()),
+        &format!("{machine}/environment/{}", recorded.archive),
     )
     .await;
+    assert_eq!(saved, archive);
+    // The scripts came from the machine's folder, as the app embeds them.
+    let scripts = list(&h.ctx, &bucket, &format!("{machine}/scripts/")).await;
     assert_eq!(
         scripts.len(),
         5,

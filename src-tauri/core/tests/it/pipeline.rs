@@ -119,30 +119,22 @@ async fn async_forms_return_ids_and_state_can_be_polled() {
         "the bucket's owner is recorded"
     );
 
+    // The seed's "create the stack": the region's shared resources (the
+    // base), ready when it returns; the run has no stack of its own.
     let stack_id = train
         .start_create_stack(&prepared)
         .await
         .expect("start stack");
-    assert!(stack_id.contains("easytdv-"));
-    let name = train.resources().stack_name.clone().expect("name recorded");
-    let status = pipeline::stack_status(&h.ctx, &name)
+    assert!(stack_id.contains("stack/easytdv-base/"), "{stack_id}");
+    assert!(train.resources().stack_name.is_none());
+    let status = pipeline::stack_status(&h.ctx, "easytdv-base")
         .await
         .expect("status")
-        .expect("stack exists");
-    assert!(status.starts_with("CREATE_"), "{status}");
-    // Wait for completion through the public status call.
-    let mut status = status;
-    for _ in 0..100 {
-        if status != "CREATE_IN_PROGRESS" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        status = pipeline::stack_status(&h.ctx, &name)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    assert_eq!(status, "CREATE_COMPLETE");
+        .expect("the base exists");
+    assert!(
+        ["CREATE_COMPLETE", "UPDATE_COMPLETE"].contains(&status.as_str()),
+        "{status}"
+    );
 
     let instance_id = train.start_launch_instance().await.expect("launch");
     assert!(instance_id.starts_with("i-"));
@@ -309,27 +301,25 @@ async fn delete_after_a_half_created_run_cleans_up() {
     let bucket = bucket("half");
     let mut train = h.train(request("ok", &bucket));
     let prepared = train.prepare_env().await.expect("prepare");
+    let before = train.resources().clone();
     train.create_stack(&prepared).await.expect("stack");
-    // Launch without recording: as if the app crashed right after the Lambda
-    // started the machine. Delete must find it by its run tag.
-    let function = format!("easytdv-{}-launch", train.run_id());
-    let out = h
-        .ctx
-        .lambda()
-        .invoke()
-        .function_name(function)
-        .send()
-        .await
-        .expect("invoke");
-    assert!(out.function_error().is_none());
-    let mut res = train.resources().clone();
-    assert!(res.instance_id.is_none());
-    res.stack_id = None; // and forget the stack id: found by name
+    // A launch the history never recorded: as if the app crashed right after
+    // the launcher started the machine. Delete must find it by its run tag.
+    train.start_launch_instance().await.expect("launch");
+    let res = pipeline::RunResources {
+        launches: 1,
+        ..before
+    };
+    assert!(res.instance_id.is_none() && res.machine_folders.is_empty());
     let report = pipeline::delete_resources(&h.ctx, &res, &h.events)
         .await
         .expect("delete");
     assert_eq!(report.terminated_instances.len(), 1);
-    assert!(report.deleted_stack.is_some());
+    assert!(report.deleted_stack.is_none(), "the base is shared: kept");
+    assert!(pipeline::stack_status(&h.ctx, "easytdv-base")
+        .await
+        .unwrap()
+        .is_some());
     let (live, stack, inputs) = leftovers(&h.ctx, train.run_id(), &bucket).await;
     assert!(
         live.is_empty() && stack.is_none() && inputs.is_empty(),

@@ -122,15 +122,25 @@ async fn a_bucket_in_another_region_is_refused() {
 }
 
 #[tokio::test]
-async fn a_failing_stack_reports_the_resource_reason_and_is_deleted() {
-    let h = Harness::new().await;
+async fn a_failing_base_fails_the_runs_stack_step_with_the_resource_reason() {
+    // A region of its own: the first run there creates the base, whose
+    // machine role's name is already taken.
+    const HERE: &str = "ap-southeast-2";
+    let ctx = crate::launch_preflight::ctx_in(HERE).await;
     let b = bucket("stackfail");
-    let mut train = h.train(request("ok", &b));
+    let mut request = request("ok", &b);
+    request.region = HERE.into();
+    let events = easytdv_core::pipeline::EventLog::default();
+    let mut train = Train::new(
+        ctx.clone(),
+        request,
+        Arc::new(events.clone()),
+        Arc::new(easytdv_core::pipeline::MemoryState::default()),
+    )
+    .expect("valid request");
     let prepared = train.prepare_env().await.expect("prepare");
-    // Make the stack fail: its instance role's name is already taken.
-    let role = format!("easytdv-{}-instance", train.run_id());
-    h.ctx
-        .iam()
+    let role = format!("easytdv-base-{HERE}-instance");
+    ctx.iam()
         .create_role()
         .role_name(&role)
         .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
@@ -140,15 +150,14 @@ async fn a_failing_stack_reports_the_resource_reason_and_is_deleted() {
     let err = train
         .create_stack(&prepared)
         .await
-        .expect_err("stack must fail");
+        .expect_err("the base must fail");
     let message = err.to_string();
     assert_eq!(err.code(), "stack_failed", "{message}");
     assert!(
         message.contains("InstanceRole (AWS::IAM::Role)") && message.contains("already exists"),
         "{message}"
     );
-    let failed = h
-        .events
+    let failed = events
         .events()
         .into_iter()
         .rev()
@@ -156,21 +165,15 @@ async fn a_failing_stack_reports_the_resource_reason_and_is_deleted() {
         .unwrap();
     assert_eq!(failed.state, easytdv_core::pipeline::StepState::Failed);
     assert!(
-        easytdv_core::pipeline::stack_status(&h.ctx, &format!("easytdv-{}", train.run_id()))
+        easytdv_core::pipeline::stack_status(&ctx, "easytdv-base")
             .await
             .unwrap()
-            .is_none()
+            .is_none(),
+        "the failed base is deleted"
     );
-    assert!(train.resources().stack_id.is_none());
-    h.ctx
-        .iam()
-        .delete_role()
-        .role_name(&role)
-        .send()
-        .await
-        .unwrap();
+    ctx.iam().delete_role().role_name(&role).send().await.unwrap();
     train.delete_resources().await.expect("delete");
-    let (live, stack, inputs) = leftovers(&h.ctx, train.run_id(), &b).await;
+    let (live, stack, inputs) = leftovers(&ctx, train.run_id(), &b).await;
     assert!(live.is_empty() && stack.is_none() && inputs.is_empty());
 }
 

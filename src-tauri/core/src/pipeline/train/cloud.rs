@@ -1,6 +1,7 @@
-//! The run's cloud part on EC2: its CloudFormation stack (roles, security
-//! group, launcher) and its machine, launched and waited for until its
-//! management agent is online.
+//! The run's cloud part: on EC2, easyTDV's shared resources in the region
+//! (the base: roles, security group, launcher) and the run's machine,
+//! launched and waited for until its management agent is online; the run's
+//! own stack for a SageMaker run.
 
 use aws_sdk_cloudformation::types::Parameter;
 
@@ -12,37 +13,14 @@ use crate::pipeline::words::stack_words;
 use crate::pipeline::{assets, ebs_key, instance, machine, stack};
 
 impl Train {
-    /// The stack's parameters for an EC2 run.
-    fn ec2_stack_parameters(&self, prepared: &PreparedEnv) -> Vec<Parameter> {
-        let r = &self.request;
-        vec![
-            stack::parameter("RunId", &self.resources.run_id),
-            stack::parameter("Bucket", &self.resources.bucket),
-            stack::parameter("RunPrefix", &self.resources.prefix),
-            stack::parameter("LambdaCodeKey", &prepared.s3_lambda_key),
-            stack::parameter("InstanceType", &r.instance_type),
-            stack::parameter("DiskSizeGb", r.disk_gb.to_string()),
-            stack::parameter("AmiId", &prepared.ami_id),
-            stack::parameter("VpcId", &prepared.vpc_id),
-            stack::parameter(
-                "EbsKmsKeyArn",
-                prepared.ebs_kms_key_arn.as_deref().unwrap_or_default(),
-            ),
-            stack::parameter("MaxRuntimeHours", format!("{:.2}", self.safety_hours())),
-            stack::parameter(
-                "CacheKey",
-                self.resources.cache_key.as_deref().unwrap_or_default(),
-            ),
-        ]
-    }
-
-    /// Starts creating the run's stack; returns its id at once.
+    /// The seed's "create the stack" for an EC2 run: makes sure easyTDV's
+    /// shared resources in the region (the base) are ready; returns the base
+    /// stack's id. A run creates no stack, role or function of its own.
     pub async fn start_create_stack(
         &mut self,
         prepared: &PreparedEnv,
     ) -> Result<String, PipelineError> {
-        let params = self.ec2_stack_parameters(prepared);
-        self.start_stack(params).await
+        Ok(self.ensure_base(prepared).await?.stack_id)
     }
 
     pub(in crate::pipeline) async fn start_stack(
@@ -65,20 +43,24 @@ impl Train {
         Ok(id)
     }
 
-    /// Creates the stack and waits for it. On failure the reason is the
-    /// failing resource's, and the stack is deleted.
+    /// [`Train::start_create_stack`], with the base stack's status.
     pub async fn create_stack(
         &mut self,
         prepared: &PreparedEnv,
     ) -> Result<StackInfo, PipelineError> {
-        let params = self.ec2_stack_parameters(prepared);
-        self.create_stack_with(
-            params,
-            "Creating the IAM roles, security group and launch function",
-        )
-        .await
+        let base = self.ensure_base(prepared).await?;
+        let stack_status = crate::pipeline::stack_status(&self.ctx, base::STACK_NAME)
+            .await?
+            .unwrap_or_default();
+        Ok(StackInfo {
+            stack_id: base.stack_id,
+            stack_status,
+        })
     }
 
+    /// Creates the run's own stack (a SageMaker run's execution role) and
+    /// waits for it. On failure the reason is the failing resource's, and
+    /// the stack is deleted.
     pub(in crate::pipeline) async fn create_stack_with(
         &mut self,
         params: Vec<Parameter>,
