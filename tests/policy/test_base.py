@@ -37,7 +37,13 @@ def base() -> dict:
 
 def statements(logical: str) -> list[dict]:
     variables = policy_check.stack_variables(
-        {"VpcId": VPC, "EbsKmsKeyArn": "", "MachineSecurityGroup.GroupId": SG, "InstanceRole.Arn": MACHINE_ROLE},
+        {
+            "VpcId": VPC,
+            "EbsKmsKeyArn": "",
+            "LauncherName": "easytdv-base-launch-0123456789ab",
+            "MachineSecurityGroup.GroupId": SG,
+            "InstanceRole.Arn": MACHINE_ROLE,
+        },
         REGION,
         ACCOUNT,
     )
@@ -154,7 +160,7 @@ def test_a_machine_has_no_way_to_more():
     for action, resource in [
         ("ec2:RunInstances", f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*"),
         ("iam:PassRole", MACHINE_ROLE),
-        ("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:easytdv-base-launch"),
+        ("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:easytdv-base-launch-0123456789ab"),
         ("ssm:SendCommand", f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0bbbbbbbbbbbbbbbb"),
         ("sts:AssumeRole", MACHINE_ROLE),
     ]:

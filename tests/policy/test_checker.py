@@ -222,7 +222,7 @@ def base_call(principal, action, **extra):
 
 
 def base_recording():
-    a, lam = "instance:i-0aaaaaaaaaaaaaaaa", "lambda:easytdv-base-launch"
+    a, lam = "instance:i-0aaaaaaaaaaaaaaaa", "lambda:easytdv-base-launch-0123456789ab"
     folder = f"easytdv/m/{ROLE_ID}:i-0aaaaaaaaaaaaaaaa/{RUN}"
     return [
         call(

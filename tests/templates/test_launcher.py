@@ -597,6 +597,7 @@ def test_the_base_stack_and_its_launcher_work_in_moto(monkeypatch, tmp_path):
             "VpcId": vpc,
             "LambdaCodeBucket": BUCKET,
             "LambdaCodeKey": "easytdv/lambda/" + "0" * 64 + ".zip",
+            "LauncherName": "easytdv-base-launch-0123456789ab",
         }
         cfn = boto3.client("cloudformation")
         cfn.create_stack(
@@ -609,13 +610,13 @@ def test_the_base_stack_and_its_launcher_work_in_moto(monkeypatch, tmp_path):
         assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
         assert outputs["Version"] == "1"
-        assert outputs["LaunchFunctionName"] == "easytdv-base-launch"
+        assert outputs["LaunchFunctionName"] == "easytdv-base-launch-0123456789ab"
         assert outputs["InstanceProfileArn"].endswith(":instance-profile/easytdv-base-us-east-1")
         role = boto3.client("iam").get_role(RoleName="easytdv-base-us-east-1-instance")["Role"]
         assert outputs["MachineRoleId"] == role["RoleId"]
         assert outputs["SecurityGroupId"].startswith("sg-") and outputs["VpcId"] == vpc
 
-        variables = boto3.client("lambda").get_function_configuration(FunctionName="easytdv-base-launch")[
+        variables = boto3.client("lambda").get_function_configuration(FunctionName="easytdv-base-launch-0123456789ab")[
             "Environment"
         ]["Variables"]
         assert set(variables) == {"INSTANCE_PROFILE_ARN", "SECURITY_GROUP_ID", "BUCKET_OWNER", "EASYTDV_BASE_VERSION"}

@@ -16,6 +16,7 @@ from . import (
     cfn_delay,
     cfn_failures,
     cfn_params,
+    cfn_updates,
     gateway,
     iam_rules,
     instances,
@@ -73,6 +74,7 @@ def install() -> None:
     for module in (
         principals,
         iam_rules,
+        cfn_updates,
         lambda_exec,
         instances,
         quotas,

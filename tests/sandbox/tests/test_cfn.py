@@ -136,3 +136,51 @@ def test_a_stack_update_changes_a_roles_inline_policies(aws):
     assert aws.iam.list_role_policies(RoleName="updated-role")["PolicyNames"] == ["main"]
     assert aws.iam.get_role(RoleName="updated-role")["Role"]["RoleId"] == role_id, "updated in place, not replaced"
     aws.cloudformation.delete_stack(StackName="role-update")
+
+
+def test_a_renamed_function_and_log_group_are_replaced(aws):
+    """A new FunctionName / LogGroupName is a replacement, as on AWS (moto kept the old function, renamed in nothing)."""
+    aws.s3.create_bucket(Bucket="cfn-rename", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    aws.s3.put_object(Bucket="cfn-rename", Key="fn.zip", Body=zip_of({"app.py": APP}))
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                       "Action": "sts:AssumeRole"}]}  # fmt: skip
+    template = json.dumps({
+        "Parameters": {"Name": {"Type": "String"}},
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "rename-role", "AssumeRolePolicyDocument": trust}},
+            "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::Sub": "/aws/lambda/${Name}"}}},
+            "Function": {"Type": "AWS::Lambda::Function", "DependsOn": "Logs", "Properties": {
+                "FunctionName": {"Ref": "Name"}, "Runtime": "python3.12", "Handler": "app.handler",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Environment": {"Variables": {"GROUP": "g"}},
+                "Code": {"S3Bucket": "cfn-rename", "S3Key": "fn.zip"}}},
+        },
+        "Outputs": {"FunctionName": {"Value": {"Ref": "Function"}}},
+    })  # fmt: skip
+
+    def stack(action, name):
+        getattr(aws.cloudformation, f"{action}_stack")(StackName="rename", TemplateBody=template,
+            Capabilities=["CAPABILITY_NAMED_IAM"], Parameters=[{"ParameterKey": "Name", "ParameterValue": name}])  # fmt: skip
+        done = f"{action.upper()}_COMPLETE"
+        wait_for(lambda: status(aws, "rename") == done, what=done)
+        outputs = aws.cloudformation.describe_stacks(StackName="rename")["Stacks"][0]["Outputs"]
+        return outputs[0]["OutputValue"]
+
+    def groups():
+        return {
+            g["logGroupName"]
+            for g in aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/fn-")["logGroups"]
+        }
+
+    assert stack("create", "fn-one") == "fn-one"
+    assert groups() == {"/aws/lambda/fn-one"}
+    assert stack("update", "fn-two") == "fn-two"
+    assert json.loads(aws("lambda").invoke(FunctionName="fn-two")["Payload"].read()) == {"group": "g"}
+    with pytest.raises(ClientError) as gone:
+        aws("lambda").get_function(FunctionName="fn-one")
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert groups() == {"/aws/lambda/fn-two"}
+    aws.cloudformation.delete_stack(StackName="rename")
+    wait_for(lambda: not any(s["StackName"] == "rename" for s in aws.cloudformation.describe_stacks()["Stacks"]),
+             what="deleted")  # fmt: skip
+    with pytest.raises(ClientError):
+        aws("lambda").get_function(FunctionName="fn-two")

@@ -187,6 +187,19 @@ fn version_of(zip: &[u8]) -> String {
     n.to_string()
 }
 
+/// The launcher's name: it changes with anything the function is made of,
+/// so an update makes a new function instead of changing one in place (the
+/// user needs no `lambda:UpdateFunctionCode`: see base.yaml's LauncherName).
+fn launcher_name(version: &str, vpc_id: &str, bucket: &str, code_key: &str) -> String {
+    let mut hash = Sha256::new();
+    for part in [version, vpc_id, bucket, code_key] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let digest = format!("{:x}", hash.finalize());
+    format!("easytdv-base-launch-{}", &digest[..12])
+}
+
 fn code() -> Result<Vec<u8>, PipelineError> {
     assets::lambda_zip().map_err(|e| PipelineError::State(format!("build the launcher: {e}")))
 }
@@ -331,11 +344,13 @@ async fn parameters(
     let key = code_key(&zip);
     let version = version_of(&zip);
     bucket.put(&key, zip).await?;
+    let launcher = launcher_name(&version, &wanted.vpc_id, bucket.name(), &key);
     Ok(vec![
         stack::parameter("Version", version),
         stack::parameter("VpcId", &wanted.vpc_id),
         stack::parameter("LambdaCodeBucket", bucket.name()),
         stack::parameter("LambdaCodeKey", key),
+        stack::parameter("LauncherName", launcher),
         stack::parameter(
             "EbsKmsKeyArn",
             wanted.ebs_kms_key_arn.clone().unwrap_or_default(),
@@ -431,6 +446,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_launchers_name_changes_with_anything_it_is_made_of() {
+        let name = |v, vpc, b, k| launcher_name(v, vpc, b, k);
+        let first = name("1", "vpc-1", "b", "easytdv/lambda/a.zip");
+        let suffix = first.strip_prefix("easytdv-base-launch-").unwrap();
+        assert!(
+            suffix.len() == 12 && suffix.chars().all(|c| c.is_ascii_hexdigit()),
+            "{first}"
+        );
+        assert_eq!(first, name("1", "vpc-1", "b", "easytdv/lambda/a.zip"));
+        for other in [
+            name("2", "vpc-1", "b", "easytdv/lambda/a.zip"),
+            name("1", "vpc-2", "b", "easytdv/lambda/a.zip"),
+            name("1", "vpc-1", "c", "easytdv/lambda/a.zip"),
+            name("1", "vpc-1", "b", "easytdv/lambda/b.zip"),
+            name("1", "vpc-", "1b", "easytdv/lambda/a.zip"),
+        ] {
+            assert_ne!(first, other);
+        }
+    }
+
+    #[test]
     fn the_version_is_six_digits_at_most_and_stable() {
         let v = version().unwrap();
         assert!(
@@ -459,7 +495,7 @@ mod tests {
         let base = Base {
             stack_id: String::new(),
             version: "1".into(),
-            launch_function: "easytdv-base-launch".into(),
+            launch_function: "easytdv-base-launch-0123456789ab".into(),
             instance_profile_arn: String::new(),
             machine_role_id: "AROAEXAMPLE".into(),
             security_group_id: String::new(),

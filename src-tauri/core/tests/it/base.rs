@@ -112,7 +112,11 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
         .any(|m| m.contains("Creating easyTDV's shared resources in this region (once)")));
     assert_eq!(first.version, base::version().unwrap());
     assert_eq!(&first.vpc_id, vpc);
-    assert_eq!(first.launch_function, "easytdv-base-launch");
+    assert!(
+        first.launch_function.starts_with("easytdv-base-launch-"),
+        "{}",
+        first.launch_function
+    );
     assert!(first
         .instance_profile_arn
         .ends_with(&format!(":instance-profile/easytdv-base-{BASE_REGION}")));
@@ -145,9 +149,8 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
     assert_eq!(base_calls("UpdateStack", BASE_REGION), updates);
 
     // The account's default EBS key became a customer-managed one: the base is
-    // outdated and is updated in place (the machines' role is kept). The
-    // update runs with an administrator's key: the user policy gains
-    // cloudformation:UpdateStack when runs use the base.
+    // outdated and is updated in place, with the app's key (the machines'
+    // role and the launcher are kept; the launcher's role gets the key).
     let key = format!("arn:aws:kms:{BASE_REGION}:{owner}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
     let with_key = Wanted {
         vpc_id: vpc.clone(),
@@ -157,8 +160,7 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
         base::standing(ctx, &with_key).await.unwrap(),
         Standing::Outdated(_)
     ));
-    let admin_bucket = RunBucket::new(admin, name, owner.clone());
-    let updated = base::ensure(admin, &admin_bucket, &with_key, &quiet)
+    let updated = base::ensure(ctx, &run_bucket, &with_key, &quiet)
         .await
         .unwrap();
     assert_eq!(base_calls("UpdateStack", BASE_REGION), updates + 1);
@@ -181,6 +183,45 @@ async fn the_base_is_created_once_reused_updated_and_removed() {
         base::standing(ctx, &with_key).await.unwrap(),
         Standing::Ready(_)
     ));
+
+    // The machines now start in another VPC: the function is made of it, so
+    // the update makes a new function and deletes the old one (a function is
+    // never changed in place: the user policy has no lambda:UpdateFunction*).
+    let other_vpc = admin
+        .ec2()
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap()
+        .to_string();
+    let moved = Wanted {
+        vpc_id: other_vpc.clone(),
+        ebs_kms_key_arn: Some(key.clone()),
+    };
+    let renewed = base::ensure(ctx, &run_bucket, &moved, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(renewed.vpc_id, other_vpc);
+    assert_eq!(renewed.machine_role_id, first.machine_role_id);
+    assert!(renewed.launch_function.starts_with("easytdv-base-launch-"));
+    assert_ne!(renewed.launch_function, first.launch_function);
+    for (function, there) in [
+        (&first.launch_function, false),
+        (&renewed.launch_function, true),
+    ] {
+        let found = admin
+            .lambda()
+            .get_function()
+            .function_name(function)
+            .send()
+            .await;
+        assert_eq!(found.is_ok(), there, "{function}: {found:?}");
+    }
+    let wanted = &moved;
 
     // The leftovers check does not count it as a run's forgotten resources.
     let found = easytdv_core::scan::region_leftovers(ctx, &[], None)
@@ -247,7 +288,7 @@ async fn a_base_that_cannot_be_created_says_why_and_leaves_no_stack() {
     let made = base::ensure(ctx, &run_bucket, wanted, &quiet)
         .await
         .unwrap();
-    assert_eq!(made.launch_function, "easytdv-base-launch");
+    assert!(made.launch_function.starts_with("easytdv-base-launch-"));
     assert!(base::remove(ctx, &quiet).await.unwrap());
 }
 

@@ -171,7 +171,12 @@ async fn a_failing_base_fails_the_runs_stack_step_with_the_resource_reason() {
             .is_none(),
         "the failed base is deleted"
     );
-    ctx.iam().delete_role().role_name(&role).send().await.unwrap();
+    ctx.iam()
+        .delete_role()
+        .role_name(&role)
+        .send()
+        .await
+        .unwrap();
     train.delete_resources().await.expect("delete");
     let (live, stack, inputs) = leftovers(&ctx, train.run_id(), &b).await;
     assert!(live.is_empty() && stack.is_none() && inputs.is_empty());
