@@ -139,16 +139,18 @@ def test_a_stack_update_changes_a_roles_inline_policies(aws):
 
 
 def test_a_renamed_function_and_log_group_are_replaced(aws):
-    """A new FunctionName / LogGroupName is a replacement, as on AWS (moto kept the old function, renamed in nothing)."""
+    """A new FunctionName / LogGroupName is a replacement, as on AWS (moto kept the old function)."""
     aws.s3.create_bucket(Bucket="cfn-rename", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
     aws.s3.put_object(Bucket="cfn-rename", Key="fn.zip", Body=zip_of({"app.py": APP}))
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                                       "Action": "sts:AssumeRole"}]}  # fmt: skip
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                       "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
     template = json.dumps({
         "Parameters": {"Name": {"Type": "String"}},
         "Resources": {
-            "Role": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "rename-role", "AssumeRolePolicyDocument": trust}},
-            "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::Sub": "/aws/lambda/${Name}"}}},
+            "Role": {"Type": "AWS::IAM::Role",
+                     "Properties": {"RoleName": "rename-role", "AssumeRolePolicyDocument": trust}},
+            "Logs": {"Type": "AWS::Logs::LogGroup",
+                     "Properties": {"LogGroupName": {"Fn::Sub": "/aws/lambda/${Name}"}}},
             "Function": {"Type": "AWS::Lambda::Function", "DependsOn": "Logs", "Properties": {
                 "FunctionName": {"Ref": "Name"}, "Runtime": "python3.12", "Handler": "app.handler",
                 "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Environment": {"Variables": {"GROUP": "g"}},
@@ -158,8 +160,9 @@ def test_a_renamed_function_and_log_group_are_replaced(aws):
     })  # fmt: skip
 
     def stack(action, name):
-        getattr(aws.cloudformation, f"{action}_stack")(StackName="rename", TemplateBody=template,
-            Capabilities=["CAPABILITY_NAMED_IAM"], Parameters=[{"ParameterKey": "Name", "ParameterValue": name}])  # fmt: skip
+        call = getattr(aws.cloudformation, f"{action}_stack")
+        parameters = [{"ParameterKey": "Name", "ParameterValue": name}]
+        call(StackName="rename", TemplateBody=template, Capabilities=["CAPABILITY_NAMED_IAM"], Parameters=parameters)
         done = f"{action.upper()}_COMPLETE"
         wait_for(lambda: status(aws, "rename") == done, what=done)
         outputs = aws.cloudformation.describe_stacks(StackName="rename")["Stacks"][0]["Outputs"]
