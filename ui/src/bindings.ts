@@ -1287,6 +1287,13 @@ export type RunResources_Deserialize = {
 	 *  before they are put; the clean-up deletes them.
 	 */
 	secretParameters?: string[],
+	/**
+	 *  An EC2 run's machines on the easyTDV base (issue 22), one per launch:
+	 *  each machine's own folder, `easytdv/m/<role id>:<instance id>/<run-id>`,
+	 *  where it reads the run's inputs and writes its outputs. The last is
+	 *  the current machine's. Empty for a run with a stack of its own.
+	 */
+	machineFolders?: string[],
 };
 
 /**
@@ -1349,6 +1356,13 @@ export type RunResources_Serialize = {
 	 *  before they are put; the clean-up deletes them.
 	 */
 	secretParameters: string[],
+	/**
+	 *  An EC2 run's machines on the easyTDV base (issue 22), one per launch:
+	 *  each machine's own folder, `easytdv/m/<role id>:<instance id>/<run-id>`,
+	 *  where it reads the run's inputs and writes its outputs. The last is
+	 *  the current machine's. Empty for a run with a stack of its own.
+	 */
+	machineFolders: string[],
 };
 
 /**  One run's status in the cloud. */

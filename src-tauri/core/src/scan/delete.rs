@@ -102,6 +102,16 @@ pub async fn delete_leftover(
                 }
                 Err(e) => return Err(e),
             };
+            let account_id = pipeline::storage::account_id(base).await?;
+            // Its machines' folders on the base (their outputs are brought
+            // to the run's outputs/ before they go).
+            let machine_folders = match &leftover.bucket {
+                Some(name) => {
+                    let bucket = pipeline::storage::RunBucket::new(&ctx, name, &account_id);
+                    super::files::machine_folders_of(&bucket, run).await?
+                }
+                None => Vec::new(),
+            };
             let res = RunResources {
                 run_id: run.clone(),
                 region: leftover.region.clone(),
@@ -111,7 +121,8 @@ pub async fn delete_leftover(
                 } else {
                     String::new()
                 },
-                account_id: Some(pipeline::storage::account_id(base).await?),
+                account_id: Some(account_id),
+                machine_folders,
                 instance_id: (leftover.kind == LeftoverKind::Machine).then(|| leftover.id.clone()),
                 training_job_name: (leftover.kind == LeftoverKind::TrainingJob)
                     .then(|| leftover.id.clone()),

@@ -44,7 +44,10 @@ async fn buckets(ctx: &AwsContext) -> Result<Vec<(String, Option<String>)>, Pipe
     Ok(out)
 }
 
-/// Every object under `easytdv/runs/` of one bucket, asked from `region`
+/// Where machines of the base keep a run's files: `easytdv/m/<userid>/<run>/`.
+const MACHINES_PREFIX: &str = "easytdv/m/";
+
+/// Every object under `easytdv/runs/` and `easytdv/m/` of one bucket, asked from `region`
 /// (again from the region S3 names, if it answers 301).
 async fn list_runs(
     base: &AwsContext,
@@ -57,10 +60,13 @@ async fn list_runs(
         let here = AwsContext::new_like(base, &region)
             .await
             .map_err(|e| PipelineError::State(e.to_string()))?;
-        match RunBucket::new(&here, name, owner)
-            .list("easytdv/runs/")
-            .await
-        {
+        let bucket = RunBucket::new(&here, name, owner);
+        let listed = async {
+            let mut found = bucket.list("easytdv/runs/").await?;
+            found.extend(bucket.list(MACHINES_PREFIX).await?);
+            Ok::<_, PipelineError>(found)
+        };
+        match listed.await {
             Ok(found) => return Ok((region, found)),
             Err(PipelineError::BucketOtherRegion { actual, .. })
                 if attempt == 0 && crate::aws::is_region_code(&actual) =>
@@ -126,8 +132,44 @@ pub(super) async fn file_leftovers(base: &AwsContext, history: &[RunRecord]) -> 
     scan
 }
 
-/// One leftover per run: its inputs under `easytdv/runs/<run>/` (outputs are
-/// results, never leftovers).
+/// The machines' folders of `run` in a bucket (`easytdv/m/<userid>/<run>`).
+pub(super) async fn machine_folders_of(
+    bucket: &RunBucket<'_>,
+    run: &str,
+) -> Result<Vec<String>, PipelineError> {
+    let mut folders: Vec<String> = Vec::new();
+    for obj in bucket.list(MACHINES_PREFIX).await? {
+        let Some(rest) = obj.key.strip_prefix(MACHINES_PREFIX) else {
+            continue;
+        };
+        if let Some((userid, rest)) = rest.split_once('/') {
+            if rest.split_once('/').map(|(r, _)| r) == Some(run) {
+                let folder = format!("{MACHINES_PREFIX}{userid}/{run}");
+                if !folders.contains(&folder) {
+                    folders.push(folder);
+                }
+            }
+        }
+    }
+    Ok(folders)
+}
+
+/// The run a key belongs to, and whether it is one of its outputs (kept):
+/// `easytdv/runs/<run>/…` or a machine's folder `easytdv/m/<userid>/<run>/…`
+/// (whose outputs the delete brings to the run's own before it goes).
+fn run_of(key: &str) -> Option<(&str, bool)> {
+    if let Some(rest) = key.strip_prefix("easytdv/runs/") {
+        let (run, rest) = rest.split_once('/')?;
+        return Some((run, rest.starts_with("outputs/")));
+    }
+    let rest = key.strip_prefix(MACHINES_PREFIX)?;
+    let (_userid, rest) = rest.split_once('/')?;
+    let (run, _) = rest.split_once('/')?;
+    Some((run, false))
+}
+
+/// One leftover per run: its inputs under `easytdv/runs/<run>/` and its
+/// machines' folders (outputs are results, never leftovers).
 fn inputs_of_unknown_runs(
     name: &str,
     region: &str,
@@ -136,13 +178,10 @@ fn inputs_of_unknown_runs(
 ) -> Vec<Leftover> {
     let mut found: Vec<Leftover> = Vec::new();
     for obj in objects {
-        let mut parts = obj.key.splitn(4, '/');
-        let (_, _, Some(run), Some(rest)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let Some((run, output)) = run_of(&obj.key) else {
             continue;
         };
-        if known.contains(run) || rest.starts_with("outputs/") {
+        if known.contains(run) || output || run.is_empty() {
             continue;
         }
         let cost = obj.size as f64 / 1e9 * S3_GB_MONTH / HOURS_PER_MONTH;
@@ -161,4 +200,44 @@ fn inputs_of_unknown_runs(
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(key: &str, size: u64) -> ObjectInfo {
+        ObjectInfo {
+            key: key.into(),
+            size,
+            etag: String::new(),
+            last_modified: None,
+        }
+    }
+
+    #[test]
+    fn a_runs_inputs_and_machine_folders_are_one_leftover_and_outputs_none() {
+        let run = "20261206-101500-a1b2c3";
+        let objects = [
+            object(&format!("easytdv/runs/{run}/train.py"), 10),
+            object(&format!("easytdv/runs/{run}/outputs/model.pt"), 1_000),
+            object(&format!("easytdv/m/AROAX:i-0abc/{run}/scripts/train.sh"), 5),
+            object(
+                &format!("easytdv/m/AROAX:i-0abc/{run}/outputs/model.pt"),
+                1_000,
+            ),
+            object("easytdv/m/AROAX:i-0def/20261206-000000-known1/train.py", 7),
+            object("easytdv/m/stray", 1),
+        ];
+        let known = HashSet::from(["20261206-000000-known1"]);
+        let found = inputs_of_unknown_runs("easytdv-b", "eu-west-3", &objects, &known);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].id, format!("s3://easytdv-b/easytdv/runs/{run}/"));
+        assert_eq!(found[0].run_id.as_deref(), Some(run));
+        // The machine's outputs count (the delete brings them to the run's
+        // outputs, then removes the folder); the run's own outputs do not.
+        let cost = found[0].usd_per_hour.unwrap();
+        let per_byte = S3_GB_MONTH / 1e9 / HOURS_PER_MONTH;
+        assert!((cost - 1_015.0 * per_byte).abs() < 1e-15, "{cost}");
+    }
 }

@@ -73,6 +73,19 @@ async fn the_check_goes_on_past_a_bucket_in_another_region_and_a_closed_region()
     let far = bucket("far");
     create_bucket(&west, &far).await;
     put_input(&west, &far, &run_id).await;
+    // Its machine's folder on the base there: a script, and an output the
+    // app never brought home (it was closed when the run ended).
+    let folder = format!("easytdv/m/AROAEXAMPLE:i-0abc/{run_id}");
+    for (key, body) in [("scripts/train.sh", "echo"), ("outputs/model.txt", "w=3")] {
+        west.s3()
+            .put_object()
+            .bucket(&far)
+            .key(format!("{folder}/{key}"))
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
     // And in a bucket of a region the organisation then closes.
     let closed_ctx = ctx_in(CLOSED).await;
     let shut = bucket("scp");
@@ -133,11 +146,23 @@ async fn the_check_goes_on_past_a_bucket_in_another_region_and_a_closed_region()
     );
 
     // The inputs found in us-west-2 are deleted there; the outputs rule holds.
+    assert_eq!(
+        ours.iter()
+            .filter(|l| l.kind == LeftoverKind::Files && l.bucket.as_deref() == Some(far.as_str()))
+            .count(),
+        1,
+        "the run's inputs and its machine's folder are one row"
+    );
     services
         .delete_leftover(&account, &files.region, &files.id, &EventLog::default())
         .await
         .expect("deleted in its region");
-    assert!(list(&west, &far, "easytdv/runs/").await.is_empty());
+    // The machine's folder went too, its output brought to the run's first.
+    assert!(list(&west, &far, "easytdv/m/").await.is_empty());
+    assert_eq!(
+        list(&west, &far, "easytdv/runs/").await,
+        vec![format!("easytdv/runs/{run_id}/outputs/model.txt")]
+    );
     easytdv_core::pipeline::terminate_machines(&ctx, &[machine])
         .await
         .unwrap();
