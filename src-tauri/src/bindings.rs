@@ -67,6 +67,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         costs::month_costs,
         costs::find_leftovers,
         costs::delete_leftover,
+        costs::find_bases,
+        costs::remove_bases,
         costs::list_environments,
         costs::delete_environment,
         costs::list_stored_files,

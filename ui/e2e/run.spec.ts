@@ -67,7 +67,7 @@ test('run view: live progress with a refreshed cloud status, success, then the a
   await expect(page.getByTestId('cleaned-up')).toContainText('nothing of this run is left billing');
   await expect(page.getByTestId('outputs-uri')).toHaveText(OUTPUTS_URI);
   await expect(page.getByTestId('outputs-help')).toContainText(`aws s3 sync ${OUTPUTS_URI} .`);
-  await expect(page.getByTestId('leftovers')).toContainText('Nothing: the machine and the stack were deleted');
+  await expect(page.getByTestId('leftovers')).toContainText('Nothing: the machine and what the run created were deleted');
   await expect(page.getByRole('button', { name: 'Stop and delete' })).toHaveCount(0);
   await expect(page.getByTestId('success').getByRole('button', { name: 'Delete resources' })).toHaveCount(0);
   await app.shot('41-run-succeeded-cleaned-up');
@@ -90,7 +90,8 @@ test('run view: Stop and delete an active run keeps what it did and deletes the 
   await expect(page.locator('[data-step="requirements"]')).toHaveAttribute('data-state', 'running', { timeout: 6000 });
   await page.getByRole('button', { name: 'Stop and delete' }).click();
   const dialog = page.getByRole('dialog', { name: 'Stop this run and delete its resources?' });
-  await expect(dialog).toContainText('deletes the machine and the stack');
+  await expect(dialog).toContainText('deletes the machine');
+  await expect(dialog).toContainText('what the run created and the uploaded inputs');
   await expect(dialog).toContainText('written to the bucket so far are kept');
   await app.shot('42-run-stop-confirm');
   await dialog.getByRole('button', { name: 'Stop and delete' }).click();
@@ -264,7 +265,7 @@ test('run view: a failed run whose resources were deleted still shows why it fai
   await expect(failure.getByRole('button', { name: 'Retry from this step' })).toHaveCount(0);
   await expect(page.getByTestId('cost-warning')).toHaveCount(0);
   await expect(page.locator('[data-step="delete"]')).toHaveAttribute('data-state', 'done');
-  await expect(page.getByTestId('leftovers')).toContainText('Nothing: the machine and the stack were deleted');
+  await expect(page.getByTestId('leftovers')).toContainText('Nothing: the machine and what the run created were deleted');
   await app.shot('46-run-failed-cleaned-up');
 });
 

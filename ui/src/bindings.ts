@@ -194,6 +194,13 @@ export const commands = {
 	 *  (the core refuses anything that check did not find).
 	 */
 	deleteLeftover: (accountId: string, region: string, id: string, onEvent: Channel<RunEvent_Deserialize>) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("delete_leftover", { accountId, region, id, onEvent })),
+	/**  Every region where the account has easyTDV's shared resources (the base). */
+	findBases: (accountId: string) => typedError<BaseScan_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("find_bases", { accountId })),
+	/**
+	 *  "Remove easyTDV from this account": its shared resources in every region
+	 *  where none of its machines runs (the core checks each region itself).
+	 */
+	removeBases: (accountId: string) => typedError<BaseRemoval_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("remove_bases", { accountId })),
 	/**  The cached environments (installed requirements kept for the next run). */
 	listEnvironments: (accountId: string) => typedError<CachedEnvironment[], ErrorReport_Serialize>(__TAURI_INVOKE("list_environments", { accountId })),
 	/**  Deletes one cached environment; the next run installs afresh. */
@@ -342,6 +349,53 @@ export type AppInfo_Serialize = {
 	notice: string | null,
 	/**  Where the app writes its log. */
 	logDir: string,
+};
+
+/**  What a removal did, region by region. */
+export type BaseRemoval = BaseRemoval_Serialize | BaseRemoval_Deserialize;
+
+/**  What a removal did, region by region. */
+export type BaseRemoval_Deserialize = {
+	/**  Regions whose base was deleted (checked gone). */
+	removed: string[],
+	/**  Regions whose base was kept, and why. */
+	kept: BaseSite[],
+	/**  Regions that could not be looked at or whose base could not be deleted. */
+	failures: ScanFailure_Deserialize[],
+};
+
+/**  What a removal did, region by region. */
+export type BaseRemoval_Serialize = {
+	/**  Regions whose base was deleted (checked gone). */
+	removed: string[],
+	/**  Regions whose base was kept, and why. */
+	kept: BaseSite[],
+	/**  Regions that could not be looked at or whose base could not be deleted. */
+	failures: ScanFailure_Serialize[],
+};
+
+/**  Where the account has a base, and the regions that could not be looked at. */
+export type BaseScan = BaseScan_Serialize | BaseScan_Deserialize;
+
+/**  Where the account has a base, and the regions that could not be looked at. */
+export type BaseScan_Deserialize = {
+	sites: BaseSite[],
+	failures: ScanFailure_Deserialize[],
+};
+
+/**  Where the account has a base, and the regions that could not be looked at. */
+export type BaseScan_Serialize = {
+	sites: BaseSite[],
+	failures: ScanFailure_Serialize[],
+};
+
+/**  The base of one region. */
+export type BaseSite = {
+	region: string,
+	/**  CloudFormation's status of the stack (`CREATE_COMPLETE`, …). */
+	status: string,
+	/**  easyTDV machines running there (they use it): the base stays. */
+	machinesRunning: number,
 };
 
 /**  One cached environment in a bucket. */

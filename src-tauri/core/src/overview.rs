@@ -166,6 +166,24 @@ impl Services {
         Ok(())
     }
 
+    /// Every region where the account has easyTDV's shared resources.
+    pub async fn bases(&self, account_id: &str) -> Result<scan::BaseScan, LeftoverError> {
+        let ctx = self.context(account_id, None).await?;
+        Ok(scan::bases(&ctx).await?)
+    }
+
+    /// "Remove easyTDV from this account": deletes its shared resources in
+    /// every region where no easyTDV machine runs (runs' own resources are
+    /// deleted from their pages or the leftovers check).
+    pub async fn remove_bases(
+        &self,
+        account_id: &str,
+        notice: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<scan::BaseRemoval, LeftoverError> {
+        let ctx = self.context(account_id, None).await?;
+        Ok(scan::remove_bases(&ctx, notice).await?)
+    }
+
     /// (bucket, region) of every bucket this account's runs used.
     pub(crate) fn run_buckets(
         &self,

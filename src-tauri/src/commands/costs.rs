@@ -5,7 +5,7 @@ use easytdv_core::environments::CachedEnvironment;
 use easytdv_core::overview::{MonthCost, Refresh};
 use easytdv_core::pipeline::RunEvent;
 use easytdv_core::prices::{self, Quote, SpotPrice};
-use easytdv_core::scan::LeftoverScan;
+use easytdv_core::scan::{BaseRemoval, BaseScan, LeftoverScan};
 use easytdv_core::stored::{FilesDeleted, StoredFiles};
 use tauri::ipc::Channel;
 use tauri::State;
@@ -107,6 +107,28 @@ pub async fn delete_leftover(
         .services
         .delete_leftover(&account_id, &region, &id, progress.as_ref())
         .await?)
+}
+
+/// Every region where the account has easyTDV's shared resources (the base).
+#[tauri::command]
+#[specta::specta]
+pub async fn find_bases(
+    state: State<'_, AppState>,
+    account_id: String,
+) -> Result<BaseScan, AppError> {
+    Ok(state.services.bases(&account_id).await?)
+}
+
+/// "Remove easyTDV from this account": its shared resources in every region
+/// where none of its machines runs (the core checks each region itself).
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_bases(
+    state: State<'_, AppState>,
+    account_id: String,
+) -> Result<BaseRemoval, AppError> {
+    let notice = |m: &str| tracing::info!(message = m, "remove easyTDV");
+    Ok(state.services.remove_bases(&account_id, &notice).await?)
 }
 
 /// The cached environments (installed requirements kept for the next run).

@@ -185,8 +185,8 @@ export function timelineFromRecord(rec: RecordLike): StepRow[] {
     });
   }
   const cleanup: Record<string, StepRow> = {
-    deleting: row('delete', 'running', 'Deleting the machine and the stack…'),
-    deleted: row('delete', 'done', 'The machine, the stack and the uploaded inputs were deleted. Your outputs stay.'),
+    deleting: row('delete', 'running', 'Deleting the machine and what the run created…'),
+    deleted: row('delete', 'done', 'The machine, what the run created and the uploaded inputs were deleted. Your outputs stay.'),
     failed: row('delete', 'failed', rec.cleanupMessage ?? 'The clean-up did not finish.'),
   };
   if (rec.request?.engine?.kind === 'sageMaker') {

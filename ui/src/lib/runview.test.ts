@@ -131,7 +131,7 @@ describe('runViewFacts: a failed run', () => {
       machineMayRun: false,
       failure: { title: 'The run stopped at “Run your training script”' },
     });
-    expect(f.cloud?.text).toMatch(/^Nothing: the machine and the stack were deleted/);
+    expect(f.cloud?.text).toMatch(/^Nothing: the machine and what the run created were deleted/);
   });
 
   it('failed, and the clean-up failed: its message, and the failure card leaves Delete to the clean-up box', () => {
@@ -250,7 +250,7 @@ describe('runViewFacts: a run that succeeded', () => {
       active: false,
       machineMayRun: false,
     });
-    expect(f.cloud?.text).toMatch(/^Nothing: the machine and the stack were deleted/);
+    expect(f.cloud?.text).toMatch(/^Nothing: the machine and what the run created were deleted/);
   });
 
   it('succeeded, the automatic clean-up not begun yet (watched): cleaning up, the clean-up row says it comes next', () => {

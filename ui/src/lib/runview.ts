@@ -76,8 +76,8 @@ export interface RunViewFacts {
 }
 
 export const NOT_CLEANED_AFTER_FAILURE =
-  'Not done: the machine and the stack are kept so you can retry from the failed step. Delete them when you are done.';
-export const CLEANUP_NEXT = 'Deleting the machine and the stack comes next.';
+  'Not done: the machine and what the run created are kept so you can retry from the failed step. Delete them when you are done.';
+export const CLEANUP_NEXT = 'Deleting the machine and what the run created comes next.';
 
 export function runViewFacts({ record, watched, live, actedHere }: RunViewInput): RunViewFacts {
   const rows = watched ?? (record ? timelineFromRecord(record) : null);

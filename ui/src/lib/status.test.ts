@@ -40,7 +40,7 @@ describe('status', () => {
       warn: false,
     });
     expect(cloudSummary('failed', 'none', live('CREATE_COMPLETE', 'running'))?.warn).toBe(true);
-    expect(cloudSummary('succeeded', 'deleted', null)?.text).toMatch(/^Nothing: the machine and the stack were deleted/);
+    expect(cloudSummary('succeeded', 'deleted', null)?.text).toMatch(/^Nothing: the machine and what the run created were deleted/);
     expect(cloudSummary('succeeded', 'deleting', live('DELETE_IN_PROGRESS', 'shutting-down'))?.text).toMatch(/^Being deleted/);
     expect(cloudSummary('failed', 'none', live(null, null))?.text).toBe('Nothing: no machine and no stack of this run exist.');
     expect(cloudSummary('failed', 'none', null)).toBeNull();
@@ -67,7 +67,7 @@ describe('status', () => {
         keptOutputsPrefix: 'easytdv/runs/r1/outputs/',
       }),
     ).toEqual({
-      removed: ['the machine i-1', 'the stack easytdv-r1 (roles, instance profile, launcher function, security group)', '2 uploaded files'],
+      removed: ['the machine i-1', "the stack easytdv-r1 (the run's own role and resources)", '2 uploaded files'],
       kept: 'easytdv/runs/r1/outputs/',
     });
     expect(describeDelete({ terminatedInstances: [], deletedStack: null, deletedObjects: [], keptOutputsPrefix: null }).removed).toEqual(

@@ -84,18 +84,18 @@ export function hasLeftovers(stackStatus: string | null | undefined, instanceSta
 export function cloudSummary(outcome: string, cleanup: string, live: LiveLike | null): { text: string; warn: boolean } | null {
   // The clean-up checked that everything is gone: an older status answer does not contradict it.
   if (cleanup === 'deleted')
-    return { text: 'Nothing: the machine and the stack were deleted. Your outputs stay in your bucket.', warn: false };
+    return { text: 'Nothing: the machine and what the run created were deleted. Your outputs stay in your bucket.', warn: false };
   if (!live) return null;
   const left = leftovers(live.stackStatus, live.instanceState);
   const cap = left.charAt(0).toUpperCase() + left.slice(1);
   if (cleanup === 'deleting') {
     return left === 'nothing'
-      ? { text: 'Being deleted: checking that the machine and the stack are gone…', warn: false }
+      ? { text: 'Being deleted: checking that the machine and what the run created are gone…', warn: false }
       : { text: `Being deleted: ${left}.`, warn: false };
   }
   const active = live.active || outcome === 'running';
   if (left === 'nothing') {
-    if (active) return { text: 'Nothing yet: the stack and the machine are being created.', warn: false };
+    if (active) return { text: "Nothing yet: the run's resources are being created.", warn: false };
     return { text: 'Nothing: no machine and no stack of this run exist.', warn: false };
   }
   return { text: `${cap}.`, warn: !active };
@@ -133,7 +133,7 @@ export function describeDelete(r: DeleteReportLike): { removed: string[]; kept: 
   const removed: string[] = [];
   if (r.stoppedTrainingJob) removed.push(`Stopped the training job ${r.stoppedTrainingJob}`);
   for (const id of r.terminatedInstances) removed.push(`the machine ${id}`);
-  if (r.deletedStack) removed.push(`the stack ${r.deletedStack} (roles, instance profile, launcher function, security group)`);
+  if (r.deletedStack) removed.push(`the stack ${r.deletedStack} (the run's own role and resources)`);
   if (r.deletedObjects.length > 0) removed.push(`${r.deletedObjects.length} uploaded file${r.deletedObjects.length === 1 ? '' : 's'}`);
   return { removed, kept: r.keptOutputsPrefix };
 }

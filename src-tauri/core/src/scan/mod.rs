@@ -12,11 +12,13 @@ use aws_sdk_ec2::types::Filter;
 use crate::aws::AwsContext;
 use crate::pipeline::{aws_error, sagemaker, CloudStatus, PipelineError, RunResources};
 
+mod bases;
 mod delete;
 mod files;
 mod leftovers;
 mod secrets;
 
+pub use bases::{bases, remove_bases, BaseRemoval, BaseScan, BaseSite};
 pub use delete::{delete_leftover, LastScans};
 pub use leftovers::{
     leftovers, region_leftovers, Leftover, LeftoverKind, LeftoverScan, ScanFailure,
