@@ -67,3 +67,49 @@ test('accounts: list, rename, make default, remove with confirmation, add', asyn
   await expect(page.getByRole('heading', { name: 'Add an account' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Cancel' })).toBeVisible();
 });
+
+test('accounts: what easyTDV keeps in AWS, removed where no machine runs', async ({ page, app }) => {
+  const ready = { region: 'eu-west-3', status: 'UPDATE_COMPLETE', machinesRunning: 0 };
+  const inUse = { region: 'us-east-1', status: 'CREATE_COMPLETE', machinesRunning: 1 };
+  await app.open(
+    scenario({
+      results: signedIn({
+        list_accounts: [KEYS_ACCOUNT],
+        remove_bases: { removed: ['eu-west-3'], kept: [inUse], failures: [] },
+      }),
+      sequences: {
+        find_bases: [
+          {
+            sites: [ready, inUse],
+            failures: [{ region: 'ap-east-1', bucket: null, code: 'access_denied', message: 'access denied', hint: null }],
+          },
+          { sites: [inUse], failures: [] },
+        ],
+      },
+    }),
+    '#/accounts',
+  );
+  await page.getByRole('button', { name: 'In AWS for Work' }).click();
+  const panel = page.getByTestId('cloud-panel');
+  await expect(panel).toContainText('What easyTDV keeps in this AWS account');
+  await expect(panel).toContainText('They cost nothing while no machine runs');
+  const sites = panel.getByRole('list', { name: "easyTDV's shared resources of Work" });
+  await expect(sites.getByRole('listitem')).toHaveCount(2);
+  await expect(sites.getByRole('listitem').first()).toContainText('eu-west-3 ready · free');
+  await expect(sites.getByRole('listitem').nth(1)).toContainText('us-east-1 in use: an easyTDV machine runs there');
+  await expect(panel).toContainText('Could not look in ap-east-1: access denied');
+  await app.shot('73-accounts-in-aws');
+
+  await panel.getByRole('button', { name: 'Remove easyTDV from this account…' }).click();
+  const dialog = page.getByRole('dialog', { name: "Remove easyTDV's shared resources?" });
+  // Only where no machine runs: the region in use is not named.
+  await expect(dialog).toContainText('They are deleted in eu-west-3.');
+  await dialog.getByRole('button', { name: 'Remove them' }).click();
+  expect((await app.calls('remove_bases'))[0]?.args).toEqual({ accountId: KEYS_ACCOUNT.id });
+  await expect(panel.getByRole('status')).toContainText('Removed in eu-west-3.');
+  await expect(panel.getByRole('status')).toContainText('Kept in us-east-1: an easyTDV machine runs there.');
+  // Looked again: what is left, and nothing more to remove.
+  await expect(sites.getByRole('listitem')).toHaveCount(1);
+  await expect(panel.getByRole('button', { name: 'Remove easyTDV from this account…' })).toHaveCount(0);
+  await app.shot('74-accounts-in-aws-removed');
+});

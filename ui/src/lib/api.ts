@@ -56,6 +56,8 @@ export type Leftover = B.Leftover_Serialize;
 export type LeftoverKind = B.LeftoverKind;
 export type LeftoverScan = B.LeftoverScan_Serialize;
 export type ScanFailure = B.ScanFailure_Serialize;
+export type BaseScan = B.BaseScan_Serialize;
+export type BaseRemoval = B.BaseRemoval_Serialize;
 export type CachedEnvironment = B.CachedEnvironment;
 /** The project and data files kept in one run bucket (sent once, shared by every run). */
 export type StoredFiles = B.StoredFiles_Serialize;

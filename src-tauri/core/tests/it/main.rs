@@ -7,6 +7,7 @@
 mod accounts_sandbox;
 mod arguments;
 mod base;
+mod base_removal;
 mod bootstrap;
 mod buckets;
 mod catalog;
