@@ -206,6 +206,19 @@ pub enum Command {
         #[command(flatten)]
         access: Access,
     },
+    /// easyTDV's shared resources in the account (one set per region where you trained; free).
+    Shared {
+        /// Remove them ("Remove easyTDV from this account"), except where an easyTDV machine runs.
+        #[arg(long)]
+        remove: bool,
+        #[arg(long)]
+        json: bool,
+        /// The region to start from (every region enabled for the account is checked).
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        #[command(flatten)]
+        access: Access,
+    },
     /// List the cached environments of a bucket (installed requirements kept for the next run).
     Environments {
         #[arg(long)]

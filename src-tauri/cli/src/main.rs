@@ -13,6 +13,7 @@ mod logging;
 mod report;
 mod secrets;
 mod setup;
+mod shared;
 mod stored;
 mod timeline;
 
@@ -47,6 +48,12 @@ fn main() -> ExitCode {
                 region,
                 access,
             } => account::leftovers(&region, delete, json, &access).await,
+            Command::Shared {
+                remove,
+                json,
+                region,
+                access,
+            } => shared::shared(&region, remove, json, &access).await,
             Command::Environments {
                 bucket,
                 region,

@@ -109,6 +109,21 @@ async fn train_succeeds_prints_a_timeline_and_cleans_up() {
         out.contains("Deleted") && out.contains("stack") && out.contains("none"),
         "{out}"
     );
+    // The run used easyTDV's shared resources of its region, which stay.
+    let (code, out, err) = easytdv(
+        data.path(),
+        &["shared", "--region", REGION, "--json", "--sandbox", &ep],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let found: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        found["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["region"] == REGION && s["status"].as_str().unwrap().ends_with("_COMPLETE")),
+        "{out}"
+    );
 }
 
 #[tokio::test]
