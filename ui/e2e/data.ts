@@ -429,6 +429,7 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
       billableSeconds: null,
       trainingSeconds: null,
       secretParameters: [],
+      machineFolders: [],
     },
     outcome,
     lastStep: outcome === 'succeeded' ? 'outputs' : null,
