@@ -180,6 +180,12 @@ impl Services {
         account_id: &str,
         notice: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<scan::BaseRemoval, LeftoverError> {
+        // A run of this app between its base check and its launch has no
+        // machine yet: it would launch through a launcher being deleted.
+        // (Another computer's run is seen only by its machine.)
+        if self.runs.active().any() {
+            return Err(LeftoverError::RunUnderWay);
+        }
         let ctx = self.context(account_id, None).await?;
         Ok(scan::remove_bases(&ctx, notice).await?)
     }
@@ -259,6 +265,8 @@ pub enum LeftoverError {
     NotInLastScan { id: String, region: String },
     #[error("no run of this account used the bucket {bucket} in {region}: easyTDV deletes saved environments only in its runs' buckets")]
     NotARunBucket { bucket: String, region: String },
+    #[error("a run is under way in easyTDV: its shared resources stay while it starts or runs")]
+    RunUnderWay,
 }
 
 impl From<crate::history::HistoryError> for LeftoverError {
@@ -274,6 +282,7 @@ impl crate::explain::Explain for LeftoverError {
             LeftoverError::Pipeline(e) => e.code(),
             LeftoverError::NotInLastScan { .. } => "leftover_not_found",
             LeftoverError::NotARunBucket { .. } => "environment_not_found",
+            LeftoverError::RunUnderWay => "run_under_way",
         }
     }
     fn hint(&self) -> Option<String> {
@@ -286,6 +295,10 @@ impl crate::explain::Explain for LeftoverError {
             LeftoverError::NotARunBucket { .. } => {
                 Some("Reload the list of saved environments, then delete from it.".into())
             }
+            LeftoverError::RunUnderWay => Some(
+                "Wait until the run has ended (or stop it on its page), then remove them again."
+                    .into(),
+            ),
         }
     }
 }
@@ -320,6 +333,25 @@ mod tests {
             "environment_not_found",
             "{e}"
         );
+    }
+
+    /// A run of this app between its base check and its launch has no
+    /// machine the removal could see: refused before any AWS call.
+    #[tokio::test]
+    async fn the_shared_resources_are_not_removed_while_a_run_is_under_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let services = crate::services::Services::open(dir.path()).unwrap();
+        let guard = services
+            .runs
+            .active()
+            .begin("20261206-101500-a1b2c3")
+            .unwrap();
+        let e = services.remove_bases("acct", &|_| {}).await.unwrap_err();
+        assert_eq!(crate::explain::Explain::code(&e), "run_under_way", "{e}");
+        drop(guard);
+        // Then it goes on (and fails here only for want of that account).
+        let e = services.remove_bases("acct", &|_| {}).await.unwrap_err();
+        assert_ne!(crate::explain::Explain::code(&e), "run_under_way", "{e}");
     }
 
     fn run(id: &str, account: &str, created: &str, usd: Option<f64>, growing: bool) -> RunRecord {

@@ -54,6 +54,13 @@ async fn delete_all(
     timer: &StepTimer<'_>,
 ) -> Result<DeleteReport, PipelineError> {
     let mut report = DeleteReport::default();
+    if !super::is_generated_run_id(&res.run_id) {
+        // The stack's name and the machines' tag filter come from it.
+        return Err(PipelineError::State(format!(
+            "\"{}\" is not a run id easyTDV makes: nothing was deleted",
+            res.run_id
+        )));
+    }
 
     let bucket = if res.bucket.is_empty() || res.prefix.is_empty() {
         None

@@ -76,6 +76,21 @@ pub async fn terminate_machines(
 }
 pub use words::human_duration;
 
+/// Exactly the shape [`new_run_id`] makes (`YYYYMMDD-HHMMSS-xxxxxx`): what
+/// an id found in the cloud (a folder a machine may have named, a tag)
+/// must be before the app derives a name from it (`easytdv-<id>` could
+/// otherwise be the base's stack, a `*` an EC2 filter's wildcard).
+pub fn is_generated_run_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 22
+        && b[8] == b'-'
+        && b[15] == b'-'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+        && b[16..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
 /// A new run id: `YYYYMMDD-HHMMSS-xxxxxx` (UTC time, random hex): sortable,
 /// readable, and short enough for IAM and Lambda names.
 pub fn new_run_id() -> String {
@@ -110,5 +125,25 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(new_run_id(), new_run_id());
+        assert!(is_generated_run_id(&id), "{id}");
+    }
+
+    #[test]
+    fn only_the_generated_shape_is_a_run_id() {
+        assert!(is_generated_run_id("20261206-101500-a1b2c3"));
+        for bad in [
+            "base",
+            "*",
+            "",
+            "20261206-101500-A1B2C3",
+            "20261206-101500-a1b2c",
+            "20261206-101500-a1b2c3d",
+            "2026120x-101500-a1b2c3",
+            "20261206/101500-a1b2c3",
+            "base/xyz-123456-123456",
+            "20261206-10150*-a1b2c3",
+        ] {
+            assert!(!is_generated_run_id(bad), "{bad}");
+        }
     }
 }

@@ -102,16 +102,12 @@ pub async fn delete_leftover(
                 }
                 Err(e) => return Err(e),
             };
+            if !pipeline::is_generated_run_id(run) {
+                return Err(PipelineError::State(format!(
+                    "\"{run}\" is not a run id easyTDV makes: nothing was deleted"
+                )));
+            }
             let account_id = pipeline::storage::account_id(base).await?;
-            // Its machines' folders on the base (their outputs are brought
-            // to the run's outputs/ before they go).
-            let machine_folders = match &leftover.bucket {
-                Some(name) => {
-                    let bucket = pipeline::storage::RunBucket::new(&ctx, name, &account_id);
-                    super::files::machine_folders_of(&bucket, run).await?
-                }
-                None => Vec::new(),
-            };
             let res = RunResources {
                 run_id: run.clone(),
                 region: leftover.region.clone(),
@@ -121,17 +117,22 @@ pub async fn delete_leftover(
                 } else {
                     String::new()
                 },
-                account_id: Some(account_id),
-                machine_folders,
+                account_id: Some(account_id.clone()),
                 instance_id: (leftover.kind == LeftoverKind::Machine).then(|| leftover.id.clone()),
                 training_job_name: (leftover.kind == LeftoverKind::TrainingJob)
                     .then(|| leftover.id.clone()),
                 secret_parameters,
                 ..Default::default()
             };
-            pipeline::delete_resources(&ctx, &res, progress)
-                .await
-                .map(|_| ())
+            pipeline::delete_resources(&ctx, &res, progress).await?;
+            // Its machines' folders on the base: all but their outputs (the
+            // history is gone, so which machine was truly this run's is not
+            // known: nothing of them is copied over the run's own outputs).
+            if let Some(name) = &leftover.bucket {
+                let bucket = pipeline::storage::RunBucket::new(&ctx, name, &account_id);
+                super::files::delete_machine_inputs(&bucket, run).await?;
+            }
+            Ok(())
         }
         (
             LeftoverKind::Stack

@@ -16,7 +16,7 @@ use super::leftovers::{Leftover, LeftoverKind, LeftoverScan, ScanFailure};
 use crate::aws::AwsContext;
 use crate::history::RunRecord;
 use crate::pipeline::storage::{account_id, ObjectInfo, RunBucket};
-use crate::pipeline::{aws_error, PipelineError};
+use crate::pipeline::{self, aws_error, PipelineError};
 use crate::prices::{HOURS_PER_MONTH, S3_GB_MONTH};
 
 /// Buckets listed at once.
@@ -132,40 +132,80 @@ pub(super) async fn file_leftovers(base: &AwsContext, history: &[RunRecord]) -> 
     scan
 }
 
-/// The machines' folders of `run` in a bucket (`easytdv/m/<userid>/<run>`).
-pub(super) async fn machine_folders_of(
+/// A machine's `aws:userid` as the base's role gives it: `<role id>:<instance id>`.
+fn is_machine_userid(userid: &str) -> bool {
+    let Some((role, instance)) = userid.split_once(':') else {
+        return false;
+    };
+    role.len() > 4
+        && role.starts_with("AROA")
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && instance.len() > 2
+        && instance.starts_with("i-")
+        && instance[2..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// The run a machine's folder key belongs to: `easytdv/m/<userid>/<run>/…`,
+/// with a real userid and a run id of the app's own shape (a machine names
+/// the folders under its own, and IAM's `?` matches `/`: `base/x-…` or `*`
+/// must never become a run the app would delete by name).
+fn machine_run_of(key: &str) -> Option<(&str, &str, &str)> {
+    let rest = key.strip_prefix(MACHINES_PREFIX)?;
+    let (userid, rest) = rest.split_once('/')?;
+    let (run, rest) = rest.split_once('/')?;
+    (is_machine_userid(userid) && pipeline::is_generated_run_id(run)).then_some((userid, run, rest))
+}
+
+/// The keys of `run`'s machines' folders (`easytdv/m/<userid>/<run>/`) but
+/// their outputs, which stay where they are.
+async fn machine_inputs_of(
     bucket: &RunBucket<'_>,
     run: &str,
 ) -> Result<Vec<String>, PipelineError> {
-    let mut folders: Vec<String> = Vec::new();
-    for obj in bucket.list(MACHINES_PREFIX).await? {
-        let Some(rest) = obj.key.strip_prefix(MACHINES_PREFIX) else {
-            continue;
-        };
-        if let Some((userid, rest)) = rest.split_once('/') {
-            if rest.split_once('/').map(|(r, _)| r) == Some(run) {
-                let folder = format!("{MACHINES_PREFIX}{userid}/{run}");
-                if !folders.contains(&folder) {
-                    folders.push(folder);
-                }
-            }
-        }
+    Ok(bucket
+        .list(MACHINES_PREFIX)
+        .await?
+        .into_iter()
+        .filter(|o| {
+            machine_run_of(&o.key)
+                .is_some_and(|(_, r, rest)| r == run && !rest.starts_with("outputs/"))
+        })
+        .map(|o| o.key)
+        .collect())
+}
+
+/// Deletes what `run`'s machines' folders hold but their outputs, and
+/// checks it is gone.
+pub(super) async fn delete_machine_inputs(
+    bucket: &RunBucket<'_>,
+    run: &str,
+) -> Result<(), PipelineError> {
+    bucket
+        .delete_keys(&machine_inputs_of(bucket, run).await?)
+        .await?;
+    if !machine_inputs_of(bucket, run).await?.is_empty() {
+        return Err(PipelineError::State(format!(
+            "some files of run {run}'s machine are still in the bucket"
+        )));
     }
-    Ok(folders)
+    Ok(())
 }
 
 /// The run a key belongs to, and whether it is one of its outputs (kept):
-/// `easytdv/runs/<run>/…` or a machine's folder `easytdv/m/<userid>/<run>/…`
-/// (whose outputs the delete brings to the run's own before it goes).
+/// `easytdv/runs/<run>/…` or a machine's folder `easytdv/m/<userid>/<run>/…`.
+/// A machine's folder of a run the history does not know keeps its outputs
+/// where they are: the app cannot tell which machine was truly that run's,
+/// so it copies nothing of them over the run's own.
 fn run_of(key: &str) -> Option<(&str, bool)> {
-    if let Some(rest) = key.strip_prefix("easytdv/runs/") {
-        let (run, rest) = rest.split_once('/')?;
-        return Some((run, rest.starts_with("outputs/")));
-    }
-    let rest = key.strip_prefix(MACHINES_PREFIX)?;
-    let (_userid, rest) = rest.split_once('/')?;
-    let (run, _) = rest.split_once('/')?;
-    Some((run, false))
+    let (run, rest) = match key.strip_prefix("easytdv/runs/") {
+        Some(rest) => rest.split_once('/')?,
+        None => machine_run_of(key).map(|(_, run, rest)| (run, rest))?,
+    };
+    pipeline::is_generated_run_id(run).then_some((run, rest.starts_with("outputs/")))
 }
 
 /// One leftover per run: its inputs under `easytdv/runs/<run>/` and its
@@ -218,26 +258,56 @@ mod tests {
     #[test]
     fn a_runs_inputs_and_machine_folders_are_one_leftover_and_outputs_none() {
         let run = "20261206-101500-a1b2c3";
+        let known_run = "20261206-000000-aaaaaa";
         let objects = [
             object(&format!("easytdv/runs/{run}/train.py"), 10),
             object(&format!("easytdv/runs/{run}/outputs/model.pt"), 1_000),
-            object(&format!("easytdv/m/AROAX:i-0abc/{run}/scripts/train.sh"), 5),
             object(
-                &format!("easytdv/m/AROAX:i-0abc/{run}/outputs/model.pt"),
+                &format!("easytdv/m/AROAX1:i-0abc/{run}/scripts/train.sh"),
+                5,
+            ),
+            object(
+                &format!("easytdv/m/AROAX1:i-0abc/{run}/outputs/model.pt"),
                 1_000,
             ),
-            object("easytdv/m/AROAX:i-0def/20261206-000000-known1/train.py", 7),
+            object(&format!("easytdv/m/AROAX1:i-0def/{known_run}/train.py"), 7),
             object("easytdv/m/stray", 1),
         ];
-        let known = HashSet::from(["20261206-000000-known1"]);
+        let known = HashSet::from([known_run]);
         let found = inputs_of_unknown_runs("easytdv-b", "eu-west-3", &objects, &known);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].id, format!("s3://easytdv-b/easytdv/runs/{run}/"));
         assert_eq!(found[0].run_id.as_deref(), Some(run));
-        // The machine's outputs count (the delete brings them to the run's
-        // outputs, then removes the folder); the run's own outputs do not.
+        // Outputs are results, never leftovers: the run's and its machine's.
         let cost = found[0].usd_per_hour.unwrap();
         let per_byte = S3_GB_MONTH / 1e9 / HOURS_PER_MONTH;
-        assert!((cost - 1_015.0 * per_byte).abs() < 1e-15, "{cost}");
+        assert!((cost - 15.0 * per_byte).abs() < 1e-15, "{cost}");
+    }
+
+    /// A machine names the folders under its own (IAM's `?` matches `/`):
+    /// none of them becomes a run the app would delete by name.
+    #[test]
+    fn folders_a_machine_made_up_are_no_run() {
+        let objects = [
+            object(
+                "easytdv/m/AROAX1:i-0abc/base/xyz-123456-123456/outputs/p",
+                1,
+            ),
+            object(
+                "easytdv/m/AROAX1:i-0abc/*/abcdef-123456-123456/outputs/p",
+                1,
+            ),
+            object("easytdv/m/AROAX1:i-0abc/base/inputs", 1),
+            object("easytdv/m/not-a-userid/20261206-101500-a1b2c3/x", 1),
+            object("easytdv/m/AROAX1:i-0ABC/20261206-101500-a1b2c3/x", 1),
+            object("easytdv/runs/base/x", 1),
+            object("easytdv/runs/*/x", 1),
+        ];
+        let found = inputs_of_unknown_runs("easytdv-b", "eu-west-3", &objects, &HashSet::new());
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(
+            machine_run_of("easytdv/m/AROAX1:i-0abc/20261206-101500-a1b2c3/scripts/a"),
+            Some(("AROAX1:i-0abc", "20261206-101500-a1b2c3", "scripts/a"))
+        );
     }
 }

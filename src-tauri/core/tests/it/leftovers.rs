@@ -74,13 +74,20 @@ async fn the_check_goes_on_past_a_bucket_in_another_region_and_a_closed_region()
     create_bucket(&west, &far).await;
     put_input(&west, &far, &run_id).await;
     // Its machine's folder on the base there: a script, and an output the
-    // app never brought home (it was closed when the run ended).
+    // app never brought home (it was closed when the run ended); and a
+    // folder the machine made up (`?` in its write grant matches `/`),
+    // which must not become a run named `base`.
     let folder = format!("easytdv/m/AROAEXAMPLE:i-0abc/{run_id}");
-    for (key, body) in [("scripts/train.sh", "echo"), ("outputs/model.txt", "w=3")] {
+    let made_up = "easytdv/m/AROAEXAMPLE:i-0abc/base/xyz-123456-123456/outputs/p";
+    for (key, body) in [
+        (format!("{folder}/scripts/train.sh"), "echo"),
+        (format!("{folder}/outputs/model.txt"), "w=3"),
+        (made_up.to_string(), "x"),
+    ] {
         west.s3()
             .put_object()
             .bucket(&far)
-            .key(format!("{folder}/{key}"))
+            .key(key)
             .body(body.as_bytes().to_vec().into())
             .send()
             .await
@@ -103,6 +110,13 @@ async fn the_check_goes_on_past_a_bucket_in_another_region_and_a_closed_region()
         ours.iter()
             .any(|l| l.kind == LeftoverKind::Machine && l.id == machine),
         "the machine is found: {ours:?}"
+    );
+    assert!(
+        scan.leftovers
+            .iter()
+            .all(|l| l.run_id.as_deref().is_none_or(|r| r.len() == 22)),
+        "a folder a machine made up is no run: {:?}",
+        scan.leftovers
     );
     let files = ours
         .iter()
@@ -157,12 +171,14 @@ async fn the_check_goes_on_past_a_bucket_in_another_region_and_a_closed_region()
         .delete_leftover(&account, &files.region, &files.id, &EventLog::default())
         .await
         .expect("deleted in its region");
-    // The machine's folder went too, its output brought to the run's first.
-    assert!(list(&west, &far, "easytdv/m/").await.is_empty());
+    // The machine's folder went too, but its output, which stays where it
+    // is (nothing of a folder is copied over a run's outputs: which machine
+    // was truly that run's is not known once the history is gone).
     assert_eq!(
-        list(&west, &far, "easytdv/runs/").await,
-        vec![format!("easytdv/runs/{run_id}/outputs/model.txt")]
+        list(&west, &far, "easytdv/m/").await,
+        vec![format!("{folder}/outputs/model.txt"), made_up.to_string()]
     );
+    assert!(list(&west, &far, "easytdv/runs/").await.is_empty());
     easytdv_core::pipeline::terminate_machines(&ctx, &[machine])
         .await
         .unwrap();
