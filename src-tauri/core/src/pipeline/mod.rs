@@ -25,6 +25,7 @@ mod instance;
 mod integrity;
 mod launcher;
 pub mod machine;
+mod machine_folder;
 mod model;
 pub mod notebook;
 mod outputs;
