@@ -100,7 +100,7 @@ def main() -> int:
                     "AmiId": ami,
                     "VpcId": vpc,
                 }
-            ),  # fmt: skip
+            ),
         )
         return wait_complete(cfn, f"easytdv-{run}")
 
@@ -109,7 +109,15 @@ def main() -> int:
             StackName="easytdv-base",
             TemplateBody=(TEMPLATES / "base.yaml").read_text(),
             Capabilities=["CAPABILITY_NAMED_IAM"],
-            Parameters=params({"Version": "1", "VpcId": vpc, "LambdaCodeBucket": bucket, "LambdaCodeKey": code_key}),
+            Parameters=params(
+                {
+                    "Version": "1",
+                    "VpcId": vpc,
+                    "LambdaCodeBucket": bucket,
+                    "LambdaCodeKey": code_key,
+                    "LauncherName": "easytdv-base-launch-000000000000",
+                }
+            ),
         )
         return wait_complete(cfn, "easytdv-base")
 
