@@ -16,19 +16,7 @@ const HERE: &str = "eu-west-1";
 const OTHER_ACCOUNT: &str = "111111111111";
 
 async fn other_account(region: &str) -> AwsContext {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_string()))
-        .endpoint_url(endpoint())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            easytdv_core::aws::sandbox::derived_key(&sandbox_key(), "other-account"),
-            "x",
-            None,
-            None,
-            "test",
-        ))
-        .load()
-        .await;
-    AwsContext::from_sdk_config(conf, Some(endpoint()))
+    AwsContext::from_sdk_config(other_account_config(region).await, Some(endpoint()))
 }
 
 #[tokio::test]

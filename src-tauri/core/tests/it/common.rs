@@ -268,10 +268,10 @@ pub fn hook_json(path: &str, body: serde_json::Value) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
 }
 
-/// An S3 client of "another AWS account" (the sandbox's account 111111111111).
-pub async fn other_account_s3() -> aws_sdk_s3::Client {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
+/// The sandbox as "another AWS account" (its account 111111111111) sees it.
+pub async fn other_account_config(region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint())
         .credentials_provider(aws_credential_types::Credentials::new(
             easytdv_core::aws::sandbox::derived_key(&sandbox_key(), "other-account"),
@@ -281,7 +281,12 @@ pub async fn other_account_s3() -> aws_sdk_s3::Client {
             "test",
         ))
         .load()
-        .await;
+        .await
+}
+
+/// An S3 client of "another AWS account" (the sandbox's account 111111111111).
+pub async fn other_account_s3() -> aws_sdk_s3::Client {
+    let conf = other_account_config(REGION).await;
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&conf)
             .force_path_style(true)
