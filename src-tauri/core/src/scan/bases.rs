@@ -6,10 +6,10 @@
 use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::leftovers::{ScanFailure, REGIONS_AT_ONCE};
+use super::leftovers::{account_regions, ScanFailure, REGIONS_AT_ONCE};
 use super::region_view;
 use crate::aws::AwsContext;
-use crate::pipeline::{self, base, PipelineError};
+use crate::pipeline::{base, PipelineError};
 
 /// The base of one region.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
@@ -70,14 +70,7 @@ where
     F: Fn(AwsContext) -> Fut,
     Fut: std::future::Future<Output = Result<T, PipelineError>>,
 {
-    let mut regions: Vec<String> = pipeline::machine::enabled_regions(ctx)
-        .await?
-        .into_iter()
-        .map(|r| r.code)
-        .collect();
-    if !regions.iter().any(|r| r == ctx.region()) {
-        regions.push(ctx.region().to_string());
-    }
+    let regions = account_regions(ctx).await?;
     let each = &each;
     let mut out = stream::iter(regions)
         .map(|region| async move {

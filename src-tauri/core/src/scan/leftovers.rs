@@ -110,6 +110,19 @@ pub struct LeftoverScan {
 /// Regions scanned at once.
 pub const REGIONS_AT_ONCE: usize = 4;
 
+/// Every region enabled for the account, and the context's own.
+pub(super) async fn account_regions(ctx: &AwsContext) -> Result<Vec<String>, PipelineError> {
+    let mut regions: Vec<String> = pipeline::machine::enabled_regions(ctx)
+        .await?
+        .into_iter()
+        .map(|r| r.code)
+        .collect();
+    if !regions.iter().any(|r| r == ctx.region()) {
+        regions.push(ctx.region().to_string());
+    }
+    Ok(regions)
+}
+
 /// Leftovers in every region enabled for the account, plus run files in
 /// the account's easyTDV buckets: each region and each bucket on its own
 /// (regions [`REGIONS_AT_ONCE`] at a time), a failure kept on its row.
@@ -119,14 +132,7 @@ pub async fn leftovers(
     history: &[RunRecord],
     prices: Option<&Prices>,
 ) -> Result<LeftoverScan, PipelineError> {
-    let mut regions: Vec<String> = pipeline::machine::enabled_regions(base)
-        .await?
-        .into_iter()
-        .map(|r| r.code)
-        .collect();
-    if !regions.iter().any(|r| r == base.region()) {
-        regions.push(base.region().to_string());
-    }
+    let regions = account_regions(base).await?;
     let per_region = stream::iter(regions)
         .map(|region| async move {
             let (scanned, secrets) = match AwsContext::new_like(base, &region).await {
