@@ -2,7 +2,8 @@
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
 use crate::commands::{
-    accounts, app, costs, data, practice, results, runs, script_inputs, secrets, setup_aws, wizard,
+    accounts, app, costs, data, practice, results, runs, script_inputs, secrets, setup_aws, warm,
+    wizard,
 };
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
@@ -73,6 +74,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         costs::delete_environment,
         costs::list_stored_files,
         costs::delete_stored_files,
+        warm::warm_machines,
+        warm::stop_warm_machine,
     ])
 }
 

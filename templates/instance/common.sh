@@ -134,16 +134,22 @@ failure_shutdown() { # after a failure: min(deadline, now + idle minutes)
         warn "could not schedule the machine's shutdown after the failure"
     fi
 }
-restore_safety_shutdown() { # a retry: back to the max-runtime shutdown
+take_run_deadline() { # the app's deadline for this run (a machine kept warm starts a new run)
+    is_uint "${EASYTDV_DEADLINE:-}" && [ "$EASYTDV_DEADLINE" -gt "$(date +%s)" ] || return 0
+    [ "$(deadline)" = "$EASYTDV_DEADLINE" ] && return 0
+    echo "$EASYTDV_DEADLINE" >"$EASYTDV_HOME/deadline" || warn "could not write $EASYTDV_HOME/deadline"
+}
+restore_safety_shutdown() { # a retry, or a new run on a machine kept warm: back to the max-runtime shutdown
+    take_run_deadline
     [ -f "$SHUTDOWN_MARK" ] || return 0
     self_shutdown_allowed || return 0
     local d when
     rm -f "$SHUTDOWN_MARK"
     if d="$(deadline)" && [ "$d" -gt "$(date +%s)" ] && when="$(shutdown_at "$d" "maximum run time reached")"; then
-        say "retry: the machine's shutdown is back at the maximum run time, $(utc_iso "$when")"
+        say "the machine's shutdown is back at the maximum run time, $(utc_iso "$when")"
     else
         shutdown -c >/dev/null 2>&1 || true
-        say "retry: the machine's scheduled shutdown was cancelled"
+        say "the machine's scheduled shutdown was cancelled"
     fi
 }
 
@@ -166,8 +172,14 @@ run_logged() { # run_logged <name> [--raw]: re-run this script under the log hel
         args+=(--raw-out "$LOG_DIR/$1-stdout.log" --raw-err "$LOG_DIR/$1-stderr.log")
     fi
     if [ -n "${EASYTDV_BUCKET:-}" ] && [ -n "${EASYTDV_PREFIX:-}" ]; then
-        args+=(--dest "s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/outputs/_logs/$1/"
-            --interval "$interval" --chunk-bytes "$chunk")
+        local dest="s3://$EASYTDV_BUCKET/${EASYTDV_PREFIX%/}/outputs/_logs/$1/"
+        # A log goes on in its own place (a retry appends); a new run on a
+        # machine kept warm starts its own, with none of the last run's lines.
+        if [ "$(cat "$LOG_DIR/$1.dest" 2>/dev/null)" != "$dest" ]; then
+            rm -f "$LOG_DIR/$1.log" "$LOG_DIR/$1.log.ship.json" "$LOG_DIR/$1-stdout.log" "$LOG_DIR/$1-stderr.log"
+            mkdir -p "$LOG_DIR" && echo "$dest" >"$LOG_DIR/$1.dest"
+        fi
+        args+=(--dest "$dest" --interval "$interval" --chunk-bytes "$chunk")
     fi
     export EASYTDV_LOG_WRAPPED=1 EASYTDV_HELPER_OK=1
     exec python3 "$HELPER" run "${args[@]}" -- bash "$0"

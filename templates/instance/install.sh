@@ -26,6 +26,8 @@
 #                                       a machine of the base writes only its own folder; the app
 #                                       copies the save into the cache (templates/README.md, "base.yaml")
 #   EASYTDV_IDLE_AFTER_FAILURE_MIN      shut the machine down this long after a failure (default 60)
+#   EASYTDV_DEADLINE                    the run's max-runtime deadline (epoch seconds; a machine kept
+#                                       warm starts a new run with its own)
 #   EASYTDV_LOG_INTERVAL                seconds between log uploads at first (default 2; up to 10 s later)
 #   EASYTDV_LOG_CHUNK_BYTES             size of a sealed log chunk (default 1048576)
 #
@@ -281,7 +283,17 @@ else
     say "installer pip ($UV_WHY)"
 fi
 PIP_READY=""
-create_env
+# A machine kept warm since a run with the same requirements (same cache key,
+# same installer): its environment is used as it is, nothing is installed.
+READY_MARK="$EASYTDV_HOME/venv.ready"
+REUSED=""
+if [ -n "$KEY" ] && [ "$(cat "$READY_MARK" 2>/dev/null)" = "$KEY $INSTALLER" ] && "$VENV/bin/python" -c '' 2>/dev/null; then
+    ENV_PY="$VENV/bin/python" REUSED=1
+    say "environment reused in place $KEY (this machine installed it for an earlier run)"
+else
+    rm -f "$READY_MARK"
+    create_env
+fi
 [ -n "$DLAMI_ENV" ] && say "the environment is the Deep Learning AMI's $DLAMI_ENV (torch $TORCH_PRE)"
 phase_line env $(($(now_us) - t0))
 
@@ -518,7 +530,10 @@ save_later() {
     fi
 }
 
-if [ ! -s "$NORM" ]; then
+if [ -n "$REUSED" ]; then
+    phase_line cache 0
+    phase_line install 0
+elif [ ! -s "$NORM" ]; then
     say "no requirements"
     phase_line cache 0
     phase_line install 0
@@ -572,5 +587,7 @@ if [ -n "$DLAMI_ENV" ]; then
         say "torch ${torch:-?} replaced the preinstalled torch $TORCH_PRE (the requirements asked for another version)"
     fi
 fi
+# For a next run on this machine (kept warm): these requirements are in $VENV.
+[ -n "$KEY" ] && { echo "$KEY $INSTALLER" >"$READY_MARK" || warn "could not write $READY_MARK"; }
 say "requirements installed"
 exit 0

@@ -9,7 +9,10 @@
 # EASYTDV_BUCKET_OWNER, AWS_DEFAULT_REGION, EASYTDV_HOME (optional, default
 # /opt/easytdv), EASYTDV_IDLE_AFTER_FAILURE_MIN (default 60),
 # EASYTDV_LOG_INTERVAL (default 2), EASYTDV_LOG_CHUNK_BYTES (default 1048576),
-# EASYTDV_ENTRY (the entry point's name: train.py, the default, or a notebook
+# EASYTDV_DEADLINE (the run's max-runtime deadline, epoch seconds: a machine
+# kept warm starts a new run), EASYTDV_KEEP_WARM_MIN (after a success the
+# machine stays on this many minutes for the next run, at most 120, instead
+# of ending a minute later), EASYTDV_ENTRY (the entry point's name: train.py, the default, or a notebook
 # <name>.ipynb), EASYTDV_SECRET_NAMES and EASYTDV_SECRETS_PATH (the run's
 # secrets: names and their Parameter Store path, never values); the cache's
 # exports are install.sh's (its save, left in cache-save.sh, runs here).
@@ -58,6 +61,8 @@ if [ -z "${BASH_VERSION:-}" ] && [ -f "$0" ]; then exec bash "$0"; fi
 set -uo pipefail
 
 UPLOAD_FAILED_EXIT=90
+# The longest a machine is kept warm after a run (the app offers up to 2 h).
+KEEP_WARM_MAX_MIN=120
 
 EASYTDV_LIB="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=common.sh
@@ -282,8 +287,19 @@ fi
 if [ "$upload_ok" -ne 1 ]; then
     fail "$UPLOAD_FAILED_EXIT" "training succeeded but its outputs were not uploaded"
 fi
-# Done: the machine ends itself, even if the app is closed.
-if self_shutdown_allowed; then
+# Done: the machine ends itself, even if the app is closed; kept warm for
+# the next run (EASYTDV_KEEP_WARM_MIN), it ends itself that much later.
+keep="${EASYTDV_KEEP_WARM_MIN:-0}"
+is_uint "$keep" && [ "$keep" -le "$KEEP_WARM_MAX_MIN" ] || keep=0
+if self_shutdown_allowed && [ "$keep" -gt 0 ]; then
+    rm -f "$SHUTDOWN_MARK"
+    if when="$(shutdown_at $(($(date +%s) + keep * 60)) "kept warm for a next run that did not come")"; then
+        echo "$when warm" >"$SHUTDOWN_MARK"
+        say "machine kept warm until $(utc_iso "$when") for the next run"
+    else
+        warn "could not schedule the machine's shutdown"
+    fi
+elif self_shutdown_allowed; then
     rm -f "$SHUTDOWN_MARK"
     if when="$(shutdown_at $(($(date +%s) + 60)) "training finished, outputs uploaded")"; then
         echo "$when success" >"$SHUTDOWN_MARK"

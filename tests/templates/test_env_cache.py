@@ -418,6 +418,43 @@ def test_empty_requirements_create_the_environment_and_install_nothing(tmp_path,
     assert not [c for c in inst.calls() if "/cache/" in c]
 
 
+def test_a_machine_kept_warm_reuses_its_environment_in_place(tmp_path, online, needs_uv):
+    inst = fresh(tmp_path, "warm", uv=True)
+    inst.upload_inputs(TRAIN_OK, REQS)
+    install_and_train(inst, **index_env(online))
+    inst.reset_records()
+    # The next run, same requirements (same key): nothing is created or installed.
+    again = ok(inst.run(INSTALL, EASYTDV_PYPI_URL=DEAD_URL))
+    assert f"easytdv: environment reused in place {CACHE_KEY}" in again.stdout
+    for absent in ("installing requirements", "cache hit", "cache miss", "will be saved"):
+        assert absent not in again.stdout, again.stdout
+    assert phases(again.stdout) == INSTALL_PHASES
+    assert installed_packages(inst)
+    assert not [c for c in inst.calls() if "/cache/" in c], inst.calls()
+    assert ok(inst.run(TRAIN)).returncode == 0
+    # Other requirements (another key): a fresh environment, as on a new machine.
+    other = "f" * 64
+    inst.upload_inputs(TRAIN_OK, "easytdv-demo-b\n")
+    changed = ok(inst.run(INSTALL, EASYTDV_CACHE_KEY=other, **index_env(online)))
+    assert "environment reused in place" not in changed.stdout
+    assert f"easytdv: cache miss {other}" in changed.stdout
+    assert not installed_packages(inst)  # easytdv-demo-a went with the old environment
+    assert (inst.home / "venv.ready").read_text().split()[0] == other
+
+
+def test_a_failed_install_leaves_nothing_to_reuse(tmp_path, online, needs_uv):
+    inst = fresh(tmp_path, "warm", uv=True)
+    inst.upload_inputs(TRAIN_OK, REQS)
+    install_and_train(inst, **index_env(online))
+    inst.upload_inputs(TRAIN_OK, "easytdv-no-such-package\n")
+    bad = inst.run(INSTALL, EASYTDV_CACHE_KEY="e" * 64, **index_env(online))
+    assert bad.returncode == 5
+    assert not (inst.home / "venv.ready").exists()
+    inst.upload_inputs(TRAIN_OK, REQS)
+    back = ok(inst.run(INSTALL, **index_env(online)))
+    assert "environment reused in place" not in back.stdout
+
+
 def test_the_description_holds_the_requirements_as_the_apps_key_sees_them(tmp_path):
     # The same normalisation as the app's key (environments/key.rs, whose unit
     # tests use the same file): comments, blank lines and spacing dropped,

@@ -127,6 +127,26 @@ def test_a_retry_appends_to_the_log_and_keeps_sealed_chunks(ready):
     assert b" o second attempt\n" in log and b"first attempt" in log
 
 
+def test_a_new_run_on_the_same_machine_starts_its_own_log(ready):
+    """A machine kept warm: the next run's folder gets none of the last run's lines."""
+    inst = ready
+    inst.upload_inputs("print('the first run')\n", "")
+    assert inst.run(TRAIN).returncode == 0
+    nxt = f"{PREFIX}-next"
+    folder = inst.inputs.parent / Path(nxt).name
+    folder.mkdir(parents=True)
+    (folder / "train.py").write_text("print('the second run')\n")
+    result = inst.run(TRAIN, EASYTDV_PREFIX=nxt)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shipped = b"".join(p.read_bytes() for p in sorted((folder / "outputs" / "_logs" / "train").glob("*.log")))
+    assert b" o the second run\n" in shipped
+    assert b"the first run" not in shipped
+    assert (inst.home / "logs" / "train.log").read_bytes() == shipped
+    # The first run's log in its own folder is untouched.
+    first = b"".join(p.read_bytes() for p in chunks(inst, "train"))
+    assert b"the first run" in first and b"the second run" not in first
+
+
 def test_line_splitting_carriage_returns_and_partial_lines(tmp_path):
     script = (
         "import sys, time\n"

@@ -68,7 +68,7 @@ def test_a_retry_restores_the_max_runtime_shutdown(ready):
     assert result.returncode == 0
     first, last = ready.shutdowns()
     assert first.startswith("-h +300 easyTDV: maximum run time reached")
-    assert "retry: the machine's shutdown is back at the maximum run time" in result.stdout
+    assert "the machine's shutdown is back at the maximum run time" in result.stdout
     assert last == "-h +1 easyTDV: training finished, outputs uploaded"
 
 
@@ -79,7 +79,7 @@ def test_a_retry_without_a_deadline_cancels_the_failure_shutdown(ready):
     result = ready.run(INSTALL)
     assert result.returncode == 0
     assert ready.shutdowns() == ["-c"]
-    assert "retry: the machine's scheduled shutdown was cancelled" in result.stdout
+    assert "the machine's scheduled shutdown was cancelled" in result.stdout
 
 
 def test_success_ends_the_machine_a_minute_after_the_upload(ready):
@@ -89,6 +89,41 @@ def test_success_ends_the_machine_a_minute_after_the_upload(ready):
     out = result.stdout
     assert out.index("easytdv: outputs uploaded") < out.index("easytdv: machine will shut down at")
     assert re.search(r"^easytdv: machine will shut down at \S+Z \(training finished, outputs uploaded\)$", out, re.M)
+
+
+def test_kept_warm_the_machine_ends_itself_that_much_later(ready):
+    result = ready.run(TRAIN, EASYTDV_KEEP_WARM_MIN="10")
+    assert result.returncode == 0
+    assert ready.shutdowns() == ["-h +10 easyTDV: kept warm for a next run that did not come"]
+    when = re.search(r"^easytdv: machine kept warm until (\S+) for the next run$", result.stdout, re.M)
+    stamp = datetime.strptime(when.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    assert abs(stamp - (time.time() + 600)) < 120
+    assert (ready.home / "shutdown.scheduled").read_text().split()[1] == "warm"
+
+
+@pytest.mark.parametrize("keep", ["0", "121", "ten", ""])
+def test_no_or_a_bad_keep_warm_ends_the_machine_a_minute_later(ready, keep):
+    assert ready.run(TRAIN, EASYTDV_KEEP_WARM_MIN=keep).returncode == 0
+    assert ready.shutdowns() == ["-h +1 easyTDV: training finished, outputs uploaded"]
+
+
+def test_a_new_run_on_a_warm_machine_has_its_own_deadline(ready):
+    (ready.home / "deadline").write_text(f"{int(time.time()) + 5 * 60}\n")  # the first run's
+    assert ready.run(TRAIN, EASYTDV_KEEP_WARM_MIN="30").returncode == 0
+    ready.reset_records()
+    new = int(time.time()) + 200 * 60
+    result = ready.run(INSTALL, EASYTDV_DEADLINE=str(new))
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The warm stop is replaced by the new run's maximum run time.
+    assert ready.shutdowns() == ["-h +200 easyTDV: maximum run time reached"]
+    assert (ready.home / "deadline").read_text().strip() == str(new)
+    assert not (ready.home / "shutdown.scheduled").exists()
+
+
+def test_a_deadline_in_the_past_is_not_taken(ready):
+    (ready.home / "deadline").write_text("4000000000\n")
+    assert ready.run(INSTALL, EASYTDV_DEADLINE="1000").returncode == 0
+    assert (ready.home / "deadline").read_text().strip() == "4000000000"
 
 
 def test_a_failed_upload_is_a_failure(ready):

@@ -215,6 +215,13 @@ export const commands = {
 	 *  progress needs; the next run sends its files again.
 	 */
 	deleteStoredFiles: (accountId: string, bucket: string, region: string) => typedError<FilesDeleted, ErrorReport_Serialize>(__TAURI_INVOKE("delete_stored_files", { accountId, bucket, region })),
+	/**  The machines kept warm now (every account's), soonest stop first. */
+	warmMachines: () => typedError<WarmMachine_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("warm_machines")),
+	/**
+	 *  "Stop now": terminates a machine kept warm. Only an id the history holds
+	 *  as warm is acted on; anything else is refused before any AWS call.
+	 */
+	stopWarmMachine: (instanceId: string) => typedError<WarmMachine_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("stop_warm_machine", { instanceId })),
 };
 
 /* Types */
@@ -695,6 +702,13 @@ export type InstanceTypeInfo_Serialize = {
 	usdPerHour: number | null,
 	/**  Set on the few types recommended first: what each is good for. */
 	recommended: string | null,
+};
+
+/**  A run's machine, handed on to be kept warm (in the run's resources). */
+export type KeptWarm = {
+	instanceId: string,
+	/**  Unix seconds when it stops itself (as the machine said). */
+	until: number | null,
 };
 
 /**  Something of easyTDV's in the account that no run of this history owns. */
@@ -1348,6 +1362,13 @@ export type RunResources_Deserialize = {
 	 *  the current machine's. Empty for a run with a stack of its own.
 	 */
 	machineFolders?: string[],
+	/**
+	 *  The run's machine, kept warm after it (the run no longer owns it:
+	 *  its clean-up leaves it to the next run, or to its own idle stop).
+	 */
+	keptWarm?: KeptWarm | null,
+	/**  The machine was one kept warm by an earlier run (no launch, no boot). */
+	warmStart?: boolean,
 };
 
 /**
@@ -1417,6 +1438,13 @@ export type RunResources_Serialize = {
 	 *  the current machine's. Empty for a run with a stack of its own.
 	 */
 	machineFolders: string[],
+	/**
+	 *  The run's machine, kept warm after it (the run no longer owns it:
+	 *  its clean-up leaves it to the next run, or to its own idle stop).
+	 */
+	keptWarm: KeptWarm | null,
+	/**  The machine was one kept warm by an earlier run (no launch, no boot). */
+	warmStart: boolean,
 };
 
 /**  One run's status in the cloud. */
@@ -1453,6 +1481,11 @@ export type RunSummary_Deserialize = {
 	preinstalled?: string | null,
 	/**  The machine's own "will shut down at … unless you retry". */
 	shutdownNotice?: string | null,
+	/**
+	 *  When the machine kept warm after the run stops itself (ISO, UTC), as
+	 *  it said.
+	 */
+	keptWarmUntil?: string | null,
 	/**  The last line train.py printed. */
 	latestLine?: string | null,
 	/**  The last value of each metric the script printed. */
@@ -1469,6 +1502,11 @@ export type RunSummary_Serialize = {
 	preinstalled: string | null,
 	/**  The machine's own "will shut down at … unless you retry". */
 	shutdownNotice: string | null,
+	/**
+	 *  When the machine kept warm after the run stops itself (ISO, UTC), as
+	 *  it said.
+	 */
+	keptWarmUntil: string | null,
 	/**  The last line train.py printed. */
 	latestLine: string | null,
 	/**  The last value of each metric the script printed. */
@@ -1662,6 +1700,11 @@ export type TrainRequest_Deserialize = {
 	 *  location only under `easytdv/`).
 	 */
 	data?: DataSource | null,
+	/**
+	 *  After a success, the machine stays on this many minutes for the next
+	 *  run with the same machine (EC2 only; it stops itself then).
+	 */
+	keepWarmMinutes?: number | null,
 };
 
 /**  Everything a run needs; the original library's constructor parameters. */
@@ -1723,9 +1766,61 @@ export type TrainRequest_Serialize = {
 	 *  location only under `easytdv/`).
 	 */
 	data: DataSource | null,
+	/**
+	 *  After a success, the machine stays on this many minutes for the next
+	 *  run with the same machine (EC2 only; it stops itself then).
+	 */
+	keepWarmMinutes: number | null,
 };
 
 export type TypeCategory = "general" | "compute" | "memory" | "gpu" | "other";
+
+/**  A machine kept warm, waiting for the next run. */
+export type WarmMachine = WarmMachine_Serialize | WarmMachine_Deserialize;
+
+/**  A machine kept warm, waiting for the next run. */
+export type WarmMachine_Deserialize = {
+	instanceId: string,
+	/**  The app's account that ran it (the history's; `cli` for the CLI's). */
+	accountId: string,
+	awsAccount: string,
+	region: string,
+	instanceType: string,
+	imageId: string,
+	diskGb: number,
+	bucket: string,
+	machineRoleId: string,
+	zone?: string | null,
+	/**  Machine and disk, as priced at the last run's launch. */
+	usdPerHour?: number | null,
+	/**  Unix seconds: kept warm since, and until (it stops itself then). */
+	since: number | null,
+	until: number | null,
+	/**  The last run that used it. */
+	runId: string,
+};
+
+/**  A machine kept warm, waiting for the next run. */
+export type WarmMachine_Serialize = {
+	instanceId: string,
+	/**  The app's account that ran it (the history's; `cli` for the CLI's). */
+	accountId: string,
+	awsAccount: string,
+	region: string,
+	instanceType: string,
+	imageId: string,
+	diskGb: number,
+	bucket: string,
+	machineRoleId: string,
+	zone: string | null,
+	/**  Machine and disk, as priced at the last run's launch. */
+	usdPerHour: number | null,
+	/**  Unix seconds: kept warm since, and until (it stops itself then). */
+	since: number | null,
+	until: number | null,
+	/**  The last run that used it. */
+	runId: string,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -88,6 +88,10 @@ pub struct TrainArgs {
     /// Keep the machine and stack after the run (default: delete them, keep outputs).
     #[arg(long)]
     pub keep: bool,
+    /// After a success, keep the machine on for the next run with the same machine
+    /// (e.g. 10m, 1h; at most 2h): it starts in seconds. It stops itself then.
+    #[arg(long, value_name = "DURATION", value_parser = parse_minutes)]
+    pub keep_warm: Option<u32>,
     /// A plain environment variable for the script, NAME=value (repeat for more).
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub env: Vec<EnvVar>,
@@ -106,6 +110,23 @@ pub struct TrainArgs {
 /// `--data`: a folder, or an `s3://` location (checked for its shape here).
 fn parse_data(text: &str) -> Result<DataSource, DataError> {
     DataSource::parse(text)
+}
+
+/// `--keep-warm 10m`: minutes (`90`, `90m`) or hours (`1h`); the range is
+/// checked with the rest of the request.
+fn parse_minutes(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    let (n, per) = match t.strip_suffix('h') {
+        Some(h) => (h, 60),
+        None => (t.strip_suffix('m').unwrap_or(t), 1),
+    };
+    n.trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(|n| n.checked_mul(per))
+        .ok_or_else(|| {
+            format!("\"{text}\" is not a duration: write minutes like 10m or hours like 1h")
+        })
 }
 
 /// `--env NAME=value`: split at the first `=` (the name is checked with the
@@ -174,6 +195,7 @@ impl TrainArgs {
             secrets: self.secrets.clone(),
             project_dir: self.project.clone(),
             data: self.data.clone(),
+            keep_warm_minutes: self.keep_warm,
         }
     }
 }
@@ -203,6 +225,16 @@ pub enum Command {
         /// The region to start from (every region enabled for the account is checked).
         #[arg(long, default_value = "us-east-1")]
         region: String,
+        #[command(flatten)]
+        access: Access,
+    },
+    /// Machines kept warm for the next run (see train --keep-warm): cost so far, and stop one.
+    Warm {
+        /// Terminate this machine now (its id, as listed).
+        #[arg(long, value_name = "ID")]
+        stop: Option<String>,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         access: Access,
     },

@@ -116,6 +116,19 @@ pub async fn train(args: TrainArgs) -> CliResult {
             Err(exit_for(e))
         }
     };
+    if let Some(w) = services
+        .history()
+        .get(&run_id)
+        .ok()
+        .and_then(|r| r.resources.kept_warm)
+    {
+        println!(
+            "machine {} kept warm until {}: the next run with the same machine starts on it (stop it now: `easytdv warm --stop {}`)",
+            w.instance_id,
+            easytdv_core::warm::utc_clock(w.until),
+            w.instance_id
+        );
+    }
     match end.cleanup {
         None => println!("kept the machine and stack: delete them with `easytdv delete {run_id}`"),
         Some(Ok(_)) => {}

@@ -16,6 +16,7 @@ mod setup;
 mod shared;
 mod stored;
 mod timeline;
+mod warm;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,9 @@ fn main() -> ExitCode {
                 region,
                 access,
             } => account::leftovers(&region, delete, json, &access).await,
+            Command::Warm { stop, json, access } => {
+                warm::warm(stop.as_deref(), json, &access).await
+            }
             Command::Shared {
                 remove,
                 json,

@@ -23,3 +23,4 @@ pub mod secret;
 pub mod secrets;
 pub mod services;
 pub mod stored;
+pub mod warm;

@@ -39,6 +39,9 @@ pub enum ServicesError {
     /// refused before it is looked up, and long before a path is built.
     #[error("\"{0}\" is not a run id")]
     BadRunId(String),
+    /// "Stop now" of a machine that is not (any more) kept warm.
+    #[error("{0} is not a machine kept warm for the next run")]
+    NotWarm(String),
 }
 
 impl Explain for ServicesError {
@@ -51,6 +54,7 @@ impl Explain for ServicesError {
             ServicesError::Aws(e) => e.code(),
             ServicesError::Pipeline(e) => e.code(),
             ServicesError::BadRunId(_) => "bad_run_id",
+            ServicesError::NotWarm(_) => "not_warm",
         }
     }
     fn hint(&self) -> Option<String> {
@@ -64,6 +68,10 @@ impl Explain for ServicesError {
             ServicesError::Aws(e) => e.hint(),
             ServicesError::Pipeline(e) => e.hint(),
             ServicesError::BadRunId(_) => Some("Open the run from the Runs list.".into()),
+            ServicesError::NotWarm(_) => Some(
+                "A run took it, or it stopped itself: refresh the list of machines kept warm."
+                    .into(),
+            ),
         }
     }
 }

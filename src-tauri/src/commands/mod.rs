@@ -9,4 +9,5 @@ pub mod runs;
 pub mod script_inputs;
 pub mod secrets;
 pub mod setup_aws;
+pub mod warm;
 pub mod wizard;

@@ -17,6 +17,7 @@ use crate::pipeline::{
 
 mod caches;
 mod open;
+mod warm;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -418,6 +419,16 @@ impl RunStateSink for History {
     ) -> Result<(), PipelineError> {
         self.record_env_archive(archive)
             .map_err(|e| PipelineError::State(e.to_string()))
+    }
+    fn keep_warm(&self, machine: &crate::warm::WarmMachine) -> Result<(), PipelineError> {
+        History::keep_warm(self, machine).map_err(|e| PipelineError::State(e.to_string()))
+    }
+    fn claim_warm(
+        &self,
+        key: &crate::warm::WarmKey,
+        now: f64,
+    ) -> Result<Option<crate::warm::WarmMachine>, PipelineError> {
+        History::claim_warm(self, key, now).map_err(|e| PipelineError::State(e.to_string()))
     }
 }
 

@@ -46,6 +46,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         saved_at TEXT NOT NULL,
         PRIMARY KEY (bucket, key)
     );",
+    // v5: machines kept warm for the next run (the row is taken, deleted,
+    // by the one run that uses it).
+    "CREATE TABLE warm_machines (
+        instance_id TEXT PRIMARY KEY,
+        match_key TEXT NOT NULL,
+        until REAL NOT NULL,
+        machine_json TEXT NOT NULL
+    );",
 ];
 
 impl History {

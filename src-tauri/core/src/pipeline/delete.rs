@@ -93,6 +93,14 @@ async fn delete_all(
             ids.push(id.clone());
         }
     }
+    if let Some(warm) = &res.kept_warm {
+        // Handed on: the next run's, or it stops itself.
+        ids.retain(|id| *id != warm.instance_id);
+        timer.update(format!(
+            "Leaving machine {} on: it is kept warm for your next run",
+            warm.instance_id
+        ));
+    }
     if !ids.is_empty() {
         timer.update(format!("Terminating the machine {}", ids.join(", ")));
     }

@@ -159,17 +159,7 @@ pub async fn wait_agent_online(
         || {
             let filter = filter.clone();
             async move {
-                let out = ctx
-                    .ssm()
-                    .describe_instance_information()
-                    .filters(filter)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("check the machine's management agent", e))?;
-                let online = out.instance_information_list().iter().any(|i| {
-                    i.instance_id() == Some(instance_id)
-                        && i.ping_status() == Some(&PingStatus::Online)
-                });
+                let online = agent_online_with(ctx, instance_id, filter).await?;
                 if !online {
                     if let Some(
                         s @ (InstanceStateName::Terminated | InstanceStateName::ShuttingDown),
@@ -183,6 +173,33 @@ pub async fn wait_agent_online(
         },
     )
     .await
+}
+
+/// Whether the SSM agent on the instance reports Online now (one call).
+pub async fn agent_online(ctx: &AwsContext, instance_id: &str) -> Result<bool, PipelineError> {
+    let filter = InstanceInformationStringFilter::builder()
+        .key("InstanceIds")
+        .values(instance_id)
+        .build()
+        .map_err(|e| PipelineError::State(e.to_string()))?;
+    agent_online_with(ctx, instance_id, filter).await
+}
+
+async fn agent_online_with(
+    ctx: &AwsContext,
+    instance_id: &str,
+    filter: InstanceInformationStringFilter,
+) -> Result<bool, PipelineError> {
+    let out = ctx
+        .ssm()
+        .describe_instance_information()
+        .filters(filter)
+        .send()
+        .await
+        .map_err(|e| aws_error("check the machine's management agent", e))?;
+    Ok(out.instance_information_list().iter().any(|i| {
+        i.instance_id() == Some(instance_id) && i.ping_status() == Some(&PingStatus::Online)
+    }))
 }
 
 /// Instances tagged with the run id that are not terminated yet: finds a

@@ -42,6 +42,7 @@ mod status;
 pub mod storage;
 mod summary;
 mod train;
+mod warm;
 mod words;
 
 pub use account::require_setup as require_account_setup;

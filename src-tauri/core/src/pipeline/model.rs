@@ -57,6 +57,10 @@ pub struct TrainRequest {
     /// location only under `easytdv/`).
     #[serde(default)]
     pub data: Option<crate::data_source::DataSource>,
+    /// After a success, the machine stays on this many minutes for the next
+    /// run with the same machine (EC2 only; it stops itself then).
+    #[serde(default)]
+    pub keep_warm_minutes: Option<u32>,
 }
 
 /// Where a run's training runs.
@@ -241,6 +245,13 @@ pub struct RunResources {
     /// the current machine's. Empty for a run with a stack of its own.
     #[serde(default)]
     pub machine_folders: Vec<String>,
+    /// The run's machine, kept warm after it (the run no longer owns it:
+    /// its clean-up leaves it to the next run, or to its own idle stop).
+    #[serde(default)]
+    pub kept_warm: Option<crate::warm::KeptWarm>,
+    /// The machine was one kept warm by an earlier run (no launch, no boot).
+    #[serde(default)]
+    pub warm_start: bool,
 }
 
 impl RunResources {
@@ -373,6 +384,10 @@ pub struct RunSummary {
     pub preinstalled: Option<String>,
     /// The machine's own "will shut down at … unless you retry".
     pub shutdown_notice: Option<String>,
+    /// When the machine kept warm after the run stops itself (ISO, UTC), as
+    /// it said.
+    #[serde(default)]
+    pub kept_warm_until: Option<String>,
     /// The last line train.py printed.
     pub latest_line: Option<String>,
     /// The last value of each metric the script printed.

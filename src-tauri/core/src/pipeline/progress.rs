@@ -9,6 +9,7 @@ use super::error::PipelineError;
 use super::model::{ProgressEvent, RunResources, Step, StepState};
 use crate::environments::CacheArchive;
 use crate::logs::{LogLine, LogName, MetricPoint};
+use crate::warm::{WarmKey, WarmMachine};
 
 /// Receives progress events. Must be cheap: it is called from the pipeline.
 pub trait ProgressSink: Send + Sync {
@@ -38,6 +39,18 @@ pub trait RunStateSink: Send + Sync {
     /// A machine saved this archive (it replaces what was recorded for its key).
     fn record_cache_archive(&self, _archive: &CacheArchive) -> Result<(), PipelineError> {
         Ok(())
+    }
+    /// Keeps a run's machine warm for the next run. (A sink that keeps none
+    /// refuses: the machine then ends with its run.)
+    fn keep_warm(&self, _machine: &WarmMachine) -> Result<(), PipelineError> {
+        Err(PipelineError::State(
+            "no history to keep a warm machine in".into(),
+        ))
+    }
+    /// Takes a warm machine a run with this key may use (see
+    /// [`crate::history::History::claim_warm`]).
+    fn claim_warm(&self, _key: &WarmKey, _now: f64) -> Result<Option<WarmMachine>, PipelineError> {
+        Ok(None)
     }
 }
 

@@ -41,6 +41,14 @@ impl RunSummary {
                 self.preinstalled = Some(text.to_string());
             }
             (Some("machine"), Some("will")) => self.shutdown_notice = Some(text.to_string()),
+            (Some("machine"), Some("kept")) => {
+                // "machine kept warm until <ISO> for the next run"
+                self.kept_warm_until = words.nth(2).map(str::to_string);
+            }
+            (Some("environment"), Some("reused")) => {
+                self.environment =
+                    Some("already on this machine (kept warm since an earlier run)".into())
+            }
             _ => {}
         }
     }

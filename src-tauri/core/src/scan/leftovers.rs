@@ -61,6 +61,26 @@ fn owned(history: &[RunRecord]) -> HashSet<&str> {
         .collect()
 }
 
+/// Machines the history knows apart from their launch tag: the machine of a
+/// run that took it warm from another, and one kept warm until its own stop
+/// (a little after: past that, one that did not stop itself is a leftover).
+fn known_machines(history: &[RunRecord]) -> HashSet<&str> {
+    let now = crate::warm::now_secs();
+    let mut known = HashSet::new();
+    for r in history {
+        if let Some(w) = &r.resources.kept_warm {
+            if now < w.until + crate::warm::FORGET_AFTER_SECS {
+                known.insert(w.instance_id.as_str());
+            }
+        } else if r.cleanup != Cleanup::Deleted {
+            if let Some(id) = &r.resources.instance_id {
+                known.insert(id.as_str());
+            }
+        }
+    }
+    known
+}
+
 /// A part of the account the scan could not look at (a region, or one
 /// bucket), shown on its own row; the rest of the scan is kept.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, PartialEq)]
@@ -197,11 +217,15 @@ pub async fn region_leftovers(
     };
     let region = ctx.region().to_string();
     let mut out = Vec::new();
+    let known = known_machines(history);
     for (run, machines) in &view.machines {
         if owned.contains(run.as_str()) {
             continue;
         }
         for (id, state, kind) in machines {
+            if known.contains(id.as_str()) {
+                continue;
+            }
             out.push(Leftover {
                 kind: LeftoverKind::Machine,
                 region: region.clone(),

@@ -147,16 +147,19 @@ impl RegionView {
             .as_ref()
             .and_then(|j| self.jobs.get(j))
             .map(|s| sagemaker::job_as_machine_state(s).to_string());
+        // A machine kept warm is no longer the run's.
+        let handed_on = |id: &String| res.kept_warm.as_ref().is_some_and(|w| w.instance_id == *id);
         let instance_state = job_state
             .or_else(|| {
                 res.instance_id
                     .as_ref()
+                    .filter(|id| !handed_on(id))
                     .and_then(|id| self.states.get(id).cloned())
             })
             .or_else(|| {
                 self.machines
                     .get(&res.run_id)
-                    .and_then(|m| m.first())
+                    .and_then(|m| m.iter().find(|(id, _, _)| !handed_on(id)))
                     .map(|(_, state, _)| state.clone())
             });
         CloudStatus {

@@ -32,3 +32,4 @@ mod sagemaker_data;
 mod sagemaker_project;
 mod secrets;
 mod stored;
+mod warm;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::explain::Explain;
 
 #[test]
 fn bucket_rules() {

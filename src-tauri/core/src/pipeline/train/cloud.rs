@@ -130,7 +130,7 @@ impl Train {
     }
 
     /// The base, as ensured by this run, or read again (a run resumed later).
-    async fn base_now(&mut self) -> Result<Base, PipelineError> {
+    pub(in crate::pipeline) async fn base_now(&mut self) -> Result<Base, PipelineError> {
         if let Some(b) = &self.base {
             return Ok(b.clone());
         }

@@ -250,6 +250,10 @@ impl Train {
         }
         let instance_id = match (&self.resources.instance_id, start <= order(Step::Instance)) {
             (Some(id), false) => id.clone(),
+            (None, _) => match self.take_warm_machine().await? {
+                Some(id) => id,
+                None => self.launch_instance().await?,
+            },
             _ => self.launch_instance().await?,
         };
         if start <= order(Step::Requirements) {
@@ -281,6 +285,9 @@ impl Train {
             }
             _ => self.run_training(&instance_id).await?,
         };
+        if let Err(e) = self.hand_on_machine(&instance_id).await {
+            tracing::warn!(run_id = self.run_id(), error = %e, "the machine was not kept warm");
+        }
         Ok(RunReport {
             run_id: self.resources.run_id.clone(),
             instance_id,

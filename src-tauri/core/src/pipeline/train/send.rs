@@ -38,7 +38,16 @@ impl Train {
             ("AWS_DEFAULT_REGION", self.ctx.region().to_string()),
             ("EASYTDV_IDLE_AFTER_FAILURE_MIN", idle),
         ];
+        if let Some(at) = self.resources.launched_at {
+            // The run's own maximum run time (a machine kept warm since an
+            // earlier run takes this one's).
+            let deadline = at + self.safety_hours() * 3600.0;
+            vars.push(("EASYTDV_DEADLINE", format!("{}", deadline.floor() as u64)));
+        }
         vars.extend(self.project_exports());
+        if let (Script::Train, Some(m)) = (script, self.request.keep_warm_minutes) {
+            vars.push(("EASYTDV_KEEP_WARM_MIN", m.to_string()));
+        }
         if script == Script::Train {
             vars.extend(self.secret_exports());
             vars.extend(self.data_exports());

@@ -1,0 +1,136 @@
+//! A run and the machines kept warm (see [`crate::warm`]): an EC2 run takes
+//! one that fits before it launches a machine, and hands its own on after a
+//! success when its request asks for it.
+
+use aws_sdk_ec2::types::InstanceStateName;
+
+use super::base::Base;
+use super::error::PipelineError;
+use super::model::Step;
+use super::{instance, Train};
+use crate::warm::{now_secs, parse_until, KeptWarm, WarmKey, WarmMachine};
+
+impl Train {
+    fn warm_key(&self, base: &Base) -> Option<WarmKey> {
+        Some(WarmKey {
+            aws_account: self.resources.account_id.clone()?,
+            region: self.resources.region.clone(),
+            instance_type: self.request.instance_type.clone(),
+            image_id: self.resources.image_id.clone()?,
+            disk_gb: self.request.disk_gb,
+            bucket: self.resources.bucket.clone(),
+            machine_role_id: base.machine_role_id.clone(),
+        })
+    }
+
+    /// A machine kept warm by an earlier run that fits this one, taken for
+    /// it and checked (running, its agent online); `None`: launch one. A
+    /// taken machine that cannot be used is terminated (it would bill
+    /// until its own stop).
+    pub(in crate::pipeline) async fn take_warm_machine(
+        &mut self,
+    ) -> Result<Option<String>, PipelineError> {
+        let base = self.base_now().await?;
+        let Some(key) = self.warm_key(&base) else {
+            return Ok(None);
+        };
+        while let Some(m) = self.state.claim_warm(&key, now_secs())? {
+            let id = m.instance_id.clone();
+            let usable = matches!(
+                instance::state(&self.ctx, &id).await,
+                Ok(Some(InstanceStateName::Running))
+            ) && matches!(instance::agent_online(&self.ctx, &id).await, Ok(true));
+            if !usable {
+                tracing::warn!(instance_id = id, "a warm machine could not be used");
+                let quiet = |_: &str| {};
+                if let Err(e) =
+                    instance::terminate(&self.ctx, std::slice::from_ref(&id), &quiet).await
+                {
+                    tracing::warn!(instance_id = id, error = %e, "could not terminate it");
+                }
+                continue;
+            }
+            let timer = self.timer(
+                Step::Instance,
+                &format!("Using machine {id}, kept warm since run {}", m.run_id),
+            );
+            self.resources.instance_id = Some(id.clone());
+            self.resources.zone = m.zone.clone();
+            self.resources.launched_at = Some(now_secs().floor());
+            self.resources.warm_start = true;
+            let folder = base.machine_folder(&id, &self.resources.run_id);
+            if self.resources.machine_folders.last() != Some(&folder) {
+                self.resources.machine_folders.push(folder);
+            }
+            let saved = self.save().map(|_| id.clone());
+            return timer
+                .finish(saved, |id| {
+                    format!("Machine {id} is ready: kept warm, no new machine to wait for")
+                })
+                .map(Some);
+        }
+        Ok(None)
+    }
+
+    /// After a success: when the request asks for it and the machine said it
+    /// stays on, the run hands it on to be kept warm (its clean-up leaves
+    /// it running, and the run's cost stops here). A machine that did not
+    /// say so is not kept: the run's clean-up ends it.
+    pub(in crate::pipeline) async fn hand_on_machine(
+        &mut self,
+        instance_id: &str,
+    ) -> Result<(), PipelineError> {
+        if self.request.keep_warm_minutes.is_none() {
+            return Ok(());
+        }
+        let Some(until) = self
+            .summary
+            .kept_warm_until
+            .as_deref()
+            .and_then(parse_until)
+        else {
+            tracing::warn!(
+                run_id = self.run_id(),
+                "the machine did not say it stays warm: it ends with the run"
+            );
+            return Ok(());
+        };
+        let base = self.base_now().await?;
+        let Some(key) = self.warm_key(&base) else {
+            return Ok(());
+        };
+        let now = now_secs();
+        let machine = WarmMachine {
+            instance_id: instance_id.to_string(),
+            account_id: String::new(),
+            aws_account: key.aws_account,
+            region: key.region,
+            instance_type: key.instance_type,
+            image_id: key.image_id,
+            disk_gb: key.disk_gb,
+            bucket: key.bucket,
+            machine_role_id: key.machine_role_id,
+            zone: self.resources.zone.clone(),
+            usd_per_hour: self.resources.usd_per_hour,
+            since: now,
+            until,
+            run_id: self.resources.run_id.clone(),
+        };
+        // The run lets go of it first: its clean-up must never end a
+        // machine another run may already have taken.
+        self.resources.kept_warm = Some(KeptWarm {
+            instance_id: instance_id.to_string(),
+            until,
+        });
+        self.resources.ended_at = Some(now);
+        self.save()?;
+        if let Err(e) = self.state.keep_warm(&machine) {
+            // Not kept: the run owns it again, and its clean-up ends it.
+            tracing::warn!(run_id = self.run_id(), error = %e, "the machine could not be kept warm");
+            self.resources.kept_warm = None;
+            self.resources.ended_at = None;
+            self.save()?;
+        }
+        Ok(())
+    }
+}
