@@ -196,6 +196,7 @@ const SUMMARY: RunSummary = {
   environment: 'reused the environment of 2026-12-01 10:20 UTC',
   preinstalled: null,
   shutdownNotice: null,
+  keptWarmUntil: null,
   latestLine: 'epoch 10 loss 0.100 accuracy 0.93',
   finalMetrics: { loss: 0.1, accuracy: 0.93 },
 };

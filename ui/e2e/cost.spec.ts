@@ -385,3 +385,25 @@ test('Forgotten resources: a region the organisation closed and an unreadable bu
   await axe(page, 'leftovers with failures');
   await app.shot('95b-leftovers-failures');
 });
+
+test('Review: keep the machine ready for the next run, with what waiting costs; sent only when chosen', async ({ page, app }) => {
+  await app.open(scenario({ results: signedIn() }), '#/new');
+  await toMachineStep(page);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByLabel('Bucket name')).not.toHaveValue('');
+  await page.getByRole('button', { name: 'Next' }).click();
+  const card = page.getByTestId('keep-warm-card');
+  await expect(card).toContainText('Keep the machine ready for your next run');
+  await expect(card.getByRole('radio', { name: /^No/ })).toBeChecked();
+  await expect(card).toContainText('No — the machine stops a minute after the training');
+  await expect(card.getByTestId('keep-warm-cost')).toHaveCount(0);
+  await card.getByRole('radio', { name: '30 minutes' }).check();
+  // $0.0509/h for half an hour: at most about 2.5 cents.
+  await expect(card.getByTestId('keep-warm-cost')).toContainText('keeps billing $0.0509/h — at most $0.0255 if no run comes');
+  await expect(card.getByTestId('keep-warm-cost')).toContainText('stops itself after 30 minutes, even with the app closed');
+  await axe(page, 'review with keep warm');
+  await app.shot('100-review-keep-warm');
+  await page.getByRole('button', { name: 'Launch training' }).click();
+  await expect(page).toHaveURL(new RegExp(`#/runs/${RUN_ID}$`));
+  expect((await app.calls('start_run'))[0]?.args.request).toMatchObject({ keepWarmMinutes: 30 });
+});

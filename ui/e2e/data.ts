@@ -395,6 +395,7 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   secrets: [],
   projectDir: null,
   data: null,
+  keepWarmMinutes: null,
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */
@@ -430,6 +431,8 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
       trainingSeconds: null,
       secretParameters: [],
       machineFolders: [],
+      keptWarm: null,
+      warmStart: false,
     },
     outcome,
     lastStep: outcome === 'succeeded' ? 'outputs' : null,
@@ -607,6 +610,7 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     delete_leftover: null,
     list_environments: [],
     delete_environment: null,
+    warm_machines: [],
     list_stored_files: [],
     delete_stored_files: { bucket: '', region: '', deleted: 0, kept: 0, bytesFreed: 0 },
     list_secrets: [],

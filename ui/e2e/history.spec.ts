@@ -35,6 +35,7 @@ function wideRuns(): RunRecord[] {
         environment: 'reused the environment of 2026-11-20',
         preinstalled: null,
         shutdownNotice: null,
+        keptWarmUntil: null,
         latestLine: 'done',
         finalMetrics: { val_accuracy: 0.93412, loss: 0.0123, learning_rate: 0.0001, epoch_time_seconds: 12.5 },
       },
@@ -311,3 +312,84 @@ for (const width of [1100, 1280]) {
     await app.shot(`9${width === 1100 ? 'a' : 'b'}-history-${width}`);
   });
 }
+
+test('Runs: machines kept warm, with their cost so far and when they stop; Stop now ends one', async ({ page, app }) => {
+  const now = Math.floor(Date.now() / 1000);
+  const machine = {
+    instanceId: 'i-0123456789abcdef0',
+    accountId: KEYS_ACCOUNT.id,
+    awsAccount: '123456789012',
+    region: 'eu-west-3',
+    instanceType: 't3.medium',
+    imageId: 'ami-0123456789abcdef0',
+    diskGb: 30,
+    bucket: 'easytdv-123456789012-eu-west-3',
+    machineRoleId: 'AROAEXAMPLE',
+    zone: 'eu-west-3a',
+    usdPerHour: 0.06,
+    since: now - 1800,
+    until: now + 1200,
+    runId: runRecord('succeeded').runId,
+  };
+  const fromCli = { ...machine, instanceId: 'i-0fedcba9876543210', accountId: 'cli', instanceType: 'g5.xlarge', usdPerHour: null };
+  await app.open(
+    scenario({
+      results: signedIn({ list_accounts: [KEYS_ACCOUNT], list_runs: [runRecord('succeeded')], warm_machines: [machine, fromCli] }),
+    }),
+    '#/runs',
+  );
+  const panel = page.getByTestId('warm-panel');
+  await expect(panel).toContainText('Kept ready for your next run');
+  const rows = panel.getByTestId('warm-machine');
+  await expect(rows).toHaveCount(2);
+  // Half an hour at $0.06/h so far.
+  await expect(rows.first().getByTestId('warm-cost')).toContainText('$0.06/h · $0.03 so far · stops itself at');
+  await expect(rows.nth(1)).toContainText('easytdv warm --stop i-0fedcba9876543210');
+  await expect(rows.nth(1).getByRole('button', { name: 'Stop now' })).toHaveCount(0);
+  await axe(page, 'runs with warm machines');
+  await app.shot('101-runs-warm-machines');
+  await rows.first().getByRole('button', { name: 'Stop now' }).click();
+  expect((await app.calls('stop_warm_machine'))[0]?.args).toEqual({ instanceId: 'i-0123456789abcdef0' });
+  await expect(rows).toHaveCount(1);
+});
+
+test('Run page: a run that kept its machine warm says until when, with Stop now; one that started on a warm machine says so', async ({
+  page,
+  app,
+}) => {
+  const now = Math.floor(Date.now() / 1000);
+  const base = runRecord('succeeded');
+  const record = runRecord('succeeded', {
+    cleanup: 'deleted',
+    resources: { ...base.resources, keptWarm: { instanceId: 'i-0abc123', until: now + 600 }, warmStart: true },
+  });
+  const machine = {
+    instanceId: 'i-0abc123',
+    accountId: 'acc-1',
+    awsAccount: '123456789012',
+    region: 'eu-west-3',
+    instanceType: 't3.medium',
+    imageId: 'ami-0a1b2c3d4e5f67890',
+    diskGb: 30,
+    bucket: base.resources.bucket,
+    machineRoleId: 'AROAEXAMPLE',
+    zone: 'eu-west-3a',
+    usdPerHour: 0.0509,
+    since: now - 60,
+    until: now + 600,
+    runId: base.runId,
+  };
+  await app.open(
+    scenario({ results: signedIn({ list_runs: [record], warm_machines: [machine], run_metrics: [] }) }),
+    `#/runs/${base.runId}`,
+  );
+  await expect(page.getByTestId('cleaned-up')).toHaveText('✓ Cleaned up: what the run created was deleted; its machine was kept on.');
+  await expect(page.getByTestId('warm-start')).toContainText('started on a machine kept warm by an earlier run');
+  await expect(page.getByTestId('kept-warm')).toContainText('keeps billing $0.0509/h while it waits');
+  await expect(page.getByText('its machine was kept on for your next run')).toBeVisible();
+  await expect(page.getByText('its machine was handed on to your next run (see Runs)')).toBeVisible();
+  await app.shot('102-run-kept-warm');
+  await page.getByTestId('kept-warm-stop').click();
+  expect((await app.calls('stop_warm_machine'))[0]?.args).toEqual({ instanceId: 'i-0abc123' });
+  await expect(page.getByTestId('kept-warm-gone')).toContainText('it has been used or stopped since');
+});

@@ -311,6 +311,24 @@ export function installMockBackend(scenario: Scenario): void {
     results.list_environments = list.filter((x) => x.key !== e.key);
   }
 
+  /** stop_warm_machine: the machine leaves the next warm_machines (refused, as the backend does, when it is not listed). */
+  function stopWarm(instanceId: unknown) {
+    const list = (results.warm_machines ?? []) as { instanceId: string }[];
+    const found = list.find((m) => m.instanceId === instanceId);
+    if (!found || errors.stop_warm_machine) {
+      throw (
+        errors.stop_warm_machine ?? {
+          code: 'not_warm',
+          message: `${String(instanceId)} is not a machine kept warm for the next run`,
+          hint: null,
+          detail: null,
+        }
+      );
+    }
+    results.warm_machines = list.filter((m) => m !== found);
+    return JSON.parse(JSON.stringify(found));
+  }
+
   /**
    * training_quote when a scenario gives none: the training type's price (list_training_types) × the machines, until the
    * safety stop (earlier when a budget cap asks for it), as the backend works it out.
@@ -370,6 +388,7 @@ export function installMockBackend(scenario: Scenario): void {
     if (cmd === 'refresh_runs' && results.refresh_runs === undefined && !sequences.refresh_runs) return refreshFromLive();
     if (cmd === 'delete_leftover') forgetLeftover(args?.region, args?.id);
     if (cmd === 'delete_environment') forgetEnvironment(args?.environment);
+    if (cmd === 'stop_warm_machine') return stopWarm(args?.instanceId);
     const seq = sequences[cmd];
     const result = seq && seq.length > 0 ? (seq.length > 1 ? seq.shift() : seq[0]) : results[cmd];
     Object.assign(results, thenAfter[cmd] ?? {});

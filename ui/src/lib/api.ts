@@ -59,6 +59,8 @@ export type ScanFailure = B.ScanFailure_Serialize;
 export type BaseScan = B.BaseScan_Serialize;
 export type BaseRemoval = B.BaseRemoval_Serialize;
 export type CachedEnvironment = B.CachedEnvironment;
+/** A machine kept warm after a run, for the next one. */
+export type WarmMachine = B.WarmMachine_Serialize;
 /** The project and data files kept in one run bucket (sent once, shared by every run). */
 export type StoredFiles = B.StoredFiles_Serialize;
 export type FilesDeleted = B.FilesDeleted;

@@ -138,6 +138,8 @@ export interface RecordLike {
   cleanupMessage?: string | null;
   /** What was asked for: a SageMaker run has no machine or install step of its own. */
   request?: { engine?: { kind: string } } | null;
+  /** A machine kept warm after the run is not deleted with it. */
+  resources?: { keptWarm?: unknown } | null;
 }
 
 /** A SageMaker run's steps that SageMaker does itself (the backend reports them skipped). */
@@ -186,7 +188,13 @@ export function timelineFromRecord(rec: RecordLike): StepRow[] {
   }
   const cleanup: Record<string, StepRow> = {
     deleting: row('delete', 'running', 'Deleting the machine and what the run created…'),
-    deleted: row('delete', 'done', 'The machine, what the run created and the uploaded inputs were deleted. Your outputs stay.'),
+    deleted: row(
+      'delete',
+      'done',
+      rec.resources?.keptWarm
+        ? 'What the run created and the uploaded inputs were deleted; its machine was kept on for your next run. Your outputs stay.'
+        : 'The machine, what the run created and the uploaded inputs were deleted. Your outputs stay.',
+    ),
     failed: row('delete', 'failed', rec.cleanupMessage ?? 'The clean-up did not finish.'),
   };
   if (rec.request?.engine?.kind === 'sageMaker') {

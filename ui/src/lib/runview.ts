@@ -141,7 +141,7 @@ export function runViewFacts({ record, watched, live, actedHere }: RunViewInput)
     active,
     canStop,
     machineMayRun,
-    cloud: cloudSummary(outcome, cleanup, live),
+    cloud: cloudSummary(outcome, cleanup, live, !!record?.resources?.keptWarm),
     leftovers,
     cleanupProblem: cleanup === 'failed' ? ((deleteRow?.message || record?.cleanupMessage) ?? 'Deleting did not finish.') : null,
     failure,

@@ -41,6 +41,7 @@ describe('status', () => {
     });
     expect(cloudSummary('failed', 'none', live('CREATE_COMPLETE', 'running'))?.warn).toBe(true);
     expect(cloudSummary('succeeded', 'deleted', null)?.text).toMatch(/^Nothing: the machine and what the run created were deleted/);
+    expect(cloudSummary('succeeded', 'deleted', null, true)?.text).toMatch(/its machine was handed on to your next run/);
     expect(cloudSummary('succeeded', 'deleting', live('DELETE_IN_PROGRESS', 'shutting-down'))?.text).toMatch(/^Being deleted/);
     expect(cloudSummary('failed', 'none', live(null, null))?.text).toBe('Nothing: no machine and no stack of this run exist.');
     expect(cloudSummary('failed', 'none', null)).toBeNull();

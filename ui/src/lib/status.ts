@@ -81,8 +81,18 @@ export function hasLeftovers(stackStatus: string | null | undefined, instanceSta
  * "Still in your account", in one sentence, consistent with the outcome and the clean-up.
  * While a run is active it never says "nothing" (things are being created or deleted).
  */
-export function cloudSummary(outcome: string, cleanup: string, live: LiveLike | null): { text: string; warn: boolean } | null {
+export function cloudSummary(
+  outcome: string,
+  cleanup: string,
+  live: LiveLike | null,
+  keptWarm = false,
+): { text: string; warn: boolean } | null {
   // The clean-up checked that everything is gone: an older status answer does not contradict it.
+  if (cleanup === 'deleted' && keptWarm)
+    return {
+      text: 'Nothing of this run: what it created was deleted, and its machine was handed on to your next run (see Runs). Your outputs stay in your bucket.',
+      warn: false,
+    };
   if (cleanup === 'deleted')
     return { text: 'Nothing: the machine and what the run created were deleted. Your outputs stay in your bucket.', warn: false };
   if (!live) return null;

@@ -49,6 +49,8 @@ export interface WizardData {
   newBucket: string;
   /** Optional budget cap in dollars, as typed ('' = none). */
   budgetUsd: string;
+  /** EC2: after a success, keep the machine on this many minutes for the next run (0 = no). */
+  keepWarmMinutes: number;
   /** "Arguments for train.py", as typed (split by the backend like a shell would). */
   argsText: string;
   /** Plain environment variables, one NAME=value a line, as typed. */
@@ -136,6 +138,7 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
       existingBucket: '',
       newBucket: '',
       budgetUsd: '',
+      keepWarmMinutes: 0,
       argsText: '',
       envText: '',
       scriptInputs: null,
@@ -353,6 +356,8 @@ export function launchFields(data: WizardData) {
       ...(data.engine === 'sageMaker'
         ? { engine: { kind: 'sageMaker' as const, instanceCount: Number(data.machines), spot: data.spot } }
         : {}),
+      // Kept warm for the next run: EC2 only (a training job's machines end with it).
+      ...(data.engine === 'ec2' && data.keepWarmMinutes > 0 ? { keepWarmMinutes: data.keepWarmMinutes } : {}),
       // Arguments and variables only when given (the backend's defaults are none).
       ...(hasScriptInputs(data) ? { args: inputs.args, argsText: data.argsText, env: inputs.env } : {}),
       // The data folder (the backend checks it was chosen) or S3 location, when there is one.
@@ -374,6 +379,7 @@ export function wizardFromRun(
     ami: string | null;
     maxRuntimeHours: number;
     budgetUsd: number | null;
+    keepWarmMinutes?: number | null;
     engine?: { kind: 'ec2' } | { kind: 'sageMaker'; instanceCount: number; spot: boolean };
     argsText?: string;
     env?: { name: string; value: string }[];
@@ -402,6 +408,7 @@ export function wizardFromRun(
     bucketMode: 'existing',
     existingBucket: request.bucket,
     budgetUsd: request.budgetUsd === null ? '' : String(request.budgetUsd),
+    keepWarmMinutes: request.keepWarmMinutes ?? 0,
     argsText: request.argsText ?? '',
     envText: (request.env ?? []).map((v) => `${v.name}=${v.value}`).join('\n'),
     projectDir: request.projectDir ?? null,
