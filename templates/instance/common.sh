@@ -134,10 +134,12 @@ failure_shutdown() { # after a failure: min(deadline, now + idle minutes)
         warn "could not schedule the machine's shutdown after the failure"
     fi
 }
-take_run_deadline() { # the app's deadline for this run (a machine kept warm starts a new run)
-    is_uint "${EASYTDV_DEADLINE:-}" && [ "$EASYTDV_DEADLINE" -gt "$(date +%s)" ] || return 0
-    [ "$(deadline)" = "$EASYTDV_DEADLINE" ] && return 0
-    echo "$EASYTDV_DEADLINE" >"$EASYTDV_HOME/deadline" || warn "could not write $EASYTDV_HOME/deadline"
+take_run_deadline() { # the run's deadline, EASYTDV_DEADLINE_IN seconds from now on this machine's clock
+    local at
+    is_uint "${EASYTDV_DEADLINE_IN:-}" && [ "$EASYTDV_DEADLINE_IN" -gt 0 ] || return 0
+    at=$(($(date +%s) + EASYTDV_DEADLINE_IN))
+    # (a retry's seconds left give the same moment, give or take the command's trip)
+    echo "$at" >"$EASYTDV_HOME/deadline" || warn "could not write $EASYTDV_HOME/deadline"
 }
 restore_safety_shutdown() { # a retry, or a new run on a machine kept warm: back to the max-runtime shutdown
     take_run_deadline

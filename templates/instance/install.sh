@@ -26,7 +26,7 @@
 #                                       a machine of the base writes only its own folder; the app
 #                                       copies the save into the cache (templates/README.md, "base.yaml")
 #   EASYTDV_IDLE_AFTER_FAILURE_MIN      shut the machine down this long after a failure (default 60)
-#   EASYTDV_DEADLINE                    the run's max-runtime deadline (epoch seconds; a machine kept
+#   EASYTDV_DEADLINE_IN                 seconds left to the run's max-runtime deadline (a machine kept
 #                                       warm starts a new run with its own)
 #   EASYTDV_LOG_INTERVAL                seconds between log uploads at first (default 2; up to 10 s later)
 #   EASYTDV_LOG_CHUNK_BYTES             size of a sealed log chunk (default 1048576)

@@ -9,8 +9,8 @@
 # EASYTDV_BUCKET_OWNER, AWS_DEFAULT_REGION, EASYTDV_HOME (optional, default
 # /opt/easytdv), EASYTDV_IDLE_AFTER_FAILURE_MIN (default 60),
 # EASYTDV_LOG_INTERVAL (default 2), EASYTDV_LOG_CHUNK_BYTES (default 1048576),
-# EASYTDV_DEADLINE (the run's max-runtime deadline, epoch seconds: a machine
-# kept warm starts a new run), EASYTDV_KEEP_WARM_MIN (after a success the
+# EASYTDV_DEADLINE_IN (seconds left to the run's max-runtime deadline: a
+# machine kept warm starts a new run with its own), EASYTDV_KEEP_WARM_MIN (after a success the
 # machine stays on this many minutes for the next run, at most 120, instead
 # of ending a minute later), EASYTDV_ENTRY (the entry point's name: train.py, the default, or a notebook
 # <name>.ipynb), EASYTDV_SECRET_NAMES and EASYTDV_SECRETS_PATH (the run's

@@ -4,7 +4,10 @@ CLI and runs this. It prints figures and asserts nothing.
 
 (a) `easytdv bench --runs N` (a one-line train.py, an empty requirements.txt, t3.medium);
 (b) tests/bench/seed_flow.py, the original's flow replayed with boto3, N times;
-then per step the medians and their ratio (ours / the original's).
+(c) `easytdv bench --runs N+1 --keep-warm 10m`: the first run launches a machine, each next
+    one starts on the machine the run before kept warm (the median is a warm run's);
+then per step the medians and their ratio (ours / the original's), and "to the first line":
+Launch to the moment train.py starts (prepare + stack + instance + requirements).
 
     latency_bench.py --easytdv BIN --endpoint URL [--runs N] [--scale S] [--region R]
 """
@@ -26,7 +29,10 @@ from seed_flow import STEPS, Seed, medians  # noqa: E402
 OURS = ("prepare", "stack", "instance", "requirements", "training", "outputs", "delete", "total")
 
 
-def ours(binary: str, endpoint: str, runs: int, region: str) -> tuple[dict[str, float], str]:
+FIRST_LINE = ("prepare", "stack", "instance", "requirements")
+
+
+def ours(binary: str, endpoint: str, runs: int, region: str, warm: bool = False) -> tuple[dict[str, float], str]:
     """`easytdv bench`'s medians per step, and its whole output."""
     with tempfile.TemporaryDirectory(prefix="latency-bench-") as tmp:
         project = Path(tmp, "project")
@@ -37,6 +43,8 @@ def ours(binary: str, endpoint: str, runs: int, region: str) -> tuple[dict[str, 
         args = [binary, "bench", "--runs", str(runs), "--script", str(project / "train.py")]
         args += ["--requirements", str(project / "requirements.txt"), "--instance-type", "t3.medium"]
         args += ["--region", region, "--bucket", f"bench-{uuid.uuid4().hex[:10]}", "--sandbox", endpoint]
+        if warm:
+            args += ["--keep-warm", "10m"]
         done = subprocess.run(args, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
@@ -46,6 +54,8 @@ def ours(binary: str, endpoint: str, runs: int, region: str) -> tuple[dict[str, 
         parts = line.split()
         if len(parts) == 5 and parts[0] in OURS:
             figures[parts[0]] = float(parts[2])  # the median
+    if all(step in figures for step in FIRST_LINE):
+        figures["to the first line"] = sum(figures[step] for step in FIRST_LINE)
     return figures, done.stdout
 
 
@@ -71,22 +81,34 @@ def main() -> int:
     theirs = medians(runs)
     print(f"(b) the original's flow x{args.runs}: {time.monotonic() - started:.0f} s", file=sys.stderr)
 
+    started = time.monotonic()
+    warm, warm_output = ours(args.easytdv, args.endpoint, args.runs + 1, args.region, warm=True)
+    took = time.monotonic() - started
+    print(f"(c) easytdv bench --runs {args.runs + 1} --keep-warm 10m: {took:.0f} s", file=sys.stderr)
+    if all(step in theirs for step in FIRST_LINE):
+        theirs["to the first line"] = sum(theirs[step] for step in FIRST_LINE)
+
+    def cell(value, width):
+        return f"{value:{width}.2f}" if value is not None else f"{'-':>{width}}"
+
     print(f"AWS latency model x{args.scale} (tests/sandbox/easytdv_sandbox/latency.py), median of {args.runs}:")
-    print(f"{'step':<14} {'ours s':>9} {'original s':>11} {'ours/orig':>10}")
-    for step in OURS:
-        a, b = mine.get(step), theirs.get(step)
+    print(f"{'step':<18} {'ours s':>9} {'warm s':>9} {'original s':>11} {'ours/orig':>10} {'warm/orig':>10}")
+    for step in (*OURS, "to the first line"):
+        a, w, b = mine.get(step), warm.get(step), theirs.get(step)
         ratio = f"{a / b:10.2f}" if a is not None and b else f"{'-':>10}"
-        shown_a = f"{a:9.2f}" if a is not None else f"{'-':>9}"
-        shown_b = f"{b:11.2f}" if b is not None else f"{'-':>11}"
-        print(f"{step:<14} {shown_a} {shown_b} {ratio}")
+        warm_ratio = f"{w / b:10.2f}" if w is not None and b else f"{'-':>10}"
+        print(f"{step:<18} {cell(a, 9)} {cell(w, 9)} {cell(b, 11)} {ratio} {warm_ratio}")
     print(
         "(the original's total counts "
         + ", ".join(STEPS)
-        + "; its delete waits for nothing, ours waits for the stack to be gone; ours has an outputs step)"
+        + "; its delete waits for nothing, ours waits for the stack to be gone; ours has an outputs step;"
+        + " warm: a run on the machine the run before kept warm)"
     )
     print()
     print("easytdv bench's own report:")
     print(output)
+    print("easytdv bench --keep-warm's own report:")
+    print(warm_output)
     return 0
 
 

@@ -215,7 +215,10 @@ export const commands = {
 	 *  progress needs; the next run sends its files again.
 	 */
 	deleteStoredFiles: (accountId: string, bucket: string, region: string) => typedError<FilesDeleted, ErrorReport_Serialize>(__TAURI_INVOKE("delete_stored_files", { accountId, bucket, region })),
-	/**  The machines kept warm now (every account's), soonest stop first. */
+	/**
+	 *  The machines kept warm now (every account's), soonest stop first; one
+	 *  still running well past its own stop is ended first.
+	 */
 	warmMachines: () => typedError<WarmMachine_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("warm_machines")),
 	/**
 	 *  "Stop now": terminates a machine kept warm. Only an id the history holds
@@ -1790,6 +1793,8 @@ export type WarmMachine_Deserialize = {
 	diskGb: number,
 	bucket: string,
 	machineRoleId: string,
+	/**  The project's key ([`project_key`]). */
+	project?: string,
 	zone?: string | null,
 	/**  Machine and disk, as priced at the last run's launch. */
 	usdPerHour?: number | null,
@@ -1812,6 +1817,8 @@ export type WarmMachine_Serialize = {
 	diskGb: number,
 	bucket: string,
 	machineRoleId: string,
+	/**  The project's key ([`project_key`]). */
+	project: string,
 	zone: string | null,
 	/**  Machine and disk, as priced at the last run's launch. */
 	usdPerHour: number | null,

@@ -200,7 +200,7 @@ pub async fn leftovers(region: &str, delete: bool, json: bool, access_flags: &Ac
     let mut failed = incomplete;
     let timeline = Timeline::new();
     for l in found {
-        match scan::delete_leftover(&ctx, l, &timeline).await {
+        match scan::delete_leftover(&ctx, l, &history, &timeline).await {
             Ok(()) => println!("deleted {}", l.id),
             Err(e) => {
                 failed = true;

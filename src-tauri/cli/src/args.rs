@@ -145,6 +145,9 @@ impl TrainArgs {
             EngineArg::Ec2 if self.spot => {
                 Some("--spot is for SageMaker training jobs: add --engine sagemaker")
             }
+            _ if self.keep && self.keep_warm.is_some() => Some(
+                "--keep and --keep-warm do not go together: --keep-warm hands the machine on to the next run (the run's own resources are deleted), --keep keeps them all",
+            ),
             _ => None,
         }
     }

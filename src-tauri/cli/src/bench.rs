@@ -126,6 +126,24 @@ pub async fn run(n: usize, args: TrainArgs) -> Result<(), ExitCode> {
             started.elapsed().as_secs_f64()
         );
     }
+    // --keep-warm: the last run's machine is still on; the benchmark ends it.
+    let warm: Vec<String> = state
+        .warm_machines()
+        .into_iter()
+        .map(|m| m.instance_id)
+        .collect();
+    if !warm.is_empty() {
+        let source = crate::access::source(&args.access, &services)?;
+        let ended = match AwsContext::new(&source, &args.region).await {
+            Ok(ctx) => pipeline::terminate_machines(&ctx, &warm).await.map(|_| ()),
+            Err(e) => Err(pipeline::PipelineError::State(e.to_string())),
+        };
+        if let Err(e) = ended {
+            report::error(&e);
+            return Err(ExitCode::from(EXIT_PROVISIONING));
+        }
+        eprintln!("stopped the machine kept warm: {}", warm.join(", "));
+    }
     println!(
         "{:<34} {:>8} {:>8} {:>8} {:>10}",
         "step", "min s", "median s", "max s", "API calls"

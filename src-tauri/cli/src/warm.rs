@@ -16,7 +16,20 @@ type CliResult = Result<(), ExitCode>;
 
 pub async fn warm(stop: Option<&str>, json: bool, access_flags: &Access) -> CliResult {
     let services = open_services()?;
+    let source = access::source(access_flags, &services)?;
+    let context = |m: WarmMachine| {
+        let source = source.clone();
+        async move {
+            easytdv_core::aws::AwsContext::new(&source, &m.region)
+                .await
+                .map_err(ServicesError::from)
+        }
+    };
     let Some(id) = stop else {
+        // A machine still running well past its own stop is ended first.
+        for ended in services.end_overdue_warm_with(context).await {
+            eprintln!("{ended} ran past its own stop: terminated");
+        }
         let list = services
             .warm_machines()
             .map_err(|e| report::fail(&e, EXIT_PROVISIONING))?;
@@ -38,25 +51,14 @@ pub async fn warm(stop: Option<&str>, json: bool, access_flags: &Access) -> CliR
         }
         return Ok(());
     };
-    let source = access::source(access_flags, &services)?;
-    let stopped = services
-        .stop_warm_with(id, |m| {
-            let source = source.clone();
-            async move {
-                easytdv_core::aws::AwsContext::new(&source, &m.region)
-                    .await
-                    .map_err(ServicesError::from)
-            }
-        })
-        .await
-        .map_err(|e| {
-            let code = if matches!(e, ServicesError::NotWarm(_)) {
-                EXIT_INPUT
-            } else {
-                EXIT_PROVISIONING
-            };
-            report::fail(&e, code)
-        })?;
+    let stopped = services.stop_warm_with(id, context).await.map_err(|e| {
+        let code = if matches!(e, ServicesError::NotWarm(_)) {
+            EXIT_INPUT
+        } else {
+            EXIT_PROVISIONING
+        };
+        report::fail(&e, code)
+    })?;
     if json {
         return print_json(&stopped);
     }

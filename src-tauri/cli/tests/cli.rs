@@ -127,6 +127,74 @@ async fn train_succeeds_prints_a_timeline_and_cleans_up() {
 }
 
 #[tokio::test]
+async fn keep_warm_hands_the_machine_on_and_warm_lists_and_stops_it() {
+    let data = tempfile::tempdir().unwrap();
+    let (ep, b) = (endpoint(), bucket("cliwarm"));
+    // --keep keeps everything; --keep-warm hands the machine on: not both.
+    let both = train_args(
+        "ok",
+        &b,
+        ["--sandbox", &ep],
+        &["--keep", "--keep-warm", "10m"],
+    );
+    let (code, _, err) = easytdv(
+        data.path(),
+        &both.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--keep and --keep-warm do not go together"),
+        "{err}"
+    );
+    let bad = train_args("ok", &b, ["--sandbox", &ep], &["--keep-warm", "3 days"]);
+    let (code, _, err) = easytdv(
+        data.path(),
+        &bad.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 2, "{err}");
+
+    let args = train_args("ok", &b, ["--sandbox", &ep], &["--keep-warm", "10m"]);
+    let (code, out, err) = easytdv(
+        data.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("kept warm until"), "{out}");
+    let (code, out, err) = easytdv(data.path(), &["warm", "--json", "--sandbox", &ep]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = listed[0]["instanceId"]
+        .as_str()
+        .expect("one machine kept warm")
+        .to_string();
+    let ctx = ctx().await;
+    let state = |ctx: easytdv_core::aws::AwsContext, id: String| async move {
+        easytdv_core::pipeline::instance_state(&ctx, &id)
+            .await
+            .unwrap()
+            .map(|s| s.as_str().to_string())
+    };
+    assert_eq!(
+        state(ctx.clone(), id.clone()).await.as_deref(),
+        Some("running")
+    );
+    // Not a warm machine: refused as bad input.
+    let (code, _, err) = easytdv(
+        data.path(),
+        &["warm", "--stop", "i-0123456789abcdef0", "--sandbox", &ep],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not a machine kept warm"), "{err}");
+    let (code, out, err) = easytdv(data.path(), &["warm", "--stop", &id, "--sandbox", &ep]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&format!("{id} terminated")), "{out}");
+    assert_eq!(state(ctx, id).await.as_deref(), Some("terminated"));
+    let (code, out, _) = easytdv(data.path(), &["warm", "--sandbox", &ep]);
+    assert_eq!(code, 0);
+    assert!(out.contains("no machine is kept warm"), "{out}");
+}
+
+#[tokio::test]
 async fn a_failing_script_exits_3_and_keep_leaves_resources_for_delete() {
     let data = tempfile::tempdir().unwrap();
     let (ep, b) = (endpoint(), bucket("clifail"));

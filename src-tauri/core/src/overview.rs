@@ -161,7 +161,8 @@ impl Services {
                 region: region.to_string(),
             })?;
         let ctx = self.context(account_id, None).await?;
-        scan::delete_leftover(&ctx, &leftover, progress).await?;
+        let history = self.history().list()?;
+        scan::delete_leftover(&ctx, &leftover, &history, progress).await?;
         self.last_scans.forget(account_id, region, id);
         Ok(())
     }

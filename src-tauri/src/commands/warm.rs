@@ -7,10 +7,12 @@ use tauri::State;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// The machines kept warm now (every account's), soonest stop first.
+/// The machines kept warm now (every account's), soonest stop first; one
+/// still running well past its own stop is ended first.
 #[tauri::command]
 #[specta::specta]
 pub async fn warm_machines(state: State<'_, AppState>) -> Result<Vec<WarmMachine>, AppError> {
+    state.services.end_overdue_warm().await;
     Ok(state.services.warm_machines()?)
 }
 

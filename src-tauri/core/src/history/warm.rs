@@ -5,7 +5,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{History, HistoryError};
-use crate::warm::{WarmKey, WarmMachine, CLAIM_MARGIN_SECS, FORGET_AFTER_SECS};
+use crate::warm::{WarmKey, WarmMachine, CLAIM_MARGIN_SECS, DROP_AFTER_SECS};
 
 impl History {
     /// Keeps a machine warm (its account is the run's, as the history
@@ -58,12 +58,13 @@ impl History {
         self.with(|c| take(c, instance_id))
     }
 
-    /// The machines kept warm now; rows well past their stop are forgotten.
+    /// The machines kept warm (past their stop too, until the app checked
+    /// they are gone); rows a day past their stop are dropped.
     pub fn warm_machines(&self, now: f64) -> Result<Vec<WarmMachine>, HistoryError> {
         self.with(|c| {
             c.execute(
                 "DELETE FROM warm_machines WHERE until < ?1",
-                params![now - FORGET_AFTER_SECS],
+                params![now - DROP_AFTER_SECS],
             )?;
             let mut rows = c.prepare("SELECT machine_json FROM warm_machines ORDER BY until")?;
             let texts = rows
@@ -104,6 +105,7 @@ mod tests {
             disk_gb: disk,
             bucket: "b".into(),
             machine_role_id: "AROA1".into(),
+            project: "p".into(),
             zone: None,
             usd_per_hour: Some(0.05),
             since: 0.0,
@@ -133,7 +135,7 @@ mod tests {
     }
 
     #[test]
-    fn a_machine_about_to_stop_itself_is_not_taken_and_is_forgotten_later() {
+    fn a_machine_about_to_stop_itself_is_not_taken_and_is_dropped_a_day_later() {
         let dir = tempfile::tempdir().unwrap();
         let h = History::open(&dir.path().join("h.sqlite")).unwrap();
         h.keep_warm(&machine("i-1", 30, 1_000.0)).unwrap();
@@ -144,8 +146,9 @@ mod tests {
             None
         );
         assert_eq!(h.warm_machines(1_000.0).unwrap().len(), 1);
+        assert_eq!(h.warm_machines(1_000.0 + 3_600.0).unwrap().len(), 1);
         assert_eq!(
-            h.warm_machines(1_000.0 + FORGET_AFTER_SECS + 1.0).unwrap(),
+            h.warm_machines(1_000.0 + DROP_AFTER_SECS + 1.0).unwrap(),
             vec![]
         );
     }

@@ -93,6 +93,7 @@ async fn delete_all(
             ids.push(id.clone());
         }
     }
+    ids.retain(|id| !res.leave_machines.contains(id));
     if let Some(warm) = &res.kept_warm {
         // Handed on: the next run's, or it stops itself.
         ids.retain(|id| *id != warm.instance_id);

@@ -252,6 +252,11 @@ pub struct RunResources {
     /// The machine was one kept warm by an earlier run (no launch, no boot).
     #[serde(default)]
     pub warm_start: bool,
+    /// Machines a clean-up must leave even if tagged with this run (a
+    /// leftover's delete: machines the history knows as another run's, or
+    /// kept warm). Not recorded.
+    #[serde(skip)]
+    pub leave_machines: Vec<String>,
 }
 
 impl RunResources {

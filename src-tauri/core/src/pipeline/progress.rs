@@ -66,6 +66,7 @@ impl<F: Fn(ProgressEvent) + Send + Sync> ProgressSink for F {
 pub struct MemoryState {
     resources: Arc<Mutex<Option<RunResources>>>,
     archives: Arc<Mutex<HashMap<(String, String), CacheArchive>>>,
+    warm: Arc<Mutex<Vec<WarmMachine>>>,
 }
 
 impl MemoryState {
@@ -98,6 +99,26 @@ impl RunStateSink for MemoryState {
             archive.clone(),
         );
         Ok(())
+    }
+    fn keep_warm(&self, machine: &WarmMachine) -> Result<(), PipelineError> {
+        let mut warm = self.warm.lock().map_err(poisoned)?;
+        warm.retain(|m| m.instance_id != machine.instance_id);
+        warm.push(machine.clone());
+        Ok(())
+    }
+    fn claim_warm(&self, key: &WarmKey, now: f64) -> Result<Option<WarmMachine>, PipelineError> {
+        let mut warm = self.warm.lock().map_err(poisoned)?;
+        let found = warm
+            .iter()
+            .position(|m| m.key() == *key && m.until > now + crate::warm::CLAIM_MARGIN_SECS);
+        Ok(found.map(|i| warm.remove(i)))
+    }
+}
+
+impl MemoryState {
+    /// The machines kept warm and not taken (a benchmark stops them at its end).
+    pub fn warm_machines(&self) -> Vec<WarmMachine> {
+        self.warm.lock().map(|w| w.clone()).unwrap_or_default()
     }
 }
 

@@ -48,6 +48,8 @@ pub async fn cloud_status(
         (Some(job), _) => sagemaker::describe_job(ctx, job)
             .await?
             .map(|j| sagemaker::job_as_machine_state(&j.status).to_string()),
+        // A machine kept warm after the run is not the run's any more.
+        (None, Some(id)) if res.kept_warm.as_ref().is_some_and(|w| w.instance_id == *id) => None,
         (None, Some(id)) => instance_state(ctx, id).await?,
         (None, None) => None,
     };

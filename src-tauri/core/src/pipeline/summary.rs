@@ -41,7 +41,7 @@ impl RunSummary {
                 self.preinstalled = Some(text.to_string());
             }
             (Some("machine"), Some("will")) => self.shutdown_notice = Some(text.to_string()),
-            (Some("machine"), Some("kept")) => {
+            (Some("machine"), Some("kept")) if name == LogName::Train => {
                 // "machine kept warm until <ISO> for the next run"
                 self.kept_warm_until = words.nth(2).map(str::to_string);
             }

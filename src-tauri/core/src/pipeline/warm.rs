@@ -20,6 +20,10 @@ impl Train {
             disk_gb: self.request.disk_gb,
             bucket: self.resources.bucket.clone(),
             machine_role_id: base.machine_role_id.clone(),
+            project: crate::warm::project_key(&crate::project::project_root(
+                &self.request.script_path,
+                self.request.project_dir.as_deref(),
+            )),
         })
     }
 
@@ -73,17 +77,20 @@ impl Train {
     }
 
     /// After a success: when the request asks for it and the machine said it
-    /// stays on, the run hands it on to be kept warm (its clean-up leaves
-    /// it running, and the run's cost stops here). A machine that did not
-    /// say so is not kept: the run's clean-up ends it.
+    /// stays on, the run hands it on to be kept warm. First the run's own
+    /// clean-up (its secrets, its folder, its inputs; the machine left
+    /// running), so the next run on it finds nothing of this one in AWS;
+    /// then the machine is listed. Its cost stops here for this run. A
+    /// machine that did not say so, or a clean-up or history write that
+    /// fails, is not kept: the run's clean-up ends it.
     pub(in crate::pipeline) async fn hand_on_machine(
         &mut self,
         instance_id: &str,
     ) -> Result<(), PipelineError> {
-        if self.request.keep_warm_minutes.is_none() {
+        let Some(minutes) = self.request.keep_warm_minutes else {
             return Ok(());
-        }
-        let Some(until) = self
+        };
+        let Some(said) = self
             .summary
             .kept_warm_until
             .as_deref()
@@ -100,6 +107,23 @@ impl Train {
             return Ok(());
         };
         let now = now_secs();
+        // Never longer than asked (the line could be train.py's own).
+        let until = said.min(now + f64::from(minutes) * 60.0 + 120.0);
+        // The run lets go of it first: its clean-up must never end a
+        // machine another run may already have taken.
+        self.resources.kept_warm = Some(KeptWarm {
+            instance_id: instance_id.to_string(),
+            until,
+        });
+        self.resources.ended_at = Some(now);
+        let let_go = match self.save() {
+            Ok(()) => {
+                super::delete::delete_resources(&self.ctx, &self.resources, self.progress.as_ref())
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
         let machine = WarmMachine {
             instance_id: instance_id.to_string(),
             account_id: String::new(),
@@ -110,21 +134,14 @@ impl Train {
             disk_gb: key.disk_gb,
             bucket: key.bucket,
             machine_role_id: key.machine_role_id,
+            project: key.project,
             zone: self.resources.zone.clone(),
             usd_per_hour: self.resources.usd_per_hour,
             since: now,
             until,
             run_id: self.resources.run_id.clone(),
         };
-        // The run lets go of it first: its clean-up must never end a
-        // machine another run may already have taken.
-        self.resources.kept_warm = Some(KeptWarm {
-            instance_id: instance_id.to_string(),
-            until,
-        });
-        self.resources.ended_at = Some(now);
-        self.save()?;
-        if let Err(e) = self.state.keep_warm(&machine) {
+        if let Err(e) = let_go.and_then(|()| self.state.keep_warm(&machine)) {
             // Not kept: the run owns it again, and its clean-up ends it.
             tracing::warn!(run_id = self.run_id(), error = %e, "the machine could not be kept warm");
             self.resources.kept_warm = None;

@@ -11,6 +11,10 @@ pub enum RunError {
     Busy(String),
     #[error("run {0} was started outside the app (or its inputs were not recorded), so it cannot be retried here")]
     Incomplete(String),
+    #[error(
+        "run {0} handed its machine on to be kept warm for the next run: it cannot be retried"
+    )]
+    HandedOn(String),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
@@ -22,6 +26,7 @@ impl Explain for RunError {
         match self {
             RunError::Busy(_) => "run_busy",
             RunError::Incomplete(_) => "run_incomplete",
+            RunError::HandedOn(_) => "run_handed_on",
             RunError::Pipeline(e) => e.code(),
             RunError::History(e) => e.code(),
         }
@@ -31,6 +36,9 @@ impl Explain for RunError {
         match self {
             RunError::Busy(_) => Some("Wait for the current step to finish.".into()),
             RunError::Incomplete(_) => Some("Delete it, then start a new run.".into()),
+            RunError::HandedOn(_) => Some(
+                "It finished; use \"Run again with changes\" for a new run (it starts on that machine while it waits).".into(),
+            ),
             RunError::Pipeline(e) => e.hint(),
             RunError::History(e) => e.hint(),
         }

@@ -244,6 +244,10 @@ impl Runs {
         progress: Arc<Tracked>,
     ) -> Result<Ready, RunError> {
         check_secrets(&retry.request, &secrets)?;
+        if retry.resources.kept_warm.is_some() {
+            // Its machine may be another run's now.
+            return Err(RunError::HandedOn(retry.resources.run_id.clone()));
+        }
         let guard = self.active.begin(&retry.resources.run_id)?;
         let train = Train::resume(
             ctx,

@@ -48,6 +48,7 @@ impl LastScans {
 pub async fn delete_leftover(
     base: &AwsContext,
     leftover: &Leftover,
+    history: &[crate::history::RunRecord],
     progress: &dyn ProgressSink,
 ) -> Result<(), PipelineError> {
     let ctx = AwsContext::new_like(base, &leftover.region)
@@ -122,6 +123,13 @@ pub async fn delete_leftover(
                 training_job_name: (leftover.kind == LeftoverKind::TrainingJob)
                     .then(|| leftover.id.clone()),
                 secret_parameters,
+                // A machine tagged with this run that the history knows as
+                // another run's, or kept warm, stays.
+                leave_machines: super::leftovers::known_machines(history)
+                    .into_iter()
+                    .map(str::to_string)
+                    .filter(|id| *id != leftover.id)
+                    .collect(),
                 ..Default::default()
             };
             pipeline::delete_resources(&ctx, &res, progress).await?;

@@ -64,7 +64,7 @@ fn owned(history: &[RunRecord]) -> HashSet<&str> {
 /// Machines the history knows apart from their launch tag: the machine of a
 /// run that took it warm from another, and one kept warm until its own stop
 /// (a little after: past that, one that did not stop itself is a leftover).
-fn known_machines(history: &[RunRecord]) -> HashSet<&str> {
+pub(super) fn known_machines(history: &[RunRecord]) -> HashSet<&str> {
     let now = crate::warm::now_secs();
     let mut known = HashSet::new();
     for r in history {

@@ -23,9 +23,14 @@ pub const MAX_KEEP_WARM_MIN: u32 = 120;
 /// first command (which moves its stop to the run's own maximum run time)
 /// reaches it after the inputs are sent, and its own stop is minute-rounded.
 pub const CLAIM_MARGIN_SECS: f64 = 300.0;
-/// A warm machine's row is forgotten this long after its stop (it has
-/// stopped itself by then; the leftovers check would show one that did not).
+/// A warm machine still running this long after its own stop is ended by
+/// the app (a reboot, or a script, may have cancelled the machine's stop).
+pub const OVERDUE_AFTER_SECS: f64 = 180.0;
+/// The leftovers check leaves a machine kept warm alone until this long
+/// after its stop; then, if it still runs, it is a leftover.
 pub const FORGET_AFTER_SECS: f64 = 600.0;
+/// A row nobody could check (its account gone) is dropped after a day.
+pub const DROP_AFTER_SECS: f64 = 86_400.0;
 
 /// A keep-warm time the run can have: EC2 only, 1 to [`MAX_KEEP_WARM_MIN`].
 pub fn check_request(request: &TrainRequest) -> Result<(), InputError> {
@@ -62,20 +67,25 @@ pub struct WarmKey {
     pub disk_gb: u32,
     pub bucket: String,
     pub machine_role_id: String,
+    /// The project's folder on this computer, hashed: a machine serves the
+    /// same project again, never another one (whatever a script leaves on
+    /// the machine's disk stays with its own project).
+    pub project: String,
 }
 
 impl WarmKey {
     /// One string the history matches on.
     pub fn text(&self) -> String {
         format!(
-            "{}|{}|{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}|{}|{}",
             self.aws_account,
             self.region,
             self.instance_type,
             self.image_id,
             self.disk_gb,
             self.bucket,
-            self.machine_role_id
+            self.machine_role_id,
+            self.project
         )
     }
 }
@@ -94,6 +104,9 @@ pub struct WarmMachine {
     pub disk_gb: u32,
     pub bucket: String,
     pub machine_role_id: String,
+    /// The project's key ([`project_key`]).
+    #[serde(default)]
+    pub project: String,
     pub zone: Option<String>,
     /// Machine and disk, as priced at the last run's launch.
     pub usd_per_hour: Option<f64>,
@@ -114,6 +127,7 @@ impl WarmMachine {
             disk_gb: self.disk_gb,
             bucket: self.bucket.clone(),
             machine_role_id: self.machine_role_id.clone(),
+            project: self.project.clone(),
         }
     }
 
@@ -129,6 +143,16 @@ impl WarmMachine {
 pub async fn stop(ctx: &AwsContext, machine: &WarmMachine) -> Result<(), PipelineError> {
     crate::pipeline::terminate_machines(ctx, std::slice::from_ref(&machine.instance_id)).await?;
     Ok(())
+}
+
+/// A project folder's key: the SHA-256 of its path (the path itself stays
+/// on this computer).
+pub fn project_key(root: &std::path::Path) -> String {
+    use sha2::Digest;
+    format!(
+        "{:x}",
+        sha2::Sha256::digest(root.to_string_lossy().as_bytes())
+    )
 }
 
 /// Unix seconds of the machine's own `2026-12-07T10:42:00Z`.
@@ -203,6 +227,7 @@ mod tests {
             disk_gb: 30,
             bucket: "b".into(),
             machine_role_id: "AROA1".into(),
+            project: "p".into(),
             zone: None,
             usd_per_hour: Some(0.06),
             since: 0.0,

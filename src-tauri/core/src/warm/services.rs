@@ -27,7 +27,7 @@ impl Services {
     pub async fn stop_warm_with<F>(
         &self,
         instance_id: &str,
-        context: impl FnOnce(WarmMachine) -> F,
+        context: impl Fn(WarmMachine) -> F,
     ) -> Result<WarmMachine, ServicesError>
     where
         F: std::future::Future<Output = Result<AwsContext, ServicesError>>,
@@ -53,6 +53,48 @@ impl Services {
             return Err(e);
         }
         Ok(machine)
+    }
+}
+
+impl Services {
+    /// The backstop of a machine's own stop: a machine kept warm still
+    /// running [`super::OVERDUE_AFTER_SECS`] after its stop (a reboot, or a
+    /// script, cancelled it) is ended here; one found gone leaves the list.
+    /// Makes AWS calls only for such rows. Returns the machines ended.
+    pub async fn end_overdue_warm(&self) -> Vec<String> {
+        self.end_overdue_warm_with(
+            |m| async move { self.context(&m.account_id, Some(&m.region)).await },
+        )
+        .await
+    }
+
+    /// [`Services::end_overdue_warm`] with credentials of the caller's choosing.
+    pub async fn end_overdue_warm_with<F>(&self, context: impl Fn(WarmMachine) -> F) -> Vec<String>
+    where
+        F: std::future::Future<Output = Result<AwsContext, ServicesError>>,
+    {
+        let now = now_secs();
+        let overdue: Vec<WarmMachine> = match self.history().warm_machines(now) {
+            Ok(list) => list
+                .into_iter()
+                .filter(|m| m.until + super::OVERDUE_AFTER_SECS < now)
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the machines kept warm");
+                return Vec::new();
+            }
+        };
+        let mut ended = Vec::new();
+        for m in overdue {
+            let id = m.instance_id.clone();
+            match self.stop_warm_with(&id, &context).await {
+                Ok(_) => ended.push(id),
+                Err(e) => {
+                    tracing::warn!(instance_id = id, error = %e, "an overdue warm machine could not be ended")
+                }
+            }
+        }
+        ended
     }
 }
 

@@ -153,7 +153,7 @@ async fn a_secret_a_crash_left_is_found_by_the_leftovers_scan_and_deleted() {
     );
     assert!(!serde_json::to_string(&found).unwrap().contains(VALUE));
 
-    scan::delete_leftover(&h.ctx, &leftover, &EventLog::default())
+    scan::delete_leftover(&h.ctx, &leftover, &[], &EventLog::default())
         .await
         .expect("deleted");
     assert!(parameters::list_run(&h.ctx, &lost)

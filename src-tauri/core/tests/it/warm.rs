@@ -76,6 +76,21 @@ async fn a_machine_kept_warm_serves_the_next_run_once_and_stops_on_request() {
         .unwrap();
     assert!(!found.iter().any(|l| l.id == kept.instance_id), "{found:?}");
 
+    // A run that handed its machine on cannot be retried (the machine may
+    // be another run's by then).
+    let retry = runs.retryable(&first).expect("retryable");
+    let refused = runs.resume(
+        h.ctx.clone(),
+        retry,
+        easytdv_core::pipeline::Step::Instance,
+        progress.clone(),
+    );
+    assert!(
+        matches!(refused, Err(easytdv_core::runs::RunError::HandedOn(_))),
+        "{:?}",
+        refused.err()
+    );
+
     // 2. Two runs with the same machine at once: one takes the warm machine
     //    (no launch, the environment in place), the other launches its own.
     let mut plain = request("ok", &b);
@@ -142,11 +157,18 @@ async fn a_machine_kept_warm_serves_the_next_run_once_and_stops_on_request() {
             "{bogus}: {refused:?}"
         );
     }
-    let stopped = services
-        .stop_warm_with(&last, |_| async move { Ok(ctx) })
-        .await
-        .expect("stopped");
-    assert_eq!(stopped.instance_id, last);
+    // Its own stop passed and it still runs (a reboot cancelled it): the
+    // app's backstop ends it.
+    let mut overdue = warm_now[0].clone();
+    overdue.until = now_secs() - easytdv_core::warm::OVERDUE_AFTER_SECS - 5.0;
+    history.keep_warm(&overdue).unwrap();
+    let ended = services
+        .end_overdue_warm_with(|_| {
+            let ctx = ctx.clone();
+            async move { Ok(ctx) }
+        })
+        .await;
+    assert_eq!(ended, vec![last.clone()]);
     assert_eq!(state_of(&h.ctx, &last).await, "terminated");
     assert!(services.warm_machines().unwrap().is_empty());
     assert!(matches!(

@@ -160,6 +160,10 @@ impl Train {
                 old.push(id);
             }
         }
+        // A machine handed on to be kept warm is no longer this run's.
+        if let Some(warm) = &self.resources.kept_warm {
+            old.retain(|id| *id != warm.instance_id);
+        }
         if !old.is_empty() {
             instance::terminate(&self.ctx, &old, notice).await?;
         }

@@ -40,9 +40,13 @@ impl Train {
         ];
         if let Some(at) = self.resources.launched_at {
             // The run's own maximum run time (a machine kept warm since an
-            // earlier run takes this one's).
-            let deadline = at + self.safety_hours() * 3600.0;
-            vars.push(("EASYTDV_DEADLINE", format!("{}", deadline.floor() as u64)));
+            // earlier run takes this one's), as seconds from now: the
+            // machine adds them to its own clock, not to this computer's.
+            let left = at + self.safety_hours() * 3600.0 - super::now_secs() as f64;
+            vars.push((
+                "EASYTDV_DEADLINE_IN",
+                format!("{}", left.max(0.0).floor() as u64),
+            ));
         }
         vars.extend(self.project_exports());
         if let (Script::Train, Some(m)) = (script, self.request.keep_warm_minutes) {
