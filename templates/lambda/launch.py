@@ -18,7 +18,10 @@ BUCKET_OWNER in its environment; the run comes in the event, each value
 checked as strictly as the per-run stack's parameters:
 
     {"run": {"run_id", "ami_id", "instance_type", "disk_size_gb",
-             "max_runtime_hours", "bucket", "run_prefix"}, "launch": N, "subnets": [...]}
+             "max_runtime_hours", "bucket", "run_prefix", "spot"}, "launch": N, "subnets": [...]}
+
+("spot": true asks for a spot instance first, in each zone in order; when
+none can be had (SPOT_FALLBACK_CODES) it launches on demand, and says so.)
 
 (BUCKET_OWNER, the account id, is passed as ExpectedBucketOwner on every S3
 call to the run's bucket, as the core does.)
@@ -32,8 +35,9 @@ given); a capacity error (InsufficientInstanceCapacity, Unsupported, and for
 spot SpotMaxPriceTooLow, MaxSpotInstanceCountExceeded) moves on to the next.
 
 Returns ``{"instance_id": "i-...", "zone": "eu-west-3b", "subnet_id": "subnet-...",
-"tried": [{"zone": "eu-west-3a", "subnet_id": "subnet-...", "code": "InsufficientInstanceCapacity"}],
-"reused": false}``. Failures raise LaunchError whose message is
+"tried": [{"zone": "eu-west-3a", "subnet_id": "subnet-...", "code": "InsufficientInstanceCapacity",
+"market": "spot"}], "reused": false, "market": "spot" | "on-demand",
+"spot_refused": "<the last spot error code>" | null}``. Failures raise LaunchError whose message is
 ``easytdv launcher: RunInstances failed (<Code>: <message>)`` (a Lambda
 FunctionError; the core reads <Code>), followed by the zones tried when there
 were several. Pure boto3; the client is created with boto3's defaults, so
@@ -69,6 +73,17 @@ NEXT_ZONE_CODES = {
     "Unsupported",
     "SpotMaxPriceTooLow",
     "MaxSpotInstanceCountExceeded",
+}
+# A spot request that cannot be had (in this zone, or at all): the next zone,
+# then on demand. (AuthFailure...: the account has no AWSServiceRoleForEC2Spot
+# and the launcher may not create it.)
+SPOT_FALLBACK_CODES = NEXT_ZONE_CODES | {
+    "UnfulfillableCapacity",
+    "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+}
+SPOT_OPTIONS = {
+    "MarketType": "spot",
+    "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
 }
 LAUNCH_TAG = "easytdv:launch"
 RUN_TAG = "easytdv:run-id"
@@ -135,6 +150,10 @@ def _run_from_event(run):
     cfg["RUN_PREFIX"] = prefix
     cfg["DISK_SIZE_GB"] = run.get("disk_size_gb")
     cfg["MAX_RUNTIME_HOURS"] = run.get("max_runtime_hours")
+    spot = run.get("spot", False)
+    if not isinstance(spot, bool):
+        raise LaunchError(f"easytdv launcher: bad spot in the event: {spot!r}")
+    cfg["SPOT"] = spot
     cfg["INSTANCE_PROFILE_ARN"] = _env("INSTANCE_PROFILE_ARN")
     cfg["SECURITY_GROUP_ID"] = _env("SECURITY_GROUP_ID")
     return cfg
@@ -199,7 +218,7 @@ def user_data(max_runtime_minutes):
     return script.replace(MAX_RUNTIME_PLACEHOLDER, str(max_runtime_minutes))
 
 
-def run_instances_request(cfg, device_name, launch=1, subnet=None, index=None):
+def run_instances_request(cfg, device_name, launch=1, subnet=None, index=None, spot=False):
     """The RunInstances parameters for this run (no network access).
 
     ``launch`` counts the run's deliberate launches (a retry after the first
@@ -215,6 +234,8 @@ def run_instances_request(cfg, device_name, launch=1, subnet=None, index=None):
     # Same token for every attempt and every repeated invocation of one launch
     # in one subnet: a repeated invoke returns the same instance, never a second.
     token = f"easytdv-{run_id}-{launch}" if index is None else f"easytdv-{run_id}-{launch}-{index}"
+    if spot:
+        token += "-spot"  # (the on-demand attempt after it is another request)
     request = {
         "ImageId": cfg["AMI_ID"],
         "InstanceType": cfg["INSTANCE_TYPE"],
@@ -248,6 +269,8 @@ def run_instances_request(cfg, device_name, launch=1, subnet=None, index=None):
     }
     if subnet is not None:
         request["SubnetId"] = subnet["subnet_id"]
+    if spot:
+        request["InstanceMarketOptions"] = SPOT_OPTIONS
     return request
 
 
@@ -282,7 +305,8 @@ def run_with_retry(ec2, request, stopped=lambda: False):
         except ClientError as err:
             code, message = _error_text(err)
             remaining = deadline - _monotonic()
-            if code in NEXT_ZONE_CODES:
+            zone_codes = SPOT_FALLBACK_CODES if "InstanceMarketOptions" in request else NEXT_ZONE_CODES
+            if code in zone_codes:
                 raise ZoneError(f"easytdv launcher: RunInstances failed ({code}: {message})", code) from err
             if not is_iam_propagation_error(err):
                 raise LaunchError(f"easytdv launcher: RunInstances failed ({code}: {message})") from err
@@ -360,7 +384,7 @@ def live_instance(ec2, cfg, launch):
     return None
 
 
-def _answer(instance, subnet, tried, reused):
+def _answer(instance, subnet, tried, reused, spot_refused=None):
     placement = instance.get("Placement") or {}
     return {
         "instance_id": instance["InstanceId"],
@@ -368,6 +392,8 @@ def _answer(instance, subnet, tried, reused):
         "subnet_id": instance.get("SubnetId") or (subnet or {}).get("subnet_id"),
         "tried": tried,
         "reused": reused,
+        "market": "spot" if instance.get("InstanceLifecycle") == "spot" else "on-demand",
+        "spot_refused": spot_refused,
     }
 
 
@@ -392,23 +418,34 @@ def handler(event, context):
     device = root_device_name(ec2, cfg["AMI_ID"])
     choices = subnets if subnets is not None else [None]
     tried = []
-    for index, subnet in enumerate(choices):
-        request = run_instances_request(cfg, device, launch, subnet, None if subnets is None else index)
-        try:
-            response = run_with_retry(ec2, request, stopped)
-        except ZoneError as err:
-            tried.append({"zone": (subnet or {}).get("zone"), "subnet_id": (subnet or {}).get("subnet_id"),
-                          "code": err.code})  # fmt: skip
-            if index + 1 < len(choices):
-                print(f"easytdv launcher: {err}; trying the next zone")
-                continue
-            if len(tried) > 1:
-                zones = "; ".join(f"{t['zone'] or t['subnet_id']}: {t['code']}" for t in tried)
-                raise LaunchError(f"{err} [zones tried: {zones}]") from err
-            raise
-        instances = response.get("Instances") or []
-        if len(instances) != 1 or not instances[0].get("InstanceId"):
-            raise LaunchError(f"easytdv launcher: RunInstances returned {len(instances)} instances, expected 1")
-        answer = _answer(instances[0], subnet, tried, False)
-        print(f"easytdv launcher: run {cfg['RUN_ID']} launched {answer['instance_id']} in {answer['zone']}")
-        return answer
+    spot_refused = None
+    for spot in (True, False) if cfg.get("SPOT") else (False,):
+        market = "spot" if spot else "on-demand"
+        for index, subnet in enumerate(choices):
+            request = run_instances_request(cfg, device, launch, subnet, None if subnets is None else index, spot)
+            try:
+                response = run_with_retry(ec2, request, stopped)
+            except ZoneError as err:
+                tried.append({"zone": (subnet or {}).get("zone"), "subnet_id": (subnet or {}).get("subnet_id"),
+                              "code": err.code, "market": market})  # fmt: skip
+                if index + 1 < len(choices):
+                    print(f"easytdv launcher: {err}; trying the next zone")
+                    continue
+                if spot:
+                    spot_refused = err.code
+                    print(f"easytdv launcher: no spot machine ({err.code}); launching on demand")
+                    break
+                if len(tried) > 1:
+                    zones = "; ".join(f"{t['zone'] or t['subnet_id']}: {t['code']}" for t in tried)
+                    raise LaunchError(f"{err} [zones tried: {zones}]") from err
+                raise
+            instances = response.get("Instances") or []
+            if len(instances) != 1 or not instances[0].get("InstanceId"):
+                raise LaunchError(f"easytdv launcher: RunInstances returned {len(instances)} instances, expected 1")
+            answer = _answer(instances[0], subnet, tried, False, spot_refused)
+            print(
+                f"easytdv launcher: run {cfg['RUN_ID']} launched {answer['instance_id']} in {answer['zone']} "
+                f"({answer['market']})"
+            )
+            return answer
+    raise LaunchError("easytdv launcher: no subnet to launch in")

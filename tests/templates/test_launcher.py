@@ -85,6 +85,8 @@ def test_run_instances_request(launch, monkeypatch):
         "subnet_id": "subnet-0aaa",
         "tried": [],
         "reused": False,
+        "market": "on-demand",
+        "spot_refused": None,
     }
     assert ec2.describe_calls == [{"ImageIds": ["ami-0123456789abcdef0"]}]
     (req,) = ec2.run_calls
@@ -143,10 +145,17 @@ def test_capacity_errors_move_on_to_the_next_zone(launch, monkeypatch):
         "zone": "eu-west-3c",
         "subnet_id": "subnet-0ccc",
         "tried": [
-            {"zone": "eu-west-3a", "subnet_id": "subnet-0aaa", "code": "InsufficientInstanceCapacity"},
-            {"zone": "eu-west-3b", "subnet_id": "subnet-0bbb", "code": "Unsupported"},
+            {
+                "zone": "eu-west-3a",
+                "subnet_id": "subnet-0aaa",
+                "code": "InsufficientInstanceCapacity",
+                "market": "on-demand",
+            },
+            {"zone": "eu-west-3b", "subnet_id": "subnet-0bbb", "code": "Unsupported", "market": "on-demand"},
         ],
         "reused": False,
+        "market": "on-demand",
+        "spot_refused": None,
     }
     assert [c["SubnetId"] for c in ec2.run_calls] == ["subnet-0aaa", "subnet-0bbb", "subnet-0ccc"]
     # one idempotency token per (launch, subnet): a repeat in one zone never launches twice
@@ -222,6 +231,8 @@ def test_a_live_instance_of_this_launch_is_returned_not_duplicated(launch, monke
         "subnet_id": "subnet-0bbb",
         "tried": [],
         "reused": True,
+        "market": "on-demand",
+        "spot_refused": None,
     }
     assert ec2.run_calls == []
     assert ec2.instance_filters == [
@@ -556,6 +567,7 @@ def test_the_base_launcher_launches_the_run_its_event_names(launch, monkeypatch)
         ({"disk_size_gb": True}, "DISK_SIZE_GB is not a number"),
         ({"max_runtime_hours": 49}, "MAX_RUNTIME_HOURS must be between"),
         ({"max_runtime_hours": "soon"}, "MAX_RUNTIME_HOURS is not a number"),
+        ({"spot": "yes"}, "bad spot"),
     ],
 )
 def test_the_base_launcher_refuses_a_bad_run_and_launches_nothing(launch, monkeypatch, changes, words):
@@ -565,6 +577,67 @@ def test_the_base_launcher_refuses_a_bad_run_and_launches_nothing(launch, monkey
     with pytest.raises(launch.LaunchError, match=words):
         launch.handler({"run": _base_run(**changes)}, None)
     assert ec2.run_calls == []
+
+
+SPOT_MESSAGE = "There is no Spot capacity available that matches your request."
+
+
+def _spot(ok):
+    ok["Instances"][0]["InstanceLifecycle"] = "spot"
+    return ok
+
+
+def test_a_spot_run_asks_for_spot_first_and_says_it_got_it(launch, monkeypatch):
+    _base_env(monkeypatch)
+    ec2 = FakeEc2([_client_error("InsufficientInstanceCapacity", SPOT_MESSAGE), _spot(_ok(zone="eu-west-3b"))])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: {"ec2": ec2, "s3": FakeS3(False)}[service])
+    answer = launch.handler({"run": _base_run(spot=True), "subnets": SUBNETS}, None)
+    assert answer["market"] == "spot" and answer["spot_refused"] is None
+    assert [c["InstanceMarketOptions"]["MarketType"] for c in ec2.run_calls] == ["spot", "spot"]
+    assert ec2.run_calls[0]["InstanceMarketOptions"]["SpotOptions"] == {
+        "SpotInstanceType": "one-time",
+        "InstanceInterruptionBehavior": "terminate",
+    }
+    assert [c["ClientToken"] for c in ec2.run_calls] == [f"easytdv-{RUN_ID}-1-{i}-spot" for i in range(2)]
+    assert answer["tried"] == [
+        {"zone": "eu-west-3a", "subnet_id": "subnet-0aaa", "code": "InsufficientInstanceCapacity", "market": "spot"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "InsufficientInstanceCapacity",
+        "SpotMaxPriceTooLow",
+        "MaxSpotInstanceCountExceeded",
+        "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+    ],
+)
+def test_no_spot_anywhere_falls_back_to_on_demand_and_says_why(launch, monkeypatch, code):
+    _base_env(monkeypatch)
+    refusals = [_client_error(code, SPOT_MESSAGE) for _ in SUBNETS[:2]]
+    ec2 = FakeEc2([*refusals, _ok()])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: {"ec2": ec2, "s3": FakeS3(False)}[service])
+    answer = launch.handler({"run": _base_run(spot=True), "subnets": SUBNETS[:2]}, None)
+    assert answer["market"] == "on-demand"
+    assert answer["spot_refused"] == code
+    markets = [c.get("InstanceMarketOptions", {}).get("MarketType", "on-demand") for c in ec2.run_calls]
+    assert markets == ["spot", "spot", "on-demand"]
+    # The on-demand request is another request: its own token.
+    assert ec2.run_calls[2]["ClientToken"] == f"easytdv-{RUN_ID}-1-0"
+
+
+def test_an_on_demand_run_never_asks_for_spot_and_other_spot_errors_fail(launch, monkeypatch):
+    _base_env(monkeypatch)
+    ec2 = FakeEc2([_ok()])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: {"ec2": ec2, "s3": FakeS3(False)}[service])
+    assert launch.handler({"run": _base_run(), "subnets": SUBNETS[:1]}, None)["market"] == "on-demand"
+    assert "InstanceMarketOptions" not in ec2.run_calls[0]
+    ec2 = FakeEc2([_client_error("VcpuLimitExceeded", "You have requested more vCPU capacity")])
+    monkeypatch.setattr(launch.boto3, "client", lambda service, **kw: {"ec2": ec2, "s3": FakeS3(False)}[service])
+    with pytest.raises(launch.LaunchError, match="VcpuLimitExceeded"):
+        launch.handler({"run": _base_run(spot=True), "subnets": SUBNETS[:1]}, None)
+    assert len(ec2.run_calls) == 1
 
 
 def test_the_base_launcher_without_a_run_in_its_event_launches_nothing(launch, monkeypatch):

@@ -1372,6 +1372,10 @@ export type RunResources_Deserialize = {
 	keptWarm?: KeptWarm | null,
 	/**  The machine was one kept warm by an earlier run (no launch, no boot). */
 	warmStart?: boolean,
+	/**  How the current machine is billed: `spot` or `on-demand` (EC2). */
+	market?: string | null,
+	/**  A spot run that got an on-demand machine: why no spot one (AWS's code). */
+	spotRefused?: string | null,
 };
 
 /**
@@ -1448,6 +1452,10 @@ export type RunResources_Serialize = {
 	keptWarm: KeptWarm | null,
 	/**  The machine was one kept warm by an earlier run (no launch, no boot). */
 	warmStart: boolean,
+	/**  How the current machine is billed: `spot` or `on-demand` (EC2). */
+	market: string | null,
+	/**  A spot run that got an on-demand machine: why no spot one (AWS's code). */
+	spotRefused: string | null,
 };
 
 /**  One run's status in the cloud. */
@@ -1708,6 +1716,12 @@ export type TrainRequest_Deserialize = {
 	 *  run with the same machine (EC2 only; it stops itself then).
 	 */
 	keepWarmMinutes?: number | null,
+	/**
+	 *  EC2: a spot machine first (cheaper; AWS may take it back with two
+	 *  minutes' notice), on demand when none can be had. (A SageMaker job's
+	 *  spot capacity is its engine's.)
+	 */
+	spot?: boolean,
 };
 
 /**  Everything a run needs; the original library's constructor parameters. */
@@ -1774,6 +1788,12 @@ export type TrainRequest_Serialize = {
 	 *  run with the same machine (EC2 only; it stops itself then).
 	 */
 	keepWarmMinutes: number | null,
+	/**
+	 *  EC2: a spot machine first (cheaper; AWS may take it back with two
+	 *  minutes' notice), on demand when none can be had. (A SageMaker job's
+	 *  spot capacity is its engine's.)
+	 */
+	spot: boolean,
 };
 
 export type TypeCategory = "general" | "compute" | "memory" | "gpu" | "other";

@@ -66,7 +66,8 @@ pub struct TrainArgs {
     /// SageMaker: how many machines train together (torchrun across them).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub instance_count: Option<u32>,
-    /// SageMaker: use spot capacity (cheaper, may be interrupted; resumes from checkpoints).
+    /// Spot capacity (cheaper; AWS may take it back). EC2: a spot machine first, on demand
+    /// when none can be had. SageMaker: managed spot (the job resumes from its checkpoints).
     #[arg(long)]
     pub spot: bool,
     /// Root disk size in GiB.
@@ -142,9 +143,6 @@ impl TrainArgs {
             EngineArg::Ec2 if self.instance_count.is_some() => Some(
                 "--instance-count is for SageMaker training jobs: add --engine sagemaker (an EC2 run has one machine)",
             ),
-            EngineArg::Ec2 if self.spot => {
-                Some("--spot is for SageMaker training jobs: add --engine sagemaker")
-            }
             _ if self.keep && self.keep_warm.is_some() => Some(
                 "--keep and --keep-warm do not go together: --keep-warm hands the machine on to the next run (the run's own resources are deleted), --keep keeps them all",
             ),
@@ -199,6 +197,8 @@ impl TrainArgs {
             project_dir: self.project.clone(),
             data: self.data.clone(),
             keep_warm_minutes: self.keep_warm,
+            // EC2: a spot machine first, on demand when none (SageMaker: the engine's).
+            spot: self.spot && matches!(self.engine, EngineArg::Ec2),
         }
     }
 }

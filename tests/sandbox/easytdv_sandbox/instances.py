@@ -13,7 +13,7 @@ from pathlib import Path
 
 from moto.ec2.models.instances import Instance, InstanceBackend
 
-from . import ebs_keys, latency, principals, procs
+from . import ebs_keys, gateway, latency, principals, procs
 from .config import CONFIG, child_env
 
 
@@ -215,6 +215,40 @@ def _start(self):
     if rt:
         rt.stopped = False  # the agent comes back; user data does not run again
     return previous
+
+
+# EC2's own words for a spot instance it took back (API_StateReason).
+SPOT_TERMINATION = (
+    "Server.SpotInstanceTermination",
+    "Server.SpotInstanceTermination: The instance was terminated because the number of Spot requests with a "
+    "maximum price equal to or higher than the Spot price exceeded available capacity or because of an "
+    "increase in the Spot price.",
+)
+
+
+@gateway.hook("spot-interrupt")
+def _spot_interrupt(method: str, data: dict) -> tuple[int, dict]:
+    """POST {"instance_id"}: AWS takes back a spot instance: it is terminated,
+    its state reason Server.SpotInstanceTermination. An on-demand one is refused."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.instances import StateReason
+
+    iid = str(data.get("instance_id", ""))
+    rt = RUNTIMES.get(iid)
+    account = str(data.get("account") or principals.DEFAULT_ACCOUNT)
+    region = str(data.get("region") or (rt.region if rt else ""))
+    try:
+        instance = ec2_backends[account][region].get_instance_by_id(iid)
+    except KeyError:
+        instance = None
+    if instance is None:
+        return 404, {"error": f"no instance {iid}"}
+    if getattr(instance, "lifecycle", None) != "spot":
+        return 400, {"error": f"{iid} is not a spot instance"}
+    instance.terminate()
+    instance._reason = "Service initiated"
+    instance.state_reason = StateReason(SPOT_TERMINATION[1], SPOT_TERMINATION[0])
+    return 200, {"instance_id": iid, "state": instance.state}
 
 
 def install() -> None:

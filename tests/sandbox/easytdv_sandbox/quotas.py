@@ -8,7 +8,9 @@
 - RunInstances in a zone that does not offer the type -> `Unsupported`
   (eu-west-3c offers no g5.xlarge here, on purpose).
 - `POST /easytdv-api/capacity` makes the next N RunInstances in a zone (of one
-  type, or any) fail with `InsufficientInstanceCapacity`.
+  type, or any; of one market, `spot` or `on-demand`, or any) fail with
+  `InsufficientInstanceCapacity`, in AWS's words for that market.
+- A market type other than `spot` is `InvalidParameterValue` (moto takes any).
 - ClientToken: RunInstances repeated with the same token returns the first
   reservation instead of launching again (moto ignores the token).
 """
@@ -157,8 +159,9 @@ def _quotas_hook(method: str, data: dict) -> tuple[int, dict]:
 
 @gateway.hook("capacity")
 def _capacity_hook(method: str, data: dict) -> tuple[int, dict]:
-    """POST {"region", "zone", "instance_type" (optional), "count": N}: the next N
-    RunInstances in that zone (of that type) fail with InsufficientInstanceCapacity."""
+    """POST {"region", "zone", "instance_type" (optional), "market" (optional:
+    "spot" or "on-demand"), "count": N}: the next N RunInstances in that zone
+    (of that type and market) fail with InsufficientInstanceCapacity."""
     if method == "POST":
         zone = str(data["zone"])
         region = str(data.get("region") or zone[:-1])
@@ -166,8 +169,17 @@ def _capacity_hook(method: str, data: dict) -> tuple[int, dict]:
         if count < 0:
             raise ValueError("count is >= 0")
         with _lock:
+            market = data.get("market")
+            if market not in (None, "spot", "on-demand"):
+                raise ValueError("market is spot or on-demand")
             CAPACITY.append(
-                {"region": region, "zone": zone, "instance_type": data.get("instance_type"), "count": count}
+                {
+                    "region": region,
+                    "zone": zone,
+                    "instance_type": data.get("instance_type"),
+                    "market": market,
+                    "count": count,
+                }
             )
     with _lock:
         return 200, {"pending": [dict(c) for c in CAPACITY if c["count"] > 0]}
@@ -228,11 +240,28 @@ def check_launch(backend, count: int, kwargs) -> None:
                 "instance bucket that the specified instance type belongs to. Please visit "
                 "http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.",
             )
+    market = kwargs.get("instance_market_options") or "on-demand"
+    if market not in ("spot", "on-demand"):
+        raise EC2ClientError(
+            "InvalidParameterValue",
+            f"Value ({market}) for parameter InstanceMarketOptions.MarketType is invalid. "
+            "Valid values are: spot, capacity-block, interruptible-capacity-reservation",
+        )
     with _lock:
         for c in CAPACITY:
-            if c["count"] > 0 and c["region"] == region and c["zone"] == zone and c["instance_type"] in (None, itype):
+            if (
+                c["count"] > 0
+                and c["region"] == region
+                and c["zone"] == zone
+                and c["instance_type"] in (None, itype)
+                and c.get("market") in (None, market)
+            ):
                 c["count"] -= 1
                 others = [z for z in offered if z != zone]
+                if market == "spot":
+                    raise EC2ClientError(
+                        "InsufficientInstanceCapacity", "There is no Spot capacity available that matches your request."
+                    )
                 raise EC2ClientError(
                     "InsufficientInstanceCapacity",
                     f"We currently do not have sufficient {itype} capacity in the Availability Zone you requested "

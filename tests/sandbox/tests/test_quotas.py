@@ -4,6 +4,7 @@ the real launcher moving from zone to zone."""
 
 import io
 import json
+import urllib.error
 import zipfile
 
 import pytest
@@ -116,7 +117,13 @@ def test_capacity_hook_fails_the_next_launches_in_a_zone(aws, ami, endpoint):
     answer = hook(
         endpoint, "capacity", {"region": REGION, "zone": "eu-west-3b", "instance_type": "t3.medium", "count": 2}
     )
-    assert answer["pending"][-1] == {"region": REGION, "zone": "eu-west-3b", "instance_type": "t3.medium", "count": 2}
+    assert answer["pending"][-1] == {
+        "region": REGION,
+        "zone": "eu-west-3b",
+        "instance_type": "t3.medium",
+        "market": None,
+        "count": 2,
+    }
     launch = lambda zone, itype="t3.medium": aws.ec2.run_instances(  # noqa: E731
         ImageId=ami, InstanceType=itype, MinCount=1, MaxCount=1, SubnetId=subnets[zone]
     )["Instances"][0]["InstanceId"]
@@ -128,6 +135,36 @@ def test_capacity_hook_fails_the_next_launches_in_a_zone(aws, ami, endpoint):
     elsewhere = launch("eu-west-3a")
     then = launch("eu-west-3b")  # the two failures are used up
     aws.ec2.terminate_instances(InstanceIds=[other_type, elsewhere, then])
+
+
+def test_spot_capacity_fails_in_aws_words_and_only_for_spot(aws, ami, endpoint):
+    subnets = default_subnets(aws)
+    hook(endpoint, "capacity", {"region": REGION, "zone": "eu-west-3a", "market": "spot", "count": 1})
+    spot = {
+        "MarketType": "spot",
+        "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
+    }
+    req = dict(ImageId=ami, InstanceType="t3.medium", MinCount=1, MaxCount=1, SubnetId=subnets["eu-west-3a"])
+    err = error_of(lambda: aws.ec2.run_instances(**req, InstanceMarketOptions=spot))
+    assert err == {
+        "Code": "InsufficientInstanceCapacity",
+        "Message": "There is no Spot capacity available that matches your request.",
+    }
+    on_demand = aws.ec2.run_instances(**req)["Instances"][0]
+    assert "InstanceLifecycle" not in on_demand
+    taken = aws.ec2.run_instances(**req, InstanceMarketOptions=spot)["Instances"][0]
+    assert taken["InstanceLifecycle"] == "spot"
+    bad = error_of(lambda: aws.ec2.run_instances(**req, InstanceMarketOptions={"MarketType": "bogus"}))
+    assert bad["Code"] == "InvalidParameterValue"
+    # AWS takes the spot machine back: terminated, in EC2's own words; an on-demand one cannot be.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        hook(endpoint, "spot-interrupt", {"instance_id": on_demand["InstanceId"]})
+    assert refused.value.code == 400
+    hook(endpoint, "spot-interrupt", {"instance_id": taken["InstanceId"]})
+    gone = aws.ec2.describe_instances(InstanceIds=[taken["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert gone["State"]["Name"] in ("shutting-down", "terminated")
+    assert gone["StateReason"]["Code"] == "Server.SpotInstanceTermination"
+    aws.ec2.terminate_instances(InstanceIds=[on_demand["InstanceId"]])
 
 
 def test_client_token_makes_run_instances_idempotent(aws, ami):

@@ -64,6 +64,8 @@ pub struct BaseRun {
     pub bucket: String,
     /// `easytdv/runs/<run_id>` (the launcher refuses anything else).
     pub run_prefix: String,
+    /// A spot machine first, on demand when none can be had.
+    pub spot: bool,
 }
 
 impl BaseRun {
@@ -76,6 +78,7 @@ impl BaseRun {
             "max_runtime_hours": self.max_runtime_hours,
             "bucket": self.bucket,
             "run_prefix": self.run_prefix,
+            "spot": self.spot,
         })
     }
 }

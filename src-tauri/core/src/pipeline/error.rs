@@ -143,7 +143,7 @@ pub enum PipelineError {
     #[error("the machine {instance_id} stopped unexpectedly ({state})")]
     InstanceLost { instance_id: String, state: String },
 
-    #[error("AWS ended the machine {instance_id} as it started ({state}): {} ({code}: {message})", super::instance::reason_words(.code))]
+    #[error("AWS ended the machine {instance_id} ({state}): {} ({code}: {message})", super::instance::reason_words(.code))]
     InstanceEnded {
         instance_id: String,
         state: String,

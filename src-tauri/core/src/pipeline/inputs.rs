@@ -329,6 +329,7 @@ fn check_fields(request: &TrainRequest) -> Result<(), InputError> {
     }
     check_engine_region(&request.engine, &request.region)?;
     crate::warm::check_request(request)?;
+    super::spot::check_request(request)?;
     match request.engine {
         Engine::Ec2 => check_instance_type(&request.instance_type)?,
         Engine::SageMaker { instance_count, .. } => {

@@ -93,6 +93,24 @@ async fn ended(
     })
 }
 
+/// The machine's end, with AWS's reason, when it is ending or gone (a
+/// command that failed because AWS took the machine away is that, not the
+/// script's failure); `None` while it runs.
+pub(super) async fn gone(
+    ctx: &AwsContext,
+    instance_id: &str,
+) -> Result<Option<PipelineError>, PipelineError> {
+    match state(ctx, instance_id).await? {
+        Some(
+            s @ (InstanceStateName::Terminated
+            | InstanceStateName::ShuttingDown
+            | InstanceStateName::Stopping
+            | InstanceStateName::Stopped),
+        ) => Ok(Some(ended(ctx, instance_id, &s).await?)),
+        _ => Ok(None),
+    }
+}
+
 /// What a `StateReason` code means, in plain words (AWS's list in the EC2
 /// API reference, `StateReason`).
 pub fn reason_words(code: &str) -> &'static str {
@@ -120,6 +138,7 @@ pub fn reason_hint(code: &str, region: &str) -> String {
         }
         "Client.VolumeLimitExceeded" => "Delete EBS volumes you no longer use, or ask AWS for a higher EBS storage quota in Service Quotas, then launch again.".into(),
         "Client.InvalidSnapshot.NotFound" => "Leave the image on \"Automatic\" or pick another image, then launch again.".into(),
+        "Server.SpotInstanceTermination" | "Server.SpotInstanceShutdown" => "AWS needed the spot capacity back. Retry from \"Start the machine\" to go on on a new machine (spot again, or on demand when there is none); what train.py wrote to OUTPUT_DIR before is in your bucket, so save checkpoints there to pick up where it stopped. Untick spot to keep a machine AWS does not take back.".into(),
         _ => "Delete the run's resources and launch again.".into(),
     }
 }

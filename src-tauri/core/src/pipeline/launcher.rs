@@ -18,6 +18,10 @@ pub struct Launched {
     pub tried: Vec<(String, String)>,
     /// The launch had already been made (a repeated invocation).
     pub reused: bool,
+    /// `spot` or `on-demand`.
+    pub market: Option<String>,
+    /// A spot launch that fell back to on demand: AWS's code for why.
+    pub spot_refused: Option<String>,
 }
 
 /// Invokes the base's launch function for `run`'s `launch`-th machine; it
@@ -88,6 +92,8 @@ pub(super) async fn invoke_launcher(
             .get("reused")
             .and_then(|r| r.as_bool())
             .unwrap_or(false),
+        market: text(&payload, "market"),
+        spot_refused: text(&payload, "spot_refused"),
     })
 }
 

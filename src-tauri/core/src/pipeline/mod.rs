@@ -37,6 +37,7 @@ pub mod run_args;
 mod s3_copy;
 pub mod sagemaker;
 mod scripts;
+mod spot;
 mod stack;
 mod status;
 pub mod storage;

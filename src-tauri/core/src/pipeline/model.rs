@@ -61,6 +61,11 @@ pub struct TrainRequest {
     /// run with the same machine (EC2 only; it stops itself then).
     #[serde(default)]
     pub keep_warm_minutes: Option<u32>,
+    /// EC2: a spot machine first (cheaper; AWS may take it back with two
+    /// minutes' notice), on demand when none can be had. (A SageMaker job's
+    /// spot capacity is its engine's.)
+    #[serde(default)]
+    pub spot: bool,
 }
 
 /// Where a run's training runs.
@@ -252,6 +257,12 @@ pub struct RunResources {
     /// The machine was one kept warm by an earlier run (no launch, no boot).
     #[serde(default)]
     pub warm_start: bool,
+    /// How the current machine is billed: `spot` or `on-demand` (EC2).
+    #[serde(default)]
+    pub market: Option<String>,
+    /// A spot run that got an on-demand machine: why no spot one (AWS's code).
+    #[serde(default)]
+    pub spot_refused: Option<String>,
     /// Machines a clean-up must leave even if tagged with this run (a
     /// leftover's delete: machines the history knows as another run's, or
     /// kept warm). Not recorded.

@@ -62,6 +62,8 @@ impl Train {
             self.resources.zone = m.zone.clone();
             self.resources.launched_at = Some(now_secs().floor());
             self.resources.warm_start = true;
+            self.resources.install_command_id = None;
+            self.resources.training_command_id = None;
             let folder = base.machine_folder(&id, &self.resources.run_id);
             if self.resources.machine_folders.last() != Some(&folder) {
                 self.resources.machine_folders.push(folder);

@@ -205,6 +205,19 @@ impl Prices {
         Some(hourly_total(machine, disk_gb, self.gp3_gb_month(ctx).await))
     }
 
+    /// $/hour of a spot machine in `zone` with its gp3 disk, `None`: unknown.
+    pub async fn spot_rate(
+        &self,
+        ctx: &AwsContext,
+        instance_type: &str,
+        zone: &str,
+        disk_gb: u32,
+    ) -> Option<f64> {
+        let found = spot_prices(ctx, instance_type).await.ok()?;
+        let machine = found.iter().find(|p| p.zone == zone)?.usd_per_hour;
+        Some(hourly_total(machine, disk_gb, self.gp3_gb_month(ctx).await))
+    }
+
     /// What a launch would cost, for the wizard's review.
     pub async fn quote(
         &self,

@@ -331,6 +331,7 @@ async fn the_base_launches_a_runs_machine_and_its_inputs_reach_its_own_folder() 
         max_runtime_hours: 1.0,
         bucket: name.clone(),
         run_prefix: prefix.clone(),
+        spot: false,
     };
     let launched = base::launch(ctx, &made, &run, 1, &subnets).await.unwrap();
     let described = ctx

@@ -31,5 +31,6 @@ mod sagemaker_aws;
 mod sagemaker_data;
 mod sagemaker_project;
 mod secrets;
+mod spot;
 mod stored;
 mod warm;

@@ -50,6 +50,10 @@ pub enum InputError {
     #[error("a SageMaker training job cannot keep its machine warm: SageMaker stops it at the job's end")]
     KeepWarmNotOnSageMaker,
     #[error(
+        "spot for a SageMaker training job is its engine's own option, not the one-machine spot"
+    )]
+    SpotNotForTrainingJob,
+    #[error(
         "SageMaker runs are not offered in {0}: AWS publishes no PyTorch training container there"
     )]
     NoSageMakerInRegion(String),
@@ -83,6 +87,7 @@ impl Explain for InputError {
             InputError::NoSageMakerInRegion(_) => "no_sagemaker_in_region",
             InputError::BadKeepWarm(_) => "bad_keep_warm",
             InputError::KeepWarmNotOnSageMaker => "keep_warm_not_on_sagemaker",
+            InputError::SpotNotForTrainingJob => "spot_not_for_training_job",
             InputError::Args(e) => e.code(),
             InputError::Secret(e) => e.code(),
         }
@@ -129,6 +134,7 @@ impl Explain for InputError {
                 InputError::ImageNotUsed => "Leave the image on \"Automatic\" for SageMaker runs, or choose \"One machine (EC2)\" to use your own image.",
                 InputError::BadKeepWarm(_) => "Keep it warm for 10, 30 or 60 minutes, or not at all.",
                 InputError::KeepWarmNotOnSageMaker => "Choose \"One machine (EC2)\" to keep the machine warm between runs, or turn keeping it warm off.",
+                InputError::SpotNotForTrainingJob => "Use the training job's own spot option (engine spot), or choose \"One machine (EC2)\".",
                 InputError::Args(_) => "",
                 InputError::NoSageMakerInRegion(_) => "Pick another region for a SageMaker run (the region list shows those offered), or choose \"One machine (EC2)\" in this region.",
                 InputError::Secret(_) => "",

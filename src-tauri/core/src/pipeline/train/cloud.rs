@@ -178,6 +178,9 @@ impl Train {
         }
         self.resources.launches += 1;
         self.resources.launched_at = Some(super::now_secs() as f64);
+        // The commands sent so far were the old machine's: none runs on this one.
+        self.resources.install_command_id = None;
+        self.resources.training_command_id = None;
         self.save()?;
         let run = BaseRun {
             run_id: self.resources.run_id.clone(),
@@ -187,6 +190,7 @@ impl Train {
             max_runtime_hours: (self.safety_hours() * 100.0).round() / 100.0,
             bucket: self.resources.bucket.clone(),
             run_prefix: self.resources.prefix.clone(),
+            spot: self.request.spot,
         };
         let launched = base::launch(
             &self.ctx,
@@ -198,6 +202,25 @@ impl Train {
         .await?;
         self.resources.instance_id = Some(launched.instance_id.clone());
         self.resources.zone = launched.zone.clone();
+        self.resources.market = launched.market.clone();
+        self.resources.spot_refused = launched.spot_refused.clone();
+        if launched.market.as_deref() == Some("spot") {
+            // Billed at the spot price of its zone (the safety stop, worked
+            // out with the on-demand price, comes no later).
+            if let (Some(prices), Some(zone)) = (&self.prices, &launched.zone) {
+                let rate = prices
+                    .spot_rate(
+                        &self.ctx,
+                        &self.request.instance_type,
+                        zone,
+                        self.request.disk_gb,
+                    )
+                    .await;
+                if rate.is_some() {
+                    self.resources.usd_per_hour = rate;
+                }
+            }
+        }
         let folder = base.machine_folder(&launched.instance_id, &self.resources.run_id);
         if self.resources.machine_folders.last() != Some(&folder) {
             self.resources.machine_folders.push(folder);
@@ -218,6 +241,10 @@ impl Train {
             if let Some(zone) = &launched.zone {
                 starting.push_str(&format!(" in {zone}"));
             }
+            starting.push_str(&super::super::spot::market_words(
+                self.request.spot,
+                &self.resources,
+            ));
             if !launched.tried.is_empty() {
                 let tried: Vec<String> = launched
                     .tried

@@ -50,6 +50,9 @@ impl Train {
             self.bring_outputs().await;
             let outcome = outcome?;
             if !outcome.succeeded() {
+                if let Some(e) = crate::pipeline::instance::gone(&self.ctx, instance_id).await? {
+                    return Err(e);
+                }
                 return Err(self.command_failure(&outcome, Step::Requirements));
             }
             Ok(outcome)
@@ -115,6 +118,10 @@ impl Train {
             self.bring_outputs().await;
             let outcome = outcome?;
             if !outcome.succeeded() {
+                // AWS took the machine (a spot machine taken back): say so.
+                if let Some(e) = crate::pipeline::instance::gone(&self.ctx, instance_id).await? {
+                    return Err(e);
+                }
                 return Err(self.command_failure(&outcome, Step::Training));
             }
             Ok(outcome)

@@ -1,0 +1,198 @@
+//! EC2 spot with fallback (issue 22, item 4) on the sandbox: a spot machine
+//! when there is one, priced at its zone's spot price; on demand when no zone
+//! has one, saying why; and a machine AWS takes back, resumed on a new one.
+//! (Its own machine type, so the capacity the test takes away is no other
+//! test's.)
+
+use std::sync::Arc;
+
+use crate::common::*;
+use easytdv_core::pipeline::{PipelineError, Step, Tracked};
+use easytdv_core::runs::CleanupPolicy;
+use easytdv_core::services::Services;
+
+const TYPE: &str = "m5.large";
+
+fn spot_request(case: &str, bucket: &str) -> easytdv_core::pipeline::TrainRequest {
+    let mut r = request(case, bucket);
+    r.instance_type = TYPE.into();
+    r.spot = true;
+    r
+}
+
+async fn lifecycle(ctx: &easytdv_core::aws::AwsContext, id: &str) -> Option<String> {
+    let out = ctx
+        .ec2()
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    out.reservations()[0].instances()[0]
+        .instance_lifecycle()
+        .map(|l| l.as_str().to_string())
+}
+
+#[tokio::test]
+async fn a_spot_run_gets_spot_at_its_zones_price_or_on_demand_saying_why() {
+    let h = Harness::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let services = Services::open(dir.path()).unwrap();
+    let progress = Tracked::new(Arc::new(h.events.clone()));
+
+    // Spot to be had: the machine is spot, billed at its zone's spot price.
+    let b = bucket("spot");
+    let ready = services
+        .runs
+        .open(
+            h.ctx.clone(),
+            "acc-1",
+            spot_request("ok", &b),
+            progress.clone(),
+        )
+        .expect("open");
+    let id = ready.run_id().to_string();
+    let end = services
+        .runs
+        .execute(ready, &progress, CleanupPolicy::Never)
+        .await;
+    assert!(end.result.is_ok(), "{:?}", end.result.err());
+    let res = services.history().get(&id).unwrap().resources;
+    assert_eq!(res.market.as_deref(), Some("spot"));
+    let machine = res.instance_id.clone().unwrap();
+    assert_eq!(lifecycle(&h.ctx, &machine).await.as_deref(), Some("spot"));
+    let zone = res.zone.clone().unwrap();
+    let spot = easytdv_core::prices::spot_prices(&h.ctx, TYPE)
+        .await
+        .unwrap();
+    let zone_price = spot.iter().find(|p| p.zone == zone).unwrap().usd_per_hour;
+    let rate = res.usd_per_hour.expect("priced");
+    assert!(
+        rate >= zone_price && rate < zone_price + 0.01,
+        "{rate} vs the zone's spot {zone_price}"
+    );
+    let on_demand = services
+        .prices
+        .machine_rate(&h.ctx, TYPE, 30)
+        .await
+        .unwrap();
+    assert!(
+        rate < on_demand,
+        "spot {rate} is below on demand {on_demand}"
+    );
+    assert!(
+        h.events
+            .events()
+            .iter()
+            .any(|e| e.step == Step::Instance && e.message.contains("(spot, $")),
+        "the run says it got spot"
+    );
+    easytdv_core::pipeline::delete_resources(&h.ctx, &res, &h.events)
+        .await
+        .unwrap();
+
+    // No spot machine in any zone: on demand, and the run says why.
+    let subnets = easytdv_core::pipeline::machine::launch_subnets(
+        &h.ctx,
+        TYPE,
+        &easytdv_core::pipeline::machine::default_vpc(&h.ctx)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    for s in &subnets {
+        hook(
+            "capacity",
+            serde_json::json!({"region": REGION, "zone": s.zone, "instance_type": TYPE, "market": "spot", "count": 1}),
+        );
+    }
+    let b = bucket("nospot");
+    let ready = services
+        .runs
+        .open(
+            h.ctx.clone(),
+            "acc-1",
+            spot_request("ok", &b),
+            progress.clone(),
+        )
+        .expect("open");
+    let id = ready.run_id().to_string();
+    let end = services
+        .runs
+        .execute(ready, &progress, CleanupPolicy::Always)
+        .await;
+    assert!(end.result.is_ok(), "{:?}", end.result.err());
+    let res = services.history().get(&id).unwrap().resources;
+    assert_eq!(res.market.as_deref(), Some("on-demand"));
+    assert_eq!(
+        res.spot_refused.as_deref(),
+        Some("InsufficientInstanceCapacity")
+    );
+    assert!(
+        h.events.events().iter().any(|e| e
+            .message
+            .contains("(on demand: AWS had no spot machine, none free)")),
+        "the run says it fell back"
+    );
+}
+
+#[tokio::test]
+async fn a_spot_machine_taken_back_by_aws_is_said_so_and_the_run_resumes_on_a_new_one() {
+    let h = Harness::new().await;
+    let b = bucket("spotback");
+    let mut train = h.train(spot_request("slow", &b));
+    let run_id = train.run_id().to_string();
+    let events = h.events.clone();
+    let ctx = h.ctx.clone();
+    // Once train.py has printed its first epoch, AWS takes the machine back.
+    let interrupt = tokio::spawn(async move {
+        for _ in 0..600 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let printed = events.lines().iter().any(|(name, line)| {
+                *name == easytdv_core::logs::LogName::Train && line.text.contains("epoch 1/6")
+            });
+            if printed {
+                let out = ctx
+                    .ec2()
+                    .describe_instances()
+                    .filters(
+                        aws_sdk_ec2::types::Filter::builder()
+                            .name("tag:easytdv:run-id")
+                            .values(&run_id)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                let id = out.reservations()[0].instances()[0]
+                    .instance_id()
+                    .unwrap()
+                    .to_string();
+                hook("spot-interrupt", serde_json::json!({"instance_id": id}));
+                return id;
+            }
+        }
+        panic!("the training never started");
+    });
+    let err = train.run_from(Step::Prepare).await.expect_err("taken back");
+    let taken = interrupt.await.unwrap();
+    match &err {
+        PipelineError::InstanceEnded { code, .. } => {
+            assert_eq!(code, "Server.SpotInstanceTermination")
+        }
+        other => panic!("{other:?}"),
+    }
+    let hint = easytdv_core::explain::Explain::hint(&err).unwrap_or_default();
+    assert!(hint.contains("Retry from \"Start the machine\""), "{hint}");
+    assert!(
+        err.to_string().contains("AWS reclaimed the spot machine"),
+        "{err}"
+    );
+    // Resume on a new machine: the run goes on from the machine's step.
+    train.run_from(Step::Instance).await.expect("resumed");
+    let now = train.resources().instance_id.clone().unwrap();
+    assert_ne!(now, taken);
+    assert_eq!(train.resources().launches, 2);
+    train.delete_resources().await.expect("delete");
+}
