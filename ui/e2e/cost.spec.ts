@@ -40,7 +40,8 @@ test('Machine step: $/hour next to every type, Recommended first, older types on
   await expect(recommended).toContainText('$0.74/h');
   await expect(page.getByRole('group', { name: /^Compute/ })).toContainText('$0.40/h');
   await expect(page.getByTestId('selected-type')).toContainText('$0.0472/h');
-  await expect(page.getByTestId('spot-prices')).toContainText('from $0.0142/h in zone eu-west-3a');
+  await expect(page.getByRole('checkbox', { name: /^Spot machine — cheaper, AWS may take it back/ })).not.toBeChecked();
+  await expect(page.getByTestId('ec2-spot').locator('..')).toContainText('from $0.0142/h in zone eu-west-3a');
   expect((await app.calls('spot_prices'))[0]?.args).toEqual({ accountId: 'acc-1', region: 'eu-west-3', instanceType: 't3.medium' });
   // Older generations are hidden until asked for; one has no known price.
   await expect(page.getByRole('radio', { name: /m4\.large/ })).toHaveCount(0);
@@ -64,6 +65,22 @@ test('Machine step: $/hour next to every type, Recommended first, older types on
   await page.getByRole('radio', { name: /m5\.xlarge/ }).check();
   await expect(page.getByTestId('selected-type')).toContainText('m5.xlarge');
   await expect(page.getByTestId('spot-prices')).toHaveCount(0);
+  await expect(page.getByTestId('ec2-spot')).toHaveCount(0);
+});
+
+test('Machine step: an EC2 spot machine, said on the Review and sent with the run', async ({ page, app }) => {
+  await app.open(scenario({ results: signedIn() }), '#/new');
+  await toMachineStep(page);
+  await page.getByTestId('ec2-spot').check();
+  await expect(page.getByTestId('spot-prices')).toContainText('When AWS has none, the run takes a regular machine');
+  await app.shot('103-machine-ec2-spot');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByLabel('Bucket name')).not.toHaveValue('');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByTestId('review-ec2-spot')).toContainText('a regular machine when AWS has none');
+  await page.getByRole('button', { name: 'Launch training' }).click();
+  await expect(page).toHaveURL(new RegExp(`#/runs/${RUN_ID}$`));
+  expect((await app.calls('start_run'))[0]?.args.request).toMatchObject({ spot: true });
 });
 
 test('Review: the price quote, re-asked with a budget cap; too small a cap and an unknown price said at the field', async ({

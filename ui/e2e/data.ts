@@ -396,6 +396,7 @@ export const REQUEST: NonNullable<RunRecord['request']> = {
   projectDir: null,
   data: null,
   keepWarmMinutes: null,
+  spot: false,
 };
 
 /** A history record (RunRecord) of the run RUN_ID. */
@@ -433,6 +434,8 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
       machineFolders: [],
       keptWarm: null,
       warmStart: false,
+      market: null,
+      spotRefused: null,
     },
     outcome,
     lastStep: outcome === 'succeeded' ? 'outputs' : null,

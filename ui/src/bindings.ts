@@ -1815,6 +1815,8 @@ export type WarmMachine_Deserialize = {
 	machineRoleId: string,
 	/**  The project's key ([`project_key`]). */
 	project?: string,
+	/**  `spot` or `on-demand`. */
+	market?: string,
 	zone?: string | null,
 	/**  Machine and disk, as priced at the last run's launch. */
 	usdPerHour?: number | null,
@@ -1839,6 +1841,8 @@ export type WarmMachine_Serialize = {
 	machineRoleId: string,
 	/**  The project's key ([`project_key`]). */
 	project: string,
+	/**  `spot` or `on-demand`. */
+	market: string,
 	zone: string | null,
 	/**  Machine and disk, as priced at the last run's launch. */
 	usdPerHour: number | null,

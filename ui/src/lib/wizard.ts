@@ -38,7 +38,7 @@ export interface WizardData {
   trainingType: string;
   /** SageMaker: how many machines, as typed. */
   machines: number | string;
-  /** SageMaker: managed spot capacity. */
+  /** Spot capacity: SageMaker's managed spot, or an EC2 spot machine (on demand when AWS has none). */
   spot: boolean;
   diskGb: number | string;
   maxRuntimeHours: number | string;
@@ -356,6 +356,8 @@ export function launchFields(data: WizardData) {
       ...(data.engine === 'sageMaker'
         ? { engine: { kind: 'sageMaker' as const, instanceCount: Number(data.machines), spot: data.spot } }
         : {}),
+      // An EC2 spot machine (SageMaker's spot is its engine's).
+      ...(data.engine === 'ec2' && data.spot ? { spot: true } : {}),
       // Kept warm for the next run: EC2 only (a training job's machines end with it).
       ...(data.engine === 'ec2' && data.keepWarmMinutes > 0 ? { keepWarmMinutes: data.keepWarmMinutes } : {}),
       // Arguments and variables only when given (the backend's defaults are none).
@@ -380,6 +382,7 @@ export function wizardFromRun(
     maxRuntimeHours: number;
     budgetUsd: number | null;
     keepWarmMinutes?: number | null;
+    spot?: boolean;
     engine?: { kind: 'ec2' } | { kind: 'sageMaker'; instanceCount: number; spot: boolean };
     argsText?: string;
     env?: { name: string; value: string }[];
@@ -400,7 +403,7 @@ export function wizardFromRun(
     instanceType: sageMaker ? '' : request.instanceType,
     trainingType: sageMaker ? request.instanceType : '',
     machines: sageMaker ? sageMaker.instanceCount : 1,
-    spot: sageMaker ? sageMaker.spot : false,
+    spot: sageMaker ? sageMaker.spot : (request.spot ?? false),
     diskGb: request.diskGb,
     maxRuntimeHours: request.maxRuntimeHours,
     amiMode: request.ami ? 'custom' : 'auto',

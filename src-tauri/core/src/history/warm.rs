@@ -106,6 +106,7 @@ mod tests {
             bucket: "b".into(),
             machine_role_id: "AROA1".into(),
             project: "p".into(),
+            market: "on-demand".into(),
             zone: None,
             usd_per_hour: Some(0.05),
             since: 0.0,

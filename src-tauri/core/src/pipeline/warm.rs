@@ -11,7 +11,8 @@ use super::{instance, Train};
 use crate::warm::{now_secs, parse_until, KeptWarm, WarmKey, WarmMachine};
 
 impl Train {
-    fn warm_key(&self, base: &Base) -> Option<WarmKey> {
+    /// `market`: the machine's (`spot`/`on-demand`), or what the run asks for.
+    fn warm_key(&self, base: &Base, market: &str) -> Option<WarmKey> {
         Some(WarmKey {
             aws_account: self.resources.account_id.clone()?,
             region: self.resources.region.clone(),
@@ -24,6 +25,7 @@ impl Train {
                 &self.request.script_path,
                 self.request.project_dir.as_deref(),
             )),
+            market: market.to_string(),
         })
     }
 
@@ -35,7 +37,12 @@ impl Train {
         &mut self,
     ) -> Result<Option<String>, PipelineError> {
         let base = self.base_now().await?;
-        let Some(key) = self.warm_key(&base) else {
+        let wanted = if self.request.spot {
+            "spot"
+        } else {
+            "on-demand"
+        };
+        let Some(key) = self.warm_key(&base, wanted) else {
             return Ok(None);
         };
         while let Some(m) = self.state.claim_warm(&key, now_secs())? {
@@ -60,6 +67,11 @@ impl Train {
             );
             self.resources.instance_id = Some(id.clone());
             self.resources.zone = m.zone.clone();
+            self.resources.market = Some(m.market.clone());
+            if m.usd_per_hour.is_some() {
+                // (a spot machine bills at its zone's spot price)
+                self.resources.usd_per_hour = m.usd_per_hour;
+            }
             self.resources.launched_at = Some(now_secs().floor());
             self.resources.warm_start = true;
             self.resources.install_command_id = None;
@@ -105,7 +117,12 @@ impl Train {
             return Ok(());
         };
         let base = self.base_now().await?;
-        let Some(key) = self.warm_key(&base) else {
+        let market = self
+            .resources
+            .market
+            .clone()
+            .unwrap_or_else(|| "on-demand".into());
+        let Some(key) = self.warm_key(&base, &market) else {
             return Ok(());
         };
         let now = now_secs();
@@ -137,6 +154,7 @@ impl Train {
             bucket: key.bucket,
             machine_role_id: key.machine_role_id,
             project: key.project,
+            market: key.market,
             zone: self.resources.zone.clone(),
             usd_per_hour: self.resources.usd_per_hour,
             since: now,

@@ -71,13 +71,16 @@ pub struct WarmKey {
     /// same project again, never another one (whatever a script leaves on
     /// the machine's disk stays with its own project).
     pub project: String,
+    /// `spot` or `on-demand`: a spot machine only for a run that asks for
+    /// spot (AWS may take it back), an on-demand one only for one that does not.
+    pub market: String,
 }
 
 impl WarmKey {
     /// One string the history matches on.
     pub fn text(&self) -> String {
         format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}",
             self.aws_account,
             self.region,
             self.instance_type,
@@ -85,7 +88,8 @@ impl WarmKey {
             self.disk_gb,
             self.bucket,
             self.machine_role_id,
-            self.project
+            self.project,
+            self.market
         )
     }
 }
@@ -107,6 +111,9 @@ pub struct WarmMachine {
     /// The project's key ([`project_key`]).
     #[serde(default)]
     pub project: String,
+    /// `spot` or `on-demand`.
+    #[serde(default)]
+    pub market: String,
     pub zone: Option<String>,
     /// Machine and disk, as priced at the last run's launch.
     pub usd_per_hour: Option<f64>,
@@ -128,6 +135,7 @@ impl WarmMachine {
             bucket: self.bucket.clone(),
             machine_role_id: self.machine_role_id.clone(),
             project: self.project.clone(),
+            market: self.market.clone(),
         }
     }
 
@@ -228,6 +236,7 @@ mod tests {
             bucket: "b".into(),
             machine_role_id: "AROA1".into(),
             project: "p".into(),
+            market: "on-demand".into(),
             zone: None,
             usd_per_hour: Some(0.06),
             since: 0.0,
