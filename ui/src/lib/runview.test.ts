@@ -123,6 +123,18 @@ describe('runViewFacts: a failed run', () => {
     });
   }
 
+  it('a spot machine AWS took back: said so, and the retry goes on on a new machine', () => {
+    const message = 'AWS ended the machine i-1 (terminated): AWS reclaimed the spot machine (Server.SpotInstanceTermination: …)';
+    const f = facts({ record: record('failed', { lastStep: 'training', message }) });
+    expect(f.failure).toMatchObject({
+      title: 'AWS took the spot machine back during “Run your training script”',
+      takenBack: true,
+      canRetry: true,
+    });
+    const other = facts({ record: record('failed', { lastStep: 'training', message: 'training failed' }) });
+    expect(other.failure?.takenBack).toBe(false);
+  });
+
   it('failed, then cleaned up: the failure stays, nothing costs money, no Retry offered by the card', () => {
     const f = facts({ record: record('failed', { lastStep: 'training', message: 'Traceback', cleanup: 'deleted' }), live: LIVE_LEFT });
     expect(f).toMatchObject({

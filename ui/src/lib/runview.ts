@@ -37,6 +37,8 @@ export interface FailureFacts {
   /** What to do (null for a run the user stopped). */
   advice: string | null;
   canRetry: boolean;
+  /** AWS took the (spot) machine back: the retry goes on on a new machine. */
+  takenBack: boolean;
   /** The card offers Delete resources (a failed clean-up has its own box with that button). */
   canDelete: boolean;
 }
@@ -112,9 +114,15 @@ export function runViewFacts({ record, watched, live, actedHere }: RunViewInput)
   let failure: FailureFacts | null = null;
   if (failedRow) {
     const label = STEP_LABELS[failedRow.step]?.title ?? failedRow.step;
+    const takenBack = !stopped && /reclaimed the spot machine/.test(failedRow.message ?? '');
     failure = {
       row: failedRow,
-      title: stopped ? `You stopped this run at “${label}”` : `The run stopped at “${label}”`,
+      title: stopped
+        ? `You stopped this run at “${label}”`
+        : takenBack
+          ? `AWS took the spot machine back during “${label}”`
+          : `The run stopped at “${label}”`,
+      takenBack,
       stopped,
       advice: stopped ? null : (FAILURE_ADVICE[failedRow.step] ?? 'Retry from this step, or delete the resources.'),
       canRetry: !stopped,

@@ -190,7 +190,9 @@ async fn a_spot_machine_taken_back_by_aws_is_said_so_and_the_run_resumes_on_a_ne
         "{err}"
     );
     // Resume on a new machine: the run goes on from the machine's step.
-    train.run_from(Step::Instance).await.expect("resumed");
+    // "Retry from this step" (the training): the machine is gone, so the run
+    // goes on on a new one.
+    train.run_from(Step::Training).await.expect("resumed");
     let now = train.resources().instance_id.clone().unwrap();
     assert_ne!(now, taken);
     assert_eq!(train.resources().launches, 2);

@@ -235,7 +235,21 @@ impl Train {
             return self.run_sagemaker(from).await;
         }
         let order = |s: Step| Step::RUN.iter().position(|x| *x == s).unwrap_or(0);
-        let start = order(from);
+        let mut start = order(from);
+        if start > order(Step::Instance) {
+            if let Some(id) = self.resources.instance_id.clone() {
+                // The machine is gone (AWS took a spot machine back): the run
+                // goes on on a new one, from its launch.
+                if super::instance::gone(&self.ctx, &id).await?.is_some() {
+                    tracing::info!(
+                        run_id = self.run_id(),
+                        instance_id = id,
+                        "the machine is gone: resuming on a new one"
+                    );
+                    start = order(Step::Instance);
+                }
+            }
+        }
         if start <= order(Step::Stack) {
             if self.resources.stack_name.is_some() || self.resources.instance_id.is_some() {
                 // Start the cloud part over cleanly.
