@@ -155,6 +155,20 @@ restore_safety_shutdown() { # a retry, or a new run on a machine kept warm: back
     fi
 }
 
+# --- The instance's metadata (IMDSv2) -----------------------------------------
+# imds_get <path under latest/meta-data/>: prints it, 1 when absent (404) or
+# unreachable. EASYTDV_IMDS_DIR (the sandbox, tests): the same paths as files.
+imds_get() {
+    if [ -n "${EASYTDV_IMDS_DIR:-}" ]; then
+        cat "$EASYTDV_IMDS_DIR/$1" 2>/dev/null
+        return
+    fi
+    local token
+    token="$(curl -sf -m 2 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" \
+        http://169.254.169.254/latest/api/token 2>/dev/null)" || return 1
+    curl -sf -m 2 -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1" 2>/dev/null
+}
+
 # --- The combined log, shipped to S3 in chunks while the script runs ---------
 run_logged() { # run_logged <name> [--raw]: re-run this script under the log helper, once
     [ "${EASYTDV_LOG_WRAPPED:-}" = 1 ] && return 0

@@ -119,6 +119,38 @@ read_run_args() { # read_run_args <file>: fills ARGS and RUN_ENV; 1 if the file 
 if [ -f "$RUN_ARGS_FILE" ] && ! read_run_args "$RUN_ARGS_FILE"; then
     fail 2 "$RUN_ARGS_FILE is not a file of train.py's arguments easyTDV can read"
 fi
+# --- checkpoints: EASYTDV_CHECKPOINT_DIR, as on the SageMaker engine -----------
+# A spot machine (EASYTDV_SPOT=1) watches for AWS's notice that it takes the
+# machine back (two minutes ahead) and then uploads the folder to the run's
+# outputs/checkpoints/; a run resumed on a new machine gets it back first
+# (EASYTDV_CHECKPOINTS_RESTORE=1: the app put it in <prefix>/checkpoints/).
+export EASYTDV_CHECKPOINT_DIR="$EASYTDV_HOME/checkpoints"
+if [ "${EASYTDV_CHECKPOINTS_RESTORE:-}" = 1 ]; then
+    rm -rf "$EASYTDV_CHECKPOINT_DIR"
+    mkdir -p "$EASYTDV_CHECKPOINT_DIR"
+    if aws s3 cp --recursive --only-show-errors "$SOURCE/checkpoints/" "$EASYTDV_CHECKPOINT_DIR/"; then
+        say "checkpoints restored: $(find "$EASYTDV_CHECKPOINT_DIR" -type f | wc -l) files in EASYTDV_CHECKPOINT_DIR"
+    else
+        warn "could not restore the checkpoints from $SOURCE/checkpoints/"
+    fi
+fi
+mkdir -p "$EASYTDV_CHECKPOINT_DIR"
+SPOT_WATCH=""
+watch_spot() { # until AWS's notice: then the checkpoints go to the run's outputs
+    local notice
+    while :; do
+        if notice="$(imds_get spot/instance-action)" && [ -n "$notice" ]; then
+            say "AWS is taking this spot machine back ($notice): saving the checkpoints"
+            if s3_put_dir "$EASYTDV_CHECKPOINT_DIR" "$DEST"checkpoints/; then
+                say "checkpoints saved to outputs/checkpoints/ ($(find "$EASYTDV_CHECKPOINT_DIR" -type f | wc -l) files)"
+            else
+                warn "could not save the checkpoints"
+            fi
+            return 0
+        fi
+        sleep "${EASYTDV_SPOT_POLL:-5}"
+    done
+}
 start_training() { # in a subshell: export the variables (as they are), become CMD (train.py or papermill)
     local kv
     for kv in "${RUN_ENV[@]}"; do
@@ -238,6 +270,10 @@ if [ "${#ARGS[@]}" -gt 0 ] || [ "${#RUN_ENV[@]}" -gt 0 ]; then
     say "train.py gets ${#ARGS[@]} arguments and ${#RUN_ENV[@]} variables (${RUN_ENV[*]%%=*})"
 fi
 t0="$(now_us)"
+if [ "${EASYTDV_SPOT:-}" = 1 ]; then
+    watch_spot &
+    SPOT_WATCH=$!
+fi
 start_training &
 child=$!
 # On a stop request, stop the training (and the save), then still upload what it wrote.
@@ -249,6 +285,7 @@ while kill -0 "$child" 2>/dev/null; do
     train_rc=$?
 done
 trap - TERM INT
+[ -n "$SPOT_WATCH" ] && kill "$SPOT_WATCH" 2>/dev/null
 if [ "$NOTEBOOK" = 1 ] && [ "$train_rc" -ne 0 ] && [ -f "$OUTPUT_DIR/$EXECUTED" ]; then
     # The failing cell, in the notebook's own numbering (the traceback above
     # names it by its execution count); not an "easytdv:" line, so that it

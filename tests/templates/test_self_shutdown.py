@@ -156,3 +156,45 @@ def test_in_the_sandbox_the_shim_is_used(tmp_path):
     result = inst.run(TRAIN, EASYTDV_SELF_SHUTDOWN="", EASYTDV_SANDBOX_INSTANCE_ID="i-0123456789abcdef0")
     assert result.returncode == 2
     assert minutes(inst.shutdowns()[-1]) == 60
+
+
+SAVES_AND_SIGNALS = """\
+import os, pathlib, time
+ckpt = pathlib.Path(os.environ["EASYTDV_CHECKPOINT_DIR"])
+(ckpt / "last.pt").write_text("epoch 3")
+notice = pathlib.Path(os.environ["EASYTDV_IMDS_DIR"], "spot", "instance-action")
+notice.parent.mkdir(parents=True, exist_ok=True)
+notice.write_text('{"action": "terminate", "time": "2026-12-07T10:00:00Z"}')  # AWS's notice
+time.sleep(3)
+print("still training")
+"""
+
+
+def test_a_spot_machine_saves_its_checkpoints_on_aws_notice(ready, tmp_path):
+    ready.upload_inputs(SAVES_AND_SIGNALS, "")
+    imds = tmp_path / "imds"
+    result = ready.run(TRAIN, EASYTDV_SPOT="1", EASYTDV_IMDS_DIR=str(imds), EASYTDV_SPOT_POLL="0.2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "easytdv: AWS is taking this spot machine back" in result.stdout
+    assert "easytdv: checkpoints saved to outputs/checkpoints/ (1 files)" in result.stdout
+    assert (ready.outputs / "checkpoints" / "last.pt").read_text() == "epoch 3"
+
+
+def test_without_spot_no_watch_and_a_resumed_run_gets_its_checkpoints_back(ready, tmp_path):
+    ready.upload_inputs(SAVES_AND_SIGNALS, "")
+    imds = tmp_path / "imds"
+    result = ready.run(TRAIN, EASYTDV_IMDS_DIR=str(imds), EASYTDV_SPOT_POLL="0.2")
+    assert result.returncode == 0
+    assert "spot machine back" not in result.stdout
+    assert not (ready.outputs / "checkpoints").exists()
+    # A new machine: the app put the saved checkpoints in <prefix>/checkpoints/.
+    (ready.inputs / "checkpoints").mkdir()
+    (ready.inputs / "checkpoints" / "last.pt").write_text("epoch 7")
+    reads = "import os\nprint(open(os.path.join(os.environ['EASYTDV_CHECKPOINT_DIR'], 'last.pt')).read())\n"
+    ready.upload_inputs(reads, "")
+    (ready.home / "checkpoints" / "stale.pt").write_text("old")
+    result = ready.run(TRAIN, EASYTDV_CHECKPOINTS_RESTORE="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "easytdv: checkpoints restored: 1 files in EASYTDV_CHECKPOINT_DIR" in result.stdout
+    assert "epoch 7" in result.stdout
+    assert not (ready.home / "checkpoints" / "stale.pt").exists()

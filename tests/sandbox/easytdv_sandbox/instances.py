@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ def instance_env(rt: Runtime) -> dict[str, str]:
         HOME=home,
         EASYTDV_HOME=home,
         EASYTDV_SANDBOX_INSTANCE_ID=rt.instance_id,
+        # The instance metadata the scripts read (IMDS: the spot notice), as files.
+        EASYTDV_IMDS_DIR=str(rt.dir / ".imds"),
         PIP_CACHE_DIR=str(CONFIG.data_dir / "pip-cache"),
     )
     env["PATH"] = f"{SHIMS}:{env['PATH']}"  # shutdown & co. act on the sandbox instance
@@ -228,8 +231,12 @@ SPOT_TERMINATION = (
 
 @gateway.hook("spot-interrupt")
 def _spot_interrupt(method: str, data: dict) -> tuple[int, dict]:
-    """POST {"instance_id"}: AWS takes back a spot instance: it is terminated,
-    its state reason Server.SpotInstanceTermination. An on-demand one is refused."""
+    """POST {"instance_id", "notice_seconds" (optional)}: AWS takes back a spot
+    instance. With a notice, the instance's metadata says so first
+    (`spot/instance-action`: {"action": "terminate", "time": ...}, as IMDS
+    does two minutes ahead; here `notice_seconds` ahead); then it is
+    terminated, its state reason Server.SpotInstanceTermination. An on-demand
+    one is refused."""
     from moto.ec2.models import ec2_backends
     from moto.ec2.models.instances import StateReason
 
@@ -245,9 +252,24 @@ def _spot_interrupt(method: str, data: dict) -> tuple[int, dict]:
         return 404, {"error": f"no instance {iid}"}
     if getattr(instance, "lifecycle", None) != "spot":
         return 400, {"error": f"{iid} is not a spot instance"}
-    instance.terminate()
-    instance._reason = "Service initiated"
-    instance.state_reason = StateReason(SPOT_TERMINATION[1], SPOT_TERMINATION[0])
+
+    def take_back():
+        instance.terminate()
+        instance._reason = "Service initiated"
+        instance.state_reason = StateReason(SPOT_TERMINATION[1], SPOT_TERMINATION[0])
+
+    notice = float(data.get("notice_seconds") or 0)
+    if notice > 0:
+        at = datetime.now(UTC).timestamp() + notice
+        action = {"action": "terminate", "time": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        path = instance_dir(iid) / ".imds" / "spot" / "instance-action"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(action))
+        timer = threading.Timer(notice, take_back)
+        timer.daemon = True
+        timer.start()
+        return 200, {"instance_id": iid, "notice": action}
+    take_back()
     return 200, {"instance_id": iid, "state": instance.state}
 
 

@@ -4,8 +4,10 @@ the real launcher moving from zone to zone."""
 
 import io
 import json
+import time
 import urllib.error
 import zipfile
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -165,6 +167,21 @@ def test_spot_capacity_fails_in_aws_words_and_only_for_spot(aws, ami, endpoint):
     assert gone["State"]["Name"] in ("shutting-down", "terminated")
     assert gone["StateReason"]["Code"] == "Server.SpotInstanceTermination"
     aws.ec2.terminate_instances(InstanceIds=[on_demand["InstanceId"]])
+
+
+def test_a_spot_notice_comes_first_in_the_instances_metadata(aws, ami, endpoint, data_dir):
+    spot = {"MarketType": "spot"}
+    req = dict(ImageId=ami, InstanceType="t3.medium", MinCount=1, MaxCount=1, InstanceMarketOptions=spot)
+    iid = aws.ec2.run_instances(**req)["Instances"][0]["InstanceId"]
+    answer = hook(endpoint, "spot-interrupt", {"instance_id": iid, "notice_seconds": 1})
+    notice = Path(data_dir) / "instances" / iid / ".imds" / "spot" / "instance-action"
+    said = json.loads(notice.read_text())
+    assert said == answer["notice"] and said["action"] == "terminate" and said["time"].endswith("Z")
+    state = lambda: aws.ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]  # noqa: E731
+    assert state()["State"]["Name"] in ("pending", "running")  # still running during the notice
+    time.sleep(2)
+    assert state()["State"]["Name"] in ("shutting-down", "terminated")
+    assert state()["StateReason"]["Code"] == "Server.SpotInstanceTermination"
 
 
 def test_client_token_makes_run_instances_idempotent(aws, ami):

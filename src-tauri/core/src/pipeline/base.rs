@@ -12,7 +12,7 @@ use aws_sdk_cloudformation::types::{Capability, Parameter, ResourceStatus, Stack
 use sha2::{Digest, Sha256};
 
 use super::error::{aws_error, PipelineError};
-pub use super::machine_folder::{bring_outputs, send_inputs};
+pub use super::machine_folder::{bring_outputs, send_checkpoints, send_inputs};
 use super::poll::{poll_until, Notice};
 use super::stack;
 use super::storage::RunBucket;

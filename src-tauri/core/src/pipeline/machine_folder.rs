@@ -56,3 +56,26 @@ pub async fn bring_outputs(
     }
     Ok(copied)
 }
+
+/// Copies the checkpoints an earlier machine of the run saved when AWS took
+/// it back (`<run>/outputs/checkpoints/`, brought there with its outputs)
+/// into this machine's folder (`checkpoints/`), where it restores them from.
+/// Returns how many files there are.
+pub async fn send_checkpoints(
+    bucket: &RunBucket<'_>,
+    run_prefix: &str,
+    folder: &str,
+) -> Result<usize, PipelineError> {
+    let from = format!("{}/outputs/checkpoints/", run_prefix.trim_end_matches('/'));
+    let to = format!("{}/checkpoints/", folder.trim_end_matches('/'));
+    let mut sent = 0;
+    for object in bucket.list(&from).await? {
+        let name = &object.key[from.len()..];
+        if name.is_empty() {
+            continue;
+        }
+        bucket.copy(&object.key, &format!("{to}{name}")).await?;
+        sent += 1;
+    }
+    Ok(sent)
+}

@@ -138,19 +138,20 @@ async fn a_spot_run_gets_spot_at_its_zones_price_or_on_demand_saying_why() {
 }
 
 #[tokio::test]
-async fn a_spot_machine_taken_back_by_aws_is_said_so_and_the_run_resumes_on_a_new_one() {
+async fn a_spot_machine_taken_back_by_aws_saves_its_checkpoints_and_the_run_resumes_from_them() {
     let h = Harness::new().await;
     let b = bucket("spotback");
-    let mut train = h.train(spot_request("slow", &b));
+    let mut train = h.train(spot_request("spot_ckpt", &b));
     let run_id = train.run_id().to_string();
     let events = h.events.clone();
     let ctx = h.ctx.clone();
-    // Once train.py has printed its first epoch, AWS takes the machine back.
+    // Once train.py is at its second epoch, AWS says it takes the machine
+    // back in 8 seconds (two minutes on AWS; the machine looks every 5 s).
     let interrupt = tokio::spawn(async move {
         for _ in 0..600 {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             let printed = events.lines().iter().any(|(name, line)| {
-                *name == easytdv_core::logs::LogName::Train && line.text.contains("epoch 1/6")
+                *name == easytdv_core::logs::LogName::Train && line.text.contains("epoch 2/20")
             });
             if printed {
                 let out = ctx
@@ -169,7 +170,10 @@ async fn a_spot_machine_taken_back_by_aws_is_said_so_and_the_run_resumes_on_a_ne
                     .instance_id()
                     .unwrap()
                     .to_string();
-                hook("spot-interrupt", serde_json::json!({"instance_id": id}));
+                hook(
+                    "spot-interrupt",
+                    serde_json::json!({"instance_id": id, "notice_seconds": 8}),
+                );
                 return id;
             }
         }
@@ -189,12 +193,39 @@ async fn a_spot_machine_taken_back_by_aws_is_said_so_and_the_run_resumes_on_a_ne
         err.to_string().contains("AWS reclaimed the spot machine"),
         "{err}"
     );
-    // Resume on a new machine: the run goes on from the machine's step.
+    // The machine saw the notice and saved its checkpoints with the outputs.
+    let said: Vec<String> = h.events.lines().into_iter().map(|(_, l)| l.text).collect();
+    assert!(
+        said.iter()
+            .any(|l| l.contains("AWS is taking this spot machine back")),
+        "{said:?}"
+    );
+    let outputs = format!("easytdv/runs/{}/outputs/", train.run_id());
+    let saved = get_text(&h.ctx, &b, &format!("{outputs}checkpoints/last-epoch.txt")).await;
+    let at: u32 = saved.trim().parse().unwrap();
+    assert!(at >= 2, "{saved}");
+
     // "Retry from this step" (the training): the machine is gone, so the run
-    // goes on on a new one.
+    // goes on on a new one, from the checkpoints it saved.
     train.run_from(Step::Training).await.expect("resumed");
     let now = train.resources().instance_id.clone().unwrap();
     assert_ne!(now, taken);
     assert_eq!(train.resources().launches, 2);
+    let done = get_text(&h.ctx, &b, &format!("{outputs}done.txt")).await;
+    assert!(
+        done.trim().starts_with("from epoch ") && done.trim() != "from epoch 1",
+        "{done}"
+    );
+    let resumed: Vec<String> = h.events.lines().into_iter().map(|(_, l)| l.text).collect();
+    assert!(
+        resumed.iter().any(|l| l.starts_with("resumed from epoch ")),
+        "{resumed:?}"
+    );
+    assert!(
+        resumed
+            .iter()
+            .any(|l| l.contains("checkpoints restored: 1 files")),
+        "{resumed:?}"
+    );
     train.delete_resources().await.expect("delete");
 }

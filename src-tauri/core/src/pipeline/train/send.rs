@@ -24,7 +24,7 @@ impl Train {
     /// requirements as they are now, the archive recorded for it (the only
     /// one the machine may restore), and whether the run's role may write it
     /// (the stack allows the key of the requirements the run started with).
-    fn prelude(&self, script: Script) -> Result<String, PipelineError> {
+    fn prelude(&self, script: Script, restore_checkpoints: bool) -> Result<String, PipelineError> {
         let image = self.resources.image_id.clone().unwrap_or_default();
         let owner = self.resources.account_id.clone().unwrap_or_default();
         let idle = IDLE_AFTER_FAILURE_MIN.to_string();
@@ -51,6 +51,13 @@ impl Train {
         vars.extend(self.project_exports());
         if let (Script::Train, Some(m)) = (script, self.request.keep_warm_minutes) {
             vars.push(("EASYTDV_KEEP_WARM_MIN", m.to_string()));
+        }
+        if script == Script::Train && self.resources.market.as_deref() == Some("spot") {
+            // It watches for AWS's notice, and saves the checkpoints then.
+            vars.push(("EASYTDV_SPOT", "1".into()));
+        }
+        if restore_checkpoints {
+            vars.push(("EASYTDV_CHECKPOINTS_RESTORE", "1".into()));
         }
         if script == Script::Train {
             vars.extend(self.secret_exports());
@@ -106,12 +113,20 @@ impl Train {
         timeout: Duration,
     ) -> Result<String, PipelineError> {
         let extra = self.run_files(script);
-        let lines = scripts::command_lines(&self.prelude(script)?, script, &extra)?;
         let folder = self.resources.machine_prefix().to_string();
+        let mut restore = false;
         if folder != self.resources.prefix {
             // The machine reads the run's files only in its own folder.
-            base::send_inputs(&self.bucket()?, &self.resources.prefix, &folder).await?;
+            let bucket = self.bucket()?;
+            base::send_inputs(&bucket, &self.resources.prefix, &folder).await?;
+            if script == Script::Train {
+                // Checkpoints an earlier machine of the run saved (AWS took
+                // it back): train.py finds them in EASYTDV_CHECKPOINT_DIR.
+                restore =
+                    base::send_checkpoints(&bucket, &self.resources.prefix, &folder).await? > 0;
+            }
         }
+        let lines = scripts::command_lines(&self.prelude(script, restore)?, script, &extra)?;
         let mut added = false;
         for key in scripts::keys(&folder, &extra) {
             if !self.resources.uploaded_keys.contains(&key) {
