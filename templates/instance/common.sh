@@ -159,7 +159,7 @@ restore_safety_shutdown() { # a retry, or a new run on a machine kept warm: back
 # imds_get <path under latest/meta-data/>: prints it, 1 when absent (404) or
 # unreachable. EASYTDV_IMDS_DIR (the sandbox, tests): the same paths as files.
 imds_get() {
-    if [ -n "${EASYTDV_IMDS_DIR:-}" ]; then
+    if [ -n "${EASYTDV_IMDS_DIR:-}" ] && { [ -n "${EASYTDV_SANDBOX_INSTANCE_ID:-}" ] || [ "$home_given" = 1 ]; }; then
         cat "$EASYTDV_IMDS_DIR/$1" 2>/dev/null
         return
     fi

@@ -124,10 +124,16 @@ fi
 # machine back (two minutes ahead) and then uploads the folder to the run's
 # outputs/checkpoints/; a run resumed on a new machine gets it back first
 # (EASYTDV_CHECKPOINTS_RESTORE=1: the app put it in <prefix>/checkpoints/).
-export EASYTDV_CHECKPOINT_DIR="$EASYTDV_HOME/checkpoints"
-if [ "${EASYTDV_CHECKPOINTS_RESTORE:-}" = 1 ]; then
-    rm -rf "$EASYTDV_CHECKPOINT_DIR"
-    mkdir -p "$EASYTDV_CHECKPOINT_DIR"
+# One folder per run (a machine kept warm serves several): a new run on it
+# finds none of an earlier run's; a retry on the same machine keeps its own.
+RUN_NAME="$(basename "${EASYTDV_PREFIX%/}")"
+export EASYTDV_CHECKPOINT_DIR="$EASYTDV_HOME/checkpoints/$RUN_NAME"
+if [ -d "$EASYTDV_HOME/checkpoints" ]; then
+    find "$EASYTDV_HOME/checkpoints" -mindepth 1 -maxdepth 1 ! -name "$RUN_NAME" -exec rm -rf {} + 2>/dev/null
+fi
+mkdir -p "$EASYTDV_CHECKPOINT_DIR"
+# Restored only into an empty folder: newer ones of this machine stay.
+if [ "${EASYTDV_CHECKPOINTS_RESTORE:-}" = 1 ] && [ -z "$(ls -A "$EASYTDV_CHECKPOINT_DIR")" ]; then
     if aws s3 cp --recursive --only-show-errors "$SOURCE/checkpoints/" "$EASYTDV_CHECKPOINT_DIR/"; then
         say "checkpoints restored: $(find "$EASYTDV_CHECKPOINT_DIR" -type f | wc -l) files in EASYTDV_CHECKPOINT_DIR"
     else

@@ -80,6 +80,8 @@ NEXT_ZONE_CODES = {
 SPOT_FALLBACK_CODES = NEXT_ZONE_CODES | {
     "UnfulfillableCapacity",
     "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+    # Spot denied (an organisation's rule, or a base from before spot): on demand.
+    "UnauthorizedOperation",
 }
 SPOT_OPTIONS = {
     "MarketType": "spot",

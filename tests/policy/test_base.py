@@ -194,6 +194,15 @@ def test_the_launcher_uses_only_the_base_security_group_and_vpc():
     assert launcher("ec2:RunInstances", eni, **{"ec2:Vpc": other_vpc}) != "Allow", "an interface of another VPC"
 
 
+def test_the_launcher_may_ask_for_a_spot_machine_but_not_tag_its_request():
+    request = f"arn:aws:ec2:{REGION}:{ACCOUNT}:spot-instances-request/sir-0123abcd"
+    assert launcher("ec2:RunInstances", request) == "Allow"
+    # The request is never tagged, so no tag can be written on one.
+    assert launcher("ec2:CreateTags", request, **{"ec2:CreateAction": "RunInstances"}) != "Allow"
+    assert launcher("ec2:CancelSpotInstanceRequests", request) != "Allow"
+    assert launcher("ec2:RunInstances", f"arn:aws:ec2:{REGION}:{ACCOUNT}:spot-instances-request/*") == "Allow"
+
+
 def test_the_launcher_passes_only_the_machine_role_and_only_to_ec2():
     ec2 = {"iam:PassedToService": "ec2.amazonaws.com"}
     assert launcher("iam:PassRole", MACHINE_ROLE, **ec2) == "Allow"

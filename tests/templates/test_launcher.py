@@ -611,6 +611,7 @@ def test_a_spot_run_asks_for_spot_first_and_says_it_got_it(launch, monkeypatch):
         "SpotMaxPriceTooLow",
         "MaxSpotInstanceCountExceeded",
         "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+        "UnauthorizedOperation",
     ],
 )
 def test_no_spot_anywhere_falls_back_to_on_demand_and_says_why(launch, monkeypatch, code):

@@ -4,6 +4,7 @@ restores the max-runtime shutdown; after a successful upload it ends in a minute
 `shutdown` is a fake that records its arguments."""
 
 import re
+import shutil
 import sys
 import time
 from datetime import UTC, datetime
@@ -187,14 +188,21 @@ def test_without_spot_no_watch_and_a_resumed_run_gets_its_checkpoints_back(ready
     assert result.returncode == 0
     assert "spot machine back" not in result.stdout
     assert not (ready.outputs / "checkpoints").exists()
-    # A new machine: the app put the saved checkpoints in <prefix>/checkpoints/.
+    # The same machine again (a retry): its own newer checkpoint stays.
     (ready.inputs / "checkpoints").mkdir()
     (ready.inputs / "checkpoints" / "last.pt").write_text("epoch 7")
     reads = "import os\nprint(open(os.path.join(os.environ['EASYTDV_CHECKPOINT_DIR'], 'last.pt')).read())\n"
     ready.upload_inputs(reads, "")
-    (ready.home / "checkpoints" / "stale.pt").write_text("old")
+    result = ready.run(TRAIN, EASYTDV_CHECKPOINTS_RESTORE="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "epoch 3" in result.stdout and "restored" not in result.stdout
+    # A new machine (its folder empty): the app's copy comes back; another
+    # run's folder on the disk (a machine kept warm) is removed.
+    shutil.rmtree(ready.home / "checkpoints")
+    (ready.home / "checkpoints" / "20261201-000000-aaaaaa").mkdir(parents=True)
+    (ready.home / "checkpoints" / "20261201-000000-aaaaaa" / "last.pt").write_text("another run's")
     result = ready.run(TRAIN, EASYTDV_CHECKPOINTS_RESTORE="1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "easytdv: checkpoints restored: 1 files in EASYTDV_CHECKPOINT_DIR" in result.stdout
     assert "epoch 7" in result.stdout
-    assert not (ready.home / "checkpoints" / "stale.pt").exists()
+    assert not (ready.home / "checkpoints" / "20261201-000000-aaaaaa").exists()

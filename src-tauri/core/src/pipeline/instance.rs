@@ -107,6 +107,11 @@ pub(super) async fn gone(
             | InstanceStateName::Stopping
             | InstanceStateName::Stopped),
         ) => Ok(Some(ended(ctx, instance_id, &s).await?)),
+        // (EC2 forgets a terminated machine after a while)
+        None => Ok(Some(PipelineError::InstanceLost {
+            instance_id: instance_id.into(),
+            state: "gone".into(),
+        })),
         _ => Ok(None),
     }
 }
@@ -138,7 +143,7 @@ pub fn reason_hint(code: &str, region: &str) -> String {
         }
         "Client.VolumeLimitExceeded" => "Delete EBS volumes you no longer use, or ask AWS for a higher EBS storage quota in Service Quotas, then launch again.".into(),
         "Client.InvalidSnapshot.NotFound" => "Leave the image on \"Automatic\" or pick another image, then launch again.".into(),
-        "Server.SpotInstanceTermination" | "Server.SpotInstanceShutdown" => "AWS needed the spot capacity back. Retry from \"Start the machine\" to go on on a new machine (spot again, or on demand when there is none); what train.py wrote to OUTPUT_DIR before is in your bucket, so save checkpoints there to pick up where it stopped. Untick spot to keep a machine AWS does not take back.".into(),
+        "Server.SpotInstanceTermination" | "Server.SpotInstanceShutdown" => "AWS needed the spot capacity back. Retry from \"Start the machine\" to go on on a new machine (spot again, or on demand when there is none); the checkpoints train.py saved in EASYTDV_CHECKPOINT_DIR were uploaded when AWS gave notice and come back on the new machine, so load the latest there to pick up where it stopped. Untick spot to keep a machine AWS does not take back.".into(),
         _ => "Delete the run's resources and launch again.".into(),
     }
 }

@@ -6,6 +6,11 @@
 use super::model::{RunResources, TrainRequest};
 use super::InputError;
 
+/// AWS took a spot machine back (its state reason says so).
+pub fn taken_back(e: &super::PipelineError) -> bool {
+    matches!(e, super::PipelineError::InstanceEnded { code, .. } if code.starts_with("Server.Spot"))
+}
+
 /// `spot` belongs to an EC2 run (a SageMaker job has its engine's).
 pub fn check_request(request: &TrainRequest) -> Result<(), InputError> {
     if request.spot && request.engine.is_sagemaker() {

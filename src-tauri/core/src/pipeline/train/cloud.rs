@@ -204,6 +204,17 @@ impl Train {
         self.resources.zone = launched.zone.clone();
         self.resources.market = launched.market.clone();
         self.resources.spot_refused = launched.spot_refused.clone();
+        if self.request.spot && launched.market.as_deref() != Some("spot") {
+            // On demand after all (no spot machine this time): its own price.
+            if let Some(prices) = &self.prices {
+                let rate = prices
+                    .machine_rate(&self.ctx, &self.request.instance_type, self.request.disk_gb)
+                    .await;
+                if rate.is_some() {
+                    self.resources.usd_per_hour = rate;
+                }
+            }
+        }
         if launched.market.as_deref() == Some("spot") {
             // Billed at the spot price of its zone (the safety stop, worked
             // out with the on-demand price, comes no later).

@@ -12,6 +12,9 @@ use crate::pipeline::progress::StepTimer;
 use crate::pipeline::remote;
 use crate::pipeline::words::human_duration;
 
+/// How often a followed command's machine is asked whether it still runs.
+const ALIVE_EVERY: Duration = Duration::from_secs(30);
+
 impl Train {
     /// Waits for a command while reading its log every few seconds: new
     /// lines go to the progress sink (and metrics from the training's).
@@ -37,12 +40,22 @@ impl Train {
         tokio::pin!(wait);
         let mut every = tokio::time::interval(LOG_EVERY);
         every.tick().await;
+        // A machine AWS ended (a spot machine taken back) may leave its
+        // command "in progress" until its timeout: its state is asked too.
+        let mut alive = tokio::time::interval(ALIVE_EVERY);
+        alive.tick().await;
         let outcome = loop {
             tokio::select! {
                 done = &mut wait => break done?,
                 _ = every.tick() => {
                     self.read_log(&mut follower, &mut parser, &mut watch, name).await;
                     timer.update(watch.progress_line(name, started.elapsed(), &self.entry));
+                }
+                _ = alive.tick() => {
+                    if let Ok(Some(gone)) = crate::pipeline::instance::gone(&ctx, instance_id).await {
+                        self.read_log(&mut follower, &mut parser, &mut watch, name).await;
+                        return Err(gone);
+                    }
                 }
             }
         };

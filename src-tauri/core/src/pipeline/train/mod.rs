@@ -240,13 +240,19 @@ impl Train {
             if let Some(id) = self.resources.instance_id.clone() {
                 // The machine is gone (AWS took a spot machine back): the run
                 // goes on on a new one, from its launch.
-                if super::instance::gone(&self.ctx, &id).await?.is_some() {
-                    tracing::info!(
-                        run_id = self.run_id(),
-                        instance_id = id,
-                        "the machine is gone: resuming on a new one"
-                    );
-                    start = order(Step::Instance);
+                match super::instance::gone(&self.ctx, &id).await? {
+                    Some(e) if super::spot::taken_back(&e) => {
+                        tracing::info!(
+                            run_id = self.run_id(),
+                            instance_id = id,
+                            "AWS took the machine back: resuming on a new one"
+                        );
+                        start = order(Step::Instance);
+                    }
+                    // Any other end (its safety stop, a budget cap): a new
+                    // machine is the user's choice (Retry from "Start the machine").
+                    Some(e) => return Err(e),
+                    None => {}
                 }
             }
         }

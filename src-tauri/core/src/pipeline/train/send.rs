@@ -122,6 +122,15 @@ impl Train {
             if script == Script::Train {
                 // Checkpoints an earlier machine of the run saved (AWS took
                 // it back): train.py finds them in EASYTDV_CHECKPOINT_DIR.
+                // (Its outputs first, if the app was closed when it ended.)
+                for earlier in self
+                    .resources
+                    .machine_folders
+                    .iter()
+                    .filter(|f| **f != folder)
+                {
+                    base::bring_outputs(&bucket, earlier, &self.resources.prefix).await?;
+                }
                 restore =
                     base::send_checkpoints(&bucket, &self.resources.prefix, &folder).await? > 0;
             }
