@@ -33,6 +33,30 @@ async fn lifecycle(ctx: &easytdv_core::aws::AwsContext, id: &str) -> Option<Stri
         .map(|l| l.as_str().to_string())
 }
 
+/// A spot run of the `ok` fixture in a bucket of its own, as the app runs
+/// it (priced); its resources once it ended.
+async fn run_ok(
+    services: &Services,
+    h: &Harness,
+    progress: &Arc<Tracked>,
+    tag: &str,
+    policy: CleanupPolicy,
+) -> easytdv_core::pipeline::RunResources {
+    let ready = services
+        .runs
+        .open(
+            h.ctx.clone(),
+            "acc-1",
+            spot_request("ok", &bucket(tag)),
+            progress.clone(),
+        )
+        .expect("open");
+    let id = ready.run_id().to_string();
+    let end = services.runs.execute(ready, progress, policy).await;
+    assert!(end.result.is_ok(), "{:?}", end.result.err());
+    services.history().get(&id).unwrap().resources
+}
+
 #[tokio::test]
 async fn a_spot_run_gets_spot_at_its_zones_price_or_on_demand_saying_why() {
     let h = Harness::new().await;
@@ -41,23 +65,7 @@ async fn a_spot_run_gets_spot_at_its_zones_price_or_on_demand_saying_why() {
     let progress = Tracked::new(Arc::new(h.events.clone()));
 
     // Spot to be had: the machine is spot, billed at its zone's spot price.
-    let b = bucket("spot");
-    let ready = services
-        .runs
-        .open(
-            h.ctx.clone(),
-            "acc-1",
-            spot_request("ok", &b),
-            progress.clone(),
-        )
-        .expect("open");
-    let id = ready.run_id().to_string();
-    let end = services
-        .runs
-        .execute(ready, &progress, CleanupPolicy::Never)
-        .await;
-    assert!(end.result.is_ok(), "{:?}", end.result.err());
-    let res = services.history().get(&id).unwrap().resources;
+    let res = run_ok(&services, &h, &progress, "spot", CleanupPolicy::Never).await;
     assert_eq!(res.market.as_deref(), Some("spot"));
     let machine = res.instance_id.clone().unwrap();
     assert_eq!(lifecycle(&h.ctx, &machine).await.as_deref(), Some("spot"));
@@ -107,23 +115,7 @@ async fn a_spot_run_gets_spot_at_its_zones_price_or_on_demand_saying_why() {
             serde_json::json!({"region": REGION, "zone": s.zone, "instance_type": TYPE, "market": "spot", "count": 1}),
         );
     }
-    let b = bucket("nospot");
-    let ready = services
-        .runs
-        .open(
-            h.ctx.clone(),
-            "acc-1",
-            spot_request("ok", &b),
-            progress.clone(),
-        )
-        .expect("open");
-    let id = ready.run_id().to_string();
-    let end = services
-        .runs
-        .execute(ready, &progress, CleanupPolicy::Always)
-        .await;
-    assert!(end.result.is_ok(), "{:?}", end.result.err());
-    let res = services.history().get(&id).unwrap().resources;
+    let res = run_ok(&services, &h, &progress, "nospot", CleanupPolicy::Always).await;
     assert_eq!(res.market.as_deref(), Some("on-demand"));
     assert_eq!(
         res.spot_refused.as_deref(),
