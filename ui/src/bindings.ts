@@ -1817,6 +1817,11 @@ export type WarmMachine_Deserialize = {
 	project?: string,
 	/**  `spot` or `on-demand`. */
 	market?: string,
+	/**
+	 *  The environment cache key of what is installed on it: a run with the
+	 *  same needs no install at all.
+	 */
+	cacheKey?: string | null,
 	zone?: string | null,
 	/**  Machine and disk, as priced at the last run's launch. */
 	usdPerHour?: number | null,
@@ -1843,6 +1848,11 @@ export type WarmMachine_Serialize = {
 	project: string,
 	/**  `spot` or `on-demand`. */
 	market: string,
+	/**
+	 *  The environment cache key of what is installed on it: a run with the
+	 *  same needs no install at all.
+	 */
+	cacheKey: string | null,
 	zone: string | null,
 	/**  Machine and disk, as priced at the last run's launch. */
 	usdPerHour: number | null,

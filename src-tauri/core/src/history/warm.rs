@@ -107,6 +107,7 @@ mod tests {
             machine_role_id: "AROA1".into(),
             project: "p".into(),
             market: "on-demand".into(),
+            cache_key: None,
             zone: None,
             usd_per_hour: Some(0.05),
             since: 0.0,

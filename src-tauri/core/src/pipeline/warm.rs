@@ -30,12 +30,13 @@ impl Train {
     }
 
     /// A machine kept warm by an earlier run that fits this one, taken for
-    /// it and checked (running, its agent online); `None`: launch one. A
-    /// taken machine that cannot be used is terminated (it would bill
-    /// until its own stop).
+    /// it and checked (running, its agent online), and whether its
+    /// environment is this run's requirements already (then nothing is
+    /// installed); `None`: launch one. A taken machine that cannot be used is
+    /// terminated (it would bill until its own stop).
     pub(in crate::pipeline) async fn take_warm_machine(
         &mut self,
-    ) -> Result<Option<String>, PipelineError> {
+    ) -> Result<Option<(String, bool)>, PipelineError> {
         let base = self.base_now().await?;
         let wanted = if self.request.spot {
             "spot"
@@ -80,14 +81,29 @@ impl Train {
             if self.resources.machine_folders.last() != Some(&folder) {
                 self.resources.machine_folders.push(folder);
             }
+            let in_place = self.resources.image_id.clone().is_some_and(|image| {
+                m.cache_key.as_deref() == Some(self.current_cache_key(&image).as_str())
+            });
             let saved = self.save().map(|_| id.clone());
             return timer
                 .finish(saved, |id| {
                     format!("Machine {id} is ready: kept warm, no new machine to wait for")
                 })
-                .map(Some);
+                .map(|id| Some((id, in_place)));
         }
         Ok(None)
+    }
+
+    /// The run's requirements are what the machine kept warm has installed:
+    /// the install step is done at once (train.sh moves the machine's stop to
+    /// this run's maximum run time, as install.sh would have).
+    pub(in crate::pipeline) fn environment_in_place(&mut self) {
+        let timer = self.timer(Step::Requirements, "Checking the machine's environment");
+        self.summary.environment =
+            Some("already on this machine (kept warm since an earlier run)".into());
+        let _ = timer.finish(Ok::<(), PipelineError>(()), |_| {
+            "Already installed on this machine (kept warm): nothing to install".to_string()
+        });
     }
 
     /// After a success: when the request asks for it and the machine said it
@@ -155,6 +171,11 @@ impl Train {
             machine_role_id: key.machine_role_id,
             project: key.project,
             market: key.market,
+            cache_key: self
+                .resources
+                .image_id
+                .clone()
+                .map(|image| self.current_cache_key(&image)),
             zone: self.resources.zone.clone(),
             usd_per_hour: self.resources.usd_per_hour,
             since: now,

@@ -114,6 +114,10 @@ pub struct WarmMachine {
     /// `spot` or `on-demand`.
     #[serde(default)]
     pub market: String,
+    /// The environment cache key of what is installed on it: a run with the
+    /// same needs no install at all.
+    #[serde(default)]
+    pub cache_key: Option<String>,
     pub zone: Option<String>,
     /// Machine and disk, as priced at the last run's launch.
     pub usd_per_hour: Option<f64>,
@@ -237,6 +241,7 @@ mod tests {
             machine_role_id: "AROA1".into(),
             project: "p".into(),
             market: "on-demand".into(),
+            cache_key: None,
             zone: None,
             usd_per_hour: Some(0.06),
             since: 0.0,

@@ -131,6 +131,15 @@ async fn a_machine_kept_warm_serves_the_next_run_once_and_stops_on_request() {
         !summary.phases.iter().any(|p| p.name == "boot"),
         "{summary:?}"
     );
+    // The same requirements are installed there: no install command at all.
+    assert_eq!(taker.resources.install_command_id, None);
+    assert!(
+        !summary
+            .phases
+            .iter()
+            .any(|p| p.log == easytdv_core::logs::LogName::Install),
+        "{summary:?}"
+    );
     let other = if taker.run_id == a_id { &rc } else { &ra };
     assert_ne!(other.resources.instance_id, taker.resources.instance_id);
     assert!(!other.resources.warm_start);

@@ -268,15 +268,21 @@ impl Train {
             let prepared = self.prepare_env().await?;
             self.ensure_base(&prepared).await?;
         }
+        let mut env_in_place = false;
         let instance_id = match (&self.resources.instance_id, start <= order(Step::Instance)) {
             (Some(id), false) => id.clone(),
             (None, _) => match self.take_warm_machine().await? {
-                Some(id) => id,
+                Some((id, in_place)) => {
+                    env_in_place = in_place;
+                    id
+                }
                 None => self.launch_instance().await?,
             },
             _ => self.launch_instance().await?,
         };
-        if start <= order(Step::Requirements) {
+        if env_in_place {
+            self.environment_in_place();
+        } else if start <= order(Step::Requirements) {
             match self
                 .still_running(&self.resources.install_command_id.clone())
                 .await
