@@ -6,8 +6,8 @@ CLI and runs this. It prints figures and asserts nothing.
 (b) tests/bench/seed_flow.py, the original's flow replayed with boto3, N times;
 (c) `easytdv bench --runs N+1 --keep-warm 10m`: the first run launches a machine, each next
     one starts on the machine the run before kept warm (the median is a warm run's);
-then per step the medians and their ratio (ours / the original's), and "to the first line":
-Launch to the moment train.py starts (prepare + stack + instance + requirements).
+then per step the medians and their ratio (ours / the original's), and "to the training command":
+Launch to the moment the training command is sent (prepare + stack + instance + requirements).
 
     latency_bench.py --easytdv BIN --endpoint URL [--runs N] [--scale S] [--region R]
 """
@@ -29,7 +29,7 @@ from seed_flow import STEPS, Seed, medians  # noqa: E402
 OURS = ("prepare", "stack", "instance", "requirements", "training", "outputs", "delete", "total")
 
 
-FIRST_LINE = ("prepare", "stack", "instance", "requirements")
+BEFORE_TRAINING = ("prepare", "stack", "instance", "requirements")
 
 
 def ours(binary: str, endpoint: str, runs: int, region: str, warm: bool = False) -> tuple[dict[str, float], str]:
@@ -54,8 +54,8 @@ def ours(binary: str, endpoint: str, runs: int, region: str, warm: bool = False)
         parts = line.split()
         if len(parts) == 5 and parts[0] in OURS:
             figures[parts[0]] = float(parts[2])  # the median
-    if all(step in figures for step in FIRST_LINE):
-        figures["to the first line"] = sum(figures[step] for step in FIRST_LINE)
+    if all(step in figures for step in BEFORE_TRAINING):
+        figures["to the training command"] = sum(figures[step] for step in BEFORE_TRAINING)
     return figures, done.stdout
 
 
@@ -85,19 +85,19 @@ def main() -> int:
     warm, warm_output = ours(args.easytdv, args.endpoint, args.runs + 1, args.region, warm=True)
     took = time.monotonic() - started
     print(f"(c) easytdv bench --runs {args.runs + 1} --keep-warm 10m: {took:.0f} s", file=sys.stderr)
-    if all(step in theirs for step in FIRST_LINE):
-        theirs["to the first line"] = sum(theirs[step] for step in FIRST_LINE)
+    if all(step in theirs for step in BEFORE_TRAINING):
+        theirs["to the training command"] = sum(theirs[step] for step in BEFORE_TRAINING)
 
     def cell(value, width):
         return f"{value:{width}.2f}" if value is not None else f"{'-':>{width}}"
 
     print(f"AWS latency model x{args.scale} (tests/sandbox/easytdv_sandbox/latency.py), median of {args.runs}:")
-    print(f"{'step':<18} {'ours s':>9} {'warm s':>9} {'original s':>11} {'ours/orig':>10} {'warm/orig':>10}")
-    for step in (*OURS, "to the first line"):
+    print(f"{'step':<24} {'ours s':>9} {'warm s':>9} {'original s':>11} {'ours/orig':>10} {'warm/orig':>10}")
+    for step in (*OURS, "to the training command"):
         a, w, b = mine.get(step), warm.get(step), theirs.get(step)
         ratio = f"{a / b:10.2f}" if a is not None and b else f"{'-':>10}"
         warm_ratio = f"{w / b:10.2f}" if w is not None and b else f"{'-':>10}"
-        print(f"{step:<18} {cell(a, 9)} {cell(w, 9)} {cell(b, 11)} {ratio} {warm_ratio}")
+        print(f"{step:<24} {cell(a, 9)} {cell(w, 9)} {cell(b, 11)} {ratio} {warm_ratio}")
     print(
         "(the original's total counts "
         + ", ".join(STEPS)
