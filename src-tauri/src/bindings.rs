@@ -45,6 +45,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         wizard::resolve_ami,
         wizard::list_buckets,
         wizard::suggest_bucket_name,
+        wizard::prepare_region,
         wizard::check_bucket_name,
         script_inputs::check_script_inputs,
         script_inputs::reuse_run,

@@ -652,6 +652,16 @@ def test_the_base_launcher_without_a_run_in_its_event_launches_nothing(launch, m
     assert ec2.run_calls == []
 
 
+def test_the_base_launcher_does_not_wait_for_the_instance_profile():
+    """CloudFormation waits about two minutes for an instance profile to propagate: the launcher
+    must not name it through !GetAtt/!Ref (an implicit dependency), so both are created side by side."""
+    template = BASE_TEMPLATE.read_text()
+    function = template.split("  LaunchFunction:\n", 1)[1].split("\nOutputs:", 1)[0]
+    assert "InstanceProfile" not in function.replace("INSTANCE_PROFILE_ARN", "").replace("instance-profile/", "")
+    assert "instance-profile/easytdv-base-${AWS::Region}" in function
+    assert "InstanceProfileName: !Sub easytdv-base-${AWS::Region}" in template
+
+
 def test_the_base_stack_and_its_launcher_work_in_moto(monkeypatch, tmp_path):
     """templates/base.yaml created once; two runs launched by its one function, each tagged for its run."""
     moto = pytest.importorskip("moto")
@@ -694,6 +704,9 @@ def test_the_base_stack_and_its_launcher_work_in_moto(monkeypatch, tmp_path):
             "Environment"
         ]["Variables"]
         assert set(variables) == {"INSTANCE_PROFILE_ARN", "SECURITY_GROUP_ID", "BUCKET_OWNER", "EASYTDV_BASE_VERSION"}
+        # The ARN is spelled out in the template (so the function does not wait for the
+        # profile): it must be the profile's own.
+        assert variables["INSTANCE_PROFILE_ARN"] == outputs["InstanceProfileArn"]
         package = tmp_path / "package"
         zipfile.ZipFile(io.BytesIO(zipped.getvalue())).extractall(package)
         for key, value in variables.items():

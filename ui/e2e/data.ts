@@ -587,6 +587,14 @@ export const STORED_FILES: StoredFiles[] = [
   },
 ];
 
+/** The wizard's region made ready ahead of the first run (its bucket and easyTDV's shared resources). */
+export const REGION_READY = {
+  region: 'eu-west-3',
+  bucket: 'easytdv-123456789012-eu-west-3',
+  bucketCreated: false,
+  baseVersion: '5f0c2a91d3e4',
+};
+
 /** Everything a signed-in user with one account needs. */
 export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults> {
   return {
@@ -601,6 +609,7 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     resolve_ami: AMI,
     list_buckets: ['marie-datasets', 'easytdv-123456789012-eu-west-3-old'],
     suggest_bucket_name: 'easytdv-123456789012-eu-west-3',
+    prepare_region: REGION_READY,
     pick_script: SCRIPT,
     pick_requirements: REQUIREMENTS,
     project_summary: PROJECT_NO_REQUIREMENTS,

@@ -14,7 +14,8 @@ import {
 import { expect, scenario, test, pickCode } from './fixtures';
 
 test('complete the wizard with the defaults and launch', async ({ page, app }) => {
-  await app.open(scenario({ results: signedIn(), streams: { start_run: runEvents() } }), '#/new');
+  // A region used for the first time: its shared resources take a while to be made ahead.
+  await app.open(scenario({ results: signedIn(), streams: { start_run: runEvents() }, delays: { prepare_region: 120_000 } }), '#/new');
   await expect(page.getByRole('heading', { name: 'Your code' })).toBeVisible();
   await expect(page.getByText('You can also drag your script, or its folder, onto this window.')).toBeVisible();
   await expect(page.getByText('or drag your file onto this window')).toHaveCount(2);
@@ -61,6 +62,9 @@ test('complete the wizard with the defaults and launch', async ({ page, app }) =
     await expect(created).toContainText(thing);
   }
   await expect(created).not.toContainText('IAM roles');
+  // Being made since the Machine step (once past the first step, the region left as it is).
+  await expect(created.getByRole('status')).toHaveText(/Being created now, once .* You can launch already: the run waits for them\./);
+  expect((await app.calls('prepare_region')).map((c) => c.args)).toEqual([{ accountId: KEYS_ACCOUNT.id, region: 'eu-west-3' }]);
   await expect(created).toContainText('One click deletes them all');
   await expect(page.getByRole('region', { name: 'Your training' })).toContainText('Europe (Paris) — eu-west-3');
   await app.shot('25-wizard-review');
@@ -328,4 +332,59 @@ test('Use an example fills in the bundled script and requirements', async ({ pag
   await app.shot('20a-wizard-code-example');
   await page.getByRole('button', { name: 'Next' }).click();
   await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
+});
+
+test('Review: the region made ready while the wizard is filled in, once; a failure is said and tried again by the run', async ({
+  page,
+  app,
+}) => {
+  await app.open(scenario({ results: signedIn(), delays: { prepare_region: 3_500 } }), '#/new');
+  await pickCode(page);
+  const next = page.getByRole('button', { name: 'Next' });
+  await next.click();
+  await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
+  await next.click();
+  await next.click();
+  const created = page.getByRole('region', { name: /What will be created/ });
+  await expect(created).toContainText(
+    "easyTDV's shared resources in this region — created while you filled in this form: nothing to wait for.",
+    {
+      timeout: 10_000,
+    },
+  );
+  await expect(created).not.toContainText('on your first run there only');
+  // The bucket the preparation made is the one suggested: ready, not to be created.
+  await expect(created).toContainText('S3 bucket easytdv-123456789012-eu-west-3 — already made, private and encrypted');
+  await expect(page.getByRole('region', { name: 'Your training' })).toContainText('easytdv-123456789012-eu-west-3 (ready)');
+  await app.shot('104-review-region-ready');
+  // Back and forth through the steps: asked once for this account and region.
+  await page.getByRole('button', { name: 'Back' }).click();
+  await next.click();
+  expect(await app.calls('prepare_region')).toHaveLength(1);
+});
+
+test('Review: when the region cannot be made ready ahead, the review says why and that the run will try again', async ({ page, app }) => {
+  await app.open(
+    scenario({
+      results: signedIn(),
+      errors: {
+        prepare_region: {
+          code: 'account_not_set_up',
+          message: 'the AWS account 123456789012 is not set up for easyTDV yet',
+          hint: 'Do the one-time setup.',
+        },
+      },
+    }),
+    '#/new',
+  );
+  await pickCode(page);
+  const next = page.getByRole('button', { name: 'Next' });
+  await next.click();
+  await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
+  await next.click();
+  await next.click();
+  const created = page.getByRole('region', { name: /What will be created/ });
+  await expect(created).toContainText(
+    'They could not be made ahead (the AWS account 123456789012 is not set up for easyTDV yet); the run will try again and say what to do.',
+  );
 });

@@ -115,6 +115,13 @@ export const commands = {
 	listBuckets: (accountId: string, region: string) => typedError<string[], ErrorReport_Serialize>(__TAURI_INVOKE("list_buckets", { accountId, region })),
 	/**  A valid bucket name for a new bucket: `easytdv-<account>-<region>`. */
 	suggestBucketName: (accountId: string, region: string) => typedError<string, ErrorReport_Serialize>(__TAURI_INVOKE("suggest_bucket_name", { accountId, region })),
+	/**
+	 *  Gets the region ready for the first run there while the user fills in
+	 *  the wizard: the bucket and easyTDV's shared resources (free; about two
+	 *  minutes when new, one look afterwards). A run launched meanwhile waits
+	 *  for the same resources.
+	 */
+	prepareRegion: (accountId: string, region: string) => typedError<RegionReady, ErrorReport_Serialize>(__TAURI_INVOKE("prepare_region", { accountId, region })),
 	/**  Checks a bucket name against S3's rules (no AWS call). */
 	checkBucketName: (name: string) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("check_bucket_name", { name })),
 	/**
@@ -1137,6 +1144,17 @@ export type RegionInfo = {
 	 *  training image in the region).
 	 */
 	sageMaker: boolean,
+};
+
+/**  What a region has once it is ready. */
+export type RegionReady = {
+	region: string,
+	/**  The bucket runs there use by default (the wizard suggests it). */
+	bucket: string,
+	/**  This call created the bucket. */
+	bucketCreated: boolean,
+	/**  The base's version (this build's). */
+	baseVersion: string,
 };
 
 /**  A recorded run, for the wizard to start again from. */

@@ -16,6 +16,7 @@ mod setup;
 mod shared;
 mod stored;
 mod timeline;
+mod train_args;
 mod warm;
 
 use std::process::ExitCode;
@@ -53,10 +54,19 @@ fn main() -> ExitCode {
                 warm::warm(stop.as_deref(), json, &access).await
             }
             Command::Shared {
+                prepare: true,
+                bucket,
+                json,
+                region,
+                access,
+                ..
+            } => shared::prepare(&region, bucket.as_deref(), json, &access).await,
+            Command::Shared {
                 remove,
                 json,
                 region,
                 access,
+                ..
             } => shared::shared(&region, remove, json, &access).await,
             Command::Environments {
                 bucket,

@@ -1,9 +1,11 @@
 //! `easytdv shared`: easyTDV's shared resources in the account (one set
 //! per region, free; runs reuse them), and `--remove` ("Remove easyTDV from
-//! this account"): deleted wherever none of its machines runs.
+//! this account"): deleted wherever none of its machines runs; `--prepare`:
+//! made ready in one region before its first run.
 
 use std::process::ExitCode;
 
+use easytdv_core::pipeline::region_ready;
 use easytdv_core::scan;
 
 use crate::access;
@@ -69,6 +71,41 @@ pub async fn shared(region: &str, remove: bool, json: bool, access_flags: &Acces
         }
     }
     incomplete(!done.kept.is_empty() || !done.failures.is_empty())
+}
+
+/// `easytdv shared --prepare`: the region's bucket and shared resources made
+/// now, so the first run there does not wait for them.
+pub async fn prepare(
+    region: &str,
+    bucket: Option<&str>,
+    json: bool,
+    access_flags: &Access,
+) -> CliResult {
+    let services = open_services()?;
+    let source = access::source(access_flags, &services)?;
+    let ctx = access::context(&source, region).await?;
+    let notice = |m: &str| eprintln!("{m}");
+    let lock = tokio::sync::Mutex::new(None);
+    let ready = region_ready::prepare(&ctx, bucket, &lock, &notice)
+        .await
+        .map_err(|e| {
+            report::error(&e);
+            report::exit_for(&e)
+        })?;
+    if json {
+        print_json(&ready)?;
+    } else {
+        let made = if ready.bucket_created {
+            "created"
+        } else {
+            "found"
+        };
+        println!(
+            "{} is ready for easyTDV: bucket {} ({made}), shared resources version {}",
+            ready.region, ready.bucket, ready.base_version
+        );
+    }
+    Ok(())
 }
 
 /// Exit code: whatever could not be looked at or removed says so.

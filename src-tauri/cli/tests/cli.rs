@@ -970,3 +970,81 @@ async fn stored_lists_a_buckets_files_and_deletes_them() {
     );
     assert!(list(&ctx, &b, "easytdv/blobs/").await.is_empty());
 }
+
+#[tokio::test]
+async fn shared_prepare_makes_a_region_ready_once_and_refuses_a_bad_bucket_name() {
+    const PREPARED: &str = "ap-northeast-1";
+    let data = tempfile::tempdir().unwrap();
+    let ep = endpoint();
+    let args = [
+        "shared",
+        "--prepare",
+        "--region",
+        PREPARED,
+        "--json",
+        "--sandbox",
+        &ep,
+    ];
+    let (code, out, err) = easytdv(data.path(), &args);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let ready: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let made = ready["bucket"].as_str().unwrap().to_string();
+    assert!(
+        made.starts_with("easytdv-123456789012-ap-northeast-1-"),
+        "{out}"
+    );
+    assert_eq!(ready["region"], PREPARED);
+    // Again: the same bucket, found; the shared resources listed as there.
+    let (code, out, err) = easytdv(data.path(), &args);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let again: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (again["bucket"].as_str(), again["bucketCreated"].as_bool()),
+        (Some(made.as_str()), Some(false))
+    );
+    let (code, out, _) = easytdv(
+        data.path(),
+        &["shared", "--region", PREPARED, "--sandbox", &ep],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(PREPARED) && out.contains("ready, free"),
+        "{out}"
+    );
+    // A bucket name S3 refuses: exit 2, before anything is made.
+    let (code, _, err) = easytdv(
+        data.path(),
+        &[
+            "shared",
+            "--prepare",
+            "--bucket",
+            "Bad_Name",
+            "--region",
+            PREPARED,
+            "--sandbox",
+            &ep,
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Bad_Name"), "{err}");
+    // --bucket only with --prepare; --prepare and --remove not together.
+    let (code, _, _) = easytdv(
+        data.path(),
+        &[
+            "shared",
+            "--bucket",
+            "b",
+            "--region",
+            PREPARED,
+            "--sandbox",
+            &ep,
+        ],
+    );
+    assert_eq!(code, 2);
+    let (code, _, _) = easytdv(
+        data.path(),
+        &["shared", "--prepare", "--remove", "--sandbox", &ep],
+    );
+    assert_eq!(code, 2);
+    // (Not removed here: removal looks at every region, where other tests' runs use theirs.)
+}

@@ -16,6 +16,7 @@ pub mod practice;
 pub mod prices;
 pub mod private;
 pub mod project;
+pub mod region_prep;
 pub mod regions;
 pub mod runs;
 pub mod scan;

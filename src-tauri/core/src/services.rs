@@ -86,6 +86,8 @@ pub struct Services {
     /// What each account's last leftovers scan found: the only leftovers
     /// the app deletes.
     pub last_scans: crate::scan::LastScans,
+    /// Held while a region's bucket is chosen (see [`crate::region_prep`]).
+    pub(crate) bucket_locks: crate::region_prep::BucketLocks,
 }
 
 impl Services {
@@ -122,6 +124,7 @@ impl Services {
             catalog: Catalog::default(),
             prices,
             last_scans: Default::default(),
+            bucket_locks: Default::default(),
         })
     }
 

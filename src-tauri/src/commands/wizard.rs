@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use easytdv_core::chosen::ProjectView;
+use easytdv_core::pipeline::region_ready::RegionReady;
 use easytdv_core::pipeline::{self, machine, CheckedFile, FileKind};
 use easytdv_core::regions::{self, RegionInfo};
 use tauri::{State, WebviewWindow};
@@ -191,10 +192,22 @@ pub async fn suggest_bucket_name(
     account_id: String,
     region: String,
 ) -> Result<String, AppError> {
-    let ctx = state.context(&account_id, Some(&region)).await?;
-    pipeline::suggest_bucket_name(&ctx)
-        .await
-        .map_err(AppError::from)
+    Ok(state.suggest_bucket(&account_id, &region).await?)
+}
+
+/// Gets the region ready for the first run there while the user fills in
+/// the wizard: the bucket and easyTDV's shared resources (free; about two
+/// minutes when new, one look afterwards). A run launched meanwhile waits
+/// for the same resources.
+#[tauri::command]
+#[specta::specta]
+pub async fn prepare_region(
+    state: State<'_, AppState>,
+    account_id: String,
+    region: String,
+) -> Result<RegionReady, AppError> {
+    let notice = |m: &str| tracing::info!(message = m, "prepare region");
+    Ok(state.prepare_region(&account_id, &region, &notice).await?)
 }
 
 /// Checks a bucket name against S3's rules (no AWS call).

@@ -64,6 +64,8 @@ export type WarmMachine = B.WarmMachine_Serialize;
 /** The project and data files kept in one run bucket (sent once, shared by every run). */
 export type StoredFiles = B.StoredFiles_Serialize;
 export type FilesDeleted = B.FilesDeleted;
+/** A region made ready before its first run: its bucket and easyTDV's shared resources. */
+export type RegionReady = B.RegionReady;
 
 type CommandResult<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };
 

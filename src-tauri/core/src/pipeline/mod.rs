@@ -32,6 +32,7 @@ mod outputs;
 mod poll;
 mod progress;
 mod quotas;
+pub mod region_ready;
 mod remote;
 pub mod run_args;
 mod s3_copy;

@@ -26,6 +26,7 @@ mod practice;
 mod project;
 mod real_aws;
 mod real_project;
+mod region_ready;
 mod sagemaker;
 mod sagemaker_aws;
 mod sagemaker_data;

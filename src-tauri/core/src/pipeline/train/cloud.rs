@@ -10,7 +10,7 @@ use crate::pipeline::base::{self, Base, BaseRun, Wanted};
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::model::*;
 use crate::pipeline::words::stack_words;
-use crate::pipeline::{assets, ebs_key, instance, machine, stack};
+use crate::pipeline::{assets, instance, machine, region_ready, stack};
 
 impl Train {
     /// The seed's "create the stack" for an EC2 run: makes sure easyTDV's
@@ -134,14 +134,9 @@ impl Train {
         if let Some(b) = &self.base {
             return Ok(b.clone());
         }
-        let wanted = Wanted {
-            vpc_id: machine::default_vpc(&self.ctx).await?,
-            ebs_kms_key_arn: ebs_key::default_key(&self.ctx)
-                .await?
-                .customer_arn()
-                .map(str::to_string),
-        };
-        let b = base::ensure(&self.ctx, &self.bucket()?, &wanted, &log_notice()).await?;
+        let owner = self.bucket()?.owner().to_string();
+        let b = region_ready::ensure_base(&self.ctx, &owner, &self.resources.bucket, &log_notice())
+            .await?;
         self.base = Some(b.clone());
         Ok(b)
     }

@@ -1,0 +1,131 @@
+//! A region made ready before its first run (issue 22, target (a)): the
+//! wizard's preparation makes one bucket and one base even when it is asked
+//! twice and the bucket is suggested meanwhile, and the first run there then
+//! creates no stack, role or bucket of its own (recorded calls).
+
+use std::sync::Arc;
+
+use crate::common::*;
+use easytdv_core::aws::AwsContext;
+use easytdv_core::pipeline::storage::{account_id, bucket_prefix};
+use easytdv_core::pipeline::{self, base, EventLog, MemoryState, Step, Train};
+
+/// A region no other test of the app's account uses: the base is one per region.
+const REGION: &str = "us-east-2";
+
+/// Calls the sandbox recorded in `region` that create something.
+fn creating_calls(region: &str) -> Vec<String> {
+    let sandbox = hook_json("data-dir", serde_json::json!({}));
+    let calls = std::fs::read_to_string(sandbox["calls"].as_str().unwrap()).unwrap();
+    calls
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|c| c["region"] == region && c["status"] == 200)
+        .filter_map(|c| c["operation"].as_str().map(str::to_string))
+        .filter(|op| {
+            ["CreateStack", "UpdateStack", "CreateBucket", "CreateRole"].contains(&op.as_str())
+        })
+        .collect()
+}
+
+/// The app's buckets in `region` (by the name the app gives them).
+async fn app_buckets(ctx: &AwsContext) -> Vec<String> {
+    let prefix = bucket_prefix(&account_id(ctx).await.unwrap(), ctx.region());
+    pipeline::list_buckets_in_region(ctx)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|b| b.starts_with(&prefix))
+        .collect()
+}
+
+/// Empties and deletes a bucket (an earlier run of this test on the same sandbox).
+async fn drop_bucket(ctx: &AwsContext, name: &str) {
+    let keys = list(ctx, name, "").await;
+    for key in keys {
+        ctx.s3()
+            .delete_object()
+            .bucket(name)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    ctx.s3().delete_bucket().bucket(name).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_region_made_ready_ahead_has_one_bucket_and_base_and_its_first_run_creates_nothing() {
+    let ctx = AwsContext::new(
+        &easytdv_core::aws::CredentialSource::Sandbox {
+            endpoint: endpoint(),
+        },
+        REGION,
+    )
+    .await
+    .unwrap();
+    let admin = AwsContext::from_sdk_config(admin_config(REGION).await, Some(endpoint()));
+    let quiet = |_: &str| {};
+    base::remove(&admin, &quiet).await.unwrap();
+    for old in app_buckets(&ctx).await {
+        drop_bucket(&ctx, &old).await;
+    }
+    let (_dir, services, account) = crate::costs::services();
+
+    // The wizard asks twice (two windows, or a region picked again) and
+    // suggests a bucket meanwhile: one bucket, one base, the same answers.
+    let (a, b, suggested) = tokio::join!(
+        services.prepare_region(&account, REGION, &quiet),
+        services.prepare_region(&account, REGION, &quiet),
+        services.suggest_bucket(&account, REGION),
+    );
+    let (a, b, suggested) = (a.unwrap(), b.unwrap(), suggested.unwrap());
+    assert_eq!(a.bucket, b.bucket);
+    assert_eq!(a.bucket, suggested, "the suggestion is the bucket made");
+    assert!(
+        a.bucket_created ^ b.bucket_created,
+        "made once: {a:?} {b:?}"
+    );
+    assert_eq!(a.region, REGION);
+    assert_eq!(app_buckets(&ctx).await, vec![a.bucket.clone()]);
+    let made = creating_calls(REGION);
+    assert_eq!(
+        made.iter().filter(|op| *op == "CreateStack").count(),
+        1,
+        "{made:?}"
+    );
+    assert_eq!(
+        made.iter().filter(|op| *op == "CreateBucket").count(),
+        1,
+        "{made:?}"
+    );
+
+    // Asked again once ready: one look, nothing made.
+    let again = services.prepare_region(&account, REGION, &quiet).await;
+    assert!(!again.unwrap().bucket_created);
+    assert_eq!(creating_calls(REGION), made);
+
+    // The first run there: no stack, no role, no bucket of its own.
+    let mut request = request("ok", &a.bucket);
+    request.region = REGION.into();
+    let events = EventLog::default();
+    let mut train = Train::new(
+        ctx.clone(),
+        request,
+        Arc::new(events.clone()),
+        Arc::new(MemoryState::default()),
+    )
+    .unwrap();
+    train.run_from(Step::Prepare).await.expect("the run");
+    let after = creating_calls(REGION);
+    assert_eq!(after, made, "the first run created: {after:?}");
+    let said: Vec<String> = events.events().into_iter().map(|e| e.message).collect();
+    assert!(
+        !said
+            .iter()
+            .any(|m| m.contains("Creating easyTDV's shared resources")),
+        "{said:?}"
+    );
+    train.delete_resources().await.expect("delete");
+    assert!(base::remove(&admin, &quiet).await.unwrap());
+}
