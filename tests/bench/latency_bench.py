@@ -6,6 +6,8 @@ CLI and runs this. It prints figures and asserts nothing.
 (b) tests/bench/seed_flow.py, the original's flow replayed with boto3, N times;
 (c) `easytdv bench --runs N+1 --keep-warm 10m`: the first run launches a machine, each next
     one starts on the machine the run before kept warm (the median is a warm run's);
+(d) a first run in a region made ready ahead (`easytdv shared --prepare`, what the wizard starts
+    once the account and region are chosen), then `easytdv bench --runs 1` there, in its bucket;
 then per step the medians and their ratio (ours / the original's), and "to the training command":
 Launch to the moment the training command is sent (prepare + stack + instance + requirements).
 
@@ -15,6 +17,7 @@ Launch to the moment the training command is sent (prepare + stack + instance + 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -32,7 +35,9 @@ OURS = ("prepare", "stack", "instance", "requirements", "training", "outputs", "
 BEFORE_TRAINING = ("prepare", "stack", "instance", "requirements")
 
 
-def ours(binary: str, endpoint: str, runs: int, region: str, warm: bool = False) -> tuple[dict[str, float], str]:
+def ours(
+    binary: str, endpoint: str, runs: int, region: str, warm: bool = False, bucket: str | None = None
+) -> tuple[dict[str, float], str]:
     """`easytdv bench`'s medians per step, and its whole output."""
     with tempfile.TemporaryDirectory(prefix="latency-bench-") as tmp:
         project = Path(tmp, "project")
@@ -42,7 +47,8 @@ def ours(binary: str, endpoint: str, runs: int, region: str, warm: bool = False)
         env = {**os.environ, "EASYTDV_DATA_DIR": str(Path(tmp, "data")), "AWS_EC2_METADATA_DISABLED": "true"}
         args = [binary, "bench", "--runs", str(runs), "--script", str(project / "train.py")]
         args += ["--requirements", str(project / "requirements.txt"), "--instance-type", "t3.medium"]
-        args += ["--region", region, "--bucket", f"bench-{uuid.uuid4().hex[:10]}", "--sandbox", endpoint]
+        bucket = bucket or f"bench-{uuid.uuid4().hex[:10]}"
+        args += ["--region", region, "--bucket", bucket, "--sandbox", endpoint]
         if warm:
             args += ["--keep-warm", "10m"]
         done = subprocess.run(args, env=env, capture_output=True, text=True)
@@ -59,6 +65,20 @@ def ours(binary: str, endpoint: str, runs: int, region: str, warm: bool = False)
     return figures, done.stdout
 
 
+def prepare_region(binary: str, endpoint: str, region: str) -> tuple[float, str]:
+    """`easytdv shared --prepare`: seconds taken, and the bucket it made."""
+    with tempfile.TemporaryDirectory(prefix="latency-bench-") as tmp:
+        env = {**os.environ, "EASYTDV_DATA_DIR": str(Path(tmp, "data")), "AWS_EC2_METADATA_DISABLED": "true"}
+        args = [binary, "shared", "--prepare", "--region", region, "--json", "--sandbox", endpoint]
+        started = time.monotonic()
+        done = subprocess.run(args, env=env, capture_output=True, text=True)
+        took = time.monotonic() - started
+    if done.returncode != 0:
+        print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
+        raise SystemExit(f"easytdv shared --prepare failed (exit {done.returncode})")
+    return took, json.loads(done.stdout)["bucket"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--easytdv", required=True, help="the CLI binary")
@@ -66,6 +86,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--scale", default="?", help="the sandbox's --latency scale (shown only)")
     parser.add_argument("--region", default="eu-west-3")
+    parser.add_argument("--prepared-region", default="eu-central-1", help="(d)'s region, made ready ahead")
     args = parser.parse_args()
     key = os.environ["EASYTDV_SANDBOX_ACCESS_KEY"]
 
@@ -85,6 +106,9 @@ def main() -> int:
     warm, warm_output = ours(args.easytdv, args.endpoint, args.runs + 1, args.region, warm=True)
     took = time.monotonic() - started
     print(f"(c) easytdv bench --runs {args.runs + 1} --keep-warm 10m: {took:.0f} s", file=sys.stderr)
+    prepared_s, prepared_bucket = prepare_region(args.easytdv, args.endpoint, args.prepared_region)
+    ahead, ahead_output = ours(args.easytdv, args.endpoint, 1, args.prepared_region, bucket=prepared_bucket)
+    print(f"(d) a region made ready ahead in {prepared_s:.1f} s, then its first run", file=sys.stderr)
     if all(step in theirs for step in BEFORE_TRAINING):
         theirs["to the training command"] = sum(theirs[step] for step in BEFORE_TRAINING)
 
@@ -92,12 +116,23 @@ def main() -> int:
         return f"{value:{width}.2f}" if value is not None else f"{'-':>{width}}"
 
     print(f"AWS latency model x{args.scale} (tests/sandbox/easytdv_sandbox/latency.py), median of {args.runs}:")
-    print(f"{'step':<24} {'ours s':>9} {'warm s':>9} {'original s':>11} {'ours/orig':>10} {'warm/orig':>10}")
+    print(
+        f"{'step':<24} {'ours s':>9} {'warm s':>9} {'ready s':>9} {'original s':>11}"
+        f" {'ours/orig':>10} {'warm/orig':>10} {'ready/orig':>10}"
+    )
+
+    def ratio(a, b):
+        return f"{a / b:10.2f}" if a is not None and b else f"{'-':>10}"
+
     for step in (*OURS, "to the training command"):
-        a, w, b = mine.get(step), warm.get(step), theirs.get(step)
-        ratio = f"{a / b:10.2f}" if a is not None and b else f"{'-':>10}"
-        warm_ratio = f"{w / b:10.2f}" if w is not None and b else f"{'-':>10}"
-        print(f"{step:<24} {cell(a, 9)} {cell(w, 9)} {cell(b, 11)} {ratio} {warm_ratio}")
+        a, w, r, b = mine.get(step), warm.get(step), ahead.get(step), theirs.get(step)
+        print(
+            f"{step:<24} {cell(a, 9)} {cell(w, 9)} {cell(r, 9)} {cell(b, 11)} {ratio(a, b)} {ratio(w, b)} {ratio(r, b)}"
+        )
+    print(
+        f"ready: the first run in {args.prepared_region}, made ready ahead in {prepared_s:.2f} s"
+        " (the wizard starts it once the account and region are chosen, while the rest is filled in)"
+    )
     print(
         "(the original's total counts "
         + ", ".join(STEPS)
@@ -109,6 +144,8 @@ def main() -> int:
     print(output)
     print("easytdv bench --keep-warm's own report:")
     print(warm_output)
+    print(f"easytdv bench's own report of the first run in {args.prepared_region}, made ready ahead:")
+    print(ahead_output)
     return 0
 
 

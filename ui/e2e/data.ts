@@ -424,6 +424,8 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
       usdPerHour: null,
       safetyStopHours: null,
       endedAt: null,
+      earlierHours: 0,
+      earlierUsd: 0,
       machines: 1,
       installCommandId: null,
       trainingCommandId: null,

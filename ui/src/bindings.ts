@@ -1357,6 +1357,13 @@ export type RunResources_Deserialize = {
 	safetyStopHours?: number | null,
 	/**  Unix seconds when the machine was found gone (clean-up verified). */
 	endedAt?: number | null,
+	/**
+	 *  The run's earlier machines (a relaunch, e.g. after AWS took a spot
+	 *  machine back): hours they ran, counted against the safety stop, and
+	 *  their cost, counted in the run's cost and against its budget cap.
+	 */
+	earlierHours?: number | null,
+	earlierUsd?: number | null,
 	/**  How many machines bill at that rate (SageMaker runs may use several). */
 	machines?: number,
 	/**  The SageMaker training job (SageMaker runs), named before it is created. */
@@ -1437,6 +1444,13 @@ export type RunResources_Serialize = {
 	safetyStopHours: number | null,
 	/**  Unix seconds when the machine was found gone (clean-up verified). */
 	endedAt: number | null,
+	/**
+	 *  The run's earlier machines (a relaunch, e.g. after AWS took a spot
+	 *  machine back): hours they ran, counted against the safety stop, and
+	 *  their cost, counted in the run's cost and against its budget cap.
+	 */
+	earlierHours: number | null,
+	earlierUsd: number | null,
 	/**  How many machines bill at that rate (SageMaker runs may use several). */
 	machines: number,
 	/**  The SageMaker training job (SageMaker runs), named before it is created. */

@@ -45,6 +45,23 @@ describe('cost', () => {
     expect(meter({ ...base, launchedAt: null }, 1600)).toMatchObject({ seconds: 0, running: false, stopAt: null });
   });
 
+  it('meters a relaunched run: the earlier machines count in its time and cost, and against its safety stop', () => {
+    // A 2 h stop; the first machine ran 30 min ($0.50); the new one, at $0.25/h, launched at 10000.
+    const run = {
+      launchedAt: 10_000,
+      endedAt: null,
+      usdPerHour: 0.25,
+      safetyStopHours: 2,
+      machines: 1,
+      earlierHours: 0.5,
+      earlierUsd: 0.5,
+    };
+    expect(meter(run, 10_000 + 3600)).toMatchObject({ seconds: 5400, usd: 0.75, running: true, stopAt: 10_000 + 5400, atMostUsd: 0.875 });
+    expect(meter(run, 10_000 + 9 * 3600)).toMatchObject({ seconds: 7200, usd: 0.875, running: false });
+    // Between the two machines: what the first one cost.
+    expect(meter({ ...run, launchedAt: null }, 5000)).toMatchObject({ seconds: 1800, usd: 0.5, running: false });
+  });
+
   it('shows a meter clock', () => {
     expect(formatClock(65)).toBe('1:05');
     expect(formatClock(3605.7)).toBe('1:00:05');

@@ -80,6 +80,9 @@ export interface MeterInput {
   safetyStopHours: number | null;
   /** Machines billed at that rate. */
   machines: number;
+  /** The run's earlier machines (a relaunch): hours they ran (counted against the safety stop) and their cost. */
+  earlierHours?: number;
+  earlierUsd?: number;
 }
 
 export interface Meter {
@@ -94,18 +97,29 @@ export interface Meter {
   atMostUsd: number | null;
 }
 
-/** The run view's cost meter at `nowSec`: elapsed since the launch × $/h, until the end or the safety stop. */
+/**
+ * The run view's cost meter at `nowSec`: the earlier machines' time and cost (a relaunch), then elapsed since the
+ * launch × $/h until the end or the safety stop (what the earlier machines left of it). As `prices::run_cost`.
+ */
 export function meter(m: MeterInput, nowSec: number): Meter {
   const n = Math.max(1, m.machines || 1);
   const rate = m.usdPerHour === null ? null : m.usdPerHour * n;
-  const stopAt = m.launchedAt !== null && m.safetyStopHours !== null ? m.launchedAt + m.safetyStopHours * 3600 : null;
-  const atMostUsd = rate !== null && m.safetyStopHours !== null ? rate * m.safetyStopHours : null;
-  if (m.launchedAt === null) return { seconds: 0, usd: rate === null ? null : 0, running: false, stopAt, atMostUsd };
+  const earlierHours = m.earlierHours ?? 0;
+  const earlierUsd = m.earlierUsd ?? 0;
+  const leftHours = m.safetyStopHours === null ? null : m.safetyStopHours - earlierHours;
+  const stopAt = m.launchedAt !== null && leftHours !== null ? m.launchedAt + leftHours * 3600 : null;
+  const atMostUsd = rate !== null && leftHours !== null ? earlierUsd + rate * leftHours : null;
+  const earlierSeconds = earlierHours * 3600;
+  if (m.launchedAt === null) {
+    const usd = rate === null && earlierUsd === 0 ? null : earlierUsd;
+    return { seconds: earlierSeconds, usd, running: false, stopAt, atMostUsd };
+  }
   let end = m.endedAt ?? nowSec;
   if (stopAt !== null) end = Math.min(end, stopAt);
   const seconds = Math.max(0, end - m.launchedAt);
   const running = m.endedAt === null && (stopAt === null || nowSec < stopAt);
-  return { seconds, usd: rate === null ? null : (rate * seconds) / 3600, running, stopAt, atMostUsd };
+  const usd = rate === null ? null : earlierUsd + (rate * seconds) / 3600;
+  return { seconds: earlierSeconds + seconds, usd, running, stopAt, atMostUsd };
 }
 
 /** A running meter's time: 65 → "1:05", 3605 → "1:00:05". */

@@ -87,6 +87,11 @@ pub enum PipelineError {
     #[error("a budget of ${budget:.2} buys less than 3 minutes of this machine (about ${usd_per_hour:.2} per hour)")]
     BudgetTooSmall { budget: f64, usd_per_hour: f64 },
 
+    /// A relaunch with too little of the run's safety stop (its maximum
+    /// run time, or its budget cap) left after its earlier machines.
+    #[error("the run's earlier machines used {used_hours:.2} h of its {stop_hours:.2} h safety stop (its maximum run time or budget cap): a new machine would have less than 3 minutes")]
+    SafetyStopUsedUp { used_hours: f64, stop_hours: f64 },
+
     #[error("the machine image {0} was not found in this region")]
     UnknownImage(String),
 
@@ -272,6 +277,7 @@ impl Explain for PipelineError {
             PipelineError::DiskTooSmallForImage { .. } => "disk_too_small",
             PipelineError::UnknownImage(_) => "unknown_image",
             PipelineError::BudgetTooSmall { .. } => "budget_too_small",
+            PipelineError::SafetyStopUsedUp { .. } => "safety_stop_used_up",
             PipelineError::NoAutomaticImage { .. } => "no_automatic_image",
             PipelineError::QuotaTooLow { .. } | PipelineError::TrainingQuotaTooLow { .. } => {
                 "quota_too_low"
@@ -327,6 +333,7 @@ impl Explain for PipelineError {
                 }
                 PipelineError::QuotaTooLow { .. } | PipelineError::TrainingQuotaTooLow { .. } => "Ask AWS for a higher quota in the Service Quotas console.",
                 PipelineError::BudgetTooSmall { .. } => "Raise the budget cap, or pick a cheaper machine.",
+                PipelineError::SafetyStopUsedUp { .. } => "The outputs and checkpoints saved so far are in your bucket. To go on, start the run again from the New run page (Run again) with a longer maximum run time or a higher budget cap.",
                 PipelineError::NoAutomaticImage { .. } => "Pick an NVIDIA GPU machine (g4dn, g5, g6…) or a CPU machine, or enter an image id that has the drivers.",
                 PipelineError::NoCapacity { .. } => "Try again in a few minutes, or pick another machine type or region. Nothing is left running.",
                 PipelineError::Network { .. } => {

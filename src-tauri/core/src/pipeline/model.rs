@@ -224,6 +224,13 @@ pub struct RunResources {
     /// Unix seconds when the machine was found gone (clean-up verified).
     #[serde(default)]
     pub ended_at: Option<f64>,
+    /// The run's earlier machines (a relaunch, e.g. after AWS took a spot
+    /// machine back): hours they ran, counted against the safety stop, and
+    /// their cost, counted in the run's cost and against its budget cap.
+    #[serde(default)]
+    pub earlier_hours: f64,
+    #[serde(default)]
+    pub earlier_usd: f64,
     /// How many machines bill at that rate (SageMaker runs may use several).
     #[serde(default)]
     pub machines: u32,

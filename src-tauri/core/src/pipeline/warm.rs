@@ -155,7 +155,7 @@ impl Train {
             Ok(()) => {
                 super::delete::delete_resources(&self.ctx, &self.resources, self.progress.as_ref())
                     .await
-                    .map(|_| ())
+                    .map(|report| self.handed_on = Some(report))
             }
             Err(e) => Err(e),
         };
@@ -187,6 +187,7 @@ impl Train {
             tracing::warn!(run_id = self.run_id(), error = %e, "the machine could not be kept warm");
             self.resources.kept_warm = None;
             self.resources.ended_at = None;
+            self.handed_on = None;
             self.save()?;
         }
         Ok(())

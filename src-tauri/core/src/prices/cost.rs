@@ -73,6 +73,18 @@ pub fn hourly_total(machine_usd_per_hour: f64, disk_gb: u32, gp3_gb_month: Optio
     machine_usd_per_hour + f64::from(disk_gb) * gp3_gb_month.unwrap_or(0.0) / HOURS_PER_MONTH
 }
 
+/// Hours the run's current machine (launched at `start`) ran until its
+/// end, or `now_secs`, at most until its safety stop (what is left of the
+/// run's after its earlier machines); and that stop, in Unix seconds.
+pub fn machine_hours(res: &RunResources, start: f64, now_secs: f64) -> (f64, f64) {
+    let stop = res
+        .safety_stop_hours
+        .map(|h| start + (h - res.earlier_hours) * 3600.0)
+        .unwrap_or(f64::INFINITY);
+    let end = res.ended_at.unwrap_or(now_secs).min(stop);
+    (((end - start) / 3600.0).max(0.0), stop)
+}
+
 /// The cost of a run as its resources record it; `None` before a machine
 /// was launched or when its price is unknown.
 pub fn run_cost(res: &RunResources, now_secs: f64) -> Option<RunCost> {
@@ -93,17 +105,23 @@ pub fn run_cost(res: &RunResources, now_secs: f64) -> Option<RunCost> {
             spot_saved_usd: saved,
         });
     }
-    let start = res.launched_at?;
-    let stop = res
-        .safety_stop_hours
-        .map(|h| start + h * 3600.0)
-        .unwrap_or(f64::INFINITY);
-    let end = res.ended_at.unwrap_or(now_secs).min(stop);
-    let hours = ((end - start) / 3600.0).max(0.0);
+    // The run's earlier machines (a relaunch), then the current one.
+    let earlier = (res.earlier_hours > 0.0).then_some((res.earlier_hours, res.earlier_usd));
+    let Some(start) = res.launched_at else {
+        let (hours, usd) = earlier?;
+        return Some(RunCost {
+            usd,
+            usd_per_hour: rate * machines,
+            hours,
+            growing: false,
+            spot_saved_usd: None,
+        });
+    };
+    let (hours, stop) = machine_hours(res, start, now_secs);
     Some(RunCost {
-        usd: rate * hours * machines,
+        usd: rate * hours * machines + res.earlier_usd,
         usd_per_hour: rate * machines,
-        hours,
+        hours: hours + res.earlier_hours,
         growing: res.ended_at.is_none() && now_secs < stop,
         spot_saved_usd: None,
     })
@@ -112,6 +130,39 @@ pub fn run_cost(res: &RunResources, now_secs: f64) -> Option<RunCost> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relaunched_run_counts_its_earlier_machines_in_its_cost_and_safety_stop() {
+        // A 2 h safety stop; the first machine ran 30 min (AWS took it back).
+        let mut res = RunResources {
+            usd_per_hour: Some(1.0),
+            launched_at: Some(0.0),
+            ended_at: Some(1800.0),
+            safety_stop_hours: Some(2.0),
+            ..Default::default()
+        };
+        assert_eq!(machine_hours(&res, 0.0, 99_999.0).0, 0.5);
+        // Carried over at the relaunch (as `Train::count_earlier_machine` does).
+        res.earlier_hours = 0.5;
+        res.earlier_usd = 0.5;
+        res.launched_at = None;
+        res.ended_at = None;
+        let between = run_cost(&res, 5000.0).unwrap();
+        assert_eq!(
+            (between.usd, between.hours, between.growing),
+            (0.5, 0.5, false)
+        );
+        // The new machine, at a spot price of $0.25/h, stops 1.5 h after its launch.
+        res.launched_at = Some(10_000.0);
+        res.usd_per_hour = Some(0.25);
+        let (hours, stop) = machine_hours(&res, 10_000.0, 10_000.0 + 3600.0);
+        assert_eq!((hours, stop), (1.0, 10_000.0 + 1.5 * 3600.0));
+        let c = run_cost(&res, 10_000.0 + 3600.0).unwrap();
+        assert_eq!((c.usd, c.hours, c.growing), (0.75, 1.5, true));
+        // Past its stop the cost stops growing: 2 h in all, as asked.
+        let c = run_cost(&res, 10_000.0 + 9.0 * 3600.0).unwrap();
+        assert_eq!((c.usd, c.hours, c.growing), (0.875, 2.0, false));
+    }
 
     #[test]
     fn budget_cap_sets_the_safety_stop() {

@@ -9,8 +9,8 @@ mod cost;
 mod parse;
 
 pub use cost::{
-    hourly_total, run_cost, safety_stop, RunCost, SafetyStop, HOURS_PER_MONTH, MIN_SAFETY_HOURS,
-    S3_GB_MONTH,
+    hourly_total, machine_hours, run_cost, safety_stop, RunCost, SafetyStop, HOURS_PER_MONTH,
+    MIN_SAFETY_HOURS, S3_GB_MONTH,
 };
 pub use parse::{on_demand, Priced};
 

@@ -203,6 +203,19 @@ async fn a_spot_machine_taken_back_by_aws_saves_its_checkpoints_and_the_run_resu
     let now = train.resources().instance_id.clone().unwrap();
     assert_ne!(now, taken);
     assert_eq!(train.resources().launches, 2);
+    // The first machine's time stays the run's: counted in its cost and
+    // against its safety stop, which the new machine does not start again.
+    let res = train.resources();
+    assert!(
+        res.earlier_hours > 0.0 && res.earlier_hours < 0.1,
+        "{}",
+        res.earlier_hours
+    );
+    assert!(res.ended_at.is_none(), "the new machine's cost grows");
+    let mut priced = res.clone();
+    priced.usd_per_hour = Some(1.0);
+    let cost = easytdv_core::prices::run_cost(&priced, easytdv_core::warm::now_secs()).unwrap();
+    assert!(cost.hours >= res.earlier_hours, "{cost:?}");
     let done = get_text(&h.ctx, &b, &format!("{outputs}done.txt")).await;
     assert!(
         done.trim().starts_with("from epoch ") && done.trim() != "from epoch 1",

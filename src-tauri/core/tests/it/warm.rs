@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::common::*;
-use easytdv_core::pipeline::{instance_state, Tracked};
+use easytdv_core::pipeline::{instance_state, Step, StepState, Tracked};
 use easytdv_core::runs::{CleanupPolicy, Runs};
 use easytdv_core::services::{Services, ServicesError};
 use easytdv_core::warm::now_secs;
@@ -46,6 +46,14 @@ async fn a_machine_kept_warm_serves_the_next_run_once_and_stops_on_request() {
     assert!(end.result.is_ok(), "{:?}", end.result.err());
     let report = end.cleanup.expect("cleaned up").expect("clean-up verified");
     assert!(report.terminated_instances.is_empty(), "{report:?}");
+    // Cleaned once, at the hand-off: the run's own clean-up found it done.
+    let deletes = h
+        .events
+        .events()
+        .iter()
+        .filter(|e| e.run_id == first && e.step == Step::Delete && e.state == StepState::Done)
+        .count();
+    assert_eq!(deletes, 1);
     let record = history.get(&first).unwrap();
     let kept = record.resources.kept_warm.clone().expect("kept warm");
     assert_eq!(

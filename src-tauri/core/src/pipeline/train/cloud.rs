@@ -11,6 +11,7 @@ use crate::pipeline::error::PipelineError;
 use crate::pipeline::model::*;
 use crate::pipeline::words::stack_words;
 use crate::pipeline::{assets, instance, machine, region_ready, stack};
+use crate::prices::machine_hours;
 
 impl Train {
     /// The seed's "create the stack" for an EC2 run: makes sure easyTDV's
@@ -150,6 +151,7 @@ impl Train {
         // still running when the run was stopped may have started one the
         // history does not name): never two at once.
         let mut old = instance::find_run_instances(&self.ctx, &self.resources.run_id).await?;
+        let had_machine = self.resources.instance_id.is_some();
         if let Some(id) = self.resources.instance_id.take() {
             if !old.contains(&id) {
                 old.push(id);
@@ -171,8 +173,12 @@ impl Train {
             self.subnets =
                 machine::launch_subnets(&self.ctx, &self.request.instance_type, &vpc).await?;
         }
+        if had_machine {
+            self.count_earlier_machine()?;
+        }
         self.resources.launches += 1;
         self.resources.launched_at = Some(super::now_secs() as f64);
+        self.resources.ended_at = None;
         // The commands sent so far were the old machine's: none runs on this one.
         self.resources.install_command_id = None;
         self.resources.training_command_id = None;
@@ -233,6 +239,28 @@ impl Train {
         }
         self.save()?;
         Ok(launched)
+    }
+
+    /// Before a relaunch: the machine the run had (ended, or just
+    /// terminated) keeps its hours and cost in the run's, and the new one's
+    /// safety stop is what is left of the run's. Refused when less than
+    /// 3 minutes are left.
+    fn count_earlier_machine(&mut self) -> Result<(), PipelineError> {
+        let Some(start) = self.resources.launched_at else {
+            return Ok(());
+        };
+        let (hours, _) = machine_hours(&self.resources, start, super::now_secs() as f64);
+        self.resources.earlier_hours += hours;
+        self.resources.earlier_usd += hours * self.resources.usd_per_hour.unwrap_or(0.0);
+        self.resources.launched_at = None;
+        self.save()?;
+        if self.safety_hours() < crate::prices::MIN_SAFETY_HOURS {
+            return Err(PipelineError::SafetyStopUsedUp {
+                used_hours: self.resources.earlier_hours,
+                stop_hours: self.safety_hours() + self.resources.earlier_hours,
+            });
+        }
+        Ok(())
     }
 
     /// Launches the machine and waits until it runs and its SSM agent is

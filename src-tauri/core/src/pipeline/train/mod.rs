@@ -73,6 +73,9 @@ pub struct Train {
     /// A saved environment the machine reported, copied into the shared
     /// cache once its command has ended.
     pub(in crate::pipeline) saved_environment: Option<crate::environments::CacheArchive>,
+    /// The clean-up done when the machine was handed on to be kept warm:
+    /// the run's own clean-up afterwards has nothing left to do.
+    pub(in crate::pipeline) handed_on: Option<DeleteReport>,
 }
 
 impl Train {
@@ -135,6 +138,7 @@ impl Train {
             data_sent: None,
             base: None,
             saved_environment: None,
+            handed_on: None,
         };
         train.save()?;
         Ok(train)
@@ -356,7 +360,11 @@ impl Train {
 
     /// Deletes everything this run created (outputs are kept).
     pub async fn delete_resources(&self) -> Result<DeleteReport, PipelineError> {
-        delete_resources(&self.ctx, &self.resources, self.progress.as_ref()).await
+        match (&self.handed_on, &self.resources.kept_warm) {
+            // Done at the hand-off, and the machine is not the run's any more.
+            (Some(done), Some(_)) => Ok(done.clone()),
+            _ => delete_resources(&self.ctx, &self.resources, self.progress.as_ref()).await,
+        }
     }
 }
 

@@ -133,11 +133,13 @@ impl Train {
     }
 
     /// The machine's safety stop in hours: the maximum run time, or less
-    /// when the budget cap asks for it.
+    /// when the budget cap asks for it, less what the run's earlier
+    /// machines ran (a relaunch does not start the count again).
     pub(in crate::pipeline) fn safety_hours(&self) -> f64 {
         self.resources
             .safety_stop_hours
             .unwrap_or(f64::from(self.request.max_runtime_hours))
+            - self.resources.earlier_hours
     }
 
     /// Prices the machine; with a budget cap, the safety stop comes when
