@@ -243,10 +243,14 @@ pub async fn ensure(
         match standing(ctx, wanted).await? {
             Standing::Ready(base) => return Ok(base),
             Standing::Busy(status) => {
-                notice(&format!(
-                    "easyTDV's shared resources are busy ({}); waiting",
-                    stack_words(&status)
-                ));
+                notice(&if status == "CREATE_IN_PROGRESS" {
+                    "Creating easyTDV's shared resources in this region (once)".to_string()
+                } else {
+                    format!(
+                        "easyTDV's shared resources are busy ({}); waiting",
+                        stack_words(&status)
+                    )
+                });
                 wait_settled(ctx, notice).await?;
             }
             Standing::Broken(status) => {
@@ -281,6 +285,25 @@ pub async fn ensure(
     Err(PipelineError::StackFailed {
         reason: "easyTDV's shared resources did not become ready".into(),
     })
+}
+
+/// Starts creating the base when the region has none, without waiting:
+/// a run's first steps go on meanwhile, and `ensure` then waits for it.
+/// True when this call started it.
+pub async fn start(
+    ctx: &AwsContext,
+    bucket: &RunBucket<'_>,
+    wanted: &Wanted,
+) -> Result<bool, PipelineError> {
+    if standing(ctx, wanted).await? != Standing::Missing {
+        return Ok(false);
+    }
+    let params = parameters(bucket, wanted).await?;
+    match stack::start_create_tagged(ctx, STACK_NAME, None, TEMPLATE, params).await {
+        Ok(_) => Ok(true),
+        Err(PipelineError::Aws { code, .. }) if code == "AlreadyExistsException" => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Deletes the base ("Remove easyTDV from this account"); false if there was none.

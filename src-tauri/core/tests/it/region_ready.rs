@@ -129,3 +129,60 @@ async fn a_region_made_ready_ahead_has_one_bucket_and_base_and_its_first_run_cre
     train.delete_resources().await.expect("delete");
     assert!(base::remove(&admin, &quiet).await.unwrap());
 }
+
+/// The first run in a region not made ready ahead starts creating the base
+/// while it uploads its files (Prepare), then waits for it (Stack): one
+/// stack, made once, and the run goes on.
+#[tokio::test]
+async fn a_first_run_starts_the_base_while_it_uploads_and_waits_for_it() {
+    const FIRST: &str = "ap-southeast-1";
+    let ctx = AwsContext::new(
+        &easytdv_core::aws::CredentialSource::Sandbox {
+            endpoint: endpoint(),
+        },
+        FIRST,
+    )
+    .await
+    .unwrap();
+    let admin = AwsContext::from_sdk_config(admin_config(FIRST).await, Some(endpoint()));
+    let quiet = |_: &str| {};
+    base::remove(&admin, &quiet).await.unwrap();
+    let before = creating_calls(FIRST);
+    let b = bucket("first-run");
+    let mut request = request("ok", &b);
+    request.region = FIRST.into();
+    let events = EventLog::default();
+    let mut train = Train::new(
+        ctx.clone(),
+        request,
+        Arc::new(events.clone()),
+        Arc::new(MemoryState::default()),
+    )
+    .unwrap();
+    train.run_from(Step::Prepare).await.expect("the run");
+    let said = |step: Step| -> Vec<String> {
+        events
+            .events()
+            .into_iter()
+            .filter(|e| e.step == step)
+            .map(|e| e.message)
+            .collect()
+    };
+    let prepare = said(Step::Prepare);
+    assert!(
+        prepare
+            .iter()
+            .any(|m| m == "Started creating easyTDV's shared resources in this region (once)"),
+        "{prepare:?}"
+    );
+    // (The Stack step then waits for it; the sandbox without its latency
+    // model has created it by then.)
+    let made: Vec<String> = creating_calls(FIRST)[before.len()..].to_vec();
+    assert_eq!(
+        made.iter().filter(|op| *op == "CreateStack").count(),
+        1,
+        "{made:?}"
+    );
+    train.delete_resources().await.expect("delete");
+    assert!(base::remove(&admin, &quiet).await.unwrap());
+}

@@ -9,7 +9,7 @@ use crate::pipeline::error::PipelineError;
 use crate::pipeline::model::*;
 use crate::pipeline::progress::StepTimer;
 use crate::pipeline::words::human_duration;
-use crate::pipeline::{assets, ebs_key, machine, quotas, remote, storage};
+use crate::pipeline::{assets, base, ebs_key, machine, quotas, remote, storage};
 use crate::prices::safety_stop;
 
 impl Train {
@@ -118,7 +118,23 @@ impl Train {
             let bucket = &bucket;
             async move { bucket.put(&key, body).await }
         });
-        futures_util::future::try_join_all(uploads).await?;
+        // The first EC2 run in a region starts creating the base now, so
+        // its two minutes of IAM overlap the uploads; the Stack step waits
+        // for it (and says why if it failed).
+        let wanted = base::Wanted {
+            vpc_id: vpc_id.clone(),
+            ebs_kms_key_arn: disk_key.customer_arn().map(str::to_string),
+        };
+        let early_base = async {
+            match base::start(ctx, &bucket, &wanted).await {
+                Ok(true) => timer
+                    .update("Started creating easyTDV's shared resources in this region (once)"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "the shared resources were not started early"),
+            }
+        };
+        let (uploaded, ()) = tokio::join!(futures_util::future::try_join_all(uploads), early_base);
+        uploaded?;
         self.send_project(&|m| timer.update(m)).await?;
         self.send_data(&|m| timer.update(m)).await?;
         self.send_secrets(&|m| timer.update(m)).await?;
