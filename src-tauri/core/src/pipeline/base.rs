@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{aws_error, PipelineError};
 pub use super::machine_folder::{bring_outputs, send_checkpoints, send_inputs};
-use super::poll::{poll_until, Notice};
+use super::poll::{poll_until_capped, Notice};
 use super::stack;
 use super::storage::RunBucket;
 use super::{assets, words::stack_words};
@@ -375,9 +375,10 @@ async fn wait_settled(
     ctx: &AwsContext,
     notice: &Notice<'_>,
 ) -> Result<Option<StackStatus>, PipelineError> {
-    poll_until(
+    poll_until_capped(
         "easyTDV's shared resources",
         UPDATE_LIMIT,
+        stack::STACK_LOOK_GAP,
         notice,
         || async {
             let s = stack::status(ctx, STACK_NAME).await?;

@@ -64,6 +64,23 @@ pub async fn poll_until<T, F, Fut>(
     what: &str,
     limit: Duration,
     notice: &Notice<'_>,
+    check: F,
+) -> Result<T, PipelineError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, PipelineError>>,
+{
+    poll_until_capped(what, limit, MAX_GAP, notice, check).await
+}
+
+/// [`poll_until`] with looks at most `max_gap` apart: for a wait of known
+/// length someone watches (a stack's two minutes of IAM), where a look
+/// every few seconds costs nothing and a late one costs the user.
+pub async fn poll_until_capped<T, F, Fut>(
+    what: &str,
+    limit: Duration,
+    max_gap: Duration,
+    notice: &Notice<'_>,
     mut check: F,
 ) -> Result<T, PipelineError>
 where
@@ -99,7 +116,7 @@ where
             Err(e) => return Err(e),
         }
         let waited = start.elapsed();
-        let delay = gap(waited);
+        let delay = gap(waited).min(max_gap);
         if waited + delay > limit {
             return Err(PipelineError::Timeout {
                 what: what.to_string(),
@@ -136,6 +153,30 @@ mod tests {
         // An hour of waiting costs about 12 looks a minute.
         assert!(looks < 800, "{looks} looks in an hour");
         assert_eq!(gap(Duration::from_secs(7)), Duration::from_millis(700));
+    }
+
+    #[tokio::test]
+    async fn a_capped_wait_looks_at_most_that_far_apart() {
+        let count = |max_gap: Option<Duration>| async move {
+            let mut calls = 0;
+            let check = || {
+                calls += 1;
+                async { Ok::<Option<()>, PipelineError>(None) }
+            };
+            let limit = Duration::from_millis(800);
+            let _ = match max_gap {
+                Some(g) => poll_until_capped("nothing", limit, g, &quiet, check).await,
+                None => poll_until("nothing", limit, &quiet, check).await,
+            };
+            calls
+        };
+        // 250 ms apart at least otherwise; 40 ms apart when capped.
+        let (plain, capped) = (
+            count(None).await,
+            count(Some(Duration::from_millis(40))).await,
+        );
+        assert!(plain <= 4, "{plain}");
+        assert!(capped >= 10, "{capped}");
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_cloudformation::types::{Capability, Parameter, ResourceStatus, StackStatus, Tag};
 
 use super::error::{aws_error, PipelineError};
-use super::poll::{poll_until, Notice};
+use super::poll::{poll_until, poll_until_capped, Notice};
 use crate::aws::AwsContext;
 
 pub const APP_TAG: &str = "easytdv:app";
@@ -125,6 +125,10 @@ pub async fn outputs(
         .unwrap_or_default())
 }
 
+/// At most this long between two looks at a stack being created or
+/// changed (a `DescribeStacks`): the original library's own interval.
+pub(super) const STACK_LOOK_GAP: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Waits for CREATE_COMPLETE. On failure, reads the failing resource's
 /// reason, deletes the stack, and returns `StackFailed`.
 pub async fn wait_created(
@@ -133,9 +137,10 @@ pub async fn wait_created(
     on_status: &Notice<'_>,
 ) -> Result<String, PipelineError> {
     let last = std::sync::Mutex::new(String::new());
-    let final_status = poll_until(
+    let final_status = poll_until_capped(
         "the cloud resources to be created",
         CREATE_LIMIT,
+        STACK_LOOK_GAP,
         on_status,
         || async {
             let s = status(ctx, stack_id).await?;
