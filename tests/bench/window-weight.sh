@@ -45,7 +45,7 @@ measure() {
   pid=$!
   for _ in $(seq 400); do
     if [[ -z "$win" ]]; then
-      win=$(xwininfo -root -tree 2>/dev/null | awk -v t="\"$title\"" '$2 == t {print $1; exit}')
+      win=$(xwininfo -root -tree 2>/dev/null | awk -v t="\"$title\":" '$2 == t {print $1; exit}')
     fi
     if [[ -n "$win" ]] && [[ -z "$paint" ]]; then
       std=$(import -window "$win" -colorspace gray -format '%[fx:standard_deviation]' info: 2>/dev/null || echo 0)
