@@ -9,6 +9,7 @@ mod notify;
 mod resources;
 mod seams;
 mod state;
+mod webview;
 mod window;
 
 pub use bindings::{render_bindings, specta_builder};
@@ -53,6 +54,7 @@ pub fn run() {
                 .runs
                 .set_notifier(std::sync::Arc::new(notify::Desktop));
             if let Some(main) = app.get_webview_window("main") {
+                webview::lighten(&main);
                 window::confirm_close_during_runs(&main);
                 window::remember_drops(&main);
             }

@@ -2,7 +2,8 @@
 # The release package as a user gets it: checks the .deb's contents, installs
 # it with apt-get, checks that the test seams are compiled out of the binary and
 # that its declared dependencies provide every library the binary loads, starts the installed app under Xvfb (screenshot of its
-# first screen, cold start time, PSS), runs the try-mode end-to-end test on
+# first screen, cold start time, PSS; then beside a minimal Tauri app's, with
+# tests/bench/window-weight.sh), runs the try-mode end-to-end test on
 # the installed binary (practice cloud + example, from the package's own
 # resources), then uninstalls it and checks nothing is left.
 # Prints figures; asserts only what must hold. Needs root or sudo.
@@ -137,6 +138,9 @@ start_once() { # $1 = label; prints the seconds to the first screen
 }
 say "  cold start to first screen: $(start_once first) s (screenshot: tests/package/first-screen.png)"
 say "  second start to first screen: $(start_once second) s"
+
+say "The window's weight beside a minimal Tauri 2 app's (tests/bench/window-weight.sh; figures only)"
+tests/bench/window-weight.sh "$bin" || say "  the window-weight benchmark did not finish (see above): no figures this time"
 
 say "Try-mode on the installed app: practice cloud and example from the package's resources"
 EASYTDV_E2E_APP="$bin" EASYTDV_E2E_ONLY=practice EASYTDV_E2E_SKIP_BUILD=1 tests/e2e/run.sh
