@@ -73,9 +73,9 @@ pub enum Command {
         /// Remove them ("Remove easyTDV from this account"), except where an easyTDV machine runs.
         #[arg(long, conflicts_with = "prepare")]
         remove: bool,
-        /// Create them now in --region, with the region's bucket, so the first run there does
-        /// not wait for them (about two minutes, nearly all IAM).
-        #[arg(long)]
+        /// Create them now in --region (which must be given), with the region's bucket, so the
+        /// first run there does not wait for them (about two minutes, nearly all IAM).
+        #[arg(long, requires = "region")]
         prepare: bool,
         /// With --prepare: the bucket runs there will use (default: the account's easyTDV
         /// bucket in the region, else a new one).

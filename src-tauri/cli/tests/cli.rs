@@ -1027,7 +1027,10 @@ async fn shared_prepare_makes_a_region_ready_once_and_refuses_a_bad_bucket_name(
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("Bad_Name"), "{err}");
-    // --bucket only with --prepare; --prepare and --remove not together.
+    // --prepare names its region; --bucket only with --prepare; --prepare and --remove not together.
+    let (code, _, err) = easytdv(data.path(), &["shared", "--prepare", "--sandbox", &ep]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--region"), "{err}");
     let (code, _, _) = easytdv(
         data.path(),
         &[

@@ -187,6 +187,10 @@ impl Services {
         if self.runs.active().any() {
             return Err(LeftoverError::RunUnderWay);
         }
+        // A preparation would make them again (or fail half-way).
+        if self.bucket_locks.preparing() {
+            return Err(LeftoverError::RegionBeingPrepared);
+        }
         let ctx = self.context(account_id, None).await?;
         Ok(scan::remove_bases(&ctx, notice).await?)
     }
@@ -268,6 +272,8 @@ pub enum LeftoverError {
     NotARunBucket { bucket: String, region: String },
     #[error("a run is under way in easyTDV: its shared resources stay while it starts or runs")]
     RunUnderWay,
+    #[error("easyTDV is getting a region ready for a new run (the New run form is open): its shared resources stay while it does")]
+    RegionBeingPrepared,
 }
 
 impl From<crate::history::HistoryError> for LeftoverError {
@@ -284,6 +290,7 @@ impl crate::explain::Explain for LeftoverError {
             LeftoverError::NotInLastScan { .. } => "leftover_not_found",
             LeftoverError::NotARunBucket { .. } => "environment_not_found",
             LeftoverError::RunUnderWay => "run_under_way",
+            LeftoverError::RegionBeingPrepared => "region_being_prepared",
         }
     }
     fn hint(&self) -> Option<String> {
@@ -300,6 +307,9 @@ impl crate::explain::Explain for LeftoverError {
                 "Wait until the run has ended (or stop it on its page), then remove them again."
                     .into(),
             ),
+            LeftoverError::RegionBeingPrepared => {
+                Some("Wait a minute or two for it to finish, then remove them again.".into())
+            }
         }
     }
 }

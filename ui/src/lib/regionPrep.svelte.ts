@@ -32,3 +32,8 @@ export function prepareRegion(accountId: string, region: string, now: () => numb
       preps[key] = { state: 'failed', problem: toProblem(e) };
     });
 }
+
+/** After "Remove easyTDV from this account": its regions are no longer ready. */
+export function forgetRegionPreps(accountId: string): void {
+  for (const key of Object.keys(preps)) if (key.startsWith(`${accountId}/`)) delete preps[key];
+}

@@ -353,6 +353,12 @@ async fn update(
         if stack::message_of(&e).is_some_and(|m| m.contains("No updates are to be performed")) {
             return Ok(());
         }
+        // Another window (or the wizard's preparation) is updating it:
+        // wait, then the caller looks again.
+        if stack::message_of(&e).is_some_and(|m| m.contains("_IN_PROGRESS state")) {
+            wait_settled(ctx, notice).await?;
+            return Ok(());
+        }
         return Err(aws_error("update easyTDV's shared resources", e));
     }
     match wait_settled(ctx, notice).await? {

@@ -62,29 +62,16 @@ impl RunBucket<'_> {
             .send()
             .await;
         match head {
-            Ok(_) => {
-                let loc = s3
-                    .get_bucket_location()
-                    .bucket(bucket)
-                    .expected_bucket_owner(self.owner())
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("read the bucket's region", e))?;
-                let actual = location_region(loc.location_constraint());
-                if actual != self.ctx().region() {
-                    return Err(PipelineError::BucketOtherRegion {
-                        bucket: bucket.into(),
-                        expected: self.ctx().region().into(),
-                        actual,
-                    });
-                }
-                self.check_private().await?;
-                Ok(false)
-            }
+            Ok(_) => self.check_existing().await.map(|()| false),
             Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
                 Some(404) => {
-                    self.create().await?;
-                    Ok(true)
+                    if self.create().await? {
+                        Ok(true)
+                    } else {
+                        // Made meanwhile by another of our processes (the
+                        // wizard's preparation, another window).
+                        self.check_existing().await.map(|()| false)
+                    }
                 }
                 Some(403) => {
                     // Ours but not readable, or someone else's (which we
@@ -103,6 +90,29 @@ impl RunBucket<'_> {
                 _ => Err(aws_error("check the bucket", e)),
             },
         }
+    }
+
+    /// An existing bucket of ours: in the run's region, and private.
+    async fn check_existing(&self) -> Result<(), PipelineError> {
+        let bucket = self.name();
+        let loc = self
+            .ctx()
+            .s3()
+            .get_bucket_location()
+            .bucket(bucket)
+            .expected_bucket_owner(self.owner())
+            .send()
+            .await
+            .map_err(|e| aws_error("read the bucket's region", e))?;
+        let actual = location_region(loc.location_constraint());
+        if actual != self.ctx().region() {
+            return Err(PipelineError::BucketOtherRegion {
+                bucket: bucket.into(),
+                expected: self.ctx().region().into(),
+                actual,
+            });
+        }
+        self.check_private().await
     }
 
     /// An existing bucket is used only when its own Block Public Access
@@ -156,7 +166,10 @@ impl RunBucket<'_> {
         })
     }
 
-    async fn create(&self) -> Result<(), PipelineError> {
+    /// Creates the bucket; false when it is already ours (S3's
+    /// `BucketAlreadyOwnedByYou`: made meanwhile by another of our
+    /// processes, whose own creation sets it up).
+    async fn create(&self) -> Result<bool, PipelineError> {
         let s3 = self.ctx().s3();
         let bucket = self.name();
         let region = self.ctx().region();
@@ -168,10 +181,14 @@ impl RunBucket<'_> {
                     .build(),
             );
         }
-        req.send().await.map_err(|e| match error_code(&e) {
-            Some("BucketAlreadyExists") => PipelineError::BucketTaken(bucket.into()),
-            _ => aws_error("create the bucket", e),
-        })?;
+        match req.send().await {
+            Ok(_) => {}
+            Err(e) if error_code(&e) == Some("BucketAlreadyOwnedByYou") => return Ok(false),
+            Err(e) if error_code(&e) == Some("BucketAlreadyExists") => {
+                return Err(PipelineError::BucketTaken(bucket.into()))
+            }
+            Err(e) => return Err(aws_error("create the bucket", e)),
+        }
         // S3's defaults for a new bucket, checked rather than set: the user
         // policy cannot change them (nor, so, turn them off).
         self.check_private().await?;
@@ -187,7 +204,7 @@ impl RunBucket<'_> {
                     e,
                 )
             })?;
-        Ok(())
+        Ok(true)
     }
 }
 

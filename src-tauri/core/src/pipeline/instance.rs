@@ -93,6 +93,39 @@ async fn ended(
     })
 }
 
+/// When EC2 says the machine last changed state, from its
+/// `StateTransitionReason` ("User initiated (2026-12-07 03:00:00 GMT)");
+/// `None` when EC2 gives no time.
+pub(super) async fn changed_at(ctx: &AwsContext, instance_id: &str) -> Option<f64> {
+    let out = ctx
+        .ec2()
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+        .ok()?;
+    let reason = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find_map(|i| i.state_transition_reason())?
+        .to_string();
+    transition_time(&reason)
+}
+
+/// The time in a `StateTransitionReason`, in Unix seconds.
+fn transition_time(reason: &str) -> Option<f64> {
+    let inner = reason.split_once('(')?.1.split_once(')')?.0.trim();
+    let (stamp, zone) = inner.rsplit_once(' ')?;
+    if !matches!(zone, "GMT" | "UTC") {
+        return None;
+    }
+    let iso = format!("{}Z", stamp.replacen(' ', "T", 1));
+    time::OffsetDateTime::parse(&iso, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp() as f64)
+}
+
 /// The machine's end, with AWS's reason, when it is ending or gone (a
 /// command that failed because AWS took the machine away is that, not the
 /// script's failure); `None` while it runs.
@@ -304,6 +337,27 @@ pub async fn terminate(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_time_of_a_state_change_is_read_from_ec2s_words() {
+        assert_eq!(
+            transition_time("User initiated (2026-12-07 03:00:00 GMT)"),
+            Some(1_796_612_400.0)
+        );
+        assert_eq!(
+            transition_time("User initiated (2026-12-07 03:00:00 UTC)"),
+            Some(1_796_612_400.0)
+        );
+        for none in [
+            "",
+            "Service initiated",
+            "User initiated (soon)",
+            "x (2026-12-07 03:00:00 CET)",
+        ] {
+            assert_eq!(transition_time(none), None, "{none}");
+        }
+    }
+
     use super::*;
     use crate::explain::Explain;
 

@@ -37,6 +37,7 @@ impl Train {
     pub(in crate::pipeline) async fn take_warm_machine(
         &mut self,
     ) -> Result<Option<(String, bool)>, PipelineError> {
+        self.refuse_when_used_up()?;
         let base = self.base_now().await?;
         let wanted = if self.request.spot {
             "spot"
@@ -74,6 +75,7 @@ impl Train {
                 self.resources.usd_per_hour = m.usd_per_hour;
             }
             self.resources.launched_at = Some(now_secs().floor());
+            self.resources.ended_at = None;
             self.resources.warm_start = true;
             self.resources.install_command_id = None;
             self.resources.training_command_id = None;

@@ -89,10 +89,11 @@ pub fn end_notice<T>(
             format!("{script} finished; its outputs are in your bucket."),
         );
     };
+    // (After a relaunch, the machine's stop is what its earlier ones left.)
     let stop_at = res
         .launched_at
-        .zip(res.safety_stop_hours)
-        .map(|(t, h)| t + h * 3600.0);
+        .filter(|_| res.safety_stop_hours.is_some())
+        .map(|t| crate::prices::machine_hours(res, t, now_secs).1);
     // A machine that vanished at (or after) its safety stop stopped itself.
     if stop_at.is_some_and(|at| now_secs + 60.0 >= at) {
         let hours = res.safety_stop_hours.unwrap_or_default();

@@ -100,9 +100,21 @@ async fn a_region_made_ready_ahead_has_one_bucket_and_base_and_its_first_run_cre
         "{made:?}"
     );
 
-    // Asked again once ready: one look, nothing made.
-    let again = services.prepare_region(&account, REGION, &quiet).await;
+    // Asked again once ready: one look, nothing made. "Remove easyTDV
+    // from this account" meanwhile waits for it (it would be made again).
+    let (again, removal) = tokio::join!(
+        services.prepare_region(&account, REGION, &quiet),
+        services.remove_bases(&account, &quiet)
+    );
     assert!(!again.unwrap().bucket_created);
+    assert!(
+        matches!(
+            removal,
+            Err(easytdv_core::overview::LeftoverError::RegionBeingPrepared)
+        ),
+        "{removal:?}"
+    );
+    assert!(!services.preparing_region(), "the count is back to 0");
     assert_eq!(creating_calls(REGION), made);
 
     // The first run there: no stack, no role, no bucket of its own.

@@ -173,6 +173,12 @@ async fn a_spot_machine_taken_back_by_aws_saves_its_checkpoints_and_the_run_resu
     });
     let err = train.run_from(Step::Prepare).await.expect_err("taken back");
     let taken = interrupt.await.unwrap();
+    // Its cost stopped when it was found gone, not when the run resumes.
+    let gone_at = train
+        .resources()
+        .ended_at
+        .expect("the machine's end is recorded");
+    assert!(gone_at > train.resources().launched_at.unwrap());
     match &err {
         PipelineError::InstanceEnded { code, .. } => {
             assert_eq!(code, "Server.SpotInstanceTermination")

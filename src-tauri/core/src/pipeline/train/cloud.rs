@@ -176,6 +176,7 @@ impl Train {
         if had_machine {
             self.count_earlier_machine()?;
         }
+        self.refuse_when_used_up()?;
         self.resources.launches += 1;
         self.resources.launched_at = Some(super::now_secs() as f64);
         self.resources.ended_at = None;
@@ -241,11 +242,34 @@ impl Train {
         Ok(launched)
     }
 
+    /// The machine's end when it is gone (AWS took it back, or it
+    /// stopped itself): its cost stops at EC2's own time of the change, or
+    /// now, once and for all.
+    pub(in crate::pipeline) async fn machine_gone(
+        &mut self,
+        instance_id: &str,
+    ) -> Result<Option<PipelineError>, PipelineError> {
+        let gone = instance::gone(&self.ctx, instance_id).await?;
+        if gone.is_some()
+            && self.resources.ended_at.is_none()
+            && self.resources.launched_at.is_some()
+            && self.resources.instance_id.as_deref() == Some(instance_id)
+        {
+            let now = super::now_secs() as f64;
+            let at = instance::changed_at(&self.ctx, instance_id)
+                .await
+                .filter(|t| *t <= now)
+                .unwrap_or(now);
+            self.resources.ended_at = Some(at);
+            self.save()?;
+        }
+        Ok(gone)
+    }
+
     /// Before a relaunch: the machine the run had (ended, or just
     /// terminated) keeps its hours and cost in the run's, and the new one's
-    /// safety stop is what is left of the run's. Refused when less than
-    /// 3 minutes are left.
-    fn count_earlier_machine(&mut self) -> Result<(), PipelineError> {
+    /// safety stop is what is left of the run's.
+    pub(in crate::pipeline) fn count_earlier_machine(&mut self) -> Result<(), PipelineError> {
         let Some(start) = self.resources.launched_at else {
             return Ok(());
         };
@@ -253,7 +277,13 @@ impl Train {
         self.resources.earlier_hours += hours;
         self.resources.earlier_usd += hours * self.resources.usd_per_hour.unwrap_or(0.0);
         self.resources.launched_at = None;
-        self.save()?;
+        self.resources.ended_at = None;
+        self.save()
+    }
+
+    /// A machine (new, or taken warm) needs at least 3 minutes of the
+    /// run's safety stop left after its earlier machines.
+    pub(in crate::pipeline) fn refuse_when_used_up(&self) -> Result<(), PipelineError> {
         if self.safety_hours() < crate::prices::MIN_SAFETY_HOURS {
             return Err(PipelineError::SafetyStopUsedUp {
                 used_hours: self.resources.earlier_hours,

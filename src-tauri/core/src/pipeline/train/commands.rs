@@ -50,7 +50,7 @@ impl Train {
             self.bring_outputs().await;
             let outcome = outcome?;
             if !outcome.succeeded() {
-                if let Some(e) = crate::pipeline::instance::gone(&self.ctx, instance_id).await? {
+                if let Some(e) = self.machine_gone(instance_id).await? {
                     return Err(e);
                 }
                 return Err(self.command_failure(&outcome, Step::Requirements));
@@ -119,7 +119,7 @@ impl Train {
             let outcome = outcome?;
             if !outcome.succeeded() {
                 // AWS took the machine (a spot machine taken back): say so.
-                if let Some(e) = crate::pipeline::instance::gone(&self.ctx, instance_id).await? {
+                if let Some(e) = self.machine_gone(instance_id).await? {
                     return Err(e);
                 }
                 return Err(self.command_failure(&outcome, Step::Training));

@@ -52,7 +52,7 @@ impl Train {
                     timer.update(watch.progress_line(name, started.elapsed(), &self.entry));
                 }
                 _ = alive.tick() => {
-                    if let Ok(Some(gone)) = crate::pipeline::instance::gone(&ctx, instance_id).await {
+                    if let Ok(Some(gone)) = self.machine_gone(instance_id).await {
                         self.read_log(&mut follower, &mut parser, &mut watch, name).await;
                         return Err(gone);
                     }

@@ -244,7 +244,7 @@ impl Train {
             if let Some(id) = self.resources.instance_id.clone() {
                 // The machine is gone (AWS took a spot machine back): the run
                 // goes on on a new one, from its launch.
-                match super::instance::gone(&self.ctx, &id).await? {
+                match self.machine_gone(&id).await? {
                     Some(e) if super::spot::taken_back(&e) => {
                         tracing::info!(
                             run_id = self.run_id(),
@@ -264,6 +264,10 @@ impl Train {
             if self.resources.stack_name.is_some() || self.resources.instance_id.is_some() {
                 // Start the cloud part over cleanly.
                 delete_resources(&self.ctx, &self.resources, self.progress.as_ref()).await?;
+                if self.resources.instance_id.is_some() {
+                    // Its time stays the run's.
+                    self.count_earlier_machine()?;
+                }
                 self.resources.stack_id = None;
                 self.resources.stack_name = None;
                 self.resources.instance_id = None;

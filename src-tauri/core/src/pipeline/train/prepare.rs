@@ -120,7 +120,8 @@ impl Train {
         });
         // The first EC2 run in a region starts creating the base now, so
         // its two minutes of IAM overlap the uploads; the Stack step waits
-        // for it (and says why if it failed).
+        // for it (one that failed is deleted and made again there, and a
+        // second failure is told with its reason).
         let wanted = base::Wanted {
             vpc_id: vpc_id.clone(),
             ebs_kms_key_arn: disk_key.customer_arn().map(str::to_string),
