@@ -11,6 +11,7 @@ import {
   KEYS_ACCOUNT,
   runEvents,
 } from './data';
+import type { Page } from '@playwright/test';
 import { expect, scenario, test, pickCode } from './fixtures';
 
 test('complete the wizard with the defaults and launch', async ({ page, app }) => {
@@ -339,12 +340,7 @@ test('Review: the region made ready while the wizard is filled in, once; a failu
   app,
 }) => {
   await app.open(scenario({ results: signedIn(), delays: { prepare_region: 3_500 } }), '#/new');
-  await pickCode(page);
-  const next = page.getByRole('button', { name: 'Next' });
-  await next.click();
-  await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
-  await next.click();
-  await next.click();
+  const next = await toReview(page);
   const created = page.getByRole('region', { name: /What will be created/ });
   await expect(created).toContainText(
     "easyTDV's shared resources in this region — created while you filled in this form: nothing to wait for.",
@@ -377,14 +373,21 @@ test('Review: when the region cannot be made ready ahead, the review says why an
     }),
     '#/new',
   );
+  await toReview(page);
+  const created = page.getByRole('region', { name: /What will be created/ });
+  await expect(created).toContainText(
+    'They could not be made ahead (the AWS account 123456789012 is not set up for easyTDV yet); the run will try again and say what to do.',
+  );
+});
+
+/** From the Code step to the Review with the defaults; returns the Next button. */
+async function toReview(page: Page) {
   await pickCode(page);
   const next = page.getByRole('button', { name: 'Next' });
   await next.click();
   await expect(page.getByRole('heading', { name: 'Machine', exact: true })).toBeVisible();
   await next.click();
   await next.click();
-  const created = page.getByRole('region', { name: /What will be created/ });
-  await expect(created).toContainText(
-    'They could not be made ahead (the AWS account 123456789012 is not set up for easyTDV yet); the run will try again and say what to do.',
-  );
-});
+  await expect(page.getByRole('heading', { name: 'Review and launch' })).toBeVisible();
+  return next;
+}

@@ -138,7 +138,7 @@ async fn a_failing_base_fails_the_runs_stack_step_with_the_resource_reason() {
         Arc::new(easytdv_core::pipeline::MemoryState::default()),
     )
     .expect("valid request");
-    let prepared = train.prepare_env().await.expect("prepare");
+    // (Taken before the run prepares: its Prepare step starts the base.)
     let role = format!("easytdv-base-{HERE}-instance");
     ctx.iam()
         .create_role()
@@ -147,6 +147,7 @@ async fn a_failing_base_fails_the_runs_stack_step_with_the_resource_reason() {
         .send()
         .await
         .unwrap();
+    let prepared = train.prepare_env().await.expect("prepare");
     let err = train
         .create_stack(&prepared)
         .await

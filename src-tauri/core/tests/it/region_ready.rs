@@ -39,6 +39,22 @@ async fn app_buckets(ctx: &AwsContext) -> Vec<String> {
         .collect()
 }
 
+/// The app's and the administrator's contexts in `region`, whose base
+/// (an earlier run of these tests on the same sandbox) is removed.
+async fn without_base(region: &str) -> (AwsContext, AwsContext) {
+    let ctx = AwsContext::new(
+        &easytdv_core::aws::CredentialSource::Sandbox {
+            endpoint: endpoint(),
+        },
+        region,
+    )
+    .await
+    .unwrap();
+    let admin = AwsContext::from_sdk_config(admin_config(region).await, Some(endpoint()));
+    base::remove(&admin, &|_: &str| {}).await.unwrap();
+    (ctx, admin)
+}
+
 /// Empties and deletes a bucket (an earlier run of this test on the same sandbox).
 async fn drop_bucket(ctx: &AwsContext, name: &str) {
     let keys = list(ctx, name, "").await;
@@ -56,17 +72,8 @@ async fn drop_bucket(ctx: &AwsContext, name: &str) {
 
 #[tokio::test]
 async fn a_region_made_ready_ahead_has_one_bucket_and_base_and_its_first_run_creates_nothing() {
-    let ctx = AwsContext::new(
-        &easytdv_core::aws::CredentialSource::Sandbox {
-            endpoint: endpoint(),
-        },
-        REGION,
-    )
-    .await
-    .unwrap();
-    let admin = AwsContext::from_sdk_config(admin_config(REGION).await, Some(endpoint()));
+    let (ctx, admin) = without_base(REGION).await;
     let quiet = |_: &str| {};
-    base::remove(&admin, &quiet).await.unwrap();
     for old in app_buckets(&ctx).await {
         drop_bucket(&ctx, &old).await;
     }
@@ -148,17 +155,8 @@ async fn a_region_made_ready_ahead_has_one_bucket_and_base_and_its_first_run_cre
 #[tokio::test]
 async fn a_first_run_starts_the_base_while_it_uploads_and_waits_for_it() {
     const FIRST: &str = "ap-southeast-1";
-    let ctx = AwsContext::new(
-        &easytdv_core::aws::CredentialSource::Sandbox {
-            endpoint: endpoint(),
-        },
-        FIRST,
-    )
-    .await
-    .unwrap();
-    let admin = AwsContext::from_sdk_config(admin_config(FIRST).await, Some(endpoint()));
+    let (ctx, admin) = without_base(FIRST).await;
     let quiet = |_: &str| {};
-    base::remove(&admin, &quiet).await.unwrap();
     let before = creating_calls(FIRST);
     let b = bucket("first-run");
     let mut request = request("ok", &b);
