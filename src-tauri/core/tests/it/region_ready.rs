@@ -55,6 +55,21 @@ async fn without_base(region: &str) -> (AwsContext, AwsContext) {
     (ctx, admin)
 }
 
+/// A run of the fixture `ok` in the context's region, and what it says.
+fn train_in(ctx: &AwsContext, bucket: &str) -> (Train, EventLog) {
+    let mut request = request("ok", bucket);
+    request.region = ctx.region().into();
+    let events = EventLog::default();
+    let train = Train::new(
+        ctx.clone(),
+        request,
+        Arc::new(events.clone()),
+        Arc::new(MemoryState::default()),
+    )
+    .unwrap();
+    (train, events)
+}
+
 /// Empties and deletes a bucket (an earlier run of this test on the same sandbox).
 async fn drop_bucket(ctx: &AwsContext, name: &str) {
     let keys = list(ctx, name, "").await;
@@ -125,16 +140,7 @@ async fn a_region_made_ready_ahead_has_one_bucket_and_base_and_its_first_run_cre
     assert_eq!(creating_calls(REGION), made);
 
     // The first run there: no stack, no role, no bucket of its own.
-    let mut request = request("ok", &a.bucket);
-    request.region = REGION.into();
-    let events = EventLog::default();
-    let mut train = Train::new(
-        ctx.clone(),
-        request,
-        Arc::new(events.clone()),
-        Arc::new(MemoryState::default()),
-    )
-    .unwrap();
+    let (mut train, events) = train_in(&ctx, &a.bucket);
     train.run_from(Step::Prepare).await.expect("the run");
     let after = creating_calls(REGION);
     assert_eq!(after, made, "the first run created: {after:?}");
@@ -159,16 +165,7 @@ async fn a_first_run_starts_the_base_while_it_uploads_and_waits_for_it() {
     let quiet = |_: &str| {};
     let before = creating_calls(FIRST);
     let b = bucket("first-run");
-    let mut request = request("ok", &b);
-    request.region = FIRST.into();
-    let events = EventLog::default();
-    let mut train = Train::new(
-        ctx.clone(),
-        request,
-        Arc::new(events.clone()),
-        Arc::new(MemoryState::default()),
-    )
-    .unwrap();
+    let (mut train, events) = train_in(&ctx, &b);
     train.run_from(Step::Prepare).await.expect("the run");
     let said = |step: Step| -> Vec<String> {
         events
@@ -195,4 +192,34 @@ async fn a_first_run_starts_the_base_while_it_uploads_and_waits_for_it() {
     );
     train.delete_resources().await.expect("delete");
     assert!(base::remove(&admin, &quiet).await.unwrap());
+}
+
+/// What the webview sends is checked before anything is asked of AWS: an
+/// account the app does not hold, a region that is not one (a host name, a
+/// path) are refused before any client is built.
+#[tokio::test]
+async fn a_preparation_refuses_an_unknown_account_and_a_region_that_is_not_one() {
+    let (_dir, services, account) = crate::costs::services();
+    let quiet = |_: &str| {};
+    let unknown = services
+        .prepare_region("not-an-account", "us-east-2", &quiet)
+        .await
+        .expect_err("an account the app does not hold");
+    assert_eq!(
+        easytdv_core::explain::Explain::code(&unknown),
+        "account_not_found",
+        "{unknown}"
+    );
+    for region in ["evil.example.com#", "../../us-east-2", "us-east-2."] {
+        let err = services
+            .prepare_region(&account, region, &quiet)
+            .await
+            .expect_err(region);
+        assert_eq!(
+            easytdv_core::explain::Explain::code(&err),
+            "bad_region",
+            "{region}: {err}"
+        );
+    }
+    assert!(!services.preparing_region());
 }

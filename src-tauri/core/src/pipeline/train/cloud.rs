@@ -123,7 +123,11 @@ impl Train {
             vpc_id: prepared.vpc_id.clone(),
             ebs_kms_key_arn: prepared.ebs_kms_key_arn.clone(),
         };
-        let result = base::ensure(&self.ctx, &self.bucket()?, &wanted, &notice).await;
+        // Prepare found it ready moments ago (`base::start`): not asked again.
+        let result = match self.base.clone() {
+            Some(ready) => Ok(ready),
+            None => base::ensure(&self.ctx, &self.bucket()?, &wanted, &notice).await,
+        };
         if let Ok(b) = &result {
             self.base = Some(b.clone());
         }

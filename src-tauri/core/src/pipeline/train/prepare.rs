@@ -128,14 +128,19 @@ impl Train {
         };
         let early_base = async {
             match base::start(ctx, &bucket, &wanted).await {
-                Ok(true) => timer
+                Ok(base::Early::Ready(base)) => return Some(base),
+                Ok(base::Early::Started) => timer
                     .update("Started creating easyTDV's shared resources in this region (once)"),
-                Ok(false) => {}
+                Ok(base::Early::Other) => {}
                 Err(e) => tracing::warn!(error = %e, "the shared resources were not started early"),
             }
+            None
         };
-        let (uploaded, ()) = tokio::join!(futures_util::future::try_join_all(uploads), early_base);
+        let (uploaded, ready) =
+            tokio::join!(futures_util::future::try_join_all(uploads), early_base);
         uploaded?;
+        // Found ready: the Stack step takes it as it is.
+        self.base = ready;
         self.send_project(&|m| timer.update(m)).await?;
         self.send_data(&|m| timer.update(m)).await?;
         self.send_secrets(&|m| timer.update(m)).await?;
