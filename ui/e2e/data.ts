@@ -465,6 +465,7 @@ export const DOWNLOAD_REPORT: DownloadReport = {
   skipped: 0,
   bytes: 5120,
   executedNotebook: null,
+  renamed: [],
 };
 
 export const DELETE_REPORT: DeleteReport = {

@@ -192,6 +192,27 @@ test('run view: a notebook run names its executed notebook, and opens it once do
   await app.shot('47-run-notebook-outputs');
 });
 
+test('run view: outputs Windows refuses a name for are saved renamed, and the page says so', async ({ page, app }) => {
+  const renamed = [
+    'aux.txt was saved as _aux.txt: this computer does not accept that name',
+    'plots/epoch:3.png was saved as plots/epoch_3.png: this computer does not accept that name',
+  ];
+  await app.open(
+    scenario({
+      results: signedIn({
+        list_runs: [runRecord('succeeded')],
+        run_live_status: LIVE_GONE,
+        download_outputs: { ...DOWNLOAD_REPORT, folder: 'C:\\Users\\marie\\Downloads\\easytdv-run', renamed },
+      }),
+    }),
+    `#/runs/${RUN_ID}`,
+  );
+  await page.getByRole('button', { name: 'Download outputs…' }).click();
+  await expect(page.getByTestId('download-result')).toContainText('Saved 3 files');
+  await expect(page.getByTestId('download-renamed').getByRole('listitem')).toHaveText(renamed);
+  await app.shot('105-run-outputs-renamed');
+});
+
 test('run view: a script run has no executed notebook to open', async ({ page, app }) => {
   await app.open(
     scenario({

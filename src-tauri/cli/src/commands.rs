@@ -264,6 +264,9 @@ pub async fn outputs(run_id: &str, to: Option<PathBuf>, access: &Access) -> CliR
         "{} files in {} ({} already there)",
         report.files, report.folder, report.skipped
     );
+    for renamed in &report.renamed {
+        println!("{renamed}");
+    }
     let script = record.request.as_ref().map(|r| r.script_path.as_path());
     if let Some(nb) = script.and_then(|s| pipeline::notebook::executed_in(&dir, s)) {
         println!("the executed notebook: {}", nb.display());

@@ -243,9 +243,9 @@ fn only_files_the_app_downloaded_open() {
         .check_made_file(&dir.path().join("x/../train.executed.ipynb"))
         .is_err());
     // A folder or a link put in its place is not opened.
+    std::fs::remove_file(&made).unwrap();
     #[cfg(unix)]
     {
-        std::fs::remove_file(&made).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", &made).unwrap();
         assert_eq!(chosen.open_file(&made).unwrap_err().code(), "not_a_file");
         std::fs::remove_file(&made).unwrap();

@@ -12,6 +12,7 @@ pub mod logs;
 pub mod overview;
 pub mod paths;
 pub mod pipeline;
+pub mod platform;
 pub mod practice;
 pub mod prices;
 pub mod private;

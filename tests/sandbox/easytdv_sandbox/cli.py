@@ -57,6 +57,7 @@ def run_foreground(args) -> int:
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    _stop_on_request(done)
     print(f"{PREFIX}{endpoint}", flush=True)
     if given_key is None:  # made here: whoever reads stdout (a terminal) needs it; never in a log
         print(f"{KEY_VAR}={sandbox.access_key}", flush=True)
@@ -76,6 +77,19 @@ def run_foreground(args) -> int:
             break
     sandbox.stop()
     return 0
+
+
+def _stop_on_request(done: threading.Event) -> None:
+    """`POST /easytdv-api/shutdown` (the key in its header, like every hook) stops the sandbox as SIGTERM
+    does, saving its data: how the app stops its practice cloud where there are no signals (Windows)."""
+    from .gateway import hook
+
+    @hook("shutdown")
+    def _shutdown(method: str, _body: dict) -> tuple[int, dict]:
+        if method != "POST":
+            return 405, {"error": "POST to stop the sandbox"}
+        done.set()
+        return 200, {"stopping": True}
 
 
 def _answers(endpoint: str, key: str) -> bool:

@@ -1,11 +1,15 @@
 """`run --background` / `stop`, a busy port, and POST /moto-api/reset."""
 
+import json
 import os
 import socket
 import subprocess
+import sys
+import urllib.error
 import urllib.request
 
 import boto3
+import pytest
 
 from conftest import HOOK_HEADERS, KEY, SANDBOX, wait_for
 
@@ -93,3 +97,38 @@ def test_background_reset_and_stop(tmp_path):
     assert not pidfile.exists()
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", int(port))) != 0
+
+
+def test_shutdown_request_stops_and_saves(tmp_path):
+    """The app's way to stop its practice cloud without signals: only with the key, and it saves S3."""
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "easytdv_sandbox.cli", "run", "--port", "0", "--data-dir", str(data)],
+        cwd=SANDBOX,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        endpoint = proc.stdout.readline().strip().split("=", 1)[1]
+        s3 = boto3.client(
+            "s3", region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id=KEY, aws_secret_access_key="x"
+        )
+        s3.create_bucket(Bucket="kept-across-stop")
+        s3.put_object(Bucket="kept-across-stop", Key="k", Body=b"v")
+        url = f"{endpoint}/easytdv-api/shutdown"
+        for headers in ({}, {"X-Easytdv-Sandbox-Key": "ETDV" + "0" * 32}, {**HOOK_HEADERS, "Origin": "https://x.example"}):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(url, headers=headers, method="POST"))
+            assert refused.value.code == 403
+        assert proc.poll() is None, "a request without the key must not stop it"
+        with pytest.raises(urllib.error.HTTPError) as wrong:
+            urllib.request.urlopen(urllib.request.Request(url, headers=HOOK_HEADERS, method="GET"))
+        assert wrong.value.code == 405
+        with urllib.request.urlopen(urllib.request.Request(url, headers=HOOK_HEADERS, method="POST")) as r:
+            assert json.loads(r.read()) == {"stopping": True}
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "kept-across-stop" in (data / "s3-state" / "manifest.json").read_text(), "it saved S3 as on SIGTERM"

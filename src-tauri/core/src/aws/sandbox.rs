@@ -146,8 +146,35 @@ pub fn verify_blocking(endpoint: &str, key: &Sensitive) -> Result<(), AwsError> 
     Ok(())
 }
 
+/// Asks the sandbox at `endpoint`, once it proved it holds `key`, to save
+/// its data and stop (`POST /easytdv-api/shutdown`, authenticated by the key
+/// like every test hook): how the app stops its practice cloud on every
+/// system, signals or not.
+pub fn ask_to_stop(endpoint: &str, key: &Sensitive) -> Result<(), AwsError> {
+    verify_blocking(endpoint, key)?;
+    let authority = loopback_authority(endpoint)?;
+    let request = format!(
+        "POST /easytdv-api/shutdown HTTP/1.1\r\nHost: {authority}\r\n{KEY_HEADER}: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        key.expose()
+    );
+    exchange(&authority, &request).map(|_| ()).map_err(|e| {
+        tracing::debug!(endpoint, error = %e, "the sandbox did not take the request to stop");
+        AwsError::SandboxUnreachable(endpoint.to_string())
+    })
+}
+
 /// `GET /easytdv-api/whoami?nonce=…`: the body of a 200 answer.
 fn whoami(authority: &str, nonce: &str) -> std::io::Result<String> {
+    exchange(
+        authority,
+        &format!(
+            "GET /easytdv-api/whoami?nonce={nonce} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+}
+
+/// Sends `request` to `authority` and returns the body of a 200 answer.
+fn exchange(authority: &str, request: &str) -> std::io::Result<String> {
     let addr = authority
         .to_socket_addrs()?
         .next()
@@ -155,10 +182,7 @@ fn whoami(authority: &str, nonce: &str) -> std::io::Result<String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "GET /easytdv-api/whoami?nonce={nonce} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )?;
+    s.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
     s.take(64 * 1024).read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);

@@ -16,6 +16,7 @@ use super::error::PipelineError;
 use super::model::RunResources;
 use super::storage::{ObjectInfo, RunBucket};
 use crate::aws::AwsContext;
+use crate::platform;
 
 /// Files fetched at once.
 pub const PARALLEL: usize = 4;
@@ -42,14 +43,18 @@ pub struct DownloadReport {
     /// The run's executed notebook in the folder, when the run was a
     /// notebook's and it came down (set by the caller, who knows the run).
     pub executed_notebook: Option<String>,
+    /// Outputs saved under another name because this computer does not
+    /// accept theirs (Windows: `aux.txt`, `a:b`), each said in a sentence.
+    pub renamed: Vec<String>,
 }
 
 pub type OnProgress = dyn Fn(DownloadProgress) + Send + Sync;
 
 /// Downloads every object under the run's `outputs/` into `dir` (keeping
 /// sub-folders). Keys that would escape `dir` (`..`, absolute) or end like a
-/// partial download are skipped (logged). Two keys whose paths differ only
-/// in case (one file on macOS and Windows) are never fetched at once.
+/// partial download are skipped (logged); a name this computer refuses is
+/// renamed (reported). Two keys whose paths differ only in case (one file
+/// on macOS and Windows) are never fetched at once.
 pub async fn download_outputs(
     ctx: &AwsContext,
     res: &RunResources,
@@ -58,11 +63,18 @@ pub async fn download_outputs(
 ) -> Result<DownloadReport, PipelineError> {
     let bucket = RunBucket::for_run(ctx, res).await?;
     let prefix = res.outputs_prefix();
-    let objects: Vec<(ObjectInfo, PathBuf)> = bucket
-        .list(&prefix)
-        .await?
+    let listed = bucket.list(&prefix).await?;
+    let mut names = LocalNames::default();
+    let places = names.place_all(
+        &listed
+            .iter()
+            .map(|o| &o.key[prefix.len()..])
+            .collect::<Vec<_>>(),
+    );
+    let objects: Vec<(ObjectInfo, PathBuf)> = listed
         .into_iter()
-        .filter_map(|o| match safe_relative(&o.key[prefix.len()..]) {
+        .zip(places)
+        .filter_map(|(o, place)| match place {
             Some(rel) => Some((o, dir.join(rel))),
             None => {
                 tracing::warn!(
@@ -130,16 +142,90 @@ pub async fn download_outputs(
         skipped,
         bytes: progress.bytes_total,
         executed_notebook: None,
+        renamed: names.renamed,
     })
 }
 
+/// Where each output goes under the folder, and which were renamed.
+#[derive(Default)]
+struct LocalNames {
+    /// Paths given so far, case-folded (one file on macOS and Windows).
+    taken: HashSet<String>,
+    renamed: Vec<String>,
+}
+
+impl LocalNames {
+    /// The path under the folder of each output `key` (relative to the
+    /// run's outputs): its `/`-separated parts, each renamed if this
+    /// computer refuses it (`platform::local_file_name`). Outputs whose
+    /// names are fine keep them; a renamed one takes a name no other has
+    /// (`name (2).ext`). `None` for a key that would leave the folder or
+    /// end like a partial download.
+    fn place_all(&mut self, keys: &[&str]) -> Vec<Option<PathBuf>> {
+        let local: Vec<Option<Vec<String>>> = keys
+            .iter()
+            .map(|k| {
+                safe_relative(k)?;
+                Some(
+                    k.split('/')
+                        .map(|p| platform::local_file_name(p).unwrap_or_else(|| p.to_string()))
+                        .collect(),
+                )
+            })
+            .collect();
+        let kept = |i: usize| local[i].as_ref().is_some_and(|l| l.join("/") == keys[i]);
+        for (i, key) in keys.iter().enumerate() {
+            if kept(i) {
+                self.taken.insert(key.to_lowercase());
+            }
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            let Some(parts) = &local[i] else {
+                out.push(None);
+                continue;
+            };
+            if kept(i) {
+                out.push(Some(PathBuf::from(key)));
+                continue;
+            }
+            let mut rel = parts.join("/");
+            let mut n = 2;
+            while self.taken.contains(&rel.to_lowercase()) || rel.ends_with(PART_SUFFIX) {
+                rel = numbered(parts, n);
+                n += 1;
+            }
+            self.taken.insert(rel.to_lowercase());
+            self.renamed.push(format!(
+                "{key} was saved as {rel}: this computer does not accept that name"
+            ));
+            out.push(Some(rel.split('/').collect()));
+        }
+        out
+    }
+}
+
+/// `a/b/name (n).ext` from the parts `a`, `b`, `name.ext`.
+fn numbered(parts: &[String], n: u32) -> String {
+    let (last, dirs) = parts.split_last().map_or(("", &[][..]), |(l, d)| (l.as_str(), d));
+    let name = match last.rsplit_once('.').filter(|(stem, _)| !stem.is_empty()) {
+        Some((stem, ext)) => format!("{stem} ({n}).{ext}"),
+        None => format!("{last} ({n})"),
+    };
+    dirs.iter()
+        .map(String::as_str)
+        .chain([name.as_str()])
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// A key's path under the folder: plain names only (no `..`, no absolute
-/// path), and never a name a partial download takes.
+/// path, no empty part), and never a name a partial download takes.
 fn safe_relative(key: &str) -> Option<PathBuf> {
     let path = Path::new(key);
     let ok = !key.is_empty()
-        && !key.ends_with('/')
         && !key.ends_with(PART_SUFFIX)
+        && key.split('/').all(|p| !p.is_empty() && p != "." && p != "..")
         && path.components().all(|c| matches!(c, Component::Normal(_)));
     ok.then(|| path.to_path_buf())
 }
@@ -168,5 +254,36 @@ mod tests {
         ] {
             assert_eq!(safe_relative(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn names_this_computer_refuses_are_renamed_and_told() {
+        let mut names = LocalNames::default();
+        let keys = ["model/weights.pt", "aux.txt", "run:1/log.", "_aux.txt", "../x", "a/b"];
+        let placed = names.place_all(&keys);
+        let path = |p: &str| Some(p.split('/').collect::<PathBuf>());
+        assert_eq!(placed[0], path("model/weights.pt"));
+        assert_eq!(placed[4], None, "never outside the folder");
+        if cfg!(windows) {
+            // `_aux.txt` is the user's own name: `aux.txt` takes another.
+            assert_eq!(placed[1], path("_aux (2).txt"));
+            assert_eq!(placed[2], path("run_1/log_"));
+            assert_eq!(placed[3], path("_aux.txt"));
+            assert_eq!(names.renamed.len(), 2, "{:?}", names.renamed);
+            assert!(names.renamed[0].starts_with("aux.txt was saved as _aux (2).txt"));
+        } else {
+            for i in [1, 2, 3, 5] {
+                assert_eq!(placed[i], path(keys[i]));
+            }
+            assert!(names.renamed.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_second_name_keeps_its_extension() {
+        let parts = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(numbered(&parts(&["d", "a.tar"]), 2), "d/a (2).tar");
+        assert_eq!(numbered(&parts(&["_aux"]), 3), "_aux (3)");
+        assert_eq!(numbered(&parts(&[".env"]), 2), ".env (2)");
     }
 }

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::{AccountKind, Accounts};
 use crate::aws::sandbox;
+use crate::platform;
 use error::io;
 pub use error::PracticeError;
 
@@ -35,7 +36,8 @@ const READY_PREFIX: &str = "EASYTDV_SANDBOX_ENDPOINT=";
 pub const REQUIREMENTS: &str = "runtime-requirements.txt";
 const PREFERRED_PORT: u16 = 4566;
 const START_TIMEOUT: Duration = Duration::from_secs(90);
-/// The sandbox saves its S3 state on SIGTERM: give it time before SIGKILL.
+/// The sandbox saves its S3 state when asked to stop: give it time before
+/// ending it.
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -69,9 +71,8 @@ struct Saved {
 }
 
 struct Running {
-    pid: u32,
-    /// Always ours; `None` only while a failed start is being stopped.
-    child: Option<Child>,
+    child: Child,
+    /// Empty while a start that failed is being stopped.
     endpoint: String,
 }
 
@@ -165,7 +166,7 @@ impl PracticeCloud {
             other => other,
         }?;
         self.save(&Saved {
-            pid: Some(started.pid),
+            pid: Some(started.child.id()),
             endpoint: Some(started.endpoint.clone()),
         });
         let endpoint = started.endpoint.clone();
@@ -230,7 +231,7 @@ impl PracticeCloud {
     /// Stops the practice cloud this app runs (it saves its data first).
     pub fn stop(&self) {
         if let Some(r) = self.lock().take() {
-            tracing::info!(pid = r.pid, "stopping the practice cloud");
+            tracing::info!(pid = r.child.id(), "stopping the practice cloud");
             r.stop();
             let endpoint = self.saved().endpoint;
             self.save(&Saved {
@@ -295,17 +296,11 @@ impl PracticeCloud {
             }
             false
         });
-        let pid = child.id();
         match ready {
-            Some(endpoint) => Ok(Running {
-                pid,
-                child: Some(child),
-                endpoint,
-            }),
+            Some(endpoint) => Ok(Running { child, endpoint }),
             None => {
                 Running {
-                    pid,
-                    child: Some(child),
+                    child,
                     endpoint: String::new(),
                 }
                 .stop();
@@ -344,66 +339,33 @@ impl PracticeCloud {
 
 impl Running {
     fn alive(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => is_sandbox_process(self.pid),
-        }
+        matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// SIGTERM, then SIGKILL after the grace period; reaps our own child.
+    /// Asks it to stop (its own shutdown request, which works on every
+    /// system; SIGTERM where there are signals if it does not answer), waits
+    /// for it to save its data, then ends it if it is still there.
     fn stop(mut self) {
-        signal(self.pid, Signal::Term);
-        let deadline = Instant::now() + STOP_GRACE;
-        while Instant::now() < deadline && self.alive() {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if self.alive() {
-            tracing::warn!(
-                pid = self.pid,
-                "the practice cloud did not stop in time; killing it"
-            );
-            signal(self.pid, Signal::Kill);
-        }
-        if let Some(mut c) = self.child.take() {
-            if let Err(e) = c.wait() {
-                tracing::warn!(error = %e, "could not reap the practice cloud");
+        let pid = self.child.id();
+        let asked = !self.endpoint.is_empty()
+            && sandbox::key_for(&self.endpoint)
+                .is_some_and(|key| sandbox::ask_to_stop(&self.endpoint, &key).is_ok());
+        if asked || platform::ask_to_end(&self.child) {
+            let deadline = Instant::now() + STOP_GRACE;
+            while Instant::now() < deadline && self.alive() {
+                std::thread::sleep(Duration::from_millis(100));
             }
         }
+        if self.alive() {
+            tracing::warn!(pid, "the practice cloud did not stop in time; ending it");
+            if let Err(e) = self.child.kill() {
+                tracing::debug!(pid, error = %e, "could not end the practice cloud (already gone?)");
+            }
+        }
+        if let Err(e) = self.child.wait() {
+            tracing::warn!(error = %e, "could not reap the practice cloud");
+        }
     }
-}
-
-enum Signal {
-    Term,
-    Kill,
-}
-
-#[cfg(unix)]
-fn signal(pid: u32, s: Signal) {
-    let sig = match s {
-        Signal::Term => libc::SIGTERM,
-        Signal::Kill => libc::SIGKILL,
-    };
-    // SAFETY: kill(2) with a pid we started (or checked is our sandbox) and a valid signal.
-    if unsafe { libc::kill(pid as libc::pid_t, sig) } != 0 {
-        tracing::debug!(pid, error = %std::io::Error::last_os_error(), "signal not delivered (already gone?)");
-    }
-}
-
-#[cfg(not(unix))]
-fn signal(pid: u32, _s: Signal) {
-    tracing::warn!(
-        pid,
-        "stopping the practice cloud is only supported on Linux and macOS"
-    );
-}
-
-/// Whether `pid` is a live sandbox process (Linux: by its command line).
-fn is_sandbox_process(pid: u32) -> bool {
-    fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-        String::from_utf8_lossy(&c).contains("easytdv_sandbox.cli")
-            && !fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
-    })
 }
 
 fn port_of(endpoint: &str) -> Option<u16> {

@@ -5,16 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::PracticeError;
+use crate::platform;
 
 /// The oldest Python the sandbox (moto 5) runs on.
 pub const MIN: (u32, u32) = (3, 10);
-const NAMES: [&str; 5] = [
-    "python3",
-    "python3.13",
-    "python3.12",
-    "python3.11",
-    "python3.10",
-];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Python {
@@ -57,15 +51,32 @@ pub fn find(path_var: Option<OsString>) -> Result<Python, PracticeError> {
     })
 }
 
+/// Every Python program found, best first: the system's names (platform.rs)
+/// in each folder of `PATH` (then, on Windows, python.org's folders), then
+/// the Python a launcher (`py -3`) starts.
 fn candidates(path_var: Option<OsString>) -> Vec<PathBuf> {
-    let dirs: Vec<PathBuf> = path_var
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for name in NAMES {
+    let dirs = platform::search_folders(path_var);
+    let mut out = named(&dirs, platform::PYTHON_NAMES);
+    for (launcher, args) in platform::python_launchers() {
         for dir in &dirs {
+            let exe = dir.join(launcher);
+            if platform::is_executable(&exe) {
+                if let Some(py) = launched_python(&exe, args).filter(|p| !out.contains(p)) {
+                    out.push(py);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The programs called `names` in `dirs`, by name first, then by folder.
+fn named(dirs: &[PathBuf], names: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for name in names {
+        for dir in dirs {
             let exe = dir.join(name);
-            if is_executable(&exe) && !out.contains(&exe) {
+            if platform::is_executable(&exe) && !out.contains(&exe) {
                 out.push(exe);
             }
         }
@@ -73,16 +84,18 @@ fn candidates(path_var: Option<OsString>) -> Vec<PathBuf> {
     out
 }
 
-#[cfg(unix)]
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(p: &Path) -> bool {
-    p.is_file()
+/// The interpreter a launcher starts (`py -3` → `C:\…\python.exe`).
+fn launched_python(launcher: &Path, args: &[&str]) -> Option<PathBuf> {
+    let out = Command::new(launcher)
+        .args(args)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| tracing::debug!(exe = %launcher.display(), error = %e, "not a launcher we can run"))
+        .ok()?;
+    let path = PathBuf::from(std::str::from_utf8(&out.stdout).ok()?.trim());
+    (out.status.success() && path.is_absolute()).then_some(path)
 }
 
 fn quiet(exe: &Path, code: &str) -> Command {
@@ -170,4 +183,31 @@ mod tests {
     }
 
     use crate::explain::Explain;
+}
+
+#[cfg(test)]
+mod names_tests {
+    use super::*;
+
+    #[test]
+    fn pythons_are_found_by_the_systems_names_in_path_order() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let make = |dir: &Path, name: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, "").unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            p
+        };
+        let newest = make(b.path(), platform::PYTHON_NAMES[2]);
+        let first = make(b.path(), platform::PYTHON_NAMES[0]);
+        let other = make(a.path(), platform::PYTHON_NAMES[0]);
+        make(a.path(), "python2.exe");
+        make(a.path(), "python2");
+        let dirs = [a.path().to_path_buf(), b.path().to_path_buf()];
+        assert_eq!(named(&dirs, platform::PYTHON_NAMES), [other, first, newest]);
+    }
 }

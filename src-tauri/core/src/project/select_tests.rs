@@ -294,3 +294,23 @@ fn the_summary_counts_sizes_and_finds_the_requirements() {
     .unwrap();
     assert_eq!(inputs.requirements, None);
 }
+
+/// On Windows a project file is `data\train.csv` on disk; in S3 and on the
+/// machine it is `data/train.csv` (this test runs under Wine in CI).
+#[test]
+fn a_files_path_in_the_bucket_and_on_the_machine_uses_slashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("data").join("raw").join("train.csv");
+    std::fs::create_dir_all(nested.parent().unwrap()).unwrap();
+    std::fs::write(&nested, b"x\n").unwrap();
+    let script = dir.path().join("src").join("train.py");
+    std::fs::create_dir_all(script.parent().unwrap()).unwrap();
+    std::fs::write(&script, b"print(1)\n").unwrap();
+    if cfg!(windows) {
+        assert!(nested.to_string_lossy().contains('\\'), "{}", nested.display());
+    }
+    let s = select(dir.path(), &script, &[]).unwrap();
+    assert_eq!(rels(&s), ["data/raw/train.csv", "src/train.py"]);
+    assert_eq!(s.entry, "src/train.py");
+    assert!(s.files.iter().all(|f| super::super::manifest::safe_path(&f.rel)));
+}
