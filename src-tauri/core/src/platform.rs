@@ -49,7 +49,8 @@ pub fn python_folders() -> Vec<PathBuf> {
     if !cfg!(windows) {
         return Vec::new();
     }
-    let Some(base) = std::env::var_os("LOCALAPPDATA").map(|d| Path::new(&d).join("Programs/Python"))
+    let Some(base) =
+        std::env::var_os("LOCALAPPDATA").map(|d| Path::new(&d).join("Programs/Python"))
     else {
         return Vec::new();
     };

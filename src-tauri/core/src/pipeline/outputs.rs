@@ -207,7 +207,9 @@ impl LocalNames {
 
 /// `a/b/name (n).ext` from the parts `a`, `b`, `name.ext`.
 fn numbered(parts: &[String], n: u32) -> String {
-    let (last, dirs) = parts.split_last().map_or(("", &[][..]), |(l, d)| (l.as_str(), d));
+    let (last, dirs) = parts
+        .split_last()
+        .map_or(("", &[][..]), |(l, d)| (l.as_str(), d));
     let name = match last.rsplit_once('.').filter(|(stem, _)| !stem.is_empty()) {
         Some((stem, ext)) => format!("{stem} ({n}).{ext}"),
         None => format!("{last} ({n})"),
@@ -225,7 +227,9 @@ fn safe_relative(key: &str) -> Option<PathBuf> {
     let path = Path::new(key);
     let ok = !key.is_empty()
         && !key.ends_with(PART_SUFFIX)
-        && key.split('/').all(|p| !p.is_empty() && p != "." && p != "..")
+        && key
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..")
         && path.components().all(|c| matches!(c, Component::Normal(_)));
     ok.then(|| path.to_path_buf())
 }
@@ -259,7 +263,14 @@ mod tests {
     #[test]
     fn names_this_computer_refuses_are_renamed_and_told() {
         let mut names = LocalNames::default();
-        let keys = ["model/weights.pt", "aux.txt", "run:1/log.", "_aux.txt", "../x", "a/b"];
+        let keys = [
+            "model/weights.pt",
+            "aux.txt",
+            "run:1/log.",
+            "_aux.txt",
+            "../x",
+            "a/b",
+        ];
         let placed = names.place_all(&keys);
         let path = |p: &str| Some(p.split('/').collect::<PathBuf>());
         assert_eq!(placed[0], path("model/weights.pt"));

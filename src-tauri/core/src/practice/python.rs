@@ -92,7 +92,9 @@ fn launched_python(launcher: &Path, args: &[&str]) -> Option<PathBuf> {
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
-        .map_err(|e| tracing::debug!(exe = %launcher.display(), error = %e, "not a launcher we can run"))
+        .map_err(
+            |e| tracing::debug!(exe = %launcher.display(), error = %e, "not a launcher we can run"),
+        )
         .ok()?;
     let path = PathBuf::from(std::str::from_utf8(&out.stdout).ok()?.trim());
     (out.status.success() && path.is_absolute()).then_some(path)

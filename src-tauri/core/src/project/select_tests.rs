@@ -307,10 +307,17 @@ fn a_files_path_in_the_bucket_and_on_the_machine_uses_slashes() {
     std::fs::create_dir_all(script.parent().unwrap()).unwrap();
     std::fs::write(&script, b"print(1)\n").unwrap();
     if cfg!(windows) {
-        assert!(nested.to_string_lossy().contains('\\'), "{}", nested.display());
+        assert!(
+            nested.to_string_lossy().contains('\\'),
+            "{}",
+            nested.display()
+        );
     }
     let s = select(dir.path(), &script, &[]).unwrap();
     assert_eq!(rels(&s), ["data/raw/train.csv", "src/train.py"]);
     assert_eq!(s.entry, "src/train.py");
-    assert!(s.files.iter().all(|f| super::super::manifest::safe_path(&f.rel)));
+    assert!(s
+        .files
+        .iter()
+        .all(|f| super::super::manifest::safe_path(&f.rel)));
 }
