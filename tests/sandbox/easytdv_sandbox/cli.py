@@ -55,9 +55,10 @@ def run_foreground(args) -> int:
         print(f"easytdv-sandbox: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
         return 1
     done = threading.Event()
+    why = ["a signal"]
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    _stop_on_request(done)
+    _stop_on_request(done, why)
     print(f"{PREFIX}{endpoint}", flush=True)
     if given_key is None:  # made here: whoever reads stdout (a terminal) needs it; never in a log
         print(f"{KEY_VAR}={sandbox.access_key}", flush=True)
@@ -72,14 +73,34 @@ def run_foreground(args) -> int:
     # killed, so it could not ask): stop cleanly, saving S3, like on SIGTERM.
     parent = os.getppid() if args.stop_with_parent else None
     while not done.wait(1):
-        if parent is not None and os.getppid() != parent:
+        if parent is not None and not _alive(parent):
             print("easytdv-sandbox: the process that started me is gone; stopping", file=sys.stderr, flush=True)
             break
+    if done.is_set():
+        print(f"easytdv-sandbox: stopping, asked by {why[0]}", file=sys.stderr, flush=True)
     sandbox.stop()
     return 0
 
 
-def _stop_on_request(done: threading.Event) -> None:
+def _alive(parent: int) -> bool:
+    """Whether the process that started this one still runs. POSIX gives an orphan a new parent; Windows
+    keeps the old parent's id, so there the process itself is looked at (never os.kill: on Windows it
+    ends the process)."""
+    if os.name != "nt":
+        return os.getppid() == parent
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32
+    handle = kernel32.OpenProcess(0x00100000, False, parent)  # SYNCHRONIZE
+    if not handle:
+        return False
+    try:
+        return kernel32.WaitForSingleObject(handle, 0) == 0x102  # WAIT_TIMEOUT: still running
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def _stop_on_request(done: threading.Event, why: list[str]) -> None:
     """`POST /easytdv-api/shutdown` (the key in its header, like every hook) stops the sandbox as SIGTERM
     does, saving its data: how the app stops its practice cloud where there are no signals (Windows)."""
     from .gateway import hook
@@ -88,6 +109,7 @@ def _stop_on_request(done: threading.Event) -> None:
     def _shutdown(method: str, _body: dict) -> tuple[int, dict]:
         if method != "POST":
             return 405, {"error": "POST to stop the sandbox"}
+        why[0] = "a shutdown request"
         done.set()
         return 200, {"stopping": True}
 

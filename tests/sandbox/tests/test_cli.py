@@ -117,7 +117,11 @@ def test_shutdown_request_stops_and_saves(tmp_path):
         s3.create_bucket(Bucket="kept-across-stop")
         s3.put_object(Bucket="kept-across-stop", Key="k", Body=b"v")
         url = f"{endpoint}/easytdv-api/shutdown"
-        for headers in ({}, {"X-Easytdv-Sandbox-Key": "ETDV" + "0" * 32}, {**HOOK_HEADERS, "Origin": "https://x.example"}):
+        for headers in (
+            {},
+            {"X-Easytdv-Sandbox-Key": "ETDV" + "0" * 32},
+            {**HOOK_HEADERS, "Origin": "https://x.example"},
+        ):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(urllib.request.Request(url, headers=headers, method="POST"))
             assert refused.value.code == 403

@@ -89,6 +89,12 @@ async fn the_practice_cloud_starts_once_is_reused_and_keeps_its_s3_data_across_r
     cloud.stop();
     assert!(!practice::answers(&endpoint), "still answering after stop");
     assert!(!cloud.is_running());
+    // Stopped by its own request (how it stops on Windows too), not by a signal.
+    let log = std::fs::read_to_string(cloud.home().join("sandbox.log")).unwrap();
+    assert!(
+        log.contains("stopping, asked by a shutdown request"),
+        "{log}"
+    );
 
     // Next app start: an account made with the practice cloud brings it back.
     // Its port is taken meanwhile, so it comes back on another one, and the
