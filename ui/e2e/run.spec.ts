@@ -202,6 +202,7 @@ test('run view: outputs Windows refuses a name for are saved renamed, and the pa
       results: signedIn({
         list_runs: [runRecord('succeeded')],
         run_live_status: LIVE_GONE,
+        run_metrics: [],
         download_outputs: { ...DOWNLOAD_REPORT, folder: 'C:\\Users\\marie\\Downloads\\easytdv-run', renamed },
       }),
     }),

@@ -601,6 +601,11 @@ export type DownloadReport_Deserialize = {
 	 *  notebook's and it came down (set by the caller, who knows the run).
 	 */
 	executedNotebook?: string | null,
+	/**
+	 *  Outputs saved under another name because this computer does not
+	 *  accept theirs (Windows: `aux.txt`, `a:b`), each said in a sentence.
+	 */
+	renamed: string[],
 };
 
 export type DownloadReport_Serialize = {
@@ -614,6 +619,11 @@ export type DownloadReport_Serialize = {
 	 *  notebook's and it came down (set by the caller, who knows the run).
 	 */
 	executedNotebook: string | null,
+	/**
+	 *  Outputs saved under another name because this computer does not
+	 *  accept theirs (Windows: `aux.txt`, `a:b`), each said in a sentence.
+	 */
+	renamed: string[],
 };
 
 /**  Where a run's training runs. */
