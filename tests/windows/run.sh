@@ -30,7 +30,8 @@ export AWS_EC2_METADATA_DISABLED=true
 say() { printf '\033[1m[windows] %s\033[0m\n' "$*" >&2; }
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/easytdv-windows.XXXXXX")"
-export WINEPREFIX="$tmp/wine" WINEARCH=win64 WINEDEBUG=-all
+# No Mono or Gecko installer (their dialogs would wait when a display is set).
+export WINEPREFIX="$tmp/wine" WINEARCH=win64 WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 cleanup() {
   local rc=$?
   set +e

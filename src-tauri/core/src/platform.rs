@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command};
 
 /// The names a Python 3 interpreter goes by on `PATH`, best first.
 /// Windows: python.org's `python.exe` and the Store's `python3.1x.exe`
@@ -66,10 +66,16 @@ pub fn python_folders() -> Vec<PathBuf> {
     found
 }
 
-/// The folders of `PATH` (`path_var`) then [`python_folders`].
+/// The folders of `PATH` (`path_var`) then [`python_folders`]. Only
+/// absolute ones: a relative entry (`.`, an empty one) would run whatever
+/// the current folder holds.
 pub fn search_folders(path_var: Option<OsString>) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = path_var
-        .map(|p| std::env::split_paths(&p).collect())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| d.is_absolute())
+                .collect()
+        })
         .unwrap_or_default();
     dirs.extend(python_folders());
     dirs
@@ -90,14 +96,32 @@ pub fn is_executable(p: &Path) -> bool {
     }
 }
 
+/// A program the app starts in the background shows no console window
+/// (Windows gives one to every console program a windowed app starts, and
+/// closing it ends the program).
+pub fn no_console(command: &mut Command) -> &mut Command {
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+        command.creation_flags(CREATE_NO_WINDOW);
+    }
+    command
+}
+
 /// Asks a child process to end cleanly with a signal it can catch (SIGTERM).
-/// False where there is no such signal (Windows): the caller then has only
-/// its own request (the practice cloud's shutdown) or [`Child::kill`].
-pub fn ask_to_end(child: &Child) -> bool {
+/// False where there is no such signal (Windows), or when the child has
+/// already ended: the caller then has only its own request (the practice
+/// cloud's shutdown) or [`Child::kill`].
+pub fn ask_to_end(child: &mut Child) -> bool {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return false;
+    }
     #[cfg(unix)]
     {
-        // SAFETY: kill(2) on our own child's pid (not reaped yet, so the pid
-        // cannot name another process) with a valid signal.
+        // SAFETY: kill(2) on our own child's pid with a valid signal. The
+        // child has not been waited for (try_wait just saw it running, and
+        // only `&mut Child` can reap it), so its pid names no other process.
         let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) } == 0;
         if !sent {
             tracing::debug!(pid = child.id(), error = %std::io::Error::last_os_error(), "SIGTERM not delivered (already gone?)");
@@ -123,9 +147,10 @@ pub fn local_file_name(part: &str) -> Option<String> {
 
 /// Names Windows keeps for devices, whatever their extension (`aux.txt` is
 /// the device too).
-const WINDOWS_DEVICES: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+const WINDOWS_DEVICES: [&str; 24] = [
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM1", "COM2", "COM3", "COM4", "COM5",
+    "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8",
+    "LPT9",
 ];
 
 /// What Windows would refuse in a file name `part`, made acceptable: the
@@ -177,6 +202,7 @@ mod tests {
             ("nul", "_nul"),
             ("com1.log", "_com1.log"),
             ("LPT9", "_LPT9"),
+            ("conout$", "_conout$"),
             ("com¹", "_com¹"),
             ("a:b.txt", "a_b.txt"),
             ("model.pt:stream", "model.pt_stream"),
@@ -233,7 +259,7 @@ mod tests {
             std::process::Command::new("sleep").arg("30").spawn()
         }
         .unwrap();
-        assert_eq!(ask_to_end(&child), cfg!(unix));
+        assert_eq!(ask_to_end(&mut child), cfg!(unix));
         if cfg!(unix) {
             let status = child.wait().unwrap();
             assert!(!status.success(), "SIGTERM ended it");
@@ -241,5 +267,16 @@ mod tests {
             child.kill().unwrap();
             child.wait().unwrap();
         }
+        // Reaped: never signalled again (its pid may be another process's by now).
+        assert!(!ask_to_end(&mut child));
+    }
+
+    #[test]
+    fn only_absolute_folders_are_searched() {
+        let here = std::env::current_dir().unwrap();
+        let path = std::env::join_paths([Path::new("."), &here, Path::new("rel/bin")]).unwrap();
+        let found = search_folders(Some(path));
+        assert!(found.starts_with(&[here]), "{found:?}");
+        assert!(found.iter().all(|d| d.is_absolute()), "{found:?}");
     }
 }

@@ -71,9 +71,9 @@ def run_foreground(args) -> int:
     )
     # --stop-with-parent: the app that started this sandbox is gone (even
     # killed, so it could not ask): stop cleanly, saving S3, like on SIGTERM.
-    parent = os.getppid() if args.stop_with_parent else None
+    parent = _Parent(args.stop_with_parent) if args.stop_with_parent is not None else None
     while not done.wait(1):
-        if parent is not None and not _alive(parent):
+        if parent is not None and not parent.alive():
             print("easytdv-sandbox: the process that started me is gone; stopping", file=sys.stderr, flush=True)
             break
     if done.is_set():
@@ -82,22 +82,32 @@ def run_foreground(args) -> int:
     return 0
 
 
-def _alive(parent: int) -> bool:
-    """Whether the process that started this one still runs. POSIX gives an orphan a new parent; Windows
-    keeps the old parent's id, so there the process itself is looked at (never os.kill: on Windows it
-    ends the process)."""
-    if os.name != "nt":
-        return os.getppid() == parent
-    import ctypes
+class _Parent:
+    """The process whose end stops the sandbox. POSIX gives an orphan a new parent: `getppid()` changes.
+    Windows keeps the old parent's id, and a venv's python.exe is a launcher whose child is the
+    interpreter, so there the app gives its own PID and a handle to it is held from the start (its PID
+    cannot be reused while the handle is open; never os.kill: on Windows it ends the process)."""
 
-    kernel32 = ctypes.windll.kernel32
-    handle = kernel32.OpenProcess(0x00100000, False, parent)  # SYNCHRONIZE
-    if not handle:
-        return False
-    try:
-        return kernel32.WaitForSingleObject(handle, 0) == 0x102  # WAIT_TIMEOUT: still running
-    finally:
-        kernel32.CloseHandle(handle)
+    def __init__(self, pid: int) -> None:
+        self._ppid = os.getppid()
+        self._handle = None
+        if os.name == "nt":
+            import ctypes
+            from ctypes import wintypes
+
+            self._kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+            self._kernel32.OpenProcess.restype = wintypes.HANDLE
+            self._kernel32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
+            self._kernel32.WaitForSingleObject.restype = wintypes.DWORD
+            self._kernel32.WaitForSingleObject.argtypes = (wintypes.HANDLE, wintypes.DWORD)
+            self._handle = self._kernel32.OpenProcess(0x00100000, False, pid or self._ppid)  # SYNCHRONIZE
+
+    def alive(self) -> bool:
+        if os.name != "nt":
+            return os.getppid() == self._ppid
+        if not self._handle:
+            return False
+        return self._kernel32.WaitForSingleObject(self._handle, 0) == 0x102  # WAIT_TIMEOUT: still running
 
 
 def _stop_on_request(done: threading.Event, why: list[str]) -> None:
@@ -231,8 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--stop-with-parent",
-        action="store_true",
-        help="stop (cleanly) when the process that started the sandbox exits, even if it was killed",
+        nargs="?",
+        type=int,
+        const=0,
+        default=None,
+        metavar="PID",
+        help="stop (cleanly) when the process that started the sandbox exits, even if it was killed "
+        "(on Windows give its PID: a venv's python.exe is a launcher, the interpreter's parent)",
     )
     run.add_argument("--background", action="store_true")
     run.add_argument("--pidfile")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from pathlib import Path
 
 from moto.moto_api._internal.models import MotoAPIBackend
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from werkzeug.serving import ThreadedWSGIServer
 
 from . import (
     access,
@@ -97,6 +99,19 @@ def install() -> None:
     _installed = True
 
 
+class _Server(ThreadedWSGIServer):
+    """One listener per address. On Windows, SO_REUSEADDR (werkzeug's default) lets another process,
+    another user's too, bind the same address and take requests and the key they carry;
+    SO_EXCLUSIVEADDRUSE forbids it. (On Linux and macOS no other user can bind a port that listens.)"""
+
+    allow_reuse_address = os.name != "nt"
+
+    def server_bind(self) -> None:
+        if os.name == "nt":
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        super().server_bind()
+
+
 class Sandbox:
     """One sandbox per process (the extensions' settings are process-wide)."""
 
@@ -147,7 +162,7 @@ class Sandbox:
         iam_rules.set_up_account()
         gateway.start_recording()
         app = gateway.Gateway(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._server = _Server(self.host, self.port, app, MotoRequestHandler)
         self.port = self._server.server_address[1]
         shown = "[::1]" if self.host == "::1" else "127.0.0.1"
         CONFIG.endpoint = f"http://{shown}:{self.port}"

@@ -4,7 +4,7 @@
 //! there and whole are kept, and a cut download goes on from its partial
 //! file, so an interrupted download resumes where it stopped.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -162,47 +162,81 @@ impl LocalNames {
     /// (`name (2).ext`). `None` for a key that would leave the folder or
     /// end like a partial download.
     fn place_all(&mut self, keys: &[&str]) -> Vec<Option<PathBuf>> {
-        let local: Vec<Option<Vec<String>>> = keys
+        let local: Vec<Option<(Vec<String>, bool)>> = keys
             .iter()
             .map(|k| {
-                safe_relative(k)?;
-                Some(
-                    k.split('/')
-                        .map(|p| platform::local_file_name(p).unwrap_or_else(|| p.to_string()))
-                        .collect(),
-                )
+                let parts = key_parts(k)?;
+                let local: Vec<String> = parts
+                    .iter()
+                    .map(|p| platform::local_file_name(p).unwrap_or_else(|| p.to_string()))
+                    .collect();
+                plain(&local)?;
+                let kept = local.iter().zip(&parts).all(|(l, p)| l == p);
+                Some((local, kept))
             })
             .collect();
-        let kept = |i: usize| local[i].as_ref().is_some_and(|l| l.join("/") == keys[i]);
-        for (i, key) in keys.iter().enumerate() {
-            if kept(i) {
-                self.taken.insert(key.to_lowercase());
-            }
+        for (parts, _) in local.iter().flatten().filter(|(_, kept)| *kept) {
+            self.taken.insert(parts.join("/").to_lowercase());
         }
+        // The next number to try for a name (so many outputs renamed alike
+        // are numbered in one pass each, not by trying every number again).
+        let mut next: HashMap<String, u32> = HashMap::new();
         let mut out = Vec::with_capacity(keys.len());
-        for (i, key) in keys.iter().enumerate() {
-            let Some(parts) = &local[i] else {
+        for (key, place) in keys.iter().zip(&local) {
+            let Some((parts, kept)) = place else {
                 out.push(None);
                 continue;
             };
-            if kept(i) {
-                out.push(Some(PathBuf::from(key)));
+            if !kept {
+                let base = parts.join("/");
+                let mut rel = base.clone();
+                let n = next.entry(base.to_lowercase()).or_insert(2);
+                while self.taken.contains(&rel.to_lowercase()) || is_partial_name(&rel) {
+                    rel = numbered(parts, *n);
+                    *n += 1;
+                }
+                self.taken.insert(rel.to_lowercase());
+                self.renamed.push(format!(
+                    "{key} was saved as {rel}: this computer does not accept that name"
+                ));
+                out.push(plain(
+                    &rel.split('/').map(str::to_string).collect::<Vec<_>>(),
+                ));
                 continue;
             }
-            let mut rel = parts.join("/");
-            let mut n = 2;
-            while self.taken.contains(&rel.to_lowercase()) || rel.ends_with(PART_SUFFIX) {
-                rel = numbered(parts, n);
-                n += 1;
-            }
-            self.taken.insert(rel.to_lowercase());
-            self.renamed.push(format!(
-                "{key} was saved as {rel}: this computer does not accept that name"
-            ));
-            out.push(Some(rel.split('/').collect()));
+            out.push(plain(parts));
         }
         out
     }
+}
+
+/// Whether a name ends like a partial download's, in any case (one file on
+/// macOS and Windows).
+fn is_partial_name(name: &str) -> bool {
+    name.to_lowercase().ends_with(PART_SUFFIX)
+}
+
+/// A key's `/`-separated parts: none empty, `.` or `..`, and not a partial
+/// download's name.
+fn key_parts(key: &str) -> Option<Vec<&str>> {
+    if key.is_empty() || is_partial_name(key) {
+        return None;
+    }
+    let parts: Vec<&str> = key.split('/').collect();
+    parts
+        .iter()
+        .all(|p| !p.is_empty() && *p != "." && *p != "..")
+        .then_some(parts)
+}
+
+/// The path the parts make when, by this computer's rules, it is one plain
+/// name per part: no root, drive (`C:`) or parent, no part that is itself a
+/// path. Checked on the names as they will be written (after renaming).
+fn plain(parts: &[String]) -> Option<PathBuf> {
+    let path: PathBuf = parts.iter().collect();
+    let ok = path.components().count() == parts.len()
+        && path.components().all(|c| matches!(c, Component::Normal(_)));
+    ok.then_some(path)
 }
 
 /// `a/b/name (n).ext` from the parts `a`, `b`, `name.ext`.
@@ -221,43 +255,74 @@ fn numbered(parts: &[String], n: u32) -> String {
         .join("/")
 }
 
-/// A key's path under the folder: plain names only (no `..`, no absolute
-/// path, no empty part), and never a name a partial download takes.
-fn safe_relative(key: &str) -> Option<PathBuf> {
-    let path = Path::new(key);
-    let ok = !key.is_empty()
-        && !key.ends_with(PART_SUFFIX)
-        && key
-            .split('/')
-            .all(|p| !p.is_empty() && p != "." && p != "..")
-        && path.components().all(|c| matches!(c, Component::Normal(_)));
-    ok.then(|| path.to_path_buf())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn one(key: &str) -> Option<PathBuf> {
+        LocalNames::default().place_all(&[key]).remove(0)
+    }
+
     #[test]
     fn keys_cannot_escape_the_folder() {
+        assert_eq!(one("model.json"), Some(PathBuf::from("model.json")));
         assert_eq!(
-            safe_relative("model.json"),
-            Some(PathBuf::from("model.json"))
-        );
-        assert_eq!(
-            safe_relative("_logs/train.log"),
-            Some(PathBuf::from("_logs/train.log"))
+            one("_logs/train.log"),
+            Some(["_logs", "train.log"].iter().collect())
         );
         for bad in [
             "",
             "../etc/passwd",
             "/abs",
             "a/../../b",
+            "a/./b",
+            "a//b",
             "dir/",
             "model.pt.easytdv-part",
+            "model.pt.EASYTDV-PART",
         ] {
-            assert_eq!(safe_relative(bad), None, "{bad}");
+            assert_eq!(one(bad), None, "{bad}");
         }
+        // A drive, a UNC or a backslash path is one plain name wherever it
+        // is kept: renamed on Windows, a name with odd characters elsewhere.
+        for odd in [
+            "C:/x",
+            "C:x",
+            "\\\\server\\share",
+            "a\\..\\..\\b",
+            "\\\\?\\C:\\w",
+        ] {
+            let placed = one(odd).unwrap_or_else(|| panic!("{odd}"));
+            assert!(
+                placed
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_))),
+                "{odd} -> {placed:?}"
+            );
+            assert_eq!(placed.components().count(), odd.split('/').count(), "{odd}");
+        }
+    }
+
+    #[test]
+    fn many_outputs_renamed_alike_get_numbers_in_turn() {
+        if !cfg!(windows) {
+            return; // nothing is renamed elsewhere
+        }
+        // 256 different keys that all become `data________`.
+        let keys: Vec<String> = (0..256u32)
+            .map(|i| {
+                let odd: String = (0..8)
+                    .map(|b| if i >> b & 1 == 1 { ':' } else { '?' })
+                    .collect();
+                format!("data{odd}")
+            })
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut names = LocalNames::default();
+        let placed = names.place_all(&keys);
+        let distinct: HashSet<_> = placed.iter().flatten().collect();
+        assert_eq!(distinct.len(), 256);
+        assert_eq!(names.renamed.len(), 256);
     }
 
     #[test]

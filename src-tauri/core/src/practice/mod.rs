@@ -247,15 +247,18 @@ impl PracticeCloud {
         fs::create_dir_all(&data).map_err(io("create", &data))?;
         let log_path = self.home.join("sandbox.log");
         let log = fs::File::create(&log_path).map_err(io("create", &log_path))?;
-        let mut child = Command::new(python)
+        let mut child = platform::no_console(&mut Command::new(python))
             .args([
                 "-m",
                 "easytdv_sandbox.cli",
                 "run",
                 "--port",
                 &port.to_string(),
-                // Stops (saving its data) if the app dies without stopping it.
+                // Stops (saving its data) if the app dies without stopping
+                // it. The app's own pid: on Windows a venv's python.exe is a
+                // launcher, the interpreter's parent.
                 "--stop-with-parent",
+                &std::process::id().to_string(),
                 "--data-dir",
             ])
             .arg(&data)
@@ -350,11 +353,16 @@ impl Running {
         let asked = !self.endpoint.is_empty()
             && sandbox::key_for(&self.endpoint)
                 .is_some_and(|key| sandbox::ask_to_stop(&self.endpoint, &key).is_ok());
-        if asked || platform::ask_to_end(&self.child) {
-            let deadline = Instant::now() + STOP_GRACE;
-            while Instant::now() < deadline && self.alive() {
-                std::thread::sleep(Duration::from_millis(100));
-            }
+        // Unanswered and no signal to send (Windows): it may only be busy,
+        // so it still gets a moment to finish what it does.
+        let grace = if asked || platform::ask_to_end(&mut self.child) {
+            STOP_GRACE
+        } else {
+            Duration::from_secs(3)
+        };
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && self.alive() {
+            std::thread::sleep(Duration::from_millis(100));
         }
         if self.alive() {
             tracing::warn!(pid, "the practice cloud did not stop in time; ending it");

@@ -86,9 +86,12 @@ fn named(dirs: &[PathBuf], names: &[&str]) -> Vec<PathBuf> {
 
 /// The interpreter a launcher starts (`py -3` → `C:\…\python.exe`).
 fn launched_python(launcher: &Path, args: &[&str]) -> Option<PathBuf> {
-    let out = Command::new(launcher)
+    let out = platform::no_console(&mut Command::new(launcher))
         .args(args)
-        .args(["-c", "import sys; print(sys.executable)"])
+        // Isolated (no current folder on sys.path), and the path in UTF-8
+        // whatever the Windows code page.
+        .args(["-I", "-c", "import sys; print(sys.executable)"])
+        .env("PYTHONUTF8", "1")
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
@@ -102,7 +105,9 @@ fn launched_python(launcher: &Path, args: &[&str]) -> Option<PathBuf> {
 
 fn quiet(exe: &Path, code: &str) -> Command {
     let mut c = Command::new(exe);
-    c.args(["-c", code])
+    platform::no_console(&mut c);
+    // -I: isolated, so a `venv.py` in the current folder is not what imports.
+    c.args(["-I", "-c", code])
         .stdin(Stdio::null())
         .stderr(Stdio::null());
     c
@@ -137,7 +142,7 @@ mod tests {
     /// A fake `python3` answering `version` and whether `venv` imports.
     fn fake(dir: &Path, name: &str, version: &str, venv: bool) {
         let script = format!(
-            "#!/bin/sh\ncase \"$2\" in\n  *ensurepip*) exit {} ;;\n  *) echo {version} ;;\nesac\n",
+            "#!/bin/sh\ncase \"$*\" in\n  *ensurepip*) exit {} ;;\n  *) echo {version} ;;\nesac\n",
             if venv { 0 } else { 1 }
         );
         let p = dir.join(name);

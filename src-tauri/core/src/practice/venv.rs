@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::error::io;
 use super::python::Python;
 use super::{PracticeError, PracticeProgress, PracticeStage};
+use crate::platform;
 
 const STAMP: &str = ".easytdv-requirements";
 pub const FIRST_TIME: &str = "Preparing the practice cloud… (first time only, about a minute)";
@@ -61,11 +62,13 @@ pub fn prepare(
         tail: last_line(log_path),
     };
     let mut make = Command::new(&py.path);
+    platform::no_console(&mut make);
     make.arg("-m").arg("venv").arg(&venv);
     if !run_logged(make, &mut log, &|_| {}).map_err(io("run", &py.path))? {
         return Err(failed(&log_path));
     }
     let mut pip = Command::new(&python);
+    platform::no_console(&mut pip);
     pip.args([
         "-m",
         "pip",
