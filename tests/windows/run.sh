@@ -2,7 +2,9 @@
 # Windows in CI, on Linux: cross-builds the workspace for x86_64-pc-windows-gnu
 # (MinGW) in one cargo invocation, so every dependency builds once, then runs
 # under Wine:
-#   - the core's unit tests (platform rules, paths, practice cloud...);
+#   - the core's unit tests (platform rules, paths, practice cloud...), and
+#     the Windows-only one that finds Python through a `py.exe` launcher
+#     (fake-python.c, built here, stands in for py.exe and python.exe);
 #   - the core's keychain tests, against Wine's Credential Manager (the
 #     keyring crate's windows-native backend, the one the Windows app uses);
 #   - the CLI's integration tests: whole runs against the local AWS sandbox
@@ -86,6 +88,12 @@ export EASYTDV_SANDBOX_CFN_DELAY=0
 # Tests that read Unix-only things say so with #[cfg(unix)]; everything else runs.
 say "Core unit tests under Wine"
 wine "$core_unit" --test-threads=2
+say "Finding Python on Windows: the py launcher and its interpreter (a stand-in built here)"
+x86_64-w64-mingw32-gcc -O2 -o "$tmp/fake-python.exe" "$here/fake-python.c"
+EASYTDV_FAKE_PYTHON_EXE="$(winepath -w "$tmp/fake-python.exe" 2>/dev/null)" \
+  wine "$core_unit" --ignored --exact practice::python::windows_tests::windows_the_py_launcher_names_the_python_it_starts \
+  | tee "$tmp/python-test.log"
+grep -q "test result: ok. 1 passed" "$tmp/python-test.log" || { echo "the Windows Python test did not run" >&2; exit 1; }
 say "Core keychain tests under Wine (Credential Manager; one runs a secret through a whole run)"
 wine "$core_keychain" --test-threads=1
 say "CLI integration tests under Wine, against the local AWS sandbox"

@@ -218,3 +218,32 @@ mod names_tests {
         assert_eq!(named(&dirs, platform::PYTHON_NAMES), [other, first, newest]);
     }
 }
+
+/// Windows' discovery with real programs: `tests/windows/run.sh` builds
+/// `tests/windows/fake-python.c` and gives its path in
+/// `EASYTDV_FAKE_PYTHON_EXE` (run there with `--ignored`, under Wine).
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    #[test]
+    #[ignore = "needs tests/windows/run.sh's fake Python (EASYTDV_FAKE_PYTHON_EXE)"]
+    fn windows_the_py_launcher_names_the_python_it_starts() {
+        let fake = PathBuf::from(
+            std::env::var_os("EASYTDV_FAKE_PYTHON_EXE").expect("EASYTDV_FAKE_PYTHON_EXE"),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        std::fs::copy(&fake, dir.path().join("py.exe")).unwrap();
+        std::fs::copy(&fake, dir.path().join("real").join("python.exe")).unwrap();
+        // Only the launcher is on PATH, as after python.org's installer with
+        // "Add to PATH" left unticked; a relative entry is never searched.
+        let path = std::env::join_paths([Path::new("."), dir.path()]).unwrap();
+        let py = find(Some(path)).expect("the launcher's Python");
+        assert_eq!(py.version, (3, 12));
+        assert_eq!(
+            std::fs::canonicalize(&py.path).unwrap(),
+            std::fs::canonicalize(dir.path().join("real").join("python.exe")).unwrap()
+        );
+    }
+}
