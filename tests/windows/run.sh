@@ -9,6 +9,8 @@
 #     keyring crate's windows-native backend, the one the Windows app uses);
 #   - the CLI's integration tests: whole runs against the local AWS sandbox
 #     (which itself runs on Linux, as the practice cloud would on Windows).
+# EASYTDV_WINDOWS_CALLS=<file>: where to copy the AWS calls the CLI tests made
+# (the sandbox's calls.jsonl), for the IAM policy check.
 # It also builds the app's .exe (not run: WebView2 does not run under Wine),
 # prints the sizes of the .exe files and makes and checks the portable .zip
 # (portable.sh) from this debug build.
@@ -99,6 +101,10 @@ wine "$core_keychain" --test-threads=1
 say "CLI integration tests under Wine, against the local AWS sandbox"
 wine "$cli_it" --test-threads=2
 finished=$(date +%s)
+# The calls those tests made, for ./dev test's IAM policy check (tests/policy).
+if [[ -n "${EASYTDV_WINDOWS_CALLS:-}" ]]; then
+  cp "$tmp/sandbox/calls.jsonl" "$EASYTDV_WINDOWS_CALLS"
+fi
 
 say "Windows figures (debug build)"
 for f in easytdv-app.exe easytdv.exe; do

@@ -62,9 +62,28 @@ impl History {
     /// new history is started: the app always starts. Two processes opening
     /// a new history at once both succeed.
     pub fn open(path: &Path) -> Result<Self, HistoryError> {
-        match Self::open_file(path) {
+        let mut waited = 0;
+        let opened = loop {
+            match Self::open_file(path) {
+                // Another process holds a lock (it is opening or migrating
+                // the same history): the file is fine, so it is never moved
+                // aside for that; wait, up to about 20 s.
+                Err(u) if u.busy && waited < 200 => {
+                    waited += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(u) if u.busy => {
+                    return Err(HistoryError::Unusable(format!(
+                        "another easyTDV keeps the run history locked ({}): close it and try again",
+                        u.reason
+                    )))
+                }
+                other => break other,
+            }
+        };
+        match opened {
             Ok(conn) => Self::migrate(conn, None),
-            Err(Unusable(reason)) => {
+            Err(Unusable { reason, .. }) => {
                 let aside = move_aside(path, &reason)?;
                 warn!(path = %aside.path.display(), reason, "moved an unusable run history aside");
                 Self::migrate(
@@ -95,7 +114,7 @@ impl History {
             .map_err(Unusable::from)?;
         let version = user_version(&conn).map_err(Unusable::from)?;
         if version > MIGRATIONS.len() {
-            return Err(Unusable(format!(
+            return Err(Unusable::new(format!(
                 "it was written by a newer easyTDV (schema {version}, this one knows {})",
                 MIGRATIONS.len()
             )));
@@ -104,7 +123,7 @@ impl History {
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
             .map_err(Unusable::from)?;
         if check != "ok" {
-            return Err(Unusable(format!("the database is damaged ({check})")));
+            return Err(Unusable::new(format!("the database is damaged ({check})")));
         }
         Ok(conn)
     }
@@ -129,19 +148,41 @@ impl History {
     }
 }
 
-/// Why a history file cannot be used as it is.
-struct Unusable(String);
-
-impl From<rusqlite::Error> for Unusable {
-    fn from(e: rusqlite::Error) -> Self {
-        Unusable(e.to_string())
-    }
+/// Why a history file cannot be used as it is, or (`busy`) cannot be yet:
+/// another process holds a lock on it.
+struct Unusable {
+    reason: String,
+    busy: bool,
 }
 
 impl Unusable {
-    fn into_error(self) -> HistoryError {
-        HistoryError::Unusable(self.0)
+    fn new(reason: String) -> Self {
+        Self {
+            reason,
+            busy: false,
+        }
     }
+
+    fn into_error(self) -> HistoryError {
+        HistoryError::Unusable(self.reason)
+    }
+}
+
+impl From<rusqlite::Error> for Unusable {
+    fn from(e: rusqlite::Error) -> Self {
+        Self {
+            busy: is_busy(&e),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED: another connection holds a lock.
+pub(super) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn user_version(conn: &Connection) -> rusqlite::Result<usize> {

@@ -97,6 +97,26 @@ fn two_processes_opening_a_new_history_at_once_both_succeed() {
     for h in handles {
         assert_eq!(h.join().unwrap().unwrap().unwrap(), 0);
     }
+    // A lock another process holds is waited for, never taken for damage.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("unreadable")), "{names:?}");
+}
+
+#[test]
+fn a_locked_history_is_busy_not_damaged() {
+    let busy = rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+        Some("database is locked".into()),
+    );
+    assert!(super::open::is_busy(&busy));
+    let damaged = rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+        None,
+    );
+    assert!(!super::open::is_busy(&damaged));
 }
 
 #[test]
