@@ -25,4 +25,5 @@ pub mod secret;
 pub mod secrets;
 pub mod services;
 pub mod stored;
+pub mod sweep;
 pub mod warm;

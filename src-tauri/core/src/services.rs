@@ -79,6 +79,8 @@ impl Explain for ServicesError {
 pub struct Services {
     pub data_dir: PathBuf,
     pub runs: Arc<Runs>,
+    /// Sweeps: several runs from one wizard (their runs are in `runs`).
+    pub sweeps: Arc<crate::sweep::Sweeps>,
     pub accounts: Accounts,
     pub catalog: Catalog,
     /// Prices, kept in prices.db (read from AWS at most daily).
@@ -117,9 +119,11 @@ impl Services {
                 tracing::warn!(path = %data_dir.display(), error = %e, "could not make every file of the data folder private")
             }
         }
+        let runs = Arc::new(Runs::new(Arc::new(history)).with_prices(prices.clone()));
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
-            runs: Arc::new(Runs::new(Arc::new(history)).with_prices(prices.clone())),
+            sweeps: Arc::new(crate::sweep::Sweeps::new(runs.clone())),
+            runs,
             accounts: Accounts::open(data_dir),
             catalog: Catalog::default(),
             prices,

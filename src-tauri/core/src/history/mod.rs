@@ -17,7 +17,10 @@ use crate::pipeline::{
 
 mod caches;
 mod open;
+mod sweeps;
 mod warm;
+
+pub use sweeps::SweepRecord;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -122,6 +125,9 @@ pub struct RunRecord {
     pub summary: Option<RunSummary>,
     /// What it cost (so far, while the machine may still run).
     pub cost: Option<crate::prices::RunCost>,
+    /// The sweep it is one run of, if any.
+    #[serde(default)]
+    pub sweep_id: Option<String>,
 }
 
 pub struct History {
@@ -337,7 +343,7 @@ impl History {
 }
 
 const SELECT: &str = "SELECT run_id, created_at, account_id, request_json, resources_json, outcome, last_step, message,
-     outputs_uri, cleanup, cleanup_message, detail, summary_json FROM runs";
+     outputs_uri, cleanup, cleanup_message, detail, summary_json, sweep_id FROM runs";
 
 /// One row; a damaged JSON column shows the run as damaged rather than
 /// failing the whole list.
@@ -391,6 +397,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         summary: r
             .get::<_, Option<String>>(12)?
             .and_then(|t| serde_json::from_str(&t).ok()),
+        sweep_id: r.get(13)?,
     })
 }
 

@@ -54,6 +54,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
         until REAL NOT NULL,
         machine_json TEXT NOT NULL
     );",
+    // v6: sweeps (one wizard, several runs): the request, its planned runs
+    // and the run each became; a run knows its sweep.
+    "CREATE TABLE sweeps (
+        sweep_id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        request_json TEXT NOT NULL,
+        plan_json TEXT NOT NULL,
+        run_ids_json TEXT NOT NULL,
+        stopped INTEGER NOT NULL DEFAULT 0,
+        best_by_json TEXT
+    );
+    ALTER TABLE runs ADD COLUMN sweep_id TEXT;",
 ];
 
 impl History {

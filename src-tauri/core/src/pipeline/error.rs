@@ -320,7 +320,7 @@ impl Explain for PipelineError {
         | PipelineError::TrainingQuotaTooLow { link, .. } = self
         {
             return Some(format!(
-                "Ask AWS for more here: {link} (a request is free and usually answered within a day), or pick a smaller machine meanwhile."
+                "Ask AWS for more here: {link} (a request is free and usually answered within a day), or pick a smaller machine (or fewer at once) meanwhile."
             ));
         }
         Some(

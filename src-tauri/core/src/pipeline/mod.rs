@@ -31,7 +31,7 @@ pub mod notebook;
 mod outputs;
 mod poll;
 mod progress;
-mod quotas;
+pub mod quotas;
 pub mod region_ready;
 mod remote;
 pub mod run_args;

@@ -42,6 +42,15 @@ pub fn quota_link(region: &str, code: &str) -> String {
 /// be read (no permission, no Service Quotas) never blocks: the launch will
 /// tell, with the same message.
 pub async fn check_vcpus(ctx: &AwsContext, info: &InstanceTypeInfo) -> Result<(), PipelineError> {
+    check_vcpus_times(ctx, info, 1).await
+}
+
+/// [`check_vcpus`] for `count` such machines running at once (a sweep's).
+pub async fn check_vcpus_times(
+    ctx: &AwsContext,
+    info: &InstanceTypeInfo,
+    count: u32,
+) -> Result<(), PipelineError> {
     let Some((code, family)) = vcpu_quota(&info.name) else {
         return Ok(());
     };
@@ -63,11 +72,15 @@ pub async fn check_vcpus(ctx: &AwsContext, info: &InstanceTypeInfo) -> Result<()
             return Ok(());
         }
     };
-    let needed = u32::try_from(info.vcpus).unwrap_or(0);
+    let needed = u32::try_from(info.vcpus).unwrap_or(0).saturating_mul(count);
     match value {
         Some(quota) if quota < f64::from(needed) => Err(PipelineError::QuotaTooLow {
             family: family.to_string(),
-            instance_type: info.name.clone(),
+            instance_type: if count > 1 {
+                format!("{count} × {} at once", info.name)
+            } else {
+                info.name.clone()
+            },
             quota: quota.max(0.0) as u32,
             needed,
             link: quota_link(ctx.region(), code),

@@ -60,6 +60,8 @@ pub struct Ready {
     pub train: Train,
     pub from: Step,
     pub guard: RunGuard,
+    /// No notification when it ends (a sweep tells once, at its end).
+    pub quiet: bool,
 }
 
 impl Ready {
@@ -156,7 +158,7 @@ impl Runs {
         }
     }
 
-    fn notify(&self, title: &str, body: &str) {
+    pub(crate) fn notify(&self, title: &str, body: &str) {
         if let Some(n) = self.notifier.get() {
             n.notify(title, body);
         }
@@ -205,6 +207,7 @@ impl Runs {
             train,
             from: Step::Prepare,
             guard,
+            quiet: false,
         })
     }
 
@@ -261,7 +264,12 @@ impl Runs {
         self.history
             .set_outcome(train.run_id(), Outcome::Running, Some(from), None, None)?;
         info!(run_id = train.run_id(), from = from.as_str(), "run resumed");
-        Ok(Ready { train, from, guard })
+        Ok(Ready {
+            train,
+            from,
+            guard,
+            quiet: false,
+        })
     }
 
     /// Runs the pipeline to its end and records the result; then cleans up
@@ -291,8 +299,10 @@ impl Runs {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        let (title, body) = end_notice(&script, &result, ready.train.resources(), now);
-        self.notify(&title, &body);
+        if !ready.quiet {
+            let (title, body) = end_notice(&script, &result, ready.train.resources(), now);
+            self.notify(&title, &body);
+        }
         log_write(
             &run_id,
             self.history
@@ -314,13 +324,23 @@ impl Runs {
     /// Starts [`Runs::execute`] in the background; the run can be stopped
     /// with [`Runs::delete`] while it goes on.
     pub fn spawn(self: &Arc<Self>, ready: Ready, progress: Arc<Tracked>, policy: CleanupPolicy) {
+        drop(self.spawn_joined(ready, progress, policy));
+    }
+
+    /// [`Runs::spawn`], with the task's handle to wait for its end (a
+    /// stopped run's task ends cancelled).
+    pub fn spawn_joined(
+        self: &Arc<Self>,
+        ready: Ready,
+        progress: Arc<Tracked>,
+        policy: CleanupPolicy,
+    ) -> tokio::task::JoinHandle<RunEnd> {
         let run_id = ready.run_id().to_string();
         let runs = self.clone();
         let sink = progress.clone();
-        let task = tokio::spawn(async move {
-            runs.execute(ready, &sink, policy).await;
-        });
+        let task = tokio::spawn(async move { runs.execute(ready, &sink, policy).await });
         self.active.attach(&run_id, task.abort_handle(), progress);
+        task
     }
 
     /// Deletes the run's machine, stack and input files, waits and verifies.

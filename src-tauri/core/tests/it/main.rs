@@ -34,4 +34,5 @@ mod sagemaker_project;
 mod secrets;
 mod spot;
 mod stored;
+mod sweeps;
 mod warm;

@@ -80,7 +80,15 @@ impl Train {
             Err(e) => Err(e),
         };
         match lines {
-            Ok(lines) => self.take_lines(&lines, parser, watch, name),
+            Ok(lines) => {
+                self.take_lines(&lines, parser, watch, name);
+                // A machine of the base saved the environment in its own
+                // folder: into the cache now, not after the training, so a
+                // run starting meanwhile (a sweep's next ones) finds it.
+                if self.saved_environment.is_some() {
+                    self.keep_saved_environment().await;
+                }
+            }
             // The log is a view of the run, not the run: keep waiting.
             Err(e) => {
                 tracing::warn!(run_id = self.resources.run_id, error = %e, "could not read the log")
