@@ -34,6 +34,9 @@ pub struct Access {
 pub enum Command {
     /// Run a whole training: prepare, stack, machine, requirements, training, outputs.
     Train(TrainArgs),
+    /// Several runs of one training with different arguments (--grid or --list),
+    /// in parallel or one after another on one machine; names the best run.
+    Sweep(crate::sweep::SweepArgs),
     /// The run history, newest first: script, machine, result, cost, final metrics.
     List {
         /// Print JSON instead of a table.

@@ -53,13 +53,13 @@ fn tell_project(project: &easytdv_core::project::ProjectInputs) {
     }
 }
 
-pub async fn train(args: TrainArgs) -> CliResult {
+/// What the person typed, checked before any AWS call: a wrong input is
+/// told even when AWS (or the sandbox) cannot be reached.
+pub fn check_inputs(args: &TrainArgs) -> CliResult {
     if let Some(problem) = args.engine_mismatch() {
         eprintln!("error: {problem}");
         return Err(ExitCode::from(EXIT_INPUT));
     }
-    // What the person typed is checked first: a wrong input is told even when
-    // AWS (or the sandbox) cannot be reached.
     let root = easytdv_core::project::project_root(&args.script, args.project.as_deref());
     if args.script.is_file() {
         if let Err(e) = easytdv_core::project::check_entry(&root, &args.script) {
@@ -77,6 +77,11 @@ pub async fn train(args: TrainArgs) -> CliResult {
         Ok(checked) => tell_project(&checked.project),
         Err(e) => return Err(report::fail(&e, EXIT_INPUT)),
     }
+    Ok(())
+}
+
+pub async fn train(args: TrainArgs) -> CliResult {
+    check_inputs(&args)?;
     let services = open_services()?;
     let source = access::source(&args.access, &services)?;
     // Read from the keychain before anything is created: a name the

@@ -15,6 +15,7 @@ mod secrets;
 mod setup;
 mod shared;
 mod stored;
+mod sweep;
 mod timeline;
 mod train_args;
 mod warm;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Train(args) => commands::train(args).await,
+            Command::Sweep(args) => sweep::sweep(args).await,
             Command::List { json } => account::list(json),
             Command::Cost { json } => account::cost(json),
             Command::Leftovers {

@@ -1051,3 +1051,69 @@ async fn shared_prepare_makes_a_region_ready_once_and_refuses_a_bad_bucket_name(
     assert_eq!(code, 2);
     // (Not removed here: removal looks at every region, where other tests' runs use theirs.)
 }
+
+/// `easytdv sweep`: the plan and its price printed, three runs side by
+/// side, a table with the best one marked; bad values exit 2 before any
+/// AWS call; a failing run exits 3 and the others still run.
+#[tokio::test]
+async fn sweep_runs_a_grid_names_the_best_and_exits_3_when_a_run_fails() {
+    let ep = endpoint();
+    let b = bucket("cli-sweep");
+    let data = tempfile::tempdir().unwrap();
+    let mut args = train_args("sweep", &b, ["--sandbox", &ep], &[]);
+    args[0] = "sweep".into();
+    let with = |extra: &[&str]| {
+        let mut a = args.clone();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        easytdv(data.path(), &refs)
+    };
+    // Bad values: told before anything is asked of AWS (an unreachable sandbox).
+    for (extra, says) in [
+        (vec!["--grid", "lr"], "NAME=V1,V2"),
+        (vec!["--grid", "l r=1,2"], "not an argument name"),
+        (vec!["--grid", "lr=1"], "at least two"),
+        (vec![], "a sweep needs values"),
+        (vec!["--grid", "lr=1,2", "--at-once", "0"], "choose 1 to 16"),
+    ] {
+        let mut a = train_args("sweep", &b, ["--sandbox", "http://127.0.0.1:9"], &[]);
+        a[0] = "sweep".into();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let (code, _, err) = run(a);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+    // --plan: the runs and the price, nothing started.
+    let (code, out, err) = run(with(&[
+        "--grid",
+        "lr=0.1,0.01",
+        "--grid",
+        "epochs=2,3",
+        "--plan",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("sweep of 4 runs, at most 4 at once"), "{out}");
+    assert!(
+        out.contains("lr=0.01 epochs=3") && out.contains("--lr 0.01 --epochs 3"),
+        "{out}"
+    );
+    assert!(out.contains("price: "), "{out}");
+    assert!(!out.contains("sweep sweep-"), "{out}");
+    // A grid of three: all succeed, the best is lr=0.01 (lowest loss).
+    let (code, out, err) = run(with(&["--grid", "lr=0.1,0.01,0.3", "--at-once", "3"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("3 of 3 runs succeeded"), "{out}");
+    let best = out.lines().find(|l| l.ends_with("← best")).expect(&out);
+    assert!(best.contains("lr=0.01"), "{best}");
+    assert!(out.contains("best: run "), "{out}");
+    // A list with a failing line: the others run, exit 3.
+    let list = data.path().join("runs.txt");
+    std::fs::write(&list, "# two runs\n--lr 0.1\n--lr bad\n").unwrap();
+    let (code, out, err) = run(with(&["--list", list.to_str().unwrap(), "--one-machine"]));
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(out.contains("1 of 2 runs succeeded"), "{out}");
+    assert!(out.contains("one after another on one machine"), "{out}");
+}
