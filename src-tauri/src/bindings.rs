@@ -2,8 +2,8 @@
 //! generated from them (ui/src/bindings.ts, checked fresh by a test).
 
 use crate::commands::{
-    accounts, app, costs, data, practice, results, runs, script_inputs, secrets, setup_aws, warm,
-    wizard,
+    accounts, app, costs, data, practice, results, runs, script_inputs, secrets, setup_aws, sweeps,
+    warm, wizard,
 };
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
@@ -55,6 +55,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         runs::list_runs,
         runs::watch_run,
         runs::run_live_status,
+        sweeps::plan_sweep,
+        sweeps::start_sweep,
+        sweeps::sweep_view,
+        sweeps::list_sweeps,
+        sweeps::set_sweep_metric,
+        sweeps::stop_sweep,
+        sweeps::delete_sweep,
+        sweeps::retry_sweep,
         results::download_outputs,
         results::open_folder,
         results::open_output_file,

@@ -44,6 +44,14 @@ impl Feeds {
         Arc::new(EventSink(move |e: RunEvent| feeds.publish(e, &first)))
     }
 
+    /// A sink with no watcher of its own (a sweep's run: its page, opened
+    /// later, watches it with `watch`).
+    pub fn unwatched_sink(&self) -> Arc<dyn ProgressSink> {
+        let feeds = self.clone();
+        let none = Mutex::new(None);
+        Arc::new(EventSink(move |e: RunEvent| feeds.publish(e, &none)))
+    }
+
     fn publish(&self, event: RunEvent, first: &Mutex<Option<Channel<RunEvent>>>) {
         let mut feeds = self.lock();
         let feed = feeds.entry(event.run_id().to_string()).or_default();

@@ -43,6 +43,19 @@ impl AppState {
     pub fn progress(&self, channel: Channel<RunEvent>) -> Arc<Tracked> {
         self.services.progress(self.feeds.sink(channel))
     }
+
+    /// A new progress sink per run of a sweep: events go to each run's feed
+    /// (a run page opened on it watches it), with no first watcher.
+    pub fn quiet_progress(&self) -> easytdv_core::sweep::ProgressFactory {
+        let feeds = self.feeds.clone();
+        let data_dir = self.services.data_dir.clone();
+        Arc::new(move || {
+            Tracked::new(Arc::new(easytdv_core::logs::Keeper::new(
+                data_dir.clone(),
+                feeds.unwatched_sink(),
+            )))
+        })
+    }
 }
 
 impl Deref for AppState {

@@ -158,6 +158,34 @@ export const commands = {
 	watchRun: (runId: string, onEvent: Channel<RunEvent_Deserialize>) => __TAURI_INVOKE<void>("watch_run", { runId, onEvent }),
 	/**  Asks AWS for the run's stack and machine status now. */
 	runLiveStatus: (runId: string) => typedError<LiveStatus_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("run_live_status", { runId })),
+	/**  The runs a sweep would make, checked (nothing is read or created). */
+	planSweep: (request: SweepRequest_Deserialize) => typedError<SweepPlan_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("plan_sweep", { request })),
+	/**
+	 *  Checks the sweep (its files must be ones chosen in this window), records
+	 *  it and starts its runs in the background; returns the sweep id at once.
+	 */
+	startSweep: (accountId: string, request: SweepRequest_Deserialize) => typedError<string, ErrorReport_Serialize>(__TAURI_INVOKE("start_sweep", { accountId, request })),
+	/**  The sweep, its runs, their cost and the best one. */
+	sweepView: (sweepId: string) => typedError<SweepView_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("sweep_view", { sweepId })),
+	/**  Every sweep, newest first (the Runs screen shows each as one row). */
+	listSweeps: () => typedError<SweepRecord_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_sweeps")),
+	/**  Ranks the sweep's runs by this metric (`null`: the default one). */
+	setSweepMetric: (sweepId: string, bestBy: BestBy | null) => typedError<SweepView_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("set_sweep_metric", { sweepId, bestBy })),
+	/**
+	 *  "Stop all": no more runs start; those under way are stopped and their
+	 *  machines deleted (outputs so far are kept). Returns the runs stopped.
+	 */
+	stopSweep: (sweepId: string, onEvent: Channel<RunEvent_Deserialize>) => typedError<string[], ErrorReport_Serialize>(__TAURI_INVOKE("stop_sweep", { sweepId, onEvent })),
+	/**
+	 *  "Delete all": stops the sweep, deletes every run's machine, stack and
+	 *  input files (outputs stay), and ends a machine it kept warm.
+	 */
+	deleteSweep: (sweepId: string, onEvent: Channel<RunEvent_Deserialize>) => typedError<string[], ErrorReport_Serialize>(__TAURI_INVOKE("delete_sweep", { sweepId, onEvent })),
+	/**
+	 *  Runs again the failed, stopped and never started runs only (a failed one
+	 *  from its failed step while its machine is there).
+	 */
+	retrySweep: (sweepId: string) => typedError<null, ErrorReport_Serialize>(__TAURI_INVOKE("retry_sweep", { sweepId })),
 	/**
 	 *  Asks for a folder and copies the run's outputs into it, reporting
 	 *  progress; `null` when cancelled. Files already there are skipped.
@@ -413,6 +441,19 @@ export type BaseSite = {
 	status: string,
 	/**  easyTDV machines running there (they use it): the base stays. */
 	machinesRunning: number,
+};
+
+/**  The metric that ranks a sweep's runs, and which way is better. */
+export type BestBy = {
+	metric: string,
+	/**  The lowest value wins (a loss, an error); else the highest. */
+	lowerIsBetter: boolean,
+};
+
+/**  The winner: a finished run and its metric's last value. */
+export type BestRun = {
+	runId: string,
+	value: number | null,
 };
 
 /**  One cached environment in a bucket. */
@@ -677,6 +718,12 @@ export type FilesDeleted = {
 	bytesFreed: number | null,
 };
 
+/**  One argument and the values it takes, e.g. `lr` = 0.1, 0.01. */
+export type GridAxis = {
+	name: string,
+	values: string[],
+};
+
 /**  Who AWS says the credentials belong to (STS GetCallerIdentity). */
 export type Identity = {
 	/**  The 12-digit AWS account number. */
@@ -925,6 +972,14 @@ export type Phase = {
 	log: LogName,
 	name: string,
 	seconds: number | null,
+};
+
+/**  One run of a sweep, before it starts. */
+export type PlannedRun = {
+	/**  What differs: `lr=0.1 epochs=5`, or the list's line. */
+	label: string,
+	args: string[],
+	argsText: string,
 };
 
 /**  One document, as the setup screen shows it with Copy. */
@@ -1295,6 +1350,8 @@ export type RunRecord_Deserialize = {
 	summary?: RunSummary_Deserialize | null,
 	/**  What it cost (so far, while the machine may still run). */
 	cost?: RunCost_Deserialize | null,
+	/**  The sweep it is one run of, if any. */
+	sweepId?: string | null,
 };
 
 /**  One run as the history keeps it. */
@@ -1318,6 +1375,8 @@ export type RunRecord_Serialize = {
 	summary: RunSummary_Serialize | null,
 	/**  What it cost (so far, while the machine may still run). */
 	cost: RunCost_Serialize | null,
+	/**  The sweep it is one run of, if any. */
+	sweepId: string | null,
 };
 
 /**
@@ -1690,6 +1749,162 @@ export type StoredFiles_Serialize = {
 };
 
 export type Stream = "out" | "err";
+
+/**  Where a sweep's runs go. */
+export type SweepMode = 
+/**
+ *  Each run on its own machine (or SageMaker job), at most `at_once`
+ *  at a time.
+ */
+{ kind: "parallel"; atOnce: number } | 
+/**  One run after another on one EC2 machine, kept warm between them. */
+{ kind: "oneMachine" };
+
+/**  The runs a sweep makes, checked. */
+export type SweepPlan = SweepPlan_Serialize | SweepPlan_Deserialize;
+
+/**  The runs a sweep makes, checked. */
+export type SweepPlan_Deserialize = {
+	runs: PlannedRun[],
+	/**  Each run's cap: the sweep's budget shared evenly (`None`: no cap). */
+	budgetPerRun?: number | null,
+	/**  How many machines may run at once (1 on one machine). */
+	atOnce: number,
+};
+
+/**  The runs a sweep makes, checked. */
+export type SweepPlan_Serialize = {
+	runs: PlannedRun[],
+	/**  Each run's cap: the sweep's budget shared evenly (`None`: no cap). */
+	budgetPerRun: number | null,
+	/**  How many machines may run at once (1 on one machine). */
+	atOnce: number,
+};
+
+/**  One sweep as the history keeps it. */
+export type SweepRecord = SweepRecord_Serialize | SweepRecord_Deserialize;
+
+/**  One sweep as the history keeps it. */
+export type SweepRecord_Deserialize = {
+	sweepId: string,
+	createdAt: string,
+	accountId: string,
+	request: SweepRequest_Deserialize,
+	plan: SweepPlan_Deserialize,
+	/**  The run each planned run became, in the plan's order. */
+	runIds: (string | null)[],
+	/**
+	 *  "Stop all" was pressed (or a run failed with stop-on-failure): the
+	 *  runs not started yet never start.
+	 */
+	stopped: boolean,
+	/**  The metric the user ranks the runs by (`None`: the default one). */
+	bestBy?: BestBy | null,
+};
+
+/**  One sweep as the history keeps it. */
+export type SweepRecord_Serialize = {
+	sweepId: string,
+	createdAt: string,
+	accountId: string,
+	request: SweepRequest_Serialize,
+	plan: SweepPlan_Serialize,
+	/**  The run each planned run became, in the plan's order. */
+	runIds: (string | null)[],
+	/**
+	 *  "Stop all" was pressed (or a run failed with stop-on-failure): the
+	 *  runs not started yet never start.
+	 */
+	stopped: boolean,
+	/**  The metric the user ranks the runs by (`None`: the default one). */
+	bestBy: BestBy | null,
+};
+
+/**  A sweep: the run the wizard describes, the values to try, and how. */
+export type SweepRequest = SweepRequest_Serialize | SweepRequest_Deserialize;
+
+/**  A sweep: the run the wizard describes, the values to try, and how. */
+export type SweepRequest_Deserialize = {
+	/**
+	 *  The run as the wizard describes it; its budget cap is the whole
+	 *  sweep's.
+	 */
+	base: TrainRequest_Deserialize,
+	values: SweepValues,
+	mode: SweepMode,
+	/**  Stop every run when one fails (default: the others go on). */
+	stopOnFailure?: boolean,
+};
+
+/**  A sweep: the run the wizard describes, the values to try, and how. */
+export type SweepRequest_Serialize = {
+	/**
+	 *  The run as the wizard describes it; its budget cap is the whole
+	 *  sweep's.
+	 */
+	base: TrainRequest_Serialize,
+	values: SweepValues,
+	mode: SweepMode,
+	/**  Stop every run when one fails (default: the others go on). */
+	stopOnFailure: boolean,
+};
+
+/**  The values a sweep tries. */
+export type SweepValues = 
+/**
+ *  Every combination: `--name value` set in the run's arguments
+ *  (a notebook's `-p name value`), replacing the value given there.
+ */
+{ kind: "grid"; axes: GridAxis[] } | 
+/**
+ *  One run per line; each line is that run's whole argument line
+ *  (blank lines and lines starting with `#` are skipped).
+ */
+{ kind: "list"; lines: string[] };
+
+/**
+ *  A sweep, its runs (in the plan's order; `None`: not started), the
+ *  metrics they reported and the best run by the chosen (or default) one.
+ */
+export type SweepView = SweepView_Serialize | SweepView_Deserialize;
+
+/**
+ *  A sweep, its runs (in the plan's order; `None`: not started), the
+ *  metrics they reported and the best run by the chosen (or default) one.
+ */
+export type SweepView_Deserialize = {
+	sweep: SweepRecord_Deserialize,
+	runs: (RunRecord_Deserialize | null)[],
+	/**  True while this process starts its runs (the others wait their turn). */
+	live: boolean,
+	metrics: string[],
+	/**  The user's choice, else the default one (`None`: no metric to rank by). */
+	bestBy?: BestBy | null,
+	best?: BestRun | null,
+	/**  What the runs cost so far, together. */
+	costUsd: number | null,
+	/**  True while any of its runs may still cost (a machine up). */
+	costGrowing: boolean,
+};
+
+/**
+ *  A sweep, its runs (in the plan's order; `None`: not started), the
+ *  metrics they reported and the best run by the chosen (or default) one.
+ */
+export type SweepView_Serialize = {
+	sweep: SweepRecord_Serialize,
+	runs: (RunRecord_Serialize | null)[],
+	/**  True while this process starts its runs (the others wait their turn). */
+	live: boolean,
+	metrics: string[],
+	/**  The user's choice, else the default one (`None`: no metric to rank by). */
+	bestBy: BestBy | null,
+	best: BestRun | null,
+	/**  What the runs cost so far, together. */
+	costUsd: number | null,
+	/**  True while any of its runs may still cost (a machine up). */
+	costGrowing: boolean,
+};
 
 /**  Everything a run needs; the original library's constructor parameters. */
 export type TrainRequest = TrainRequest_Serialize | TrainRequest_Deserialize;

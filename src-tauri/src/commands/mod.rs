@@ -9,5 +9,6 @@ pub mod runs;
 pub mod script_inputs;
 pub mod secrets;
 pub mod setup_aws;
+pub mod sweeps;
 pub mod warm;
 pub mod wizard;
