@@ -448,6 +448,7 @@ export function runRecord(outcome: Outcome, extra: Partial<RunRecord> = {}): Run
     cleanupMessage: null,
     summary: null,
     cost: null,
+    sweepId: null,
     ...extra,
   };
 }
@@ -619,6 +620,7 @@ export function signedIn(extra: Partial<MockResults> = {}): Partial<MockResults>
     start_run: RUN_ID,
     run_live_status: LIVE_RUNNING,
     price_quote: QUOTE,
+    list_sweeps: [],
     spot_prices: SPOT_PRICES,
     month_costs: MONTH_COSTS,
     find_leftovers: { leftovers: [], failures: [] },

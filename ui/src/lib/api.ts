@@ -32,6 +32,14 @@ export type DeleteReport = B.DeleteReport_Serialize;
 export type DownloadReport = B.DownloadReport_Serialize;
 export type Cleanup = B.Cleanup;
 export type TrainRequest = B.TrainRequest_Deserialize;
+export type BestBy = B.BestBy;
+export type GridAxis = B.GridAxis;
+export type SweepMode = B.SweepMode;
+export type SweepValues = B.SweepValues;
+export type SweepPlan = B.SweepPlan_Serialize;
+export type SweepRequest = B.SweepRequest_Deserialize;
+export type SweepRecord = B.SweepRecord_Serialize;
+export type SweepView = B.SweepView_Serialize;
 export type ProgressEvent = B.ProgressEvent_Deserialize;
 /** Everything a run's Channel carries: step progress, log lines, a log starting again, metric values. */
 export type RunEvent = B.RunEvent_Deserialize;

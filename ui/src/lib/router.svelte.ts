@@ -1,9 +1,10 @@
-// Hash router: #/runs, #/runs/<id>, #/compare/<id>,<id>…, #/new, #/new/<id> (a run again, with changes), #/accounts, #/setup.
+// Hash router: #/runs, #/runs/<id>, #/sweeps/<id>, #/compare/<id>,<id>…, #/new, #/new/<id> (a run again, with changes), #/accounts, #/setup.
 
 export type Route =
   | { name: 'runs' }
   | { name: 'run'; id: string }
   | { name: 'compare'; ids: string[] }
+  | { name: 'sweep'; id: string }
   | { name: 'new'; from?: string }
   | { name: 'accounts' }
   | { name: 'setup' };
@@ -15,6 +16,8 @@ export function parseHash(hash: string): Route {
     case '':
     case 'runs':
       return rest.length > 0 && rest[0] ? { name: 'run', id: decodeURIComponent(rest.join('/')) } : { name: 'runs' };
+    case 'sweeps':
+      return rest.length > 0 && rest[0] ? { name: 'sweep', id: decodeURIComponent(rest.join('/')) } : { name: 'runs' };
     case 'compare':
       return { name: 'compare', ids: (rest[0] ?? '').split(',').filter(Boolean).map(decodeURIComponent) };
     case 'new':
@@ -32,6 +35,8 @@ export function href(route: Route): string {
   switch (route.name) {
     case 'run':
       return `#/runs/${encodeURIComponent(route.id)}`;
+    case 'sweep':
+      return `#/sweeps/${encodeURIComponent(route.id)}`;
     case 'compare':
       return `#/compare/${route.ids.map(encodeURIComponent).join(',')}`;
     case 'new':

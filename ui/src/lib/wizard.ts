@@ -1,4 +1,5 @@
 // New-run wizard: a small pure state machine (Code → Machine → Storage → Review).
+import { emptySweep, type SweepDraft } from './sweep';
 import type { DataFolderSummary, DataSource } from './api';
 import { parseBudget } from './cost';
 import { validateAmiId, validateBucketName, validateDiskGb, validateMachineCount, validateMaxRuntimeHours } from './validation';
@@ -77,6 +78,8 @@ export interface WizardData {
   dataUrlError: string | null;
   /** The text `dataUrl` / `dataUrlError` answer. */
   dataUrlFor: string;
+  /** Several runs with different arguments (a sweep), as typed on the Review step. */
+  sweep: SweepDraft;
 }
 
 /** The arguments and variables split and checked by the backend: what train.py gets. */
@@ -120,6 +123,7 @@ export function initialWizard(partial: Partial<WizardData> = {}): WizardState {
     furthest: 'code',
     attempted: {},
     data: {
+      sweep: emptySweep(),
       accountId: null,
       region: '',
       script: null,
