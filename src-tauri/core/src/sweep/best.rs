@@ -49,7 +49,8 @@ pub fn default_by(names: &[String]) -> Option<BestBy> {
     let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
     let find =
         |pred: &dyn Fn(&str) -> bool| lower.iter().position(|n| pred(n)).map(|i| names[i].clone());
-    let tries: [(&dyn Fn(&str) -> bool, bool); 6] = [
+    type Rule<'a> = (&'a dyn Fn(&str) -> bool, bool);
+    let tries: [Rule; 6] = [
         (&|n| n == "val_loss" || n == "validation_loss", true),
         (&|n| n.contains("val") && n.contains("loss"), true),
         (&|n| n == "loss", true),
