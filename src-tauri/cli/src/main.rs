@@ -40,7 +40,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_PROVISIONING);
         }
     };
-    let code = runtime.block_on(async {
+    // Boxed: the commands' futures live on the heap, not on the main thread's
+    // stack (1 MiB on Windows; a debug build's futures are large).
+    let code = runtime.block_on(Box::pin(async {
         match cli.command {
             Command::Train(args) => commands::train(args).await,
             Command::Sweep(args) => sweep::sweep(args).await,
@@ -109,7 +111,7 @@ fn main() -> ExitCode {
             Command::Secrets(command) => secrets::run(command),
             Command::Bench { runs, train } => bench::run(runs, train).await,
         }
-    });
+    }));
     match code {
         Ok(()) => ExitCode::SUCCESS,
         Err(code) => code,

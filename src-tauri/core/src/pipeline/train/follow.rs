@@ -85,8 +85,10 @@ impl Train {
                 // A machine of the base saved the environment in its own
                 // folder: into the cache now, not after the training, so a
                 // run starting meanwhile (a sweep's next ones) finds it.
+                // (Boxed: inlined, its state would grow every future that
+                // follows a log, past the 1 MiB main-thread stack of Windows.)
                 if self.saved_environment.is_some() {
-                    self.keep_saved_environment().await;
+                    Box::pin(self.keep_saved_environment()).await;
                 }
             }
             // The log is a view of the run, not the run: keep waiting.
