@@ -7,6 +7,7 @@ charts. The trained model is saved to $OUTPUT_DIR, which easyTDV brings home
 with "Download outputs".
 """
 
+import argparse
 import json
 import os
 import pickle
@@ -18,7 +19,12 @@ from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-EPOCHS = int(os.environ.get("EPOCHS", "15"))
+# Arguments (set them on the Review step, or try several values at once with a sweep).
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, default=int(os.environ.get("EPOCHS", "15")))
+parser.add_argument("--lr", type=float, default=0.005, help="the learning rate")
+args = parser.parse_args()
+EPOCHS = args.epochs
 out_dir = os.environ.get("OUTPUT_DIR", "outputs")
 os.makedirs(out_dir, exist_ok=True)
 
@@ -31,7 +37,7 @@ x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
 classes = np.unique(digits.target)
 print(f"{len(x_train)} training images, {len(x_test)} test images, {len(classes)} classes")
 
-model = SGDClassifier(loss="log_loss", alpha=1e-3, learning_rate="constant", eta0=0.005, random_state=0)
+model = SGDClassifier(loss="log_loss", alpha=1e-3, learning_rate="constant", eta0=args.lr, random_state=0)
 rng = np.random.default_rng(0)
 for epoch in range(1, EPOCHS + 1):
     order = rng.permutation(len(x_train))
@@ -44,5 +50,5 @@ for epoch in range(1, EPOCHS + 1):
 with open(os.path.join(out_dir, "model.pkl"), "wb") as f:
     pickle.dump({"scaler": scaler, "model": model}, f)
 with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-    json.dump({"epochs": EPOCHS, "loss": round(loss, 4), "accuracy": round(acc, 4)}, f)
+    json.dump({"epochs": EPOCHS, "lr": args.lr, "loss": round(loss, 4), "accuracy": round(acc, 4)}, f)
 print(f"saved the model to {out_dir}/model.pkl (test accuracy {acc:.1%})")

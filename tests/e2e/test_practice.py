@@ -22,7 +22,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from test_app import driver  # noqa: F401 - the app session fixture
-from test_app import click_button, heading, page_text, shot, timeline_states, visible, wait_for, wait_run_end
+from test_app import click_button, heading, nav, page_text, shot, timeline_states, visible, wait_for, wait_run_end
 
 DATA = Path(os.environ.get("EASYTDV_DATA_DIR", "/nonexistent"))
 PREPARE_TIMEOUT = 420  # first start: a venv and moto, boto3, awscli from PyPI
@@ -78,6 +78,12 @@ def app_tree_pss() -> tuple[int, int]:
     kids = {pid for pid, ppid in parents.items() if ppid == app}
     webkit = [pid for pid in kids if "WebKit" in Path(f"/proc/{pid}/comm").read_text(errors="replace")]
     return pss_kib(app), sum(pss_kib(pid) for pid in webkit)
+
+
+def text_of(d, selector: str) -> str:
+    """The text of the element shown for `selector`; empty when there is none."""
+    el = visible(d, By.CSS_SELECTOR, selector)
+    return el.text if el else ""
 
 
 def figure(line: str) -> None:
@@ -154,6 +160,49 @@ def test_try_mode_runs_the_example_on_its_own_practice_cloud(driver):
     # (The practice cloud answers only the app: its key is a secret of the app's. What it
     # stored is read from the state it saves when the app quits, below.)
     wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='cleaned-up']"), 180, "not cleaned up")
+
+    # A sweep of three runs from one wizard (issue 25): the example with three learning rates,
+    # at the same time; one row in Runs, the best one named, every run cleaned up.
+    nav(d, "New run")
+    heading(d, "Your code")
+    click_button(d, "Use an example")
+    wait_for(d, lambda drv: "train.py" in drv.find_element(By.CSS_SELECTOR, "[data-testid='file-script']").text)
+    click_button(d, "Next")
+    heading(d, "Machine")
+    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='selected-type']"), 30, "no default machine type")
+    wait_for(d, lambda drv: not visible(drv, By.CSS_SELECTOR, ".wizard .spinner"), 30, "still looking something up")
+    click_button(d, "Next")
+    heading(d, "Storage")
+    click_button(d, "Next")
+    heading(d, "Review and launch")
+    d.find_element(By.CSS_SELECTOR, "[data-testid='sweep-on']").click()
+    d.find_element(By.CSS_SELECTOR, "[data-testid='sweep-grid']").send_keys("lr = 0.001, 0.005, 0.02")
+    total = "[data-testid='sweep-total']"
+    wait_for(d, lambda drv: "3 runs" in text_of(drv, total), 30, "no sweep plan")
+    shot(d, "65-practice-sweep-review")
+    click_button(d, "Launch the sweep")
+    wait_for(d, lambda drv: "#/sweeps/" in drv.current_url, 60, "the sweep page did not open")
+    summary = "[data-testid='sweep-summary']"
+    wait_for(
+        d,
+        lambda drv: "3 succeeded" in text_of(drv, summary),
+        600,
+        f"the sweep did not finish: {page_text(d)[:1500]}",
+    )
+    best = d.find_element(By.CSS_SELECTOR, "[data-testid='sweep-best']").text
+    assert best.startswith("Best run: lr="), best
+    wait_for(
+        d,
+        lambda drv: all("cleaned up" in r.text for r in drv.find_elements(By.CSS_SELECTOR, "[data-testid='sweep-row']")),
+        180,
+        f"not every run cleaned up: {page_text(d)[:1500]}",
+    )
+    assert len(d.find_elements(By.CSS_SELECTOR, "[data-testid='sweep-row']")) == 3
+    shot(d, "66-practice-sweep-done")
+    memory("after a 3-run sweep")
+    nav(d, "Runs")
+    row = wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='sweep-list-row']"), 30, "no sweep row")
+    assert "Sweep of 3 runs" in row.text and "3 succeeded" in row.text, row.text
 
     # Quitting the app stops its practice cloud, which keeps its S3 data for the next start.
     d.quit()
