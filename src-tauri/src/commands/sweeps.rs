@@ -12,8 +12,11 @@ use tauri::State;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// As a single run in the app: a failed run keeps its machine for "Retry".
-const POLICY: CleanupPolicy = CleanupPolicy::AfterSuccess;
+/// Every run's machine is deleted when it ends, a failed one's too: a
+/// sweep's failures would otherwise keep machines up (and cost) beyond the
+/// machines at once it was priced and checked for. "Retry the failed ones"
+/// starts them anew (their environment is in the cache).
+const POLICY: CleanupPolicy = CleanupPolicy::Always;
 
 /// The runs a sweep would make, checked (nothing is read or created).
 #[tauri::command]
@@ -137,6 +140,7 @@ pub async fn delete_sweep(
 #[specta::specta]
 pub async fn retry_sweep(state: State<'_, AppState>, sweep_id: String) -> Result<(), AppError> {
     let record = state.sweeps.record(&sweep_id)?;
+    state.sweeps.ensure_idle(&record.sweep_id)?;
     let start = start_of(&state, &record.account_id, &record.request).await?;
     let jobs = state.sweeps.retry_jobs(&record);
     state.sweeps.spawn(&record.sweep_id, start, jobs);

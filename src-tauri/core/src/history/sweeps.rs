@@ -137,7 +137,15 @@ impl History {
                     "sweep {sweep_id} has no run {index}"
                 )));
             };
-            *slot = Some(run_id.into());
+            // An earlier attempt replaced (a run retried anew) leaves the
+            // sweep: it is its own row of the history again, with its cost
+            // and whatever it still has in the cloud in plain sight.
+            if let Some(old) = slot.replace(run_id.into()).filter(|o| o != run_id) {
+                tx.execute(
+                    "UPDATE runs SET sweep_id = NULL WHERE run_id = ?1",
+                    params![old],
+                )?;
+            }
             tx.execute(
                 "UPDATE sweeps SET run_ids_json = ?2 WHERE sweep_id = ?1",
                 params![sweep_id, serde_json::to_string(&ids)?],

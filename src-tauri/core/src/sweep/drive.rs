@@ -79,6 +79,36 @@ impl Sweeps {
             let info = machine::describe_type(&start.ctx, &request.base.instance_type).await?;
             quotas::check_vcpus_times(&start.ctx, &info, plan.at_once).await?;
         }
+        // Each run's share of the budget must buy it some time (else every
+        // run would stop at its first step, after the sweep is recorded).
+        if let (Some(prices), Some(share)) = (self.runs.prices(), plan.budget_per_run) {
+            let base = &request.base;
+            let hours = f64::from(base.max_runtime_hours);
+            match base.engine {
+                Engine::Ec2 => {
+                    prices
+                        .quote(
+                            &start.ctx,
+                            &base.instance_type,
+                            base.disk_gb,
+                            hours,
+                            Some(share),
+                        )
+                        .await?;
+                }
+                Engine::SageMaker { instance_count, .. } => {
+                    prices
+                        .training_quote(
+                            &start.ctx,
+                            &base.instance_type,
+                            instance_count,
+                            hours,
+                            Some(share),
+                        )
+                        .await?;
+                }
+            }
+        }
         let id = super::new_sweep_id();
         let record = self
             .runs
@@ -180,6 +210,9 @@ impl Sweeps {
             if live.stopped.load(Ordering::SeqCst) {
                 break;
             }
+            if let Job::New(index) = &job {
+                self.clear_earlier_attempt(record, &start, *index).await;
+            }
             let (ready, tracked) = match self.open_job(record, &start, &job) {
                 Ok(x) => x,
                 Err(e) => {
@@ -187,21 +220,58 @@ impl Sweeps {
                     end.failed += 1;
                     started += 1;
                     if record.request.stop_on_failure {
-                        self.hold(&record.sweep_id);
                         end.stopped_because = Some(format!("a run could not start: {e}"));
+                        let tracked = (start.progress)();
+                        self.stop_all(&start.ctx, &record.sweep_id, tracked.as_ref())
+                            .await;
                     }
                     continue;
                 }
             };
             let run_id = ready.run_id().to_string();
             history.set_sweep_run(&record.sweep_id, job.index(), &run_id)?;
+            // "Stop all" pressed while the run was being opened: it never
+            // starts (nothing of it was created yet).
+            if live.stopped.load(Ordering::SeqCst) {
+                history.set_outcome(
+                    &run_id,
+                    Outcome::Stopped,
+                    Some(Step::Prepare),
+                    Some(crate::runs::STOPPED_MESSAGE),
+                    None,
+                )?;
+                history.set_cleanup(&run_id, Cleanup::Deleted, None)?;
+                drop(ready);
+                started += 1;
+                end.not_finished += 1;
+                break;
+            }
             let task = self.runs.spawn_joined(ready, tracked.clone(), start.policy);
             let id = run_id.clone();
             set.spawn(async move { (id, task.await) });
             started += 1;
+            // A stop that read the sweep's runs just before this one was
+            // recorded, or found it not attached yet: stopped here.
+            if live.stopped.load(Ordering::SeqCst) {
+                let tracked = (start.progress)();
+                if let Err(e) = self
+                    .runs
+                    .delete(&start.ctx, &run_id, tracked.as_ref())
+                    .await
+                {
+                    warn!(run_id, error = %e, "a run started as the sweep was stopped could not be stopped");
+                }
+            }
             if std::mem::take(&mut lead) {
-                self.follow_leader(record, &start, (&run_id, &tracked), &mut set, &mut end)
-                    .await;
+                self.follow_leader(
+                    record,
+                    &start,
+                    live,
+                    (&run_id, &tracked),
+                    &mut set,
+                    &mut end,
+                )
+                .await;
             }
         }
         while let Some(done) = set.join_next().await {
@@ -218,6 +288,7 @@ impl Sweeps {
         &self,
         record: &SweepRecord,
         start: &SweepStart,
+        live: &Live,
         leader: (&str, &Tracked),
         set: &mut JoinSet<(String, Result<RunEnd, tokio::task::JoinError>)>,
         end: &mut SweepEnd,
@@ -239,8 +310,10 @@ impl Sweeps {
                         tracked.last_step(),
                         Some(Step::Training | Step::Outputs)
                     );
+                    // (A run the user stopped is not a failure to learn from.)
+                    let stopped = live.stopped.load(Ordering::SeqCst);
                     self.count(record, start, done, end).await;
-                    if !ok && before_training {
+                    if !ok && before_training && !stopped {
                         self.hold(&record.sweep_id);
                         end.stopped_because.get_or_insert_with(|| {
                             "the first run failed before its training began: the others would fail the same way. Fix it, then press Retry".into()
@@ -265,6 +338,27 @@ impl Sweeps {
             Some(key) => history
                 .env_archive(&run.resources.bucket, key)
                 .is_ok_and(|a| a.is_some()),
+        }
+    }
+
+    /// A planned run started anew (a retry) whose earlier attempt still
+    /// has something in the cloud: that is deleted first (it leaves the
+    /// sweep when the new one takes its place).
+    async fn clear_earlier_attempt(&self, record: &SweepRecord, start: &SweepStart, index: usize) {
+        let history = self.runs.history();
+        let Ok(now) = history.get_sweep(&record.sweep_id) else {
+            return;
+        };
+        let Some(Some(old)) = now.run_ids.get(index) else {
+            return;
+        };
+        let Ok(run) = history.get(old) else { return };
+        if run.cleanup == Cleanup::Deleted || self.runs.active().is_active(old) {
+            return;
+        }
+        let tracked = (start.progress)();
+        if let Err(e) = self.runs.delete(&start.ctx, old, tracked.as_ref()).await {
+            warn!(run_id = old, error = %e, "an earlier attempt of a sweep's run could not be deleted");
         }
     }
 
@@ -366,8 +460,10 @@ impl Sweeps {
             if let Some(w) = &run.resources.kept_warm {
                 if let Some(machine) = history.take_warm(&w.instance_id)? {
                     if let Err(e) = crate::warm::stop(ctx, &machine).await {
+                        // Back in the list (it stops itself, or "Stop now"
+                        // ends it); the other runs are still deleted.
                         history.keep_warm(&machine)?;
-                        return Err(e.into());
+                        out.push((id.clone(), Err(RunError::Pipeline(e))));
                     }
                 }
             }

@@ -147,6 +147,15 @@ impl Sweeps {
         }
     }
 
+    /// `Busy` while this process drives the sweep (a second drive would
+    /// start its runs twice).
+    pub fn ensure_idle(&self, sweep_id: &str) -> Result<(), SweepError> {
+        if self.is_live(sweep_id) {
+            return Err(SweepError::Busy(sweep_id.into()));
+        }
+        Ok(())
+    }
+
     /// True while this process starts the sweep's runs.
     pub fn is_live(&self, sweep_id: &str) -> bool {
         self.lock().contains_key(sweep_id)

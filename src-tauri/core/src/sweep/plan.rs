@@ -215,10 +215,8 @@ fn set_value(args: &mut Vec<String>, name: &str, value: &str, notebook: bool) {
             .windows(3)
             .position(|w| (w[0] == "-p" || w[0] == "-r") && w[1] == name);
         match at {
-            Some(i) => {
-                args[i] = "-p".into();
-                args[i + 2] = value.into();
-            }
+            // The flag given stays (`-r`: a raw string, as the person wrote it).
+            Some(i) => args[i + 2] = value.into(),
             None => args.extend(["-p".into(), name.into(), value.into()]),
         }
         return;
@@ -337,7 +335,7 @@ mod tests {
         let mut n: Vec<String> = ["-r", "lr", "1", "-p", "k", "v"].map(String::from).to_vec();
         set_value(&mut n, "lr", "0.5", true);
         set_value(&mut n, "epochs", "4", true);
-        assert_eq!(n, ["-p", "lr", "0.5", "-p", "k", "v", "-p", "epochs", "4"]);
+        assert_eq!(n, ["-r", "lr", "0.5", "-p", "k", "v", "-p", "epochs", "4"]);
     }
 
     #[test]

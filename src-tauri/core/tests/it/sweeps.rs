@@ -257,6 +257,57 @@ async fn a_failing_run_leaves_the_others_going_and_is_retried_alone() {
 }
 
 #[tokio::test]
+async fn a_failed_run_deleted_at_its_end_is_retried_anew_and_its_attempt_leaves_the_sweep() {
+    let h = Harness::new().await;
+    let b = bucket("sweep-anew");
+    let dir = tempfile::tempdir().unwrap();
+    let services = Services::open(dir.path()).unwrap();
+    let request = sweep(
+        &b,
+        lines(&["--lr 0.1", "--lr bad"]),
+        SweepMode::Parallel { at_once: 2 },
+    );
+    // As the app drives a sweep: every run's machine deleted at its end.
+    let start = start(&h, CleanupPolicy::Always);
+    let record = services.sweeps.open(request, &start).await.expect("open");
+    let end = services
+        .sweeps
+        .drive(
+            &record.sweep_id,
+            start.clone(),
+            easytdv_core::sweep::Sweeps::all_jobs(&record),
+        )
+        .await
+        .unwrap();
+    assert_eq!((end.succeeded, end.failed), (1, 1), "{end:?}");
+    let record = services.history().get_sweep(&record.sweep_id).unwrap();
+    let first = record.run_ids[1].clone().unwrap();
+    assert_eq!(
+        services.history().get(&first).unwrap().cleanup,
+        Cleanup::Deleted
+    );
+    let jobs = services.sweeps.retry_jobs(&record);
+    assert_eq!(jobs, [Job::New(1)]);
+    services
+        .sweeps
+        .drive(&record.sweep_id, start, jobs)
+        .await
+        .unwrap();
+    let record = services.history().get_sweep(&record.sweep_id).unwrap();
+    let second = record.run_ids[1].clone().unwrap();
+    assert_ne!(second, first, "a new run took the slot");
+    // The earlier attempt is its own row of the history again (its cost seen).
+    assert_eq!(services.history().get(&first).unwrap().sweep_id, None);
+    assert_eq!(
+        services.history().get(&second).unwrap().sweep_id.as_deref(),
+        Some(record.sweep_id.as_str())
+    );
+    for id in [&first, &second] {
+        assert_nothing_left(&h, id, &b).await;
+    }
+}
+
+#[tokio::test]
 async fn stop_on_failure_and_stop_all_stop_the_runs_under_way_and_the_rest() {
     let h = Harness::new().await;
     let b = bucket("sweep-stop");
