@@ -9,6 +9,7 @@
 mod best;
 mod drive;
 mod plan;
+mod stop;
 mod view;
 
 use std::collections::HashMap;

@@ -34,5 +34,6 @@ mod sagemaker_project;
 mod secrets;
 mod spot;
 mod stored;
+mod sweep_bench;
 mod sweeps;
 mod warm;
