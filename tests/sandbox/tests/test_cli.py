@@ -57,7 +57,7 @@ def test_background_reset_and_stop(tmp_path):
         user_data = '#!/bin/bash\necho $$ > "$EASYTDV_HOME/pid"\nexec sleep 60\n'
         iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, UserData=user_data)["Instances"][0]["InstanceId"]
         pid_file = tmp_path / "data" / "instances" / iid / "pid"
-        wait_for(pid_file.exists, what="user data pid")
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), what="user data pid")
         sleeper = int(pid_file.read_text())
         assert alive(sleeper)
         urllib.request.urlopen(
@@ -87,7 +87,7 @@ def test_background_reset_and_stop(tmp_path):
 
         iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, UserData=user_data)["Instances"][0]["InstanceId"]
         pid_file = tmp_path / "data" / "instances" / iid / "pid"
-        wait_for(pid_file.exists, what="user data pid")
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), what="user data pid")
         sleeper = int(pid_file.read_text())
     finally:
         stopped = subprocess.run([str(SANDBOX / "stop"), "--pidfile", str(pidfile)], timeout=30)
