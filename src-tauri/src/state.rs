@@ -48,13 +48,8 @@ impl AppState {
     /// (a run page opened on it watches it), with no first watcher.
     pub fn quiet_progress(&self) -> easytdv_core::sweep::ProgressFactory {
         let feeds = self.feeds.clone();
-        let data_dir = self.services.data_dir.clone();
-        Arc::new(move || {
-            Tracked::new(Arc::new(easytdv_core::logs::Keeper::new(
-                data_dir.clone(),
-                feeds.unwatched_sink(),
-            )))
-        })
+        self.services
+            .progress_factory(move || feeds.unwatched_sink())
     }
 }
 

@@ -581,6 +581,26 @@ def test_the_webview_names_no_path_the_backend_did_not_choose(driver, tmp_path):
             got = invoke(d, cmd, {"runId": run_id, **args})
             assert got.get("err", {}).get("code") == code, (cmd, run_id, got)
             assert secret not in json.dumps(got), got
+    # Sweep ids too; and a sweep of files nobody chose is refused before anything is recorded.
+    for cmd, args in [("sweep_view", {}), ("set_sweep_metric", {"bestBy": None}), ("retry_sweep", {})]:
+        for sweep_id in (traversal, "sweep-../../etc", "20990101-000000-abcdef", "sweep-20990101-000000-abcdef"):
+            got = invoke(d, cmd, {"sweepId": sweep_id, **args})
+            assert got.get("err", {}).get("code") == "sweep_not_found", (cmd, sweep_id, got)
+    base = {
+        "scriptPath": str(creds),
+        "requirementsPath": str(creds),
+        "instanceType": "t3.medium",
+        "diskGb": 30,
+        "region": "eu-west-3",
+        "bucket": "easytdv-attack",
+        "ami": None,
+        "maxRuntimeHours": 1,
+    }
+    sweep = {"base": base, "values": {"kind": "list", "lines": ["--a 1", "--a 2"]}, "mode": {"kind": "oneMachine"}}
+    got = invoke(d, "start_sweep", {"accountId": "any", "request": sweep})
+    assert got.get("err", {}).get("code") in ("file_not_chosen", "project_not_chosen"), got
+    assert secret not in json.dumps(got) and "AKIA" not in json.dumps(got), got
+    assert invoke(d, "list_sweeps", {}) == {"ok": []}
     # A file nobody chose is not read; a folder the app did not make is not opened.
     for kind in ("requirements", "script"):
         got = invoke(d, "check_file", {"path": str(creds), "kind": kind})

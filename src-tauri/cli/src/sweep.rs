@@ -41,11 +41,27 @@ pub struct SweepArgs {
     pub train: TrainArgs,
 }
 
+/// A `--grid` value without `=`.
+#[derive(Debug)]
+pub struct AxisSyntax(String);
+
+impl std::fmt::Display for AxisSyntax {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "\"{}\": write it as NAME=V1,V2 (e.g. lr=0.1,0.01)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for AxisSyntax {}
+
 /// `--grid lr=0.1,0.01`: the name before the first `=`, values split at `,`.
-fn parse_axis(text: &str) -> Result<GridAxis, String> {
+fn parse_axis(text: &str) -> Result<GridAxis, AxisSyntax> {
     let (name, values) = text
         .split_once('=')
-        .ok_or_else(|| format!("\"{text}\": write it as NAME=V1,V2 (e.g. lr=0.1,0.01)"))?;
+        .ok_or_else(|| AxisSyntax(text.to_string()))?;
     Ok(GridAxis {
         name: name.trim().to_string(),
         values: values.split(',').map(|v| v.trim().to_string()).collect(),
@@ -161,16 +177,8 @@ pub async fn sweep(args: SweepArgs) -> Result<(), ExitCode> {
     } else {
         CleanupPolicy::Always
     };
-    let progress = {
-        let sink: Arc<dyn ProgressSink> = Arc::new(Steps);
-        let data_dir = services.data_dir.clone();
-        Arc::new(move || {
-            easytdv_core::pipeline::Tracked::new(Arc::new(easytdv_core::logs::Keeper::new(
-                data_dir.clone(),
-                sink.clone(),
-            )))
-        })
-    };
+    let sink: Arc<dyn ProgressSink> = Arc::new(Steps);
+    let progress = services.progress_factory(move || sink.clone());
     let start = easytdv_core::sweep::SweepStart {
         ctx,
         account_id: CLI_ACCOUNT.into(),

@@ -138,6 +138,16 @@ impl Services {
         Tracked::new(Arc::new(Keeper::new(self.data_dir.clone(), inner)))
     }
 
+    /// A new progress sink per run of a sweep, each keeping its run's log
+    /// lines like [`Services::progress`], then going to the sink `inner` gives.
+    pub fn progress_factory(
+        &self,
+        inner: impl Fn() -> Arc<dyn ProgressSink> + Send + Sync + 'static,
+    ) -> crate::sweep::ProgressFactory {
+        let data_dir = self.data_dir.clone();
+        Arc::new(move || Tracked::new(Arc::new(Keeper::new(data_dir.clone(), inner()))))
+    }
+
     pub fn history(&self) -> &Arc<History> {
         self.runs.history()
     }

@@ -99,10 +99,7 @@ pub async fn stop_sweep(
     sweep_id: String,
     on_event: Channel<RunEvent>,
 ) -> Result<Vec<String>, AppError> {
-    let record = state.sweeps.record(&sweep_id)?;
-    let ctx = state
-        .context(&record.account_id, Some(&record.request.base.region))
-        .await?;
+    let (record, ctx) = sweep_context(&state, &sweep_id).await?;
     let progress = state.progress(on_event);
     let stopped = state
         .sweeps
@@ -121,10 +118,7 @@ pub async fn delete_sweep(
     sweep_id: String,
     on_event: Channel<RunEvent>,
 ) -> Result<Vec<String>, AppError> {
-    let record = state.sweeps.record(&sweep_id)?;
-    let ctx = state
-        .context(&record.account_id, Some(&record.request.base.region))
-        .await?;
+    let (record, ctx) = sweep_context(&state, &sweep_id).await?;
     let progress = state.progress(on_event);
     let deleted = state
         .sweeps
@@ -145,6 +139,19 @@ pub async fn retry_sweep(state: State<'_, AppState>, sweep_id: String) -> Result
     let jobs = state.sweeps.retry_jobs(&record);
     state.sweeps.spawn(&record.sweep_id, start, jobs);
     Ok(())
+}
+
+/// A sweep of the history (its id checked) and a context for its account
+/// and region, as the history says (never as the webview says).
+async fn sweep_context(
+    state: &AppState,
+    sweep_id: &str,
+) -> Result<(SweepRecord, easytdv_core::aws::AwsContext), AppError> {
+    let record = state.sweeps.record(sweep_id)?;
+    let ctx = state
+        .context(&record.account_id, Some(&record.request.base.region))
+        .await?;
+    Ok((record, ctx))
 }
 
 fn first_error(

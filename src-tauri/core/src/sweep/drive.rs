@@ -72,8 +72,14 @@ impl Sweeps {
         start: &SweepStart,
     ) -> Result<SweepRecord, SweepError> {
         let plan = request.plan()?;
+        // The runs differ only in their arguments (checked by the plan): the
+        // files are read once; a notebook's parameters are checked per run
+        // against its parameters cell.
+        let notebook = pipeline::notebook::is_notebook(&request.base.script_path);
         for i in 0..plan.runs.len() {
-            pipeline::check_request(&request.run_request(&plan, i))?;
+            if i == 0 || notebook {
+                pipeline::check_request(&request.run_request(&plan, i))?;
+            }
         }
         if request.base.engine == Engine::Ec2 {
             let info = machine::describe_type(&start.ctx, &request.base.instance_type).await?;
