@@ -4,7 +4,10 @@
 # version, release profile and window size) and easyTDV, started one after
 # the other, twice each, under one Xvfb: cold start to the first paint (and,
 # for easyTDV, to its first screen with data), then PSS of the app and each
-# WebKit process once settled. A benchmark: it prints figures and asserts
+# WebKit process once settled; then easyTDV in the heavy states of the issue
+# (tests/bench/window_states.py: 1,000 runs, a run page of 100,000 log lines
+# and three 1,000-step charts, the same after 20 run pages), on a history the
+# core's `window_seed` writes. A benchmark: it prints figures and asserts
 # nothing.
 #   tests/bench/window-weight.sh [easytdv-app binary, default: the release build]
 set -euo pipefail
@@ -98,3 +101,17 @@ awk -v ma="$ma" -v mw="$mw" -v mn="$mn" -v oa="$oa" -v ow="$ow" -v on="$on" \
   printf "%-28s %12s %12s\n", "start to first data, s", "-", of1 " / " of
   print "(start times: first start / second start; PSS of the second start, " '"$settle"' " s after its first screen)"
 }'
+
+say "easyTDV in heavy states (a history of 1,000 runs written by the core's window_seed)"
+EASYTDV_BENCH_SEED_DIR="$tmp/heavy" cargo test -p easytdv-core --test it --locked window_seed -- --ignored >"$tmp/seed.log" 2>&1 ||
+  { cat "$tmp/seed.log" >&2; echo "[weight] the history could not be written" >&2; exit 1; }
+free_port() { tests/sandbox/.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HOME="$tmp/home" XDG_RUNTIME_DIR="$tmp/home/run" EASYTDV_DATA_DIR="$tmp/heavy" EASYTDV_E2E_APP="$ours" \
+  EASYTDV_E2E_DRIVER_PORT="$(free_port)" EASYTDV_E2E_NATIVE_PORT="$(free_port)" \
+  dbus-run-session -- bash -c '
+    tauri-driver --port "$EASYTDV_E2E_DRIVER_PORT" --native-port "$EASYTDV_E2E_NATIVE_PORT" >"$0/driver.log" 2>&1 &
+    driver=$!
+    tests/sandbox/.venv/bin/python tests/bench/window_states.py "$1"
+    rc=$?
+    kill "$driver" 2>/dev/null; wait "$driver" 2>/dev/null
+    exit $rc' "$tmp" "$((ma + mw + mn))" 2>"$tmp/states.log" || { cat "$tmp/states.log" "$tmp/driver.log" >&2; exit 1; }

@@ -37,3 +37,4 @@ mod stored;
 mod sweep_bench;
 mod sweeps;
 mod warm;
+mod window_seed;
