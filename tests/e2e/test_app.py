@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -94,9 +95,16 @@ def aws():
 
 
 def shot(d, name: str) -> Path:
+    """The window's pixels as X shows them. Not WebDriver's screenshot: WebKit's
+    snapshot of a page holding a canvas never returns when the page is drawn
+    without GPU compositing, as easyTDV draws it (src-tauri/src/webview.rs)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     p = SHOTS / f"{name}.png"
-    d.save_screenshot(str(p))
+    tree = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True, check=True).stdout
+    win = next(line.split()[0] for line in tree.splitlines() if '"easyTDV":' in line)
+    # The page has drawn what the last action changed.
+    d.execute_async_script("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(0)))")
+    subprocess.run(["import", "-window", win, str(p)], check=True, timeout=30)
     return p
 
 

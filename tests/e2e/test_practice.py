@@ -176,6 +176,7 @@ def test_try_mode_runs_the_example_on_its_own_practice_cloud(driver):
     click_button(d, "Next")
     heading(d, "Review and launch")
     d.find_element(By.CSS_SELECTOR, "[data-testid='sweep-on']").click()
+    wait_for(d, lambda drv: visible(drv, By.CSS_SELECTOR, "[data-testid='sweep-grid']"), 10, "no sweep values field")
     d.find_element(By.CSS_SELECTOR, "[data-testid='sweep-grid']").send_keys("lr = 0.001, 0.005, 0.02")
     total = "[data-testid='sweep-total']"
     wait_for(d, lambda drv: "3 runs" in text_of(drv, total), 30, "no sweep plan")
