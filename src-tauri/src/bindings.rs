@@ -53,6 +53,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         runs::retry_run,
         runs::delete_run,
         runs::list_runs,
+        runs::get_run,
         runs::watch_run,
         runs::run_live_status,
         sweeps::plan_sweep,

@@ -580,6 +580,7 @@ def test_the_webview_names_no_path_the_backend_did_not_choose(driver, tmp_path):
         ("save_log", {"log": "train"}),
         ("run_metrics", {}),
         ("run_live_status", {}),
+        ("get_run", {}),
     ]:
         for run_id, code in [
             (traversal, "bad_run_id"),

@@ -291,6 +291,16 @@ export function installMockBackend(scenario: Scenario): void {
     };
   }
 
+  /** get_run when a scenario gives none: the run of the history list_runs holds now (the history is one). */
+  function getRun(runId: string) {
+    if (errors.list_runs) throw errors.list_runs;
+    const seq = sequences.list_runs;
+    const list = ((seq && seq.length > 0 ? seq[0] : results.list_runs) ?? []) as RecordLike[];
+    const found = list.find((r) => r.runId === runId);
+    if (!found) throw { code: 'run_not_found', message: `There is no run ${runId} in the history.`, hint: 'Refresh the runs list.' };
+    return JSON.parse(JSON.stringify(found));
+  }
+
   /** delete_leftover (region, id): the leftover is gone from the next find_leftovers (with the rest of its run: machine, stack and files go together). */
   function forgetLeftover(region: unknown, id: unknown) {
     const scan = results.find_leftovers as { leftovers: { id: string; region: string; runId: string | null }[] } | undefined;
@@ -386,6 +396,7 @@ export function installMockBackend(scenario: Scenario): void {
     }
     if (cmd === 'training_quote' && results.training_quote === undefined && !sequences.training_quote) return trainingQuote(args);
     if (cmd === 'refresh_runs' && results.refresh_runs === undefined && !sequences.refresh_runs) return refreshFromLive();
+    if (cmd === 'get_run' && results.get_run === undefined && !sequences.get_run) return getRun(String(args?.runId));
     if (cmd === 'delete_leftover') forgetLeftover(args?.region, args?.id);
     if (cmd === 'delete_environment') forgetEnvironment(args?.environment);
     if (cmd === 'stop_warm_machine') return stopWarm(args?.instanceId);

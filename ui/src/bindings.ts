@@ -152,6 +152,11 @@ export const commands = {
 	/**  The history, newest first. */
 	listRuns: () => typedError<RunRecord_Serialize[], ErrorReport_Serialize>(__TAURI_INVOKE("list_runs")),
 	/**
+	 *  One run of the history (its page asks for it rather than the whole list),
+	 *  by an id checked for its shape and against the history.
+	 */
+	getRun: (runId: string) => typedError<RunRecord_Serialize, ErrorReport_Serialize>(__TAURI_INVOKE("get_run", { runId })),
+	/**
 	 *  Sends the run's progress so far in this session, then every new event
 	 *  (for a run view opened again, or from the history, while the run goes on).
 	 */

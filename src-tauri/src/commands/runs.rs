@@ -97,6 +97,14 @@ pub fn list_runs(state: State<'_, AppState>) -> Result<Vec<RunRecord>, AppError>
     Ok(state.history().list()?)
 }
 
+/// One run of the history (its page asks for it rather than the whole list),
+/// by an id checked for its shape and against the history.
+#[tauri::command]
+#[specta::specta]
+pub fn get_run(state: State<'_, AppState>, run_id: String) -> Result<RunRecord, AppError> {
+    Ok(state.run_record(&run_id)?)
+}
+
 #[derive(Debug, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveStatus {
