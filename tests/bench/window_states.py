@@ -137,7 +137,8 @@ def main() -> None:
         rows.append((f"the same after {2 * len(pages)} run pages", tree(app)))
     finally:
         d.quit()
-    print(f"{'state (PSS, MiB)':<36} {'app':>7} {'WebKit':>7} {'network':>7} {'total':>7} {'× minimal':>9} {'× no-GPU':>9}")
+    heads = ("app", "WebKit", "network", "total", "× minimal", "× no-GPU")
+    print(f"{'state (PSS, MiB)':<36} " + " ".join(f"{h:>7}" for h in heads[:4]) + f" {heads[4]:>9} {heads[5]:>9}")
     for label, (a, w, n) in rows:
         total = a + w + n
         print(
