@@ -5,7 +5,8 @@
 use tauri::WebviewWindow;
 
 /// Set to `1` to leave WebKit's GPU compositing on (its own choice).
-pub const GPU_VAR: &str = "EASYTDV_WEBVIEW_GPU";
+#[cfg(target_os = "linux")]
+const GPU_VAR: &str = "EASYTDV_WEBVIEW_GPU";
 
 /// Applies the settings below to the window's webview.
 pub fn lighten(window: &WebviewWindow) {
