@@ -26,7 +26,16 @@ minimal="$CARGO_TARGET_DIR/release/easytdv-minimal-window"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/easytdv-weight.XXXXXX")"
 xvfb=""
-trap '[[ -n "$xvfb" ]] && kill "$xvfb" 2>/dev/null; pkill -TERM -f "^$minimal" 2>/dev/null; rm -rf "$tmp"' EXIT
+cleanup() {
+  local rc=$?
+  set +e
+  [[ -n "$xvfb" ]] && kill "$xvfb" 2>/dev/null
+  pkill -TERM -f "^$minimal" 2>/dev/null
+  # The heavy states' app may still be writing its data as it quits.
+  for _ in 1 2 3 4 5; do rm -rf "$tmp" 2>/dev/null && break; sleep 1; done
+  exit "$rc"
+}
+trap cleanup EXIT
 Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$tmp/display" >"$tmp/xvfb.log" 2>&1 &
 xvfb=$!
 for _ in $(seq 100); do [[ -s "$tmp/display" ]] && break; sleep 0.1; done
