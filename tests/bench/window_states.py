@@ -17,14 +17,14 @@ page after 20 other run pages were opened one after the other.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.options import ArgOptions
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from appwindow import app_tree, capture, connect  # noqa: E402 - tests/e2e's, shared with the window tests
 
 SETTLE = float(os.environ.get("EASYTDV_WEIGHT_SETTLE", "4"))
 # A folder for a screenshot of each state (to look at the page drawn without GPU compositing).
@@ -32,51 +32,16 @@ SHOTS = os.environ.get("EASYTDV_WEIGHT_SHOTS")
 
 
 def shot(name: str) -> None:
-    """X's pixels of the window (WebKit's own snapshot never returns on a page with a canvas
-    drawn without GPU compositing)."""
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        tree = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True, check=True).stdout
-        win = next(line.split()[0] for line in tree.splitlines() if '"easyTDV":' in line)
-        subprocess.run(["import", "-window", win, str(Path(SHOTS) / f"{name}.png")], check=True, timeout=30)
-
-
-def pss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+        capture(Path(SHOTS) / f"{name}.png")
 
 
 def tree(exe: str) -> tuple[int, int, int]:
-    """PSS (KiB) of the app, its WebKitWebProcess(es) and its WebKitNetworkProcess."""
-    exe = os.path.realpath(exe)
-    parents: dict[int, int] = {}
-    app = None
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            parents[int(p.name)] = int((p / "stat").read_text().rsplit(") ", 1)[1].split()[1])
-            if os.path.realpath(p / "exe") == exe:
-                app = int(p.name)
-        except (OSError, IndexError, ValueError):
-            continue
-    if app is None:
+    found = app_tree(exe)
+    if found is None:
         raise SystemExit("[weight] the app is not running")
-    web = net = 0
-    for pid, ppid in parents.items():
-        if ppid != app:
-            continue
-        comm = Path(f"/proc/{pid}/comm").read_text(errors="replace")
-        if comm.startswith("WebKitWebProces"):
-            web += pss_kib(pid)
-        elif comm.startswith("WebKitNetworkP"):
-            net += pss_kib(pid)
-    return pss_kib(app), web, net
+    return found
 
 
 def wait_for(d, css: str, timeout: float = 60.0, check=None):
@@ -102,18 +67,7 @@ def main() -> None:
     app = os.environ["EASYTDV_E2E_APP"]
     ids = (Path(os.environ["EASYTDV_DATA_DIR"]) / "bench-runs.txt").read_text().split()
     heavy, pages = ids[0], ids[1:]
-    opts = ArgOptions()
-    opts.set_capability("tauri:options", {"application": app})
-    url = f"http://127.0.0.1:{os.environ['EASYTDV_E2E_DRIVER_PORT']}"
-    d = None
-    deadline = time.monotonic() + 30
-    while d is None:  # tauri-driver may still be binding its port
-        try:
-            d = webdriver.Remote(command_executor=url, options=opts)
-        except Exception:  # noqa: BLE001 - refused while it starts
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    d = connect(app)
     rows = []
     try:
         wait_for(d, '[data-testid="run-row"]')

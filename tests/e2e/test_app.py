@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -25,7 +24,6 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from selenium import webdriver
 from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
@@ -33,9 +31,10 @@ from selenium.common.exceptions import (
     WebDriverException,
 )
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
+
+from appwindow import capture, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -59,18 +58,7 @@ state: dict[str, str] = {}
 
 @pytest.fixture(scope="session")
 def driver():
-    opts = ArgOptions()
-    opts.set_capability("tauri:options", {"application": os.environ["EASYTDV_E2E_APP"]})
-    url = f"http://127.0.0.1:{os.environ['EASYTDV_E2E_DRIVER_PORT']}"
-    d = None
-    deadline = time.monotonic() + 30
-    while d is None:  # tauri-driver may still be binding its port
-        try:
-            d = webdriver.Remote(command_executor=url, options=opts)
-        except Exception:  # noqa: BLE001 - connection refused while it starts
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    d = connect(os.environ["EASYTDV_E2E_APP"])
     d.implicitly_wait(0)
     yield d
     try:
@@ -95,16 +83,11 @@ def aws():
 
 
 def shot(d, name: str) -> Path:
-    """The window's pixels as X shows them. Not WebDriver's screenshot: WebKit's
-    snapshot of a page holding a canvas never returns when the page is drawn
-    without GPU compositing, as easyTDV draws it (src-tauri/src/webview.rs)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     p = SHOTS / f"{name}.png"
-    tree = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True, check=True).stdout
-    win = next(line.split()[0] for line in tree.splitlines() if '"easyTDV":' in line)
-    # The page has drawn what the last action changed.
+    # The page has drawn what the last action changed; then X's pixels (appwindow.capture says why).
     d.execute_async_script("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(0)))")
-    subprocess.run(["import", "-window", win, str(p)], check=True, timeout=30)
+    capture(p)
     return p
 
 

@@ -21,6 +21,8 @@ import botocore.exceptions
 import pytest
 from selenium.webdriver.common.by import By
 
+from appwindow import app_tree
+
 from test_app import driver  # noqa: F401 - the app session fixture
 from test_app import click_button, heading, nav, page_text, shot, timeline_states, visible, wait_for, wait_run_end
 
@@ -49,35 +51,10 @@ def sandbox_pids() -> list[int]:
     return found
 
 
-def pss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def app_tree_pss() -> tuple[int, int]:
     """PSS (KiB) of the app process and of its WebKit helper processes."""
-    exe = os.path.realpath(os.environ["EASYTDV_E2E_APP"])
-    parents: dict[int, int] = {}
-    app = None
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            parents[int(p.name)] = int((p / "stat").read_text().rsplit(") ", 1)[1].split()[1])
-            if os.path.realpath(p / "exe") == exe:
-                app = int(p.name)
-        except (OSError, IndexError, ValueError):
-            continue
-    if app is None:
-        return 0, 0
-    kids = {pid for pid, ppid in parents.items() if ppid == app}
-    webkit = [pid for pid in kids if "WebKit" in Path(f"/proc/{pid}/comm").read_text(errors="replace")]
-    return pss_kib(app), sum(pss_kib(pid) for pid in webkit)
+    tree = app_tree(os.environ["EASYTDV_E2E_APP"])
+    return (tree[0], tree[1] + tree[2]) if tree else (0, 0)
 
 
 def text_of(d, selector: str) -> str:
