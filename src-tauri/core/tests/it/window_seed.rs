@@ -1,4 +1,4 @@
-//! The history the window benchmark opens (issue 24; `tests/bench/window-states.py`):
+//! The history the window benchmark opens (issue 24; `tests/bench/window_states.py`):
 //! one account, 1,000 finished runs, the newest with a training log of 100,000
 //! lines that carries three metrics for 1,000 steps, and the 20 next with
 //! 5,000 lines and the same three curves. Written with the core's own
@@ -16,17 +16,16 @@ const HEAVY_LINES: usize = 100_000;
 const PAGE_LINES: usize = 5_000;
 const STEPS: usize = 1000;
 /// The runs after the newest whose pages the benchmark walks through.
-pub const PAGES: usize = 20;
+const PAGES: usize = 20;
 
 fn run_id(i: usize) -> String {
     // Newest first: run 0 has the highest id (the history lists by id within a second).
     let n = RUNS - i;
     format!(
-        "2026{:02}{:02}-{:02}{:02}00-{:06x}",
-        1 + n % 12,
-        1 + n % 28,
-        n / 60 % 24,
-        n % 60,
+        "2026{:02}{:02}-{:02}0000-{:06x}",
+        1 + n / 90,
+        1 + n % 90 / 4,
+        n % 90 % 4 * 6,
         0xa00000 + n
     )
 }
@@ -48,11 +47,7 @@ fn train_log(lines: usize, seed: usize) -> Vec<LogLine> {
                     2.4 * (-2.8 * x).exp() + 2.0 * wobble
                 )
             } else {
-                format!(
-                    "batch {n}: {} samples seen, lr 0.001, {} ms/batch",
-                    n * 64,
-                    40 + n % 17
-                )
+                format!("batch {n}: {} samples seen in {} ms", n * 64, 40 + n % 17)
             };
             LogLine {
                 at_ms: t0 + n as f64 * 10.0,
