@@ -19,6 +19,7 @@ use tauri::Manager;
 
 /// Starts the desktop app.
 pub fn run() {
+    webview::before_start();
     let data_dir = easytdv_core::paths::data_dir();
     let _log = logging::init(&data_dir);
     let services = match Services::open(&data_dir) {

@@ -8,6 +8,26 @@ use tauri::WebviewWindow;
 #[cfg(target_os = "linux")]
 const GPU_VAR: &str = "EASYTDV_WEBVIEW_GPU";
 
+/// Set to `1` to leave JavaScriptCore's JIT compilers on.
+#[cfg(target_os = "linux")]
+const JIT_VAR: &str = "EASYTDV_WEBVIEW_JIT";
+
+/// Settings the web process reads from its environment when it starts: to be
+/// called first thing, before any thread or window (the web process inherits
+/// the app's environment).
+///
+/// JavaScriptCore's JIT off: the page's script is a form, a table and small
+/// charts, fast enough interpreted, and the compiled code the JIT kept after
+/// each page was the memory that grew as one went from run page to run page
+/// (the README has the figures). A user can set `JSC_useJIT` themselves, or
+/// `EASYTDV_WEBVIEW_JIT=1` to keep WebKit's default.
+pub fn before_start() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("JSC_useJIT").is_none() && std::env::var(JIT_VAR).as_deref() != Ok("1") {
+        std::env::set_var("JSC_useJIT", "false");
+    }
+}
+
 /// Applies the settings below to the window's webview.
 pub fn lighten(window: &WebviewWindow) {
     #[cfg(target_os = "linux")]

@@ -74,12 +74,16 @@ def main() -> None:
         time.sleep(SETTLE)
         rows.append(("Runs screen, 1,000 runs", tree(app)))
         shot("runs")
+        t0 = time.monotonic()
         open_run(d, heavy)
+        opened = time.monotonic() - t0
         time.sleep(SETTLE)
         rows.append(("run page: 100,000 lines, 3 charts", tree(app)))
         shot("run-page")
+        t0 = time.monotonic()
         for run_id in pages:
             open_run(d, run_id)
+        walked = (time.monotonic() - t0) / len(pages)
         open_run(d, heavy)
         time.sleep(SETTLE)
         rows.append((f"the same after {len(pages)} run pages", tree(app)))
@@ -99,6 +103,10 @@ def main() -> None:
             f"{label:<36} {a / 1024:7.1f} {w / 1024:7.1f} {n / 1024:7.1f} {total / 1024:7.1f}"
             f" {total / minimal_kib:9.2f} {total / plain_kib:9.2f}"
         )
+    print(
+        f"the heavy run page drawn (log and charts) {opened:.2f} s after its address was set;"
+        f" each of the {len(pages)} others {walked:.2f} s on average"
+    )
     page, after, again = sum(rows[1][1]), sum(rows[2][1]), sum(rows[3][1])
     print(
         f"growth after {len(pages)} pages: {100 * (after - page) / page:+.1f} %, after {2 * len(pages)}:"
